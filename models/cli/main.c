@@ -1,0 +1,143 @@
+/* ragsim: the command line. A thin layer over models/runner.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "models/cli/bench.h"
+#include "models/runner.h"
+
+static const char usage[] =
+    "ragsim " RAGSIM_VERSION " - deterministic discrete-event simulator of RAG services under load\n"
+    "\n"
+    "usage:\n"
+    "  ragsim run SCENARIO.yaml [-o OUT.h5] [--seed N] [--reps N] [--set KEY=VALUE]...\n"
+    "                           [--max-events N] [--no-trace] [-q]\n"
+    "  ragsim validate SCENARIO.yaml [--set KEY=VALUE]...\n"
+    "  ragsim bench hold|mmc [options]\n"
+    "  ragsim --help | --version\n"
+    "\n"
+    "run options:\n"
+    "  -o, --output OUT.h5   trace file (default: SCENARIO's stem + .h5 in the current\n"
+    "                        directory). Written to a temporary file and renamed when\n"
+    "                        complete; an existing file is replaced only then.\n"
+    "      --seed N          master seed (default: the scenario's `seed`)\n"
+    "      --reps N          replications (default: the scenario's `replications`)\n"
+    "      --set KEY=VALUE   override a scenario value, e.g. --set stations.db.servers=4\n"
+    "                        or --set workload.rate=12/s; VALUE is YAML (lists work)\n"
+    "      --max-events N    stop a run after N events (exit status 1; 0 = no limit)\n"
+    "      --no-trace        do not write a trace\n"
+    "  -q, --quiet           no summary and no progress bar\n"
+    "\n"
+    "A progress bar is drawn on stderr when it is a terminal. The summary goes to stdout.\n"
+    "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n"
+    "Documentation: README.md, docs/scenario-format.md, docs/trace-format.md.\n";
+
+static int parse_count(const char *s, const char *opt, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == 0) goto bad;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != 0 || v > max) goto bad;
+    *out = v;
+    return 0;
+bad:
+    fprintf(stderr, "ragsim: error: %s expects an integer in [0, %llu], got '%s'\n", opt,
+            (unsigned long long)max, s);
+    return -1;
+}
+
+static int cmd_run_or_validate(int argc, char **argv, int validate)
+{
+    rs_opts_t o = {0};
+    const char **sets = calloc((size_t)argc, sizeof *sets);
+    if (!sets) return 1;
+    o.sets = sets;
+    o.progress = isatty(STDERR_FILENO);
+    static const struct option lo[] = {
+        {"output", 1, 0, 'o'}, {"seed", 1, 0, 'S'}, {"reps", 1, 0, 'r'}, {"set", 1, 0, 's'},
+        {"max-events", 1, 0, 'm'}, {"no-trace", 0, 0, 'n'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c, status = 2;
+    uint64_t v;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:qh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (!*optarg) {
+                fprintf(stderr, "ragsim: error: -o needs a file name\n");
+                goto out;
+            }
+            o.out = optarg;
+            break;
+        case 'S':
+            if (parse_count(optarg, "--seed", INT64_MAX, &v)) goto out;
+            o.have_seed = true;
+            o.seed = v;
+            break;
+        case 'r':
+            if (parse_count(optarg, "--reps", 100000, &v)) goto out;
+            if (v == 0) {
+                fprintf(stderr, "ragsim: error: --reps must be at least 1\n");
+                goto out;
+            }
+            o.reps = (int64_t)v;
+            break;
+        case 's': sets[o.nsets++] = optarg; break;
+        case 'm':
+            if (parse_count(optarg, "--max-events", UINT64_MAX, &v)) goto out;
+            o.max_events = v;
+            break;
+        case 'n': o.no_trace = true; break;
+        case 'q': o.quiet = true; o.progress = false; break;
+        case 'h': fputs(usage, stdout); status = 0; goto out;
+        case ':': fprintf(stderr, "ragsim: error: option '%s' needs a value\n", argv[optind - 1]); goto out;
+        default:
+            fprintf(stderr, "ragsim: error: unknown option '%s' (see ragsim --help)\n", argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "ragsim: error: missing the scenario file: ragsim %s SCENARIO.yaml\n", argv[0]);
+        goto out;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "ragsim: error: unexpected argument '%s' (one scenario per run)\n", argv[optind + 1]);
+        goto out;
+    }
+    o.scenario = argv[optind];
+    if (validate && (o.out || o.have_seed || o.reps || o.max_events || o.no_trace)) {
+        fprintf(stderr, "ragsim: error: validate takes only --set and -q\n");
+        goto out;
+    }
+    status = validate ? rs_cmd_validate(&o, stdout, stderr) : rs_cmd_run(&o, stdout, stderr);
+out:
+    free(sets);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("ragsim %s\n", RAGSIM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0) return cmd_run_or_validate(argc - 1, argv + 1, 0);
+    if (strcmp(cmd, "validate") == 0) return cmd_run_or_validate(argc - 1, argv + 1, 1);
+    if (strcmp(cmd, "bench") == 0) return bench_main(argc - 1, argv + 1, stdout, stderr);
+    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, validate, bench; see ragsim --help)\n", cmd);
+    return 2;
+}

@@ -1,0 +1,116 @@
+/* Station: c identical servers in front of a FIFO queue, the building block
+ * of every component model.
+ *
+ *   stations:
+ *     db:
+ *       servers: 4                              # c (default 1)
+ *       queue_limit: 100                        # waiting room; default unbounded.
+ *                                               # Kendall's K = servers + queue_limit
+ *       service: {dist: exponential, mean: 20ms}
+ *       queue_timeout: 2s                       # optional: a job that waits this
+ *                                               # long leaves unserved (timed_out)
+ *
+ * A job (stn_job_t, embedded in the caller's request) arrives with
+ * stn_submit(): it starts service at once if a server is free, else waits in
+ * the queue, else (queue full) is rejected. When service ends the station
+ * first starts the next waiting job, then tells its owner through the exit
+ * callback. The service time is the job's own demand if it has one
+ * (job->demand >= 0, set by component models that compute it), else a draw
+ * from the station's distribution on the station's stream
+ * "station/<name>/service".
+ *
+ * Statistics after the warm-up: arrivals, completions, rejections,
+ * timeouts; waiting time and sojourn time (moments and histogram);
+ * time-averaged busy servers and queue length. Per sample interval:
+ * queue length, busy servers, utilisation, sojourn p95, arrivals per second.
+ * Overflow episodes (rejections in an interval after none in the previous
+ * one, and their end) are logged as notable events. All O(1) per job. */
+#ifndef MODELS_STATION_H
+#define MODELS_STATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim/cfg.h"
+#include "sim/dist.h"
+#include "sim/sim.h"
+#include "sim/stats.h"
+
+typedef struct station station_t;
+
+typedef enum { STN_DONE, STN_TIMED_OUT } stn_outcome_t;
+
+typedef struct stn_job {
+    struct stn_job *prev, *next;  /* queue links */
+    sim_timer_t timer;            /* service completion, or queue timeout while waiting */
+    sim_time_t enter;             /* arrival at the station */
+    sim_time_t start;             /* service start; -1 while waiting */
+    sim_time_t demand;            /* service time in ns if >= 0; -1: draw from the distribution */
+    station_t *st;
+} stn_job_t;
+
+typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t outcome);
+
+typedef struct stn_spec {
+    const char *name;
+    int64_t servers;
+    int64_t queue_limit;          /* INT64_MAX = unbounded */
+    sim_dist_t service;           /* seconds */
+    sim_time_t queue_timeout;     /* 0 = none */
+} stn_spec_t;
+
+/* Parse one station mapping; `name` is its key. Returns 0 or SIM_ECONFIG. */
+int stn_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, stn_spec_t *spec);
+void stn_spec_fini(stn_spec_t *spec);
+
+typedef struct {
+    uint64_t arrivals, started, completions, rejected, timed_out;
+} stn_counts_t;
+
+struct station {
+    const stn_spec_t *spec;
+    sim_t *sim;
+    sim_rng_t *rng;
+    int64_t servers;              /* current capacity (faults may change it) */
+    int64_t busy;
+    int64_t nqueue;
+    stn_job_t *head, *tail;
+    stn_exit_fn on_exit;
+    void *owner;
+
+    /* since warm-up */
+    stn_counts_t n;
+    sim_welford_t wait_s, sojourn_s;
+    sim_hist_t sojourn;           /* ns */
+    sim_tavg_t busy_avg, queue_avg;
+
+    /* current sample window */
+    stn_counts_t win;
+    sim_hist_t win_sojourn;
+    sim_tavg_t win_busy;
+    bool overflow;                /* rejections seen in the previous window */
+    uint64_t overflow_rejected;   /* rejections in the current episode */
+    int col[6];
+};
+
+/* Set up a station in run `sim`; registers its time series and warm-up hook.
+ * `spec` must outlive the station. Returns 0 or SIM_ENOMEM. */
+int stn_init(station_t *st, sim_t *sim, const stn_spec_t *spec, stn_exit_fn on_exit, void *owner);
+void stn_fini(station_t *st);
+
+/* Offer a job. Returns true if it was accepted (in service or queued), false
+ * if the queue was full (rejected: no callback will come). */
+bool stn_submit(station_t *st, stn_job_t *job);
+
+/* Change the number of servers (capacity faults). Jobs in service finish;
+ * waiting jobs start if servers were added. */
+void stn_set_servers(station_t *st, int64_t servers);
+
+/* Close the statistics at the end of the run (logs an open overflow episode). */
+void stn_finish(station_t *st);
+
+/* Utilisation since warm-up: time-averaged busy servers / servers. */
+double stn_utilization(const station_t *st);
+double stn_mean_queue_len(const station_t *st);
+
+#endif

@@ -1,0 +1,252 @@
+#include "sim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+struct sim_stream_ {
+    char *name;
+    sim_rng_t *rng;
+};
+
+struct sim_series_ {
+    char *name, *unit, *help;
+    double *data;
+};
+
+struct sim_cb_ {      /* a sampler or a hook, whichever is set */
+    void *ctx;
+    sim_sampler_fn sampler;
+    sim_hook_fn hook;
+};
+
+#define LOG_KIND_W 32
+#define LOG_SOURCE_W 48
+#define LOG_DETAIL_W 160
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap : 8;
+    while (nc < need) nc *= 2;
+    void *q = realloc(*p, nc * elem);
+    if (!q) return SIM_ENOMEM;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
+static void sample_event(sim_t *sim, void *obj, uint64_t arg);
+static void warmup_event(sim_t *sim, void *obj, uint64_t arg);
+
+sim_t *sim_create(const sim_config_t *cfg)
+{
+    sim_t *sim = calloc(1, sizeof *sim);
+    if (!sim) return NULL;
+    sim->cfg = *cfg;
+    sim->max_events = cfg->max_events ? cfg->max_events : UINT64_MAX;
+    if (sim_evset_init(&sim->es) != 0) goto fail;
+
+    sim_table_init(&sim->log, "events");
+    sim->log.max_rows = cfg->max_log_rows ? cfg->max_log_rows : 100000;
+    sim->log_col[0] = sim_table_col_f64(&sim->log, "time", "s");
+    sim->log_col[1] = sim_table_col_i64(&sim->log, "time_ns", "ns");
+    sim->log_col[2] = sim_table_col_str(&sim->log, "kind", LOG_KIND_W);
+    sim->log_col[3] = sim_table_col_str(&sim->log, "source", LOG_SOURCE_W);
+    sim->log_col[4] = sim_table_col_f64(&sim->log, "value", "");
+    sim->log_col[5] = sim_table_col_str(&sim->log, "detail", LOG_DETAIL_W);
+
+    if (cfg->sample_interval > 0) sim_schedule_at(sim, cfg->sample_interval, sample_event, NULL, 0);
+    if (cfg->warmup > 0) sim_schedule_at(sim, cfg->warmup, warmup_event, NULL, 0);
+    if (sim->error) goto fail;
+    return sim;
+fail:
+    sim_destroy(sim);
+    return NULL;
+}
+
+void sim_destroy(sim_t *sim)
+{
+    if (!sim) return;
+    for (size_t i = 0; i < sim->nstreams; i++) {
+        free(sim->streams[i].name);
+        free(sim->streams[i].rng);
+    }
+    free(sim->streams);
+    for (size_t i = 0; i < sim->nseries; i++) {
+        free(sim->series[i].name);
+        free(sim->series[i].unit);
+        free(sim->series[i].help);
+        free(sim->series[i].data);
+    }
+    free(sim->series);
+    free(sim->series_t);
+    free(sim->samplers);
+    free(sim->warmup_hooks);
+    sim_table_fini(&sim->log);
+    sim_evset_fini(&sim->es);
+    free(sim);
+}
+
+sim_run_result_t sim_run(sim_t *sim, sim_time_t until)
+{
+    sim_evset_t *es = &sim->es;
+    for (;;) {
+        if (sim->stop) {
+            sim->stop = false;
+            return sim->error ? SIM_RUN_ERROR : SIM_RUN_STOPPED;
+        }
+        sim_event_t *ev = sim_evset_pop(es, until);
+        if (!ev) {
+            if (sim_evset_size(es) == 0) return SIM_RUN_EMPTY;
+            sim->now = until;
+            return SIM_RUN_TIME;
+        }
+        sim->now = ev->time;
+        sim_event_fn fn = ev->fn;
+        void *obj = ev->obj;
+        uint64_t arg = ev->arg;
+        sim_evset_release(es, ev);
+        fn(sim, obj, arg);
+        if (++sim->events >= sim->max_events) return SIM_RUN_BUDGET;
+        if ((sim->events & 0xFFFF) == 0 && sim->progress) sim->progress(sim->progress_ctx, sim);
+    }
+}
+
+void sim_set_progress(sim_t *sim, sim_progress_fn fn, void *ctx)
+{
+    sim->progress = fn;
+    sim->progress_ctx = ctx;
+}
+
+sim_rng_t *sim_stream(sim_t *sim, const char *name)
+{
+    for (size_t i = 0; i < sim->nstreams; i++)
+        if (strcmp(sim->streams[i].name, name) == 0) return sim->streams[i].rng;
+    if (grow((void **)&sim->streams, &sim->streams_cap, sim->nstreams + 1, sizeof *sim->streams))
+        return NULL;
+    char *n = strdup(name);
+    sim_rng_t *r = malloc(sizeof *r);
+    if (!n || !r) {
+        free(n);
+        free(r);
+        return NULL;
+    }
+    sim_rng_init(r, sim_rng_stream_seed(sim->cfg.master_seed, name, sim->cfg.replication));
+    sim->streams[sim->nstreams++] = (struct sim_stream_){n, r};
+    return r;
+}
+
+/* ---- time series ---- */
+
+int sim_series_add(sim_t *sim, const char *name, const char *unit, const char *help)
+{
+    if (grow((void **)&sim->series, &sim->series_cap, sim->nseries + 1, sizeof *sim->series))
+        return -1;
+    struct sim_series_ s = {strdup(name), strdup(unit ? unit : ""), strdup(help ? help : ""), NULL};
+    if (sim->samples_cap) s.data = malloc(sim->samples_cap * sizeof(double));
+    if (!s.name || !s.unit || !s.help || (sim->samples_cap && !s.data)) {
+        free(s.name);
+        free(s.unit);
+        free(s.help);
+        free(s.data);
+        return -1;
+    }
+    for (size_t i = 0; i < sim->nsamples; i++) s.data[i] = NAN;
+    sim->series[sim->nseries] = s;
+    return (int)sim->nseries++;
+}
+
+void sim_series_set(sim_t *sim, int col, double value)
+{
+    if (col < 0 || (size_t)col >= sim->nseries || sim->nsamples == 0) return;
+    sim->series[col].data[sim->nsamples - 1] = value;
+}
+
+static int add_cb(struct sim_cb_ **arr, size_t *n, size_t *cap, struct sim_cb_ cb)
+{
+    if (grow((void **)arr, cap, *n + 1, sizeof **arr)) return SIM_ENOMEM;
+    (*arr)[(*n)++] = cb;
+    return 0;
+}
+
+int sim_add_sampler(sim_t *sim, sim_sampler_fn fn, void *ctx)
+{
+    return add_cb(&sim->samplers, &sim->nsamplers, &sim->samplers_cap,
+                  (struct sim_cb_){ctx, fn, NULL});
+}
+
+int sim_add_warmup_hook(sim_t *sim, sim_hook_fn fn, void *ctx)
+{
+    return add_cb(&sim->warmup_hooks, &sim->nwarmup, &sim->warmup_cap,
+                  (struct sim_cb_){ctx, NULL, fn});
+}
+
+static int append_sample_row(sim_t *sim)
+{
+    if (sim->nsamples == sim->samples_cap) {
+        size_t nc = sim->samples_cap ? sim->samples_cap * 2 : 256;
+        double *t = realloc(sim->series_t, nc * sizeof *t);
+        if (!t) return SIM_ENOMEM;
+        sim->series_t = t;
+        for (size_t i = 0; i < sim->nseries; i++) {
+            double *d = realloc(sim->series[i].data, nc * sizeof *d);
+            if (!d) return SIM_ENOMEM;
+            sim->series[i].data = d;
+        }
+        sim->samples_cap = nc;
+    }
+    sim->series_t[sim->nsamples] = sim_time_to_s(sim->now);
+    for (size_t i = 0; i < sim->nseries; i++) sim->series[i].data[sim->nsamples] = NAN;
+    sim->nsamples++;
+    return 0;
+}
+
+static void sample_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)obj;
+    (void)arg;
+    if (append_sample_row(sim) != 0) {
+        sim->error = SIM_ENOMEM;
+        sim->stop = true;
+        return;
+    }
+    sim_time_t dt = sim->now - sim->last_sample;
+    for (size_t i = 0; i < sim->nsamplers; i++)
+        sim->samplers[i].sampler(sim, sim->samplers[i].ctx, dt);
+    sim->last_sample = sim->now;
+    sim_schedule_at(sim, sim->now + sim->cfg.sample_interval, sample_event, NULL, 0);
+}
+
+static void warmup_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)obj;
+    (void)arg;
+    for (size_t i = 0; i < sim->nwarmup; i++) sim->warmup_hooks[i].hook(sim, sim->warmup_hooks[i].ctx);
+}
+
+size_t sim_series_count(const sim_t *sim) { return sim->nseries; }
+size_t sim_series_samples(const sim_t *sim) { return sim->nsamples; }
+const double *sim_series_times(const sim_t *sim) { return sim->series_t; }
+const double *sim_series_data(const sim_t *sim, size_t col) { return sim->series[col].data; }
+const char *sim_series_name(const sim_t *sim, size_t col) { return sim->series[col].name; }
+const char *sim_series_unit(const sim_t *sim, size_t col) { return sim->series[col].unit; }
+const char *sim_series_help(const sim_t *sim, size_t col) { return sim->series[col].help; }
+
+/* ---- notable events ---- */
+
+void sim_log_event(sim_t *sim, const char *kind, const char *source, double value,
+                   const char *detail)
+{
+    unsigned char *row = sim_table_append(&sim->log);
+    if (!row) return;
+    const sim_table_t *t = &sim->log;
+    sim_row_f64(t, row, sim->log_col[0], sim_time_to_s(sim->now));
+    sim_row_i64(t, row, sim->log_col[1], sim->now);
+    sim_row_str(t, row, sim->log_col[2], kind ? kind : "");
+    sim_row_str(t, row, sim->log_col[3], source ? source : "");
+    sim_row_f64(t, row, sim->log_col[4], value);
+    sim_row_str(t, row, sim->log_col[5], detail ? detail : "");
+}

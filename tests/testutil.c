@@ -1,0 +1,100 @@
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *slurp_fd(int fd)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 1 >= cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        ssize_t k = read(fd, buf + len, cap - len - 1);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+tu_run_t tu_run(const char *const *argv)
+{
+    tu_run_t r = {-1, NULL, NULL};
+    char outp[] = "/tmp/ragsim-tu-outXXXXXX", errp[] = "/tmp/ragsim-tu-errXXXXXX";
+    int ofd = mkstemp(outp), efd = mkstemp(errp);
+    if (ofd < 0 || efd < 0) return r;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, 0);
+        dup2(ofd, 1);
+        dup2(efd, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    lseek(ofd, 0, SEEK_SET);
+    lseek(efd, 0, SEEK_SET);
+    r.out = slurp_fd(ofd);
+    r.err = slurp_fd(efd);
+    close(ofd);
+    close(efd);
+    unlink(outp);
+    unlink(errp);
+    return r;
+}
+
+void tu_run_free(tu_run_t *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+char *tu_tmp_path(const char *stem, const char *ext)
+{
+    static unsigned counter;
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s-%ld-%u%s", RAGSIM_TEST_TMPDIR, stem, (long)getpid(),
+             counter++, ext);
+    unlink(buf);
+    return strdup(buf);
+}
+
+int tu_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t n = strlen(text);
+    int ok = fwrite(text, 1, n, f) == n;
+    return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return NULL;
+    char *s = slurp_fd(fd);
+    close(fd);
+    if (len) *len = strlen(s);
+    return s;
+}
+
+const char *tu_src(const char *rel)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", RAGSIM_SOURCE_DIR, rel);
+    return buf;
+}

@@ -1,0 +1,30 @@
+/* Helpers shared by the test suites. */
+#ifndef RAGSIM_TESTUTIL_H
+#define RAGSIM_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Result of running a command: exit status (-1 if killed), captured streams. */
+typedef struct {
+    int status;
+    char *out;   /* stdout, NUL-terminated, owned */
+    char *err;   /* stderr, NUL-terminated, owned */
+} tu_run_t;
+
+/* Run `argv` (argv[0] is a path) with stdin from /dev/null; capture output. */
+tu_run_t tu_run(const char *const *argv);
+void tu_run_free(tu_run_t *r);
+
+/* Path of a fresh file name in the test temp directory (not created). Static buffer per call site is not kept: caller owns the returned string (free). */
+char *tu_tmp_path(const char *stem, const char *ext);
+
+/* Write a string to a file (whole file); returns 0 on success. */
+int tu_write_file(const char *path, const char *text);
+
+/* Read a whole file; NULL if unreadable. Caller frees. */
+char *tu_read_file(const char *path, size_t *len);
+
+/* Path relative to the source tree (static storage, overwritten by the next call). */
+const char *tu_src(const char *rel);
+
+#endif
