@@ -66,10 +66,20 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 
 test: test-fast test-asan
 
+# Baselines (the hold model on a plain binary heap) live outside the
+# repository; when present, each figure is printed next to its baseline.
+BASELINES ?= ../shared/bench
+
 bench: build
-	./$(BUILD)/ragsim bench hold --pending 1000 --ops 10000000
-	./$(BUILD)/ragsim bench hold --pending 100000 --ops 10000000
-	./$(BUILD)/ragsim bench hold --pending 1000000 --ops 10000000
+	@if [ -f $(BASELINES)/hold.c ]; then \
+	  cc -O2 -march=native $(BASELINES)/hold.c -o $(BUILD)/hold-baseline -lm; fi
+	@for n in 1000 100000 1000000; do \
+	  r=$$(./$(BUILD)/ragsim bench hold --pending $$n --ops 10000000 | tail -1 | cut -d' ' -f1); \
+	  if [ -x $(BUILD)/hold-baseline ]; then \
+	    b=$$(./$(BUILD)/hold-baseline $$n 10000000 | sed 's/.*ns_per_hold=\([0-9.]*\).*/\1/'); \
+	    echo "hold, $$n pending: ragsim $$r ns per hold, baseline hold.c $$b ns per hold, speed-up $$(echo "$$b $$r" | awk '{printf "%.2f", $$1/$$2}')x"; \
+	  else echo "hold, $$n pending: ragsim $$r ns per hold"; fi; \
+	done
 	./$(BUILD)/ragsim bench mmc --lambda 9 --mu 1 --servers 10 --horizon 2000000 --seed 1
 
 clean:

@@ -20,8 +20,10 @@ typedef int64_t sim_time_t;
 
 #define SIM_TIME_MAX INT64_MAX
 
-/* Seconds as a double (for output and for formulas). */
-static inline double sim_time_to_s(sim_time_t t) { return (double)t * 1e-9; }
+/* Seconds as a double (for output and for formulas). Division, not a
+ * multiplication by 1e-9 (which is inexact): whole seconds stay whole
+ * (60 s is 60.0, not 60.000000000000007). */
+static inline double sim_time_to_s(sim_time_t t) { return (double)t / 1e9; }
 
 /* Nearest nanosecond to `s` seconds, saturated to [0, SIM_TIME_MAX/2] so that
  * `now + sim_time_from_s(x)` cannot overflow. Negative and NaN give 0. Used to

@@ -1,0 +1,187 @@
+/* A whole run: the trace's layout and contents read back with the HDF5 API
+ * and compared with the runner's own results; warm-up; the effective
+ * scenario stored in the trace re-loads to the same scenario. */
+#include <criterion/criterion.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "models/runner.h"
+#include "testutil.h"
+
+static char *attr_str(hid_t obj, const char *name)
+{
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    cr_assert_geq(a, 0, "attribute %s missing", name);
+    hid_t t = H5Aget_type(a);
+    size_t n = H5Tget_size(t);
+    char *s = calloc(n + 1, 1);
+    cr_assert_geq(H5Aread(a, t, s), 0);
+    H5Tclose(t);
+    H5Aclose(a);
+    return s;
+}
+
+static int64_t attr_i64(hid_t obj, const char *name)
+{
+    int64_t v = -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    cr_assert_geq(a, 0, "attribute %s missing", name);
+    cr_assert_geq(H5Aread(a, H5T_NATIVE_INT64, &v), 0);
+    H5Aclose(a);
+    return v;
+}
+
+typedef struct {
+    char name[64];
+    int64_t arrivals, completions;
+    double util, wait;
+} strow_t;
+
+Test(run, trace_holds_what_the_run_computed, .timeout = 120)
+{
+    char *out = tu_tmp_path("run", ".h5");
+    const char *argv[] = {RAGSIM_BINARY, "run", tu_src("scenarios/validation/mmc.yaml"), "-q", "--reps", "2",
+                          "--set", "duration=30m", "--set", "sample_interval=1m", "-o", out, NULL};
+    tu_run_t r = tu_run(argv);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+
+    /* the same runs in-process */
+    sim_diag_t d;
+    sim_diag_init(&d);
+    rs_scenario_t s;
+    const char *sets[] = {"duration=30m", "sample_interval=1m"};
+    cr_assert_eq(rs_load(&s, tu_src("scenarios/validation/mmc.yaml"), sets, 2, &d), 0);
+
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    char *fmt = attr_str(f, "format");
+    cr_assert_str_eq(fmt, "ragsim-trace");
+    cr_assert_eq(attr_i64(f, "format_version"), 1);
+    cr_assert_eq(attr_i64(f, "master_seed"), 1);
+    cr_assert_eq(attr_i64(f, "complete"), 1);
+    char *name = attr_str(f, "scenario_name");
+    cr_assert_str_eq(name, "mmc");
+    char *yaml = attr_str(f, "scenario_yaml");
+    cr_assert_str_eq(yaml, s.yaml, "scenario_yaml must be the effective scenario");
+    cr_assert(strstr(yaml, "duration: 30m"), "overrides applied: %s", yaml);
+    char *src = attr_str(f, "scenario_source");
+    cr_assert(strstr(src, "# M/M/c"), "the source keeps comments");
+
+    /* the effective YAML re-loads to a scenario with the same parameters */
+    sim_cfg_t *again = sim_cfg_load_string("scenario_yaml", yaml, strlen(yaml), &d);
+    cr_assert_not_null(again, "%s", sim_diag_text(&d));
+    sim_scenario_t sc2;
+    cr_assert_eq(sim_scenario_parse(&d, sim_cfg_root(again), &sc2), 0);
+    cr_assert_eq(sc2.duration, 30 * SIM_MIN);
+    sim_cfg_destroy(again);
+
+    for (uint32_t rep = 0; rep < 2; rep++) {
+        rs_result_t res;
+        cr_assert_eq(rs_run_one(&s, rep, 1, 0, NULL, &res), 0);
+        char path[128];
+        snprintf(path, sizeof path, "/runs/default/rep%03u", rep);
+        hid_t g = H5Gopen2(f, path, H5P_DEFAULT);
+        cr_assert_geq(g, 0, "%s missing", path);
+        cr_assert_eq(attr_i64(g, "replication"), rep);
+        cr_assert_eq(attr_i64(g, "events_processed"), (int64_t)sim_events_processed(res.sim));
+        /* stations table */
+        hid_t ds = H5Dopen2(g, "stations", H5P_DEFAULT);
+        hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(strow_t));
+        hid_t st = H5Tcopy(H5T_C_S1);
+        H5Tset_size(st, 64);
+        H5Tset_cset(st, H5T_CSET_UTF8);   /* the trace stores UTF-8 strings */
+        H5Tinsert(mt, "name", offsetof(strow_t, name), st);
+        H5Tinsert(mt, "arrivals", offsetof(strow_t, arrivals), H5T_NATIVE_INT64);
+        H5Tinsert(mt, "completions", offsetof(strow_t, completions), H5T_NATIVE_INT64);
+        H5Tinsert(mt, "utilization", offsetof(strow_t, util), H5T_NATIVE_DOUBLE);
+        H5Tinsert(mt, "mean_wait_s", offsetof(strow_t, wait), H5T_NATIVE_DOUBLE);
+        strow_t row;
+        cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &row), 0);
+        const station_t *stn = &res.net->st[0];
+        cr_assert_str_eq(row.name, "server");
+        cr_assert_eq(row.arrivals, (int64_t)stn->n.arrivals);
+        cr_assert_eq(row.completions, (int64_t)stn->n.completions);
+        cr_assert_eq(row.util, stn_utilization(stn));
+        cr_assert_eq(row.wait, stn->wait_s.mean);
+        H5Tclose(st);
+        H5Tclose(mt);
+        H5Dclose(ds);
+        /* time series: 30 samples at 1-minute intervals; t = 60, 120, ... */
+        ds = H5Dopen2(g, "timeseries/t", H5P_DEFAULT);
+        double t[64];
+        hid_t sp = H5Dget_space(ds);
+        cr_assert_eq(H5Sget_simple_extent_npoints(sp), 30);
+        H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t);
+        for (int i = 0; i < 30; i++) cr_assert_eq(t[i], 60.0 * (i + 1));
+        H5Sclose(sp);
+        H5Dclose(ds);
+        ds = H5Dopen2(g, "timeseries/station_queue_length{station=server}", H5P_DEFAULT);
+        cr_assert_geq(ds, 0);
+        double q[64];
+        H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, q);
+        cr_assert_eq(q[29], (double)stn->nqueue, "last sample = queue at the end");
+        char *unit = attr_str(ds, "unit");
+        cr_assert_str_eq(unit, "1");
+        free(unit);
+        H5Dclose(ds);
+        H5Gclose(g);
+        rs_result_free(&res);
+    }
+    /* summary: one row per run */
+    hid_t ds = H5Dopen2(f, "/summary", H5P_DEFAULT);
+    hid_t sp = H5Dget_space(ds);
+    cr_assert_eq(H5Sget_simple_extent_npoints(sp), 2);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    H5Fclose(f);
+    free(fmt);
+    free(name);
+    free(yaml);
+    free(src);
+    rs_unload(&s);
+    sim_diag_fini(&d);
+    unlink(out);
+    free(out);
+}
+
+Test(run, warmup_discards_earlier_observations)
+{
+    /* M/M/10 at 9/s for 1 h with a 30-min warm-up: the station counts only
+     * arrivals of the last 30 minutes (about 16200, Poisson sd 127). */
+    sim_diag_t d;
+    sim_diag_init(&d);
+    rs_scenario_t s;
+    const char *sets[] = {"duration=1h", "warmup=30m"};
+    cr_assert_eq(rs_load(&s, tu_src("scenarios/validation/mmc.yaml"), sets, 2, &d), 0);
+    rs_result_t res;
+    cr_assert_eq(rs_run_one(&s, 0, 1, 0, NULL, &res), 0);
+    double arr = (double)res.net->st[0].n.arrivals;
+    cr_assert_lt(fabs(arr - 16200) / sqrt(16200.0), 4.0, "arrivals after warm-up: %.0f", arr);
+    cr_assert_lt(fabs((double)res.net->arrivals - 16200) / sqrt(16200.0), 4.0);
+    rs_result_free(&res);
+    rs_unload(&s);
+    sim_diag_fini(&d);
+}
+
+Test(run, existing_trace_survives_a_failed_run)
+{
+    char *out = tu_tmp_path("keep", ".h5");
+    cr_assert_eq(tu_write_file(out, "previous trace"), 0);
+    /* the event budget stops the run: exit 1, but the trace is replaced by a
+     * complete file marked incomplete, never a half-written one */
+    const char *argv[] = {RAGSIM_BINARY, "run", tu_src("scenarios/validation/mm1.yaml"), "-q",
+                          "--max-events", "1000", "-o", out, NULL};
+    tu_run_t r = tu_run(argv);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    tu_run_free(&r);
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0, "the trace must be a complete HDF5 file");
+    cr_assert_eq(attr_i64(f, "complete"), 0);
+    H5Fclose(f);
+    unlink(out);
+    free(out);
+}
