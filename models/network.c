@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/model.h"
+#include "models/theory.h"
 #include "sim/error.h"
 
 struct net_req {
@@ -151,7 +153,7 @@ static void on_exit_station(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
 {
     net_t *net = owner;
     net_req_t *r = (net_req_t *)job;
-    if (outcome == STN_TIMED_OUT) {
+    if (outcome != STN_DONE) {   /* timed out (stations of a network are never aborted) */
         net->timed_out++;
         net->win_timed_out++;
         req_end(net, r);
@@ -193,8 +195,8 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
 
 static void warmup(sim_t *sim, void *ctx)
 {
-    (void)sim;
     net_t *net = ctx;
+    net->warmup_end = sim_now(sim);
     net->arrivals = net->completed = net->rejected = net->timed_out = 0;
     sim_welford_reset(&net->sojourn_s);
     sim_hist_reset(&net->sojourn);
@@ -287,3 +289,124 @@ int net_station_table(const net_t *net, sim_table_t *t)
     }
     return 0;
 }
+
+/* ---- the network as a model ------------------------------------------------- */
+
+static int m_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc, void *spec)
+{
+    (void)sc;
+    return net_spec_parse(d, root, spec);
+}
+
+static void m_spec_fini(void *spec) { net_spec_fini(spec); }
+
+static void m_check(const void *vspec, const sim_scenario_t *sc, sim_cfg_node_t *root, sim_diag_t *d)
+{
+    const net_spec_t *n = vspec;
+    /* Stability is a long-run property: judge it at the rate that holds after
+     * the profile's last segment. A transient spike above capacity only
+     * builds a queue for a while (validate reports the peak load). */
+    double lambda = n->workload.segs[n->workload.nsegs - 1].r1;
+    sim_cfg_node_t *sts = sim_cfg_get(root, "stations");
+    for (size_t i = 0; i < n->nstations; i++) {
+        const stn_spec_t *st = &n->stations[i];
+        bool on_route = false;
+        for (size_t j = 0; j < n->nroute; j++) on_route |= n->route[j] == i;
+        sim_cfg_node_t *node = sts ? sim_cfg_get(sts, st->name) : NULL;
+        if (!node) continue;
+        if (!on_route) {
+            sim_cfg_warn(d, node, "station '%s' is not on the route: no request will visit it", st->name);
+            continue;
+        }
+        stn_spec_check(st, lambda, sc, node, d);
+    }
+}
+
+static void m_describe(const void *vspec, FILE *out)
+{
+    const net_spec_t *n = vspec;
+    fprintf(out, "network of %zu station%s, route", n->nstations, n->nstations == 1 ? "" : "s");
+    for (size_t i = 0; i < n->nroute; i++) fprintf(out, "%s%s", i ? " -> " : " ", n->stations[n->route[i]].name);
+    fprintf(out, "\n");
+    double lambda = wl_max_rate(&n->workload);
+    for (size_t i = 0; i < n->nstations; i++) {
+        const stn_spec_t *st = &n->stations[i];
+        fprintf(out, "  %-16s %lld server%s, mean service %g s, offered load per server %.3g (at peak rate %g/s)\n",
+                st->name, (long long)st->servers, st->servers == 1 ? "" : "s", sim_dist_mean(&st->service),
+                lambda * sim_dist_mean(&st->service) / (double)st->servers, lambda);
+    }
+}
+
+static void *m_create(sim_t *sim, const void *spec) { return net_create(sim, spec); }
+static void m_finish(void *inst) { net_finish(inst); }
+static void m_destroy(void *inst) { net_destroy(inst); }
+
+static int m_write(const void *inst, sim_trace_t *tr, const char *group)
+{
+    sim_table_t st;
+    int rc = net_station_table(inst, &st);
+    if (rc == 0) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/stations", group);
+        rc = sim_trace_table(tr, p, &st);
+    }
+    sim_table_fini(&st);
+    return rc;
+}
+
+void stn_report(const station_t *st, rs_report_t *rep)
+{
+    const char *n = st->spec->name;
+    rs_report_add(rep, "stations", n, "arrivals", RS_COUNT, (double)st->n.arrivals);
+    rs_report_add(rep, "stations", n, "completions", RS_COUNT, (double)st->n.completions);
+    rs_report_add(rep, "stations", n, "rejected", RS_COUNT, (double)st->n.rejected);
+    rs_report_add(rep, "stations", n, "timed out", RS_COUNT, (double)st->n.timed_out);
+    rs_report_add(rep, "stations", n, "utilization", RS_RATIO, stn_utilization(st));
+    rs_report_add(rep, "stations", n, "mean wait", RS_SECONDS, st->wait_s.n ? st->wait_s.mean : NAN);
+    rs_report_add(rep, "stations", n, "p95 sojourn", RS_SECONDS, sim_hist_quantile(&st->sojourn, 0.95) * 1e-9);
+}
+
+static void m_report(const void *vinst, rs_report_t *rep)
+{
+    const net_t *net = vinst;
+    const net_spec_t *spec = net->spec;
+    for (size_t i = 0; i < spec->nstations; i++) {
+        stn_report(&net->st[i], rep);
+        theory_pred_t tp;
+        if (theory_predict_station(spec, i, &tp)) {
+            if (tp.blocking > 0)
+                rs_report_note(rep, "stations", spec->stations[i].name,
+                               "theory %s: utilization %.4f, mean wait %.5g s, blocking probability %.4f",
+                               tp.model, tp.util, tp.wait_s, tp.blocking);
+            else
+                rs_report_note(rep, "stations", spec->stations[i].name,
+                               "theory %s: utilization %.4f, mean wait %.5g s", tp.model, tp.util, tp.wait_s);
+        }
+    }
+    uint64_t ended = net->completed + net->rejected + net->timed_out;
+    double span = sim_time_to_s(sim_now(net->sim) - net->warmup_end);
+    rs_report_add(rep, "summary", "", "arrivals", RS_COUNT, (double)net->arrivals);
+    rs_report_add(rep, "summary", "", "completed", RS_COUNT, (double)net->completed);
+    rs_report_add(rep, "summary", "", "rejected", RS_COUNT, (double)net->rejected);
+    rs_report_add(rep, "summary", "", "timed_out", RS_COUNT, (double)net->timed_out);
+    rs_report_add(rep, "summary", "", "success_ratio", RS_RATIO, ended ? (double)net->completed / (double)ended : NAN);
+    rs_report_add(rep, "summary", "", "throughput_per_s", RS_RATE, span > 0 ? (double)net->completed / span : NAN);
+    rs_report_add(rep, "summary", "", "latency_mean_s", RS_SECONDS, net->sojourn_s.n ? net->sojourn_s.mean : NAN);
+    rs_report_add(rep, "summary", "", "latency_p50_s", RS_SECONDS, sim_hist_quantile(&net->sojourn, 0.50) * 1e-9);
+    rs_report_add(rep, "summary", "", "latency_p95_s", RS_SECONDS, sim_hist_quantile(&net->sojourn, 0.95) * 1e-9);
+    rs_report_add(rep, "summary", "", "latency_p99_s", RS_SECONDS, sim_hist_quantile(&net->sojourn, 0.99) * 1e-9);
+}
+
+const model_type_t network_model = {
+    .name = "network",
+    .spec_size = sizeof(net_spec_t),
+    .parse = m_parse,
+    .spec_fini = m_spec_fini,
+    .check = m_check,
+    .describe = m_describe,
+    .create = m_create,
+    .finish = m_finish,
+    .destroy = m_destroy,
+    .write = m_write,
+    .report = m_report,
+};

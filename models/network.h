@@ -60,6 +60,7 @@ typedef struct net {
     uint64_t win_completed, win_rejected, win_timed_out, win_arrivals;
     sim_hist_t win_sojourn;
     int col[8];
+    sim_time_t warmup_end;    /* start of the statistics window */
 } net_t;
 
 /* Build the network in run `sim` and start the workload. NULL on OOM. */

@@ -31,53 +31,27 @@ int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t 
     if (d->errors != errs) return SIM_ECONFIG;
     sim_cfg_node_t *root = sim_cfg_root(s->cfg);
     sim_scenario_parse(d, root, &s->sc);
-    int rc = net_spec_parse(d, root, &s->net);
-    if (rc == SIM_ENOMEM) return rc;
+    s->model = model_find(d, root);
+    if (s->model) {
+        s->spec = calloc(1, s->model->spec_size);
+        if (!s->spec) return SIM_ENOMEM;
+        if (s->model->parse(d, root, &s->sc, s->spec) == SIM_ENOMEM) return SIM_ENOMEM;
+    }
     sim_cfg_check_unused(s->cfg, d);
     if (d->errors != errs) return SIM_ECONFIG;
     size_t len = 0;
     if (sim_cfg_emit(s->cfg, &s->yaml, &len) != 0) return SIM_ENOMEM;
-    rs_check_semantics(s, d);
+    if (s->model->check) s->model->check(s->spec, &s->sc, root, d);
     return 0;
 }
 
 void rs_unload(rs_scenario_t *s)
 {
-    net_spec_fini(&s->net);
+    if (s->spec && s->model) s->model->spec_fini(s->spec);
+    free(s->spec);
     sim_cfg_destroy(s->cfg);
     free(s->yaml);
     memset(s, 0, sizeof *s);
-}
-
-void rs_check_semantics(const rs_scenario_t *s, sim_diag_t *d)
-{
-    const net_spec_t *n = &s->net;
-    /* Stability is a long-run property: judge it at the rate that holds after
-     * the profile's last segment. A transient spike above capacity only
-     * builds a queue for a while (validate reports the peak load). */
-    const wl_segment_t *last = &n->workload.segs[n->workload.nsegs - 1];
-    double lambda = last->r1;
-    sim_cfg_node_t *sts = sim_cfg_get(sim_cfg_root(s->cfg), "stations");
-    for (size_t i = 0; i < n->nstations; i++) {
-        const stn_spec_t *st = &n->stations[i];
-        bool on_route = false;
-        for (size_t j = 0; j < n->nroute; j++) on_route |= n->route[j] == i;
-        sim_cfg_node_t *node = sts ? sim_cfg_get(sts, st->name) : NULL;
-        if (!node) continue;
-        if (!on_route) {
-            sim_cfg_warn(d, node, "station '%s' is not on the route: no request will visit it", st->name);
-            continue;
-        }
-        double rho = lambda * sim_dist_mean(&st->service) / (double)st->servers;
-        if (st->queue_limit == INT64_MAX && st->queue_timeout == 0 && rho >= 1.0)
-            sim_cfg_warn(d, node,
-                         "station '%s' is unstable: offered load %.3g/s x %.3g s / %lld servers = %.3g >= 1 "
-                         "and its queue is unbounded, so the queue grows without bound",
-                         st->name, lambda, sim_dist_mean(&st->service), (long long)st->servers, rho);
-        if (st->queue_timeout >= s->sc.duration)
-            sim_cfg_warn(d, sim_cfg_get(node, "queue_timeout"),
-                         "station '%s': queue_timeout is not shorter than the run's duration", st->name);
-    }
 }
 
 /* ---- progress bar -------------------------------------------------------- */
@@ -148,10 +122,11 @@ int rs_run_one(const rs_scenario_t *s, uint32_t rep, uint64_t seed, uint64_t max
     if (!out->sim) return SIM_ENOMEM;
     if (progress) sim_set_progress(out->sim, progress_cb, progress);
     sim_log_event(out->sim, "run_start", "", (double)rep, s->sc.name);
-    out->net = net_create(out->sim, &s->net);
-    if (!out->net) return SIM_ENOMEM;
+    out->model = s->model;
+    out->inst = s->model->create(out->sim, s->spec);
+    if (!out->inst) return SIM_ENOMEM;
     out->end = sim_run(out->sim, s->sc.duration);
-    net_finish(out->net);
+    s->model->finish(out->inst);
     out->wall_seconds = wall_now() - w0;
     if (out->end == SIM_RUN_ERROR) return sim_error(out->sim);
     char detail[128];
@@ -164,19 +139,26 @@ int rs_run_one(const rs_scenario_t *s, uint32_t rep, uint64_t seed, uint64_t max
 
 void rs_result_free(rs_result_t *r)
 {
-    net_destroy(r->net);
+    if (r->inst) r->model->destroy(r->inst);
     sim_destroy(r->sim);
     memset(r, 0, sizeof *r);
 }
 
 /* ---- summary rows ---------------------------------------------------------- */
 
-enum {
-    S_VARIANT, S_REP, S_SEED, S_SIMSEC, S_EVENTS, S_ARR, S_COMP, S_REJ, S_TO, S_SUCC,
-    S_THRU, S_MEAN, S_P50, S_P95, S_P99, S_NCOLS
-};
+static const char *kind_unit(rs_kind_t k)
+{
+    switch (k) {
+    case RS_SECONDS: return "s";
+    case RS_BYTES: return "bytes";
+    case RS_RATE: return "1/s";
+    default: return "1";
+    }
+}
 
-static void summary_init(sim_table_t *t)
+/* /summary: generic columns, then the model's "summary" section, whose
+ * columns are fixed by the first run's report. */
+static int summary_init(sim_table_t *t, const rs_report_t *first)
 {
     sim_table_init(t, "summary");
     sim_table_col_str(t, "variant", 64);
@@ -184,46 +166,39 @@ static void summary_init(sim_table_t *t)
     sim_table_col_i64(t, "seed", "1");
     sim_table_col_f64(t, "sim_seconds", "s");
     sim_table_col_i64(t, "events_processed", "1");
-    sim_table_col_i64(t, "arrivals", "1");
-    sim_table_col_i64(t, "completed", "1");
-    sim_table_col_i64(t, "rejected", "1");
-    sim_table_col_i64(t, "timed_out", "1");
-    sim_table_col_f64(t, "success_ratio", "1");
-    sim_table_col_f64(t, "throughput_per_s", "1/s");
-    sim_table_col_f64(t, "latency_mean_s", "s");
-    sim_table_col_f64(t, "latency_p50_s", "s");
-    sim_table_col_f64(t, "latency_p95_s", "s");
-    sim_table_col_f64(t, "latency_p99_s", "s");
+    for (size_t i = 0; i < first->n; i++) {
+        const rs_entry_t *e = &first->e[i];
+        if (strcmp(e->section, "summary") != 0) continue;
+        int c = e->kind == RS_COUNT ? sim_table_col_i64(t, e->col, kind_unit(e->kind))
+                                    : sim_table_col_f64(t, e->col, kind_unit(e->kind));
+        if (c < 0) return SIM_ENOMEM;
+    }
+    return 0;
 }
 
-static int summary_add(sim_table_t *t, const rs_scenario_t *s, const rs_result_t *r)
+static int summary_add(sim_table_t *t, const rs_result_t *r, const rs_report_t *rep)
 {
     unsigned char *row = sim_table_append(t);
     if (!row) return SIM_ENOMEM;
-    const net_t *n = r->net;
-    uint64_t ended = n->completed + n->rejected + n->timed_out;
-    double span = sim_time_to_s(sim_now(r->sim) - s->sc.warmup);
-    sim_row_str(t, row, S_VARIANT, VARIANT);
-    sim_row_i64(t, row, S_REP, r->replication);
-    sim_row_i64(t, row, S_SEED, (int64_t)r->seed);
-    sim_row_f64(t, row, S_SIMSEC, sim_time_to_s(sim_now(r->sim)));
-    sim_row_i64(t, row, S_EVENTS, (int64_t)sim_events_processed(r->sim));
-    sim_row_i64(t, row, S_ARR, (int64_t)n->arrivals);
-    sim_row_i64(t, row, S_COMP, (int64_t)n->completed);
-    sim_row_i64(t, row, S_REJ, (int64_t)n->rejected);
-    sim_row_i64(t, row, S_TO, (int64_t)n->timed_out);
-    sim_row_f64(t, row, S_SUCC, ended ? (double)n->completed / (double)ended : NAN);
-    sim_row_f64(t, row, S_THRU, span > 0 ? (double)n->completed / span : NAN);
-    sim_row_f64(t, row, S_MEAN, n->sojourn_s.n ? n->sojourn_s.mean : NAN);
-    sim_row_f64(t, row, S_P50, sim_hist_quantile(&n->sojourn, 0.50) * 1e-9);
-    sim_row_f64(t, row, S_P95, sim_hist_quantile(&n->sojourn, 0.95) * 1e-9);
-    sim_row_f64(t, row, S_P99, sim_hist_quantile(&n->sojourn, 0.99) * 1e-9);
+    sim_row_str(t, row, 0, VARIANT);
+    sim_row_i64(t, row, 1, r->replication);
+    sim_row_i64(t, row, 2, (int64_t)r->seed);
+    sim_row_f64(t, row, 3, sim_time_to_s(sim_now(r->sim)));
+    sim_row_i64(t, row, 4, (int64_t)sim_events_processed(r->sim));
+    for (size_t i = 0; i < rep->n; i++) {
+        const rs_entry_t *e = &rep->e[i];
+        if (strcmp(e->section, "summary") != 0) continue;
+        int c = sim_table_find_col(t, e->col);
+        if (c < 0) continue;
+        if (t->cols[c].type == SIM_COL_I64) sim_row_i64(t, row, c, (int64_t)llround(e->value));
+        else sim_row_f64(t, row, c, e->value);
+    }
     return 0;
 }
 
 /* ---- trace ------------------------------------------------------------------ */
 
-static int write_run(sim_trace_t *tr, const rs_result_t *r)
+static int write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t *r)
 {
     char g[256], p[512];
     snprintf(g, sizeof g, "/runs/%s/rep%03u", VARIANT, r->replication);
@@ -246,14 +221,7 @@ static int write_run(sim_trace_t *tr, const rs_result_t *r)
     }
     snprintf(p, sizeof p, "%s/events", g);
     rc |= sim_trace_table(tr, p, sim_log_table(sim));
-    sim_table_t st;
-    if (net_station_table(r->net, &st) == 0) {
-        snprintf(p, sizeof p, "%s/stations", g);
-        rc |= sim_trace_table(tr, p, &st);
-    } else {
-        rc = SIM_ENOMEM;
-    }
-    sim_table_fini(&st);
+    if (s->model->write) rc |= s->model->write(r->inst, tr, g);
     return rc ? SIM_EHDF5 : 0;
 }
 
@@ -265,6 +233,7 @@ static int write_header(sim_trace_t *tr, const rs_scenario_t *s, uint64_t seed)
     rc |= sim_trace_attr_str(tr, "/", "format", "ragsim-trace");
     rc |= sim_trace_attr_i64(tr, "/", "format_version", 1);
     rc |= sim_trace_attr_str(tr, "/", "ragsim_version", RAGSIM_VERSION);
+    rc |= sim_trace_attr_str(tr, "/", "model", s->model->name);
     rc |= sim_trace_attr_str(tr, "/", "scenario_name", s->sc.name);
     rc |= sim_trace_attr_str(tr, "/", "scenario_file", s->path);
     rc |= sim_trace_attr_str(tr, "/", "scenario_yaml", s->yaml);
@@ -289,132 +258,165 @@ static int decimals_for(double mean, double hw)
     return d < 0 ? 0 : d > 9 ? 9 : d;
 }
 
-/* "mean ± hw unit", the unit chosen by the mean for seconds. */
-static void fmt_secs(char *buf, size_t n, double mean, double hw)
+/* "mean ± hw unit" with a unit scaled to the mean: s/ms/us, B/KiB/MiB/GiB. */
+static void fmt_value(char *buf, size_t n, rs_kind_t kind, double mean, double hw)
 {
-    double a = fabs(mean);
-    const char *u = "s";
-    double k = 1;
-    if (a > 0 && a < 1e-3) { u = "us"; k = 1e6; }
-    else if (a > 0 && a < 1) { u = "ms"; k = 1e3; }
-    if (isnan(mean)) { snprintf(buf, n, "-"); return; }
-    int dec = decimals_for(mean * k, hw * k);
-    if (!isfinite(hw)) snprintf(buf, n, "%.*f %s", dec, mean * k, u);
-    else snprintf(buf, n, "%.*f ± %.*f %s", dec, mean * k, dec, hw * k, u);
+    if (isnan(mean)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    const char *u = "";
+    double k = 1, a = fabs(mean);
+    if (kind == RS_SECONDS) {
+        u = " s";
+        if (a > 0 && a < 1e-3) { u = " us"; k = 1e6; }
+        else if (a > 0 && a < 1) { u = " ms"; k = 1e3; }
+    } else if (kind == RS_BYTES) {
+        static const char *const units[] = {" B", " KiB", " MiB", " GiB", " TiB"};
+        double div = 1;
+        int i = 0;
+        while (i < 4 && a >= 1024.0 * div) { div *= 1024; i++; }
+        u = units[i];
+        k = 1 / div;
+    } else if (kind == RS_RATE) {
+        u = "/s";
+    }
+    double m = mean * k, h = hw * k;
+    if (isfinite(h) && h <= fabs(m) * 1e-9) h = 0;   /* identical across replications: rounding noise */
+    int dec = decimals_for(m, h);
+    if (kind == RS_COUNT && !(h > 0) && m == floor(m)) dec = 0;
+    if (!isfinite(hw)) snprintf(buf, n, "%.*f%s", dec, m, u);
+    else if (h == 0) snprintf(buf, n, "%.*f ± 0%s", dec, m, u);
+    else snprintf(buf, n, "%.*f ± %.*f%s", dec, m, dec, h, u);
 }
 
-static void fmt_num(char *buf, size_t n, double mean, double hw, const char *unit)
+static int display_width(const char *s)
 {
-    if (isnan(mean)) { snprintf(buf, n, "-"); return; }
-    int dec = decimals_for(mean, hw);
-    const char *sp = *unit ? " " : "";
-    if (!isfinite(hw)) snprintf(buf, n, "%.*f%s%s", dec, mean, sp, unit);
-    else snprintf(buf, n, "%.*f ± %.*f%s%s", dec, mean, dec, hw, sp, unit);
+    int w = 0;
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++) w += (*q & 0xC0) != 0x80;
+    return w;
 }
 
-typedef struct {
-    double *arr, *comp, *rej, *to, *util, *wait, *soj, *p95;
-} st_acc_t;
-
-static sim_ci_t ci_of(const double *x, size_t n)
+/* One run's report per replication: entries are matched by position (every
+ * run of a scenario reports the same entries in the same order). */
+static sim_ci_t entry_ci(const rs_report_t *reps, size_t nreps, size_t i)
 {
-    /* NaN entries (no observations in a run) are skipped */
-    double tmp[n ? n : 1];
+    double x[nreps ? nreps : 1];
     size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isnan(x[i])) tmp[k++] = x[i];
+    for (size_t r = 0; r < nreps; r++)
+        if (i < reps[r].n && !isnan(reps[r].e[i].value)) x[k++] = reps[r].e[i].value;
     if (k == 0) return (sim_ci_t){0, NAN, NAN, NAN, 0.95};
-    sim_ci_t c = sim_ci_student(tmp, k, 0.95);
+    sim_ci_t c = sim_ci_student(x, k, 0.95);
     if (k < 2) c.half_width = NAN;
     return c;
 }
 
-static void print_summary(FILE *out, const rs_scenario_t *s, const sim_table_t *summ,
-                          st_acc_t *acc, size_t nreps, uint64_t seed, const char *trace_path)
+#define MAX_COLS 16
+#define CELL 64
+
+static void print_section(FILE *out, const rs_report_t *reps, size_t nreps, const char *section)
 {
-    const net_spec_t *net = &s->net;
-    char b[8][64];
+    const rs_report_t *r0 = &reps[0];
+    /* rows and columns in order of first appearance */
+    const char *cols[MAX_COLS];
+    size_t ncols = 0, nrows = 0;
+    const char **rows = calloc(r0->n + 1, sizeof *rows);
+    if (!rows) return;
+    for (size_t i = 0; i < r0->n; i++) {
+        const rs_entry_t *e = &r0->e[i];
+        if (strcmp(e->section, section) != 0) continue;
+        bool seen = false;
+        for (size_t c = 0; c < ncols; c++) seen |= !strcmp(cols[c], e->col);
+        if (!seen && ncols < MAX_COLS) cols[ncols++] = e->col;
+        seen = false;
+        for (size_t k = 0; k < nrows; k++) seen |= !strcmp(rows[k], e->row);
+        if (!seen) rows[nrows++] = e->row;
+    }
+    /* rows that are zero in every run say nothing (e.g. failure reasons that never occurred) */
+    size_t kept = 0;
+    for (size_t k = 0; k < nrows; k++) {
+        bool any = false;
+        for (size_t r = 0; r < nreps && !any; r++)
+            for (size_t i = 0; i < reps[r].n && !any; i++) {
+                const rs_entry_t *e = &reps[r].e[i];
+                any = !strcmp(e->section, section) && !strcmp(e->row, rows[k]) && e->value != 0;
+            }
+        if (any) rows[kept++] = rows[k];
+    }
+    nrows = kept;
+    if (nrows == 0) {
+        free(rows);
+        return;
+    }
+    char (*cell)[MAX_COLS + 1][CELL] = calloc(nrows + 1, sizeof *cell);
+    if (!cell) {
+        free(rows);
+        return;
+    }
+    snprintf(cell[0][0], CELL, "%s", section);
+    for (size_t c = 0; c < ncols; c++) snprintf(cell[0][c + 1], CELL, "%s", cols[c]);
+    for (size_t k = 0; k < nrows; k++) {
+        snprintf(cell[k + 1][0], CELL, "%s", rows[k]);
+        for (size_t c = 0; c < ncols; c++) snprintf(cell[k + 1][c + 1], CELL, "-");
+    }
+    for (size_t i = 0; i < r0->n; i++) {
+        const rs_entry_t *e = &r0->e[i];
+        if (strcmp(e->section, section) != 0) continue;
+        size_t k = 0, c = 0;
+        while (k < nrows && strcmp(rows[k], e->row)) k++;
+        while (c < ncols && strcmp(cols[c], e->col)) c++;
+        if (k == nrows || c == ncols) continue;   /* a dropped row or column */
+        sim_ci_t ci = entry_ci(reps, nreps, i);
+        fmt_value(cell[k + 1][c + 1], CELL, e->kind, ci.mean, ci.half_width);
+    }
+    int width[MAX_COLS + 1] = {0};
+    for (size_t k = 0; k <= nrows; k++)
+        for (size_t c = 0; c <= ncols; c++)
+            if (display_width(cell[k][c]) > width[c]) width[c] = display_width(cell[k][c]);
+    fputc('\n', out);
+    for (size_t k = 0; k <= nrows; k++) {
+        for (size_t c = 0; c <= ncols; c++) {
+            const char *txt = cell[k][c];
+            if (c == ncols) fprintf(out, "  %s", txt);   /* no trailing padding */
+            else fprintf(out, "%s%-*s", c ? "  " : "", width[c] + (int)strlen(txt) - display_width(txt), txt);
+        }
+        fputc('\n', out);
+        if (k == 0) continue;
+        for (size_t i = 0; i < r0->nnotes; i++)
+            if (!strcmp(r0->notes[i].section, section) && !strcmp(r0->notes[i].row, rows[k - 1]))
+                fprintf(out, "%-*s  %s\n", width[0], "", r0->notes[i].text);
+    }
+    free(cell);
+    free(rows);
+}
+
+static void print_summary(FILE *out, const rs_scenario_t *s, const rs_report_t *reps, size_t nreps,
+                          uint64_t seed, const char *trace_path)
+{
     fprintf(out, "scenario '%s': %zu replication%s of %g s (warm-up %g s), seed %llu\n", s->sc.name,
             nreps, nreps == 1 ? "" : "s", sim_time_to_s(s->sc.duration), sim_time_to_s(s->sc.warmup),
             (unsigned long long)seed);
     if (nreps > 1) fprintf(out, "figures after the warm-up; ± is the 95%% confidence half-width across replications\n");
-    /* cells first, then columns as wide as their widest cell */
-    enum { NC = 6 };
-    size_t nrows = net->nstations + 1;
-    char (*cell)[NC][64] = calloc(nrows, sizeof *cell);
-    if (!cell) return;
-    static const char *const head[NC] = {"station", "arrivals", "completions", "utilization", "mean wait", "p95 sojourn"};
-    for (int k = 0; k < NC; k++) snprintf(cell[0][k], 64, "%s", head[k]);
-    for (size_t i = 0; i < net->nstations; i++) {
-        size_t o = i * nreps;
-        sim_ci_t a = ci_of(acc->arr + o, nreps), c = ci_of(acc->comp + o, nreps);
-        sim_ci_t u = ci_of(acc->util + o, nreps), w = ci_of(acc->wait + o, nreps);
-        sim_ci_t p = ci_of(acc->p95 + o, nreps);
-        char (*row)[64] = cell[i + 1];
-        snprintf(row[0], 64, "%s", net->stations[i].name);
-        fmt_num(row[1], 64, a.mean, a.half_width, "");
-        fmt_num(row[2], 64, c.mean, c.half_width, "");
-        fmt_num(row[3], 64, u.mean, u.half_width, "");
-        fmt_secs(row[4], 64, w.mean, w.half_width);
-        fmt_secs(row[5], 64, p.mean, p.half_width);
+    const rs_report_t *r0 = &reps[0];
+    /* sections in order of first appearance, "summary" last as a list */
+    for (size_t i = 0; i < r0->n; i++) {
+        const char *sec = r0->e[i].section;
+        bool first = true;
+        for (size_t j = 0; j < i; j++) first &= strcmp(r0->e[j].section, sec) != 0;
+        if (first && strcmp(sec, "summary") != 0) print_section(out, reps, nreps, sec);
     }
-    int width[NC] = {0};
-    for (size_t r = 0; r < nrows; r++)
-        for (int k = 0; k < NC; k++) {
-            /* display width: count UTF-8 lead bytes only ("±" is two bytes) */
-            int wdt = 0;
-            for (const unsigned char *q = (const unsigned char *)cell[r][k]; *q; q++) wdt += (*q & 0xC0) != 0x80;
-            if (wdt > width[k]) width[k] = wdt;
-        }
-    fputc('\n', out);
-    for (size_t r = 0; r < nrows; r++) {
-        for (int k = 0; k < NC; k++) {
-            int bytes = (int)strlen(cell[r][k]), wdt = 0;
-            for (const unsigned char *q = (const unsigned char *)cell[r][k]; *q; q++) wdt += (*q & 0xC0) != 0x80;
-            if (k == NC - 1) fprintf(out, "  %s", cell[r][k]);   /* no trailing padding */
-            else fprintf(out, "%s%-*s", k ? "  " : "", width[k] + bytes - wdt, cell[r][k]);
-        }
-        fputc('\n', out);
-        if (r == 0) continue;
-        size_t i = r - 1, o = i * nreps;
-        sim_ci_t rj = ci_of(acc->rej + o, nreps), to = ci_of(acc->to + o, nreps);
-        if (rj.mean > 0 || to.mean > 0) {
-            fmt_num(b[5], 64, rj.mean, rj.half_width, "");
-            fmt_num(b[6], 64, to.mean, to.half_width, "");
-            fprintf(out, "%-*s  rejected %s, timed out %s\n", width[0], "", b[5], b[6]);
-        }
-        theory_pred_t tp;
-        if (theory_predict_station(net, i, &tp)) {
-            char tw[64];
-            fmt_secs(tw, sizeof tw, tp.wait_s, NAN);
-            fprintf(out, "%-*s  theory %s: utilization %.4f, mean wait %s", width[0], "", tp.model, tp.util, tw);
-            if (tp.blocking > 0)
-                fprintf(out, ", blocking probability %.4f (%.0f rejected)", tp.blocking,
-                        tp.blocking * tp.lambda * sim_time_to_s(s->sc.duration - s->sc.warmup));
-            fprintf(out, "\n");
-        }
+    int w = 0;
+    for (size_t i = 0; i < r0->n; i++)
+        if (!strcmp(r0->e[i].section, "summary") && display_width(r0->e[i].col) > w) w = display_width(r0->e[i].col);
+    fprintf(out, "\nend to end\n");
+    for (size_t i = 0; i < r0->n; i++) {
+        const rs_entry_t *e = &r0->e[i];
+        if (strcmp(e->section, "summary") != 0) continue;
+        char v[CELL];
+        sim_ci_t ci = entry_ci(reps, nreps, i);
+        fmt_value(v, sizeof v, e->kind, ci.mean, ci.half_width);
+        fprintf(out, "  %-*s  %s\n", w, e->col, v);
     }
-    free(cell);
-    /* end to end */
-    double v[6][nreps ? nreps : 1];
-    for (size_t r = 0; r < nreps; r++) {
-        v[0][r] = (double)sim_table_get_i64(summ, r, S_ARR);
-        v[1][r] = (double)sim_table_get_i64(summ, r, S_COMP);
-        v[2][r] = sim_table_get_f64(summ, r, S_SUCC);
-        v[3][r] = sim_table_get_f64(summ, r, S_MEAN);
-        v[4][r] = sim_table_get_f64(summ, r, S_P95);
-        v[5][r] = sim_table_get_f64(summ, r, S_P99);
-    }
-    sim_ci_t e[6];
-    for (int k = 0; k < 6; k++) e[k] = ci_of(v[k], nreps);
-    fmt_num(b[0], 64, e[0].mean, e[0].half_width, "");
-    fmt_num(b[1], 64, e[1].mean, e[1].half_width, "");
-    fmt_num(b[2], 64, e[2].mean, e[2].half_width, "");
-    fmt_secs(b[3], 64, e[3].mean, e[3].half_width);
-    fmt_secs(b[4], 64, e[4].mean, e[4].half_width);
-    fmt_secs(b[5], 64, e[5].mean, e[5].half_width);
-    fprintf(out, "\nend to end: arrivals %s, completed %s, success ratio %s\n", b[0], b[1], b[2]);
-    fprintf(out, "            latency mean %s, p95 %s, p99 %s\n", b[3], b[4], b[5]);
     if (trace_path) fprintf(out, "\ntrace: %s\n", trace_path);
 }
 
@@ -448,19 +450,10 @@ int rs_cmd_validate(const rs_opts_t *o, FILE *out, FILE *err)
     if (rc == SIM_ENOMEM) status = 1;
     else if (rc != 0 || d.errors) status = 2;
     if (status == 0 && !o->quiet) {
-        fprintf(out, "%s: scenario '%s' is valid: %zu station%s, route", o->scenario, s.sc.name,
-                s.net.nstations, s.net.nstations == 1 ? "" : "s");
-        for (size_t i = 0; i < s.net.nroute; i++)
-            fprintf(out, "%s%s", i ? " -> " : " ", s.net.stations[s.net.route[i]].name);
-        fprintf(out, "\n");
-        double lambda = wl_max_rate(&s.net.workload);
-        for (size_t i = 0; i < s.net.nstations; i++) {
-            const stn_spec_t *st = &s.net.stations[i];
-            fprintf(out, "  %-16s %lld server%s, mean service %g s, offered load per server %.3g (at peak rate %g/s)\n",
-                    st->name, (long long)st->servers, st->servers == 1 ? "" : "s",
-                    sim_dist_mean(&st->service), lambda * sim_dist_mean(&st->service) / (double)st->servers,
-                    lambda);
-        }
+        fprintf(out, "%s: scenario '%s' is valid: %s model, %g s x %lld replication%s\n", o->scenario, s.sc.name,
+                s.model->name, sim_time_to_s(s.sc.duration), (long long)s.sc.replications,
+                s.sc.replications == 1 ? "" : "s");
+        if (s.model->describe) s.model->describe(s.spec, out);
         if (d.warnings) fprintf(out, "%d warning%s (see above)\n", d.warnings, d.warnings == 1 ? "" : "s");
     }
     rs_unload(&s);
@@ -477,10 +470,9 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
     sim_trace_t *tr = NULL;
     char *trace_path = NULL;
     sim_table_t summ;
-    summary_init(&summ);
-    st_acc_t acc = {0};
-    double **fields[] = {&acc.arr, &acc.comp, &acc.rej, &acc.to, &acc.util, &acc.wait, &acc.soj, &acc.p95};
-    const size_t nfields = sizeof fields / sizeof *fields;
+    sim_table_init(&summ, "summary");
+    rs_report_t *reps = NULL;
+    size_t nreports = 0;
     bool budget_hit = false;
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
@@ -491,6 +483,12 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
     uint64_t seed = o->have_seed ? o->seed : s.sc.seed;
     size_t nreps = (size_t)(o->reps > 0 ? o->reps : s.sc.replications);
     s.sc.replications = (int64_t)nreps;
+    reps = calloc(nreps, sizeof *reps);
+    if (!reps) {
+        fprintf(err, "ragsim: error: out of memory\n");
+        status = 1;
+        goto done;
+    }
 
     if (!o->no_trace) {
         trace_path = o->out ? strdup(o->out) : default_trace_path(o->scenario);
@@ -503,17 +501,7 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
             goto done;
         }
         if (write_header(tr, &s, seed) != 0) {
-            fprintf(err, "ragsim: error: writing the trace header failed\n");
-            status = 1;
-            goto done;
-        }
-    }
-
-    size_t nst = s.net.nstations;
-    for (size_t k = 0; k < nfields; k++) {
-        *fields[k] = calloc(nst * nreps, sizeof(double));
-        if (!*fields[k]) {
-            fprintf(err, "ragsim: error: out of memory\n");
+            fprintf(err, "ragsim: error: writing the trace header failed: %s\n", sim_trace_errmsg(tr));
             status = 1;
             goto done;
         }
@@ -544,21 +532,13 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
             status = 1;
             break;
         }
-        for (size_t i = 0; i < nst; i++) {
-            const station_t *st = &res.net->st[i];
-            size_t at = i * nreps + r;
-            acc.arr[at] = (double)st->n.arrivals;
-            acc.comp[at] = (double)st->n.completions;
-            acc.rej[at] = (double)st->n.rejected;
-            acc.to[at] = (double)st->n.timed_out;
-            acc.util[at] = stn_utilization(st);
-            acc.wait[at] = st->wait_s.n ? st->wait_s.mean : NAN;
-            acc.soj[at] = st->sojourn_s.n ? st->sojourn_s.mean : NAN;
-            acc.p95[at] = sim_hist_quantile(&st->sojourn, 0.95) * 1e-9;
-        }
-        summary_add(&summ, &s, &res);
-        if (tr && write_run(tr, &res) != 0) {
-            fprintf(err, "ragsim: error: writing replication %zu to the trace failed\n", r);
+        rs_report_init(&reps[r]);
+        s.model->report(res.inst, &reps[r]);
+        nreports++;
+        if (r == 0 && summary_init(&summ, &reps[0]) != 0) status = 1;
+        if (status == 0 && summary_add(&summ, &res, &reps[r]) != 0) status = 1;
+        if (status == 0 && tr && write_run(tr, &s, &res) != 0) {
+            fprintf(err, "ragsim: error: writing replication %zu to the trace failed: %s\n", r, sim_trace_errmsg(tr));
             status = 1;
         }
         rs_result_free(&res);
@@ -569,14 +549,14 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
     progress_clear(o->progress ? &prog : NULL);
     if (interrupted && status == 0) {
         fprintf(err, "ragsim: interrupted after %zu of %zu replications; the trace was not written\n",
-                summ.nrows, nreps);
+                nreports, nreps);
         status = 1;
     }
     if (status == 0 && tr) {
         /* A run stopped by the budget is kept, and the trace says it is incomplete. */
         char ebuf[512];
         if (sim_trace_attr_i64(tr, "/", "complete", !budget_hit) != 0 || sim_trace_table(tr, "/summary", &summ) != 0) {
-            fprintf(err, "ragsim: error: writing the summary table failed\n");
+            fprintf(err, "ragsim: error: writing the summary table failed: %s\n", sim_trace_errmsg(tr));
             status = 1;
         } else if (sim_trace_commit(tr, ebuf, sizeof ebuf) != 0) {
             tr = NULL;
@@ -589,11 +569,13 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
     if (status == 0 && budget_hit) {
         if (trace_path && !o->no_trace) fprintf(err, "ragsim: the trace %s holds the runs so far, marked incomplete\n", trace_path);
         status = 1;
-    } else if (status == 0 && !o->quiet)
-        print_summary(out, &s, &summ, &acc, summ.nrows, seed, o->no_trace ? NULL : trace_path);
+    } else if (status == 0 && !o->quiet && nreports > 0) {
+        print_summary(out, &s, reps, nreports, seed, o->no_trace ? NULL : trace_path);
+    }
 done:
     sim_trace_abort(tr);
-    for (size_t k = 0; k < nfields; k++) free(*fields[k]);
+    for (size_t r = 0; r < nreports; r++) rs_report_fini(&reps[r]);
+    free(reps);
     sim_table_fini(&summ);
     free(trace_path);
     rs_unload(&s);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "models/network.h"
+#include "models/model.h"
 #include "sim/cfg.h"
 #include "sim/diag.h"
 #include "sim/scenario.h"
@@ -21,7 +21,8 @@
 typedef struct rs_scenario {
     sim_cfg_t *cfg;
     sim_scenario_t sc;
-    net_spec_t net;
+    const model_type_t *model;
+    void *spec;             /* the model's parsed scenario (model->spec_size bytes) */
     char *yaml;             /* effective scenario text (after overrides) */
     const char *path;
 } rs_scenario_t;
@@ -32,13 +33,11 @@ int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t 
             sim_diag_t *d);
 void rs_unload(rs_scenario_t *s);
 
-/* Warnings about a valid but suspicious scenario (unstable stations ...). */
-void rs_check_semantics(const rs_scenario_t *s, sim_diag_t *d);
-
 /* One finished run; owns its sim and model. */
 typedef struct rs_result {
     sim_t *sim;
-    net_t *net;
+    const model_type_t *model;
+    void *inst;             /* the model instance (a net_t * for the network model ...) */
     uint32_t replication;
     uint64_t seed;
     sim_run_result_t end;

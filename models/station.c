@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sim/error.h"
+#include "sim/scenario.h"
 
 int stn_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, stn_spec_t *spec)
 {
@@ -118,8 +119,24 @@ void stn_fini(station_t *st)
 static void complete_event(sim_t *sim, void *obj, uint64_t arg);
 static void timeout_event(sim_t *sim, void *obj, uint64_t arg);
 
+static inline void serving_link(station_t *st, stn_job_t *job)
+{
+    job->prev = NULL;
+    job->next = st->serving;
+    if (st->serving) st->serving->prev = job;
+    st->serving = job;
+}
+
+static inline void serving_unlink(station_t *st, stn_job_t *job)
+{
+    if (job->prev) job->prev->next = job->next; else st->serving = job->next;
+    if (job->next) job->next->prev = job->prev;
+    job->prev = job->next = NULL;
+}
+
 static void start_service(station_t *st, stn_job_t *job, sim_time_t now)
 {
+    serving_link(st, job);
     st->busy++;
     sim_tavg_add(&st->busy_avg, now, 1);
     sim_tavg_add(&st->win_busy, now, 1);
@@ -187,6 +204,7 @@ static void complete_event(sim_t *sim, void *obj, uint64_t arg)
     station_t *st = job->st;
     sim_time_t now = sim_now(sim);
     job->timer = (sim_timer_t){0, 0};
+    serving_unlink(st, job);
     st->busy--;
     sim_tavg_add(&st->busy_avg, now, -1);
     sim_tavg_add(&st->win_busy, now, -1);
@@ -210,6 +228,28 @@ static void timeout_event(sim_t *sim, void *obj, uint64_t arg)
     st->n.timed_out++;
     st->win.timed_out++;
     st->on_exit(sim, st->owner, job, STN_TIMED_OUT);
+}
+
+void stn_abort_all(station_t *st)
+{
+    sim_time_t now = sim_now(st->sim);
+    while (st->serving) {
+        stn_job_t *job = st->serving;
+        serving_unlink(st, job);
+        sim_cancel(st->sim, &job->timer);
+        st->busy--;
+        sim_tavg_add(&st->busy_avg, now, -1);
+        sim_tavg_add(&st->win_busy, now, -1);
+        st->n.aborted++;
+        st->on_exit(st->sim, st->owner, job, STN_ABORTED);
+    }
+    while (st->head) {
+        stn_job_t *job = st->head;
+        unlink_job(st, job);
+        sim_cancel(st->sim, &job->timer);
+        st->n.aborted++;
+        st->on_exit(st->sim, st->owner, job, STN_ABORTED);
+    }
 }
 
 void stn_set_servers(station_t *st, int64_t servers)
@@ -237,3 +277,17 @@ double stn_utilization(const station_t *st)
 }
 
 double stn_mean_queue_len(const station_t *st) { return sim_tavg_mean(&st->queue_avg, sim_now(st->sim)); }
+
+void stn_spec_check(const stn_spec_t *st, double lambda, const sim_scenario_t *sc, sim_cfg_node_t *node,
+                    sim_diag_t *d)
+{
+    double rho = lambda * sim_dist_mean(&st->service) / (double)st->servers;
+    if (st->queue_limit == INT64_MAX && st->queue_timeout == 0 && rho >= 1.0)
+        sim_cfg_warn(d, node,
+                     "station '%s' is unstable: offered load %.3g/s x %.3g s / %lld servers = %.3g >= 1 "
+                     "and its queue is unbounded, so the queue grows without bound",
+                     st->name, lambda, sim_dist_mean(&st->service), (long long)st->servers, rho);
+    if (st->queue_timeout >= sc->duration)
+        sim_cfg_warn(d, sim_cfg_get(node, "queue_timeout"),
+                     "station '%s': queue_timeout is not shorter than the run's duration", st->name);
+}

@@ -38,10 +38,10 @@
 
 typedef struct station station_t;
 
-typedef enum { STN_DONE, STN_TIMED_OUT } stn_outcome_t;
+typedef enum { STN_DONE, STN_TIMED_OUT, STN_ABORTED } stn_outcome_t;
 
 typedef struct stn_job {
-    struct stn_job *prev, *next;  /* queue links */
+    struct stn_job *prev, *next;  /* links in the queue, then in the in-service list */
     sim_timer_t timer;            /* service completion, or queue timeout while waiting */
     sim_time_t enter;             /* arrival at the station */
     sim_time_t start;             /* service start; -1 while waiting */
@@ -64,7 +64,7 @@ int stn_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, stn_spe
 void stn_spec_fini(stn_spec_t *spec);
 
 typedef struct {
-    uint64_t arrivals, started, completions, rejected, timed_out;
+    uint64_t arrivals, started, completions, rejected, timed_out, aborted;
 } stn_counts_t;
 
 struct station {
@@ -74,7 +74,8 @@ struct station {
     int64_t servers;              /* current capacity (faults may change it) */
     int64_t busy;
     int64_t nqueue;
-    stn_job_t *head, *tail;
+    stn_job_t *head, *tail;       /* waiting, FIFO */
+    stn_job_t *serving;           /* in service (unordered list) */
     stn_exit_fn on_exit;
     void *owner;
 
@@ -106,8 +107,22 @@ bool stn_submit(station_t *st, stn_job_t *job);
  * waiting jobs start if servers were added. */
 void stn_set_servers(station_t *st, int64_t servers);
 
+/* Abort every job, waiting or in service (a crash): each leaves with
+ * STN_ABORTED through the exit callback, in service first, then in queue
+ * order. O(jobs at the station). */
+void stn_abort_all(station_t *st);
+
 /* Close the statistics at the end of the run (logs an open overflow episode). */
 void stn_finish(station_t *st);
+
+struct rs_report;
+struct sim_scenario;
+/* Warnings for a station on a route at long-run arrival rate `lambda`:
+ * unstable (unbounded queue, load >= 1), queue timeout not shorter than the run. */
+void stn_spec_check(const stn_spec_t *spec, double lambda, const struct sim_scenario *sc, sim_cfg_node_t *node,
+                    sim_diag_t *d);
+/* Add the station's figures to a run report (section "stations"). */
+void stn_report(const station_t *st, struct rs_report *rep);
 
 /* Utilisation since warm-up: time-averaged busy servers / servers. */
 double stn_utilization(const station_t *st);

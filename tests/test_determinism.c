@@ -67,16 +67,19 @@ static cmp_t compare(const char *pa, const char *pb)
     return c;
 }
 
+static const char *scenario = "scenarios/demo.yaml";
+static const char *extra_set = "duration=5m";
+
 static void run(const char *out, const char *seed)
 {
-    const char *argv[] = {RAGSIM_BINARY, "run", tu_src("scenarios/demo.yaml"), "-q", "--reps", "2",
-                          "--set", "duration=5m", "--seed", seed, "-o", out, NULL};
+    const char *argv[] = {RAGSIM_BINARY, "run", tu_src(scenario), "-q", "--reps", "2",
+                          "--set", "duration=5m", "--set", extra_set, "--seed", seed, "-o", out, NULL};
     tu_run_t r = tu_run(argv);
     cr_assert_eq(r.status, 0, "ragsim failed: %s", r.err);
     tu_run_free(&r);
 }
 
-Test(determinism, same_seed_gives_bit_identical_datasets, .timeout = 300)
+static void same_seed_same_datasets(void)
 {
     char *a = tu_tmp_path("det-a", ".h5"), *b = tu_tmp_path("det-b", ".h5"), *c = tu_tmp_path("det-c", ".h5");
     run(a, "7");
@@ -96,4 +99,23 @@ Test(determinism, same_seed_gives_bit_identical_datasets, .timeout = 300)
     free(a);
     free(b);
     free(c);
+}
+
+Test(determinism, same_seed_gives_bit_identical_datasets, .timeout = 300)
+{
+    same_seed_same_datasets();
+}
+
+Test(determinism, rag_pipeline_with_faults_is_bit_identical, .timeout = 300)
+{
+    /* every component, sampled per-request records, and faults of each kind */
+    scenario = "scenarios/rag-baseline.yaml";
+    extra_set = "faults=[{kind: slowdown, target: guardrail, at: 1m, for: 1m, factor: 3},"
+                " {kind: kill, target: vectordb, at: 2m, replica: 0},"
+                " {kind: packet_loss, target: llm, at: 2m, for: 1m, loss: 0.1},"
+                " {kind: errors, target: embedder, at: 3m, for: 30s, ratio: 0.2},"
+                " {kind: metadata_pollution, at: 3m, for: 1m, factor: 3},"
+                " {kind: chunking_mismatch, at: 4m, for: 30s, ratio: 0.3},"
+                " {kind: cpu_throttle, target: gateway, at: 4m, for: 30s, factor: 0.5}]";
+    same_seed_same_datasets();
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "models/network.h"
 #include "models/runner.h"
 #include "models/theory.h"
 #include "sim/stats.h"
@@ -35,7 +36,7 @@ static void run_reps(reps_t *r, const char *file, int reps, const char *duration
     for (int i = 0; i < reps; i++) {
         rs_result_t res;
         cr_assert_eq(rs_run_one(&r->s, (uint32_t)i, r->s.sc.seed, 0, NULL, &res), 0);
-        const station_t *st = &res.net->st[0];
+        const station_t *st = &((net_t *)res.inst)->st[0];
         r->wait[i] = st->wait_s.mean;
         r->soj[i] = st->sojourn_s.mean;
         r->util[i] = stn_utilization(st);
@@ -92,7 +93,7 @@ Test(queueing, mmc_mean_wait_matches_erlang_c, .timeout = 600)
     check("M/M/10 Wq (Erlang C)", r.wait, r.n, theory_mmc_wq(9, 1, 10));
     check("M/M/10 utilisation", r.util, r.n, 0.9);
     theory_pred_t p;
-    cr_assert(theory_predict_station(&r.s.net, 0, &p));
+    cr_assert(theory_predict_station(r.s.spec, 0, &p));
     cr_assert_float_eq(p.wait_s, 0.668732, 1e-5);
     rs_unload(&r.s);
 }

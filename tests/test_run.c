@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models/network.h"
 #include "models/runner.h"
 #include "testutil.h"
 
@@ -101,7 +102,7 @@ Test(run, trace_holds_what_the_run_computed, .timeout = 120)
         H5Tinsert(mt, "mean_wait_s", offsetof(strow_t, wait), H5T_NATIVE_DOUBLE);
         strow_t row;
         cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &row), 0);
-        const station_t *stn = &res.net->st[0];
+        const station_t *stn = &((net_t *)res.inst)->st[0];
         cr_assert_str_eq(row.name, "server");
         cr_assert_eq(row.arrivals, (int64_t)stn->n.arrivals);
         cr_assert_eq(row.completions, (int64_t)stn->n.completions);
@@ -159,9 +160,9 @@ Test(run, warmup_discards_earlier_observations)
     cr_assert_eq(rs_load(&s, tu_src("scenarios/validation/mmc.yaml"), sets, 2, &d), 0);
     rs_result_t res;
     cr_assert_eq(rs_run_one(&s, 0, 1, 0, NULL, &res), 0);
-    double arr = (double)res.net->st[0].n.arrivals;
+    double arr = (double)((net_t *)res.inst)->st[0].n.arrivals;
     cr_assert_lt(fabs(arr - 16200) / sqrt(16200.0), 4.0, "arrivals after warm-up: %.0f", arr);
-    cr_assert_lt(fabs((double)res.net->arrivals - 16200) / sqrt(16200.0), 4.0);
+    cr_assert_lt(fabs((double)((net_t *)res.inst)->arrivals - 16200) / sqrt(16200.0), 4.0);
     rs_result_free(&res);
     rs_unload(&s);
     sim_diag_fini(&d);

@@ -1,6 +1,7 @@
 /* ragsim: the command line. A thin layer over models/runner.c. */
 #include <errno.h>
 #include <getopt.h>
+#include <gsl/gsl_errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,8 @@ out:
 
 int main(int argc, char **argv)
 {
+    /* GSL's default handler aborts; ragsim checks return values instead. */
+    gsl_set_error_handler_off();
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;

@@ -1,0 +1,81 @@
+#include "call.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CALL_SLAB 4096
+
+const char *call_status_name(call_status_t s)
+{
+    static const char *const names[CALL_NSTATUS] = {"ok", "error", "timeout", "rejected", "unavailable"};
+    return (unsigned)s < CALL_NSTATUS ? names[s] : "?";
+}
+
+void call_pool_init(call_pool_t *p) { memset(p, 0, sizeof *p); }
+
+void call_pool_fini(call_pool_t *p)
+{
+    for (size_t i = 0; i < p->nslabs; i++) free(p->slabs[i]);
+    free(p->slabs);
+    memset(p, 0, sizeof *p);
+}
+
+call_t *call_new(call_pool_t *p, void *owner, call_done_fn done, uint64_t tag, sim_time_t now)
+{
+    if (!p->free_list) {
+        void **s = realloc(p->slabs, (p->nslabs + 1) * sizeof *s);
+        if (!s) return NULL;
+        p->slabs = s;
+        call_t *slab = malloc(CALL_SLAB * sizeof *slab);
+        if (!slab) return NULL;
+        p->slabs[p->nslabs++] = slab;
+        for (size_t i = CALL_SLAB; i-- > 0;) {
+            slab[i].next_free = p->free_list;
+            p->free_list = &slab[i];
+        }
+    }
+    call_t *c = p->free_list;
+    p->free_list = c->next_free;
+    memset(c, 0, sizeof *c);
+    c->owner = owner;
+    c->done = done;
+    c->tag = tag;
+    c->sent = now;
+    c->job.demand = -1;
+    c->replica = -1;
+    c->pool = p;
+    p->live++;
+    return c;
+}
+
+static void timeout_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    call_t *c = obj;
+    c->timeout = (sim_timer_t){0, 0};
+    if (!c->owner) return;
+    c->done(sim, c, CALL_TIMEOUT);   /* c->owner is still set while done runs */
+    c->owner = NULL;                 /* the component keeps the call */
+}
+
+void call_set_timeout(sim_t *sim, call_t *c, sim_time_t dt)
+{
+    sim_cancel(sim, &c->timeout);
+    c->timeout = sim_schedule_in(sim, dt, timeout_event, c, 0);
+}
+
+void call_abandon(sim_t *sim, call_t *c)
+{
+    sim_cancel(sim, &c->timeout);
+    c->owner = NULL;
+}
+
+void call_complete(sim_t *sim, call_t *c, call_status_t status)
+{
+    sim_cancel(sim, &c->timeout);
+    if (c->owner) c->done(sim, c, status);   /* c->owner is set while done runs */
+    call_pool_t *p = c->pool;
+    c->next_free = p->free_list;
+    p->free_list = c;
+    p->live--;
+}

@@ -1,0 +1,115 @@
+/* Calls between components: the one place every request-to-component
+ * interaction goes through, so that policies (timeouts, retries, circuit
+ * breakers ...) can wrap it.
+ *
+ * A call is issued by an owner (a request) to a component. The component
+ * MUST complete every call it accepted exactly once with call_complete()
+ * (possibly synchronously inside its submit function, e.g. a rejection). The
+ * owner may stop waiting earlier (a caller-side timeout): it is then told
+ * CALL_TIMEOUT at once, the call is detached (owner = NULL), the component
+ * keeps working on it (no cancellation reaches a naive component), and its
+ * result is discarded when it completes. Calls are pooled; the pool frees a
+ * call when its component completes it, never the owner. While `done` runs,
+ * c->owner still names the owner; the call must not be kept after `done`
+ * returns (it is freed, or detached and freed later).
+ *
+ * Cost: O(1) per call plus one timer event when a timeout is set. */
+#ifndef MODELS_CALL_H
+#define MODELS_CALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "models/station.h"
+#include "sim/sim.h"
+
+typedef enum {
+    CALL_OK = 0,
+    CALL_ERROR,          /* the component answered with an error (5xx, OOM kill, injected) */
+    CALL_TIMEOUT,        /* the caller stopped waiting */
+    CALL_REJECTED,       /* the component refused it (queue full) */
+    CALL_UNAVAILABLE,    /* no replica up */
+    CALL_NSTATUS
+} call_status_t;
+
+/* Lower-case name: "ok", "error", "timeout", "rejected", "unavailable". */
+const char *call_status_name(call_status_t s);
+
+enum {
+    CALL_F_EMPTY = 1u << 0,        /* retrieval returned no chunks */
+    CALL_F_IRRELEVANT = 1u << 1,   /* retrieval returned chunks unrelated to the query */
+};
+
+typedef struct call call_t;
+typedef struct call_pool call_pool_t;
+typedef void (*call_done_fn)(sim_t *sim, call_t *call, call_status_t status);
+
+struct call {
+    stn_job_t job;          /* first member: a component may queue the call at a station */
+
+    /* the caller's side */
+    void *owner;            /* NULL once the caller stopped waiting */
+    call_done_fn done;      /* told the outcome once */
+    uint64_t tag;           /* free for the owner (which step, which dependency ...) */
+    void *edge;             /* the caller's call edge (where policies act); free for the caller */
+    sim_time_t sent;        /* when the call was issued */
+    sim_timer_t timeout;
+
+    /* the demand, set by the caller */
+    int64_t tokens_in;      /* embedder: query tokens; LLM: prompt tokens */
+    int64_t tokens_out;     /* LLM: output tokens */
+    int64_t top_k;          /* vector DB: chunks asked for */
+    uint64_t key;           /* query key */
+
+    /* the result, set by the component */
+    uint32_t flags;         /* CALL_F_* */
+
+    /* component bookkeeping (private to the component serving the call) */
+    int32_t replica;
+    call_t *link;           /* intrusive list / batch link */
+    sim_time_t t0;
+    double v0;
+    uint64_t u0;
+
+    call_pool_t *pool;
+    call_t *next_free;
+};
+
+struct call_pool {
+    call_t *free_list;
+    void **slabs;
+    size_t nslabs;
+    uint64_t live;          /* calls allocated and not yet completed */
+};
+
+void call_pool_init(call_pool_t *p);
+void call_pool_fini(call_pool_t *p);
+
+/* A fresh call (zeroed demand, no timeout) for `owner`; NULL on OOM. */
+call_t *call_new(call_pool_t *p, void *owner, call_done_fn done, uint64_t tag, sim_time_t now);
+
+/* Stop waiting after `dt` (caller-side timeout). */
+void call_set_timeout(sim_t *sim, call_t *c, sim_time_t dt);
+
+/* Detach the owner without telling it anything (the owner gave up for its
+ * own reasons); the component's eventual result is discarded. */
+void call_abandon(sim_t *sim, call_t *c);
+
+/* The component is done with the call: tell the owner (if still waiting),
+ * then free the call. */
+void call_complete(sim_t *sim, call_t *c, call_status_t status);
+
+/* ---- Components -----------------------------------------------------------
+ * Every component (embedder, vector DB, LLM, dependency ...) exposes this
+ * table so that the pipeline, faults and later policies address them alike. */
+typedef struct comp_ops {
+    const char *kind;                                     /* "embedder", "vectordb", ... */
+    void (*submit)(void *comp, call_t *c);                 /* must complete c eventually */
+    /* Fault hooks (may be NULL where meaningless). */
+    void (*set_speed)(void *comp, double factor);          /* capacity x factor (1 nominal) */
+    void (*set_error_ratio)(void *comp, double ratio);     /* injected errors, 0 = none */
+    void (*kill)(void *comp, int replica);                 /* replica < 0: all replicas */
+    int (*replicas_up)(const void *comp);
+} comp_ops_t;
+
+#endif

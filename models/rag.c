@@ -1,0 +1,1086 @@
+/* The RAG request path: parsing, the request life, the call edge, faults,
+ * metrics, and the model table (see rag.h). */
+#include "rag.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model.h"
+#include "sim/error.h"
+
+/* ---- names ------------------------------------------------------------------ */
+
+const char *rag_outcome_name(rag_outcome_t o)
+{
+    static const char *const n[RAG_NOUTCOMES] = {"success", "degraded", "timeout", "error", "rejected"};
+    return (unsigned)o < RAG_NOUTCOMES ? n[o] : "?";
+}
+
+static const char *const fault_names[] = {
+    "slowdown", "errors", "packet_loss", "cpu_throttle", "kill", "metadata_pollution", "chunking_mismatch", NULL,
+};
+
+int rag_component_index(const rag_spec_t *spec, const char *name)
+{
+    if (!strcmp(name, "gateway")) return RAG_GATEWAY;
+    for (int i = 0; i < RAG_FIRST_DEP + (int)spec->ndeps; i++)
+        if (spec->comp_name[i] && !strcmp(spec->comp_name[i], name)) return i;
+    return -2;
+}
+
+/* Reasons a request fails, counted by (component, call status), then the
+ * client's deadline and "no gateway replica". */
+#define REASON_DEADLINE(ncomp) ((ncomp) * CALL_NSTATUS)
+#define REASON_GATEWAY(ncomp) ((ncomp) * CALL_NSTATUS + 1)
+#define NREASONS(ncomp) ((ncomp) * CALL_NSTATUS + 2)
+
+/* ---- parsing ------------------------------------------------------------------ */
+
+static void candidates(const rag_spec_t *spec, const char **c, size_t *n, bool with_gateway)
+{
+    *n = 0;
+    if (with_gateway) c[(*n)++] = "gateway";
+    for (int i = 0; i < RAG_FIRST_DEP + (int)spec->ndeps; i++) c[(*n)++] = spec->comp_name[i];
+}
+
+/* A component name in the pipeline, a `calls:` key or a fault target. */
+static int name_to_index(sim_diag_t *d, const rag_spec_t *spec, sim_cfg_node_t *node, bool allow_gateway,
+                         const char *what)
+{
+    const char *name = NULL;
+    if (sim_cfg_string_node(d, node, &name) != 0) return -3;
+    /* pipeline steps are written as verbs */
+    if (!strcmp(name, "embed")) return RAG_EMBEDDER;
+    if (!strcmp(name, "retrieve")) return RAG_VECTORDB;
+    if (!strcmp(name, "generate")) return RAG_LLM;
+    int k = rag_component_index(spec, name);
+    if (k == RAG_GATEWAY && !allow_gateway) k = -2;
+    if (k >= -1) return k;
+    const char *c[RAG_FIRST_DEP + RAG_MAX_DEPS + 4];
+    size_t n;
+    candidates(spec, c, &n, allow_gateway);
+    c[n++] = "embed";
+    c[n++] = "retrieve";
+    c[n++] = "generate";
+    const char *best = sim_cfg_closest(name, c, n);
+    if (best)
+        sim_cfg_error(d, node, "%s '%s' is not a component (did you mean '%s'?)", what, name, best);
+    else
+        sim_cfg_error(d, node, "%s '%s' is not a component: use embed, retrieve, generate or a name from 'dependencies'",
+                      what, name);
+    return -3;
+}
+
+static int parse_workload(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
+{
+    sim_cfg_node_t *wl = sim_cfg_get(root, "workload");
+    if (!wl) {
+        sim_cfg_error(d, root, "missing required top-level key 'workload' (e.g. workload: {rate: 50/s})");
+        return SIM_ECONFIG;
+    }
+    int rc = wl_spec_parse(d, wl, &spec->workload);
+    if (rc == SIM_ENOMEM) return rc;
+    if (wl->kind != SIM_CFG_MAP) return SIM_ECONFIG;
+    int64_t distinct = 100000;
+    double s = 1.0;
+    sim_cfg_node_t *q = sim_cfg_get(wl, "queries");
+    if (q && sim_cfg_expect_map(d, q, "queries")) {
+        sim_cfg_int(d, q, "distinct", 0, 1, (int64_t)1 << 40, distinct, &distinct);
+        sim_cfg_double(d, q, "zipf_s", 0, 0.01, 20, s, &s);
+    }
+    if (sim_dist_zipf(&spec->keys, (size_t)distinct, s)) return SIM_ENOMEM;
+    sim_cfg_node_t *n;
+    if ((n = sim_cfg_get(wl, "query_tokens"))) sim_dist_parse(d, n, SIM_DIST_NUMBER, &spec->query_tokens);
+    else sim_dist_lognormal(&spec->query_tokens, 40, 0.5);
+    if ((n = sim_cfg_get(wl, "output_tokens"))) sim_dist_parse(d, n, SIM_DIST_NUMBER, &spec->output_tokens);
+    else sim_dist_lognormal(&spec->output_tokens, 200, 0.6);
+    if ((n = sim_cfg_get(wl, "deadline"))) sim_dist_parse(d, n, SIM_DIST_DURATION, &spec->deadline);
+    else sim_dist_deterministic(&spec->deadline, 8.0);
+    return 0;
+}
+
+static int parse_gateway(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
+{
+    int errs = d->errors;
+    spec->gw_replicas = 2;
+    spec->gw_cores = 4;
+    spec->gw_lb = LB_ROUND_ROBIN;
+    sim_cfg_node_t *g = sim_cfg_get(root, "gateway");
+    if (g && !sim_cfg_expect_map(d, g, "gateway")) return SIM_ECONFIG;
+    int lb = (int)spec->gw_lb;
+    sim_cfg_int(d, g, "replicas", 0, 1, LB_MAX_REPLICAS, spec->gw_replicas, &spec->gw_replicas);
+    sim_cfg_int(d, g, "cores", 0, 1, 4096, spec->gw_cores, &spec->gw_cores);
+    sim_cfg_enum(d, g, "load_balancer", 0, lb_policy_names, lb, &lb);
+    spec->gw_lb = (lb_policy_t)lb;
+    sim_cfg_node_t *h = sim_cfg_get(g, "handling");
+    sim_cfg_node_t *pre = NULL, *post = NULL;
+    if (h && sim_cfg_expect_map(d, h, "handling")) {
+        pre = sim_cfg_get(h, "pre");
+        post = sim_cfg_get(h, "post");
+    }
+    if (pre) sim_dist_parse(d, pre, SIM_DIST_DURATION, &spec->gw_pre);
+    else sim_dist_deterministic(&spec->gw_pre, 2e-3);
+    if (post) sim_dist_parse(d, post, SIM_DIST_DURATION, &spec->gw_post);
+    else sim_dist_deterministic(&spec->gw_post, 1e-3);
+    if (d->errors != errs) return SIM_ECONFIG;
+    spec->gw_stations = calloc((size_t)spec->gw_replicas, sizeof *spec->gw_stations);
+    if (!spec->gw_stations) return SIM_ENOMEM;
+    for (int64_t i = 0; i < spec->gw_replicas; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "gateway/%lld", (long long)i);
+        stn_spec_t *s = &spec->gw_stations[i];
+        if (!(s->name = strdup(buf))) return SIM_ENOMEM;
+        s->servers = spec->gw_cores;
+        s->queue_limit = INT64_MAX;
+        sim_dist_deterministic(&s->service, 0);
+    }
+    return 0;
+}
+
+static int parse_pipeline(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
+{
+    int errs = d->errors;
+    spec->top_k = 5;
+    spec->chunk_tokens = 256;
+    sim_cfg_node_t *p = sim_cfg_get(root, "pipeline");
+    if (!p) {
+        sim_cfg_error(d, root, "missing required top-level key 'pipeline' (e.g. pipeline: {steps: [embed, retrieve, generate]})");
+        return SIM_ECONFIG;
+    }
+    if (!sim_cfg_expect_map(d, p, "pipeline")) return SIM_ECONFIG;
+    sim_cfg_int(d, p, "top_k", 0, 1, 10000, spec->top_k, &spec->top_k);
+    sim_cfg_int(d, p, "chunk_tokens", 0, 1, 1000000, spec->chunk_tokens, &spec->chunk_tokens);
+    sim_cfg_node_t *steps = sim_cfg_get(p, "steps");
+    if (!steps) {
+        sim_cfg_error(d, p, "missing required key 'steps' in 'pipeline' (e.g. steps: [embed, retrieve, generate])");
+        return SIM_ECONFIG;
+    }
+    if (!sim_cfg_expect_seq(d, steps, "steps")) return SIM_ECONFIG;
+    if (steps->n == 0) {
+        sim_cfg_error(d, steps, "'pipeline.steps' is empty");
+        return SIM_ECONFIG;
+    }
+    spec->steps = calloc(steps->n, sizeof *spec->steps);
+    if (!spec->steps) return SIM_ENOMEM;
+    for (size_t i = 0; i < steps->n; i++) {
+        sim_cfg_node_t *s = steps->vals[i];
+        rag_step_t *st = &spec->steps[spec->nsteps++];
+        sim_cfg_node_t *one[1] = {s};
+        sim_cfg_node_t **items = one;
+        size_t n = 1;
+        if (s->kind == SIM_CFG_SEQ) {
+            items = s->vals;
+            n = s->n;
+            if (n == 0 || n > RAG_MAX_GROUP) {
+                sim_cfg_error(d, s, "a parallel group needs 1 to %d steps, not %zu", RAG_MAX_GROUP, n);
+                continue;
+            }
+        }
+        for (size_t j = 0; j < n; j++) {
+            int k = name_to_index(d, spec, items[j], false, "pipeline step");
+            if (k < 0) continue;
+            for (int m = 0; m < st->ncalls; m++)
+                if (st->target[m] == k) sim_cfg_error(d, items[j], "'%s' appears twice in the same parallel group", spec->comp_name[k]);
+            if (k == RAG_VECTORDB && n > 1)
+                sim_cfg_error(d, items[j], "'retrieve' cannot run in a parallel group: generation needs its chunks");
+            st->target[st->ncalls++] = k;
+            spec->uses[k] = true;
+        }
+    }
+    if (d->errors != errs) return SIM_ECONFIG;
+    /* embeddings before retrieval, retrieval before generation */
+    int pos[3] = {-1, -1, -1};
+    for (size_t i = 0; i < spec->nsteps; i++)
+        for (int m = 0; m < spec->steps[i].ncalls; m++)
+            if (spec->steps[i].target[m] < RAG_FIRST_DEP) pos[spec->steps[i].target[m]] = (int)i;
+    if (pos[RAG_VECTORDB] >= 0 && pos[RAG_EMBEDDER] > pos[RAG_VECTORDB])
+        sim_cfg_error(d, steps, "'retrieve' needs the query embedding: put 'embed' before it");
+    if (pos[RAG_VECTORDB] >= 0 && pos[RAG_EMBEDDER] < 0)
+        sim_cfg_error(d, steps, "'retrieve' needs the query embedding: add 'embed' before it");
+    if (pos[RAG_LLM] >= 0 && pos[RAG_VECTORDB] > pos[RAG_LLM])
+        sim_cfg_error(d, steps, "'generate' uses the retrieved chunks: put 'retrieve' before it");
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+static int parse_components(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
+{
+    int errs = d->errors, rc;
+    spec->comp_name[RAG_EMBEDDER] = "embedder";
+    spec->comp_name[RAG_VECTORDB] = "vectordb";
+    spec->comp_name[RAG_LLM] = "llm";
+    if ((rc = embedder_spec_parse(d, sim_cfg_get(root, "embedder"), &spec->emb)) == SIM_ENOMEM) return rc;
+    if ((rc = vdb_spec_parse(d, sim_cfg_get(root, "vectordb"), &spec->vdb)) == SIM_ENOMEM) return rc;
+    if ((rc = llm_spec_parse(d, sim_cfg_get(root, "llm"), &spec->llm)) == SIM_ENOMEM) return rc;
+    sim_cfg_node_t *deps = sim_cfg_get(root, "dependencies");
+    if (deps && sim_cfg_expect_map(d, deps, "dependencies")) {
+        if (deps->n > RAG_MAX_DEPS) {
+            sim_cfg_error(d, deps, "at most %d dependencies, not %zu", RAG_MAX_DEPS, deps->n);
+            return SIM_ECONFIG;
+        }
+        spec->deps = calloc(deps->n ? deps->n : 1, sizeof *spec->deps);
+        if (!spec->deps) return SIM_ENOMEM;
+        for (size_t i = 0; i < deps->n; i++) {
+            const char *name = deps->keys[i]->text;
+            sim_cfg_touch(deps->vals[i]);
+            if (!strcmp(name, "embedder") || !strcmp(name, "vectordb") || !strcmp(name, "llm") ||
+                !strcmp(name, "gateway") || !strcmp(name, "embed") || !strcmp(name, "retrieve") ||
+                !strcmp(name, "generate")) {
+                sim_cfg_error(d, deps->keys[i], "'%s' is a built-in component: give the dependency another name", name);
+                continue;
+            }
+            if ((rc = dep_spec_parse(d, deps->vals[i], name, &spec->deps[spec->ndeps])) == SIM_ENOMEM) return rc;
+            spec->comp_name[RAG_FIRST_DEP + spec->ndeps] = name;
+            spec->ndeps++;
+        }
+    }
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
+{
+    int errs = d->errors;
+    /* naive defaults: the article's 3 s retrieval timeout; generous elsewhere */
+    spec->timeout[RAG_EMBEDDER] = 2 * SIM_SEC;
+    spec->timeout[RAG_VECTORDB] = 3 * SIM_SEC;
+    spec->timeout[RAG_LLM] = 60 * SIM_SEC;
+    for (size_t i = 0; i < spec->ndeps; i++) spec->timeout[RAG_FIRST_DEP + i] = 2 * SIM_SEC;
+    sim_cfg_node_t *calls = sim_cfg_get(root, "calls");
+    if (!calls) return 0;
+    if (!sim_cfg_expect_map(d, calls, "calls")) return SIM_ECONFIG;
+    for (size_t i = 0; i < calls->n; i++) {
+        int k = name_to_index(d, spec, calls->keys[i], false, "'calls' entry");
+        sim_cfg_touch(calls->vals[i]);
+        if (k < 0) continue;
+        sim_cfg_node_t *e = calls->vals[i];
+        if (!sim_cfg_expect_map(d, e, "call edge")) continue;
+        sim_cfg_duration(d, e, "timeout", SIM_CFG_UNBOUNDED, spec->timeout[k], &spec->timeout[k]);
+        if (spec->timeout[k] == SIM_TIME_MAX) spec->timeout[k] = 0;
+    }
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+static int parse_faults(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc, rag_spec_t *spec)
+{
+    int errs = d->errors;
+    sim_cfg_node_t *fl = sim_cfg_get(root, "faults");
+    if (!fl) return 0;
+    if (!sim_cfg_expect_seq(d, fl, "faults")) return SIM_ECONFIG;
+    spec->faults = calloc(fl->n ? fl->n : 1, sizeof *spec->faults);
+    if (!spec->faults) return SIM_ENOMEM;
+    for (size_t i = 0; i < fl->n; i++) {
+        sim_cfg_node_t *m = fl->vals[i];
+        if (!sim_cfg_expect_map(d, m, "fault")) continue;
+        rag_fault_t f = {.replica = -1, .factor = 1, .rto = 200 * SIM_MS, .max_retransmits = 3};
+        int kind = 0;
+        if (sim_cfg_enum(d, m, "kind", SIM_CFG_REQUIRED, fault_names, 0, &kind)) continue;
+        f.kind = (rag_fault_kind_t)kind;
+        sim_cfg_duration(d, m, "at", SIM_CFG_REQUIRED, 0, &f.at);
+        bool needs_target = f.kind != FAULT_METADATA_POLLUTION && f.kind != FAULT_CHUNKING_MISMATCH;
+        if (f.kind != FAULT_KILL) sim_cfg_duration(d, m, "for", SIM_CFG_REQUIRED | SIM_CFG_POSITIVE, 0, &f.dur);
+        if (needs_target) {
+            sim_cfg_node_t *t = sim_cfg_get(m, "target");
+            if (!t) {
+                sim_cfg_error(d, m, "missing required key 'target' for a %s fault (a component: gateway, embedder, vectordb, llm or a dependency)", fault_names[kind]);
+                continue;
+            }
+            f.target = name_to_index(d, spec, t, f.kind != FAULT_PACKET_LOSS, "fault target");
+            if (f.target < -1) continue;
+            f.target_name = f.target == RAG_GATEWAY ? "gateway" : spec->comp_name[f.target];
+        } else {
+            f.target_name = f.kind == FAULT_METADATA_POLLUTION ? "llm" : "vectordb";
+        }
+        switch (f.kind) {
+        case FAULT_SLOWDOWN:
+            sim_cfg_double(d, m, "factor", SIM_CFG_REQUIRED, 1e-3, 1e6, 1, &f.factor);
+            break;
+        case FAULT_CPU_THROTTLE:
+            sim_cfg_double(d, m, "factor", SIM_CFG_REQUIRED, 1e-6, 1, 1, &f.factor);
+            break;
+        case FAULT_METADATA_POLLUTION:
+            sim_cfg_double(d, m, "factor", SIM_CFG_REQUIRED, 1e-3, 1e4, 1, &f.factor);
+            break;
+        case FAULT_ERRORS:
+        case FAULT_CHUNKING_MISMATCH:
+            sim_cfg_ratio(d, m, "ratio", SIM_CFG_REQUIRED, 0, &f.ratio);
+            break;
+        case FAULT_PACKET_LOSS:
+            sim_cfg_ratio(d, m, "loss", SIM_CFG_REQUIRED, 0, &f.ratio);
+            sim_cfg_duration(d, m, "rto", SIM_CFG_POSITIVE, f.rto, &f.rto);
+            sim_cfg_int(d, m, "max_retransmits", 0, 0, 30, f.max_retransmits, &f.max_retransmits);
+            if (f.target == RAG_GATEWAY) sim_cfg_error(d, m, "packet loss acts on a call edge: target a component the gateway calls");
+            break;
+        case FAULT_KILL:
+            if (f.target >= RAG_FIRST_DEP || f.target == RAG_VECTORDB || f.target == RAG_EMBEDDER || f.target == RAG_LLM) {
+                int64_t rep = -1;
+                sim_cfg_int(d, m, "replica", 0, 0, LB_MAX_REPLICAS - 1, -1, &rep);
+                f.replica = (int)rep;
+            } else {
+                sim_cfg_error(d, m, "kill acts on embedder, vectordb, llm or a dependency, not '%s'", f.target_name);
+            }
+            break;
+        default:
+            break;
+        }
+        if (f.at >= sc->duration)
+            sim_cfg_warn(d, sim_cfg_get(m, "at"), "the fault starts after the end of the run (%g s)", sim_time_to_s(sc->duration));
+        spec->faults[spec->nfaults++] = f;
+    }
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+int rag_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc, rag_spec_t *spec)
+{
+    int errs = d->errors, rc;
+    memset(spec, 0, sizeof *spec);
+    if ((rc = parse_workload(d, root, spec)) == SIM_ENOMEM) return rc;
+    if ((rc = parse_components(d, root, spec)) == SIM_ENOMEM) return rc;
+    if ((rc = parse_gateway(d, root, spec)) == SIM_ENOMEM) return rc;
+    if ((rc = parse_pipeline(d, root, spec)) == SIM_ENOMEM) return rc;
+    if ((rc = parse_calls(d, root, spec)) == SIM_ENOMEM) return rc;
+    if ((rc = parse_faults(d, root, sc, spec)) == SIM_ENOMEM) return rc;
+    sim_cfg_node_t *tr = sim_cfg_get(root, "trace");
+    if (tr && sim_cfg_expect_map(d, tr, "trace"))
+        sim_cfg_ratio(d, tr, "request_sample", 0, 0, &spec->request_sample);
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+void rag_spec_fini(rag_spec_t *spec)
+{
+    wl_spec_fini(&spec->workload);
+    sim_dist_fini(&spec->keys);
+    sim_dist_fini(&spec->query_tokens);
+    sim_dist_fini(&spec->output_tokens);
+    sim_dist_fini(&spec->deadline);
+    sim_dist_fini(&spec->gw_pre);
+    sim_dist_fini(&spec->gw_post);
+    if (spec->gw_stations)
+        for (int64_t i = 0; i < spec->gw_replicas; i++) free((char *)spec->gw_stations[i].name);
+    free(spec->gw_stations);
+    free(spec->steps);
+    embedder_spec_fini(&spec->emb);
+    vdb_spec_fini(&spec->vdb);
+    llm_spec_fini(&spec->llm);
+    for (size_t i = 0; i < spec->ndeps; i++) dep_spec_fini(&spec->deps[i]);
+    free(spec->deps);
+    free(spec->faults);
+    memset(spec, 0, sizeof *spec);
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+enum { PH_PRE, PH_STEPS, PH_POST, PH_DONE };
+enum { RQ_EMPTY = 1u << 0, RQ_IRRELEVANT = 1u << 1, RQ_ENDED = 1u << 2, RQ_FAILED = 1u << 3 };
+
+struct rag_req {
+    stn_job_t job;              /* first: CPU work at the gateway replica */
+    rag_req_t *next_free;
+    uint64_t id;
+    sim_time_t arrival, deadline, ended;
+    sim_timer_t deadline_timer;
+    int32_t replica;
+    uint16_t step, phase;
+    int16_t pending;            /* calls outstanding in the current step */
+    uint16_t flags;
+    int32_t reason;             /* failure reason index, -1 none */
+    uint8_t outcome;
+    uint64_t key;
+    int32_t qtok, otok;
+    int64_t prompt_tokens;
+    float stage_s[4];           /* embed, retrieve, generate, dependencies (sum) */
+};
+
+#define REQ_SLAB 4096
+
+static rag_req_t *req_alloc(rag_t *rag)
+{
+    if (!rag->free_reqs) {
+        void **s = realloc(rag->slabs, (rag->nslabs + 1) * sizeof *s);
+        if (!s) return NULL;
+        rag->slabs = s;
+        rag_req_t *slab = malloc(REQ_SLAB * sizeof *slab);
+        if (!slab) return NULL;
+        rag->slabs[rag->nslabs++] = slab;
+        for (size_t i = REQ_SLAB; i-- > 0;) {
+            slab[i].next_free = rag->free_reqs;
+            rag->free_reqs = &slab[i];
+        }
+    }
+    rag_req_t *r = rag->free_reqs;
+    rag->free_reqs = r->next_free;
+    return r;
+}
+
+static bool sampled(const rag_t *rag, uint64_t id)
+{
+    return rag->sample_threshold && sim_rng_sm64(id ^ 0x5A4D504C45ULL) < rag->sample_threshold;
+}
+
+static void format_reason(const rag_t *rag, int reason, char *buf, size_t n)
+{
+    if (reason < 0) snprintf(buf, n, "%s", "");
+    else if (reason == REASON_DEADLINE(rag->ncomp)) snprintf(buf, n, "deadline");
+    else if (reason == REASON_GATEWAY(rag->ncomp)) snprintf(buf, n, "no gateway replica up");
+    else snprintf(buf, n, "%s %s", rag->spec->comp_name[reason / CALL_NSTATUS],
+                  call_status_name((call_status_t)(reason % CALL_NSTATUS)));
+}
+
+static void record_request(rag_t *rag, const rag_req_t *r)
+{
+    sim_table_t *t = &rag->requests;
+    unsigned char *row = sim_table_append(t);
+    if (!row) return;
+    char reason[96];
+    format_reason(rag, r->reason, reason, sizeof reason);
+    sim_row_i64(t, row, 0, (int64_t)r->id);
+    sim_row_f64(t, row, 1, sim_time_to_s(r->arrival));
+    sim_row_f64(t, row, 2, sim_time_to_s(r->ended));
+    sim_row_f64(t, row, 3, sim_time_to_s(sim_now(rag->sim)));
+    sim_row_str(t, row, 4, rag_outcome_name((rag_outcome_t)r->outcome));
+    sim_row_str(t, row, 5, reason);
+    sim_row_i64(t, row, 6, (r->flags & (RQ_EMPTY | RQ_IRRELEVANT)) == 0);
+    for (int i = 0; i < 4; i++) sim_row_f64(t, row, 7 + i, r->stage_s[i] >= 0 ? r->stage_s[i] : NAN);
+    sim_row_i64(t, row, 11, r->qtok);
+    sim_row_i64(t, row, 12, r->otok);
+    sim_row_i64(t, row, 13, r->prompt_tokens);
+    sim_row_i64(t, row, 14, r->replica);
+    sim_row_i64(t, row, 15, (int64_t)r->key);
+}
+
+/* The client's view: the request's outcome, recorded once. */
+static void req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
+{
+    if (r->flags & RQ_ENDED) return;
+    r->flags |= RQ_ENDED;
+    r->outcome = (uint8_t)o;
+    r->reason = reason;
+    r->ended = sim_now(rag->sim);
+    sim_cancel(rag->sim, &r->deadline_timer);
+    rag->outcome[o]++;
+    rag->win_outcome[o]++;
+    if (reason >= 0) rag->reason[reason]++;
+    if (o == RAG_OK_SUCCESS || o == RAG_DEGRADED) {
+        sim_time_t lat = r->ended - r->arrival;
+        sim_welford_add(&rag->latency_s, sim_time_to_s(lat));
+        sim_hist_add(&rag->latency, lat);
+        sim_hist_add(&rag->win_latency, lat);
+        rag->win_answers++;
+        if (r->flags & (RQ_EMPTY | RQ_IRRELEVANT)) {
+            rag->ungrounded++;
+            rag->win_ungrounded++;
+        }
+    }
+}
+
+/* The gateway is done with the request (its pipeline ended or failed). */
+static void req_release(rag_t *rag, rag_req_t *r)
+{
+    if (sampled(rag, r->id)) record_request(rag, r);
+    lb_end(&rag->gw_lb, r->replica);
+    rag->in_flight--;
+    r->next_free = rag->free_reqs;
+    rag->free_reqs = r;
+}
+
+static void deadline_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    rag_req_t *r = obj;
+    rag_t *rag = (rag_t *)(uintptr_t)r->job.st->owner;
+    r->deadline_timer = (sim_timer_t){0, 0};
+    /* naive: the client gives up, the gateway goes on (no context propagation) */
+    req_outcome(rag, r, RAG_TIMEOUT, REASON_DEADLINE(rag->ncomp));
+}
+
+static void run_step(rag_t *rag, rag_req_t *r);
+
+static void cpu(rag_t *rag, rag_req_t *r, const sim_dist_t *d)
+{
+    r->job.demand = sim_time_from_s(sim_dist_sample(d, rag->rng_gw) / rag->gw_speed);
+    stn_submit(&rag->gw[r->replica], &r->job);   /* unbounded queue: always accepted */
+}
+
+static void on_cpu_done(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t oc)
+{
+    (void)sim;
+    (void)oc;
+    rag_t *rag = owner;
+    rag_req_t *r = (rag_req_t *)job;
+    if (r->phase == PH_PRE) {
+        r->phase = PH_STEPS;
+        run_step(rag, r);
+    } else {
+        r->phase = PH_DONE;
+        req_outcome(rag, r, RAG_OK_SUCCESS, -1);
+        req_release(rag, r);
+    }
+}
+
+static void on_arrival(sim_t *sim, void *ctx)
+{
+    rag_t *rag = ctx;
+    const rag_spec_t *spec = rag->spec;
+    rag_req_t *r = req_alloc(rag);
+    if (!r) {
+        sim->error = SIM_ENOMEM;
+        sim_stop(sim);
+        return;
+    }
+    memset(r, 0, sizeof *r);
+    r->id = rag->next_id++;
+    r->arrival = sim_now(sim);
+    r->reason = -1;
+    for (int i = 0; i < 4; i++) r->stage_s[i] = -1;
+    /* demands, from the workload's own streams: every variant sees the same requests */
+    r->key = (uint64_t)sim_dist_sample(&spec->keys, rag->rng_key);
+    double q = sim_dist_sample(&spec->query_tokens, rag->rng_qtok);
+    double o = sim_dist_sample(&spec->output_tokens, rag->rng_otok);
+    r->qtok = q < 1 ? 1 : q > 1e6 ? 1000000 : (int32_t)llround(q);
+    r->otok = o < 1 ? 1 : o > 1e6 ? 1000000 : (int32_t)llround(o);
+    r->deadline = r->arrival + sim_time_from_s(sim_dist_sample(&spec->deadline, rag->rng_deadline));
+    rag->arrivals++;
+    int gw = lb_pick(&rag->gw_lb);
+    if (gw < 0) {
+        r->replica = 0;
+        lb_begin(&rag->gw_lb, 0);
+        rag->in_flight++;
+        req_outcome(rag, r, RAG_REJECTED, REASON_GATEWAY(rag->ncomp));
+        req_release(rag, r);
+        return;
+    }
+    r->replica = gw;
+    lb_begin(&rag->gw_lb, gw);
+    rag->in_flight++;
+    r->job.st = &rag->gw[gw];   /* lets the deadline handler find the model */
+    r->deadline_timer = sim_schedule_at(sim, r->deadline, deadline_event, r, 0);
+    r->phase = PH_PRE;
+    cpu(rag, r, &spec->gw_pre);
+}
+
+/* ---- the call edge -------------------------------------------------------------- */
+
+static void on_call_done(sim_t *sim, call_t *c, call_status_t st);
+
+static void send_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    call_t *c = obj;
+    const rag_edge_t *e = c->edge;
+    e->rag->ops[e->target]->submit(e->rag->comp[e->target], c);
+}
+
+static void lost_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    call_complete(sim, obj, CALL_ERROR);   /* connection reset after the last retransmission */
+}
+
+/* Every call from a request to a component goes through here: the place
+ * where timeouts act now and where policies will wrap. */
+static void rag_call(rag_t *rag, rag_req_t *r, int target)
+{
+    sim_t *sim = rag->sim;
+    call_t *c = call_new(&rag->calls, r, on_call_done, 0, sim_now(sim));
+    if (!c) {
+        sim->error = SIM_ENOMEM;
+        sim_stop(sim);
+        return;
+    }
+    c->edge = &rag->edge[target];
+    c->key = r->key;
+    switch (target) {
+    case RAG_EMBEDDER: c->tokens_in = r->qtok; break;
+    case RAG_VECTORDB: c->top_k = rag->spec->top_k; break;
+    case RAG_LLM:
+        c->tokens_in = r->prompt_tokens;
+        c->tokens_out = r->otok;
+        break;
+    default: break;
+    }
+    if (rag->spec->timeout[target] > 0) call_set_timeout(sim, c, rag->spec->timeout[target]);
+    /* packet loss on the edge: each transmission is lost with probability p;
+     * TCP retransmits after rto, doubling; after max_retransmits the call fails */
+    double p = rag->loss[target];
+    if (p > 0 && sim_rng_uniform(rag->rng_loss) < p) {
+        sim_time_t delay = 0, rto = rag->loss_rto[target];
+        int64_t k = 1;
+        while (k <= rag->loss_max[target] && sim_rng_uniform(rag->rng_loss) < p) {
+            delay += rto;
+            rto *= 2;
+            k++;
+        }
+        delay += rto;
+        if (k > rag->loss_max[target]) sim_schedule_in(sim, delay, lost_event, c, 0);
+        else sim_schedule_in(sim, delay, send_event, c, 0);
+        return;
+    }
+    rag->ops[target]->submit(rag->comp[target], c);
+}
+
+static int stage_slot(int target) { return target >= RAG_FIRST_DEP ? 3 : target; }
+
+static void finish_step(rag_t *rag, rag_req_t *r)
+{
+    if (r->flags & RQ_FAILED) {
+        /* a required call failed: the gateway answers with an error */
+        req_outcome(rag, r, RAG_ERROR, r->reason);
+        req_release(rag, r);
+        return;
+    }
+    r->step++;
+    run_step(rag, r);
+}
+
+static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
+{
+    rag_req_t *r = c->owner;
+    const rag_edge_t *e = c->edge;
+    rag_t *rag = e->rag;
+    int target = e->target;
+    sim_time_t lat = sim_now(sim) - c->sent;
+    rag_stage_t *sg = &rag->stage[target];
+    sg->calls++;
+    sim_hist_add(&sg->all, lat);
+    sim_hist_add(&sg->win, lat);
+    int slot = stage_slot(target);
+    r->stage_s[slot] = (r->stage_s[slot] < 0 ? 0 : r->stage_s[slot]) + (float)sim_time_to_s(lat);
+    if (st != CALL_OK) sg->failed++;
+    if (target == RAG_VECTORDB) {
+        rag->retrievals++;
+        rag->win_retrievals++;
+        if (st != CALL_OK) {
+            /* naive: no breaker between retrieval and generation; go on empty */
+            r->flags |= RQ_EMPTY;
+            rag->retrievals_empty++;
+            rag->win_empty++;
+        } else if (c->flags & CALL_F_IRRELEVANT) {
+            r->flags |= RQ_IRRELEVANT;
+        }
+    } else if (st != CALL_OK && !(r->flags & RQ_FAILED)) {
+        r->flags |= RQ_FAILED;
+        r->reason = target * CALL_NSTATUS + (int)st;
+    }
+    if (--r->pending == 0) finish_step(rag, r);
+}
+
+static void run_step(rag_t *rag, rag_req_t *r)
+{
+    const rag_spec_t *spec = rag->spec;
+    if (r->step >= spec->nsteps) {
+        r->phase = PH_POST;
+        cpu(rag, r, &spec->gw_post);
+        return;
+    }
+    const rag_step_t *st = &spec->steps[r->step];
+    for (int i = 0; i < st->ncalls; i++) {
+        if (st->target[i] == RAG_LLM) {
+            int64_t chunks = (r->flags & RQ_EMPTY) ? 0 : spec->top_k * spec->chunk_tokens;
+            r->prompt_tokens = (int64_t)llround((double)(r->qtok + chunks) * rag->pollution);
+            rag->llm_calls++;
+            rag->win_llm_calls++;
+            rag->prompt_tokens_sum += (double)r->prompt_tokens;
+            rag->win_prompt_tokens += (double)r->prompt_tokens;
+        }
+    }
+    r->pending = (int16_t)st->ncalls;
+    /* a completion inside rag_call (a synchronous rejection) must not
+     * finish the step before every call is issued: hold one extra count */
+    r->pending++;
+    for (int i = 0; i < st->ncalls; i++) rag_call(rag, r, st->target[i]);
+    if (--r->pending == 0) finish_step(rag, r);
+}
+
+/* ---- faults -------------------------------------------------------------------- */
+
+static void apply_fault(rag_t *rag, const rag_fault_t *f, bool start)
+{
+    sim_t *sim = rag->sim;
+    int t = f->target;
+    const comp_ops_t *ops = t >= 0 ? rag->ops[t] : NULL;
+    void *comp = t >= 0 ? rag->comp[t] : NULL;
+    char detail[160] = "";
+    switch (f->kind) {
+    case FAULT_SLOWDOWN:
+        snprintf(detail, sizeof detail, "latency x %g", f->factor);
+        if (t == RAG_GATEWAY) rag->gw_speed = start ? 1 / f->factor : 1;
+        else if (ops->set_speed) ops->set_speed(comp, start ? 1 / f->factor : 1);
+        break;
+    case FAULT_CPU_THROTTLE:
+        snprintf(detail, sizeof detail, "capacity x %g", f->factor);
+        if (t == RAG_GATEWAY) rag->gw_speed = start ? f->factor : 1;
+        else if (ops->set_speed) ops->set_speed(comp, start ? f->factor : 1);
+        break;
+    case FAULT_ERRORS:
+        snprintf(detail, sizeof detail, "%g of calls fail", f->ratio);
+        if (t >= 0 && ops->set_error_ratio) ops->set_error_ratio(comp, start ? f->ratio : 0);
+        break;
+    case FAULT_PACKET_LOSS:
+        snprintf(detail, sizeof detail, "%g packet loss on gateway -> %s (rto %g s, %lld retransmissions)", f->ratio,
+                 f->target_name, sim_time_to_s(f->rto), (long long)f->max_retransmits);
+        rag->loss[t] = start ? f->ratio : 0;
+        rag->loss_rto[t] = f->rto;
+        rag->loss_max[t] = f->max_retransmits;
+        break;
+    case FAULT_KILL:
+        if (f->replica >= 0) snprintf(detail, sizeof detail, "replica %d killed", f->replica);
+        else snprintf(detail, sizeof detail, "all replicas killed");
+        break;
+    case FAULT_METADATA_POLLUTION:
+        snprintf(detail, sizeof detail, "prompt tokens x %g", f->factor);
+        rag->pollution = start ? f->factor : 1;
+        break;
+    case FAULT_CHUNKING_MISMATCH:
+        snprintf(detail, sizeof detail, "%g of retrievals return unrelated chunks", f->ratio);
+        vdb_set_irrelevant_ratio(rag->comp[RAG_VECTORDB], start ? f->ratio : 0);
+        break;
+    default:
+        break;
+    }
+    char kind[48];
+    snprintf(kind, sizeof kind, "fault_%s", start ? "start" : "end");
+    char full[200];
+    snprintf(full, sizeof full, "%s: %s", fault_names[f->kind], detail);
+    sim_log_event(sim, kind, f->target_name, f->kind == FAULT_KILL ? f->replica : (double)f->kind, full);
+    if (f->kind == FAULT_KILL && start && ops->kill) ops->kill(comp, f->replica);
+}
+
+static void fault_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    rag_t *rag = obj;
+    size_t i = (size_t)(arg >> 1);
+    apply_fault(rag, &rag->spec->faults[i], (arg & 1) == 0);
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    rag_t *rag = ctx;
+    double secs = sim_time_to_s(dt);
+    uint64_t ended = 0;
+    for (int o = 0; o < RAG_NOUTCOMES; o++) {
+        sim_series_set(sim, rag->col_rps[o], (double)rag->win_outcome[o] / secs);
+        ended += rag->win_outcome[o];
+    }
+    double ok = (double)(rag->win_outcome[RAG_OK_SUCCESS] + rag->win_outcome[RAG_DEGRADED]);
+    sim_series_set(sim, rag->col_ratio, ended ? ok / (double)ended : NAN);
+    sim_series_set(sim, rag->col_inflight, (double)rag->in_flight);
+    sim_series_set(sim, rag->col_p50, sim_hist_quantile(&rag->win_latency, 0.50) * 1e-9);
+    sim_series_set(sim, rag->col_p95, sim_hist_quantile(&rag->win_latency, 0.95) * 1e-9);
+    sim_series_set(sim, rag->col_p99, sim_hist_quantile(&rag->win_latency, 0.99) * 1e-9);
+    sim_series_set(sim, rag->col_empty,
+                   rag->win_retrievals ? (double)rag->win_empty / (double)rag->win_retrievals : NAN);
+    sim_series_set(sim, rag->col_ungrounded,
+                   rag->win_answers ? (double)rag->win_ungrounded / (double)rag->win_answers : NAN);
+    sim_series_set(sim, rag->col_tokens,
+                   rag->win_llm_calls ? rag->win_prompt_tokens / (double)rag->win_llm_calls : NAN);
+    sim_time_t now = sim_now(sim);
+    double busy = 0;
+    for (int64_t i = 0; i < rag->spec->gw_replicas; i++)
+        busy += sim_tavg_mean(&rag->gw[i].win_busy, now) / (double)rag->spec->gw_cores;
+    sim_series_set(sim, rag->col_gw_cpu, busy / (double)rag->spec->gw_replicas);
+    sim_series_set(sim, rag->col_gw_up, (double)rag->gw_lb.nup);
+    for (int k = 0; k < rag->ncomp; k++) {
+        if (rag->col_stage[k] < 0) continue;
+        sim_series_set(sim, rag->col_stage[k], sim_hist_quantile(&rag->stage[k].win, 0.95) * 1e-9);
+        sim_hist_reset(&rag->stage[k].win);
+    }
+    memset(rag->win_outcome, 0, sizeof rag->win_outcome);
+    rag->win_ungrounded = rag->win_answers = rag->win_retrievals = rag->win_empty = 0;
+    rag->win_prompt_tokens = 0;
+    rag->win_llm_calls = 0;
+    sim_hist_reset(&rag->win_latency);
+}
+
+static void warmup(sim_t *sim, void *ctx)
+{
+    rag_t *rag = ctx;
+    rag->warmup_end = sim_now(sim);
+    rag->arrivals = rag->ungrounded = rag->retrievals = rag->retrievals_empty = rag->llm_calls = 0;
+    memset(rag->outcome, 0, sizeof rag->outcome);
+    memset(rag->reason, 0, (size_t)NREASONS(rag->ncomp) * sizeof *rag->reason);
+    sim_welford_reset(&rag->latency_s);
+    sim_hist_reset(&rag->latency);
+    rag->prompt_tokens_sum = 0;
+    for (int k = 0; k < rag->ncomp; k++) {
+        sim_hist_reset(&rag->stage[k].all);
+        rag->stage[k].calls = rag->stage[k].failed = 0;
+    }
+}
+
+static int add_col(sim_t *sim, int *col, const char *name, const char *unit, const char *help)
+{
+    *col = sim_series_add(sim, name, unit, help);
+    return *col < 0 ? SIM_ENOMEM : 0;
+}
+
+static int setup_metrics(rag_t *rag)
+{
+    sim_t *sim = rag->sim;
+    int rc = 0;
+    char name[160];
+    for (int o = 0; o < RAG_NOUTCOMES; o++) {
+        snprintf(name, sizeof name, "requests_per_second{outcome=%s}", rag_outcome_name((rag_outcome_t)o));
+        rc |= add_col(sim, &rag->col_rps[o], name, "1/s", "requests that ended with this outcome in the interval / interval");
+    }
+    rc |= add_col(sim, &rag->col_ratio, "success_ratio", "1", "(success + degraded) / requests ended in the interval");
+    rc |= add_col(sim, &rag->col_inflight, "requests_in_flight", "1", "requests held by the gateway, including those whose client gave up");
+    rc |= add_col(sim, &rag->col_p50, "latency_p50_seconds", "s", "median latency of requests answered in the interval");
+    rc |= add_col(sim, &rag->col_p95, "latency_p95_seconds", "s", "p95 latency of requests answered in the interval");
+    rc |= add_col(sim, &rag->col_p99, "latency_p99_seconds", "s", "p99 latency of requests answered in the interval");
+    rc |= add_col(sim, &rag->col_empty, "retrieval_empty_ratio", "1", "retrievals that returned no chunks (failed, timed out, no replica) / retrievals in the interval");
+    rc |= add_col(sim, &rag->col_ungrounded, "ungrounded_ratio", "1", "answers built on empty or unrelated chunks / answers in the interval");
+    rc |= add_col(sim, &rag->col_tokens, "llm_input_token_count", "1", "mean prompt tokens of the LLM calls issued in the interval");
+    rc |= add_col(sim, &rag->col_gw_cpu, "gateway_cpu_utilization_ratio", "1", "busy cores / cores, mean over gateway replicas, over the interval");
+    rc |= add_col(sim, &rag->col_gw_up, "replicas_up{component=gateway}", "1", "gateway replicas up");
+    for (int k = 0; k < rag->ncomp; k++) {
+        rag->col_stage[k] = -1;
+        if (!rag->spec->uses[k]) continue;
+        const char *help = "p95 of the caller-side latency (issue to result or timeout) of calls that ended in the interval";
+        if (k == RAG_EMBEDDER) snprintf(name, sizeof name, "embed_latency_p95_seconds");
+        else if (k == RAG_VECTORDB) snprintf(name, sizeof name, "rag_retrieval_latency_p95_seconds");
+        else if (k == RAG_LLM) snprintf(name, sizeof name, "llm_latency_p95_seconds");
+        else snprintf(name, sizeof name, "dependency_latency_p95_seconds{dependency=%s}", rag->spec->comp_name[k]);
+        rc |= add_col(sim, &rag->col_stage[k], name, "s", help);
+    }
+    return rc ? SIM_ENOMEM : 0;
+}
+
+static int setup_requests_table(rag_t *rag)
+{
+    sim_table_t *t = &rag->requests;
+    sim_table_init(t, "requests");
+    t->max_rows = 1000000;
+    int rc = 0;
+    rc |= sim_table_col_i64(t, "id", "1") < 0;
+    rc |= sim_table_col_f64(t, "arrival", "s") < 0;
+    rc |= sim_table_col_f64(t, "end", "s") < 0;
+    rc |= sim_table_col_f64(t, "released", "s") < 0;
+    rc |= sim_table_col_str(t, "outcome", 16) < 0;
+    rc |= sim_table_col_str(t, "reason", 64) < 0;
+    rc |= sim_table_col_i64(t, "grounded", "1") < 0;
+    rc |= sim_table_col_f64(t, "embed_s", "s") < 0;
+    rc |= sim_table_col_f64(t, "retrieve_s", "s") < 0;
+    rc |= sim_table_col_f64(t, "generate_s", "s") < 0;
+    rc |= sim_table_col_f64(t, "dependencies_s", "s") < 0;
+    rc |= sim_table_col_i64(t, "query_tokens", "1") < 0;
+    rc |= sim_table_col_i64(t, "output_tokens", "1") < 0;
+    rc |= sim_table_col_i64(t, "prompt_tokens", "1") < 0;
+    rc |= sim_table_col_i64(t, "gateway_replica", "1") < 0;
+    rc |= sim_table_col_i64(t, "query_key", "1") < 0;
+    return rc ? SIM_ENOMEM : 0;
+}
+
+/* ---- create / destroy ------------------------------------------------------------ */
+
+rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
+{
+    rag_t *rag = calloc(1, sizeof *rag);
+    if (!rag) return NULL;
+    rag->sim = sim;
+    rag->spec = spec;
+    rag->gw_speed = 1;
+    rag->pollution = 1;
+    rag->ncomp = RAG_FIRST_DEP + (int)spec->ndeps;
+    for (int k = 0; k < rag->ncomp; k++) rag->edge[k] = (rag_edge_t){rag, k};
+    call_pool_init(&rag->calls);
+    sim_welford_reset(&rag->latency_s);
+    if (sim_hist_init(&rag->latency) || sim_hist_init(&rag->win_latency)) goto fail;
+    rag->reason = calloc((size_t)NREASONS(rag->ncomp), sizeof *rag->reason);
+    rag->stage = calloc((size_t)rag->ncomp, sizeof *rag->stage);
+    rag->col_stage = calloc((size_t)rag->ncomp, sizeof *rag->col_stage);
+    if (!rag->reason || !rag->stage || !rag->col_stage) goto fail;
+    for (int k = 0; k < rag->ncomp; k++)
+        if (sim_hist_init(&rag->stage[k].all) || sim_hist_init(&rag->stage[k].win)) goto fail;
+    rag->rng_key = sim_stream(sim, "workload/query_key");
+    rag->rng_qtok = sim_stream(sim, "workload/query_tokens");
+    rag->rng_otok = sim_stream(sim, "workload/output_tokens");
+    rag->rng_deadline = sim_stream(sim, "workload/deadline");
+    rag->rng_gw = sim_stream(sim, "gateway/handling");
+    rag->rng_loss = sim_stream(sim, "faults/packet_loss");
+    if (!rag->rng_key || !rag->rng_qtok || !rag->rng_otok || !rag->rng_deadline || !rag->rng_gw || !rag->rng_loss)
+        goto fail;
+    if (setup_metrics(rag) || setup_requests_table(rag)) goto fail;
+    if (sim_add_sampler(sim, sampler, rag) || sim_add_warmup_hook(sim, warmup, rag)) goto fail;
+    rag->sample_threshold = spec->request_sample >= 1 ? UINT64_MAX
+                                                      : (uint64_t)(spec->request_sample * 18446744073709551615.0);
+
+    /* gateway */
+    if (lb_init(&rag->gw_lb, sim, spec->gw_lb, (int)spec->gw_replicas, "lb/gateway")) goto fail;
+    rag->gw = calloc((size_t)spec->gw_replicas, sizeof *rag->gw);
+    if (!rag->gw) goto fail;
+    for (int64_t i = 0; i < spec->gw_replicas; i++)
+        if (stn_init(&rag->gw[i], sim, &spec->gw_stations[i], on_cpu_done, rag)) goto fail;
+
+    /* components (created even when unused, so that faults can name them) */
+    rag->ops[RAG_EMBEDDER] = &embedder_ops;
+    rag->ops[RAG_VECTORDB] = &vdb_ops;
+    rag->ops[RAG_LLM] = &llm_ops;
+    if (!(rag->comp[RAG_EMBEDDER] = embedder_create(sim, &spec->emb))) goto fail;
+    if (!(rag->comp[RAG_VECTORDB] = vdb_create(sim, &spec->vdb))) goto fail;
+    if (!(rag->comp[RAG_LLM] = llm_create(sim, &spec->llm))) goto fail;
+    for (size_t i = 0; i < spec->ndeps; i++) {
+        rag->ops[RAG_FIRST_DEP + i] = &dep_ops;
+        if (!(rag->comp[RAG_FIRST_DEP + i] = dep_create(sim, &spec->deps[i]))) goto fail;
+    }
+
+    /* faults */
+    for (size_t i = 0; i < spec->nfaults; i++) {
+        const rag_fault_t *f = &spec->faults[i];
+        sim_schedule_at(sim, f->at, fault_event, rag, (uint64_t)i << 1);
+        if (f->dur > 0) sim_schedule_at(sim, f->at + f->dur, fault_event, rag, ((uint64_t)i << 1) | 1);
+    }
+    if (wl_gen_start(&rag->gen, sim, &spec->workload, "workload/arrivals", on_arrival, rag)) goto fail;
+    if (sim_error(sim)) goto fail;
+    return rag;
+fail:
+    rag_destroy(rag);
+    return NULL;
+}
+
+void rag_destroy(rag_t *rag)
+{
+    if (!rag) return;
+    const rag_spec_t *spec = rag->spec;
+    embedder_destroy(rag->comp[RAG_EMBEDDER]);
+    vdb_destroy(rag->comp[RAG_VECTORDB]);
+    llm_destroy(rag->comp[RAG_LLM]);
+    for (size_t i = 0; i < spec->ndeps; i++) dep_destroy(rag->comp[RAG_FIRST_DEP + i]);
+    if (rag->gw)
+        for (int64_t i = 0; i < spec->gw_replicas; i++) stn_fini(&rag->gw[i]);
+    free(rag->gw);
+    lb_fini(&rag->gw_lb);
+    for (size_t i = 0; i < rag->nslabs; i++) free(rag->slabs[i]);
+    free(rag->slabs);
+    call_pool_fini(&rag->calls);
+    if (rag->stage)
+        for (int k = 0; k < rag->ncomp; k++) {
+            sim_hist_fini(&rag->stage[k].all);
+            sim_hist_fini(&rag->stage[k].win);
+        }
+    free(rag->stage);
+    free(rag->col_stage);
+    free(rag->reason);
+    sim_hist_fini(&rag->latency);
+    sim_hist_fini(&rag->win_latency);
+    sim_table_fini(&rag->requests);
+    free(rag);
+}
+
+void rag_finish(rag_t *rag)
+{
+    for (int64_t i = 0; i < rag->spec->gw_replicas; i++) stn_finish(&rag->gw[i]);
+}
+
+/* ---- the model table --------------------------------------------------------------- */
+
+static int m_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc, void *spec)
+{
+    return rag_spec_parse(d, root, sc, spec);
+}
+
+static void m_spec_fini(void *spec) { rag_spec_fini(spec); }
+
+static void m_describe(const void *vspec, FILE *out)
+{
+    const rag_spec_t *s = vspec;
+    fprintf(out, "RAG pipeline:");
+    for (size_t i = 0; i < s->nsteps; i++) {
+        fprintf(out, "%s", i ? " ->" : "");
+        for (int m = 0; m < s->steps[i].ncalls; m++)
+            fprintf(out, "%s%s", m ? " | " : " ", s->comp_name[s->steps[i].target[m]]);
+    }
+    fprintf(out, "\n  gateway: %lld replicas x %lld cores\n", (long long)s->gw_replicas, (long long)s->gw_cores);
+    if (s->uses[RAG_VECTORDB]) {
+        double t = vdb_query_time(&s->vdb, s->top_k);
+        double cap = (double)s->vdb.rs.replicas * (double)s->vdb.rs.servers / t;
+        fprintf(out, "  vectordb: %lld replicas x %lld threads, mean query %.3g ms -> capacity %.4g queries/s; "
+                     "index %.3g GiB, OOM above %lld queries per replica\n",
+                (long long)s->vdb.rs.replicas, (long long)s->vdb.rs.servers, t * 1e3, cap,
+                (double)vdb_index_bytes(&s->vdb) / (1 << 30), (long long)vdb_max_queries(&s->vdb));
+    }
+    fprintf(out, "  peak arrival rate %g/s, %zu fault%s\n", wl_max_rate(&s->workload), s->nfaults,
+            s->nfaults == 1 ? "" : "s");
+}
+
+static void *m_create(sim_t *sim, const void *spec) { return rag_create(sim, spec); }
+static void m_finish(void *inst) { rag_finish(inst); }
+static void m_destroy(void *inst) { rag_destroy(inst); }
+
+static int m_write(const void *vinst, sim_trace_t *tr, const char *group)
+{
+    const rag_t *rag = vinst;
+    char p[512];
+    int rc = 0;
+    if (rag->spec->request_sample > 0) {
+        snprintf(p, sizeof p, "%s/requests", group);
+        rc |= sim_trace_table(tr, p, &rag->requests);
+    }
+    return rc;
+}
+
+static void m_report(const void *vinst, rs_report_t *rep)
+{
+    const rag_t *rag = vinst;
+    const rag_spec_t *spec = rag->spec;
+    /* components, caller side */
+    for (int k = 0; k < rag->ncomp; k++) {
+        if (!spec->uses[k]) continue;
+        const rag_stage_t *sg = &rag->stage[k];
+        const char *n = spec->comp_name[k];
+        rs_report_add(rep, "calls", n, "calls", RS_COUNT, (double)sg->calls);
+        rs_report_add(rep, "calls", n, "failed", RS_COUNT, (double)sg->failed);
+        rs_report_add(rep, "calls", n, "p50 latency", RS_SECONDS, sim_hist_quantile(&sg->all, 0.50) * 1e-9);
+        rs_report_add(rep, "calls", n, "p95 latency", RS_SECONDS, sim_hist_quantile(&sg->all, 0.95) * 1e-9);
+        rs_report_add(rep, "calls", n, "p99 latency", RS_SECONDS, sim_hist_quantile(&sg->all, 0.99) * 1e-9);
+    }
+    /* why requests failed */
+    for (int i = 0; i < NREASONS(rag->ncomp); i++) {
+        int comp = i / CALL_NSTATUS;
+        bool fixed = i >= rag->ncomp * CALL_NSTATUS;
+        if (!fixed && (!spec->uses[comp] || comp == RAG_VECTORDB || i % CALL_NSTATUS == CALL_OK)) continue;
+        char reason[96];
+        format_reason(rag, i, reason, sizeof reason);
+        rs_report_add(rep, "failures", reason, "requests", RS_COUNT, (double)rag->reason[i]);
+    }
+    const vdb_t *v = rag->comp[RAG_VECTORDB];
+    uint64_t ended = 0;
+    for (int o = 0; o < RAG_NOUTCOMES; o++) ended += rag->outcome[o];
+    double answered = (double)(rag->outcome[RAG_OK_SUCCESS] + rag->outcome[RAG_DEGRADED]);
+    double span = sim_time_to_s(sim_now(rag->sim) - rag->warmup_end);
+    rs_report_add(rep, "summary", "", "arrivals", RS_COUNT, (double)rag->arrivals);
+    for (int o = 0; o < RAG_NOUTCOMES; o++)
+        rs_report_add(rep, "summary", "", rag_outcome_name((rag_outcome_t)o), RS_COUNT, (double)rag->outcome[o]);
+    rs_report_add(rep, "summary", "", "success_ratio", RS_RATIO, ended ? answered / (double)ended : NAN);
+    rs_report_add(rep, "summary", "", "ungrounded_ratio", RS_RATIO, answered > 0 ? (double)rag->ungrounded / answered : NAN);
+    rs_report_add(rep, "summary", "", "retrieval_empty_ratio", RS_RATIO,
+                  rag->retrievals ? (double)rag->retrievals_empty / (double)rag->retrievals : NAN);
+    rs_report_add(rep, "summary", "", "goodput_per_s", RS_RATE, span > 0 ? answered / span : NAN);
+    rs_report_add(rep, "summary", "", "latency_mean_s", RS_SECONDS, rag->latency_s.n ? rag->latency_s.mean : NAN);
+    rs_report_add(rep, "summary", "", "latency_p50_s", RS_SECONDS, sim_hist_quantile(&rag->latency, 0.50) * 1e-9);
+    rs_report_add(rep, "summary", "", "latency_p95_s", RS_SECONDS, sim_hist_quantile(&rag->latency, 0.95) * 1e-9);
+    rs_report_add(rep, "summary", "", "latency_p99_s", RS_SECONDS, sim_hist_quantile(&rag->latency, 0.99) * 1e-9);
+    rs_report_add(rep, "summary", "", "retrieval_p95_s", RS_SECONDS,
+                  sim_hist_quantile(&rag->stage[RAG_VECTORDB].all, 0.95) * 1e-9);
+    rs_report_add(rep, "summary", "", "llm_input_tokens_mean", RS_NUMBER,
+                  rag->llm_calls ? rag->prompt_tokens_sum / (double)rag->llm_calls : NAN);
+    rs_report_add(rep, "summary", "", "vectordb_oom_kills", RS_COUNT, (double)v->oom_kills);
+}
+
+const model_type_t rag_model = {
+    .name = "rag",
+    .spec_size = sizeof(rag_spec_t),
+    .parse = m_parse,
+    .spec_fini = m_spec_fini,
+    .check = NULL,
+    .describe = m_describe,
+    .create = m_create,
+    .finish = m_finish,
+    .destroy = m_destroy,
+    .write = m_write,
+    .report = m_report,
+};

@@ -1,0 +1,206 @@
+/* The RAG request path: a gateway with R replicas behind a load balancer
+ * runs each request's pipeline (embed the query, retrieve top-k chunks from
+ * the vector DB, generate with the LLM, call downstream dependencies,
+ * sequentially or in parallel), as the article's naive service does.
+ *
+ *   model: rag                          # implied by `pipeline`
+ *   workload:
+ *     rate: 50/s                        # arrival process: models/workload.h
+ *     queries: {distinct: 100000, zipf_s: 1.0}   # query keys: Zipf popularity
+ *     query_tokens: {dist: lognormal, mean: 40, cv: 0.5}
+ *     output_tokens: {dist: lognormal, mean: 200, cv: 0.6}
+ *     deadline: 8s                      # the client gives up after this
+ *   gateway:
+ *     replicas: 2
+ *     cores: 4                          # GOMAXPROCS: request handling competes for them
+ *     load_balancer: round_robin
+ *     handling: {pre: 2ms, post: 1ms}   # CPU per request before / after the pipeline
+ *   pipeline:
+ *     steps: [embed, retrieve, generate, [risk_control, profile]]   # a nested list runs in parallel
+ *     top_k: 5
+ *     chunk_tokens: 256
+ *   calls:                              # the call edges: caller-side timeouts
+ *     embed: {timeout: 2s}
+ *     retrieve: {timeout: 3s}           # the article: after 3 s the naive service goes on with nothing
+ *     generate: {timeout: 60s}
+ *     risk_control: {timeout: 1s}
+ *   embedder: {...}    vectordb: {...}    llm: {...}    dependencies: {name: {...}}
+ *   faults: [...]                       # models/rag.c: fault kinds
+ *   trace: {request_sample: 0.01}       # per-request records for a sampled fraction
+ *
+ * Naive semantics (what later policies change):
+ *   - a failed embedding, generation or dependency call fails the request
+ *     (outcome error);
+ *   - a retrieval that fails or times out yields no chunks and the pipeline
+ *     goes on: the LLM answers without context (success, but ungrounded);
+ *   - when the client's deadline passes the request's outcome is timeout, but
+ *     the gateway keeps working on it (no context propagation): its calls
+ *     still load the components;
+ *   - no call is retried, no breaker opens, nothing is cached.
+ * Every call to a component goes through rag_call() (the call edge), the
+ * one place policies will wrap. */
+#ifndef MODELS_RAG_H
+#define MODELS_RAG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "models/call.h"
+#include "models/dependency.h"
+#include "models/embedder.h"
+#include "models/lb.h"
+#include "models/llm.h"
+#include "models/station.h"
+#include "models/vectordb.h"
+#include "models/workload.h"
+#include "sim/dist.h"
+#include "sim/scenario.h"
+#include "sim/stats.h"
+#include "sim/table.h"
+
+/* Components addressed by index: the fixed ones, then the dependencies. */
+enum { RAG_EMBEDDER, RAG_VECTORDB, RAG_LLM, RAG_FIRST_DEP };
+#define RAG_GATEWAY (-1)
+#define RAG_MAX_DEPS 64
+#define RAG_MAX_GROUP 16
+
+typedef enum { STEP_EMBED, STEP_RETRIEVE, STEP_GENERATE, STEP_DEP } rag_step_kind_t;
+
+/* One pipeline step: one call, or several in parallel. */
+typedef struct {
+    int ncalls;
+    int target[RAG_MAX_GROUP];    /* component index (RAG_EMBEDDER ... RAG_FIRST_DEP + d) */
+} rag_step_t;
+
+typedef enum {
+    RAG_OK_SUCCESS, RAG_DEGRADED, RAG_TIMEOUT, RAG_ERROR, RAG_REJECTED, RAG_NOUTCOMES
+} rag_outcome_t;
+
+const char *rag_outcome_name(rag_outcome_t o);   /* "success", "degraded", "timeout", "error", "rejected" */
+
+typedef enum {
+    FAULT_SLOWDOWN, FAULT_ERRORS, FAULT_PACKET_LOSS, FAULT_CPU_THROTTLE, FAULT_KILL,
+    FAULT_METADATA_POLLUTION, FAULT_CHUNKING_MISMATCH, FAULT_NKINDS
+} rag_fault_kind_t;
+
+typedef struct {
+    rag_fault_kind_t kind;
+    int target;                   /* component index, RAG_GATEWAY; unused for pollution/mismatch */
+    const char *target_name;
+    sim_time_t at, dur;           /* dur 0: instantaneous (kill) */
+    int replica;                  /* kill: -1 all */
+    double factor;                /* slowdown (latency x), cpu_throttle (capacity x), pollution (tokens x) */
+    double ratio;                 /* errors, packet loss, mismatch */
+    sim_time_t rto;               /* packet loss: first retransmission timeout */
+    int64_t max_retransmits;
+} rag_fault_t;
+
+typedef struct rag_spec {
+    wl_spec_t workload;
+    sim_dist_t keys;              /* Zipf over distinct queries */
+    sim_dist_t query_tokens, output_tokens, deadline;
+
+    int64_t gw_replicas, gw_cores;
+    lb_policy_t gw_lb;
+    sim_dist_t gw_pre, gw_post;   /* CPU seconds per request */
+    stn_spec_t *gw_stations;      /* one per replica (name "gateway/<i>") */
+
+    rag_step_t *steps;
+    size_t nsteps;
+    int64_t top_k, chunk_tokens;
+
+    bool uses[RAG_FIRST_DEP + RAG_MAX_DEPS];   /* components on the pipeline */
+    sim_time_t timeout[RAG_FIRST_DEP + RAG_MAX_DEPS];   /* per call edge; 0 none */
+    const char *comp_name[RAG_FIRST_DEP + RAG_MAX_DEPS];
+
+    embedder_spec_t emb;
+    vdb_spec_t vdb;
+    llm_spec_t llm;
+    dep_spec_t *deps;
+    size_t ndeps;
+
+    rag_fault_t *faults;
+    size_t nfaults;
+
+    double request_sample;        /* fraction of requests recorded in `requests` */
+} rag_spec_t;
+
+int rag_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc, rag_spec_t *spec);
+void rag_spec_fini(rag_spec_t *spec);
+/* Component index for a name ("embedder", "vectordb", "llm", a dependency, "gateway" -> RAG_GATEWAY), or -2. */
+int rag_component_index(const rag_spec_t *spec, const char *name);
+
+typedef struct rag_req rag_req_t;
+typedef struct rag rag_t;
+
+/* A call edge: gateway -> one component. */
+typedef struct {
+    rag_t *rag;
+    int target;
+} rag_edge_t;
+
+/* Stage latency statistics (caller side: from issue to result or timeout). */
+typedef struct {
+    sim_hist_t all, win;          /* ns */
+    uint64_t calls, failed;       /* since warm-up */
+} rag_stage_t;
+
+struct rag {
+    sim_t *sim;
+    const rag_spec_t *spec;
+    wl_gen_t gen;
+    sim_rng_t *rng_key, *rng_qtok, *rng_otok, *rng_deadline, *rng_gw, *rng_loss;
+
+    /* gateway */
+    lb_t gw_lb;
+    station_t *gw;
+    double gw_speed;
+
+    /* components */
+    void *comp[RAG_FIRST_DEP + RAG_MAX_DEPS];
+    const comp_ops_t *ops[RAG_FIRST_DEP + RAG_MAX_DEPS];
+    int ncomp;
+    call_pool_t calls;
+
+    /* fault state */
+    double pollution;                                  /* prompt tokens x */
+    double loss[RAG_FIRST_DEP + RAG_MAX_DEPS];          /* packet loss per edge */
+    sim_time_t loss_rto[RAG_FIRST_DEP + RAG_MAX_DEPS];
+    int64_t loss_max[RAG_FIRST_DEP + RAG_MAX_DEPS];
+
+    /* requests */
+    rag_req_t *free_reqs;
+    void **slabs;
+    size_t nslabs;
+    uint64_t next_id;
+    int64_t in_flight;            /* at the gateway, including requests whose client gave up */
+
+    /* since warm-up */
+    uint64_t arrivals, outcome[RAG_NOUTCOMES], ungrounded, retrievals, retrievals_empty;
+    uint64_t *reason;             /* failures by (target, call status), + deadline, + gateway */
+    sim_welford_t latency_s;
+    sim_hist_t latency;           /* ns, answered requests (success + degraded) */
+    rag_stage_t *stage;           /* per component */
+    double prompt_tokens_sum;
+    uint64_t llm_calls;
+    sim_time_t warmup_end;
+
+    /* current sample window */
+    uint64_t win_outcome[RAG_NOUTCOMES], win_ungrounded, win_answers, win_retrievals, win_empty;
+    double win_prompt_tokens;
+    uint64_t win_llm_calls;
+    sim_hist_t win_latency;
+    int col_rps[RAG_NOUTCOMES], col_ratio, col_inflight, col_p50, col_p95, col_p99;
+    int col_empty, col_ungrounded, col_tokens, col_gw_cpu, col_gw_up;
+    int *col_stage;
+
+    sim_table_t requests;         /* sampled per-request records */
+    uint64_t sample_threshold;    /* request sampled when hash(id) < threshold */
+    rag_edge_t edge[RAG_FIRST_DEP + RAG_MAX_DEPS];
+};
+
+rag_t *rag_create(sim_t *sim, const rag_spec_t *spec);
+void rag_destroy(rag_t *rag);
+void rag_finish(rag_t *rag);
+
+#endif

@@ -1,0 +1,99 @@
+/* A replicated service: R replicas behind a load balancer, each a station
+ * (threads or concurrency slots in front of a FIFO queue), that can crash
+ * and restart like a Kubernetes pod.
+ *
+ * Life of a replica: running -> crash (every call on it, waiting or in
+ * service, fails with CALL_ERROR) -> down for the CrashLoopBackOff delay
+ * (models/backoff.h) -> starting (`startup`, not ready: the load balancer
+ * skips it) -> ready, cold: service times x `cold_start.factor`, falling
+ * linearly to x1 over `cold_start.period` (caches and page cache refilling).
+ *
+ * The vector DB and the generic dependencies are built on this; a
+ * component gives each call's mean service demand, the replica set applies
+ * the cold factor and the capacity factor (CPU throttling) and runs it.
+ *
+ *   replicas: 2
+ *   threads: 8                  # (the component names this key: threads, concurrency)
+ *   queue_limit: unbounded
+ *   load_balancer: round_robin
+ *   startup: 5s
+ *   cold_start: {factor: 3, period: 60s}
+ *   restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
+ */
+#ifndef MODELS_REPLICAS_H
+#define MODELS_REPLICAS_H
+
+#include <stdbool.h>
+
+#include "models/backoff.h"
+#include "models/call.h"
+#include "models/lb.h"
+#include "models/station.h"
+
+typedef struct rset_spec {
+    const char *name;             /* component name: "vectordb", "risk_control" */
+    int64_t replicas;
+    int64_t servers;              /* per replica */
+    int64_t queue_limit;
+    lb_policy_t lb;
+    sim_time_t startup;
+    double cold_factor;           /* >= 1 */
+    sim_time_t cold_period;
+    backoff_spec_t backoff;
+    stn_spec_t *stations;         /* one station spec per replica (name "<component>/<i>") */
+} rset_spec_t;
+
+/* Parse the replica keys of a component mapping. `servers_key` is the
+ * component's name for per-replica servers ("threads", "concurrency"). The
+ * defaults come in through *spec (set fields before calling). */
+int rset_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, const char *servers_key,
+                    rset_spec_t *spec);
+void rset_spec_fini(rset_spec_t *spec);
+
+typedef struct rset rset_t;
+
+/* Tells the component that a call left a replica (before the call is
+ * completed): status CALL_OK for a finished service, CALL_ERROR for a crash.
+ * The component may change the status (error injection) and the call's
+ * flags; the replica set then completes the call. */
+typedef call_status_t (*rset_done_fn)(void *owner, rset_t *rs, call_t *c, call_status_t status);
+
+typedef struct {
+    bool up;                      /* ready and in the load balancer */
+    bool starting;                /* restarted, loading */
+    sim_time_t ready_at;          /* when it last became ready */
+    backoff_t backoff;
+    uint64_t crashes;
+    sim_timer_t restart;
+} rset_replica_t;
+
+struct rset {
+    sim_t *sim;
+    const rset_spec_t *spec;
+    lb_t lb;
+    station_t *st;
+    rset_replica_t *rep;
+    double speed;                 /* capacity factor (CPU throttling) */
+    rset_done_fn done;
+    void *owner;
+    uint64_t crashes;             /* since warm-up */
+};
+
+int rset_init(rset_t *rs, sim_t *sim, const rset_spec_t *spec, rset_done_fn done, void *owner);
+void rset_fini(rset_t *rs);
+
+/* Send a call with mean service demand `demand` (seconds, before the cold
+ * and capacity factors) to a replica chosen by the load balancer. No replica
+ * ready: CALL_UNAVAILABLE; queue full: CALL_REJECTED (both completed at
+ * once). Returns the replica, or -1. */
+int rset_submit(rset_t *rs, call_t *c, double demand_s);
+
+/* Crash replica r (r < 0: all): every call on it fails, restart per the
+ * backoff. Logs "<kind>" (e.g. "oom_kill", "replica_killed") with `detail`. */
+void rset_crash(rset_t *rs, int r, const char *kind, double value, const char *detail);
+
+/* Calls on replica r (waiting + in service). */
+static inline int64_t rset_in_system(const rset_t *rs, int r) { return rs->st[r].busy + rs->st[r].nqueue; }
+int rset_replicas_up(const rset_t *rs);
+
+#endif
