@@ -7,7 +7,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-SCENARIO   ?= scenarios/demo.yaml
+SCENARIO   ?= scenarios/trap-vectordb-avalanche.yaml
 OUT        ?= out
 
 # Build and test dependencies (Debian 12 package names).

@@ -128,10 +128,10 @@ static int parse_gateway(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     spec->gw_stations = calloc((size_t)spec->gw_replicas, sizeof *spec->gw_stations);
     if (!spec->gw_stations) return SIM_ENOMEM;
     for (int64_t i = 0; i < spec->gw_replicas; i++) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "gateway/%lld", (long long)i);
         stn_spec_t *s = &spec->gw_stations[i];
-        if (!(s->name = strdup(buf))) return SIM_ENOMEM;
+        s->name = "gateway";
+        s->replicated = true;
+        s->replica = (int)i;
         s->servers = spec->gw_cores;
         s->queue_limit = INT64_MAX;
         sim_dist_deterministic(&s->service, 0);
@@ -355,8 +355,6 @@ void rag_spec_fini(rag_spec_t *spec)
     sim_dist_fini(&spec->deadline);
     sim_dist_fini(&spec->gw_pre);
     sim_dist_fini(&spec->gw_post);
-    if (spec->gw_stations)
-        for (int64_t i = 0; i < spec->gw_replicas; i++) free((char *)spec->gw_stations[i].name);
     free(spec->gw_stations);
     free(spec->steps);
     embedder_spec_fini(&spec->emb);

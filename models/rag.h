@@ -103,7 +103,7 @@ typedef struct rag_spec {
     int64_t gw_replicas, gw_cores;
     lb_policy_t gw_lb;
     sim_dist_t gw_pre, gw_post;   /* CPU seconds per request */
-    stn_spec_t *gw_stations;      /* one per replica (name "gateway/<i>") */
+    stn_spec_t *gw_stations;      /* one per replica (name "gateway", replica i) */
 
     rag_step_t *steps;
     size_t nsteps;

@@ -29,10 +29,9 @@ int rset_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, const 
     if (!spec->stations) return SIM_ENOMEM;
     for (int64_t i = 0; i < spec->replicas; i++) {
         stn_spec_t *s = &spec->stations[i];
-        char buf[128];
-        snprintf(buf, sizeof buf, "%s/%lld", name, (long long)i);
-        s->name = strdup(buf);
-        if (!s->name) return SIM_ENOMEM;
+        s->name = name;
+        s->replicated = true;
+        s->replica = (int)i;
         s->servers = spec->servers;
         s->queue_limit = spec->queue_limit;
         sim_dist_deterministic(&s->service, 0);   /* demands always come from the component */
@@ -42,8 +41,6 @@ int rset_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, const 
 
 void rset_spec_fini(rset_spec_t *spec)
 {
-    if (spec->stations)
-        for (int64_t i = 0; i < spec->replicas; i++) free((char *)spec->stations[i].name);
     free(spec->stations);
     spec->stations = NULL;
 }
@@ -145,7 +142,7 @@ static void ready_event(sim_t *sim, void *obj, uint64_t arg)
     rp->up = true;
     rp->ready_at = sim_now(sim);
     lb_set_up(&rs->lb, r, true);
-    sim_log_event(sim, "replica_ready", rs->spec->stations[r].name, (double)rp->crashes,
+    sim_log_event(sim, "replica_ready", rs->st[r].source, (double)rp->crashes,
                   rs->spec->cold_factor > 1 ? "ready; serving cold (slower) while caches warm up" : "ready");
 }
 
@@ -159,7 +156,7 @@ static void restart_event(sim_t *sim, void *obj, uint64_t arg)
     char detail[96];
     snprintf(detail, sizeof detail, "container restarted; ready after %.3g s of start-up",
              sim_time_to_s(rs->spec->startup));
-    sim_log_event(sim, "replica_restarted", rs->spec->stations[r].name, (double)rp->crashes, detail);
+    sim_log_event(sim, "replica_restarted", rs->st[r].source, (double)rp->crashes, detail);
     rp->restart = sim_schedule_in(sim, rs->spec->startup, ready_event, rs, (uint64_t)r);
 }
 
@@ -178,7 +175,7 @@ static void crash_one(rset_t *rs, int r, const char *kind, double value, const c
     char buf[224];
     snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail ? detail : kind,
              sim_time_to_s(delay));
-    sim_log_event(sim, kind, rs->spec->stations[r].name, value, buf);
+    sim_log_event(sim, kind, rs->st[r].source, value, buf);
     rp->restart = sim_schedule_in(sim, delay, restart_event, rs, (uint64_t)r);
     stn_abort_all(&rs->st[r]);
 }

@@ -40,7 +40,7 @@ typedef struct rset_spec {
     double cold_factor;           /* >= 1 */
     sim_time_t cold_period;
     backoff_spec_t backoff;
-    stn_spec_t *stations;         /* one station spec per replica (name "<component>/<i>") */
+    stn_spec_t *stations;         /* one station spec per replica (name <component>, replica i) */
 } rset_spec_t;
 
 /* Parse the replica keys of a component mapping. `servers_key` is the

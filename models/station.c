@@ -45,14 +45,14 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
         char detail[96];
         snprintf(detail, sizeof detail, "queue full (%lld waiting): rejecting arrivals",
                  (long long)st->nqueue);
-        sim_log_event(sim, "overflow_start", st->spec->name, (double)st->win.rejected, detail);
+        sim_log_event(sim, "overflow_start", st->source, (double)st->win.rejected, detail);
         st->overflow = true;
         st->overflow_rejected = 0;
     } else if (st->win.rejected == 0 && st->overflow) {
         char detail[96];
         snprintf(detail, sizeof detail, "%llu arrivals rejected in the episode",
                  (unsigned long long)st->overflow_rejected);
-        sim_log_event(sim, "overflow_end", st->spec->name, (double)st->overflow_rejected, detail);
+        sim_log_event(sim, "overflow_end", st->source, (double)st->overflow_rejected, detail);
         st->overflow = false;
     }
     st->overflow_rejected += st->win.rejected;
@@ -82,7 +82,9 @@ int stn_init(station_t *st, sim_t *sim, const stn_spec_t *spec, stn_exit_fn on_e
     st->on_exit = on_exit;
     st->owner = owner;
     char buf[256];
-    snprintf(buf, sizeof buf, "station/%s/service", spec->name);
+    if (spec->replicated) snprintf(st->source, sizeof st->source, "%s/%d", spec->name, spec->replica);
+    else snprintf(st->source, sizeof st->source, "%s", spec->name);
+    snprintf(buf, sizeof buf, "station/%s/service", st->source);
     st->rng = sim_stream(sim, buf);
     if (!st->rng) return SIM_ENOMEM;
     sim_welford_reset(&st->wait_s);
@@ -102,7 +104,10 @@ int stn_init(station_t *st, sim_t *sim, const stn_spec_t *spec, stn_exit_fn on_e
         {"station_rejected_per_second", "1/s", "arrivals rejected (queue full) in the interval / interval"},
     };
     for (int i = 0; i < 6; i++) {
-        snprintf(buf, sizeof buf, "%s{station=%s}", cols[i].metric, spec->name);
+        if (spec->replicated)
+            snprintf(buf, sizeof buf, "%s{station=%s,replica=%d}", cols[i].metric, spec->name, spec->replica);
+        else
+            snprintf(buf, sizeof buf, "%s{station=%s}", cols[i].metric, spec->name);
         st->col[i] = sim_series_add(sim, buf, cols[i].unit, cols[i].help);
         if (st->col[i] < 0) return SIM_ENOMEM;
     }
@@ -265,7 +270,7 @@ void stn_finish(station_t *st)
         char detail[96];
         snprintf(detail, sizeof detail, "%llu arrivals rejected in the episode (open at the end)",
                  (unsigned long long)st->overflow_rejected + st->win.rejected);
-        sim_log_event(st->sim, "overflow_end", st->spec->name,
+        sim_log_event(st->sim, "overflow_end", st->source,
                       (double)(st->overflow_rejected + st->win.rejected), detail);
         st->overflow = false;
     }

@@ -53,6 +53,8 @@ typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
 
 typedef struct stn_spec {
     const char *name;
+    bool replicated;              /* one replica of a replicated component: */
+    int replica;                  /*   its index, a label in metric names */
     int64_t servers;
     int64_t queue_limit;          /* INT64_MAX = unbounded */
     sim_dist_t service;           /* seconds */
@@ -69,6 +71,7 @@ typedef struct {
 
 struct station {
     const stn_spec_t *spec;
+    char source[96];              /* "db", or "vectordb/0" for a replica: events' source */
     sim_t *sim;
     sim_rng_t *rng;
     int64_t servers;              /* current capacity (faults may change it) */

@@ -1,6 +1,7 @@
 #include "sim.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +144,11 @@ sim_rng_t *sim_stream(sim_t *sim, const char *name)
 
 int sim_series_add(sim_t *sim, const char *name, const char *unit, const char *help)
 {
+    /* names become HDF5 dataset names: a '/' would silently make a group */
+    if (strchr(name, '/')) {
+        fprintf(stderr, "ragsim: internal error: time-series name '%s' contains '/'\n", name);
+        abort();
+    }
     if (grow((void **)&sim->series, &sim->series_cap, sim->nseries + 1, sizeof *sim->series))
         return -1;
     struct sim_series_ s = {strdup(name), strdup(unit ? unit : ""), strdup(help ? help : ""), NULL};
