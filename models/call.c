@@ -74,6 +74,7 @@ void call_complete(sim_t *sim, call_t *c, call_status_t status)
 {
     sim_cancel(sim, &c->timeout);
     if (c->owner) c->done(sim, c, status);   /* c->owner is set while done runs */
+    if (c->release) c->release(sim, c);
     call_pool_t *p = c->pool;
     c->next_free = p->free_list;
     p->free_list = c;

@@ -43,6 +43,9 @@ enum {
 typedef struct call call_t;
 typedef struct call_pool call_pool_t;
 typedef void (*call_done_fn)(sim_t *sim, call_t *call, call_status_t status);
+/* Called when the component completes the call, whether or not the owner
+ * still waits (after `done`, if it ran): the moment the work really ends. */
+typedef void (*call_release_fn)(sim_t *sim, call_t *call);
 
 struct call {
     stn_job_t job;          /* first member: a component may queue the call at a station */
@@ -52,6 +55,8 @@ struct call {
     call_done_fn done;      /* told the outcome once */
     uint64_t tag;           /* free for the owner (which step, which dependency ...) */
     void *edge;             /* the caller's call edge (where policies act); free for the caller */
+    call_release_fn release;/* optional: the component finished (see call_release_fn) */
+    uint64_t caller_u;      /* free for the caller (with release) */
     sim_time_t sent;        /* when the call was issued */
     sim_timer_t timeout;
 

@@ -57,10 +57,10 @@ static void submit(void *comp, call_t *c)
 
 static void set_speed(void *comp, double f) { ((dep_t *)comp)->rs.speed = f > 0 ? f : 1e-9; }
 static void set_error_ratio(void *comp, double p) { ((dep_t *)comp)->injected_errors = p; }
-static void kill(void *comp, int r) { rset_crash(&((dep_t *)comp)->rs, r, "replica_killed", 0, "killed by a fault"); }
+static void kill_replica(void *comp, int r) { rset_crash(&((dep_t *)comp)->rs, r, "replica_killed", 0, "killed by a fault"); }
 static int replicas_up(const void *comp) { return rset_replicas_up(&((const dep_t *)comp)->rs); }
 
-const comp_ops_t dep_ops = {"dependency", submit, set_speed, set_error_ratio, kill, replicas_up};
+const comp_ops_t dep_ops = {"dependency", submit, set_speed, set_error_ratio, kill_replica, replicas_up};
 
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
 {

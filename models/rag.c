@@ -34,7 +34,9 @@ int rag_component_index(const rag_spec_t *spec, const char *name)
  * client's deadline and "no gateway replica". */
 #define REASON_DEADLINE(ncomp) ((ncomp) * CALL_NSTATUS)
 #define REASON_GATEWAY(ncomp) ((ncomp) * CALL_NSTATUS + 1)
-#define NREASONS(ncomp) ((ncomp) * CALL_NSTATUS + 2)
+#define REASON_GATEWAY_CRASH(ncomp) ((ncomp) * CALL_NSTATUS + 2)
+#define REASON_WATCH(ncomp) ((ncomp) * CALL_NSTATUS + 3)
+#define NREASONS(ncomp) ((ncomp) * CALL_NSTATUS + 4)
 
 /* ---- parsing ------------------------------------------------------------------ */
 
@@ -98,44 +100,6 @@ static int parse_workload(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     else sim_dist_lognormal(&spec->output_tokens, 200, 0.6);
     if ((n = sim_cfg_get(wl, "deadline"))) sim_dist_parse(d, n, SIM_DIST_DURATION, &spec->deadline);
     else sim_dist_deterministic(&spec->deadline, 8.0);
-    return 0;
-}
-
-static int parse_gateway(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
-{
-    int errs = d->errors;
-    spec->gw_replicas = 2;
-    spec->gw_cores = 4;
-    spec->gw_lb = LB_ROUND_ROBIN;
-    sim_cfg_node_t *g = sim_cfg_get(root, "gateway");
-    if (g && !sim_cfg_expect_map(d, g, "gateway")) return SIM_ECONFIG;
-    int lb = (int)spec->gw_lb;
-    sim_cfg_int(d, g, "replicas", 0, 1, LB_MAX_REPLICAS, spec->gw_replicas, &spec->gw_replicas);
-    sim_cfg_int(d, g, "cores", 0, 1, 4096, spec->gw_cores, &spec->gw_cores);
-    sim_cfg_enum(d, g, "load_balancer", 0, lb_policy_names, lb, &lb);
-    spec->gw_lb = (lb_policy_t)lb;
-    sim_cfg_node_t *h = sim_cfg_get(g, "handling");
-    sim_cfg_node_t *pre = NULL, *post = NULL;
-    if (h && sim_cfg_expect_map(d, h, "handling")) {
-        pre = sim_cfg_get(h, "pre");
-        post = sim_cfg_get(h, "post");
-    }
-    if (pre) sim_dist_parse(d, pre, SIM_DIST_DURATION, &spec->gw_pre);
-    else sim_dist_deterministic(&spec->gw_pre, 2e-3);
-    if (post) sim_dist_parse(d, post, SIM_DIST_DURATION, &spec->gw_post);
-    else sim_dist_deterministic(&spec->gw_post, 1e-3);
-    if (d->errors != errs) return SIM_ECONFIG;
-    spec->gw_stations = calloc((size_t)spec->gw_replicas, sizeof *spec->gw_stations);
-    if (!spec->gw_stations) return SIM_ENOMEM;
-    for (int64_t i = 0; i < spec->gw_replicas; i++) {
-        stn_spec_t *s = &spec->gw_stations[i];
-        s->name = "gateway";
-        s->replicated = true;
-        s->replica = (int)i;
-        s->servers = spec->gw_cores;
-        s->queue_limit = INT64_MAX;
-        sim_dist_deterministic(&s->service, 0);
-    }
     return 0;
 }
 
@@ -312,14 +276,12 @@ static int parse_faults(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
             if (f.target == RAG_GATEWAY) sim_cfg_error(d, m, "packet loss acts on a call edge: target a component the gateway calls");
             break;
         case FAULT_KILL:
-            if (f.target >= RAG_FIRST_DEP || f.target == RAG_VECTORDB || f.target == RAG_EMBEDDER || f.target == RAG_LLM) {
-                int64_t rep = -1;
-                sim_cfg_int(d, m, "replica", 0, 0, LB_MAX_REPLICAS - 1, -1, &rep);
-                f.replica = (int)rep;
-            } else {
-                sim_cfg_error(d, m, "kill acts on embedder, vectordb, llm or a dependency, not '%s'", f.target_name);
-            }
+        {
+            int64_t rep = -1;
+            sim_cfg_int(d, m, "replica", 0, 0, LB_MAX_REPLICAS - 1, -1, &rep);
+            f.replica = (int)rep;
             break;
+        }
         default:
             break;
         }
@@ -336,7 +298,7 @@ int rag_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc
     memset(spec, 0, sizeof *spec);
     if ((rc = parse_workload(d, root, spec)) == SIM_ENOMEM) return rc;
     if ((rc = parse_components(d, root, spec)) == SIM_ENOMEM) return rc;
-    if ((rc = parse_gateway(d, root, spec)) == SIM_ENOMEM) return rc;
+    if ((rc = gw_spec_parse(d, root, sc, &spec->gw)) == SIM_ENOMEM) return rc;
     if ((rc = parse_pipeline(d, root, spec)) == SIM_ENOMEM) return rc;
     if ((rc = parse_calls(d, root, spec)) == SIM_ENOMEM) return rc;
     if ((rc = parse_faults(d, root, sc, spec)) == SIM_ENOMEM) return rc;
@@ -353,9 +315,7 @@ void rag_spec_fini(rag_spec_t *spec)
     sim_dist_fini(&spec->query_tokens);
     sim_dist_fini(&spec->output_tokens);
     sim_dist_fini(&spec->deadline);
-    sim_dist_fini(&spec->gw_pre);
-    sim_dist_fini(&spec->gw_post);
-    free(spec->gw_stations);
+    gw_spec_fini(&spec->gw);
     free(spec->steps);
     embedder_spec_fini(&spec->emb);
     vdb_spec_fini(&spec->vdb);
@@ -372,8 +332,12 @@ enum { PH_PRE, PH_STEPS, PH_POST, PH_DONE };
 enum { RQ_EMPTY = 1u << 0, RQ_IRRELEVANT = 1u << 1, RQ_ENDED = 1u << 2, RQ_FAILED = 1u << 3 };
 
 struct rag_req {
-    stn_job_t job;              /* first: CPU work at the gateway replica */
+    gw_job_t job;               /* first: CPU work at the gateway replica */
     rag_req_t *next_free;
+    rag_req_t *prev, *next;     /* requests held by the same gateway replica */
+    call_t *calls[RAG_MAX_GROUP];   /* calls of the current step still awaited */
+    uint32_t gen;               /* the replica's process generation at arrival */
+    double u_leak;              /* drawn at arrival: does its goroutine leak at the deadline? */
     uint64_t id;
     sim_time_t arrival, deadline, ended;
     sim_timer_t deadline_timer;
@@ -420,6 +384,8 @@ static void format_reason(const rag_t *rag, int reason, char *buf, size_t n)
     if (reason < 0) snprintf(buf, n, "%s", "");
     else if (reason == REASON_DEADLINE(rag->ncomp)) snprintf(buf, n, "deadline");
     else if (reason == REASON_GATEWAY(rag->ncomp)) snprintf(buf, n, "no gateway replica up");
+    else if (reason == REASON_GATEWAY_CRASH(rag->ncomp)) snprintf(buf, n, "gateway crashed");
+    else if (reason == REASON_WATCH(rag->ncomp)) snprintf(buf, n, "etcd watch failed");
     else snprintf(buf, n, "%s %s", rag->spec->comp_name[reason / CALL_NSTATUS],
                   call_status_name((call_status_t)(reason % CALL_NSTATUS)));
 }
@@ -475,7 +441,11 @@ static void req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
 static void req_release(rag_t *rag, rag_req_t *r)
 {
     if (sampled(rag, r->id)) record_request(rag, r);
-    lb_end(&rag->gw_lb, r->replica);
+    if (r->replica >= 0) {
+        if (r->prev) r->prev->next = r->next; else rag->held[r->replica] = r->next;
+        if (r->next) r->next->prev = r->prev;
+        gw_request_end(&rag->gw, r->replica, r->gen);
+    }
     rag->in_flight--;
     r->next_free = rag->free_reqs;
     rag->free_reqs = r;
@@ -484,34 +454,47 @@ static void req_release(rag_t *rag, rag_req_t *r)
 static void deadline_event(sim_t *sim, void *obj, uint64_t arg)
 {
     (void)sim;
-    (void)arg;
     rag_req_t *r = obj;
-    rag_t *rag = (rag_t *)(uintptr_t)r->job.st->owner;
+    rag_t *rag = (rag_t *)(uintptr_t)arg;
     r->deadline_timer = (sim_timer_t){0, 0};
-    /* naive: the client gives up, the gateway goes on (no context propagation) */
+    /* naive: the client gives up, the gateway goes on (no context
+     * propagation); its goroutine may block forever */
     req_outcome(rag, r, RAG_TIMEOUT, REASON_DEADLINE(rag->ncomp));
+    gw_deadline(&rag->gw, r->replica, r->u_leak);
 }
 
 static void run_step(rag_t *rag, rag_req_t *r);
 
-static void cpu(rag_t *rag, rag_req_t *r, const sim_dist_t *d)
+static void on_request_cpu_done(void *ctx, stn_job_t *job, stn_outcome_t oc)
 {
-    r->job.demand = sim_time_from_s(sim_dist_sample(d, rag->rng_gw) / rag->gw_speed);
-    stn_submit(&rag->gw[r->replica], &r->job);   /* unbounded queue: always accepted */
-}
-
-static void on_cpu_done(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t oc)
-{
-    (void)sim;
-    (void)oc;
-    rag_t *rag = owner;
+    rag_t *rag = ctx;
     rag_req_t *r = (rag_req_t *)job;
+    if (oc != STN_DONE) return;   /* the process died: gw_crash fails the request */
     if (r->phase == PH_PRE) {
         r->phase = PH_STEPS;
         run_step(rag, r);
     } else {
         r->phase = PH_DONE;
         req_outcome(rag, r, RAG_OK_SUCCESS, -1);
+        req_release(rag, r);
+    }
+}
+
+/* Replica r crashed: every request it held fails (or, if its client already
+ * gave up, simply ends); the calls they were waiting for are abandoned. */
+static void fail_all(void *ctx, int replica)
+{
+    rag_t *rag = ctx;
+    int reason = REASON_GATEWAY_CRASH(rag->ncomp);
+    while (rag->held[replica]) {
+        rag_req_t *r = rag->held[replica];
+        for (int i = 0; i < RAG_MAX_GROUP; i++)
+            if (r->calls[i]) {
+                call_abandon(rag->sim, r->calls[i]);
+                r->calls[i] = NULL;
+            }
+        sim_cancel(rag->sim, &r->deadline_timer);
+        req_outcome(rag, r, RAG_ERROR, reason);
         req_release(rag, r);
     }
 }
@@ -530,6 +513,7 @@ static void on_arrival(sim_t *sim, void *ctx)
     r->id = rag->next_id++;
     r->arrival = sim_now(sim);
     r->reason = -1;
+    r->replica = -1;
     for (int i = 0; i < 4; i++) r->stage_s[i] = -1;
     /* demands, from the workload's own streams: every variant sees the same requests */
     r->key = (uint64_t)sim_dist_sample(&spec->keys, rag->rng_key);
@@ -538,23 +522,30 @@ static void on_arrival(sim_t *sim, void *ctx)
     r->qtok = q < 1 ? 1 : q > 1e6 ? 1000000 : (int32_t)llround(q);
     r->otok = o < 1 ? 1 : o > 1e6 ? 1000000 : (int32_t)llround(o);
     r->deadline = r->arrival + sim_time_from_s(sim_dist_sample(&spec->deadline, rag->rng_deadline));
+    r->u_leak = sim_rng_uniform(rag->rng_leak);
     rag->arrivals++;
-    int gw = lb_pick(&rag->gw_lb);
+    rag->in_flight++;
+    int gw = gw_pick(&rag->gw);
     if (gw < 0) {
-        r->replica = 0;
-        lb_begin(&rag->gw_lb, 0);
-        rag->in_flight++;
         req_outcome(rag, r, RAG_REJECTED, REASON_GATEWAY(rag->ncomp));
         req_release(rag, r);
         return;
     }
     r->replica = gw;
-    lb_begin(&rag->gw_lb, gw);
-    rag->in_flight++;
-    r->job.st = &rag->gw[gw];   /* lets the deadline handler find the model */
-    r->deadline_timer = sim_schedule_at(sim, r->deadline, deadline_event, r, 0);
+    r->gen = gw_gen(&rag->gw, gw);
+    r->next = rag->held[gw];
+    if (r->next) r->next->prev = r;
+    rag->held[gw] = r;
+    gw_request_begin(&rag->gw, gw);
+    if (spec->gw.watch_per_request && !gw_request_watch(&rag->gw, gw)) {
+        /* the article's bug: Watch per request; with the lease pool exhausted it fails */
+        req_outcome(rag, r, RAG_ERROR, REASON_WATCH(rag->ncomp));
+        req_release(rag, r);
+        return;
+    }
+    r->deadline_timer = sim_schedule_at(sim, r->deadline, deadline_event, r, (uint64_t)(uintptr_t)rag);
     r->phase = PH_PRE;
-    cpu(rag, r, &spec->gw_pre);
+    gw_request_cpu(&rag->gw, gw, &r->job.job, true);
 }
 
 /* ---- the call edge -------------------------------------------------------------- */
@@ -578,10 +569,17 @@ static void lost_event(sim_t *sim, void *obj, uint64_t arg)
 
 /* Every call from a request to a component goes through here: the place
  * where timeouts act now and where policies will wrap. */
-static void rag_call(rag_t *rag, rag_req_t *r, int target)
+static void llm_call_released(sim_t *sim, call_t *c)
+{
+    (void)sim;
+    const rag_edge_t *e = c->edge;
+    gw_llm_call_end(&e->rag->gw, (int)(c->caller_u & 0xFFFFFFFF), (uint32_t)(c->caller_u >> 32));
+}
+
+static void rag_call(rag_t *rag, rag_req_t *r, int target, int slot)
 {
     sim_t *sim = rag->sim;
-    call_t *c = call_new(&rag->calls, r, on_call_done, 0, sim_now(sim));
+    call_t *c = call_new(&rag->calls, r, on_call_done, (uint64_t)slot, sim_now(sim));
     if (!c) {
         sim->error = SIM_ENOMEM;
         sim_stop(sim);
@@ -595,9 +593,15 @@ static void rag_call(rag_t *rag, rag_req_t *r, int target)
     case RAG_LLM:
         c->tokens_in = r->prompt_tokens;
         c->tokens_out = r->otok;
+        /* the LLM call runs in its own goroutine, holding its buffers until
+         * the LLM answers, even after the request gave up */
+        gw_llm_call_begin(&rag->gw, r->replica);
+        c->release = llm_call_released;
+        c->caller_u = ((uint64_t)r->gen << 32) | (uint32_t)r->replica;
         break;
     default: break;
     }
+    r->calls[slot] = c;
     if (rag->spec->timeout[target] > 0) call_set_timeout(sim, c, rag->spec->timeout[target]);
     /* packet loss on the edge: each transmission is lost with probability p;
      * TCP retransmits after rto, doubling; after max_retransmits the call fails */
@@ -638,6 +642,7 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
     const rag_edge_t *e = c->edge;
     rag_t *rag = e->rag;
     int target = e->target;
+    r->calls[c->tag] = NULL;
     sim_time_t lat = sim_now(sim) - c->sent;
     rag_stage_t *sg = &rag->stage[target];
     sg->calls++;
@@ -660,6 +665,8 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
     } else if (st != CALL_OK && !(r->flags & RQ_FAILED)) {
         r->flags |= RQ_FAILED;
         r->reason = target * CALL_NSTATUS + (int)st;
+    } else if (target == RAG_EMBEDDER && st == CALL_OK) {
+        gw_cache_insert(&rag->gw, r->replica, r->key);
     }
     if (--r->pending == 0) finish_step(rag, r);
 }
@@ -669,7 +676,7 @@ static void run_step(rag_t *rag, rag_req_t *r)
     const rag_spec_t *spec = rag->spec;
     if (r->step >= spec->nsteps) {
         r->phase = PH_POST;
-        cpu(rag, r, &spec->gw_post);
+        gw_request_cpu(&rag->gw, r->replica, &r->job.job, false);
         return;
     }
     const rag_step_t *st = &spec->steps[r->step];
@@ -687,7 +694,14 @@ static void run_step(rag_t *rag, rag_req_t *r)
     /* a completion inside rag_call (a synchronous rejection) must not
      * finish the step before every call is issued: hold one extra count */
     r->pending++;
-    for (int i = 0; i < st->ncalls; i++) rag_call(rag, r, st->target[i]);
+    for (int i = 0; i < st->ncalls; i++) {
+        if (st->target[i] == RAG_EMBEDDER && gw_cache_lookup(&rag->gw, r->replica, r->key)) {
+            r->pending--;   /* a cache hit: no call */
+            r->stage_s[0] = 0;
+            continue;
+        }
+        rag_call(rag, r, st->target[i], i);
+    }
     if (--r->pending == 0) finish_step(rag, r);
 }
 
@@ -703,12 +717,12 @@ static void apply_fault(rag_t *rag, const rag_fault_t *f, bool start)
     switch (f->kind) {
     case FAULT_SLOWDOWN:
         snprintf(detail, sizeof detail, "latency x %g", f->factor);
-        if (t == RAG_GATEWAY) rag->gw_speed = start ? 1 / f->factor : 1;
+        if (t == RAG_GATEWAY) rag->gw.speed = start ? 1 / f->factor : 1;
         else if (ops->set_speed) ops->set_speed(comp, start ? 1 / f->factor : 1);
         break;
     case FAULT_CPU_THROTTLE:
         snprintf(detail, sizeof detail, "capacity x %g", f->factor);
-        if (t == RAG_GATEWAY) rag->gw_speed = start ? f->factor : 1;
+        if (t == RAG_GATEWAY) rag->gw.speed = start ? f->factor : 1;
         else if (ops->set_speed) ops->set_speed(comp, start ? f->factor : 1);
         break;
     case FAULT_ERRORS:
@@ -742,7 +756,14 @@ static void apply_fault(rag_t *rag, const rag_fault_t *f, bool start)
     char full[200];
     snprintf(full, sizeof full, "%s: %s", fault_names[f->kind], detail);
     sim_log_event(sim, kind, f->target_name, f->kind == FAULT_KILL ? f->replica : (double)f->kind, full);
-    if (f->kind == FAULT_KILL && start && ops->kill) ops->kill(comp, f->replica);
+    if (f->kind == FAULT_KILL && start) {
+        if (t == RAG_GATEWAY) {
+            for (int64_t i = 0; i < rag->spec->gw.replicas; i++)
+                if (f->replica < 0 || f->replica == i) gw_crash(&rag->gw, (int)i, "replica_killed", "killed by a fault");
+        } else if (ops->kill) {
+            ops->kill(comp, f->replica);
+        }
+    }
 }
 
 static void fault_event(sim_t *sim, void *obj, uint64_t arg)
@@ -778,10 +799,10 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
                    rag->win_llm_calls ? rag->win_prompt_tokens / (double)rag->win_llm_calls : NAN);
     sim_time_t now = sim_now(sim);
     double busy = 0;
-    for (int64_t i = 0; i < rag->spec->gw_replicas; i++)
-        busy += sim_tavg_mean(&rag->gw[i].win_busy, now) / (double)rag->spec->gw_cores;
-    sim_series_set(sim, rag->col_gw_cpu, busy / (double)rag->spec->gw_replicas);
-    sim_series_set(sim, rag->col_gw_up, (double)rag->gw_lb.nup);
+    for (int64_t i = 0; i < rag->spec->gw.replicas; i++)
+        busy += sim_tavg_mean(&rag->gw.rep[i].cpu.win_busy, now) / (double)rag->spec->gw.cores;
+    sim_series_set(sim, rag->col_gw_cpu, busy / (double)rag->spec->gw.replicas);
+    sim_series_set(sim, rag->col_gw_up, (double)rag->gw.lb.nup);
     for (int k = 0; k < rag->ncomp; k++) {
         if (rag->col_stage[k] < 0) continue;
         sim_series_set(sim, rag->col_stage[k], sim_hist_quantile(&rag->stage[k].win, 0.95) * 1e-9);
@@ -881,7 +902,6 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     if (!rag) return NULL;
     rag->sim = sim;
     rag->spec = spec;
-    rag->gw_speed = 1;
     rag->pollution = 1;
     rag->ncomp = RAG_FIRST_DEP + (int)spec->ndeps;
     for (int k = 0; k < rag->ncomp; k++) rag->edge[k] = (rag_edge_t){rag, k};
@@ -898,9 +918,9 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     rag->rng_qtok = sim_stream(sim, "workload/query_tokens");
     rag->rng_otok = sim_stream(sim, "workload/output_tokens");
     rag->rng_deadline = sim_stream(sim, "workload/deadline");
-    rag->rng_gw = sim_stream(sim, "gateway/handling");
+    rag->rng_leak = sim_stream(sim, "workload/leak");
     rag->rng_loss = sim_stream(sim, "faults/packet_loss");
-    if (!rag->rng_key || !rag->rng_qtok || !rag->rng_otok || !rag->rng_deadline || !rag->rng_gw || !rag->rng_loss)
+    if (!rag->rng_key || !rag->rng_qtok || !rag->rng_otok || !rag->rng_deadline || !rag->rng_leak || !rag->rng_loss)
         goto fail;
     if (setup_metrics(rag) || setup_requests_table(rag)) goto fail;
     if (sim_add_sampler(sim, sampler, rag) || sim_add_warmup_hook(sim, warmup, rag)) goto fail;
@@ -908,11 +928,10 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
                                                       : (uint64_t)(spec->request_sample * 18446744073709551615.0);
 
     /* gateway */
-    if (lb_init(&rag->gw_lb, sim, spec->gw_lb, (int)spec->gw_replicas, "lb/gateway")) goto fail;
-    rag->gw = calloc((size_t)spec->gw_replicas, sizeof *rag->gw);
-    if (!rag->gw) goto fail;
-    for (int64_t i = 0; i < spec->gw_replicas; i++)
-        if (stn_init(&rag->gw[i], sim, &spec->gw_stations[i], on_cpu_done, rag)) goto fail;
+    rag->held = calloc((size_t)spec->gw.replicas, sizeof *rag->held);
+    if (!rag->held) goto fail;
+    rag->gw_ok = gw_init(&rag->gw, sim, &spec->gw, (gw_hooks_t){fail_all, on_request_cpu_done, rag}) == 0;
+    if (!rag->gw_ok) goto fail;
 
     /* components (created even when unused, so that faults can name them) */
     rag->ops[RAG_EMBEDDER] = &embedder_ops;
@@ -948,10 +967,8 @@ void rag_destroy(rag_t *rag)
     vdb_destroy(rag->comp[RAG_VECTORDB]);
     llm_destroy(rag->comp[RAG_LLM]);
     for (size_t i = 0; i < spec->ndeps; i++) dep_destroy(rag->comp[RAG_FIRST_DEP + i]);
-    if (rag->gw)
-        for (int64_t i = 0; i < spec->gw_replicas; i++) stn_fini(&rag->gw[i]);
-    free(rag->gw);
-    lb_fini(&rag->gw_lb);
+    if (rag->held) gw_fini(&rag->gw);
+    free(rag->held);
     for (size_t i = 0; i < rag->nslabs; i++) free(rag->slabs[i]);
     free(rag->slabs);
     call_pool_fini(&rag->calls);
@@ -971,7 +988,7 @@ void rag_destroy(rag_t *rag)
 
 void rag_finish(rag_t *rag)
 {
-    for (int64_t i = 0; i < rag->spec->gw_replicas; i++) stn_finish(&rag->gw[i]);
+    for (int64_t i = 0; i < rag->spec->gw.replicas; i++) stn_finish(&rag->gw.rep[i].cpu);
 }
 
 /* ---- the model table --------------------------------------------------------------- */
@@ -992,7 +1009,8 @@ static void m_describe(const void *vspec, FILE *out)
         for (int m = 0; m < s->steps[i].ncalls; m++)
             fprintf(out, "%s%s", m ? " | " : " ", s->comp_name[s->steps[i].target[m]]);
     }
-    fprintf(out, "\n  gateway: %lld replicas x %lld cores\n", (long long)s->gw_replicas, (long long)s->gw_cores);
+    fprintf(out, "\n  gateway: %lld replicas x %lld cores, embedding cache %s\n", (long long)s->gw.replicas,
+            (long long)s->gw.cores, embc_mode_names[s->gw.cache.mode]);
     if (s->uses[RAG_VECTORDB]) {
         double t = vdb_query_time(&s->vdb, s->top_k);
         double cap = (double)s->vdb.rs.replicas * (double)s->vdb.rs.servers / t;

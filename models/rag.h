@@ -48,6 +48,7 @@
 #include "models/call.h"
 #include "models/dependency.h"
 #include "models/embedder.h"
+#include "models/gateway.h"
 #include "models/lb.h"
 #include "models/llm.h"
 #include "models/station.h"
@@ -100,10 +101,7 @@ typedef struct rag_spec {
     sim_dist_t keys;              /* Zipf over distinct queries */
     sim_dist_t query_tokens, output_tokens, deadline;
 
-    int64_t gw_replicas, gw_cores;
-    lb_policy_t gw_lb;
-    sim_dist_t gw_pre, gw_post;   /* CPU seconds per request */
-    stn_spec_t *gw_stations;      /* one per replica (name "gateway", replica i) */
+    gw_spec_t gw;                 /* the gateway service, its runtime, cache and config watch */
 
     rag_step_t *steps;
     size_t nsteps;
@@ -149,12 +147,12 @@ struct rag {
     sim_t *sim;
     const rag_spec_t *spec;
     wl_gen_t gen;
-    sim_rng_t *rng_key, *rng_qtok, *rng_otok, *rng_deadline, *rng_gw, *rng_loss;
+    sim_rng_t *rng_key, *rng_qtok, *rng_otok, *rng_deadline, *rng_leak, *rng_loss;
 
     /* gateway */
-    lb_t gw_lb;
-    station_t *gw;
-    double gw_speed;
+    gw_t gw;
+    bool gw_ok;
+    rag_req_t **held;             /* requests held per gateway replica (intrusive lists) */
 
     /* components */
     void *comp[RAG_FIRST_DEP + RAG_MAX_DEPS];

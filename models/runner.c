@@ -121,6 +121,7 @@ int rs_run_one(const rs_scenario_t *s, uint32_t rep, uint64_t seed, uint64_t max
     out->sim = sim_create(&cfg);
     if (!out->sim) return SIM_ENOMEM;
     if (progress) sim_set_progress(out->sim, progress_cb, progress);
+    sim_set_interrupt(out->sim, &rs_interrupted);
     sim_log_event(out->sim, "run_start", "", (double)rep, s->sc.name);
     out->model = s->model;
     out->inst = s->model->create(out->sim, s->spec);
@@ -129,6 +130,7 @@ int rs_run_one(const rs_scenario_t *s, uint32_t rep, uint64_t seed, uint64_t max
     s->model->finish(out->inst);
     out->wall_seconds = wall_now() - w0;
     if (out->end == SIM_RUN_ERROR) return sim_error(out->sim);
+    if (out->end == SIM_RUN_STOPPED) return SIM_EINTERRUPTED;
     char detail[128];
     snprintf(detail, sizeof detail, "%s after %llu events", out->end == SIM_RUN_BUDGET ? "event budget exhausted" : "end of run",
              (unsigned long long)sim_events_processed(out->sim));
@@ -422,8 +424,8 @@ static void print_summary(FILE *out, const rs_scenario_t *s, const rs_report_t *
 
 /* ---- commands ------------------------------------------------------------------- */
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
+volatile sig_atomic_t rs_interrupted;
+static void on_signal(int sig) { (void)sig; rs_interrupted = 1; }
 
 static char *default_trace_path(const char *scenario)
 {
@@ -508,13 +510,13 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
     }
 
     rs_progress_t prog = {.err = err, .t0 = wall_now(), .reps = (uint32_t)nreps, .duration = s.sc.duration};
-    interrupted = 0;
+    rs_interrupted = 0;
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    for (size_t r = 0; r < nreps && !interrupted; r++) {
+    for (size_t r = 0; r < nreps && !rs_interrupted; r++) {
         prog.rep = (uint32_t)r;
         rs_result_t res;
         rc = rs_run_one(&s, (uint32_t)r, seed, o->max_events, o->progress ? &prog : NULL, &res);
@@ -525,6 +527,9 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
                     r, (unsigned long long)sim_events_processed(res.sim), sim_time_to_s(sim_now(res.sim)),
                     (unsigned long long)o->max_events);
             budget_hit = true;
+        } else if (rc == SIM_EINTERRUPTED) {
+            rs_result_free(&res);
+            break;
         } else if (rc != 0) {
             progress_clear(o->progress ? &prog : NULL);
             fprintf(err, "ragsim: error: replication %zu failed: %s\n", r, sim_strerror(rc));
@@ -547,7 +552,7 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     progress_clear(o->progress ? &prog : NULL);
-    if (interrupted && status == 0) {
+    if (rs_interrupted && status == 0) {
         fprintf(err, "ragsim: interrupted after %zu of %zu replications; the trace was not written\n",
                 nreports, nreps);
         status = 1;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "models/model.h"
@@ -50,6 +51,9 @@ typedef struct rs_progress rs_progress_t;
  * Returns 0, or SIM_ENOMEM / SIM_EBUDGET (the result is still filled for a budget stop). */
 int rs_run_one(const rs_scenario_t *s, uint32_t rep, uint64_t seed, uint64_t max_events,
                rs_progress_t *progress, rs_result_t *out);
+/* Set by SIGINT/SIGTERM while rs_cmd_run runs: the current run stops and
+ * nothing is written (the previous trace, if any, is left as it was). */
+extern volatile sig_atomic_t rs_interrupted;
 void rs_result_free(rs_result_t *r);
 
 /* Command-level options. */

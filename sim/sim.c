@@ -112,7 +112,10 @@ sim_run_result_t sim_run(sim_t *sim, sim_time_t until)
         sim_evset_release(es, ev);
         fn(sim, obj, arg);
         if (++sim->events >= sim->max_events) return SIM_RUN_BUDGET;
-        if ((sim->events & 0xFFFF) == 0 && sim->progress) sim->progress(sim->progress_ctx, sim);
+        if ((sim->events & 0xFFFF) == 0) {
+            if (sim->interrupt && *sim->interrupt) return SIM_RUN_STOPPED;
+            if (sim->progress) sim->progress(sim->progress_ctx, sim);
+        }
     }
 }
 

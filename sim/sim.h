@@ -11,6 +11,7 @@
 #ifndef SIM_SIM_H
 #define SIM_SIM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,7 @@ struct sim {
 
     sim_progress_fn progress;
     void *progress_ctx;
+    volatile sig_atomic_t *interrupt;   /* set by a signal handler: the run stops (checked every 65536 events) */
 
     struct sim_stream_ *streams;  /* named random streams */
     size_t nstreams, streams_cap;
@@ -138,6 +140,10 @@ sim_run_result_t sim_run(sim_t *sim, sim_time_t until);
 static inline void sim_stop(sim_t *sim) { sim->stop = true; }
 
 void sim_set_progress(sim_t *sim, sim_progress_fn fn, void *ctx);
+
+/* A flag a signal handler sets to stop the run: sim_run returns
+ * SIM_RUN_STOPPED within 65536 events of it becoming non-zero. */
+static inline void sim_set_interrupt(sim_t *sim, volatile sig_atomic_t *flag) { sim->interrupt = flag; }
 
 /* The named random stream of this run (created on first use; the pointer is
  * stable for the run's life). Call at set-up, not per event: O(streams).

@@ -74,6 +74,7 @@ static void run(const char *out, const char *seed)
 {
     const char *argv[] = {RAGSIM_BINARY, "run", tu_src(scenario), "-q", "--reps", "2",
                           "--set", "duration=5m", "--set", extra_set, "--seed", seed, "-o", out, NULL};
+    /* extra_set may set the duration again: the last --set wins */
     tu_run_t r = tu_run(argv);
     cr_assert_eq(r.status, 0, "ragsim failed: %s", r.err);
     tu_run_free(&r);
@@ -117,5 +118,19 @@ Test(determinism, rag_pipeline_with_faults_is_bit_identical, .timeout = 300)
                 " {kind: metadata_pollution, at: 3m, for: 1m, factor: 3},"
                 " {kind: chunking_mismatch, at: 4m, for: 30s, ratio: 0.3},"
                 " {kind: cpu_throttle, target: gateway, at: 4m, for: 30s, factor: 0.5}]";
+    same_seed_same_datasets();
+}
+
+Test(determinism, go_runtime_and_etcd_traps_are_bit_identical, .timeout = 300)
+{
+    /* reload storm + OOM kills + restarts; GC, leaks and the pile-up */
+    scenario = "scenarios/trap-watch-storm.yaml";
+    extra_set = "duration=250s";
+    same_seed_same_datasets();
+    scenario = "scenarios/trap-goroutine-pileup.yaml";
+    extra_set = "duration=8m";
+    same_seed_same_datasets();
+    scenario = "scenarios/trap-watch-leases.yaml";
+    extra_set = "duration=7m";
     same_seed_same_datasets();
 }

@@ -8,75 +8,12 @@
 #include <unistd.h>
 
 #include "testutil.h"
-
-typedef struct {
-    double *v;
-    size_t n;
-} series_t;
-
-static series_t series(hid_t f, const char *run, const char *name)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/timeseries/%s", run, name);
-    hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
-    cr_assert_geq(ds, 0, "dataset %s missing", p);
-    hid_t sp = H5Dget_space(ds);
-    series_t s = {NULL, (size_t)H5Sget_simple_extent_npoints(sp)};
-    s.v = calloc(s.n ? s.n : 1, sizeof *s.v);
-    H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.v);
-    H5Sclose(sp);
-    H5Dclose(ds);
-    return s;
-}
-
-typedef struct {
-    double time;
-    char kind[32], source[48];
-} evrow_t;
-
-static size_t events(hid_t f, const char *run, evrow_t **out)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/events", run);
-    hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
-    hid_t sp = H5Dget_space(ds);
-    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
-    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(evrow_t));
-    hid_t s32 = H5Tcopy(H5T_C_S1), s48 = H5Tcopy(H5T_C_S1);
-    H5Tset_size(s32, 32);
-    H5Tset_size(s48, 48);
-    H5Tset_cset(s32, H5T_CSET_UTF8);
-    H5Tset_cset(s48, H5T_CSET_UTF8);
-    H5Tinsert(mt, "time", offsetof(evrow_t, time), H5T_NATIVE_DOUBLE);
-    H5Tinsert(mt, "kind", offsetof(evrow_t, kind), s32);
-    H5Tinsert(mt, "source", offsetof(evrow_t, source), s48);
-    *out = calloc(n ? n : 1, sizeof **out);
-    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out), 0);
-    H5Tclose(s32);
-    H5Tclose(s48);
-    H5Tclose(mt);
-    H5Sclose(sp);
-    H5Dclose(ds);
-    return n;
-}
-
-static hid_t run_scenario(const char *scen, char **out, const char *set1, const char *set2)
-{
-    *out = tu_tmp_path("scen", ".h5");
-    const char *argv[] = {RAGSIM_BINARY, "run", tu_src(scen), "-q", "--reps", "1", "-o", *out,
-                          set1 ? "--set" : NULL, set1, set2 ? "--set" : NULL, set2, NULL};
-    tu_run_t r = tu_run(argv);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    tu_run_free(&r);
-    hid_t f = H5Fopen(*out, H5F_ACC_RDONLY, H5P_DEFAULT);
-    cr_assert_geq(f, 0);
-    return f;
-}
+#include "h5util.h"
 
 Test(scenarios, vectordb_avalanche_shows_the_articles_collapse, .timeout = 300)
 {
     char *path;
-    hid_t f = run_scenario("scenarios/trap-vectordb-avalanche.yaml", &path, NULL, NULL);
+    hid_t f = run_scenario("scenarios/trap-vectordb-avalanche.yaml", &path, NULL);
     const char *run = "/runs/default/rep000";
     series_t cpu = series(f, run, "vectordb_cpu_utilization_ratio");
     series_t mem = series(f, run, "vectordb_memory_bytes_max");
@@ -135,7 +72,7 @@ Test(scenarios, vectordb_avalanche_shows_the_articles_collapse, .timeout = 300)
 Test(scenarios, rag_baseline_is_healthy_and_matches_its_predictions, .timeout = 300)
 {
     char *path;
-    hid_t f = run_scenario("scenarios/rag-baseline.yaml", &path, NULL, NULL);
+    hid_t f = run_scenario("scenarios/rag-baseline.yaml", &path, NULL);
     const char *run = "/runs/default/rep000";
     series_t ok = series(f, run, "success_ratio");
     series_t cpu = series(f, run, "vectordb_cpu_utilization_ratio");

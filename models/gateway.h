@@ -1,0 +1,178 @@
+/* The gateway service: R replicas of a Go process behind a load balancer.
+ *
+ * Each replica has GOMAXPROCS cores (a station: request handling, GC mark
+ * workers and config reloads share them), a Go runtime (models/goruntime.h:
+ * goroutines, heap, GC, RSS against the container limit), an in-process
+ * embedding cache (models/embcache.h), and an etcd watch on the
+ * configuration prefix (models/etcd.h). This module keeps the process's
+ * books; the request pipeline (models/rag.c) tells it what requests do.
+ *
+ *   gateway:
+ *     replicas: 2
+ *     cores: 4                              # GOMAXPROCS
+ *     load_balancer: round_robin
+ *     handling: {pre: 2ms, post: 1ms}       # CPU per request
+ *     memory:
+ *       request_live: 64KiB                 # reachable while the request is held
+ *       request_alloc: 512KiB               # allocated per request, garbage at once
+ *       llm_call: 128KiB                    # held by each LLM call's goroutine until the call ends
+ *       index: 0B                           # in-process index, rebuilt by every config reload
+ *     runtime: {gogc: 100, gomemlimit: off, memory_limit: 2GiB}   # models/goruntime.h
+ *     embedding_cache: {mode: unbounded}   # models/embcache.h
+ *     leaks: {blocked_forever: 0, captured_bytes: 1MiB}
+ *     startup: 5s
+ *     restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
+ *
+ * Goroutines: one per request held, one per LLM call in flight (including
+ * calls whose request already gave up: no context propagation), one per
+ * config reload running, and the leaked ones: when a request's deadline
+ * passes, its goroutine blocks forever with probability
+ * leaks.blocked_forever, keeping captured_bytes reachable until the process
+ * dies.
+ *
+ * Config reloads (per delivered etcd event, the naive watch callback):
+ * reload.cpu of CPU on the replica's cores, a goroutine, reload.memory of
+ * transient heap plus a new copy of the in-process index for its duration;
+ * then the old index becomes garbage unless cache entries pin it.
+ *
+ * When RSS passes the container limit the replica is OOM-killed: every
+ * request on it fails, its cache and leaks are gone, and it restarts after
+ * the CrashLoopBackOff delay plus `startup`. */
+#ifndef MODELS_GATEWAY_H
+#define MODELS_GATEWAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "models/backoff.h"
+#include "models/embcache.h"
+#include "models/etcd.h"
+#include "models/goruntime.h"
+#include "models/lb.h"
+#include "models/station.h"
+#include "sim/dist.h"
+#include "sim/scenario.h"
+
+typedef enum { GW_CLIENT_SHARED, GW_CLIENT_PER_WATCH } gw_client_mode_t;
+
+typedef struct {
+    sim_time_t at;
+    int64_t keys;
+} gw_push_t;
+
+typedef struct gw_spec {
+    int64_t replicas, cores;
+    lb_policy_t lb;
+    sim_dist_t pre, post;          /* CPU seconds per request */
+    stn_spec_t *stations;          /* one per replica */
+    int64_t req_live, req_alloc, llm_bytes, index_bytes;
+    gort_spec_t rt;
+    embc_spec_t cache;
+    double leak_p;
+    int64_t leak_bytes;
+    sim_time_t startup;
+    backoff_spec_t backoff;
+
+    /* configuration through etcd (`config:` and `etcd:`) */
+    bool has_config;
+    const char *prefix;
+    gw_client_mode_t client_mode;
+    bool watch_per_request;        /* the article's bug: a new client and watch per request, never closed */
+    sim_time_t reload_cpu;
+    int64_t reload_mem;
+    gw_push_t *pushes;
+    size_t npushes;
+    etcd_spec_t etcd;
+} gw_spec_t;
+
+/* `gateway`, `config` and `etcd` from the scenario root. */
+int gw_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc, gw_spec_t *spec);
+void gw_spec_fini(gw_spec_t *spec);
+
+/* The job a replica's CPU runs: a request segment or a reload. */
+enum { GW_JOB_REQUEST, GW_JOB_RELOAD };
+typedef struct {
+    stn_job_t job;                 /* first member */
+    uint8_t kind;
+} gw_job_t;
+
+typedef struct gw_replica {
+    station_t cpu;
+    gort_t rt;
+    embc_t cache;
+    bool up, starting;
+    uint32_t gen;                  /* process generation: changes at every crash */
+    backoff_t backoff;
+    sim_timer_t restart;
+    int64_t leaked;                /* goroutines blocked forever */
+    int64_t reloads_running;
+    int client, watcher;           /* shared etcd client and watcher, -1 none */
+    int *clients;                  /* per-request clients (the bug), closed when the process dies */
+    size_t nclients, clients_cap;
+    int64_t watch_failures;
+} gw_replica_t;
+
+typedef struct gw gw_t;
+
+/* Hooks into the pipeline: fail every request held by replica r (called
+ * when it crashes, before its state is reset); and the CPU-segment
+ * completion of a request. */
+typedef struct {
+    void (*fail_all)(void *ctx, int replica);
+    void (*request_cpu_done)(void *ctx, stn_job_t *job, stn_outcome_t oc);
+    void *ctx;
+} gw_hooks_t;
+
+struct gw {
+    sim_t *sim;
+    const gw_spec_t *spec;
+    lb_t lb;
+    gw_replica_t *rep;
+    gw_hooks_t hooks;
+    sim_rng_t *rng_cpu;
+    double speed;                  /* CPU capacity factor (faults) */
+    etcd_t *etcd;                  /* NULL without `config` */
+    struct gw_reload *reload_free;
+    void **reload_slabs;
+    size_t nreload_slabs;
+
+    /* since warm-up */
+    uint64_t oom_kills, reloads, leaked_total, watch_failures, cache_hits, cache_lookups;
+    double reload_cpu_s;
+    /* whole run */
+    uint64_t oom_kills_total, reloads_total;
+    /* sample window */
+    uint64_t win_reloads, win_hits, win_lookups;
+    double win_reload_cpu_s;
+    int col[12];
+};
+
+int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks);
+void gw_fini(gw_t *g);
+
+/* A replica for a new request (load balancer), or -1 if none is up. */
+int gw_pick(gw_t *g);
+/* Book a request arriving on / leaving replica r (gen: the generation at
+ * arrival; a request of a dead process is not booked out). */
+void gw_request_begin(gw_t *g, int r);
+void gw_request_end(gw_t *g, int r, uint32_t gen);
+/* Run a CPU segment (pre or post) of a request on replica r: allocation,
+ * GC assist, capacity factor. */
+void gw_request_cpu(gw_t *g, int r, stn_job_t *job, bool pre);
+/* The per-request watch bug: a new client and watch for this request.
+ * Returns false if etcd refused it (lease quota). */
+bool gw_request_watch(gw_t *g, int r);
+/* An LLM call's goroutine starts / ends. */
+void gw_llm_call_begin(gw_t *g, int r);
+void gw_llm_call_end(gw_t *g, int r, uint32_t gen);
+/* The request's deadline passed: its goroutine may block forever. `u` is the
+ * request's own uniform draw (drawn at arrival: common random numbers). */
+void gw_deadline(gw_t *g, int r, double u);
+/* The embedding cache of replica r. */
+bool gw_cache_lookup(gw_t *g, int r, uint64_t key);
+void gw_cache_insert(gw_t *g, int r, uint64_t key);
+/* Crash replica r ("oom_kill", "replica_killed"). */
+void gw_crash(gw_t *g, int r, const char *kind, const char *detail);
+static inline uint32_t gw_gen(const gw_t *g, int r) { return g->rep[r].gen; }
+
+#endif

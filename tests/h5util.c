@@ -1,0 +1,85 @@
+#include "h5util.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+series_t series(hid_t f, const char *run, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/timeseries/%s", run, name);
+    hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
+    cr_assert_geq(ds, 0, "dataset %s missing", p);
+    hid_t sp = H5Dget_space(ds);
+    series_t s = {NULL, (size_t)H5Sget_simple_extent_npoints(sp)};
+    s.v = calloc(s.n ? s.n : 1, sizeof *s.v);
+    H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.v);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return s;
+}
+
+size_t events(hid_t f, const char *run, evrow_t **out)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/events", run);
+    hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
+    hid_t sp = H5Dget_space(ds);
+    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(evrow_t));
+    hid_t s32 = H5Tcopy(H5T_C_S1), s48 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s32, 32);
+    H5Tset_size(s48, 48);
+    H5Tset_cset(s32, H5T_CSET_UTF8);
+    H5Tset_cset(s48, H5T_CSET_UTF8);
+    H5Tinsert(mt, "time", offsetof(evrow_t, time), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "kind", offsetof(evrow_t, kind), s32);
+    H5Tinsert(mt, "source", offsetof(evrow_t, source), s48);
+    H5Tinsert(mt, "value", offsetof(evrow_t, value), H5T_NATIVE_DOUBLE);
+    *out = calloc(n ? n : 1, sizeof **out);
+    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out), 0);
+    H5Tclose(s32);
+    H5Tclose(s48);
+    H5Tclose(mt);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return n;
+}
+
+hid_t run_scenario(const char *scen, char **out, const char *const *sets)
+{
+    *out = tu_tmp_path("scen", ".h5");
+    const char *argv[64] = {RAGSIM_BINARY, "run", tu_src(scen), "-q", "--reps", "1", "-o", *out};
+    int n = 8;
+    for (size_t i = 0; sets && sets[i] && n < 60; i++) {
+        argv[n++] = "--set";
+        argv[n++] = sets[i];
+    }
+    argv[n] = NULL;
+    tu_run_t r = tu_run(argv);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    hid_t f = H5Fopen(*out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    return f;
+}
+
+double summary_value(hid_t f, size_t row, const char *col)
+{
+    hid_t ds = H5Dopen2(f, "/summary", H5P_DEFAULT);
+    cr_assert_geq(ds, 0);
+    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(double));
+    H5Tinsert(mt, col, 0, H5T_NATIVE_DOUBLE);
+    hid_t sp = H5Dget_space(ds);
+    hsize_t n = (hsize_t)H5Sget_simple_extent_npoints(sp);
+    double *v = calloc(n ? n : 1, sizeof *v);
+    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0, "/summary has no column %s", col);
+    double x = v[row];
+    free(v);
+    H5Sclose(sp);
+    H5Tclose(mt);
+    H5Dclose(ds);
+    return x;
+}

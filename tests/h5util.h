@@ -1,0 +1,32 @@
+/* HDF5 helpers for the tests that read traces written by the binary. */
+#ifndef RAGSIM_H5UTIL_H
+#define RAGSIM_H5UTIL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+typedef struct {
+    double *v;   /* owned */
+    size_t n;
+} series_t;
+
+/* The time series `name` of run group `run` ("/runs/default/rep000"). Fails the test if missing. */
+series_t series(hid_t f, const char *run, const char *name);
+
+typedef struct {
+    double time;
+    char kind[32], source[48];
+    double value;
+} evrow_t;
+
+/* The events table of a run; *out owned by the caller. */
+size_t events(hid_t f, const char *run, evrow_t **out);
+
+/* Run `ragsim run SCENARIO -q --reps 1 -o TMP [--set S]...` (sets: NULL-terminated list, may be NULL)
+ * and open the trace read-only; *out receives the path (caller frees and unlinks). */
+hid_t run_scenario(const char *scen, char **out, const char *const *sets);
+
+/* A scalar from /summary (row, column), as double. */
+double summary_value(hid_t f, size_t row, const char *col);
+
+#endif

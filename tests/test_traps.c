@@ -1,0 +1,234 @@
+/* The seed article's three traps, each asserted from the HDF5 trace of the
+ * shipped scenario, against the prediction its mechanism makes. */
+#include <criterion/criterion.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "h5util.h"
+#include "testutil.h"
+
+static const char *RUN = "/runs/default/rep000";
+
+/* E[distinct keys after n draws from Zipf(N, s)] = sum_k 1 - (1 - p_k)^n */
+static double *zipf_p;
+static size_t zipf_n;
+static void zipf_init(size_t N, double s)
+{
+    zipf_p = malloc(N * sizeof *zipf_p);
+    double h = 0;
+    for (size_t k = 1; k <= N; k++) h += (zipf_p[k - 1] = pow((double)k, -s));
+    for (size_t k = 0; k < N; k++) zipf_p[k] /= h;
+    zipf_n = N;
+}
+static double expected_distinct(double n)
+{
+    double e = 0;
+    for (size_t k = 0; k < zipf_n; k++) e += -expm1(n * log1p(-zipf_p[k]));
+    return e;
+}
+
+/* When C + 3200 x E[distinct keys of 100 t draws] reaches `target` bytes. */
+static double time_to_live(double c, double target)
+{
+    double a = 0, b = 1e5;
+    for (int i = 0; i < 40; i++) {
+        double m = (a + b) / 2;
+        if (c + 3200 * expected_distinct(100 * m) < target) a = m;
+        else b = m;
+    }
+    return (a + b) / 2;
+}
+
+static size_t first_event(const evrow_t *ev, size_t n, const char *kind)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(ev[i].kind, kind)) return i;
+    return n;
+}
+
+static double mean(const double *v, size_t a, size_t b)
+{
+    double s = 0;
+    size_t k = 0;
+    for (size_t i = a; i < b; i++)
+        if (!isnan(v[i])) {
+            s += v[i];
+            k++;
+        }
+    return k ? s / (double)k : NAN;
+}
+
+Test(traps, memory_leak_grows_as_distinct_keys_predict_and_ooms_on_time, .timeout = 600)
+{
+    /* One replica, 100 requests/s, no GOMEMLIMIT: the live heap is the
+     * in-flight bytes C plus 3200 bytes per distinct key seen; the GC lets
+     * the heap reach goal = 2 live + stacks (up to 1.1x the goal while a
+     * mark finishes), so the OOM comes when 2 live + 2 stacks + overhead
+     * reaches the limit, i.e. live between (M - 2S) / 2.2 and (M - 2S) / 2
+     * with M = 1 GiB - 48 MiB. */
+    const char *sets[] = {"gateway.replicas=1", "workload.rate=100/s", "gateway.runtime.gomemlimit=off",
+                          "duration=45m", "sample_interval=5s", NULL};
+    char *path;
+    hid_t f = run_scenario("scenarios/trap-memory-leak.yaml", &path, sets);
+    series_t t = series(f, RUN, "t");
+    series_t entries = series(f, RUN, "embedding_cache_entries");
+    series_t bytes = series(f, RUN, "embedding_cache_bytes");
+    series_t live = series(f, RUN, "heap_live_bytes{component=gateway,replica=0}");
+    series_t gor = series(f, RUN, "goroutines");
+    evrow_t *ev;
+    size_t nev = events(f, RUN, &ev);
+    size_t k = first_event(ev, nev, "oom_kill");
+    cr_assert_lt(k, nev, "no OOM kill");
+    double t_oom = ev[k].time;
+    size_t ioom = (size_t)(t_oom / 5);
+    /* cache bytes = entries x 3200, exactly, at every sample */
+    for (size_t i = 0; i < ioom; i++) cr_assert_eq(bytes.v[i], entries.v[i] * 3200, "sample %zu", i);
+    /* entries = expected distinct keys of 100 t Zipf(1e7, 0.6) draws */
+    zipf_init(10000000, 0.6);
+    for (size_t i = 60; i < ioom; i += 60) {
+        double want = expected_distinct(100 * t.v[i]);
+        cr_assert_lt(fabs(entries.v[i] - want) / want, 0.01, "t = %.0f s: %.0f entries, predicted %.0f", t.v[i],
+                     entries.v[i], want);
+    }
+    /* in-flight live bytes: what is not cache */
+    double c = 0;
+    for (size_t i = 12; i < 72; i++) c += live.v[i] - bytes.v[i];
+    c /= 60;
+    double stacks = mean(gor.v, 12, 72) * 2048;
+    double m = 1024.0 * 1048576 - 48.0 * 1048576;
+    double live_hi = (m - 2 * stacks) / 2, live_lo = live_hi / 1.1;
+    /* the times at which the predicted live heap reaches those bounds (bisection) */
+    double lo = time_to_live(c, live_lo), hi = time_to_live(c, live_hi);
+    cr_log_info("first OOM at %.0f s; predicted between %.0f and %.0f s (C = %.1f MiB)", t_oom, lo, hi, c / 1048576);
+    cr_assert(t_oom >= lo * 0.98 && t_oom <= hi * 1.02, "OOM at %.0f s, predicted [%.0f, %.0f] s", t_oom, lo, hi);
+    /* after the restart: an empty cache */
+    cr_assert_lt(entries.v[ioom + 4], entries.v[ioom - 1] * 0.05);
+    free(zipf_p);
+    free(t.v); free(entries.v); free(bytes.v); free(live.v); free(gor.v); free(ev);
+    H5Fclose(f);
+    unlink(path);
+    free(path);
+}
+
+Test(traps, memory_leak_under_gomemlimit_gc_cpu_climbs_before_the_oom, .timeout = 600)
+{
+    const char *sets[] = {"duration=45m", NULL};
+    char *path;
+    hid_t f = run_scenario("scenarios/trap-memory-leak.yaml", &path, sets);
+    series_t gc = series(f, RUN, "gc_cpu_ratio");
+    series_t cpu = series(f, RUN, "gateway_cpu_utilization_ratio");
+    series_t lat = series(f, RUN, "latency_p95_seconds");
+    evrow_t *ev;
+    size_t nev = events(f, RUN, &ev);
+    size_t k = first_event(ev, nev, "oom_kill");
+    cr_assert_lt(k, nev, "no OOM kill");
+    size_t ioom = (size_t)(ev[k].time / 10);   /* 10 s samples */
+    double early = mean(gc.v, 12, 60), late = mean(gc.v, ioom - 12, ioom);
+    cr_log_info("GC CPU %.3f early, %.3f in the 2 min before the OOM at %.0f s", early, late, ev[k].time);
+    cr_assert_gt(late, 3 * early, "GC CPU must climb as the live heap nears GOMEMLIMIT");
+    cr_assert_gt(mean(cpu.v, ioom - 6, ioom), 1.5 * mean(cpu.v, 12, 60), "the replica's CPU fills with GC");
+    cr_assert_gt(mean(lat.v, ioom - 6, ioom), mean(lat.v, 12, 60), "latency degrades");
+    int ooms = 0;
+    for (size_t i = 0; i < nev; i++) ooms += !strcmp(ev[i].kind, "oom_kill");
+    cr_assert_geq(ooms, 2);
+    free(gc.v); free(cpu.v); free(lat.v); free(ev);
+    H5Fclose(f);
+    unlink(path);
+    free(path);
+}
+
+Test(traps, goroutine_pileup_leaks_p_of_the_timeouts, .timeout = 600)
+{
+    char *path;
+    const char *sets[] = {"duration=12m", NULL};
+    hid_t f = run_scenario("scenarios/trap-goroutine-pileup.yaml", &path, sets);
+    series_t leaked = series(f, RUN, "goroutines_leaked");
+    series_t to = series(f, RUN, "requests_per_second{outcome=timeout}");
+    series_t gor = series(f, RUN, "goroutines");
+    series_t heap = series(f, RUN, "heap_inuse_bytes");
+    evrow_t *ev;
+    size_t nev = events(f, RUN, &ev);
+    size_t k = first_event(ev, nev, "oom_kill");
+    cr_assert_lt(k, nev, "the pile-up must end in an OOM kill");
+    size_t ioom = (size_t)(ev[k].time / 5);   /* 5 s samples */
+    /* before the kill: leaked goroutines = 5% of the requests that timed out */
+    double timeouts = 0;
+    int checked = 0;
+    for (size_t i = 0; i + 1 < ioom; i++) {
+        timeouts += to.v[i] * 5;
+        if (timeouts < 2000) continue;
+        double sd = sqrt(timeouts * 0.05 * 0.95);
+        cr_assert_lt(fabs(leaked.v[i] - 0.05 * timeouts), 4 * sd + 1, "t = %zu s: %.0f leaked, %.0f timeouts", 5 * (i + 1),
+                     leaked.v[i], timeouts);
+        checked++;
+    }
+    cr_assert_gt(checked, 5);
+    /* goroutines and heap climb: tenfold before the kill */
+    cr_assert_gt(gor.v[ioom - 1], 10 * mean(gor.v, 20, 58), "goroutines %g", gor.v[ioom - 1]);
+    cr_assert_gt(heap.v[ioom - 1], 5 * mean(heap.v, 20, 58));
+    free(leaked.v); free(to.v); free(gor.v); free(heap.v); free(ev);
+    H5Fclose(f);
+    unlink(path);
+    free(path);
+}
+
+Test(traps, watch_storm_reloads_once_per_key_per_replica_then_ooms, .timeout = 300)
+{
+    char *path;
+    hid_t f = run_scenario("scenarios/trap-watch-storm.yaml", &path, NULL);
+    series_t reloads = series(f, RUN, "config_reloads_total");
+    series_t evs = series(f, RUN, "etcd_watch_events_per_second");
+    series_t rss = series(f, RUN, "rss_bytes");
+    evrow_t *ev;
+    size_t nev = events(f, RUN, &ev);
+    /* the 10-key push at 120 s: 10 reloads x 3 replicas, all done within the second */
+    cr_assert_eq(reloads.v[119], 0);
+    cr_assert_eq(reloads.v[120], 30, "reloads after the 10-key push: %g", reloads.v[120]);
+    cr_assert_eq(evs.v[120], 30, "10 events to each of 3 watchers");
+    cr_assert_gt(rss.v[120], 2.5 * rss.v[118], "memory spike of the concurrent reloads");
+    /* the 50-key push at 240 s: all three replicas OOM-killed together */
+    int ooms = 0;
+    for (size_t i = 0; i < nev; i++)
+        if (!strcmp(ev[i].kind, "oom_kill")) {
+            cr_assert(ev[i].time >= 240 && ev[i].time < 240.1, "OOM at %.3f s", ev[i].time);
+            ooms++;
+        }
+    cr_assert_eq(ooms, 3);
+    cr_assert_gt(summary_value(f, 0, "rejected"), 100, "requests rejected while no replica is up");
+    free(reloads.v); free(evs.v); free(rss.v); free(ev);
+    H5Fclose(f);
+    unlink(path);
+    free(path);
+}
+
+Test(traps, per_request_watch_exhausts_the_lease_quota_at_quota_over_rate, .timeout = 300)
+{
+    /* deterministic arrivals at 50/s: the 20 000th client opens at 400 s,
+     * the next grant fails at 400.02 s */
+    const char *sets[] = {"workload.arrivals=deterministic", "duration=450s", NULL};
+    char *path;
+    hid_t f = run_scenario("scenarios/trap-watch-leases.yaml", &path, sets);
+    series_t leases = series(f, RUN, "etcd_leases_in_use");
+    series_t conns = series(f, RUN, "etcd_connections");
+    series_t ok = series(f, RUN, "success_ratio");
+    evrow_t *ev;
+    size_t nev = events(f, RUN, &ev);
+    size_t k = first_event(ev, nev, "lease_quota_exhausted");
+    cr_assert_lt(k, nev);
+    cr_assert(ev[k].time >= 400.0 && ev[k].time <= 400.05, "exhausted at %.4f s, predicted 20000 / 50 = 400 s",
+              ev[k].time);
+    /* leases and connections climb by 50 per second */
+    cr_assert(leases.v[99] >= 4999 && leases.v[99] <= 5000, "leases at 100 s: %g", leases.v[99]);
+    cr_assert_eq(conns.v[99], leases.v[99]);
+    /* before: healthy; after: every request fails its watch */
+    cr_assert_gt(mean(ok.v, 10, 390), 0.99);
+    cr_assert_eq(mean(ok.v, 405, 445), 0);
+    cr_assert_gt(summary_value(f, 0, "error"), 40 * 50 * 0.9);
+    free(leases.v); free(conns.v); free(ok.v); free(ev);
+    H5Fclose(f);
+    unlink(path);
+    free(path);
+}
