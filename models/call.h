@@ -7,11 +7,12 @@
  * (possibly synchronously inside its submit function, e.g. a rejection). The
  * owner may stop waiting earlier (a caller-side timeout): it is then told
  * CALL_TIMEOUT at once, the call is detached (owner = NULL), the component
- * keeps working on it (no cancellation reaches a naive component), and its
- * result is discarded when it completes. Calls are pooled; the pool frees a
- * call when its component completes it, never the owner. While `done` runs,
- * c->owner still names the owner; the call must not be kept after `done`
- * returns (it is freed, or detached and freed later).
+ * keeps working on it unless the caller also cancels it (comp_ops_t.cancel:
+ * context propagation), and its result is discarded when it completes.
+ * Calls are pooled; the pool frees a call when its component completes it,
+ * never the owner. While `done` runs, c->owner still names the owner; the
+ * call must not be kept after `done` returns (it is freed, or detached and
+ * freed later).
  *
  * Cost: O(1) per call plus one timer event when a timeout is set. */
 #ifndef MODELS_CALL_H
@@ -71,7 +72,10 @@ struct call {
 
     /* component bookkeeping (private to the component serving the call) */
     int32_t replica;
+    int32_t where;          /* where the call is in the component (waiting, running ...) */
     call_t *link;           /* intrusive list / batch link */
+    call_t *prev;           /* back link of a waiting list, for O(1) cancel */
+    int64_t hidx;           /* index in a component heap, for O(log n) cancel */
     sim_time_t t0;
     double v0;
     uint64_t u0;
@@ -115,6 +119,24 @@ typedef struct comp_ops {
     void (*set_error_ratio)(void *comp, double ratio);     /* injected errors, 0 = none */
     void (*kill)(void *comp, int replica);                 /* replica < 0: all replicas */
     int (*replicas_up)(const void *comp);
+    /* Optional (NULL: the component cannot cancel; the call runs to its end).
+     * Context propagation: the caller has already detached c (c->owner ==
+     * NULL, through call_abandon or its timeout) and asks the component to
+     * stop working on it. A call still waiting in a queue is removed and
+     * completed at once with call_complete(sim, c, CALL_TIMEOUT) (its done
+     * callback does not run: no owner; its release callback does), freeing
+     * its queue place, slot or memory, which may let the next call start
+     * before cancel returns. Work that can be interrupted (an LLM sequence
+     * in prefill or decode: vLLM's abort) is stopped and completed the same
+     * way. Work that cannot (a FAISS search or a dependency's RPC handler in
+     * progress, an embedder batch already running) is left to run to its end
+     * as before: cancel does nothing, and may be repeated.
+     * The caller may only cancel a call it has not seen complete (its
+     * release callback not yet run): a completed call is freed, and a
+     * cancelled one is completed before cancel returns, so a call is
+     * cancelled at most once by construction. Cost: O(1), or O(log b) for the
+     * LLM's heaps. */
+    void (*cancel)(void *comp, call_t *c);
 } comp_ops_t;
 
 #endif

@@ -11,7 +11,9 @@
  *       queue_limit: unbounded
  *       (plus the replica keys of models/replicas.h)
  *
- * With exponential latency and no errors, each replica is an M/M/c queue. */
+ * With exponential latency and no errors, each replica is an M/M/c queue.
+ * Cancellation (dep_ops.cancel, rset_cancel): a waiting call leaves the
+ * queue at once (CALL_TIMEOUT); one whose handler runs finishes as before. */
 #ifndef MODELS_DEPENDENCY_H
 #define MODELS_DEPENDENCY_H
 

@@ -1,5 +1,6 @@
 #include "embedder.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +64,12 @@ void embedder_spec_fini(embedder_spec_t *spec) { sim_dist_fini(&spec->base); }
 /* ---- state ----------------------------------------------------------------
  * A replica owns a FIFO of waiting calls and `concurrency` instances; an
  * instance is idle (batch NULL) or runs one batch, a FIFO of calls. Both
- * lists are chained through call_t.link. c->t0 is the enqueue time and
- * c->replica the replica's index. */
+ * lists are chained through call_t.link; the waiting list is also linked
+ * back through call_t.prev, so that a cancelled call leaves it in O(1).
+ * c->t0 is the enqueue time, c->replica the replica's index and c->where
+ * EMB_WAITING or EMB_BATCHED. */
+
+enum { EMB_WAITING = 1, EMB_BATCHED = 2 };
 
 typedef struct emb_replica emb_replica_t;
 
@@ -89,7 +94,7 @@ struct emb_replica {
 };
 
 typedef struct {
-    uint64_t submitted, batches, batched_calls, orphaned, kills, restarts;
+    uint64_t submitted, batches, batched_calls, orphaned, kills, restarts, cancelled;
     uint64_t completed[CALL_NSTATUS];
 } emb_counts_t;
 
@@ -158,10 +163,11 @@ static void start_batch(embedder_t *e, emb_replica_t *r, emb_inst_t *inst, sim_t
         call_t *c = i == 0 ? first : last->link;
         sim_welford_add(&e->wait_s, sim_time_to_s(now - c->t0));
         if (c->tokens_in > 0 && tokens <= INT64_MAX - c->tokens_in) tokens += c->tokens_in;
+        c->where = EMB_BATCHED;
         last = c;
     }
     r->head = last->link;
-    if (!r->head) r->tail = NULL;
+    if (r->head) r->head->prev = NULL; else r->tail = NULL;
     last->link = NULL;
     r->nqueue -= k;
     e->nqueue -= k;
@@ -281,6 +287,8 @@ static void emb_submit(void *comp, call_t *c)
     c->replica = ri;
     c->t0 = sim_now(e->sim);
     c->link = NULL;
+    c->prev = r->tail;
+    c->where = EMB_WAITING;
     lb_begin(&e->lb, ri);
 
     call_t *old_tail = r->tail;
@@ -365,13 +373,43 @@ static void emb_kill(void *comp, int replica)
     } else if (replica < e->spec->replicas) {
         kill_one(e, &e->reps[replica], &head, &tail);
     }
-    /* Every affected replica is down before any owner hears of it. */
+    /* Every affected replica is down before any owner hears of it; none of
+     * these calls is in a queue any more (a cancel now is a no-op). */
+    for (call_t *c = head; c; c = c->link) c->where = 0;
     while (head) {
         call_t *next = head->link;
         head->link = NULL;
         finish(e, head, CALL_ERROR);
         head = next;
     }
+}
+
+/* Context propagation: a call still waiting for a batch leaves the queue and
+ * completes with CALL_TIMEOUT at once; one in a running batch stays (the
+ * batch runs as a whole on the model instance). O(1). */
+static void emb_cancel(void *comp, call_t *c)
+{
+    assert(!c->owner && "embedder cancel: the caller must detach the call first");
+    embedder_t *e = comp;
+    if (c->where != EMB_WAITING) return;
+    emb_replica_t *r = &e->reps[c->replica];
+    bool was_head = r->head == c;
+    if (c->prev) c->prev->link = c->link; else r->head = c->link;
+    if (c->link) c->link->prev = c->prev; else r->tail = c->prev;
+    c->link = c->prev = NULL;
+    c->where = 0;
+    r->nqueue--;
+    e->nqueue--;
+    if (was_head) {
+        /* The batching window ran from the old head's arrival: restart the
+         * one pending check from the new head's (or drop it). */
+        sim_cancel(e->sim, &r->flush);
+        dispatch(e, r);
+    }
+    lb_end(&e->lb, c->replica);
+    e->n.completed[CALL_TIMEOUT]++;
+    e->n.cancelled++;
+    call_complete(e->sim, c, CALL_TIMEOUT);
 }
 
 static int emb_replicas_up(const void *comp) { return ((const embedder_t *)comp)->nup; }
@@ -383,6 +421,7 @@ const comp_ops_t embedder_ops = {
     .set_error_ratio = emb_set_error_ratio,
     .kill = emb_kill,
     .replicas_up = emb_replicas_up,
+    .cancel = emb_cancel,
 };
 
 /* ---- statistics ---------------------------------------------------------- */
@@ -422,6 +461,7 @@ void embedder_stats(const embedder_t *e, embedder_stats_t *out)
     out->orphaned = e->n.orphaned;
     out->kills = e->n.kills;
     out->restarts = e->n.restarts;
+    out->cancelled = e->n.cancelled;
     out->mean_batch_size = e->n.batches ? (double)e->n.batched_calls / (double)e->n.batches : NAN;
     out->mean_wait_s = e->wait_s.n ? e->wait_s.mean : NAN;
     out->mean_sojourn_s = e->sojourn_s.n ? e->sojourn_s.mean : NAN;

@@ -29,15 +29,21 @@
  * injected error probability, one draw per call).
  *
  * Calls whose caller timed out stay in their batch and are served (a naive
- * service: no cancellation); calls completed after their caller left are
- * counted as `orphaned` (work nobody waits for).
+ * service); calls completed after their caller left are counted as
+ * `orphaned` (work nobody waits for). A caller that propagates its
+ * cancellation (embedder_ops.cancel) takes a call out of the queue before
+ * its batch forms: it completes at once with CALL_TIMEOUT and is counted
+ * `cancelled`; a call already in a running batch cannot be taken out (the
+ * batch runs as a whole) and is served, orphaned, as before.
  *
  * Random streams: "embedder/batch_time" (the base, once per batch),
  * "embedder/errors" (injected errors, one draw per completed call while the
  * ratio is > 0), "lb/embedder" (random load-balancing policies).
  *
- * Cost: O(1) per call and O(batch) per batch; no malloc after create
- * (calls are chained through call_t.link; instances are preallocated). */
+ * Cost: O(1) per call (cancel included) and O(batch) per batch; no malloc
+ * after create (calls are chained through call_t.link, the waiting ones
+ * also back through call_t.prev, with call_t.where saying waiting or
+ * batched; instances are preallocated). */
 #ifndef MODELS_EMBEDDER_H
 #define MODELS_EMBEDDER_H
 
@@ -88,8 +94,9 @@ typedef struct {
     uint64_t submitted;                  /* calls offered */
     uint64_t batches;                    /* batches started */
     uint64_t batched_calls;              /* calls in those batches */
-    uint64_t completed[CALL_NSTATUS];    /* calls completed, by status given (never TIMEOUT) */
-    uint64_t orphaned;                   /* completed after the caller stopped waiting */
+    uint64_t completed[CALL_NSTATUS];    /* calls completed, by status given (TIMEOUT: cancelled) */
+    uint64_t orphaned;                   /* completed after the caller stopped waiting (not cancelled) */
+    uint64_t cancelled;                  /* taken out of the queue by cancel (not orphaned) */
     uint64_t kills, restarts;
     double mean_batch_size;              /* batched_calls / batches; NAN if none */
     double mean_wait_s;                  /* enqueue to batch start; NAN if none */
@@ -114,7 +121,10 @@ void embedder_stats(const embedder_t *e, embedder_stats_t *out);
  *                    cancelled, it goes down and restarts after the
  *                    CrashLoopBackOff delay + startup. A replica that is
  *                    already down, or r >= replicas, is left alone.
- *   replicas_up      replicas serving now. */
+ *   replicas_up      replicas serving now.
+ *   cancel           a detached call (owner NULL) still waiting for a batch
+ *                    leaves the queue and completes with CALL_TIMEOUT at
+ *                    once; one in a running batch is left to finish. O(1). */
 extern const comp_ops_t embedder_ops;
 
 #endif

@@ -39,6 +39,20 @@ static int parse_config(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
         sim_cfg_duration(d, rl, "cpu", 0, spec->reload_cpu, &spec->reload_cpu);
         sim_cfg_size(d, rl, "memory", 0, spec->reload_mem, &spec->reload_mem);
     }
+    sim_cfg_node_t *w = sim_cfg_get(cfg, "watch");
+    if (w && sim_cfg_expect_map(d, w, "watch")) {
+        sim_cfg_node_t *b = sim_cfg_get(w, "batch");
+        if (b && sim_cfg_expect_map(d, b, "batch")) {
+            spec->batch_window = 50 * SIM_MS;   /* the article's 50 ms / 32 events */
+            spec->batch_max = 32;
+            sim_cfg_duration(d, b, "window", 0, spec->batch_window, &spec->batch_window);
+            sim_cfg_int(d, b, "max_events", 0, 1, 1000000, spec->batch_max, &spec->batch_max);
+        }
+        sim_cfg_bool(d, w, "coalesce", 0, false, &spec->coalesce);
+        sim_cfg_bool(d, w, "version_gate", 0, false, &spec->version_gate);
+        if (spec->coalesce && spec->batch_max <= 1 && spec->batch_window == 0)
+            sim_cfg_error(d, sim_cfg_get(w, "coalesce"), "'coalesce' merges a batch into one reload: it needs 'batch'");
+    }
     sim_cfg_node_t *pushes = sim_cfg_get(cfg, "pushes");
     if (pushes && sim_cfg_expect_seq(d, pushes, "pushes")) {
         spec->pushes = calloc(pushes->n ? pushes->n : 1, sizeof *spec->pushes);
@@ -158,17 +172,12 @@ static gw_reload_t *reload_alloc(gw_t *g)
     return x;
 }
 
-/* A config event reached a watcher of replica r: the naive callback
- * reloads (its own goroutine, a new index, transient memory, CPU). */
-static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key)
+/* Start one reload on replica r: its own goroutine, a new index, transient
+ * memory, CPU. */
+static void reload_start(gw_t *g, int r)
 {
-    (void)watcher;
-    (void)revision;
-    (void)key;
-    gw_replica_t *rp = ctx;
-    gw_t *g = (gw_t *)rp->cpu.owner;
-    int r = (int)(rp - g->rep);
-    if (!rp->up && !rp->starting) return;   /* a dead process hears nothing */
+    sim_t *sim = g->sim;
+    gw_replica_t *rp = &g->rep[r];
     gw_reload_t *x = reload_alloc(g);
     if (!x) {
         sim->error = SIM_ENOMEM;
@@ -180,12 +189,68 @@ static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision
     x->replica = r;
     x->gen = rp->gen;
     rp->reloads_running++;
+    g->reloads_started++;
     gort_goroutines(&rp->rt, 1);
     gort_retain(&rp->rt, g->spec->index_bytes + g->spec->reload_mem);
     x->job.job.demand = sim_time_from_s(sim_time_to_s(g->spec->reload_cpu) / g->speed);
     g->reload_cpu_s += sim_time_to_s(x->job.job.demand);
     g->win_reload_cpu_s += sim_time_to_s(x->job.job.demand);
     stn_submit(&rp->cpu, &x->job.job);
+}
+
+/* The batch of config events buffered on replica r is handed to the
+ * callback: one reload for the whole batch (coalesced by revision), or one
+ * per event. */
+static void flush_batch(gw_t *g, int r)
+{
+    gw_replica_t *rp = &g->rep[r];
+    sim_cancel(g->sim, &rp->batch_timer);
+    int64_t n = rp->batch_events;
+    rp->batch_events = 0;
+    if (n == 0 || (!rp->up && !rp->starting)) return;
+    g->batches++;
+    if (g->spec->coalesce) reload_start(g, r);
+    else
+        for (int64_t i = 0; i < n; i++) reload_start(g, r);
+}
+
+static void batch_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    gw_t *g = obj;
+    g->rep[arg].batch_timer = (sim_timer_t){0, 0};
+    flush_batch(g, (int)arg);
+}
+
+static bool is_version_revision(const gw_t *g, int64_t revision)
+{
+    for (size_t i = 0; i < g->spec->npushes; i++)
+        if (g->push_version_rev[i] == revision) return true;
+    return false;
+}
+
+/* A config event reached a watcher of replica r. The naive callback reloads
+ * for every event; the watch policies filter (`version_gate`: only the
+ * `_version` key), batch (`batch`: flush at max_events or after window) and
+ * coalesce (`coalesce`: one reload per batch). */
+static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key)
+{
+    (void)sim;
+    (void)watcher;
+    (void)key;
+    gw_replica_t *rp = ctx;
+    gw_t *g = (gw_t *)rp->cpu.owner;
+    int r = (int)(rp - g->rep);
+    if (!rp->up && !rp->starting) return;   /* a dead process hears nothing */
+    g->events_seen++;
+    if (g->spec->version_gate && !is_version_revision(g, revision)) return;
+    if (g->spec->batch_max <= 1 && g->spec->batch_window == 0) {
+        reload_start(g, r);
+        return;
+    }
+    if (rp->batch_events++ == 0 && g->spec->batch_window > 0)
+        rp->batch_timer = sim_schedule_in(g->sim, g->spec->batch_window, batch_event, g, (uint64_t)r);
+    if (g->spec->batch_max > 0 && rp->batch_events >= g->spec->batch_max) flush_batch(g, r);
 }
 
 static void reload_done(gw_t *g, gw_reload_t *x, stn_outcome_t oc)
@@ -398,6 +463,8 @@ void gw_crash(gw_t *g, int r, const char *kind, const char *detail)
     rp->client = rp->watcher = -1;
     rp->leaked = 0;
     rp->reloads_running = 0;
+    rp->batch_events = 0;
+    sim_cancel(sim, &rp->batch_timer);
     stn_abort_all(&rp->cpu);                     /* CPU segments die with the process */
     g->hooks.fail_all(g->hooks.ctx, r);          /* every request on it fails */
     rp->restart = sim_schedule_in(sim, delay, restart_event, g, (uint64_t)r);
@@ -435,7 +502,13 @@ static void push_event(sim_t *sim, void *obj, uint64_t arg)
     char detail[96];
     snprintf(detail, sizeof detail, "%lld keys under %s, one revision each", (long long)p->keys, g->spec->prefix);
     sim_log_event(sim, "config_push", "etcd", (double)p->keys, detail);
-    etcd_put(g->etcd, g->spec->prefix, p->keys);
+    if (g->spec->version_gate) {
+        /* the keys, then `_version` last: its revision gates the reloads */
+        int64_t first = etcd_put(g->etcd, g->spec->prefix, p->keys + 1);
+        g->push_version_rev[arg] = first + p->keys;
+    } else {
+        etcd_put(g->etcd, g->spec->prefix, p->keys);
+    }
 }
 
 /* ---- metrics ---------------------------------------------------------------------------- */
@@ -470,7 +543,7 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
     sim_series_set(sim, g->col[C_CACHE_N], (double)entries);
     sim_series_set(sim, g->col[C_CACHE_B], (double)bytes);
     sim_series_set(sim, g->col[C_HIT], g->win_lookups ? (double)g->win_hits / (double)g->win_lookups : NAN);
-    sim_series_set(sim, g->col[C_RELOADS], (double)g->reloads_total);
+    sim_series_set(sim, g->col[C_RELOADS], (double)g->reloads_started);
     sim_series_set(sim, g->col[C_RELOAD_CPU], g->win_reload_cpu_s / (secs * (double)(g->spec->cores * g->spec->replicas)));
     sim_series_set(sim, g->col[C_OOM], (double)g->oom_kills_total);
     sim_series_set(sim, g->col[C_PINNED], (double)pinned);
@@ -505,7 +578,7 @@ int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
         {"embedding_cache_entries", "1", "entries in the gateway embedding caches"},
         {"embedding_cache_bytes", "bytes", "bytes held by the gateway embedding caches"},
         {"embedding_cache_hit_ratio", "1", "cache hits / lookups in the interval"},
-        {"config_reloads_total", "1", "config reloads completed since the start of the run"},
+        {"config_reloads_total", "1", "config reloads started since the start of the run (each costs CPU, a goroutine and a new index)"},
         {"config_reload_cpu_ratio", "1", "CPU of reloads started in the interval / all gateway cores"},
         {"oom_kills_total{component=gateway}", "1", "gateway OOM kills since the start of the run"},
         {"index_pinned_bytes", "bytes", "old in-process index versions kept resident by cache entries"},
@@ -529,7 +602,12 @@ int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
         rp->up = true;
         process_start(g, r);
     }
-    for (size_t i = 0; i < spec->npushes; i++) sim_schedule_at(sim, spec->pushes[i].at, push_event, g, i);
+    g->push_version_rev = calloc(spec->npushes ? spec->npushes : 1, sizeof *g->push_version_rev);
+    if (!g->push_version_rev) return SIM_ENOMEM;
+    for (size_t i = 0; i < spec->npushes; i++) {
+        g->push_version_rev[i] = -1;
+        sim_schedule_at(sim, spec->pushes[i].at, push_event, g, i);
+    }
     return sim_error(sim);
 }
 
@@ -545,6 +623,7 @@ void gw_fini(gw_t *g)
     free(g->rep);
     for (size_t i = 0; i < g->nreload_slabs; i++) free(g->reload_slabs[i]);
     free(g->reload_slabs);
+    free(g->push_version_rev);
     etcd_destroy(g->etcd);
     lb_fini(&g->lb);
 }

@@ -80,6 +80,10 @@ typedef struct gw_spec {
     bool watch_per_request;        /* the article's bug: a new client and watch per request, never closed */
     sim_time_t reload_cpu;
     int64_t reload_mem;
+    sim_time_t batch_window;       /* watch.batch: flush after this (0: no batching) */
+    int64_t batch_max;             /* ... or at this many events */
+    bool coalesce;                 /* watch.coalesce: one reload per batch */
+    bool version_gate;             /* watch.version_gate: reload only on the `_version` key */
     gw_push_t *pushes;
     size_t npushes;
     etcd_spec_t etcd;
@@ -110,6 +114,8 @@ typedef struct gw_replica {
     int *clients;                  /* per-request clients (the bug), closed when the process dies */
     size_t nclients, clients_cap;
     int64_t watch_failures;
+    int64_t batch_events;          /* config events buffered for the next batch */
+    sim_timer_t batch_timer;
 } gw_replica_t;
 
 typedef struct gw gw_t;
@@ -138,9 +144,11 @@ struct gw {
 
     /* since warm-up */
     uint64_t oom_kills, reloads, leaked_total, watch_failures, cache_hits, cache_lookups;
+    uint64_t events_seen, batches;
+    int64_t *push_version_rev;     /* per push: the revision of its `_version` key, -1 none */
     double reload_cpu_s;
     /* whole run */
-    uint64_t oom_kills_total, reloads_total;
+    uint64_t oom_kills_total, reloads_total, reloads_started;
     /* sample window */
     uint64_t win_reloads, win_hits, win_lookups;
     double win_reload_cpu_s;

@@ -1,5 +1,6 @@
 #include "llm.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -127,7 +128,12 @@ static inline sim_time_t ns_ceil(double x)
     return (sim_time_t)ceil(x - LLM_NS_SLACK);
 }
 
-/* ---- heaps of calls (binary, keys in the call) ----------------------------- */
+/* Where a call is (c->where), so that cancel finds it: 0 = nowhere (being
+ * completed), else waiting (queue, back link c->prev) or in the prefill or
+ * decode heap at index c->hidx. */
+enum { LLM_WAITING = 1, LLM_PREFILL, LLM_DECODE };
+
+/* ---- heaps of calls (binary, keys in the call, index back in c->hidx) ----- */
 
 static inline bool heap_less(const call_t *a, const call_t *b, bool by_v)
 {
@@ -139,33 +145,58 @@ static inline bool heap_less(const call_t *a, const call_t *b, bool by_v)
     return a->u0 < b->u0;
 }
 
-static void heap_push(call_t **h, size_t *n, call_t *c, bool by_v)
+static inline void heap_set(call_t **h, size_t i, call_t *c)
 {
-    size_t i = (*n)++;
+    h[i] = c;
+    c->hidx = (int64_t)i;
+}
+
+/* Put c in the hole at i, moving it up past larger parents. */
+static void sift_up(call_t **h, size_t i, call_t *c, bool by_v)
+{
     while (i > 0) {
         size_t p = (i - 1) / 2;
         if (!heap_less(c, h[p], by_v)) break;
-        h[i] = h[p];
+        heap_set(h, i, h[p]);
         i = p;
     }
-    h[i] = c;
+    heap_set(h, i, c);
+}
+
+/* Put c in the hole at i of a heap of m, moving it down past smaller children. */
+static void sift_down(call_t **h, size_t m, size_t i, call_t *c, bool by_v)
+{
+    for (;;) {
+        size_t l = 2 * i + 1;
+        if (l >= m) break;
+        size_t s = (l + 1 < m && heap_less(h[l + 1], h[l], by_v)) ? l + 1 : l;
+        if (!heap_less(h[s], c, by_v)) break;
+        heap_set(h, i, h[s]);
+        i = s;
+    }
+    heap_set(h, i, c);
+}
+
+static void heap_push(call_t **h, size_t *n, call_t *c, bool by_v)
+{
+    sift_up(h, (*n)++, c, by_v);
 }
 
 static call_t *heap_pop(call_t **h, size_t *n, bool by_v)
 {
     call_t *top = h[0];
     call_t *last = h[--*n];
-    size_t m = *n, i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1;
-        if (l >= m) break;
-        size_t s = (l + 1 < m && heap_less(h[l + 1], h[l], by_v)) ? l + 1 : l;
-        if (!heap_less(h[s], last, by_v)) break;
-        h[i] = h[s];
-        i = s;
-    }
-    if (m > 0) h[i] = last;
+    if (*n > 0) sift_down(h, *n, 0, last, by_v);
     return top;
+}
+
+/* Remove the call at index i (a cancelled sequence): O(log n). */
+static void heap_remove(call_t **h, size_t *n, size_t i, bool by_v)
+{
+    call_t *last = h[--*n];
+    if (i == *n) return;
+    if (i > 0 && heap_less(last, h[(i - 1) / 2], by_v)) sift_up(h, i, last, by_v);
+    else sift_down(h, *n, i, last, by_v);
 }
 
 /* ---- replica mechanics --------------------------------------------------- */
@@ -234,6 +265,7 @@ static void start_prefill(llm_replica_t *rp, call_t *c, int64_t need, sim_time_t
     if (llm->speed != 1.0) d = ns_ceil((double)d / llm->speed);
     c->t0 = now + d;
     c->u0 = llm->next_order++;
+    c->where = LLM_PREFILL;
     heap_push(rp->pre, &rp->npre, c, false);
 }
 
@@ -248,7 +280,7 @@ static void admit_waiting(llm_replica_t *rp, sim_time_t now)
         int64_t need = kv_need(llm, c);   /* >= 0: checked at submit */
         if (need > llm->kv_cap_tokens - rp->kv_used) break;
         rp->qhead = c->link;
-        if (!rp->qhead) rp->qtail = NULL;
+        if (rp->qhead) rp->qhead->prev = NULL; else rp->qtail = NULL;
         c->link = NULL;
         rp->nqueue--;
         start_prefill(rp, c, need, now);
@@ -274,6 +306,7 @@ static void pre_event(sim_t *sim, void *obj, uint64_t arg)
     while (rp->npre && rp->pre[0]->t0 <= now) {
         call_t *c = heap_pop(rp->pre, &rp->npre, false);
         c->v0 = rp->V + (double)(c->tokens_out > 0 ? c->tokens_out : 0);
+        c->where = LLM_DECODE;
         heap_push(rp->dec, &rp->ndec, c, true);
     }
     pre_reschedule(rp);
@@ -312,6 +345,7 @@ static void dec_event(sim_t *sim, void *obj, uint64_t arg)
         }
         if (rp->V < h->v0) rp->V = h->v0;
         heap_pop(rp->dec, &rp->ndec, true);
+        h->where = 0;
         h->link = NULL;
         if (tail) tail->link = h; else done = h;
         tail = h;
@@ -378,6 +412,7 @@ static void kill_one(llm_replica_t *rp)
     }
     uint64_t nfail = 0;
     for (call_t *c = list; c; c = c->link) {
+        c->where = 0;
         lb_end(&llm->lb, rp->idx);
         nfail++;
     }
@@ -439,9 +474,48 @@ void llm_submit(llm_t *llm, call_t *c)
         return;
     }
     lb_begin(&llm->lb, r);
+    c->prev = rp->qtail;
+    c->where = LLM_WAITING;
     if (rp->qtail) rp->qtail->link = c; else rp->qhead = c;
     rp->qtail = c;
     rp->nqueue++;
+}
+
+void llm_cancel(llm_t *llm, call_t *c)
+{
+    assert(!c->owner && "llm_cancel: the caller must detach the call first");
+    int where = c->where;
+    if (!where) return;   /* already leaving (finished or failed in this instant) */
+    llm_replica_t *rp = &llm->rep[c->replica];
+    sim_time_t now = sim_now(llm->sim);
+    c->where = 0;
+    if (where == LLM_WAITING) {
+        if (c->prev) c->prev->link = c->link; else rp->qhead = c->link;
+        if (c->link) c->link->prev = c->prev; else rp->qtail = c->prev;
+        c->link = c->prev = NULL;
+        rp->nqueue--;
+        admit_waiting(rp, now);   /* the head may have blocked the rest on KV */
+    } else {
+        /* vLLM's abort: the sequence leaves the batch and frees its slot and
+         * KV at once. */
+        size_t i = (size_t)c->hidx;
+        if (where == LLM_PREFILL) {
+            heap_remove(rp->pre, &rp->npre, i, false);
+            if (i == 0) pre_reschedule(rp);
+        } else {
+            advance(rp, now);   /* decode so far at the old batch size */
+            heap_remove(rp->dec, &rp->ndec, i, true);
+            if (rp->ndec == 0) rp->V = 0;
+        }
+        rp->active--;
+        rp->kv_used -= kv_need(llm, c);
+        admit_waiting(rp, now);
+        if (where == LLM_DECODE) dec_reschedule(rp);   /* the others speed up */
+    }
+    lb_end(&llm->lb, rp->idx);
+    llm->st.completed[CALL_TIMEOUT]++;
+    llm->st.cancelled++;
+    call_complete(llm->sim, c, CALL_TIMEOUT);
 }
 
 void llm_set_speed(llm_t *llm, double factor)
@@ -475,6 +549,7 @@ static void ops_set_speed(void *comp, double f) { llm_set_speed(comp, f); }
 static void ops_set_error_ratio(void *comp, double r) { llm_set_error_ratio(comp, r); }
 static void ops_kill(void *comp, int r) { llm_kill(comp, r); }
 static int ops_replicas_up(const void *comp) { return llm_replicas_up(comp); }
+static void ops_cancel(void *comp, call_t *c) { llm_cancel(comp, c); }
 
 const comp_ops_t llm_ops = {
     .kind = "llm",
@@ -483,6 +558,7 @@ const comp_ops_t llm_ops = {
     .set_error_ratio = ops_set_error_ratio,
     .kill = ops_kill,
     .replicas_up = ops_replicas_up,
+    .cancel = ops_cancel,
 };
 
 /* ---- state and statistics ------------------------------------------------ */

@@ -31,10 +31,16 @@
  * sequence event, never O(b). No allocation per call: heaps are sized to
  * max_num_seqs at creation, the waiting queue is linked through c->link.
  *
- * The server is naive: a call whose owner timed out keeps its slot and KV
- * reservation until it finishes. See docs/model-llm.md for the equations
- * and the simplifications (whole-sequence KV reservation instead of paged
- * allocation with preemption; prefill alongside decode without slowing it). */
+ * A call whose owner timed out keeps its slot and KV reservation until it
+ * finishes, unless the caller cancels it (llm_cancel, llm_ops.cancel:
+ * vLLM's abort on client disconnect): a waiting call leaves the queue, a
+ * prefilling or decoding sequence leaves its heap (O(log b), through the
+ * index kept in c->hidx; c->where says queue, prefill or decode, c->prev
+ * links the queue back), its slot and KV are released, waiting calls are
+ * admitted and the remaining decoders speed up.
+ * See docs/model-llm.md for the equations and the simplifications
+ * (whole-sequence KV reservation instead of paged allocation with
+ * preemption; prefill alongside decode without slowing it). */
 #ifndef MODELS_LLM_H
 #define MODELS_LLM_H
 
@@ -82,7 +88,8 @@ double llm_ttft(const llm_spec_t *spec, int64_t prompt_tokens);
 typedef struct {
     uint64_t submitted;                 /* calls offered */
     uint64_t completed[CALL_NSTATUS];   /* calls completed, by the status given */
-    uint64_t orphaned;                  /* completed after the caller stopped waiting */
+    uint64_t orphaned;                  /* completed after the caller stopped waiting (not cancelled) */
+    uint64_t cancelled;                 /* aborted by llm_cancel (also in completed[CALL_TIMEOUT]) */
     uint64_t output_tokens;             /* tokens_out of sequences that finished decoding */
     double decoded_tokens;              /* tokens decoded, including those of killed sequences */
     double batch_area;                  /* integral of sum_r b_r dt, in sequence x ns */
@@ -125,6 +132,11 @@ void llm_submit(llm_t *llm, call_t *c);
 void llm_set_speed(llm_t *llm, double factor);       /* factor <= 1e-6 counts as 1e-6 */
 void llm_set_error_ratio(llm_t *llm, double ratio);  /* clamped to [0, 1] */
 void llm_kill(llm_t *llm, int replica);              /* replica < 0: all that are up */
+/* Cancel a detached call (c->owner NULL) the LLM has not completed: waiting,
+ * prefilling or decoding, it leaves at once with CALL_TIMEOUT (no done
+ * callback), freeing its slot and KV; waiting calls are admitted. A call
+ * already leaving in this instant is left alone. O(log b). */
+void llm_cancel(llm_t *llm, call_t *c);
 int llm_replicas_up(const llm_t *llm);
 
 /* State of replica r (r < 0: sum over replicas; for kv: max of the ratios). */

@@ -14,6 +14,7 @@
 #ifndef MODELS_MODEL_H
 #define MODELS_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -73,6 +74,9 @@ typedef struct model_type {
     void (*destroy)(void *inst);
     int (*write)(const void *inst, sim_trace_t *tr, const char *group);
     void (*report)(const void *inst, rs_report_t *rep);
+    /* The scenario's trigger window in seconds (faults, spikes), for the
+     * time-to-recover metric; false if none (may be NULL). */
+    bool (*trigger)(const void *spec, double *start_s, double *end_s);
 } model_type_t;
 
 extern const model_type_t network_model;

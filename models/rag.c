@@ -36,7 +36,8 @@ int rag_component_index(const rag_spec_t *spec, const char *name)
 #define REASON_GATEWAY(ncomp) ((ncomp) * CALL_NSTATUS + 1)
 #define REASON_GATEWAY_CRASH(ncomp) ((ncomp) * CALL_NSTATUS + 2)
 #define REASON_WATCH(ncomp) ((ncomp) * CALL_NSTATUS + 3)
-#define NREASONS(ncomp) ((ncomp) * CALL_NSTATUS + 4)
+#define REASON_CACHED(ncomp) ((ncomp) * CALL_NSTATUS + 4)
+#define NREASONS(ncomp) ((ncomp) * CALL_NSTATUS + 5)
 
 /* ---- parsing ------------------------------------------------------------------ */
 
@@ -60,7 +61,7 @@ static int name_to_index(sim_diag_t *d, const rag_spec_t *spec, sim_cfg_node_t *
     int k = rag_component_index(spec, name);
     if (k == RAG_GATEWAY && !allow_gateway) k = -2;
     if (k >= -1) return k;
-    const char *c[RAG_FIRST_DEP + RAG_MAX_DEPS + 4];
+    const char *c[RAG_MAX_COMP + 4];
     size_t n;
     candidates(spec, c, &n, allow_gateway);
     c[n++] = "embed";
@@ -116,6 +117,9 @@ static int parse_pipeline(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     if (!sim_cfg_expect_map(d, p, "pipeline")) return SIM_ECONFIG;
     sim_cfg_int(d, p, "top_k", 0, 1, 10000, spec->top_k, &spec->top_k);
     sim_cfg_int(d, p, "chunk_tokens", 0, 1, 1000000, spec->chunk_tokens, &spec->chunk_tokens);
+    sim_cfg_bool(d, p, "context_propagation", 0, false, &spec->context_propagation);
+    if (embc_spec_parse(d, sim_cfg_get(p, "answer_cache"), &spec->answer_cache) == 0 && !sim_cfg_get(p, "answer_cache"))
+        spec->answer_cache.mode = EMBC_NONE;
     sim_cfg_node_t *steps = sim_cfg_get(p, "steps");
     if (!steps) {
         sim_cfg_error(d, p, "missing required key 'steps' in 'pipeline' (e.g. steps: [embed, retrieve, generate])");
@@ -194,22 +198,44 @@ static int parse_components(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spe
                 sim_cfg_error(d, deps->keys[i], "'%s' is a built-in component: give the dependency another name", name);
                 continue;
             }
+            if (!strcmp(name, "keyword_search")) {
+                sim_cfg_error(d, deps->keys[i], "'keyword_search' is the keyword channel: configure it at the top level");
+                continue;
+            }
             if ((rc = dep_spec_parse(d, deps->vals[i], name, &spec->deps[spec->ndeps])) == SIM_ENOMEM) return rc;
             spec->comp_name[RAG_FIRST_DEP + spec->ndeps] = name;
             spec->ndeps++;
         }
     }
+    /* the keyword (BM25) retrieval channel: a dependency-like service with
+     * lower relevance, the target of the keyword fallback */
+    spec->keyword = -1;
+    spec->keyword_relevance = 0.7;
+    sim_cfg_node_t *kw = sim_cfg_get(root, "keyword_search");
+    if (kw && sim_cfg_expect_map(d, kw, "keyword_search")) {
+        dep_spec_t *nd = realloc(spec->deps, (spec->ndeps + 1) * sizeof *nd);
+        if (!nd) return SIM_ENOMEM;
+        spec->deps = nd;
+        sim_cfg_ratio(d, kw, "relevance", 0, spec->keyword_relevance, &spec->keyword_relevance);
+        if ((rc = dep_spec_parse(d, kw, "keyword_search", &spec->deps[spec->ndeps])) == SIM_ENOMEM) return rc;
+        spec->keyword = RAG_FIRST_DEP + (int)spec->ndeps;
+        spec->comp_name[spec->keyword] = "keyword_search";
+        spec->ndeps++;
+    }
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
 
+static const char *const fallback_names[] = {"none", "keyword", "refuse", "cached_answer", "skip", NULL};
+
 static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
 {
-    int errs = d->errors;
+    int errs = d->errors, rc;
     /* naive defaults: the article's 3 s retrieval timeout; generous elsewhere */
-    spec->timeout[RAG_EMBEDDER] = 2 * SIM_SEC;
-    spec->timeout[RAG_VECTORDB] = 3 * SIM_SEC;
-    spec->timeout[RAG_LLM] = 60 * SIM_SEC;
-    for (size_t i = 0; i < spec->ndeps; i++) spec->timeout[RAG_FIRST_DEP + i] = 2 * SIM_SEC;
+    int ncomp = RAG_FIRST_DEP + (int)spec->ndeps;
+    spec->edge[RAG_EMBEDDER].timeout = 2 * SIM_SEC;
+    spec->edge[RAG_VECTORDB].timeout = 3 * SIM_SEC;
+    spec->edge[RAG_LLM].timeout = 60 * SIM_SEC;
+    for (int k = RAG_FIRST_DEP; k < ncomp; k++) spec->edge[k].timeout = 2 * SIM_SEC;
     sim_cfg_node_t *calls = sim_cfg_get(root, "calls");
     if (!calls) return 0;
     if (!sim_cfg_expect_map(d, calls, "calls")) return SIM_ECONFIG;
@@ -219,8 +245,28 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
         if (k < 0) continue;
         sim_cfg_node_t *e = calls->vals[i];
         if (!sim_cfg_expect_map(d, e, "call edge")) continue;
-        sim_cfg_duration(d, e, "timeout", SIM_CFG_UNBOUNDED, spec->timeout[k], &spec->timeout[k]);
-        if (spec->timeout[k] == SIM_TIME_MAX) spec->timeout[k] = 0;
+        rag_edge_spec_t *es = &spec->edge[k];
+        sim_cfg_duration(d, e, "timeout", SIM_CFG_UNBOUNDED, es->timeout, &es->timeout);
+        if (es->timeout == SIM_TIME_MAX) es->timeout = 0;
+        if ((rc = pol_specs_parse(d, e, &es->pols, &es->npols)) == SIM_ENOMEM) return rc;
+        sim_cfg_node_t *fb = sim_cfg_get(e, "fallback");
+        if (fb && sim_cfg_expect_map(d, fb, "fallback")) {
+            int a = FB_NONE;
+            sim_cfg_enum(d, fb, "action", SIM_CFG_REQUIRED, fallback_names, FB_NONE, &a);
+            es->fallback = (rag_fallback_t)a;
+            sim_cfg_node_t *an = sim_cfg_get(fb, "action");
+            bool ok = true;
+            switch (es->fallback) {
+            case FB_KEYWORD: ok = k == RAG_VECTORDB || k == RAG_EMBEDDER; break;
+            case FB_SKIP: ok = k >= RAG_FIRST_DEP; break;
+            default: break;
+            }
+            if (!ok)
+                sim_cfg_error(d, an, "fallback '%s' does not apply to '%s' (keyword: embed or retrieve; skip: a dependency)",
+                              fallback_names[a], spec->comp_name[k]);
+            if (es->fallback == FB_KEYWORD && spec->keyword < 0)
+                sim_cfg_error(d, an, "fallback 'keyword' needs the keyword channel: add a top-level 'keyword_search' (e.g. keyword_search: {latency: 20ms})");
+        }
     }
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
@@ -301,6 +347,7 @@ int rag_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc
     if ((rc = gw_spec_parse(d, root, sc, &spec->gw)) == SIM_ENOMEM) return rc;
     if ((rc = parse_pipeline(d, root, spec)) == SIM_ENOMEM) return rc;
     if ((rc = parse_calls(d, root, spec)) == SIM_ENOMEM) return rc;
+    if (spec->keyword >= 0) spec->uses[spec->keyword] = true;
     if ((rc = parse_faults(d, root, sc, spec)) == SIM_ENOMEM) return rc;
     sim_cfg_node_t *tr = sim_cfg_get(root, "trace");
     if (tr && sim_cfg_expect_map(d, tr, "trace"))
@@ -321,6 +368,7 @@ void rag_spec_fini(rag_spec_t *spec)
     vdb_spec_fini(&spec->vdb);
     llm_spec_fini(&spec->llm);
     for (size_t i = 0; i < spec->ndeps; i++) dep_spec_fini(&spec->deps[i]);
+    for (int k = 0; k < RAG_MAX_COMP; k++) pol_specs_fini(spec->edge[k].pols, spec->edge[k].npols);
     free(spec->deps);
     free(spec->faults);
     memset(spec, 0, sizeof *spec);
@@ -329,13 +377,27 @@ void rag_spec_fini(rag_spec_t *spec)
 /* ---- requests ------------------------------------------------------------------ */
 
 enum { PH_PRE, PH_STEPS, PH_POST, PH_DONE };
-enum { RQ_EMPTY = 1u << 0, RQ_IRRELEVANT = 1u << 1, RQ_ENDED = 1u << 2, RQ_FAILED = 1u << 3 };
+enum {
+    RQ_EMPTY = 1u << 0,        /* retrieval returned no chunks */
+    RQ_IRRELEVANT = 1u << 1,   /* retrieval returned unrelated chunks */
+    RQ_ENDED = 1u << 2,        /* the client has its outcome */
+    RQ_FAILED = 1u << 3,       /* a required call failed */
+    RQ_DEGRADED = 1u << 4,     /* a fallback was used */
+    RQ_KEYWORD = 1u << 5,      /* retrieve through the keyword channel (the embedding failed) */
+    RQ_FINISHED = 1u << 6,     /* answered early (refusal, cached answer): the step must not go on */
+    RQ_CANCELLED = 1u << 7,    /* its context was cancelled (deadline, with context propagation) */
+};
 
 struct rag_req {
     gw_job_t job;               /* first: CPU work at the gateway replica */
     rag_req_t *next_free;
     rag_req_t *prev, *next;     /* requests held by the same gateway replica */
     call_t *calls[RAG_MAX_GROUP];   /* calls of the current step still awaited */
+    sim_timer_t retry_timer[RAG_MAX_GROUP];   /* a retry waiting for its backoff */
+    sim_time_t first_sent[RAG_MAX_GROUP];     /* when the slot's first attempt was made */
+    sim_time_t prev_delay[RAG_MAX_GROUP];     /* the slot's last backoff (decorrelated jitter) */
+    uint8_t attempt[RAG_MAX_GROUP];           /* attempts made on the slot */
+    int8_t slot_target[RAG_MAX_GROUP];        /* the component the slot now calls (a fallback may change it) */
     uint32_t gen;               /* the replica's process generation at arrival */
     double u_leak;              /* drawn at arrival: does its goroutine leak at the deadline? */
     uint64_t id;
@@ -386,6 +448,7 @@ static void format_reason(const rag_t *rag, int reason, char *buf, size_t n)
     else if (reason == REASON_GATEWAY(rag->ncomp)) snprintf(buf, n, "no gateway replica up");
     else if (reason == REASON_GATEWAY_CRASH(rag->ncomp)) snprintf(buf, n, "gateway crashed");
     else if (reason == REASON_WATCH(rag->ncomp)) snprintf(buf, n, "etcd watch failed");
+    else if (reason == REASON_CACHED(rag->ncomp)) snprintf(buf, n, "served a cached answer");
     else snprintf(buf, n, "%s %s", rag->spec->comp_name[reason / CALL_NSTATUS],
                   call_status_name((call_status_t)(reason % CALL_NSTATUS)));
 }
@@ -451,31 +514,53 @@ static void req_release(rag_t *rag, rag_req_t *r)
     rag->free_reqs = r;
 }
 
+static void run_step(rag_t *rag, rag_req_t *r);
+static void abandon_calls(rag_t *rag, rag_req_t *r, bool cancel);
+
 static void deadline_event(sim_t *sim, void *obj, uint64_t arg)
 {
     (void)sim;
     rag_req_t *r = obj;
     rag_t *rag = (rag_t *)(uintptr_t)arg;
     r->deadline_timer = (sim_timer_t){0, 0};
+    req_outcome(rag, r, RAG_TIMEOUT, REASON_DEADLINE(rag->ncomp));
+    if (rag->spec->context_propagation) {
+        /* the context is cancelled: every call of the request is cancelled
+         * down to the components, and its goroutine returns (a CPU segment
+         * in progress ends first) */
+        r->flags |= RQ_CANCELLED;
+        if (r->phase == PH_STEPS) {
+            abandon_calls(rag, r, true);
+            req_release(rag, r);
+        }
+        return;
+    }
     /* naive: the client gives up, the gateway goes on (no context
      * propagation); its goroutine may block forever */
-    req_outcome(rag, r, RAG_TIMEOUT, REASON_DEADLINE(rag->ncomp));
     gw_deadline(&rag->gw, r->replica, r->u_leak);
 }
-
-static void run_step(rag_t *rag, rag_req_t *r);
 
 static void on_request_cpu_done(void *ctx, stn_job_t *job, stn_outcome_t oc)
 {
     rag_t *rag = ctx;
     rag_req_t *r = (rag_req_t *)job;
     if (oc != STN_DONE) return;   /* the process died: gw_crash fails the request */
+    if (r->flags & RQ_CANCELLED) {
+        req_release(rag, r);      /* its context was cancelled during the segment */
+        return;
+    }
     if (r->phase == PH_PRE) {
         r->phase = PH_STEPS;
         run_step(rag, r);
     } else {
         r->phase = PH_DONE;
-        req_outcome(rag, r, RAG_OK_SUCCESS, -1);
+        bool grounded = !(r->flags & (RQ_EMPTY | RQ_IRRELEVANT));
+        if (grounded && !(r->flags & RQ_DEGRADED) && rag->spec->answer_cache.mode != EMBC_NONE &&
+            embc_insert(&rag->answers, r->key, sim_now(rag->sim)) != 0) {
+            rag->sim->error = SIM_ENOMEM;
+            sim_stop(rag->sim);
+        }
+        req_outcome(rag, r, (r->flags & RQ_DEGRADED) ? RAG_DEGRADED : RAG_OK_SUCCESS, -1);
         req_release(rag, r);
     }
 }
@@ -488,11 +573,8 @@ static void fail_all(void *ctx, int replica)
     int reason = REASON_GATEWAY_CRASH(rag->ncomp);
     while (rag->held[replica]) {
         rag_req_t *r = rag->held[replica];
-        for (int i = 0; i < RAG_MAX_GROUP; i++)
-            if (r->calls[i]) {
-                call_abandon(rag->sim, r->calls[i]);
-                r->calls[i] = NULL;
-            }
+        /* the process's connections close: the servers cancel its calls */
+        abandon_calls(rag, r, true);
         sim_cancel(rag->sim, &r->deadline_timer);
         req_outcome(rag, r, RAG_ERROR, reason);
         req_release(rag, r);
@@ -548,9 +630,17 @@ static void on_arrival(sim_t *sim, void *ctx)
     gw_request_cpu(&rag->gw, gw, &r->job.job, true);
 }
 
-/* ---- the call edge -------------------------------------------------------------- */
+/* ---- the call edge --------------------------------------------------------------
+ *
+ * A step's slot calls one component through its edge: the edge's policies
+ * admit each attempt (or answer it from a cache, or reject it), the call is
+ * made with the edge's timeout (capped by the request's deadline when
+ * context propagation is on), failed attempts are retried as the retry
+ * policy says, and the edge's final outcome goes through the fallback. */
 
 static void on_call_done(sim_t *sim, call_t *c, call_status_t st);
+static void edge_attempt(rag_t *rag, rag_req_t *r, int slot);
+static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_status_t st, uint32_t flags);
 
 static void send_event(sim_t *sim, void *obj, uint64_t arg)
 {
@@ -567,8 +657,6 @@ static void lost_event(sim_t *sim, void *obj, uint64_t arg)
     call_complete(sim, obj, CALL_ERROR);   /* connection reset after the last retransmission */
 }
 
-/* Every call from a request to a component goes through here: the place
- * where timeouts act now and where policies will wrap. */
 static void llm_call_released(sim_t *sim, call_t *c)
 {
     (void)sim;
@@ -576,7 +664,16 @@ static void llm_call_released(sim_t *sim, call_t *c)
     gw_llm_call_end(&e->rag->gw, (int)(c->caller_u & 0xFFFFFFFF), (uint32_t)(c->caller_u >> 32));
 }
 
-static void rag_call(rag_t *rag, rag_req_t *r, int target, int slot)
+static pol_ctx_t pol_ctx(rag_t *rag, rag_req_t *r, int slot)
+{
+    pol_ctx_t x = {.sim = rag->sim, .now = sim_now(rag->sim), .attempt = r->attempt[slot], .key = r->key,
+                   .deadline = r->deadline, .prev_delay = r->prev_delay[slot]};
+    return x;
+}
+
+/* Make the call of one attempt: every call from a request to a component
+ * goes out here. */
+static void issue_call(rag_t *rag, rag_req_t *r, int slot, int target)
 {
     sim_t *sim = rag->sim;
     call_t *c = call_new(&rag->calls, r, on_call_done, (uint64_t)slot, sim_now(sim));
@@ -594,7 +691,7 @@ static void rag_call(rag_t *rag, rag_req_t *r, int target, int slot)
         c->tokens_in = r->prompt_tokens;
         c->tokens_out = r->otok;
         /* the LLM call runs in its own goroutine, holding its buffers until
-         * the LLM answers, even after the request gave up */
+         * the LLM answers, even after the request gave up (unless cancelled) */
         gw_llm_call_begin(&rag->gw, r->replica);
         c->release = llm_call_released;
         c->caller_u = ((uint64_t)r->gen << 32) | (uint32_t)r->replica;
@@ -602,7 +699,13 @@ static void rag_call(rag_t *rag, rag_req_t *r, int target, int slot)
     default: break;
     }
     r->calls[slot] = c;
-    if (rag->spec->timeout[target] > 0) call_set_timeout(sim, c, rag->spec->timeout[target]);
+    sim_time_t to = rag->spec->edge[target].timeout;
+    if (rag->spec->context_propagation) {
+        /* the call's context carries the request's deadline */
+        sim_time_t left = r->deadline - sim_now(sim);
+        if (to == 0 || left < to) to = left > 0 ? left : 1;
+    }
+    if (to > 0) call_set_timeout(sim, c, to);
     /* packet loss on the edge: each transmission is lost with probability p;
      * TCP retransmits after rto, doubling; after max_retransmits the call fails */
     double p = rag->loss[target];
@@ -622,6 +725,81 @@ static void rag_call(rag_t *rag, rag_req_t *r, int target, int slot)
     rag->ops[target]->submit(rag->comp[target], c);
 }
 
+static void retry_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    rag_req_t *r = obj;
+    int slot = (int)arg;
+    /* the request's CPU station belongs to the gateway, whose hooks know the model */
+    rag_t *rag = ((gw_t *)r->job.job.st->owner)->hooks.ctx;
+    r->retry_timer[slot] = (sim_timer_t){0, 0};
+    edge_attempt(rag, r, slot);
+}
+
+static void edge_attempt(rag_t *rag, rag_req_t *r, int slot)
+{
+    int target = r->slot_target[slot];
+    pol_ctx_t x = pol_ctx(rag, r, slot);
+    for (size_t i = 0; i < rag->npols[target]; i++) {
+        const pol_inst_t *p = &rag->pols[target][i];
+        if (!p->type->admit) continue;
+        pol_verdict_t v = p->type->admit(p->state, p->spec, &x);
+        if (v == POL_HIT) {
+            slot_done(rag, r, slot, target, CALL_OK, 0);
+            return;
+        }
+        if (v == POL_REJECT) {
+            /* fail fast: a local decision, not retried */
+            rag->policy_rejects[target]++;
+            slot_done(rag, r, slot, target, CALL_REJECTED, 0);
+            return;
+        }
+    }
+    r->attempt[slot]++;
+    issue_call(rag, r, slot, target);
+}
+
+/* Start a slot's edge: its first attempt. */
+static void edge_call(rag_t *rag, rag_req_t *r, int slot, int target)
+{
+    r->slot_target[slot] = (int8_t)target;
+    r->attempt[slot] = 0;
+    r->prev_delay[slot] = 0;
+    r->first_sent[slot] = sim_now(rag->sim);
+    edge_attempt(rag, r, slot);
+}
+
+static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
+{
+    rag_req_t *r = c->owner;
+    const rag_edge_t *e = c->edge;
+    rag_t *rag = e->rag;
+    int target = e->target;
+    int slot = (int)c->tag;
+    r->calls[slot] = NULL;
+    pol_ctx_t x = pol_ctx(rag, r, slot);
+    x.attempt = r->attempt[slot] - 1;
+    x.status = st;
+    x.latency = sim_now(sim) - c->sent;
+    x.flags = c->flags;
+    for (size_t i = 0; i < rag->npols[target]; i++) {
+        const pol_inst_t *p = &rag->pols[target][i];
+        if (p->type->done) p->type->done(p->state, p->spec, &x);
+    }
+    if (st != CALL_OK) {
+        for (size_t i = 0; i < rag->npols[target]; i++) {
+            const pol_inst_t *p = &rag->pols[target][i];
+            if (p->type->retry && p->type->retry(p->state, p->spec, &x)) {
+                rag->retries[target]++;
+                r->prev_delay[slot] = x.retry_delay;
+                r->retry_timer[slot] = sim_schedule_in(sim, x.retry_delay, retry_event, r, (uint64_t)slot);
+                return;
+            }
+        }
+    }
+    slot_done(rag, r, slot, target, st, c->flags);
+}
+
 static int stage_slot(int target) { return target >= RAG_FIRST_DEP ? 3 : target; }
 
 static void finish_step(rag_t *rag, rag_req_t *r)
@@ -636,22 +814,67 @@ static void finish_step(rag_t *rag, rag_req_t *r)
     run_step(rag, r);
 }
 
-static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
+/* Stop every call and retry of the request's current step. */
+static void abandon_calls(rag_t *rag, rag_req_t *r, bool cancel)
 {
-    rag_req_t *r = c->owner;
-    const rag_edge_t *e = c->edge;
-    rag_t *rag = e->rag;
-    int target = e->target;
-    r->calls[c->tag] = NULL;
-    sim_time_t lat = sim_now(sim) - c->sent;
+    for (int i = 0; i < RAG_MAX_GROUP; i++) {
+        sim_cancel(rag->sim, &r->retry_timer[i]);
+        call_t *c = r->calls[i];
+        if (!c) continue;
+        r->calls[i] = NULL;
+        call_abandon(rag->sim, c);
+        const rag_edge_t *e = c->edge;
+        if (cancel && rag->ops[e->target]->cancel) rag->ops[e->target]->cancel(rag->comp[e->target], c);
+    }
+}
+
+/* The request is answered before its pipeline ends (a refusal, a cached
+ * answer): the rest of the step is abandoned. */
+static void finish_early(rag_t *rag, rag_req_t *r, int reason)
+{
+    r->flags |= RQ_FINISHED | RQ_DEGRADED;
+    abandon_calls(rag, r, true);
+    req_outcome(rag, r, RAG_DEGRADED, reason);
+    req_release(rag, r);
+}
+
+/* The edge's final outcome for the slot (after retries): statistics, the
+ * fallback, the step's bookkeeping. */
+static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_status_t st, uint32_t flags)
+{
+    const rag_spec_t *spec = rag->spec;
+    sim_time_t lat = sim_now(rag->sim) - r->first_sent[slot];
     rag_stage_t *sg = &rag->stage[target];
     sg->calls++;
     sim_hist_add(&sg->all, lat);
     sim_hist_add(&sg->win, lat);
-    int slot = stage_slot(target);
-    r->stage_s[slot] = (r->stage_s[slot] < 0 ? 0 : r->stage_s[slot]) + (float)sim_time_to_s(lat);
+    int ss = stage_slot(target);
+    r->stage_s[ss] = (r->stage_s[ss] < 0 ? 0 : r->stage_s[ss]) + (float)sim_time_to_s(lat);
     if (st != CALL_OK) sg->failed++;
-    if (target == RAG_VECTORDB) {
+
+    bool retrieval = target == RAG_VECTORDB || (target == spec->keyword && r->slot_target[slot] == spec->keyword &&
+                                                 spec->steps[r->step].target[slot] == RAG_VECTORDB);
+    rag_fallback_t fb = st != CALL_OK ? spec->edge[target].fallback : FB_NONE;
+    if (fb != FB_NONE) rag->fallbacks[target]++;
+    if (fb == FB_CACHED_ANSWER) {
+        if (embc_lookup(&rag->answers, r->key, sim_now(rag->sim))) {
+            finish_early(rag, r, REASON_CACHED(rag->ncomp));
+            return;
+        }
+        fb = FB_NONE;   /* nothing cached: as without a fallback */
+    }
+    if (fb == FB_REFUSE) {
+        /* degrade, don't hallucinate: answer that it cannot answer now */
+        finish_early(rag, r, target * CALL_NSTATUS + (int)st);
+        return;
+    }
+    if (fb == FB_KEYWORD && target == RAG_VECTORDB) {
+        /* retrieve through the keyword channel in the same slot */
+        r->flags |= RQ_DEGRADED;
+        edge_call(rag, r, slot, spec->keyword);
+        return;
+    }
+    if (retrieval) {
         rag->retrievals++;
         rag->win_retrievals++;
         if (st != CALL_OK) {
@@ -659,13 +882,21 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
             r->flags |= RQ_EMPTY;
             rag->retrievals_empty++;
             rag->win_empty++;
-        } else if (c->flags & CALL_F_IRRELEVANT) {
+        } else if (flags & CALL_F_IRRELEVANT) {
             r->flags |= RQ_IRRELEVANT;
+        } else if (target == spec->keyword && sim_rng_uniform(rag->rng_keyword) >= spec->keyword_relevance) {
+            r->flags |= RQ_IRRELEVANT;   /* BM25 found chunks, not the right ones */
         }
-    } else if (st != CALL_OK && !(r->flags & RQ_FAILED)) {
-        r->flags |= RQ_FAILED;
-        r->reason = target * CALL_NSTATUS + (int)st;
-    } else if (target == RAG_EMBEDDER && st == CALL_OK) {
+    } else if (st != CALL_OK) {
+        if (fb == FB_KEYWORD && target == RAG_EMBEDDER) {
+            r->flags |= RQ_DEGRADED | RQ_KEYWORD;   /* no embedding: keyword retrieval later */
+        } else if (fb == FB_SKIP) {
+            r->flags |= RQ_DEGRADED;                  /* go on without the dependency */
+        } else if (!(r->flags & RQ_FAILED)) {
+            r->flags |= RQ_FAILED;
+            r->reason = target * CALL_NSTATUS + (int)st;
+        }
+    } else if (target == RAG_EMBEDDER) {
         gw_cache_insert(&rag->gw, r->replica, r->key);
     }
     if (--r->pending == 0) finish_step(rag, r);
@@ -691,17 +922,21 @@ static void run_step(rag_t *rag, rag_req_t *r)
         }
     }
     r->pending = (int16_t)st->ncalls;
-    /* a completion inside rag_call (a synchronous rejection) must not
-     * finish the step before every call is issued: hold one extra count */
+    /* a completion inside the calls (a synchronous rejection, a cache hit)
+     * must not finish the step before every call is issued: hold one extra
+     * count */
     r->pending++;
-    for (int i = 0; i < st->ncalls; i++) {
-        if (st->target[i] == RAG_EMBEDDER && gw_cache_lookup(&rag->gw, r->replica, r->key)) {
-            r->pending--;   /* a cache hit: no call */
+    for (int i = 0; i < st->ncalls && !(r->flags & RQ_FINISHED); i++) {
+        int target = st->target[i];
+        if (target == RAG_EMBEDDER && gw_cache_lookup(&rag->gw, r->replica, r->key)) {
+            r->pending--;   /* the gateway's embedding cache: no call */
             r->stage_s[0] = 0;
             continue;
         }
-        rag_call(rag, r, st->target[i], i);
+        if (target == RAG_VECTORDB && (r->flags & RQ_KEYWORD)) target = spec->keyword;
+        edge_call(rag, r, i, target);
     }
+    if (r->flags & RQ_FINISHED) return;   /* answered early: released */
     if (--r->pending == 0) finish_step(rag, r);
 }
 
@@ -822,6 +1057,9 @@ static void warmup(sim_t *sim, void *ctx)
     rag->arrivals = rag->ungrounded = rag->retrievals = rag->retrievals_empty = rag->llm_calls = 0;
     memset(rag->outcome, 0, sizeof rag->outcome);
     memset(rag->reason, 0, (size_t)NREASONS(rag->ncomp) * sizeof *rag->reason);
+    memset(rag->retries, 0, sizeof rag->retries);
+    memset(rag->fallbacks, 0, sizeof rag->fallbacks);
+    memset(rag->policy_rejects, 0, sizeof rag->policy_rejects);
     sim_welford_reset(&rag->latency_s);
     sim_hist_reset(&rag->latency);
     rag->prompt_tokens_sum = 0;
@@ -919,6 +1157,16 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     rag->rng_otok = sim_stream(sim, "workload/output_tokens");
     rag->rng_deadline = sim_stream(sim, "workload/deadline");
     rag->rng_leak = sim_stream(sim, "workload/leak");
+    rag->rng_retry = sim_stream(sim, "policies/retry");
+    rag->rng_keyword = sim_stream(sim, "keyword_search/relevance");
+    if (!rag->rng_retry || !rag->rng_keyword) goto fail;
+    if (embc_init(&rag->answers, &spec->answer_cache, 0, NULL, NULL)) goto fail;
+    rag->answers_ok = true;
+    for (int k = 0; k < rag->ncomp; k++)
+        if (pol_insts_init(&rag->pols[k], spec->edge[k].pols, spec->edge[k].npols, sim, spec->comp_name[k]))
+            goto fail;
+        else
+            rag->npols[k] = spec->edge[k].npols;
     rag->rng_loss = sim_stream(sim, "faults/packet_loss");
     if (!rag->rng_key || !rag->rng_qtok || !rag->rng_otok || !rag->rng_deadline || !rag->rng_leak || !rag->rng_loss)
         goto fail;
@@ -983,6 +1231,8 @@ void rag_destroy(rag_t *rag)
     sim_hist_fini(&rag->latency);
     sim_hist_fini(&rag->win_latency);
     sim_table_fini(&rag->requests);
+    for (int k = 0; k < RAG_MAX_COMP; k++) pol_insts_fini(rag->pols[k], rag->npols[k]);
+    if (rag->answers_ok) embc_fini(&rag->answers);
     free(rag);
 }
 
@@ -1054,6 +1304,22 @@ static void m_report(const void *vinst, rs_report_t *rep)
         rs_report_add(rep, "calls", n, "p95 latency", RS_SECONDS, sim_hist_quantile(&sg->all, 0.95) * 1e-9);
         rs_report_add(rep, "calls", n, "p99 latency", RS_SECONDS, sim_hist_quantile(&sg->all, 0.99) * 1e-9);
     }
+    /* policies and fallbacks per edge */
+    for (int k = 0; k < rag->ncomp; k++) {
+        if (!spec->uses[k]) continue;
+        const char *n = spec->comp_name[k];
+        for (size_t i = 0; i < rag->npols[k]; i++) {
+            const pol_inst_t *p = &rag->pols[k][i];
+            if (p->type->report) p->type->report(p->state, n, rep);
+        }
+        if (spec->edge[k].npols || spec->edge[k].fallback != FB_NONE) {
+            char row[96];
+            snprintf(row, sizeof row, "%s edge", n);
+            rs_report_add(rep, "policies", row, "retries", RS_COUNT, (double)rag->retries[k]);
+            rs_report_add(rep, "policies", row, "rejected", RS_COUNT, (double)rag->policy_rejects[k]);
+            rs_report_add(rep, "policies", row, "fallbacks", RS_COUNT, (double)rag->fallbacks[k]);
+        }
+    }
     /* why requests failed */
     for (int i = 0; i < NREASONS(rag->ncomp); i++) {
         int comp = i / CALL_NSTATUS;
@@ -1087,6 +1353,21 @@ static void m_report(const void *vinst, rs_report_t *rep)
     rs_report_add(rep, "summary", "", "vectordb_oom_kills", RS_COUNT, (double)v->oom_kills);
 }
 
+/* The trigger: from the first fault's start to the last fault's end. */
+static bool m_trigger(const void *vspec, double *start_s, double *end_s)
+{
+    const rag_spec_t *s = vspec;
+    if (s->nfaults == 0) return false;
+    sim_time_t a = SIM_TIME_MAX, b = 0;
+    for (size_t i = 0; i < s->nfaults; i++) {
+        if (s->faults[i].at < a) a = s->faults[i].at;
+        if (s->faults[i].at + s->faults[i].dur > b) b = s->faults[i].at + s->faults[i].dur;
+    }
+    *start_s = sim_time_to_s(a);
+    *end_s = sim_time_to_s(b);
+    return true;
+}
+
 const model_type_t rag_model = {
     .name = "rag",
     .spec_size = sizeof(rag_spec_t),
@@ -1099,4 +1380,5 @@ const model_type_t rag_model = {
     .destroy = m_destroy,
     .write = m_write,
     .report = m_report,
+    .trigger = m_trigger,
 };

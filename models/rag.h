@@ -51,6 +51,7 @@
 #include "models/gateway.h"
 #include "models/lb.h"
 #include "models/llm.h"
+#include "models/policy.h"
 #include "models/station.h"
 #include "models/vectordb.h"
 #include "models/workload.h"
@@ -63,6 +64,7 @@
 enum { RAG_EMBEDDER, RAG_VECTORDB, RAG_LLM, RAG_FIRST_DEP };
 #define RAG_GATEWAY (-1)
 #define RAG_MAX_DEPS 64
+#define RAG_MAX_COMP (RAG_FIRST_DEP + RAG_MAX_DEPS + 1)   /* + the keyword channel */
 #define RAG_MAX_GROUP 16
 
 typedef enum { STEP_EMBED, STEP_RETRIEVE, STEP_GENERATE, STEP_DEP } rag_step_kind_t;
@@ -96,6 +98,23 @@ typedef struct {
     int64_t max_retransmits;
 } rag_fault_t;
 
+/* What the gateway does when a call edge finally fails (after retries). */
+typedef enum {
+    FB_NONE,           /* naive: retrieval goes on empty; anything else fails the request */
+    FB_KEYWORD,        /* retrieval (or embedding) falls back to the keyword (BM25) channel */
+    FB_REFUSE,         /* answer politely that it cannot answer now (degraded, no LLM call) */
+    FB_CACHED_ANSWER,  /* serve the cached answer to the same query if there is one (degraded) */
+    FB_SKIP,           /* dependencies: go on without it (degraded) */
+} rag_fallback_t;
+
+/* A call edge: gateway -> one component. */
+typedef struct {
+    sim_time_t timeout;       /* caller-side, 0: none */
+    pol_spec_t *pols;
+    size_t npols;
+    rag_fallback_t fallback;
+} rag_edge_spec_t;
+
 typedef struct rag_spec {
     wl_spec_t workload;
     sim_dist_t keys;              /* Zipf over distinct queries */
@@ -107,14 +126,18 @@ typedef struct rag_spec {
     size_t nsteps;
     int64_t top_k, chunk_tokens;
 
-    bool uses[RAG_FIRST_DEP + RAG_MAX_DEPS];   /* components on the pipeline */
-    sim_time_t timeout[RAG_FIRST_DEP + RAG_MAX_DEPS];   /* per call edge; 0 none */
-    const char *comp_name[RAG_FIRST_DEP + RAG_MAX_DEPS];
+    bool uses[RAG_MAX_COMP];                  /* components on the pipeline (or a fallback) */
+    rag_edge_spec_t edge[RAG_MAX_COMP];       /* per call edge */
+    const char *comp_name[RAG_MAX_COMP];
+    bool context_propagation;                 /* cancel the work of requests whose deadline passed */
+    int keyword;                              /* component index of the keyword channel, -1 none */
+    double keyword_relevance;                 /* fraction of keyword results related to the query */
+    embc_spec_t answer_cache;                 /* for the cached_answer fallback */
 
     embedder_spec_t emb;
     vdb_spec_t vdb;
     llm_spec_t llm;
-    dep_spec_t *deps;
+    dep_spec_t *deps;             /* the dependencies, then the keyword channel if configured */
     size_t ndeps;
 
     rag_fault_t *faults;
@@ -155,16 +178,24 @@ struct rag {
     rag_req_t **held;             /* requests held per gateway replica (intrusive lists) */
 
     /* components */
-    void *comp[RAG_FIRST_DEP + RAG_MAX_DEPS];
-    const comp_ops_t *ops[RAG_FIRST_DEP + RAG_MAX_DEPS];
+    void *comp[RAG_MAX_COMP];
+    const comp_ops_t *ops[RAG_MAX_COMP];
     int ncomp;
     call_pool_t calls;
 
+    /* policies per edge */
+    pol_inst_t *pols[RAG_MAX_COMP];
+    size_t npols[RAG_MAX_COMP];
+    embc_t answers;               /* answer cache (cached_answer fallback) */
+    bool answers_ok;
+    sim_rng_t *rng_retry, *rng_keyword;
+    uint64_t fallbacks[RAG_MAX_COMP], retries[RAG_MAX_COMP], policy_rejects[RAG_MAX_COMP];
+
     /* fault state */
     double pollution;                                  /* prompt tokens x */
-    double loss[RAG_FIRST_DEP + RAG_MAX_DEPS];          /* packet loss per edge */
-    sim_time_t loss_rto[RAG_FIRST_DEP + RAG_MAX_DEPS];
-    int64_t loss_max[RAG_FIRST_DEP + RAG_MAX_DEPS];
+    double loss[RAG_MAX_COMP];                         /* packet loss per edge */
+    sim_time_t loss_rto[RAG_MAX_COMP];
+    int64_t loss_max[RAG_MAX_COMP];
 
     /* requests */
     rag_req_t *free_reqs;
@@ -194,7 +225,7 @@ struct rag {
 
     sim_table_t requests;         /* sampled per-request records */
     uint64_t sample_threshold;    /* request sampled when hash(id) < threshold */
-    rag_edge_t edge[RAG_FIRST_DEP + RAG_MAX_DEPS];
+    rag_edge_t edge[RAG_MAX_COMP];
 };
 
 rag_t *rag_create(sim_t *sim, const rag_spec_t *spec);

@@ -1,5 +1,6 @@
 #include "replicas.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,16 @@ int rset_submit(rset_t *rs, call_t *c, double demand_s)
         return -1;
     }
     return r;
+}
+
+void rset_cancel(rset_t *rs, call_t *c)
+{
+    assert(!c->owner && "rset_cancel: the caller must detach the call first");
+    int r = c->replica;
+    assert(r >= 0 && r < rs->spec->replicas && "rset_cancel: the call is not on a replica");
+    if (!stn_cancel(&rs->st[r], &c->job)) return;  /* in service */
+    lb_end(&rs->lb, r);
+    call_complete(rs->sim, c, CALL_TIMEOUT);
 }
 
 static void ready_event(sim_t *sim, void *obj, uint64_t arg)

@@ -88,6 +88,14 @@ void rset_fini(rset_t *rs);
  * once). Returns the replica, or -1. */
 int rset_submit(rset_t *rs, call_t *c, double demand_s);
 
+/* Cancel a call the caller has detached (comp_ops_t.cancel): if it waits
+ * in its replica's queue it leaves it (the station counts it `cancelled`,
+ * the replica's in-system count drops at once) and is completed with
+ * CALL_TIMEOUT without going through the component's rset_done_fn; a call
+ * in service cannot be stopped (a FAISS search, an RPC handler) and is left
+ * to finish as before. O(1). */
+void rset_cancel(rset_t *rs, call_t *c);
+
 /* Crash replica r (r < 0: all): every call on it fails, restart per the
  * backoff. Logs "<kind>" (e.g. "oom_kill", "replica_killed") with `detail`. */
 void rset_crash(rset_t *rs, int r, const char *kind, double value, const char *detail);

@@ -9,15 +9,174 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "models/compare.h"
+#include "models/incident.h"
 #include "models/theory.h"
 #include "sim/error.h"
 #include "sim/stats.h"
 #include "sim/trace.h"
 #include "sim/units.h"
 
-#define VARIANT "default"
 
 /* ---- loading ------------------------------------------------------------- */
+
+static const char *const variant_reserved[] = {"extends", "baseline", "description", NULL};
+static const char *const run_keys[] = {"name", "description", "duration", "warmup", "seed", "replications",
+                                       "sample_interval", "variants", "slo", "trigger", "compare", NULL};
+static const char *const skip_variants[] = {"variants", NULL};
+
+int rs_variant_find(const rs_scenario_t *s, const char *name)
+{
+    for (size_t i = 0; i < s->nvariants; i++)
+        if (!strcmp(s->variants[i].name, name)) return (int)i;
+    return -1;
+}
+
+/* The `variants` mapping: names, extends chains (no cycles), the baseline. */
+static int resolve_variants(rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d,
+                            const sim_cfg_node_t ***chains, size_t **chain_len)
+{
+    int errs = d->errors;
+    sim_cfg_node_t *vars = sim_cfg_get(root, "variants");
+    if (!vars || sim_cfg_is_null(vars)) {
+        s->variants = calloc(1, sizeof *s->variants);
+        *chains = calloc(1, sizeof **chains);
+        *chain_len = calloc(1, sizeof **chain_len);
+        if (!s->variants || !*chains || !*chain_len) return SIM_ENOMEM;
+        s->variants[0].name = "default";
+        s->nvariants = 1;
+        return 0;
+    }
+    if (!sim_cfg_expect_map(d, vars, "variants")) return SIM_ECONFIG;
+    if (vars->n == 0) {
+        sim_cfg_error(d, vars, "'variants' is empty: name at least one (e.g. variants: {naive: {}})");
+        return SIM_ECONFIG;
+    }
+    size_t n = vars->n;
+    s->variants = calloc(n, sizeof *s->variants);
+    *chains = calloc(n * n, sizeof **chains);
+    *chain_len = calloc(n, sizeof **chain_len);
+    int *parent = malloc(n * sizeof *parent);
+    if (!s->variants || !*chains || !*chain_len || !parent) {
+        free(parent);
+        return SIM_ENOMEM;
+    }
+    s->nvariants = n;
+    int marked = -1;
+    for (size_t i = 0; i < n; i++) {
+        sim_cfg_node_t *v = vars->vals[i];
+        sim_cfg_touch(v);
+        s->variants[i].name = vars->keys[i]->text;
+        parent[i] = -1;
+        if (sim_cfg_is_null(v)) continue;
+        if (!sim_cfg_expect_map(d, v, "variant")) continue;
+        const char *ext = NULL;
+        bool base = false;
+        sim_cfg_string(d, v, "extends", 0, NULL, &ext);
+        sim_cfg_bool(d, v, "baseline", 0, false, &base);
+        sim_cfg_string(d, v, "description", 0, "", &s->variants[i].description);
+        for (size_t k = 0; run_keys[k]; k++) {
+            sim_cfg_node_t *bad = NULL;
+            for (size_t j = 0; j < v->n; j++)
+                if (!strcmp(v->keys[j]->text, run_keys[k])) bad = v->keys[j];
+            if (bad)
+                sim_cfg_error(d, bad, "variant '%s' sets '%s': variants change the model, not the run "
+                                      "(every variant runs with the top-level %s)",
+                              s->variants[i].name, run_keys[k], run_keys[k]);
+        }
+        if (base) {
+            if (marked >= 0)
+                sim_cfg_error(d, sim_cfg_get(v, "baseline"), "two variants are marked 'baseline: true' ('%s' and '%s')",
+                              s->variants[marked].name, s->variants[i].name);
+            marked = (int)i;
+        }
+        if (ext) {
+            int p = -1;
+            for (size_t j = 0; j < n; j++)
+                if (!strcmp(vars->keys[j]->text, ext)) p = (int)j;
+            if (p < 0) {
+                const char *cands[256];
+                size_t nc = 0;
+                for (size_t j = 0; j < n && nc < 256; j++) cands[nc++] = vars->keys[j]->text;
+                const char *best = sim_cfg_closest(ext, cands, nc);
+                if (best) sim_cfg_error(d, sim_cfg_get(v, "extends"), "variant '%s' extends '%s', which is not a variant (did you mean '%s'?)", s->variants[i].name, ext, best);
+                else sim_cfg_error(d, sim_cfg_get(v, "extends"), "variant '%s' extends '%s', which is not a variant", s->variants[i].name, ext);
+            } else {
+                parent[i] = p;
+            }
+        }
+    }
+    if (d->errors == errs) {
+        /* chains, root first; a cycle is an error at the variant that closes it */
+        for (size_t i = 0; i < n; i++) {
+            size_t len = 0;
+            int cur = (int)i;
+            while (cur >= 0 && len <= n) {
+                (*chains)[i * n + len++] = vars->vals[cur];
+                cur = parent[cur];
+            }
+            if (len > n) {
+                char path[512];
+                size_t k = 0;
+                cur = (int)i;
+                for (size_t j = 0; j <= n && k < sizeof path; j++) {
+                    k += (size_t)snprintf(path + k, sizeof path - k, "%s%s", j ? " -> " : "", s->variants[cur].name);
+                    cur = parent[cur];
+                    if (cur == (int)i) {
+                        if (k < sizeof path) snprintf(path + k, sizeof path - k, " -> %s", s->variants[i].name);
+                        break;
+                    }
+                }
+                sim_cfg_error(d, sim_cfg_get(vars->vals[i], "extends"), "cyclic 'extends': %s", path);
+                break;
+            }
+            /* reverse: root first */
+            for (size_t a = 0, b = len - 1; a < b; a++, b--) {
+                const sim_cfg_node_t *t = (*chains)[i * n + a];
+                (*chains)[i * n + a] = (*chains)[i * n + b];
+                (*chains)[i * n + b] = t;
+            }
+            (*chain_len)[i] = len;
+        }
+    }
+    s->baseline = marked >= 0 ? (size_t)marked : 0;
+    free(parent);
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+static void parse_analysis(rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d)
+{
+    s->slo_success = 0.99;
+    s->slo_p95 = INFINITY;
+    s->trigger_start = s->trigger_end = NAN;
+    sim_cfg_node_t *slo = sim_cfg_get(root, "slo");
+    if (slo && sim_cfg_expect_map(d, slo, "slo")) {
+        sim_cfg_ratio(d, slo, "success_ratio", 0, s->slo_success, &s->slo_success);
+        sim_time_t p = 0;
+        sim_cfg_duration(d, slo, "latency_p95", SIM_CFG_POSITIVE | SIM_CFG_UNBOUNDED, SIM_TIME_MAX, &p);
+        s->slo_p95 = p == SIM_TIME_MAX ? INFINITY : sim_time_to_s(p);
+    }
+    sim_cfg_node_t *cmp = sim_cfg_get(root, "compare");
+    if (cmp && sim_cfg_expect_map(d, cmp, "compare")) {
+        sim_cfg_node_t *m = sim_cfg_get(cmp, "metrics");
+        if (m && sim_cfg_expect_seq(d, m, "metrics")) {
+            s->compare_metrics = calloc(m->n ? m->n : 1, sizeof *s->compare_metrics);
+            for (size_t i = 0; s->compare_metrics && i < m->n; i++)
+                if (sim_cfg_string_node(d, m->vals[i], &s->compare_metrics[s->ncompare_metrics]) == 0)
+                    s->ncompare_metrics++;
+        }
+    }
+    sim_cfg_node_t *tr = sim_cfg_get(root, "trigger");
+    if (tr && sim_cfg_expect_map(d, tr, "trigger")) {
+        sim_time_t a = 0, b = 0;
+        if (sim_cfg_duration(d, tr, "start", SIM_CFG_REQUIRED, 0, &a) == 0 &&
+            sim_cfg_duration(d, tr, "end", SIM_CFG_REQUIRED, 0, &b) == 0) {
+            if (b < a) sim_cfg_error(d, sim_cfg_get(tr, "end"), "'trigger.end' is before 'trigger.start'");
+            s->trigger_start = sim_time_to_s(a);
+            s->trigger_end = sim_time_to_s(b);
+        }
+    }
+}
 
 int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t nsets,
             sim_diag_t *d)
@@ -26,29 +185,83 @@ int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t 
     s->path = path;
     s->cfg = sim_cfg_load_file(path, d);
     if (!s->cfg) return SIM_ECONFIG;
-    int errs = d->errors;
+    int errs = d->errors, rc;
     for (size_t i = 0; i < nsets; i++) sim_cfg_set(s->cfg, sets[i], d);
     if (d->errors != errs) return SIM_ECONFIG;
     sim_cfg_node_t *root = sim_cfg_root(s->cfg);
     sim_scenario_parse(d, root, &s->sc);
+    parse_analysis(s, root, d);
+    sim_cfg_check_unused_node(sim_cfg_get(root, "slo"), d);
+    sim_cfg_check_unused_node(sim_cfg_get(root, "trigger"), d);
+    sim_cfg_check_unused_node(sim_cfg_get(root, "compare"), d);
     s->model = model_find(d, root);
-    if (s->model) {
-        s->spec = calloc(1, s->model->spec_size);
-        if (!s->spec) return SIM_ENOMEM;
-        if (s->model->parse(d, root, &s->sc, s->spec) == SIM_ENOMEM) return SIM_ENOMEM;
+    const sim_cfg_node_t **chains = NULL;
+    size_t *chain_len = NULL;
+    rc = resolve_variants(s, root, d, &chains, &chain_len);
+    /* go on after errors in the run parameters: the model's errors and the
+     * unknown keys are reported too (each once: the diagnostics drop repeats) */
+    if (rc != 0 || !s->model) goto out;
+    for (size_t i = 0; i < s->nvariants; i++) {
+        rs_variant_t *v = &s->variants[i];
+        v->root = sim_cfg_overlay(s->cfg, root, skip_variants, chains + i * s->nvariants, chain_len[i],
+                                  variant_reserved);
+        v->spec = calloc(1, s->model->spec_size);
+        if (!v->root || !v->spec) {
+            rc = SIM_ENOMEM;
+            goto out;
+        }
+        /* the run keys were read (and their unknown sub-keys checked) on the
+         * base tree: mark their copies */
+        for (size_t k = 0; run_keys[k]; k++) {
+            sim_cfg_node_t *x = sim_cfg_get(v->root, run_keys[k]);
+            if (x) sim_cfg_touch_all(x);
+        }
+        sim_cfg_get(v->root, "model");
+        if ((rc = s->model->parse(d, v->root, &s->sc, v->spec)) == SIM_ENOMEM) goto out;
+        sim_cfg_check_unused_node(v->root, d);
     }
-    sim_cfg_check_unused(s->cfg, d);
-    if (d->errors != errs) return SIM_ECONFIG;
+    rc = 0;
+    if (d->errors != errs) {
+        rc = SIM_ECONFIG;
+        goto out;
+    }
+    s->spec = s->variants[s->baseline].spec;
     size_t len = 0;
-    if (sim_cfg_emit(s->cfg, &s->yaml, &len) != 0) return SIM_ENOMEM;
-    if (s->model->check) s->model->check(s->spec, &s->sc, root, d);
-    return 0;
+    if (sim_cfg_emit(s->cfg, &s->yaml, &len) != 0) {
+        rc = SIM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < s->nvariants; i++) {
+        rs_variant_t *v = &s->variants[i];
+        if (sim_cfg_emit_node(v->root, &v->yaml, &len) != 0) {
+            rc = SIM_ENOMEM;
+            goto out;
+        }
+        if (s->model->check) s->model->check(v->spec, &s->sc, v->root, d);
+    }
+    if (isnan(s->trigger_start) && s->model->trigger) {
+        double a, b;
+        if (s->model->trigger(s->spec, &a, &b)) {
+            s->trigger_start = a;
+            s->trigger_end = b;
+        }
+    }
+out:
+    free(chains);
+    free(chain_len);
+    if (rc == 0 && d->errors != errs) rc = SIM_ECONFIG;
+    return rc;
 }
 
 void rs_unload(rs_scenario_t *s)
 {
-    if (s->spec && s->model) s->model->spec_fini(s->spec);
-    free(s->spec);
+    for (size_t i = 0; s->variants && i < s->nvariants; i++) {
+        if (s->variants[i].spec && s->model) s->model->spec_fini(s->variants[i].spec);
+        free(s->variants[i].spec);
+        free(s->variants[i].yaml);
+    }
+    free(s->variants);
+    free(s->compare_metrics);
     sim_cfg_destroy(s->cfg);
     free(s->yaml);
     memset(s, 0, sizeof *s);
@@ -104,10 +317,11 @@ static void progress_clear(rs_progress_t *p)
 
 /* ---- one run --------------------------------------------------------------- */
 
-int rs_run_one(const rs_scenario_t *s, uint32_t rep, uint64_t seed, uint64_t max_events,
+int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                rs_progress_t *progress, rs_result_t *out)
 {
     memset(out, 0, sizeof *out);
+    out->variant = variant;
     out->replication = rep;
     out->seed = seed;
     sim_config_t cfg = {
@@ -122,9 +336,9 @@ int rs_run_one(const rs_scenario_t *s, uint32_t rep, uint64_t seed, uint64_t max
     if (!out->sim) return SIM_ENOMEM;
     if (progress) sim_set_progress(out->sim, progress_cb, progress);
     sim_set_interrupt(out->sim, &rs_interrupted);
-    sim_log_event(out->sim, "run_start", "", (double)rep, s->sc.name);
+    sim_log_event(out->sim, "run_start", s->variants[variant].name, (double)rep, s->sc.name);
     out->model = s->model;
-    out->inst = s->model->create(out->sim, s->spec);
+    out->inst = s->model->create(out->sim, s->variants[variant].spec);
     if (!out->inst) return SIM_ENOMEM;
     out->end = sim_run(out->sim, s->sc.duration);
     s->model->finish(out->inst);
@@ -178,11 +392,11 @@ static int summary_init(sim_table_t *t, const rs_report_t *first)
     return 0;
 }
 
-static int summary_add(sim_table_t *t, const rs_result_t *r, const rs_report_t *rep)
+static int summary_add(sim_table_t *t, const char *variant, const rs_result_t *r, const rs_report_t *rep)
 {
     unsigned char *row = sim_table_append(t);
     if (!row) return SIM_ENOMEM;
-    sim_row_str(t, row, 0, VARIANT);
+    sim_row_str(t, row, 0, variant);
     sim_row_i64(t, row, 1, r->replication);
     sim_row_i64(t, row, 2, (int64_t)r->seed);
     sim_row_f64(t, row, 3, sim_time_to_s(sim_now(r->sim)));
@@ -203,8 +417,16 @@ static int summary_add(sim_table_t *t, const rs_result_t *r, const rs_report_t *
 static int write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t *r)
 {
     char g[256], p[512];
-    snprintf(g, sizeof g, "/runs/%s/rep%03u", VARIANT, r->replication);
+    const rs_variant_t *v = &s->variants[r->variant];
+    snprintf(g, sizeof g, "/runs/%s", v->name);
     int rc = 0;
+    if (r->replication == 0) {
+        rc |= sim_trace_group(tr, g);
+        rc |= sim_trace_attr_str(tr, g, "scenario_yaml", v->yaml);
+        rc |= sim_trace_attr_str(tr, g, "description", v->description ? v->description : "");
+        rc |= sim_trace_attr_i64(tr, g, "baseline", r->variant == s->baseline);
+    }
+    snprintf(g, sizeof g, "/runs/%s/rep%03u", v->name, r->replication);
     rc |= sim_trace_group(tr, g);
     rc |= sim_trace_attr_i64(tr, g, "seed", (int64_t)r->seed);
     rc |= sim_trace_attr_i64(tr, g, "replication", r->replication);
@@ -245,6 +467,7 @@ static int write_header(sim_trace_t *tr, const rs_scenario_t *s, uint64_t seed)
     rc |= sim_trace_attr_f64(tr, "/", "duration_s", sim_time_to_s(s->sc.duration));
     rc |= sim_trace_attr_f64(tr, "/", "warmup_s", sim_time_to_s(s->sc.warmup));
     rc |= sim_trace_attr_f64(tr, "/", "sample_interval_s", sim_time_to_s(s->sc.sample_interval));
+    rc |= sim_trace_attr_str(tr, "/", "baseline", s->variants[s->baseline].name);
     return rc ? SIM_EHDF5 : 0;
 }
 
@@ -455,6 +678,12 @@ int rs_cmd_validate(const rs_opts_t *o, FILE *out, FILE *err)
         fprintf(out, "%s: scenario '%s' is valid: %s model, %g s x %lld replication%s\n", o->scenario, s.sc.name,
                 s.model->name, sim_time_to_s(s.sc.duration), (long long)s.sc.replications,
                 s.sc.replications == 1 ? "" : "s");
+        if (s.nvariants > 1) {
+            fprintf(out, "variants:");
+            for (size_t i = 0; i < s.nvariants; i++)
+                fprintf(out, " %s%s", s.variants[i].name, i == s.baseline ? " (baseline)" : "");
+            fprintf(out, "\n");
+        }
         if (s.model->describe) s.model->describe(s.spec, out);
         if (d.warnings) fprintf(out, "%d warning%s (see above)\n", d.warnings, d.warnings == 1 ? "" : "s");
     }
@@ -463,7 +692,144 @@ int rs_cmd_validate(const rs_opts_t *o, FILE *out, FILE *err)
     return status;
 }
 
-int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
+/* ---- incident metrics ------------------------------------------------------------ */
+
+static int series_index(const sim_t *sim, const char *name)
+{
+    for (size_t i = 0; i < sim_series_count(sim); i++)
+        if (!strcmp(sim_series_name(sim, i), name)) return (int)i;
+    return -1;
+}
+
+/* Sum of the named series (missing ones count as 0) into out[n]. */
+static void sum_series(const sim_t *sim, const char *const *names, double *out, size_t n)
+{
+    memset(out, 0, n * sizeof *out);
+    for (size_t k = 0; names[k]; k++) {
+        int c = series_index(sim, names[k]);
+        if (c < 0) continue;
+        const double *v = sim_series_data(sim, (size_t)c);
+        for (size_t i = 0; i < n; i++)
+            if (!isnan(v[i])) out[i] += v[i];
+    }
+}
+
+static double series_max(const sim_t *sim, const char *name, bool *found)
+{
+    int c = series_index(sim, name);
+    *found = c >= 0;
+    if (c < 0) return NAN;
+    const double *v = sim_series_data(sim, (size_t)c);
+    double m = 0;
+    for (size_t i = 0; i < sim_series_samples(sim); i++)
+        if (v[i] > m) m = v[i];
+    return m;
+}
+
+void rs_report_run(const rs_scenario_t *s, const rs_result_t *r, rs_report_t *rep)
+{
+    s->model->report(r->inst, rep);
+    const sim_t *sim = r->sim;
+    size_t n = sim_series_samples(sim);
+    if (n == 0) return;
+    static const char *const ok_names[] = {"requests_per_second{outcome=success}",
+                                           "requests_per_second{outcome=degraded}", NULL};
+    static const char *const end_names[] = {"requests_per_second{outcome=success}",
+                                            "requests_per_second{outcome=degraded}",
+                                            "requests_per_second{outcome=timeout}",
+                                            "requests_per_second{outcome=error}",
+                                            "requests_per_second{outcome=rejected}", NULL};
+    double *ok = malloc(n * sizeof *ok), *ended = malloc(n * sizeof *ended);
+    if (!ok || !ended) {
+        free(ok);
+        free(ended);
+        return;
+    }
+    sum_series(sim, ok_names, ok, n);
+    sum_series(sim, end_names, ended, n);
+    int p = series_index(sim, "latency_p95_seconds");
+    inc_input_t in = {
+        .t = sim_series_times(sim), .n = n, .dt = sim_time_to_s(s->sc.sample_interval),
+        .ok = ok, .ended = ended, .p95 = p >= 0 ? sim_series_data(sim, (size_t)p) : NULL,
+        .slo_success = s->slo_success, .slo_p95 = s->slo_p95, .window = 60,
+        .trigger_start = s->trigger_start, .trigger_end = s->trigger_end,
+        .recover_fraction = 0.95, .recover_hold = 30,
+    };
+    inc_result_t res;
+    if (inc_compute(&in, &res) == 0) {
+        rs_report_add(rep, "summary", "", INC_WORST_WINDOW_SUCCESS, RS_RATIO, res.worst_window_success);
+        rs_report_add(rep, "summary", "", INC_TIME_BELOW_SLO, RS_SECONDS, res.time_below_slo);
+        if (!isnan(s->trigger_end)) {
+            rs_report_add(rep, "summary", "", INC_RECOVERY_TIME, RS_SECONDS, res.recovery_time);
+            rs_report_add(rep, "summary", "", INC_RECOVERED, RS_RATIO, res.recovered ? 1 : 0);
+        }
+    }
+    free(ok);
+    free(ended);
+    /* peaks of the trap metrics, when the model has them */
+    static const struct { const char *series, *col; rs_kind_t kind; } peaks[] = {
+        {"goroutines", "peak_goroutines", RS_COUNT},
+        {"heap_inuse_bytes", "peak_heap_bytes", RS_BYTES},
+        {"etcd_leases_in_use", "peak_leases", RS_COUNT},
+        {"config_reloads_total", "config_reloads", RS_COUNT},
+        {"oom_kills_total{component=gateway}", "gateway_oom_kills", RS_COUNT},
+    };
+    for (size_t i = 0; i < sizeof peaks / sizeof *peaks; i++) {
+        bool found;
+        double v = series_max(sim, peaks[i].series, &found);
+        if (found) rs_report_add(rep, "summary", "", peaks[i].col, peaks[i].kind, v);
+    }
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+
+/* Which variants to run: all, or the comma-separated list (the baseline is
+ * added for a comparison). Returns the count or -1 after reporting. */
+static int select_variants(const rs_scenario_t *s, const char *list, bool need_baseline, size_t *sel, FILE *err)
+{
+    size_t n = 0;
+    if (!list) {
+        for (size_t i = 0; i < s->nvariants; i++) sel[n++] = i;
+        return (int)n;
+    }
+    char *copy = strdup(list);
+    if (!copy) return -1;
+    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
+        int k = rs_variant_find(s, tok);
+        if (k < 0) {
+            const char *cands[256];
+            size_t nc = 0;
+            for (size_t i = 0; i < s->nvariants && nc < 256; i++) cands[nc++] = s->variants[i].name;
+            const char *best = sim_cfg_closest(tok, cands, nc);
+            fprintf(err, "ragsim: error: --variants: '%s' is not a variant of the scenario%s%s%s\n", tok,
+                    best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+            free(copy);
+            return -1;
+        }
+        bool dup = false;
+        for (size_t i = 0; i < n; i++) dup |= sel[i] == (size_t)k;
+        if (!dup) sel[n++] = (size_t)k;
+    }
+    free(copy);
+    if (need_baseline) {
+        bool has = false;
+        for (size_t i = 0; i < n; i++) has |= sel[i] == s->baseline;
+        if (!has) {
+            memmove(sel + 1, sel, n * sizeof *sel);
+            sel[0] = s->baseline;
+            n++;
+        }
+    }
+    return (int)n;
+}
+
+static const char *const compare_metrics[] = {
+    "success_ratio", INC_WORST_WINDOW_SUCCESS, INC_TIME_BELOW_SLO, INC_RECOVERY_TIME, "latency_p95_s",
+    "ungrounded_ratio", "vectordb_oom_kills", "gateway_oom_kills", "peak_goroutines", "peak_heap_bytes",
+    "config_reloads", "peak_leases",
+};
+
+static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
 {
     sim_diag_t d;
     sim_diag_init(&d);
@@ -474,8 +840,9 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
     sim_table_t summ;
     sim_table_init(&summ, "summary");
     rs_report_t *reps = NULL;
-    size_t nreports = 0;
-    bool budget_hit = false;
+    size_t *sel = NULL, *nrep = NULL;
+    size_t nreports_total = 0, nreports_cap = 0;
+    bool budget_hit = false, summ_ready = false;
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
     if (rc != 0 || d.errors) {
@@ -485,9 +852,34 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
     uint64_t seed = o->have_seed ? o->seed : s.sc.seed;
     size_t nreps = (size_t)(o->reps > 0 ? o->reps : s.sc.replications);
     s.sc.replications = (int64_t)nreps;
-    reps = calloc(nreps, sizeof *reps);
+    sel = calloc(s.nvariants + 1, sizeof *sel);
+    nrep = calloc(s.nvariants, sizeof *nrep);
+    if (!sel || !nrep) {
+        status = 1;
+        goto done;
+    }
+    int nsel = select_variants(&s, o->variants, compare, sel, err);
+    if (nsel < 0) {
+        status = 2;
+        goto done;
+    }
+    if (compare && s.nvariants < 2) {
+        fprintf(err, "ragsim: error: %s has no variants to compare: add a 'variants' mapping (see docs/scenario-format.md)\n",
+                o->scenario);
+        status = 2;
+        goto done;
+    }
+    if (compare && nsel < 2) {
+        fprintf(err, "ragsim: error: --variants leaves only the baseline '%s': nothing to compare with\n",
+                s.variants[s.baseline].name);
+        status = 2;
+        goto done;
+    }
+    if (compare && nreps < 2)
+        fprintf(err, "ragsim: warning: with 1 replication there are no confidence intervals; use --reps N (N >= 2)\n");
+    reps = calloc(s.nvariants * nreps, sizeof *reps);
+    nreports_cap = reps ? s.nvariants * nreps : 0;
     if (!reps) {
-        fprintf(err, "ragsim: error: out of memory\n");
         status = 1;
         goto done;
     }
@@ -509,54 +901,91 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
         }
     }
 
-    rs_progress_t prog = {.err = err, .t0 = wall_now(), .reps = (uint32_t)nreps, .duration = s.sc.duration};
+    rs_progress_t prog = {.err = err, .t0 = wall_now(), .reps = (uint32_t)(nreps * (size_t)nsel),
+                          .duration = s.sc.duration};
     rs_interrupted = 0;
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    for (size_t r = 0; r < nreps && !rs_interrupted; r++) {
-        prog.rep = (uint32_t)r;
-        rs_result_t res;
-        rc = rs_run_one(&s, (uint32_t)r, seed, o->max_events, o->progress ? &prog : NULL, &res);
-        if (rc == SIM_EBUDGET) {
-            progress_clear(o->progress ? &prog : NULL);
-            fprintf(err, "ragsim: error: replication %zu stopped after %llu events at t = %.6g s: the event "
-                         "budget (--max-events %llu) is exhausted; raise it with --max-events N or 0 for no limit\n",
-                    r, (unsigned long long)sim_events_processed(res.sim), sim_time_to_s(sim_now(res.sim)),
-                    (unsigned long long)o->max_events);
-            budget_hit = true;
-        } else if (rc == SIM_EINTERRUPTED) {
+    for (int vi = 0; vi < nsel && !status && !budget_hit && !rs_interrupted; vi++) {
+        size_t v = sel[vi];
+        for (size_t r = 0; r < nreps && !rs_interrupted; r++) {
+            prog.rep = (uint32_t)((size_t)vi * nreps + r);
+            rs_result_t res;
+            rc = rs_run_one(&s, v, (uint32_t)r, seed, o->max_events, o->progress ? &prog : NULL, &res);
+            if (rc == SIM_EBUDGET) {
+                progress_clear(o->progress ? &prog : NULL);
+                fprintf(err, "ragsim: error: variant '%s' replication %zu stopped after %llu events at t = %.6g s: "
+                             "the event budget (--max-events %llu) is exhausted; raise it with --max-events N or 0 for no limit\n",
+                        s.variants[v].name, r, (unsigned long long)sim_events_processed(res.sim),
+                        sim_time_to_s(sim_now(res.sim)), (unsigned long long)o->max_events);
+                budget_hit = true;
+            } else if (rc == SIM_EINTERRUPTED) {
+                rs_result_free(&res);
+                break;
+            } else if (rc != 0) {
+                progress_clear(o->progress ? &prog : NULL);
+                fprintf(err, "ragsim: error: variant '%s' replication %zu failed: %s\n", s.variants[v].name, r,
+                        sim_strerror(rc));
+                rs_result_free(&res);
+                status = 1;
+                break;
+            }
+            rs_report_t *rp = &reps[v * nreps + r];
+            rs_report_init(rp);
+            rs_report_run(&s, &res, rp);
+            nrep[v]++;
+            nreports_total++;
+            if (!summ_ready) {
+                if (summary_init(&summ, rp) != 0) status = 1;
+                summ_ready = true;
+            }
+            if (status == 0 && summary_add(&summ, s.variants[v].name, &res, rp) != 0) status = 1;
+            if (status == 0 && tr && write_run(tr, &s, &res) != 0) {
+                fprintf(err, "ragsim: error: writing variant '%s' replication %zu to the trace failed: %s\n",
+                        s.variants[v].name, r, sim_trace_errmsg(tr));
+                status = 1;
+            }
             rs_result_free(&res);
-            break;
-        } else if (rc != 0) {
-            progress_clear(o->progress ? &prog : NULL);
-            fprintf(err, "ragsim: error: replication %zu failed: %s\n", r, sim_strerror(rc));
-            rs_result_free(&res);
-            status = 1;
-            break;
+            if (status || budget_hit) break;
         }
-        rs_report_init(&reps[r]);
-        s.model->report(res.inst, &reps[r]);
-        nreports++;
-        if (r == 0 && summary_init(&summ, &reps[0]) != 0) status = 1;
-        if (status == 0 && summary_add(&summ, &res, &reps[r]) != 0) status = 1;
-        if (status == 0 && tr && write_run(tr, &s, &res) != 0) {
-            fprintf(err, "ragsim: error: writing replication %zu to the trace failed: %s\n", r, sim_trace_errmsg(tr));
-            status = 1;
-        }
-        rs_result_free(&res);
-        if (status || budget_hit) break;
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     progress_clear(o->progress ? &prog : NULL);
     if (rs_interrupted && status == 0) {
-        fprintf(err, "ragsim: interrupted after %zu of %zu replications; the trace was not written\n",
-                nreports, nreps);
+        fprintf(err, "ragsim: interrupted after %zu of %zu runs; the trace was not written\n", nreports_total,
+                nreps * (size_t)nsel);
         status = 1;
     }
+
+    /* the comparison */
+    cmp_row_t *rows = NULL;
+    size_t nrows = 0;
+    if (status == 0 && !budget_hit && compare) {
+        cmp_variant_t *cv = calloc((size_t)nsel, sizeof *cv);
+        size_t base_pos = 0;
+        for (int vi = 0; cv && vi < nsel; vi++) {
+            cv[vi] = (cmp_variant_t){s.variants[sel[vi]].name, &reps[sel[vi] * nreps], nrep[sel[vi]]};
+            if (sel[vi] == s.baseline) base_pos = (size_t)vi;
+        }
+        if (!cv || cmp_compute(cv, (size_t)nsel, base_pos, 0.95, cmp_default_direction, &rows, &nrows) != 0) {
+            fprintf(err, "ragsim: error: out of memory comparing the variants\n");
+            status = 1;
+        }
+        free(cv);
+        if (status == 0 && tr) {
+            sim_table_t ct;
+            if (cmp_table(rows, nrows, &ct) != 0 || sim_trace_table(tr, "/comparison", &ct) != 0) {
+                fprintf(err, "ragsim: error: writing /comparison failed\n");
+                status = 1;
+            }
+            sim_table_fini(&ct);
+        }
+    }
+
     if (status == 0 && tr) {
         /* A run stopped by the budget is kept, and the trace says it is incomplete. */
         char ebuf[512];
@@ -572,18 +1001,62 @@ int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err)
         }
     }
     if (status == 0 && budget_hit) {
-        if (trace_path && !o->no_trace) fprintf(err, "ragsim: the trace %s holds the runs so far, marked incomplete\n", trace_path);
+        if (trace_path && !o->no_trace)
+            fprintf(err, "ragsim: the trace %s holds the runs so far, marked incomplete\n", trace_path);
         status = 1;
-    } else if (status == 0 && !o->quiet && nreports > 0) {
-        print_summary(out, &s, reps, nreports, seed, o->no_trace ? NULL : trace_path);
+    } else if (status == 0 && !o->quiet && nreports_total > 0) {
+        if (compare) {
+            fprintf(out, "scenario '%s': %zu variants x %zu replication%s of %g s (warm-up %g s), seed %llu, "
+                         "common random numbers\n",
+                    s.sc.name, (size_t)nsel, nreps, nreps == 1 ? "" : "s", sim_time_to_s(s.sc.duration),
+                    sim_time_to_s(s.sc.warmup), (unsigned long long)seed);
+            /* the scenario's choice of columns, or the key metrics it has that differ somewhere */
+            const char *mets[64];
+            size_t nm = 0;
+            for (size_t k = 0; k < s.ncompare_metrics && nm < 64; k++) {
+                bool present = false;
+                for (size_t i = 0; i < nrows && !present; i++) present = !strcmp(rows[i].metric, s.compare_metrics[k]);
+                if (present) mets[nm++] = s.compare_metrics[k];
+                else fprintf(err, "ragsim: warning: compare.metrics: '%s' is not a metric of this scenario\n",
+                             s.compare_metrics[k]);
+            }
+            bool chosen = nm > 0;
+            for (size_t k = 0; !chosen && k < sizeof compare_metrics / sizeof *compare_metrics; k++) {
+                bool present = false, varies = false;
+                double first = NAN;
+                for (size_t i = 0; i < nrows; i++) {
+                    if (strcmp(rows[i].metric, compare_metrics[k]) != 0) continue;
+                    if (!present) first = rows[i].mean;
+                    present = true;
+                    varies |= rows[i].mean != first || (rows[i].half_width > 0);
+                }
+                if (present && varies && nm < 7) mets[nm++] = compare_metrics[k];
+            }
+            cmp_print(out, rows, nrows, mets, nm, s.variants[s.baseline].name);
+            if (!o->no_trace) fprintf(out, "\ntrace: %s (per-variant runs, /summary, /comparison)\n", trace_path);
+        } else {
+            for (int vi = 0; vi < nsel; vi++) {
+                size_t v = sel[vi];
+                if (s.nvariants > 1) fprintf(out, "%s== variant '%s'%s ==\n", vi ? "\n" : "", s.variants[v].name,
+                                             v == s.baseline ? " (baseline)" : "");
+                print_summary(out, &s, &reps[v * nreps], nrep[v], seed, NULL);
+            }
+            if (!o->no_trace) fprintf(out, "\ntrace: %s\n", trace_path);
+        }
     }
+    free(rows);
 done:
     sim_trace_abort(tr);
-    for (size_t r = 0; r < nreports; r++) rs_report_fini(&reps[r]);
+    for (size_t i = 0; i < nreports_cap; i++) rs_report_fini(&reps[i]);
     free(reps);
+    free(sel);
+    free(nrep);
     sim_table_fini(&summ);
     free(trace_path);
     rs_unload(&s);
     sim_diag_fini(&d);
     return status;
 }
+
+int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err) { return execute(o, false, out, err); }
+int rs_cmd_compare(const rs_opts_t *o, FILE *out, FILE *err) { return execute(o, true, out, err); }

@@ -1,16 +1,33 @@
-/* Runner: loads a scenario, runs its replications, writes the trace and
- * prints the summary. The CLI is a thin layer over this; tests call it
- * in-process.
+/* Runner: loads a scenario and its variants, runs their replications,
+ * writes the trace and prints the summary or the comparison. The CLI is a
+ * thin layer over this; tests call it in-process.
  *
  * A loaded scenario (rs_scenario_t) is validated completely before any run
- * starts: every error in the file or in the --set overrides is reported
- * with its position, and nothing runs or is written. */
+ * starts: every error in the file, its variants or the --set overrides is
+ * reported with its position, and nothing runs or is written.
+ *
+ * Variants (see docs/scenario-format.md):
+ *
+ *   variants:
+ *     naive: {}                                   # the first is the baseline...
+ *     lru:
+ *       gateway: {embedding_cache: {mode: lru}}   # an overlay on the base scenario
+ *     governed:
+ *       extends: lru                              # ... or an overlay on another variant
+ *       baseline: true                            # ... unless one is marked
+ *       calls: {retrieve: {circuit_breaker: {}}}
+ *
+ * Each variant's scenario is the base (without `variants`) with the overlays
+ * of its `extends` chain merged in order (mappings merge, anything else
+ * replaces). A scenario without `variants` has one variant, `default`.
+ * Replication i of every variant uses the same seeds (common random
+ * numbers): the same arrivals and request demands. */
 #ifndef MODELS_RUNNER_H
 #define MODELS_RUNNER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <signal.h>
 #include <stdio.h>
 
 #include "models/model.h"
@@ -19,26 +36,45 @@
 #include "sim/scenario.h"
 #include "sim/sim.h"
 
+typedef struct rs_variant {
+    const char *name;
+    const char *description;
+    sim_cfg_node_t *root;   /* the variant's merged scenario tree */
+    void *spec;             /* the model's parsed scenario (model->spec_size bytes) */
+    char *yaml;             /* the variant's effective scenario text */
+} rs_variant_t;
+
 typedef struct rs_scenario {
     sim_cfg_t *cfg;
     sim_scenario_t sc;
     const model_type_t *model;
-    void *spec;             /* the model's parsed scenario (model->spec_size bytes) */
-    char *yaml;             /* effective scenario text (after overrides) */
+    rs_variant_t *variants;
+    size_t nvariants;
+    size_t baseline;        /* index of the baseline variant */
+    void *spec;             /* the baseline's spec (variants[baseline].spec) */
+    char *yaml;             /* effective base scenario text (after overrides) */
     const char *path;
+    /* service-level objective and trigger, for the incident metrics */
+    double slo_success, slo_p95;          /* ratio; seconds (INFINITY: none) */
+    double trigger_start, trigger_end;    /* seconds; NAN: none */
+    const char **compare_metrics;         /* `compare.metrics`: columns of the comparison table */
+    size_t ncompare_metrics;
 } rs_scenario_t;
 
-/* Load, apply overrides, parse and check. Returns 0, or SIM_ECONFIG with the
- * messages in d (warnings may be present either way). */
+/* Load, apply overrides, resolve the variants, parse and check. Returns 0,
+ * or SIM_ECONFIG with the messages in d (warnings may be present either way). */
 int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t nsets,
             sim_diag_t *d);
 void rs_unload(rs_scenario_t *s);
+/* Index of a variant by name, or -1. */
+int rs_variant_find(const rs_scenario_t *s, const char *name);
 
 /* One finished run; owns its sim and model. */
 typedef struct rs_result {
     sim_t *sim;
     const model_type_t *model;
     void *inst;             /* the model instance (a net_t * for the network model ...) */
+    size_t variant;
     uint32_t replication;
     uint64_t seed;
     sim_run_result_t end;
@@ -47,14 +83,21 @@ typedef struct rs_result {
 
 typedef struct rs_progress rs_progress_t;
 
-/* Run replication `rep` with master seed `seed` (budget: max_events, 0 = none).
- * Returns 0, or SIM_ENOMEM / SIM_EBUDGET (the result is still filled for a budget stop). */
-int rs_run_one(const rs_scenario_t *s, uint32_t rep, uint64_t seed, uint64_t max_events,
+/* Run replication `rep` of variant `variant` with master seed `seed`
+ * (budget: max_events, 0 = none). Returns 0, or SIM_ENOMEM / SIM_EBUDGET
+ * (the result is still filled for a budget stop) / SIM_EINTERRUPTED. */
+int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                rs_progress_t *progress, rs_result_t *out);
-/* Set by SIGINT/SIGTERM while rs_cmd_run runs: the current run stops and
+void rs_result_free(rs_result_t *r);
+
+/* The run's figures: the model's report plus the incident metrics
+ * (worst-minute success ratio, time below the SLO, time to recover,
+ * peaks). The caller owns rep (rs_report_init before). */
+void rs_report_run(const rs_scenario_t *s, const rs_result_t *r, rs_report_t *rep);
+
+/* Set by SIGINT/SIGTERM while a command runs: the current run stops and
  * nothing is written (the previous trace, if any, is left as it was). */
 extern volatile sig_atomic_t rs_interrupted;
-void rs_result_free(rs_result_t *r);
 
 /* Command-level options. */
 typedef struct rs_opts {
@@ -67,12 +110,15 @@ typedef struct rs_opts {
     uint64_t seed;
     int64_t reps;               /* 0: the scenario's */
     uint64_t max_events;        /* 0: unlimited */
+    const char *variants;       /* comma-separated names; NULL: all */
     bool quiet;
     bool progress;              /* draw a progress bar on stderr */
 } rs_opts_t;
 
 /* `ragsim run`: returns the process exit status (0 ok, 1 runtime failure, 2 bad input). */
 int rs_cmd_run(const rs_opts_t *o, FILE *out, FILE *err);
+/* `ragsim compare`: the same runs, then the paired comparison against the baseline. */
+int rs_cmd_compare(const rs_opts_t *o, FILE *out, FILE *err);
 /* `ragsim validate`. */
 int rs_cmd_validate(const rs_opts_t *o, FILE *out, FILE *err);
 

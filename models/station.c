@@ -1,5 +1,6 @@
 #include "station.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -233,6 +234,17 @@ static void timeout_event(sim_t *sim, void *obj, uint64_t arg)
     st->n.timed_out++;
     st->win.timed_out++;
     st->on_exit(sim, st->owner, job, STN_TIMED_OUT);
+}
+
+bool stn_cancel(station_t *st, stn_job_t *job)
+{
+    assert(job->st == st && "stn_cancel: job is not at this station");
+    if (job->start >= 0) return false;   /* in service: runs to its end */
+    unlink_job(st, job);
+    sim_cancel(st->sim, &job->timer);
+    st->n.cancelled++;
+    st->win.cancelled++;
+    return true;
 }
 
 void stn_abort_all(station_t *st)

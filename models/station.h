@@ -67,6 +67,7 @@ void stn_spec_fini(stn_spec_t *spec);
 
 typedef struct {
     uint64_t arrivals, started, completions, rejected, timed_out, aborted;
+    uint64_t cancelled;           /* removed while waiting by stn_cancel */
 } stn_counts_t;
 
 struct station {
@@ -105,6 +106,14 @@ void stn_fini(station_t *st);
 /* Offer a job. Returns true if it was accepted (in service or queued), false
  * if the queue was full (rejected: no callback will come). */
 bool stn_submit(station_t *st, stn_job_t *job);
+
+/* Withdraw a job that waits in the queue (its owner cancelled it): unlinks
+ * it, cancels its queue-timeout timer, counts it as `cancelled` and returns
+ * true; no exit callback comes, the caller finishes the job itself. A job in
+ * service cannot be withdrawn: returns false and changes nothing (its
+ * completion still comes through the exit callback). The job must be at
+ * `st` (accepted, not yet exited). O(1): the queue is doubly linked. */
+bool stn_cancel(station_t *st, stn_job_t *job);
 
 /* Change the number of servers (capacity faults). Jobs in service finish;
  * waiting jobs start if servers were added. */

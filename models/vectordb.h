@@ -22,6 +22,9 @@
  *   index = vectors x (4 dim + [hnsw] 8 M)
  * When a query arrives and memory passes `limit`, the replica is OOM-killed
  * (every query on it fails) and restarts per CrashLoopBackOff.
+ * Cancellation (vdb_ops.cancel, rset_cancel): a query still waiting leaves
+ * the queue at once (CALL_TIMEOUT), which also frees its per_query memory;
+ * a search in progress cannot be stopped and runs to its end.
  * Follows FAISS/Chroma (HNSW M 16, ef_search 10; REFERENCE.md). */
 #ifndef MODELS_VECTORDB_H
 #define MODELS_VECTORDB_H

@@ -1891,3 +1891,86 @@ int sim_cfg_check_unused(const sim_cfg_t *cfg, sim_diag_t *d)
     if (!cfg || !cfg->root) return 0;
     return cfg_unused_walk(cfg->root, d);
 }
+
+/* ---- Variants: overlays ----------------------------------------------------- */
+
+/* A copy of `n` whose use marks are its own. */
+static sim_cfg_node_t *cfg_copy_fresh(sim_cfg_t *cfg, const sim_cfg_node_t *n)
+{
+    sim_cfg_node_t *c = cfg_copy(cfg, n);
+    if (c) c->line = n->line, c->col = n->col;
+    return c;
+}
+
+static sim_cfg_node_t *cfg_find_key(const sim_cfg_node_t *map, const char *key, size_t *slot)
+{
+    for (size_t i = 0; i < map->n; i++)
+        if (map->keys[i]->kind == SIM_CFG_SCALAR && !strcmp(map->keys[i]->text, key)) {
+            if (slot) *slot = i;
+            return map->vals[i];
+        }
+    return NULL;
+}
+
+static bool cfg_skipped(const char *key, const char *const *skip)
+{
+    for (size_t i = 0; skip && skip[i]; i++)
+        if (!strcmp(key, skip[i])) return true;
+    return false;
+}
+
+/* Merge `over` into the map `dst` (a private copy): mappings merge key by
+ * key, anything else replaces. */
+static int cfg_merge(sim_cfg_t *cfg, sim_cfg_node_t *dst, const sim_cfg_node_t *over,
+                     const char *const *skip)
+{
+    for (size_t i = 0; i < over->n; i++) {
+        const sim_cfg_node_t *k = over->keys[i], *v = over->vals[i];
+        if (k->kind != SIM_CFG_SCALAR || cfg_skipped(k->text, skip)) continue;
+        size_t slot;
+        sim_cfg_node_t *cur = cfg_find_key(dst, k->text, &slot);
+        if (cur && cur->kind == SIM_CFG_MAP && v->kind == SIM_CFG_MAP) {
+            if (cfg_merge(cfg, cur, v, NULL) != 0) return SIM_ENOMEM;
+            continue;
+        }
+        sim_cfg_node_t *nv = cfg_copy_fresh(cfg, v);
+        if (!nv) return SIM_ENOMEM;
+        if (cur) {
+            cfg_replace(dst, slot, nv);
+        } else {
+            sim_cfg_node_t *nk = cfg_copy_fresh(cfg, k);
+            if (!nk || cfg_append(cfg, dst, nk, nv) != 0) return SIM_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+sim_cfg_node_t *sim_cfg_overlay(sim_cfg_t *cfg, const sim_cfg_node_t *base, const char *const *skip_base,
+                                const sim_cfg_node_t *const *overlays, size_t n, const char *const *skip_overlay)
+{
+    if (!cfg || !base || base->kind != SIM_CFG_MAP) return NULL;
+    sim_cfg_node_t *root = cfg_new_node(cfg, SIM_CFG_MAP, base->file, base->line, base->col);
+    if (!root) return NULL;
+    for (size_t i = 0; i < base->n; i++) {
+        if (base->keys[i]->kind != SIM_CFG_SCALAR || cfg_skipped(base->keys[i]->text, skip_base)) continue;
+        sim_cfg_node_t *k = cfg_copy_fresh(cfg, base->keys[i]), *v = cfg_copy_fresh(cfg, base->vals[i]);
+        if (!k || !v || cfg_append(cfg, root, k, v) != 0) return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (overlays[i] && overlays[i]->kind == SIM_CFG_MAP && cfg_merge(cfg, root, overlays[i], skip_overlay) != 0)
+            return NULL;
+    return root;
+}
+
+int sim_cfg_check_unused_node(const sim_cfg_node_t *root, sim_diag_t *d)
+{
+    return root ? cfg_unused_walk(root, d) : 0;
+}
+
+int sim_cfg_emit_node(const sim_cfg_node_t *node, char **out, size_t *len)
+{
+    sim_cfg_t tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.root = (sim_cfg_node_t *)node;
+    return sim_cfg_emit(&tmp, out, len);
+}

@@ -144,6 +144,19 @@ int sim_cfg_emit(const sim_cfg_t *cfg, char **out, size_t *len);
  * errors reported. */
 int sim_cfg_check_unused(const sim_cfg_t *cfg, sim_diag_t *d);
 
+/* ---- Variants -------------------------------------------------------------
+ * A new tree (in cfg's arena, with use marks of its own): a copy of the map
+ * `base` without the top-level keys in skip_base, with each overlay merged
+ * in order: mappings merge key by key, anything else replaces; overlay keys
+ * in skip_overlay are ignored. Copied nodes keep their file positions, so
+ * errors in a variant's overlay point at the overlay. NULL on OOM. */
+sim_cfg_node_t *sim_cfg_overlay(sim_cfg_t *cfg, const sim_cfg_node_t *base, const char *const *skip_base,
+                                const sim_cfg_node_t *const *overlays, size_t n, const char *const *skip_overlay);
+/* As sim_cfg_check_unused, for any tree. */
+int sim_cfg_check_unused_node(const sim_cfg_node_t *root, sim_diag_t *d);
+/* As sim_cfg_emit, for any tree. */
+int sim_cfg_emit_node(const sim_cfg_node_t *node, char **out, size_t *len);
+
 /* Dotted path of a node for messages: "stations.db.servers", "route[2]". Writes at most n bytes. */
 void sim_cfg_path(const sim_cfg_node_t *node, char *buf, size_t n);
 

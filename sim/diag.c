@@ -79,13 +79,11 @@ void sim_diag_vreport(sim_diag_t *d, int is_error, const char *file, int line, i
                       const char *fmt, va_list ap)
 {
     if (!d) return;
-    if (is_error) d->errors++;
-    else d->warnings++;
-
     int cap = d->max_errors;
-    if (cap > 0 && d->errors > cap) {
-        /* Past the cap: the first error over it leaves one note, then silence. */
-        if (is_error && d->errors == cap + 1) diag_append(d, "too many errors; stopping\n");
+    if (cap > 0 && d->errors >= cap) {
+        /* Past the cap: counted; the first error over it leaves one note, then silence. */
+        if (is_error && ++d->errors == cap + 1) diag_append(d, "too many errors; stopping\n");
+        if (!is_error) d->warnings++;
         return;
     }
 
@@ -105,11 +103,27 @@ void sim_diag_vreport(sim_diag_t *d, int is_error, const char *file, int line, i
     if (!msg) return;
     vsnprintf(msg, (size_t)n + 1, fmt, ap);
 
+    /* A message already reported (the same scenario text read once per
+     * variant) is not repeated. */
+    size_t before = d->len;
     diag_append_escaped(d, file, strlen(file));
     diag_append(d, head);
     diag_append_escaped(d, msg, (size_t)n);
     diag_append(d, "\n");
     free(msg);
+    if (d->buf && before < d->len) {
+        size_t llen = d->len - before;
+        const char *line_ = d->buf + before;
+        for (const char *p = d->buf; p < line_; p = strchr(p, '\n') + 1) {
+            if ((size_t)(line_ - p) >= llen && !memcmp(p, line_, llen) && (p == d->buf || p[-1] == '\n')) {
+                d->len = before;
+                d->buf[before] = '\0';
+                return;
+            }
+        }
+    }
+    if (is_error) d->errors++;
+    else d->warnings++;
 }
 
 void sim_diag_error_at(sim_diag_t *d, const char *file, int line, int col, const char *fmt, ...)

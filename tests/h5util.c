@@ -48,11 +48,15 @@ size_t events(hid_t f, const char *run, evrow_t **out)
     return n;
 }
 
-hid_t run_scenario(const char *scen, char **out, const char *const *sets)
+hid_t run_scenario(const char *scen, const char *variant, char **out, const char *const *sets)
 {
     *out = tu_tmp_path("scen", ".h5");
     const char *argv[64] = {RAGSIM_BINARY, "run", tu_src(scen), "-q", "--reps", "1", "-o", *out};
     int n = 8;
+    if (variant) {
+        argv[n++] = "--variants";
+        argv[n++] = variant;
+    }
     for (size_t i = 0; sets && sets[i] && n < 60; i++) {
         argv[n++] = "--set";
         argv[n++] = sets[i];

@@ -24,7 +24,7 @@ size_t events(hid_t f, const char *run, evrow_t **out);
 
 /* Run `ragsim run SCENARIO -q --reps 1 -o TMP [--set S]...` (sets: NULL-terminated list, may be NULL)
  * and open the trace read-only; *out receives the path (caller frees and unlinks). */
-hid_t run_scenario(const char *scen, char **out, const char *const *sets);
+hid_t run_scenario(const char *scen, const char *variant, char **out, const char *const *sets);
 
 /* A scalar from /summary (row, column), as double. */
 double summary_value(hid_t f, size_t row, const char *col);

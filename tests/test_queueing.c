@@ -35,7 +35,7 @@ static void run_reps(reps_t *r, const char *file, int reps, const char *duration
     r->n = (size_t)reps;
     for (int i = 0; i < reps; i++) {
         rs_result_t res;
-        cr_assert_eq(rs_run_one(&r->s, (uint32_t)i, r->s.sc.seed, 0, NULL, &res), 0);
+        cr_assert_eq(rs_run_one(&r->s, 0, (uint32_t)i, r->s.sc.seed, 0, NULL, &res), 0);
         const station_t *st = &((net_t *)res.inst)->st[0];
         r->wait[i] = st->wait_s.mean;
         r->soj[i] = st->sojourn_s.mean;

@@ -82,7 +82,7 @@ Test(run, trace_holds_what_the_run_computed, .timeout = 120)
 
     for (uint32_t rep = 0; rep < 2; rep++) {
         rs_result_t res;
-        cr_assert_eq(rs_run_one(&s, rep, 1, 0, NULL, &res), 0);
+        cr_assert_eq(rs_run_one(&s, 0, rep, 1, 0, NULL, &res), 0);
         char path[128];
         snprintf(path, sizeof path, "/runs/default/rep%03u", rep);
         hid_t g = H5Gopen2(f, path, H5P_DEFAULT);
@@ -159,7 +159,7 @@ Test(run, warmup_discards_earlier_observations)
     const char *sets[] = {"duration=1h", "warmup=30m"};
     cr_assert_eq(rs_load(&s, tu_src("scenarios/validation/mmc.yaml"), sets, 2, &d), 0);
     rs_result_t res;
-    cr_assert_eq(rs_run_one(&s, 0, 1, 0, NULL, &res), 0);
+    cr_assert_eq(rs_run_one(&s, 0, 0, 1, 0, NULL, &res), 0);
     double arr = (double)((net_t *)res.inst)->st[0].n.arrivals;
     cr_assert_lt(fabs(arr - 16200) / sqrt(16200.0), 4.0, "arrivals after warm-up: %.0f", arr);
     cr_assert_lt(fabs((double)((net_t *)res.inst)->arrivals - 16200) / sqrt(16200.0), 4.0);

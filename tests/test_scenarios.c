@@ -13,8 +13,8 @@
 Test(scenarios, vectordb_avalanche_shows_the_articles_collapse, .timeout = 300)
 {
     char *path;
-    hid_t f = run_scenario("scenarios/trap-vectordb-avalanche.yaml", &path, NULL);
-    const char *run = "/runs/default/rep000";
+    hid_t f = run_scenario("scenarios/trap-vectordb-avalanche.yaml", "naive", &path, NULL);
+    const char *run = "/runs/naive/rep000";
     series_t cpu = series(f, run, "vectordb_cpu_utilization_ratio");
     series_t mem = series(f, run, "vectordb_memory_bytes_max");
     series_t p95 = series(f, run, "rag_retrieval_latency_p95_seconds");
@@ -72,7 +72,7 @@ Test(scenarios, vectordb_avalanche_shows_the_articles_collapse, .timeout = 300)
 Test(scenarios, rag_baseline_is_healthy_and_matches_its_predictions, .timeout = 300)
 {
     char *path;
-    hid_t f = run_scenario("scenarios/rag-baseline.yaml", &path, NULL);
+    hid_t f = run_scenario("scenarios/rag-baseline.yaml", NULL, &path, NULL);
     const char *run = "/runs/default/rep000";
     series_t ok = series(f, run, "success_ratio");
     series_t cpu = series(f, run, "vectordb_cpu_utilization_ratio");

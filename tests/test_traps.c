@@ -10,8 +10,6 @@
 #include "h5util.h"
 #include "testutil.h"
 
-static const char *RUN = "/runs/default/rep000";
-
 /* E[distinct keys after n draws from Zipf(N, s)] = sum_k 1 - (1 - p_k)^n */
 static double *zipf_p;
 static size_t zipf_n;
@@ -72,7 +70,8 @@ Test(traps, memory_leak_grows_as_distinct_keys_predict_and_ooms_on_time, .timeou
     const char *sets[] = {"gateway.replicas=1", "workload.rate=100/s", "gateway.runtime.gomemlimit=off",
                           "duration=45m", "sample_interval=5s", NULL};
     char *path;
-    hid_t f = run_scenario("scenarios/trap-memory-leak.yaml", &path, sets);
+    const char *RUN = "/runs/unbounded/rep000";
+    hid_t f = run_scenario("scenarios/trap-memory-leak.yaml", "unbounded", &path, sets);
     series_t t = series(f, RUN, "t");
     series_t entries = series(f, RUN, "embedding_cache_entries");
     series_t bytes = series(f, RUN, "embedding_cache_bytes");
@@ -117,7 +116,8 @@ Test(traps, memory_leak_under_gomemlimit_gc_cpu_climbs_before_the_oom, .timeout 
 {
     const char *sets[] = {"duration=45m", NULL};
     char *path;
-    hid_t f = run_scenario("scenarios/trap-memory-leak.yaml", &path, sets);
+    const char *RUN = "/runs/unbounded/rep000";
+    hid_t f = run_scenario("scenarios/trap-memory-leak.yaml", "unbounded", &path, sets);
     series_t gc = series(f, RUN, "gc_cpu_ratio");
     series_t cpu = series(f, RUN, "gateway_cpu_utilization_ratio");
     series_t lat = series(f, RUN, "latency_p95_seconds");
@@ -144,7 +144,8 @@ Test(traps, goroutine_pileup_leaks_p_of_the_timeouts, .timeout = 600)
 {
     char *path;
     const char *sets[] = {"duration=12m", NULL};
-    hid_t f = run_scenario("scenarios/trap-goroutine-pileup.yaml", &path, sets);
+    const char *RUN = "/runs/naive/rep000";
+    hid_t f = run_scenario("scenarios/trap-goroutine-pileup.yaml", "naive", &path, sets);
     series_t leaked = series(f, RUN, "goroutines_leaked");
     series_t to = series(f, RUN, "requests_per_second{outcome=timeout}");
     series_t gor = series(f, RUN, "goroutines");
@@ -178,7 +179,8 @@ Test(traps, goroutine_pileup_leaks_p_of_the_timeouts, .timeout = 600)
 Test(traps, watch_storm_reloads_once_per_key_per_replica_then_ooms, .timeout = 300)
 {
     char *path;
-    hid_t f = run_scenario("scenarios/trap-watch-storm.yaml", &path, NULL);
+    const char *RUN = "/runs/naive/rep000";
+    hid_t f = run_scenario("scenarios/trap-watch-storm.yaml", "naive", &path, NULL);
     series_t reloads = series(f, RUN, "config_reloads_total");
     series_t evs = series(f, RUN, "etcd_watch_events_per_second");
     series_t rss = series(f, RUN, "rss_bytes");
@@ -210,7 +212,8 @@ Test(traps, per_request_watch_exhausts_the_lease_quota_at_quota_over_rate, .time
      * the next grant fails at 400.02 s */
     const char *sets[] = {"workload.arrivals=deterministic", "duration=450s", NULL};
     char *path;
-    hid_t f = run_scenario("scenarios/trap-watch-leases.yaml", &path, sets);
+    const char *RUN = "/runs/per_request/rep000";
+    hid_t f = run_scenario("scenarios/trap-watch-leases.yaml", "per_request", &path, sets);
     series_t leases = series(f, RUN, "etcd_leases_in_use");
     series_t conns = series(f, RUN, "etcd_connections");
     series_t ok = series(f, RUN, "success_ratio");

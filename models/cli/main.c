@@ -15,7 +15,8 @@ static const char usage[] =
     "\n"
     "usage:\n"
     "  ragsim run SCENARIO.yaml [-o OUT.h5] [--seed N] [--reps N] [--set KEY=VALUE]...\n"
-    "                           [--max-events N] [--no-trace] [-q]\n"
+    "                           [--max-events N] [--no-trace] [--variants a,b,...] [-q]\n"
+    "  ragsim compare SCENARIO.yaml [-o OUT.h5] [--reps N] [--variants a,b,...] [--set KEY=VALUE]...\n"
     "  ragsim validate SCENARIO.yaml [--set KEY=VALUE]...\n"
     "  ragsim bench hold|mmc [options]\n"
     "  ragsim --help | --version\n"
@@ -30,7 +31,12 @@ static const char usage[] =
     "                        or --set workload.rate=12/s; VALUE is YAML (lists work)\n"
     "      --max-events N    stop a run after N events (exit status 1; 0 = no limit)\n"
     "      --no-trace        do not write a trace\n"
+    "      --variants a,b    run only these variants (default: all; compare adds the baseline)\n"
     "  -q, --quiet           no summary and no progress bar\n"
+    "\n"
+    "compare runs every variant with the same seeds (common random numbers) and prints,\n"
+    "per variant, the key metrics with 95% confidence intervals and the paired difference\n"
+    "against the baseline: better, worse, or not significant.\n"
     "\n"
     "A progress bar is drawn on stderr when it is a terminal. The summary goes to stdout.\n"
     "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n"
@@ -51,7 +57,9 @@ bad:
     return -1;
 }
 
-static int cmd_run_or_validate(int argc, char **argv, int validate)
+enum { CMD_RUN, CMD_VALIDATE, CMD_COMPARE };
+
+static int cmd_run_or_validate(int argc, char **argv, int cmd)
 {
     rs_opts_t o = {0};
     const char **sets = calloc((size_t)argc, sizeof *sets);
@@ -61,7 +69,7 @@ static int cmd_run_or_validate(int argc, char **argv, int validate)
     static const struct option lo[] = {
         {"output", 1, 0, 'o'}, {"seed", 1, 0, 'S'}, {"reps", 1, 0, 'r'}, {"set", 1, 0, 's'},
         {"max-events", 1, 0, 'm'}, {"no-trace", 0, 0, 'n'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"variants", 1, 0, 'v'}, {0, 0, 0, 0}};
     int c, status = 2;
     uint64_t v;
     optind = 1;
@@ -94,6 +102,13 @@ static int cmd_run_or_validate(int argc, char **argv, int validate)
             o.max_events = v;
             break;
         case 'n': o.no_trace = true; break;
+        case 'v':
+            if (!*optarg) {
+                fprintf(stderr, "ragsim: error: --variants needs a comma-separated list of variant names\n");
+                goto out;
+            }
+            o.variants = optarg;
+            break;
         case 'q': o.quiet = true; o.progress = false; break;
         case 'h': fputs(usage, stdout); status = 0; goto out;
         case ':': fprintf(stderr, "ragsim: error: option '%s' needs a value\n", argv[optind - 1]); goto out;
@@ -111,11 +126,13 @@ static int cmd_run_or_validate(int argc, char **argv, int validate)
         goto out;
     }
     o.scenario = argv[optind];
-    if (validate && (o.out || o.have_seed || o.reps || o.max_events || o.no_trace)) {
+    if (cmd == CMD_VALIDATE && (o.out || o.have_seed || o.reps || o.max_events || o.no_trace || o.variants)) {
         fprintf(stderr, "ragsim: error: validate takes only --set and -q\n");
         goto out;
     }
-    status = validate ? rs_cmd_validate(&o, stdout, stderr) : rs_cmd_run(&o, stdout, stderr);
+    status = cmd == CMD_VALIDATE  ? rs_cmd_validate(&o, stdout, stderr)
+             : cmd == CMD_COMPARE ? rs_cmd_compare(&o, stdout, stderr)
+                                  : rs_cmd_run(&o, stdout, stderr);
 out:
     free(sets);
     return status;
@@ -138,9 +155,10 @@ int main(int argc, char **argv)
         printf("ragsim %s\n", RAGSIM_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "run") == 0) return cmd_run_or_validate(argc - 1, argv + 1, 0);
-    if (strcmp(cmd, "validate") == 0) return cmd_run_or_validate(argc - 1, argv + 1, 1);
+    if (strcmp(cmd, "run") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_RUN);
+    if (strcmp(cmd, "validate") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_VALIDATE);
+    if (strcmp(cmd, "compare") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_COMPARE);
     if (strcmp(cmd, "bench") == 0) return bench_main(argc - 1, argv + 1, stdout, stderr);
-    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, validate, bench; see ragsim --help)\n", cmd);
+    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, bench; see ragsim --help)\n", cmd);
     return 2;
 }
