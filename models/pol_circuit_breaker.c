@@ -3,7 +3,11 @@
  * call edge. An attempt the breaker does not allow fails fast as
  * CALL_REJECTED (then the edge's fallback acts); every admitted attempt's
  * outcome is recorded: failed unless CALL_OK, with its duration for the
- * slow-call rule. Transitions are logged as events "breaker_<state>". */
+ * slow-call rule. With `record_irrelevant: true` an answer flagged
+ * irrelevant (chunks unrelated to the query) also counts as a failure:
+ * Resilience4j's `recordResultPredicate`, here the runbook's "empty or
+ * low-relevance retrievals mean the retrieval layer is unstable".
+ * Transitions are logged as events "breaker_<state>". */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,12 +16,23 @@
 #include "sim/error.h"
 
 typedef struct {
+    cb_spec_t cb;
+    bool record_irrelevant;
+} pcb_spec_t;
+
+typedef struct {
     cb_t cb;
     sim_t *sim;
     char edge[64];
 } pcb_state_t;
 
-static int parse(sim_diag_t *d, sim_cfg_node_t *map, void *spec) { return cb_spec_parse(d, map, spec); }
+static int parse(sim_diag_t *d, sim_cfg_node_t *map, void *spec)
+{
+    pcb_spec_t *s = spec;
+    s->record_irrelevant = false;
+    if (map) sim_cfg_bool(d, map, "record_irrelevant", 0, false, &s->record_irrelevant);
+    return cb_spec_parse(d, map, &s->cb);
+}
 
 static void on_transition(void *ctx, cb_state_t from, cb_state_t to, sim_time_t now)
 {
@@ -36,7 +51,7 @@ static int init(void *state, const void *spec, sim_t *sim, const char *edge)
     pcb_state_t *st = state;
     st->sim = sim;
     snprintf(st->edge, sizeof st->edge, "%s", edge);
-    return cb_init(&st->cb, spec, on_transition, st) ? SIM_ENOMEM : 0;
+    return cb_init(&st->cb, &((const pcb_spec_t *)spec)->cb, on_transition, st);   /* SIM_EINVAL or SIM_ENOMEM */
 }
 
 static void fini(void *state) { cb_fini(&((pcb_state_t *)state)->cb); }
@@ -49,8 +64,9 @@ static pol_verdict_t admit(void *state, const void *spec, pol_ctx_t *ctx)
 
 static void done(void *state, const void *spec, pol_ctx_t *ctx)
 {
-    (void)spec;
-    cb_record(&((pcb_state_t *)state)->cb, ctx->now, ctx->status != CALL_OK, ctx->latency);
+    bool failed = ctx->status != CALL_OK ||
+                  (((const pcb_spec_t *)spec)->record_irrelevant && (ctx->flags & CALL_F_IRRELEVANT));
+    cb_record(&((pcb_state_t *)state)->cb, ctx->now, failed, ctx->latency);
 }
 
 static void report(const void *state, const char *edge, rs_report_t *rep)
@@ -64,7 +80,7 @@ static void report(const void *state, const char *edge, rs_report_t *rep)
 
 const policy_type_t pol_circuit_breaker = {
     .name = "circuit_breaker",
-    .spec_size = sizeof(cb_spec_t),
+    .spec_size = sizeof(pcb_spec_t),
     .state_size = sizeof(pcb_state_t),
     .parse = parse,
     .init = init,

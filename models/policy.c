@@ -77,9 +77,10 @@ int pol_insts_init(pol_inst_t **out, const pol_spec_t *specs, size_t n, sim_t *s
         p[i].type = specs[i].type;
         p[i].spec = specs[i].spec;
         p[i].state = calloc(1, specs[i].type->state_size ? specs[i].type->state_size : 1);
-        if (!p[i].state || specs[i].type->init(p[i].state, p[i].spec, sim, edge) != 0) {
+        int rc = p[i].state ? specs[i].type->init(p[i].state, p[i].spec, sim, edge) : SIM_ENOMEM;
+        if (rc != 0) {
             pol_insts_fini(p, i + 1);
-            return SIM_ENOMEM;
+            return rc;
         }
     }
     *out = p;

@@ -178,6 +178,8 @@ static void parse_analysis(rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d
     }
 }
 
+static int check_compare_metrics(const rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d);
+
 int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t nsets,
             sim_diag_t *d)
 {
@@ -246,6 +248,7 @@ int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t 
             s->trigger_end = b;
         }
     }
+    if (s->ncompare_metrics > 0 && d->errors == errs) rc = check_compare_metrics(s, root, d);
 out:
     free(chains);
     free(chain_len);
@@ -694,6 +697,19 @@ int rs_cmd_validate(const rs_opts_t *o, FILE *out, FILE *err)
 
 /* ---- incident metrics ------------------------------------------------------------ */
 
+/* Summary metrics taken from the run's time series (the maximum), when the
+ * model has the series. */
+static const struct {
+    const char *series, *col;
+    rs_kind_t kind;
+} peaks[] = {
+    {"goroutines", "peak_goroutines", RS_COUNT},
+    {"heap_inuse_bytes", "peak_heap_bytes", RS_BYTES},
+    {"etcd_leases_in_use", "peak_leases", RS_COUNT},
+    {"config_reloads_total", "config_reloads", RS_COUNT},
+    {"oom_kills_total{component=gateway}", "gateway_oom_kills", RS_COUNT},
+};
+
 static int series_index(const sim_t *sim, const char *name)
 {
     for (size_t i = 0; i < sim_series_count(sim); i++)
@@ -767,18 +783,60 @@ void rs_report_run(const rs_scenario_t *s, const rs_result_t *r, rs_report_t *re
     free(ok);
     free(ended);
     /* peaks of the trap metrics, when the model has them */
-    static const struct { const char *series, *col; rs_kind_t kind; } peaks[] = {
-        {"goroutines", "peak_goroutines", RS_COUNT},
-        {"heap_inuse_bytes", "peak_heap_bytes", RS_BYTES},
-        {"etcd_leases_in_use", "peak_leases", RS_COUNT},
-        {"config_reloads_total", "config_reloads", RS_COUNT},
-        {"oom_kills_total{component=gateway}", "gateway_oom_kills", RS_COUNT},
-    };
     for (size_t i = 0; i < sizeof peaks / sizeof *peaks; i++) {
         bool found;
         double v = series_max(sim, peaks[i].series, &found);
         if (found) rs_report_add(rep, "summary", "", peaks[i].col, peaks[i].kind, v);
     }
+}
+
+/* `compare.metrics` must name metrics the runs will report: the baseline's
+ * summary entries (from a model instance that has not run: the names do
+ * not depend on the run), the incident metrics and the peaks of the series
+ * the model has. An unknown name is a scenario error at its position. */
+static int check_compare_metrics(const rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d)
+{
+    sim_config_t cfg = {.master_seed = s->sc.seed, .sample_interval = s->sc.sample_interval};
+    sim_t *sim = sim_create(&cfg);
+    void *inst = sim ? s->model->create(sim, s->spec) : NULL;
+    const char **names = NULL;
+    size_t n = 0;
+    rs_report_t rep;
+    rs_report_init(&rep);
+    int rc = SIM_ENOMEM;
+    if (!inst) goto out;
+    s->model->report(inst, &rep);
+    names = calloc(rep.n + 8 + sizeof peaks / sizeof *peaks, sizeof *names);
+    if (!names) goto out;
+    for (size_t i = 0; i < rep.n; i++)
+        if (!strcmp(rep.e[i].section, "summary")) names[n++] = rep.e[i].col;
+    names[n++] = INC_WORST_WINDOW_SUCCESS;
+    names[n++] = INC_TIME_BELOW_SLO;
+    if (!isnan(s->trigger_end)) {
+        names[n++] = INC_RECOVERY_TIME;
+        names[n++] = INC_RECOVERED;
+    }
+    for (size_t i = 0; i < sizeof peaks / sizeof *peaks; i++)
+        if (series_index(sim, peaks[i].series) >= 0) names[n++] = peaks[i].col;
+    sim_cfg_node_t *m = sim_cfg_get(sim_cfg_get(root, "compare"), "metrics");
+    for (size_t k = 0; k < s->ncompare_metrics; k++) {
+        bool known = false;
+        for (size_t i = 0; i < n && !known; i++) known = !strcmp(names[i], s->compare_metrics[k]);
+        if (known) continue;
+        const char *best = sim_cfg_closest(s->compare_metrics[k], names, n);
+        sim_cfg_node_t *at = m && k < m->n ? m->vals[k] : m;
+        if (best)
+            sim_cfg_error(d, at, "'%s' is not a metric of this scenario (did you mean '%s'?)", s->compare_metrics[k], best);
+        else
+            sim_cfg_error(d, at, "'%s' is not a metric of this scenario (see docs/compare.md)", s->compare_metrics[k]);
+    }
+    rc = 0;
+out:
+    free(names);
+    rs_report_fini(&rep);
+    if (inst) s->model->destroy(inst);
+    sim_destroy(sim);
+    return rc;
 }
 
 /* ---- commands ---------------------------------------------------------------- */

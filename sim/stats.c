@@ -159,11 +159,19 @@ double sim_hist_quantile(const sim_hist_t *h, double q)
     }
     int64_t lo, width;
     sim_hist_bucket_range(i, &lo, &width);
-    /* Integers lo .. lo+width-1; their midpoint (the value itself when width 1). */
-    double mid = (double)lo + 0.5 * (double)(width - 1);
-    if (mid < (double)h->min) mid = (double)h->min;
-    if (mid > (double)h->max) mid = (double)h->max;
-    return mid;
+    /* The bucket holds the integers lo .. lo+width-1. Place its c values
+     * evenly over that range and take the one of the wanted rank (as
+     * Prometheus' histogram_quantile interpolates linearly in a bucket):
+     * the estimate then moves with the rank inside a bucket instead of
+     * sticking to the bucket's midpoint, so that two runs whose p95 fall in
+     * the same bucket do not report identical values (a spurious zero
+     * spread in a confidence interval). Exact when width is 1. */
+    uint64_t c = h->counts[i], before = seen - c;
+    double frac = ((double)(rank - before) - 0.5) / (double)c;
+    double v = (double)lo + frac * (double)(width - 1);
+    if (v < (double)h->min) v = (double)h->min;
+    if (v > (double)h->max) v = (double)h->max;
+    return v;
 }
 
 double sim_hist_mean(const sim_hist_t *h)

@@ -52,8 +52,8 @@ void sim_tavg_restart(sim_tavg_t *a, sim_time_t now);
  * Non-negative int64 values (latencies in ns, sizes in bytes). Values below
  * 2^SIM_HIST_SUB_BITS are counted exactly; above, each power-of-two range is
  * split into 2^SIM_HIST_SUB_BITS equal buckets, so a bucket is at most 1/64 of
- * its lower bound wide and a quantile reported at the bucket midpoint is
- * within 1/128 (0.78%) of the exact sample quantile. Values up to 2^42 ns
+ * its lower bound wide and a quantile reported inside its bucket is within
+ * 1/64 (1.6%) of the exact sample quantile. Values up to 2^42 ns
  * (73 min) are resolved; larger ones land in the last bucket, and min/max are
  * kept exactly. 2432 buckets, 19 KiB. Histograms merge by adding counts. */
 #define SIM_HIST_SUB_BITS 6
@@ -92,7 +92,9 @@ static inline void sim_hist_add(sim_hist_t *h, int64_t v)
 }
 
 /* Nearest-rank quantile (the ceil(q*n)-th smallest value, rank at least 1),
- * reported at its bucket's midpoint clamped to [min, max], except that ranks
+ * interpolated inside its bucket by rank (the bucket's c values spread
+ * evenly over its range: the k-th at lo + (k - 1/2)/c x (width - 1)),
+ * clamped to [min, max], except that ranks
  * 1 and n return min and max exactly; q in [0, 1]. NAN
  * when empty or q is outside [0, 1]. A q*n a few ulps above an integer
  * counts as that integer. Cost: a scan of up to 2432 buckets. */

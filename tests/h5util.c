@@ -70,6 +70,60 @@ hid_t run_scenario(const char *scen, const char *variant, char **out, const char
     return f;
 }
 
+hid_t run_compare(const char *scen, int reps, char **out, const char *const *sets)
+{
+    *out = tu_tmp_path("cmp", ".h5");
+    char nrep[16];
+    snprintf(nrep, sizeof nrep, "%d", reps);
+    const char *argv[64] = {RAGSIM_BINARY, "compare", tu_src(scen), "-q", "--reps", nrep, "-o", *out};
+    int n = 8;
+    for (size_t i = 0; sets && sets[i] && n < 60; i++) {
+        argv[n++] = "--set";
+        argv[n++] = sets[i];
+    }
+    argv[n] = NULL;
+    tu_run_t r = tu_run(argv);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    hid_t f = H5Fopen(*out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    return f;
+}
+
+cmprow_t comparison_row(hid_t f, const char *variant, const char *metric)
+{
+    hid_t ds = H5Dopen2(f, "/comparison", H5P_DEFAULT);
+    cr_assert_geq(ds, 0, "/comparison missing");
+    hid_t sp = H5Dget_space(ds);
+    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(cmprow_t));
+    hid_t s64 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s64, 64);
+    H5Tset_cset(s64, H5T_CSET_UTF8);
+    H5Tinsert(mt, "variant", offsetof(cmprow_t, variant), s64);
+    H5Tinsert(mt, "metric", offsetof(cmprow_t, metric), s64);
+    H5Tinsert(mt, "mean", offsetof(cmprow_t, mean), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "diff", offsetof(cmprow_t, diff), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "diff_ci_low", offsetof(cmprow_t, diff_lo), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "diff_ci_high", offsetof(cmprow_t, diff_hi), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "n_paired", offsetof(cmprow_t, n_paired), H5T_NATIVE_LLONG);
+    H5Tinsert(mt, "significant", offsetof(cmprow_t, significant), H5T_NATIVE_LLONG);
+    H5Tinsert(mt, "verdict", offsetof(cmprow_t, verdict), H5T_NATIVE_LLONG);
+    cmprow_t *rows = calloc(n ? n : 1, sizeof *rows);
+    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), 0);
+    H5Tclose(s64);
+    H5Tclose(mt);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    cmprow_t out;
+    size_t i = 0;
+    while (i < n && (strcmp(rows[i].variant, variant) || strcmp(rows[i].metric, metric))) i++;
+    cr_assert_lt(i, n, "/comparison has no row (%s, %s)", variant, metric);
+    out = rows[i];
+    free(rows);
+    return out;
+}
+
 double summary_value(hid_t f, size_t row, const char *col)
 {
     hid_t ds = H5Dopen2(f, "/summary", H5P_DEFAULT);

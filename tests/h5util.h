@@ -26,6 +26,19 @@ size_t events(hid_t f, const char *run, evrow_t **out);
  * and open the trace read-only; *out receives the path (caller frees and unlinks). */
 hid_t run_scenario(const char *scen, const char *variant, char **out, const char *const *sets);
 
+/* Run `ragsim compare SCENARIO -q --reps N -o TMP [--set S]...` and open the trace. */
+hid_t run_compare(const char *scen, int reps, char **out, const char *const *sets);
+
+/* A row of /comparison (the columns the tests read). */
+typedef struct {
+    char variant[64], metric[64];
+    double mean, diff, diff_lo, diff_hi;
+    long long n_paired, significant, verdict;
+} cmprow_t;
+
+/* The row (variant, metric) of /comparison, copied; fails the test if absent. */
+cmprow_t comparison_row(hid_t f, const char *variant, const char *metric);
+
 /* A scalar from /summary (row, column), as double. */
 double summary_value(hid_t f, size_t row, const char *col);
 

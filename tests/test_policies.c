@@ -174,6 +174,46 @@ Test(policies, breaker_opens_after_the_minimum_calls_and_the_keyword_channel_ans
     done(&f);
 }
 
+Test(policies, three_consecutive_irrelevant_retrievals_switch_to_the_keyword_channel)
+{
+    /* The runbook's rule: 3 consecutive bad retrievals = the retrieval
+     * layer is unstable = switch to the keyword channel. Every vector-DB
+     * answer is unrelated to its query (chunking_mismatch, ratio 1). With
+     * record_irrelevant, the breaker counts them as failures: requests at
+     * 1, 2, 3 s get unrelated chunks (ungrounded answers) and the 3rd
+     * retrieval, ending at 3 + 0.016 s, opens the breaker (the failure-rate
+     * rule cannot: its minimum is 100 calls); requests 4..10 are rejected
+     * at the breaker and answered from the keyword channel (degraded,
+     * grounded). Without record_irrelevant an unrelated answer is a
+     * success: the breaker never opens and all 10 answers are ungrounded. */
+#define EXTRA_FMT                                                                                          \
+    "calls:\n  retrieve:\n    circuit_breaker: {consecutive_failures: 3, minimum_number_of_calls: 100, "    \
+    "wait_duration_in_open_state: 60s%s}\n"                                                                \
+    "    fallback: {action: keyword}\n"                                                                    \
+    "faults: [{kind: chunking_mismatch, at: 0s, for: 60s, ratio: 1}]\n"
+    char extra[512];
+    snprintf(extra, sizeof extra, EXTRA_FMT, ", record_irrelevant: true");
+    fx_t f;
+    run(&f, (cfg_t){.for_ = "10500ms", .duration = "30s", .extra = extra});
+    cr_assert_eq(f.rag->ungrounded, 3);
+    cr_assert_eq(f.rag->outcome[RAG_DEGRADED], 7);
+    cr_assert_eq(f.rag->policy_rejects[RAG_VECTORDB], 7);
+    double t_open = 0;
+    cr_assert_eq(count_events(&f, "breaker_open", &t_open), 1);
+    cr_assert_lt(fabs(t_open - 3.016), 1e-9, "opened at %.6f s (the 3rd retrieval)", t_open);
+    cr_assert_eq(rec(&f, 3).grounded, 1);
+    cr_assert_eq(rec(&f, 2).grounded, 0);
+    done(&f);
+
+    snprintf(extra, sizeof extra, EXTRA_FMT, "");
+#undef EXTRA_FMT
+    run(&f, (cfg_t){.for_ = "10500ms", .duration = "30s", .extra = extra});
+    cr_assert_eq(f.rag->ungrounded, 10);
+    cr_assert_eq(f.rag->policy_rejects[RAG_VECTORDB], 0);
+    cr_assert_eq(count_events(&f, "breaker_open", NULL), 0);
+    done(&f);
+}
+
 Test(policies, rate_limit_admits_the_burst_then_the_rate_and_the_rest_is_refused)
 {
     /* 4 requests/s; a token bucket of 1/s with burst 1 in front of the

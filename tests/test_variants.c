@@ -104,6 +104,11 @@ Test(variants, errors_point_into_the_overlay)
     expect_error("  a: {}\n  b: {duration: 5m}\n", "variants change the model, not the run", 11);
     expect_error("  a: {baseline: true}\n  b: {baseline: true}\n", "two variants are marked", 11);
     expect_error("  a: {}\n  b:\n    stations: {db: {servers: 0}}\n", "between 1 and", 12);
+    /* compare.metrics is checked against what the runs will report, before any run */
+    expect_error("  a: {}\n  b: {}\ncompare: {metrics: [success_ratio, throughput_per_s, latency_p95s]}\n",
+                 "'latency_p95s' is not a metric of this scenario (did you mean 'latency_p95_s'?)", 12);
+    expect_error("  a: {}\n  b: {}\ncompare:\n  metrics:\n  - peak_goroutines\n",
+                 "'peak_goroutines' is not a metric of this scenario", 14);
 }
 
 Test(variants, replication_i_of_every_variant_sees_the_same_requests, .timeout = 120)
