@@ -48,7 +48,7 @@ int cb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, cb_spec_t *spec)
     *spec = cb_spec_preset((cb_preset_t)preset);
 
     int window = (int)spec->window;
-    int64_t size, min_calls, permitted, consecutive;
+    int64_t size, min_calls, permitted, consecutive, consecutive_slow;
     sim_cfg_enum(d, map, "sliding_window_type", 0, cb_window_names, window, &window);
     spec->window = (cb_window_t)window;
     sim_cfg_int(d, map, "sliding_window_size", 0, 1, CB_MAX_WINDOW, spec->window_size, &size);
@@ -57,10 +57,13 @@ int cb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, cb_spec_t *spec)
                 spec->permitted, &permitted);
     sim_cfg_int(d, map, "consecutive_failures", 0, 0, 1000000000, spec->consecutive_failures,
                 &consecutive);
+    sim_cfg_int(d, map, "consecutive_slow_calls", 0, 0, 1000000000, spec->consecutive_slow,
+                &consecutive_slow);
     spec->window_size = (int32_t)size;
     spec->min_calls = (int32_t)min_calls;
     spec->permitted = (int32_t)permitted;
     spec->consecutive_failures = (int32_t)consecutive;
+    spec->consecutive_slow = (int32_t)consecutive_slow;
 
     sim_cfg_node_t *fail_node = sim_cfg_get(map, "failure_rate_threshold");
     sim_cfg_node_t *slow_node = sim_cfg_get(map, "slow_call_rate_threshold");
@@ -115,7 +118,7 @@ static bool spec_valid(const cb_spec_t *s)
     return s->window_size >= 1 && s->window_size <= CB_MAX_WINDOW && s->min_calls >= 1 &&
            s->permitted >= 1 && s->failure_rate >= 0 && s->failure_rate <= 1 &&
            s->slow_rate >= 0 && s->slow_rate <= 1 && s->slow_duration >= 0 &&
-           s->wait_open >= 0 && s->consecutive_failures >= 0 &&
+           s->wait_open >= 0 && s->consecutive_failures >= 0 && s->consecutive_slow >= 0 &&
            (s->window == CB_COUNT_BASED || s->window == CB_TIME_BASED);
 }
 
@@ -133,7 +136,7 @@ static void window_clear(cb_t *cb, sim_time_t now)
 {
     cb->n = cb->failed = cb->slow = 0;
     cb->head = 0;
-    cb->consecutive = 0;
+    cb->consecutive = cb->consecutive_slow = 0;
     if (cb->ring) memset(cb->ring, 0, (size_t)cb->spec.window_size);
     if (cb->buckets) memset(cb->buckets, 0, (size_t)cb->spec.window_size * sizeof *cb->buckets);
     cb->head_sec = second_of(now);
@@ -269,7 +272,9 @@ void cb_record(cb_t *cb, sim_time_t now, bool failure, sim_time_t duration)
     case CB_CLOSED:
         window_push(cb, now, failure, slow);
         cb->consecutive = failure ? cb->consecutive + 1 : 0;
+        cb->consecutive_slow = slow ? cb->consecutive_slow + 1 : 0;
         if ((s->consecutive_failures > 0 && cb->consecutive >= s->consecutive_failures) ||
+            (s->consecutive_slow > 0 && cb->consecutive_slow >= s->consecutive_slow) ||
             (cb->n >= cb->min_calls &&
              (reached(s, s->failure_rate, cb->failed, cb->n) ||
               reached(s, s->slow_rate, cb->slow, cb->n))))

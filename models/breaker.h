@@ -7,7 +7,9 @@
  *              the window holds at least the minimum number of calls and the
  *              failure rate or the slow-call rate reaches its threshold
  *              (>=; > with strictly_above), the breaker opens. With
- *              consecutive_failures = K > 0, K failures in a row also open it.
+ *              consecutive_failures = K > 0, K failures in a row also open it;
+ *              consecutive_slow_calls = K > 0, K slow calls in a row too (the
+ *              runbook rule "3 consecutive calls > 25 ms").
  *   OPEN       every call is rejected until the wait has passed since the
  *              breaker opened; the first cb_allow() after that moves to
  *              HALF_OPEN and is its first permitted call (Resilience4j's
@@ -64,6 +66,7 @@ typedef struct cb_spec {
     bool wait_inclusive;        /* probe allowed at opened + wait (Sentinel, >=); otherwise only
                                    strictly after (Resilience4j Instant.isAfter, Hystrix >) */
     int32_t consecutive_failures;   /* K failures in a row in CLOSED open the breaker; 0 = off */
+    int32_t consecutive_slow;       /* K slow calls in a row in CLOSED open it; 0 = off */
 } cb_spec_t;
 
 /* The defaults of a preset (no parsing): resilience4j = Resilience4j's
@@ -104,6 +107,7 @@ typedef struct cb {
     cb_bucket_t *buckets;       /* time_based: bucket of second s at s mod N */
     int64_t head_sec;           /* time_based: the newest second the window has moved to */
     int32_t consecutive;        /* failures in a row (CLOSED) */
+    int32_t consecutive_slow;   /* slow calls in a row (CLOSED) */
     /* OPEN */
     sim_time_t opened_at;
     /* HALF_OPEN: a count window of `permitted` calls that never wraps */

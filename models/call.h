@@ -137,6 +137,10 @@ typedef struct comp_ops {
      * cancelled at most once by construction. Cost: O(1), or O(log b) for the
      * LLM's heaps. */
     void (*cancel)(void *comp, call_t *c);
+    /* Optional: the component's replicated service (models/replicas.h), for
+     * configuration changes and their rollout (models/rollout.h); NULL for
+     * components with their own replica model. */
+    struct rset *(*replicas)(void *comp);
 } comp_ops_t;
 
 #endif

@@ -39,6 +39,13 @@ static const struct {
     {"peak_heap_bytes", -1},
     {"peak_leases", -1},
     {"config_reloads", -1},
+    {"change_exposed_calls", -1},   /* the blast radius of a configuration change */
+    /* broken config watches (models/rag.c): re-lists are the cost; breaks
+     * are the network's, resumes and compaction failures the mechanism */
+    {"config_watch_relists", -1},
+    {"config_watch_breaks", 0},
+    {"config_watch_resumes", 0},
+    {"config_watch_compacted", 0},
     /* network */
     {"completed", +1},
     {"timed_out", -1},

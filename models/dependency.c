@@ -55,13 +55,14 @@ static void submit(void *comp, call_t *c)
     rset_submit(&dp->rs, c, sim_dist_sample(&dp->spec->latency, dp->rng_latency));
 }
 
+static struct rset *replicas(void *comp) { return &((dep_t *)comp)->rs; }
 static void set_speed(void *comp, double f) { ((dep_t *)comp)->rs.speed = f > 0 ? f : 1e-9; }
 static void set_error_ratio(void *comp, double p) { ((dep_t *)comp)->injected_errors = p; }
 static void kill_replica(void *comp, int r) { rset_crash(&((dep_t *)comp)->rs, r, "replica_killed", 0, "killed by a fault"); }
 static int replicas_up(const void *comp) { return rset_replicas_up(&((const dep_t *)comp)->rs); }
 static void cancel(void *comp, call_t *c) { rset_cancel(&((dep_t *)comp)->rs, c); }
 
-const comp_ops_t dep_ops = {"dependency", submit, set_speed, set_error_ratio, kill_replica, replicas_up, cancel};
+const comp_ops_t dep_ops = {"dependency", submit, set_speed, set_error_ratio, kill_replica, replicas_up, cancel, replicas};
 
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
 {

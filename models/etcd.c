@@ -25,10 +25,13 @@ void etcd_spec_default(etcd_spec_t *s)
     s->cost_grant = 50 * SIM_US;
     s->cost_keepalive = 10 * SIM_US;
     s->cost_connect = 200 * SIM_US;
+    s->cost_range = SIM_MS;
+    s->cost_range_key = 5 * SIM_US;
     s->stream_buffer = 128;
     s->victim_retry = 10 * SIM_MS;
     s->lease_quota = 65536;
     s->lease_ttl = 60 * SIM_SEC;
+    s->compaction_retention = INT64_MAX;
     s->mem_base = 100LL << 20;
     s->mem_per_connection = 10LL << 10;
     s->mem_per_stream = 10LL << 10;
@@ -58,6 +61,8 @@ int etcd_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, etcd_spec_t *spec)
         sim_cfg_duration(d, cost, "grant", 0, 50 * SIM_US, &spec->cost_grant);
         sim_cfg_duration(d, cost, "keepalive", 0, 10 * SIM_US, &spec->cost_keepalive);
         sim_cfg_duration(d, cost, "connect", 0, 200 * SIM_US, &spec->cost_connect);
+        sim_cfg_duration(d, cost, "range", 0, SIM_MS, &spec->cost_range);
+        sim_cfg_duration(d, cost, "range_key", 0, 5 * SIM_US, &spec->cost_range_key);
     }
     sim_cfg_int(d, map, "stream_buffer", 0, 1, INT32_MAX, 128, &spec->stream_buffer);
     sim_cfg_duration(d, map, "victim_retry", SIM_CFG_POSITIVE, 10 * SIM_MS, &spec->victim_retry);
@@ -71,6 +76,10 @@ int etcd_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, etcd_spec_t *spec)
             spec->lease_ttl = 60 * SIM_SEC;
         }
     }
+    /* etcd's --auto-compaction-retention=0 turns compaction off; here that is
+     * `unbounded`, and a retention must keep at least one revision. */
+    sim_cfg_int(d, map, "compaction_retention", SIM_CFG_UNBOUNDED, 1, INT64_MAX, INT64_MAX,
+                &spec->compaction_retention);
     sim_cfg_node_t *mem = sim_cfg_get(map, "memory");
     if (mem && !sim_cfg_is_null(mem) && sim_cfg_expect_map(d, mem, "etcd memory")) {
         sim_cfg_size(d, mem, "base", 0, 100LL << 20, &spec->mem_base);
@@ -99,18 +108,28 @@ void etcd_spec_fini(etcd_spec_t *spec) { sim_dist_fini(&spec->propagation); }
  * A fan-out entry walks the prefix's watcher list lazily. Closed watchers
  * are unlinked but keep their forward link, so a cursor left on one still
  * leads to every older live watcher; watchers created after the revision
- * was applied (start_rev > revision) are newer than everything behind them
- * and end the walk. */
+ * was applied (created_rev > revision) are newer than everything behind
+ * them and end the walk.
+ *
+ * A replay (a watch from an old revision) is one queue entry too
+ * (MSG_REPLAY): it walks the history from the watch's start revision to the
+ * store revision at the watch's creation and hands out one event job per
+ * revision under the watcher's prefix. Live fan-outs of later revisions are
+ * queued when their put is applied, behind it, so a watcher's replayed
+ * events start (and, with equal event costs, end) before its live ones. */
 
-enum { MSG_WORK, MSG_PUT, MSG_FANOUT, MSG_EVENT };
+enum { MSG_WORK, MSG_PUT, MSG_FANOUT, MSG_EVENT, MSG_REPLAY, MSG_RANGE };
 
 typedef struct etcd_msg {
     struct etcd_msg *next;        /* pool free list, CPU queue, stream buffer or pending queue */
-    int64_t revision, key;
-    sim_time_t demand;            /* WORK, PUT: CPU time */
+    int64_t revision, key;        /* REPLAY: revision = the next one to hand out */
+    union {
+        sim_time_t demand;        /* WORK, PUT, EVENT, RANGE: CPU time */
+        int64_t last;             /* REPLAY: the last revision to hand out */
+    };
     int32_t kind;
-    int32_t ref;                  /* PUT, FANOUT: the put's prefix; EVENT: watcher id */
-    int32_t group, cursor;        /* FANOUT: prefix being scanned, next watcher id in it */
+    int32_t ref;                  /* PUT, FANOUT: the put's prefix; EVENT, REPLAY: watcher id; RANGE: range id */
+    int32_t group, cursor;        /* FANOUT: prefix being scanned, next watcher id in it; REPLAY: history index */
 } etcd_msg_t;
 
 typedef struct {
@@ -118,7 +137,25 @@ typedef struct {
     size_t len;
     int head, tail;               /* open watchers on exactly this prefix, oldest first */
     int64_t nwatchers;
+    int64_t maxkeys;              /* keys written under exactly this prefix: the largest put */
 } etcd_prefix_t;
+
+/* One etcd_put: revisions first .. first + n - 1, keys 0 .. n-1 under
+ * `prefix`. Records are in revision order and contiguous. */
+typedef struct {
+    int64_t first, n;
+    int prefix;
+} etcd_hist_t;
+
+/* A Range in flight (or a free record, chained through `next`). */
+typedef struct {
+    etcd_range_fn cb;
+    void *ctx;
+    int client;
+    int next;                     /* free list */
+    bool busy;                    /* its CPU job has not ended */
+    bool live;                    /* not cut by a partition */
+} etcd_range_t;
 
 typedef struct {
     int client;
@@ -132,7 +169,8 @@ typedef struct {
     etcd_msg_t *phead, *ptail;    /* pending events of a victim, in revision order */
     int64_t npending;
     sim_time_t last_arrival;      /* keeps arrivals in revision order under random propagation */
-    int64_t start_rev;            /* first revision it sees: the store's revision + 1 at creation */
+    int64_t created_rev;          /* the store's revision + 1 at creation: first revision fanned out live */
+    int64_t from_rev;             /* live events below this are skipped (a start revision in the future) */
 } etcd_watcher_t;
 
 typedef struct {
@@ -179,8 +217,18 @@ struct etcd {
     int ndrain, drain_cap;
 
     int64_t revision, applied;
+    etcd_hist_t *hist;            /* one record per put, in revision order */
+    int nhist, hist_cap;
+    etcd_range_t *ranges;
+    int nranges, ranges_cap, rfree;
+    bool partitioned;
+    sim_time_t heal_at;
+    sim_timer_t heal_timer;
+    int *scratch;                 /* partition start: broken watchers, then cut ranges */
+    int nscratch, scratch_cap;
     bool quota_episode;           /* grants failing since the last success */
     uint64_t episode_failures;
+    bool compacted_episode;       /* watches refused as compacted since the last good one */
     etcd_stats_t n;               /* the counters and counts of etcd_stats */
     uint64_t win_delivered;       /* this sample interval */
     int col[9];
@@ -248,6 +296,7 @@ static void msg_free_list(etcd_t *e, etcd_msg_t *m)
 }
 
 static void cpu_done_event(sim_t *sim, void *obj, uint64_t arg);
+static void range_done(etcd_t *e, int rid);
 
 /* Start queued work on free cores. A fan-out entry yields one event job per
  * call (next eligible watcher) and leaves the queue when it has none. */
@@ -288,7 +337,14 @@ static int prefix_intern(etcd_t *e, const char *s)
     p->len = strlen(s);
     p->head = p->tail = -1;
     p->nwatchers = 0;
+    p->maxkeys = 0;
     return e->nprefixes++;
+}
+
+/* Is `p` (a watcher's or a range's prefix) a prefix of `q` (a put's)? */
+static inline bool prefix_covers(const etcd_prefix_t *p, const char *q, size_t qlen)
+{
+    return p->len <= qlen && memcmp(q, p->s, p->len) == 0;
 }
 
 static inline bool valid_client(const etcd_t *e, int c) { return c >= 0 && c < e->nclients; }
@@ -444,16 +500,16 @@ static int fanout_next(etcd_t *e, etcd_msg_t *m)
         while (m->cursor >= 0) {
             int wid = m->cursor;
             const etcd_watcher_t *w = &e->watchers[wid];
-            if (w->start_rev > m->revision) {   /* this one and all behind it are newer */
+            if (w->created_rev > m->revision) {   /* this one and all behind it are newer */
                 m->cursor = -1;
                 break;
             }
             m->cursor = w->gnext;
-            if (w->open) return wid;
+            if (w->open && m->revision >= w->from_rev) return wid;
         }
         for (m->group++; m->group < e->nprefixes; m->group++) {
             const etcd_prefix_t *p = &e->prefixes[m->group];
-            if (p->head >= 0 && p->len <= q->len && memcmp(q->s, p->s, p->len) == 0) {
+            if (p->head >= 0 && prefix_covers(p, q->s, q->len)) {
                 m->cursor = p->head;
                 break;
             }
@@ -462,12 +518,39 @@ static int fanout_next(etcd_t *e, etcd_msg_t *m)
     }
 }
 
+/* The next revision a replay entry hands to its watcher, or false when done
+ * (or the watcher closed: the rest costs nothing). Walks the history
+ * records from m->group, skipping puts under other prefixes. */
+static bool replay_next(etcd_t *e, etcd_msg_t *m, int64_t *rev, int64_t *key)
+{
+    const etcd_watcher_t *w = &e->watchers[m->ref];
+    if (!w->open) return false;
+    const etcd_prefix_t *p = &e->prefixes[w->prefix];
+    while (m->revision <= m->last && m->group < e->nhist) {
+        const etcd_hist_t *h = &e->hist[m->group];
+        const etcd_prefix_t *q = &e->prefixes[h->prefix];
+        if (m->revision >= h->first + h->n || !prefix_covers(p, q->s, q->len)) {
+            m->group++;
+            if (m->group < e->nhist) m->revision = e->hist[m->group].first;
+            continue;
+        }
+        *rev = m->revision;
+        *key = m->revision - h->first;
+        m->revision++;
+        return true;
+    }
+    return false;
+}
+
 static void cpu_dispatch(etcd_t *e)
 {
     while (e->busy < e->spec->cores && e->qhead) {
         etcd_msg_t *m = e->qhead, *job = m;
-        if (m->kind == MSG_FANOUT) {
-            int wid = fanout_next(e, m);
+        if (m->kind == MSG_FANOUT || m->kind == MSG_REPLAY) {
+            int wid = -1;
+            int64_t rev = m->revision, key = m->key;
+            if (m->kind == MSG_FANOUT) wid = fanout_next(e, m);
+            else if (replay_next(e, m, &rev, &key)) wid = m->ref;
             if (wid >= 0) {
                 job = msg_alloc(e);
                 if (!job) {
@@ -476,10 +559,11 @@ static void cpu_dispatch(etcd_t *e)
                 }
                 job->kind = MSG_EVENT;
                 job->ref = wid;
-                job->revision = m->revision;
-                job->key = m->key;
+                job->revision = rev;
+                job->key = key;
                 job->demand = e->spec->cost_event;
-                e->n.events_fanned++;
+                if (m->kind == MSG_FANOUT) e->n.events_fanned++;
+                else e->n.events_replayed++;
             } else {
                 job = NULL;
             }
@@ -540,6 +624,10 @@ static void cpu_done_event(sim_t *sim, void *obj, uint64_t arg)
         sim_schedule_at(sim, t, arrive_event, e, (uint64_t)(uintptr_t)m);
         break;
     }
+    case MSG_RANGE:
+        range_done(e, m->ref);
+        msg_free(e, m);
+        break;
     default:
         msg_free(e, m);
         break;
@@ -557,6 +645,7 @@ static void lease_expire_event(sim_t *sim, void *obj, uint64_t arg)
     if (!c->lease_live) return;
     c->lease_live = false;
     e->n.leases_in_use--;
+    e->n.leases_expired++;
 }
 
 static void keepalive_event(sim_t *sim, void *obj, uint64_t arg)
@@ -574,6 +663,10 @@ static void keepalive_event(sim_t *sim, void *obj, uint64_t arg)
 int etcd_client_open(etcd_t *e)
 {
     sim_t *sim = e->sim;
+    if (e->partitioned) {
+        e->n.partition_failures++;
+        return ETCD_ERR_UNAVAILABLE;
+    }
     cpu_work(e, e->spec->cost_connect);
     cpu_work(e, e->spec->cost_grant);
     if (e->n.leases_in_use >= e->spec->lease_quota) {
@@ -614,14 +707,17 @@ int etcd_client_open(etcd_t *e)
     return cid;
 }
 
-void etcd_client_close(etcd_t *e, int cid)
+/* Close a client's stream: its watchers go (unlinked from their prefix
+ * lists, their pending events dropped; events still travelling are dropped
+ * when they surface), and so do the buffered responses. The watchers stay
+ * chained through cnext from `whead` (returned) for the caller. */
+static int stream_close(etcd_t *e, int cid)
 {
-    if (!valid_client(e, cid) || !e->clients[cid].open) return;
     etcd_client_t *c = &e->clients[cid];
-    c->open = false;
-    e->n.connections--;
+    int head = c->has_stream ? c->whead : -1;
     if (c->has_stream) e->n.streams--;
-    for (int wid = c->whead; wid >= 0; wid = e->watchers[wid].cnext) {
+    c->has_stream = false;
+    for (int wid = head; wid >= 0; wid = e->watchers[wid].cnext) {
         etcd_watcher_t *w = &e->watchers[wid];
         w->open = false;
         etcd_prefix_t *p = &e->prefixes[w->prefix];
@@ -635,25 +731,91 @@ void etcd_client_close(etcd_t *e, int cid)
         w->npending = 0;
         e->n.watchers--;
     }
+    c->whead = -1;
     e->n.events_dropped += (uint64_t)c->nbuf;
     msg_free_list(e, c->bhead);
     c->bhead = c->btail = NULL;
     c->nbuf = 0;
     c->blocked = -1;
-    /* The lease is not revoked: it expires TTL after the last keepalive. */
+    return head;
+}
+
+void etcd_client_close(etcd_t *e, int cid)
+{
+    if (!valid_client(e, cid) || !e->clients[cid].open) return;
+    etcd_client_t *c = &e->clients[cid];
+    c->open = false;
+    e->n.connections--;
+    stream_close(e, cid);
+    /* The lease is not revoked: it expires TTL after the last keepalive
+     * (unless it already has, in a partition). */
     sim_cancel(e->sim, &c->lease_timer);
-    c->lease_timer = sim_schedule_at(e->sim, c->last_keepalive + e->spec->lease_ttl, lease_expire_event, e,
-                                     (uint64_t)cid);
+    if (c->lease_live)
+        c->lease_timer = sim_schedule_at(e->sim, c->last_keepalive + e->spec->lease_ttl, lease_expire_event, e,
+                                         (uint64_t)cid);
     if (e->vhead < 0 && sim_timer_pending(&e->victim_timer)) sim_cancel(e->sim, &e->victim_timer);
 }
 
 /* ---- watches and puts ---------------------------------------------------- */
 
+int64_t etcd_revision(const etcd_t *e) { return e->applied; }
+
+int64_t etcd_compacted_revision(const etcd_t *e)
+{
+    int64_t n = e->spec->compaction_retention;
+    return e->applied > n ? e->applied - n : 0;
+}
+
+/* Index of the history record holding revision `rev` (1 <= rev <= the last
+ * recorded one): binary search over the contiguous records. */
+static int hist_find(const etcd_t *e, int64_t rev)
+{
+    int lo = 0, hi = e->nhist - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (e->hist[mid].first <= rev) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
 int etcd_watch(etcd_t *e, int cid, const char *prefix, bool auto_ack, etcd_event_fn cb, void *ctx)
 {
+    return etcd_watch_from(e, cid, prefix, 0, auto_ack, cb, ctx);
+}
+
+int etcd_watch_from(etcd_t *e, int cid, const char *prefix, int64_t start_rev, bool auto_ack, etcd_event_fn cb,
+                    void *ctx)
+{
     if (!valid_client(e, cid) || !e->clients[cid].open || !prefix) return -1;
+    if (start_rev < 0) return SIM_EINVAL;
+    if (e->partitioned) {
+        e->n.partition_failures++;
+        return ETCD_ERR_UNAVAILABLE;
+    }
+    int64_t compacted = etcd_compacted_revision(e);
+    if (start_rev > 0 && start_rev <= compacted) {
+        e->n.compacted_failures++;
+        if (!e->compacted_episode) {
+            char detail[160];
+            snprintf(detail, sizeof detail,
+                     "watch from revision %" PRId64 " <= compacted revision %" PRId64 ": ErrCompacted, the client must re-list",
+                     start_rev, compacted);
+            sim_log_event(e->sim, "watch_compacted", "etcd", (double)start_rev, detail);
+            e->compacted_episode = true;
+        }
+        return ETCD_ERR_COMPACTED;
+    }
+    if (start_rev > 0) e->compacted_episode = false;
+    etcd_msg_t *replay = NULL;
+    if (start_rev > 0 && start_rev <= e->applied) {
+        if (!(replay = msg_alloc(e))) {
+            oom(e);
+            return SIM_ENOMEM;
+        }
+    }
     int pid = prefix_intern(e, prefix);
     if (pid < 0 || grow((void **)&e->watchers, &e->watchers_cap, e->nwatchers + 1, sizeof *e->watchers)) {
+        if (replay) msg_free(e, replay);
         oom(e);
         return SIM_ENOMEM;
     }
@@ -668,7 +830,8 @@ int etcd_watch(etcd_t *e, int cid, const char *prefix, bool auto_ack, etcd_event
     w->ctx = ctx;
     w->vprev = w->vnext = -1;
     w->last_arrival = sim_now(e->sim);
-    w->start_rev = e->applied + 1;
+    w->created_rev = e->applied + 1;
+    w->from_rev = start_rev > w->created_rev ? start_rev : w->created_rev;
     etcd_prefix_t *p = &e->prefixes[pid];
     w->gnext = -1;
     w->gprev = p->tail;
@@ -683,6 +846,15 @@ int etcd_watch(etcd_t *e, int cid, const char *prefix, bool auto_ack, etcd_event
         e->n.streams++;
     }
     e->n.watchers++;
+    if (replay) {   /* revisions start_rev .. applied, from the history */
+        replay->kind = MSG_REPLAY;
+        replay->ref = wid;
+        replay->group = hist_find(e, start_rev);
+        replay->revision = start_rev;
+        replay->last = e->applied;
+        replay->key = 0;
+        cpu_enqueue(e, replay);
+    }
     return wid;
 }
 
@@ -700,11 +872,13 @@ int64_t etcd_put(etcd_t *e, const char *prefix, int64_t nkeys)
 {
     if (!prefix || nkeys < 1) return SIM_EINVAL;
     int pid = prefix_intern(e, prefix);
-    if (pid < 0) {
+    if (pid < 0 || grow((void **)&e->hist, &e->hist_cap, e->nhist + 1, sizeof *e->hist)) {
         oom(e);
         return SIM_ENOMEM;
     }
     int64_t first = e->revision + 1;
+    e->hist[e->nhist++] = (etcd_hist_t){.first = first, .n = nkeys, .prefix = pid};
+    if (nkeys > e->prefixes[pid].maxkeys) e->prefixes[pid].maxkeys = nkeys;
     for (int64_t k = 0; k < nkeys; k++) {
         etcd_msg_t *m = msg_alloc(e);
         if (!m) {
@@ -719,6 +893,183 @@ int64_t etcd_put(etcd_t *e, const char *prefix, int64_t nkeys)
         cpu_enqueue(e, m);
     }
     return first;
+}
+
+/* ---- ranges --------------------------------------------------------------- */
+
+int etcd_range(etcd_t *e, int cid, const char *prefix, etcd_range_fn cb, void *ctx)
+{
+    if (!valid_client(e, cid) || !e->clients[cid].open || !prefix || !cb) return -1;
+    if (e->partitioned) {
+        e->n.partition_failures++;
+        return ETCD_ERR_UNAVAILABLE;
+    }
+    /* the distinct keys under the prefix: keys 0..maxkeys-1 of every put
+     * prefix it covers */
+    etcd_prefix_t want = {.s = (char *)prefix, .len = strlen(prefix)};
+    int64_t keys = 0;
+    for (int i = 0; i < e->nprefixes; i++)
+        if (prefix_covers(&want, e->prefixes[i].s, e->prefixes[i].len)) keys += e->prefixes[i].maxkeys;
+    int rid = e->rfree;
+    if (rid < 0) {
+        if (grow((void **)&e->ranges, &e->ranges_cap, e->nranges + 1, sizeof *e->ranges)) {
+            oom(e);
+            return SIM_ENOMEM;
+        }
+        rid = e->nranges++;
+    } else {
+        e->rfree = e->ranges[rid].next;
+    }
+    etcd_msg_t *m = msg_alloc(e);
+    if (!m) {
+        e->ranges[rid].next = e->rfree;
+        e->rfree = rid;
+        oom(e);
+        return SIM_ENOMEM;
+    }
+    e->ranges[rid] = (etcd_range_t){.cb = cb, .ctx = ctx, .client = cid, .next = -1, .busy = true, .live = true};
+    m->kind = MSG_RANGE;
+    m->ref = rid;
+    m->demand = e->spec->cost_range + keys * e->spec->cost_range_key;
+    cpu_enqueue(e, m);
+    return 0;
+}
+
+/* A Range's CPU job ended: the response carries the store revision now,
+ * unless a partition cut it (its callback has been called) or its client
+ * is closed (nobody to answer). */
+static void range_done(etcd_t *e, int rid)
+{
+    etcd_range_t *x = &e->ranges[rid];
+    etcd_range_fn cb = x->cb;
+    void *ctx = x->ctx;
+    int cid = x->client;
+    bool deliver = x->live && e->clients[cid].open;
+    x->busy = false;
+    x->next = e->rfree;
+    e->rfree = rid;
+    e->n.ranges++;
+    if (deliver) cb(e->sim, ctx, cid, e->applied);
+}
+
+/* ---- partitions ------------------------------------------------------------ */
+
+static int scratch_push(etcd_t *e, int v)
+{
+    if (grow((void **)&e->scratch, &e->scratch_cap, e->nscratch + 1, sizeof *e->scratch)) return SIM_ENOMEM;
+    e->scratch[e->nscratch++] = v;
+    return 0;
+}
+
+/* The partition heals: every open client reconnects (its gRPC connection:
+ * a `connect` job) and, if its lease outlived the partition, renews it at
+ * once (clientv3's keepalive loop sends the renewals that fell due) and
+ * every TTL/3 again. */
+static void heal_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    etcd_t *e = obj;
+    e->heal_timer = (sim_timer_t){0, 0};
+    e->partitioned = false;
+    sim_time_t now = sim_now(sim);
+    int64_t reconnected = 0, lost = 0;
+    for (int cid = 0; cid < e->nclients; cid++) {
+        etcd_client_t *c = &e->clients[cid];
+        if (!c->open) continue;
+        reconnected++;
+        cpu_work(e, e->spec->cost_connect);
+        if (!c->lease_live) {
+            lost++;
+            continue;
+        }
+        sim_cancel(sim, &c->lease_timer);   /* the pending expiry */
+        e->n.keepalives++;
+        c->last_keepalive = now;
+        cpu_work(e, e->spec->cost_keepalive);
+        c->lease_timer = sim_schedule_in(sim, e->ka_period, keepalive_event, e, (uint64_t)cid);
+    }
+    char detail[160];
+    snprintf(detail, sizeof detail, "%" PRId64 " clients reconnect; %" PRId64 " of them lost their lease in the partition",
+             reconnected, lost);
+    sim_log_event(sim, "partition_healed", "etcd", (double)reconnected, detail);
+}
+
+void etcd_partition(etcd_t *e, sim_time_t duration)
+{
+    if (duration <= 0) return;
+    sim_t *sim = e->sim;
+    sim_time_t now = sim_now(sim), heal = now + duration;
+    if (e->partitioned) {   /* a partition during a partition: the later heal */
+        if (heal > e->heal_at) {
+            sim_cancel(sim, &e->heal_timer);
+            e->heal_at = heal;
+            e->heal_timer = sim_schedule_at(sim, heal, heal_event, e, 0);
+        }
+        return;
+    }
+    e->partitioned = true;
+    e->heal_at = heal;
+    e->heal_timer = sim_schedule_at(sim, heal, heal_event, e, 0);
+    e->n.partitions++;
+    e->nscratch = 0;
+    int64_t streams = 0;
+    for (int cid = 0; cid < e->nclients; cid++) {
+        etcd_client_t *c = &e->clients[cid];
+        if (!c->open) continue;
+        /* keepalives stop arriving: the lease expires TTL after the last one
+         * unless the heal comes first */
+        if (c->lease_live) {
+            sim_cancel(sim, &c->lease_timer);
+            c->lease_timer = sim_schedule_at(sim, c->last_keepalive + e->spec->lease_ttl, lease_expire_event, e,
+                                             (uint64_t)cid);
+        }
+        if (!c->has_stream) continue;
+        streams++;
+        for (int wid = stream_close(e, cid); wid >= 0; wid = e->watchers[wid].cnext)
+            if (scratch_push(e, wid)) {
+                oom(e);
+                return;
+            }
+    }
+    int nbroken = e->nscratch;
+    for (int rid = 0; rid < e->nranges; rid++) {
+        etcd_range_t *x = &e->ranges[rid];
+        if (!x->busy || !x->live || !e->clients[x->client].open) continue;
+        x->live = false;
+        e->n.ranges_cut++;
+        if (scratch_push(e, rid)) {
+            oom(e);
+            return;
+        }
+    }
+    e->n.watchers_broken += (uint64_t)nbroken;
+    if (e->vhead < 0 && sim_timer_pending(&e->victim_timer)) sim_cancel(sim, &e->victim_timer);
+    char detail[192];
+    snprintf(detail, sizeof detail,
+             "partition for %.3g s: %d watchers on %" PRId64 " streams broken, %d ranges cut; puts still apply",
+             sim_time_to_s(duration), nbroken, streams, e->nscratch - nbroken);
+    sim_log_event(sim, "watch_streams_broken", "etcd", (double)nbroken, detail);
+    /* Everything is broken before anyone hears of it: a callback may call
+     * anything (a retry fails: partitioned). The scratch array is not grown
+     * again until the next partition. */
+    int n = e->nscratch;
+    for (int i = 0; i < n; i++) {
+        if (i < nbroken) {
+            int wid = e->scratch[i];
+            etcd_watcher_t *w = &e->watchers[wid];
+            if (w->cb) w->cb(sim, w->ctx, wid, ETCD_ERR_UNAVAILABLE, -1);
+        } else {
+            etcd_range_t *x = &e->ranges[e->scratch[i]];
+            if (e->clients[x->client].open) x->cb(sim, x->ctx, x->client, ETCD_ERR_UNAVAILABLE);
+        }
+    }
+}
+
+bool etcd_partitioned(const etcd_t *e) { return e->partitioned; }
+
+bool etcd_client_lease_live(const etcd_t *e, int cid)
+{
+    return valid_client(e, cid) && e->clients[cid].open && e->clients[cid].lease_live;
 }
 
 /* ---- create, statistics -------------------------------------------------- */
@@ -762,6 +1113,7 @@ etcd_t *etcd_create(sim_t *sim, const etcd_spec_t *spec)
     e->sim = sim;
     e->spec = spec;
     e->vhead = e->vtail = -1;
+    e->rfree = -1;
     e->ka_period = spec->lease_ttl / 3;
     e->prop_const = sim_dist_variance(&spec->propagation) == 0
                         ? sim_time_from_s(sim_dist_mean(&spec->propagation))
@@ -804,6 +1156,9 @@ void etcd_destroy(etcd_t *e)
     free(e->clients);
     free(e->watchers);
     free(e->drain);
+    free(e->hist);
+    free(e->ranges);
+    free(e->scratch);
     free(e);
 }
 
@@ -812,6 +1167,8 @@ void etcd_stats(const etcd_t *e, etcd_stats_t *out)
     *out = e->n;
     out->revision = e->revision;
     out->applied_revision = e->applied;
+    out->compacted_revision = etcd_compacted_revision(e);
+    out->history = e->nhist;
     out->cpu_busy_ratio = sim_tavg_mean(&e->busy_avg, sim_now(e->sim)) / (double)e->spec->cores;
     out->memory_bytes = memory_bytes(e);
     out->cpu_queued = e->nqueue;

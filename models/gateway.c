@@ -50,9 +50,14 @@ static int parse_config(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
         }
         sim_cfg_bool(d, w, "coalesce", 0, false, &spec->coalesce);
         sim_cfg_bool(d, w, "version_gate", 0, false, &spec->version_gate);
+        sim_cfg_bool(d, w, "resume", 0, false, &spec->resume);
         if (spec->coalesce && spec->batch_max <= 1 && spec->batch_window == 0)
             sim_cfg_error(d, sim_cfg_get(w, "coalesce"), "'coalesce' merges a batch into one reload: it needs 'batch'");
     }
+    /* gRPC's connection backoff starts at 1 s (grpc-go backoff.DefaultConfig
+     * BaseDelay); the model retries at that fixed period, without growth or
+     * jitter, so that every replica's schedule is the same. */
+    sim_cfg_duration(d, cfg, "reconnect_interval", SIM_CFG_POSITIVE, SIM_SEC, &spec->reconnect_interval);
     sim_cfg_node_t *pushes = sim_cfg_get(cfg, "pushes");
     if (pushes && sim_cfg_expect_seq(d, pushes, "pushes")) {
         spec->pushes = calloc(pushes->n ? pushes->n : 1, sizeof *spec->pushes);
@@ -229,19 +234,28 @@ static bool is_version_revision(const gw_t *g, int64_t revision)
     return false;
 }
 
-/* A config event reached a watcher of replica r. The naive callback reloads
- * for every event; the watch policies filter (`version_gate`: only the
- * `_version` key), batch (`batch`: flush at max_events or after window) and
- * coalesce (`coalesce`: one reload per batch). */
+static void watch_broken(gw_t *g, gw_watch_t *w);
+
+/* A config event reached watch w of replica r (or its stream broke:
+ * revision < 0). The naive callback reloads for every event; the watch
+ * policies filter (`version_gate`: only the `_version` key), batch (`batch`:
+ * flush at max_events or after window) and coalesce (`coalesce`: one reload
+ * per batch). Events replayed after a resume take the same path. */
 static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key)
 {
     (void)sim;
     (void)watcher;
     (void)key;
-    gw_replica_t *rp = ctx;
+    gw_watch_t *w = ctx;
+    gw_replica_t *rp = w->rp;
     gw_t *g = (gw_t *)rp->cpu.owner;
     int r = (int)(rp - g->rep);
+    if (revision < 0) {
+        watch_broken(g, w);
+        return;
+    }
     if (!rp->up && !rp->starting) return;   /* a dead process hears nothing */
+    w->last_rev = revision;
     g->events_seen++;
     if (g->spec->version_gate && !is_version_revision(g, revision)) return;
     if (g->spec->batch_max <= 1 && g->spec->batch_window == 0) {
@@ -267,6 +281,191 @@ static void reload_done(gw_t *g, gw_reload_t *x, stn_outcome_t oc)
     }
     x->next_free = g->reload_free;
     g->reload_free = x;
+}
+
+/* ---- broken watches: reconnect, resume or re-list ---------------------------------- */
+
+#define WATCH_SLAB 256
+
+static gw_watch_t *watch_new(gw_t *g, int r)
+{
+    if (!g->watch_free) {
+        void **s = realloc(g->watch_slabs, (g->nwatch_slabs + 1) * sizeof *s);
+        if (!s) return NULL;
+        g->watch_slabs = s;
+        gw_watch_t *slab = calloc(WATCH_SLAB, sizeof *slab);
+        if (!slab) return NULL;
+        g->watch_slabs[g->nwatch_slabs++] = slab;
+        for (size_t i = WATCH_SLAB; i-- > 0;) {
+            slab[i].next = g->watch_free;
+            g->watch_free = &slab[i];
+        }
+    }
+    gw_watch_t *w = g->watch_free;
+    g->watch_free = w->next;
+    gw_replica_t *rp = &g->rep[r];
+    *w = (gw_watch_t){.next = rp->watches, .rp = rp, .client = -1, .watcher = -1, .state = GW_WATCH_NONE};
+    rp->watches = w;
+    rp->nwatches++;
+    return w;
+}
+
+/* Notable events, aggregated: every count since the last line goes into one
+ * line per kind, written by a zero-delay event after everything scheduled
+ * for this instant (all replicas break, and retry, at the same instants). */
+static void log_flush_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    gw_t *g = obj;
+    char detail[224];
+    g->log_pending = false;
+    if (g->log_breaks) {
+        snprintf(detail, sizeof detail, "%llu config watches broke (etcd unreachable): retry every %.3g s, %s",
+                 (unsigned long long)g->log_breaks, sim_time_to_s(g->spec->reconnect_interval),
+                 g->spec->resume ? "resume from lastRev+1 while the lease is live" : "naive: new client, re-list, full reload");
+        sim_log_event(sim, "config_watch_broken", "gateway", (double)g->log_breaks, detail);
+    }
+    if (g->log_resumes) {
+        snprintf(detail, sizeof detail, "%llu watches resumed from lastRev+1 on their lease: only missed events are replayed",
+                 (unsigned long long)g->log_resumes);
+        sim_log_event(sim, "config_watch_resumed", "gateway", (double)g->log_resumes, detail);
+    }
+    if (g->log_relists) {
+        snprintf(detail, sizeof detail,
+                 "%llu watches re-list (Range, one full reload, watch from its revision + 1): %llu after ErrCompacted, "
+                 "%llu after their lease expired",
+                 (unsigned long long)g->log_relists, (unsigned long long)g->log_relist_compacted,
+                 (unsigned long long)g->log_relist_expired);
+        sim_log_event(sim, "config_watch_relisted", "gateway", (double)g->log_relists, detail);
+    }
+    g->log_breaks = g->log_resumes = g->log_relists = g->log_relist_compacted = g->log_relist_expired = 0;
+}
+
+static void log_note(gw_t *g)
+{
+    if (g->log_pending) return;
+    g->log_pending = true;
+    sim_schedule_in(g->sim, 0, log_flush_event, g, 0);
+}
+
+static void reconnect_event(sim_t *sim, void *obj, uint64_t arg);
+
+/* w waits for the replica's reconnect timer (the retry schedule runs from
+ * the first break: break + k x reconnect_interval). */
+static void watch_wait(gw_t *g, gw_watch_t *w)
+{
+    gw_replica_t *rp = w->rp;
+    w->state = GW_WATCH_BROKEN;
+    w->watcher = -1;
+    rp->nbroken++;
+    if (!sim_timer_pending(&rp->reconnect))
+        rp->reconnect = sim_schedule_in(g->sim, g->spec->reconnect_interval, reconnect_event, g,
+                                        (uint64_t)(rp - g->rep));
+}
+
+static void watch_broken(gw_t *g, gw_watch_t *w)
+{
+    g->watch_breaks++;
+    g->log_breaks++;
+    log_note(g);
+    watch_wait(g, w);
+}
+
+/* The re-list ended: one full reload (a pending batch is superseded by it),
+ * then a watch from the listing's revision + 1. A cut Range retries. */
+static void on_range(sim_t *sim, void *ctx, int client, int64_t revision)
+{
+    (void)sim;
+    gw_watch_t *w = ctx;
+    gw_replica_t *rp = w->rp;
+    gw_t *g = (gw_t *)rp->cpu.owner;
+    int r = (int)(rp - g->rep);
+    if (revision < 0) {
+        watch_wait(g, w);
+        return;
+    }
+    if (!rp->up && !rp->starting) return;   /* unreachable: a dead process's clients are closed */
+    sim_cancel(g->sim, &rp->batch_timer);
+    rp->batch_events = 0;
+    reload_start(g, r);
+    w->last_rev = revision;
+    int id = etcd_watch_from(g->etcd, client, g->spec->prefix, revision + 1, true, on_config_event, w);
+    if (id < 0) {
+        watch_wait(g, w);
+        return;
+    }
+    w->watcher = id;
+    w->state = GW_WATCH_LIVE;
+}
+
+/* Re-list: a new client unless the old one keeps a live lease (resume's
+ * fallback after ErrCompacted), then a Range. The new client is opened
+ * before the old one is closed, so a failed open (partition, quota) leaves
+ * w as it was for the next retry; the old lease is not revoked. */
+static void watch_relist(gw_t *g, gw_watch_t *w, bool keep_client)
+{
+    etcd_t *e = g->etcd;
+    if (!keep_client) {
+        int c = etcd_client_open(e);
+        if (c < 0) {
+            if (c != ETCD_ERR_UNAVAILABLE) {
+                g->watch_failures++;
+                w->rp->watch_failures++;
+            }
+            return;
+        }
+        if (w->client >= 0) etcd_client_close(e, w->client);
+        w->client = c;
+    }
+    if (etcd_range(e, w->client, g->spec->prefix, on_range, w) != 0) return;
+    w->state = GW_WATCH_RELISTING;
+    w->rp->nbroken--;
+    g->watch_relists++;
+    g->log_relists++;
+    log_note(g);
+}
+
+/* One retry of a broken watch. */
+static void watch_retry(gw_t *g, gw_watch_t *w)
+{
+    etcd_t *e = g->etcd;
+    bool lease = w->client >= 0 && etcd_client_lease_live(e, w->client);
+    if (g->spec->resume && lease) {
+        int id = etcd_watch_from(e, w->client, g->spec->prefix, w->last_rev + 1, true, on_config_event, w);
+        if (id >= 0) {
+            w->watcher = id;
+            w->state = GW_WATCH_LIVE;
+            w->rp->nbroken--;
+            g->watch_resumes++;
+            g->log_resumes++;
+            log_note(g);
+            return;
+        }
+        if (id != ETCD_ERR_COMPACTED) return;   /* still partitioned: the next tick */
+        g->watch_compacted++;
+        uint64_t before = g->watch_relists;
+        watch_relist(g, w, true);
+        if (g->watch_relists != before) g->log_relist_compacted++;
+        return;
+    }
+    bool expired = g->spec->resume && w->client >= 0;   /* resume wanted, but the lease is gone */
+    uint64_t before = g->watch_relists;
+    watch_relist(g, w, false);
+    if (expired && g->watch_relists != before) g->log_relist_expired++;
+}
+
+/* The replica's reconnect tick: every broken watch retries; the timer runs
+ * again while some are still broken. O(watches of the replica): only
+ * during and right after a partition. */
+static void reconnect_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    gw_t *g = obj;
+    gw_replica_t *rp = &g->rep[arg];
+    rp->reconnect = (sim_timer_t){0, 0};
+    for (gw_watch_t *w = rp->watches; w && rp->nbroken > 0; w = w->next)
+        if (w->state == GW_WATCH_BROKEN) watch_retry(g, w);
+    if (rp->nbroken > 0 && !sim_timer_pending(&rp->reconnect))
+        rp->reconnect = sim_schedule_in(sim, g->spec->reconnect_interval, reconnect_event, g, arg);
 }
 
 /* ---- CPU -------------------------------------------------------------------------- */
@@ -343,25 +542,23 @@ bool gw_request_watch(gw_t *g, int r)
 {
     gw_replica_t *rp = &g->rep[r];
     int c = etcd_client_open(g->etcd);
+    gw_watch_t *w = NULL;
     if (c >= 0) {
-        if (rp->nclients == rp->clients_cap) {
-            size_t nc = rp->clients_cap ? rp->clients_cap * 2 : 256;
-            int *x = realloc(rp->clients, nc * sizeof *x);
-            if (!x) {
-                g->sim->error = SIM_ENOMEM;
-                sim_stop(g->sim);
-                return false;
-            }
-            rp->clients = x;
-            rp->clients_cap = nc;
+        if (!(w = watch_new(g, r))) {
+            g->sim->error = SIM_ENOMEM;
+            sim_stop(g->sim);
+            return false;
         }
-        rp->clients[rp->nclients++] = c;
+        w->client = c;
+        w->last_rev = etcd_revision(g->etcd);
+        w->watcher = etcd_watch(g->etcd, c, g->spec->prefix, true, on_config_event, w);
     }
-    if (c < 0 || etcd_watch(g->etcd, c, g->spec->prefix, true, on_config_event, rp) < 0) {
+    if (c < 0 || w->watcher < 0) {
         g->watch_failures++;
         rp->watch_failures++;
         return false;
     }
+    w->state = GW_WATCH_LIVE;
     return true;
 }
 
@@ -392,17 +589,35 @@ static void cache_mem(void *ctx, int64_t delta)
 
 /* ---- life of a replica ------------------------------------------------------------------ */
 
+/* The shared watch of a starting process: a client and a watch from now.
+ * If etcd refuses (partition, lease quota) it retries like a broken watch
+ * (counted in watch_failures, not in the breaks). */
 static void open_watch(gw_t *g, int r)
 {
     gw_replica_t *rp = &g->rep[r];
-    rp->client = rp->watcher = -1;
+    rp->shared = NULL;
     if (!g->etcd || g->spec->watch_per_request) return;
-    rp->client = etcd_client_open(g->etcd);
-    if (rp->client >= 0) rp->watcher = etcd_watch(g->etcd, rp->client, g->spec->prefix, true, on_config_event, rp);
-    if (rp->client < 0 || rp->watcher < 0) {
+    gw_watch_t *w = watch_new(g, r);
+    if (!w) {
+        g->sim->error = SIM_ENOMEM;
+        sim_stop(g->sim);
+        return;
+    }
+    rp->shared = w;
+    w->client = etcd_client_open(g->etcd);
+    if (w->client >= 0) {
+        w->last_rev = etcd_revision(g->etcd);
+        w->watcher = etcd_watch(g->etcd, w->client, g->spec->prefix, true, on_config_event, w);
+    } else {
+        w->client = -1;
+    }
+    if (w->client < 0 || w->watcher < 0) {
         g->watch_failures++;
         rp->watch_failures++;
+        watch_wait(g, w);
+        return;
     }
+    w->state = GW_WATCH_LIVE;
 }
 
 static void process_start(gw_t *g, int r)
@@ -457,10 +672,15 @@ void gw_crash(gw_t *g, int r, const char *kind, const char *detail)
     rp->gen++;                                   /* books of the dead process are closed */
     gort_kill(&rp->rt);
     /* the process's connections close with it; its leases expire later */
-    if (g->etcd && rp->client >= 0) etcd_client_close(g->etcd, rp->client);
-    for (size_t i = 0; i < rp->nclients; i++) etcd_client_close(g->etcd, rp->clients[i]);
-    rp->nclients = 0;
-    rp->client = rp->watcher = -1;
+    for (gw_watch_t *w = rp->watches, *next; w; w = next) {
+        next = w->next;
+        if (w->client >= 0) etcd_client_close(g->etcd, w->client);
+        w->next = g->watch_free;
+        g->watch_free = w;
+    }
+    rp->watches = rp->shared = NULL;
+    rp->nwatches = rp->nbroken = 0;
+    sim_cancel(sim, &rp->reconnect);
     rp->leaked = 0;
     rp->reloads_running = 0;
     rp->batch_events = 0;
@@ -513,7 +733,10 @@ static void push_event(sim_t *sim, void *obj, uint64_t arg)
 
 /* ---- metrics ---------------------------------------------------------------------------- */
 
-enum { C_GOROUTINES, C_HEAP, C_RSS, C_GC, C_LEAKED, C_CACHE_N, C_CACHE_B, C_HIT, C_RELOADS, C_RELOAD_CPU, C_OOM, C_PINNED };
+enum {
+    C_GOROUTINES, C_HEAP, C_RSS, C_GC, C_LEAKED, C_CACHE_N, C_CACHE_B, C_HIT, C_RELOADS, C_RELOAD_CPU, C_OOM, C_PINNED,
+    C_BREAKS, C_RELISTS, C_RESUMES, C_COMPACTED,   /* with `config` only */
+};
 
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
 {
@@ -547,6 +770,12 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
     sim_series_set(sim, g->col[C_RELOAD_CPU], g->win_reload_cpu_s / (secs * (double)(g->spec->cores * g->spec->replicas)));
     sim_series_set(sim, g->col[C_OOM], (double)g->oom_kills_total);
     sim_series_set(sim, g->col[C_PINNED], (double)pinned);
+    if (g->etcd) {
+        sim_series_set(sim, g->col[C_BREAKS], (double)g->watch_breaks);
+        sim_series_set(sim, g->col[C_RELISTS], (double)g->watch_relists);
+        sim_series_set(sim, g->col[C_RESUMES], (double)g->watch_resumes);
+        sim_series_set(sim, g->col[C_COMPACTED], (double)g->watch_compacted);
+    }
     g->win_reloads = g->win_hits = g->win_lookups = 0;
     g->win_reload_cpu_s = 0;
 }
@@ -582,8 +811,13 @@ int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
         {"config_reload_cpu_ratio", "1", "CPU of reloads started in the interval / all gateway cores"},
         {"oom_kills_total{component=gateway}", "1", "gateway OOM kills since the start of the run"},
         {"index_pinned_bytes", "bytes", "old in-process index versions kept resident by cache entries"},
+        {"config_watch_breaks_total", "1", "config watches broken by an etcd partition since the start of the run"},
+        {"config_watch_relists_total", "1", "re-lists (Range + one full reload + watch from its revision + 1) since the start of the run"},
+        {"config_watch_resumes_total", "1", "broken watches resumed from lastRev+1 on their lease since the start of the run"},
+        {"config_watch_compacted_total", "1", "resumes refused with ErrCompacted (then re-listed) since the start of the run"},
     };
-    for (int i = 0; i < 12; i++)
+    int ncols = spec->has_config ? C_COMPACTED + 1 : C_PINNED + 1;
+    for (int i = 0; i < ncols; i++)
         if ((g->col[i] = sim_series_add(sim, cols[i].name, cols[i].unit, cols[i].help)) < 0) return SIM_ENOMEM;
     if (sim_add_sampler(sim, sampler, g) || sim_add_warmup_hook(sim, warmup, g)) return SIM_ENOMEM;
     if (lb_init(&g->lb, sim, spec->lb, n, "lb/gateway")) return SIM_ENOMEM;
@@ -592,7 +826,6 @@ int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
     if (!g->rep) return SIM_ENOMEM;
     for (int r = 0; r < n; r++) {
         gw_replica_t *rp = &g->rep[r];
-        rp->client = rp->watcher = -1;
         if (stn_init(&rp->cpu, sim, &spec->stations[r], on_cpu_done, g)) return SIM_ENOMEM;
         char label[64];
         snprintf(label, sizeof label, "component=gateway,replica=%d", r);
@@ -617,12 +850,13 @@ void gw_fini(gw_t *g)
         for (int64_t r = 0; r < g->spec->replicas; r++) {
             gort_fini(&g->rep[r].rt);
             embc_fini(&g->rep[r].cache);
-            free(g->rep[r].clients);
             stn_fini(&g->rep[r].cpu);
         }
     free(g->rep);
     for (size_t i = 0; i < g->nreload_slabs; i++) free(g->reload_slabs[i]);
     free(g->reload_slabs);
+    for (size_t i = 0; i < g->nwatch_slabs; i++) free(g->watch_slabs[i]);
+    free(g->watch_slabs);
     free(g->push_version_rev);
     etcd_destroy(g->etcd);
     lb_fini(&g->lb);

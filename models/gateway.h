@@ -35,6 +35,16 @@
  * transient heap plus a new copy of the in-process index for its duration;
  * then the old index becomes garbage unless cache entries pin it.
  *
+ * Broken watches (an etcd partition, models/etcd.h): the replica retries
+ * every config.reconnect_interval from the break. The naive reconnect
+ * (config.watch.resume: false) opens a new client (the old lease is left to
+ * expire), re-lists the prefix (a Range), does one full reload and watches
+ * from the Range's revision + 1. With resume: true a watch whose lease is
+ * still live re-watches from lastRev + 1 on the same client: only the
+ * missed events arrive, through the normal watch path; if the revision is
+ * compacted (ErrCompacted) or the lease expired it falls back to the
+ * re-list (a new client only if the lease expired).
+ *
  * When RSS passes the container limit the replica is OOM-killed: every
  * request on it fails, its cache and leaks are gone, and it restarts after
  * the CrashLoopBackOff delay plus `startup`. */
@@ -84,6 +94,8 @@ typedef struct gw_spec {
     int64_t batch_max;             /* ... or at this many events */
     bool coalesce;                 /* watch.coalesce: one reload per batch */
     bool version_gate;             /* watch.version_gate: reload only on the `_version` key */
+    bool resume;                   /* watch.resume: resume a broken watch from lastRev + 1 */
+    sim_time_t reconnect_interval; /* retry period of a broken watch (default 1 s) */
     gw_push_t *pushes;
     size_t npushes;
     etcd_spec_t etcd;
@@ -100,6 +112,17 @@ typedef struct {
     uint8_t kind;
 } gw_job_t;
 
+/* One config watch of a replica: the shared one, or one per request (the
+ * bug). Pooled records with stable addresses: the etcd callbacks' context. */
+enum { GW_WATCH_NONE, GW_WATCH_LIVE, GW_WATCH_BROKEN, GW_WATCH_RELISTING };
+typedef struct gw_watch {
+    struct gw_watch *next;         /* the replica's watches, newest first, or the free list */
+    struct gw_replica *rp;
+    int client, watcher;           /* etcd ids, -1 none; watcher -1 unless live */
+    int64_t last_rev;              /* last revision received; before any, the store's at the watch */
+    uint8_t state;                 /* GW_WATCH_* */
+} gw_watch_t;
+
 typedef struct gw_replica {
     station_t cpu;
     gort_t rt;
@@ -110,9 +133,11 @@ typedef struct gw_replica {
     sim_timer_t restart;
     int64_t leaked;                /* goroutines blocked forever */
     int64_t reloads_running;
-    int client, watcher;           /* shared etcd client and watcher, -1 none */
-    int *clients;                  /* per-request clients (the bug), closed when the process dies */
-    size_t nclients, clients_cap;
+    gw_watch_t *shared;            /* the shared watch, NULL with watch_per_request or no config */
+    gw_watch_t *watches;           /* every watch of the process (per-request ones: closed when it dies) */
+    int64_t nwatches;
+    int64_t nbroken;               /* watches waiting for the reconnect timer */
+    sim_timer_t reconnect;
     int64_t watch_failures;
     int64_t batch_events;          /* config events buffered for the next batch */
     sim_timer_t batch_timer;
@@ -141,6 +166,9 @@ struct gw {
     struct gw_reload *reload_free;
     void **reload_slabs;
     size_t nreload_slabs;
+    gw_watch_t *watch_free;
+    void **watch_slabs;
+    size_t nwatch_slabs;
 
     /* since warm-up */
     uint64_t oom_kills, reloads, leaked_total, watch_failures, cache_hits, cache_lookups;
@@ -149,10 +177,14 @@ struct gw {
     double reload_cpu_s;
     /* whole run */
     uint64_t oom_kills_total, reloads_total, reloads_started;
+    uint64_t watch_breaks, watch_relists, watch_resumes, watch_compacted;   /* broken watches and their fate */
+    /* notable events not yet logged: one line per kind and instant */
+    uint64_t log_breaks, log_resumes, log_relists, log_relist_compacted, log_relist_expired;
+    bool log_pending;
     /* sample window */
     uint64_t win_reloads, win_hits, win_lookups;
     double win_reload_cpu_s;
-    int col[12];
+    int col[16];
 };
 
 int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks);

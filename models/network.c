@@ -153,6 +153,12 @@ static void on_exit_station(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
 {
     net_t *net = owner;
     net_req_t *r = (net_req_t *)job;
+    if (outcome == STN_SHED) {   /* CoDel shed it: refused, like a full queue */
+        net->rejected++;
+        net->win_rejected++;
+        req_end(net, r);
+        return;
+    }
     if (outcome != STN_DONE) {   /* timed out (stations of a network are never aborted) */
         net->timed_out++;
         net->win_timed_out++;

@@ -5,16 +5,25 @@
 
 #include "sim/error.h"
 
-extern const policy_type_t pol_result_cache, pol_rate_limit, pol_circuit_breaker, pol_retry;
+extern const policy_type_t pol_result_cache, pol_rate_limit, pol_circuit_breaker, pol_bulkhead,
+    pol_adaptive_concurrency, pol_retry, pol_retry_budget, pol_retry_throttling, pol_retry_token_bucket;
 
 /* The registry, in chain order: a cached result short-circuits everything;
- * the rate limiter and the breaker reject before a call is made; retry
- * decides after it. */
+ * the rate limiter, the breaker and the concurrency limits reject before a
+ * call is made (the order of Resilience4j's recommended decoration: the
+ * breaker sees what the bulkhead refuses as a failure); retry decides after
+ * it, and
+ * the retry economics (budget, throttling, token bucket) may veto. */
 const policy_type_t *const policy_registry[] = {
     &pol_result_cache,
     &pol_rate_limit,
     &pol_circuit_breaker,
+    &pol_bulkhead,
+    &pol_adaptive_concurrency,
     &pol_retry,
+    &pol_retry_budget,
+    &pol_retry_throttling,
+    &pol_retry_token_bucket,
 };
 const size_t policy_count = sizeof policy_registry / sizeof *policy_registry;
 

@@ -12,12 +12,21 @@
  *       fallback: {action: keyword}
  *
  * Every attempt of a call goes through the edge's chain in the registry's
- * order (result cache, rate limiter, circuit breaker ...): `admit` may let
- * it pass, reject it (fail fast: CALL_REJECTED, not retried) or answer it
- * (a cache hit: no call). Every admitted attempt's outcome goes back
- * through `done`. A failed attempt asks `retry` for a delay (the retry must
- * fit the request's remaining deadline). The fallback (models/rag.c) acts
- * on the edge's final failure.
+ * order (result cache, rate limiter, circuit breaker, bulkhead ...):
+ * `admit` may let it pass, reject it (fail fast: CALL_REJECTED, not
+ * retried) or answer it (a cache hit: no call). Every issued attempt's
+ * outcome goes back through `done` (not an attempt abandoned without
+ * outcome: its request ended first). A failed attempt asks `retry` for a
+ * delay (the retry must fit the request's remaining deadline); every
+ * policy's `allow_retry` may then veto it (retry budgets, throttling), and
+ * if none does, `retry_scheduled` tells them it is taken. The fallback
+ * (models/rag.c) acts on the edge's final failure.
+ *
+ * The edge counts, for the policies, the attempts in flight (issued, not
+ * yet ended for the caller) and the retries in flight (decided, from the
+ * decision to the end of the retry attempt, backoff included), so that
+ * concurrency policies need no bookkeeping of their own that an abandoned
+ * request could leave unbalanced.
  *
  * Adding a policy touches its own file (models/pol_<name>.c) and the
  * registry (models/policy.c), nothing else. */
@@ -45,6 +54,11 @@ typedef struct pol_ctx {
     uint32_t flags;           /* done: the call's result flags (CALL_F_*) */
     sim_time_t retry_delay;   /* retry: out, the delay before the next attempt */
     sim_time_t prev_delay;    /* retry: the previous delay (decorrelated jitter) */
+    int64_t inflight;         /* attempts in flight on the edge (admit: not counting this one) */
+    int64_t retries_inflight; /* retries decided and not yet ended on the edge */
+    int64_t inflight_at_issue;/* done: `inflight` when this attempt was issued, itself included */
+    int64_t *note;            /* one word kept with the call across its attempts, 0 at its first;
+                                 owned by retry_token_bucket (the cost its retry holds) */
 } pol_ctx_t;
 
 typedef enum { POL_PASS, POL_REJECT, POL_HIT } pol_verdict_t;
@@ -60,6 +74,8 @@ typedef struct policy_type {
     pol_verdict_t (*admit)(void *state, const void *spec, pol_ctx_t *ctx);   /* NULL: pass */
     void (*done)(void *state, const void *spec, pol_ctx_t *ctx);            /* NULL: ignore */
     bool (*retry)(void *state, const void *spec, pol_ctx_t *ctx);           /* NULL: no retry */
+    bool (*allow_retry)(const void *state, const void *spec, const pol_ctx_t *ctx);   /* NULL: allow */
+    void (*retry_scheduled)(void *state, const void *spec, const pol_ctx_t *ctx);     /* may be NULL */
     /* Figures for the run's report, section "policies", row "<edge> <policy>". */
     void (*report)(const void *state, const char *edge, rs_report_t *rep);  /* may be NULL */
 } policy_type_t;

@@ -19,7 +19,8 @@ const char *rag_outcome_name(rag_outcome_t o)
 }
 
 static const char *const fault_names[] = {
-    "slowdown", "errors", "packet_loss", "cpu_throttle", "kill", "metadata_pollution", "chunking_mismatch", NULL,
+    "slowdown", "errors", "packet_loss", "cpu_throttle", "kill", "metadata_pollution", "chunking_mismatch",
+    "partition", NULL,
 };
 
 int rag_component_index(const rag_spec_t *spec, const char *name)
@@ -225,7 +226,7 @@ static int parse_components(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spe
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
 
-static const char *const fallback_names[] = {"none", "keyword", "refuse", "cached_answer", "skip", NULL};
+static const char *const fallback_names[] = {"none", "keyword", "refuse", "cached_answer", "skip", "call", NULL};
 
 static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
 {
@@ -249,6 +250,13 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
         sim_cfg_duration(d, e, "timeout", SIM_CFG_UNBOUNDED, es->timeout, &es->timeout);
         if (es->timeout == SIM_TIME_MAX) es->timeout = 0;
         if ((rc = pol_specs_parse(d, e, &es->pols, &es->npols)) == SIM_ENOMEM) return rc;
+        bool has_retry = false;
+        for (size_t j = 0; j < es->npols; j++) has_retry |= es->pols[j].type->retry != NULL;
+        for (size_t j = 0; j < es->npols && !has_retry; j++)
+            if (es->pols[j].type->allow_retry)
+                sim_cfg_error(d, sim_cfg_get(e, es->pols[j].type->name),
+                              "'%s' limits retries, and this edge makes none: add a 'retry' policy "
+                              "(e.g. retry: {max_attempts: 3})", es->pols[j].type->name);
         sim_cfg_node_t *fb = sim_cfg_get(e, "fallback");
         if (fb && sim_cfg_expect_map(d, fb, "fallback")) {
             int a = FB_NONE;
@@ -266,7 +274,58 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
                               fallback_names[a], spec->comp_name[k]);
             if (es->fallback == FB_KEYWORD && spec->keyword < 0)
                 sim_cfg_error(d, an, "fallback 'keyword' needs the keyword channel: add a top-level 'keyword_search' (e.g. keyword_search: {latency: 20ms})");
+            sim_cfg_node_t *tn = sim_cfg_get(fb, "target");
+            if (es->fallback == FB_CALL) {
+                if (!tn) {
+                    sim_cfg_error(d, fb, "fallback 'call' needs a 'target': the component called instead (e.g. target: db_replica)");
+                } else {
+                    int t = name_to_index(d, spec, tn, false, "fallback target");
+                    if (t >= 0 && t == k)
+                        sim_cfg_error(d, tn, "a fallback cannot call the component that failed ('%s')", spec->comp_name[k]);
+                    else if (t >= 0 && t < RAG_FIRST_DEP)
+                        sim_cfg_error(d, tn, "a fallback calls a dependency (a read replica, a backup provider), not '%s'",
+                                      spec->comp_name[t]);
+                    else if (t >= 0) {
+                        es->fallback_target = t;
+                        spec->uses[t] = true;
+                    }
+                }
+            } else if (tn) {
+                sim_cfg_error(d, tn, "'target' is for fallback 'call' only");
+            }
         }
+    }
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+/* `changes`: configuration changes of replicated services and how they are
+ * rolled out (models/rollout.h). */
+static int parse_changes(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc, rag_spec_t *spec)
+{
+    int errs = d->errors;
+    sim_cfg_node_t *cl = sim_cfg_get(root, "changes");
+    if (!cl) return 0;
+    if (!sim_cfg_expect_seq(d, cl, "changes")) return SIM_ECONFIG;
+    spec->changes = calloc(cl->n ? cl->n : 1, sizeof *spec->changes);
+    if (!spec->changes) return SIM_ENOMEM;
+    for (size_t i = 0; i < cl->n; i++) {
+        roll_spec_t c;
+        if (roll_spec_parse(d, cl->vals[i], &c)) continue;
+        sim_cfg_node_t *tn = sim_cfg_get(cl->vals[i], "target");
+        int k = name_to_index(d, spec, tn, true, "change target");
+        if (k < 0) continue;
+        if (k != RAG_VECTORDB && k < RAG_FIRST_DEP) {
+            sim_cfg_error(d, tn, "changes apply to replicated services: the vector DB, a dependency or keyword_search, not '%s'",
+                          c.target);
+            continue;
+        }
+        for (size_t j = 0; j < spec->nchanges; j++)
+            if (spec->changes[j].target_index == k)
+                sim_cfg_error(d, tn, "'%s' already has a change: one change per component", c.target);
+        if (c.at >= sc->duration)
+            sim_cfg_warn(d, sim_cfg_get(cl->vals[i], "at"), "the change comes at or after the end of the run");
+        c.target_index = k;
+        spec->changes[spec->nchanges++] = c;
     }
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
@@ -289,7 +348,19 @@ static int parse_faults(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
         sim_cfg_duration(d, m, "at", SIM_CFG_REQUIRED, 0, &f.at);
         bool needs_target = f.kind != FAULT_METADATA_POLLUTION && f.kind != FAULT_CHUNKING_MISMATCH;
         if (f.kind != FAULT_KILL) sim_cfg_duration(d, m, "for", SIM_CFG_REQUIRED | SIM_CFG_POSITIVE, 0, &f.dur);
-        if (needs_target) {
+        if (f.kind == FAULT_PARTITION) {
+            /* a partition cuts the gateway's etcd clients off etcd */
+            static const char *const etcd_only[] = {"etcd", NULL};
+            int which = 0;
+            if (sim_cfg_enum(d, m, "target", SIM_CFG_REQUIRED, etcd_only, 0, &which)) continue;
+            if (!spec->gw.has_config) {
+                sim_cfg_error(d, sim_cfg_get(m, "target"),
+                              "a partition from etcd needs a 'config' section: without it nothing talks to etcd");
+                continue;
+            }
+            f.target = RAG_ETCD;
+            f.target_name = "etcd";
+        } else if (needs_target) {
             sim_cfg_node_t *t = sim_cfg_get(m, "target");
             if (!t) {
                 sim_cfg_error(d, m, "missing required key 'target' for a %s fault (a component: gateway, embedder, vectordb, llm or a dependency)", fault_names[kind]);
@@ -349,6 +420,7 @@ int rag_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc
     if ((rc = parse_calls(d, root, spec)) == SIM_ENOMEM) return rc;
     if (spec->keyword >= 0) spec->uses[spec->keyword] = true;
     if ((rc = parse_faults(d, root, sc, spec)) == SIM_ENOMEM) return rc;
+    if ((rc = parse_changes(d, root, sc, spec)) == SIM_ENOMEM) return rc;
     sim_cfg_node_t *tr = sim_cfg_get(root, "trace");
     if (tr && sim_cfg_expect_map(d, tr, "trace"))
         sim_cfg_ratio(d, tr, "request_sample", 0, 0, &spec->request_sample);
@@ -371,6 +443,7 @@ void rag_spec_fini(rag_spec_t *spec)
     for (int k = 0; k < RAG_MAX_COMP; k++) pol_specs_fini(spec->edge[k].pols, spec->edge[k].npols);
     free(spec->deps);
     free(spec->faults);
+    free(spec->changes);
     memset(spec, 0, sizeof *spec);
 }
 
@@ -397,6 +470,9 @@ struct rag_req {
     sim_time_t first_sent[RAG_MAX_GROUP];     /* when the slot's first attempt was made */
     sim_time_t prev_delay[RAG_MAX_GROUP];     /* the slot's last backoff (decorrelated jitter) */
     uint8_t attempt[RAG_MAX_GROUP];           /* attempts made on the slot */
+    uint8_t retry_live;                       /* slots whose retry is in flight (decided, not ended) */
+    int32_t inflight_at_issue[RAG_MAX_GROUP]; /* the edge's attempts in flight when the slot's call went out */
+    int64_t pol_note[RAG_MAX_GROUP];          /* pol_ctx_t.note of the slot's call */
     int8_t slot_target[RAG_MAX_GROUP];        /* the component the slot now calls (a fallback may change it) */
     uint32_t gen;               /* the replica's process generation at arrival */
     double u_leak;              /* drawn at arrival: does its goroutine leak at the deadline? */
@@ -666,9 +742,22 @@ static void llm_call_released(sim_t *sim, call_t *c)
 
 static pol_ctx_t pol_ctx(rag_t *rag, rag_req_t *r, int slot)
 {
+    int target = r->slot_target[slot];
     pol_ctx_t x = {.sim = rag->sim, .now = sim_now(rag->sim), .attempt = r->attempt[slot], .key = r->key,
-                   .deadline = r->deadline, .prev_delay = r->prev_delay[slot]};
+                   .deadline = r->deadline, .prev_delay = r->prev_delay[slot],
+                   .inflight = rag->inflight[target], .retries_inflight = rag->retries_inflight[target],
+                   .inflight_at_issue = r->inflight_at_issue[slot], .note = &r->pol_note[slot]};
     return x;
+}
+
+/* The slot's retry (if one is in flight) has ended: decided and then
+ * rejected, abandoned, or its attempt got its outcome. */
+static inline void retry_end(rag_t *rag, rag_req_t *r, int slot)
+{
+    if (r->retry_live & (1u << slot)) {
+        r->retry_live &= (uint8_t)~(1u << slot);
+        rag->retries_inflight[r->slot_target[slot]]--;
+    }
 }
 
 /* Make the call of one attempt: every call from a request to a component
@@ -699,6 +788,7 @@ static void issue_call(rag_t *rag, rag_req_t *r, int slot, int target)
     default: break;
     }
     r->calls[slot] = c;
+    r->inflight_at_issue[slot] = (int32_t)++rag->inflight[target];
     sim_time_t to = rag->spec->edge[target].timeout;
     if (rag->spec->context_propagation) {
         /* the call's context carries the request's deadline */
@@ -745,11 +835,24 @@ static void edge_attempt(rag_t *rag, rag_req_t *r, int slot)
         if (!p->type->admit) continue;
         pol_verdict_t v = p->type->admit(p->state, p->spec, &x);
         if (v == POL_HIT) {
+            retry_end(rag, r, slot);
             slot_done(rag, r, slot, target, CALL_OK, 0);
             return;
         }
         if (v == POL_REJECT) {
-            /* fail fast: a local decision, not retried */
+            /* fail fast: a local decision, not retried. The policies that
+             * admitted the attempt before (the breaker in front of a
+             * bulkhead) see it fail as rejected, as a Resilience4j decorator
+             * sees the inner one's exception; a half-open breaker's probe
+             * is not left without an outcome. */
+            x.status = CALL_REJECTED;
+            x.latency = 0;
+            x.inflight_at_issue = x.inflight + 1;
+            for (size_t j = 0; j < i; j++) {
+                const pol_inst_t *q = &rag->pols[target][j];
+                if (q->type->admit && q->type->done) q->type->done(q->state, q->spec, &x);
+            }
+            retry_end(rag, r, slot);
             rag->policy_rejects[target]++;
             slot_done(rag, r, slot, target, CALL_REJECTED, 0);
             return;
@@ -764,9 +867,25 @@ static void edge_call(rag_t *rag, rag_req_t *r, int slot, int target)
 {
     r->slot_target[slot] = (int8_t)target;
     r->attempt[slot] = 0;
+    r->pol_note[slot] = 0;
     r->prev_delay[slot] = 0;
     r->first_sent[slot] = sim_now(rag->sim);
     edge_attempt(rag, r, slot);
+}
+
+/* A retry proposed by the edge's retry policy: every policy may veto it
+ * (budgets, throttling); if none does, each is told it is taken. */
+static bool retry_allowed(rag_t *rag, int target, const pol_ctx_t *x)
+{
+    for (size_t i = 0; i < rag->npols[target]; i++) {
+        const pol_inst_t *p = &rag->pols[target][i];
+        if (p->type->allow_retry && !p->type->allow_retry(p->state, p->spec, x)) return false;
+    }
+    for (size_t i = 0; i < rag->npols[target]; i++) {
+        const pol_inst_t *p = &rag->pols[target][i];
+        if (p->type->retry_scheduled) p->type->retry_scheduled(p->state, p->spec, x);
+    }
+    return true;
 }
 
 static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
@@ -777,6 +896,8 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
     int target = e->target;
     int slot = (int)c->tag;
     r->calls[slot] = NULL;
+    rag->inflight[target]--;
+    retry_end(rag, r, slot);
     pol_ctx_t x = pol_ctx(rag, r, slot);
     x.attempt = r->attempt[slot] - 1;
     x.status = st;
@@ -790,8 +911,14 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
         for (size_t i = 0; i < rag->npols[target]; i++) {
             const pol_inst_t *p = &rag->pols[target][i];
             if (p->type->retry && p->type->retry(p->state, p->spec, &x)) {
+                if (!retry_allowed(rag, target, &x)) {
+                    rag->retry_vetoes[target]++;
+                    break;
+                }
                 rag->retries[target]++;
                 r->prev_delay[slot] = x.retry_delay;
+                r->retry_live |= (uint8_t)(1u << slot);
+                rag->retries_inflight[target]++;
                 r->retry_timer[slot] = sim_schedule_in(sim, x.retry_delay, retry_event, r, (uint64_t)slot);
                 return;
             }
@@ -819,9 +946,11 @@ static void abandon_calls(rag_t *rag, rag_req_t *r, bool cancel)
 {
     for (int i = 0; i < RAG_MAX_GROUP; i++) {
         sim_cancel(rag->sim, &r->retry_timer[i]);
+        retry_end(rag, r, i);
         call_t *c = r->calls[i];
         if (!c) continue;
         r->calls[i] = NULL;
+        rag->inflight[r->slot_target[i]]--;
         call_abandon(rag->sim, c);
         const rag_edge_t *e = c->edge;
         if (cancel && rag->ops[e->target]->cancel) rag->ops[e->target]->cancel(rag->comp[e->target], c);
@@ -852,8 +981,9 @@ static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_statu
     r->stage_s[ss] = (r->stage_s[ss] < 0 ? 0 : r->stage_s[ss]) + (float)sim_time_to_s(lat);
     if (st != CALL_OK) sg->failed++;
 
-    bool retrieval = target == RAG_VECTORDB || (target == spec->keyword && r->slot_target[slot] == spec->keyword &&
-                                                 spec->steps[r->step].target[slot] == RAG_VECTORDB);
+    /* the slot of a retrieve step, whichever component now serves it (the
+     * vector DB, the keyword channel, a backup index) */
+    bool retrieval = spec->steps[r->step].target[slot] == RAG_VECTORDB;
     rag_fallback_t fb = st != CALL_OK ? spec->edge[target].fallback : FB_NONE;
     if (fb != FB_NONE) rag->fallbacks[target]++;
     if (fb == FB_CACHED_ANSWER) {
@@ -872,6 +1002,13 @@ static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_statu
         /* retrieve through the keyword channel in the same slot */
         r->flags |= RQ_DEGRADED;
         edge_call(rag, r, slot, spec->keyword);
+        return;
+    }
+    if (fb == FB_CALL && target == spec->steps[r->step].target[slot]) {
+        /* call the alternative in the same slot; its own failure is final
+         * (a fallback's fallback is not followed: no chains, no loops) */
+        r->flags |= RQ_DEGRADED;
+        edge_call(rag, r, slot, spec->edge[target].fallback_target);
         return;
     }
     if (retrieval) {
@@ -983,6 +1120,10 @@ static void apply_fault(rag_t *rag, const rag_fault_t *f, bool start)
         snprintf(detail, sizeof detail, "%g of retrievals return unrelated chunks", f->ratio);
         vdb_set_irrelevant_ratio(rag->comp[RAG_VECTORDB], start ? f->ratio : 0);
         break;
+    case FAULT_PARTITION:
+        /* etcd heals by itself at the end (etcd_partition schedules it) */
+        snprintf(detail, sizeof detail, "gateway clients cut off etcd for %g s", sim_time_to_s(f->dur));
+        break;
     default:
         break;
     }
@@ -991,6 +1132,7 @@ static void apply_fault(rag_t *rag, const rag_fault_t *f, bool start)
     char full[200];
     snprintf(full, sizeof full, "%s: %s", fault_names[f->kind], detail);
     sim_log_event(sim, kind, f->target_name, f->kind == FAULT_KILL ? f->replica : (double)f->kind, full);
+    if (f->kind == FAULT_PARTITION && start) etcd_partition(rag->gw.etcd, f->dur);
     if (f->kind == FAULT_KILL && start) {
         if (t == RAG_GATEWAY) {
             for (int64_t i = 0; i < rag->spec->gw.replicas; i++)
@@ -1193,6 +1335,16 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
         if (!(rag->comp[RAG_FIRST_DEP + i] = dep_create(sim, &spec->deps[i]))) goto fail;
     }
 
+    /* configuration changes */
+    if (spec->nchanges) {
+        rag->rolls = calloc(spec->nchanges, sizeof *rag->rolls);
+        if (!rag->rolls) goto fail;
+        for (size_t i = 0; i < spec->nchanges; i++) {
+            int k = spec->changes[i].target_index;
+            if (roll_init(&rag->rolls[i], sim, &spec->changes[i], rag->ops[k]->replicas(rag->comp[k]))) goto fail;
+        }
+    }
+
     /* faults */
     for (size_t i = 0; i < spec->nfaults; i++) {
         const rag_fault_t *f = &spec->faults[i];
@@ -1233,12 +1385,16 @@ void rag_destroy(rag_t *rag)
     sim_table_fini(&rag->requests);
     for (int k = 0; k < RAG_MAX_COMP; k++) pol_insts_fini(rag->pols[k], rag->npols[k]);
     if (rag->answers_ok) embc_fini(&rag->answers);
+    if (rag->rolls)
+        for (size_t i = 0; i < spec->nchanges; i++) roll_fini(&rag->rolls[i]);
+    free(rag->rolls);
     free(rag);
 }
 
 void rag_finish(rag_t *rag)
 {
     for (int64_t i = 0; i < rag->spec->gw.replicas; i++) stn_finish(&rag->gw.rep[i].cpu);
+    for (size_t i = 0; i < rag->spec->nchanges; i++) roll_finish(&rag->rolls[i]);
 }
 
 /* ---- the model table --------------------------------------------------------------- */
@@ -1316,6 +1472,7 @@ static void m_report(const void *vinst, rs_report_t *rep)
             char row[96];
             snprintf(row, sizeof row, "%s edge", n);
             rs_report_add(rep, "policies", row, "retries", RS_COUNT, (double)rag->retries[k]);
+            rs_report_add(rep, "policies", row, "retries refused", RS_COUNT, (double)rag->retry_vetoes[k]);
             rs_report_add(rep, "policies", row, "rejected", RS_COUNT, (double)rag->policy_rejects[k]);
             rs_report_add(rep, "policies", row, "fallbacks", RS_COUNT, (double)rag->fallbacks[k]);
         }
@@ -1351,17 +1508,37 @@ static void m_report(const void *vinst, rs_report_t *rep)
     rs_report_add(rep, "summary", "", "llm_input_tokens_mean", RS_NUMBER,
                   rag->llm_calls ? rag->prompt_tokens_sum / (double)rag->llm_calls : NAN);
     rs_report_add(rep, "summary", "", "vectordb_oom_kills", RS_COUNT, (double)v->oom_kills);
+    if (spec->nchanges) {   /* the blast radius of configuration changes */
+        double exposed = 0;
+        for (size_t i = 0; i < spec->nchanges; i++) {
+            roll_report(&rag->rolls[i], spec->changes[i].target, rep);
+            exposed += (double)rag->rolls[i].exposed_calls;
+        }
+        rs_report_add(rep, "summary", "", "change_exposed_calls", RS_COUNT, exposed);
+    }
+    if (spec->gw.has_config) {   /* broken config watches, whole run (as config_reloads) */
+        const gw_t *g = &rag->gw;
+        rs_report_add(rep, "summary", "", "config_watch_breaks", RS_COUNT, (double)g->watch_breaks);
+        rs_report_add(rep, "summary", "", "config_watch_relists", RS_COUNT, (double)g->watch_relists);
+        rs_report_add(rep, "summary", "", "config_watch_resumes", RS_COUNT, (double)g->watch_resumes);
+        rs_report_add(rep, "summary", "", "config_watch_compacted", RS_COUNT, (double)g->watch_compacted);
+    }
 }
 
-/* The trigger: from the first fault's start to the last fault's end. */
+/* The trigger: from the first fault's start (or change) to the last
+ * fault's end (or change: a change is an instant trigger). */
 static bool m_trigger(const void *vspec, double *start_s, double *end_s)
 {
     const rag_spec_t *s = vspec;
-    if (s->nfaults == 0) return false;
+    if (s->nfaults == 0 && s->nchanges == 0) return false;
     sim_time_t a = SIM_TIME_MAX, b = 0;
     for (size_t i = 0; i < s->nfaults; i++) {
         if (s->faults[i].at < a) a = s->faults[i].at;
         if (s->faults[i].at + s->faults[i].dur > b) b = s->faults[i].at + s->faults[i].dur;
+    }
+    for (size_t i = 0; i < s->nchanges; i++) {
+        if (s->changes[i].at < a) a = s->changes[i].at;
+        if (s->changes[i].at > b) b = s->changes[i].at;
     }
     *start_s = sim_time_to_s(a);
     *end_s = sim_time_to_s(b);

@@ -52,6 +52,7 @@
 #include "models/lb.h"
 #include "models/llm.h"
 #include "models/policy.h"
+#include "models/rollout.h"
 #include "models/station.h"
 #include "models/vectordb.h"
 #include "models/workload.h"
@@ -63,6 +64,7 @@
 /* Components addressed by index: the fixed ones, then the dependencies. */
 enum { RAG_EMBEDDER, RAG_VECTORDB, RAG_LLM, RAG_FIRST_DEP };
 #define RAG_GATEWAY (-1)
+#define RAG_ETCD (-10)            /* a fault target that is not a component: the partition's */
 #define RAG_MAX_DEPS 64
 #define RAG_MAX_COMP (RAG_FIRST_DEP + RAG_MAX_DEPS + 1)   /* + the keyword channel */
 #define RAG_MAX_GROUP 16
@@ -83,12 +85,12 @@ const char *rag_outcome_name(rag_outcome_t o);   /* "success", "degraded", "time
 
 typedef enum {
     FAULT_SLOWDOWN, FAULT_ERRORS, FAULT_PACKET_LOSS, FAULT_CPU_THROTTLE, FAULT_KILL,
-    FAULT_METADATA_POLLUTION, FAULT_CHUNKING_MISMATCH, FAULT_NKINDS
+    FAULT_METADATA_POLLUTION, FAULT_CHUNKING_MISMATCH, FAULT_PARTITION, FAULT_NKINDS
 } rag_fault_kind_t;
 
 typedef struct {
     rag_fault_kind_t kind;
-    int target;                   /* component index, RAG_GATEWAY; unused for pollution/mismatch */
+    int target;                   /* component index, RAG_GATEWAY, RAG_ETCD (partition); unused for pollution/mismatch */
     const char *target_name;
     sim_time_t at, dur;           /* dur 0: instantaneous (kill) */
     int replica;                  /* kill: -1 all */
@@ -105,6 +107,7 @@ typedef enum {
     FB_REFUSE,         /* answer politely that it cannot answer now (degraded, no LLM call) */
     FB_CACHED_ANSWER,  /* serve the cached answer to the same query if there is one (degraded) */
     FB_SKIP,           /* dependencies: go on without it (degraded) */
+    FB_CALL,           /* call another component instead (a read replica, a backup provider) */
 } rag_fallback_t;
 
 /* A call edge: gateway -> one component. */
@@ -113,6 +116,7 @@ typedef struct {
     pol_spec_t *pols;
     size_t npols;
     rag_fallback_t fallback;
+    int fallback_target;      /* FB_CALL: the component called instead */
 } rag_edge_spec_t;
 
 typedef struct rag_spec {
@@ -142,6 +146,8 @@ typedef struct rag_spec {
 
     rag_fault_t *faults;
     size_t nfaults;
+    roll_spec_t *changes;         /* configuration changes and their rollout (models/rollout.h) */
+    size_t nchanges;
 
     double request_sample;        /* fraction of requests recorded in `requests` */
 } rag_spec_t;
@@ -190,6 +196,12 @@ struct rag {
     bool answers_ok;
     sim_rng_t *rng_retry, *rng_keyword;
     uint64_t fallbacks[RAG_MAX_COMP], retries[RAG_MAX_COMP], policy_rejects[RAG_MAX_COMP];
+    uint64_t retry_vetoes[RAG_MAX_COMP];               /* retries a budget or throttle refused */
+    int64_t inflight[RAG_MAX_COMP];                    /* attempts issued, not ended for the caller */
+    int64_t retries_inflight[RAG_MAX_COMP];            /* retries decided, not yet ended */
+
+    /* configuration changes (spec->changes), one per entry */
+    roll_t *rolls;
 
     /* fault state */
     double pollution;                                  /* prompt tokens x */

@@ -16,6 +16,8 @@ int rset_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, const 
     sim_cfg_int(d, map, "replicas", 0, 1, LB_MAX_REPLICAS, spec->replicas, &spec->replicas);
     sim_cfg_int(d, map, servers_key, 0, 1, 1000000, spec->servers, &spec->servers);
     sim_cfg_int(d, map, "queue_limit", SIM_CFG_UNBOUNDED, 0, INT64_MAX, spec->queue_limit, &spec->queue_limit);
+    sim_cfg_duration(d, map, "queue_timeout", 0, spec->queue_timeout, &spec->queue_timeout);
+    stn_queue_parse(d, map, &spec->queue);
     sim_cfg_enum(d, map, "load_balancer", 0, lb_policy_names, lb, &lb);
     spec->lb = (lb_policy_t)lb;
     sim_cfg_duration(d, map, "startup", 0, spec->startup, &spec->startup);
@@ -35,6 +37,10 @@ int rset_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, const 
         s->replica = (int)i;
         s->servers = spec->servers;
         s->queue_limit = spec->queue_limit;
+        s->queue_timeout = spec->queue_timeout;
+        s->codel_shed = spec->queue.codel_shed;
+        s->adaptive_lifo = spec->queue.adaptive_lifo;
+        s->codel = spec->queue.codel;
         sim_dist_deterministic(&s->service, 0);   /* demands always come from the component */
     }
     return 0;
@@ -50,9 +56,16 @@ static void on_station_exit(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
 {
     rset_t *rs = owner;
     call_t *c = (call_t *)job;
-    lb_end(&rs->lb, c->replica);
-    call_status_t st = oc == STN_DONE ? CALL_OK : CALL_ERROR;
+    int r = c->replica;
+    lb_end(&rs->lb, r);
+    /* served; refused while waiting (queue timeout, CoDel): like a 503, the
+     * caller may fail over; aborted by a crash: an error */
+    call_status_t st = oc == STN_DONE ? CALL_OK : oc == STN_ABORTED ? CALL_ERROR : CALL_REJECTED;
     st = rs->done(rs->owner, rs, c, st);
+    if (st == CALL_OK && rs->rep[r].change_errors > 0 &&
+        sim_rng_uniform(rs->rng_change) < rs->rep[r].change_errors)
+        st = CALL_ERROR;
+    if (rs->observe) rs->observe(rs->observe_ctx, r, st, sim_now(sim) - job->enter);
     call_complete(sim, c, st);
 }
 
@@ -81,6 +94,7 @@ int rset_init(rset_t *rs, sim_t *sim, const rset_spec_t *spec, rset_done_fn done
     for (int i = 0; i < n; i++) {
         if (stn_init(&rs->st[i], sim, &spec->stations[i], on_station_exit, rs)) return SIM_ENOMEM;
         rs->rep[i].up = true;
+        rs->rep[i].change_slowdown = 1;
         backoff_init(&rs->rep[i].backoff, &spec->backoff);
     }
     if (sim_add_warmup_hook(sim, warmup, rs)) return SIM_ENOMEM;
@@ -104,9 +118,9 @@ int rset_replicas_up(const rset_t *rs)
 /* Service-time factor of replica r now: cold start and capacity. */
 static double factor(const rset_t *rs, int r, sim_time_t now)
 {
-    double f = 1.0 / rs->speed;
     const rset_spec_t *sp = rs->spec;
     const rset_replica_t *rp = &rs->rep[r];
+    double f = rp->change_slowdown / rs->speed;
     if (sp->cold_factor > 1 && rp->crashes > 0 && sp->cold_period > 0) {
         sim_time_t since = now - rp->ready_at;
         if (since < sp->cold_period)
@@ -143,12 +157,19 @@ void rset_cancel(rset_t *rs, call_t *c)
     call_complete(rs->sim, c, CALL_TIMEOUT);
 }
 
+static void crash_one(rset_t *rs, int r, const char *kind, double value, const char *detail);
+
 static void ready_event(sim_t *sim, void *obj, uint64_t arg)
 {
     rset_t *rs = obj;
     int r = (int)arg;
     rset_replica_t *rp = &rs->rep[r];
     rp->restart = (sim_timer_t){0, 0};
+    if (rp->change_crash) {
+        /* it cannot load its configuration: the process exits at start-up */
+        crash_one(rs, r, "config_crash", (double)rp->crashes, "cannot load its configuration");
+        return;
+    }
     rp->starting = false;
     rp->up = true;
     rp->ready_at = sim_now(sim);
@@ -198,4 +219,27 @@ void rset_crash(rset_t *rs, int r, const char *kind, double value, const char *d
         return;
     }
     for (int i = 0; i < rs->spec->replicas; i++) crash_one(rs, i, kind, value, detail);
+}
+
+int rset_set_change(rset_t *rs, int r, double errors, double slowdown, bool crash)
+{
+    rset_replica_t *rp = &rs->rep[r];
+    if (errors > 0 && !rs->rng_change) {
+        char stream[160];
+        snprintf(stream, sizeof stream, "%s/change_errors", rs->spec->name);
+        rs->rng_change = sim_stream(rs->sim, stream);
+        if (!rs->rng_change) return SIM_ENOMEM;
+    }
+    rp->change_errors = errors;
+    rp->change_slowdown = slowdown >= 1 ? slowdown : 1;
+    bool was = rp->change_crash;
+    rp->change_crash = crash;
+    if (crash && !was) crash_one(rs, r, "config_crash", (double)rp->crashes, "cannot load its new configuration");
+    return 0;
+}
+
+void rset_set_observer(rset_t *rs, rset_observe_fn fn, void *ctx)
+{
+    rs->observe = fn;
+    rs->observe_ctx = ctx;
 }

@@ -15,6 +15,9 @@
  *   replicas: 2
  *   threads: 8                  # (the component names this key: threads, concurrency)
  *   queue_limit: unbounded
+ *   queue_timeout: 2s           # optional: a call that waited this long is refused
+ *   codel: {}                   # optional: CoDel shedding (models/station.h)
+ *   queue_discipline: fifo      # or adaptive_lifo
  *   load_balancer: round_robin
  *   startup: 5s
  *   cold_start: {factor: 3, period: 60s}
@@ -35,6 +38,8 @@ typedef struct rset_spec {
     int64_t replicas;
     int64_t servers;              /* per replica */
     int64_t queue_limit;
+    sim_time_t queue_timeout;     /* 0 = none: a call that waits this long is refused */
+    stn_spec_t queue;             /* codel / queue_discipline (models/station.h) */
     lb_policy_t lb;
     sim_time_t startup;
     double cold_factor;           /* >= 1 */
@@ -58,6 +63,11 @@ typedef struct rset rset_t;
  * flags; the replica set then completes the call. */
 typedef call_status_t (*rset_done_fn)(void *owner, rset_t *rs, call_t *c, call_status_t status);
 
+/* Told of every call that leaves a replica (served, failed or aborted),
+ * with its final status and its time at the replica: the per-replica
+ * figures a canary analysis reads. */
+typedef void (*rset_observe_fn)(void *ctx, int replica, call_status_t status, sim_time_t latency);
+
 typedef struct {
     bool up;                      /* ready and in the load balancer */
     bool starting;                /* restarted, loading */
@@ -65,6 +75,10 @@ typedef struct {
     backoff_t backoff;
     uint64_t crashes;
     sim_timer_t restart;
+    /* a configuration change applied to this replica (models/rollout.c) */
+    double change_errors;         /* ratio of its answers turned into errors */
+    double change_slowdown;       /* service-time factor (>= 1; 1 = none) */
+    bool change_crash;            /* it crashes when it starts (cannot load the config) */
 } rset_replica_t;
 
 struct rset {
@@ -77,6 +91,9 @@ struct rset {
     rset_done_fn done;
     void *owner;
     uint64_t crashes;             /* since warm-up */
+    rset_observe_fn observe;      /* optional (rset_set_observer) */
+    void *observe_ctx;
+    sim_rng_t *rng_change;        /* "<name>/change_errors", created on first use */
 };
 
 int rset_init(rset_t *rs, sim_t *sim, const rset_spec_t *spec, rset_done_fn done, void *owner);
@@ -99,6 +116,18 @@ void rset_cancel(rset_t *rs, call_t *c);
 /* Crash replica r (r < 0: all): every call on it fails, restart per the
  * backoff. Logs "<kind>" (e.g. "oom_kill", "replica_killed") with `detail`. */
 void rset_crash(rset_t *rs, int r, const char *kind, double value, const char *detail);
+
+/* Apply (or, with errors 0, slowdown 1 and crash false, revert) a
+ * configuration change on replica r: from now on its answers fail with
+ * probability `errors` (stream "<name>/change_errors"), its service times
+ * are x `slowdown`, and with `crash` it crashes now and at every start-up
+ * (CrashLoopBackOff) until the change is reverted. Reverting a
+ * crash-looping replica lets its next restart succeed. Returns 0 or
+ * SIM_ENOMEM. */
+int rset_set_change(rset_t *rs, int r, double errors, double slowdown, bool crash);
+
+/* Watch every call that leaves a replica (one observer; NULL to stop). */
+void rset_set_observer(rset_t *rs, rset_observe_fn fn, void *ctx);
 
 /* Calls on replica r (waiting + in service). */
 static inline int64_t rset_in_system(const rset_t *rs, int r) { return rs->st[r].busy + rs->st[r].nqueue; }

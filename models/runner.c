@@ -76,6 +76,7 @@ static int resolve_variants(rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *
         sim_cfg_bool(d, v, "baseline", 0, false, &base);
         sim_cfg_string(d, v, "description", 0, "", &s->variants[i].description);
         for (size_t k = 0; run_keys[k]; k++) {
+            if (!strcmp(run_keys[k], "description")) continue;   /* a variant's own description */
             sim_cfg_node_t *bad = NULL;
             for (size_t j = 0; j < v->n; j++)
                 if (!strcmp(v->keys[j]->text, run_keys[k])) bad = v->keys[j];

@@ -17,6 +17,7 @@ int stn_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, stn_spe
     sim_cfg_int(d, map, "servers", 0, 1, 1000000, 1, &spec->servers);
     sim_cfg_int(d, map, "queue_limit", SIM_CFG_UNBOUNDED, 0, INT64_MAX, INT64_MAX, &spec->queue_limit);
     sim_cfg_duration(d, map, "queue_timeout", 0, 0, &spec->queue_timeout);
+    stn_queue_parse(d, map, spec);
     sim_cfg_node_t *svc = sim_cfg_get(map, "service");
     if (!svc)
         sim_cfg_error(d, map, "missing required key 'service' in station '%s' (e.g. service: {dist: exponential, mean: 20ms})", name);
@@ -26,6 +27,23 @@ int stn_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, stn_spe
 }
 
 void stn_spec_fini(stn_spec_t *spec) { sim_dist_fini(&spec->service); }
+
+const char *const stn_discipline_names[] = {"fifo", "adaptive_lifo", NULL};
+
+int stn_queue_parse(sim_diag_t *d, sim_cfg_node_t *map, stn_spec_t *spec)
+{
+    int errs = d->errors;
+    spec->codel = CODEL_DEFAULTS;
+    sim_cfg_node_t *c = sim_cfg_get(map, "codel");
+    if (c) {
+        spec->codel_shed = true;
+        codel_spec_parse(d, c, &spec->codel);
+    }
+    int disc = spec->adaptive_lifo ? 1 : 0;
+    sim_cfg_enum(d, map, "queue_discipline", 0, stn_discipline_names, disc, &disc);
+    spec->adaptive_lifo = disc == 1;
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
 
 enum { COL_QLEN, COL_BUSY, COL_UTIL, COL_P95, COL_ARR, COL_REJ };
 
@@ -95,6 +113,8 @@ int stn_init(station_t *st, sim_t *sim, const stn_spec_t *spec, stn_exit_fn on_e
     sim_tavg_init(&st->busy_avg, now, 0);
     sim_tavg_init(&st->queue_avg, now, 0);
     sim_tavg_init(&st->win_busy, now, 0);
+    st->codel_on = spec->codel_shed || spec->adaptive_lifo;
+    if (st->codel_on && codel_init(&st->codel, &spec->codel, now)) return SIM_EINVAL;
 
     static const struct { const char *metric, *unit, *help; } cols[] = {
         {"station_queue_length", "1", "jobs waiting at the sample time"},
@@ -173,6 +193,8 @@ bool stn_submit(station_t *st, stn_job_t *job)
     job->start = -1;
     job->prev = job->next = NULL;
     if (st->busy < st->servers) {
+        /* it waited 0: CoDel sees it (never sheds it), the minimum wait drops to 0 */
+        if (st->codel_on) codel_should_drop(&st->codel, now, 0);
         start_service(st, job, now);
         return true;
     }
@@ -195,11 +217,34 @@ bool stn_submit(station_t *st, stn_job_t *job)
 
 static void start_waiting(station_t *st, sim_time_t now)
 {
+    stn_job_t *shed = NULL;   /* told after the loop: an owner reacting cannot jump the queue */
     while (st->head && st->busy < st->servers) {
-        stn_job_t *next = st->head;
+        /* adaptive LIFO: the newest first while the queue stands */
+        stn_job_t *next = st->spec->adaptive_lifo && codel_overloaded(&st->codel) ? st->tail : st->head;
         unlink_job(st, next);
         sim_cancel(st->sim, &next->timer);
+        if (st->codel_on && codel_should_drop(&st->codel, now, now - next->enter) && st->spec->codel_shed) {
+            st->n.shed++;
+            st->win.shed++;
+            next->next = shed;
+            shed = next;
+            continue;
+        }
         start_service(st, next, now);
+    }
+    /* in the order they were shed */
+    stn_job_t *rev = NULL;
+    while (shed) {
+        stn_job_t *n = shed->next;
+        shed->next = rev;
+        rev = shed;
+        shed = n;
+    }
+    while (rev) {
+        stn_job_t *n = rev->next;
+        rev->next = NULL;
+        st->on_exit(st->sim, st->owner, rev, STN_SHED);
+        rev = n;
     }
 }
 

@@ -9,6 +9,17 @@
  *       service: {dist: exponential, mean: 20ms}
  *       queue_timeout: 2s                       # optional: a job that waits this
  *                                               # long leaves unserved (timed_out)
+ *       codel: {target_delay: 5ms, interval: 100ms}   # optional: CoDel shedding
+ *       queue_discipline: fifo                  # or adaptive_lifo
+ *
+ * CoDel (models/codel.h, folly's RPC variant): every job that starts
+ * service, from the queue or at once (waited 0), passes the machine with
+ * its queueing delay; while the queue is judged overloaded (the minimum
+ * wait of the last interval exceeded the target), a job that waited more
+ * than 2 x target is shed instead of served (STN_SHED). Adaptive LIFO
+ * (Facebook's "Fail at Scale"): FIFO normally, newest first while CoDel
+ * judges the queue overloaded (the CoDel machine runs for the verdict
+ * even when shedding is off).
  *
  * A job (stn_job_t, embedded in the caller's request) arrives with
  * stn_submit(): it starts service at once if a server is free, else waits in
@@ -31,6 +42,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "models/codel.h"
 #include "sim/cfg.h"
 #include "sim/dist.h"
 #include "sim/sim.h"
@@ -38,7 +50,7 @@
 
 typedef struct station station_t;
 
-typedef enum { STN_DONE, STN_TIMED_OUT, STN_ABORTED } stn_outcome_t;
+typedef enum { STN_DONE, STN_TIMED_OUT, STN_ABORTED, STN_SHED } stn_outcome_t;
 
 typedef struct stn_job {
     struct stn_job *prev, *next;  /* links in the queue, then in the in-service list */
@@ -59,7 +71,16 @@ typedef struct stn_spec {
     int64_t queue_limit;          /* INT64_MAX = unbounded */
     sim_dist_t service;           /* seconds */
     sim_time_t queue_timeout;     /* 0 = none */
+    bool codel_shed;              /* CoDel shedding on */
+    bool adaptive_lifo;           /* newest first while CoDel judges the queue overloaded */
+    codel_spec_t codel;
 } stn_spec_t;
+
+extern const char *const stn_discipline_names[];   /* "fifo", "adaptive_lifo" */
+
+/* The queue keys shared by stations and replicated services: `codel` (a
+ * mapping, or `codel: {}` for the defaults) and `queue_discipline`. */
+int stn_queue_parse(sim_diag_t *d, sim_cfg_node_t *map, stn_spec_t *spec);
 
 /* Parse one station mapping; `name` is its key. Returns 0 or SIM_ECONFIG. */
 int stn_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, stn_spec_t *spec);
@@ -68,6 +89,7 @@ void stn_spec_fini(stn_spec_t *spec);
 typedef struct {
     uint64_t arrivals, started, completions, rejected, timed_out, aborted;
     uint64_t cancelled;           /* removed while waiting by stn_cancel */
+    uint64_t shed;                /* dropped by CoDel at dequeue */
 } stn_counts_t;
 
 struct station {
@@ -82,6 +104,8 @@ struct station {
     stn_job_t *serving;           /* in service (unordered list) */
     stn_exit_fn on_exit;
     void *owner;
+    bool codel_on;                /* the CoDel machine runs (shedding or adaptive LIFO) */
+    codel_t codel;
 
     /* since warm-up */
     stn_counts_t n;

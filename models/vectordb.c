@@ -135,13 +135,14 @@ static void submit(void *comp, call_t *c)
     }
 }
 
+static struct rset *replicas(void *comp) { return &((vdb_t *)comp)->rs; }
 static void set_speed(void *comp, double f) { ((vdb_t *)comp)->rs.speed = f > 0 ? f : 1e-9; }
 static void set_error_ratio(void *comp, double p) { ((vdb_t *)comp)->error_ratio = p; }
 static void kill_replica(void *comp, int r) { rset_crash(&((vdb_t *)comp)->rs, r, "replica_killed", 0, "killed by a fault"); }
 static int replicas_up(const void *comp) { return rset_replicas_up(&((const vdb_t *)comp)->rs); }
 static void cancel(void *comp, call_t *c) { rset_cancel(&((vdb_t *)comp)->rs, c); }
 
-const comp_ops_t vdb_ops = {"vectordb", submit, set_speed, set_error_ratio, kill_replica, replicas_up, cancel};
+const comp_ops_t vdb_ops = {"vectordb", submit, set_speed, set_error_ratio, kill_replica, replicas_up, cancel, replicas};
 
 void vdb_set_irrelevant_ratio(vdb_t *v, double ratio) { v->irrelevant_ratio = ratio; }
 

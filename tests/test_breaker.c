@@ -284,6 +284,40 @@ Test(breaker, consecutive_failures_trigger)
     cb_fini(&cb);
 }
 
+Test(breaker, consecutive_slow_calls_trigger)
+{
+    /* the dependency table's rule for a DB read: 3 consecutive calls > 25 ms
+     * switch to the read replica. Durations 30, 30, 20, 30, 30, 26 ms: the
+     * 20 ms call resets the run, the 3rd slow call in a row (the 6th call)
+     * opens; exactly 25 ms is not slow. Failures do not count here. */
+    cb_spec_t s = cb_spec_preset(CB_PRESET_RESILIENCE4J);
+    s.consecutive_slow = 3;
+    s.slow_duration = 25 * MS;
+    s.wait_open = SEC;
+    tlog_t log = {0};
+    cb_t cb;
+    cr_assert_eq(cb_init(&cb, &s, on_tr, &log), 0);
+    const sim_time_t dur[] = {30 * MS, 30 * MS, 20 * MS, 30 * MS, 30 * MS, 26 * MS};
+    for (int i = 0; i < 6; i++) {
+        cr_assert(cb_allow(&cb, i * SEC));
+        cr_assert_eq(cb_state(&cb), CB_CLOSED, "call %d", i);
+        cb_record(&cb, i * SEC, false, dur[i]);
+    }
+    cr_assert_eq(cb_state(&cb), CB_OPEN);
+    cr_assert_eq(log.n, 1);
+    cr_assert_eq(log.at[0], 5 * SEC);
+    cb_fini(&cb);
+
+    cb_spec_t s2 = s;
+    cr_assert_eq(cb_init(&cb, &s2, NULL, NULL), 0);
+    for (int i = 0; i < 10; i++) {
+        cb_allow(&cb, i * SEC);
+        cb_record(&cb, i * SEC, i % 2 == 0, i % 3 == 2 ? 20 * MS : 25 * MS);   /* 25 ms is not slow */
+    }
+    cr_assert_eq(cb_state(&cb), CB_CLOSED);
+    cb_fini(&cb);
+}
+
 Test(breaker, time_window_drops_outcomes_older_than_the_window)
 {
     /* 3 one-second buckets, minimum 3, 50%. Two failures in second 0 leave
@@ -405,7 +439,8 @@ Test(breaker, parse_every_key)
               "  wait_duration_in_open_state: 15s\n"
               "  permitted_number_of_calls_in_half_open_state: 3\n"
               "  strictly_above: true\n"
-              "  consecutive_failures: 3\n");
+              "  consecutive_failures: 3\n"
+              "  consecutive_slow_calls: 4\n");
     cr_assert_eq(p.rc, 0, "%s", sim_diag_text(&p.d));
     cr_assert_eq(p.d.errors, 0, "%s", sim_diag_text(&p.d));
     cr_expect_eq(p.spec.preset, CB_PRESET_RESILIENCE4J);
@@ -419,6 +454,7 @@ Test(breaker, parse_every_key)
     cr_expect_eq(p.spec.permitted, 3);
     cr_expect(p.spec.strictly_above);
     cr_expect_eq(p.spec.consecutive_failures, 3);
+    cr_expect_eq(p.spec.consecutive_slow, 4);
     done(&p);
 }
 

@@ -134,3 +134,12 @@ Test(determinism, go_runtime_and_etcd_traps_are_bit_identical, .timeout = 300)
     extra_set = "duration=7m";
     same_seed_same_datasets();
 }
+
+Test(determinism, etcd_partitions_resume_and_relist_are_bit_identical, .timeout = 300)
+{
+    /* broken watches, re-lists, resumes from the history, ErrCompacted,
+     * expired leases; OOM kills and restarts into the next partition */
+    scenario = "scenarios/trap-watch-reconnect.yaml";
+    extra_set = "duration=400s";
+    same_seed_same_datasets();
+}

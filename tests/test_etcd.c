@@ -698,6 +698,341 @@ Test(etcd, series_show_the_storm)
     fix_fini(&f);
 }
 
+/* ---- history, compaction, ranges ----------------------------------------------- */
+
+static void put_a(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    etcd_put(obj, "/a/", (int64_t)arg);
+}
+
+/* A client and a watch on /a/ from revision `arg`, at the event's time. */
+static void open_and_watch_from(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    rec_t *r = obj;
+    int c = etcd_client_open(r->e);
+    cr_assert_geq(c, 0);
+    cr_assert_geq(etcd_watch_from(r->e, c, "/a/", (int64_t)arg, true, on_event, r), 0);
+}
+
+Test(etcd_history, a_watch_from_an_old_revision_replays_the_missed_ones_then_the_live_ones)
+{
+    fix_t f;
+    fix_spec(&f);
+    f.spec.cores = 1;
+    fix_start(&f, 1, 0);
+    /* the history: /a/ x3 (revisions 1-3), /b/ x2 (4-5), /a/ x2 (6-7) */
+    cr_assert_eq(etcd_put(f.e, "/a/", 3), 1);
+    cr_assert_eq(etcd_put(f.e, "/b/", 2), 4);
+    cr_assert_eq(etcd_put(f.e, "/a/", 2), 6);
+    run(&f, SIM_SEC);   /* nothing left to do at 700 us: the puts are applied */
+    cr_assert_eq(etcd_revision(f.e), 7);
+    cr_assert_eq(etcd_compacted_revision(f.e), 0, "no compaction by default");
+    /* At 1 s: a client (connect [0, 200] + grant [200, 250] us on the one
+     * core) and a watch from revision 2. The replay entry queues behind them
+     * and hands out 2, 3, 6, 7 (not /b/'s 4, 5): event jobs [250, 270],
+     * [270, 290], [290, 310], [310, 330] us, each arriving 2 ms later. A put
+     * at 1 s + 100 us (revision 8) queues behind the replay entry: put
+     * [330, 430], event [430, 450], arrival 2450 us: live after replayed. */
+    static rec_t r;
+    memset(&r, 0, sizeof r);
+    r.e = f.e;
+    sim_schedule_at(f.sim, SIM_SEC, open_and_watch_from, &r, 2);
+    sim_schedule_at(f.sim, SIM_SEC + 100 * SIM_US, put_a, f.e, 1);
+    run(&f, 2 * SIM_SEC);
+    int c = 0;   /* the client the event opened */
+    static const int64_t rev[5] = {2, 3, 6, 7, 8}, key[5] = {1, 2, 0, 1, 0};
+    static const sim_time_t at[5] = {2270, 2290, 2310, 2330, 2450};
+    cr_assert_eq(r.n, 5, "%d events", r.n);
+    for (int k = 0; k < 5; k++) {
+        cr_assert_eq(r.rev[k], rev[k], "event %d: revision %lld", k, (long long)r.rev[k]);
+        cr_assert_eq(r.key[k], key[k], "event %d: key %lld", k, (long long)r.key[k]);
+        cr_assert_eq(r.at[k] - SIM_SEC, at[k] * SIM_US, "event %d at %lld ns", k, (long long)(r.at[k] - SIM_SEC));
+    }
+    etcd_stats_t st = stats(&f);
+    cr_assert_eq(st.events_replayed, 4);
+    cr_assert_eq(st.events_fanned, 1);
+    cr_assert_eq(st.history, 4);
+    /* A start revision ahead of the store (9 now): events below it are
+     * skipped. Revisions 9 and 10: the old watcher gets both, the new one 10. */
+    static rec_t r2;
+    memset(&r2, 0, sizeof r2);
+    cr_assert_geq(etcd_watch_from(f.e, c, "/a/", 10, true, on_event, &r2), 0);
+    etcd_put(f.e, "/a/", 2);
+    run(&f, 3 * SIM_SEC);
+    cr_assert_eq(r.n, 7);
+    cr_assert_eq(r.rev[6], 10);
+    cr_assert_eq(r2.n, 1);
+    cr_assert_eq(r2.rev[0], 10);
+    cr_assert_eq(r2.key[0], 1);
+    cr_assert_eq(stats(&f).events_replayed, 4, "nothing to replay from the future");
+    fix_fini(&f);
+}
+
+Test(etcd_history, a_watch_from_a_compacted_revision_fails_with_err_compacted)
+{
+    fix_t f;
+    fix_spec(&f);
+    f.spec.compaction_retention = 5;
+    fix_start(&f, 1, 0);
+    static rec_t r;
+    memset(&r, 0, sizeof r);
+    r.e = f.e;
+    int c = etcd_client_open(f.e);
+    etcd_put(f.e, "/a/", 12);
+    run(&f, SIM_SEC);
+    /* retention 5: revisions up to 12 - 5 = 7 are compacted */
+    cr_assert_eq(etcd_compacted_revision(f.e), 7);
+    cr_assert_neq(ETCD_ERR_COMPACTED, ETCD_ERR_UNAVAILABLE);
+    cr_assert_lt(ETCD_ERR_COMPACTED, -1);
+    cr_assert_eq(etcd_watch_from(f.e, c, "/a/", 7, true, on_event, &r), ETCD_ERR_COMPACTED);
+    cr_assert_eq(etcd_watch_from(f.e, c, "/a/", 1, true, on_event, &r), ETCD_ERR_COMPACTED);
+    sim_time_t first = -1;
+    cr_assert_eq(count_log(f.sim, "watch_compacted", &first), 1, "one line for the episode");
+    cr_assert_eq(first, SIM_SEC);
+    cr_assert_eq(stats(&f).watchers, 0);
+    /* the oldest revision kept: replays 8..12 */
+    cr_assert_geq(etcd_watch_from(f.e, c, "/a/", 8, true, on_event, &r), 0);
+    run(&f, 2 * SIM_SEC);
+    cr_assert_eq(r.n, 5);
+    for (int k = 0; k < 5; k++) cr_assert_eq(r.rev[k], 8 + k);
+    /* after a good watch, a new failure is a new episode */
+    cr_assert_eq(etcd_watch_from(f.e, c, "/a/", 3, true, on_event, &r), ETCD_ERR_COMPACTED);
+    cr_assert_eq(count_log(f.sim, "watch_compacted", NULL), 2);
+    etcd_stats_t st = stats(&f);
+    cr_assert_eq(st.compacted_failures, 3);
+    cr_assert_eq(st.compacted_revision, 7);
+    cr_assert_eq(st.events_replayed, 5);
+    cr_assert_eq(etcd_watch_from(f.e, c, "/a/", -1, true, on_event, &r), SIM_EINVAL);
+    /* a watch from now never fails for compaction */
+    cr_assert_geq(etcd_watch_from(f.e, c, "/a/", 0, true, NULL, NULL), 0);
+    fix_fini(&f);
+}
+
+typedef struct {
+    int n;
+    int client;
+    int64_t rev;
+    sim_time_t at;
+} range_rec_t;
+
+static void on_range(sim_t *sim, void *ctx, int client, int64_t revision)
+{
+    range_rec_t *x = ctx;
+    x->n++;
+    x->client = client;
+    x->rev = revision;
+    x->at = sim_now(sim);
+}
+
+Test(etcd_history, a_range_costs_range_plus_keys_times_range_key)
+{
+    fix_t f;
+    fix_spec(&f);
+    f.spec.cores = 1;
+    fix_start(&f, 1, 0);
+    cr_assert_eq(f.spec.cost_range, SIM_MS);
+    cr_assert_eq(f.spec.cost_range_key, 5 * SIM_US);
+    int c = etcd_client_open(f.e);
+    etcd_put(f.e, "/config/rag/", 50);     /* 1..50: keys 0..49 */
+    etcd_put(f.e, "/config/other/", 10);   /* 51..60 */
+    etcd_put(f.e, "/x/", 7);               /* 61..67 */
+    etcd_put(f.e, "/config/rag/", 30);     /* 68..97: keys 0..29 again */
+    run(&f, SIM_SEC);
+    /* /config/ holds 50 + 10 = 60 keys: 1 ms + 60 x 5 us = 1.3 ms on the
+     * idle core. A put at 1 s + 500 us queues behind it: the response's
+     * revision is the store's when the range ends, 97. */
+    static range_rec_t x;
+    memset(&x, 0, sizeof x);
+    sim_schedule_at(f.sim, SIM_SEC + 500 * SIM_US, put_storm, f.e, 1);
+    cr_assert_eq(etcd_range(f.e, c, "/config/", on_range, &x), 0);
+    run(&f, 2 * SIM_SEC);
+    cr_assert_eq(x.n, 1);
+    cr_assert_eq(x.client, c);
+    cr_assert_eq(x.at, SIM_SEC + 1300 * SIM_US, "range ended at %lld ns", (long long)x.at);
+    cr_assert_eq(x.rev, 97);
+    cr_assert_eq(etcd_revision(f.e), 98);
+    /* /x/: 1 ms + 7 x 5 us; an empty prefix costs the base only */
+    cr_assert_eq(etcd_range(f.e, c, "/x/", on_range, &x), 0);
+    run(&f, 3 * SIM_SEC);
+    cr_assert_eq(x.at, 2 * SIM_SEC + 1035 * SIM_US);
+    cr_assert_eq(etcd_range(f.e, c, "/nothing/", on_range, &x), 0);
+    run(&f, 4 * SIM_SEC);
+    cr_assert_eq(x.at, 3 * SIM_SEC + SIM_MS);
+    cr_assert_eq(x.n, 3);
+    /* a client closed before its range ends hears nothing */
+    cr_assert_eq(etcd_range(f.e, c, "/x/", on_range, &x), 0);
+    etcd_client_close(f.e, c);
+    run(&f, 5 * SIM_SEC);
+    cr_assert_eq(x.n, 3);
+    etcd_stats_t st = stats(&f);
+    cr_assert_eq(st.ranges, 4);
+    cr_assert_eq(etcd_range(f.e, c, "/x/", on_range, &x), -1, "closed client");
+    int d = etcd_client_open(f.e);
+    cr_assert_eq(etcd_range(f.e, d, NULL, on_range, &x), -1);
+    cr_assert_eq(etcd_range(f.e, d, "/x/", NULL, &x), -1);
+    cr_assert_eq(etcd_range(f.e, 999, "/x/", on_range, &x), -1);
+    fix_fini(&f);
+}
+
+/* ---- partitions --------------------------------------------------------------- */
+
+static void partition_now(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    etcd_partition(obj, (sim_time_t)arg);
+}
+
+typedef struct {
+    etcd_t *e;
+    int client;
+    range_rec_t *x;
+} later_range_t;
+
+static later_range_t range_later;
+
+static void range_at(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    later_range_t *l = obj;
+    cr_assert_eq(etcd_range(l->e, l->client, "/r/", on_range, l->x), 0);
+}
+
+Test(etcd_partition, every_stream_breaks_and_buffered_pending_and_travelling_events_are_dropped)
+{
+    fix_t f;
+    static rec_t rv, rb, rc;
+    int wv = victim_setup(&f, &rv);   /* client 0: 1 taken, 128 buffered, 71 pending from 1 ms */
+    memset(&rb, 0, sizeof rb);
+    memset(&rc, 0, sizeof rc);
+    rb.e = rc.e = f.e;
+    int c = etcd_client_open(f.e);
+    cr_assert_geq(etcd_watch(f.e, c, "/b/", true, on_event, &rb), 0);
+    run(&f, 5 * SIM_MS);
+    cr_assert_eq(etcd_watcher_pending(f.e, wv), 71);
+    /* at 5 ms: two /b/ events leave (zero CPU costs; 1 ms propagation, so
+     * they arrive at 6 ms); at 5.1 ms a Range starts ([5.1, 6.1] ms, no keys) */
+    etcd_put(f.e, "/b/", 2);
+    static range_rec_t x;
+    memset(&x, 0, sizeof x);
+    range_later = (later_range_t){f.e, c, &x};
+    sim_schedule_at(f.sim, 5100 * SIM_US, range_at, &range_later, 0);
+    sim_schedule_at(f.sim, 5500 * SIM_US, partition_now, f.e, (uint64_t)SIM_SEC);
+    run(&f, 5500 * SIM_US);
+    /* every watcher heard once that its stream broke; the range failed */
+    cr_assert_eq(rv.n, 2);
+    cr_assert_eq(rv.rev[1], ETCD_ERR_UNAVAILABLE);
+    cr_assert_eq(rv.key[1], -1);
+    cr_assert_eq(rb.n, 1, "the /b/ events are still travelling");
+    cr_assert_eq(rb.rev[0], ETCD_ERR_UNAVAILABLE);
+    cr_assert_eq(x.n, 1);
+    cr_assert_eq(x.rev, ETCD_ERR_UNAVAILABLE);
+    cr_assert_eq(x.at, 5500 * SIM_US);
+    etcd_stats_t st = stats(&f);
+    cr_assert_eq(st.streams, 0);
+    cr_assert_eq(st.watchers, 0);
+    cr_assert_eq(st.slow_watchers, 0);
+    cr_assert_eq(st.connections, 2, "the clients stay open");
+    cr_assert_eq(st.watchers_broken, 2);
+    cr_assert_eq(st.ranges_cut, 1);
+    cr_assert_eq(st.partitions, 1);
+    cr_assert_eq(st.events_dropped, 128 + 71, "buffered and pending: %llu", (unsigned long long)st.events_dropped);
+    cr_assert_eq(etcd_client_buffered(f.e, 0), 0);
+    cr_assert_eq(etcd_watcher_pending(f.e, wv), 0);
+    sim_time_t at = -1;
+    cr_assert_eq(count_log(f.sim, "watch_streams_broken", &at), 1);
+    cr_assert_eq(at, 5500 * SIM_US);
+    cr_assert(etcd_partitioned(f.e));
+    /* during the partition: opens, watches, ranges fail; puts apply */
+    cr_assert_eq(etcd_client_open(f.e), ETCD_ERR_UNAVAILABLE);
+    cr_assert_eq(etcd_watch(f.e, c, "/b/", true, on_event, &rc), ETCD_ERR_UNAVAILABLE);
+    cr_assert_eq(etcd_range(f.e, c, "/b/", on_range, &x), ETCD_ERR_UNAVAILABLE);
+    cr_assert_eq(stats(&f).partition_failures, 3);
+    etcd_put(f.e, "/b/", 1);
+    run(&f, 7 * SIM_MS);
+    st = stats(&f);
+    cr_assert_eq(st.applied_revision, 203);
+    cr_assert_eq(st.events_dropped, 128 + 71 + 2, "and the two travelling /b/ events on arrival");
+    cr_assert_eq(st.ranges, 1, "the cut range's job still ran");
+    cr_assert_eq(x.n, 1, "and did not answer");
+    cr_assert_eq(rb.n, 1);
+    cr_assert_eq(rv.n, 2);
+    /* a shorter partition during this one changes nothing */
+    etcd_partition(f.e, 100 * SIM_MS);
+    run(&f, SIM_SEC + 5500 * SIM_US - 1);
+    cr_assert(etcd_partitioned(f.e));
+    run(&f, SIM_SEC + 5500 * SIM_US);
+    cr_assert_not(etcd_partitioned(f.e));
+    cr_assert_eq(stats(&f).partitions, 1);
+    cr_assert_eq(count_log(f.sim, "partition_healed", &at), 1);
+    cr_assert_eq(at, SIM_SEC + 5500 * SIM_US);
+    /* after the heal the client watches again: a new stream */
+    cr_assert_geq(etcd_watch(f.e, c, "/b/", true, on_event, &rc), 0);
+    cr_assert_eq(stats(&f).streams, 1);
+    etcd_put(f.e, "/b/", 1);
+    run(&f, 2 * SIM_SEC);
+    cr_assert_eq(rc.n, 1);
+    cr_assert_eq(rc.rev[0], 204);
+    cr_assert_eq(rb.n, 1, "the broken watcher stays closed");
+    fix_fini(&f);
+}
+
+static int opened_late = -1;
+
+static void open_late(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    opened_late = etcd_client_open(obj);
+}
+
+Test(etcd_partition, a_lease_expires_when_the_partition_outlasts_the_time_left_on_its_ttl)
+{
+    fix_t f;
+    fix_spec(&f);
+    f.spec.lease_ttl = 6 * SIM_SEC;                  /* keepalives every 2 s */
+    fix_start(&f, 1, 0);
+    int a = etcd_client_open(f.e);                  /* renewed at 2 s and 4 s: expires at 10 s unless renewed */
+    sim_schedule_at(f.sim, 4900 * SIM_MS, open_late, f.e, 0);   /* granted at 4.9 s: expires at 10.9 s */
+    /* a partition from 5 s to 10.8 s: a's lease has 5 s left, the late one 5.9 s */
+    sim_schedule_at(f.sim, 5 * SIM_SEC, partition_now, f.e, (uint64_t)(5800 * SIM_MS));
+    run(&f, 10 * SIM_SEC - 1);
+    int b = opened_late;
+    cr_assert_geq(b, 0);
+    etcd_stats_t st = stats(&f);
+    cr_assert_eq(st.leases_in_use, 2);
+    cr_assert_eq(st.keepalives, 2, "none gets through in the partition");
+    run(&f, 10 * SIM_SEC);
+    st = stats(&f);
+    cr_assert_eq(st.leases_in_use, 1);
+    cr_assert_eq(st.leases_expired, 1);
+    cr_assert_eq(st.connections, 2, "a is still open, without its lease");
+    cr_assert_not(etcd_client_lease_live(f.e, a));
+    cr_assert(etcd_client_lease_live(f.e, b));
+    /* the heal at 10.8 s: both reconnect; b renews at once, then every 2 s */
+    run(&f, 10800 * SIM_MS);
+    cr_assert_eq(stats(&f).keepalives, 3);
+    run(&f, 12800 * SIM_MS - 1);
+    cr_assert_eq(stats(&f).keepalives, 3);
+    run(&f, 12800 * SIM_MS);
+    cr_assert_eq(stats(&f).keepalives, 4);
+    cr_assert(etcd_client_lease_live(f.e, b));
+    sim_time_t at = -1;
+    cr_assert_eq(count_log(f.sim, "partition_healed", &at), 1);
+    /* closing a does not count its lease twice; b's expires TTL after 12.8 s */
+    etcd_client_close(f.e, a);
+    etcd_client_close(f.e, b);
+    run(&f, 18800 * SIM_MS - 1);
+    cr_assert_eq(stats(&f).leases_in_use, 1);
+    run(&f, 18800 * SIM_MS);
+    st = stats(&f);
+    cr_assert_eq(st.leases_in_use, 0);
+    cr_assert_eq(st.leases_expired, 2);
+    fix_fini(&f);
+}
+
 /* ---- determinism ------------------------------------------------------------- */
 
 static void random_run(uint64_t seed, rec_t r[3])
@@ -764,6 +1099,9 @@ Test(etcd_parse, defaults, .init = diag_setup, .fini = diag_teardown)
     cr_assert_eq(s.cost_grant, 50 * SIM_US);
     cr_assert_eq(s.cost_keepalive, 10 * SIM_US);
     cr_assert_eq(s.cost_connect, 200 * SIM_US);
+    cr_assert_eq(s.cost_range, SIM_MS);
+    cr_assert_eq(s.cost_range_key, 5 * SIM_US);
+    cr_assert_eq(s.compaction_retention, INT64_MAX);
     cr_assert_eq(s.stream_buffer, 128);
     cr_assert_eq(s.victim_retry, 10 * SIM_MS);
     cr_assert_eq(s.lease_quota, 65536);
@@ -787,11 +1125,12 @@ Test(etcd_parse, every_key, .init = diag_setup, .fini = diag_teardown)
     int rc = parse("etcd:\n"
                    "  cores: 4\n"
                    "  propagation: {dist: exponential, mean: 5ms}\n"
-                   "  cost: {put: 1ms, event: 2us, grant: 3us, keepalive: 4us, connect: 5us}\n"
+                   "  cost: {put: 1ms, event: 2us, grant: 3us, keepalive: 4us, connect: 5us, range: 6ms, range_key: 7us}\n"
                    "  stream_buffer: 16\n"
                    "  victim_retry: 20ms\n"
                    "  lease_quota: unbounded\n"
                    "  lease_ttl: 2s\n"
+                   "  compaction_retention: 1000\n"
                    "  memory: {base: 1GiB, per_connection: 10kB, per_stream: 2KiB, per_watcher: 300B}\n",
                    &s, &cfg);
     cr_assert_eq(rc, 0, "%s", sim_diag_text(&D));
@@ -804,6 +1143,9 @@ Test(etcd_parse, every_key, .init = diag_setup, .fini = diag_teardown)
     cr_assert_eq(s.cost_grant, 3 * SIM_US);
     cr_assert_eq(s.cost_keepalive, 4 * SIM_US);
     cr_assert_eq(s.cost_connect, 5 * SIM_US);
+    cr_assert_eq(s.cost_range, 6 * SIM_MS);
+    cr_assert_eq(s.cost_range_key, 7 * SIM_US);
+    cr_assert_eq(s.compaction_retention, 1000);
     cr_assert_eq(s.stream_buffer, 16);
     cr_assert_eq(s.victim_retry, 20 * SIM_MS);
     cr_assert_eq(s.lease_quota, INT64_MAX);
@@ -854,6 +1196,27 @@ Test(etcd_parse, lease_ttl_below_two_seconds_is_an_error, .init = diag_setup, .f
     cr_assert_eq(parse("etcd:\n  cost: [1]\n  memory: 5\n", &s, &cfg), SIM_ECONFIG);
     ASSERT_DIAG("s.yaml:2:9: error:");
     ASSERT_DIAG("s.yaml:3:11: error:");
+    etcd_spec_fini(&s);
+    sim_cfg_destroy(cfg);
+}
+
+Test(etcd_parse, compaction_retention_and_range_costs_are_checked, .init = diag_setup, .fini = diag_teardown)
+{
+    etcd_spec_t s;
+    sim_cfg_t *cfg;
+    cr_assert_eq(parse("etcd:\n  compaction_retention: unbounded\n", &s, &cfg), 0, "%s", sim_diag_text(&D));
+    cr_assert_eq(s.compaction_retention, INT64_MAX);
+    etcd_spec_fini(&s);
+    sim_cfg_destroy(cfg);
+    int rc = parse("etcd:\n"
+                   "  compaction_retention: 0\n"
+                   "  cost: {range: -1ms, range_key: fast}\n",
+                   &s, &cfg);
+    cr_assert_eq(rc, SIM_ECONFIG);
+    ASSERT_DIAG("s.yaml:2:25: error: 'etcd.compaction_retention'");
+    ASSERT_DIAG("s.yaml:3:17: error: 'etcd.cost.range'");
+    ASSERT_DIAG("s.yaml:3:34: error: 'etcd.cost.range_key'");
+    cr_assert_eq(D.errors, 3, "%s", sim_diag_text(&D));
     etcd_spec_fini(&s);
     sim_cfg_destroy(cfg);
 }

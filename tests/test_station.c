@@ -170,3 +170,89 @@ Test(station, adding_servers_starts_waiting_jobs)
     stn_fini(&f.st);
     sim_destroy(sim);
 }
+
+static void all_at_zero(fix_t *f, sim_t *sim, int n)
+{
+    for (int i = 0; i < n; i++) sim_schedule_at(sim, 0, arrive, f, (uint64_t)i);
+}
+
+Test(station, codel_sheds_what_waited_twice_the_target_once_the_queue_stands)
+{
+    /* One server, 10 ms per job, 50 jobs at t = 0; CoDel target 5 ms,
+     * interval 100 ms (folly's defaults). Job 0 starts at once (waited 0:
+     * seeds the minimum). Job 1 leaves the queue at 10 ms: the first
+     * interval (which ended at 0, the station's creation) closes with
+     * minimum 0 -> not overloaded; a new one runs to 110 ms, seeded with
+     * 10 ms. Jobs 2..11 (20..110 ms) keep the minimum at 10 ms. Job 12 at
+     * 120 ms closes it: minimum 10 ms > 5 ms -> overloaded; job 12 seeds
+     * the new interval and is served. Job 13 at 130 ms waited 130 ms >
+     * 2 x 5 ms while overloaded: shed, and so is every other job behind
+     * it, at 130 ms. 13 served, 37 shed. */
+    stn_spec_t spec = {.name = "db", .servers = 1, .queue_limit = INT64_MAX, .codel_shed = true,
+                       .codel = CODEL_DEFAULTS};
+    sim_dist_deterministic(&spec.service, 0.010);
+    fix_t f;
+    sim_t *sim = setup(&f, &spec);
+    all_at_zero(&f, sim, 50);
+    sim_run(sim, SIM_SEC);
+    cr_assert_eq(f.nexit, 50);
+    int served = 0, shed = 0;
+    for (int i = 0; i < f.nexit; i++) {
+        if (f.outcome[i] == STN_DONE) {
+            cr_assert_eq(f.order[i], served, "FIFO service");
+            cr_assert_eq(f.exit_at[i], (served + 1) * 10 * SIM_MS);
+            served++;
+        } else {
+            cr_assert_eq(f.outcome[i], STN_SHED);
+            cr_assert_eq(f.order[i], 13 + shed, "shed in queue order");
+            cr_assert_eq(f.exit_at[i], 130 * SIM_MS);
+            shed++;
+        }
+    }
+    cr_assert_eq(served, 13);
+    cr_assert_eq(shed, 37);
+    cr_assert_eq(f.st.n.shed, 37);
+    stn_fini(&f.st);
+    sim_destroy(sim);
+}
+
+Test(station, adaptive_lifo_serves_the_newest_once_the_queue_stands)
+{
+    /* The same burst without shedding: FIFO while CoDel says the queue is
+     * not standing (jobs 0..12, the verdict changes while job 12 is taken
+     * at 120 ms), then newest first: 49, 48, ..., 13. */
+    stn_spec_t spec = {.name = "db", .servers = 1, .queue_limit = INT64_MAX, .adaptive_lifo = true,
+                       .codel = CODEL_DEFAULTS};
+    sim_dist_deterministic(&spec.service, 0.010);
+    fix_t f;
+    sim_t *sim = setup(&f, &spec);
+    all_at_zero(&f, sim, 50);
+    sim_run(sim, SIM_SEC);
+    cr_assert_eq(f.nexit, 50);
+    for (int i = 0; i < 50; i++) {
+        cr_assert_eq(f.outcome[i], STN_DONE);
+        int want = i <= 12 ? i : 49 - (i - 13);
+        cr_assert_eq(f.order[i], want, "exit %d: job %d, want %d", i, f.order[i], want);
+    }
+    stn_fini(&f.st);
+    sim_destroy(sim);
+}
+
+Test(station, codel_never_sheds_without_a_standing_queue)
+{
+    /* Jobs every 20 ms, 10 ms each: nobody waits; nothing is shed and the
+     * queue is never judged overloaded. */
+    stn_spec_t spec = {.name = "db", .servers = 1, .queue_limit = INT64_MAX, .codel_shed = true,
+                       .codel = CODEL_DEFAULTS};
+    sim_dist_deterministic(&spec.service, 0.010);
+    fix_t f;
+    sim_t *sim = setup(&f, &spec);
+    chain_t c = {&f, MAXJ, 20 * SIM_MS};
+    sim_schedule_at(sim, 0, arrive_chain, &c, 0);
+    sim_run(sim, 10 * SIM_SEC);
+    cr_assert_eq(f.nexit, MAXJ);
+    cr_assert_eq(f.st.n.shed, 0);
+    cr_assert(!codel_overloaded(&f.st.codel));
+    stn_fini(&f.st);
+    sim_destroy(sim);
+}

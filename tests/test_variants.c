@@ -63,6 +63,23 @@ Test(variants, overlays_merge_mappings_and_replace_the_rest)
     free(path);
 }
 
+Test(variants, a_variant_has_a_description_of_its_own)
+{
+    rs_scenario_t s;
+    sim_diag_t d;
+    sim_diag_init(&d);
+    char *path;
+    int rc = load(&s, with_variants("  a: {}\n  b: {description: two servers more, stations: {db: {servers: 4}}}\n"),
+                  &d, &path);
+    cr_assert_eq(rc, 0, "%s", sim_diag_text(&d));
+    cr_assert_str_eq(s.variants[1].description, "two servers more");
+    cr_assert_str_eq(s.variants[0].description, "");
+    rs_unload(&s);
+    sim_diag_fini(&d);
+    unlink(path);
+    free(path);
+}
+
 Test(variants, a_marked_baseline_wins)
 {
     rs_scenario_t s;
