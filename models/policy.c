@@ -34,7 +34,7 @@ const policy_type_t *policy_find(const char *name)
     return NULL;
 }
 
-int pol_specs_parse(sim_diag_t *d, sim_cfg_node_t *edge_map, pol_spec_t **out, size_t *n)
+int pol_specs_parse(sim_diag_t *d, sim_cfg_node_t *edge_map, sim_cfg_node_t *preset, pol_spec_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -44,6 +44,7 @@ int pol_specs_parse(sim_diag_t *d, sim_cfg_node_t *edge_map, pol_spec_t **out, s
     for (size_t i = 0; i < policy_count; i++) {
         const policy_type_t *t = policy_registry[i];
         sim_cfg_node_t *m = sim_cfg_get(edge_map, t->name);
+        if (!m && preset) m = sim_cfg_get(preset, t->name);
         if (!m) continue;
         void *spec = calloc(1, t->spec_size ? t->spec_size : 1);
         if (!spec) {

@@ -98,9 +98,11 @@ typedef struct {
 } pol_inst_t;
 
 /* The policies named in an edge mapping (keys that are registry names), in
- * registry order. Keys of the mapping that are not policies are left to the
- * caller (timeout, fallback). *out is malloc'ed (free with pol_specs_fini). */
-int pol_specs_parse(sim_diag_t *d, sim_cfg_node_t *edge_map, pol_spec_t **out, size_t *n);
+ * registry order; a policy the edge does not name is taken from `preset`
+ * (a resilience tier; may be NULL). Keys of the mapping that are not
+ * policies are left to the caller (timeout, fallback). *out is malloc'ed
+ * (free with pol_specs_fini). */
+int pol_specs_parse(sim_diag_t *d, sim_cfg_node_t *edge_map, sim_cfg_node_t *preset, pol_spec_t **out, size_t *n);
 void pol_specs_fini(pol_spec_t *p, size_t n);
 
 /* Instances for a run; pol_insts_fini frees them. */

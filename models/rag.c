@@ -228,6 +228,42 @@ static int parse_components(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spe
 
 static const char *const fallback_names[] = {"none", "keyword", "refuse", "cached_answer", "skip", "call", NULL};
 
+/* The article's resilience tiers (chapter 5) as presets of a dependency's
+ * call edge (`calls: {audit: {tier: 3}}`); keys given on the edge replace
+ * the preset's key as a whole.
+ *   1  money paths: break at 200 ms (the timeout; a breaker on the failure
+ *      rate over 10 s) and degrade automatically (skip);
+ *   2  marketing: tolerate 5% failures (a breaker at 5% over 60 s) but
+ *      always answer, with a fallback (skip);
+ *   3  logging: async and batched (1 s or 100 items), 15% tolerated (a
+ *      breaker at 15%: above it the items are dropped). */
+static const char *const tier_yaml[4] = {
+    NULL,
+    "timeout: 200ms\n"
+    "circuit_breaker: {sliding_window_type: time_based, sliding_window_size: 10, minimum_number_of_calls: 20,\n"
+    "                  failure_rate_threshold: 50%, wait_duration_in_open_state: 5s}\n"
+    "fallback: {action: skip}\n",
+    "circuit_breaker: {sliding_window_type: time_based, sliding_window_size: 60, minimum_number_of_calls: 20,\n"
+    "                  failure_rate_threshold: 5%, wait_duration_in_open_state: 30s}\n"
+    "fallback: {action: skip}\n",
+    "async: true\n"
+    "batch: {window: 1s, max_items: 100}\n"
+    "circuit_breaker: {sliding_window_type: time_based, sliding_window_size: 60, minimum_number_of_calls: 10,\n"
+    "                  failure_rate_threshold: 15%, wait_duration_in_open_state: 30s}\n",
+};
+
+static int tier_preset(sim_diag_t *d, rag_spec_t *spec, int tier, sim_cfg_node_t **out)
+{
+    if (!spec->tier_cfg[tier]) {
+        char name[32];
+        snprintf(name, sizeof name, "<tier %d preset>", tier);
+        spec->tier_cfg[tier] = sim_cfg_load_string(name, tier_yaml[tier], strlen(tier_yaml[tier]), d);
+        if (!spec->tier_cfg[tier]) return SIM_ENOMEM;
+    }
+    *out = sim_cfg_root(spec->tier_cfg[tier]);
+    return 0;
+}
+
 static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
 {
     int errs = d->errors, rc;
@@ -247,9 +283,20 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
         sim_cfg_node_t *e = calls->vals[i];
         if (!sim_cfg_expect_map(d, e, "call edge")) continue;
         rag_edge_spec_t *es = &spec->edge[k];
-        sim_cfg_duration(d, e, "timeout", SIM_CFG_UNBOUNDED, es->timeout, &es->timeout);
+        /* a resilience tier fills in the keys the edge does not give */
+        sim_cfg_node_t *pre = NULL;
+        int64_t tier = 0;
+        if (sim_cfg_get(e, "tier")) {
+            sim_cfg_int(d, e, "tier", 0, 1, 3, 0, &tier);
+            if (tier > 0 && k < RAG_FIRST_DEP)
+                sim_cfg_error(d, sim_cfg_get(e, "tier"), "resilience tiers apply to dependencies, not '%s'", spec->comp_name[k]);
+            else if (tier > 0 && (rc = tier_preset(d, spec, (int)tier, &pre)) != 0)
+                return rc;
+        }
+#define SRC(key) (sim_cfg_get(e, key) || !pre ? e : pre)
+        sim_cfg_duration(d, SRC("timeout"), "timeout", SIM_CFG_UNBOUNDED, es->timeout, &es->timeout);
         if (es->timeout == SIM_TIME_MAX) es->timeout = 0;
-        if ((rc = pol_specs_parse(d, e, &es->pols, &es->npols)) == SIM_ENOMEM) return rc;
+        if ((rc = pol_specs_parse(d, e, pre, &es->pols, &es->npols)) == SIM_ENOMEM) return rc;
         bool has_retry = false;
         for (size_t j = 0; j < es->npols; j++) has_retry |= es->pols[j].type->retry != NULL;
         for (size_t j = 0; j < es->npols && !has_retry; j++)
@@ -257,7 +304,28 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
                 sim_cfg_error(d, sim_cfg_get(e, es->pols[j].type->name),
                               "'%s' limits retries, and this edge makes none: add a 'retry' policy "
                               "(e.g. retry: {max_attempts: 3})", es->pols[j].type->name);
-        sim_cfg_node_t *fb = sim_cfg_get(e, "fallback");
+        sim_cfg_bool(d, SRC("async"), "async", 0, false, &es->async);
+        sim_cfg_node_t *bn = sim_cfg_get(SRC("batch"), "batch");
+        if (bn && !es->async) {
+            sim_cfg_error(d, bn, "'batch' groups the items of an async edge: add 'async: true'");
+        } else if (bn && sim_cfg_expect_map(d, bn, "batch")) {
+            es->batch_window = SIM_SEC;
+            es->batch_max = 100;
+            sim_cfg_duration(d, bn, "window", SIM_CFG_POSITIVE, es->batch_window, &es->batch_window);
+            sim_cfg_int(d, bn, "max_items", 0, 1, 1000000000, es->batch_max, &es->batch_max);
+        }
+        if (es->async) {
+            if (k < RAG_FIRST_DEP)
+                sim_cfg_error(d, sim_cfg_get(SRC("async"), "async"), "only a dependency can be called async (logging, analytics), not '%s'",
+                              spec->comp_name[k]);
+            for (size_t j = 0; j < es->npols; j++)
+                if (es->pols[j].type->retry)
+                    sim_cfg_error(d, sim_cfg_get(e, es->pols[j].type->name), "async calls are not retried: remove '%s'",
+                                  es->pols[j].type->name);
+            if (sim_cfg_get(e, "fallback"))
+                sim_cfg_error(d, sim_cfg_get(e, "fallback"), "nobody waits for an async call: it has no fallback");
+        }
+        sim_cfg_node_t *fb = es->async ? NULL : sim_cfg_get(SRC("fallback"), "fallback");
         if (fb && sim_cfg_expect_map(d, fb, "fallback")) {
             int a = FB_NONE;
             sim_cfg_enum(d, fb, "action", SIM_CFG_REQUIRED, fallback_names, FB_NONE, &a);
@@ -295,6 +363,7 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
             }
         }
     }
+#undef SRC
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
 
@@ -444,6 +513,7 @@ void rag_spec_fini(rag_spec_t *spec)
     free(spec->deps);
     free(spec->faults);
     free(spec->changes);
+    for (int t = 0; t < 4; t++) sim_cfg_destroy(spec->tier_cfg[t]);
     memset(spec, 0, sizeof *spec);
 }
 
@@ -1039,6 +1109,96 @@ static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_statu
     if (--r->pending == 0) finish_step(rag, r);
 }
 
+/* ---- async edges: fire and forget, optionally batched ---------------------------- */
+
+static void on_async_done(sim_t *sim, call_t *c, call_status_t st)
+{
+    rag_async_t *a = c->owner;
+    const rag_edge_t *e = c->edge;
+    rag_t *rag = e->rag;
+    int target = e->target;
+    rag->inflight[target]--;
+    pol_ctx_t x = {.sim = sim, .now = sim_now(sim), .deadline = SIM_TIME_MAX, .status = st,
+                   .latency = sim_now(sim) - c->sent, .flags = c->flags, .inflight = rag->inflight[target],
+                   .retries_inflight = rag->retries_inflight[target], .inflight_at_issue = (int64_t)c->caller_u};
+    int64_t note = 0;
+    x.note = &note;
+    for (size_t i = 0; i < rag->npols[target]; i++) {
+        const pol_inst_t *p = &rag->pols[target][i];
+        if (p->type->done) p->type->done(p->state, p->spec, &x);
+    }
+    rag_stage_t *sg = &rag->stage[target];
+    sg->calls++;
+    sim_hist_add(&sg->all, x.latency);
+    sim_hist_add(&sg->win, x.latency);
+    if (st != CALL_OK) {
+        sg->failed++;
+        a->failed += c->tag;
+    }
+}
+
+/* Send the waiting items of an async edge as one call (one per item
+ * without batching); the edge's policies may refuse it (an open breaker:
+ * the items are dropped, counted). */
+static void async_flush(rag_t *rag, int target)
+{
+    rag_async_t *a = &rag->async[target];
+    sim_t *sim = rag->sim;
+    sim_cancel(sim, &a->timer);
+    int64_t n = a->items;
+    a->items = 0;
+    if (n == 0) return;
+    int64_t note = 0;
+    pol_ctx_t x = {.sim = sim, .now = sim_now(sim), .deadline = SIM_TIME_MAX, .inflight = rag->inflight[target],
+                   .retries_inflight = rag->retries_inflight[target], .note = &note};
+    for (size_t i = 0; i < rag->npols[target]; i++) {
+        const pol_inst_t *p = &rag->pols[target][i];
+        if (!p->type->admit) continue;
+        pol_verdict_t v = p->type->admit(p->state, p->spec, &x);
+        if (v == POL_PASS) continue;
+        if (v == POL_REJECT) {
+            x.status = CALL_REJECTED;
+            x.inflight_at_issue = x.inflight + 1;
+            for (size_t j = 0; j < i; j++) {
+                const pol_inst_t *q = &rag->pols[target][j];
+                if (q->type->admit && q->type->done) q->type->done(q->state, q->spec, &x);
+            }
+            rag->policy_rejects[target]++;
+            a->dropped += (uint64_t)n;
+        }
+        return;   /* refused, or answered from a cache: nothing to send */
+    }
+    call_t *c = call_new(&rag->calls, a, on_async_done, (uint64_t)n, sim_now(sim));
+    if (!c) {
+        sim->error = SIM_ENOMEM;
+        sim_stop(sim);
+        return;
+    }
+    c->edge = &rag->edge[target];
+    c->caller_u = (uint64_t)++rag->inflight[target];
+    a->batches++;
+    if (rag->spec->edge[target].timeout > 0) call_set_timeout(sim, c, rag->spec->edge[target].timeout);
+    rag->ops[target]->submit(rag->comp[target], c);
+}
+
+static void async_window_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    rag_t *rag = obj;
+    rag->async[arg].timer = (sim_timer_t){0, 0};
+    async_flush(rag, (int)arg);
+}
+
+static void async_item(rag_t *rag, int target)
+{
+    const rag_edge_spec_t *es = &rag->spec->edge[target];
+    rag_async_t *a = &rag->async[target];
+    a->items_total++;
+    if (a->items++ == 0 && es->batch_window > 0)
+        a->timer = sim_schedule_in(rag->sim, es->batch_window, async_window_event, rag, (uint64_t)target);
+    if (es->batch_window == 0 || a->items >= es->batch_max) async_flush(rag, target);
+}
+
 static void run_step(rag_t *rag, rag_req_t *r)
 {
     const rag_spec_t *spec = rag->spec;
@@ -1071,6 +1231,11 @@ static void run_step(rag_t *rag, rag_req_t *r)
             continue;
         }
         if (target == RAG_VECTORDB && (r->flags & RQ_KEYWORD)) target = spec->keyword;
+        if (spec->edge[target].async) {
+            r->pending--;   /* fire and forget: the request goes on */
+            async_item(rag, target);
+            continue;
+        }
         edge_call(rag, r, i, target);
     }
     if (r->flags & RQ_FINISHED) return;   /* answered early: released */
@@ -1467,6 +1632,15 @@ static void m_report(const void *vinst, rs_report_t *rep)
         for (size_t i = 0; i < rag->npols[k]; i++) {
             const pol_inst_t *p = &rag->pols[k][i];
             if (p->type->report) p->type->report(p->state, n, rep);
+        }
+        if (spec->edge[k].async) {
+            char row[96];
+            snprintf(row, sizeof row, "%s async", n);
+            const rag_async_t *a = &rag->async[k];
+            rs_report_add(rep, "policies", row, "items", RS_COUNT, (double)a->items_total);
+            rs_report_add(rep, "policies", row, "calls", RS_COUNT, (double)a->batches);
+            rs_report_add(rep, "policies", row, "items dropped", RS_COUNT, (double)a->dropped);
+            rs_report_add(rep, "policies", row, "items failed", RS_COUNT, (double)a->failed);
         }
         if (spec->edge[k].npols || spec->edge[k].fallback != FB_NONE) {
             char row[96];

@@ -117,6 +117,9 @@ typedef struct {
     size_t npols;
     rag_fallback_t fallback;
     int fallback_target;      /* FB_CALL: the component called instead */
+    bool async;               /* fire and forget: the request does not wait (a dependency) */
+    sim_time_t batch_window;  /* async: items wait at most this long for a batch (0: no batching) */
+    int64_t batch_max;        /* async: a batch is sent when it holds this many items */
 } rag_edge_spec_t;
 
 typedef struct rag_spec {
@@ -147,6 +150,7 @@ typedef struct rag_spec {
     rag_fault_t *faults;
     size_t nfaults;
     roll_spec_t *changes;         /* configuration changes and their rollout (models/rollout.h) */
+    struct sim_cfg *tier_cfg[4];  /* the resilience tiers' presets, loaded when used */
     size_t nchanges;
 
     double request_sample;        /* fraction of requests recorded in `requests` */
@@ -165,6 +169,13 @@ typedef struct {
     rag_t *rag;
     int target;
 } rag_edge_t;
+
+/* An async edge's batcher and counters. */
+typedef struct {
+    int64_t items;                /* waiting for the next batch */
+    sim_timer_t timer;            /* the batch window */
+    uint64_t items_total, batches, dropped, failed;   /* dropped: items of batches a policy refused */
+} rag_async_t;
 
 /* Stage latency statistics (caller side: from issue to result or timeout). */
 typedef struct {
@@ -238,6 +249,7 @@ struct rag {
     sim_table_t requests;         /* sampled per-request records */
     uint64_t sample_threshold;    /* request sampled when hash(id) < threshold */
     rag_edge_t edge[RAG_MAX_COMP];
+    rag_async_t async[RAG_MAX_COMP];
 };
 
 rag_t *rag_create(sim_t *sim, const rag_spec_t *spec);

@@ -143,3 +143,18 @@ Test(determinism, etcd_partitions_resume_and_relist_are_bit_identical, .timeout 
     extra_set = "duration=400s";
     same_seed_same_datasets();
 }
+
+Test(determinism, admission_policies_and_rollouts_are_bit_identical, .timeout = 300)
+{
+    /* every variant: retries with jitter, budgets, throttling, token
+     * bucket, CoDel, adaptive concurrency; canary analysis and rollback */
+    scenario = "scenarios/retry-storm.yaml";
+    extra_set = "duration=150s";
+    same_seed_same_datasets();
+    scenario = "scenarios/config-rollout.yaml";
+    extra_set = "duration=8m";
+    same_seed_same_datasets();
+    scenario = "scenarios/dependency-rules.yaml";
+    extra_set = "duration=10m";
+    same_seed_same_datasets();
+}
