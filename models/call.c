@@ -55,7 +55,12 @@ static void timeout_event(sim_t *sim, void *obj, uint64_t arg)
     c->timeout = (sim_timer_t){0, 0};
     if (!c->owner) return;
     c->done(sim, c, CALL_TIMEOUT);   /* c->owner is still set while done runs */
-    c->owner = NULL;                 /* the component keeps the call */
+    c->owner = NULL;                 /* the component keeps the call ... */
+    /* ... unless the caller's context is cancelled with the timeout (a
+     * gRPC deadline): the component is asked to stop working on it. done
+     * cannot have completed the call (only its component does, from its
+     * own events), so c is still live here. */
+    if (c->cancel_after_timeout) c->cancel_after_timeout(sim, c);
 }
 
 void call_set_timeout(sim_t *sim, call_t *c, sim_time_t dt)

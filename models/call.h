@@ -57,6 +57,9 @@ struct call {
     uint64_t tag;           /* free for the owner (which step, which dependency ...) */
     void *edge;             /* the caller's call edge (where policies act); free for the caller */
     call_release_fn release;/* optional: the component finished (see call_release_fn) */
+    /* optional: when the caller's timeout fires, after done and after the
+     * call is detached, ask the component to cancel it (context propagation) */
+    void (*cancel_after_timeout)(sim_t *sim, call_t *call);
     uint64_t caller_u;      /* free for the caller (with release) */
     sim_time_t sent;        /* when the call was issued */
     sim_timer_t timeout;

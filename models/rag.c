@@ -102,6 +102,29 @@ static int parse_workload(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     else sim_dist_lognormal(&spec->output_tokens, 200, 0.6);
     if ((n = sim_cfg_get(wl, "deadline"))) sim_dist_parse(d, n, SIM_DIST_DURATION, &spec->deadline);
     else sim_dist_deterministic(&spec->deadline, 8.0);
+    /* users resubmitting what failed: `client_retries: {max: 2, on: [timeout, error], delay: 2s}` */
+    sim_dist_deterministic(&spec->client_retry_delay, 1.0);
+    sim_cfg_node_t *cr = sim_cfg_get(wl, "client_retries");
+    if (cr && sim_cfg_expect_map(d, cr, "client_retries")) {
+        int errs = d->errors;
+        sim_cfg_int(d, cr, "max", SIM_CFG_REQUIRED, 0, 100, 0, &spec->client_retries);
+        if ((n = sim_cfg_get(cr, "delay"))) {
+            sim_dist_fini(&spec->client_retry_delay);
+            sim_dist_parse(d, n, SIM_DIST_DURATION, &spec->client_retry_delay);
+        }
+        spec->client_retry_on = (1u << RAG_TIMEOUT) | (1u << RAG_ERROR);
+        sim_cfg_node_t *on = sim_cfg_get(cr, "on");
+        if (on && sim_cfg_expect_seq(d, on, "on")) {
+            static const char *const outcomes[] = {"timeout", "error", "rejected", NULL};
+            static const rag_outcome_t oc[] = {RAG_TIMEOUT, RAG_ERROR, RAG_REJECTED};
+            spec->client_retry_on = 0;
+            for (size_t i = 0; i < on->n; i++) {
+                int k = 0;
+                if (sim_cfg_enum_node(d, on->vals[i], outcomes, &k) == 0) spec->client_retry_on |= 1u << oc[k];
+            }
+        }
+        if (d->errors != errs) return SIM_ECONFIG;
+    }
     return 0;
 }
 
@@ -197,10 +220,12 @@ static int parse_components(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spe
                 !strcmp(name, "gateway") || !strcmp(name, "embed") || !strcmp(name, "retrieve") ||
                 !strcmp(name, "generate")) {
                 sim_cfg_error(d, deps->keys[i], "'%s' is a built-in component: give the dependency another name", name);
+                sim_cfg_touch_all(deps->vals[i]);   /* one error, not one per key */
                 continue;
             }
             if (!strcmp(name, "keyword_search")) {
                 sim_cfg_error(d, deps->keys[i], "'keyword_search' is the keyword channel: configure it at the top level");
+                sim_cfg_touch_all(deps->vals[i]);
                 continue;
             }
             if ((rc = dep_spec_parse(d, deps->vals[i], name, &spec->deps[spec->ndeps])) == SIM_ENOMEM) return rc;
@@ -273,13 +298,17 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     spec->edge[RAG_VECTORDB].timeout = 3 * SIM_SEC;
     spec->edge[RAG_LLM].timeout = 60 * SIM_SEC;
     for (int k = RAG_FIRST_DEP; k < ncomp; k++) spec->edge[k].timeout = 2 * SIM_SEC;
+    for (int k = 0; k < ncomp; k++) spec->edge[k].share = 1;
     sim_cfg_node_t *calls = sim_cfg_get(root, "calls");
     if (!calls) return 0;
     if (!sim_cfg_expect_map(d, calls, "calls")) return SIM_ECONFIG;
     for (size_t i = 0; i < calls->n; i++) {
         int k = name_to_index(d, spec, calls->keys[i], false, "'calls' entry");
         sim_cfg_touch(calls->vals[i]);
-        if (k < 0) continue;
+        if (k < 0) {
+            sim_cfg_touch_all(calls->vals[i]);   /* its keys cannot be checked: no cascade */
+            continue;
+        }
         sim_cfg_node_t *e = calls->vals[i];
         if (!sim_cfg_expect_map(d, e, "call edge")) continue;
         rag_edge_spec_t *es = &spec->edge[k];
@@ -294,6 +323,11 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
                 return rc;
         }
 #define SRC(key) (sim_cfg_get(e, key) || !pre ? e : pre)
+        es->share = 1;
+        sim_cfg_ratio(d, e, "share", 0, 1, &es->share);
+        if (es->share < 1 && k < RAG_FIRST_DEP)
+            sim_cfg_error(d, sim_cfg_get(e, "share"), "'share' applies to dependencies (a check some requests need), not '%s'",
+                          spec->comp_name[k]);
         sim_cfg_duration(d, SRC("timeout"), "timeout", SIM_CFG_UNBOUNDED, es->timeout, &es->timeout);
         if (es->timeout == SIM_TIME_MAX) es->timeout = 0;
         if ((rc = pol_specs_parse(d, e, pre, &es->pols, &es->npols)) == SIM_ENOMEM) return rc;
@@ -308,6 +342,7 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
         sim_cfg_node_t *bn = sim_cfg_get(SRC("batch"), "batch");
         if (bn && !es->async) {
             sim_cfg_error(d, bn, "'batch' groups the items of an async edge: add 'async: true'");
+            sim_cfg_touch_all(bn);
         } else if (bn && sim_cfg_expect_map(d, bn, "batch")) {
             es->batch_window = SIM_SEC;
             es->batch_max = 100;
@@ -412,7 +447,10 @@ static int parse_faults(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
         if (!sim_cfg_expect_map(d, m, "fault")) continue;
         rag_fault_t f = {.replica = -1, .factor = 1, .rto = 200 * SIM_MS, .max_retransmits = 3};
         int kind = 0;
-        if (sim_cfg_enum(d, m, "kind", SIM_CFG_REQUIRED, fault_names, 0, &kind)) continue;
+        if (sim_cfg_enum(d, m, "kind", SIM_CFG_REQUIRED, fault_names, 0, &kind)) {
+            sim_cfg_touch_all(m);   /* the other keys depend on the kind: no cascade */
+            continue;
+        }
         f.kind = (rag_fault_kind_t)kind;
         sim_cfg_duration(d, m, "at", SIM_CFG_REQUIRED, 0, &f.at);
         bool needs_target = f.kind != FAULT_METADATA_POLLUTION && f.kind != FAULT_CHUNKING_MISMATCH;
@@ -435,8 +473,16 @@ static int parse_faults(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
                 sim_cfg_error(d, m, "missing required key 'target' for a %s fault (a component: gateway, embedder, vectordb, llm or a dependency)", fault_names[kind]);
                 continue;
             }
-            f.target = name_to_index(d, spec, t, f.kind != FAULT_PACKET_LOSS, "fault target");
-            if (f.target < -1) continue;
+            f.target = name_to_index(d, spec, t, true, "fault target");
+            if (f.target < -1) {
+                sim_cfg_touch_all(m);
+                continue;
+            }
+            if (f.target == RAG_GATEWAY && f.kind == FAULT_PACKET_LOSS) {
+                sim_cfg_error(d, t, "packet loss acts on a call edge: target a component the gateway calls, not the gateway");
+                sim_cfg_touch_all(m);
+                continue;
+            }
             f.target_name = f.target == RAG_GATEWAY ? "gateway" : spec->comp_name[f.target];
         } else {
             f.target_name = f.kind == FAULT_METADATA_POLLUTION ? "llm" : "vectordb";
@@ -459,7 +505,6 @@ static int parse_faults(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
             sim_cfg_ratio(d, m, "loss", SIM_CFG_REQUIRED, 0, &f.ratio);
             sim_cfg_duration(d, m, "rto", SIM_CFG_POSITIVE, f.rto, &f.rto);
             sim_cfg_int(d, m, "max_retransmits", 0, 0, 30, f.max_retransmits, &f.max_retransmits);
-            if (f.target == RAG_GATEWAY) sim_cfg_error(d, m, "packet loss acts on a call edge: target a component the gateway calls");
             break;
         case FAULT_KILL:
         {
@@ -503,6 +548,7 @@ void rag_spec_fini(rag_spec_t *spec)
     sim_dist_fini(&spec->query_tokens);
     sim_dist_fini(&spec->output_tokens);
     sim_dist_fini(&spec->deadline);
+    sim_dist_fini(&spec->client_retry_delay);
     gw_spec_fini(&spec->gw);
     free(spec->steps);
     embedder_spec_fini(&spec->emb);
@@ -539,12 +585,15 @@ struct rag_req {
     sim_timer_t retry_timer[RAG_MAX_GROUP];   /* a retry waiting for its backoff */
     sim_time_t first_sent[RAG_MAX_GROUP];     /* when the slot's first attempt was made */
     sim_time_t prev_delay[RAG_MAX_GROUP];     /* the slot's last backoff (decorrelated jitter) */
-    uint8_t attempt[RAG_MAX_GROUP];           /* attempts made on the slot */
-    uint8_t retry_live;                       /* slots whose retry is in flight (decided, not ended) */
+    uint16_t attempt[RAG_MAX_GROUP];          /* attempts made on the slot (max_attempts <= 1000) */
+    uint16_t retry_live;                      /* slots whose retry is in flight (one bit per slot, RAG_MAX_GROUP) */
     int32_t inflight_at_issue[RAG_MAX_GROUP]; /* the edge's attempts in flight when the slot's call went out */
     int64_t pol_note[RAG_MAX_GROUP];          /* pol_ctx_t.note of the slot's call */
     int8_t slot_target[RAG_MAX_GROUP];        /* the component the slot now calls (a fallback may change it) */
     uint32_t gen;               /* the replica's process generation at arrival */
+    sim_time_t patience;        /* the client's deadline, from arrival */
+    uint8_t client_try;         /* 0: first submission; k: the user's k-th resubmission */
+    uint64_t share_bits;        /* decides which `share` calls it makes */
     double u_leak;              /* drawn at arrival: does its goroutine leak at the deadline? */
     uint64_t id;
     sim_time_t arrival, deadline, ended;
@@ -562,6 +611,7 @@ struct rag_req {
 };
 
 #define REQ_SLAB 4096
+_Static_assert(RAG_MAX_GROUP <= 16, "rag_req_t.retry_live has one bit per slot");
 
 static rag_req_t *req_alloc(rag_t *rag)
 {
@@ -622,6 +672,8 @@ static void record_request(rag_t *rag, const rag_req_t *r)
 }
 
 /* The client's view: the request's outcome, recorded once. */
+static void maybe_client_retry(rag_t *rag, const rag_req_t *r, rag_outcome_t o);
+
 static void req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
 {
     if (r->flags & RQ_ENDED) return;
@@ -633,6 +685,7 @@ static void req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
     rag->outcome[o]++;
     rag->win_outcome[o]++;
     if (reason >= 0) rag->reason[reason]++;
+    if (rag->spec->client_retries > 0) maybe_client_retry(rag, r, o);
     if (o == RAG_OK_SUCCESS || o == RAG_DEGRADED) {
         sim_time_t lat = r->ended - r->arrival;
         sim_welford_add(&rag->latency_s, sim_time_to_s(lat));
@@ -727,30 +780,76 @@ static void fail_all(void *ctx, int replica)
     }
 }
 
+static void admit_request(rag_t *rag, rag_req_t *r);
+
+static rag_req_t *new_request(rag_t *rag)
+{
+    rag_req_t *r = req_alloc(rag);
+    if (!r) {
+        rag->sim->error = SIM_ENOMEM;
+        sim_stop(rag->sim);
+        return NULL;
+    }
+    memset(r, 0, sizeof *r);
+    r->reason = -1;
+    r->replica = -1;
+    for (int i = 0; i < 4; i++) r->stage_s[i] = -1;
+    return r;
+}
+
 static void on_arrival(sim_t *sim, void *ctx)
 {
     rag_t *rag = ctx;
     const rag_spec_t *spec = rag->spec;
-    rag_req_t *r = req_alloc(rag);
-    if (!r) {
-        sim->error = SIM_ENOMEM;
-        sim_stop(sim);
-        return;
-    }
-    memset(r, 0, sizeof *r);
-    r->id = rag->next_id++;
+    rag_req_t *r = new_request(rag);
+    if (!r) return;
     r->arrival = sim_now(sim);
-    r->reason = -1;
-    r->replica = -1;
-    for (int i = 0; i < 4; i++) r->stage_s[i] = -1;
     /* demands, from the workload's own streams: every variant sees the same requests */
     r->key = (uint64_t)sim_dist_sample(&spec->keys, rag->rng_key);
     double q = sim_dist_sample(&spec->query_tokens, rag->rng_qtok);
     double o = sim_dist_sample(&spec->output_tokens, rag->rng_otok);
     r->qtok = q < 1 ? 1 : q > 1e6 ? 1000000 : (int32_t)llround(q);
     r->otok = o < 1 ? 1 : o > 1e6 ? 1000000 : (int32_t)llround(o);
-    r->deadline = r->arrival + sim_time_from_s(sim_dist_sample(&spec->deadline, rag->rng_deadline));
+    r->patience = sim_time_from_s(sim_dist_sample(&spec->deadline, rag->rng_deadline));
     r->u_leak = sim_rng_uniform(rag->rng_leak);
+    r->share_bits = sim_rng_next(rag->rng_share);
+    admit_request(rag, r);
+}
+
+/* A user resubmits a request that failed: the same order (demands,
+ * patience), a new request. */
+static void client_retry_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    rag_req_t *r = obj;
+    rag_t *rag = (rag_t *)(uintptr_t)arg;
+    r->arrival = sim_now(sim);
+    rag->client_retries++;
+    admit_request(rag, r);
+}
+
+static void maybe_client_retry(rag_t *rag, const rag_req_t *r, rag_outcome_t o)
+{
+    const rag_spec_t *spec = rag->spec;
+    if (r->client_try >= spec->client_retries || !(spec->client_retry_on & (1u << o))) return;
+    rag_req_t *n = new_request(rag);
+    if (!n) return;
+    n->key = r->key;
+    n->qtok = r->qtok;
+    n->otok = r->otok;
+    n->patience = r->patience;
+    n->u_leak = r->u_leak;
+    n->share_bits = r->share_bits;
+    n->client_try = (uint8_t)(r->client_try + 1);
+    double dly = sim_dist_sample(&spec->client_retry_delay, rag->rng_client_retry);
+    sim_schedule_in(rag->sim, sim_time_from_s(dly), client_retry_event, n, (uint64_t)(uintptr_t)rag);
+}
+
+static void admit_request(rag_t *rag, rag_req_t *r)
+{
+    sim_t *sim = rag->sim;
+    const rag_spec_t *spec = rag->spec;
+    r->id = rag->next_id++;
+    r->deadline = r->arrival + r->patience;
     rag->arrivals++;
     rag->in_flight++;
     int gw = gw_pick(&rag->gw);
@@ -825,9 +924,17 @@ static pol_ctx_t pol_ctx(rag_t *rag, rag_req_t *r, int slot)
 static inline void retry_end(rag_t *rag, rag_req_t *r, int slot)
 {
     if (r->retry_live & (1u << slot)) {
-        r->retry_live &= (uint8_t)~(1u << slot);
+        r->retry_live &= (uint16_t)~(1u << slot);
         rag->retries_inflight[r->slot_target[slot]]--;
     }
+}
+
+/* A timed-out attempt whose context is cancelled with its timeout. */
+static void cancel_timed_out(sim_t *sim, call_t *c)
+{
+    (void)sim;
+    const rag_edge_t *e = c->edge;
+    e->rag->ops[e->target]->cancel(e->rag->comp[e->target], c);
 }
 
 /* Make the call of one attempt: every call from a request to a component
@@ -861,9 +968,11 @@ static void issue_call(rag_t *rag, rag_req_t *r, int slot, int target)
     r->inflight_at_issue[slot] = (int32_t)++rag->inflight[target];
     sim_time_t to = rag->spec->edge[target].timeout;
     if (rag->spec->context_propagation) {
-        /* the call's context carries the request's deadline */
+        /* the call's context carries the request's deadline, and its own
+         * timeout cancels it: the component stops working on it */
         sim_time_t left = r->deadline - sim_now(sim);
         if (to == 0 || left < to) to = left > 0 ? left : 1;
+        if (rag->ops[target]->cancel) c->cancel_after_timeout = cancel_timed_out;
     }
     if (to > 0) call_set_timeout(sim, c, to);
     /* packet loss on the edge: each transmission is lost with probability p;
@@ -987,7 +1096,7 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
                 }
                 rag->retries[target]++;
                 r->prev_delay[slot] = x.retry_delay;
-                r->retry_live |= (uint8_t)(1u << slot);
+                r->retry_live |= (uint16_t)(1u << slot);
                 rag->retries_inflight[target]++;
                 r->retry_timer[slot] = sim_schedule_in(sim, x.retry_delay, retry_event, r, (uint64_t)slot);
                 return;
@@ -1107,6 +1216,15 @@ static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_statu
         gw_cache_insert(&rag->gw, r->replica, r->key);
     }
     if (--r->pending == 0) finish_step(rag, r);
+}
+
+/* Where a request falls in [0, 1) for the call to `target`: SplitMix64 of
+ * the 64 random bits it drew at arrival (stream workload/call_share) and
+ * the target, so the same requests (and their resubmissions) make the call
+ * in every variant, and different share edges are independent. */
+static double call_share(uint64_t bits, int target)
+{
+    return (double)(sim_rng_sm64(bits ^ (0x9E3779B97F4A7C15ull * (uint64_t)(target + 1))) >> 11) * 0x1.0p-53;
 }
 
 /* ---- async edges: fire and forget, optionally batched ---------------------------- */
@@ -1231,6 +1349,10 @@ static void run_step(rag_t *rag, rag_req_t *r)
             continue;
         }
         if (target == RAG_VECTORDB && (r->flags & RQ_KEYWORD)) target = spec->keyword;
+        if (spec->edge[target].share < 1 && call_share(r->share_bits, target) >= spec->edge[target].share) {
+            r->pending--;   /* this request does not need the call (e.g. no risk check) */
+            continue;
+        }
         if (spec->edge[target].async) {
             r->pending--;   /* fire and forget: the request goes on */
             async_item(rag, target);
@@ -1362,6 +1484,7 @@ static void warmup(sim_t *sim, void *ctx)
     rag_t *rag = ctx;
     rag->warmup_end = sim_now(sim);
     rag->arrivals = rag->ungrounded = rag->retrievals = rag->retrievals_empty = rag->llm_calls = 0;
+    rag->client_retries = 0;
     memset(rag->outcome, 0, sizeof rag->outcome);
     memset(rag->reason, 0, (size_t)NREASONS(rag->ncomp) * sizeof *rag->reason);
     memset(rag->retries, 0, sizeof rag->retries);
@@ -1475,6 +1598,9 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
         else
             rag->npols[k] = spec->edge[k].npols;
     rag->rng_loss = sim_stream(sim, "faults/packet_loss");
+    rag->rng_client_retry = sim_stream(sim, "workload/client_retry");
+    rag->rng_share = sim_stream(sim, "workload/call_share");
+    if (!rag->rng_client_retry || !rag->rng_share) goto fail;
     if (!rag->rng_key || !rag->rng_qtok || !rag->rng_otok || !rag->rng_deadline || !rag->rng_leak || !rag->rng_loss)
         goto fail;
     if (setup_metrics(rag) || setup_requests_table(rag)) goto fail;
@@ -1666,6 +1792,8 @@ static void m_report(const void *vinst, rs_report_t *rep)
     double answered = (double)(rag->outcome[RAG_OK_SUCCESS] + rag->outcome[RAG_DEGRADED]);
     double span = sim_time_to_s(sim_now(rag->sim) - rag->warmup_end);
     rs_report_add(rep, "summary", "", "arrivals", RS_COUNT, (double)rag->arrivals);
+    if (spec->client_retries > 0)   /* arrivals include them: users trying again */
+        rs_report_add(rep, "summary", "", "client_retries", RS_COUNT, (double)rag->client_retries);
     for (int o = 0; o < RAG_NOUTCOMES; o++)
         rs_report_add(rep, "summary", "", rag_outcome_name((rag_outcome_t)o), RS_COUNT, (double)rag->outcome[o]);
     rs_report_add(rep, "summary", "", "success_ratio", RS_RATIO, ended ? answered / (double)ended : NAN);

@@ -117,6 +117,7 @@ typedef struct {
     size_t npols;
     rag_fallback_t fallback;
     int fallback_target;      /* FB_CALL: the component called instead */
+    double share;             /* the fraction of requests that make this call (1: all) */
     bool async;               /* fire and forget: the request does not wait (a dependency) */
     sim_time_t batch_window;  /* async: items wait at most this long for a batch (0: no batching) */
     int64_t batch_max;        /* async: a batch is sent when it holds this many items */
@@ -126,6 +127,10 @@ typedef struct rag_spec {
     wl_spec_t workload;
     sim_dist_t keys;              /* Zipf over distinct queries */
     sim_dist_t query_tokens, output_tokens, deadline;
+    /* users who resubmit a failed request (workload amplification) */
+    int64_t client_retries;                   /* at most this many resubmissions per request; 0 = none */
+    uint32_t client_retry_on;                 /* bit (1 << rag_outcome_t) per outcome resubmitted */
+    sim_dist_t client_retry_delay;            /* seconds until the user tries again */
 
     gw_spec_t gw;                 /* the gateway service, its runtime, cache and config watch */
 
@@ -187,7 +192,8 @@ struct rag {
     sim_t *sim;
     const rag_spec_t *spec;
     wl_gen_t gen;
-    sim_rng_t *rng_key, *rng_qtok, *rng_otok, *rng_deadline, *rng_leak, *rng_loss;
+    sim_rng_t *rng_key, *rng_qtok, *rng_otok, *rng_deadline, *rng_leak, *rng_loss, *rng_client_retry, *rng_share;
+    uint64_t client_retries;      /* resubmissions made (since warm-up) */
 
     /* gateway */
     gw_t gw;

@@ -49,9 +49,10 @@ int roll_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, roll_spec_t *spec)
         sim_cfg_duration(d, ro, "manual_rollback", SIM_CFG_UNBOUNDED | SIM_CFG_POSITIVE, spec->manual_rollback,
                          &spec->manual_rollback);
         sim_cfg_node_t *c = sim_cfg_get(ro, "canary");
-        if (c && spec->strategy != ROLL_CANARY)
+        if (c && spec->strategy != ROLL_CANARY) {
             sim_cfg_error(d, c, "'canary' settings need 'strategy: canary'");
-        else if (c && sim_cfg_expect_map(d, c, "canary")) {
+            sim_cfg_touch_all(c);   /* not read: no unknown-key cascade */
+        } else if (c && sim_cfg_expect_map(d, c, "canary")) {
             sim_cfg_ratio(d, c, "weight", SIM_CFG_POSITIVE, spec->weight, &spec->weight);
             sim_cfg_duration(d, c, "bake", SIM_CFG_POSITIVE, spec->bake, &spec->bake);
             sim_cfg_duration(d, c, "interval", SIM_CFG_POSITIVE, spec->interval, &spec->interval);

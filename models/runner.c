@@ -112,11 +112,13 @@ static int resolve_variants(rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *
         for (size_t i = 0; i < n; i++) {
             size_t len = 0;
             int cur = (int)i;
-            while (cur >= 0 && len <= n) {
+            /* an acyclic chain has at most n links: one more is a cycle
+             * (and must not be stored: the row holds n) */
+            while (cur >= 0 && len < n) {
                 (*chains)[i * n + len++] = vars->vals[cur];
                 cur = parent[cur];
             }
-            if (len > n) {
+            if (cur >= 0) {
                 char path[512];
                 size_t k = 0;
                 cur = (int)i;
@@ -321,8 +323,8 @@ static void progress_clear(rs_progress_t *p)
 
 /* ---- one run --------------------------------------------------------------- */
 
-int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
-               rs_progress_t *progress, rs_result_t *out)
+static int run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
+                   rs_progress_t *progress, sim_progress_fn hook, void *hook_ctx, rs_result_t *out)
 {
     memset(out, 0, sizeof *out);
     out->variant = variant;
@@ -339,6 +341,7 @@ int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t se
     out->sim = sim_create(&cfg);
     if (!out->sim) return SIM_ENOMEM;
     if (progress) sim_set_progress(out->sim, progress_cb, progress);
+    else if (hook) sim_set_progress(out->sim, hook, hook_ctx);
     sim_set_interrupt(out->sim, &rs_interrupted);
     sim_log_event(out->sim, "run_start", s->variants[variant].name, (double)rep, s->sc.name);
     out->model = s->model;
@@ -355,6 +358,18 @@ int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t se
     sim_log_event(out->sim, "run_end", "", sim_time_to_s(sim_now(out->sim)), detail);
     if (progress) progress->events_done += sim_events_processed(out->sim);
     return out->end == SIM_RUN_BUDGET ? SIM_EBUDGET : 0;
+}
+
+int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
+               rs_progress_t *progress, rs_result_t *out)
+{
+    return run_one(s, variant, rep, seed, max_events, progress, NULL, NULL, out);
+}
+
+int rs_run_one_hook(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
+                    sim_progress_fn hook, void *ctx, rs_result_t *out)
+{
+    return run_one(s, variant, rep, seed, max_events, NULL, hook, ctx, out);
 }
 
 void rs_result_free(rs_result_t *r)
@@ -453,6 +468,8 @@ static int write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t 
     return rc ? SIM_EHDF5 : 0;
 }
 
+int rs_write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t *r) { return write_run(tr, s, r); }
+
 static int write_header(sim_trace_t *tr, const rs_scenario_t *s, uint64_t seed)
 {
     size_t srclen = 0;
@@ -517,6 +534,11 @@ static void fmt_value(char *buf, size_t n, rs_kind_t kind, double mean, double h
     if (!isfinite(hw)) snprintf(buf, n, "%.*f%s", dec, m, u);
     else if (h == 0) snprintf(buf, n, "%.*f ± 0%s", dec, m, u);
     else snprintf(buf, n, "%.*f ± %.*f%s", dec, m, dec, h, u);
+}
+
+void rs_format_value(char *buf, size_t n, rs_kind_t kind, double mean, double hw)
+{
+    fmt_value(buf, n, kind, mean, hw);
 }
 
 static int display_width(const char *s)

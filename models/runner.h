@@ -89,6 +89,18 @@ typedef struct rs_progress rs_progress_t;
 int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                rs_progress_t *progress, rs_result_t *out);
 void rs_result_free(rs_result_t *r);
+/* rs_run_one without a progress bar, calling hook(ctx, sim) every 65536
+ * events instead (sim_set_progress): a sweep's master serves its workers
+ * and draws its own bar while it runs a run of its own. */
+int rs_run_one_hook(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
+                    sim_progress_fn hook, void *ctx, rs_result_t *out);
+/* Write a finished run as /runs/<variant>/rep<NNN>/ into a trace (what
+ * `ragsim run` writes per run). 0 or SIM_EHDF5 (sim_trace_errmsg tells). */
+int rs_write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t *r);
+/* "mean ± hw unit" as the summaries print it: the unit scaled to the mean
+ * (s/ms/us, B/KiB/MiB/GiB, /s), digits to the precision of the half-width
+ * (NaN hw: none shown), "-" for a NaN mean. */
+void rs_format_value(char *buf, size_t n, rs_kind_t kind, double mean, double hw);
 
 /* The run's figures: the model's report plus the incident metrics
  * (worst-minute success ratio, time below the SLO, time to recover,

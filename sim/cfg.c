@@ -473,6 +473,12 @@ static void cfg_b_syntax_error(cfg_builder_t *b, const yaml_parser_t *p)
         return;
     case YAML_READER_ERROR: {
         size_t off = p->problem_offset;
+        /* libyaml points at the bad continuation byte of a sequence; the
+         * byte to show (and fix) is the one that started it */
+        if (strstr(problem, "trailing") && off > 0 && off <= b->src_len) {
+            off--;
+            while (off > 0 && ((unsigned char)b->src[off] & 0xC0) == 0x80) off--;
+        }
         unsigned char byte = off < b->src_len ? (unsigned char)b->src[off] : 0;
         cfg_b_pos_of_offset(b, off, &line, &col);
         if (strstr(problem, "control characters")) {
@@ -1141,6 +1147,8 @@ static bool cfg_expect_kind(sim_diag_t *d, const sim_cfg_node_t *node, sim_cfg_k
     else snprintf(expect, sizeof expect, "expected %s", names[kind]);
     if (!node->reported) cfg_bad(d, node, expect, NULL);
     ((sim_cfg_node_t *)node)->reported = true;
+    /* its content cannot be read: do not also report its keys as unknown */
+    sim_cfg_touch_all((sim_cfg_node_t *)node);
     return false;
 }
 
@@ -1486,6 +1494,11 @@ int sim_cfg_string(sim_diag_t *d, sim_cfg_node_t *map, const char *key, unsigned
     *out = dflt;
     sim_cfg_node_t *n = cfg_lookup(d, map, key, flags, &rc);
     return n ? sim_cfg_string_node(d, n, out) : rc;
+}
+
+int sim_cfg_enum_node(sim_diag_t *d, sim_cfg_node_t *node, const char *const *choices, int *out)
+{
+    return cfg_enum_node(d, node, choices, out);
 }
 
 int sim_cfg_enum(sim_diag_t *d, sim_cfg_node_t *map, const char *key, unsigned flags,

@@ -262,6 +262,7 @@ int sim_cfg_size_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, int64
 int sim_cfg_rate_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, double *out);
 int sim_cfg_ratio_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, double *out);
 int sim_cfg_string_node(sim_diag_t *d, sim_cfg_node_t *node, const char **out);
+int sim_cfg_enum_node(sim_diag_t *d, sim_cfg_node_t *node, const char *const *choices, int *out);
 
 /* Closest candidate to `word` by edit distance (Damerau-Levenshtein), or NULL
  * if none is within max(2, strlen(word)/3). For did-you-mean messages. */

@@ -102,6 +102,17 @@ static int parse_empirical(sim_diag_t *d, sim_cfg_node_t *map, sim_dist_unit_t u
     return rc ? SIM_ECONFIG : 0;
 }
 
+/* The parameters of each kind: after a bad one the others may be left
+ * unread, and must not then be reported as unknown keys. */
+static const char *const dist_keys[][4] = {
+    [D_EXP] = {"mean"}, [D_DET] = {"value"}, [D_UNI] = {"min", "max"}, [D_NORM] = {"mean", "sd"},
+    [D_LOGN] = {"mean", "cv"}, [D_GAMMA] = {"mean", "cv", "shape", "scale"}, [D_WEIB] = {"shape", "scale"},
+    [D_BPARETO] = {"alpha", "min", "max"}, [D_EMP] = {"values", "weights", "interpolate"},
+    [D_ZIPF] = {"n", "s"}, [D_BERN] = {"p"},
+};
+
+static int parse_kind(sim_diag_t *d, sim_cfg_node_t *node, sim_dist_unit_t u, int kind, sim_dist_t *out);
+
 int sim_dist_parse(sim_diag_t *d, sim_cfg_node_t *node, sim_dist_unit_t u, sim_dist_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -114,7 +125,17 @@ int sim_dist_parse(sim_diag_t *d, sim_cfg_node_t *node, sim_dist_unit_t u, sim_d
     }
     if (!sim_cfg_expect_map(d, node, "distribution")) return SIM_ECONFIG;
     int kind = -1;
-    if (sim_cfg_enum(d, node, "dist", SIM_CFG_REQUIRED, dist_names, -1, &kind) != 0) return SIM_ECONFIG;
+    if (sim_cfg_enum(d, node, "dist", SIM_CFG_REQUIRED, dist_names, -1, &kind) != 0) {
+        sim_cfg_touch_all(node);   /* without a kind its parameters cannot be checked */
+        return SIM_ECONFIG;
+    }
+    int rc = parse_kind(d, node, u, kind, out);
+    for (size_t i = 0; i < 4 && dist_keys[kind][i]; i++) sim_cfg_get(node, dist_keys[kind][i]);
+    return rc;
+}
+
+static int parse_kind(sim_diag_t *d, sim_cfg_node_t *node, sim_dist_unit_t u, int kind, sim_dist_t *out)
+{
     int errs = d->errors, rc = 0;
     double a = 0, b = 0, c = 0;
     switch (kind) {

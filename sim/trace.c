@@ -620,3 +620,34 @@ fail:
     free_(t);
     return rc;
 }
+
+/* ---- copying ------------------------------------------------------------ */
+
+int sim_trace_copy(sim_trace_t *t, const char *src_file, const char *src_path, const char *dst_path)
+{
+    if (!t || !src_file) return SIM_EINVAL;
+    if (!path_ok_(src_path)) return inval_(t, src_path, "not an absolute HDF5 path");
+    if (!path_ok_(dst_path) || dst_path[1] == '\0') return inval_(t, dst_path, "not an absolute HDF5 path");
+    /* the destination's parent groups */
+    const char *slash = strrchr(dst_path, '/');
+    size_t plen = slash == dst_path ? 1 : (size_t)(slash - dst_path);
+    char *parent = malloc(plen + 1);
+    if (!parent) return inval_(t, dst_path, "out of memory");
+    memcpy(parent, dst_path, plen);
+    parent[plen] = '\0';
+    int err = 0;
+    hid_t g = open_or_create_(t, parent, 0, &err);
+    free(parent);
+    if (g < 0) return err;
+    H5Oclose(g);
+    hid_t src = H5Fopen(src_file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (src < 0) {
+        fmt_(t->msg, sizeof t->msg, "%s: cannot open '%s' to copy '%s'", t->tmp, src_file, src_path);
+        return SIM_EHDF5;
+    }
+    int rc = 0;
+    if (H5Ocopy(src, src_path, t->file, dst_path, H5P_DEFAULT, t->lcpl) < 0)
+        rc = h5_fail_(t, "cannot copy into", dst_path);
+    H5Fclose(src);
+    return rc;
+}

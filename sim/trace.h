@@ -48,6 +48,11 @@ int sim_trace_i64(sim_trace_t *t, const char *path, const int64_t *data, size_t 
  * An empty table writes an empty dataset. */
 int sim_trace_table(sim_trace_t *t, const char *path, const sim_table_t *tab);
 
+/* Copy the object (group with everything under it, or dataset) at
+ * `src_path` of the HDF5 file `src_file` to `dst_path` (parents created).
+ * Data and attributes are copied as they are. */
+int sim_trace_copy(sim_trace_t *t, const char *src_file, const char *src_path, const char *dst_path);
+
 /* Close, fsync and rename onto the target path. The trace is destroyed in
  * any case. Returns 0 or an error (the temporary file is then removed). */
 int sim_trace_commit(sim_trace_t *t, char *errbuf, size_t errlen);

@@ -284,7 +284,7 @@ Test(rag, configuration_errors_name_position_and_problem)
         {"[embed, retrieve, generate]", "faults: [{kind: slowdwn, target: llm, at: 1s, for: 1s, factor: 2}]\n", "did you mean 'slowdown'"},
         {"[embed, retrieve, generate]", "calls: {retreive: {timeout: 1s}}\n", "did you mean 'retrieve'"},
         {"[embed, retrieve, generate]", "calls: {retrieve: {timeout: 3}}\n", "expected a duration"},
-        {"[embed, retrieve, generate]", "faults: [{kind: packet_loss, target: gateway, at: 1s, for: 1s, loss: 0.1}]\n", "fault target 'gateway' is not a component"},
+        {"[embed, retrieve, generate]", "faults: [{kind: packet_loss, target: gateway, at: 1s, for: 1s, loss: 0.1}]\n", "packet loss acts on a call edge: target a component the gateway calls"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         fx_t f;

@@ -1,0 +1,80 @@
+"""The command line of ragsim_analysis.
+
+    python3 -m ragsim_analysis report OUT.h5 [-o DIR]   the HTML report and its PNGs
+    python3 -m ragsim_analysis table OUT.h5 [--all]     the comparison table as `ragsim compare` prints it
+    python3 -m ragsim_analysis info OUT.h5              what the trace holds
+
+Exit status: 0 success, 1 the output could not be written, 2 bad usage or
+a missing or invalid trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from .report import comparison_text, default_output_dir, write_report
+from .trace import Trace, TraceError
+
+PROG = "ragsim_analysis"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Analyse ragsim traces (docs/analysis.md).")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    r = sub.add_parser("report", help="write the HTML report (one self-contained page) and its PNG figures",
+                       description="Write DIR/report.html (figures embedded, no external resources) and DIR/*.png. "
+                                   "DIR defaults to the trace's name without .h5, plus -report.")
+    r.add_argument("trace", metavar="OUT.h5", help="a trace written by ragsim run or ragsim compare")
+    r.add_argument("-o", "--output", metavar="DIR", help="output directory (created if missing)")
+    t = sub.add_parser("table", help="print the comparison table of a `ragsim compare` trace")
+    t.add_argument("trace", metavar="OUT.h5")
+    t.add_argument("--all", action="store_true", help="every metric of /comparison, not only the headline ones")
+    i = sub.add_parser("info", help="print what the trace holds")
+    i.add_argument("trace", metavar="OUT.h5")
+    return p
+
+
+def _info(tr: Trace) -> str:
+    a = tr.attrs
+    lines = [f"scenario     {a.get('scenario_name')} ({a.get('scenario_file')})",
+             f"model        {a.get('model')}",
+             f"variants     {', '.join(tr.variants)} (baseline {tr.baseline})",
+             f"runs         {len(tr.runs())}: {a.get('replications')} replications of {a.get('duration_s'):g} s, "
+             f"seed {a.get('master_seed')}, sample interval {a.get('sample_interval_s'):g} s",
+             f"tables       summary{', comparison' if tr.has_comparison() else ''}"
+             f"{', requests' if tr.has_requests() else ''}",
+             f"time series  {len(tr.series_names())}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = _parser()
+    args = p.parse_args(argv)
+    if not args.cmd:
+        p.print_usage(sys.stderr)
+        sys.stderr.write(f"{PROG}: error: missing the command (report, table or info)\n")
+        return 2
+    try:
+        if args.cmd == "report":
+            out = args.output or default_output_dir(args.trace)
+            index, pngs = write_report(args.trace, out)
+            print(f"report: {index} ({len(pngs)} figures)")
+        elif args.cmd == "table":
+            with Trace(args.trace) as tr:
+                if not tr.has_comparison():
+                    sys.stderr.write(f"{PROG}: error: {args.trace} has no /comparison: it was written by "
+                                     "`ragsim run`; `ragsim compare` writes one\n")
+                    return 2
+                sys.stdout.write(comparison_text(tr, list(dict.fromkeys(tr.comparison()["metric"])) if args.all else None))
+        elif args.cmd == "info":
+            with Trace(args.trace) as tr:
+                sys.stdout.write(_info(tr))
+    except TraceError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 2
+    except OSError as e:
+        sys.stderr.write(f"{PROG}: error: cannot write the report: {e}\n")
+        return 1
+    return 0

@@ -1,0 +1,531 @@
+"""Figures of a trace (matplotlib, pyplot-free, PNG through the Agg canvas).
+
+Every function returns a matplotlib.figure.Figure (or None when the trace
+lacks what the figure needs); nothing is drawn on screen and no global
+backend is set, so the module works the same in a script, a test and a
+notebook (`show(fig)` displays one there).
+
+- timeseries_figure: one panel per variant; the median across replications
+  and the 5-95% band; faults shaded, OOM kills, config pushes and changes
+  marked from the events table; a limit line where the scenario sets one.
+- comparison_figure: the /comparison means with their 95% intervals,
+  coloured by the paired verdict against the baseline.
+- latency_cdf_figure: the end-to-end latency CDF per variant, from the
+  `requests` table, else the quantiles of /summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import os
+import tempfile
+import warnings
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from . import units
+from .trace import Series, Trace
+
+VERDICT_COLORS = {"baseline": "#4c72b0", "better": "#55a868", "worse": "#c44e52", "n.s.": "#a0a0a0", "differs": "#dd8452"}
+EVENT_STYLE = {
+    "fault": dict(color="#f0a030", alpha=0.18),
+    "oom_kill": dict(color="#d62728", lw=0.9, alpha=0.6, ls="-"),
+    "config_push": dict(color="#9467bd", lw=1.0, alpha=0.8, ls=":"),
+    "change_start": dict(color="#8c564b", lw=1.0, alpha=0.8, ls="-."),
+}
+_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+_SECOND = ["#d62728", "#2ca02c", "#9467bd"]
+
+
+def variant_color(trace: Trace, variant: str) -> str:
+    """A stable colour per variant (its position in the scenario's order)."""
+    vs = trace.variants
+    return _PALETTE[vs.index(variant) % len(_PALETTE)] if variant in vs else "#333333"
+
+
+# -- the time-series figures ---------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Curve:
+    """One curve of a panel: a dataset, or a function of the trace deriving one."""
+
+    label: str
+    dataset: Optional[str] = None
+    derive: Optional[Callable[[Trace, str], Optional[Series]]] = None
+
+    def get(self, trace: Trace, variant: str) -> Optional[Series]:
+        if self.derive is not None:
+            return self.derive(trace, variant)
+        if self.dataset in trace.series_names(variant):
+            return trace.series(self.dataset, variant)
+        return None
+
+
+@dataclasses.dataclass
+class Limit:
+    """A horizontal line at a scenario value (e.g. the vector DB's memory limit)."""
+
+    label: str
+    keys: Tuple[str, ...]
+    parse: Callable[[object], Optional[float]]
+
+
+@dataclasses.dataclass
+class FigureSpec:
+    key: str             # file name stem
+    title: str
+    ylabel: str          # quantity, without unit: the unit is added after scaling
+    unit: str            # 's', 'bytes', '1/s', 'count', '1' (ratio)
+    curves: List[Curve]
+    caption: str
+    limit: Optional[Limit] = None
+    requires: Optional[str] = None   # dataset that must exist (derived curves)
+
+
+def _sum_series(names: Sequence[str], label: str):
+    def derive(trace: Trace, variant: str) -> Optional[Series]:
+        have = [n for n in names if n in trace.series_names(variant)]
+        if not have:
+            return None
+        parts = [trace.series(n, variant) for n in have]
+        total = np.zeros_like(parts[0].values)
+        for p in parts:
+            total = total + np.nan_to_num(p.values, nan=0.0)
+        allnan = np.all([np.isnan(p.values) for p in parts], axis=0)
+        total[allnan] = np.nan
+        return Series(label, variant, parts[0].t, total, parts[0].replications, parts[0].unit, label)
+    return derive
+
+
+def _rate_of_total(name: str, label: str):
+    """d(total)/dt per sample interval: a counter since the start -> events per second."""
+    def derive(trace: Trace, variant: str) -> Optional[Series]:
+        if name not in trace.series_names(variant):
+            return None
+        s = trace.series(name, variant)
+        dt = trace.sample_interval()
+        v = np.nan_to_num(s.values, nan=0.0)
+        rate = np.diff(np.concatenate([np.zeros((v.shape[0], 1)), v], axis=1), axis=1) / dt
+        rate = np.maximum(rate, 0.0)  # a counter reset (a restart) is not a negative rate
+        rate[np.isnan(s.values)] = np.nan
+        return Series(label, variant, s.t, rate, s.replications, "1/s", label)
+    return derive
+
+
+def default_specs() -> List[FigureSpec]:
+    """The report's time-series figures, in order; each is drawn only when the trace has its series."""
+    return [
+        FigureSpec("success_ratio", "Success ratio", "answered / ended", "1",
+                   [Curve("success ratio", "success_ratio")],
+                   "Requests answered (success + degraded) over requests that ended in each sample interval."),
+        FigureSpec("goodput", "Answered requests per second", "answered requests", "1/s",
+                   [Curve("answered per second", derive=_sum_series(
+                       ["requests_per_second{outcome=success}", "requests_per_second{outcome=degraded}"], "answered per second"))],
+                   "Goodput: requests answered (success + degraded) per second.",
+                   requires="requests_per_second{outcome=success}"),
+        FigureSpec("latency_p95", "End-to-end latency p95", "latency p95", "s",
+                   [Curve("end-to-end p95", "latency_p95_seconds")],
+                   "p95 of the end-to-end latency of the requests answered in each interval (gaps: none answered)."),
+        FigureSpec("retrieval_p95", "Retrieval latency p95", "retrieval latency p95", "s",
+                   [Curve("retrieval p95", "rag_retrieval_latency_p95_seconds")],
+                   "p95 of the caller-side retrieval latency (issue to result or timeout). "
+                   "The seed article's avalanche signature: past 2.4 s together with retrieval_empty_ratio > 0.35."),
+        FigureSpec("goroutines", "Gateway goroutines", "goroutines", "count",
+                   [Curve("goroutines", "goroutines"), Curve("of which leaked", "goroutines_leaked")],
+                   "Goroutines of all gateway replicas: requests held + LLM calls in flight + reloads + leaked ones."),
+        FigureSpec("memory", "Gateway heap in use and RSS", "memory", "bytes",
+                   [Curve("heap in use (all replicas)", "heap_inuse_bytes"), Curve("RSS (largest replica)", "rss_bytes")],
+                   "Go heap in use summed over the gateway replicas, and the resident memory of the largest one; "
+                   "the limit is per replica (compare it with the RSS).",
+                   limit=Limit("memory limit (per replica)", ("gateway", "runtime", "memory_limit"), units.parse_size)),
+        FigureSpec("vectordb_memory", "Vector-DB memory against its limit", "memory", "bytes",
+                   [Curve("largest replica", "vectordb_memory_bytes_max")],
+                   "Memory of the largest vector-DB replica (base + index + queued queries x per-query buffers; "
+                   "0 while killed) and the container limit at which the OOM killer ends it.",
+                   limit=Limit("memory limit", ("vectordb", "memory", "limit"), units.parse_size)),
+        FigureSpec("leases", "etcd leases in use", "leases in use", "count",
+                   [Curve("leases in use", "etcd_leases_in_use")],
+                   "Leases granted and not yet revoked or expired, at each sample time.",
+                   limit=Limit("lease quota", ("etcd", "lease_quota"), units.parse_count)),
+        FigureSpec("reloads", "Configuration reloads per second", "reloads", "1/s",
+                   [Curve("reloads per second", derive=_rate_of_total("config_reloads_total", "reloads per second"))],
+                   "Reloads completed per second, from the counter config_reloads_total.",
+                   requires="config_reloads_total"),
+    ]
+
+
+def _fault_spans(ev) -> List[Tuple[float, float]]:
+    """(start, end) of every fault of an events frame, identical spans merged."""
+    spans = []
+    for (_, _, src), g in ev[ev["kind"].isin(["fault_start", "fault_end"])].groupby(["variant", "replication", "source"]):
+        open_t: List[float] = []
+        for _, e in g.sort_values("time_ns", kind="stable").iterrows():
+            if e["kind"] == "fault_start":
+                open_t.append(float(e["time"]))
+            elif open_t:
+                spans.append((open_t.pop(0), float(e["time"])))
+        spans += [(t0, math.inf) for t0 in open_t]
+    return sorted(set((round(a, 6), round(b, 6)) for a, b in spans))
+
+
+def _limit_value(trace: Trace, spec: FigureSpec, variant: str) -> Optional[float]:
+    if spec.limit is None:
+        return None
+    try:
+        v = spec.limit.parse(trace.scenario_value(spec.limit.keys, variant))
+    except (ValueError, TypeError):
+        return None
+    return v if v is not None and v > 0 else None
+
+
+def _nonzero(s: Optional[Series]) -> bool:
+    return s is not None and s.values.size > 0 and bool(np.any(np.nan_to_num(s.values, nan=0.0) != 0))
+
+
+def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequence[str]] = None,
+                      skip_if_zero: bool = True) -> Optional[Figure]:
+    """One panel per variant with the spec's curves (median and 5-95% band across replications).
+
+    None when the trace has none of the curves' data (or, with skip_if_zero,
+    when every value is 0 or NaN)."""
+    variants = list(variants) if variants is not None else trace.variants
+    names = trace.series_names()
+    if spec.requires and spec.requires not in names:
+        return None
+    data: Dict[str, List[Optional[Series]]] = {v: [c.get(trace, v) for c in spec.curves] for v in variants}
+    if not any(s is not None for ss in data.values() for s in ss):
+        return None
+    if skip_if_zero and not any(_nonzero(s) for ss in data.values() for s in ss):
+        return None
+
+    tdiv, tunit = units.time_axis(float(trace.attrs.get("duration_s", 0) or 0))
+    vmax = max((np.nanmax(np.abs(s.values)) for ss in data.values() for s in ss
+                if s is not None and np.isfinite(s.values).any()), default=0.0)
+    limits = {v: _limit_value(trace, spec, v) for v in variants}
+    if spec.unit in ("bytes", "s"):
+        ydiv, yunit = units.scale_for(spec.unit, max([vmax] + [x for x in limits.values() if x and x <= 3 * max(vmax, 1)]))
+    else:
+        ydiv, yunit = 1.0, {"count": "count", "1": "fraction", "1/s": "1/s"}[spec.unit]
+    ev = trace.events(variants)
+    base = trace.baseline
+
+    n = len(variants)
+    fig = Figure(figsize=(10, 1.15 + 1.95 * n), dpi=100)
+    axes = fig.subplots(n, 1, sharex=True, sharey=True, squeeze=False)[:, 0]
+    handles: Dict[str, object] = {}
+    nreps = {}
+    for ax, v in zip(axes, variants):
+        color = variant_color(trace, v)
+        for i, (curve, s) in enumerate(zip(spec.curves, data[v])):
+            if s is None or s.values.size == 0:
+                continue
+            nreps[v] = len(s.replications)
+            c = color if i == 0 else _SECOND[(i - 1) % len(_SECOND)]
+            med, lo, hi = s.band()
+            t = s.t / tdiv
+            ax.fill_between(t, lo / ydiv, hi / ydiv, color=c, alpha=0.25, lw=0, step=None)
+            ln, = ax.plot(t, med / ydiv, color=c, lw=1.3)
+            if i == 0:
+                handles.setdefault("median across replications", Line2D([], [], color="#333333", lw=1.3))
+                handles.setdefault("5-95% across replications", Patch(color="#333333", alpha=0.25))
+            if len(spec.curves) > 1:
+                handles.setdefault(curve.label, Line2D([], [], color=c if i else "#333333", lw=1.3))
+        # the baseline's median behind the other variants, for reference
+        if v != base and base in data and data[base][0] is not None and data[base][0].values.size:
+            bm, _, _ = data[base][0].band()
+            ax.plot(data[base][0].t / tdiv, bm / ydiv, color="#555555", lw=0.8, ls="--", zorder=0.5)
+            handles.setdefault(f"baseline '{base}' median", Line2D([], [], color="#555555", lw=0.8, ls="--"))
+        lim = limits.get(v)
+        if lim is not None and lim <= 3 * max(vmax, 1e-300):
+            ax.axhline(lim / ydiv, color="#000000", lw=1.0, ls="--")
+            handles.setdefault(spec.limit.label, Line2D([], [], color="#000000", lw=1.0, ls="--"))
+        # events of this variant's runs
+        evv = ev[ev["variant"] == v]
+        for t0, t1 in _fault_spans(evv):
+            t1 = t1 if math.isfinite(t1) else float(trace.attrs.get("duration_s", t0))
+            ax.axvspan(t0 / tdiv, max(t1, t0 + 1e-9) / tdiv, lw=0, **EVENT_STYLE["fault"])
+            handles.setdefault("fault", Patch(**EVENT_STYLE["fault"]))
+        for kind, label in (("oom_kill", "OOM kill (any replication)"), ("config_push", "config push"),
+                            ("change_start", "configuration change")):
+            times = evv.loc[evv["kind"] == kind, "time"].to_numpy()
+            for tk in np.unique(np.round(times, 6)):
+                ax.axvline(tk / tdiv, **EVENT_STYLE[kind])
+            if len(times):
+                handles.setdefault(label, Line2D([], [], **EVENT_STYLE[kind]))
+        k = nreps.get(v, 0)
+        ax.set_title(f"{v}{' (baseline)' if v == base else ''}: {k} replication{'s' if k != 1 else ''}",
+                     fontsize=9, loc="left")
+        ax.set_ylabel(f"{spec.ylabel} ({yunit})", fontsize=8)
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=8)
+    if spec.limit is not None:
+        lims = [x for x in limits.values() if x is not None]
+        if lims and all(x > 3 * max(vmax, 1e-300) for x in lims):
+            handles.setdefault(f"{spec.limit.label}: {_fmt_plain(lims[0], spec.unit)}, off the scale",
+                               Line2D([], [], color="none"))
+    axes[-1].set_xlabel(f"simulated time ({tunit})", fontsize=8)
+    fig.suptitle(f"{trace.name}: {spec.title}", fontsize=11, x=0.01, ha="left")
+    fig.legend(list(handles.values()), list(handles.keys()), loc="upper right", fontsize=7, ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / fig.get_figheight()))
+    return fig
+
+
+def _fmt_plain(v: float, unit: str) -> str:
+    if unit == "bytes":
+        div, u = units.bytes_scale(v)
+        return f"{v / div:g} {u}"
+    return f"{v:g}"
+
+
+def plot_band(ax, series: Series, color: Optional[str] = None, label: Optional[str] = None,
+              scale: float = 1.0, tscale: float = 1.0):
+    """Draw a Series on your own axes: median line and 5-95% band across replications.
+
+    scale / tscale divide the values / times (e.g. 2**30 for GiB, 60 for minutes)."""
+    med, lo, hi = series.band()
+    ax.fill_between(series.t / tscale, lo / scale, hi / scale, color=color, alpha=0.25, lw=0)
+    return ax.plot(series.t / tscale, med / scale, color=color, lw=1.3, label=label or series.variant)[0]
+
+
+def mark_events(ax, trace: Trace, variant: str, tscale: float = 1.0) -> None:
+    """Shade the faults and draw the OOM kills, config pushes and changes of a variant's runs."""
+    evv = trace.events([variant])
+    for t0, t1 in _fault_spans(evv):
+        t1 = t1 if math.isfinite(t1) else float(trace.attrs.get("duration_s", t0))
+        ax.axvspan(t0 / tscale, t1 / tscale, lw=0, **EVENT_STYLE["fault"])
+    for kind in ("oom_kill", "config_push", "change_start"):
+        for tk in np.unique(np.round(evv.loc[evv["kind"] == kind, "time"].to_numpy(), 6)):
+            ax.axvline(tk / tscale, **EVENT_STYLE[kind])
+
+
+# -- the comparison ------------------------------------------------------------------
+
+
+def _verdict_key(row, base: str) -> str:
+    if row["variant"] == base:
+        return "baseline"
+    if not row["significant"]:
+        return "n.s."
+    return "better" if row["verdict"] > 0 else "worse" if row["verdict"] < 0 else "differs"
+
+
+def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, ncols: int = 4) -> Optional[Figure]:
+    """Bars of the /comparison means with their 95% intervals, one panel per metric.
+
+    Bar colours: the baseline, then the paired verdict of each variant against
+    it (better, worse, not significant, a significant change of a neutral
+    metric). None without /comparison."""
+    cmp = trace.comparison()
+    if cmp is None or cmp.empty:
+        return None
+    base = trace.baseline
+    if metrics is None:
+        metrics = list(dict.fromkeys(cmp["metric"]))
+    metrics = [m for m in metrics if np.isfinite(cmp.loc[cmp["metric"] == m, "mean"]).any()]
+    if not metrics:
+        return None
+    variants = [v for v in trace.variants if v in set(cmp["variant"])]
+    ncols = max(1, min(ncols, len(metrics)))
+    nrows = math.ceil(len(metrics) / ncols)
+    fig = Figure(figsize=(3.6 * ncols, 0.9 + 2.9 * nrows), dpi=100)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    sym = {"better": "▲", "worse": "▼", "n.s.": "=", "differs": "≠", "baseline": ""}
+    for ax, m in zip(axes, metrics):
+        rows = cmp[cmp["metric"] == m].set_index("variant")
+        unit = str(rows["unit"].iloc[0])
+        vals = rows.reindex(variants)
+        top = np.nanmax(np.abs(np.concatenate([vals["mean"].to_numpy(float), vals["ci_high"].to_numpy(float)])))
+        div, yunit = units.scale_for(unit, top if np.isfinite(top) else 0.0)
+        yunit = {"1": "count or ratio"}.get(yunit, yunit)
+        x = np.arange(len(variants))
+        for i, v in enumerate(variants):
+            if v not in rows.index or not np.isfinite(rows.loc[v, "mean"]):
+                ax.text(i, 0, "no value", ha="center", va="bottom", fontsize=7, rotation=90)
+                continue
+            r = rows.loc[v]
+            r = r.copy()
+            r["variant"] = v
+            key = _verdict_key(r, base)
+            mean, hw = float(r["mean"]), float(r["half_width"])
+            ax.bar(i, mean / div, color=VERDICT_COLORS[key], width=0.7,
+                   yerr=(hw / div if np.isfinite(hw) else None), capsize=3, ecolor="#222222", error_kw=dict(lw=0.9))
+            if sym[key]:
+                y = (mean + (hw if np.isfinite(hw) else 0)) / div
+                ax.annotate(sym[key], (i, y), xytext=(0, 2), textcoords="offset points", ha="center",
+                            va="bottom", fontsize=9, color=VERDICT_COLORS[key])
+        ax.set_xticks(x)
+        ax.set_xticklabels(variants, rotation=30, ha="right", fontsize=7)
+        ax.set_title(m, fontsize=9)
+        ax.set_ylabel(f"mean ± 95% CI ({yunit})", fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.margins(y=0.15)
+    for ax in axes[len(metrics):]:
+        ax.set_visible(False)
+    handles = [Patch(color=VERDICT_COLORS[k]) for k in ("baseline", "better", "worse", "n.s.", "differs")]
+    labels = [f"baseline '{base}'", "▲ better (paired)", "▼ worse (paired)", "= not significant", "≠ differs (neutral metric)"]
+    fig.legend(handles, labels, loc="upper right", ncol=5, fontsize=7, frameon=False)
+    nrep = int(cmp["n"].max() + cmp["not_recovered"].max()) if len(cmp) else 0
+    fig.suptitle(f"{trace.name}: variants compared with '{base}' ({nrep} replications, paired by seed)",
+                 fontsize=11, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    return fig
+
+
+# -- the latency CDF -------------------------------------------------------------------
+
+ANSWERED = ("success", "degraded")
+
+
+def latency_cdf_figure(trace: Trace) -> Tuple[Optional[Figure], str]:
+    """End-to-end latency CDF per variant, and a sentence saying what it was drawn from.
+
+    With a `requests` table: the empirical CDF of end - arrival of the sampled
+    requests, pooled over replications, counting every sampled request in the
+    denominator, so a curve that stops below 1 shows the share never answered
+    (timeouts, errors, rejections). Without one: the CDF is known only at the
+    quantiles of /summary (latency_p50_s, p95, p99 of the answered requests),
+    drawn as points per replication joined through their medians."""
+    fig = Figure(figsize=(10, 5), dpi=100)
+    ax = fig.subplots()
+    req = trace.requests() if trace.has_requests() else None
+    drawn = False
+    if req is not None and len(req):
+        source = ("the sampled per-request records (`requests`), pooled over replications; "
+                  "latency = end - arrival of answered (success, degraded) requests, over all sampled requests")
+        for v in trace.variants:
+            r = req[req["variant"] == v]
+            if not len(r):
+                continue
+            ok = r[r["outcome"].isin(ANSWERED)]["latency_s"].to_numpy()
+            ok = np.sort(ok[np.isfinite(ok) & (ok > 0)])
+            if not len(ok):
+                continue
+            y = np.arange(1, len(ok) + 1) / len(r)
+            ax.step(ok, y, where="post", color=variant_color(trace, v), lw=1.4,
+                    label=f"{v}: {len(r)} requests, {len(ok) / len(r):.1%} answered")
+            drawn = True
+        ax.set_ylabel("fraction of sampled requests answered within x (1)")
+    else:
+        summ = trace.summary()
+        cols = [("latency_p50_s", 0.50), ("latency_p95_s", 0.95), ("latency_p99_s", 0.99)]
+        if not all(c in summ.columns for c, _ in cols):
+            return None, "the trace has neither per-request records nor latency quantiles"
+        source = ("the latency quantiles of /summary (p50, p95, p99 of the completed requests, per replication): "
+                  "this trace has no per-request records (`requests`), so the CDF is known only at these points")
+        for v in trace.variants:
+            s = summ[summ["variant"] == v]
+            if not len(s):
+                continue
+            col = variant_color(trace, v)
+            xs = [np.nanmedian(s[c].to_numpy(float)) for c, _ in cols]
+            if not np.isfinite(xs).any():
+                continue
+            for c, p in cols:
+                ax.scatter(s[c].to_numpy(float), np.full(len(s), p), color=col, s=14, alpha=0.6)
+            ax.plot(xs, [p for _, p in cols], color=col, lw=1.4, marker="o", label=f"{v}: median of {len(s)} replications")
+            drawn = True
+        ax.set_ylabel("cumulative fraction of completed requests (1)")
+    if not drawn:
+        return None, "no request was answered"
+    ax.set_xscale("log")
+    ax.set_xlabel("end-to-end latency (s, log scale)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"{trace.name}: end-to-end latency CDF per variant", fontsize=11, loc="left")
+    fig.tight_layout()
+    return fig, source
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (deterministic: no timestamp, no software tag)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write to a temporary file in the same directory and rename it onto path."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_png(fig: Figure, path: str, dpi: int = 100) -> bytes:
+    """Save a figure as PNG atomically; returns the bytes written."""
+    data = png_bytes(fig, dpi)
+    write_atomic(path, data)
+    return data
+
+
+@dataclasses.dataclass
+class Rendered:
+    key: str
+    title: str
+    caption: str
+    png: bytes
+
+
+def all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tuple[List[Rendered], List[str]]:
+    """Every figure the trace supports, rendered to PNG; and notes on those left out."""
+    out: List[Rendered] = []
+    notes: List[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if trace.has_comparison():
+            fig = comparison_figure(trace, headline)
+            if fig is not None:
+                out.append(Rendered("comparison", "Comparison: headline metrics",
+                                    "Means across replications with 95% confidence intervals; colour and marker give the "
+                                    "paired verdict against the baseline (docs/compare.md).", png_bytes(fig)))
+            fig = comparison_figure(trace, None)
+            if fig is not None:
+                out.append(Rendered("comparison_all", "Comparison: every metric of /comparison",
+                                    "Every metric of /comparison, as above.", png_bytes(fig)))
+        names = trace.series_names()
+        for spec in default_specs():
+            wanted = [c.dataset for c in spec.curves if c.dataset] + ([spec.requires] if spec.requires else [])
+            if not any(w in names for w in wanted):
+                continue
+            fig = timeseries_figure(trace, spec)
+            if fig is None:
+                notes.append(f"{spec.title}: not drawn, every value is 0 or missing")
+                continue
+            out.append(Rendered(spec.key, spec.title, spec.caption + " Line: median across replications; band: "
+                                "5th to 95th percentile across replications.", png_bytes(fig)))
+        fig, source = latency_cdf_figure(trace)
+        if fig is not None:
+            out.append(Rendered("latency_cdf", "End-to-end latency CDF", f"Drawn from {source}.", png_bytes(fig)))
+        else:
+            notes.append(f"Latency CDF: not drawn, {source}")
+    return out, notes
+
+
+def show(fig: Figure) -> None:
+    """Display a figure in a notebook (as a PNG), or do nothing outside IPython."""
+    try:
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    display(Image(data=png_bytes(fig)))

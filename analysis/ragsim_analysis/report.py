@@ -1,0 +1,380 @@
+"""The HTML report of a trace: one self-contained page (figures embedded as
+base64 PNG data URIs, inline CSS, no script, no external resource), plus
+the same figures as PNG files beside it.
+
+    write_report("out/demo.h5", "out/demo-report")  ->  out/demo-report/report.html, *.png
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+from . import __version__, units
+from .figures import Rendered, all_figures, write_atomic
+from .trace import Trace
+
+# models/runner.c: the key metrics `ragsim compare` prints when the scenario
+# does not choose its own (compare.metrics), at most 7 of those that vary.
+DEFAULT_HEADLINE = ["success_ratio", "worst_window_success", "time_below_slo_s", "recovery_time_s", "latency_p95_s",
+                    "ungrounded_ratio", "vectordb_oom_kills", "gateway_oom_kills", "peak_goroutines",
+                    "peak_heap_bytes", "config_reloads", "peak_leases"]
+CMP_WIDTH = 100
+
+
+def headline_metrics(trace: Trace, cmp: Optional[pd.DataFrame] = None) -> List[str]:
+    """The columns `ragsim compare` printed: the scenario's compare.metrics, or the default key
+    metrics present in /comparison whose value differs somewhere (at most 7)."""
+    cmp = trace.comparison() if cmp is None else cmp
+    if cmp is None:
+        return []
+    present = set(cmp["metric"])
+    chosen = trace.scenario_value(("compare", "metrics"), default=None)
+    if isinstance(chosen, list):
+        ms = [str(m) for m in chosen if str(m) in present]
+        if ms:
+            return ms
+    out = []
+    for m in DEFAULT_HEADLINE:
+        rows = cmp[cmp["metric"] == m]
+        if not len(rows):
+            continue
+        first = rows["mean"].iloc[0]
+        means = rows["mean"].to_numpy(float)
+        # C compares doubles with != (NaN != NaN is true)
+        varies = bool(np.any(~(means == first)) or np.any(rows["half_width"].to_numpy(float) > 0))
+        if varies and len(out) < 7:
+            out.append(m)
+    return out
+
+
+def _variants_in(cmp: pd.DataFrame, baseline: str) -> List[str]:
+    vs = list(dict.fromkeys(cmp["variant"]))
+    if baseline in vs:
+        vs.remove(baseline)
+        vs.insert(0, baseline)
+    return vs
+
+
+def _row(cmp: pd.DataFrame, variant: str, metric: str):
+    r = cmp[(cmp["variant"] == variant) & (cmp["metric"] == metric)]
+    return None if not len(r) else r.iloc[0]
+
+
+def _width(s: str) -> int:
+    return len(s)  # code points: the markers are one column each, as in compare.c
+
+
+def comparison_text(trace: Trace, metrics: Optional[Sequence[str]] = None) -> str:
+    """The comparison table as `ragsim compare` prints it (models/compare.c cmp_print),
+    rebuilt from /comparison. metrics: the columns (default: headline_metrics)."""
+    cmp = trace.comparison()
+    if cmp is None:
+        raise ValueError(f"{trace.path}: no /comparison (written by `ragsim compare`, not `ragsim run`)")
+    base = trace.baseline
+    mets = list(metrics) if metrics is not None else headline_metrics(trace, cmp)
+    if not mets:
+        mets = list(dict.fromkeys(cmp["metric"]))
+    var = _variants_in(cmp, base)
+    cells: Dict[Tuple[str, str, int], str] = {}
+    for v in var:
+        for m in mets:
+            r = _row(cmp, v, m)
+            cells[(v, m, 0)] = "-" if r is None else units.value_cell(r)
+            if v != base:
+                cells[(v, m, 1)] = "-" if r is None else units.diff_cell(r)
+    namew = max([_width("variant")] + [_width(v) for v in var])
+    colw = {m: max([_width(m)] + [_width(c) for (v, mm, _), c in cells.items() if mm == m]) for m in mets}
+    reps = int((cmp["n"] + cmp["not_recovered"]).max())
+    out = [f"compared with '{base}' over {reps} replication{'' if reps == 1 else 's'} paired by seed; "
+           f"± is the 95% confidence half-width"]
+    c0 = 0
+    while c0 < len(mets):
+        c1, w = c0, namew
+        while c1 < len(mets) and (c1 == c0 or w + 2 + colw[mets[c1]] <= CMP_WIDTH):
+            w += 2 + colw[mets[c1]]
+            c1 += 1
+        block = mets[c0:c1]
+        out.append("")
+        out.append("variant".ljust(namew) + "".join("  " + (m if i + 1 == len(block) else m.ljust(colw[m]))
+                                                    for i, m in enumerate(block)))
+        for v in var:
+            for line in range(1 if v == base else 2):
+                s = (v if line == 0 else "").ljust(namew)
+                for i, m in enumerate(block):
+                    c = cells[(v, m, line)]
+                    s += "  " + (c if i + 1 == len(block) else c.ljust(colw[m]))
+                out.append(s)
+        c0 = c1
+    out.append("")
+    out.append(f"under each variant: mean paired difference from '{base}' ± its half-width;")
+    out.append("▲ better  ▼ worse  = n.s. (not significant: the interval includes 0)  ≠ differs (no better/worse)")
+    out += [n for n in _nan_notes(cmp, mets, var, base)]
+    return "\n".join(out) + "\n"
+
+
+def _nan_notes(cmp: pd.DataFrame, mets: Sequence[str], var: Sequence[str], base: str) -> List[str]:
+    notes = []
+    for m in mets:
+        for v in var:
+            r = _row(cmp, v, m)
+            if r is None or int(r["not_recovered"]) == 0:
+                continue
+            what = "did not recover" if "recover" in m else "no value"
+            k, n = int(r["not_recovered"]), int(r["n"]) + int(r["not_recovered"])
+            s = f"{v}, {m}: {what} in {k} of {n} replications"
+            if v != base:
+                s += f";\n  the difference uses the {int(r['n_paired'])} where both have one"
+            notes.append(s)
+    return notes
+
+
+# -- HTML ----------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 1.5em auto; max-width: 1100px;
+       padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; margin-top: 1.6em;
+       border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+.sub { color: #555; margin-top: 0; }
+table { border-collapse: collapse; font-size: 0.86em; margin: 0.6em 0; }
+th, td { padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+table.params th { color: #555; font-weight: normal; white-space: nowrap; }
+table.cmp { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.8em; }
+table.cmp th { border-bottom: 1px solid #999; white-space: nowrap; }
+table.cmp td { white-space: nowrap; }
+table.cmp tr.value td { border-top: 1px solid #e4e4e4; }
+table.cmp tr.diff td { color: #444; }
+.better { color: #1a7f37; font-weight: bold; } .worse { color: #c62828; font-weight: bold; }
+.ns { color: #888; } .differs { color: #b35900; font-weight: bold; }
+.scroll { overflow-x: auto; }
+figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.86em; color: #444; margin-top: 0.3em; }
+pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+.note { font-size: 0.86em; color: #555; }
+details summary { cursor: pointer; color: #1f4f99; }
+"""
+
+
+def _e(s) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _marker_class(cell: str) -> str:
+    if cell.startswith("▲"):
+        return "better"
+    if cell.startswith("▼"):
+        return "worse"
+    if cell.startswith("≠"):
+        return "differs"
+    return "ns"
+
+
+def _diff_html(cell: str) -> str:
+    cls = _marker_class(cell)
+    for mark in ("▲", "▼", "≠", "= n.s."):
+        if cell.startswith(mark):
+            return f'<span class="{cls}">{_e(mark)}</span>{_e(cell[len(mark):])}'
+    return _e(cell)
+
+
+def comparison_table_html(trace: Trace, metrics: Sequence[str]) -> str:
+    """The comparison as an HTML table: each variant's mean ± half-width, and under it the paired
+    difference from the baseline with its marker (▲ better, ▼ worse, = n.s., ≠ differs)."""
+    cmp = trace.comparison()
+    base = trace.baseline
+    var = _variants_in(cmp, base)
+    h = ['<div class="scroll"><table class="cmp"><thead><tr><th>variant</th>']
+    h += [f"<th>{_e(m)}</th>" for m in metrics]
+    h.append("</tr></thead><tbody>")
+    for v in var:
+        h.append(f'<tr class="value"><td><b>{_e(v)}</b>{" (baseline)" if v == base else ""}</td>')
+        for m in metrics:
+            r = _row(cmp, v, m)
+            h.append(f"<td>{_e('-' if r is None else units.value_cell(r))}</td>")
+        h.append("</tr>")
+        if v != base:
+            h.append('<tr class="diff"><td></td>')
+            for m in metrics:
+                r = _row(cmp, v, m)
+                h.append(f"<td>{'-' if r is None else _diff_html(units.diff_cell(r))}</td>")
+            h.append("</tr>")
+    h.append("</tbody></table></div>")
+    notes = _nan_notes(cmp, metrics, var, base)
+    if notes:
+        h.append('<ul class="note">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
+    return "\n".join(h)
+
+
+def summary_table_html(trace: Trace) -> str:
+    """Without /comparison (a `ragsim run` trace): each variant's mean ± 95% half-width of /summary."""
+    summ = trace.summary()
+    u = trace.units("summary")
+    skip = {"variant", "replication", "seed", "sim_seconds", "events_processed"}
+    cols = [c for c in summ.columns if c not in skip]
+    var = [v for v in trace.variants if v in set(summ["variant"])]
+    h = ['<div class="scroll"><table class="cmp"><thead><tr><th>metric</th>']
+    h += [f"<th>{_e(v)}</th>" for v in var]
+    h.append("</tr></thead><tbody>")
+    for c in cols:
+        unit = {"bytes": "bytes", "s": "s", "1/s": "1/s"}.get(u.get(c, ""), "1")
+        h.append(f"<tr class=\"value\"><td>{_e(c)}</td>")
+        for v in var:
+            m, hw, n = units.mean_ci(summ.loc[summ["variant"] == v, c].to_numpy(float))
+            h.append(f"<td>{_e(units.format_value(m, hw, unit))}</td>")
+        h.append("</tr>")
+    h.append("</tbody></table></div>")
+    return "\n".join(h)
+
+
+def _params(trace: Trace) -> List[Tuple[str, str]]:
+    a = trace.attrs
+    runs = trace.run_info()
+    complete = "yes" if int(a.get("complete", 1)) == 1 else "NO: a run was stopped by its event budget"
+    wall = runs["wall_seconds"].sum() if "wall_seconds" in runs else float("nan")
+    events = int(runs["events_processed"].sum()) if "events_processed" in runs else 0
+    return [
+        ("scenario", str(a.get("scenario_name", ""))),
+        ("scenario file", str(a.get("scenario_file", ""))),
+        ("model", str(a.get("model", ""))),
+        ("variants", ", ".join(trace.variants)),
+        ("baseline", trace.baseline),
+        ("replications", str(a.get("replications", ""))),
+        ("master seed", str(a.get("master_seed", ""))),
+        ("duration", f"{a.get('duration_s', float('nan')):g} s"),
+        ("warm-up", f"{a.get('warmup_s', float('nan')):g} s"),
+        ("sample interval", f"{a.get('sample_interval_s', float('nan')):g} s"),
+        ("complete", complete),
+        ("events simulated", f"{events:,} in {len(runs)} runs ({wall:.1f} s of wall-clock time)"),
+        ("ragsim version", str(a.get("ragsim_version", ""))),
+        ("trace", f"{os.path.basename(trace.path)} (format version {a.get('format_version', '')}, "
+                  f"{os.path.getsize(trace.path) / 2**20:.1f} MiB)"),
+    ]
+
+
+def _events_html(trace: Trace) -> str:
+    ev = trace.events()
+    ev = ev[~ev["kind"].isin(["run_start", "run_end"])]
+    if not len(ev):
+        return '<p class="note">No events besides the runs\' start and end.</p>'
+    nrep = {v: len(trace.replications(v)) for v in trace.variants}
+    counts = ev.groupby(["kind", "variant"]).size().unstack(fill_value=0)
+    var = [v for v in trace.variants]
+    h = ['<div class="scroll"><table class="cmp"><thead><tr><th>event (mean per run)</th>']
+    h += [f"<th>{_e(v)}</th>" for v in var]
+    h.append("</tr></thead><tbody>")
+    for kind in counts.index:
+        h.append(f'<tr class="value"><td>{_e(kind)}</td>')
+        for v in var:
+            c = counts.loc[kind, v] if v in counts.columns else 0
+            h.append(f"<td>{c / max(nrep[v], 1):g}</td>")
+        h.append("</tr>")
+    h.append("</tbody></table></div>")
+    return "\n".join(h)
+
+
+def _variant_list(trace: Trace) -> str:
+    items = []
+    for v in trace.variants:
+        a = trace.variant_attrs(v)
+        d = str(a.get("description", "") or "")
+        tag = " (baseline)" if v == trace.baseline else ""
+        items.append(f"<li><b>{_e(v)}</b>{tag}{': ' + _e(d) if d else ''} "
+                     f"({len(trace.replications(v))} replications)</li>")
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def _img(fig: Rendered) -> str:
+    b64 = base64.b64encode(fig.png).decode("ascii")
+    return (f'<figure id="fig-{_e(fig.key)}"><img alt="{_e(fig.title)}" src="data:image/png;base64,{b64}">'
+            f"<figcaption><b>{_e(fig.title)}.</b> {_e(fig.caption)}</figcaption></figure>")
+
+
+def render_html(trace: Trace, figures: Sequence[Rendered], notes: Sequence[str]) -> str:
+    """The report page as a string."""
+    a = trace.attrs
+    name = str(a.get("scenario_name", ""))
+    desc = ""
+    doc = trace.scenario()
+    if isinstance(doc, dict) and doc.get("description"):
+        desc = str(doc["description"])
+    h = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+         f"<title>ragsim report: {_e(name)}</title>", f"<style>{CSS}</style></head><body>",
+         f"<h1>ragsim report: {_e(name)}</h1>"]
+    if desc:
+        h.append(f'<p class="sub">{_e(desc)}</p>')
+    h.append("<h2>Run parameters</h2><table class=\"params\">")
+    h += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _params(trace)]
+    h.append("</table>")
+    h.append("<h3>Variants</h3>" + _variant_list(trace))
+
+    cmp = trace.comparison()
+    if cmp is not None:
+        mets = headline_metrics(trace, cmp) or list(dict.fromkeys(cmp["metric"]))
+        reps = int((cmp["n"] + cmp["not_recovered"]).max())
+        h.append("<h2>Comparison</h2>")
+        h.append(f"<p>Compared with <b>{_e(trace.baseline)}</b> over {reps} replications paired by seed "
+                 "(common random numbers); ± is the 95% confidence half-width. Under each variant: its mean paired "
+                 "difference from the baseline, with <span class=\"better\">▲</span> better, "
+                 "<span class=\"worse\">▼</span> worse, <span class=\"ns\">= n.s.</span> not significant "
+                 "(the interval includes 0), <span class=\"differs\">≠</span> differs (a neutral metric). "
+                 "Read the markers first, then the size of the change (docs/compare.md).</p>")
+        h.append(comparison_table_html(trace, mets))
+        allm = list(dict.fromkeys(cmp["metric"]))
+        h.append(f"<details><summary>Every metric of /comparison ({len(allm)})</summary>")
+        h.append(comparison_table_html(trace, allm))
+        h.append("</details>")
+    else:
+        h.append("<h2>Summary</h2>")
+        h.append("<p>This trace was written by <code>ragsim run</code> (no <code>/comparison</code>): each variant's "
+                 "mean over its replications ± the 95% confidence half-width (Student t), from <code>/summary</code>. "
+                 "Run <code>ragsim compare</code> for paired differences.</p>")
+        h.append(summary_table_html(trace))
+
+    h.append("<h2>Figures</h2>")
+    if figures:
+        h.append("<p class=\"note\">Contents: " + ", ".join(
+            f'<a href="#fig-{_e(f.key)}">{_e(f.title)}</a>' for f in figures) + "</p>")
+    h += [_img(f) for f in figures]
+    if notes:
+        h.append('<ul class="note">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
+    h.append("<h2>Events</h2>")
+    h.append(_events_html(trace))
+    h.append("<h2>Scenario</h2><details><summary>The effective scenario (YAML, after --set overrides)</summary>")
+    h.append(f"<pre>{_e(trace.scenario_yaml())}</pre></details>")
+    h.append(f'<p class="note">Written by ragsim_analysis {_e(__version__)} from {_e(os.path.basename(trace.path))}. '
+             "The figures are also in this directory as PNG files.</p>")
+    h.append("</body></html>")
+    return "\n".join(h) + "\n"
+
+
+def default_output_dir(trace_path: str) -> str:
+    """OUT.h5 -> OUT-report/ beside it."""
+    stem, ext = os.path.splitext(os.path.abspath(trace_path))
+    return stem + "-report"
+
+
+def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, List[str]]:
+    """Write the PNGs and report.html into out_dir (created if needed), each atomically.
+
+    Returns (path of report.html, paths of the PNGs). Raises TraceError for a
+    missing or invalid trace, OSError when the directory cannot be written."""
+    out_dir = out_dir or default_output_dir(trace_path)
+    with Trace(trace_path) as tr:
+        figures, notes = all_figures(tr, headline_metrics(tr) if tr.has_comparison() else None)
+        page = render_html(tr, figures, notes)
+    os.makedirs(out_dir, exist_ok=True)
+    pngs = []
+    for f in figures:
+        p = os.path.join(out_dir, f.key + ".png")
+        write_atomic(p, f.png)
+        pngs.append(p)
+    index = os.path.join(out_dir, "report.html")
+    write_atomic(index, page.encode("utf-8"))
+    return index, pngs

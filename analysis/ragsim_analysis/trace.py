@@ -1,0 +1,487 @@
+"""Readers for ragsim traces (HDF5, docs/trace-format.md, format_version 1).
+
+Everything is read on demand from one open file; every table comes back as a
+pandas DataFrame (strings decoded, one row per record, `variant` and
+`replication` columns where the record belongs to a run), and every time
+series also as numpy arrays (`Trace.series`), replications stacked, which is
+what the figures use.
+
+    with Trace("out/demo.h5") as tr:
+        tr.variants                       # ['naive', 'rate_limit', ...], baseline first
+        tr.summary()                      # /summary, one row per run
+        tr.comparison()                   # /comparison (ragsim compare), or None
+        tr.timeseries(["success_ratio"])  # long frame: variant, replication, t, success_ratio
+        s = tr.series("goroutines", "naive")
+        s.t, s.values                     # (n_samples,), (n_replications, n_samples)
+
+A file that does not exist, is not HDF5, or is not a ragsim trace raises
+TraceError with a message that says which.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import h5py
+import numpy as np
+import pandas as pd
+
+SUPPORTED_FORMAT_VERSION = 1
+
+# Defaults of the model (docs/model-reference.md) for limits a scenario may
+# leave out; used to draw a limit line when the YAML does not name it.
+_DEFAULT_LIMITS = {
+    ("vectordb", "memory", "limit"): "8GiB",
+    ("etcd", "lease_quota"): "65536",
+}
+
+
+class TraceError(Exception):
+    """A trace that cannot be read: missing, not HDF5, not ragsim's, or damaged."""
+
+
+@dataclasses.dataclass
+class Series:
+    """One time series of one variant, replications stacked.
+
+    t: sample times (s), the end of each sample interval.
+    values: float64 array (n_replications, len(t)); NaN = no observation
+    (and padding when a run stopped early).
+    replications: the replication index of each row.
+    """
+
+    name: str
+    variant: str
+    t: np.ndarray
+    values: np.ndarray
+    replications: List[int]
+    unit: str
+    description: str
+
+    def band(self, low: float = 5.0, high: float = 95.0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Median and the [low, high] percentiles across replications, per sample.
+
+        Samples where every replication is NaN give NaN (without a warning)."""
+        v = self.values
+        med = np.full(v.shape[1], np.nan)
+        lo = np.full(v.shape[1], np.nan)
+        hi = np.full(v.shape[1], np.nan)
+        ok = np.isfinite(v).any(axis=0)
+        if ok.any():
+            sub = v[:, ok]
+            med[ok] = np.nanmedian(sub, axis=0)
+            lo[ok] = np.nanpercentile(sub, low, axis=0)
+            hi[ok] = np.nanpercentile(sub, high, axis=0)
+        return med, lo, hi
+
+
+_LABEL_RE = re.compile(r"^([^{}]+)(?:\{([^{}]*)\})?$")
+
+
+def parse_series_name(name: str) -> Tuple[str, Dict[str, str]]:
+    """Split a Prometheus-style dataset name into (metric, labels).
+
+    >>> parse_series_name("vectordb_memory_bytes{replica=0}")
+    ('vectordb_memory_bytes', {'replica': '0'})
+    """
+    m = _LABEL_RE.match(name)
+    if not m:
+        return name, {}
+    labels: Dict[str, str] = {}
+    if m.group(2):
+        for part in m.group(2).split(","):
+            if "=" in part:
+                k, v = part.split("=", 1)
+                labels[k.strip()] = v.strip()
+    return m.group(1), labels
+
+
+def _decode(v):
+    """HDF5 attribute or cell value -> plain Python value."""
+    if isinstance(v, (bytes, np.bytes_)):
+        return bytes(v).decode("utf-8", errors="replace")
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind == "S":
+            return [bytes(x).decode("utf-8", errors="replace") for x in v.ravel()]
+        return v.tolist()
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+def table_to_frame(data: np.ndarray) -> pd.DataFrame:
+    """A compound (structured) numpy array -> DataFrame, byte strings decoded."""
+    cols = {}
+    for name in data.dtype.names or ():
+        col = data[name]
+        if col.dtype.kind == "S":
+            cols[name] = [bytes(x).decode("utf-8", errors="replace") for x in col]
+        else:
+            cols[name] = col
+    return pd.DataFrame(cols, columns=list(data.dtype.names or ()))
+
+
+class Trace:
+    """An open ragsim trace. Use as a context manager, or call close()."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        if not os.path.exists(self.path):
+            raise TraceError(f"{self.path}: no such file")
+        if os.path.isdir(self.path):
+            raise TraceError(f"{self.path}: is a directory, not a trace file")
+        try:
+            if not h5py.is_hdf5(self.path):
+                raise TraceError(f"{self.path}: not an HDF5 file (is it a ragsim trace? `ragsim run ... -o OUT.h5` writes one)")
+            self._f = h5py.File(self.path, "r")
+        except TraceError:
+            raise
+        except (OSError, ValueError) as e:
+            raise TraceError(f"{self.path}: cannot open as HDF5: {e}") from None
+        try:
+            self._check()
+        except Exception:
+            self._f.close()
+            raise
+        self._variants: Optional[List[str]] = None
+
+    # -- lifetime ------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> "Trace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _check(self) -> None:
+        a = self._f.attrs
+        fmt = _decode(a.get("format", b""))
+        if fmt != "ragsim-trace":
+            raise TraceError(f"{self.path}: not a ragsim trace (root attribute format is {fmt!r}, expected 'ragsim-trace')")
+        ver = _decode(a.get("format_version", -1))
+        if ver != SUPPORTED_FORMAT_VERSION:
+            raise TraceError(f"{self.path}: trace format_version {ver}, this reader knows version {SUPPORTED_FORMAT_VERSION}")
+        if "runs" not in self._f or not isinstance(self._f["runs"], h5py.Group):
+            raise TraceError(f"{self.path}: damaged trace: no /runs group")
+        if len(self._f["runs"]) == 0:
+            raise TraceError(f"{self.path}: the trace holds no runs")
+
+    # -- attributes ----------------------------------------------------------------
+
+    @property
+    def file(self) -> h5py.File:
+        """The underlying h5py.File, for anything the readers do not cover."""
+        return self._f
+
+    @property
+    def attrs(self) -> Dict[str, object]:
+        """Root attributes, decoded (strings as str, integers as int)."""
+        return {k: _decode(v) for k, v in self._f.attrs.items()}
+
+    @property
+    def name(self) -> str:
+        return str(self.attrs.get("scenario_name", ""))
+
+    @property
+    def model(self) -> str:
+        return str(self.attrs.get("model", ""))
+
+    @property
+    def baseline(self) -> str:
+        b = self.attrs.get("baseline")
+        if b and b in self._f["runs"]:
+            return str(b)
+        for v in self._f["runs"]:
+            if _decode(self._f["runs"][v].attrs.get("baseline", 0)) == 1:
+                return v
+        return self.variants[0]
+
+    @property
+    def variants(self) -> List[str]:
+        """Variant names in the scenario's order (as in /summary), baseline first."""
+        if self._variants is None:
+            names = list(self._f["runs"].keys())
+            order: List[str] = []
+            for ds in ("summary", "comparison"):
+                if ds in self._f:
+                    for v in self._f[ds]["variant"]:
+                        s = _decode(v)
+                        if s in names and s not in order:
+                            order.append(s)
+            order += sorted(n for n in names if n not in order)
+            b = _decode(self._f.attrs.get("baseline", b""))
+            if b in order:
+                order.remove(b)
+                order.insert(0, b)
+            self._variants = order
+        return list(self._variants)
+
+    def variant_attrs(self, variant: str) -> Dict[str, object]:
+        """Attributes of /runs/<variant>: baseline, description, scenario_yaml."""
+        return {k: _decode(v) for k, v in self._group(variant).attrs.items()}
+
+    def replications(self, variant: str) -> List[int]:
+        """Replication indices of a variant's runs, ascending."""
+        g = self._group(variant)
+        reps = []
+        for k in g:
+            if k.startswith("rep"):
+                r = _decode(g[k].attrs.get("replication", int(k[3:]) if k[3:].isdigit() else -1))
+                reps.append(int(r))
+        return sorted(reps)
+
+    def runs(self) -> List[Tuple[str, int]]:
+        """Every (variant, replication) in the trace, variants in order."""
+        return [(v, r) for v in self.variants for r in self.replications(v)]
+
+    def run_attrs(self, variant: str, replication: int) -> Dict[str, object]:
+        """Attributes of one run: seed, replication, events_processed, sim_seconds, complete, wall_seconds."""
+        return {k: _decode(v) for k, v in self._run(variant, replication).attrs.items()}
+
+    def run_info(self) -> pd.DataFrame:
+        """One row per run: variant, replication and the run's attributes."""
+        rows = []
+        for v, r in self.runs():
+            a = self.run_attrs(v, r)
+            a.pop("replication", None)
+            rows.append({"variant": v, "replication": r, **a})
+        return pd.DataFrame(rows)
+
+    def _group(self, variant: str) -> h5py.Group:
+        if variant not in self._f["runs"]:
+            raise KeyError(f"no variant {variant!r} in {self.path} (variants: {', '.join(self.variants)})")
+        return self._f["runs"][variant]
+
+    def _run(self, variant: str, replication: int) -> h5py.Group:
+        g = self._group(variant)
+        key = f"rep{int(replication):03d}"
+        if key not in g:
+            raise KeyError(f"no replication {replication} of variant {variant!r} in {self.path}")
+        return g[key]
+
+    # -- the scenario --------------------------------------------------------------
+
+    def scenario_yaml(self, variant: Optional[str] = None) -> str:
+        """The effective scenario as YAML: the whole file's, or a variant's (overlays applied)."""
+        if variant is not None:
+            y = self.variant_attrs(variant).get("scenario_yaml")
+            if y:
+                return str(y)
+        return str(self.attrs.get("scenario_yaml", ""))
+
+    def scenario(self, variant: Optional[str] = None) -> Optional[dict]:
+        """The effective scenario parsed (PyYAML), or None when PyYAML is missing.
+
+        Values with units stay strings ('4GiB'); see units.parse_size."""
+        try:
+            import yaml  # python3-yaml
+        except ImportError:
+            return None
+        try:
+            doc = yaml.safe_load(self.scenario_yaml(variant))
+        except yaml.YAMLError:
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def scenario_value(self, keys: Sequence[str], variant: Optional[str] = None, default=None):
+        """A value of the (variant's) scenario by its path, e.g. ('vectordb', 'memory', 'limit').
+
+        Falls back to the model's documented default for a few limits, then
+        to `default`."""
+        doc = self.scenario(variant)
+        node = doc
+        for k in keys:
+            if not isinstance(node, dict) or k not in node:
+                node = None
+                break
+            node = node[k]
+        if node is not None:
+            return node
+        section = doc.get(keys[0]) if isinstance(doc, dict) else None
+        if section is not None and tuple(keys) in _DEFAULT_LIMITS:
+            return _DEFAULT_LIMITS[tuple(keys)]
+        return default
+
+    # -- tables --------------------------------------------------------------------
+
+    def summary(self) -> pd.DataFrame:
+        """/summary: one row per run (variant, replication, seed, ... the model's metrics)."""
+        if "summary" not in self._f:
+            raise TraceError(f"{self.path}: no /summary table")
+        return table_to_frame(self._f["summary"][:])
+
+    def has_comparison(self) -> bool:
+        return "comparison" in self._f
+
+    def comparison(self) -> Optional[pd.DataFrame]:
+        """/comparison (written by `ragsim compare`): one row per (variant, metric), or None.
+
+        Adds half_width = (ci_high - ci_low) / 2 and diff_half_width likewise."""
+        if "comparison" not in self._f:
+            return None
+        df = table_to_frame(self._f["comparison"][:])
+        df["half_width"] = (df["ci_high"] - df["ci_low"]) / 2
+        df["diff_half_width"] = (df["diff_ci_high"] - df["diff_ci_low"]) / 2
+        return df
+
+    def units(self, table: str) -> Dict[str, str]:
+        """Column -> unit of a compound table ('summary', 'comparison', or a run table such as
+        'events', taken from the first run)."""
+        if table in self._f:
+            ds = self._f[table]
+        else:
+            v, r = self.runs()[0]
+            run = self._run(v, r)
+            if table not in run:
+                raise KeyError(f"no table {table!r} in {self.path}")
+            ds = run[table]
+        u = _decode(ds.attrs.get("units", []))
+        return dict(zip(ds.dtype.names, u))
+
+    def _run_table(self, table: str, variants: Optional[Iterable[str]] = None) -> Optional[pd.DataFrame]:
+        frames = []
+        dtype = None
+        for v in (list(variants) if variants is not None else self.variants):
+            for r in self.replications(v):
+                run = self._run(v, r)
+                if table not in run:
+                    continue
+                data = run[table][:]
+                dtype = data.dtype
+                df = table_to_frame(data)
+                df.insert(0, "replication", r)
+                df.insert(0, "variant", v)
+                frames.append(df)
+        if not frames:
+            return None
+        return pd.concat(frames, ignore_index=True)
+
+    def events(self, variants: Optional[Iterable[str]] = None) -> pd.DataFrame:
+        """Every run's events table: variant, replication, time (s), time_ns, kind, source, value, detail."""
+        df = self._run_table("events", variants)
+        if df is None:
+            return pd.DataFrame(columns=["variant", "replication", "time", "time_ns", "kind", "source", "value", "detail"])
+        return df
+
+    def has_requests(self) -> bool:
+        return any("requests" in self._run(v, r) for v, r in self.runs())
+
+    def requests(self, variants: Optional[Iterable[str]] = None) -> Optional[pd.DataFrame]:
+        """Sampled per-request records (RAG model with trace.request_sample > 0), or None.
+
+        Adds latency_s = end - arrival (what the client saw)."""
+        df = self._run_table("requests", variants)
+        if df is not None:
+            df["latency_s"] = df["end"] - df["arrival"]
+        return df
+
+    def stations(self, variants: Optional[Iterable[str]] = None) -> Optional[pd.DataFrame]:
+        """Per-station statistics of every run (network model), or None."""
+        return self._run_table("stations", variants)
+
+    # -- time series ---------------------------------------------------------------
+
+    def series_names(self, variant: Optional[str] = None) -> List[str]:
+        """Time-series dataset names (without 't'), of one variant or of any."""
+        names = set()
+        for v in ([variant] if variant else self.variants):
+            for r in self.replications(v):
+                run = self._run(v, r)
+                if "timeseries" in run:
+                    names.update(k for k in run["timeseries"].keys() if k != "t")
+        return sorted(names)
+
+    def has_series(self, name: str) -> bool:
+        return name in self.series_names()
+
+    def series_info(self, name: str) -> Tuple[str, str]:
+        """(unit, description) of a time series."""
+        for v, r in self.runs():
+            run = self._run(v, r)
+            if "timeseries" in run and name in run["timeseries"]:
+                a = run["timeseries"][name].attrs
+                return str(_decode(a.get("unit", ""))), str(_decode(a.get("description", "")))
+        raise KeyError(f"no time series {name!r} in {self.path}")
+
+    def series(self, name: str, variant: str) -> Series:
+        """One series of every replication of a variant, as (t, values[rep, sample]).
+
+        Runs that lack the series give a row of NaN; shorter runs are padded with NaN."""
+        rows, reps, t = [], [], None
+        for r in self.replications(variant):
+            run = self._run(variant, r)
+            if "timeseries" not in run:
+                continue
+            ts = run["timeseries"]
+            tt = ts["t"][:] if "t" in ts else np.zeros(0)
+            if t is None or len(tt) > len(t):
+                t = tt
+            rows.append(ts[name][:].astype(np.float64) if name in ts else np.full(len(tt), np.nan))
+            reps.append(r)
+        if t is None:
+            t = np.zeros(0)
+        values = np.full((len(rows), len(t)), np.nan)
+        for i, row in enumerate(rows):
+            values[i, : len(row)] = row
+        try:
+            unit, desc = self.series_info(name)
+        except KeyError:
+            if not rows:
+                raise
+            unit, desc = "", ""
+        return Series(name, variant, t, values, reps, unit, desc)
+
+    def timeseries(self, names: Optional[Sequence[str]] = None, variants: Optional[Iterable[str]] = None) -> pd.DataFrame:
+        """Long frame of time series: columns variant, replication, t, then one per series.
+
+        names: the datasets to read (default: all). A run without one of them
+        gets NaN in that column."""
+        frames = []
+        for v in (list(variants) if variants is not None else self.variants):
+            for r in self.replications(v):
+                run = self._run(v, r)
+                if "timeseries" not in run:
+                    continue
+                ts = run["timeseries"]
+                t = ts["t"][:]
+                cols = {"variant": [v] * len(t), "replication": np.full(len(t), r, dtype=np.int64), "t": t}
+                wanted = names if names is not None else [k for k in ts.keys() if k != "t"]
+                for n in wanted:
+                    cols[n] = ts[n][:] if n in ts else np.full(len(t), np.nan)
+                frames.append(pd.DataFrame(cols))
+        if not frames:
+            return pd.DataFrame(columns=["variant", "replication", "t", *(names or [])])
+        return pd.concat(frames, ignore_index=True)
+
+    def sample_interval(self) -> float:
+        dt = self.attrs.get("sample_interval_s")
+        if isinstance(dt, (int, float)) and dt > 0:
+            return float(dt)
+        v, r = self.runs()[0]
+        t = self._run(v, r)["timeseries"]["t"][:]
+        return float(t[1] - t[0]) if len(t) > 1 else 1.0
+
+
+def open_trace(path: str | os.PathLike) -> Trace:
+    """Open a trace (raises TraceError with a readable message)."""
+    return Trace(path)
+
+
+def load_summary(path: str | os.PathLike) -> pd.DataFrame:
+    """/summary of a trace file, one row per run."""
+    with Trace(path) as tr:
+        return tr.summary()
+
+
+def load_comparison(path: str | os.PathLike) -> Optional[pd.DataFrame]:
+    """/comparison of a trace file, or None when it was written by `ragsim run`."""
+    with Trace(path) as tr:
+        return tr.comparison()
