@@ -72,11 +72,20 @@ hid_t run_scenario(const char *scen, const char *variant, char **out, const char
 
 hid_t run_compare(const char *scen, int reps, char **out, const char *const *sets)
 {
+    return run_compare_variants(scen, reps, NULL, out, sets);
+}
+
+hid_t run_compare_variants(const char *scen, int reps, const char *variants, char **out, const char *const *sets)
+{
     *out = tu_tmp_path("cmp", ".h5");
     char nrep[16];
     snprintf(nrep, sizeof nrep, "%d", reps);
     const char *argv[64] = {RAGSIM_BINARY, "compare", tu_src(scen), "-q", "--reps", nrep, "-o", *out};
     int n = 8;
+    if (variants) {
+        argv[n++] = "--variants";
+        argv[n++] = variants;
+    }
     for (size_t i = 0; sets && sets[i] && n < 60; i++) {
         argv[n++] = "--set";
         argv[n++] = sets[i];

@@ -28,6 +28,8 @@ hid_t run_scenario(const char *scen, const char *variant, char **out, const char
 
 /* Run `ragsim compare SCENARIO -q --reps N -o TMP [--set S]...` and open the trace. */
 hid_t run_compare(const char *scen, int reps, char **out, const char *const *sets);
+/* The same with `--variants VARIANTS` (comma-separated; NULL: all). */
+hid_t run_compare_variants(const char *scen, int reps, const char *variants, char **out, const char *const *sets);
 
 /* A row of /comparison (the columns the tests read). */
 typedef struct {

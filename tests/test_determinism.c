@@ -158,3 +158,12 @@ Test(determinism, admission_policies_and_rollouts_are_bit_identical, .timeout = 
     extra_set = "duration=10m";
     same_seed_same_datasets();
 }
+
+Test(determinism, incident_replay_is_bit_identical, .timeout = 600)
+{
+    /* client resubmissions, call shares, cancel-on-timeout, the all-at-once
+     * change and its canary, up to two minutes past the trigger */
+    scenario = "scenarios/incident-2023q4.yaml";
+    extra_set = "duration=27m";
+    same_seed_same_datasets();
+}

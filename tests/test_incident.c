@@ -1,295 +1,110 @@
-/* Incident metrics on synthetic series with hand-computed answers: the worst
- * window, time below the SLO (success ratio and latency), recovery at a known
- * time, a metastable run that never recovers, a recovery that dips back
- * within the hold, a recovery past the end of the data, no trigger. */
+/* The seed article's incident (chapter 5), replayed by
+ * scenarios/incident-2023q4.yaml: its figures, its mechanism, and the fixes
+ * (docs/incident-2023q4.md). Runs the real binary on the real scenario. */
 #include <criterion/criterion.h>
-
+#include <hdf5.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
-#include "models/incident.h"
-#include "sim/error.h"
+#include "h5util.h"
 
-#define MAXN 400
+#define RUN "/runs/ungoverned/rep000"
+#define TRIGGER_S (25 * 60)
 
-/* A series of n samples of dt: t[i] = (i+1) dt (sample i covers [i dt, (i+1) dt)). */
-typedef struct {
-    double t[MAXN], ok[MAXN], ended[MAXN], p95[MAXN];
-    inc_input_t in;
-} series_t;
-
-static void series_init(series_t *s, size_t n, double dt, double ok, double ended)
+static void close_trace(hid_t f, char *path)
 {
-    cr_assert_leq(n, MAXN);
-    for (size_t i = 0; i < n; i++) {
-        s->t[i] = (double)(i + 1) * dt;
-        s->ok[i] = ok;
-        s->ended[i] = ended;
-        s->p95[i] = 0.5;
+    H5Fclose(f);
+    unlink(path);
+    free(path);
+}
+
+/* success / ended over samples [t0, t1) s of a run (10 s samples of the
+ * per-outcome rates). */
+static double success_between(hid_t f, const char *run, double t0, double t1)
+{
+    static const char *const outcomes[] = {"success", "degraded", "timeout", "error", "rejected"};
+    double ok = 0, all = 0;
+    for (size_t o = 0; o < 5; o++) {
+        char name[64];
+        snprintf(name, sizeof name, "requests_per_second{outcome=%s}", outcomes[o]);
+        series_t s = series(f, run, name);
+        for (size_t i = 0; i < s.n; i++) {
+            double t = (double)i * 10;
+            if (t < t0 || t >= t1) continue;
+            all += s.v[i];
+            if (o == 0) ok += s.v[i];
+        }
+        free(s.v);
     }
-    s->in = (inc_input_t){
-        .t = s->t, .n = n, .dt = dt, .ok = s->ok, .ended = s->ended, .p95 = s->p95,
-        .slo_success = 0.99, .slo_p95 = INFINITY, .window = 60,
-        .trigger_start = NAN, .trigger_end = NAN, .recover_fraction = 0.95, .recover_hold = 30,
-    };
+    cr_assert_gt(all, 0, "nothing ended in [%g, %g) s", t0, t1);
+    return ok / all;
 }
 
-static void set(double *x, size_t from, size_t to, double v)   /* samples from..to-1 */
+/* mean of a series over samples [t0, t1) s */
+static double mean_between(hid_t f, const char *run, const char *name, double t0, double t1)
 {
-    for (size_t i = from; i < to; i++) x[i] = v;
+    series_t s = series(f, run, name);
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        double t = (double)i * 10;
+        if (t >= t0 && t < t1) {
+            sum += s.v[i];
+            n++;
+        }
+    }
+    free(s.v);
+    cr_assert_gt(n, 0);
+    return sum / (double)n;
 }
 
-static inc_result_t compute(const series_t *s)
+Test(incident, ungoverned_reproduces_the_article_and_governed_holds, .timeout = 1800)
 {
-    inc_result_t r;
-    cr_assert_eq(inc_compute(&s->in, &r), 0);
-    return r;
-}
+    char *path;
+    hid_t f = run_compare_variants("scenarios/incident-2023q4.yaml", 2, "ungoverned,governed,canary_only", &path, NULL);
 
-/* ---- worst window ------------------------------------------------------------- */
+    /* the article: 99.99% before the trigger ... */
+    double pre = success_between(f, RUN, 0, TRIGGER_S);
+    cr_expect_geq(pre, 0.999, "success before the trigger %.5f", pre);
+    /* ... a worst minute of 61.3% (+- 5 points) ... */
+    cmprow_t worst = comparison_row(f, "ungoverned", "worst_window_success");
+    cr_expect(worst.mean >= 0.563 && worst.mean <= 0.663, "worst minute %.4f, want 0.613 +- 0.05", worst.mean);
+    /* ... for 87 minutes (+- 15%) */
+    cmprow_t below = comparison_row(f, "ungoverned", "time_below_slo_s");
+    cr_expect(below.mean >= 0.85 * 87 * 60 && below.mean <= 1.15 * 87 * 60, "below the SLO for %.0f s, want 87 min +- 15%%",
+              below.mean);
 
-Test(incident, worst_window_contains_the_whole_outage)
-{
-    series_t s;
-    series_init(&s, 300, 1, 10, 10);
-    set(s.ok, 100, 120, 0);   /* 20 s without an answer */
-    inc_result_t r = compute(&s);
-    /* a 60-sample window holds all 20: 400 / 600 */
-    cr_assert_float_eq(r.worst_window_success, 2.0 / 3.0, 1e-15);
-    cr_assert_eq(r.worst_window_end, 120.0, "first worst window: samples 60..119");
+    /* The mechanism, not a scripted outage: the inventory change is rolled
+     * back at 35-36 min and inventory is healthy again from then on, yet
+     * risk control stays in timeouts (its p95 at the 1 s call timeout x 2
+     * attempts) while the promotion's load lasts, and recovers only when
+     * the load falls (100-110 min). */
+    double inv_p95 = mean_between(f, RUN, "dependency_latency_p95_seconds{dependency=inventory}", 40 * 60, 95 * 60);
+    double risk_p95 = mean_between(f, RUN, "dependency_latency_p95_seconds{dependency=risk_control}", 40 * 60, 95 * 60);
+    double risk_pre = mean_between(f, RUN, "dependency_latency_p95_seconds{dependency=risk_control}", 20 * 60, TRIGGER_S);
+    cr_expect_lt(inv_p95, 0.1, "inventory after the rollback: p95 %.3f s", inv_p95);
+    cr_expect_gt(risk_p95, 1.0, "risk control stuck in timeouts after the rollback: p95 %.3f s", risk_p95);
+    cr_expect_lt(risk_pre, 0.5, "risk control before the trigger: p95 %.3f s", risk_pre);
+    double mid = success_between(f, RUN, 60 * 60, 90 * 60);
+    cr_expect_lt(mid, 0.7, "still collapsed at 60-90 min, long after the rollback: %.4f", mid);
+    double night = success_between(f, RUN, 115 * 60, 130 * 60);
+    cr_expect_geq(night, 0.999, "recovered at night load: %.5f", night);
 
-    /* dt = 5 s: 12-sample windows; 3 samples at half the rate: (9 x 10 + 3 x 5) / 120 */
-    series_init(&s, 100, 5, 10, 10);
-    set(s.ok, 40, 43, 5);
-    r = compute(&s);
-    cr_assert_float_eq(r.worst_window_success, 105.0 / 120.0, 1e-15);
-    cr_assert_eq(r.worst_window_end, 5.0 * 43, "first window holding all three: samples 31..42");
-
-    /* data shorter than a window: one window */
-    series_init(&s, 20, 1, 10, 10);
-    set(s.ok, 0, 5, 0);
-    r = compute(&s);
-    cr_assert_float_eq(r.worst_window_success, 150.0 / 200.0, 1e-15);
-}
-
-Test(incident, worst_window_skips_windows_where_nothing_ended)
-{
-    series_t s;
-    series_init(&s, 200, 1, 0, 0);
-    set(s.ok, 80, 200, 10);
-    set(s.ended, 80, 200, 10);
-    set(s.ok, 150, 160, 5);
-    inc_result_t r = compute(&s);
-    /* idle windows (samples 0..79) are no evidence; the worst is 550 / 600 */
-    cr_assert_float_eq(r.worst_window_success, 550.0 / 600.0, 1e-15);
-    /* nothing ended at all: NaN */
-    series_init(&s, 100, 1, 0, 0);
-    r = compute(&s);
-    cr_assert(isnan(r.worst_window_success) && isnan(r.worst_window_end));
-    cr_assert_eq(r.time_below_slo, 0.0, "idle samples are fine");
-}
-
-/* ---- time below SLO --------------------------------------------------------------- */
-
-Test(incident, time_below_slo_counts_ratio_and_latency_breaches)
-{
-    series_t s;
-    series_init(&s, 50, 2, 100, 100);
-    set(s.ok, 5, 10, 98);           /* 0.98 < 0.99: 5 bad samples */
-    s.ok[10] = 99;                  /* exactly 0.99: fine */
-    set(s.p95, 20, 23, 1.5);        /* above 1 s: 3 bad samples */
-    s.p95[23] = 1.0;                /* exactly the SLO: fine */
-    s.ok[25] = 50;                  /* both at once: counted once */
-    s.p95[25] = 2.0;
-    set(s.ok, 30, 32, 0);           /* nothing ended: fine, whatever p95 says */
-    set(s.ended, 30, 32, 0);
-    s.p95[30] = NAN;
-    s.p95[31] = 3.0;
-    s.p95[40] = NAN;                /* requests ended but none completed in time: no latency */
-    s.in.slo_p95 = 1.0;
-    inc_result_t r = compute(&s);
-    cr_assert_eq(r.time_below_slo, 2.0 * 9, "9 bad samples of 2 s, got %g", r.time_below_slo);
-
-    s.in.slo_p95 = INFINITY;        /* no latency SLO */
-    r = compute(&s);
-    cr_assert_eq(r.time_below_slo, 2.0 * 6);
-    s.in.slo_p95 = 1.0;
-    s.in.p95 = NULL;                /* no latency series */
-    r = compute(&s);
-    cr_assert_eq(r.time_below_slo, 2.0 * 6);
-}
-
-/* ---- recovery ------------------------------------------------------------------ */
-
-/* 100/s before a trigger over [60, 70); nothing answered over [60, 80); a
- * ramp of 5/s per second from 80 (sample j in 80..99 answers 5 (j - 79)/s);
- * 100/s from 100. */
-static void outage_with_ramp(series_t *s)
-{
-    series_init(s, 300, 1, 100, 100);
-    set(s->ok, 60, 80, 0);
-    for (size_t j = 80; j < 100; j++) s->ok[j] = 5.0 * (double)(j - 79);
-    s->in.trigger_start = 60;
-    s->in.trigger_end = 70;
-}
-
-Test(incident, recovery_at_hand_computed_time)
-{
-    series_t s;
-    outage_with_ramp(&s);
-    inc_result_t r = compute(&s);
-    cr_assert_eq(r.pre_trigger_goodput, 100.0);
-    /* 10-sample means starting at i: i = 94 -> (15+..+20) x 5 + 4 x 100 = 925 -> 92.5;
-     * i = 95 -> (16+..+20) x 5 + 5 x 100 = 950 -> 95 >= 0.95 x 100, and stays.
-     * Recovered from t = 95: 25 s after the trigger ended. */
-    cr_assert(r.recovered);
-    cr_assert_eq(r.recovery_time, 25.0, "got %g", r.recovery_time);
-
-    /* a stricter target: 99% needs i = 98 (95 + 100 + 8 x 100 = 995 -> 99.5; i = 97: 98.5) */
-    s.in.recover_fraction = 0.99;
-    r = compute(&s);
-    cr_assert_eq(r.recovery_time, 28.0, "got %g", r.recovery_time);
-
-    /* dt = 5 s: the smoothing spans 2 samples; outage over [300, 360), trigger [300, 310] */
-    series_init(&s, 120, 5, 100, 100);
-    set(s.ok, 60, 72, 0);
-    s.in.trigger_start = 300;
-    s.in.trigger_end = 310;
-    r = compute(&s);
-    cr_assert_eq(r.pre_trigger_goodput, 100.0, "12 samples over [240, 300)");
-    cr_assert(r.recovered);
-    cr_assert_eq(r.recovery_time, 50.0, "sample 72 starts at 360: %g", r.recovery_time);
-}
-
-/* A fault that did no harm: recovered at the first sample that begins at or
- * after the trigger's end, never earlier (the smoothed window must not reach
- * back into the trigger). */
-Test(incident, recovery_starts_no_earlier_than_the_trigger_end)
-{
-    series_t s;
-    series_init(&s, 300, 1, 100, 100);
-    s.in.trigger_start = 60;
-    s.in.trigger_end = 70;
-    inc_result_t r = compute(&s);
-    cr_assert(r.recovered);
-    cr_assert_eq(r.recovery_time, 0.0);
-    s.in.trigger_end = 70.5;        /* between samples: the next one starts at 71 */
-    r = compute(&s);
-    cr_assert_float_eq(r.recovery_time, 0.5, 1e-12, "got %g", r.recovery_time);
-    /* a dip during the trigger does not count against recovery after it */
-    set(s.ok, 65, 71, 0);
-    r = compute(&s);
-    cr_assert_float_eq(r.recovery_time, 0.5, 1e-12, "got %g", r.recovery_time);
-}
-
-Test(incident, metastable_run_never_recovers)
-{
-    series_t s;
-    series_init(&s, 300, 1, 100, 100);
-    set(s.ok, 60, 300, 60);   /* the trigger ends; goodput stays at 60% */
-    s.in.trigger_start = 60;
-    s.in.trigger_end = 70;
-    inc_result_t r = compute(&s);
-    cr_assert(!r.recovered);
-    cr_assert(isnan(r.recovery_time));
-    cr_assert_eq(r.pre_trigger_goodput, 100.0);
-    cr_assert_float_eq(r.worst_window_success, 0.6, 1e-15);
-    cr_assert_eq(r.time_below_slo, 240.0);
-}
-
-Test(incident, recovery_must_hold_and_dips_restart_it)
-{
-    series_t s;
-    series_init(&s, 300, 1, 100, 100);
-    s.in.trigger_start = 60;
-    s.in.trigger_end = 70;
-    set(s.ok, 60, 90, 0);
-    set(s.ok, 105, 110, 0);   /* back at 90 for 15 s, then a 5 s relapse */
-    /* smoothed windows holding a relapse sample start at 96..109 */
-    s.in.recover_hold = 30;
-    inc_result_t r = compute(&s);
-    cr_assert(r.recovered);
-    cr_assert_eq(r.recovery_time, 40.0, "recovered for good at 110: %g", r.recovery_time);
-    s.in.recover_hold = 0;
-    r = compute(&s);
-    cr_assert_eq(r.recovery_time, 20.0, "first back at 90: %g", r.recovery_time);
-    s.in.recover_hold = 5;    /* windows 90..95 are all clean */
-    r = compute(&s);
-    cr_assert_eq(r.recovery_time, 20.0, "%g", r.recovery_time);
-    s.in.recover_hold = 6;    /* window 96 is not */
-    r = compute(&s);
-    cr_assert_eq(r.recovery_time, 40.0, "%g", r.recovery_time);
-}
-
-Test(incident, recovery_after_the_end_of_the_data_is_no_recovery)
-{
-    series_t s;
-    series_init(&s, 300, 1, 100, 100);
-    s.in.trigger_start = 60;
-    s.in.trigger_end = 70;
-    set(s.ok, 60, 280, 0);    /* back at 280; the data ends at 300 */
-    s.in.recover_hold = 30;
-    inc_result_t r = compute(&s);
-    cr_assert(!r.recovered, "a 30 s hold from 280 ends past the data");
-    cr_assert(isnan(r.recovery_time));
-    s.in.recover_hold = 10;   /* windows 280..290 (the last one 290..299) all lie in the data */
-    r = compute(&s);
-    cr_assert(r.recovered);
-    cr_assert_eq(r.recovery_time, 210.0);
-    s.in.recover_hold = 11;   /* window 291 would reach past sample 299 */
-    r = compute(&s);
-    cr_assert(!r.recovered);
-}
-
-Test(incident, no_trigger_and_instant_trigger)
-{
-    series_t s;
-    series_init(&s, 300, 1, 100, 100);
-    set(s.ok, 60, 90, 0);
-    inc_result_t r = compute(&s);   /* trigger_start NaN */
-    cr_assert(r.recovered);
-    cr_assert(isnan(r.recovery_time));
-    cr_assert(isnan(r.pre_trigger_goodput));
-    cr_assert_float_eq(r.worst_window_success, 0.5, 1e-15);
-    cr_assert_eq(r.time_below_slo, 30.0);
-
-    s.in.trigger_start = 60;        /* no end: an instant (a kill) */
-    r = compute(&s);
-    cr_assert(r.recovered);
-    cr_assert_eq(r.recovery_time, 30.0);
-    s.in.trigger_end = 50;          /* an end before the start counts as the start */
-    r = compute(&s);
-    cr_assert_eq(r.recovery_time, 30.0);
-
-    s.in.trigger_start = 0;         /* nothing before the trigger: no reference level */
-    s.in.trigger_end = 10;
-    r = compute(&s);
-    cr_assert(isnan(r.pre_trigger_goodput));
-    cr_assert(!r.recovered);
-    cr_assert(isnan(r.recovery_time));
-}
-
-Test(incident, bad_input_is_refused)
-{
-    series_t s;
-    series_init(&s, 10, 1, 1, 1);
-    inc_result_t r;
-    s.in.dt = 0;
-    cr_assert_eq(inc_compute(&s.in, &r), SIM_EINVAL);
-    cr_assert(isnan(r.worst_window_success) && isnan(r.time_below_slo) && !r.recovered);
-    s.in.dt = NAN;
-    cr_assert_eq(inc_compute(&s.in, &r), SIM_EINVAL);
-    s.in.dt = 1;
-    s.in.ok = NULL;
-    cr_assert_eq(inc_compute(&s.in, &r), SIM_EINVAL);
-    cr_assert_eq(inc_compute(NULL, &r), SIM_EINVAL);
-    cr_assert_eq(inc_compute(&s.in, NULL), SIM_EINVAL);
-    cr_assert_str_eq(sim_strerror(SIM_EINVAL), "invalid argument");
-    /* no samples is valid: nothing to judge */
-    s.in.n = 0;
-    s.in.ok = s.ok;
-    cr_assert_eq(inc_compute(&s.in, &r), 0);
-    cr_assert(isnan(r.worst_window_success));
-    cr_assert_eq(r.time_below_slo, 0.0);
-    cr_assert(r.recovered);
+    /* governed: above 99% throughout, or back within 5 minutes */
+    cmprow_t g_below = comparison_row(f, "governed", "time_below_slo_s");
+    cmprow_t g_succ = comparison_row(f, "governed", "success_ratio");
+    cr_expect_leq(g_below.mean, 300, "governed: %.0f s below the SLO", g_below.mean);
+    cr_expect_geq(g_succ.mean, 0.99, "governed: success %.5f", g_succ.mean);
+    cr_expect_eq(g_below.verdict, 1);
+    cr_expect_eq(g_below.significant, 1);
+    /* the canary alone stops the trigger: the change never reaches more
+     * than the canary's share of inventory */
+    cmprow_t c = comparison_row(f, "canary_only", "time_below_slo_s");
+    cr_expect_leq(c.mean, 300, "canary only: %.0f s below the SLO", c.mean);
+    cmprow_t x0 = comparison_row(f, "ungoverned", "change_exposed_calls");
+    cmprow_t x1 = comparison_row(f, "canary_only", "change_exposed_calls");
+    cr_expect_lt(x1.mean, x0.mean / 20, "calls exposed to the change: canary %g vs all at once %g", x1.mean, x0.mean);
+    close_trace(f, path);
 }

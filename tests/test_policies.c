@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "models/dependency.h"
 #include "models/rag.h"
 #include "sim/scenario.h"
 
@@ -29,14 +30,14 @@ typedef struct {
     "vectordb:\n  threads: 4\n  index: {type: flat, vectors: 1, dim: 1}\n"                                  \
     "  cost: {base: %s, ops_per_second: 1e18}\n  jitter: {dist: deterministic, value: 1}\n"                 \
     "llm: {prefill_base: 20ms, prefill_per_token: 0s, tpot: %s}\n"                                           \
-    "dependencies: {guardrail: {latency: 30ms}}\n"                                                          \
+    "dependencies: {guardrail: {latency: 30ms%s}}\n"                                                          \
     "keyword_search: {latency: 20ms, relevance: 1}\n"                                                       \
     "pipeline: {steps: [embed, retrieve, generate, guardrail]%s}\n"                                         \
     "trace: {request_sample: 1}\n"                                                                         \
     "%s"
 
 typedef struct {
-    const char *duration, *for_, *rate, *distinct, *deadline, *vdb, *tpot, *pipeline_extra, *extra;
+    const char *duration, *for_, *rate, *distinct, *deadline, *vdb, *tpot, *dep_extra, *pipeline_extra, *extra;
 } cfg_t;
 
 static void run(fx_t *f, cfg_t c)
@@ -44,7 +45,7 @@ static void run(fx_t *f, cfg_t c)
     static char yaml[8192];
     snprintf(yaml, sizeof yaml, BASE, c.duration ? c.duration : "20s", c.for_ ? c.for_ : "1500ms",
              c.rate ? c.rate : "1/s", c.distinct ? c.distinct : "100000", c.deadline ? c.deadline : "60s",
-             c.vdb ? c.vdb : "10ms", c.tpot ? c.tpot : "10ms", c.pipeline_extra ? c.pipeline_extra : "",
+             c.vdb ? c.vdb : "10ms", c.tpot ? c.tpot : "10ms", c.dep_extra ? c.dep_extra : "", c.pipeline_extra ? c.pipeline_extra : "",
              c.extra ? c.extra : "");
     memset(f, 0, sizeof *f);
     sim_diag_t d;
@@ -330,6 +331,37 @@ Test(policies, watch_batches_flush_at_the_size_or_the_window_and_coalesce)
         cr_expect_eq(f.rag->gw.reloads_started, cases[i].reloads / 2, "case %zu: %llu reloads", i,
                      (unsigned long long)f.rag->gw.reloads_started);
         if (i == 1) cr_expect_eq(f.rag->gw.batches, 2, "one batch at 32 events, one at the window");
+        done(&f);
+    }
+}
+
+Test(policies, context_propagation_cancels_queued_work_of_a_timed_out_call)
+{
+    /* 99 requests 10 ms apart reach a guardrail with one worker taking
+     * 30 ms a check; its calls time out after 50 ms. Naive: the guardrail
+     * checks every call, also those whose caller gave up long ago (it is
+     * busy until ~3.1 s for 1 s of traffic). With context propagation a call
+     * still waiting when it times out is cancelled: the guardrail only
+     * works on calls that can still be answered (a check in service runs to
+     * its end). */
+    for (int prop = 0; prop < 2; prop++) {
+        fx_t f;
+        run(&f, (cfg_t){.rate = "100/s", .for_ = "1s", .duration = "10s", .tpot = "1ms", .dep_extra = ", concurrency: 1",
+                        .pipeline_extra = prop ? ", context_propagation: true" : "",
+                        .extra = "calls: {guardrail: {timeout: 50ms}}\n"});
+        const dep_t *g = f.rag->comp[RAG_FIRST_DEP];
+        const stn_counts_t *n = &g->rs.st[0].n;
+        cr_assert_eq(n->arrivals, f.rag->arrivals, "every request called it: %llu", (unsigned long long)n->arrivals);
+        cr_assert_geq(n->arrivals, 99);
+        if (!prop) {
+            cr_assert_eq(n->completions, n->arrivals, "naive: every check runs (%llu)", (unsigned long long)n->completions);
+            cr_assert_eq(n->cancelled, 0);
+        } else {
+            cr_assert_eq(n->completions + n->cancelled, n->arrivals, "%llu + %llu", (unsigned long long)n->completions,
+                         (unsigned long long)n->cancelled);
+            cr_assert_gt(n->cancelled, 50, "most waiting checks are cancelled: %llu", (unsigned long long)n->cancelled);
+        }
+        cr_assert_eq(f.rag->in_flight, 0);
         done(&f);
     }
 }
