@@ -465,9 +465,10 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
             if (rc) {
                 const sim_cfg_node_t *at = a->node->parent ? sim_cfg_get(a->node->parent, a->path) : a->node;
                 if (at && at->kind == SIM_CFG_SEQ && k < at->n) at = at->vals[k];
-                sim_cfg_error(d, at, "axis '%s' = %s: the scenario rejects this value:", a->path, a->text[k]);
-                const char *t = sim_diag_text(&sd);
-                sim_diag_error_at(d, NULL, 0, 0, "  %.*s", (int)strcspn(t, "\n"), t);
+                const char *t = sim_diag_text(&sd), *e = strstr(t, "error: ");
+                if (e && e < t + strcspn(t, "\n")) t = e + 7;
+                sim_cfg_error(d, at, "axis '%s' = %s: the scenario rejects this value: %.*s", a->path, a->text[k],
+                              (int)strcspn(t, "\n"), t);
                 sim_diag_fini(&sd);
                 return SIM_ECONFIG;
             }

@@ -109,7 +109,7 @@ Test(sweep, bad_sweep_files_name_the_place)
     bad_sweep("axes:\n  workload.rate: {from: 100/s, to: 50/s, step: 10/s}\n", "3:36", "'to' must not be below");
     bad_sweep("axes:\n  workload.rate: {from: 100/s, to: 200/s, step: 10ms}\n", "3:49", "'step' must be a rate");
     bad_sweep("axes:\n  workload.rate: [10/s]\nreplicatoins: 2\n", "4:1", "unknown top-level key 'replicatoins'");
-    bad_sweep("axes:\n  vectordb.replicas: [1, 0]\n", "3:27", "the scenario rejects this value");
+    bad_sweep("axes:\n  vectordb.replicas: [1, 0]\n", "3:26", "the scenario rejects this value: 'vectordb.replicas': expected an integer");
     bad_sweep("axes:\n  workload.rate: [10/s]\nvariants: [nope]\n", "4:12", "no variant 'nope'");
     bad_sweep("axes:\n  workload.rate: {from: 1/s, to: 2/s}\n", "3:18", "either 'step'");
     bad_sweep("axes: {}\n", "2:7", "'axes' is empty");
