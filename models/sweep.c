@@ -319,6 +319,35 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
     int64_t freps = 0, fseed = -1;
     sim_cfg_int(d, root, "replications", 0, 1, 100000, 0, &freps);
     sim_cfg_int(d, root, "seed", 0, 0, INT64_MAX, -1, &fseed);
+    sim_cfg_node_t *capn = sim_cfg_get(root, "capacity");
+    if (capn && sim_cfg_expect_map(d, capn, "capacity")) {
+        sim_cfg_node_t *req = sim_cfg_get(capn, "require");
+        if (req && sim_cfg_expect_map(d, req, "require")) {
+            if (req->n > SW_MAX_REQS) sim_cfg_error(d, req, "at most %d requirements", SW_MAX_REQS);
+            for (size_t i = 0; i < req->n && i < SW_MAX_REQS; i++) {
+                sim_cfg_node_t *r = req->vals[i];
+                sim_cfg_touch(r);
+                if (!sim_cfg_expect_map(d, r, "requirement")) continue;
+                sim_cfg_node_t *mx = sim_cfg_get(r, "max"), *mn = sim_cfg_get(r, "min");
+                sim_cfg_check_unused_node(r, d);
+                if (!mx == !mn) {
+                    sim_cfg_error(d, r, "requirement on '%s': give exactly one of 'max' and 'min'", req->keys[i]->text);
+                    continue;
+                }
+                sim_cfg_node_t *b = mx ? mx : mn;
+                double v = NAN;
+                if (b->kind == SIM_CFG_SCALAR && b->plain && strchr(b->text, '%')) {
+                    if (sim_parse_ratio(b->text, &v, NULL) != 0) v = NAN;
+                } else if (scalar_kind(b, &v) == SW_TEXT) v = NAN;
+                if (isnan(v)) {
+                    sim_cfg_error(d, b, "requirement on '%s': expected a number, ratio, duration, size or rate, got '%s'",
+                                  req->keys[i]->text, b->kind == SIM_CFG_SCALAR ? b->text : "a collection");
+                    continue;
+                }
+                def->req[def->nreq++] = (sw_req_t){.metric = req->keys[i]->text, .is_max = mx != NULL, .bound = v};
+            }
+        }
+    }
     sim_cfg_node_t *find = sim_cfg_get(root, "find");
     if (find && sim_cfg_expect_map(d, find, "find"))
         sim_cfg_int(d, find, "steps", 0, 1, SW_MAX_FIND_STEPS, 6, &def->find_steps);
@@ -483,6 +512,12 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
     for (size_t i = 0; i < def->nsets; i++) h = hash_str(h, def->sets[i], strlen(def->sets[i]));
     for (size_t i = 0; i < def->nvariants; i++) h = hash_str(h, def->variants[i], strlen(def->variants[i]));
     h = sim_rng_sm64(h ^ def->seed) ^ (uint64_t)def->replications;
+    for (size_t i = 0; i < def->nreq; i++) {
+        h = hash_str(h, def->req[i].metric, strlen(def->req[i].metric));
+        uint64_t bits;
+        memcpy(&bits, &def->req[i].bound, 8);
+        h = sim_rng_sm64(h ^ bits ^ (uint64_t)def->req[i].is_max);
+    }
     def->hash = h;
     return 0;
 }

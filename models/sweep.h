@@ -69,6 +69,16 @@ typedef struct sw_axis {
     double *value;                  /* in the base unit; the index for SW_TEXT */
 } sw_axis_t;
 
+/* A requirement of the capacity answer besides the scenario's SLO:
+ * capacity.require.METRIC: {max: V} or {min: V}, on the mean. */
+typedef struct sw_req {
+    const char *metric;             /* a summary metric (lives in the cfg) */
+    bool is_max;
+    double bound;                   /* in the metric's base unit */
+} sw_req_t;
+
+#define SW_MAX_REQS 8
+
 /* A sweep file, parsed. */
 typedef struct sw_def {
     sim_cfg_t *cfg;
@@ -87,6 +97,8 @@ typedef struct sw_def {
     uint64_t seed;
     int64_t find_steps;             /* find.steps (default 6) */
     double slo_success, slo_p95;    /* the scenario's SLO (ratio; s, INFINITY: none) */
+    sw_req_t req[SW_MAX_REQS];      /* capacity.require */
+    size_t nreq;
     uint64_t hash;                  /* of everything that decides the results (checkpoints) */
 } sw_def_t;
 

@@ -575,9 +575,64 @@ typedef struct capacity {
     double knee;
 } capacity_t;
 
-static bool meets(const sw_def_t *def, double s, double p, double ds, double dp)
+/* Whether values meet the SLO and the requirements. value(ctx, metric, &hw)
+ * gives a metric's mean and half-width; sign 0 judges the means, -1 the
+ * pessimistic end of each interval, +1 the optimistic end. A metric
+ * without a value fails. */
+typedef double (*value_fn)(const void *ctx, const char *metric, double *hw);
+
+static bool bound_ok(double m, double h, int sign, bool is_max, double bound)
 {
-    return isfinite(s) && s + ds >= def->slo_success && (isinf(def->slo_p95) || (isfinite(p) && p + dp <= def->slo_p95));
+    if (!isfinite(m)) return false;
+    if (isnan(h)) h = 0;
+    return is_max ? m - sign * h <= bound : m + sign * h >= bound;
+}
+
+static bool meets(const sw_def_t *def, value_fn value, const void *ctx, int sign)
+{
+    double h;
+    double m = value(ctx, "success_ratio", &h);
+    if (!bound_ok(m, h, sign, false, def->slo_success)) return false;
+    if (!isinf(def->slo_p95)) {
+        m = value(ctx, "latency_p95_s", &h);
+        if (!bound_ok(m, h, sign, true, def->slo_p95)) return false;
+    }
+    for (size_t i = 0; i < def->nreq; i++) {
+        m = value(ctx, def->req[i].metric, &h);
+        if (!bound_ok(m, h, sign, def->req[i].is_max, def->req[i].bound)) return false;
+    }
+    return true;
+}
+
+typedef struct {
+    const analysis_t *a;
+    const group_t *g;
+} group_ref_t;
+
+static double group_value(const void *ctx, const char *metric, double *hw)
+{
+    const group_ref_t *r = ctx;
+    int k = metric_index(r->a, metric);
+    *hw = k >= 0 ? r->g->hw[k] : NAN;
+    return k >= 0 ? r->g->mean[k] : NAN;
+}
+
+typedef struct {
+    const sw_result_t *r;
+    size_t n;
+} runs_ref_t;
+
+static double runs_value(const void *ctx, const char *metric, double *hw)
+{
+    const runs_ref_t *r = ctx;
+    double s = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        double v = run_metric(&r->r[i], metric);
+        if (isfinite(v)) s += v, n++;
+    }
+    *hw = NAN;
+    return n ? s / (double)n : NAN;
 }
 
 static int group_load_cmp(const void *x, const void *y, void *ctx);
@@ -620,12 +675,11 @@ static capacity_t capacity_of(const analysis_t *a, uint32_t v, uint64_t cell, gr
     bool run_mean = true, run_sure = true, run_maybe = true;
     for (size_t i = 0; i < ng; i++) {
         double s = ks >= 0 ? gs[i]->mean[ks] : NAN, p = kp >= 0 ? gs[i]->mean[kp] : NAN;
-        double hs = ks >= 0 && !isnan(gs[i]->hw[ks]) ? gs[i]->hw[ks] : 0;
-        double hp = kp >= 0 && !isnan(gs[i]->hw[kp]) ? gs[i]->hw[kp] : 0;
         double load = a->pts[gs[i]->point].axis[def->load];
-        run_mean = run_mean && meets(def, s, p, 0, 0);
-        run_sure = run_sure && meets(def, s, p, -hs, hp);
-        run_maybe = run_maybe && meets(def, s, p, hs, -hp);
+        group_ref_t ref = {a, gs[i]};
+        run_mean = run_mean && meets(def, group_value, &ref, 0);
+        run_sure = run_sure && meets(def, group_value, &ref, -1);
+        run_maybe = run_maybe && meets(def, group_value, &ref, +1);
         if (run_mean) {
             c.max_load = load;
             c.succ = s;
@@ -646,7 +700,8 @@ static capacity_t capacity_of(const analysis_t *a, uint32_t v, uint64_t cell, gr
                 if (gs[i]->mean[kp] > y1) y1 = gs[i]->mean[kp];
             }
         double best = 0;
-        if (x1 > x0 && y1 > y0)
+        /* a curve that rises by less than 20% over the range has no knee in it */
+        if (x1 > x0 && y1 > y0 && y1 >= 1.2 * y0)
             for (size_t i = 0; i < ng; i++) {
                 double y = gs[i]->mean[kp];
                 if (!isfinite(y)) continue;
@@ -673,14 +728,8 @@ typedef struct bisect {
 
 static bool load_meets(const sw_def_t *def, const sw_result_t *r, size_t n)
 {
-    double s = 0, p = 0;
-    size_t ns = 0, np = 0;
-    for (size_t i = 0; i < n; i++) {
-        double v = run_metric(&r[i], "success_ratio"), q = run_metric(&r[i], "latency_p95_s");
-        if (isfinite(v)) s += v, ns++;
-        if (isfinite(q)) p += q, np++;
-    }
-    return meets(def, ns ? s / (double)ns : NAN, np ? p / (double)np : NAN, 0, 0);
+    runs_ref_t ref = {r, n};
+    return meets(def, runs_value, &ref, 0);
 }
 
 /* ---- printing -------------------------------------------------------------------------- */
@@ -726,11 +775,19 @@ static void axis_value_text(const sw_def_t *def, size_t axis, double v, char *bu
 static void print_points(FILE *out, const analysis_t *a)
 {
     const sw_def_t *def = a->def;
-    static const char *const want[] = {"success_ratio", "latency_p95_s", "goodput_per_s", "throughput_per_s"};
-    int mk[4], nm = 0;
-    for (size_t i = 0; i < 4 && nm < 3; i++) {
+    const char *want[4 + SW_MAX_REQS];
+    size_t nw = 0;
+    want[nw++] = "success_ratio";
+    want[nw++] = "latency_p95_s";
+    for (size_t i = 0; i < def->nreq; i++) want[nw++] = def->req[i].metric;
+    want[nw++] = "goodput_per_s";
+    want[nw++] = "throughput_per_s";
+    int mk[4 + SW_MAX_REQS], nm = 0;
+    for (size_t i = 0; i < nw && (size_t)nm + def->naxes + 1 < PCOLS; i++) {
         int k = metric_index(a, want[i]);
-        if (k >= 0) mk[nm++] = k;
+        bool dup = false;
+        for (int j = 0; j < nm; j++) dup |= mk[j] == k;
+        if (k >= 0 && !dup) mk[nm++] = k;
     }
     size_t cols = def->naxes + 1 + (size_t)nm;
     if (cols > PCOLS) return;
@@ -759,9 +816,10 @@ static void print_capacity(FILE *out, const analysis_t *a, const capacity_t *cap
     char p95[32];
     if (isinf(def->slo_p95)) snprintf(p95, sizeof p95, "unbounded");
     else sw_format_human(SW_DURATION, def->slo_p95, p95, sizeof p95);
-    fprintf(out, "\ncapacity on '%s' (SLO: success_ratio >= %g, latency_p95 <= %s; %s)\n", la->path,
-            def->slo_success, p95,
-            find ? "bisection between the axis's ends" : "95% interval from the points' confidence intervals");
+    fprintf(out, "\ncapacity on '%s' (SLO: success_ratio >= %g, latency_p95 <= %s", la->path, def->slo_success, p95);
+    for (size_t i = 0; i < def->nreq; i++)
+        fprintf(out, ", %s %s %g", def->req[i].metric, def->req[i].is_max ? "<=" : ">=", def->req[i].bound);
+    fprintf(out, "; %s)\n", find ? "bisection between the axis's ends" : "95% interval from the points' confidence intervals");
     size_t cols = 0;
     char(*cells)[PCOLS][PCELL] = calloc(ncaps + 1, sizeof *cells);
     if (!cells) return;
@@ -802,7 +860,8 @@ static void print_capacity(FILE *out, const analysis_t *a, const capacity_t *cap
     free(cells);
     fprintf(out, "max load: every load up to it meets the SLO on the mean; 95%% interval: from the highest\n"
                  "load whose whole confidence interval meets the SLO to the highest whose interval does not\n"
-                 "exclude it (+: the top of the range still meets it); knee: where p95 turns upward (Kneedle)\n");
+                 "exclude it (+: the top of the range still meets it); knee: where p95 turns upward (Kneedle;\n"
+                 "-: p95 rises by less than 20%% over the range)\n");
 }
 
 /* ---- output file -------------------------------------------------------------------------- */
@@ -836,6 +895,13 @@ static int write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *
     rc |= sim_trace_attr_str(tr, "/", "load_axis", def->load >= 0 ? def->axes[def->load].path : "");
     rc |= sim_trace_attr_f64(tr, "/", "slo_success_ratio", def->slo_success);
     rc |= sim_trace_attr_f64(tr, "/", "slo_latency_p95_s", def->slo_p95);
+    char reqs[1024] = "";
+    for (size_t i = 0; i < def->nreq; i++) {
+        size_t l = strlen(reqs);
+        snprintf(reqs + l, sizeof reqs - l, "%s%s %s %.17g", i ? "\n" : "", def->req[i].metric,
+                 def->req[i].is_max ? "<=" : ">=", def->req[i].bound);
+    }
+    rc |= sim_trace_attr_str(tr, "/", "capacity_require", reqs);
     /* variants and axes */
     sim_table_t vt;
     sim_table_init(&vt, "variants");
@@ -1175,6 +1241,10 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
 
     /* analysis and output */
     if (analyse(&an, &def, all, nall) != 0) goto out;
+    for (size_t i = 0; i < def.nreq; i++)
+        if (metric_index(&an, def.req[i].metric) < 0)
+            fprintf(err, "%s: warning: capacity.require names '%s', which the runs do not report: no load meets it\n",
+                    o->sweep, def.req[i].metric);
     size_t ncaps = 0;
     if (def.load >= 0) {
         size_t ncell = def.npoints / def.axes[def.load].n;
