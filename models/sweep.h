@@ -176,6 +176,7 @@ void sw_test_crash(const sw_task_t *t);
 typedef struct sw_pool {
     int nworkers;                   /* remote workers: 0 .. nworkers-1 */
     bool master_runs;               /* the master executes tasks itself as well */
+    int depth;                      /* tasks a worker holds (running + queued); 0: 1 */
     const char *noun;               /* "worker" / "rank", for messages */
     void *ctx;
     /* Send a task to idle worker w. 0, or -1 if the worker is gone. */

@@ -74,7 +74,9 @@ typedef struct master {
     sw_result_t *res;
     unsigned char *st;
     size_t n, next, inflight;
-    int *busy;
+    int *busy;                      /* nworkers x depth task indices */
+    int *nbusy;
+    int depth;
     bool *alive;
     int nalive;
     bool pool_failed;
@@ -280,23 +282,51 @@ static size_t take_next(master_t *m)
     return m->next < m->n ? m->next++ : SIZE_MAX;
 }
 
+/* Worker w holds up to `depth` tasks, oldest first (busy[w * depth ..]):
+ * with a task queued behind the running one a worker never waits for a
+ * master that is busy running a task of its own. */
+#define BUSY(m, w, k) ((m)->busy[(size_t)(w) * (size_t)(m)->depth + (size_t)(k)])
+
 static void hand_out(master_t *m)
 {
     if (!m->pool) return;
-    for (int w = 0; w < m->pool->nworkers; w++) {
-        if (!m->alive[w] || m->busy[w] >= 0) continue;
-        size_t idx = take_next(m);
-        if (idx == SIZE_MAX) return;
-        if (m->pool->send(m->pool->ctx, w, &m->tasks[idx]) != 0) {
-            m->alive[w] = false;
-            m->nalive--;
-            m->next = idx;   /* give it to another */
-            continue;
+    for (int k = 0; k < m->depth; k++)
+        for (int w = 0; w < m->pool->nworkers; w++) {
+            if (!m->alive[w] || m->nbusy[w] > k) continue;
+            size_t idx = take_next(m);
+            if (idx == SIZE_MAX) return;
+            if (m->pool->send(m->pool->ctx, w, &m->tasks[idx]) != 0) {
+                m->alive[w] = false;
+                m->nalive--;
+                m->next = idx;   /* give it to another */
+                continue;
+            }
+            m->st[idx] = ST_RUN;
+            BUSY(m, w, m->nbusy[w]++) = (int)idx;
+            m->inflight++;
         }
-        m->st[idx] = ST_RUN;
-        m->busy[w] = (int)idx;
-        m->inflight++;
+}
+
+/* The tasks worker w held are lost. */
+static void lose_worker(master_t *m, int w, const char *who, const char *why)
+{
+    if (m->alive[w]) {
+        m->alive[w] = false;
+        m->nalive--;
     }
+    if (m->nbusy[w] == 0 && who) fprintf(m->err, "ragsim: error: %s %s\n", who, why);
+    for (int k = 0; k < m->nbusy[w]; k++) {
+        int idx = BUSY(m, w, k);
+        if (who) {
+            char d[512];
+            describe_task(m->def, &m->tasks[idx], d, sizeof d);
+            fprintf(m->err, "ragsim: error: %s %s %s %s\n", who, why, k == 0 ? "while running" : "holding", d);
+        }
+        m->st[idx] = ST_LOST;
+        m->bad_total++;
+        m->inflight--;
+    }
+    m->nbusy[w] = 0;
 }
 
 static void serve(master_t *m, int timeout_ms)
@@ -318,38 +348,24 @@ static void serve(master_t *m, int timeout_ms)
             progress_clear(m);
             fprintf(m->err, "ragsim: error: the %s pool failed: %s\n", m->pool->noun, why);
             m->pool_failed = true;
-            for (int k = 0; k < m->pool->nworkers; k++)
-                if (m->busy[k] >= 0) {
-                    m->st[m->busy[k]] = ST_LOST;
-                    m->bad_total++;
-                    m->busy[k] = -1;
-                }
+            for (int k = 0; k < m->pool->nworkers; k++) lose_worker(m, k, NULL, NULL);
             m->nalive = 0;
             m->inflight = 0;
             break;
         }
         if (w < 0 || w >= m->pool->nworkers) continue;
         m->pool->describe(m->pool->ctx, w, who, sizeof who);
-        int idx = m->busy[w];
         if (rc == 1) {
+            int idx = m->nbusy[w] > 0 ? BUSY(m, w, 0) : -1;
             if (idx >= 0 && task_cmp(&r->task, &m->tasks[idx]) == 0) {
-                m->busy[w] = -1;
+                for (int k = 1; k < m->nbusy[w]; k++) BUSY(m, w, k - 1) = BUSY(m, w, k);
+                m->nbusy[w]--;
                 m->inflight--;
                 record(m, (size_t)idx, r, who);
             }
         } else {
             progress_clear(m);
-            m->alive[w] = false;
-            m->nalive--;
-            if (idx >= 0) {
-                char d[512];
-                describe_task(m->def, &m->tasks[idx], d, sizeof d);
-                fprintf(m->err, "ragsim: error: %s %s while running %s\n", who, why, d);
-                m->st[idx] = ST_LOST;
-                m->bad_total++;
-                m->busy[w] = -1;
-                m->inflight--;
-            } else fprintf(m->err, "ragsim: error: %s %s\n", who, why);
+            lose_worker(m, w, who, why);
         }
         timeout_ms = 0;
     }
@@ -413,7 +429,7 @@ static size_t run_batch(master_t *m, const sw_task_t *tasks, size_t n, sw_result
     free(r);
     if (rs_interrupted && m->pool) {
         /* the runs in flight are abandoned */
-        for (int w = 0; w < m->pool->nworkers; w++) m->busy[w] = -1;
+        for (int w = 0; w < m->pool->nworkers; w++) m->nbusy[w] = 0;
         m->inflight = 0;
     }
     size_t bad = 0;
@@ -1118,13 +1134,13 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     }
     m.pool = pool;
     if (pool) {
-        m.busy = malloc((size_t)(pool->nworkers ? pool->nworkers : 1) * sizeof *m.busy);
-        m.alive = malloc((size_t)(pool->nworkers ? pool->nworkers : 1) * sizeof *m.alive);
-        if (!m.busy || !m.alive) goto out;
-        for (int w = 0; w < pool->nworkers; w++) {
-            m.busy[w] = -1;
-            m.alive[w] = true;
-        }
+        size_t nw = (size_t)(pool->nworkers ? pool->nworkers : 1);
+        m.depth = pool->depth > 1 ? pool->depth : 1;
+        m.busy = calloc(nw * (size_t)m.depth, sizeof *m.busy);
+        m.nbusy = calloc(nw, sizeof *m.nbusy);
+        m.alive = malloc(nw * sizeof *m.alive);
+        if (!m.busy || !m.nbusy || !m.alive) goto out;
+        for (int w = 0; w < pool->nworkers; w++) m.alive[w] = true;
         m.nalive = pool->nworkers;
     }
     m.t0 = wall_now();
@@ -1298,6 +1314,7 @@ out:
     free(m.ck);
     free(m.ckpath);
     free(m.busy);
+    free(m.nbusy);
     free(m.alive);
     free(tasks);
     free(res);

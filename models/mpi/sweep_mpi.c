@@ -1,6 +1,7 @@
 /* MPI pool for `ragsim-mpi sweep`. Rank 0 is the master: it hands out one
- * task at a time to every other rank (dynamic load balancing: runs differ
- * a lot in length), runs tasks itself between serving them, and alone
+ * task at a time to every other rank, plus one queued behind it (dynamic
+ * load balancing: runs differ a lot in length), runs tasks itself between
+ * serving them, and alone
  * writes the output and the checkpoint. Messages are the fixed-size task
  * and result structs (sweep.h) sent as bytes: every rank runs the same
  * binary. Tags: TASK and STOP to a worker, RESULT back.
@@ -74,7 +75,15 @@ static int mw_get(void *ctx, sw_task_t *t)
 {
     (void)ctx;
     MPI_Status st;
-    if (MPI_Probe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &st) != MPI_SUCCESS) return -1;
+    /* poll with short naps: a blocking probe spins a core that the
+     * master, or another rank on an oversubscribed node, could use */
+    struct timespec nap = {0, 200000};
+    for (;;) {
+        int flag = 0;
+        if (MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS) return -1;
+        if (flag) break;
+        nanosleep(&nap, NULL);
+    }
     if (st.MPI_TAG == TAG_STOP) {
         char none;
         MPI_Recv(&none, 1, MPI_BYTE, 0, TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
@@ -106,7 +115,7 @@ int sw_mpi_sweep(const sw_opts_t *o)
     if (size == 1) status = sw_cmd_sweep(o, NULL, stdout, stderr);
     else if (rank == 0) {
         mpi_pool_t p = {size};
-        sw_pool_t pool = {.nworkers = size - 1, .master_runs = true, .noun = "rank", .ctx = &p, .send = mp_send,
+        sw_pool_t pool = {.nworkers = size - 1, .master_runs = true, .depth = 2, .noun = "rank", .ctx = &p, .send = mp_send,
                           .recv = mp_recv, .shutdown = mp_shutdown, .describe = mp_describe};
         status = sw_cmd_sweep(o, &pool, stdout, stderr);
     } else
