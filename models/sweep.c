@@ -306,6 +306,7 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
     def->load = -1;
     def->path = path;
     def->find_steps = 6;
+    def->knee_factor = 1.5;
     int errs = d->errors, rc = 0;
     def->cfg = sim_cfg_load_file(path, d);
     if (!def->cfg) return SIM_ECONFIG;
@@ -321,6 +322,7 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
     sim_cfg_int(d, root, "seed", 0, 0, INT64_MAX, -1, &fseed);
     sim_cfg_node_t *capn = sim_cfg_get(root, "capacity");
     if (capn && sim_cfg_expect_map(d, capn, "capacity")) {
+        sim_cfg_double(d, capn, "knee_factor", 0, 1.000001, 1000, 1.5, &def->knee_factor);
         sim_cfg_node_t *req = sim_cfg_get(capn, "require");
         if (req && sim_cfg_expect_map(d, req, "require")) {
             if (req->n > SW_MAX_REQS) sim_cfg_error(d, req, "at most %d requirements", SW_MAX_REQS);

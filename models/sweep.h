@@ -97,6 +97,7 @@ typedef struct sw_def {
     uint64_t seed;
     int64_t find_steps;             /* find.steps (default 6) */
     double slo_success, slo_p95;    /* the scenario's SLO (ratio; s, INFINITY: none) */
+    double knee_factor;             /* capacity.knee_factor (default 1.5) */
     sw_req_t req[SW_MAX_REQS];      /* capacity.require */
     size_t nreq;
     uint64_t hash;                  /* of everything that decides the results (checkpoints) */

@@ -671,8 +671,9 @@ static int group_load_cmp(const void *x, const void *y, void *ctx)
  * the answer is the highest load L such that every load up to L meets the
  * SLO on the means; its interval runs from the highest such load where the
  * whole 95% interval meets the SLO to the highest where it does not exclude
- * meeting it. The knee is Kneedle's: the load where the normalised p95
- * curve is furthest below the chord from the first to the last load. */
+ * meeting it. The knee is where the mean p95 first reaches knee_factor
+ * times its value at the lowest load (capacity.knee_factor, default 1.5),
+ * interpolated linearly between the two loads around it. */
 static capacity_t capacity_of(const analysis_t *a, uint32_t v, uint64_t cell, group_t **gs, size_t *ng_out)
 {
     const sw_def_t *def = a->def;
@@ -707,27 +708,17 @@ static capacity_t capacity_of(const analysis_t *a, uint32_t v, uint64_t cell, gr
         if (run_maybe) c.hi = load;
     }
     c.all_meet = run_mean;
-    if (ng >= 3 && kp >= 0) {
-        double x0 = a->pts[gs[0]->point].axis[def->load], x1 = a->pts[gs[ng - 1]->point].axis[def->load];
-        double y0 = INFINITY, y1 = -INFINITY;
-        for (size_t i = 0; i < ng; i++)
-            if (isfinite(gs[i]->mean[kp])) {
-                if (gs[i]->mean[kp] < y0) y0 = gs[i]->mean[kp];
-                if (gs[i]->mean[kp] > y1) y1 = gs[i]->mean[kp];
-            }
-        double best = 0;
-        /* a curve that rises by less than 20% over the range has no knee in it */
-        if (x1 > x0 && y1 > y0 && y1 >= 1.2 * y0)
-            for (size_t i = 0; i < ng; i++) {
-                double y = gs[i]->mean[kp];
-                if (!isfinite(y)) continue;
-                double x = a->pts[gs[i]->point].axis[def->load];
-                double dlt = (x - x0) / (x1 - x0) - (y - y0) / (y1 - y0);
-                if (dlt > best) {
-                    best = dlt;
-                    c.knee = x;
-                }
-            }
+    /* the knee: where p95 first passes knee_factor x its value at the
+     * lowest load, interpolated linearly between the two loads around it */
+    if (ng >= 2 && kp >= 0 && isfinite(gs[0]->mean[kp])) {
+        double y0 = gs[0]->mean[kp], target = def->knee_factor * y0;
+        for (size_t i = 1; i < ng; i++) {
+            double y = gs[i]->mean[kp], yp = gs[i - 1]->mean[kp];
+            if (!isfinite(y) || y < target) continue;
+            double x = a->pts[gs[i]->point].axis[def->load], xp = a->pts[gs[i - 1]->point].axis[def->load];
+            c.knee = isfinite(yp) && y > yp && yp < target ? xp + (target - yp) / (y - yp) * (x - xp) : x;
+            break;
+        }
     }
     return c;
 }
@@ -876,8 +867,8 @@ static void print_capacity(FILE *out, const analysis_t *a, const capacity_t *cap
     free(cells);
     fprintf(out, "max load: every load up to it meets the SLO on the mean; 95%% interval: from the highest\n"
                  "load whose whole confidence interval meets the SLO to the highest whose interval does not\n"
-                 "exclude it (+: the top of the range still meets it); knee: where p95 turns upward (Kneedle;\n"
-                 "-: p95 rises by less than 20%% over the range)\n");
+                 "exclude it (+: the top of the range still meets it); knee: the load where p95 reaches %g x\n"
+                 "its value at the lowest load, interpolated (-: not in the range)\n", def->knee_factor);
 }
 
 /* ---- output file -------------------------------------------------------------------------- */
@@ -918,6 +909,7 @@ static int write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *
                  def->req[i].is_max ? "<=" : ">=", def->req[i].bound);
     }
     rc |= sim_trace_attr_str(tr, "/", "capacity_require", reqs);
+    rc |= sim_trace_attr_f64(tr, "/", "knee_factor", def->knee_factor);
     /* variants and axes */
     sim_table_t vt;
     sim_table_init(&vt, "variants");
@@ -1030,7 +1022,7 @@ static int write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *
         F64("/sweep/capacity/success_ratio_hw", caps[i_].succ_hw, ncaps, "1", "95% half-width");
         F64("/sweep/capacity/latency_p95_s", caps[i_].p95, ncaps, "s", "at max_load");
         F64("/sweep/capacity/latency_p95_hw", caps[i_].p95_hw, ncaps, "s", "95% half-width");
-        F64("/sweep/capacity/knee_load", caps[i_].knee, ncaps, lu, "knee of the p95 curve (Kneedle); NaN: fewer than 3 loads");
+        F64("/sweep/capacity/knee_load", caps[i_].knee, ncaps, lu, "load where p95 reaches knee_factor x its value at the lowest load; NaN: not in the range");
     }
 #undef I64
 #undef F64
