@@ -437,9 +437,12 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
     sim_diag_init(&sd);
     rc = load_point(def, NULL, NAN, &s, &sd);
     if (rc) {
-        sim_diag_error_at(d, path, root->line, root->col, "the scenario '%s' (with the sweep's 'set') is not valid:",
-                          def->scenario_path);
-        fputs(sim_diag_text(&sd), stderr);   /* positions are in the scenario file */
+        /* the scenario's first error (its position is in the scenario, or
+         * "--set" for an override), at the sweep's `scenario` */
+        const char *t = sim_diag_text(&sd);
+        sim_cfg_node_t *at = sim_cfg_get(root, "scenario");
+        sim_cfg_error(d, at ? at : root, "the scenario does not load with the sweep's overrides (%d error%s): %.*s",
+                      sd.errors, sd.errors == 1 ? "" : "s", (int)strcspn(t, "\n"), t);
         sim_diag_fini(&sd);
         rs_unload(&s);
         return rc == SIM_ENOMEM ? rc : SIM_ECONFIG;
