@@ -1103,6 +1103,11 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
                 o->sweep);
         goto out;
     }
+    if (o->find_max_load && def.axes[def.load].n < 2) {
+        fprintf(err, "%s: error: --find max-load bisects between the load axis's lowest and highest values: "
+                     "'%s' needs at least two\n", o->sweep, def.axes[def.load].path);
+        goto out;
+    }
     outpath = o->out ? strdup(o->out) : default_out(o->sweep);
     m.ckpath = outpath ? malloc(strlen(outpath) + 6) : NULL;
     if (!outpath || !m.ckpath) {
@@ -1315,8 +1320,7 @@ out:
     free(caps);
     free(gs);
     free(outpath);
-    if (m.def) sw_def_fini(&def);
-    else sw_def_fini(&def);
+    sw_def_fini(&def);
     sim_diag_fini(&d);
     return status;
 }
