@@ -274,3 +274,47 @@ Test(sweep, find_max_load_brackets_the_grid_answer, .timeout = 600)
     free(ref);
     free(out);
 }
+
+Test(sweep, axes_expand_ranges_lists_and_points)
+{
+    char *p = tu_tmp_path("axes", ".yaml");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "scenario: %s\n"
+             "axes:\n"
+             "  vectordb.memory.limit: {from: 4GiB, to: 32GiB, points: 4}\n"
+             "  workload.rate: {from: 10/s, to: 30/s, step: 10/s}\n"
+             "  pipeline.context_propagation: [true, false]\n"
+             "replications: 2\n",
+             tu_src("scenarios/rag-baseline.yaml"));
+    cr_assert_eq(tu_write_file(p, text), 0);
+    sw_def_t def;
+    sim_diag_t d;
+    sim_diag_init(&d);
+    int rc = sw_def_load(&def, p, NULL, 0, 0, false, 0, &d);
+    cr_assert_eq(rc, 0, "%s", sim_diag_text(&d));
+    cr_assert_eq(def.naxes, 3);
+    const sw_axis_t *mem = &def.axes[0], *rate = &def.axes[1], *prop = &def.axes[2];
+    cr_assert_eq(mem->kind, SW_SIZE);
+    cr_assert_eq(mem->n, 4);
+    for (size_t i = 0; i < 4; i++) cr_assert_float_eq(mem->value[i], (double)(1ull << (32 + i)), 0.5, "%zu", i);
+    cr_assert_str_eq(mem->text[1], "8589934592B");
+    cr_assert_eq(rate->kind, SW_RATE);
+    cr_assert_eq(rate->n, 3);
+    cr_assert_float_eq(rate->value[2], 30, 1e-9);
+    cr_assert_eq(prop->kind, SW_TEXT);
+    cr_assert_str_eq(prop->text[1], "false");
+    cr_assert_eq(def.npoints, 24);
+    cr_assert_eq(def.load, 1, "workload.rate is the load axis");
+    cr_assert_eq(def.replications, 2);
+    cr_assert_eq(def.seed, 1, "the scenario's seed");
+    size_t c[SW_MAX_AXES];
+    sw_point_coords(&def, 23, c);
+    cr_assert(c[0] == 3 && c[1] == 2 && c[2] == 1);
+    sw_point_coords(&def, 7, c);   /* 7 = (1 * 3 + 0) * 2 + 1 */
+    cr_assert(c[0] == 1 && c[1] == 0 && c[2] == 1);
+    sw_def_fini(&def);
+    sim_diag_fini(&d);
+    unlink(p);
+    free(p);
+}
