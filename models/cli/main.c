@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "models/cli/bench.h"
+#include "models/cli/sweep_cli.h"
 #include "models/runner.h"
 
 static const char usage[] =
@@ -18,6 +19,8 @@ static const char usage[] =
     "                           [--max-events N] [--no-trace] [--variants a,b,...] [-q]\n"
     "  ragsim compare SCENARIO.yaml [-o OUT.h5] [--reps N] [--variants a,b,...] [--set KEY=VALUE]...\n"
     "  ragsim validate SCENARIO.yaml [--set KEY=VALUE]...\n"
+    "  ragsim sweep SWEEP.yaml [-o OUT.h5] [-j N] [--resume] [--find max-load] [--reps N] [-q]\n"
+    "                          (capacity planning over a grid; see ragsim sweep --help)\n"
     "  ragsim bench hold|mmc [options]\n"
     "  ragsim --help | --version\n"
     "\n"
@@ -158,7 +161,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_RUN);
     if (strcmp(cmd, "validate") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_VALIDATE);
     if (strcmp(cmd, "compare") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_COMPARE);
+    if (strcmp(cmd, "sweep") == 0) return sweep_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return bench_main(argc - 1, argv + 1, stdout, stderr);
-    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, bench; see ragsim --help)\n", cmd);
+    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, bench; see ragsim --help)\n", cmd);
     return 2;
 }

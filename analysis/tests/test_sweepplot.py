@@ -1,0 +1,79 @@
+"""ragsim_analysis.sweepplot on a real sweep written by the binary."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ragsim_analysis import sweepplot
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(os.path.dirname(HERE))
+BINARY = os.environ.get("RAGSIM_BINARY", os.path.join(SOURCE, "build", "ragsim"))
+
+
+@pytest.fixture(scope="module")
+def sweep_h5(tmp_path_factory):
+    if not os.access(BINARY, os.X_OK):
+        pytest.skip(f"no ragsim binary at {BINARY} (set RAGSIM_BINARY)")
+    d = tmp_path_factory.mktemp("sweep")
+    sw = d / "small.yaml"
+    sw.write_text(
+        f"scenario: {SOURCE}/scenarios/rag-baseline.yaml\n"
+        "set: {duration: 30s, warmup: 5s}\n"
+        "axes:\n"
+        "  workload.rate: [30/s, 60/s, 90/s]\n"
+        "  vectordb.memory.limit: {from: 4GiB, to: 8GiB, points: 2}\n"
+        "replications: 2\n")
+    out = d / "small.h5"
+    r = subprocess.run([BINARY, "sweep", str(sw), "-o", str(out), "-q"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return str(out)
+
+
+def is_png(path):
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_read_sweep_matches_the_grid(sweep_h5):
+    s = sweepplot.read_sweep(sweep_h5)
+    assert s["variants"] == ["default"]
+    assert [a["path"] for a in s["axes"]] == ["workload.rate", "vectordb.memory.limit"]
+    assert s["load_axis"] == "workload.rate"
+    rates = s["summary"]["axes"]["workload.rate"]
+    assert sorted(set(rates.tolist())) == [30.0, 60.0, 90.0]
+    assert sorted(set(s["summary"]["axes"]["vectordb.memory.limit"].tolist())) == [4 * 2**30, 8 * 2**30]
+    sr = s["summary"]["mean"]["success_ratio"]
+    assert len(sr) == 6 and np.all((sr >= 0) & (sr <= 1))
+
+
+def test_plot_sweep_writes_lines_and_heatmaps(sweep_h5, tmp_path):
+    paths = sweepplot.plot_sweep(sweep_h5, str(tmp_path / "fig"))
+    names = sorted(os.path.basename(p) for p in paths)
+    # three metrics against the load, and a heatmap per metric (one variant)
+    assert "success_ratio_vs_workload.rate.png" in names
+    assert "latency_p95_s_vs_workload.rate.png" in names
+    assert "heatmap_goodput_per_s_default.png" in names
+    assert len(paths) == 6
+    for p in paths:
+        assert os.path.getsize(p) > 1000 and is_png(p), p
+
+
+def test_command_line(sweep_h5, tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.path.join(SOURCE, "analysis"))
+    out = tmp_path / "cli"
+    r = subprocess.run([sys.executable, "-m", "ragsim_analysis.sweepplot", sweep_h5, "-o", str(out),
+                        "-m", "success_ratio"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    printed = r.stdout.split()
+    assert len(printed) == 2 and all(os.path.exists(p) for p in printed)
+    bad = tmp_path / "not-a-sweep.h5"
+    bad.write_text("x")
+    r = subprocess.run([sys.executable, "-m", "ragsim_analysis.sweepplot", str(bad)], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 2 and "error" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "ragsim_analysis.sweepplot", sweep_h5, "-m", "nope", "-o",
+                        str(out)], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "no metric nope" in r.stderr
