@@ -42,7 +42,7 @@
 #define SW_MAX_AXES 8
 #define SW_MAX_VALUES 10000       /* values of one axis */
 #define SW_MAX_POINTS 100000      /* points of a sweep */
-#define SW_MAX_RUNS 10000000      /* points x variants x replications */
+#define SW_MAX_RUNS 1000000       /* points x variants x replications (the master keeps ~4 KiB per run) */
 #define SW_MAX_FIND_STEPS 40
 #define SW_MAX_METRICS 48         /* summary metrics carried per run */
 #define SW_METRIC_NAME RS_NAME_MAX

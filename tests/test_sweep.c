@@ -166,6 +166,19 @@ Test(sweep, output_independent_of_jobs_and_ranks, .timeout = 600)
     cr_assert_eq(r.status, 0, "%s", r.err);
     tu_run_free(&r);
     same_output(ref, j2);
+    /* the bisection too: its rounds depend only on results */
+    char *f1 = tu_tmp_path("sweep-find-j1", ".h5"), *f2 = tu_tmp_path("sweep-find-j2", ".h5");
+    r = ragsim("sweep", sw, "-o", f1, "-j", "1", "-q", "--find", "max-load");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    r = ragsim("sweep", sw, "-o", f2, "-j", "2", "-q", "--find", "max-load");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    same_output(f1, f2);
+    unlink(f1);
+    unlink(f2);
+    free(f1);
+    free(f2);
 
 #ifdef RAGSIM_MPI_BINARY
     const char *mpi = RAGSIM_MPI_BINARY;
