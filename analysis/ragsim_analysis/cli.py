@@ -11,13 +11,15 @@ a missing or invalid trace.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
 from .report import comparison_text, default_output_dir, write_report
 from .trace import Trace, TraceError
 
-PROG = "ragsim_analysis"
+# `ragsim report` runs this module with RAGSIM_PROG=ragsim, so that usage and errors name the command typed
+PROG = os.environ.get("RAGSIM_PROG") or "ragsim_analysis"
 
 
 def _parser() -> argparse.ArgumentParser:
