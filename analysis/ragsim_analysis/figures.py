@@ -38,7 +38,13 @@ EVENT_STYLE = {
     "oom_kill": dict(color="#d62728", lw=0.9, alpha=0.6, ls="-"),
     "config_push": dict(color="#9467bd", lw=1.0, alpha=0.8, ls=":"),
     "change_start": dict(color="#8c564b", lw=1.0, alpha=0.8, ls="-."),
+    "change_rollback": dict(color="#17becf", lw=1.0, alpha=0.8, ls="-."),
+    "breaker_open": dict(color="#e377c2", lw=0.9, alpha=0.7, ls=(0, (1, 1))),
 }
+# event kind -> legend label, in drawing order
+EVENT_LABELS = [("oom_kill", "OOM kill (any replication)"), ("config_push", "config push"),
+                ("change_start", "configuration change"), ("change_rollback", "change rolled back"),
+                ("breaker_open", "breaker opened")]
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 _SECOND = ["#d62728", "#2ca02c", "#9467bd"]
 
@@ -75,6 +81,7 @@ class Limit:
     label: str
     keys: Tuple[str, ...]
     parse: Callable[[object], Optional[float]]
+    default: object = None      # the model's default when the scenario leaves the value out
 
 
 @dataclasses.dataclass
@@ -124,7 +131,9 @@ def default_specs() -> List[FigureSpec]:
     return [
         FigureSpec("success_ratio", "Success ratio", "answered / ended", "1",
                    [Curve("success ratio", "success_ratio")],
-                   "Requests answered (success + degraded) over requests that ended in each sample interval."),
+                   "Requests answered (success + degraded) over requests that ended in each sample interval; "
+                   "the dashed line is the scenario's SLO (slo.success_ratio, 99% unless set).",
+                   limit=Limit("SLO", ("slo", "success_ratio"), units.parse_ratio, "99%")),
         FigureSpec("goodput", "Answered requests per second", "answered requests", "1/s",
                    [Curve("answered per second", derive=_sum_series(
                        ["requests_per_second{outcome=success}", "requests_per_second{outcome=degraded}"], "answered per second"))],
@@ -132,7 +141,9 @@ def default_specs() -> List[FigureSpec]:
                    requires="requests_per_second{outcome=success}"),
         FigureSpec("latency_p95", "End-to-end latency p95", "latency p95", "s",
                    [Curve("end-to-end p95", "latency_p95_seconds")],
-                   "p95 of the end-to-end latency of the requests answered in each interval (gaps: none answered)."),
+                   "p95 of the end-to-end latency of the requests answered in each interval (gaps: none answered); "
+                   "the dashed line is slo.latency_p95 when the scenario sets one.",
+                   limit=Limit("SLO", ("slo", "latency_p95"), units.parse_duration)),
         FigureSpec("retrieval_p95", "Retrieval latency p95", "retrieval latency p95", "s",
                    [Curve("retrieval p95", "rag_retrieval_latency_p95_seconds")],
                    "p95 of the caller-side retrieval latency (issue to result or timeout). "
@@ -179,7 +190,7 @@ def _limit_value(trace: Trace, spec: FigureSpec, variant: str) -> Optional[float
     if spec.limit is None:
         return None
     try:
-        v = spec.limit.parse(trace.scenario_value(spec.limit.keys, variant))
+        v = spec.limit.parse(trace.scenario_value(spec.limit.keys, variant, default=spec.limit.default))
     except (ValueError, TypeError):
         return None
     return v if v is not None and v > 0 else None
@@ -252,8 +263,7 @@ def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequenc
             t1 = t1 if math.isfinite(t1) else float(trace.attrs.get("duration_s", t0))
             ax.axvspan(t0 / tdiv, max(t1, t0 + 1e-9) / tdiv, lw=0, **EVENT_STYLE["fault"])
             handles.setdefault("fault", Patch(**EVENT_STYLE["fault"]))
-        for kind, label in (("oom_kill", "OOM kill (any replication)"), ("config_push", "config push"),
-                            ("change_start", "configuration change")):
+        for kind, label in EVENT_LABELS:
             times = evv.loc[evv["kind"] == kind, "time"].to_numpy()
             for tk in np.unique(np.round(times, 6)):
                 ax.axvline(tk / tdiv, **EVENT_STYLE[kind])
@@ -300,7 +310,7 @@ def mark_events(ax, trace: Trace, variant: str, tscale: float = 1.0) -> None:
     for t0, t1 in _fault_spans(evv):
         t1 = t1 if math.isfinite(t1) else float(trace.attrs.get("duration_s", t0))
         ax.axvspan(t0 / tscale, t1 / tscale, lw=0, **EVENT_STYLE["fault"])
-    for kind in ("oom_kill", "config_push", "change_start"):
+    for kind, _ in EVENT_LABELS:
         for tk in np.unique(np.round(evv.loc[evv["kind"] == kind, "time"].to_numpy(), 6)):
             ax.axvline(tk / tscale, **EVENT_STYLE[kind])
 
@@ -372,7 +382,7 @@ def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, nco
     handles = [Patch(color=VERDICT_COLORS[k]) for k in ("baseline", "better", "worse", "n.s.", "differs")]
     labels = [f"baseline '{base}'", "▲ better (paired)", "▼ worse (paired)", "= not significant", "≠ differs (neutral metric)"]
     fig.legend(handles, labels, loc="upper right", ncol=5, fontsize=7, frameon=False)
-    nrep = int(cmp["n"].max() + cmp["not_recovered"].max()) if len(cmp) else 0
+    nrep = int((cmp["n"] + cmp["not_recovered"]).max()) if len(cmp) else 0
     fig.suptitle(f"{trace.name}: variants compared with '{base}' ({nrep} replications, paired by seed)",
                  fontsize=11, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
@@ -436,6 +446,10 @@ def latency_cdf_figure(trace: Trace) -> Tuple[Optional[Figure], str]:
     if not drawn:
         return None, "no request was answered"
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
     ax.set_xlabel("end-to-end latency (s, log scale)")
     ax.set_ylim(0, 1.02)
     ax.grid(True, which="both", alpha=0.3)
