@@ -22,6 +22,7 @@ _EXPORTS = {
     "Series": "trace", "Trace": "trace", "TraceError": "trace", "load_comparison": "trace", "load_summary": "trace",
     "open_trace": "trace", "parse_series_name": "trace",
     "format_value": "units", "parse_duration": "units", "parse_size": "units", "parse_ratio": "units",
+    "mean_ci": "units", "t975": "units",
     "comparison_figure": "figures", "default_specs": "figures", "latency_cdf_figure": "figures",
     "mark_events": "figures", "plot_band": "figures", "save_png": "figures", "show": "figures",
     "timeseries_figure": "figures",
@@ -30,9 +31,12 @@ _EXPORTS = {
     "workdir": "run",
 }
 __all__ = sorted(_EXPORTS)
+_SUBMODULES = ("trace", "units", "figures", "report", "run", "cli")
 
 
 def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     mod = _EXPORTS.get(name)
     if mod is None:
         raise AttributeError(f"module 'ragsim_analysis' has no attribute {name!r}")
@@ -42,4 +46,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))
