@@ -20,6 +20,7 @@ import dataclasses
 import io
 import math
 import os
+import sys
 import tempfile
 import warnings
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -501,13 +502,28 @@ class Rendered:
     png: bytes
 
 
+def _progress(label: str) -> None:
+    """One line on stderr, rewritten in place, only when stderr is a terminal."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\033[Kdrawing {label}" if label else "\r\033[K")
+        sys.stderr.flush()
+
+
 def all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tuple[List[Rendered], List[str]]:
     """Every figure the trace supports, rendered to PNG; and notes on those left out."""
+    try:
+        return _all_figures(trace, headline)
+    finally:
+        _progress("")
+
+
+def _all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tuple[List[Rendered], List[str]]:
     out: List[Rendered] = []
     notes: List[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if trace.has_comparison():
+            _progress("the comparison figures")
             fig = comparison_figure(trace, headline)
             if fig is not None:
                 out.append(Rendered("comparison", "Comparison: headline metrics",
@@ -522,12 +538,14 @@ def all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tuple
             wanted = [c.dataset for c in spec.curves if c.dataset] + ([spec.requires] if spec.requires else [])
             if not any(w in names for w in wanted):
                 continue
+            _progress(f"{spec.title.lower()} ({len(trace.variants)} variants)")
             fig = timeseries_figure(trace, spec)
             if fig is None:
                 notes.append(f"{spec.title}: not drawn, every value is 0 or missing")
                 continue
             out.append(Rendered(spec.key, spec.title, spec.caption + " Line: median across replications; band: "
                                 "5th to 95th percentile across replications.", png_bytes(fig)))
+        _progress("the latency CDF")
         fig, source = latency_cdf_figure(trace)
         if fig is not None:
             out.append(Rendered("latency_cdf", "End-to-end latency CDF", f"Drawn from {source}.", png_bytes(fig)))
