@@ -201,12 +201,18 @@ def _nonzero(s: Optional[Series]) -> bool:
     return s is not None and s.values.size > 0 and bool(np.any(np.nan_to_num(s.values, nan=0.0) != 0))
 
 
+def _constant(series: Sequence[Optional[Series]]) -> bool:
+    vals = [s.values[np.isfinite(s.values)] for s in series if s is not None]
+    vals = np.concatenate(vals) if vals else np.zeros(0)
+    return vals.size > 0 and float(vals.max()) == float(vals.min())
+
+
 def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequence[str]] = None,
                       skip_if_zero: bool = True) -> Optional[Figure]:
     """One panel per variant with the spec's curves (median and 5-95% band across replications).
 
     None when the trace has none of the curves' data (or, with skip_if_zero,
-    when every value is 0 or NaN)."""
+    when every value is 0 or NaN, or the same everywhere)."""
     variants = list(variants) if variants is not None else trace.variants
     names = trace.series_names()
     if spec.requires and spec.requires not in names:
@@ -216,6 +222,8 @@ def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequenc
         return None
     if skip_if_zero and not any(_nonzero(s) for ss in data.values() for s in ss):
         return None
+    if skip_if_zero and _constant([s for ss in data.values() for s in ss]):
+        return None     # one value everywhere (e.g. one lease per replica): a sentence, not a figure
 
     tdiv, tunit = units.time_axis(float(trace.attrs.get("duration_s", 0) or 0))
     vmax = max((np.nanmax(np.abs(s.values)) for ss in data.values() for s in ss
@@ -338,7 +346,9 @@ def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, nco
         return None
     base = trace.baseline
     if metrics is None:
-        metrics = list(dict.fromkeys(cmp["metric"]))
+        # every metric, except those that are 0 (or without a value) in every variant: nothing to compare
+        metrics = [m for m in dict.fromkeys(cmp["metric"])
+                   if np.nan_to_num(cmp.loc[cmp["metric"] == m, "mean"].to_numpy(float), nan=0.0).any()]
     metrics = [m for m in metrics if np.isfinite(cmp.loc[cmp["metric"] == m, "mean"]).any()]
     if not metrics:
         return None
@@ -529,10 +539,6 @@ def _all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tupl
                 out.append(Rendered("comparison", "Comparison: headline metrics",
                                     "Means across replications with 95% confidence intervals; colour and marker give the "
                                     "paired verdict against the baseline (docs/compare.md).", png_bytes(fig)))
-            fig = comparison_figure(trace, None)
-            if fig is not None:
-                out.append(Rendered("comparison_all", "Comparison: every metric of /comparison",
-                                    "Every metric of /comparison, as above.", png_bytes(fig)))
         names = trace.series_names()
         for spec in default_specs():
             wanted = [c.dataset for c in spec.curves if c.dataset] + ([spec.requires] if spec.requires else [])
@@ -541,7 +547,8 @@ def _all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tupl
             _progress(f"{spec.title.lower()} ({len(trace.variants)} variants)")
             fig = timeseries_figure(trace, spec)
             if fig is None:
-                notes.append(f"{spec.title}: not drawn, every value is 0 or missing")
+                notes.append(f"{spec.title}: not drawn, every value is 0, missing, or the same in every run "
+                             "and at every time")
                 continue
             out.append(Rendered(spec.key, spec.title, spec.caption + " Line: median across replications; band: "
                                 "5th to 95th percentile across replications.", png_bytes(fig)))
@@ -551,6 +558,13 @@ def _all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tupl
             out.append(Rendered("latency_cdf", "End-to-end latency CDF", f"Drawn from {source}.", png_bytes(fig)))
         else:
             notes.append(f"Latency CDF: not drawn, {source}")
+        if trace.has_comparison():
+            _progress("the comparison of every metric")
+            fig = comparison_figure(trace, None)
+            if fig is not None:
+                out.append(Rendered("comparison_all", "Comparison: every metric of /comparison",
+                                    "Every metric of /comparison that is not 0 in every variant, as in the first "
+                                    "comparison figure.", png_bytes(fig)))
     return out, notes
 
 
