@@ -451,7 +451,8 @@ def latency_cdf_figure(trace: Trace) -> Tuple[Optional[Figure], str]:
                 continue
             for c, p in cols:
                 ax.scatter(s[c].to_numpy(float), np.full(len(s), p), color=col, s=14, alpha=0.6)
-            ax.plot(xs, [p for _, p in cols], color=col, lw=1.4, marker="o", label=f"{v}: median of {len(s)} replications")
+            ax.plot(xs, [p for _, p in cols], color=col, lw=1.2, ls="--", marker="o",
+                    label=f"{v}: median of {len(s)} replications (dashed: joined, not measured between the points)")
             drawn = True
         ax.set_ylabel("cumulative fraction of completed requests (1)")
     if not drawn:
