@@ -381,4 +381,11 @@ def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, L
         pngs.append(p)
     index = os.path.join(out_dir, "report.html")
     write_atomic(index, page.encode("utf-8"))
+    # figures of an earlier report into the same directory that this trace does not have
+    from .figures import default_specs
+    made = {f.key for f in figures}
+    for key in [s.key for s in default_specs()] + ["comparison", "comparison_all", "latency_cdf"]:
+        stale = os.path.join(out_dir, key + ".png")
+        if key not in made and os.path.isfile(stale):
+            os.unlink(stale)
     return index, pngs

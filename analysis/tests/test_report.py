@@ -94,8 +94,13 @@ def test_run_trace_report(run_trace, tmp_path):
     assert all(_png_is_drawn(open(p, "rb").read()) for p in pngs)
 
 
-def test_network_trace_report(network_trace, tmp_path):
+def test_network_trace_report(network_trace, run_trace, tmp_path):
+    # first a RAG report into the same directory: its goroutines figure must not outlive it
+    ra.write_report(str(run_trace), str(tmp_path / "n"))
+    assert (tmp_path / "n" / "goroutines.png").is_file()
+    (tmp_path / "n" / "notes.txt").write_text("mine")
     index, pngs = ra.write_report(str(network_trace), str(tmp_path / "n"))
+    assert sorted(os.listdir(tmp_path / "n")) == sorted([os.path.basename(p) for p in pngs] + ["report.html", "notes.txt"])
     names = {os.path.basename(p) for p in pngs}
     assert "success_ratio.png" in names and "goroutines.png" not in names and "vectordb_memory.png" not in names
 
