@@ -13,7 +13,9 @@ OUT        ?= out
 # Build and test dependencies (Debian 12 package names).
 DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev \
         libcriterion-dev hdf5-tools python3 python3-h5py python3-numpy \
-        openmpi-bin libopenmpi-dev
+        openmpi-bin libopenmpi-dev \
+        python3-pandas python3-matplotlib python3-yaml python3-pytest python3-nbclient \
+        python3-nbformat python3-ipykernel jupyter-nbconvert chromium
 
 .PHONY: all deps build demo test test-fast test-asan bench clean help
 

@@ -217,3 +217,19 @@ Test(cli, validate_reports_ok_and_warnings)
     unlink(scen);
     free(scen);
 }
+
+/* `ragsim report` hands over to the Python analysis package; without it,
+ * a clear error and exit 2 (the Python side is tested in analysis/tests). */
+Test(cli, report_without_the_analysis_package_exits_2)
+{
+    cr_assert_eq(setenv("RAGSIM_ANALYSIS_DIR", "/nonexistent/analysis", 1), 0);
+    tu_run_t r = ragsim("report", "trace.h5", NULL, NULL, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "ragsim: error: report needs the analysis package"), "%s", r.err);
+    cr_assert(strstr(r.err, "/nonexistent/analysis/ragsim_analysis"), "%s", r.err);
+    tu_run_free(&r);
+    unsetenv("RAGSIM_ANALYSIS_DIR");
+    r = ragsim("--help", NULL, NULL, NULL, NULL, NULL, NULL);
+    cr_assert(strstr(r.out, "ragsim report OUT.h5"), "%s", r.out);
+    tu_run_free(&r);
+}

@@ -1,6 +1,7 @@
 """python3 -m ragsim_analysis: see cli.py (the imports are checked first, so
 that a Python without h5py or matplotlib says what is missing)."""
 
+import os
 import sys
 
 # module -> Debian package that provides it
@@ -18,8 +19,9 @@ def _check_imports() -> None:
     if missing:
         mods = ", ".join(m for m, _ in missing)
         debs = " ".join(d for _, d in missing)
+        prog = os.environ.get("RAGSIM_PROG") or "ragsim_analysis"
         sys.stderr.write(
-            f"ragsim_analysis: error: the Python at {sys.executable} lacks {mods}.\n"
+            f"{prog}: error: the Python at {sys.executable} lacks {mods}.\n"
             f"  On Debian: apt-get install {debs} (or `make deps`), then run it with /usr/bin/python3;\n"
             f"  `ragsim report` uses the interpreter found when ragsim was configured (CMake RAGSIM_PYTHON).\n")
         sys.exit(2)

@@ -11,13 +11,15 @@ a missing or invalid trace.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
 from .report import comparison_text, default_output_dir, write_report
 from .trace import Trace, TraceError
 
-PROG = "ragsim_analysis"
+# `ragsim report` runs this module with RAGSIM_PROG=ragsim, so that usage and errors name the command typed
+PROG = os.environ.get("RAGSIM_PROG") or "ragsim_analysis"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
     r = sub.add_parser("report", help="write the HTML report (one self-contained page) and its PNG figures",
                        description="Write DIR/report.html (figures embedded, no external resources) and DIR/*.png. "
-                                   "DIR defaults to the trace's name without .h5, plus -report.")
+                                   "DIR defaults to the trace's name without .h5, plus -report.",
+                       epilog="Works on traces of `ragsim run` and `ragsim compare`; figures whose data the trace "
+                              "lacks are left out. Exit status: 0 success, 1 the output could not be written, "
+                              "2 bad usage or a missing or invalid trace. The figures and how to read them: "
+                              "docs/analysis.md.")
     r.add_argument("trace", metavar="OUT.h5", help="a trace written by ragsim run or ragsim compare")
     r.add_argument("-o", "--output", metavar="DIR", help="output directory (created if missing)")
     t = sub.add_parser("table", help="print the comparison table of a `ragsim compare` trace")

@@ -20,6 +20,7 @@ import dataclasses
 import io
 import math
 import os
+import sys
 import tempfile
 import warnings
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -38,7 +39,13 @@ EVENT_STYLE = {
     "oom_kill": dict(color="#d62728", lw=0.9, alpha=0.6, ls="-"),
     "config_push": dict(color="#9467bd", lw=1.0, alpha=0.8, ls=":"),
     "change_start": dict(color="#8c564b", lw=1.0, alpha=0.8, ls="-."),
+    "change_rollback": dict(color="#17becf", lw=1.0, alpha=0.8, ls="-."),
+    "breaker_open": dict(color="#e377c2", lw=0.9, alpha=0.7, ls=(0, (1, 1))),
 }
+# event kind -> legend label, in drawing order
+EVENT_LABELS = [("oom_kill", "OOM kill (any replication)"), ("config_push", "config push"),
+                ("change_start", "configuration change"), ("change_rollback", "change rolled back"),
+                ("breaker_open", "breaker opened")]
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 _SECOND = ["#d62728", "#2ca02c", "#9467bd"]
 
@@ -75,6 +82,7 @@ class Limit:
     label: str
     keys: Tuple[str, ...]
     parse: Callable[[object], Optional[float]]
+    default: object = None      # the model's default when the scenario leaves the value out
 
 
 @dataclasses.dataclass
@@ -124,7 +132,9 @@ def default_specs() -> List[FigureSpec]:
     return [
         FigureSpec("success_ratio", "Success ratio", "answered / ended", "1",
                    [Curve("success ratio", "success_ratio")],
-                   "Requests answered (success + degraded) over requests that ended in each sample interval."),
+                   "Requests answered (success + degraded) over requests that ended in each sample interval; "
+                   "the dashed line is the scenario's SLO (slo.success_ratio, 99% unless set).",
+                   limit=Limit("SLO", ("slo", "success_ratio"), units.parse_ratio, "99%")),
         FigureSpec("goodput", "Answered requests per second", "answered requests", "1/s",
                    [Curve("answered per second", derive=_sum_series(
                        ["requests_per_second{outcome=success}", "requests_per_second{outcome=degraded}"], "answered per second"))],
@@ -132,7 +142,9 @@ def default_specs() -> List[FigureSpec]:
                    requires="requests_per_second{outcome=success}"),
         FigureSpec("latency_p95", "End-to-end latency p95", "latency p95", "s",
                    [Curve("end-to-end p95", "latency_p95_seconds")],
-                   "p95 of the end-to-end latency of the requests answered in each interval (gaps: none answered)."),
+                   "p95 of the end-to-end latency of the requests answered in each interval (gaps: none answered); "
+                   "the dashed line is slo.latency_p95 when the scenario sets one.",
+                   limit=Limit("SLO", ("slo", "latency_p95"), units.parse_duration)),
         FigureSpec("retrieval_p95", "Retrieval latency p95", "retrieval latency p95", "s",
                    [Curve("retrieval p95", "rag_retrieval_latency_p95_seconds")],
                    "p95 of the caller-side retrieval latency (issue to result or timeout). "
@@ -179,7 +191,7 @@ def _limit_value(trace: Trace, spec: FigureSpec, variant: str) -> Optional[float
     if spec.limit is None:
         return None
     try:
-        v = spec.limit.parse(trace.scenario_value(spec.limit.keys, variant))
+        v = spec.limit.parse(trace.scenario_value(spec.limit.keys, variant, default=spec.limit.default))
     except (ValueError, TypeError):
         return None
     return v if v is not None and v > 0 else None
@@ -189,12 +201,18 @@ def _nonzero(s: Optional[Series]) -> bool:
     return s is not None and s.values.size > 0 and bool(np.any(np.nan_to_num(s.values, nan=0.0) != 0))
 
 
+def _constant(series: Sequence[Optional[Series]]) -> bool:
+    vals = [s.values[np.isfinite(s.values)] for s in series if s is not None]
+    vals = np.concatenate(vals) if vals else np.zeros(0)
+    return vals.size > 0 and float(vals.max()) == float(vals.min())
+
+
 def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequence[str]] = None,
                       skip_if_zero: bool = True) -> Optional[Figure]:
     """One panel per variant with the spec's curves (median and 5-95% band across replications).
 
     None when the trace has none of the curves' data (or, with skip_if_zero,
-    when every value is 0 or NaN)."""
+    when every value is 0 or NaN, or the same everywhere)."""
     variants = list(variants) if variants is not None else trace.variants
     names = trace.series_names()
     if spec.requires and spec.requires not in names:
@@ -204,6 +222,8 @@ def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequenc
         return None
     if skip_if_zero and not any(_nonzero(s) for ss in data.values() for s in ss):
         return None
+    if skip_if_zero and _constant([s for ss in data.values() for s in ss]):
+        return None     # one value everywhere (e.g. one lease per replica): a sentence, not a figure
 
     tdiv, tunit = units.time_axis(float(trace.attrs.get("duration_s", 0) or 0))
     vmax = max((np.nanmax(np.abs(s.values)) for ss in data.values() for s in ss
@@ -252,8 +272,7 @@ def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequenc
             t1 = t1 if math.isfinite(t1) else float(trace.attrs.get("duration_s", t0))
             ax.axvspan(t0 / tdiv, max(t1, t0 + 1e-9) / tdiv, lw=0, **EVENT_STYLE["fault"])
             handles.setdefault("fault", Patch(**EVENT_STYLE["fault"]))
-        for kind, label in (("oom_kill", "OOM kill (any replication)"), ("config_push", "config push"),
-                            ("change_start", "configuration change")):
+        for kind, label in EVENT_LABELS:
             times = evv.loc[evv["kind"] == kind, "time"].to_numpy()
             for tk in np.unique(np.round(times, 6)):
                 ax.axvline(tk / tdiv, **EVENT_STYLE[kind])
@@ -300,7 +319,7 @@ def mark_events(ax, trace: Trace, variant: str, tscale: float = 1.0) -> None:
     for t0, t1 in _fault_spans(evv):
         t1 = t1 if math.isfinite(t1) else float(trace.attrs.get("duration_s", t0))
         ax.axvspan(t0 / tscale, t1 / tscale, lw=0, **EVENT_STYLE["fault"])
-    for kind in ("oom_kill", "config_push", "change_start"):
+    for kind, _ in EVENT_LABELS:
         for tk in np.unique(np.round(evv.loc[evv["kind"] == kind, "time"].to_numpy(), 6)):
             ax.axvline(tk / tscale, **EVENT_STYLE[kind])
 
@@ -327,7 +346,9 @@ def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, nco
         return None
     base = trace.baseline
     if metrics is None:
-        metrics = list(dict.fromkeys(cmp["metric"]))
+        # every metric, except those that are 0 (or without a value) in every variant: nothing to compare
+        metrics = [m for m in dict.fromkeys(cmp["metric"])
+                   if np.nan_to_num(cmp.loc[cmp["metric"] == m, "mean"].to_numpy(float), nan=0.0).any()]
     metrics = [m for m in metrics if np.isfinite(cmp.loc[cmp["metric"] == m, "mean"]).any()]
     if not metrics:
         return None
@@ -372,7 +393,7 @@ def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, nco
     handles = [Patch(color=VERDICT_COLORS[k]) for k in ("baseline", "better", "worse", "n.s.", "differs")]
     labels = [f"baseline '{base}'", "▲ better (paired)", "▼ worse (paired)", "= not significant", "≠ differs (neutral metric)"]
     fig.legend(handles, labels, loc="upper right", ncol=5, fontsize=7, frameon=False)
-    nrep = int(cmp["n"].max() + cmp["not_recovered"].max()) if len(cmp) else 0
+    nrep = int((cmp["n"] + cmp["not_recovered"]).max()) if len(cmp) else 0
     fig.suptitle(f"{trace.name}: variants compared with '{base}' ({nrep} replications, paired by seed)",
                  fontsize=11, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
@@ -430,12 +451,17 @@ def latency_cdf_figure(trace: Trace) -> Tuple[Optional[Figure], str]:
                 continue
             for c, p in cols:
                 ax.scatter(s[c].to_numpy(float), np.full(len(s), p), color=col, s=14, alpha=0.6)
-            ax.plot(xs, [p for _, p in cols], color=col, lw=1.4, marker="o", label=f"{v}: median of {len(s)} replications")
+            ax.plot(xs, [p for _, p in cols], color=col, lw=1.2, ls="--", marker="o",
+                    label=f"{v}: median of {len(s)} replications (dashed: joined, not measured between the points)")
             drawn = True
         ax.set_ylabel("cumulative fraction of completed requests (1)")
     if not drawn:
         return None, "no request was answered"
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
     ax.set_xlabel("end-to-end latency (s, log scale)")
     ax.set_ylim(0, 1.02)
     ax.grid(True, which="both", alpha=0.3)
@@ -487,38 +513,59 @@ class Rendered:
     png: bytes
 
 
+def _progress(label: str) -> None:
+    """One line on stderr, rewritten in place, only when stderr is a terminal."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\033[Kdrawing {label}" if label else "\r\033[K")
+        sys.stderr.flush()
+
+
 def all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tuple[List[Rendered], List[str]]:
     """Every figure the trace supports, rendered to PNG; and notes on those left out."""
+    try:
+        return _all_figures(trace, headline)
+    finally:
+        _progress("")
+
+
+def _all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tuple[List[Rendered], List[str]]:
     out: List[Rendered] = []
     notes: List[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if trace.has_comparison():
+            _progress("the comparison figures")
             fig = comparison_figure(trace, headline)
             if fig is not None:
                 out.append(Rendered("comparison", "Comparison: headline metrics",
                                     "Means across replications with 95% confidence intervals; colour and marker give the "
                                     "paired verdict against the baseline (docs/compare.md).", png_bytes(fig)))
-            fig = comparison_figure(trace, None)
-            if fig is not None:
-                out.append(Rendered("comparison_all", "Comparison: every metric of /comparison",
-                                    "Every metric of /comparison, as above.", png_bytes(fig)))
         names = trace.series_names()
         for spec in default_specs():
             wanted = [c.dataset for c in spec.curves if c.dataset] + ([spec.requires] if spec.requires else [])
             if not any(w in names for w in wanted):
                 continue
+            _progress(f"{spec.title.lower()} ({len(trace.variants)} variants)")
             fig = timeseries_figure(trace, spec)
             if fig is None:
-                notes.append(f"{spec.title}: not drawn, every value is 0 or missing")
+                notes.append(f"{spec.title}: not drawn, every value is 0, missing, or the same in every run "
+                             "and at every time")
                 continue
             out.append(Rendered(spec.key, spec.title, spec.caption + " Line: median across replications; band: "
                                 "5th to 95th percentile across replications.", png_bytes(fig)))
+        _progress("the latency CDF")
         fig, source = latency_cdf_figure(trace)
         if fig is not None:
             out.append(Rendered("latency_cdf", "End-to-end latency CDF", f"Drawn from {source}.", png_bytes(fig)))
         else:
             notes.append(f"Latency CDF: not drawn, {source}")
+        if trace.has_comparison():
+            _progress("the comparison of every metric")
+            fig = comparison_figure(trace, None)
+            if fig is not None:
+                out.append(Rendered("comparison_all", "Comparison: every metric of /comparison",
+                                    "Every metric of /comparison that is not 0 in every variant, as in the first "
+                                    "comparison figure.", png_bytes(fig)))
     return out, notes
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import __version__, units
 from .figures import Rendered, all_figures, write_atomic
-from .trace import Trace
+from .trace import Trace, TraceError
 
 # models/runner.c: the key metrics `ragsim compare` prints when the scenario
 # does not choose its own (compare.metrics), at most 7 of those that vary.
@@ -367,9 +367,13 @@ def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, L
     missing or invalid trace, OSError when the directory cannot be written."""
     out_dir = out_dir or default_output_dir(trace_path)
     with Trace(trace_path) as tr:
-        figures, notes = all_figures(tr, headline_metrics(tr) if tr.has_comparison() else None)
-        page = render_html(tr, figures, notes)
-    os.makedirs(out_dir, exist_ok=True)
+        os.makedirs(out_dir, exist_ok=True)     # fail before the figures are drawn
+        try:
+            figures, notes = all_figures(tr, headline_metrics(tr) if tr.has_comparison() else None)
+            page = render_html(tr, figures, notes)
+        except (OSError, KeyError, ValueError) as e:
+            # h5py reports unreadable chunks as OSError, absent members as KeyError
+            raise TraceError(f"{trace_path}: damaged or incomplete trace: {e}") from None
     pngs = []
     for f in figures:
         p = os.path.join(out_dir, f.key + ".png")
@@ -377,4 +381,11 @@ def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, L
         pngs.append(p)
     index = os.path.join(out_dir, "report.html")
     write_atomic(index, page.encode("utf-8"))
+    # figures of an earlier report into the same directory that this trace does not have
+    from .figures import default_specs
+    made = {f.key for f in figures}
+    for key in [s.key for s in default_specs()] + ["comparison", "comparison_all", "latency_cdf"]:
+        stale = os.path.join(out_dir, key + ".png")
+        if key not in made and os.path.isfile(stale):
+            os.unlink(stale)
     return index, pngs

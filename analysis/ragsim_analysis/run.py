@@ -5,7 +5,8 @@
     print(res.stdout)          # the comparison table
     with Trace(res.trace) as tr: ...
 
-The binary: $RAGSIM, else ./build/ragsim, else build/ragsim of the source tree.
+The binary: $RAGSIM_BINARY, else ./build/ragsim, else ../build/ragsim (the
+notebooks' directory), else build/ragsim of the source tree.
 """
 
 from __future__ import annotations
@@ -34,19 +35,21 @@ def source_dir() -> Path:
 
 
 def find_binary() -> Path:
-    """The ragsim binary: $RAGSIM, else ./build/ragsim, else <source tree>/build/ragsim."""
-    env = os.environ.get("RAGSIM")
+    """The ragsim binary: $RAGSIM_BINARY, else ./build/ragsim, ../build/ragsim, <source tree>/build/ragsim."""
+    env = os.environ.get("RAGSIM_BINARY")
     if env:
         p = Path(env)
         if not (p.is_file() and os.access(p, os.X_OK)):
-            raise RagsimError(f"RAGSIM={env}: no executable there (build ragsim with `make build`, "
-                              "or point RAGSIM at the binary)")
+            raise RagsimError(f"RAGSIM_BINARY={env}: no executable there (build ragsim with `make build`, "
+                              "or point RAGSIM_BINARY at the binary)")
         return p.resolve()
-    for p in (Path.cwd() / "build" / "ragsim", source_dir() / "build" / "ragsim"):
+    tried = [Path.cwd() / "build" / "ragsim", Path.cwd().parent / "build" / "ragsim", source_dir() / "build" / "ragsim"]
+    for p in tried:
         if p.is_file() and os.access(p, os.X_OK):
             return p.resolve()
-    raise RagsimError("ragsim binary not found: tried $RAGSIM (unset), ./build/ragsim and "
-                      f"{source_dir() / 'build' / 'ragsim'}; build it with `make build` or set RAGSIM=/path/to/ragsim")
+    raise RagsimError("ragsim binary not found: tried $RAGSIM_BINARY (unset), "
+                      f"{', '.join(str(p) for p in tried)}; build it with `make build` or set "
+                      "RAGSIM_BINARY=/path/to/ragsim")
 
 
 def scenario_path(name: str) -> Path:

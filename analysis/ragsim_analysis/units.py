@@ -162,6 +162,18 @@ def parse_duration(v) -> Optional[float]:
     return float(m.group(1)) * _DUR[m.group(2)]
 
 
+def parse_ratio(v) -> Optional[float]:
+    """'99%' -> 0.99, 0.99 -> 0.99; None -> None."""
+    if v is None:
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    s = str(v).strip()
+    if s.endswith("%"):
+        return float(s[:-1]) / 100
+    return float(s)
+
+
 def parse_count(v) -> Optional[float]:
     """A count such as 65536 or '1e6'; 'unbounded' or None -> None."""
     if v is None or v == "unbounded":

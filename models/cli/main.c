@@ -22,6 +22,8 @@ static const char usage[] =
     "  ragsim sweep SWEEP.yaml [-o OUT.h5] [-j N] [--resume] [--find max-load] [--reps N] [-q]\n"
     "                          (capacity planning over a grid; see ragsim sweep --help)\n"
     "  ragsim bench hold|mmc [options]\n"
+    "  ragsim report OUT.h5 [-o DIR]   figures and an HTML page of a trace (Python;\n"
+    "                                  see docs/analysis.md and ragsim report --help)\n"
     "  ragsim --help | --version\n"
     "\n"
     "run options:\n"
@@ -141,6 +143,58 @@ out:
     return status;
 }
 
+/* ragsim report: runs `python3 -m ragsim_analysis report ...` (analysis/) with
+ * the interpreter found at configure time (RAGSIM_PYTHON, the one with Debian's
+ * numpy, h5py and matplotlib), else python3 on PATH. The Python side checks its
+ * imports and names the Debian packages that are missing. */
+static int cmd_report(int argc, char **argv)
+{
+    const char *py = RAGSIM_PYTHON;
+    const char *dir = getenv("RAGSIM_ANALYSIS_DIR");
+    char path[4096];
+    if (!dir || !*dir) {
+        snprintf(path, sizeof path, "%s/analysis", RAGSIM_SOURCE_DIR);
+        dir = path;
+    }
+    char pkg[4200];
+    snprintf(pkg, sizeof pkg, "%s/ragsim_analysis/__main__.py", dir);
+    if (access(pkg, R_OK) != 0) {
+        fprintf(stderr, "ragsim: error: report needs the analysis package, not found at %s/ragsim_analysis "
+                        "(set RAGSIM_ANALYSIS_DIR to the source tree's analysis/ directory)\n", dir);
+        return 2;
+    }
+    const char *old = getenv("PYTHONPATH");
+    char *pp = malloc(strlen(dir) + (old ? strlen(old) : 0) + 2);
+    char **args = calloc((size_t)argc + 4, sizeof *args);
+    if (!pp || !args) {
+        free(pp);
+        free(args);
+        fprintf(stderr, "ragsim: error: out of memory\n");
+        return 1;
+    }
+    sprintf(pp, "%s%s%s", dir, old && *old ? ":" : "", old && *old ? old : "");
+    setenv("PYTHONPATH", pp, 1);
+    setenv("RAGSIM_PROG", "ragsim", 1);
+    int n = 0;
+    args[n++] = (char *)py;
+    args[n++] = "-m";
+    args[n++] = "ragsim_analysis";
+    args[n++] = "report";
+    for (int i = 1; i < argc; i++) args[n++] = argv[i];
+    args[n] = NULL;
+    fflush(NULL);
+    if (access(py, X_OK) == 0) execv(py, args);
+    args[0] = "python3";
+    execvp("python3", args);
+    fprintf(stderr, "ragsim: error: report needs Python 3 with numpy, h5py, pandas and matplotlib: "
+                    "neither %s nor python3 on PATH could be run (%s); on Debian: "
+                    "apt-get install python3 python3-numpy python3-h5py python3-pandas python3-matplotlib\n",
+            py, strerror(errno));
+    free(pp);
+    free(args);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     /* GSL's default handler aborts; ragsim checks return values instead. */
@@ -163,6 +217,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "compare") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_COMPARE);
     if (strcmp(cmd, "sweep") == 0) return sweep_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return bench_main(argc - 1, argv + 1, stdout, stderr);
-    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, bench; see ragsim --help)\n", cmd);
+    if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
+    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, bench; see ragsim --help)
+", cmd);
     return 2;
 }

@@ -1,0 +1,172 @@
+"""The readers (ragsim_analysis.trace) against traces written by the real binary."""
+
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+import ragsim_analysis as ra
+from ragsim_analysis.report import comparison_text
+
+
+def test_compare_trace_variants_runs_and_summary(compare_trace):
+    path, _ = compare_trace
+    with ra.Trace(path) as tr, h5py.File(path, "r") as f:
+        assert tr.model == "rag"
+        assert tr.baseline == "naive"
+        assert tr.variants[0] == "naive"
+        assert sorted(tr.variants) == sorted(f["runs"].keys())
+        assert all(tr.replications(v) == [0, 1] for v in tr.variants)
+        s = tr.summary()
+        assert len(s) == 2 * len(tr.variants)
+        raw = f["summary"][:]
+        np.testing.assert_array_equal(s["success_ratio"].to_numpy(), raw["success_ratio"])
+        assert list(s["variant"]) == [bytes(x).decode() for x in raw["variant"]]
+        assert tr.units("summary")["latency_p95_s"] == "s"
+
+
+def test_comparison_frame(compare_trace):
+    path, _ = compare_trace
+    with ra.Trace(path) as tr:
+        c = tr.comparison()
+        assert c is not None and tr.has_comparison()
+        row = c[(c["variant"] == "rate_limit") & (c["metric"] == "success_ratio")].iloc[0]
+        assert row["half_width"] == pytest.approx((row["ci_high"] - row["ci_low"]) / 2)
+        assert row["mean"] == pytest.approx(row["ci_low"] + row["half_width"])
+        base = c[c["variant"] == "naive"]
+        assert (base["diff"].fillna(0) == 0).all()
+        # the mean of /comparison is the mean of /summary's column
+        s = tr.summary()
+        assert row["mean"] == pytest.approx(s.loc[s["variant"] == "rate_limit", "success_ratio"].mean())
+
+
+def test_comparison_text_is_what_ragsim_compare_printed(compare_trace):
+    path, stdout = compare_trace
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("compared with"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("trace:"))
+    printed = "\n".join(lines[start:end]).rstrip() + "\n"
+    with ra.Trace(path) as tr:
+        assert comparison_text(tr) == printed
+
+
+def test_series_stack_replications(compare_trace):
+    path, _ = compare_trace
+    with ra.Trace(path) as tr, h5py.File(path, "r") as f:
+        s = tr.series("success_ratio", "naive")
+        t0 = f["runs/naive/rep000/timeseries/t"][:]
+        np.testing.assert_array_equal(s.t, t0)
+        assert s.values.shape == (2, len(t0))
+        np.testing.assert_array_equal(s.values[1], f["runs/naive/rep001/timeseries/success_ratio"][:])
+        assert s.unit == "1"
+        med, lo, hi = s.band()
+        ok = np.isfinite(med)
+        assert ok.any()
+        assert np.all(lo[ok] <= med[ok]) and np.all(med[ok] <= hi[ok])
+        # the avalanche: the vector DB's memory reaches its limit and drops to 0 when killed
+        m = tr.series("vectordb_memory_bytes_max", "naive")
+        assert m.unit == "bytes" and np.nanmax(m.values) > 0 and np.nanmin(m.values) == 0
+
+
+def test_timeseries_long_frame(compare_trace):
+    path, _ = compare_trace
+    with ra.Trace(path) as tr:
+        df = tr.timeseries(["success_ratio", "no_such_series"], variants=["naive", "breaker"])
+        n = len(tr.series("success_ratio", "naive").t)
+        assert len(df) == 4 * n
+        assert set(df["variant"]) == {"naive", "breaker"}
+        assert df["no_such_series"].isna().all()
+        assert df["success_ratio"].notna().any()
+
+
+def test_events_and_requests(compare_trace):
+    path, _ = compare_trace
+    with ra.Trace(path) as tr:
+        ev = tr.events()
+        kinds = set(ev["kind"])
+        assert {"run_start", "run_end"} <= kinds
+        ooms = ev[ev["kind"] == "oom_kill"]
+        assert len(ooms) > 0 and set(ooms["variant"]) == {"naive"}
+        assert (np.diff(ev[(ev["variant"] == "naive") & (ev["replication"] == 0)]["time_ns"]) >= 0).all()
+        if tr.has_requests():
+            rq = tr.requests(["naive"])
+            assert (rq["latency_s"].dropna() >= 0).all()
+            assert set(rq["outcome"]) <= {"success", "degraded", "timeout", "error", "rejected"}
+
+
+def test_run_trace_has_no_comparison(run_trace):
+    with ra.Trace(run_trace) as tr:
+        assert tr.variants == ["unbounded"]
+        assert tr.comparison() is None and not tr.has_comparison()
+        assert len(tr.summary()) == 2
+        assert "heap_inuse_bytes" in tr.series_names()
+        assert tr.sample_interval() > 0
+
+
+def test_network_trace(network_trace):
+    with ra.Trace(network_trace) as tr:
+        assert tr.model == "network"
+        assert tr.variants == ["default"]
+        st = tr.stations()
+        assert st is not None and {"api", "db"} <= set(st["name"])
+        assert "goroutines" not in tr.series_names()
+
+
+def test_parse_series_name():
+    assert ra.parse_series_name("vectordb_memory_bytes{replica=0}") == ("vectordb_memory_bytes", {"replica": "0"})
+    assert ra.parse_series_name("station_queue_length{station=vectordb,replica=1}") == \
+        ("station_queue_length", {"station": "vectordb", "replica": "1"})
+    assert ra.parse_series_name("goroutines") == ("goroutines", {})
+
+
+def test_units():
+    assert ra.parse_size("4GiB") == 4 * 2 ** 30
+    assert ra.parse_duration("5m") == 300
+    assert ra.format_value(0.25, 0.01, "s") == "250 ± 10 ms"
+
+
+# -- bad input: a clear TraceError, never a crash ---------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ra.TraceError, match="no such file"):
+        ra.Trace(tmp_path / "nope.h5")
+
+
+def test_directory(tmp_path):
+    with pytest.raises(ra.TraceError, match="directory"):
+        ra.Trace(tmp_path)
+
+
+def test_not_hdf5(tmp_path):
+    p = tmp_path / "x.h5"
+    p.write_text("scenario: not a trace\n")
+    with pytest.raises(ra.TraceError, match="not an HDF5 file"):
+        ra.Trace(p)
+
+
+def test_hdf5_but_not_ragsim(tmp_path):
+    p = tmp_path / "x.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("data", data=np.arange(3))
+    with pytest.raises(ra.TraceError, match="not a ragsim trace"):
+        ra.Trace(p)
+
+
+def test_other_format_version(compare_trace, tmp_path):
+    p = tmp_path / "v2.h5"
+    shutil.copy(compare_trace[0], p)
+    with h5py.File(p, "r+") as f:
+        f.attrs["format_version"] = np.int64(2)
+    with pytest.raises(ra.TraceError, match="format_version 2"):
+        ra.Trace(p)
+
+
+def test_truncated_trace(compare_trace, tmp_path):
+    p = tmp_path / "cut.h5"
+    data = compare_trace[0].read_bytes()
+    p.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ra.TraceError):
+        with ra.Trace(p) as tr:
+            tr.summary()
