@@ -7,7 +7,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-SCENARIO   ?= scenarios/trap-vectordb-avalanche.yaml
+SCENARIO   ?= scenarios/incident-2023q4.yaml
 OUT        ?= out
 
 # Build and test dependencies (Debian 12 package names).
@@ -22,7 +22,7 @@ DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev \
 all: build
 
 help:
-	@echo "make demo   - install deps, build, run $(SCENARIO) and print its summary"
+	@echo "make demo   - install deps, build, compare the variants of $(SCENARIO), write its HTML report"
 	@echo "make test   - install deps, build (warnings as errors), run the test suite,"
 	@echo "              then the suite again under AddressSanitizer + UBSan"
 	@echo "make deps   - install missing Debian packages (apt-get; needs root or sudo)"
@@ -52,9 +52,11 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The seed article's incident: every variant side by side, then the HTML report.
 demo: build
 	@mkdir -p $(OUT)
-	./$(BUILD)/ragsim run $(SCENARIO) -o $(OUT)/demo.h5
+	./$(BUILD)/ragsim compare $(SCENARIO) -o $(OUT)/demo.h5
+	./$(BUILD)/ragsim report $(OUT)/demo.h5 -o $(OUT)/demo-report
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -3,6 +3,7 @@
     python3 -m ragsim_analysis report OUT.h5 [-o DIR]   the HTML report and its PNGs
     python3 -m ragsim_analysis table OUT.h5 [--all]     the comparison table as `ragsim compare` prints it
     python3 -m ragsim_analysis info OUT.h5              what the trace holds
+    python3 -m ragsim_analysis sweep OUT.h5 [-o DIR]    plots of a `ragsim sweep` output (sweepplot)
 
 Exit status: 0 success, 1 the output could not be written, 2 bad usage or
 a missing or invalid trace.
@@ -39,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--all", action="store_true", help="every metric of /comparison, not only the headline ones")
     i = sub.add_parser("info", help="print what the trace holds")
     i.add_argument("trace", metavar="OUT.h5")
+    # the sweep plots have their own options (ragsim_analysis.sweepplot): passed through as they are
+    sub.add_parser("sweep", help="plot a `ragsim sweep` output: metric vs load per variant with CIs, heatmaps",
+                   add_help=False)
     return p
 
 
@@ -55,15 +59,32 @@ def _info(tr: Trace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _is_sweep(path: str) -> bool:
+    """A `ragsim sweep` output (a /sweep group and no /runs)."""
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            return "sweep" in f and "runs" not in f
+    except Exception:   # not HDF5, missing ...: the report's own checks say what is wrong
+        return False
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "sweep":
+        from . import sweepplot
+        return sweepplot.main(argv[1:])
     args = p.parse_args(argv)
     if not args.cmd:
         p.print_usage(sys.stderr)
-        sys.stderr.write(f"{PROG}: error: missing the command (report, table or info)\n")
+        sys.stderr.write(f"{PROG}: error: missing the command (report, table, info or sweep)\n")
         return 2
     try:
         if args.cmd == "report":
+            if _is_sweep(args.trace):   # `ragsim sweep` output: its plots
+                from . import sweepplot
+                return sweepplot.main([args.trace, "-o", args.output or default_output_dir(args.trace)])
             out = args.output or default_output_dir(args.trace)
             index, pngs = write_report(args.trace, out)
             print(f"report: {index} ({len(pngs)} figures)")

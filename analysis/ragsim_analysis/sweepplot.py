@@ -217,7 +217,7 @@ def plot_sweep(h5_path, out_dir, metrics=None):
 def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python3 -m ragsim_analysis.sweepplot",
-        description="Plot a ragsim sweep output: each metric against the load axis per variant with 95%% "
+        description="Plot a ragsim sweep output: each metric against the load axis per variant with 95% "
                     "confidence intervals, and heatmaps over two axes. Prints the PNG files written.")
     p.add_argument("h5", help="the output of `ragsim sweep` (OUT.h5)")
     p.add_argument("-o", "--out-dir", default=".", help="directory for the PNG files (default: .)")

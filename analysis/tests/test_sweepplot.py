@@ -77,3 +77,15 @@ def test_command_line(sweep_h5, tmp_path):
     r = subprocess.run([sys.executable, "-m", "ragsim_analysis.sweepplot", sweep_h5, "-m", "nope", "-o",
                         str(out)], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "no metric nope" in r.stderr
+
+
+def test_package_commands_recognise_a_sweep(sweep_h5, tmp_path):
+    """`python3 -m ragsim_analysis sweep` and `... report` on a sweep output draw the sweep plots."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(SOURCE, "analysis"))
+    for cmd in ("sweep", "report"):
+        out = tmp_path / cmd
+        r = subprocess.run([sys.executable, "-m", "ragsim_analysis", cmd, sweep_h5, "-o", str(out)],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        pngs = sorted(os.listdir(out))
+        assert "success_ratio_vs_workload.rate.png" in pngs and len(pngs) == 6, pngs
