@@ -403,6 +403,13 @@ static void m_report(const void *vinst, rs_report_t *rep)
     rs_report_add(rep, "summary", "", "latency_p99_s", RS_SECONDS, sim_hist_quantile(&net->sojourn, 0.99) * 1e-9);
 }
 
+static void m_usage(const void *vinst, uint64_t *in_flight, uint64_t *bytes)
+{
+    const net_t *net = vinst;
+    *in_flight = (uint64_t)net->in_flight;
+    *bytes = (uint64_t)net->nslabs * REQ_SLAB * sizeof(net_req_t);
+}
+
 const model_type_t network_model = {
     .name = "network",
     .spec_size = sizeof(net_spec_t),
@@ -415,4 +422,5 @@ const model_type_t network_model = {
     .destroy = m_destroy,
     .write = m_write,
     .report = m_report,
+    .usage = m_usage,
 };

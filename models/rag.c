@@ -1847,6 +1847,13 @@ static bool m_trigger(const void *vspec, double *start_s, double *end_s)
     return true;
 }
 
+static void m_usage(const void *vinst, uint64_t *in_flight, uint64_t *bytes)
+{
+    const rag_t *rag = vinst;
+    *in_flight = (uint64_t)rag->in_flight;
+    *bytes = (uint64_t)rag->nslabs * REQ_SLAB * sizeof(rag_req_t) + call_pool_bytes(&rag->calls);
+}
+
 const model_type_t rag_model = {
     .name = "rag",
     .spec_size = sizeof(rag_spec_t),
@@ -1860,4 +1867,5 @@ const model_type_t rag_model = {
     .write = m_write,
     .report = m_report,
     .trigger = m_trigger,
+    .usage = m_usage,
 };
