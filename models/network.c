@@ -36,6 +36,7 @@ int net_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, net_spec_t *spec)
         wl_spec_parse(d, wl, &spec->workload);
 
     sim_cfg_node_t *sts = sim_cfg_get(root, "stations");
+    bool stations_ok = sts && sts->kind == SIM_CFG_MAP;   /* else route names cannot be checked */
     if (!sts) {
         sim_cfg_error(d, root, "missing required top-level key 'stations' (e.g. stations: {db: {servers: 4, service: {dist: exponential, mean: 20ms}}})");
     } else if (sim_cfg_expect_map(d, sts, "stations")) {
@@ -59,6 +60,7 @@ int net_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, net_spec_t *spec)
             const char *name = NULL;
             if (sim_cfg_string_node(d, route->vals[i], &name) != 0) continue;
             int k = net_spec_find(spec, name);
+            if (k < 0 && !stations_ok) continue;   /* already reported: no cascade */
             if (k < 0) {
                 const char *cands[256];
                 size_t nc = 0;
