@@ -51,7 +51,7 @@ build: deps $(BUILD)/CMakeCache.txt
 
 demo: build
 	@mkdir -p $(OUT)
-	./$(BUILD)/ragsim run $(SCENARIO) -o $(OUT)/demo.h5
+	./$(BUILD)/ragsim run $(SCENARIO) -o $(OUT)/demo.h5 --force
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -53,8 +53,8 @@ typedef struct rs_budget {
     uint64_t max_memory;        /* bytes held by the engine and the model (approximate) */
 } rs_budget_t;
 
-#define RS_DEFAULT_MAX_PENDING 10000000ull
-#define RS_DEFAULT_MAX_INFLIGHT 1000000ull
+#define RS_DEFAULT_MAX_PENDING 20000000ull
+#define RS_DEFAULT_MAX_INFLIGHT 5000000ull
 #define RS_DEFAULT_MAX_MEMORY (4ull << 30)
 
 /* Which limit ended a run (rs_result_t.limit). */
