@@ -92,7 +92,9 @@ int wl_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, wl_spec_t *spec)
         t = end;
         if (len == 0) break;
     }
-    if (d->errors != errs) return SIM_ECONFIG;
+    /* no segment: errors (reported now, or for an earlier variant sharing
+     * these nodes, which the diagnostics do not repeat) */
+    if (d->errors != errs || spec->nsegs == 0) return SIM_ECONFIG;
     /* the last rate holds to the end of the run */
     wl_segment_t *lastseg = &spec->segs[spec->nsegs - 1];
     if (lastseg->end != SIM_TIME_MAX && add_seg(spec, lastseg->end, SIM_TIME_MAX, lastseg->r1, lastseg->r1))
