@@ -222,8 +222,17 @@ int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t 
             if (x) sim_cfg_touch_all(x);
         }
         sim_cfg_get(v->root, "model");
-        if ((rc = s->model->parse(d, v->root, &s->sc, v->spec)) == SIM_ENOMEM) goto out;
-        sim_cfg_check_unused_node(v->root, d);
+        /* each variant into a diag of its own: the model's parse counts its
+         * errors, which must rise even for a message an earlier variant
+         * already reported (the merge drops the repeat) */
+        sim_diag_t vd;
+        sim_diag_init(&vd);
+        vd.max_errors = 0;
+        rc = s->model->parse(&vd, v->root, &s->sc, v->spec);
+        sim_cfg_check_unused_node(v->root, &vd);
+        sim_diag_merge(d, &vd);
+        sim_diag_fini(&vd);
+        if (rc == SIM_ENOMEM) goto out;
     }
     rc = 0;
     if (d->errors != errs) {
