@@ -1373,11 +1373,6 @@ static int cfg_unit_node(sim_diag_t *d, sim_cfg_node_t *n, unsigned flags, cfg_u
                                                       : NULL);
     }
     if ((flags & SIM_CFG_POSITIVE) && zero) return cfg_bad(d, n, cfg_unit_positive[u], NULL);
-    /* the clock counts nanoseconds: a faster rate would schedule events at
-     * the same instant forever, and the run would never advance */
-    if (u == CFG_RATE && *dv > SIM_CFG_MAX_RATE)
-        return cfg_bad(d, n, "expected a rate of at most 1e9/s (one event per nanosecond, the clock's resolution)",
-                       NULL);
     return 0;
 }
 

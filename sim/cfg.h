@@ -37,7 +37,6 @@
 #define SIM_CFG_MAX_ALIAS_NODES 100000 /* nodes created by expanding aliases, per
                                           document; keeps an alias bomb to ~15 MB */
 #define SIM_CFG_MAX_BYTES (64u << 20) /* largest scenario file accepted */
-#define SIM_CFG_MAX_RATE 1e9          /* fastest rate accepted, per second (the clock's resolution) */
 
 typedef enum { SIM_CFG_SCALAR, SIM_CFG_MAP, SIM_CFG_SEQ } sim_cfg_kind_t;
 
