@@ -6,6 +6,8 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 SCENARIO   ?= scenarios/incident-2023q4.yaml
 OUT        ?= out
@@ -15,9 +17,10 @@ DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev \
         libcriterion-dev hdf5-tools python3 python3-h5py python3-numpy \
         openmpi-bin libopenmpi-dev \
         python3-pandas python3-matplotlib python3-yaml python3-pytest python3-nbclient \
-        python3-nbformat python3-ipykernel jupyter-nbconvert chromium
+        python3-nbformat python3-ipykernel jupyter-nbconvert chromium \
+        clang libclang-rt-14-dev valgrind
 
-.PHONY: all deps build demo test test-fast test-asan bench clean help
+.PHONY: all deps build demo test test-fast test-asan bench clean help fuzz valgrind
 
 all: build
 
@@ -28,6 +31,9 @@ help:
 	@echo "make deps   - install missing Debian packages (apt-get; needs root or sudo)"
 	@echo "make build  - configure and build into $(BUILD)/"
 	@echo "make bench  - engine benchmarks (see docs/performance.md)"
+	@echo "make fuzz   - libFuzzer on the scenario loader and --set, FUZZ_SECONDS=$(FUZZ_SECONDS) each"
+	@echo "              (clang; build dir $(FUZZ_BUILD)/; see docs/hardening.md)"
+	@echo "make valgrind - memcheck on a short run that writes a trace: zero errors, zero leaks"
 	@echo "make clean  - remove build directories"
 
 deps:
@@ -55,7 +61,7 @@ build: deps $(BUILD)/CMakeCache.txt
 # The seed article's incident: every variant side by side, then the HTML report.
 demo: build
 	@mkdir -p $(OUT)
-	./$(BUILD)/ragsim compare $(SCENARIO) -o $(OUT)/demo.h5
+	./$(BUILD)/ragsim compare $(SCENARIO) -o $(OUT)/demo.h5 --force
 	./$(BUILD)/ragsim report $(OUT)/demo.h5 -o $(OUT)/demo-report
 
 test-fast: build
@@ -87,5 +93,43 @@ bench: build
 	done
 	./$(BUILD)/ragsim bench mmc --lambda 9 --mu 1 --servers 10 --horizon 2000000 --seed 1
 
+# Fuzzing: a separate clang build (the normal build is untouched). Each
+# target first replays its regression inputs, then fuzzes for FUZZ_SECONDS
+# from a working corpus seeded with the scenarios and the bad-input corpus.
+# A finding is written to $(FUZZ_BUILD)/findings/ and fails the target.
+$(FUZZ_BUILD)/CMakeCache.txt: | deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAGSIM_FUZZ=ON -DRAGSIM_TESTS=OFF
+
+fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_load fuzz_set
+	@mkdir -p $(FUZZ_BUILD)/corpus/load $(FUZZ_BUILD)/corpus/set $(FUZZ_BUILD)/findings
+	./$(FUZZ_BUILD)/fuzz_load -runs=0 fuzz/regressions/load
+	./$(FUZZ_BUILD)/fuzz_set -runs=0 fuzz/regressions/set
+	./$(FUZZ_BUILD)/fuzz_load -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+	  -dict=fuzz/scenario.dict -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/findings/load- \
+	  $(FUZZ_BUILD)/corpus/load scenarios scenarios/validation tests/bad-inputs fuzz/regressions/load
+	./$(FUZZ_BUILD)/fuzz_set -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=1024 \
+	  -dict=fuzz/scenario.dict -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/findings/set- \
+	  $(FUZZ_BUILD)/corpus/set fuzz/seeds/set fuzz/regressions/set
+
+# Memcheck on a smoke run (a short scenario, trace written): any error or a
+# definite/indirect leak fails. (--show-leak-kinds: HDF5 and libyaml keep
+# some "still reachable" globals, which are not leaks.)
+VALGRIND_OUT ?= $(BUILD)/valgrind-smoke.h5
+valgrind: build
+	valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  --show-leak-kinds=definite,indirect --track-origins=yes \
+	  ./$(BUILD)/ragsim run scenarios/validation/mm1.yaml --reps 2 --set duration=2m --set warmup=10s \
+	  -o $(VALGRIND_OUT) --force -q
+	valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  --show-leak-kinds=definite,indirect \
+	  ./$(BUILD)/ragsim run scenarios/rag-baseline.yaml --reps 1 --set duration=20s --set warmup=5s \
+	  -o $(VALGRIND_OUT) --force -q
+	valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  --show-leak-kinds=definite,indirect \
+	  ./$(BUILD)/ragsim validate tests/bad-inputs/alias-billion-laughs.yaml; test $$? -eq 2
+	@rm -f $(VALGRIND_OUT)
+	@echo "valgrind: no memory errors, no definite or indirect leaks"
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -20,6 +20,8 @@ void call_pool_fini(call_pool_t *p)
     memset(p, 0, sizeof *p);
 }
 
+size_t call_pool_bytes(const call_pool_t *p) { return p->nslabs * CALL_SLAB * sizeof(call_t); }
+
 call_t *call_new(call_pool_t *p, void *owner, call_done_fn done, uint64_t tag, sim_time_t now)
 {
     if (!p->free_list) {

@@ -96,6 +96,8 @@ struct call_pool {
 
 void call_pool_init(call_pool_t *p);
 void call_pool_fini(call_pool_t *p);
+/* Bytes held by the pool's slabs (for memory budgets). */
+size_t call_pool_bytes(const call_pool_t *p);
 
 /* A fresh call (zeroed demand, no timeout) for `owner`; NULL on OOM. */
 call_t *call_new(call_pool_t *p, void *owner, call_done_fn done, uint64_t tag, sim_time_t now);

@@ -77,6 +77,9 @@ typedef struct model_type {
     /* The scenario's trigger window in seconds (faults, spikes), for the
      * time-to-recover metric; false if none (may be NULL). */
     bool (*trigger)(const void *spec, double *start_s, double *end_s);
+    /* Resources a running instance holds, for the run budgets (may be
+     * NULL): requests in flight and the bytes of its pools (approximate). */
+    void (*usage)(const void *inst, uint64_t *in_flight, uint64_t *bytes);
 } model_type_t;
 
 extern const model_type_t network_model;

@@ -36,6 +36,7 @@ int net_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, net_spec_t *spec)
         wl_spec_parse(d, wl, &spec->workload);
 
     sim_cfg_node_t *sts = sim_cfg_get(root, "stations");
+    bool stations_ok = sts && sts->kind == SIM_CFG_MAP;   /* else route names cannot be checked */
     if (!sts) {
         sim_cfg_error(d, root, "missing required top-level key 'stations' (e.g. stations: {db: {servers: 4, service: {dist: exponential, mean: 20ms}}})");
     } else if (sim_cfg_expect_map(d, sts, "stations")) {
@@ -59,6 +60,7 @@ int net_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, net_spec_t *spec)
             const char *name = NULL;
             if (sim_cfg_string_node(d, route->vals[i], &name) != 0) continue;
             int k = net_spec_find(spec, name);
+            if (k < 0 && !stations_ok) continue;   /* already reported: no cascade */
             if (k < 0) {
                 const char *cands[256];
                 size_t nc = 0;
@@ -403,6 +405,13 @@ static void m_report(const void *vinst, rs_report_t *rep)
     rs_report_add(rep, "summary", "", "latency_p99_s", RS_SECONDS, sim_hist_quantile(&net->sojourn, 0.99) * 1e-9);
 }
 
+static void m_usage(const void *vinst, uint64_t *in_flight, uint64_t *bytes)
+{
+    const net_t *net = vinst;
+    *in_flight = (uint64_t)net->in_flight;
+    *bytes = (uint64_t)net->nslabs * REQ_SLAB * sizeof(net_req_t);
+}
+
 const model_type_t network_model = {
     .name = "network",
     .spec_size = sizeof(net_spec_t),
@@ -415,4 +424,5 @@ const model_type_t network_model = {
     .destroy = m_destroy,
     .write = m_write,
     .report = m_report,
+    .usage = m_usage,
 };

@@ -9,6 +9,7 @@
 
 #include "models/model.h"
 #include "sim/error.h"
+#include "sim/units.h"
 
 /* ---- names ------------------------------------------------------------------ */
 
@@ -1847,12 +1848,42 @@ static bool m_trigger(const void *vspec, double *start_s, double *end_s)
     return true;
 }
 
+/* Valid but suspicious: a caller-side timeout or the client's deadline
+ * longer than the run never fires, so the run cannot show what it protects
+ * against. */
+static void m_check(const void *vspec, const sim_scenario_t *sc, sim_cfg_node_t *root, sim_diag_t *d)
+{
+    const rag_spec_t *spec = vspec;
+    double run = sim_time_to_s(sc->duration);
+    sim_cfg_node_t *calls = sim_cfg_get(root, "calls");
+    for (size_t i = 0; calls && calls->kind == SIM_CFG_MAP && i < calls->n; i++) {
+        sim_cfg_node_t *t = calls->vals[i]->kind == SIM_CFG_MAP ? sim_cfg_get(calls->vals[i], "timeout") : NULL;
+        sim_time_t v = 0;
+        if (t && t->kind == SIM_CFG_SCALAR && sim_parse_duration(t->text, &v, NULL) == 0 && v > sc->duration)
+            sim_cfg_warn(d, t, "the timeout of the '%s' call (%g s) is longer than the run (%g s): it never fires",
+                         calls->keys[i]->text, sim_time_to_s(v), run);
+    }
+    double dl = sim_dist_mean(&spec->deadline);
+    if (isfinite(dl) && dl > run) {
+        sim_cfg_node_t *wl = sim_cfg_get(root, "workload");
+        sim_cfg_node_t *at = wl && wl->kind == SIM_CFG_MAP && sim_cfg_get(wl, "deadline") ? sim_cfg_get(wl, "deadline") : root;
+        sim_cfg_warn(d, at, "the client's deadline (mean %g s) is longer than the run (%g s): requests rarely time out", dl, run);
+    }
+}
+
+static void m_usage(const void *vinst, uint64_t *in_flight, uint64_t *bytes)
+{
+    const rag_t *rag = vinst;
+    *in_flight = (uint64_t)rag->in_flight;
+    *bytes = (uint64_t)rag->nslabs * REQ_SLAB * sizeof(rag_req_t) + call_pool_bytes(&rag->calls);
+}
+
 const model_type_t rag_model = {
     .name = "rag",
     .spec_size = sizeof(rag_spec_t),
     .parse = m_parse,
     .spec_fini = m_spec_fini,
-    .check = NULL,
+    .check = m_check,
     .describe = m_describe,
     .create = m_create,
     .finish = m_finish,
@@ -1860,4 +1891,5 @@ const model_type_t rag_model = {
     .write = m_write,
     .report = m_report,
     .trigger = m_trigger,
+    .usage = m_usage,
 };

@@ -222,8 +222,17 @@ int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t 
             if (x) sim_cfg_touch_all(x);
         }
         sim_cfg_get(v->root, "model");
-        if ((rc = s->model->parse(d, v->root, &s->sc, v->spec)) == SIM_ENOMEM) goto out;
-        sim_cfg_check_unused_node(v->root, d);
+        /* each variant into a diag of its own: the model's parse counts its
+         * errors, which must rise even for a message an earlier variant
+         * already reported (the merge drops the repeat) */
+        sim_diag_t vd;
+        sim_diag_init(&vd);
+        vd.max_errors = 0;
+        rc = s->model->parse(&vd, v->root, &s->sc, v->spec);
+        sim_cfg_check_unused_node(v->root, &vd);
+        sim_diag_merge(d, &vd);
+        sim_diag_fini(&vd);
+        if (rc == SIM_ENOMEM) goto out;
     }
     rc = 0;
     if (d->errors != errs) {
@@ -321,7 +330,93 @@ static void progress_clear(rs_progress_t *p)
     }
 }
 
+/* ---- budgets --------------------------------------------------------------- */
+
+const char *rs_limit_name(rs_limit_t l)
+{
+    switch (l) {
+    case RS_LIMIT_EVENTS: return "event budget exhausted";
+    case RS_LIMIT_PENDING: return "pending-event budget exhausted";
+    case RS_LIMIT_INFLIGHT: return "in-flight request budget exhausted";
+    case RS_LIMIT_MEMORY: return "memory budget exhausted";
+    default: return "no budget";
+    }
+}
+
+static void fmt_bytes(char *buf, size_t n, uint64_t v)
+{
+    static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double x = (double)v;
+    int i = 0;
+    while (i < 4 && x >= 1024) {
+        x /= 1024;
+        i++;
+    }
+    if (i == 0) snprintf(buf, n, "%llu B", (unsigned long long)v);
+    else snprintf(buf, n, "%.3g %s", x, u[i]);
+}
+
+void rs_limit_message(const rs_result_t *r, char *buf, size_t n)
+{
+    char a[32], b[32];
+    switch (r->limit) {
+    case RS_LIMIT_EVENTS:
+        snprintf(buf, n, "the event budget (--max-events %llu) is exhausted; raise it with --max-events N or 0 for no limit",
+                 (unsigned long long)r->limit_value);
+        break;
+    case RS_LIMIT_PENDING:
+        snprintf(buf, n, "the pending-event budget (--max-pending %llu) is exhausted (%llu events pending); "
+                         "raise it with --max-pending N or 0 for no limit",
+                 (unsigned long long)r->limit_value, (unsigned long long)r->limit_seen);
+        break;
+    case RS_LIMIT_INFLIGHT:
+        snprintf(buf, n, "the in-flight request budget (--max-inflight %llu) is exhausted (%llu requests in the system); "
+                         "raise it with --max-inflight N or 0 for no limit",
+                 (unsigned long long)r->limit_value, (unsigned long long)r->limit_seen);
+        break;
+    case RS_LIMIT_MEMORY:
+        fmt_bytes(a, sizeof a, r->limit_value);
+        fmt_bytes(b, sizeof b, r->limit_seen);
+        snprintf(buf, n, "the memory budget (--max-memory %s) is exhausted (about %s held by the run); "
+                         "raise it with --max-memory SIZE (e.g. 16GiB) or 0 for no limit",
+                 a, b);
+        break;
+    default: snprintf(buf, n, "no budget was exhausted"); break;
+    }
+}
+
 /* ---- one run --------------------------------------------------------------- */
+
+typedef struct {
+    const rs_scenario_t *s;
+    const void *inst;
+    uint64_t max_pending, max_inflight, max_memory;
+    rs_limit_t hit;
+    uint64_t seen;
+} budget_ctx_t;
+
+static uint64_t budget_or_default(uint64_t v, uint64_t def) { return v ? v : def; }
+
+/* Every 65536 events: pending events, requests in flight and the memory
+ * held by the engine and the model against the run's budgets. */
+static int budget_check(void *ctx, const sim_t *sim)
+{
+    budget_ctx_t *b = ctx;
+    uint64_t pending = sim_pending(sim), inflight = 0, bytes = 0;
+    if (b->s->model->usage && b->inst) b->s->model->usage(b->inst, &inflight, &bytes);
+    bytes += sim_memory_bytes(sim);
+    if (pending > b->max_pending) {
+        b->hit = RS_LIMIT_PENDING;
+        b->seen = pending;
+    } else if (inflight > b->max_inflight) {
+        b->hit = RS_LIMIT_INFLIGHT;
+        b->seen = inflight;
+    } else if (bytes > b->max_memory) {
+        b->hit = RS_LIMIT_MEMORY;
+        b->seen = bytes;
+    }
+    return b->hit != RS_LIMIT_NONE;
+}
 
 static int run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                    rs_progress_t *progress, sim_progress_fn hook, void *hook_ctx, rs_result_t *out)
@@ -347,17 +442,35 @@ static int run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_
     out->model = s->model;
     out->inst = s->model->create(out->sim, s->variants[variant].spec);
     if (!out->inst) return SIM_ENOMEM;
+    budget_ctx_t b = {
+        .s = s, .inst = out->inst,
+        .max_pending = budget_or_default(s->budget.max_pending, RS_DEFAULT_MAX_PENDING),
+        .max_inflight = budget_or_default(s->budget.max_inflight, RS_DEFAULT_MAX_INFLIGHT),
+        .max_memory = budget_or_default(s->budget.max_memory, RS_DEFAULT_MAX_MEMORY),
+    };
+    sim_set_limit(out->sim, budget_check, &b);
     out->end = sim_run(out->sim, s->sc.duration);
+    sim_set_limit(out->sim, NULL, NULL);
     s->model->finish(out->inst);
     out->wall_seconds = wall_now() - w0;
     if (out->end == SIM_RUN_ERROR) return sim_error(out->sim);
     if (out->end == SIM_RUN_STOPPED) return SIM_EINTERRUPTED;
+    if (out->end == SIM_RUN_BUDGET) {
+        out->limit = RS_LIMIT_EVENTS;
+        out->limit_value = max_events;
+        out->limit_seen = sim_events_processed(out->sim);
+    } else if (out->end == SIM_RUN_LIMIT) {
+        out->limit = b.hit;
+        out->limit_value = b.hit == RS_LIMIT_PENDING ? b.max_pending : b.hit == RS_LIMIT_INFLIGHT ? b.max_inflight : b.max_memory;
+        out->limit_seen = b.seen;
+    }
     char detail[128];
-    snprintf(detail, sizeof detail, "%s after %llu events", out->end == SIM_RUN_BUDGET ? "event budget exhausted" : "end of run",
+    snprintf(detail, sizeof detail, "%s after %llu events",
+             out->limit != RS_LIMIT_NONE ? rs_limit_name(out->limit) : "end of run",
              (unsigned long long)sim_events_processed(out->sim));
     sim_log_event(out->sim, "run_end", "", sim_time_to_s(sim_now(out->sim)), detail);
     if (progress) progress->events_done += sim_events_processed(out->sim);
-    return out->end == SIM_RUN_BUDGET ? SIM_EBUDGET : 0;
+    return out->limit != RS_LIMIT_NONE ? SIM_EBUDGET : 0;
 }
 
 int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
@@ -674,7 +787,7 @@ static void print_summary(FILE *out, const rs_scenario_t *s, const rs_report_t *
 /* ---- commands ------------------------------------------------------------------- */
 
 volatile sig_atomic_t rs_interrupted;
-static void on_signal(int sig) { (void)sig; rs_interrupted = 1; }
+static void on_signal(int sig) { rs_interrupted = sig; }
 
 static char *default_trace_path(const char *scenario)
 {
@@ -923,15 +1036,19 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     rs_report_t *reps = NULL;
     size_t *sel = NULL, *nrep = NULL;
     size_t nreports_total = 0, nreports_cap = 0;
-    bool budget_hit = false, summ_ready = false;
+    bool budget_hit = false, summ_ready = false, handlers = false, committed = false;
+    struct sigaction sa = {0}, old_int, old_term;
+    size_t nreps = 0;
+    int nsel = 0;
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
     if (rc != 0 || d.errors) {
         status = rc == SIM_ENOMEM ? 1 : 2;
         goto done;
     }
+    s.budget = o->budget;
     uint64_t seed = o->have_seed ? o->seed : s.sc.seed;
-    size_t nreps = (size_t)(o->reps > 0 ? o->reps : s.sc.replications);
+    nreps = (size_t)(o->reps > 0 ? o->reps : s.sc.replications);
     s.sc.replications = (int64_t)nreps;
     sel = calloc(s.nvariants + 1, sizeof *sel);
     nrep = calloc(s.nvariants, sizeof *nrep);
@@ -939,7 +1056,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         status = 1;
         goto done;
     }
-    int nsel = select_variants(&s, o->variants, compare, sel, err);
+    nsel = select_variants(&s, o->variants, compare, sel, err);
     if (nsel < 0) {
         status = 2;
         goto done;
@@ -965,8 +1082,23 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         goto done;
     }
 
+    /* From here a signal stops the command cleanly: no temporary file is
+     * left behind and an existing trace is left as it was. */
+    rs_interrupted = 0;
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    handlers = true;
+
     if (!o->no_trace) {
         trace_path = o->out ? strdup(o->out) : default_trace_path(o->scenario);
+        if (trace_path && !o->force && access(trace_path, F_OK) == 0) {
+            fprintf(err, "ragsim: error: %s already exists; use --force to replace it (or -o another file)\n",
+                    trace_path);
+            status = 2;
+            goto done;
+        }
         char ebuf[512];
         int terr = 0;
         tr = trace_path ? sim_trace_create(trace_path, &terr, ebuf, sizeof ebuf) : NULL;
@@ -984,12 +1116,6 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
 
     rs_progress_t prog = {.err = err, .t0 = wall_now(), .reps = (uint32_t)(nreps * (size_t)nsel),
                           .duration = s.sc.duration};
-    rs_interrupted = 0;
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-
     for (int vi = 0; vi < nsel && !status && !budget_hit && !rs_interrupted; vi++) {
         size_t v = sel[vi];
         for (size_t r = 0; r < nreps && !rs_interrupted; r++) {
@@ -998,10 +1124,11 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             rc = rs_run_one(&s, v, (uint32_t)r, seed, o->max_events, o->progress ? &prog : NULL, &res);
             if (rc == SIM_EBUDGET) {
                 progress_clear(o->progress ? &prog : NULL);
-                fprintf(err, "ragsim: error: variant '%s' replication %zu stopped after %llu events at t = %.6g s: "
-                             "the event budget (--max-events %llu) is exhausted; raise it with --max-events N or 0 for no limit\n",
+                char why[512];
+                rs_limit_message(&res, why, sizeof why);
+                fprintf(err, "ragsim: error: variant '%s' replication %zu stopped after %llu events at t = %.6g s: %s\n",
                         s.variants[v].name, r, (unsigned long long)sim_events_processed(res.sim),
-                        sim_time_to_s(sim_now(res.sim)), (unsigned long long)o->max_events);
+                        sim_time_to_s(sim_now(res.sim)), why);
                 budget_hit = true;
             } else if (rc == SIM_EINTERRUPTED) {
                 rs_result_free(&res);
@@ -1033,14 +1160,8 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             if (status || budget_hit) break;
         }
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     progress_clear(o->progress ? &prog : NULL);
-    if (rs_interrupted && status == 0) {
-        fprintf(err, "ragsim: interrupted after %zu of %zu runs; the trace was not written\n", nreports_total,
-                nreps * (size_t)nsel);
-        status = 1;
-    }
+    if (rs_interrupted) goto done;
 
     /* the comparison */
     cmp_row_t *rows = NULL;
@@ -1067,7 +1188,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         }
     }
 
-    if (status == 0 && tr) {
+    if (status == 0 && tr && !rs_interrupted) {
         /* A run stopped by the budget is kept, and the trace says it is incomplete. */
         char ebuf[512];
         if (sim_trace_attr_i64(tr, "/", "complete", !budget_hit) != 0 || sim_trace_table(tr, "/summary", &summ) != 0) {
@@ -1079,6 +1200,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             status = 1;
         } else {
             tr = NULL;
+            committed = true;   /* a signal from here on changes nothing: the work is done */
         }
     }
     if (status == 0 && budget_hit) {
@@ -1128,6 +1250,18 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     free(rows);
 done:
     sim_trace_abort(tr);
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        if (rs_interrupted && status == 0 && !committed) {
+            int sig = (int)rs_interrupted;
+            fprintf(err, "ragsim: interrupted by %s after %zu of %zu runs; nothing was written%s%s%s\n",
+                    sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", nreports_total,
+                    nreps * (size_t)nsel, trace_path ? " (" : "", trace_path ? trace_path : "",
+                    trace_path ? " is as it was)" : "");
+            status = 128 + sig;
+        }
+    }
     for (size_t i = 0; i < nreports_cap; i++) rs_report_fini(&reps[i]);
     free(reps);
     free(sel);

@@ -44,6 +44,22 @@ typedef struct rs_variant {
     char *yaml;             /* the variant's effective scenario text */
 } rs_variant_t;
 
+/* Resource budgets of one run (see docs/hardening.md). 0 in a field means
+ * the default below; UINT64_MAX means no limit. Checked every 65536
+ * events, so a budget is approximate by that much. */
+typedef struct rs_budget {
+    uint64_t max_pending;       /* pending events */
+    uint64_t max_inflight;      /* requests in the system */
+    uint64_t max_memory;        /* bytes held by the engine and the model (approximate) */
+} rs_budget_t;
+
+#define RS_DEFAULT_MAX_PENDING 20000000ull
+#define RS_DEFAULT_MAX_INFLIGHT 5000000ull
+#define RS_DEFAULT_MAX_MEMORY (4ull << 30)
+
+/* Which limit ended a run (rs_result_t.limit). */
+typedef enum { RS_LIMIT_NONE, RS_LIMIT_EVENTS, RS_LIMIT_PENDING, RS_LIMIT_INFLIGHT, RS_LIMIT_MEMORY } rs_limit_t;
+
 typedef struct rs_scenario {
     sim_cfg_t *cfg;
     sim_scenario_t sc;
@@ -59,6 +75,7 @@ typedef struct rs_scenario {
     double trigger_start, trigger_end;    /* seconds; NAN: none */
     const char **compare_metrics;         /* `compare.metrics`: columns of the comparison table */
     size_t ncompare_metrics;
+    rs_budget_t budget;                   /* zero after rs_load: the defaults */
 } rs_scenario_t;
 
 /* Load, apply overrides, resolve the variants, parse and check. Returns 0,
@@ -79,16 +96,25 @@ typedef struct rs_result {
     uint64_t seed;
     sim_run_result_t end;
     double wall_seconds;
+    rs_limit_t limit;       /* the budget that stopped the run, if any */
+    uint64_t limit_value;   /* that budget */
+    uint64_t limit_seen;    /* what the run held when it stopped */
 } rs_result_t;
 
 typedef struct rs_progress rs_progress_t;
 
 /* Run replication `rep` of variant `variant` with master seed `seed`
- * (budget: max_events, 0 = none). Returns 0, or SIM_ENOMEM / SIM_EBUDGET
- * (the result is still filled for a budget stop) / SIM_EINTERRUPTED. */
+ * (budget: max_events, 0 = none; and s->budget). Returns 0, or SIM_ENOMEM /
+ * SIM_EBUDGET (the result is still filled for a budget stop, with
+ * out->limit telling which) / SIM_EINTERRUPTED. */
 int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                rs_progress_t *progress, rs_result_t *out);
 void rs_result_free(rs_result_t *r);
+/* "pending-event budget exhausted" ...; and the full message for a run
+ * stopped by a budget: which budget, its flag, what the run held, how to
+ * raise it. */
+const char *rs_limit_name(rs_limit_t l);
+void rs_limit_message(const rs_result_t *r, char *buf, size_t n);
 /* rs_run_one without a progress bar, calling hook(ctx, sim) every 65536
  * events instead (sim_set_progress): a sweep's master serves its workers
  * and draws its own bar while it runs a run of its own. */
@@ -107,8 +133,10 @@ void rs_format_value(char *buf, size_t n, rs_kind_t kind, double mean, double hw
  * peaks). The caller owns rep (rs_report_init before). */
 void rs_report_run(const rs_scenario_t *s, const rs_result_t *r, rs_report_t *rep);
 
-/* Set by SIGINT/SIGTERM while a command runs: the current run stops and
- * nothing is written (the previous trace, if any, is left as it was). */
+/* Set (to the signal number) by SIGINT/SIGTERM while a command runs: the
+ * current run stops, nothing is written (the previous trace, if any, is
+ * left as it was, the temporary file removed) and the command returns
+ * 128 + the signal number. */
 extern volatile sig_atomic_t rs_interrupted;
 
 /* Command-level options. */
@@ -122,6 +150,8 @@ typedef struct rs_opts {
     uint64_t seed;
     int64_t reps;               /* 0: the scenario's */
     uint64_t max_events;        /* 0: unlimited */
+    rs_budget_t budget;         /* 0 fields: the defaults; UINT64_MAX: unlimited */
+    bool force;                 /* replace an existing trace file */
     const char *variants;       /* comma-separated names; NULL: all */
     bool quiet;
     bool progress;              /* draw a progress bar on stderr */

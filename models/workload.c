@@ -30,6 +30,24 @@ void wl_spec_fini(wl_spec_t *spec)
     memset(spec, 0, sizeof *spec);
 }
 
+/* An arrival rate: at most one arrival per nanosecond (the clock's
+ * resolution); a faster one would schedule arrivals at the same instant
+ * forever and the run would never advance. */
+#define WL_MAX_RATE 1e9
+
+static int arrival_rate(sim_diag_t *d, sim_cfg_node_t *n, unsigned flags, double *out)
+{
+    int rc = sim_cfg_rate_node(d, n, flags, out);
+    if (rc == 0 && *out > WL_MAX_RATE) {
+        char path[256];
+        sim_cfg_path(n, path, sizeof path);
+        sim_cfg_error(d, n, "'%s': expected an arrival rate of at most 1e9/s (one arrival per nanosecond, "
+                            "the clock's resolution), got '%s'", path, n->text);
+        return SIM_ECONFIG;
+    }
+    return rc;
+}
+
 int wl_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, wl_spec_t *spec)
 {
     int errs = d->errors;
@@ -51,7 +69,7 @@ int wl_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, wl_spec_t *spec)
     }
     if (rate) {
         double r = 0;
-        if (sim_cfg_rate_node(d, rate, SIM_CFG_POSITIVE, &r) == 0 &&
+        if (arrival_rate(d, rate, SIM_CFG_POSITIVE, &r) == 0 &&
             add_seg(spec, 0, SIM_TIME_MAX, r, r) != 0)
             return SIM_ENOMEM;
         return d->errors == errs ? 0 : SIM_ECONFIG;
@@ -77,11 +95,11 @@ int wl_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, wl_spec_t *spec)
             continue;
         }
         if (r) {
-            sim_cfg_rate_node(d, r, 0, &r0);
+            arrival_rate(d, r, 0, &r0);
             r1 = r0;
         } else if (from && to) {
-            sim_cfg_rate_node(d, from, 0, &r0);
-            sim_cfg_rate_node(d, to, 0, &r1);
+            arrival_rate(d, from, 0, &r0);
+            arrival_rate(d, to, 0, &r1);
         } else {
             sim_cfg_error(d, seg, "a profile segment needs 'rate' (a step) or 'from' and 'to' (a ramp)");
             continue;
@@ -92,7 +110,9 @@ int wl_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, wl_spec_t *spec)
         t = end;
         if (len == 0) break;
     }
-    if (d->errors != errs) return SIM_ECONFIG;
+    /* no segment: errors (reported now, or for an earlier variant sharing
+     * these nodes, which the diagnostics do not repeat) */
+    if (d->errors != errs || spec->nsegs == 0) return SIM_ECONFIG;
     /* the last rate holds to the end of the run */
     wl_segment_t *lastseg = &spec->segs[spec->nsegs - 1];
     if (lastseg->end != SIM_TIME_MAX && add_seg(spec, lastseg->end, SIM_TIME_MAX, lastseg->r1, lastseg->r1))

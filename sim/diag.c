@@ -67,6 +67,8 @@ static void diag_append_escaped(sim_diag_t *d, const char *s, size_t n)
     d->buf[d->len] = '\0';
 }
 
+static void diag_commit(sim_diag_t *d, size_t before, int is_error);
+
 static void diag_append(sim_diag_t *d, const char *s)
 {
     size_t n = strlen(s);
@@ -111,6 +113,13 @@ void sim_diag_vreport(sim_diag_t *d, int is_error, const char *file, int line, i
     diag_append_escaped(d, msg, (size_t)n);
     diag_append(d, "\n");
     free(msg);
+    diag_commit(d, before, is_error);
+}
+
+/* The line appended since `before`: dropped if it repeats an earlier line,
+ * else counted. */
+static void diag_commit(sim_diag_t *d, size_t before, int is_error)
+{
     if (d->buf && before < d->len) {
         size_t llen = d->len - before;
         const char *line_ = d->buf + before;
@@ -124,6 +133,31 @@ void sim_diag_vreport(sim_diag_t *d, int is_error, const char *file, int line, i
     }
     if (is_error) d->errors++;
     else d->warnings++;
+}
+
+void sim_diag_merge(sim_diag_t *d, const sim_diag_t *from)
+{
+    if (!d || !from || !from->buf) return;
+    for (const char *p = from->buf; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        /* the kind: the first ": error: " or ": warning: " of the line */
+        const char *e = strstr(p, ": error: "), *w = strstr(p, ": warning: ");
+        int is_error = e && e < p + n && (!w || w > e || w >= p + n);
+        int cap = d->max_errors;
+        if (cap > 0 && d->errors >= cap) {
+            if (is_error && ++d->errors == cap + 1) diag_append(d, "too many errors; stopping\n");
+            if (!is_error) d->warnings++;
+        } else if (diag_reserve(d, n + 2) == 0) {
+            size_t before = d->len;
+            memcpy(d->buf + d->len, p, n);
+            d->len += n;
+            d->buf[d->len++] = '\n';
+            d->buf[d->len] = '\0';
+            diag_commit(d, before, is_error);
+        }
+        p += n + (nl ? 1 : 0);
+    }
 }
 
 void sim_diag_error_at(sim_diag_t *d, const char *file, int line, int col, const char *fmt, ...)

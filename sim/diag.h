@@ -37,6 +37,11 @@ void sim_diag_warn_at(sim_diag_t *d, const char *file, int line, int col, const 
 void sim_diag_vreport(sim_diag_t *d, int is_error, const char *file, int line, int col,
                       const char *fmt, va_list ap);
 
+/* Append the messages of `from` to d, each unless d already holds it,
+ * counting errors and warnings as if reported to d. (Parse each variant
+ * into a diag of its own, then merge: inside one parse the error count
+ * rises with every error, even one another variant already reported.) */
+void sim_diag_merge(sim_diag_t *d, const sim_diag_t *from);
 /* All messages so far ("" when none). */
 const char *sim_diag_text(const sim_diag_t *d);
 

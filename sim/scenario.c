@@ -21,6 +21,12 @@ int sim_scenario_parse(sim_diag_t *d, sim_cfg_node_t *root, sim_scenario_t *sc)
         sim_cfg_error(d, sim_cfg_get(root, "warmup"),
                       "'warmup' (%.6g s) must be shorter than 'duration' (%.6g s)",
                       sim_time_to_s(sc->warmup), sim_time_to_s(sc->duration));
+    if (d->errors == errs && sc->duration / sc->sample_interval > SIM_SCENARIO_MAX_SAMPLES)
+        sim_cfg_error(d, sim_cfg_get(root, "sample_interval") ? sim_cfg_get(root, "sample_interval") : sim_cfg_get(root, "duration"),
+                      "'sample_interval' (%.6g s) gives %.3g samples over the %.6g s run, more than %d: "
+                      "every time series would hold them all; use a longer interval",
+                      sim_time_to_s(sc->sample_interval), (double)(sc->duration / sc->sample_interval),
+                      sim_time_to_s(sc->duration), SIM_SCENARIO_MAX_SAMPLES);
     if (d->errors == errs && sc->sample_interval > sc->duration)
         sim_cfg_warn(d, sim_cfg_get(root, "sample_interval"),
                      "'sample_interval' is longer than 'duration': the time series will be empty");

@@ -28,6 +28,7 @@ typedef struct sim_scenario {
 } sim_scenario_t;
 
 #define SIM_MAX_REPLICATIONS 100000
+#define SIM_SCENARIO_MAX_SAMPLES 10000000   /* duration / sample_interval at most */
 
 /* Read the run parameters from the root mapping; errors go to d. Returns 0 or SIM_ECONFIG. */
 int sim_scenario_parse(sim_diag_t *d, sim_cfg_node_t *root, sim_scenario_t *sc);

@@ -114,9 +114,18 @@ sim_run_result_t sim_run(sim_t *sim, sim_time_t until)
         if (++sim->events >= sim->max_events) return SIM_RUN_BUDGET;
         if ((sim->events & 0xFFFF) == 0) {
             if (sim->interrupt && *sim->interrupt) return SIM_RUN_STOPPED;
+            if (sim->limit && sim->limit(sim->limit_ctx, sim)) return SIM_RUN_LIMIT;
             if (sim->progress) sim->progress(sim->progress_ctx, sim);
         }
     }
+}
+
+size_t sim_memory_bytes(const sim_t *sim)
+{
+    size_t ev = sim_pending(sim) * (sizeof(sim_event_t) + sizeof(sim_heap_entry_t));
+    size_t series = sim->samples_cap * (sim->nseries + 1) * sizeof(double);
+    size_t log = sim->log.nrows * sim->log.row_size;
+    return ev + series + log;
 }
 
 void sim_set_progress(sim_t *sim, sim_progress_fn fn, void *ctx)

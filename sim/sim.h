@@ -44,10 +44,14 @@ typedef enum {
     SIM_RUN_STOPPED,    /* sim_stop() was called */
     SIM_RUN_BUDGET,     /* max_events reached */
     SIM_RUN_ERROR,      /* out of memory while scheduling (sim_error() tells) */
+    SIM_RUN_LIMIT,      /* the limit callback (sim_set_limit) asked to stop */
 } sim_run_result_t;
 
 /* Progress callback, called every 65536 events (cheap to ignore). */
 typedef void (*sim_progress_fn)(void *ctx, const sim_t *sim);
+/* Limit callback, called every 65536 events with the progress callback:
+ * non-zero stops the run with SIM_RUN_LIMIT (resource budgets). */
+typedef int (*sim_limit_fn)(void *ctx, const sim_t *sim);
 /* Sampler: write this interval's values with sim_series_set(). `dt` is the
  * interval just ended (now - previous sample). */
 typedef void (*sim_sampler_fn)(sim_t *sim, void *ctx, sim_time_t dt);
@@ -66,6 +70,8 @@ struct sim {
     sim_progress_fn progress;
     void *progress_ctx;
     volatile sig_atomic_t *interrupt;   /* set by a signal handler: the run stops (checked every 65536 events) */
+    sim_limit_fn limit;
+    void *limit_ctx;
 
     struct sim_stream_ *streams;  /* named random streams */
     size_t nstreams, streams_cap;
@@ -140,6 +146,19 @@ sim_run_result_t sim_run(sim_t *sim, sim_time_t until);
 static inline void sim_stop(sim_t *sim) { sim->stop = true; }
 
 void sim_set_progress(sim_t *sim, sim_progress_fn fn, void *ctx);
+
+/* A budget check: fn(ctx, sim) every 65536 events; non-zero ends the run
+ * with SIM_RUN_LIMIT (NULL: none). */
+static inline void sim_set_limit(sim_t *sim, sim_limit_fn fn, void *ctx)
+{
+    sim->limit = fn;
+    sim->limit_ctx = ctx;
+}
+
+/* Approximate bytes the engine holds for this run: pending events (event
+ * and heap entry each), the time series and the events table. For memory
+ * budgets; O(1). */
+size_t sim_memory_bytes(const sim_t *sim);
 
 /* A flag a signal handler sets to stop the run: sim_run returns
  * SIM_RUN_STOPPED within 65536 events of it becoming non-zero. */

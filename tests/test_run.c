@@ -172,10 +172,10 @@ Test(run, existing_trace_survives_a_failed_run)
 {
     char *out = tu_tmp_path("keep", ".h5");
     cr_assert_eq(tu_write_file(out, "previous trace"), 0);
-    /* the event budget stops the run: exit 1, but the trace is replaced by a
-     * complete file marked incomplete, never a half-written one */
+    /* the event budget stops the run: exit 1, but the trace is replaced (with
+     * --force) by a complete file marked incomplete, never a half-written one */
     const char *argv[] = {RAGSIM_BINARY, "run", tu_src("scenarios/validation/mm1.yaml"), "-q",
-                          "--max-events", "1000", "-o", out, NULL};
+                          "--max-events", "1000", "-o", out, "--force", NULL};
     tu_run_t r = tu_run(argv);
     cr_assert_eq(r.status, 1, "%s", r.err);
     tu_run_free(&r);

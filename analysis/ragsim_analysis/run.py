@@ -83,10 +83,11 @@ class Result:
 def ragsim(command: str, scenario: Union[str, os.PathLike], out: Union[str, os.PathLike, None] = None,
            sets: Union[Mapping[str, object], Sequence[str], None] = None, reps: Optional[int] = None,
            variants: Optional[Iterable[str]] = None, seed: Optional[int] = None, quiet: bool = False,
-           extra: Sequence[str] = (), timeout: Optional[float] = 600) -> Result:
+           extra: Sequence[str] = (), timeout: Optional[float] = 600, force: bool = True) -> Result:
     """Run `ragsim COMMAND SCENARIO ...` and return its output and trace path.
 
     sets: {'duration': '5m', 'workload.rate': '120/s'} or ['duration=5m', ...] (--set);
+    force: replace an existing trace (--force; ragsim refuses without it);
     raises RagsimError with ragsim's message when it exits non-zero."""
     args = [str(find_binary()), command, str(scenario)]
     if out is not None:
@@ -103,6 +104,8 @@ def ragsim(command: str, scenario: Union[str, os.PathLike], out: Union[str, os.P
         args += ["--seed", str(int(seed))]
     if quiet:
         args.append("-q")
+    if force and command in ("run", "compare"):
+        args.append("--force")
     args += list(extra)
     try:
         p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)

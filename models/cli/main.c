@@ -10,13 +10,15 @@
 #include "models/cli/bench.h"
 #include "models/cli/sweep_cli.h"
 #include "models/runner.h"
+#include "sim/units.h"
 
 static const char usage[] =
     "ragsim " RAGSIM_VERSION " - deterministic discrete-event simulator of RAG services under load\n"
     "\n"
     "usage:\n"
     "  ragsim run SCENARIO.yaml [-o OUT.h5] [--seed N] [--reps N] [--set KEY=VALUE]...\n"
-    "                           [--max-events N] [--no-trace] [--variants a,b,...] [-q]\n"
+    "                           [--max-events N] [--max-pending N] [--max-inflight N]\n"
+    "                           [--max-memory SIZE] [--force] [--no-trace] [--variants a,b,...] [-q]\n"
     "  ragsim compare SCENARIO.yaml [-o OUT.h5] [--reps N] [--variants a,b,...] [--set KEY=VALUE]...\n"
     "  ragsim validate SCENARIO.yaml [--set KEY=VALUE]...\n"
     "  ragsim sweep SWEEP.yaml [-o OUT.h5] [-j N] [--resume] [--find max-load] [--reps N] [-q]\n"
@@ -29,12 +31,21 @@ static const char usage[] =
     "run options:\n"
     "  -o, --output OUT.h5   trace file (default: SCENARIO's stem + .h5 in the current\n"
     "                        directory). Written to a temporary file and renamed when\n"
-    "                        complete; an existing file is replaced only then.\n"
+    "                        complete. An existing file is not replaced without --force\n"
+    "                        (exit status 2); with --force it is replaced only then.\n"
+    "      --force           replace an existing trace file\n"
     "      --seed N          master seed (default: the scenario's `seed`)\n"
     "      --reps N          replications (default: the scenario's `replications`)\n"
     "      --set KEY=VALUE   override a scenario value, e.g. --set stations.db.servers=4\n"
     "                        or --set workload.rate=12/s; VALUE is YAML (lists work)\n"
     "      --max-events N    stop a run after N events (exit status 1; 0 = no limit)\n"
+    "      --max-pending N   stop a run holding more than N pending events\n"
+    "                        (default 20000000; 0 = no limit)\n"
+    "      --max-inflight N  stop a run holding more than N requests in the system\n"
+    "                        (default 5000000; 0 = no limit)\n"
+    "      --max-memory SIZE stop a run holding more than about SIZE of memory, e.g. 8GiB\n"
+    "                        (default 4GiB; 0 = no limit). A run stopped by a budget\n"
+    "                        exits with status 1; its trace is written, marked incomplete\n"
     "      --no-trace        do not write a trace\n"
     "      --variants a,b    run only these variants (default: all; compare adds the baseline)\n"
     "  -q, --quiet           no summary and no progress bar\n"
@@ -44,7 +55,8 @@ static const char usage[] =
     "against the baseline: better, worse, or not significant.\n"
     "\n"
     "A progress bar is drawn on stderr when it is a terminal. The summary goes to stdout.\n"
-    "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n"
+    "Exit status: 0 success, 1 runtime failure or budget exhausted, 2 bad usage or bad\n"
+    "input, 130/143 stopped by SIGINT/SIGTERM (nothing written). See docs/hardening.md.\n"
     "Documentation: README.md, docs/scenario-format.md, docs/trace-format.md.\n";
 
 static int parse_count(const char *s, const char *opt, uint64_t max, uint64_t *out)
@@ -74,7 +86,8 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
     static const struct option lo[] = {
         {"output", 1, 0, 'o'}, {"seed", 1, 0, 'S'}, {"reps", 1, 0, 'r'}, {"set", 1, 0, 's'},
         {"max-events", 1, 0, 'm'}, {"no-trace", 0, 0, 'n'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-        {"variants", 1, 0, 'v'}, {0, 0, 0, 0}};
+        {"variants", 1, 0, 'v'}, {"max-pending", 1, 0, 'P'}, {"max-inflight", 1, 0, 'I'},
+        {"max-memory", 1, 0, 'M'}, {"force", 0, 0, 'f'}, {0, 0, 0, 0}};
     int c, status = 2;
     uint64_t v;
     optind = 1;
@@ -106,6 +119,23 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
             if (parse_count(optarg, "--max-events", UINT64_MAX, &v)) goto out;
             o.max_events = v;
             break;
+        case 'P':
+        case 'I':
+            if (parse_count(optarg, c == 'P' ? "--max-pending" : "--max-inflight", UINT64_MAX - 1, &v)) goto out;
+            *(c == 'P' ? &o.budget.max_pending : &o.budget.max_inflight) = v ? v : UINT64_MAX;
+            break;
+        case 'M': {
+            int64_t bytes;
+            const char *why = NULL;
+            if (sim_parse_size(optarg, &bytes, &why) != 0) {
+                fprintf(stderr, "ragsim: error: --max-memory %s, got '%s'\n",
+                        why ? why : "expects a size such as 8GiB", optarg);
+                goto out;
+            }
+            o.budget.max_memory = bytes ? (uint64_t)bytes : UINT64_MAX;
+            break;
+        }
+        case 'f': o.force = true; break;
         case 'n': o.no_trace = true; break;
         case 'v':
             if (!*optarg) {
@@ -131,7 +161,8 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
         goto out;
     }
     o.scenario = argv[optind];
-    if (cmd == CMD_VALIDATE && (o.out || o.have_seed || o.reps || o.max_events || o.no_trace || o.variants)) {
+    if (cmd == CMD_VALIDATE && (o.out || o.have_seed || o.reps || o.max_events || o.no_trace || o.variants ||
+                                o.force || o.budget.max_pending || o.budget.max_inflight || o.budget.max_memory)) {
         fprintf(stderr, "ragsim: error: validate takes only --set and -q\n");
         goto out;
     }

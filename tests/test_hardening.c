@@ -1,0 +1,378 @@
+/* Hardening: run budgets, the --force convention, SIGINT/SIGTERM, SIGKILL at
+ * random moments, and the semantic warnings. All run the real binary. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "h5util.h"
+#include "testutil.h"
+
+#define ragsim(...) tu_run((const char *[]){RAGSIM_BINARY, __VA_ARGS__, NULL})
+
+/* One station, offered load 2 (twice its capacity), a queue timeout of an
+ * hour: requests in the system and pending events (one timeout each) grow
+ * by about 1000 per simulated second. */
+static const char overload[] = "name: overload\n"
+                               "duration: 1h\n"
+                               "sample_interval: 10s\n"
+                               "workload: {arrivals: poisson, rate: 2000/s}\n"
+                               "stations:\n"
+                               "  server:\n"
+                               "    servers: 1\n"
+                               "    queue_timeout: 1h\n"
+                               "    service: {dist: exponential, mean: 1ms}\n"
+                               "route: [server]\n";
+
+static char *write_scenario(const char *stem, const char *text)
+{
+    char *p = tu_tmp_path(stem, ".yaml");
+    cr_assert_eq(tu_write_file(p, text), 0);
+    return p;
+}
+
+static long long root_attr_i64(const char *path, const char *obj, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0, "cannot open %s", path);
+    long long v = -1;
+    hid_t a = H5Aopen_by_name(f, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert_geq(a, 0, "no attribute %s on %s", name, obj);
+    cr_assert_geq(H5Aread(a, H5T_NATIVE_LLONG, &v), 0);
+    H5Aclose(a);
+    H5Fclose(f);
+    return v;
+}
+
+static void check_budget_stop(const char *flag, const char *value, const char *message)
+{
+    char *scen = write_scenario("overload", overload);
+    char *out = tu_tmp_path("budget", ".h5");
+    tu_run_t r = ragsim("run", scen, "-q", "-o", out, flag, value);
+    cr_assert_eq(r.status, 1, "exit %d, stderr: %s", r.status, r.err);
+    cr_assert(strstr(r.err, message), "expected \"%s\" in: %s", message, r.err);
+    char raise[64];
+    snprintf(raise, sizeof raise, "raise it with %s", flag);
+    cr_assert(strstr(r.err, raise), "the message does not name the flag: %s", r.err);
+    cr_assert(strstr(r.err, "marked incomplete"), "%s", r.err);
+    /* the trace is written and says it is incomplete, at the top and for the run */
+    cr_assert_eq(root_attr_i64(out, "/", "complete"), 0);
+    cr_assert_eq(root_attr_i64(out, "/runs/default/rep000", "complete"), 0);
+    double sim_s = 0;
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t a = H5Aopen_by_name(f, "/runs/default/rep000", "sim_seconds", H5P_DEFAULT, H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_DOUBLE, &sim_s);
+    H5Aclose(a);
+    H5Fclose(f);
+    cr_assert_lt(sim_s, 3600, "the run was not stopped early (%g s)", sim_s);
+    tu_run_free(&r);
+    unlink(out);
+    unlink(scen);
+    free(out);
+    free(scen);
+}
+
+Test(budgets, pending_events)
+{
+    check_budget_stop("--max-pending", "5000", "the pending-event budget (--max-pending 5000) is exhausted");
+}
+
+Test(budgets, inflight_requests)
+{
+    check_budget_stop("--max-inflight", "5000", "the in-flight request budget (--max-inflight 5000) is exhausted");
+}
+
+Test(budgets, memory)
+{
+    check_budget_stop("--max-memory", "1MiB", "the memory budget (--max-memory 1 MiB) is exhausted");
+}
+
+/* The same scenario under the default budgets runs to its end: a normal
+ * (if overloaded) hour does not come near them. */
+Test(budgets, defaults_do_not_stop_a_normal_run)
+{
+    char *scen = write_scenario("overload", overload);
+    char *out = tu_tmp_path("budget-default", ".h5");
+    tu_run_t r = ragsim("run", scen, "-q", "-o", out);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_assert_eq(root_attr_i64(out, "/", "complete"), 1);
+    tu_run_free(&r);
+    unlink(out);
+    unlink(scen);
+    free(out);
+    free(scen);
+}
+
+Test(budgets, zero_means_no_limit_and_bad_values_are_refused)
+{
+    char *scen = write_scenario("overload", overload);
+    char *out = tu_tmp_path("budget-zero", ".h5");
+    tu_run_t r = ragsim("run", scen, "-q", "-o", out, "--max-pending", "0", "--max-inflight", "0", "--max-memory", "0");
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    tu_run_free(&r);
+    r = ragsim("run", scen, "-q", "-o", out, "--force", "--max-memory", "lots");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "ragsim: error: --max-memory"), "%s", r.err);
+    tu_run_free(&r);
+    unlink(out);
+    unlink(scen);
+    free(out);
+    free(scen);
+}
+
+/* ---- --force -------------------------------------------------------------- */
+
+static const char small[] = "name: small\nduration: 1m\nworkload: {arrivals: poisson, rate: 5/s}\n"
+                            "stations: {s: {servers: 1, service: {dist: exponential, mean: 100ms}}}\nroute: [s]\n";
+
+Test(output, existing_file_needs_force)
+{
+    char *scen = write_scenario("small", small);
+    char *out = tu_tmp_path("force", ".h5");
+    cr_assert_eq(tu_write_file(out, "keep me"), 0);
+    tu_run_t r = ragsim("run", scen, "-q", "-o", out);
+    cr_assert_eq(r.status, 2, "exit %d", r.status);
+    cr_assert(strstr(r.err, "already exists; use --force to replace it"), "%s", r.err);
+    size_t len;
+    char *txt = tu_read_file(out, &len);
+    cr_assert_str_eq(txt, "keep me");
+    free(txt);
+    tu_run_free(&r);
+    r = ragsim("run", scen, "-q", "-o", out, "--force");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(root_attr_i64(out, "/", "complete"), 1);
+    tu_run_free(&r);
+    unlink(out);
+    unlink(scen);
+    free(out);
+    free(scen);
+}
+
+/* ---- signals ---------------------------------------------------------------- */
+
+/* A run that cannot finish before the signal: a thousand days at 50000
+ * requests per second (constant memory: the queue is stable). */
+static const char endless[] = "name: endless\nduration: 1000d\nsample_interval: 1h\n"
+                              "workload: {arrivals: poisson, rate: 50000/s}\n"
+                              "stations: {s: {servers: 8, service: {dist: exponential, mean: 100us}}}\n"
+                              "route: [s]\n";
+
+static pid_t spawn_run(const char *scen, const char *out, const char *errfile, bool force)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        int ef = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(nul, 0);
+        dup2(nul, 1);
+        dup2(ef, 2);
+        alarm(300);   /* a watchdog, not a measurement */
+        if (force) execl(RAGSIM_BINARY, RAGSIM_BINARY, "run", scen, "-q", "-o", out, "--force", (char *)NULL);
+        else execl(RAGSIM_BINARY, RAGSIM_BINARY, "run", scen, "-q", "-o", out, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    return st;
+}
+
+static void check_signal(int sig, int want_status, const char *name)
+{
+    char *scen = write_scenario("endless", endless);
+    char *out = tu_tmp_path("signal", ".h5");
+    char *errf = tu_tmp_path("signal", ".err");
+    static const char prev[] = "the previous trace\n";
+    cr_assert_eq(tu_write_file(out, prev), 0);
+    pid_t pid = spawn_run(scen, out, errf, true);
+    /* the temporary trace appears once the run has started (the handlers
+     * are installed before it is created) */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)pid);
+    int polls = 0;
+    while (access(tmp, F_OK) != 0 && polls++ < 600000) {
+        int st;
+        cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "ragsim ended before it was signalled");
+        usleep(100);
+    }
+    cr_assert_eq(access(tmp, F_OK), 0, "the run never started");
+    kill(pid, sig);
+    int st = wait_status(pid);
+    cr_assert(WIFEXITED(st), "killed by signal %d instead of stopping cleanly", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    cr_assert_eq(WEXITSTATUS(st), want_status);
+    size_t len;
+    char *err = tu_read_file(errf, &len);
+    char want[64];
+    snprintf(want, sizeof want, "interrupted by %s", name);
+    cr_assert(strstr(err, want), "%s", err);
+    cr_assert(strstr(err, "nothing was written"), "%s", err);
+    free(err);
+    char *txt = tu_read_file(out, &len);
+    cr_assert(txt && len == sizeof prev - 1 && !memcmp(txt, prev, len), "the previous trace was changed");
+    free(txt);
+    cr_assert_neq(access(tmp, F_OK), 0, "the temporary file was left behind");
+    unlink(out);
+    unlink(errf);
+    unlink(scen);
+    free(out);
+    free(errf);
+    free(scen);
+}
+
+Test(signals, sigint_stops_cleanly) { check_signal(SIGINT, 130, "SIGINT"); }
+Test(signals, sigterm_stops_cleanly) { check_signal(SIGTERM, 143, "SIGTERM"); }
+
+/* A complete ragsim trace: opens, says complete = 1, has /summary. */
+static bool complete_trace(const char *path)
+{
+    H5E_BEGIN_TRY {
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f < 0) return false;
+        long long c = -1;
+        hid_t a = H5Aopen_by_name(f, "/", "complete", H5P_DEFAULT, H5P_DEFAULT);
+        if (a >= 0) {
+            H5Aread(a, H5T_NATIVE_LLONG, &c);
+            H5Aclose(a);
+        }
+        bool ok = c == 1 && H5Lexists(f, "/summary", H5P_DEFAULT) > 0;
+        H5Fclose(f);
+        return ok;
+    } H5E_END_TRY;
+    return false;
+}
+
+/* SIGKILL at seeded random moments: the target holds, every time, either
+ * exactly what it held before or a complete new trace, never a part. */
+Test(signals, sigkill_never_leaves_a_partial_trace, .timeout = 600)
+{
+    char *scen = write_scenario("killme", "name: killme\nduration: 20m\nsample_interval: 1s\nreplications: 2\n"
+                                          "workload: {arrivals: poisson, rate: 200/s}\n"
+                                          "stations: {s: {servers: 4, service: {dist: exponential, mean: 10ms}}}\n"
+                                          "route: [s]\n");
+    char *out = tu_tmp_path("killed", ".h5");
+    char *errf = tu_tmp_path("killed", ".err");
+    cr_assert_eq(tu_write_file(out, "the trace before the first trial\n"), 0);
+    unsigned seed = 20240601u;
+    int trials = 40, kept = 0, replaced = 0, finished = 0;
+    for (int t = 0; t < trials; t++) {
+        size_t blen = 0;
+        char *before = tu_read_file(out, &blen);
+        seed = seed * 1103515245u + 12345u;
+        useconds_t delay = (seed >> 8) % 300000u;   /* 0 .. 0.3 s */
+        pid_t pid = spawn_run(scen, out, errf, true);
+        usleep(delay);
+        kill(pid, SIGKILL);
+        int st = wait_status(pid);
+        bool killed = WIFSIGNALED(st);
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)pid);
+        unlink(tmp);   /* what SIGKILL leaves behind: the temporary file, never the target */
+        size_t alen = 0;
+        char *after = tu_read_file(out, &alen);
+        cr_assert_not_null(after, "trial %d: the target disappeared", t);
+        bool same = alen == blen && !memcmp(before, after, alen);
+        if (!killed) {
+            /* it finished before the signal: the new trace is complete */
+            cr_assert_eq(WEXITSTATUS(st), 0, "trial %d: exit %d", t, WEXITSTATUS(st));
+            cr_assert(complete_trace(out), "trial %d: a finished run left an incomplete trace", t);
+            finished++;
+        } else if (same) {
+            kept++;
+        } else {
+            cr_assert(complete_trace(out), "trial %d (SIGKILL after %u us): the target is neither the previous file "
+                                           "nor a complete trace", t, (unsigned)delay);
+            replaced++;
+        }
+        free(before);
+        free(after);
+    }
+    cr_log_info("SIGKILL trials: %d: killed while running %d times (previous file kept %d, complete new trace %d), "
+                "finished before the signal %d times", trials, kept + replaced, kept, replaced, finished);
+    cr_assert_eq(kept + replaced + finished, trials);
+    unlink(out);
+    unlink(errf);
+    unlink(scen);
+    free(out);
+    free(errf);
+    free(scen);
+}
+
+/* ---- semantic checks ---------------------------------------------------------- */
+
+Test(semantic, unstable_station_and_long_queue_timeout_warn)
+{
+    char *scen = write_scenario("unstable", "name: u\nduration: 1m\nworkload: {arrivals: poisson, rate: 20/s}\n"
+                                            "stations:\n  a: {servers: 1, service: {dist: exponential, mean: 100ms}}\n"
+                                            "  b: {servers: 4, queue_timeout: 2m, service: {dist: exponential, mean: 100ms}}\n"
+                                            "route: [a, b]\n");
+    tu_run_t r = ragsim("validate", scen);
+    cr_assert_eq(r.status, 0, "warnings are not errors: %s", r.err);
+    cr_assert(strstr(r.err, ":5:6: warning: station 'a' is unstable"), "%s", r.err);
+    cr_assert(strstr(r.err, "the queue grows without bound"), "%s", r.err);
+    cr_assert(strstr(r.err, ":6:34: warning: station 'b': queue_timeout is not shorter than the run's duration"), "%s", r.err);
+    cr_assert(strstr(r.out, "2 warnings"), "%s", r.out);
+    tu_run_free(&r);
+    unlink(scen);
+    free(scen);
+}
+
+Test(semantic, stable_scenario_has_no_warning)
+{
+    char *scen = write_scenario("stable", small);
+    tu_run_t r = ragsim("validate", scen);
+    cr_assert_eq(r.status, 0);
+    cr_assert_null(strstr(r.err, "warning"), "%s", r.err);
+    tu_run_free(&r);
+    unlink(scen);
+    free(scen);
+}
+
+Test(semantic, rag_timeout_and_deadline_longer_than_the_run_warn)
+{
+    size_t len;
+    char *base = tu_read_file(tu_src("scenarios/rag-baseline.yaml"), &len);
+    cr_assert_not_null(base);
+    char *scen = tu_tmp_path("ragwarn", ".yaml");
+    cr_assert_eq(tu_write_file(scen, base), 0);
+    free(base);
+    /* the base scenario is quiet ... */
+    tu_run_t r = ragsim("validate", scen);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_null(strstr(r.err, "longer than the run"), "%s", r.err);
+    tu_run_free(&r);
+    /* ... a 2 h generate timeout and a 1 h deadline in a 10 min run are not */
+    r = ragsim("validate", scen, "--set", "calls.generate.timeout=2h", "--set", "workload.deadline=1h");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "--set:1:24: warning: the timeout of the 'generate' call (7200 s) is longer than the run (600 s)"), "%s", r.err);
+    cr_assert(strstr(r.err, "warning: the client's deadline (mean 3600 s) is longer than the run (600 s)"), "%s", r.err);
+    tu_run_free(&r);
+    unlink(scen);
+    free(scen);
+}
+
+/* Impossible scenarios are errors, not warnings (more in the corpus). */
+Test(semantic, impossible_scenarios_are_errors)
+{
+    char *scen = write_scenario("impossible", small);
+    tu_run_t r = ragsim("validate", scen, "--set", "sample_interval=1us");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "--set:1:17: error: 'sample_interval' (1e-06 s) gives 6e+07 samples"), "%s", r.err);
+    tu_run_free(&r);
+    r = ragsim("validate", scen, "--set", "warmup=2m");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "must be shorter than 'duration'"), "%s", r.err);
+    tu_run_free(&r);
+    unlink(scen);
+    free(scen);
+}
