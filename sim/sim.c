@@ -101,6 +101,10 @@ sim_run_result_t sim_run(sim_t *sim, sim_time_t until)
         }
         sim_event_t *ev = sim_evset_pop(es, until);
         if (!ev) {
+            if (es->oom) {
+                sim->error = SIM_ENOMEM;
+                return SIM_RUN_ERROR;
+            }
             if (sim_evset_size(es) == 0) return SIM_RUN_EMPTY;
             sim->now = until;
             return SIM_RUN_TIME;
