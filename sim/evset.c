@@ -181,28 +181,63 @@ static bool advance(sim_evset_t *es, uint64_t limit)
         unsigned sh = (l + 1) * 8;
         uint64_t lo = (sh >= 64 ? 0 : (es->last >> sh) << sh) | ((uint64_t)d << (l * 8));
         if (lo > limit) return false;
+        if (b->head == b->tail && b->head->n == 1) {
+            /* a lone entry (the common case when events are sparse at this
+             * scale) is the minimum: it becomes cur without a refile */
+            uint64_t t = b->head->e[0].time;
+            if (t > limit) return false;
+            free_list_of(es, es->cur.head);
+            es->cur = *b;
+            b->head = b->tail = NULL;
+            es->cur_head = 0;
+            es->last = t;
+            mark_empty(es, l, d);
+            return true;
+        }
+        /* When cancelled entries are a notable share (timeouts: scheduled for
+         * every call, nearly all cancelled), drop them here instead of moving
+         * them down level after level; this reads the events, which the
+         * plain refile never does. */
+        bool drop = es->ncancelled * 8 > es->n;
         uint64_t mn = UINT64_MAX;
         for (const sim_evset_chunk_t *c = b->head; c; c = c->next)
             for (uint32_t i = 0; i < c->n; i++)
-                if (c->e[i].time < mn) mn = c->e[i].time;
-        if (mn > limit) return false;
-        es->last = mn;
+                if (c->e[i].time < mn && !(drop && c->e[i].ev->state == SIM_EV_CANCELLED))
+                    mn = c->e[i].time;
+        if (mn > limit && mn != UINT64_MAX) return false;
         sim_evset_chunk_t *c = b->head;
         b->head = b->tail = NULL;
         mark_empty(es, l, d);
+        if (mn == UINT64_MAX) {   /* all cancelled */
+            for (sim_evset_chunk_t *p = c; p; p = p->next) {
+                for (uint32_t i = 0; i < p->n; i++) sim_evset_release(es, p->e[i].ev);
+                es->n -= p->n;
+                es->ncancelled -= p->n;
+            }
+            free_list_of(es, c);
+            continue;
+        }
+        es->last = mn;
         /* a small bucket comes out soon: fetch its events now, all at once,
          * rather than one cache miss at a time when each is popped */
         unsigned nchunks = 0;
         for (const sim_evset_chunk_t *p = c; p && nchunks <= PREFETCH_CHUNKS; p = p->next) nchunks++;
-        if (nchunks <= PREFETCH_CHUNKS)
+        if (nchunks <= PREFETCH_CHUNKS && !drop)
             for (const sim_evset_chunk_t *p = c; p; p = p->next)
                 for (uint32_t i = 0; i < p->n; i++) __builtin_prefetch(p->e[i].ev, 1, 3);
         while (c) {
-            for (uint32_t i = 0; i < c->n; i++)
+            for (uint32_t i = 0; i < c->n; i++) {
+                if (drop && c->e[i].ev->state == SIM_EV_CANCELLED) {
+                    sim_evset_release(es, c->e[i].ev);
+                    es->n--;
+                    es->ncancelled--;
+                    continue;
+                }
                 if (file_entry(es, c->e[i]) != 0) {
                     es->oom = true;
                     return false;
                 }
+            }
             sim_evset_chunk_t *nx = c->next;
             free_chunk(es, c);
             c = nx;
