@@ -36,6 +36,8 @@ typedef struct {
     sim_time_t warmup;            /* statistics before this time are discarded (hooks) */
     uint64_t max_events;          /* 0 = unlimited */
     size_t max_log_rows;          /* events-table cap; 0 = default 100000 */
+    sim_time_t horizon;           /* > 0: the run's planned end; the time series are sized
+                                   * for it at once (no regrowth while the run goes on) */
 } sim_config_t;
 
 typedef enum {
