@@ -8,6 +8,7 @@
 #define INITIAL_SLAB 1024
 #define MAX_SLAB 65536
 #define PREFETCH_CHUNKS 8         /* up to 504 events: 32 KiB */
+#define RUN_FILL 32               /* buckets this small are sorted into the run */
 #define CHUNK_SLAB 64             /* chunks per allocation: 64 KiB */
 
 int sim_evset_init(sim_evset_t *es)
@@ -96,9 +97,47 @@ static inline int append(sim_evset_t *es, sim_evset_bucket_t *b, sim_evset_entry
     return 0;
 }
 
-/* File an entry relative to es->last (entry time >= last). */
-static inline int file_entry(sim_evset_t *es, sim_evset_entry_t e)
+static int file_entry(sim_evset_t *es, sim_evset_entry_t e);
+
+/* Put the run's entries back into the buckets (it is full). They are all
+ * earlier than every filed entry, so ties among filed entries stay in
+ * schedule order. */
+static int flush_run(sim_evset_t *es)
 {
+    uint32_t h = es->run_head, n = es->run_n;
+    es->run_head = es->run_n = 0;
+    for (uint32_t i = h; i < n; i++)
+        if (file_entry(es, es->run[i]) != 0) return SIM_ENOMEM;
+    return 0;
+}
+
+/* Insert into the run after every entry with time <= e.time (e has the
+ * largest seq so far). */
+static int run_insert(sim_evset_t *es, sim_evset_entry_t e)
+{
+    if (es->run_n == SIM_EVSET_RUN_CAP) {
+        if (es->run_head == 0) {
+            if (flush_run(es) != 0) return SIM_ENOMEM;
+            return file_entry(es, e);
+        }
+        memmove(es->run, es->run + es->run_head, (es->run_n - es->run_head) * sizeof *es->run);
+        es->run_n -= es->run_head;
+        es->run_head = 0;
+    }
+    uint32_t i = es->run_n;
+    while (i > es->run_head && es->run[i - 1].time > e.time) {
+        es->run[i] = es->run[i - 1];
+        i--;
+    }
+    es->run[i] = e;
+    es->run_n++;
+    return 0;
+}
+
+/* File an entry relative to es->last (entry time >= last). */
+static int file_entry(sim_evset_t *es, sim_evset_entry_t e)
+{
+    if (es->run_head < es->run_n && e.time <= es->run_max) return run_insert(es, e);
     uint64_t x = e.time ^ es->last;
     if (x == 0) return append(es, &es->cur, e);
     unsigned l = (unsigned)(63 - __builtin_clzll(x)) >> 3;
@@ -217,6 +256,33 @@ static bool advance(sim_evset_t *es, uint64_t limit)
             free_list_of(es, c);
             continue;
         }
+        if (!c->next && c->n <= RUN_FILL) {
+            /* sort the bucket into the run (stable: ties keep their order) */
+            uint32_t k = 0;
+            if (!drop)
+                for (uint32_t i = 0; i < c->n; i++) __builtin_prefetch(c->e[i].ev, 1, 3);
+            for (uint32_t i = 0; i < c->n; i++) {
+                sim_evset_entry_t e = c->e[i];
+                if (drop && e.ev->state == SIM_EV_CANCELLED) {
+                    sim_evset_release(es, e.ev);
+                    es->n--;
+                    es->ncancelled--;
+                    continue;
+                }
+                uint32_t j = k++;
+                while (j > 0 && es->run[j - 1].time > e.time) {
+                    es->run[j] = es->run[j - 1];
+                    j--;
+                }
+                es->run[j] = e;
+            }
+            free_chunk(es, c);
+            es->run_head = 0;
+            es->run_n = k;
+            es->run_max = es->run[k - 1].time;
+            es->last = mn;
+            return true;
+        }
         es->last = mn;
         /* a small bucket comes out soon: fetch its events now, all at once,
          * rather than one cache miss at a time when each is popped */
@@ -274,6 +340,21 @@ sim_event_t *sim_evset_pop(sim_evset_t *es, sim_time_t limit)
             es->n--;
             return ev;
         }
+        while (es->run_head < es->run_n) {
+            sim_evset_entry_t *e = &es->run[es->run_head];
+            if (e->ev->state == SIM_EV_CANCELLED) {
+                es->run_head++;
+                es->n--;
+                es->ncancelled--;
+                sim_evset_release(es, e->ev);
+                continue;
+            }
+            if (e->time > (uint64_t)limit) return NULL;
+            es->run_head++;
+            es->n--;
+            return e->ev;
+        }
+        es->run_head = es->run_n = 0;
         if (es->oom || !advance(es, (uint64_t)limit)) return NULL;
     }
 }
@@ -290,6 +371,8 @@ static uint64_t live_min(const sim_evset_chunk_t *c, uint32_t from)
 sim_time_t sim_evset_peek_time(sim_evset_t *es)
 {
     if (live_min(es->cur.head, es->cur_head) != UINT64_MAX) return (sim_time_t)es->last;
+    for (uint32_t i = es->run_head; i < es->run_n; i++)
+        if (es->run[i].ev->state == SIM_EV_PENDING) return (sim_time_t)es->run[i].time;
     /* buckets in increasing order of their time ranges: the first one with a
      * live entry holds the minimum */
     for (int l = 0; l < SIM_EVSET_LEVELS; l++)
@@ -337,6 +420,15 @@ static void compact(sim_evset_t *es)
 {
     sweep(es, &es->cur, es->cur_head);
     es->cur_head = 0;
+    uint32_t k = 0;
+    for (uint32_t i = es->run_head; i < es->run_n; i++) {
+        if (es->run[i].ev->state == SIM_EV_CANCELLED)
+            sim_evset_release(es, es->run[i].ev);
+        else
+            es->run[k++] = es->run[i];
+    }
+    es->run_head = 0;
+    es->run_n = k;
     for (unsigned l = 0; l < SIM_EVSET_LEVELS; l++) {
         if (!(es->level_mask & (1u << l))) continue;
         for (unsigned d = 0; d < SIM_EVSET_DIGITS; d++) {

@@ -17,10 +17,17 @@
  * distance from `last` (2-3 times for micro- to millisecond delays), every
  * move a sequential read and an append, and no comparison ever reads an event.
  *
- * Tie order needs no comparison either: every bucket holds its entries in
- * schedule order. A bucket receives refiled entries only when every lower
- * level is empty, so before anything else is filed into it; refiling keeps
- * the source's order; and entries scheduled later have larger seqs.
+ * Tie order needs no comparison either: within a bucket, entries with the
+ * same time are in schedule order. A bucket receives refiled entries only
+ * when every lower level is empty, so before anything else is filed into
+ * it; refiling keeps the source's order; and entries scheduled later have
+ * larger seqs.
+ *
+ * Two shortcuts for sparse events (a RAG run: microseconds between events
+ * against nanosecond keys): a bucket holding one entry becomes current
+ * directly, and a bucket of at most 32 entries is sorted into a small run
+ * (insertion sort by time, stable, so ties stay in schedule order) instead
+ * of being refiled level after level.
  *
  * Cancellation is lazy and O(1): a cancelled event stays filed, marked, and
  * is recycled when it comes out; when cancelled entries outnumber live ones
@@ -70,6 +77,7 @@ typedef struct {
     sim_evset_chunk_t *head, *tail;
 } sim_evset_bucket_t;
 
+#define SIM_EVSET_RUN_CAP 128
 #define SIM_EVSET_LEVELS 8        /* bytes of a 64-bit time */
 #define SIM_EVSET_DIGITS 256
 
@@ -77,6 +85,13 @@ typedef struct sim_evset {
     uint64_t last;                 /* time of the last minimum taken: every entry is >= last */
     sim_evset_bucket_t cur;        /* entries with time == last, in seq order, from cur_head */
     uint32_t cur_head;             /* next entry of cur.head */
+    /* A small bucket taken out whole, sorted by (time, seq): run[run_head ..
+     * run_n). Every filed entry is later than run_max, so while the run
+     * lasts, events come from it in order, and a push at or before run_max
+     * is inserted into it. Empty whenever cur is not. */
+    uint32_t run_head, run_n;
+    uint64_t run_max;
+    sim_evset_entry_t run[SIM_EVSET_RUN_CAP];
     uint32_t level_mask;           /* bit L: level L has a non-empty bucket */
     uint64_t digit_mask[SIM_EVSET_LEVELS][SIM_EVSET_DIGITS / 64];
     sim_evset_bucket_t bucket[SIM_EVSET_LEVELS][SIM_EVSET_DIGITS];
