@@ -97,7 +97,17 @@ static inline int append(sim_evset_t *es, sim_evset_bucket_t *b, sim_evset_entry
     return 0;
 }
 
-static int file_entry(sim_evset_t *es, sim_evset_entry_t e);
+/* File an entry into the buckets relative to es->last (entry time >= last). */
+static inline int file_bucket(sim_evset_t *es, sim_evset_entry_t e)
+{
+    uint64_t x = e.time ^ es->last;
+    if (x == 0) return append(es, &es->cur, e);
+    unsigned l = (unsigned)(63 - __builtin_clzll(x)) >> 3;
+    unsigned d = (unsigned)(e.time >> (l * 8)) & 0xFF;
+    es->level_mask |= 1u << l;
+    es->digit_mask[l][d >> 6] |= 1ull << (d & 63);
+    return append(es, &es->bucket[l][d], e);
+}
 
 /* Put the run's entries back into the buckets (it is full). They are all
  * earlier than every filed entry, so ties among filed entries stay in
@@ -107,7 +117,7 @@ static int flush_run(sim_evset_t *es)
     uint32_t h = es->run_head, n = es->run_n;
     es->run_head = es->run_n = 0;
     for (uint32_t i = h; i < n; i++)
-        if (file_entry(es, es->run[i]) != 0) return SIM_ENOMEM;
+        if (file_bucket(es, es->run[i]) != 0) return SIM_ENOMEM;
     return 0;
 }
 
@@ -118,7 +128,7 @@ static int run_insert(sim_evset_t *es, sim_evset_entry_t e)
     if (es->run_n == SIM_EVSET_RUN_CAP) {
         if (es->run_head == 0) {
             if (flush_run(es) != 0) return SIM_ENOMEM;
-            return file_entry(es, e);
+            return file_bucket(es, e);
         }
         memmove(es->run, es->run + es->run_head, (es->run_n - es->run_head) * sizeof *es->run);
         es->run_n -= es->run_head;
@@ -134,17 +144,11 @@ static int run_insert(sim_evset_t *es, sim_evset_entry_t e)
     return 0;
 }
 
-/* File an entry relative to es->last (entry time >= last). */
-static int file_entry(sim_evset_t *es, sim_evset_entry_t e)
+/* File an entry: into the run if it falls inside it, else a bucket. */
+static inline int file_entry(sim_evset_t *es, sim_evset_entry_t e)
 {
     if (es->run_head < es->run_n && e.time <= es->run_max) return run_insert(es, e);
-    uint64_t x = e.time ^ es->last;
-    if (x == 0) return append(es, &es->cur, e);
-    unsigned l = (unsigned)(63 - __builtin_clzll(x)) >> 3;
-    unsigned d = (unsigned)(e.time >> (l * 8)) & 0xFF;
-    es->level_mask |= 1u << l;
-    es->digit_mask[l][d >> 6] |= 1ull << (d & 63);
-    return append(es, &es->bucket[l][d], e);
+    return file_bucket(es, e);
 }
 
 sim_event_t *sim_evset_push(sim_evset_t *es, sim_time_t time, sim_event_fn fn, void *obj,
@@ -299,7 +303,7 @@ static bool advance(sim_evset_t *es, uint64_t limit)
                     es->ncancelled--;
                     continue;
                 }
-                if (file_entry(es, c->e[i]) != 0) {
+                if (file_bucket(es, c->e[i]) != 0) {   /* the run is empty here */
                     es->oom = true;
                     return false;
                 }
