@@ -47,7 +47,7 @@ while [ "$r" -le "$ROUNDS" ]; do
         if [ -n "$HOLDC" ]; then
             b=$("$HOLDC" $n "$HOLD_OPS" | sed 's/.*ns_per_hold=\([0-9.]*\).*/\1/')
             echo "holdc_$n $b" >> "$R"
-            echo "holdratio_$n $(echo "$b $v" | awk '{printf "%.4f", $1 / $2}')" >> "$R"
+            echo "holdratio_$n $(echo "$b $v" | awk '{printf "%.2f", $1 / $2}')" >> "$R"
         fi
     done
     m=$("$RAGSIM" bench mmc --lambda 9 --mu 1 --servers 10 --horizon 2000000 --seed 1)
@@ -57,7 +57,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     if [ -n "$SIMPY" ]; then
         b=$("$PY" "$SIMPY" 9 1 10 "$SIMPY_HORIZON" 1 | sed 's/.*customers_per_s=\([0-9]*\).*/\1/')
         echo "simpy $b" >> "$R"
-        echo "mmcratio $(echo "$v $b" | awk '{printf "%.4f", $1 / $2}')" >> "$R"
+        echo "mmcratio $(echo "$v $b" | awk '{printf "%.2f", $1 / $2}')" >> "$R"
     fi
     g=$("$RAGSIM" bench rag --reps 5)
     echo "rag_rps $(echo "$g" | sed -n 's/^\([0-9]*\) requests\/s$/\1/p')" >> "$R"
