@@ -18,7 +18,7 @@ static const char usage[] =
     "                           [--max-events N] [--no-trace] [--variants a,b,...] [-q]\n"
     "  ragsim compare SCENARIO.yaml [-o OUT.h5] [--reps N] [--variants a,b,...] [--set KEY=VALUE]...\n"
     "  ragsim validate SCENARIO.yaml [--set KEY=VALUE]...\n"
-    "  ragsim bench hold|mmc [options]\n"
+    "  ragsim bench hold|mmc|rag [options]\n"
     "  ragsim --help | --version\n"
     "\n"
     "run options:\n"
