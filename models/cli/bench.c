@@ -361,8 +361,8 @@ static int bench_rag(int argc, char **argv, FILE *out, FILE *err)
         fprintf(out, "%.1f ns per event\n", ev_ns);
         fprintf(out, "event set alone (hold model, %.0f pending, CPU time): %.1f ns per event; the full model costs %.2fx\n",
                 pending, hold_ns, ev_ns / hold_ns);
-        fprintf(out, "trace at the default sampling: %.4f s per run, +%.1f%%\n", r1, (r1 / r0 - 1) * 100);
-        fprintf(out, "trace with 1%% of requests recorded: %.4f s per run, +%.1f%%\n", r2, (r2 / r0 - 1) * 100);
+        fprintf(out, "trace at the default sampling: %.4f s per run, %+.1f%%\n", r1, (r1 / r0 - 1) * 100);
+        fprintf(out, "trace with 1%% of requests recorded: %.4f s per run, %+.1f%%\n", r2, (r2 / r0 - 1) * 100);
     }
     free(w);
     rs_unload(&sc[0]);
