@@ -41,8 +41,9 @@ static int add_slab(sim_evset_t *es, void *p)
 static int grow_pool(sim_evset_t *es)
 {
     size_t k = es->slab_events;
-    sim_event_t *slab = calloc(k, sizeof *slab);
+    sim_event_t *slab = aligned_alloc(64, k * sizeof *slab);
     if (!slab) return SIM_ENOMEM;
+    memset(slab, 0, k * sizeof *slab);
     if (add_slab(es, slab) != 0) {
         free(slab);
         return SIM_ENOMEM;
