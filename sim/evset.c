@@ -118,7 +118,10 @@ static int flush_run(sim_evset_t *es)
     uint32_t h = es->run_head, n = es->run_n;
     es->run_head = es->run_n = 0;
     for (uint32_t i = h; i < n; i++)
-        if (file_bucket(es, es->run[i]) != 0) return SIM_ENOMEM;
+        if (file_bucket(es, es->run[i]) != 0) {
+            es->oom = true;   /* entries were lost: the set is unusable */
+            return SIM_ENOMEM;
+        }
     return 0;
 }
 

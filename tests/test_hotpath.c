@@ -160,6 +160,47 @@ Test(hotpath, peek_time_skips_cancelled_and_sees_far_buckets)
     sim_destroy(sim);
 }
 
+/* A burst of pushes into the sorted run's range overflows it (the run is
+ * compacted, then put back into the buckets): the order must hold. */
+typedef struct {
+    sim_rng_t rng;
+    uint64_t next_id, ran;
+    sim_time_t last_t;
+    uint64_t last_id;
+    bool order_ok;
+} burst_t;
+
+static void burst_ev(sim_t *sim, void *obj, uint64_t id)
+{
+    burst_t *b = obj;
+    sim_time_t t = sim_now(sim);
+    if (b->ran > 0 && (t < b->last_t || (t == b->last_t && id < b->last_id))) b->order_ok = false;
+    b->last_t = t;
+    b->last_id = id;
+    b->ran++;
+    if (id == 0)   /* the first event: 400 pushes inside the run's range [1000, 1009] */
+        for (int i = 0; i < 400; i++)
+            sim_schedule_at(sim, 1000 + (sim_time_t)sim_rng_below(&b->rng, 10), burst_ev, b, b->next_id++);
+}
+
+Test(hotpath, a_burst_into_the_sorted_run_keeps_the_order)
+{
+    static burst_t b;
+    memset(&b, 0, sizeof b);
+    b.order_ok = true;
+    sim_rng_init(&b.rng, 11);
+    sim_config_t cfg = {.master_seed = 1};
+    sim_t *sim = sim_create(&cfg);
+    /* ten events in one small bucket: the first pop sorts them into the run */
+    for (int i = 0; i < 10; i++) sim_schedule_at(sim, 1000 + i, burst_ev, &b, b.next_id++);
+    sim_schedule_at(sim, 5000, burst_ev, &b, b.next_id++);
+    cr_assert_eq(sim_run(sim, SIM_TIME_MAX), SIM_RUN_EMPTY);
+    cr_assert_eq(b.ran, 411);
+    cr_assert(b.order_ok, "events ran out of (time, schedule) order");
+    cr_assert_eq(b.last_t, 5000);
+    sim_destroy(sim);
+}
+
 /* ---- least_outstanding's tree against a scan ---- */
 
 Test(hotpath, least_outstanding_tree_matches_a_scan)
