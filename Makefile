@@ -71,7 +71,7 @@ test: test-fast test-asan
 BASELINES ?= ../shared/bench
 
 # One table: every figure beside its baseline's, measured in the same round
-# (ROUNDS=3 rounds, medians); HOUR=0 skips the busy-hour runs (about 2 min).
+# (ROUNDS=3 rounds, medians); HOUR=0 skips the busy-hour runs (a few minutes).
 ROUNDS ?= 3
 bench: build
 	@HOUR=$${HOUR:-1} sh bench/bench.sh $(BUILD) $(BASELINES) $(ROUNDS)

@@ -98,7 +98,7 @@ static inline int sim_error(const sim_t *sim) { return sim->error; }
 static inline uint32_t sim_replication(const sim_t *sim) { return sim->cfg.replication; }
 
 /* Schedule fn(sim, obj, arg) at absolute time t (>= now; earlier times are
- * clamped to now). O(log n), no malloc in steady state. On out-of-memory
+ * clamped to now). O(1), no malloc in steady state. On out-of-memory
  * returns a null handle, records SIM_ENOMEM and the run stops. */
 static inline sim_timer_t sim_schedule_at(sim_t *sim, sim_time_t t, sim_event_fn fn, void *obj,
                                           uint64_t arg)
