@@ -81,17 +81,11 @@ test: test-fast test-asan
 # repository; when present, each figure is printed next to its baseline.
 BASELINES ?= ../shared/bench
 
+# One table: every figure beside its baseline's, measured in the same round
+# (ROUNDS=3 rounds, medians); HOUR=0 skips the busy-hour runs (a few minutes).
+ROUNDS ?= 3
 bench: build
-	@if [ -f $(BASELINES)/hold.c ]; then \
-	  cc -O2 -march=native $(BASELINES)/hold.c -o $(BUILD)/hold-baseline -lm; fi
-	@for n in 1000 100000 1000000; do \
-	  r=$$(./$(BUILD)/ragsim bench hold --pending $$n --ops 10000000 | tail -1 | cut -d' ' -f1); \
-	  if [ -x $(BUILD)/hold-baseline ]; then \
-	    b=$$(./$(BUILD)/hold-baseline $$n 10000000 | sed 's/.*ns_per_hold=\([0-9.]*\).*/\1/'); \
-	    echo "hold, $$n pending: ragsim $$r ns per hold, baseline hold.c $$b ns per hold, speed-up $$(echo "$$b $$r" | awk '{printf "%.2f", $$1/$$2}')x"; \
-	  else echo "hold, $$n pending: ragsim $$r ns per hold"; fi; \
-	done
-	./$(BUILD)/ragsim bench mmc --lambda 9 --mu 1 --servers 10 --horizon 2000000 --seed 1
+	@HOUR=$${HOUR:-1} sh bench/bench.sh $(BUILD) $(BASELINES) $(ROUNDS)
 
 # Fuzzing: a separate clang build (the normal build is untouched). Each
 # target first replays its regression inputs, then fuzzes for FUZZ_SECONDS

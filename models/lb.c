@@ -18,13 +18,42 @@ int lb_init(lb_t *lb, sim_t *sim, lb_policy_t policy, int replicas, const char *
     lb->rng = sim_stream(sim, stream);
     if (!lb->outstanding || !lb->up || !lb->rng) return SIM_ENOMEM;
     for (int i = 0; i < replicas; i++) lb->up[i] = true;
+    if (policy == LB_LEAST_OUTSTANDING) {
+        lb->leaves = 1;
+        while (lb->leaves < replicas) lb->leaves *= 2;
+        lb->tree = malloc(2 * (size_t)lb->leaves * sizeof *lb->tree);
+        if (!lb->tree) return SIM_ENOMEM;
+        for (int i = 0; i < lb->leaves; i++) lb->tree[lb->leaves + i] = i < replicas ? i : -1;
+        for (int i = lb->leaves - 1; i >= 1; i--) lb->tree[i] = lb->tree[2 * i];   /* all 0: the lowest index */
+    }
     return 0;
+}
+
+/* The better of two candidates: up, fewer in flight, then lower index. */
+static inline int better(const lb_t *lb, int a, int b)
+{
+    if (a < 0 || !lb->up[a]) return b >= 0 && lb->up[b] ? b : -1;
+    if (b < 0 || !lb->up[b]) return a;
+    if (lb->outstanding[b] < lb->outstanding[a]) return b;
+    if (lb->outstanding[a] < lb->outstanding[b]) return a;
+    return a < b ? a : b;
+}
+
+void lb_update_(lb_t *lb, int r)
+{
+    int *t = lb->tree;
+    for (int i = (lb->leaves + r) / 2; i >= 1; i /= 2) {
+        int b = better(lb, t[2 * i], t[2 * i + 1]);
+        if (t[i] == b && b != r) break;   /* r neither was nor became the best here: nothing above changes */
+        t[i] = b;
+    }
 }
 
 void lb_fini(lb_t *lb)
 {
     free(lb->outstanding);
     free(lb->up);
+    free(lb->tree);
     memset(lb, 0, sizeof *lb);
 }
 
@@ -33,6 +62,7 @@ void lb_set_up(lb_t *lb, int r, bool up)
     if (lb->up[r] == up) return;
     lb->up[r] = up;
     lb->nup += up ? 1 : -1;
+    if (lb->tree) lb_update_(lb, r);
 }
 
 /* The k-th up replica (0-based); nup > 0. */
@@ -56,12 +86,8 @@ int lb_pick(lb_t *lb)
         return -1;
     case LB_RANDOM:
         return nth_up(lb, sim_rng_below(lb->rng, (uint64_t)lb->nup));
-    case LB_LEAST_OUTSTANDING: {
-        int best = -1;
-        for (int i = 0; i < lb->n; i++)
-            if (lb->up[i] && (best < 0 || lb->outstanding[i] < lb->outstanding[best])) best = i;
-        return best;
-    }
+    case LB_LEAST_OUTSTANDING:
+        return lb->tree[1];
     case LB_POWER_OF_TWO: {
         if (lb->nup == 1) return nth_up(lb, 0);
         uint64_t a = sim_rng_below(lb->rng, (uint64_t)lb->nup);

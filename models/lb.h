@@ -6,9 +6,12 @@
  *   power_of_two        two distinct up replicas at random, the one with fewer
  *                       in flight (Mitzenmacher 2001; ties: the first drawn)
  *
- * Replicas that are down are skipped. Cost: O(replicas) per pick for
- * least_outstanding and when replicas are down, O(1) otherwise. Random
- * choices draw from the balancer's own stream. */
+ * Replicas that are down are skipped. least_outstanding keeps a tournament
+ * tree (a segment tree of the best replica of each subtree), so a pick is
+ * O(1) and lb_begin/lb_end/lb_set_up O(log replicas); random and
+ * power_of_two are O(1) while every replica is up, O(replicas) otherwise;
+ * round_robin is O(1) per up replica skipped. Random choices draw from the
+ * balancer's own stream. */
 #ifndef MODELS_LB_H
 #define MODELS_LB_H
 
@@ -32,6 +35,9 @@ typedef struct lb {
     bool *up;
     uint32_t next;          /* round robin cursor */
     sim_rng_t *rng;
+    int *tree;              /* least_outstanding: tree[1] is the best up replica (-1: none);
+                             * node i's children are 2i, 2i+1; leaves from `leaves` */
+    int leaves;
 } lb_t;
 
 /* `stream` names the random stream ("lb/<component>"). Returns 0 or SIM_ENOMEM. */
@@ -40,8 +46,17 @@ void lb_fini(lb_t *lb);
 
 /* The replica for the next call, or -1 if none is up. */
 int lb_pick(lb_t *lb);
-static inline void lb_begin(lb_t *lb, int r) { lb->outstanding[r]++; }
-static inline void lb_end(lb_t *lb, int r) { lb->outstanding[r]--; }
+void lb_update_(lb_t *lb, int r);   /* re-rank replica r in the tree */
+static inline void lb_begin(lb_t *lb, int r)
+{
+    lb->outstanding[r]++;
+    if (lb->tree) lb_update_(lb, r);
+}
+static inline void lb_end(lb_t *lb, int r)
+{
+    lb->outstanding[r]--;
+    if (lb->tree) lb_update_(lb, r);
+}
 void lb_set_up(lb_t *lb, int r, bool up);
 
 #endif

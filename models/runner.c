@@ -431,6 +431,7 @@ static int run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_
         .sample_interval = s->sc.sample_interval,
         .warmup = s->sc.warmup,
         .max_events = max_events,
+        .horizon = s->sc.duration,
     };
     double w0 = wall_now();
     out->sim = sim_create(&cfg);

@@ -59,6 +59,14 @@ sim_t *sim_create(const sim_config_t *cfg)
     sim->log_col[4] = sim_table_col_f64(&sim->log, "value", "");
     sim->log_col[5] = sim_table_col_str(&sim->log, "detail", LOG_DETAIL_W);
 
+    if (cfg->sample_interval > 0 && cfg->horizon > 0) {
+        sim_time_t rows = cfg->horizon / cfg->sample_interval + 1;
+        if (rows > 0 && rows <= 10000000) {
+            sim->series_t = malloc((size_t)rows * sizeof *sim->series_t);
+            if (!sim->series_t) goto fail;
+            sim->samples_cap = (size_t)rows;
+        }
+    }
     if (cfg->sample_interval > 0) sim_schedule_at(sim, cfg->sample_interval, sample_event, NULL, 0);
     if (cfg->warmup > 0) sim_schedule_at(sim, cfg->warmup, warmup_event, NULL, 0);
     if (sim->error) goto fail;
@@ -101,6 +109,10 @@ sim_run_result_t sim_run(sim_t *sim, sim_time_t until)
         }
         sim_event_t *ev = sim_evset_pop(es, until);
         if (!ev) {
+            if (es->oom) {
+                sim->error = SIM_ENOMEM;
+                return SIM_RUN_ERROR;
+            }
             if (sim_evset_size(es) == 0) return SIM_RUN_EMPTY;
             sim->now = until;
             return SIM_RUN_TIME;

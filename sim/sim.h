@@ -36,6 +36,8 @@ typedef struct {
     sim_time_t warmup;            /* statistics before this time are discarded (hooks) */
     uint64_t max_events;          /* 0 = unlimited */
     size_t max_log_rows;          /* events-table cap; 0 = default 100000 */
+    sim_time_t horizon;           /* > 0: the run's planned end; the time series are sized
+                                   * for it at once (no regrowth while the run goes on) */
 } sim_config_t;
 
 typedef enum {
@@ -102,7 +104,7 @@ static inline int sim_error(const sim_t *sim) { return sim->error; }
 static inline uint32_t sim_replication(const sim_t *sim) { return sim->cfg.replication; }
 
 /* Schedule fn(sim, obj, arg) at absolute time t (>= now; earlier times are
- * clamped to now). O(log n), no malloc in steady state. On out-of-memory
+ * clamped to now). O(1), no malloc in steady state. On out-of-memory
  * returns a null handle, records SIM_ENOMEM and the run stops. */
 static inline sim_timer_t sim_schedule_at(sim_t *sim, sim_time_t t, sim_event_fn fn, void *obj,
                                           uint64_t arg)

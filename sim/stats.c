@@ -112,7 +112,13 @@ void sim_hist_fini(sim_hist_t *h)
 
 void sim_hist_reset(sim_hist_t *h)
 {
-    memset(h->counts, 0, SIM_HIST_BUCKETS * sizeof *h->counts);
+    /* every non-zero count lies in [bucket(min), bucket(max)] (and none when
+     * n is 0): clear only that range, not all 19 KiB, since the samplers
+     * reset their interval histograms every sample */
+    if (h->n > 0) {
+        int lo = sim_hist_bucket(h->min), hi = sim_hist_bucket(h->max);
+        memset(h->counts + lo, 0, (size_t)(hi - lo + 1) * sizeof *h->counts);
+    }
     h->n = 0;
     h->min = h->max = 0;
     h->sum = 0.0;
@@ -152,7 +158,7 @@ double sim_hist_quantile(const sim_hist_t *h, double q)
     uint64_t rank = nearest_rank_(q, h->n), seen = 0;
     if (rank == 1) return (double)h->min;       /* the extremes are known exactly */
     if (rank == h->n) return (double)h->max;
-    int i = 0;
+    int i = sim_hist_bucket(h->min);   /* the buckets below are empty */
     for (; i < SIM_HIST_BUCKETS - 1; i++) {
         seen += h->counts[i];
         if (seen >= rank) break;

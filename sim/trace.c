@@ -27,6 +27,7 @@ struct sim_trace {
     char *path;         /* target */
     char *tmp;          /* "<path>.tmp.<pid>" */
     char *dir;          /* target's directory, fsynced after the rename */
+    char *known_group;  /* the last datasets' parent, known to exist as a group (NULL: none) */
     char msg[1024];     /* last error, "" if none */
 };
 
@@ -282,10 +283,20 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
     }
     memcpy(parent, path, plen ? plen : 1);
     parent[plen ? plen : 1] = '\0';
-    hid_t g = open_or_create_(t, parent, 0, err);
-    free(parent);
-    if (g < 0) return -1;
-    H5Oclose(g);
+    /* a run writes hundreds of datasets into one group: look the parent
+     * chain up once, not for every dataset */
+    if (!t->known_group || strcmp(t->known_group, parent) != 0) {
+        hid_t g = open_or_create_(t, parent, 0, err);
+        if (g < 0) {
+            free(parent);
+            return -1;
+        }
+        H5Oclose(g);
+        free(t->known_group);
+        t->known_group = parent;
+    } else {
+        free(parent);
+    }
 
     htri_t ex = H5Lexists(t->file, path, H5P_DEFAULT);
     if (ex != 0) {
@@ -451,6 +462,7 @@ static void free_(sim_trace_t *t)
     free(t->path);
     free(t->tmp);
     free(t->dir);
+    free(t->known_group);
     free(t);
 }
 

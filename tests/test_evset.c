@@ -211,7 +211,7 @@ Test(event_set, steady_state_allocates_no_new_events)
     sim_run(sim, 200000000);                   /* ten times longer */
     cr_assert_gt(sim_events_processed(sim), 1000000);
     cr_assert_eq(sim->es.allocated, events_before, "pool grew in steady state");
-    cr_assert_eq(sim->es.cap, cap_before, "heap grew in steady state");
+    cr_assert_eq(sim->es.cap, cap_before, "bucket arrays grew in steady state");
     cr_assert_eq(sim_pending(sim), 10000);
     cr_assert_leq(sim->es.n, 2 * 10000 + 4097, "cancelled entries not compacted");
     sim_destroy(sim);

@@ -23,7 +23,7 @@ static const char usage[] =
     "  ragsim validate SCENARIO.yaml [--set KEY=VALUE]...\n"
     "  ragsim sweep SWEEP.yaml [-o OUT.h5] [-j N] [--resume] [--find max-load] [--reps N] [-q]\n"
     "                          (capacity planning over a grid; see ragsim sweep --help)\n"
-    "  ragsim bench hold|mmc [options]\n"
+    "  ragsim bench hold|mmc|rag [options]\n"
     "  ragsim report OUT.h5 [-o DIR]   figures and an HTML page of a trace (Python;\n"
     "                                  see docs/analysis.md and ragsim report --help)\n"
     "  ragsim --help | --version\n"
