@@ -134,7 +134,7 @@ sim_run_result_t sim_run(sim_t *sim, sim_time_t until)
 
 size_t sim_memory_bytes(const sim_t *sim)
 {
-    size_t ev = sim_pending(sim) * (sizeof(sim_event_t) + sizeof(sim_heap_entry_t));
+    size_t ev = sim_pending(sim) * (sizeof(sim_event_t) + sizeof(sim_evset_entry_t));
     size_t series = sim->samples_cap * (sim->nseries + 1) * sizeof(double);
     size_t log = sim->log.nrows * sim->log.row_size;
     return ev + series + log;
