@@ -303,13 +303,21 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     sim_cfg_node_t *calls = sim_cfg_get(root, "calls");
     if (!calls) return 0;
     if (!sim_cfg_expect_map(d, calls, "calls")) return SIM_ECONFIG;
+    const sim_cfg_node_t *seen[RAG_MAX_COMP] = {0};
     for (size_t i = 0; i < calls->n; i++) {
         int k = name_to_index(d, spec, calls->keys[i], false, "'calls' entry");
         sim_cfg_touch(calls->vals[i]);
+        if (k >= 0 && seen[k]) {
+            /* "embed" and "embedder" name the same edge */
+            sim_cfg_error(d, calls->keys[i], "'calls' entries '%s' (at %d:%d) and '%s' are the same call edge: give one",
+                          seen[k]->text, seen[k]->line, seen[k]->col, calls->keys[i]->text);
+            k = -1;
+        }
         if (k < 0) {
             sim_cfg_touch_all(calls->vals[i]);   /* its keys cannot be checked: no cascade */
             continue;
         }
+        seen[k] = calls->keys[i];
         sim_cfg_node_t *e = calls->vals[i];
         if (!sim_cfg_expect_map(d, e, "call edge")) continue;
         rag_edge_spec_t *es = &spec->edge[k];

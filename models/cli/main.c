@@ -19,7 +19,7 @@ static const char usage[] =
     "  ragsim run SCENARIO.yaml [-o OUT.h5] [--seed N] [--reps N] [--set KEY=VALUE]...\n"
     "                           [--max-events N] [--max-pending N] [--max-inflight N]\n"
     "                           [--max-memory SIZE] [--force] [--no-trace] [--variants a,b,...] [-q]\n"
-    "  ragsim compare SCENARIO.yaml [-o OUT.h5] [--reps N] [--variants a,b,...] [--set KEY=VALUE]...\n"
+    "  ragsim compare SCENARIO.yaml [-o OUT.h5] [--force] [--reps N] [--variants a,b,...] [--set KEY=VALUE]...\n"
     "  ragsim validate SCENARIO.yaml [--set KEY=VALUE]...\n"
     "  ragsim sweep SWEEP.yaml [-o OUT.h5] [-j N] [--resume] [--find max-load] [--reps N] [-q]\n"
     "                          (capacity planning over a grid; see ragsim sweep --help)\n"
