@@ -210,6 +210,7 @@ typedef struct sw_opts {
     const char *out;                /* NULL: <sweep stem>.h5 in the current directory */
     int jobs;                       /* local worker processes (1: in-process) */
     bool resume;
+    bool force;                     /* replace an existing output file */
     bool find_max_load;             /* bisect on the load axis */
     bool quiet;
     bool progress;

@@ -16,7 +16,7 @@
 
 const char sw_usage[] =
     "usage: ragsim sweep SWEEP.yaml [-o OUT.h5] [-j N] [--resume] [--find max-load]\n"
-    "                    [--reps N] [--seed N] [--set KEY=VALUE]... [-q]\n"
+    "                    [--reps N] [--seed N] [--set KEY=VALUE]... [--force] [-q]\n"
     "\n"
     "Run a scenario over a grid of parameter values (capacity planning). The sweep\n"
     "file names the base scenario, the axes (scenario paths with a list of values,\n"
@@ -27,7 +27,8 @@ const char sw_usage[] =
     "\n"
     "options:\n"
     "  -o, --output OUT.h5   output (default: SWEEP's stem + .h5 in the current directory),\n"
-    "                        written to a temporary file and renamed when complete\n"
+    "                        written to a temporary file and renamed when complete;\n"
+    "                        an existing file is refused unless --force is given\n"
     "  -j, --jobs N          N worker processes on this machine (default 1: in-process);\n"
     "                        runs are handed out one at a time as workers become free\n"
     "      --resume          continue from OUT.h5.ckpt, the checkpoint an interrupted or\n"
@@ -1116,6 +1117,11 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
         goto out;
     }
     sprintf(m.ckpath, "%s.ckpt", outpath);
+    if (!o->force && access(outpath, F_OK) == 0) {
+        fprintf(err, "ragsim: error: %s already exists; use --force to replace it (or -o another file)\n", outpath);
+        status = 2;
+        goto out;
+    }
     uint64_t hash = def.hash ^ (o->find_max_load ? 0x5bd1e9955bd1e995ull : 0);
     if ((rc = ck_open(&m, hash)) != 0) {
         status = rc;

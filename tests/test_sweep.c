@@ -242,9 +242,16 @@ Test(sweep, dead_worker_fails_naming_its_run_then_resume_finishes, .timeout = 60
     cr_assert(!exists(ck), "the checkpoint is left after a complete sweep");
     same_output(ref, out);
 
+    /* an existing output is not replaced without --force, and is left as it was */
+    r = ragsim("sweep", sw, "-o", out, "-q");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "already exists; use --force"), "%s", r.err);
+    tu_run_free(&r);
+    same_output(ref, out);
+
     /* a checkpoint of another sweep is refused */
     cr_assert_eq(tu_write_file(ck, "RGSWCKP1xxxxxxxx"), 0);
-    r = ragsim("sweep", sw, "-o", out, "--resume", "-q");
+    r = ragsim("sweep", sw, "-o", out, "--resume", "--force", "-q");
     cr_assert_eq(r.status, 2, "%s", r.err);
     cr_assert(strstr(r.err, "belongs to a different sweep"), "%s", r.err);
     tu_run_free(&r);

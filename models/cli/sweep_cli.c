@@ -38,6 +38,7 @@ int sweep_main(int argc, char **argv)
     static const struct option lo[] = {{"output", 1, 0, 'o'}, {"jobs", 1, 0, 'j'},  {"resume", 0, 0, 'R'},
                                        {"find", 1, 0, 'f'},   {"reps", 1, 0, 'r'},  {"seed", 1, 0, 'S'},
                                        {"set", 1, 0, 's'},    {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+                                       {"force", 0, 0, 'F'},
                                        {0, 0, 0, 0}};
     int c, status = 2;
     uint64_t v;
@@ -61,6 +62,7 @@ int sweep_main(int argc, char **argv)
             o.jobs = (int)v;
             break;
         case 'R': o.resume = true; break;
+        case 'F': o.force = true; break;
         case 'f':
             if (strcmp(optarg, "max-load") != 0) {
                 fprintf(stderr, "ragsim: error: --find knows only 'max-load', got '%s'\n", optarg);
