@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,10 @@
 #define TRACE_SERIES_CHUNK_ELEMS_ 65536u
 #define TRACE_TABLE_CHUNK_BYTES_ 65536u
 #define TRACE_DEFLATE_LEVEL_ 4u
+/* Datasets smaller than this are stored without filters: zlib starts a fresh
+ * stream per chunk (~0.5 M instructions for a 5 KB time series at level 4),
+ * which costs more than the few kilobytes it saves. */
+#define TRACE_COMPRESS_MIN_BYTES_ 16384u
 
 struct sim_trace {
     hid_t file;
@@ -256,8 +261,9 @@ int sim_trace_attr_f64(sim_trace_t *t, const char *obj, const char *name, double
 
 /* ---- datasets ----------------------------------------------------------- */
 
-/* Create the 1-D dataset `path` (parents created), chunked with shuffle +
- * deflate, and write n elements. The dataspace is extendible so that n = 0
+/* Create the 1-D dataset `path` (parents created), chunked, with shuffle +
+ * deflate when it holds at least TRACE_COMPRESS_MIN_BYTES_, and write n
+ * elements. The dataspace is extendible so that n = 0
  * is an ordinary empty dataset. Returns the open dataset (caller closes) or
  * a negative code; on failure no link is left behind. */
 static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t mtype,
@@ -308,10 +314,11 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
     hid_t sp = H5Screate_simple(1, dims, maxdims);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     hid_t d = -1;
+    bool compress = (double)n * (double)H5Tget_size(ftype) >= TRACE_COMPRESS_MIN_BYTES_;
     if (sp < 0 || dcpl < 0) {
         *err = h5_fail_(t, "cannot set up dataset", path);
-    } else if (H5Pset_chunk(dcpl, 1, cdims) < 0 || H5Pset_shuffle(dcpl) < 0 ||
-               H5Pset_deflate(dcpl, TRACE_DEFLATE_LEVEL_) < 0 ||
+    } else if (H5Pset_chunk(dcpl, 1, cdims) < 0 ||
+               (compress && (H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, TRACE_DEFLATE_LEVEL_) < 0)) ||
                H5Pset_obj_track_times(dcpl, 0) < 0) {
         *err = h5_fail_(t, "cannot set chunking/compression for", path);
     } else if ((d = H5Dcreate2(t->file, path, ftype, sp, t->lcpl, dcpl, H5P_DEFAULT)) < 0) {
