@@ -37,7 +37,7 @@ static inline sim_time_t sim_time_from_s(double s)
      * from zero on the exact fraction (ns - trunc(ns) is exact below 2^53,
      * and 0 above, where every double is an integer). */
     sim_time_t i = (sim_time_t)ns;
-    return ns - (double)i >= 0.5 ? i + 1 : i;
+    return i + (sim_time_t)(ns - (double)i >= 0.5);   /* no branch: the fraction is random */
 }
 
 #endif

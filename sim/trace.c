@@ -33,6 +33,7 @@ struct sim_trace {
     char *tmp;          /* "<path>.tmp.<pid>" */
     char *dir;          /* target's directory, fsynced after the rename */
     char *known_group;  /* the last datasets' parent, known to exist as a group (NULL: none) */
+    hid_t known_gid;    /* that group, kept open: datasets are created relative to it (-1: none) */
     char msg[1024];     /* last error, "" if none */
 };
 
@@ -261,6 +262,16 @@ int sim_trace_attr_f64(sim_trace_t *t, const char *obj, const char *name, double
 
 /* ---- datasets ----------------------------------------------------------- */
 
+/* Close the cached parent group (before the file closes, or when the next
+ * dataset goes elsewhere). */
+static void forget_group_(sim_trace_t *t)
+{
+    if (t->known_gid >= 0) H5Oclose(t->known_gid);
+    t->known_gid = -1;
+    free(t->known_group);
+    t->known_group = NULL;
+}
+
 /* Create the 1-D dataset `path` (parents created), chunked, with shuffle +
  * deflate when it holds at least TRACE_COMPRESS_MIN_BYTES_, and write n
  * elements. The dataspace is extendible so that n = 0
@@ -297,14 +308,16 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
             free(parent);
             return -1;
         }
-        H5Oclose(g);
-        free(t->known_group);
+        forget_group_(t);
+        t->known_gid = g;
         t->known_group = parent;
     } else {
         free(parent);
     }
 
-    htri_t ex = H5Lexists(t->file, path, H5P_DEFAULT);
+    /* relative to the open parent: no walk down the path for each dataset */
+    const char *name = slash + 1;
+    htri_t ex = H5Lexists(t->known_gid, name, H5P_DEFAULT);
     if (ex != 0) {
         *err = ex < 0 ? h5_fail_(t, "cannot look up", path) : inval_(t, path, "already exists");
         return -1;
@@ -321,7 +334,7 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
                (compress && (H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, TRACE_DEFLATE_LEVEL_) < 0)) ||
                H5Pset_obj_track_times(dcpl, 0) < 0) {
         *err = h5_fail_(t, "cannot set chunking/compression for", path);
-    } else if ((d = H5Dcreate2(t->file, path, ftype, sp, t->lcpl, dcpl, H5P_DEFAULT)) < 0) {
+    } else if ((d = H5Dcreate2(t->known_gid, name, ftype, sp, t->lcpl, dcpl, H5P_DEFAULT)) < 0) {
         *err = h5_fail_(t, "cannot create dataset", path);
     } else if (n > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         *err = h5_fail_(t, "cannot write dataset", path);
@@ -525,7 +538,7 @@ sim_trace_t *sim_trace_create(const char *path, int *err, char *errbuf, size_t e
 
     sim_trace_t *t = calloc(1, sizeof *t);
     if (!t) goto nomem;
-    t->file = t->gcpl = t->lcpl = t->acpl = -1;
+    t->file = t->gcpl = t->lcpl = t->acpl = t->known_gid = -1;
     size_t tlen = strlen(path) + 32;
     t->path = strdup(path);
     t->dir = dir_of_(path);
@@ -576,6 +589,7 @@ void sim_trace_abort(sim_trace_t *t)
 {
     if (!t) return;
     if (t->file >= 0) {
+        forget_group_(t);
         H5Fclose(t->file);
         unlink(t->tmp);
     }
@@ -603,6 +617,7 @@ int sim_trace_commit(sim_trace_t *t, char *errbuf, size_t errlen)
         return SIM_EINVAL;
     }
     int rc = 0;
+    forget_group_(t);
     /* Everything we open we close; strong close degree would hide a leak. */
     assert(H5Fget_obj_count(t->file, H5F_OBJ_ALL) == 1);
     hid_t f = t->file;
