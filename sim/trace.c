@@ -33,6 +33,7 @@ struct sim_trace {
     char *tmp;          /* "<path>.tmp.<pid>" */
     char *dir;          /* target's directory, fsynced after the rename */
     char *known_group;  /* the last datasets' parent, known to exist as a group (NULL: none) */
+    hid_t dcpl, dcpl_z;  /* dataset creation: unfiltered / shuffle + deflate (chunk set per dataset) */
     hid_t known_gid;    /* that group, kept open: datasets are created relative to it (-1: none) */
     char msg[1024];     /* last error, "" if none */
 };
@@ -325,15 +326,14 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
 
     hsize_t dims[1] = {(hsize_t)n}, maxdims[1] = {H5S_UNLIMITED}, cdims[1] = {chunk};
     hid_t sp = H5Screate_simple(1, dims, maxdims);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hid_t d = -1;
+    /* the file's two creation property lists, only the chunk size set here */
     bool compress = (double)n * (double)H5Tget_size(ftype) >= TRACE_COMPRESS_MIN_BYTES_;
-    if (sp < 0 || dcpl < 0) {
+    hid_t dcpl = compress ? t->dcpl_z : t->dcpl;
+    hid_t d = -1;
+    if (sp < 0) {
         *err = h5_fail_(t, "cannot set up dataset", path);
-    } else if (H5Pset_chunk(dcpl, 1, cdims) < 0 ||
-               (compress && (H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, TRACE_DEFLATE_LEVEL_) < 0)) ||
-               H5Pset_obj_track_times(dcpl, 0) < 0) {
-        *err = h5_fail_(t, "cannot set chunking/compression for", path);
+    } else if (H5Pset_chunk(dcpl, 1, cdims) < 0) {
+        *err = h5_fail_(t, "cannot set chunking for", path);
     } else if ((d = H5Dcreate2(t->known_gid, name, ftype, sp, t->lcpl, dcpl, H5P_DEFAULT)) < 0) {
         *err = h5_fail_(t, "cannot create dataset", path);
     } else if (n > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
@@ -342,7 +342,6 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
         d = -1;
         H5Ldelete(t->file, path, H5P_DEFAULT);
     }
-    if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
     return d;
 }
@@ -479,6 +478,8 @@ static void free_(sim_trace_t *t)
     if (t->gcpl >= 0) H5Pclose(t->gcpl);
     if (t->lcpl >= 0) H5Pclose(t->lcpl);
     if (t->acpl >= 0) H5Pclose(t->acpl);
+    if (t->dcpl >= 0) H5Pclose(t->dcpl);
+    if (t->dcpl_z >= 0) H5Pclose(t->dcpl_z);
     free(t->path);
     free(t->tmp);
     free(t->dir);
@@ -517,7 +518,12 @@ static int open_file_(sim_trace_t *t)
     t->gcpl = H5Pcreate(H5P_GROUP_CREATE);
     t->lcpl = H5Pcreate(H5P_LINK_CREATE);
     t->acpl = H5Pcreate(H5P_ATTRIBUTE_CREATE);
-    if (t->gcpl < 0 || t->lcpl < 0 || t->acpl < 0 || H5Pset_obj_track_times(t->gcpl, 0) < 0 ||
+    t->dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    t->dcpl_z = H5Pcreate(H5P_DATASET_CREATE);
+    if (t->gcpl < 0 || t->lcpl < 0 || t->acpl < 0 || t->dcpl < 0 || t->dcpl_z < 0 ||
+        H5Pset_obj_track_times(t->dcpl, 0) < 0 || H5Pset_obj_track_times(t->dcpl_z, 0) < 0 ||
+        H5Pset_shuffle(t->dcpl_z) < 0 || H5Pset_deflate(t->dcpl_z, TRACE_DEFLATE_LEVEL_) < 0 ||
+        H5Pset_obj_track_times(t->gcpl, 0) < 0 ||
         H5Pset_char_encoding(t->lcpl, H5T_CSET_UTF8) < 0 ||
         H5Pset_char_encoding(t->acpl, H5T_CSET_UTF8) < 0)
         return h5_fail_(t, "cannot set up property lists for", NULL);
@@ -538,7 +544,7 @@ sim_trace_t *sim_trace_create(const char *path, int *err, char *errbuf, size_t e
 
     sim_trace_t *t = calloc(1, sizeof *t);
     if (!t) goto nomem;
-    t->file = t->gcpl = t->lcpl = t->acpl = t->known_gid = -1;
+    t->file = t->gcpl = t->lcpl = t->acpl = t->dcpl = t->dcpl_z = t->known_gid = -1;
     size_t tlen = strlen(path) + 32;
     t->path = strdup(path);
     t->dir = dir_of_(path);
