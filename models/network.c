@@ -176,7 +176,7 @@ static void on_exit_station(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
     net->win_completed++;
     sim_welford_add(&net->sojourn_s, sim_time_to_s(soj));
     sim_hist_add(&net->sojourn, soj);
-    sim_hist_add(&net->win_sojourn, soj);
+    if (net->windowed) sim_hist_add(&net->win_sojourn, soj);
     req_end(net, r);
 }
 
@@ -216,6 +216,7 @@ net_t *net_create(sim_t *sim, const net_spec_t *spec)
     if (!net) return NULL;
     net->sim = sim;
     net->spec = spec;
+    net->windowed = sim_sampling(sim);
     sim_welford_reset(&net->sojourn_s);
     if (sim_hist_init(&net->sojourn) || sim_hist_init(&net->win_sojourn)) goto fail;
     static const struct { const char *name, *unit, *help; } cols[] = {

@@ -58,7 +58,8 @@ typedef struct net {
 
     /* current sample window */
     uint64_t win_completed, win_rejected, win_timed_out, win_arrivals;
-    sim_hist_t win_sojourn;
+    sim_hist_t win_sojourn;       /* kept only when the time series are sampled */
+    bool windowed;
     int col[8];
     sim_time_t warmup_end;    /* start of the statistics window */
 } net_t;

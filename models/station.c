@@ -113,6 +113,7 @@ int stn_init(station_t *st, sim_t *sim, const stn_spec_t *spec, stn_exit_fn on_e
     sim_tavg_init(&st->busy_avg, now, 0);
     sim_tavg_init(&st->queue_avg, now, 0);
     sim_tavg_init(&st->win_busy, now, 0);
+    st->windowed = sim_sampling(sim);
     st->codel_on = spec->codel_shed || spec->adaptive_lifo;
     if (st->codel_on && codel_init(&st->codel, &spec->codel, now)) return SIM_EINVAL;
 
@@ -165,7 +166,7 @@ static void start_service(station_t *st, stn_job_t *job, sim_time_t now)
     serving_link(st, job);
     st->busy++;
     sim_tavg_add(&st->busy_avg, now, 1);
-    sim_tavg_add(&st->win_busy, now, 1);
+    if (st->windowed) sim_tavg_add(&st->win_busy, now, 1);
     job->start = now;
     st->n.started++;
     sim_welford_add(&st->wait_s, sim_time_to_s(now - job->enter));
@@ -258,13 +259,15 @@ static void complete_event(sim_t *sim, void *obj, uint64_t arg)
     serving_unlink(st, job);
     st->busy--;
     sim_tavg_add(&st->busy_avg, now, -1);
-    sim_tavg_add(&st->win_busy, now, -1);
     st->n.completions++;
     st->win.completions++;
     sim_time_t soj = now - job->enter;
     sim_welford_add(&st->sojourn_s, sim_time_to_s(soj));
     sim_hist_add(&st->sojourn, soj);
-    sim_hist_add(&st->win_sojourn, soj);
+    if (st->windowed) {
+        sim_tavg_add(&st->win_busy, now, -1);
+        sim_hist_add(&st->win_sojourn, soj);
+    }
     start_waiting(st, now);
     st->on_exit(sim, st->owner, job, STN_DONE);
 }
@@ -301,7 +304,7 @@ void stn_abort_all(station_t *st)
         sim_cancel(st->sim, &job->timer);
         st->busy--;
         sim_tavg_add(&st->busy_avg, now, -1);
-        sim_tavg_add(&st->win_busy, now, -1);
+        if (st->windowed) sim_tavg_add(&st->win_busy, now, -1);
         st->n.aborted++;
         st->on_exit(st->sim, st->owner, job, STN_ABORTED);
     }

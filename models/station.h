@@ -117,6 +117,7 @@ struct station {
     stn_counts_t win;
     sim_hist_t win_sojourn;
     sim_tavg_t win_busy;
+    bool windowed;                /* time series sampled: win_sojourn, win_busy kept */
     bool overflow;                /* rejections seen in the previous window */
     uint64_t overflow_rejected;   /* rejections in the current episode */
     int col[6];

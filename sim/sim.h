@@ -102,6 +102,9 @@ static inline uint64_t sim_events_processed(const sim_t *sim) { return sim->even
 static inline size_t sim_pending(const sim_t *sim) { return sim_evset_size(&sim->es); }
 static inline int sim_error(const sim_t *sim) { return sim->error; }
 static inline uint32_t sim_replication(const sim_t *sim) { return sim->cfg.replication; }
+/* Whether the time series are sampled (samplers run): statistics kept only for
+ * a sample window can be skipped when they are not. */
+static inline bool sim_sampling(const sim_t *sim) { return sim->cfg.sample_interval > 0; }
 
 /* Schedule fn(sim, obj, arg) at absolute time t (>= now; earlier times are
  * clamped to now). O(1), no malloc in steady state. On out-of-memory

@@ -30,16 +30,6 @@ void sim_welford_reset(sim_welford_t *w)
     w->max = -INFINITY;
 }
 
-void sim_welford_add(sim_welford_t *w, double x)
-{
-    w->n++;
-    double delta = x - w->mean;
-    w->mean += delta / (double)w->n;
-    w->m2 += delta * (x - w->mean);
-    if (x < w->min) w->min = x;
-    if (x > w->max) w->max = x;
-}
-
 double sim_welford_variance(const sim_welford_t *w)
 {
     return w->n < 2 ? 0.0 : w->m2 / (double)(w->n - 1);

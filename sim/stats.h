@@ -18,7 +18,15 @@ typedef struct {
 
 /* Empty: n 0, mean 0, min +INFINITY, max -INFINITY. */
 void sim_welford_reset(sim_welford_t *w);
-void sim_welford_add(sim_welford_t *w, double x);
+static inline void sim_welford_add(sim_welford_t *w, double x)   /* inline: on every job's path */
+{
+    w->n++;
+    double delta = x - w->mean;
+    w->mean += delta / (double)w->n;
+    w->m2 += delta * (x - w->mean);
+    if (x < w->min) w->min = x;
+    if (x > w->max) w->max = x;
+}
 double sim_welford_variance(const sim_welford_t *w);   /* sample variance (n-1); 0 if n < 2 */
 /* Combine b into a (Chan et al.), exact for the merged sample. */
 void sim_welford_merge(sim_welford_t *a, const sim_welford_t *b);

@@ -33,7 +33,11 @@ static inline sim_time_t sim_time_from_s(double s)
     if (!(s > 0.0)) return 0;
     double ns = s * 1e9;
     if (ns >= (double)(SIM_TIME_MAX / 2)) return SIM_TIME_MAX / 2;
-    return (sim_time_t)llround(ns);
+    /* llround(ns) for 0 < ns < 2^62, inline: truncate, then round half away
+     * from zero on the exact fraction (ns - trunc(ns) is exact below 2^53,
+     * and 0 above, where every double is an integer). */
+    sim_time_t i = (sim_time_t)ns;
+    return i + (sim_time_t)(ns - (double)i >= 0.5);   /* no branch: the fraction is random */
 }
 
 #endif

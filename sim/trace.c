@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,10 @@
 #define TRACE_SERIES_CHUNK_ELEMS_ 65536u
 #define TRACE_TABLE_CHUNK_BYTES_ 65536u
 #define TRACE_DEFLATE_LEVEL_ 4u
+/* Datasets smaller than this are stored without filters: zlib starts a fresh
+ * stream per chunk (~0.5 M instructions for a 5 KB time series at level 4),
+ * which costs more than the few kilobytes it saves. */
+#define TRACE_COMPRESS_MIN_BYTES_ 16384u
 
 struct sim_trace {
     hid_t file;
@@ -28,6 +33,8 @@ struct sim_trace {
     char *tmp;          /* "<path>.tmp.<pid>" */
     char *dir;          /* target's directory, fsynced after the rename */
     char *known_group;  /* the last datasets' parent, known to exist as a group (NULL: none) */
+    hid_t dcpl, dcpl_z;  /* dataset creation: unfiltered / shuffle + deflate (chunk set per dataset) */
+    hid_t known_gid;    /* that group, kept open: datasets are created relative to it (-1: none) */
     char msg[1024];     /* last error, "" if none */
 };
 
@@ -256,8 +263,19 @@ int sim_trace_attr_f64(sim_trace_t *t, const char *obj, const char *name, double
 
 /* ---- datasets ----------------------------------------------------------- */
 
-/* Create the 1-D dataset `path` (parents created), chunked with shuffle +
- * deflate, and write n elements. The dataspace is extendible so that n = 0
+/* Close the cached parent group (before the file closes, or when the next
+ * dataset goes elsewhere). */
+static void forget_group_(sim_trace_t *t)
+{
+    if (t->known_gid >= 0) H5Oclose(t->known_gid);
+    t->known_gid = -1;
+    free(t->known_group);
+    t->known_group = NULL;
+}
+
+/* Create the 1-D dataset `path` (parents created), chunked, with shuffle +
+ * deflate when it holds at least TRACE_COMPRESS_MIN_BYTES_, and write n
+ * elements. The dataspace is extendible so that n = 0
  * is an ordinary empty dataset. Returns the open dataset (caller closes) or
  * a negative code; on failure no link is left behind. */
 static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t mtype,
@@ -291,14 +309,16 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
             free(parent);
             return -1;
         }
-        H5Oclose(g);
-        free(t->known_group);
+        forget_group_(t);
+        t->known_gid = g;
         t->known_group = parent;
     } else {
         free(parent);
     }
 
-    htri_t ex = H5Lexists(t->file, path, H5P_DEFAULT);
+    /* relative to the open parent: no walk down the path for each dataset */
+    const char *name = slash + 1;
+    htri_t ex = H5Lexists(t->known_gid, name, H5P_DEFAULT);
     if (ex != 0) {
         *err = ex < 0 ? h5_fail_(t, "cannot look up", path) : inval_(t, path, "already exists");
         return -1;
@@ -306,15 +326,15 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
 
     hsize_t dims[1] = {(hsize_t)n}, maxdims[1] = {H5S_UNLIMITED}, cdims[1] = {chunk};
     hid_t sp = H5Screate_simple(1, dims, maxdims);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    /* the file's two creation property lists, only the chunk size set here */
+    bool compress = (double)n * (double)H5Tget_size(ftype) >= TRACE_COMPRESS_MIN_BYTES_;
+    hid_t dcpl = compress ? t->dcpl_z : t->dcpl;
     hid_t d = -1;
-    if (sp < 0 || dcpl < 0) {
+    if (sp < 0) {
         *err = h5_fail_(t, "cannot set up dataset", path);
-    } else if (H5Pset_chunk(dcpl, 1, cdims) < 0 || H5Pset_shuffle(dcpl) < 0 ||
-               H5Pset_deflate(dcpl, TRACE_DEFLATE_LEVEL_) < 0 ||
-               H5Pset_obj_track_times(dcpl, 0) < 0) {
-        *err = h5_fail_(t, "cannot set chunking/compression for", path);
-    } else if ((d = H5Dcreate2(t->file, path, ftype, sp, t->lcpl, dcpl, H5P_DEFAULT)) < 0) {
+    } else if (H5Pset_chunk(dcpl, 1, cdims) < 0) {
+        *err = h5_fail_(t, "cannot set chunking for", path);
+    } else if ((d = H5Dcreate2(t->known_gid, name, ftype, sp, t->lcpl, dcpl, H5P_DEFAULT)) < 0) {
         *err = h5_fail_(t, "cannot create dataset", path);
     } else if (n > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         *err = h5_fail_(t, "cannot write dataset", path);
@@ -322,7 +342,6 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
         d = -1;
         H5Ldelete(t->file, path, H5P_DEFAULT);
     }
-    if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
     return d;
 }
@@ -459,6 +478,8 @@ static void free_(sim_trace_t *t)
     if (t->gcpl >= 0) H5Pclose(t->gcpl);
     if (t->lcpl >= 0) H5Pclose(t->lcpl);
     if (t->acpl >= 0) H5Pclose(t->acpl);
+    if (t->dcpl >= 0) H5Pclose(t->dcpl);
+    if (t->dcpl_z >= 0) H5Pclose(t->dcpl_z);
     free(t->path);
     free(t->tmp);
     free(t->dir);
@@ -497,7 +518,12 @@ static int open_file_(sim_trace_t *t)
     t->gcpl = H5Pcreate(H5P_GROUP_CREATE);
     t->lcpl = H5Pcreate(H5P_LINK_CREATE);
     t->acpl = H5Pcreate(H5P_ATTRIBUTE_CREATE);
-    if (t->gcpl < 0 || t->lcpl < 0 || t->acpl < 0 || H5Pset_obj_track_times(t->gcpl, 0) < 0 ||
+    t->dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    t->dcpl_z = H5Pcreate(H5P_DATASET_CREATE);
+    if (t->gcpl < 0 || t->lcpl < 0 || t->acpl < 0 || t->dcpl < 0 || t->dcpl_z < 0 ||
+        H5Pset_obj_track_times(t->dcpl, 0) < 0 || H5Pset_obj_track_times(t->dcpl_z, 0) < 0 ||
+        H5Pset_shuffle(t->dcpl_z) < 0 || H5Pset_deflate(t->dcpl_z, TRACE_DEFLATE_LEVEL_) < 0 ||
+        H5Pset_obj_track_times(t->gcpl, 0) < 0 ||
         H5Pset_char_encoding(t->lcpl, H5T_CSET_UTF8) < 0 ||
         H5Pset_char_encoding(t->acpl, H5T_CSET_UTF8) < 0)
         return h5_fail_(t, "cannot set up property lists for", NULL);
@@ -518,7 +544,7 @@ sim_trace_t *sim_trace_create(const char *path, int *err, char *errbuf, size_t e
 
     sim_trace_t *t = calloc(1, sizeof *t);
     if (!t) goto nomem;
-    t->file = t->gcpl = t->lcpl = t->acpl = -1;
+    t->file = t->gcpl = t->lcpl = t->acpl = t->dcpl = t->dcpl_z = t->known_gid = -1;
     size_t tlen = strlen(path) + 32;
     t->path = strdup(path);
     t->dir = dir_of_(path);
@@ -569,6 +595,7 @@ void sim_trace_abort(sim_trace_t *t)
 {
     if (!t) return;
     if (t->file >= 0) {
+        forget_group_(t);
         H5Fclose(t->file);
         unlink(t->tmp);
     }
@@ -596,6 +623,7 @@ int sim_trace_commit(sim_trace_t *t, char *errbuf, size_t errlen)
         return SIM_EINVAL;
     }
     int rc = 0;
+    forget_group_(t);
     /* Everything we open we close; strong close degree would hide a leak. */
     assert(H5Fget_obj_count(t->file, H5F_OBJ_ALL) == 1);
     hid_t f = t->file;

@@ -8,7 +8,8 @@
  *
  * Everything written is deterministic except what the caller chooses to
  * write (wall_seconds): HDF5's object modification times are switched off.
- * Datasets are chunked and deflate-compressed (level 4, with shuffle).
+ * Datasets are chunked; those of at least 16 KiB are also shuffled and
+ * deflate-compressed (level 4), smaller ones are stored unfiltered.
  *
  * Paths are absolute HDF5 paths ("/runs/default/rep000/timeseries/t");
  * missing intermediate groups are created. */

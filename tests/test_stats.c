@@ -490,3 +490,37 @@ Test(ci, coverage_of_95_percent_interval_is_about_95_percent)
     double f = (double)covered / TRIALS;
     cr_assert(f >= 0.93 && f <= 0.97, "coverage %g", f);
 }
+
+/* sim_time_from_s rounds to the nearest nanosecond inline; it must agree
+ * with llround (half away from zero) everywhere it is used: exact halves,
+ * the neighbours of halves, tiny and huge values, and random durations. */
+Test(time, from_s_matches_llround)
+{
+    const double edge[] = {1e-10, 4.9999999999999994e-10, 5e-10, 5.000000000000001e-10, 1.5e-9, 2.5e-9,
+                           0.4999999999999999e-9, 1e-9 * 0x1p52, 1e-9 * (0x1p52 + 0.5), 1e-9 * 0x1p53,
+                           1e-9 * 0x1p61, 86400.0, 0.123456789012, 3.0000000005};
+    for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
+        double ns = edge[i] * 1e9;
+        cr_assert_eq(sim_time_from_s(edge[i]), (sim_time_t)llround(ns), "s = %.17g", edge[i]);
+    }
+    /* ns values at and around every k + 1/2 for small k, built exactly */
+    for (int k = 0; k < 1000; k++) {
+        double ns = (double)k + 0.5;
+        double s = ns / 1e9;
+        cr_assert_eq(sim_time_from_s(s), (sim_time_t)llround(s * 1e9), "k = %d", k);
+        double up = nextafter(s, 1.0), down = nextafter(s, 0.0);
+        cr_assert_eq(sim_time_from_s(up), (sim_time_t)llround(up * 1e9), "k = %d, above", k);
+        cr_assert_eq(sim_time_from_s(down), (sim_time_t)llround(down * 1e9), "k = %d, below", k);
+    }
+    uint64_t x = 88172645463325252ull;   /* xorshift64: random mantissas and exponents */
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double s = ldexp((double)(x >> 11) * 0x1p-53, (int)(x % 60) - 40);   /* ~1e-12 s .. 1e6 s */
+        cr_assert_eq(sim_time_from_s(s), (sim_time_t)llround(s * 1e9), "s = %.17g", s);
+    }
+    cr_assert_eq(sim_time_from_s(0.0), 0);
+    cr_assert_eq(sim_time_from_s(-1.0), 0);
+    cr_assert_eq(sim_time_from_s(NAN), 0);
+}

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <hdf5.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,8 +105,9 @@ static hsize_t dims_(hid_t d)
     return n;
 }
 
-/* Chunked, shuffle then deflate level 4, with the given chunk length. */
-static void assert_chunked_deflate_(hid_t d, hsize_t chunk)
+/* Chunked with the given chunk length; when `compressed`, shuffle then
+ * deflate level 4, otherwise no filter (datasets under 16 KiB). */
+static void assert_chunked_(hid_t d, hsize_t chunk, bool compressed)
 {
     hid_t dcpl = H5Dget_create_plist(d);
     cr_assert_eq(H5Pget_layout(dcpl), H5D_CHUNKED);
@@ -113,6 +115,11 @@ static void assert_chunked_deflate_(hid_t d, hsize_t chunk)
     cr_assert_eq(H5Pget_chunk(dcpl, 1, &c), 1);
     cr_assert_eq(c, chunk, "chunk %llu, want %llu", (unsigned long long)c,
                  (unsigned long long)chunk);
+    if (!compressed) {
+        cr_assert_eq(H5Pget_nfilters(dcpl), 0, "a small dataset is stored without filters");
+        H5Pclose(dcpl);
+        return;
+    }
     cr_assert_eq(H5Pget_nfilters(dcpl), 2);
     unsigned flags, cd[4];
     size_t ncd = 4;
@@ -405,7 +412,7 @@ Test(trace, f64_and_i64_series_round_trip_with_unit_and_description)
     double *xr = malloc(n * sizeof *xr);
     cr_assert_geq(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, xr), 0);
     cr_assert_eq(memcmp(x, xr, n * sizeof *x), 0, "every bit of every double");
-    assert_chunked_deflate_(d, 65536);
+    assert_chunked_(d, 65536, true);
     H5Dclose(d);
     char *u = read_str_attr_(f, "/runs/default/rep000/timeseries/t", "unit");
     char *desc = read_str_attr_(f, "/runs/default/rep000/timeseries/t", "description");
@@ -423,7 +430,7 @@ Test(trace, f64_and_i64_series_round_trip_with_unit_and_description)
     int64_t *kr = malloc(n * sizeof *kr);
     cr_assert_geq(H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, kr), 0);
     for (size_t i = 0; i < n; i++) cr_assert_eq(kr[i], k[i], "k[%zu]", i);
-    assert_chunked_deflate_(d, 65536);
+    assert_chunked_(d, 65536, true);
     cr_assert_eq(H5Aexists(d, "description"), 0, "no description when NULL");
     H5Dclose(d);
     u = read_str_attr_(f, "/runs/default/rep000/timeseries/k", "unit");
@@ -453,10 +460,10 @@ Test(trace, compressible_series_is_stored_compressed)
     hid_t d = H5Dopen2(f, "/x", H5P_DEFAULT);
     hsize_t stored = H5Dget_storage_size(d);
     cr_assert_lt(stored, n * sizeof(double) / 20, "stored %llu bytes", (unsigned long long)stored);
-    assert_chunked_deflate_(d, n);             /* min(n, 64 Ki) */
+    assert_chunked_(d, n, true);             /* min(n, 64 Ki) */
     H5Dclose(d);
     d = H5Dopen2(f, "/small", H5P_DEFAULT);
-    assert_chunked_deflate_(d, 3);
+    assert_chunked_(d, 3, false);            /* 24 bytes: no filter */
     H5Dclose(d);
     H5Fclose(f);
     free(x);
@@ -477,7 +484,7 @@ Test(trace, empty_series_reads_back_zero_elements)
         hid_t d = H5Dopen2(f, ps[i], H5P_DEFAULT);
         cr_assert_geq(d, 0);
         cr_assert_eq(dims_(d), 0);
-        assert_chunked_deflate_(d, 1);
+        assert_chunked_(d, 1, false);
         double dummy;
         cr_assert_geq(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &dummy), 0);
         H5Dclose(d);
@@ -628,6 +635,34 @@ Test(trace, string_attribute_of_200_kib_round_trips)
     free(path);
 }
 
+/* Compression starts at 16 KiB of data: 2047 doubles are stored as they are,
+ * 2048 shuffled and deflated; both read back bit for bit. */
+Test(trace, compression_threshold_is_16_kib)
+{
+    char *path = tu_tmp_path("threshold", ".h5");
+    sim_trace_t *t = create_(path);
+    double x[2048];
+    for (size_t i = 0; i < 2048; i++) x[i] = 0.1 * (double)i;
+    cr_assert_eq(sim_trace_f64(t, "/below", x, 2047, "1", NULL), 0);
+    cr_assert_eq(sim_trace_f64(t, "/at", x, 2048, "1", NULL), 0);
+    commit_(t);
+    hid_t f = open_(path);
+    const char *names[] = {"/below", "/at"};
+    for (int k = 0; k < 2; k++) {
+        hid_t d = H5Dopen2(f, names[k], H5P_DEFAULT);
+        cr_assert_geq(d, 0);
+        size_t n = k ? 2048 : 2047;
+        assert_chunked_(d, n, k == 1);
+        double xr[2048];
+        cr_assert_geq(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, xr), 0);
+        cr_assert_eq(memcmp(x, xr, n * sizeof *x), 0, "%s: every bit of every double", names[k]);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    unlink(path);
+    free(path);
+}
+
 /* ---- tables ------------------------------------------------------------- */
 
 Test(trace, table_round_trips_through_hdf5)
@@ -645,7 +680,7 @@ Test(trace, table_round_trips_through_hdf5)
     hid_t d = H5Dopen2(f, "/runs/default/rep000/events", H5P_DEFAULT);
     cr_assert_geq(d, 0);
     cr_assert_eq(dims_(d), n);
-    assert_chunked_deflate_(d, 2048);
+    assert_chunked_(d, 2048, true);
 
     /* File type: packed, little-endian, members in column order. */
     hid_t ft = H5Dget_type(d);
@@ -760,7 +795,7 @@ Test(trace, empty_table_writes_an_empty_dataset)
     hid_t ft = H5Dget_type(d);
     cr_assert_eq(H5Tget_nmembers(ft), 4, "the columns are declared even without rows");
     H5Tclose(ft);
-    assert_chunked_deflate_(d, 1);
+    assert_chunked_(d, 1, false);
     rec_t dummy;
     hid_t rt = rec_type_();
     cr_assert_geq(H5Dread(d, rt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &dummy), 0);
