@@ -377,16 +377,6 @@ done:
 
 /* ---- the /comparison dataset ---------------------------------------------------- */
 
-static const char *kind_unit(rs_kind_t k)
-{
-    switch (k) {
-    case RS_SECONDS: return "s";
-    case RS_BYTES: return "bytes";
-    case RS_RATE: return "1/s";
-    default: return "1";
-    }
-}
-
 int cmp_table(const cmp_row_t *rows, size_t nrows, sim_table_t *t)
 {
     if (!t) return SIM_EINVAL;
@@ -411,7 +401,7 @@ int cmp_table(const cmp_row_t *rows, size_t nrows, sim_table_t *t)
         if (!row) return SIM_ENOMEM;
         sim_row_str(t, row, 0, r->variant);
         sim_row_str(t, row, 1, r->metric);
-        sim_row_str(t, row, 2, kind_unit(r->kind));
+        sim_row_str(t, row, 2, rs_kind_unit(r->kind));
         sim_row_i64(t, row, 3, (int64_t)r->n);
         sim_row_f64(t, row, 4, r->mean);
         sim_row_f64(t, row, 5, r->mean - r->half_width);

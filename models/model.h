@@ -30,6 +30,18 @@
  * columns (one row per run). */
 typedef enum { RS_COUNT, RS_SECONDS, RS_RATIO, RS_NUMBER, RS_BYTES, RS_RATE } rs_kind_t;
 
+/* The unit a value of this kind is stored with in traces ("s", "bytes",
+ * "1/s", else "1"). */
+static inline const char *rs_kind_unit(rs_kind_t k)
+{
+    switch (k) {
+    case RS_SECONDS: return "s";
+    case RS_BYTES: return "bytes";
+    case RS_RATE: return "1/s";
+    default: return "1";
+    }
+}
+
 #define RS_NAME_MAX 64
 
 typedef struct {

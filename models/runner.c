@@ -495,16 +495,6 @@ void rs_result_free(rs_result_t *r)
 
 /* ---- summary rows ---------------------------------------------------------- */
 
-static const char *kind_unit(rs_kind_t k)
-{
-    switch (k) {
-    case RS_SECONDS: return "s";
-    case RS_BYTES: return "bytes";
-    case RS_RATE: return "1/s";
-    default: return "1";
-    }
-}
-
 /* /summary: generic columns, then the model's "summary" section, whose
  * columns are fixed by the first run's report. */
 static int summary_init(sim_table_t *t, const rs_report_t *first)
@@ -518,8 +508,8 @@ static int summary_init(sim_table_t *t, const rs_report_t *first)
     for (size_t i = 0; i < first->n; i++) {
         const rs_entry_t *e = &first->e[i];
         if (strcmp(e->section, "summary") != 0) continue;
-        int c = e->kind == RS_COUNT ? sim_table_col_i64(t, e->col, kind_unit(e->kind))
-                                    : sim_table_col_f64(t, e->col, kind_unit(e->kind));
+        int c = e->kind == RS_COUNT ? sim_table_col_i64(t, e->col, rs_kind_unit(e->kind))
+                                    : sim_table_col_f64(t, e->col, rs_kind_unit(e->kind));
         if (c < 0) return SIM_ENOMEM;
     }
     return 0;
@@ -790,7 +780,7 @@ static void print_summary(FILE *out, const rs_scenario_t *s, const rs_report_t *
 volatile sig_atomic_t rs_interrupted;
 static void on_signal(int sig) { rs_interrupted = sig; }
 
-static char *default_trace_path(const char *scenario)
+char *rs_default_output(const char *scenario)
 {
     char *copy = strdup(scenario);
     if (!copy) return NULL;
@@ -1093,7 +1083,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     handlers = true;
 
     if (!o->no_trace) {
-        trace_path = o->out ? strdup(o->out) : default_trace_path(o->scenario);
+        trace_path = o->out ? strdup(o->out) : rs_default_output(o->scenario);
         if (trace_path && !o->force && access(trace_path, F_OK) == 0) {
             fprintf(err, "ragsim: error: %s already exists; use --force to replace it (or -o another file)\n",
                     trace_path);

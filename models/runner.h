@@ -127,6 +127,9 @@ int rs_write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t *r);
  * (s/ms/us, B/KiB/MiB/GiB, /s), digits to the precision of the half-width
  * (NaN hw: none shown), "-" for a NaN mean. */
 void rs_format_value(char *buf, size_t n, rs_kind_t kind, double mean, double hw);
+/* The default output of a command on FILE: FILE's stem + ".h5" in the
+ * current directory (malloc'ed; NULL when out of memory). */
+char *rs_default_output(const char *file);
 
 /* The run's figures: the model's report plus the incident metrics
  * (worst-minute success ratio, time below the SLO, time to recover,

@@ -1,7 +1,6 @@
 /* `ragsim sweep`: the master (hand-out, checkpoint, bisection), the
  * capacity answers and the output file (see sweep.h, docs/sweeps.md). */
 #include <errno.h>
-#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -875,16 +874,6 @@ static void print_capacity(FILE *out, const analysis_t *a, const capacity_t *cap
 
 /* ---- output file -------------------------------------------------------------------------- */
 
-static const char *kind_unit(rs_kind_t k)
-{
-    switch (k) {
-    case RS_SECONDS: return "s";
-    case RS_BYTES: return "bytes";
-    case RS_RATE: return "1/s";
-    default: return "1";
-    }
-}
-
 static int write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *caps, size_t ncaps, bool find)
 {
     const sw_def_t *def = a->def;
@@ -989,7 +978,7 @@ static int write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *
     }
     for (size_t k = 0; k < a->nmc; k++) {
         snprintf(p, sizeof p, "/sweep/runs/metrics/%s", a->mc[k].name);
-        F64(p, run_metric(&R[i_], a->mc[k].name), n, kind_unit(a->mc[k].kind), "the run's summary figure");
+        F64(p, run_metric(&R[i_], a->mc[k].name), n, rs_kind_unit(a->mc[k].kind), "the run's summary figure");
     }
     /* summary per (point, variant) */
     const group_t *G = a->g;
@@ -1003,9 +992,9 @@ static int write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *
     }
     for (size_t k = 0; k < a->nmc; k++) {
         snprintf(p, sizeof p, "/sweep/summary/mean/%s", a->mc[k].name);
-        F64(p, G[i_].mean[k], ng, kind_unit(a->mc[k].kind), "mean over the replications");
+        F64(p, G[i_].mean[k], ng, rs_kind_unit(a->mc[k].kind), "mean over the replications");
         snprintf(p, sizeof p, "/sweep/summary/hw/%s", a->mc[k].name);
-        F64(p, G[i_].hw[k], ng, kind_unit(a->mc[k].kind), "95% confidence half-width (Student t)");
+        F64(p, G[i_].hw[k], ng, rs_kind_unit(a->mc[k].kind), "95% confidence half-width (Student t)");
     }
     /* capacity */
     if (ncaps > 0) {
@@ -1035,25 +1024,7 @@ static int write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *
 
 /* ---- the command ------------------------------------------------------------------------- */
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    rs_interrupted = 1;
-}
-
-static char *default_out(const char *sweep)
-{
-    char *copy = strdup(sweep);
-    if (!copy) return NULL;
-    char *base = basename(copy);
-    char *dot = strrchr(base, '.');
-    if (dot && dot != base) *dot = 0;
-    size_t n = strlen(base) + 4;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s.h5", base);
-    free(copy);
-    return p;
-}
+static void on_signal(int sig) { rs_interrupted = sig; }
 
 /* Append results to a growing array. */
 static int append_runs(sw_result_t **all, size_t *n, size_t *cap, const sw_result_t *r, size_t k)
@@ -1110,7 +1081,7 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
                      "'%s' needs at least two\n", o->sweep, def.axes[def.load].path);
         goto out;
     }
-    outpath = o->out ? strdup(o->out) : default_out(o->sweep);
+    outpath = o->out ? strdup(o->out) : rs_default_output(o->sweep);
     m.ckpath = outpath ? malloc(strlen(outpath) + 6) : NULL;
     if (!outpath || !m.ckpath) {
         status = 1;
