@@ -59,21 +59,6 @@ static const char usage[] =
     "input, 130/143 stopped by SIGINT/SIGTERM (nothing written). See docs/hardening.md.\n"
     "Documentation: README.md, docs/scenario-format.md, docs/trace-format.md.\n";
 
-static int parse_count(const char *s, const char *opt, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (*s == '-' || *s == 0) goto bad;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end != 0 || v > max) goto bad;
-    *out = v;
-    return 0;
-bad:
-    fprintf(stderr, "ragsim: error: %s expects an integer in [0, %llu], got '%s'\n", opt,
-            (unsigned long long)max, s);
-    return -1;
-}
-
 enum { CMD_RUN, CMD_VALIDATE, CMD_COMPARE };
 
 static int cmd_run_or_validate(int argc, char **argv, int cmd)
@@ -102,12 +87,12 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
             o.out = optarg;
             break;
         case 'S':
-            if (parse_count(optarg, "--seed", INT64_MAX, &v)) goto out;
+            if (cli_parse_count(optarg, "--seed", INT64_MAX, &v)) goto out;
             o.have_seed = true;
             o.seed = v;
             break;
         case 'r':
-            if (parse_count(optarg, "--reps", 100000, &v)) goto out;
+            if (cli_parse_count(optarg, "--reps", 100000, &v)) goto out;
             if (v == 0) {
                 fprintf(stderr, "ragsim: error: --reps must be at least 1\n");
                 goto out;
@@ -116,12 +101,12 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
             break;
         case 's': sets[o.nsets++] = optarg; break;
         case 'm':
-            if (parse_count(optarg, "--max-events", UINT64_MAX, &v)) goto out;
+            if (cli_parse_count(optarg, "--max-events", UINT64_MAX, &v)) goto out;
             o.max_events = v;
             break;
         case 'P':
         case 'I':
-            if (parse_count(optarg, c == 'P' ? "--max-pending" : "--max-inflight", UINT64_MAX - 1, &v)) goto out;
+            if (cli_parse_count(optarg, c == 'P' ? "--max-pending" : "--max-inflight", UINT64_MAX - 1, &v)) goto out;
             *(c == 'P' ? &o.budget.max_pending : &o.budget.max_inflight) = v ? v : UINT64_MAX;
             break;
         case 'M': {

@@ -14,7 +14,7 @@
 #include "models/mpi/sweep_mpi.h"
 #endif
 
-static int parse_u64(const char *s, const char *opt, uint64_t max, uint64_t *out)
+int cli_parse_count(const char *s, const char *opt, uint64_t max, uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -24,7 +24,8 @@ static int parse_u64(const char *s, const char *opt, uint64_t max, uint64_t *out
     *out = v;
     return 0;
 bad:
-    fprintf(stderr, "ragsim: error: %s expects an integer in [0, %llu], got '%s'\n", opt, (unsigned long long)max, s);
+    fprintf(stderr, "ragsim: error: %s expects an integer in [0, %llu], got '%s'\n", opt,
+            (unsigned long long)max, s);
     return -1;
 }
 
@@ -54,7 +55,7 @@ int sweep_main(int argc, char **argv)
             o.out = optarg;
             break;
         case 'j':
-            if (parse_u64(optarg, "-j", 1024, &v)) goto out;
+            if (cli_parse_count(optarg, "-j", 1024, &v)) goto out;
             if (v == 0) {
                 fprintf(stderr, "ragsim: error: -j must be at least 1\n");
                 goto out;
@@ -71,7 +72,7 @@ int sweep_main(int argc, char **argv)
             o.find_max_load = true;
             break;
         case 'r':
-            if (parse_u64(optarg, "--reps", 100000, &v)) goto out;
+            if (cli_parse_count(optarg, "--reps", 100000, &v)) goto out;
             if (v == 0) {
                 fprintf(stderr, "ragsim: error: --reps must be at least 1\n");
                 goto out;
@@ -79,7 +80,7 @@ int sweep_main(int argc, char **argv)
             o.reps = (int64_t)v;
             break;
         case 'S':
-            if (parse_u64(optarg, "--seed", INT64_MAX, &v)) goto out;
+            if (cli_parse_count(optarg, "--seed", INT64_MAX, &v)) goto out;
             o.have_seed = true;
             o.seed = v;
             break;
