@@ -13,15 +13,10 @@
 #include <string.h>
 
 #include "models/rag.h"
+#include "ragfx.h"
 #include "sim/scenario.h"
 
-typedef struct {
-    sim_cfg_t *cfg;
-    sim_scenario_t sc;
-    rag_spec_t spec;
-    sim_t *sim;
-    rag_t *rag;
-} fx_t;
+typedef ragfx_t fx_t;
 
 #define BASE                                                                                                \
     "name: a\nduration: 30s\nseed: 7\n"                                                                      \
@@ -46,32 +41,10 @@ static void run(fx_t *fx, cfg_t c)
     static char yaml[4096];
     snprintf(yaml, sizeof yaml, BASE, c.for_ ? c.for_ : "20s", c.concurrency ? c.concurrency : "64",
              c.latency ? c.latency : "1ms", c.f, c.extra ? c.extra : "");
-    memset(fx, 0, sizeof *fx);
-    sim_diag_t d;
-    sim_diag_init(&d);
-    fx->cfg = sim_cfg_load_string("a.yaml", yaml, strlen(yaml), &d);
-    cr_assert_not_null(fx->cfg, "%s", sim_diag_text(&d));
-    sim_cfg_node_t *root = sim_cfg_root(fx->cfg);
-    sim_scenario_parse(&d, root, &fx->sc);
-    rag_spec_parse(&d, root, &fx->sc, &fx->spec);
-    sim_cfg_check_unused(fx->cfg, &d);
-    cr_assert_eq(d.errors, 0, "%s\n%s", sim_diag_text(&d), yaml);
-    sim_diag_fini(&d);
-    sim_config_t sc = {.master_seed = 7, .sample_interval = SIM_SEC};
-    fx->sim = sim_create(&sc);
-    fx->rag = rag_create(fx->sim, &fx->spec);
-    cr_assert_not_null(fx->rag);
-    sim_run(fx->sim, fx->sc.duration);
-    rag_finish(fx->rag);
+    ragfx_run(fx, "a.yaml", yaml, 7, true);
 }
 
-static void done(fx_t *fx)
-{
-    rag_destroy(fx->rag);
-    sim_destroy(fx->sim);
-    rag_spec_fini(&fx->spec);
-    sim_cfg_destroy(fx->cfg);
-}
+static void done(fx_t *fx) { ragfx_done(fx); }
 
 enum { BACKEND = RAG_FIRST_DEP };
 

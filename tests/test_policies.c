@@ -9,15 +9,10 @@
 
 #include "models/dependency.h"
 #include "models/rag.h"
+#include "ragfx.h"
 #include "sim/scenario.h"
 
-typedef struct {
-    sim_cfg_t *cfg;
-    sim_scenario_t sc;
-    rag_spec_t spec;
-    sim_t *sim;
-    rag_t *rag;
-} fx_t;
+typedef ragfx_t fx_t;
 
 #define BASE                                                                                               \
     "name: p\nduration: %s\nseed: 1\n"                                                                      \
@@ -47,31 +42,10 @@ static void run(fx_t *f, cfg_t c)
              c.rate ? c.rate : "1/s", c.distinct ? c.distinct : "100000", c.deadline ? c.deadline : "60s",
              c.vdb ? c.vdb : "10ms", c.tpot ? c.tpot : "10ms", c.dep_extra ? c.dep_extra : "", c.pipeline_extra ? c.pipeline_extra : "",
              c.extra ? c.extra : "");
-    memset(f, 0, sizeof *f);
-    sim_diag_t d;
-    sim_diag_init(&d);
-    f->cfg = sim_cfg_load_string("p.yaml", yaml, strlen(yaml), &d);
-    cr_assert_not_null(f->cfg, "%s", sim_diag_text(&d));
-    sim_cfg_node_t *root = sim_cfg_root(f->cfg);
-    sim_scenario_parse(&d, root, &f->sc);
-    rag_spec_parse(&d, root, &f->sc, &f->spec);
-    sim_cfg_check_unused(f->cfg, &d);
-    cr_assert_eq(d.errors, 0, "%s\n%s", sim_diag_text(&d), yaml);
-    sim_diag_fini(&d);
-    sim_config_t sc = {.master_seed = 1, .sample_interval = SIM_SEC};
-    f->sim = sim_create(&sc);
-    f->rag = rag_create(f->sim, &f->spec);
-    cr_assert_not_null(f->rag);
-    sim_run(f->sim, f->sc.duration);
+    ragfx_run(f, "p.yaml", yaml, 1, false);
 }
 
-static void done(fx_t *f)
-{
-    rag_destroy(f->rag);
-    sim_destroy(f->sim);
-    rag_spec_fini(&f->spec);
-    sim_cfg_destroy(f->cfg);
-}
+static void done(fx_t *f) { ragfx_done(f); }
 
 typedef struct {
     double arrival, end;

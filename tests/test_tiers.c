@@ -11,15 +11,10 @@
 
 #include "h5util.h"
 #include "models/rag.h"
+#include "ragfx.h"
 #include "sim/scenario.h"
 
-typedef struct {
-    sim_cfg_t *cfg;
-    sim_scenario_t sc;
-    rag_spec_t spec;
-    sim_t *sim;
-    rag_t *rag;
-} fx_t;
+typedef ragfx_t fx_t;
 
 /* Requests every 10 ms from 10 ms to 19.99 s (1999), gateway 1 ms + 1 ms,
  * one step calling `dep` (latency and errors from the test), then `after`
@@ -39,32 +34,10 @@ static void run(fx_t *fx, const char *latency, double errors, const char *edge)
 {
     static char yaml[4096];
     snprintf(yaml, sizeof yaml, BASE, latency, errors, edge);
-    memset(fx, 0, sizeof *fx);
-    sim_diag_t d;
-    sim_diag_init(&d);
-    fx->cfg = sim_cfg_load_string("t.yaml", yaml, strlen(yaml), &d);
-    cr_assert_not_null(fx->cfg, "%s", sim_diag_text(&d));
-    sim_cfg_node_t *root = sim_cfg_root(fx->cfg);
-    sim_scenario_parse(&d, root, &fx->sc);
-    rag_spec_parse(&d, root, &fx->sc, &fx->spec);
-    sim_cfg_check_unused(fx->cfg, &d);
-    cr_assert_eq(d.errors, 0, "%s\n%s", sim_diag_text(&d), yaml);
-    sim_diag_fini(&d);
-    sim_config_t sc = {.master_seed = 3, .sample_interval = SIM_SEC};
-    fx->sim = sim_create(&sc);
-    fx->rag = rag_create(fx->sim, &fx->spec);
-    cr_assert_not_null(fx->rag);
-    sim_run(fx->sim, fx->sc.duration);
-    rag_finish(fx->rag);
+    ragfx_run(fx, "t.yaml", yaml, 3, true);
 }
 
-static void done(fx_t *fx)
-{
-    rag_destroy(fx->rag);
-    sim_destroy(fx->sim);
-    rag_spec_fini(&fx->spec);
-    sim_cfg_destroy(fx->cfg);
-}
+static void done(fx_t *fx) { ragfx_done(fx); }
 
 static size_t count_events(const fx_t *f, const char *kind, double *first)
 {
