@@ -34,6 +34,7 @@ struct sim_trace {
     char *dir;          /* target's directory, fsynced after the rename */
     char *known_group;  /* the last datasets' parent, known to exist as a group (NULL: none) */
     hid_t dcpl, dcpl_z;  /* dataset creation: unfiltered / shuffle + deflate (chunk set per dataset) */
+    hid_t dcpl_c;       /* dataset creation: contiguous (small datasets) */
     hid_t known_gid;    /* that group, kept open: datasets are created relative to it (-1: none) */
     char msg[1024];     /* last error, "" if none */
 };
@@ -171,9 +172,11 @@ int sim_trace_group(sim_trace_t *t, const char *path)
  * change). Large values go to dense attribute storage by themselves because
  * the file format is at least 1.8. */
 static int put_attr_(sim_trace_t *t, hid_t oid, const char *obj, const char *name,
-                     hid_t ftype, hid_t mtype, hid_t space, const void *buf)
+                     hid_t ftype, hid_t mtype, hid_t space, const void *buf, bool fresh)
 {
-    htri_t ex = H5Aexists(oid, name);
+    /* fresh: `oid` was just created here, so it has no attributes yet (the
+     * lookup is a third of the cost of a small dataset's attribute) */
+    htri_t ex = fresh ? 0 : H5Aexists(oid, name);
     if (ex < 0) return h5_fail_(t, "cannot look up attribute on", obj);
     if (ex > 0 && H5Adelete(oid, name) < 0) return h5_fail_(t, "cannot replace attribute on", obj);
     hid_t a = H5Acreate2(oid, name, ftype, space, t->acpl, H5P_DEFAULT);
@@ -198,24 +201,24 @@ static hid_t str_type_(size_t size)
 }
 
 static int attr_str_on_(sim_trace_t *t, hid_t oid, const char *obj, const char *name,
-                        const char *value)
+                        const char *value, bool fresh)
 {
     hid_t ty = str_type_(strlen(value) + 1);
     if (ty < 0) return h5_fail_(t, "cannot make string type for", obj);
     hid_t sp = H5Screate(H5S_SCALAR);
     int rc = sp < 0 ? h5_fail_(t, "cannot make dataspace for", obj)
-                    : put_attr_(t, oid, obj, name, ty, ty, sp, value);
+                    : put_attr_(t, oid, obj, name, ty, ty, sp, value, fresh);
     if (sp >= 0) H5Sclose(sp);
     H5Tclose(ty);
     return rc;
 }
 
 static int attr_scalar_on_(sim_trace_t *t, hid_t oid, const char *obj, const char *name,
-                           hid_t ftype, hid_t mtype, const void *value)
+                           hid_t ftype, hid_t mtype, const void *value, bool fresh)
 {
     hid_t sp = H5Screate(H5S_SCALAR);
     if (sp < 0) return h5_fail_(t, "cannot make dataspace for", obj);
-    int rc = put_attr_(t, oid, obj, name, ftype, mtype, sp, value);
+    int rc = put_attr_(t, oid, obj, name, ftype, mtype, sp, value, fresh);
     H5Sclose(sp);
     return rc;
 }
@@ -236,7 +239,7 @@ int sim_trace_attr_str(sim_trace_t *t, const char *obj, const char *name, const 
     if (t && !value) return inval_(t, obj, "NULL string attribute value");
     int rc = attr_open_(t, obj, name, &oid);
     if (rc) return rc;
-    rc = attr_str_on_(t, oid, obj, name, value);
+    rc = attr_str_on_(t, oid, obj, name, value, false);
     H5Oclose(oid);
     return rc;
 }
@@ -246,7 +249,7 @@ int sim_trace_attr_i64(sim_trace_t *t, const char *obj, const char *name, int64_
     hid_t oid;
     int rc = attr_open_(t, obj, name, &oid);
     if (rc) return rc;
-    rc = attr_scalar_on_(t, oid, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+    rc = attr_scalar_on_(t, oid, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value, false);
     H5Oclose(oid);
     return rc;
 }
@@ -256,7 +259,7 @@ int sim_trace_attr_f64(sim_trace_t *t, const char *obj, const char *name, double
     hid_t oid;
     int rc = attr_open_(t, obj, name, &oid);
     if (rc) return rc;
-    rc = attr_scalar_on_(t, oid, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+    rc = attr_scalar_on_(t, oid, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, false);
     H5Oclose(oid);
     return rc;
 }
@@ -273,11 +276,12 @@ static void forget_group_(sim_trace_t *t)
     t->known_group = NULL;
 }
 
-/* Create the 1-D dataset `path` (parents created), chunked, with shuffle +
- * deflate when it holds at least TRACE_COMPRESS_MIN_BYTES_, and write n
- * elements. The dataspace is extendible so that n = 0
- * is an ordinary empty dataset. Returns the open dataset (caller closes) or
- * a negative code; on failure no link is left behind. */
+/* Create the 1-D dataset `path` (parents created) and write n elements:
+ * chunked with shuffle + deflate when it holds at least
+ * TRACE_COMPRESS_MIN_BYTES_, contiguous below that, chunked and extendible
+ * when empty (so that n = 0 is an ordinary empty dataset). Returns the open
+ * dataset (caller closes) or a negative code; on failure no link is left
+ * behind. */
 static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t mtype,
                            const void *data, size_t n, hsize_t chunk, int *err)
 {
@@ -318,24 +322,27 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
 
     /* relative to the open parent: no walk down the path for each dataset */
     const char *name = slash + 1;
-    htri_t ex = H5Lexists(t->known_gid, name, H5P_DEFAULT);
-    if (ex != 0) {
-        *err = ex < 0 ? h5_fail_(t, "cannot look up", path) : inval_(t, path, "already exists");
-        return -1;
-    }
-
-    hsize_t dims[1] = {(hsize_t)n}, maxdims[1] = {H5S_UNLIMITED}, cdims[1] = {chunk};
-    hid_t sp = H5Screate_simple(1, dims, maxdims);
-    /* the file's two creation property lists, only the chunk size set here */
+    /* Small datasets are contiguous with a fixed size: a chunked dataset
+     * carries a chunk index (a B-tree node of about 2 KiB in this file
+     * format) that costs more to create than the data. Empty ones stay
+     * chunked and extendible (HDF5 cannot allocate an empty contiguous
+     * dataset's storage, and readers expect an ordinary 0-length array). */
     bool compress = (double)n * (double)H5Tget_size(ftype) >= TRACE_COMPRESS_MIN_BYTES_;
-    hid_t dcpl = compress ? t->dcpl_z : t->dcpl;
+    bool contiguous = n > 0 && !compress;
+    hsize_t dims[1] = {(hsize_t)n}, maxdims[1] = {H5S_UNLIMITED}, cdims[1] = {chunk};
+    hid_t sp = H5Screate_simple(1, dims, contiguous ? NULL : maxdims);
+    /* the file's creation property lists, only the chunk size set here */
+    hid_t dcpl = compress ? t->dcpl_z : contiguous ? t->dcpl_c : t->dcpl;
     hid_t d = -1;
     if (sp < 0) {
         *err = h5_fail_(t, "cannot set up dataset", path);
-    } else if (H5Pset_chunk(dcpl, 1, cdims) < 0) {
+    } else if (!contiguous && H5Pset_chunk(dcpl, 1, cdims) < 0) {
         *err = h5_fail_(t, "cannot set chunking for", path);
     } else if ((d = H5Dcreate2(t->known_gid, name, ftype, sp, t->lcpl, dcpl, H5P_DEFAULT)) < 0) {
+        /* the name is looked up only when the creation failed (a lookup
+         * before every creation walks the group's link index once more) */
         *err = h5_fail_(t, "cannot create dataset", path);
+        if (H5Lexists(t->known_gid, name, H5P_DEFAULT) > 0) *err = inval_(t, path, "already exists");
     } else if (n > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         *err = h5_fail_(t, "cannot write dataset", path);
         H5Dclose(d);
@@ -362,8 +369,8 @@ static int series_(sim_trace_t *t, const char *path, hid_t ftype, hid_t mtype, c
     hsize_t chunk = chunk_len_(n, 8, TRACE_SERIES_CHUNK_ELEMS_ * 8);
     hid_t d = make_dataset_(t, path, ftype, mtype, data, n, chunk, &err);
     if (d < 0) return err;
-    int rc = attr_str_on_(t, d, path, "unit", unit ? unit : "");
-    if (rc == 0 && description) rc = attr_str_on_(t, d, path, "description", description);
+    int rc = attr_str_on_(t, d, path, "unit", unit ? unit : "", true);
+    if (rc == 0 && description) rc = attr_str_on_(t, d, path, "description", description, true);
     H5Dclose(d);
     if (rc) H5Ldelete(t->file, path, H5P_DEFAULT);
     return rc;
@@ -433,7 +440,7 @@ static int table_units_(sim_trace_t *t, hid_t d, const char *path, const sim_tab
     hid_t ty = str_type_(w);
     hid_t sp = H5Screate_simple(1, dims, NULL);
     int rc = (ty < 0 || sp < 0) ? h5_fail_(t, "cannot make units attribute for", path)
-                                : put_attr_(t, d, path, "units", ty, ty, sp, buf);
+                                : put_attr_(t, d, path, "units", ty, ty, sp, buf, true);
     if (sp >= 0) H5Sclose(sp);
     if (ty >= 0) H5Tclose(ty);
     free(buf);
@@ -462,7 +469,7 @@ int sim_trace_table(sim_trace_t *t, const char *path, const sim_table_t *tab)
     rc = table_units_(t, d, path, tab);
     int64_t dropped = (int64_t)tab->dropped;
     if (rc == 0)
-        rc = attr_scalar_on_(t, d, path, "dropped_rows", H5T_STD_I64LE, H5T_NATIVE_INT64, &dropped);
+        rc = attr_scalar_on_(t, d, path, "dropped_rows", H5T_STD_I64LE, H5T_NATIVE_INT64, &dropped, true);
     H5Dclose(d);
     if (rc) H5Ldelete(t->file, path, H5P_DEFAULT);
 done:
@@ -480,6 +487,7 @@ static void free_(sim_trace_t *t)
     if (t->acpl >= 0) H5Pclose(t->acpl);
     if (t->dcpl >= 0) H5Pclose(t->dcpl);
     if (t->dcpl_z >= 0) H5Pclose(t->dcpl_z);
+    if (t->dcpl_c >= 0) H5Pclose(t->dcpl_c);
     free(t->path);
     free(t->tmp);
     free(t->dir);
@@ -520,8 +528,10 @@ static int open_file_(sim_trace_t *t)
     t->acpl = H5Pcreate(H5P_ATTRIBUTE_CREATE);
     t->dcpl = H5Pcreate(H5P_DATASET_CREATE);
     t->dcpl_z = H5Pcreate(H5P_DATASET_CREATE);
-    if (t->gcpl < 0 || t->lcpl < 0 || t->acpl < 0 || t->dcpl < 0 || t->dcpl_z < 0 ||
+    t->dcpl_c = H5Pcreate(H5P_DATASET_CREATE);
+    if (t->gcpl < 0 || t->lcpl < 0 || t->acpl < 0 || t->dcpl < 0 || t->dcpl_z < 0 || t->dcpl_c < 0 ||
         H5Pset_obj_track_times(t->dcpl, 0) < 0 || H5Pset_obj_track_times(t->dcpl_z, 0) < 0 ||
+        H5Pset_obj_track_times(t->dcpl_c, 0) < 0 || H5Pset_layout(t->dcpl_c, H5D_CONTIGUOUS) < 0 ||
         H5Pset_shuffle(t->dcpl_z) < 0 || H5Pset_deflate(t->dcpl_z, TRACE_DEFLATE_LEVEL_) < 0 ||
         H5Pset_obj_track_times(t->gcpl, 0) < 0 ||
         H5Pset_char_encoding(t->lcpl, H5T_CSET_UTF8) < 0 ||
@@ -544,7 +554,7 @@ sim_trace_t *sim_trace_create(const char *path, int *err, char *errbuf, size_t e
 
     sim_trace_t *t = calloc(1, sizeof *t);
     if (!t) goto nomem;
-    t->file = t->gcpl = t->lcpl = t->acpl = t->dcpl = t->dcpl_z = t->known_gid = -1;
+    t->file = t->gcpl = t->lcpl = t->acpl = t->dcpl = t->dcpl_z = t->dcpl_c = t->known_gid = -1;
     size_t tlen = strlen(path) + 32;
     t->path = strdup(path);
     t->dir = dir_of_(path);

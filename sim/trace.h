@@ -8,8 +8,10 @@
  *
  * Everything written is deterministic except what the caller chooses to
  * write (wall_seconds): HDF5's object modification times are switched off.
- * Datasets are chunked; those of at least 16 KiB are also shuffled and
- * deflate-compressed (level 4), smaller ones are stored unfiltered.
+ * Datasets of at least 16 KiB are chunked, shuffled and deflate-compressed
+ * (level 4); smaller ones are contiguous and unfiltered (a chunk index and
+ * a zlib stream cost more than they save there); empty ones are chunked
+ * and extendible.
  *
  * Paths are absolute HDF5 paths ("/runs/default/rep000/timeseries/t");
  * missing intermediate groups are created. */
