@@ -385,6 +385,196 @@ void rs_limit_message(const rs_result_t *r, char *buf, size_t n)
     }
 }
 
+/* ---- the run's time series ----------------------------------------------- */
+
+/* Summary metrics taken from the run's time series (the maximum), when the
+ * model has the series. */
+static const struct {
+    const char *series, *col;
+    rs_kind_t kind;
+} peaks[] = {
+    {"goroutines", "peak_goroutines", RS_COUNT},
+    {"heap_inuse_bytes", "peak_heap_bytes", RS_BYTES},
+    {"etcd_leases_in_use", "peak_leases", RS_COUNT},
+    {"config_reloads_total", "config_reloads", RS_COUNT},
+    {"oom_kills_total{component=gateway}", "gateway_oom_kills", RS_COUNT},
+};
+#define NPEAKS (sizeof peaks / sizeof *peaks)
+
+/* Series summed into the incident metrics' "ok" and "ended" inputs. */
+static const char *const ok_names[] = {"requests_per_second{outcome=success}",
+                                       "requests_per_second{outcome=degraded}"};
+static const char *const end_names[] = {"requests_per_second{outcome=success}",
+                                        "requests_per_second{outcome=degraded}",
+                                        "requests_per_second{outcome=timeout}",
+                                        "requests_per_second{outcome=error}",
+                                        "requests_per_second{outcome=rejected}"};
+#define NOK (sizeof ok_names / sizeof *ok_names)
+#define NEND (sizeof end_names / sizeof *end_names)
+
+static int series_index(const sim_t *sim, const char *name)
+{
+    for (size_t i = 0; i < sim_series_count(sim); i++)
+        if (!strcmp(sim_series_name(sim, i), name)) return (int)i;
+    return -1;
+}
+
+/* What a run keeps of its time series, taken from the engine block by
+ * block (sim_set_series_sink) so that a long run does not hold every
+ * column in memory: per sample, the inputs of the incident metrics (time,
+ * success + degraded, everything that ended, p95: 32 bytes, against 8 per
+ * column for the whole series); the peaks; and, when the run writes a
+ * trace and its series are large, the series themselves, appended to the
+ * trace as they come ("spilled"). */
+typedef struct rs_series_out series_out_t;
+struct rs_series_out {
+    int ok_col[NOK], end_col[NEND], p95_col, peak_col[NPEAKS];
+    double *t, *ok, *ended, *p95;
+    size_t n, cap;
+    double peak[NPEAKS];
+    sim_trace_t *trace;         /* spilled into this trace ... */
+    sim_trace_cols_t *cols;     /* ... through these datasets (open while the run goes) */
+};
+
+/* Rows per block: a run without a trace keeps this many samples of every
+ * column; a spilled run appends them as one chunk of each dataset. */
+#define SERIES_BLOCK_ROWS 64
+#define SERIES_SPILL_ROWS 1024
+/* A traced run spills when its series will be at least this long: the
+ * size from which the trace compresses a dataset (16 KiB of doubles).
+ * Shorter ones are held and written after the run, contiguous. */
+#define SERIES_SPILL_MIN_ROWS 2048
+
+static int series_sink(void *ctx, const sim_t *sim, size_t first, size_t rows)
+{
+    series_out_t *so = ctx;
+    (void)first;
+    if (so->n + rows > so->cap) {
+        size_t nc = so->cap ? so->cap : 1024;
+        while (nc < so->n + rows) nc *= 2;
+        double *a[4] = {so->t, so->ok, so->ended, so->p95};
+        for (int k = 0; k < 4; k++) {
+            double *q = realloc(a[k], nc * sizeof *q);
+            if (!q) return SIM_ENOMEM;
+            a[k] = q;
+            if (k == 0) so->t = q;
+            else if (k == 1) so->ok = q;
+            else if (k == 2) so->ended = q;
+            else so->p95 = q;
+        }
+        so->cap = nc;
+    }
+    const double *t = sim_series_times(sim);
+    memcpy(so->t + so->n, t, rows * sizeof *t);
+    /* sums skip NaN (a column without a value this sample counts as 0) */
+    double *ok = so->ok + so->n, *ended = so->ended + so->n;
+    memset(ok, 0, rows * sizeof *ok);
+    memset(ended, 0, rows * sizeof *ended);
+    for (size_t k = 0; k < NOK; k++) {
+        if (so->ok_col[k] < 0) continue;
+        const double *v = sim_series_data(sim, (size_t)so->ok_col[k]);
+        for (size_t i = 0; i < rows; i++)
+            if (!isnan(v[i])) ok[i] += v[i];
+    }
+    for (size_t k = 0; k < NEND; k++) {
+        if (so->end_col[k] < 0) continue;
+        const double *v = sim_series_data(sim, (size_t)so->end_col[k]);
+        for (size_t i = 0; i < rows; i++)
+            if (!isnan(v[i])) ended[i] += v[i];
+    }
+    if (so->p95_col >= 0) memcpy(so->p95 + so->n, sim_series_data(sim, (size_t)so->p95_col), rows * sizeof(double));
+    for (size_t k = 0; k < NPEAKS; k++) {
+        if (so->peak_col[k] < 0) continue;
+        const double *v = sim_series_data(sim, (size_t)so->peak_col[k]);
+        for (size_t i = 0; i < rows; i++)
+            if (v[i] > so->peak[k]) so->peak[k] = v[i];
+    }
+    so->n += rows;
+    if (so->cols) {
+        int rc = sim_trace_cols_append(so->cols, 0, t, rows);
+        for (size_t i = 0; rc == 0 && i < sim_series_count(sim); i++)
+            rc = sim_trace_cols_append(so->cols, i + 1, sim_series_data(sim, i), rows);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static void series_out_free(series_out_t *so)
+{
+    if (!so) return;
+    sim_trace_cols_close(so->cols);
+    free(so->t);
+    free(so->ok);
+    free(so->ended);
+    free(so->p95);
+    free(so);
+}
+
+/* The run's /runs/<variant>/rep<NNN> group. */
+static void run_group(char *buf, size_t n, const rs_scenario_t *s, size_t variant, uint32_t rep)
+{
+    snprintf(buf, n, "/runs/%s/rep%03u", s->variants[variant].name, rep);
+}
+
+/* Take the run's series through series_sink: spilled into `tr` when it is
+ * given and the run will take at least SERIES_SPILL_MIN_ROWS samples;
+ * held whole (and handed over at the end) when `tr` is given otherwise;
+ * block by block without a trace. After the model has added its columns. */
+static int series_out_attach(const rs_scenario_t *s, sim_t *sim, size_t variant, uint32_t rep,
+                             sim_trace_t *tr, series_out_t **out)
+{
+    series_out_t *so = calloc(1, sizeof *so);
+    *out = so;
+    if (!so) return SIM_ENOMEM;
+    for (size_t k = 0; k < NOK; k++) so->ok_col[k] = series_index(sim, ok_names[k]);
+    for (size_t k = 0; k < NEND; k++) so->end_col[k] = series_index(sim, end_names[k]);
+    so->p95_col = series_index(sim, "latency_p95_seconds");
+    for (size_t k = 0; k < NPEAKS; k++) so->peak_col[k] = series_index(sim, peaks[k].series);
+    if (s->sc.sample_interval <= 0) return 0;
+    size_t block = SERIES_BLOCK_ROWS;
+    if (tr) {
+        sim_time_t rows = s->sc.duration / s->sc.sample_interval;
+        block = 0;
+        if (rows >= SERIES_SPILL_MIN_ROWS) {
+            size_t nc = sim_series_count(sim) + 1;
+            const char **names = malloc(nc * sizeof *names), **units = malloc(nc * sizeof *units),
+                       **helps = malloc(nc * sizeof *helps);
+            int rc = SIM_ENOMEM;
+            if (names && units && helps) {
+                names[0] = "t";
+                units[0] = "s";
+                helps[0] = "end of each sample interval";
+                for (size_t i = 1; i < nc; i++) {
+                    names[i] = sim_series_name(sim, i - 1);
+                    units[i] = sim_series_unit(sim, i - 1);
+                    helps[i] = sim_series_help(sim, i - 1);
+                }
+                char g[512];
+                run_group(g, sizeof g - 16, s, variant, rep);
+                strcat(g, "/timeseries");
+                so->cols = sim_trace_cols_create(tr, g, nc, names, units, helps, SERIES_SPILL_ROWS, &rc);
+            }
+            free(names);
+            free(units);
+            free(helps);
+            if (!so->cols) return rc;
+            so->trace = tr;
+            block = SERIES_SPILL_ROWS;
+        }
+    }
+    return sim_set_series_sink(sim, series_sink, so, block);
+}
+
+/* After the run: hand over the last samples and close the spilled datasets. */
+static int series_out_finish(sim_t *sim, series_out_t *so)
+{
+    if (!so) return 0;
+    int rc = sim_series_flush(sim);
+    int rc2 = sim_trace_cols_close(so->cols);
+    so->cols = NULL;
+    return rc ? rc : rc2;
+}
+
 /* ---- one run --------------------------------------------------------------- */
 
 typedef struct {
@@ -419,7 +609,8 @@ static int budget_check(void *ctx, const sim_t *sim)
 }
 
 static int run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
-                   rs_progress_t *progress, sim_progress_fn hook, void *hook_ctx, rs_result_t *out)
+                   rs_progress_t *progress, sim_progress_fn hook, void *hook_ctx, sim_trace_t *tr,
+                   rs_result_t *out)
 {
     memset(out, 0, sizeof *out);
     out->variant = variant;
@@ -443,6 +634,8 @@ static int run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_
     out->model = s->model;
     out->inst = s->model->create(out->sim, s->variants[variant].spec);
     if (!out->inst) return SIM_ENOMEM;
+    int src = series_out_attach(s, out->sim, variant, rep, tr, &out->series);
+    if (src) return src;
     budget_ctx_t b = {
         .s = s, .inst = out->inst,
         .max_pending = budget_or_default(s->budget.max_pending, RS_DEFAULT_MAX_PENDING),
@@ -453,8 +646,10 @@ static int run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_
     out->end = sim_run(out->sim, s->sc.duration);
     sim_set_limit(out->sim, NULL, NULL);
     s->model->finish(out->inst);
+    int serr = out->end == SIM_RUN_ERROR ? 0 : series_out_finish(out->sim, out->series);
     out->wall_seconds = wall_now() - w0;
     if (out->end == SIM_RUN_ERROR) return sim_error(out->sim);
+    if (serr) return serr;
     if (out->end == SIM_RUN_STOPPED) return SIM_EINTERRUPTED;
     if (out->end == SIM_RUN_BUDGET) {
         out->limit = RS_LIMIT_EVENTS;
@@ -477,18 +672,25 @@ static int run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_
 int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                rs_progress_t *progress, rs_result_t *out)
 {
-    return run_one(s, variant, rep, seed, max_events, progress, NULL, NULL, out);
+    return run_one(s, variant, rep, seed, max_events, progress, NULL, NULL, NULL, out);
+}
+
+int rs_run_one_traced(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
+                      rs_progress_t *progress, sim_trace_t *tr, rs_result_t *out)
+{
+    return run_one(s, variant, rep, seed, max_events, progress, NULL, NULL, tr, out);
 }
 
 int rs_run_one_hook(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                     sim_progress_fn hook, void *ctx, rs_result_t *out)
 {
-    return run_one(s, variant, rep, seed, max_events, NULL, hook, ctx, out);
+    return run_one(s, variant, rep, seed, max_events, NULL, hook, ctx, NULL, out);
 }
 
 void rs_result_free(rs_result_t *r)
 {
     if (r->inst) r->model->destroy(r->inst);
+    series_out_free(r->series);
     sim_destroy(r->sim);
     memset(r, 0, sizeof *r);
 }
@@ -549,7 +751,7 @@ static int write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t 
         rc |= sim_trace_attr_str(tr, g, "description", v->description ? v->description : "");
         rc |= sim_trace_attr_i64(tr, g, "baseline", r->variant == s->baseline);
     }
-    snprintf(g, sizeof g, "/runs/%s/rep%03u", v->name, r->replication);
+    run_group(g, sizeof g, s, r->variant, r->replication);
     rc |= sim_trace_group(tr, g);
     rc |= sim_trace_attr_i64(tr, g, "seed", (int64_t)r->seed);
     rc |= sim_trace_attr_i64(tr, g, "replication", r->replication);
@@ -558,13 +760,23 @@ static int write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t 
     rc |= sim_trace_attr_f64(tr, g, "wall_seconds", r->wall_seconds);
     rc |= sim_trace_attr_i64(tr, g, "complete", r->end == SIM_RUN_TIME || r->end == SIM_RUN_EMPTY);
     const sim_t *sim = r->sim;
-    size_t ns = sim_series_samples(sim);
-    snprintf(p, sizeof p, "%s/timeseries/t", g);
-    rc |= sim_trace_f64(tr, p, sim_series_times(sim), ns, "s", "end of each sample interval");
-    for (size_t i = 0; i < sim_series_count(sim); i++) {
-        snprintf(p, sizeof p, "%s/timeseries/%s", g, sim_series_name(sim, i));
-        rc |= sim_trace_f64(tr, p, sim_series_data(sim, i), ns, sim_series_unit(sim, i),
-                            sim_series_help(sim, i));
+    if (r->series && r->series->trace) {
+        /* spilled while the run went on, into the trace given to the run */
+        if (r->series->trace != tr) {
+            snprintf(p, sizeof p, "%s: the run's time series went to another trace", g);
+            return SIM_EINVAL;
+        }
+    } else if (sim_series_first(sim) != 0) {
+        return SIM_EINVAL;  /* a run without a trace kept only its last block */
+    } else {
+        size_t ns = sim_series_samples(sim);
+        snprintf(p, sizeof p, "%s/timeseries/t", g);
+        rc |= sim_trace_f64(tr, p, sim_series_times(sim), ns, "s", "end of each sample interval");
+        for (size_t i = 0; i < sim_series_count(sim); i++) {
+            snprintf(p, sizeof p, "%s/timeseries/%s", g, sim_series_name(sim, i));
+            rc |= sim_trace_f64(tr, p, sim_series_data(sim, i), ns, sim_series_unit(sim, i),
+                                sim_series_help(sim, i));
+        }
     }
     snprintf(p, sizeof p, "%s/events", g);
     rc |= sim_trace_table(tr, p, sim_log_table(sim));
@@ -824,76 +1036,14 @@ int rs_cmd_validate(const rs_opts_t *o, FILE *out, FILE *err)
 
 /* ---- incident metrics ------------------------------------------------------------ */
 
-/* Summary metrics taken from the run's time series (the maximum), when the
- * model has the series. */
-static const struct {
-    const char *series, *col;
-    rs_kind_t kind;
-} peaks[] = {
-    {"goroutines", "peak_goroutines", RS_COUNT},
-    {"heap_inuse_bytes", "peak_heap_bytes", RS_BYTES},
-    {"etcd_leases_in_use", "peak_leases", RS_COUNT},
-    {"config_reloads_total", "config_reloads", RS_COUNT},
-    {"oom_kills_total{component=gateway}", "gateway_oom_kills", RS_COUNT},
-};
-
-static int series_index(const sim_t *sim, const char *name)
-{
-    for (size_t i = 0; i < sim_series_count(sim); i++)
-        if (!strcmp(sim_series_name(sim, i), name)) return (int)i;
-    return -1;
-}
-
-/* Sum of the named series (missing ones count as 0) into out[n]. */
-static void sum_series(const sim_t *sim, const char *const *names, double *out, size_t n)
-{
-    memset(out, 0, n * sizeof *out);
-    for (size_t k = 0; names[k]; k++) {
-        int c = series_index(sim, names[k]);
-        if (c < 0) continue;
-        const double *v = sim_series_data(sim, (size_t)c);
-        for (size_t i = 0; i < n; i++)
-            if (!isnan(v[i])) out[i] += v[i];
-    }
-}
-
-static double series_max(const sim_t *sim, const char *name, bool *found)
-{
-    int c = series_index(sim, name);
-    *found = c >= 0;
-    if (c < 0) return NAN;
-    const double *v = sim_series_data(sim, (size_t)c);
-    double m = 0;
-    for (size_t i = 0; i < sim_series_samples(sim); i++)
-        if (v[i] > m) m = v[i];
-    return m;
-}
-
 void rs_report_run(const rs_scenario_t *s, const rs_result_t *r, rs_report_t *rep)
 {
     s->model->report(r->inst, rep);
-    const sim_t *sim = r->sim;
-    size_t n = sim_series_samples(sim);
-    if (n == 0) return;
-    static const char *const ok_names[] = {"requests_per_second{outcome=success}",
-                                           "requests_per_second{outcome=degraded}", NULL};
-    static const char *const end_names[] = {"requests_per_second{outcome=success}",
-                                            "requests_per_second{outcome=degraded}",
-                                            "requests_per_second{outcome=timeout}",
-                                            "requests_per_second{outcome=error}",
-                                            "requests_per_second{outcome=rejected}", NULL};
-    double *ok = malloc(n * sizeof *ok), *ended = malloc(n * sizeof *ended);
-    if (!ok || !ended) {
-        free(ok);
-        free(ended);
-        return;
-    }
-    sum_series(sim, ok_names, ok, n);
-    sum_series(sim, end_names, ended, n);
-    int p = series_index(sim, "latency_p95_seconds");
+    const series_out_t *so = r->series;
+    if (!so || so->n == 0) return;
     inc_input_t in = {
-        .t = sim_series_times(sim), .n = n, .dt = sim_time_to_s(s->sc.sample_interval),
-        .ok = ok, .ended = ended, .p95 = p >= 0 ? sim_series_data(sim, (size_t)p) : NULL,
+        .t = so->t, .n = so->n, .dt = sim_time_to_s(s->sc.sample_interval),
+        .ok = so->ok, .ended = so->ended, .p95 = so->p95_col >= 0 ? so->p95 : NULL,
         .slo_success = s->slo_success, .slo_p95 = s->slo_p95, .window = 60,
         .trigger_start = s->trigger_start, .trigger_end = s->trigger_end,
         .recover_fraction = 0.95, .recover_hold = 30,
@@ -907,14 +1057,9 @@ void rs_report_run(const rs_scenario_t *s, const rs_result_t *r, rs_report_t *re
             rs_report_add(rep, "summary", "", INC_RECOVERED, RS_RATIO, res.recovered ? 1 : 0);
         }
     }
-    free(ok);
-    free(ended);
     /* peaks of the trap metrics, when the model has them */
-    for (size_t i = 0; i < sizeof peaks / sizeof *peaks; i++) {
-        bool found;
-        double v = series_max(sim, peaks[i].series, &found);
-        if (found) rs_report_add(rep, "summary", "", peaks[i].col, peaks[i].kind, v);
-    }
+    for (size_t i = 0; i < NPEAKS; i++)
+        if (so->peak_col[i] >= 0) rs_report_add(rep, "summary", "", peaks[i].col, peaks[i].kind, so->peak[i]);
 }
 
 /* `compare.metrics` must name metrics the runs will report: the baseline's
@@ -933,7 +1078,7 @@ static int check_compare_metrics(const rs_scenario_t *s, sim_cfg_node_t *root, s
     int rc = SIM_ENOMEM;
     if (!inst) goto out;
     s->model->report(inst, &rep);
-    names = calloc(rep.n + 8 + sizeof peaks / sizeof *peaks, sizeof *names);
+    names = calloc(rep.n + 8 + NPEAKS, sizeof *names);
     if (!names) goto out;
     for (size_t i = 0; i < rep.n; i++)
         if (!strcmp(rep.e[i].section, "summary")) names[n++] = rep.e[i].col;
@@ -943,7 +1088,7 @@ static int check_compare_metrics(const rs_scenario_t *s, sim_cfg_node_t *root, s
         names[n++] = INC_RECOVERY_TIME;
         names[n++] = INC_RECOVERED;
     }
-    for (size_t i = 0; i < sizeof peaks / sizeof *peaks; i++)
+    for (size_t i = 0; i < NPEAKS; i++)
         if (series_index(sim, peaks[i].series) >= 0) names[n++] = peaks[i].col;
     sim_cfg_node_t *m = sim_cfg_get(sim_cfg_get(root, "compare"), "metrics");
     for (size_t k = 0; k < s->ncompare_metrics; k++) {
@@ -1112,7 +1257,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         for (size_t r = 0; r < nreps && !rs_interrupted; r++) {
             prog.rep = (uint32_t)((size_t)vi * nreps + r);
             rs_result_t res;
-            rc = rs_run_one(&s, v, (uint32_t)r, seed, o->max_events, o->progress ? &prog : NULL, &res);
+            rc = rs_run_one_traced(&s, v, (uint32_t)r, seed, o->max_events, o->progress ? &prog : NULL, tr, &res);
             if (rc == SIM_EBUDGET) {
                 progress_clear(o->progress ? &prog : NULL);
                 char why[512];
@@ -1127,7 +1272,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             } else if (rc != 0) {
                 progress_clear(o->progress ? &prog : NULL);
                 fprintf(err, "ragsim: error: variant '%s' replication %zu failed: %s\n", s.variants[v].name, r,
-                        sim_strerror(rc));
+                        rc == SIM_EHDF5 && tr ? sim_trace_errmsg(tr) : sim_strerror(rc));
                 rs_result_free(&res);
                 status = 1;
                 break;

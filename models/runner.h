@@ -99,6 +99,7 @@ typedef struct rs_result {
     rs_limit_t limit;       /* the budget that stopped the run, if any */
     uint64_t limit_value;   /* that budget */
     uint64_t limit_seen;    /* what the run held when it stopped */
+    struct rs_series_out *series;   /* what the run kept of its time series (runner.c) */
 } rs_result_t;
 
 typedef struct rs_progress rs_progress_t;
@@ -109,6 +110,14 @@ typedef struct rs_progress rs_progress_t;
  * out->limit telling which) / SIM_EINTERRUPTED. */
 int rs_run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                rs_progress_t *progress, rs_result_t *out);
+/* The same, writing into `tr` as the run goes: a run of at least 2048
+ * samples appends its time series to the trace block by block (memory
+ * does not grow with the run's length); rs_write_run(tr, ...) writes the
+ * rest afterwards. Without a trace (rs_run_one) a run keeps the last 64
+ * samples of each column and what its summary needs: rs_write_run then
+ * refuses it (SIM_EINVAL) unless it took fewer samples than that. */
+int rs_run_one_traced(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
+                      rs_progress_t *progress, sim_trace_t *tr, rs_result_t *out);
 void rs_result_free(rs_result_t *r);
 /* "pending-event budget exhausted" ...; and the full message for a run
  * stopped by a budget: which budget, its flag, what the run held, how to
@@ -121,7 +130,9 @@ void rs_limit_message(const rs_result_t *r, char *buf, size_t n);
 int rs_run_one_hook(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                     sim_progress_fn hook, void *ctx, rs_result_t *out);
 /* Write a finished run as /runs/<variant>/rep<NNN>/ into a trace (what
- * `ragsim run` writes per run). 0 or SIM_EHDF5 (sim_trace_errmsg tells). */
+ * `ragsim run` writes per run): the trace the run was given
+ * (rs_run_one_traced). 0, SIM_EHDF5 (sim_trace_errmsg tells) or SIM_EINVAL
+ * (another trace, or a run without one that no longer holds its series). */
 int rs_write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t *r);
 /* "mean ± hw unit" as the summaries print it: the unit scaled to the mean
  * (s/ms/us, B/KiB/MiB/GiB, /s), digits to the precision of the half-width

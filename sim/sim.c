@@ -184,7 +184,7 @@ int sim_series_add(sim_t *sim, const char *name, const char *unit, const char *h
         free(s.data);
         return -1;
     }
-    for (size_t i = 0; i < sim->nsamples; i++) s.data[i] = NAN;
+    for (size_t i = sim->samples_first; i < sim->nsamples; i++) s.data[i - sim->samples_first] = NAN;
     sim->series[sim->nseries] = s;
     return (int)sim->nseries++;
 }
@@ -192,7 +192,59 @@ int sim_series_add(sim_t *sim, const char *name, const char *unit, const char *h
 void sim_series_set(sim_t *sim, int col, double value)
 {
     if (col < 0 || (size_t)col >= sim->nseries || sim->nsamples == 0) return;
-    sim->series[col].data[sim->nsamples - 1] = value;
+    sim->series[col].data[sim->nsamples - 1 - sim->samples_first] = value;
+}
+
+/* Resize the buffer (time and every column) to `rows` rows. */
+static int resize_buffer(sim_t *sim, size_t rows)
+{
+    double *t = realloc(sim->series_t, rows * sizeof *t);
+    if (!t) return SIM_ENOMEM;
+    sim->series_t = t;
+    for (size_t i = 0; i < sim->nseries; i++) {
+        double *d = realloc(sim->series[i].data, rows * sizeof *d);
+        if (!d) return SIM_ENOMEM;
+        sim->series[i].data = d;
+    }
+    sim->samples_cap = rows;
+    return 0;
+}
+
+int sim_set_series_sink(sim_t *sim, sim_series_sink_fn fn, void *ctx, size_t block_rows)
+{
+    if (sim->nsamples > 0) return SIM_ESTATE;
+    sim->sink = fn;
+    sim->sink_ctx = ctx;
+    sim->sink_block = fn ? block_rows : 0;
+    if (sim->sink_block > 0 && sim->samples_cap != sim->sink_block)
+        return resize_buffer(sim, sim->sink_block);
+    return 0;
+}
+
+int sim_series_flush(sim_t *sim)
+{
+    size_t rows = sim->nsamples - sim->samples_handed;
+    if (!sim->sink || rows == 0) return 0;
+    /* the rows not handed over are the buffer's last `rows` rows; with a
+     * block sink they are the whole buffer, without one the buffer holds
+     * the run from its start */
+    size_t first = sim->samples_handed;
+    int rc;
+    if (first == sim->samples_first) {
+        rc = sim->sink(sim->sink_ctx, sim, first, rows);
+    } else {
+        /* a keep-everything sink flushed twice: hand over the tail through
+         * a shifted view (never the case for a block sink) */
+        size_t off = first - sim->samples_first;
+        double *t0 = sim->series_t;
+        sim->series_t += off;
+        for (size_t i = 0; i < sim->nseries; i++) sim->series[i].data += off;
+        rc = sim->sink(sim->sink_ctx, sim, first, rows);
+        sim->series_t = t0;
+        for (size_t i = 0; i < sim->nseries; i++) sim->series[i].data -= off;
+    }
+    if (rc == 0) sim->samples_handed = sim->nsamples;
+    return rc;
 }
 
 static int add_cb(struct sim_cb_ **arr, size_t *n, size_t *cap, struct sim_cb_ cb)
@@ -216,20 +268,21 @@ int sim_add_warmup_hook(sim_t *sim, sim_hook_fn fn, void *ctx)
 
 static int append_sample_row(sim_t *sim)
 {
-    if (sim->nsamples == sim->samples_cap) {
-        size_t nc = sim->samples_cap ? sim->samples_cap * 2 : 256;
-        double *t = realloc(sim->series_t, nc * sizeof *t);
-        if (!t) return SIM_ENOMEM;
-        sim->series_t = t;
-        for (size_t i = 0; i < sim->nseries; i++) {
-            double *d = realloc(sim->series[i].data, nc * sizeof *d);
-            if (!d) return SIM_ENOMEM;
-            sim->series[i].data = d;
+    size_t row = sim->nsamples - sim->samples_first;
+    if (row == sim->samples_cap) {
+        if (sim->sink_block > 0) {
+            /* hand the full block over, then reuse the buffer */
+            int rc = sim_series_flush(sim);
+            if (rc) return rc;
+            sim->samples_first = sim->nsamples;
+            row = 0;
+        } else {
+            int rc = resize_buffer(sim, sim->samples_cap ? sim->samples_cap * 2 : 256);
+            if (rc) return rc;
         }
-        sim->samples_cap = nc;
     }
-    sim->series_t[sim->nsamples] = sim_time_to_s(sim->now);
-    for (size_t i = 0; i < sim->nseries; i++) sim->series[i].data[sim->nsamples] = NAN;
+    sim->series_t[row] = sim_time_to_s(sim->now);
+    for (size_t i = 0; i < sim->nseries; i++) sim->series[i].data[row] = NAN;
     sim->nsamples++;
     return 0;
 }
@@ -238,8 +291,9 @@ static void sample_event(sim_t *sim, void *obj, uint64_t arg)
 {
     (void)obj;
     (void)arg;
-    if (append_sample_row(sim) != 0) {
-        sim->error = SIM_ENOMEM;
+    int rc = append_sample_row(sim);
+    if (rc != 0) {
+        sim->error = rc;
         sim->stop = true;
         return;
     }
@@ -259,6 +313,7 @@ static void warmup_event(sim_t *sim, void *obj, uint64_t arg)
 
 size_t sim_series_count(const sim_t *sim) { return sim->nseries; }
 size_t sim_series_samples(const sim_t *sim) { return sim->nsamples; }
+size_t sim_series_first(const sim_t *sim) { return sim->samples_first; }
 const double *sim_series_times(const sim_t *sim) { return sim->series_t; }
 const double *sim_series_data(const sim_t *sim, size_t col) { return sim->series[col].data; }
 const char *sim_series_name(const sim_t *sim, size_t col) { return sim->series[col].name; }

@@ -45,7 +45,7 @@ typedef enum {
     SIM_RUN_EMPTY,      /* no events left */
     SIM_RUN_STOPPED,    /* sim_stop() was called */
     SIM_RUN_BUDGET,     /* max_events reached */
-    SIM_RUN_ERROR,      /* out of memory while scheduling (sim_error() tells) */
+    SIM_RUN_ERROR,      /* out of memory, or the series sink failed (sim_error() tells) */
     SIM_RUN_LIMIT,      /* the limit callback (sim_set_limit) asked to stop */
 } sim_run_result_t;
 
@@ -59,6 +59,11 @@ typedef int (*sim_limit_fn)(void *ctx, const sim_t *sim);
 typedef void (*sim_sampler_fn)(sim_t *sim, void *ctx, sim_time_t dt);
 /* Hook called once at the warm-up time (reset statistics). */
 typedef void (*sim_hook_fn)(sim_t *sim, void *ctx);
+/* Time-series sink (sim_set_series_sink): takes the samples
+ * [first, first + rows) of the run, readable during the call as
+ * sim_series_times(sim)[0 .. rows) and sim_series_data(sim, col)[0 .. rows).
+ * Returns 0, or an error code (SIM_E*) that stops the run. */
+typedef int (*sim_series_sink_fn)(void *ctx, const sim_t *sim, size_t first, size_t rows);
 
 struct sim {
     sim_time_t now;
@@ -81,8 +86,13 @@ struct sim {
     struct sim_series_ *series;   /* time series columns */
     size_t nseries, series_cap;
     double *series_t;             /* sample times, seconds */
-    size_t nsamples, samples_cap;
+    size_t nsamples, samples_cap; /* samples taken; rows of the buffer */
+    size_t samples_first;         /* run index of the buffer's row 0 (0 unless a sink takes blocks) */
+    size_t samples_handed;        /* samples the sink has taken */
     sim_time_t last_sample;
+    sim_series_sink_fn sink;
+    void *sink_ctx;
+    size_t sink_block;            /* > 0: the buffer holds this many rows, handed over when full */
 
     struct sim_cb_ *samplers;
     size_t nsamplers, samplers_cap;
@@ -187,9 +197,26 @@ int sim_add_sampler(sim_t *sim, sim_sampler_fn fn, void *ctx);
 int sim_add_warmup_hook(sim_t *sim, sim_hook_fn fn, void *ctx);
 
 size_t sim_series_count(const sim_t *sim);
+/* Samples taken so far in the run. */
 size_t sim_series_samples(const sim_t *sim);
+/* The samples held in memory: rows [sim_series_first(), sim_series_samples())
+ * of the run, as sim_series_times()[0 ..] and sim_series_data()[0 ..].
+ * Without a block sink that is every sample (first = 0). */
+size_t sim_series_first(const sim_t *sim);
 const double *sim_series_times(const sim_t *sim);          /* seconds */
 const double *sim_series_data(const sim_t *sim, size_t col);
+
+/* Hand the samples to fn(ctx, ...) as the run goes, so that memory does not
+ * grow with the run's length. block_rows > 0: the engine holds at most
+ * block_rows samples and hands over each full block before it takes the
+ * next sample; 0: it keeps every sample (as without a sink) and only
+ * sim_series_flush() hands them over. Set before the first sample, after
+ * or before the columns are added. SIM_ENOMEM, or SIM_ESTATE once sampling
+ * has started. */
+int sim_set_series_sink(sim_t *sim, sim_series_sink_fn fn, void *ctx, size_t block_rows);
+/* Hand the samples not handed over yet to the sink (after the run); they
+ * stay readable until the next sample. 0, or the sink's error. */
+int sim_series_flush(sim_t *sim);
 const char *sim_series_name(const sim_t *sim, size_t col);
 const char *sim_series_unit(const sim_t *sim, size_t col);
 const char *sim_series_help(const sim_t *sim, size_t col);

@@ -388,6 +388,150 @@ int sim_trace_i64(sim_trace_t *t, const char *path, const int64_t *data, size_t 
     return series_(t, path, H5T_STD_I64LE, H5T_NATIVE_INT64, data, n, unit, description);
 }
 
+/* ---- columns appended as a run goes ---------------------------------------- */
+
+struct sim_trace_cols {
+    sim_trace_t *t;
+    size_t n;
+    hid_t *d;           /* open datasets */
+    hsize_t *len;       /* their lengths */
+    char **path;        /* for messages */
+};
+
+int sim_trace_cols_close(sim_trace_cols_t *c)
+{
+    if (!c) return 0;
+    int rc = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->d[i] >= 0 && H5Dclose(c->d[i]) < 0 && rc == 0) rc = h5_fail_(c->t, "cannot close", c->path[i]);
+        free(c->path[i]);
+    }
+    free(c->d);
+    free(c->len);
+    free(c->path);
+    free(c);
+    return rc;
+}
+
+sim_trace_cols_t *sim_trace_cols_create(sim_trace_t *t, const char *group, size_t n,
+                                        const char *const *names, const char *const *units,
+                                        const char *const *descriptions, size_t chunk_rows,
+                                        int *err)
+{
+    *err = SIM_EINVAL;
+    if (!t) return NULL;
+    if (!path_ok_(group)) {
+        *err = inval_(t, group, "not an absolute HDF5 path");
+        return NULL;
+    }
+    if (chunk_rows == 0) {
+        *err = inval_(t, group, "chunk of 0 rows");
+        return NULL;
+    }
+    sim_trace_cols_t *c = calloc(1, sizeof *c);
+    if (c) {
+        c->t = t;
+        c->d = malloc((n ? n : 1) * sizeof *c->d);
+        c->len = calloc(n ? n : 1, sizeof *c->len);
+        c->path = calloc(n ? n : 1, sizeof *c->path);
+    }
+    if (!c || !c->d || !c->len || !c->path) {
+        if (c) {
+            free(c->d);
+            free(c->len);
+            free(c->path);
+            free(c);
+        }
+        *err = SIM_ENOMEM;
+        fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) c->d[i] = -1;
+    /* no chunk cache: every chunk is written whole, once */
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    if (dapl < 0 || H5Pset_chunk_cache(dapl, 0, 0, 1.0) < 0) {
+        *err = h5_fail_(t, "cannot set up the datasets of", group);
+        if (dapl >= 0) H5Pclose(dapl);
+        c->n = 0;
+        sim_trace_cols_close(c);
+        return NULL;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t len = strlen(group) + strlen(names[i]) + 2;
+        c->path[i] = malloc(len);
+        c->n = i + 1;
+        if (!c->path[i]) {
+            rc = SIM_ENOMEM;
+            fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
+            break;
+        }
+        snprintf(c->path[i], len, "%s/%s", group, names[i]);
+        if (!path_ok_(c->path[i]) || strchr(names[i], '/')) {
+            rc = inval_(t, c->path[i], "not a dataset name");
+            break;
+        }
+        /* the parent group, looked up once for all columns */
+        if (!t->known_group || strcmp(t->known_group, group) != 0) {
+            hid_t g = open_or_create_(t, group, 0, &rc);
+            if (g < 0) break;
+            char *kg = strdup(group);
+            if (!kg) {
+                H5Oclose(g);
+                rc = SIM_ENOMEM;
+                break;
+            }
+            forget_group_(t);
+            t->known_gid = g;
+            t->known_group = kg;
+        }
+        hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, cdims[1] = {chunk_rows};
+        hid_t sp = H5Screate_simple(1, dims, maxdims);
+        if (sp < 0 || H5Pset_chunk(t->dcpl_z, 1, cdims) < 0) {
+            rc = h5_fail_(t, "cannot set up dataset", c->path[i]);
+        } else {
+            c->d[i] = H5Dcreate2(t->known_gid, names[i], H5T_IEEE_F64LE, sp, t->lcpl, t->dcpl_z, dapl);
+            if (c->d[i] < 0) {
+                rc = h5_fail_(t, "cannot create dataset", c->path[i]);
+                if (H5Lexists(t->known_gid, names[i], H5P_DEFAULT) > 0) rc = inval_(t, c->path[i], "already exists");
+            }
+        }
+        if (sp >= 0) H5Sclose(sp);
+        if (rc == 0) rc = attr_str_on_(t, c->d[i], c->path[i], "unit", units && units[i] ? units[i] : "", true);
+        if (rc == 0 && descriptions && descriptions[i])
+            rc = attr_str_on_(t, c->d[i], c->path[i], "description", descriptions[i], true);
+    }
+    H5Pclose(dapl);
+    if (rc) {
+        *err = rc;
+        sim_trace_cols_close(c);
+        return NULL;
+    }
+    *err = 0;
+    return c;
+}
+
+int sim_trace_cols_append(sim_trace_cols_t *c, size_t col, const double *data, size_t rows)
+{
+    if (!c || col >= c->n) return SIM_EINVAL;
+    if (rows == 0) return 0;
+    sim_trace_t *t = c->t;
+    hsize_t start[1] = {c->len[col]}, count[1] = {rows}, size[1] = {c->len[col] + rows};
+    hid_t d = c->d[col];
+    if (H5Dset_extent(d, size) < 0) return h5_fail_(t, "cannot extend", c->path[col]);
+    hid_t fs = H5Dget_space(d);
+    hid_t ms = H5Screate_simple(1, count, NULL);
+    int rc = 0;
+    if (fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0)
+        rc = h5_fail_(t, "cannot select rows of", c->path[col]);
+    else if (H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, data) < 0)
+        rc = h5_fail_(t, "cannot write", c->path[col]);
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    if (rc == 0) c->len[col] += rows;
+    return rc;
+}
+
 /* Memory type: members at the table's offsets with its row stride. File
  * type: the same members packed, little-endian, so padding never reaches
  * the file. */

@@ -45,6 +45,22 @@ int sim_trace_f64(sim_trace_t *t, const char *path, const double *data, size_t n
 int sim_trace_i64(sim_trace_t *t, const char *path, const int64_t *data, size_t n,
                   const char *unit, const char *description);
 
+/* Columns written as a run goes: `n` 1-D float64 datasets `group`/names[i]
+ * (with "unit" and, if non-NULL, "description" attributes), created empty,
+ * extendible, chunked by `chunk_rows` and compressed like every large
+ * dataset, and grown by appending blocks. Appending whole chunks writes
+ * each chunk once, straight to the file (no chunk cache): memory does not
+ * grow with the data. Close before the trace is committed. */
+typedef struct sim_trace_cols sim_trace_cols_t;
+sim_trace_cols_t *sim_trace_cols_create(sim_trace_t *t, const char *group, size_t n,
+                                        const char *const *names, const char *const *units,
+                                        const char *const *descriptions, size_t chunk_rows,
+                                        int *err);
+/* Append rows to column `col` (0 .. n-1). */
+int sim_trace_cols_append(sim_trace_cols_t *c, size_t col, const double *data, size_t rows);
+/* Close the datasets and free `c` (NULL: no-op). 0 or SIM_EHDF5. */
+int sim_trace_cols_close(sim_trace_cols_t *c);
+
 /* Compound dataset from a table: one member per column (int64, float64, or
  * fixed-length string), an attribute "units" (string array in column
  * order), and "dropped_rows" (rows not stored because of the table's limit).

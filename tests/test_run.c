@@ -186,3 +186,127 @@ Test(run, existing_trace_survives_a_failed_run)
     unlink(out);
     free(out);
 }
+
+/* The run's series go three ways: appended to the trace while the run goes
+ * (a traced run of >= 2048 samples), held in blocks of 64 (no trace), or
+ * held whole (the engine alone, no sink). Every figure must be the same:
+ * the spilled datasets bit for bit against the engine's own columns, the
+ * summary (incident metrics and peaks) of the spilled and the blocked run
+ * entry for entry, and the peaks against the engine's columns. */
+Test(run, where_the_series_go_changes_no_figure, .timeout = 300)
+{
+    sim_diag_t d;
+    sim_diag_init(&d);
+    rs_scenario_t s;
+    const char *sets[] = {"duration=40m", "sample_interval=1s"};   /* 2400 samples */
+    cr_assert_eq(rs_load(&s, tu_src("scenarios/incident-2023q4.yaml"), sets, 2, &d), 0, "%s", sim_diag_text(&d));
+    size_t v = s.baseline;
+    uint64_t seed = s.sc.seed;
+
+    char *out = tu_tmp_path("spill", ".h5");
+    int terr;
+    char ebuf[512];
+    sim_trace_t *tr = sim_trace_create(out, &terr, ebuf, sizeof ebuf);
+    cr_assert_not_null(tr, "%s", ebuf);
+    rs_result_t a, b;
+    cr_assert_eq(rs_run_one_traced(&s, v, 0, seed, 0, NULL, tr, &a), 0);
+    cr_assert_eq(a.sim->samples_cap, 1024, "a spilled run holds one chunk of each column");
+    cr_assert_eq(sim_series_samples(a.sim), 2400);
+    cr_assert_eq(sim_series_first(a.sim), 2048);
+    cr_assert_eq(rs_write_run(tr, &s, &a), 0, "%s", sim_trace_errmsg(tr));
+    cr_assert_eq(sim_trace_commit(tr, ebuf, sizeof ebuf), 0, "%s", ebuf);
+
+    cr_assert_eq(rs_run_one(&s, v, 0, seed, 0, NULL, &b), 0);
+    cr_assert_eq(b.sim->samples_cap, 64, "without a trace a run holds 64 samples of each column");
+    cr_assert_eq(sim_series_first(b.sim), 2368);
+    /* ... and so cannot be written afterwards */
+    char *out2 = tu_tmp_path("spill2", ".h5");
+    sim_trace_t *tr2 = sim_trace_create(out2, &terr, ebuf, sizeof ebuf);
+    cr_assert_eq(rs_write_run(tr2, &s, &b), SIM_EINVAL);
+    cr_assert_eq(rs_write_run(tr2, &s, &a), SIM_EINVAL, "a's series are in the other trace");
+    sim_trace_abort(tr2);
+    free(out2);
+
+    /* the engine alone: every sample in memory */
+    sim_config_t cfg = {.master_seed = seed, .replication = 0, .sample_interval = s.sc.sample_interval,
+                        .warmup = s.sc.warmup, .horizon = s.sc.duration};
+    sim_t *sim = sim_create(&cfg);
+    void *inst = s.model->create(sim, s.variants[v].spec);
+    cr_assert_not_null(inst);
+    sim_run(sim, s.sc.duration);
+    s.model->finish(inst);
+    cr_assert_eq(sim_series_samples(sim), 2400);
+    cr_assert_eq(sim_series_first(sim), 0);
+
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    double *col = malloc(2400 * sizeof *col);
+    size_t ncols = sim_series_count(sim);
+    cr_assert_gt(ncols, 100);
+    for (size_t i = 0; i <= ncols; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "/runs/%s/rep000/timeseries/%s", s.variants[v].name,
+                 i == 0 ? "t" : sim_series_name(sim, i - 1));
+        hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
+        cr_assert_geq(ds, 0, "%s missing", p);
+        hid_t sp = H5Dget_space(ds);
+        cr_assert_eq(H5Sget_simple_extent_npoints(sp), 2400, "%s", p);
+        H5Sclose(sp);
+        cr_assert_geq(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, col), 0);
+        const double *want = i == 0 ? sim_series_times(sim) : sim_series_data(sim, i - 1);
+        cr_assert_eq(memcmp(col, want, 2400 * sizeof *col), 0, "%s: every bit of every sample", p);
+        if (i > 0) {
+            char *unit = attr_str(ds, "unit");
+            cr_assert_str_eq(unit, sim_series_unit(sim, i - 1), "%s", p);
+            free(unit);
+        }
+        hid_t dcpl = H5Dget_create_plist(ds);
+        hsize_t chunk = 0;
+        cr_assert_eq(H5Pget_layout(dcpl), H5D_CHUNKED);
+        cr_assert_eq(H5Pget_chunk(dcpl, 1, &chunk), 1);
+        cr_assert_eq(chunk, 1024);
+        cr_assert_eq(H5Pget_nfilters(dcpl), 2, "shuffle + deflate");
+        H5Pclose(dcpl);
+        H5Dclose(ds);
+    }
+    H5Fclose(f);
+    free(col);
+
+    /* the summaries: spilled and blocked, entry for entry */
+    rs_report_t ra, rb;
+    rs_report_init(&ra);
+    rs_report_init(&rb);
+    rs_report_run(&s, &a, &ra);
+    rs_report_run(&s, &b, &rb);
+    cr_assert_eq(ra.n, rb.n);
+    for (size_t i = 0; i < ra.n; i++) {
+        cr_assert_str_eq(ra.e[i].col, rb.e[i].col);
+        cr_assert(ra.e[i].value == rb.e[i].value || (isnan(ra.e[i].value) && isnan(rb.e[i].value)),
+                  "%s: %.17g vs %.17g", ra.e[i].col, ra.e[i].value, rb.e[i].value);
+    }
+    /* the peaks against the engine's whole columns */
+    const char *pk[][2] = {{"goroutines", "peak_goroutines"}, {"heap_inuse_bytes", "peak_heap_bytes"},
+                           {"etcd_leases_in_use", "peak_leases"}};
+    for (size_t k = 0; k < 3; k++) {
+        int c = -1;
+        for (size_t i = 0; i < ncols; i++)
+            if (!strcmp(sim_series_name(sim, i), pk[k][0])) c = (int)i;
+        cr_assert_geq(c, 0, "%s", pk[k][0]);
+        double m = 0;
+        for (size_t i = 0; i < 2400; i++)
+            if (sim_series_data(sim, (size_t)c)[i] > m) m = sim_series_data(sim, (size_t)c)[i];
+        cr_assert_gt(m, 0);
+        cr_assert_eq(rs_report_get(&ra, "summary", "", pk[k][1]), m, "%s", pk[k][1]);
+    }
+    cr_assert(!isnan(rs_report_get(&ra, "summary", "", "worst_window_success")));
+    rs_report_fini(&ra);
+    rs_report_fini(&rb);
+    s.model->destroy(inst);
+    sim_destroy(sim);
+    rs_result_free(&a);
+    rs_result_free(&b);
+    rs_unload(&s);
+    sim_diag_fini(&d);
+    unlink(out);
+    free(out);
+}

@@ -239,19 +239,25 @@ static int rag_once(const rs_scenario_t *s, uint32_t rep, const char *path, pend
 {
     rs_result_t res;
     double t0 = cpu();
+    int terr = 0;
+    char ebuf[512];
+    sim_trace_t *tr = NULL;
+    if (path && !(tr = sim_trace_create(path, &terr, ebuf, sizeof ebuf))) {
+        fprintf(err, "ragsim bench rag: error: writing %s: %s\n", path, ebuf);
+        return 1;
+    }
+    /* a traced run writes long time series while it goes (as `ragsim run`) */
     int rc = probe ? rs_run_one_hook(s, s->baseline, rep, s->sc.seed + rep, 0, probe_pending, probe, &res)
-                   : rs_run_one(s, s->baseline, rep, s->sc.seed + rep, 0, NULL, &res);
+                   : rs_run_one_traced(s, s->baseline, rep, s->sc.seed + rep, 0, NULL, tr, &res);
     if (rc != 0) {
         fprintf(err, "ragsim bench rag: error: the run failed (%s)\n", sim_strerror(rc));
+        sim_trace_abort(tr);
         rs_result_free(&res);
         return 1;
     }
-    if (path) {
-        int terr = 0;
-        char ebuf[512];
-        sim_trace_t *tr = sim_trace_create(path, &terr, ebuf, sizeof ebuf);
-        if (!tr || rs_write_run(tr, s, &res) != 0) {
-            fprintf(err, "ragsim bench rag: error: writing %s: %s\n", path, tr ? sim_trace_errmsg(tr) : ebuf);
+    if (tr) {
+        if (rs_write_run(tr, s, &res) != 0) {
+            fprintf(err, "ragsim bench rag: error: writing %s: %s\n", path, sim_trace_errmsg(tr));
             sim_trace_abort(tr);
             rs_result_free(&res);
             return 1;
