@@ -1,5 +1,7 @@
 #include "call.h"
 
+#include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,11 +52,8 @@ call_t *call_new(call_pool_t *p, void *owner, call_done_fn done, uint64_t tag, s
     return c;
 }
 
-static void timeout_event(sim_t *sim, void *obj, uint64_t arg)
+static void timed_out(sim_t *sim, call_t *c)
 {
-    (void)arg;
-    call_t *c = obj;
-    c->timeout = (sim_timer_t){0, 0};
     if (!c->owner) return;
     c->done(sim, c, CALL_TIMEOUT);   /* c->owner is still set while done runs */
     c->owner = NULL;                 /* the component keeps the call ... */
@@ -65,21 +64,54 @@ static void timeout_event(sim_t *sim, void *obj, uint64_t arg)
     if (c->cancel_after_timeout) c->cancel_after_timeout(sim, c);
 }
 
+static void timeout_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    call_t *c = obj;
+    c->timeout = (sim_timer_t){0, 0};
+    timed_out(sim, c);
+}
+
+void call_tlist_fire(sim_t *sim, sim_tl_entry_t *e, void *ctx)
+{
+    (void)ctx;
+    call_t *c = (call_t *)(void *)((char *)e - offsetof(call_t, tle));
+    c->tl = NULL;
+    timed_out(sim, c);
+}
+
 void call_set_timeout(sim_t *sim, call_t *c, sim_time_t dt)
 {
     sim_cancel(sim, &c->timeout);
     c->timeout = sim_schedule_in(sim, dt, timeout_event, c, 0);
 }
 
+void call_set_timeout_list(sim_t *sim, call_t *c, sim_tlist_t *l)
+{
+    assert(!c->tl && !c->timeout.ev && "call_set_timeout_list: the call has a timeout");
+    c->tl = l;
+    sim_tlist_add(sim, l, &c->tle);
+}
+
+static inline void clear_timeout(sim_t *sim, call_t *c)
+{
+    if (c->tl) {
+        sim_tlist_remove(c->tl, &c->tle);
+        c->tl = NULL;
+    } else {
+        sim_cancel(sim, &c->timeout);
+    }
+}
+
 void call_abandon(sim_t *sim, call_t *c)
 {
-    sim_cancel(sim, &c->timeout);
+    clear_timeout(sim, c);
     c->owner = NULL;
 }
 
 void call_complete(sim_t *sim, call_t *c, call_status_t status)
 {
-    sim_cancel(sim, &c->timeout);
+    clear_timeout(sim, c);
     if (c->owner) c->done(sim, c, status);   /* c->owner is set while done runs */
     if (c->release) c->release(sim, c);
     call_pool_t *p = c->pool;

@@ -14,7 +14,8 @@
  * call must not be kept after `done` returns (it is freed, or detached and
  * freed later).
  *
- * Cost: O(1) per call plus one timer event when a timeout is set. */
+ * Cost: O(1) per call plus one timer event when a timeout is set (none
+ * with a timeout list). */
 #ifndef MODELS_CALL_H
 #define MODELS_CALL_H
 
@@ -23,6 +24,7 @@
 
 #include "models/station.h"
 #include "sim/sim.h"
+#include "sim/tlist.h"
 
 typedef enum {
     CALL_OK = 0,
@@ -63,6 +65,8 @@ struct call {
     uint64_t caller_u;      /* free for the caller (with release) */
     sim_time_t sent;        /* when the call was issued */
     sim_timer_t timeout;
+    sim_tlist_t *tl;        /* or: the timeout list the call is on ... */
+    sim_tl_entry_t tle;     /* ... as this entry */
 
     /* the demand, set by the caller */
     int64_t tokens_in;      /* embedder: query tokens; LLM: prompt tokens */
@@ -104,6 +108,12 @@ call_t *call_new(call_pool_t *p, void *owner, call_done_fn done, uint64_t tag, s
 
 /* Stop waiting after `dt` (caller-side timeout). */
 void call_set_timeout(sim_t *sim, call_t *c, sim_time_t dt);
+/* The same with the delay of timeout list `l` (sim/tlist.h), which serves
+ * every call with that delay with one pending event: no event is pushed
+ * or cancelled per call. `l` must have been initialised with fire
+ * call_tlist_fire. A call has one timeout: set one or the other, once. */
+void call_set_timeout_list(sim_t *sim, call_t *c, sim_tlist_t *l);
+void call_tlist_fire(sim_t *sim, sim_tl_entry_t *e, void *ctx);
 
 /* Detach the owner without telling it anything (the owner gave up for its
  * own reasons); the component's eventual result is discarded. */

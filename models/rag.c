@@ -983,7 +983,9 @@ static void issue_call(rag_t *rag, rag_req_t *r, int slot, int target)
         if (to == 0 || left < to) to = left > 0 ? left : 1;
         if (rag->ops[target]->cancel) c->cancel_after_timeout = cancel_timed_out;
     }
-    if (to > 0) call_set_timeout(sim, c, to);
+    /* the edge's own timeout: its list serves every call with one event */
+    if (to > 0 && to == rag->edge[target].timeouts.delay) call_set_timeout_list(sim, c, &rag->edge[target].timeouts);
+    else if (to > 0) call_set_timeout(sim, c, to);
     /* packet loss on the edge: each transmission is lost with probability p;
      * TCP retransmits after rto, doubling; after max_retransmits the call fails */
     double p = rag->loss[target];
@@ -1304,7 +1306,7 @@ static void async_flush(rag_t *rag, int target)
     c->edge = &rag->edge[target];
     c->caller_u = (uint64_t)++rag->inflight[target];
     a->batches++;
-    if (rag->spec->edge[target].timeout > 0) call_set_timeout(sim, c, rag->spec->edge[target].timeout);
+    if (rag->spec->edge[target].timeout > 0) call_set_timeout_list(sim, c, &rag->edge[target].timeouts);
     rag->ops[target]->submit(rag->comp[target], c);
 }
 
@@ -1581,7 +1583,11 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     rag->spec = spec;
     rag->pollution = 1;
     rag->ncomp = RAG_FIRST_DEP + (int)spec->ndeps;
-    for (int k = 0; k < rag->ncomp; k++) rag->edge[k] = (rag_edge_t){rag, k};
+    for (int k = 0; k < rag->ncomp; k++) {
+        rag->edge[k] = (rag_edge_t){.rag = rag, .target = k};
+        if (spec->edge[k].timeout > 0)
+            sim_tlist_init(&rag->edge[k].timeouts, spec->edge[k].timeout, call_tlist_fire, NULL);
+    }
     call_pool_init(&rag->calls);
     sim_welford_reset(&rag->latency_s);
     if (sim_hist_init(&rag->latency) || sim_hist_init(&rag->win_latency)) goto fail;

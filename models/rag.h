@@ -173,6 +173,7 @@ typedef struct rag rag_t;
 typedef struct {
     rag_t *rag;
     int target;
+    sim_tlist_t timeouts;   /* the calls waiting with the edge's own timeout (delay 0: none) */
 } rag_edge_t;
 
 /* An async edge's batcher and counters. */
