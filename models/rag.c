@@ -3,6 +3,7 @@
 #include "rag.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,6 +608,7 @@ struct rag_req {
     uint64_t id;
     sim_time_t arrival, deadline, ended;
     sim_timer_t deadline_timer;
+    sim_tl_entry_t deadline_tle;   /* or this entry on rag->deadlines */
     int32_t replica;
     uint16_t step, phase;
     int16_t pending;            /* calls outstanding in the current step */
@@ -683,6 +685,13 @@ static void record_request(rag_t *rag, const rag_req_t *r)
 /* The client's view: the request's outcome, recorded once. */
 static void maybe_client_retry(rag_t *rag, const rag_req_t *r, rag_outcome_t o);
 
+/* The request's deadline no longer matters (it ended, or its replica crashed). */
+static inline void clear_deadline(rag_t *rag, rag_req_t *r)
+{
+    if (r->deadline_tle.listed) sim_tlist_remove(&rag->deadlines, &r->deadline_tle);
+    else sim_cancel(rag->sim, &r->deadline_timer);
+}
+
 static void req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
 {
     if (r->flags & RQ_ENDED) return;
@@ -690,7 +699,7 @@ static void req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
     r->outcome = (uint8_t)o;
     r->reason = reason;
     r->ended = sim_now(rag->sim);
-    sim_cancel(rag->sim, &r->deadline_timer);
+    clear_deadline(rag, r);
     rag->outcome[o]++;
     rag->win_outcome[o]++;
     if (reason >= 0) rag->reason[reason]++;
@@ -711,6 +720,7 @@ static void req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
 /* The gateway is done with the request (its pipeline ended or failed). */
 static void req_release(rag_t *rag, rag_req_t *r)
 {
+    clear_deadline(rag, r);   /* normally done with its outcome; a pooled request must not stay listed */
     if (sampled(rag, r->id)) record_request(rag, r);
     if (r->replica >= 0) {
         if (r->prev) r->prev->next = r->next; else rag->held[r->replica] = r->next;
@@ -725,12 +735,24 @@ static void req_release(rag_t *rag, rag_req_t *r)
 static void run_step(rag_t *rag, rag_req_t *r);
 static void abandon_calls(rag_t *rag, rag_req_t *r, bool cancel);
 
+static void deadline_passed(rag_t *rag, rag_req_t *r);
+
 static void deadline_event(sim_t *sim, void *obj, uint64_t arg)
 {
     (void)sim;
     rag_req_t *r = obj;
-    rag_t *rag = (rag_t *)(uintptr_t)arg;
     r->deadline_timer = (sim_timer_t){0, 0};
+    deadline_passed((rag_t *)(uintptr_t)arg, r);
+}
+
+static void deadline_fire(sim_t *sim, sim_tl_entry_t *e, void *ctx)
+{
+    (void)sim;
+    deadline_passed(ctx, (rag_req_t *)(void *)((char *)e - offsetof(rag_req_t, deadline_tle)));
+}
+
+static void deadline_passed(rag_t *rag, rag_req_t *r)
+{
     req_outcome(rag, r, RAG_TIMEOUT, REASON_DEADLINE(rag->ncomp));
     if (rag->spec->context_propagation) {
         /* the context is cancelled: every call of the request is cancelled
@@ -783,7 +805,7 @@ static void fail_all(void *ctx, int replica)
         rag_req_t *r = rag->held[replica];
         /* the process's connections close: the servers cancel its calls */
         abandon_calls(rag, r, true);
-        sim_cancel(rag->sim, &r->deadline_timer);
+        clear_deadline(rag, r);
         req_outcome(rag, r, RAG_ERROR, reason);
         req_release(rag, r);
     }
@@ -879,7 +901,10 @@ static void admit_request(rag_t *rag, rag_req_t *r)
         req_release(rag, r);
         return;
     }
-    r->deadline_timer = sim_schedule_at(sim, r->deadline, deadline_event, r, (uint64_t)(uintptr_t)rag);
+    /* a constant client deadline: every request's expires in arrival order,
+     * one pending event for all (sim/tlist.h) */
+    if (rag->deadlines.delay > 0 && r->deadline == sim_now(sim) + rag->deadlines.delay) sim_tlist_add(sim, &rag->deadlines, &r->deadline_tle);
+    else r->deadline_timer = sim_schedule_at(sim, r->deadline, deadline_event, r, (uint64_t)(uintptr_t)rag);
     r->phase = PH_PRE;
     gw_request_cpu(&rag->gw, gw, &r->job.job, true);
 }
@@ -980,7 +1005,15 @@ static void issue_call(rag_t *rag, rag_req_t *r, int slot, int target)
         /* the call's context carries the request's deadline, and its own
          * timeout cancels it: the component stops working on it */
         sim_time_t left = r->deadline - sim_now(sim);
-        if (to == 0 || left < to) to = left > 0 ? left : 1;
+        if (left > 0 && (to == 0 || left <= to)) {
+            /* the request's deadline comes first: at that instant it
+             * cancels every call of the request (deadline_passed), so the
+             * call needs no timeout of its own (one set for the same
+             * instant would only race the deadline) */
+            to = 0;
+        } else if (to == 0 || left < to) {
+            to = 1;   /* the deadline has passed */
+        }
         if (rag->ops[target]->cancel) c->cancel_after_timeout = cancel_timed_out;
     }
     /* the edge's own timeout: its list serves every call with one event */
@@ -1589,6 +1622,8 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
             sim_tlist_init(&rag->edge[k].timeouts, spec->edge[k].timeout, call_tlist_fire, NULL);
     }
     call_pool_init(&rag->calls);
+    if (sim_dist_variance(&spec->deadline) == 0 && sim_dist_mean(&spec->deadline) > 0)
+        sim_tlist_init(&rag->deadlines, sim_time_from_s(sim_dist_mean(&spec->deadline)), deadline_fire, rag);
     sim_welford_reset(&rag->latency_s);
     if (sim_hist_init(&rag->latency) || sim_hist_init(&rag->win_latency)) goto fail;
     rag->reason = calloc((size_t)NREASONS(rag->ncomp), sizeof *rag->reason);

@@ -206,6 +206,7 @@ struct rag {
     const comp_ops_t *ops[RAG_MAX_COMP];
     int ncomp;
     call_pool_t calls;
+    sim_tlist_t deadlines;        /* the requests' deadlines when the client's deadline is a constant (delay 0: not) */
 
     /* policies per edge */
     pol_inst_t *pols[RAG_MAX_COMP];
