@@ -5,11 +5,14 @@
 
 #include "sim/error.h"
 
+static inline uint64_t lb_key(const lb_t *lb, int r);
+
 const char *const lb_policy_names[] = {"round_robin", "random", "least_outstanding", "power_of_two", NULL};
 
 int lb_init(lb_t *lb, sim_t *sim, lb_policy_t policy, int replicas, const char *stream)
 {
     memset(lb, 0, sizeof *lb);
+    if (replicas < 1 || replicas > LB_MAX_REPLICAS) return SIM_EINVAL;   /* the scenario checks bound it */
     lb->policy = policy;
     lb->n = replicas;
     lb->nup = replicas;
@@ -23,29 +26,32 @@ int lb_init(lb_t *lb, sim_t *sim, lb_policy_t policy, int replicas, const char *
         while (lb->leaves < replicas) lb->leaves *= 2;
         lb->tree = malloc(2 * (size_t)lb->leaves * sizeof *lb->tree);
         if (!lb->tree) return SIM_ENOMEM;
-        for (int i = 0; i < lb->leaves; i++) lb->tree[lb->leaves + i] = i < replicas ? i : -1;
-        for (int i = lb->leaves - 1; i >= 1; i--) lb->tree[i] = lb->tree[2 * i];   /* all 0: the lowest index */
+        for (int i = 0; i < lb->leaves; i++) lb->tree[lb->leaves + i] = i < replicas ? lb_key(lb, i) : UINT64_MAX;
+        for (int i = lb->leaves - 1; i >= 1; i--)
+            lb->tree[i] = lb->tree[2 * i] < lb->tree[2 * i + 1] ? lb->tree[2 * i] : lb->tree[2 * i + 1];
     }
     return 0;
 }
 
-/* The better of two candidates: up, fewer in flight, then lower index. */
-static inline int better(const lb_t *lb, int a, int b)
+/* Replica r's rank as one integer: up before down, then fewer in flight,
+ * then the lower index (12 bits: LB_MAX_REPLICAS); in flight saturates at
+ * 2^50, far beyond any run. The smaller key is the better replica. */
+static inline uint64_t lb_key(const lb_t *lb, int r)
 {
-    if (a < 0 || !lb->up[a]) return b >= 0 && lb->up[b] ? b : -1;
-    if (b < 0 || !lb->up[b]) return a;
-    if (lb->outstanding[b] < lb->outstanding[a]) return b;
-    if (lb->outstanding[a] < lb->outstanding[b]) return a;
-    return a < b ? a : b;
+    int64_t o = lb->outstanding[r];
+    uint64_t k = o <= 0 ? 0 : o >= (int64_t)1 << 50 ? ((uint64_t)1 << 50) - 1 : (uint64_t)o;
+    return (uint64_t)!lb->up[r] << 63 | k << 12 | (uint64_t)r;
 }
 
 void lb_update_(lb_t *lb, int r)
 {
-    int *t = lb->tree;
-    for (int i = (lb->leaves + r) / 2; i >= 1; i /= 2) {
-        int b = better(lb, t[2 * i], t[2 * i + 1]);
-        if (t[i] == b && b != r) break;   /* r neither was nor became the best here: nothing above changes */
-        t[i] = b;
+    uint64_t *t = lb->tree;
+    int i = lb->leaves + r;
+    t[i] = lb_key(lb, r);
+    for (i /= 2; i >= 1; i /= 2) {
+        uint64_t m = t[2 * i] < t[2 * i + 1] ? t[2 * i] : t[2 * i + 1];
+        if (t[i] == m) break;   /* unchanged here: nothing above changes */
+        t[i] = m;
     }
 }
 
@@ -87,7 +93,7 @@ int lb_pick(lb_t *lb)
     case LB_RANDOM:
         return nth_up(lb, sim_rng_below(lb->rng, (uint64_t)lb->nup));
     case LB_LEAST_OUTSTANDING:
-        return lb->tree[1];
+        return (int)(lb->tree[1] & 0xFFF);   /* nup > 0: an up replica */
     case LB_POWER_OF_TWO: {
         if (lb->nup == 1) return nth_up(lb, 0);
         uint64_t a = sim_rng_below(lb->rng, (uint64_t)lb->nup);

@@ -7,7 +7,8 @@
  *                       in flight (Mitzenmacher 2001; ties: the first drawn)
  *
  * Replicas that are down are skipped. least_outstanding keeps a tournament
- * tree (a segment tree of the best replica of each subtree), so a pick is
+ * tree (a segment tree of the best replica of each subtree, one integer
+ * comparison per level), so a pick is
  * O(1) and lb_begin/lb_end/lb_set_up O(log replicas); random and
  * power_of_two are O(1) while every replica is up, O(replicas) otherwise;
  * round_robin is O(1) per up replica skipped. Random choices draw from the
@@ -35,8 +36,10 @@ typedef struct lb {
     bool *up;
     uint32_t next;          /* round robin cursor */
     sim_rng_t *rng;
-    int *tree;              /* least_outstanding: tree[1] is the best up replica (-1: none);
-                             * node i's children are 2i, 2i+1; leaves from `leaves` */
+    uint64_t *tree;         /* least_outstanding: each node the smallest key of its subtree,
+                             * key = down << 63 | in flight << 12 | index (lb_key), so that
+                             * tree[1] names the best up replica; node i's children are
+                             * 2i, 2i+1; leaves from `leaves` (unused ones UINT64_MAX) */
     int leaves;
 } lb_t;
 
