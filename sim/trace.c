@@ -39,6 +39,23 @@ struct sim_trace {
     char msg[1024];     /* last error, "" if none */
 };
 
+/* ---- the library ---------------------------------------------------------- */
+
+/* Before the first HDF5 call: no error printing (errors come back as
+ * messages), and no library shutdown at exit. HDF5 1.10 keeps a file whose
+ * close failed (a flush that hit ENOSPC or EFBIG) in its open-file list,
+ * and its exit handler then crashes closing it again (SIGSEGV in
+ * H5F__close_cb): a full disk must end in an error message and status 1,
+ * not a crash. The process is ending anyway; the OS reclaims the rest. */
+static void h5_setup_(void)
+{
+    static int done;
+    if (done) return;
+    done = 1;
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
 /* ---- messages ----------------------------------------------------------- */
 
 static void fmt_(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -62,7 +79,22 @@ static herr_t h5_walk_(unsigned n, const H5E_error2_t *e, void *data)
 {
     h5_detail_t *d = data;
     if (n == 0 && e->desc) {
-        snprintf(d->text, sizeof d->text, "%s (%s)", e->desc, e->func_name ? e->func_name : "?");
+        /* a system call's failure: HDF5's description is several lines of
+         * buffers and offsets; keep what it was doing and the system's
+         * message ("file write failed: No space left on device") */
+        const char *em = strstr(e->desc, "error message = '");
+        const char *colon = strchr(e->desc, ':');
+        if (em && colon && colon < em) {
+            em += strlen("error message = '");
+            const char *end = strchr(em, '\'');
+            int what = (int)(colon - e->desc), len = end ? (int)(end - em) : (int)strlen(em);
+            snprintf(d->text, sizeof d->text, "%.*s: %.*s (%s)", what, e->desc, len, em,
+                     e->func_name ? e->func_name : "?");
+        } else {
+            snprintf(d->text, sizeof d->text, "%s (%s)", e->desc, e->func_name ? e->func_name : "?");
+        }
+        for (char *c = d->text; *c; c++)
+            if (*c == '\n') *c = ' ';
         d->have = 1;
     }
     return 0;
@@ -689,7 +721,7 @@ sim_trace_t *sim_trace_create(const char *path, int *err, char *errbuf, size_t e
     int dummy;
     if (!err) err = &dummy;
     fmt_(errbuf, errlen, "%s", "");
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_setup_();
     if (!path || !*path || path[strlen(path) - 1] == '/') {
         *err = SIM_EINVAL;
         fmt_(errbuf, errlen, "trace path '%s' does not name a file", path ? path : "(null)");
@@ -834,6 +866,7 @@ int sim_trace_copy(sim_trace_t *t, const char *src_file, const char *src_path, c
     free(parent);
     if (g < 0) return err;
     H5Oclose(g);
+    h5_setup_();
     hid_t src = H5Fopen(src_file, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (src < 0) {
         fmt_(t->msg, sizeof t->msg, "%s: cannot open '%s' to copy '%s'", t->tmp, src_file, src_path);

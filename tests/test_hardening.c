@@ -1,6 +1,7 @@
 /* Hardening: run budgets, the --force convention, SIGINT/SIGTERM, SIGKILL at
  * random moments, and the semantic warnings. All run the real binary. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -153,6 +154,48 @@ Test(output, existing_file_needs_force)
     unlink(scen);
     free(out);
     free(scen);
+}
+
+/* The disk fills while the trace is written: a file-size limit of 300 KiB
+ * (ulimit -f, SIGXFSZ ignored, so a write past it fails with EFBIG, as one
+ * on a full disk fails with ENOSPC). Both paths: the time series appended
+ * while the run goes (2 h at 1 s: spilled) and the trace written after a
+ * short run (the failure comes at the commit's flush). An error naming the
+ * system's message, status 1, no temporary file left and the previous
+ * trace as it was; not a crash (HDF5's exit handler used to crash on the
+ * file whose close had failed: SIGSEGV, status 139). */
+Test(output, a_full_disk_is_an_error_not_a_crash, .timeout = 120)
+{
+    const char *durations[] = {"duration=2h", "duration=10m"};
+    for (int k = 0; k < 2; k++) {
+        char *dir = tu_tmp_path("fulldisk", "");
+        cr_assert_eq(mkdir(dir, 0755), 0);
+        char out[1024];
+        snprintf(out, sizeof out, "%s/t.h5", dir);
+        cr_assert_eq(tu_write_file(out, "previous trace"), 0);
+        const char *argv[] = {"/bin/sh", "-c", "trap '' XFSZ; ulimit -f 300; exec \"$@\"", "sh",
+                              RAGSIM_BINARY, "run", tu_src("scenarios/rag-baseline.yaml"), "--set",
+                              durations[k], "-q", "--force", "-o", out, NULL};
+        tu_run_t r = tu_run(argv);
+        cr_assert_eq(r.status, 1, "%s: exit %d (-1: killed by a signal): %s", durations[k], r.status, r.err);
+        cr_assert(strstr(r.err, "File too large"), "%s", r.err);
+        cr_assert(!strchr(r.err, '\n') || strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+                  "one line: %s", r.err);
+        size_t len;
+        char *txt = tu_read_file(out, &len);
+        cr_assert_str_eq(txt, "previous trace");
+        free(txt);
+        DIR *dp = opendir(dir);
+        int files = 0;
+        for (struct dirent *e; (e = readdir(dp));)
+            if (e->d_name[0] != '.') files++;
+        closedir(dp);
+        cr_assert_eq(files, 1, "only t.h5 is left in %s", dir);
+        tu_run_free(&r);
+        unlink(out);
+        rmdir(dir);
+        free(dir);
+    }
 }
 
 /* ---- signals ---------------------------------------------------------------- */
