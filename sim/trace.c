@@ -308,6 +308,31 @@ static void forget_group_(sim_trace_t *t)
     t->known_group = NULL;
 }
 
+/* The open group `parent` (created with its parents if missing), kept open
+ * for the next datasets: a run writes hundreds of datasets into one group,
+ * whose chain is then looked up once, not for every dataset. Returns its
+ * id (owned by t) or a negative code in *err. */
+static hid_t parent_group_(sim_trace_t *t, const char *parent, int *err)
+{
+    *err = 0;
+    if (t->known_group && strcmp(t->known_group, parent) == 0) return t->known_gid;
+    char *name = strdup(parent);
+    if (!name) {
+        *err = SIM_ENOMEM;
+        fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
+        return -1;
+    }
+    hid_t g = open_or_create_(t, parent, 0, err);
+    if (g < 0) {
+        free(name);
+        return -1;
+    }
+    forget_group_(t);
+    t->known_gid = g;
+    t->known_group = name;
+    return g;
+}
+
 /* Create the 1-D dataset `path` (parents created) and write n elements:
  * chunked with shuffle + deflate when it holds at least
  * TRACE_COMPRESS_MIN_BYTES_, contiguous below that, chunked and extendible
@@ -337,20 +362,9 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
     }
     memcpy(parent, path, plen ? plen : 1);
     parent[plen ? plen : 1] = '\0';
-    /* a run writes hundreds of datasets into one group: look the parent
-     * chain up once, not for every dataset */
-    if (!t->known_group || strcmp(t->known_group, parent) != 0) {
-        hid_t g = open_or_create_(t, parent, 0, err);
-        if (g < 0) {
-            free(parent);
-            return -1;
-        }
-        forget_group_(t);
-        t->known_gid = g;
-        t->known_group = parent;
-    } else {
-        free(parent);
-    }
+    hid_t pg = parent_group_(t, parent, err);
+    free(parent);
+    if (pg < 0) return -1;
 
     /* relative to the open parent: no walk down the path for each dataset */
     const char *name = slash + 1;
@@ -370,11 +384,11 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
         *err = h5_fail_(t, "cannot set up dataset", path);
     } else if (!contiguous && H5Pset_chunk(dcpl, 1, cdims) < 0) {
         *err = h5_fail_(t, "cannot set chunking for", path);
-    } else if ((d = H5Dcreate2(t->known_gid, name, ftype, sp, t->lcpl, dcpl, H5P_DEFAULT)) < 0) {
+    } else if ((d = H5Dcreate2(pg, name, ftype, sp, t->lcpl, dcpl, H5P_DEFAULT)) < 0) {
         /* the name is looked up only when the creation failed (a lookup
          * before every creation walks the group's link index once more) */
         *err = h5_fail_(t, "cannot create dataset", path);
-        if (H5Lexists(t->known_gid, name, H5P_DEFAULT) > 0) *err = inval_(t, path, "already exists");
+        if (H5Lexists(pg, name, H5P_DEFAULT) > 0) *err = inval_(t, path, "already exists");
     } else if (n > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         *err = h5_fail_(t, "cannot write dataset", path);
         H5Dclose(d);
@@ -489,6 +503,7 @@ sim_trace_cols_t *sim_trace_cols_create(sim_trace_t *t, const char *group, size_
         return NULL;
     }
     int rc = 0;
+    hid_t pg = parent_group_(t, group, &rc);   /* all columns go into it */
     for (size_t i = 0; i < n && rc == 0; i++) {
         size_t len = strlen(group) + strlen(names[i]) + 2;
         c->path[i] = malloc(len);
@@ -503,29 +518,15 @@ sim_trace_cols_t *sim_trace_cols_create(sim_trace_t *t, const char *group, size_
             rc = inval_(t, c->path[i], "not a dataset name");
             break;
         }
-        /* the parent group, looked up once for all columns */
-        if (!t->known_group || strcmp(t->known_group, group) != 0) {
-            hid_t g = open_or_create_(t, group, 0, &rc);
-            if (g < 0) break;
-            char *kg = strdup(group);
-            if (!kg) {
-                H5Oclose(g);
-                rc = SIM_ENOMEM;
-                break;
-            }
-            forget_group_(t);
-            t->known_gid = g;
-            t->known_group = kg;
-        }
         hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, cdims[1] = {chunk_rows};
         hid_t sp = H5Screate_simple(1, dims, maxdims);
         if (sp < 0 || H5Pset_chunk(t->dcpl_z, 1, cdims) < 0) {
             rc = h5_fail_(t, "cannot set up dataset", c->path[i]);
         } else {
-            c->d[i] = H5Dcreate2(t->known_gid, names[i], H5T_IEEE_F64LE, sp, t->lcpl, t->dcpl_z, dapl);
+            c->d[i] = H5Dcreate2(pg, names[i], H5T_IEEE_F64LE, sp, t->lcpl, t->dcpl_z, dapl);
             if (c->d[i] < 0) {
                 rc = h5_fail_(t, "cannot create dataset", c->path[i]);
-                if (H5Lexists(t->known_gid, names[i], H5P_DEFAULT) > 0) rc = inval_(t, c->path[i], "already exists");
+                if (H5Lexists(pg, names[i], H5P_DEFAULT) > 0) rc = inval_(t, c->path[i], "already exists");
             }
         }
         if (sp >= 0) H5Sclose(sp);
