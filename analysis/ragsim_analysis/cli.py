@@ -4,6 +4,7 @@
     python3 -m ragsim_analysis table OUT.h5 [--all]     the comparison table as `ragsim compare` prints it
     python3 -m ragsim_analysis info OUT.h5              what the trace holds
     python3 -m ragsim_analysis sweep OUT.h5 [-o DIR]    plots of a `ragsim sweep` output (sweepplot)
+    python3 -m ragsim_analysis diff A.h5 B.h5           object by object, datasets bit for bit (diff)
 
 Exit status: 0 success, 1 the output could not be written, 2 bad usage or
 a missing or invalid trace.
@@ -43,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     # the sweep plots have their own options (ragsim_analysis.sweepplot): passed through as they are
     sub.add_parser("sweep", help="plot a `ragsim sweep` output: metric vs load per variant with CIs, heatmaps",
                    add_help=False)
+    sub.add_parser("diff", help="compare two traces object by object, datasets bit for bit (exit 1 if they differ)",
+                   add_help=False)
     return p
 
 
@@ -75,10 +78,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv and argv[0] == "sweep":
         from . import sweepplot
         return sweepplot.main(argv[1:])
+    if argv and argv[0] == "diff":
+        from . import diff
+        return diff.main(argv[1:])
     args = p.parse_args(argv)
     if not args.cmd:
         p.print_usage(sys.stderr)
-        sys.stderr.write(f"{PROG}: error: missing the command (report, table, info or sweep)\n")
+        sys.stderr.write(f"{PROG}: error: missing the command (report, table, info, sweep or diff)\n")
         return 2
     try:
         if args.cmd == "report":

@@ -1,0 +1,118 @@
+"""Compare two HDF5 files object by object: what `ragsim` promises for the same
+scenario and seed (bit-identical datasets), and how a change that must not
+move any result is checked (docs/performance.md).
+
+    python3 -m ragsim_analysis diff A.h5 B.h5 [--ignore-attr NAME]... [--max-lines N]
+
+Every group and dataset is compared by path; a dataset by dtype, shape and
+bytes (so NaN equals NaN and -0.0 differs from 0.0); every attribute by
+name, dtype and value. The attribute `wall_seconds` (how long a run took:
+the one thing in a trace that is not deterministic) is ignored unless
+--ignore-attr is given, which then replaces it. Storage (chunking,
+compression, contiguous or not) is not compared: readers see the same
+values either way.
+
+Exit status: 0 the same, 1 different, 2 bad usage or a file that cannot be
+read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import h5py
+import numpy as np
+
+PROG = (os.environ.get("RAGSIM_PROG") or "ragsim_analysis") + " diff"
+DEFAULT_IGNORED = ("wall_seconds",)
+
+
+def _objects(f: h5py.File) -> Dict[str, h5py.HLObject]:
+    out: Dict[str, h5py.HLObject] = {"/": f}
+    f.visititems(lambda name, obj: out.__setitem__("/" + name, obj))
+    return out
+
+
+def _same_value(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def compare(path_a: str, path_b: str, ignore_attrs: Iterable[str] = DEFAULT_IGNORED) -> Tuple[List[str], int]:
+    """The differences between two files (one line each) and the number of
+    datasets compared. Raises OSError when a file cannot be read as HDF5."""
+    ignore = set(ignore_attrs)
+    diffs: List[str] = []
+    ndatasets = 0
+    with h5py.File(path_a, "r") as fa, h5py.File(path_b, "r") as fb:
+        oa, ob = _objects(fa), _objects(fb)
+        for p in sorted(set(oa) - set(ob)):
+            diffs.append(f"{p}: only in {path_a}")
+        for p in sorted(set(ob) - set(oa)):
+            diffs.append(f"{p}: only in {path_b}")
+        for p in sorted(set(oa) & set(ob)):
+            a, b = oa[p], ob[p]
+            if isinstance(a, h5py.Dataset) != isinstance(b, h5py.Dataset):
+                diffs.append(f"{p}: a dataset in one file, a group in the other")
+                continue
+            if isinstance(a, h5py.Dataset):
+                ndatasets += 1
+                if a.dtype != b.dtype:
+                    diffs.append(f"{p}: dtype {a.dtype} vs {b.dtype}")
+                elif a.shape != b.shape:
+                    diffs.append(f"{p}: shape {a.shape} vs {b.shape}")
+                elif a[()].tobytes() != b[()].tobytes():
+                    va, vb = a[()], b[()]
+                    if va.ndim == 1 and len(va) > 0:
+                        # which elements differ, bit for bit (rows of a table too)
+                        ba = np.frombuffer(va.tobytes(), np.uint8).reshape(len(va), -1)
+                        bb = np.frombuffer(vb.tobytes(), np.uint8).reshape(len(vb), -1)
+                        ne = np.nonzero((ba != bb).any(axis=1))[0]
+                        diffs.append(f"{p}: {len(ne)} of {len(va)} values differ, first at [{ne[0]}]: "
+                                     f"{va[ne[0]]!r} vs {vb[ne[0]]!r}")
+                    else:
+                        diffs.append(f"{p}: values differ")
+            for name in sorted((set(a.attrs) | set(b.attrs)) - ignore):
+                if name not in a.attrs or name not in b.attrs:
+                    diffs.append(f"{p}: attribute {name} only in {path_a if name in a.attrs else path_b}")
+                elif not _same_value(a.attrs[name], b.attrs[name]):
+                    diffs.append(f"{p}: attribute {name}: {a.attrs[name]!r} vs {b.attrs[name]!r}")
+    return diffs, ndatasets
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description="Compare two ragsim traces (or any HDF5 files) object by "
+                                "object: datasets bit for bit, attributes by value.",
+                                epilog="Exit status: 0 the same, 1 different, 2 bad usage or an unreadable file.")
+    p.add_argument("a", metavar="A.h5")
+    p.add_argument("b", metavar="B.h5")
+    p.add_argument("--ignore-attr", action="append", metavar="NAME",
+                   help="an attribute not to compare (repeatable; default: wall_seconds)")
+    p.add_argument("--max-lines", type=int, default=50, metavar="N",
+                   help="print at most N differences (default 50; 0: all)")
+    args = p.parse_args(argv)
+    if args.max_lines < 0:
+        p.error("--max-lines must be 0 or more")
+    for path in (args.a, args.b):
+        if not os.path.isfile(path):
+            sys.stderr.write(f"{PROG}: error: {path}: no such file\n")
+            return 2
+    try:
+        diffs, n = compare(args.a, args.b, args.ignore_attr if args.ignore_attr is not None else DEFAULT_IGNORED)
+    except OSError as e:
+        sys.stderr.write(f"{PROG}: error: cannot read the files as HDF5: {e}\n")
+        return 2
+    shown = diffs if args.max_lines == 0 else diffs[:args.max_lines]
+    for line in shown:
+        print(line)
+    if len(shown) < len(diffs):
+        print(f"... and {len(diffs) - len(shown)} more")
+    print(f"{n} datasets compared, {len(diffs)} differences")
+    return 1 if diffs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
