@@ -5,9 +5,17 @@
 
 #include "sim/error.h"
 
-static inline uint64_t lb_key(const lb_t *lb, int r);
-
 const char *const lb_policy_names[] = {"round_robin", "random", "least_outstanding", "power_of_two", NULL};
+
+/* Replica r's rank as one integer: up before down, then fewer in flight,
+ * then the lower index (12 bits: LB_MAX_REPLICAS); in flight saturates at
+ * 2^50, far beyond any run. The smaller key is the better replica. */
+static inline uint64_t lb_key(const lb_t *lb, int r)
+{
+    int64_t o = lb->outstanding[r];
+    uint64_t k = o <= 0 ? 0 : o >= (int64_t)1 << 50 ? ((uint64_t)1 << 50) - 1 : (uint64_t)o;
+    return (uint64_t)!lb->up[r] << 63 | k << 12 | (uint64_t)r;
+}
 
 int lb_init(lb_t *lb, sim_t *sim, lb_policy_t policy, int replicas, const char *stream)
 {
@@ -31,16 +39,6 @@ int lb_init(lb_t *lb, sim_t *sim, lb_policy_t policy, int replicas, const char *
             lb->tree[i] = lb->tree[2 * i] < lb->tree[2 * i + 1] ? lb->tree[2 * i] : lb->tree[2 * i + 1];
     }
     return 0;
-}
-
-/* Replica r's rank as one integer: up before down, then fewer in flight,
- * then the lower index (12 bits: LB_MAX_REPLICAS); in flight saturates at
- * 2^50, far beyond any run. The smaller key is the better replica. */
-static inline uint64_t lb_key(const lb_t *lb, int r)
-{
-    int64_t o = lb->outstanding[r];
-    uint64_t k = o <= 0 ? 0 : o >= (int64_t)1 << 50 ? ((uint64_t)1 << 50) - 1 : (uint64_t)o;
-    return (uint64_t)!lb->up[r] << 63 | k << 12 | (uint64_t)r;
 }
 
 void lb_update_(lb_t *lb, int r)

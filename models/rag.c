@@ -805,8 +805,7 @@ static void fail_all(void *ctx, int replica)
         rag_req_t *r = rag->held[replica];
         /* the process's connections close: the servers cancel its calls */
         abandon_calls(rag, r, true);
-        clear_deadline(rag, r);
-        req_outcome(rag, r, RAG_ERROR, reason);
+        req_outcome(rag, r, RAG_ERROR, reason);   /* clears its deadline (req_release too) */
         req_release(rag, r);
     }
 }

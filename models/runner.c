@@ -452,15 +452,11 @@ static int series_sink(void *ctx, const sim_t *sim, size_t first, size_t rows)
     if (so->n + rows > so->cap) {
         size_t nc = so->cap ? so->cap : 1024;
         while (nc < so->n + rows) nc *= 2;
-        double *a[4] = {so->t, so->ok, so->ended, so->p95};
-        for (int k = 0; k < 4; k++) {
-            double *q = realloc(a[k], nc * sizeof *q);
+        double **arr[] = {&so->t, &so->ok, &so->ended, &so->p95};
+        for (size_t k = 0; k < sizeof arr / sizeof *arr; k++) {
+            double *q = realloc(*arr[k], nc * sizeof *q);
             if (!q) return SIM_ENOMEM;
-            a[k] = q;
-            if (k == 0) so->t = q;
-            else if (k == 1) so->ok = q;
-            else if (k == 2) so->ended = q;
-            else so->p95 = q;
+            *arr[k] = q;
         }
         so->cap = nc;
     }

@@ -203,6 +203,19 @@ static void free_list_of(sim_evset_t *es, sim_evset_chunk_t *c)
     }
 }
 
+/* Bucket (l, d), whose entries are the earliest and all at time t (or its
+ * lone entry, at t), becomes es->cur as it is: no entry moves. */
+static inline void take_bucket(sim_evset_t *es, unsigned l, unsigned d, uint64_t t)
+{
+    sim_evset_bucket_t *b = &es->bucket[l][d];
+    free_list_of(es, es->cur.head);
+    es->cur = *b;
+    b->head = b->tail = NULL;
+    es->cur_head = 0;
+    es->last = t;
+    mark_empty(es, l, d);
+}
+
 /* Make es->cur hold the earliest entries (all with the minimum time, which
  * becomes es->last), provided that time is <= limit. es->cur must be empty.
  * False when the set is empty, the minimum is later than limit, or memory
@@ -216,12 +229,7 @@ static bool advance(sim_evset_t *es, uint64_t limit)
             uint64_t t = (es->last & ~(uint64_t)0xFF) | d;
             if (t > limit) return false;
             /* all entries have time t, already in seq order: take the list */
-            free_list_of(es, es->cur.head);
-            es->cur = *b;
-            b->head = b->tail = NULL;
-            es->cur_head = 0;
-            es->last = t;
-            mark_empty(es, l, d);
+            take_bucket(es, l, d, t);
             return true;
         }
         /* lower bound of the bucket: last's bytes above l, digit d, zeros below */
@@ -233,16 +241,11 @@ static bool advance(sim_evset_t *es, uint64_t limit)
              * scale) is the minimum: it becomes cur without a refile */
             uint64_t t = b->head->e[0].time;
             if (t > limit) return false;
-            free_list_of(es, es->cur.head);
-            es->cur = *b;
-            b->head = b->tail = NULL;
-            es->cur_head = 0;
-            es->last = t;
-            mark_empty(es, l, d);
+            take_bucket(es, l, d, t);
             return true;
         }
-        /* When cancelled entries are a notable share (timeouts: scheduled for
-         * every call, nearly all cancelled), drop them here instead of moving
+        /* When cancelled entries are a notable share (timeouts set as events
+         * rather than on a timeout list: nearly all cancelled), drop them here instead of moving
          * them down level after level; this reads the events, which the
          * plain refile never does. */
         bool drop = es->ncancelled * 8 > es->n;

@@ -117,28 +117,6 @@ static size_t load_cases(bad_case_t **out)
     return n;
 }
 
-/* Run argv with stderr to a file; the raw wait status. As `nobody` when
- * drop is set and we are root (so that permissions apply). A watchdog
- * (SIGALRM after 120 s) turns a hang into a signal. */
-static int spawn(char *const *argv, const char *errfile, bool drop)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        int ef = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(nul, 0);
-        dup2(nul, 1);
-        dup2(ef, 2);
-        if (drop && geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(126);
-        alarm(120);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    return st;
-}
-
 static size_t dir_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -191,7 +169,7 @@ static void run_case(const bad_case_t *c, bool preexisting, char *fail, size_t c
     }
     for (int i = 0; i < c->nargs; i++) argv[k++] = c->args[i];
     argv[k] = NULL;
-    int st = spawn(argv, errf, drop);
+    int st = tu_wait(tu_spawn(argv, errf, 120, drop));
     size_t elen = 0;
     char *err = tu_read_file(errf, &elen);
     if (!err) err = strdup("");

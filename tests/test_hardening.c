@@ -207,28 +207,10 @@ static const char endless[] = "name: endless\nduration: 1000d\nsample_interval: 
                               "stations: {s: {servers: 8, service: {dist: exponential, mean: 100us}}}\n"
                               "route: [s]\n";
 
-static pid_t spawn_run(const char *scen, const char *out, const char *errfile, bool force)
+static pid_t spawn_run(const char *scen, const char *out, const char *errfile)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        int ef = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(nul, 0);
-        dup2(nul, 1);
-        dup2(ef, 2);
-        alarm(300);   /* a watchdog, not a measurement */
-        if (force) execl(RAGSIM_BINARY, RAGSIM_BINARY, "run", scen, "-q", "-o", out, "--force", (char *)NULL);
-        else execl(RAGSIM_BINARY, RAGSIM_BINARY, "run", scen, "-q", "-o", out, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_status(pid_t pid)
-{
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    return st;
+    char *const argv[] = {(char *)RAGSIM_BINARY, "run", (char *)scen, "-q", "-o", (char *)out, "--force", NULL};
+    return tu_spawn(argv, errfile, 300, false);
 }
 
 static void check_signal(int sig, int want_status, const char *name)
@@ -238,7 +220,7 @@ static void check_signal(int sig, int want_status, const char *name)
     char *errf = tu_tmp_path("signal", ".err");
     static const char prev[] = "the previous trace\n";
     cr_assert_eq(tu_write_file(out, prev), 0);
-    pid_t pid = spawn_run(scen, out, errf, true);
+    pid_t pid = spawn_run(scen, out, errf);
     /* the temporary trace appears once the run has started (the handlers
      * are installed before it is created) */
     char tmp[4200];
@@ -251,7 +233,7 @@ static void check_signal(int sig, int want_status, const char *name)
     }
     cr_assert_eq(access(tmp, F_OK), 0, "the run never started");
     kill(pid, sig);
-    int st = wait_status(pid);
+    int st = tu_wait(pid);
     cr_assert(WIFEXITED(st), "killed by signal %d instead of stopping cleanly", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     cr_assert_eq(WEXITSTATUS(st), want_status);
     size_t len;
@@ -313,10 +295,10 @@ Test(signals, sigkill_never_leaves_a_partial_trace, .timeout = 600)
         char *before = tu_read_file(out, &blen);
         seed = seed * 1103515245u + 12345u;
         useconds_t delay = (seed >> 8) % 300000u;   /* 0 .. 0.3 s */
-        pid_t pid = spawn_run(scen, out, errf, true);
+        pid_t pid = spawn_run(scen, out, errf);
         usleep(delay);
         kill(pid, SIGKILL);
-        int st = wait_status(pid);
+        int st = tu_wait(pid);
         bool killed = WIFSIGNALED(st);
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)pid);

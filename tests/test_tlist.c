@@ -159,7 +159,6 @@ typedef struct {
     sim_timer_t timer[N];
     sim_time_t plain_fired[N];
     sim_tlist_t l;
-    firelog_t dummy;
     sim_rng_t rng;
     int next;
     bool use_list;

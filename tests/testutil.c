@@ -98,3 +98,27 @@ const char *tu_src(const char *rel)
     snprintf(buf, sizeof buf, "%s/%s", RAGSIM_SOURCE_DIR, rel);
     return buf;
 }
+
+pid_t tu_spawn(char *const *argv, const char *errfile, unsigned watchdog_s, bool drop)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        int ef = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(nul, 0);
+        dup2(nul, 1);
+        dup2(ef, 2);
+        if (drop && geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(126);
+        alarm(watchdog_s);   /* a watchdog, not a measurement */
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int tu_wait(pid_t pid)
+{
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    return st;
+}

@@ -2,7 +2,9 @@
 #ifndef RAGSIM_TESTUTIL_H
 #define RAGSIM_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Result of running a command: exit status (-1 if killed), captured streams. */
 typedef struct {
@@ -14,6 +16,14 @@ typedef struct {
 /* Run `argv` (argv[0] is a path) with stdin from /dev/null; capture output. */
 tu_run_t tu_run(const char *const *argv);
 void tu_run_free(tu_run_t *r);
+
+/* Start `argv` (argv[0] is a path) with stdin and stdout on /dev/null and
+ * stderr to `errfile`; a watchdog (SIGALRM after watchdog_s seconds) turns a
+ * hang into a signal. As `nobody` when `drop` is set and we are root (so
+ * that file permissions apply). Returns the pid (-1: fork failed). */
+pid_t tu_spawn(char *const *argv, const char *errfile, unsigned watchdog_s, bool drop);
+/* Wait for `pid` (retried on EINTR); the raw wait status. */
+int tu_wait(pid_t pid);
 
 /* Path of a fresh file name in the test temp directory (not created). Static buffer per call site is not kept: caller owns the returned string (free). */
 char *tu_tmp_path(const char *stem, const char *ext);

@@ -2,6 +2,7 @@
 same object for object (the determinism promise), another seed is not, and
 the one nondeterministic attribute (wall_seconds) is ignored unless asked."""
 
+import shutil
 import subprocess
 import sys
 
@@ -63,7 +64,6 @@ def test_ignore_attr_replaces_the_default(traces):
 
 def test_a_flipped_bit_is_found(traces, tmp_path):
     a, b, _ = traces
-    import shutil
     x = tmp_path / "x.h5"
     shutil.copy(b, x)
     with h5py.File(x, "r+") as f:
