@@ -1,5 +1,6 @@
 # ragsim: thin wrapper around CMake. The README's quick start is
-#   make demo    # install what is missing, build, run the default scenario
+#   apt-get update && apt-get install -y make && make demo
+#                # (make itself is not on a fresh Debian) install what is missing, build, run the default scenario
 #   make test    # install what is missing, build, run the whole test suite
 # Every target installs missing Debian packages first (idempotent: it only
 # calls apt-get when something is missing).
