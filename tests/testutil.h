@@ -20,9 +20,12 @@ void tu_run_free(tu_run_t *r);
 /* Start `argv` (argv[0] is a path) with stdin and stdout on /dev/null and
  * stderr to `errfile`; a watchdog (SIGALRM after watchdog_s seconds) turns a
  * hang into a signal. As `nobody` when `drop` is set and we are root (so
- * that file permissions apply). Returns the pid (-1: fork failed). */
+ * that file permissions apply), from a copy of argv[0] in a directory under
+ * /tmp that nobody can reach (a clone under /root is closed to it).
+ * Returns the pid (-1: fork or the copy failed). */
 pid_t tu_spawn(char *const *argv, const char *errfile, unsigned watchdog_s, bool drop);
-/* Wait for `pid` (retried on EINTR); the raw wait status. */
+/* Wait for `pid` (retried on EINTR); the raw wait status (exit status 125
+ * when pid < 0: nothing was started). */
 int tu_wait(pid_t pid);
 
 /* Path of a fresh file name in the test temp directory (not created). Static buffer per call site is not kept: caller owns the returned string (free). */
