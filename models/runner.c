@@ -433,11 +433,12 @@ struct rs_series_out {
     size_t n, cap;
     double peak[NPEAKS];
     sim_trace_t *trace;         /* spilled into this trace ... */
-    sim_trace_cols_t *cols;     /* ... through these datasets (open while the run goes) */
+    sim_trace_series_out_t *out; /* ... through these datasets (open while the run goes) */
+    const double **cols;        /* the engine's columns of the block being appended */
 };
 
 /* Rows per block: a run without a trace keeps this many samples of every
- * column; a spilled run appends them as one chunk of each dataset. */
+ * column; a spilled run appends them as one chunk's worth of samples. */
 #define SERIES_BLOCK_ROWS 64
 #define SERIES_SPILL_ROWS 1024
 /* A traced run spills when its series will be at least this long: the
@@ -486,11 +487,9 @@ static int series_sink(void *ctx, const sim_t *sim, size_t first, size_t rows)
             if (v[i] > so->peak[k]) so->peak[k] = v[i];
     }
     so->n += rows;
-    if (so->cols) {
-        int rc = sim_trace_cols_append(so->cols, 0, t, rows);
-        for (size_t i = 0; rc == 0 && i < sim_series_count(sim); i++)
-            rc = sim_trace_cols_append(so->cols, i + 1, sim_series_data(sim, i), rows);
-        if (rc) return rc;
+    if (so->out) {
+        for (size_t i = 0; i < sim_series_count(sim); i++) so->cols[i] = sim_series_data(sim, i);
+        return sim_trace_series_append(so->out, t, so->cols, rows);
     }
     return 0;
 }
@@ -498,7 +497,8 @@ static int series_sink(void *ctx, const sim_t *sim, size_t first, size_t rows)
 static void series_out_free(series_out_t *so)
 {
     if (!so) return;
-    sim_trace_cols_close(so->cols);
+    sim_trace_series_close(so->out);
+    free(so->cols);
     free(so->t);
     free(so->ok);
     free(so->ended);
@@ -532,28 +532,26 @@ static int series_out_attach(const rs_scenario_t *s, sim_t *sim, size_t variant,
         sim_time_t rows = s->sc.duration / s->sc.sample_interval;
         block = 0;
         if (rows >= SERIES_SPILL_MIN_ROWS) {
-            size_t nc = sim_series_count(sim) + 1;
-            const char **names = malloc(nc * sizeof *names), **units = malloc(nc * sizeof *units),
-                       **helps = malloc(nc * sizeof *helps);
+            size_t nc = sim_series_count(sim);
+            const char **names = malloc((nc + 1) * sizeof *names), **units = malloc((nc + 1) * sizeof *units),
+                       **helps = malloc((nc + 1) * sizeof *helps);
+            so->cols = malloc((nc + 1) * sizeof *so->cols);
             int rc = SIM_ENOMEM;
-            if (names && units && helps) {
-                names[0] = "t";
-                units[0] = "s";
-                helps[0] = "end of each sample interval";
-                for (size_t i = 1; i < nc; i++) {
-                    names[i] = sim_series_name(sim, i - 1);
-                    units[i] = sim_series_unit(sim, i - 1);
-                    helps[i] = sim_series_help(sim, i - 1);
+            if (names && units && helps && so->cols) {
+                for (size_t i = 0; i < nc; i++) {
+                    names[i] = sim_series_name(sim, i);
+                    units[i] = sim_series_unit(sim, i);
+                    helps[i] = sim_series_help(sim, i);
                 }
                 char g[512];
                 run_group(g, sizeof g - 16, s, variant, rep);
                 strcat(g, "/timeseries");
-                so->cols = sim_trace_cols_create(tr, g, nc, names, units, helps, SERIES_SPILL_ROWS, &rc);
+                so->out = sim_trace_series_open(tr, g, nc, names, units, helps, SERIES_SPILL_ROWS, &rc);
             }
             free(names);
             free(units);
             free(helps);
-            if (!so->cols) return rc;
+            if (!so->out) return rc;
             so->trace = tr;
             block = SERIES_SPILL_ROWS;
         }
@@ -566,8 +564,8 @@ static int series_out_finish(sim_t *sim, series_out_t *so)
 {
     if (!so) return 0;
     int rc = sim_series_flush(sim);
-    int rc2 = sim_trace_cols_close(so->cols);
-    so->cols = NULL;
+    int rc2 = sim_trace_series_close(so->out);
+    so->out = NULL;
     return rc ? rc : rc2;
 }
 
@@ -763,14 +761,26 @@ static int write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t 
     } else if (sim_series_first(sim) != 0) {
         return SIM_EINVAL;  /* a run without a trace kept only its last block */
     } else {
-        size_t ns = sim_series_samples(sim);
-        snprintf(p, sizeof p, "%s/timeseries/t", g);
-        rc |= sim_trace_f64(tr, p, sim_series_times(sim), ns, "s", "end of each sample interval");
-        for (size_t i = 0; i < sim_series_count(sim); i++) {
-            snprintf(p, sizeof p, "%s/timeseries/%s", g, sim_series_name(sim, i));
-            rc |= sim_trace_f64(tr, p, sim_series_data(sim, i), ns, sim_series_unit(sim, i),
-                                sim_series_help(sim, i));
+        size_t ns = sim_series_samples(sim), nc = sim_series_count(sim);
+        const char **names = malloc((nc + 1) * sizeof *names), **units = malloc((nc + 1) * sizeof *units),
+                   **helps = malloc((nc + 1) * sizeof *helps);
+        const double **cols = malloc((nc + 1) * sizeof *cols);
+        if (names && units && helps && cols) {
+            for (size_t i = 0; i < nc; i++) {
+                names[i] = sim_series_name(sim, i);
+                units[i] = sim_series_unit(sim, i);
+                helps[i] = sim_series_help(sim, i);
+                cols[i] = sim_series_data(sim, i);
+            }
+            snprintf(p, sizeof p, "%s/timeseries", g);
+            rc |= sim_trace_series(tr, p, nc, names, units, helps, sim_series_times(sim), cols, ns);
+        } else {
+            rc = 1;
         }
+        free(names);
+        free(units);
+        free(helps);
+        free(cols);
     }
     snprintf(p, sizeof p, "%s/events", g);
     rc |= sim_trace_table(tr, p, sim_log_table(sim));
@@ -786,7 +796,7 @@ static int write_header(sim_trace_t *tr, const rs_scenario_t *s, uint64_t seed)
     const char *src = sim_cfg_source(s->cfg, &srclen);
     int rc = 0;
     rc |= sim_trace_attr_str(tr, "/", "format", "ragsim-trace");
-    rc |= sim_trace_attr_i64(tr, "/", "format_version", 1);
+    rc |= sim_trace_attr_i64(tr, "/", "format_version", 2);
     rc |= sim_trace_attr_str(tr, "/", "ragsim_version", RAGSIM_VERSION);
     rc |= sim_trace_attr_str(tr, "/", "model", s->model->name);
     rc |= sim_trace_attr_str(tr, "/", "scenario_name", s->sc.name);

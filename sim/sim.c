@@ -168,11 +168,13 @@ sim_rng_t *sim_stream(sim_t *sim, const char *name)
 
 int sim_series_add(sim_t *sim, const char *name, const char *unit, const char *help)
 {
-    /* names become HDF5 dataset names: a '/' would silently make a group */
-    if (strchr(name, '/')) {
-        fprintf(stderr, "ragsim: internal error: time-series name '%s' contains '/'\n", name);
-        abort();
-    }
+    /* a name names one row of the trace's timeseries/values: two series
+     * of one name would leave a reader one of them (a model's mistake) */
+    for (size_t i = 0; i < sim->nseries; i++)
+        if (strcmp(sim->series[i].name, name) == 0) {
+            fprintf(stderr, "ragsim: internal error: two time series named '%s'\n", name);
+            abort();
+        }
     if (grow((void **)&sim->series, &sim->series_cap, sim->nseries + 1, sizeof *sim->series))
         return -1;
     struct sim_series_ s = {strdup(name), strdup(unit ? unit : ""), strdup(help ? help : ""), NULL};

@@ -188,8 +188,8 @@ sim_rng_t *sim_stream(sim_t *sim, const char *name);
  * Columns are added at set-up; at every sample the engine appends a row
  * (time and NaN in every column), then calls the samplers, which fill in
  * their columns. Names follow Prometheus conventions with labels in braces:
- * "station_queue_length{station=db}". A name must not contain '/' (it is an
- * HDF5 dataset name): that is a programming error and aborts. Returns the
+ * "station_queue_length{station=db}". Names are unique within a run: a
+ * second series of a name is a programming error and aborts. Returns the
  * column index or -1 (OOM). */
 int sim_series_add(sim_t *sim, const char *name, const char *unit, const char *help);
 void sim_series_set(sim_t *sim, int col, double value);

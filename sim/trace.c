@@ -19,6 +19,9 @@
 #define TRACE_SERIES_CHUNK_ELEMS_ 65536u
 #define TRACE_TABLE_CHUNK_BYTES_ 65536u
 #define TRACE_DEFLATE_LEVEL_ 4u
+/* Samples per chunk of a held set of time series (the same as the runner's
+ * spilled blocks, so that both layouts have the same chunks). */
+#define TRACE_SERIES_SPILL_CHUNK_ 1024u
 /* Datasets smaller than this are stored without filters: zlib starts a fresh
  * stream per chunk (~0.5 M instructions for a 5 KB time series at level 4),
  * which costs more than the few kilobytes it saves. */
@@ -333,21 +336,25 @@ static hid_t parent_group_(sim_trace_t *t, const char *parent, int *err)
     return g;
 }
 
-/* Create the 1-D dataset `path` (parents created) and write n elements:
- * chunked with shuffle + deflate when it holds at least
- * TRACE_COMPRESS_MIN_BYTES_, contiguous below that, chunked and extendible
- * when empty (so that n = 0 is an ordinary empty dataset). Returns the open
- * dataset (caller closes) or a negative code; on failure no link is left
- * behind. */
+/* Create the dataset `path` (parents created) of rank 1 or 2 with `dims`
+ * and write it from `data` (row-major): chunked by `chunk` with shuffle +
+ * deflate when one row (the whole of a 1-D dataset, one row of a 2-D one)
+ * holds at least TRACE_COMPRESS_MIN_BYTES_ (and `may_compress`); contiguous otherwise; chunked
+ * and extendible in every dimension when empty (so that a 0-length dataset
+ * is an ordinary empty one). Returns the open dataset (caller closes) or a
+ * negative code; on failure no link is left behind. */
 static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t mtype,
-                           const void *data, size_t n, hsize_t chunk, int *err)
+                           const void *data, int rank, const hsize_t *dims, const hsize_t *chunk,
+                           bool may_compress, int *err)
 {
     *err = 0;
     if (!path_ok_(path) || path[1] == '\0') {
         *err = inval_(t, path, "not an absolute HDF5 dataset path");
         return -1;
     }
-    if (n > 0 && !data) {
+    hsize_t total = 1;
+    for (int i = 0; i < rank; i++) total *= dims[i];
+    if (total > 0 && !data) {
         *err = inval_(t, path, "NULL data");
         return -1;
     }
@@ -373,23 +380,23 @@ static hid_t make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t 
      * format) that costs more to create than the data. Empty ones stay
      * chunked and extendible (HDF5 cannot allocate an empty contiguous
      * dataset's storage, and readers expect an ordinary 0-length array). */
-    bool compress = (double)n * (double)H5Tget_size(ftype) >= TRACE_COMPRESS_MIN_BYTES_;
-    bool contiguous = n > 0 && !compress;
-    hsize_t dims[1] = {(hsize_t)n}, maxdims[1] = {H5S_UNLIMITED}, cdims[1] = {chunk};
-    hid_t sp = H5Screate_simple(1, dims, contiguous ? NULL : maxdims);
+    bool compress = may_compress && (double)dims[rank - 1] * (double)H5Tget_size(ftype) >= TRACE_COMPRESS_MIN_BYTES_;
+    bool contiguous = total > 0 && !compress;
+    hsize_t maxdims[2] = {H5S_UNLIMITED, H5S_UNLIMITED};
+    hid_t sp = H5Screate_simple(rank, dims, contiguous ? NULL : maxdims);
     /* the file's creation property lists, only the chunk size set here */
     hid_t dcpl = compress ? t->dcpl_z : contiguous ? t->dcpl_c : t->dcpl;
     hid_t d = -1;
     if (sp < 0) {
         *err = h5_fail_(t, "cannot set up dataset", path);
-    } else if (!contiguous && H5Pset_chunk(dcpl, 1, cdims) < 0) {
+    } else if (!contiguous && H5Pset_chunk(dcpl, rank, chunk) < 0) {
         *err = h5_fail_(t, "cannot set chunking for", path);
     } else if ((d = H5Dcreate2(pg, name, ftype, sp, t->lcpl, dcpl, H5P_DEFAULT)) < 0) {
         /* the name is looked up only when the creation failed (a lookup
          * before every creation walks the group's link index once more) */
         *err = h5_fail_(t, "cannot create dataset", path);
         if (H5Lexists(pg, name, H5P_DEFAULT) > 0) *err = inval_(t, path, "already exists");
-    } else if (n > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    } else if (total > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         *err = h5_fail_(t, "cannot write dataset", path);
         H5Dclose(d);
         d = -1;
@@ -412,8 +419,8 @@ static int series_(sim_trace_t *t, const char *path, hid_t ftype, hid_t mtype, c
 {
     if (!t) return SIM_EINVAL;
     int err;
-    hsize_t chunk = chunk_len_(n, 8, TRACE_SERIES_CHUNK_ELEMS_ * 8);
-    hid_t d = make_dataset_(t, path, ftype, mtype, data, n, chunk, &err);
+    hsize_t dims[1] = {n}, chunk[1] = {chunk_len_(n, 8, TRACE_SERIES_CHUNK_ELEMS_ * 8)};
+    hid_t d = make_dataset_(t, path, ftype, mtype, data, 1, dims, chunk, true, &err);
     if (d < 0) return err;
     int rc = attr_str_on_(t, d, path, "unit", unit ? unit : "", true);
     if (rc == 0 && description) rc = attr_str_on_(t, d, path, "description", description, true);
@@ -434,35 +441,161 @@ int sim_trace_i64(sim_trace_t *t, const char *path, const int64_t *data, size_t 
     return series_(t, path, H5T_STD_I64LE, H5T_NATIVE_INT64, data, n, unit, description);
 }
 
-/* ---- columns appended as a run goes ---------------------------------------- */
+/* ---- sets of time series ------------------------------------------------ */
 
-struct sim_trace_cols {
-    sim_trace_t *t;
-    size_t n;
-    hid_t *d;           /* open datasets */
-    hsize_t *len;       /* their lengths */
-    char **path;        /* for messages */
-};
+static const char series_t_help_[] = "end of each sample interval";
 
-int sim_trace_cols_close(sim_trace_cols_t *c)
+/* group + "/" + leaf, or NULL (out of memory, message set). */
+static char *join_(sim_trace_t *t, const char *group, const char *leaf)
 {
-    if (!c) return 0;
-    int rc = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        if (c->d[i] >= 0 && H5Dclose(c->d[i]) < 0 && rc == 0) rc = h5_fail_(c->t, "cannot close", c->path[i]);
-        free(c->path[i]);
+    size_t len = strlen(group) + strlen(leaf) + 2;
+    char *p = malloc(len);
+    if (!p)
+        fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
+    else
+        snprintf(p, len, "%s%s%s", group, group[1] ? "/" : "", leaf);
+    return p;
+}
+
+static int table_(sim_trace_t *t, const char *path, const sim_table_t *tab, bool may_compress);
+
+/* Every series named (checked before anything is written). */
+static int names_ok_(sim_trace_t *t, const char *group, size_t count, const char *const *names)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!names || !names[i] || !names[i][0]) return inval_(t, group, "a time series without a name");
+    return 0;
+}
+
+/* `group`/series: the compound table naming the rows of `values`. */
+static int series_table_(sim_trace_t *t, const char *group, size_t count, const char *const *names,
+                         const char *const *units, const char *const *descriptions)
+{
+    size_t wn = 2, wu = 2, wd = 2;
+    for (size_t i = 0; i < count; i++) {
+        size_t l = strlen(names[i]) + 1;
+        if (l > wn) wn = l;
+        l = strlen(units && units[i] ? units[i] : "") + 1;
+        if (l > wu) wu = l;
+        l = strlen(descriptions && descriptions[i] ? descriptions[i] : "") + 1;
+        if (l > wd) wd = l;
     }
-    free(c->d);
-    free(c->len);
-    free(c->path);
-    free(c);
+    sim_table_t tab;
+    sim_table_init(&tab, "series");
+    int rc = 0;
+    int cn = sim_table_col_str(&tab, "name", wn), cu = sim_table_col_str(&tab, "unit", wu),
+        cd = sim_table_col_str(&tab, "description", wd);
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        unsigned char *row = sim_table_append(&tab);
+        if (!row) {
+            rc = SIM_ENOMEM;
+            fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
+            break;
+        }
+        sim_row_str(&tab, row, cn, names[i]);
+        sim_row_str(&tab, row, cu, units && units[i] ? units[i] : "");
+        sim_row_str(&tab, row, cd, descriptions && descriptions[i] ? descriptions[i] : "");
+    }
+    char *p = rc ? NULL : join_(t, group, "series");
+    if (rc == 0 && !p) rc = SIM_ENOMEM;
+    /* never compressed: written once per run and mostly padding, it would
+     * cost deflate about 4 M instructions per RAG run (a third of the
+     * trace's CPU time) to save ~10 KB */
+    if (rc == 0) rc = table_(t, p, &tab, false);
+    free(p);
+    sim_table_fini(&tab);
     return rc;
 }
 
-sim_trace_cols_t *sim_trace_cols_create(sim_trace_t *t, const char *group, size_t n,
-                                        const char *const *names, const char *const *units,
-                                        const char *const *descriptions, size_t chunk_rows,
-                                        int *err)
+/* Rows of `values` per chunk: the chunk about TRACE_TABLE_CHUNK_BYTES_
+ * (64 KiB) for `samples` samples per row, at least 1, at most `count`. */
+static hsize_t series_chunk_rows_(size_t count, size_t samples)
+{
+    size_t r = TRACE_TABLE_CHUNK_BYTES_ / (8 * (samples ? samples : 1));
+    if (r > count) r = count;
+    return r ? (hsize_t)r : 1;
+}
+
+int sim_trace_series(sim_trace_t *t, const char *group, size_t count, const char *const *names,
+                     const char *const *units, const char *const *descriptions,
+                     const double *times, const double *const *cols, size_t n)
+{
+    if (!t) return SIM_EINVAL;
+    if (!path_ok_(group)) return inval_(t, group, "not an absolute HDF5 path");
+    if (names_ok_(t, group, count, names)) return SIM_EINVAL;
+    for (size_t i = 0; i < count && n > 0; i++)
+        if (!cols || !cols[i]) return inval_(t, group, "NULL data");
+    char *pt = join_(t, group, "t"), *pv = join_(t, group, "values");
+    double *buf = count && n ? malloc(count * n * sizeof *buf) : NULL;
+    int rc = 0;
+    if (!pt || !pv || (count && n && !buf)) {
+        rc = SIM_ENOMEM;
+        fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
+    }
+    if (rc == 0) rc = sim_trace_f64(t, pt, times, n, "s", series_t_help_);
+    if (rc == 0) {
+        for (size_t i = 0; i < count && n > 0; i++) memcpy(buf + i * n, cols[i], n * sizeof *buf);
+        size_t cs = n < TRACE_SERIES_SPILL_CHUNK_ ? n : TRACE_SERIES_SPILL_CHUNK_;
+        hsize_t dims[2] = {count, n}, chunk[2] = {series_chunk_rows_(count, cs), cs ? cs : 1};
+        hid_t d = make_dataset_(t, pv, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, buf, 2, dims, chunk, true, &rc);
+        if (d >= 0) H5Dclose(d);
+    }
+    if (rc == 0) rc = series_table_(t, group, count, names, units, descriptions);
+    free(buf);
+    free(pt);
+    free(pv);
+    return rc;
+}
+
+/* ---- time series appended as a run goes ------------------------------------ */
+
+struct sim_trace_series_out {
+    sim_trace_t *t;
+    size_t count;       /* series (rows of values) */
+    hid_t dt, dv;       /* t and values, open */
+    hsize_t len;        /* samples written */
+    char *pt, *pv;      /* their paths, for messages */
+    double *buf;        /* count x rows, row-major, for one append */
+    size_t buf_rows;
+};
+
+int sim_trace_series_close(sim_trace_series_out_t *o)
+{
+    if (!o) return 0;
+    int rc = 0;
+    if (o->dt >= 0 && H5Dclose(o->dt) < 0) rc = h5_fail_(o->t, "cannot close", o->pt);
+    if (o->dv >= 0 && H5Dclose(o->dv) < 0 && rc == 0) rc = h5_fail_(o->t, "cannot close", o->pv);
+    free(o->pt);
+    free(o->pv);
+    free(o->buf);
+    free(o);
+    return rc;
+}
+
+/* An empty extendible dataset of rank 1 ({0}) or 2 ({count, 0}), chunked,
+ * shuffled and deflated, opened without a chunk cache. */
+static hid_t open_appendable_(sim_trace_t *t, hid_t pg, const char *path, const char *name, int rank,
+                              size_t count, const hsize_t *chunk, hid_t dapl, int *err)
+{
+    /* rows fixed (a chunk index for one growing dimension is the cheap
+     * kind), except an empty set's, which a chunk of one row must fit */
+    hsize_t dims[2] = {rank == 2 ? count : 0, 0},
+            maxdims[2] = {rank == 2 && count > 0 ? count : H5S_UNLIMITED, H5S_UNLIMITED};
+    hid_t sp = H5Screate_simple(rank, dims, maxdims), d = -1;
+    if (sp < 0 || H5Pset_chunk(t->dcpl_z, rank, chunk) < 0) {
+        *err = h5_fail_(t, "cannot set up dataset", path);
+    } else if ((d = H5Dcreate2(pg, name, H5T_IEEE_F64LE, sp, t->lcpl, t->dcpl_z, dapl)) < 0) {
+        *err = h5_fail_(t, "cannot create dataset", path);
+        if (H5Lexists(pg, name, H5P_DEFAULT) > 0) *err = inval_(t, path, "already exists");
+    }
+    if (sp >= 0) H5Sclose(sp);
+    return d;
+}
+
+sim_trace_series_out_t *sim_trace_series_open(sim_trace_t *t, const char *group, size_t count,
+                                              const char *const *names, const char *const *units,
+                                              const char *const *descriptions, size_t chunk_samples,
+                                              int *err)
 {
     *err = SIM_EINVAL;
     if (!t) return NULL;
@@ -470,98 +603,91 @@ sim_trace_cols_t *sim_trace_cols_create(sim_trace_t *t, const char *group, size_
         *err = inval_(t, group, "not an absolute HDF5 path");
         return NULL;
     }
-    if (chunk_rows == 0) {
-        *err = inval_(t, group, "chunk of 0 rows");
+    if (chunk_samples == 0) {
+        *err = inval_(t, group, "chunk of 0 samples");
         return NULL;
     }
-    sim_trace_cols_t *c = calloc(1, sizeof *c);
-    if (c) {
-        c->t = t;
-        c->d = malloc((n ? n : 1) * sizeof *c->d);
-        c->len = calloc(n ? n : 1, sizeof *c->len);
-        c->path = calloc(n ? n : 1, sizeof *c->path);
-    }
-    if (!c || !c->d || !c->len || !c->path) {
-        if (c) {
-            free(c->d);
-            free(c->len);
-            free(c->path);
-            free(c);
-        }
+    if (names_ok_(t, group, count, names)) return NULL;
+    sim_trace_series_out_t *o = calloc(1, sizeof *o);
+    if (!o) {
         *err = SIM_ENOMEM;
         fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
         return NULL;
     }
-    for (size_t i = 0; i < n; i++) c->d[i] = -1;
+    o->t = t;
+    o->count = count;
+    o->dt = o->dv = -1;
+    o->pt = join_(t, group, "t");
+    o->pv = join_(t, group, "values");
+    int rc = o->pt && o->pv ? 0 : SIM_ENOMEM;
     /* no chunk cache: every chunk is written whole, once */
-    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-    if (dapl < 0 || H5Pset_chunk_cache(dapl, 0, 0, 1.0) < 0) {
-        *err = h5_fail_(t, "cannot set up the datasets of", group);
-        if (dapl >= 0) H5Pclose(dapl);
-        c->n = 0;
-        sim_trace_cols_close(c);
-        return NULL;
+    hid_t dapl = rc ? -1 : H5Pcreate(H5P_DATASET_ACCESS);
+    if (rc == 0 && (dapl < 0 || H5Pset_chunk_cache(dapl, 0, 0, 1.0) < 0))
+        rc = h5_fail_(t, "cannot set up the datasets of", group);
+    hid_t pg = rc ? -1 : parent_group_(t, group, &rc);
+    if (rc == 0) {
+        hsize_t ct[1] = {chunk_samples};
+        o->dt = open_appendable_(t, pg, o->pt, "t", 1, 0, ct, dapl, &rc);
     }
-    int rc = 0;
-    hid_t pg = parent_group_(t, group, &rc);   /* all columns go into it */
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        size_t len = strlen(group) + strlen(names[i]) + 2;
-        c->path[i] = malloc(len);
-        c->n = i + 1;
-        if (!c->path[i]) {
-            rc = SIM_ENOMEM;
-            fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
-            break;
-        }
-        snprintf(c->path[i], len, "%s/%s", group, names[i]);
-        if (!path_ok_(c->path[i]) || strchr(names[i], '/')) {
-            rc = inval_(t, c->path[i], "not a dataset name");
-            break;
-        }
-        hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, cdims[1] = {chunk_rows};
-        hid_t sp = H5Screate_simple(1, dims, maxdims);
-        if (sp < 0 || H5Pset_chunk(t->dcpl_z, 1, cdims) < 0) {
-            rc = h5_fail_(t, "cannot set up dataset", c->path[i]);
-        } else {
-            c->d[i] = H5Dcreate2(pg, names[i], H5T_IEEE_F64LE, sp, t->lcpl, t->dcpl_z, dapl);
-            if (c->d[i] < 0) {
-                rc = h5_fail_(t, "cannot create dataset", c->path[i]);
-                if (H5Lexists(pg, names[i], H5P_DEFAULT) > 0) rc = inval_(t, c->path[i], "already exists");
-            }
-        }
-        if (sp >= 0) H5Sclose(sp);
-        if (rc == 0) rc = attr_str_on_(t, c->d[i], c->path[i], "unit", units && units[i] ? units[i] : "", true);
-        if (rc == 0 && descriptions && descriptions[i])
-            rc = attr_str_on_(t, c->d[i], c->path[i], "description", descriptions[i], true);
+    if (rc == 0) rc = attr_str_on_(t, o->dt, o->pt, "unit", "s", true);
+    if (rc == 0) rc = attr_str_on_(t, o->dt, o->pt, "description", series_t_help_, true);
+    if (rc == 0) {
+        hsize_t cv[2] = {series_chunk_rows_(count, chunk_samples), chunk_samples};
+        o->dv = open_appendable_(t, pg, o->pv, "values", 2, count, cv, dapl, &rc);
     }
-    H5Pclose(dapl);
+    if (dapl >= 0) H5Pclose(dapl);
+    if (rc == 0) rc = series_table_(t, group, count, names, units, descriptions);
     if (rc) {
         *err = rc;
-        sim_trace_cols_close(c);
+        sim_trace_series_close(o);
         return NULL;
     }
     *err = 0;
-    return c;
+    return o;
 }
 
-int sim_trace_cols_append(sim_trace_cols_t *c, size_t col, const double *data, size_t rows)
+/* Extend `d` to `size` and write `data` at `start` (`count` elements per dimension). */
+static int append_(sim_trace_t *t, hid_t d, const char *path, int rank, const hsize_t *size,
+                   const hsize_t *start, const hsize_t *count, const double *data)
 {
-    if (!c || col >= c->n) return SIM_EINVAL;
-    if (rows == 0) return 0;
-    sim_trace_t *t = c->t;
-    hsize_t start[1] = {c->len[col]}, count[1] = {rows}, size[1] = {c->len[col] + rows};
-    hid_t d = c->d[col];
-    if (H5Dset_extent(d, size) < 0) return h5_fail_(t, "cannot extend", c->path[col]);
+    if (H5Dset_extent(d, size) < 0) return h5_fail_(t, "cannot extend", path);
     hid_t fs = H5Dget_space(d);
-    hid_t ms = H5Screate_simple(1, count, NULL);
+    hid_t ms = H5Screate_simple(rank, count, NULL);
     int rc = 0;
     if (fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0)
-        rc = h5_fail_(t, "cannot select rows of", c->path[col]);
+        rc = h5_fail_(t, "cannot select samples of", path);
     else if (H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, data) < 0)
-        rc = h5_fail_(t, "cannot write", c->path[col]);
+        rc = h5_fail_(t, "cannot write", path);
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
-    if (rc == 0) c->len[col] += rows;
+    return rc;
+}
+
+int sim_trace_series_append(sim_trace_series_out_t *o, const double *times, const double *const *cols,
+                            size_t rows)
+{
+    if (!o) return SIM_EINVAL;
+    if (rows == 0) return 0;
+    sim_trace_t *t = o->t;
+    if (!times) return inval_(t, o->pt, "NULL data");
+    if (o->count > 0 && rows > o->buf_rows) {
+        double *b = realloc(o->buf, o->count * rows * sizeof *b);
+        if (!b) {
+            fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
+            return SIM_ENOMEM;
+        }
+        o->buf = b;
+        o->buf_rows = rows;
+    }
+    for (size_t i = 0; i < o->count; i++) {
+        if (!cols || !cols[i]) return inval_(t, o->pv, "NULL data");
+        memcpy(o->buf + i * rows, cols[i], rows * sizeof *o->buf);
+    }
+    hsize_t size1[1] = {o->len + rows}, start1[1] = {o->len}, count1[1] = {rows};
+    int rc = append_(t, o->dt, o->pt, 1, size1, start1, count1, times);
+    hsize_t size2[2] = {o->count, o->len + rows}, start2[2] = {0, o->len}, count2[2] = {o->count, rows};
+    if (rc == 0 && o->count > 0) rc = append_(t, o->dv, o->pv, 2, size2, start2, count2, o->buf);
+    if (rc == 0) o->len += rows;
     return rc;
 }
 
@@ -626,6 +752,11 @@ static int table_units_(sim_trace_t *t, hid_t d, const char *path, const sim_tab
 
 int sim_trace_table(sim_trace_t *t, const char *path, const sim_table_t *tab)
 {
+    return table_(t, path, tab, true);
+}
+
+static int table_(sim_trace_t *t, const char *path, const sim_table_t *tab, bool may_compress)
+{
     if (!t) return SIM_EINVAL;
     if (!tab) return inval_(t, path, "NULL table");
     if (tab->ncols == 0) return inval_(t, path, "table has no columns");
@@ -637,8 +768,8 @@ int sim_trace_table(sim_trace_t *t, const char *path, const sim_table_t *tab)
         rc = h5_fail_(t, "cannot build compound type for", path);
         goto done;
     }
-    d = make_dataset_(t, path, ftype, mtype, tab->rows, tab->nrows,
-                      chunk_len_(tab->nrows, fsize, TRACE_TABLE_CHUNK_BYTES_), &err);
+    hsize_t dims[1] = {tab->nrows}, chunk[1] = {chunk_len_(tab->nrows, fsize, TRACE_TABLE_CHUNK_BYTES_)};
+    d = make_dataset_(t, path, ftype, mtype, tab->rows, 1, dims, chunk, may_compress, &err);
     if (d < 0) {
         rc = err;
         goto done;

@@ -13,7 +13,7 @@
  * a zlib stream cost more than they save there); empty ones are chunked
  * and extendible.
  *
- * Paths are absolute HDF5 paths ("/runs/default/rep000/timeseries/t");
+ * Paths are absolute HDF5 paths ("/runs/default/rep000/events");
  * missing intermediate groups are created. */
 #ifndef SIM_TRACE_H
 #define SIM_TRACE_H
@@ -45,21 +45,39 @@ int sim_trace_f64(sim_trace_t *t, const char *path, const double *data, size_t n
 int sim_trace_i64(sim_trace_t *t, const char *path, const int64_t *data, size_t n,
                   const char *unit, const char *description);
 
-/* Columns written as a run goes: `n` 1-D float64 datasets `group`/names[i]
- * (with "unit" and, if non-NULL, "description" attributes), created empty,
- * extendible, chunked by `chunk_rows` and compressed like every large
- * dataset, and grown by appending blocks. Appending whole chunks writes
- * each chunk once, straight to the file (no chunk cache): memory does not
- * grow with the data. Close before the trace is committed. */
-typedef struct sim_trace_cols sim_trace_cols_t;
-sim_trace_cols_t *sim_trace_cols_create(sim_trace_t *t, const char *group, size_t n,
-                                        const char *const *names, const char *const *units,
-                                        const char *const *descriptions, size_t chunk_rows,
-                                        int *err);
-/* Append rows to column `col` (0 .. n-1). */
-int sim_trace_cols_append(sim_trace_cols_t *c, size_t col, const double *data, size_t rows);
-/* Close the datasets and free `c` (NULL: no-op). 0 or SIM_EHDF5. */
-int sim_trace_cols_close(sim_trace_cols_t *c);
+/* A set of time series on one time axis, written into `group` (created
+ * with its parents) as three datasets, however many series there are:
+ *   t       float64 [n]           the sample times; attributes unit ("s")
+ *                                 and description
+ *   values  float64 [count, n]    row i is series i (cols[i][0 .. n))
+ *   series  compound [count]      name, unit, description of row i
+ *                                 (a table, as sim_trace_table writes)
+ * HDF5's cost is per object (creating, linking and closing a dataset is
+ * ~130 k instructions, an attribute ~13 k), so one dataset per series cost
+ * more than the run's data. `values` is compressed when a row holds at
+ * least 16 KiB, like every dataset. Names must be non-empty; units and
+ * descriptions may be NULL (empty). */
+int sim_trace_series(sim_trace_t *t, const char *group, size_t count, const char *const *names,
+                     const char *const *units, const char *const *descriptions,
+                     const double *times, const double *const *cols, size_t n);
+
+/* The same set of time series written as a run goes: created empty
+ * (`values` with `count` rows and 0 samples), extendible, chunked by
+ * `chunk_samples` samples (and as many rows as make a chunk of about
+ * 64 KiB), compressed, and grown by appending blocks of samples. Appending
+ * whole chunks writes each chunk once, straight to the file (no chunk
+ * cache): memory does not grow with the run. Close before the trace is
+ * committed. */
+typedef struct sim_trace_series_out sim_trace_series_out_t;
+sim_trace_series_out_t *sim_trace_series_open(sim_trace_t *t, const char *group, size_t count,
+                                              const char *const *names, const char *const *units,
+                                              const char *const *descriptions, size_t chunk_samples,
+                                              int *err);
+/* Append `rows` samples: times[0 .. rows) and cols[i][0 .. rows) for each series i. */
+int sim_trace_series_append(sim_trace_series_out_t *o, const double *times, const double *const *cols,
+                            size_t rows);
+/* Close the datasets and free `o` (NULL: no-op). 0 or SIM_EHDF5. */
+int sim_trace_series_close(sim_trace_series_out_t *o);
 
 /* Compound dataset from a table: one member per column (int64, float64, or
  * fixed-length string), an attribute "units" (string array in column

@@ -6,16 +6,78 @@
 
 #include "testutil.h"
 
+/* The series table of `run`: names and units, row by row. */
+typedef struct {
+    char name[128], unit[32];
+} sname_t;
+
+static size_t series_table_(hid_t f, const char *run, sname_t **out)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/timeseries/series", run);
+    hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
+    cr_assert_geq(ds, 0, "dataset %s missing", p);
+    hid_t sp = H5Dget_space(ds);
+    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(sname_t));
+    hid_t s128 = H5Tcopy(H5T_C_S1), s32 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s128, 128);
+    H5Tset_size(s32, 32);
+    H5Tset_cset(s128, H5T_CSET_UTF8);
+    H5Tset_cset(s32, H5T_CSET_UTF8);
+    H5Tinsert(mt, "name", offsetof(sname_t, name), s128);
+    H5Tinsert(mt, "unit", offsetof(sname_t, unit), s32);
+    *out = calloc(n ? n : 1, sizeof **out);
+    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out), 0, "%s unreadable", p);
+    H5Tclose(s128);
+    H5Tclose(s32);
+    H5Tclose(mt);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return n;
+}
+
+long series_row(hid_t f, const char *run, const char *name, char *unit, size_t unitlen)
+{
+    sname_t *tab;
+    size_t n = series_table_(f, run, &tab);
+    long row = -1;
+    for (size_t i = 0; i < n && row < 0; i++)
+        if (strcmp(tab[i].name, name) == 0) row = (long)i;
+    if (row >= 0 && unit) snprintf(unit, unitlen, "%s", tab[row].unit);
+    free(tab);
+    return row;
+}
+
 series_t series(hid_t f, const char *run, const char *name)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/timeseries/%s", run, name);
-    hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
+    hid_t ds;
+    hsize_t start[2] = {0, 0}, count[2] = {1, 0};
+    if (strcmp(name, "t") == 0) {
+        ds = H5Dopen2(f, p, H5P_DEFAULT);
+    } else {
+        long row = series_row(f, run, name, NULL, 0);
+        cr_assert_geq(row, 0, "time series %s missing", p);
+        start[0] = (hsize_t)row;
+        snprintf(p, sizeof p, "%s/timeseries/values", run);
+        ds = H5Dopen2(f, p, H5P_DEFAULT);
+    }
     cr_assert_geq(ds, 0, "dataset %s missing", p);
     hid_t sp = H5Dget_space(ds);
-    series_t s = {NULL, (size_t)H5Sget_simple_extent_npoints(sp)};
+    int rank = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[2] = {0, 0};
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    series_t s = {NULL, (size_t)dims[rank - 1]};
     s.v = calloc(s.n ? s.n : 1, sizeof *s.v);
-    H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.v);
+    hid_t ms = H5Screate_simple(1, &dims[rank - 1], NULL);
+    if (rank == 2) {
+        count[1] = dims[1];
+        H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+    }
+    cr_assert_geq(H5Dread(ds, H5T_NATIVE_DOUBLE, ms, sp, H5P_DEFAULT, s.v), 0, "%s unreadable", p);
+    H5Sclose(ms);
     H5Sclose(sp);
     H5Dclose(ds);
     return s;

@@ -10,8 +10,14 @@ typedef struct {
     size_t n;
 } series_t;
 
-/* The time series `name` of run group `run` ("/runs/default/rep000"). Fails the test if missing. */
+/* The time series `name` of run group `run` ("/runs/default/rep000"): a row
+ * of timeseries/values, found by name in timeseries/series ("t": the sample
+ * times). Fails the test if missing. */
 series_t series(hid_t f, const char *run, const char *name);
+
+/* The row of series `name` in `run`'s timeseries/values, or -1; its unit
+ * copied into `unit` (if non-NULL). */
+long series_row(hid_t f, const char *run, const char *name, char *unit, size_t unitlen);
 
 typedef struct {
     double time;

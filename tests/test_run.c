@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "models/network.h"
+#include "h5util.h"
 #include "models/runner.h"
 #include "testutil.h"
 
@@ -61,7 +62,7 @@ Test(run, trace_holds_what_the_run_computed, .timeout = 120)
     cr_assert_geq(f, 0);
     char *fmt = attr_str(f, "format");
     cr_assert_str_eq(fmt, "ragsim-trace");
-    cr_assert_eq(attr_i64(f, "format_version"), 1);
+    cr_assert_eq(attr_i64(f, "format_version"), 2);
     cr_assert_eq(attr_i64(f, "master_seed"), 1);
     cr_assert_eq(attr_i64(f, "complete"), 1);
     char *name = attr_str(f, "scenario_name");
@@ -120,15 +121,13 @@ Test(run, trace_holds_what_the_run_computed, .timeout = 120)
         for (int i = 0; i < 30; i++) cr_assert_eq(t[i], 60.0 * (i + 1));
         H5Sclose(sp);
         H5Dclose(ds);
-        ds = H5Dopen2(g, "timeseries/station_queue_length{station=server}", H5P_DEFAULT);
-        cr_assert_geq(ds, 0);
-        double q[64];
-        H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, q);
-        cr_assert_eq(q[29], (double)stn->nqueue, "last sample = queue at the end");
-        char *unit = attr_str(ds, "unit");
+        series_t q = series(f, path, "station_queue_length{station=server}");
+        cr_assert_eq(q.n, 30);
+        cr_assert_eq(q.v[29], (double)stn->nqueue, "last sample = queue at the end");
+        free(q.v);
+        char unit[32] = "";
+        cr_assert_geq(series_row(f, path, "station_queue_length{station=server}", unit, sizeof unit), 0);
         cr_assert_str_eq(unit, "1");
-        free(unit);
-        H5Dclose(ds);
         H5Gclose(g);
         rs_result_free(&res);
     }
@@ -243,31 +242,45 @@ Test(run, where_the_series_go_changes_no_figure, .timeout = 300)
     double *col = malloc(2400 * sizeof *col);
     size_t ncols = sim_series_count(sim);
     cr_assert_gt(ncols, 100);
-    for (size_t i = 0; i <= ncols; i++) {
+    char run[256];
+    snprintf(run, sizeof run, "/runs/%s/rep000", s.variants[v].name);
+    /* t and values: 2400 samples, chunked by 1024 samples (and 8 series),
+     * compressed; every bit of every sample as the engine has it */
+    const char *dsn[] = {"t", "values"};
+    for (size_t k = 0; k < 2; k++) {
         char p[512];
-        snprintf(p, sizeof p, "/runs/%s/rep000/timeseries/%s", s.variants[v].name,
-                 i == 0 ? "t" : sim_series_name(sim, i - 1));
+        snprintf(p, sizeof p, "%s/timeseries/%s", run, dsn[k]);
         hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
         cr_assert_geq(ds, 0, "%s missing", p);
         hid_t sp = H5Dget_space(ds);
-        cr_assert_eq(H5Sget_simple_extent_npoints(sp), 2400, "%s", p);
+        hsize_t dims[2] = {0, 0};
+        cr_assert_eq(H5Sget_simple_extent_ndims(sp), (int)k + 1, "%s", p);
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        cr_assert_eq(dims[k], 2400, "%s", p);
+        if (k == 1) cr_assert_eq(dims[0], ncols, "one row per series");
         H5Sclose(sp);
-        cr_assert_geq(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, col), 0);
-        const double *want = i == 0 ? sim_series_times(sim) : sim_series_data(sim, i - 1);
-        cr_assert_eq(memcmp(col, want, 2400 * sizeof *col), 0, "%s: every bit of every sample", p);
-        if (i > 0) {
-            char *unit = attr_str(ds, "unit");
-            cr_assert_str_eq(unit, sim_series_unit(sim, i - 1), "%s", p);
-            free(unit);
-        }
         hid_t dcpl = H5Dget_create_plist(ds);
-        hsize_t chunk = 0;
+        hsize_t chunk[2] = {0, 0};
         cr_assert_eq(H5Pget_layout(dcpl), H5D_CHUNKED);
-        cr_assert_eq(H5Pget_chunk(dcpl, 1, &chunk), 1);
-        cr_assert_eq(chunk, 1024);
+        cr_assert_eq(H5Pget_chunk(dcpl, 2, chunk), (int)k + 1);
+        cr_assert_eq(chunk[k], 1024);
+        if (k == 1) cr_assert_eq(chunk[0], 8, "8 series x 1024 samples = 64 KiB");
         cr_assert_eq(H5Pget_nfilters(dcpl), 2, "shuffle + deflate");
         H5Pclose(dcpl);
         H5Dclose(ds);
+    }
+    for (size_t i = 0; i <= ncols; i++) {
+        const char *name = i == 0 ? "t" : sim_series_name(sim, i - 1);
+        series_t got = series(f, run, name);
+        cr_assert_eq(got.n, 2400, "%s", name);
+        const double *want = i == 0 ? sim_series_times(sim) : sim_series_data(sim, i - 1);
+        cr_assert_eq(memcmp(got.v, want, 2400 * sizeof *col), 0, "%s: every bit of every sample", name);
+        free(got.v);
+        if (i > 0) {
+            char unit[32] = "";
+            cr_assert_eq(series_row(f, run, name, unit, sizeof unit), (long)(i - 1), "%s: row in engine order", name);
+            cr_assert_str_eq(unit, sim_series_unit(sim, i - 1), "%s", name);
+        }
     }
     H5Fclose(f);
     free(col);

@@ -4,6 +4,7 @@
  * a sampler writes the sample's number and ten times it. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "sim/error.h"
@@ -178,4 +179,17 @@ Test(series, a_column_added_after_the_sink_gets_a_block_sized_buffer)
     cr_assert_eq(sim_memory_bytes(sim) >= 3 * 4 * sizeof(double), true);
     cr_assert_lt(sim_memory_bytes(sim), 3 * 64 * sizeof(double) + 4096, "series memory is one block");
     sim_destroy(sim);
+}
+
+/* Two series of one name would be two rows of the trace's values with one
+ * name, and a reader would see only one of them: a model's mistake, caught
+ * where it is made. */
+Test(series, a_second_series_of_a_name_aborts, .signal = SIGABRT)
+{
+    sim_config_t cfg = {.master_seed = 1, .sample_interval = SIM_SEC, .horizon = 10 * SIM_SEC};
+    sim_t *sim = sim_create(&cfg);
+    cr_assert_eq(sim_series_add(sim, "goroutines", "1", NULL), 0);
+    cr_assert_eq(sim_series_add(sim, "goroutines{replica=0}", "1", NULL), 1, "another name");
+    sim_series_add(sim, "goroutines", "1", NULL);
+    cr_assert_fail("a second 'goroutines' was accepted");
 }

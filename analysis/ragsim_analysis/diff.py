@@ -41,6 +41,19 @@ def _same_value(a, b) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
+def _series_label(f: h5py.File, path: str, at: Tuple[int, ...]) -> str:
+    """' (series NAME, sample J)' for an element of a trace's timeseries/values
+    (format 2: row i is the series named in row i of timeseries/series)."""
+    if len(at) != 2 or not path.endswith("/timeseries/values"):
+        return ""
+    tab = path[: -len("values")] + "series"
+    try:
+        name = f[tab][at[0]]["name"]
+    except (KeyError, IndexError, ValueError):
+        return ""
+    return f" (series {bytes(name).decode('utf-8', 'replace')}, sample {at[1]})"
+
+
 def compare(path_a: str, path_b: str, ignore_attrs: Iterable[str] = DEFAULT_IGNORED) -> Tuple[List[str], int]:
     """The differences between two files (one line each) and the number of
     datasets compared. Raises OSError when a file cannot be read as HDF5."""
@@ -66,13 +79,15 @@ def compare(path_a: str, path_b: str, ignore_attrs: Iterable[str] = DEFAULT_IGNO
                     diffs.append(f"{p}: shape {a.shape} vs {b.shape}")
                 elif a[()].tobytes() != b[()].tobytes():
                     va, vb = a[()], b[()]
-                    if va.ndim == 1 and len(va) > 0:
+                    if va.ndim >= 1 and va.size > 0:
                         # which elements differ, bit for bit (rows of a table too)
-                        ba = np.frombuffer(va.tobytes(), np.uint8).reshape(len(va), -1)
-                        bb = np.frombuffer(vb.tobytes(), np.uint8).reshape(len(vb), -1)
+                        ba = np.frombuffer(va.tobytes(), np.uint8).reshape(va.size, -1)
+                        bb = np.frombuffer(vb.tobytes(), np.uint8).reshape(vb.size, -1)
                         ne = np.nonzero((ba != bb).any(axis=1))[0]
-                        diffs.append(f"{p}: {len(ne)} of {len(va)} values differ, first at [{ne[0]}]: "
-                                     f"{va[ne[0]]!r} vs {vb[ne[0]]!r}")
+                        at = tuple(int(i) for i in np.unravel_index(ne[0], va.shape))
+                        diffs.append(f"{p}: {len(ne)} of {va.size} values differ, first at "
+                                     f"[{', '.join(map(str, at))}]{_series_label(fa, p, at)}: "
+                                     f"{va[at]!r} vs {vb[at]!r}")
                     else:
                         diffs.append(f"{p}: values differ")
             for name in sorted((set(a.attrs) | set(b.attrs)) - ignore):

@@ -1,4 +1,4 @@
-"""Readers for ragsim traces (HDF5, docs/trace-format.md, format_version 1).
+"""Readers for ragsim traces (HDF5, docs/trace-format.md, format_version 2, and 1).
 
 Everything is read on demand from one open file; every table comes back as a
 pandas DataFrame (strings decoded, one row per record, `variant` and
@@ -29,7 +29,11 @@ import h5py
 import numpy as np
 import pandas as pd
 
-SUPPORTED_FORMAT_VERSION = 1
+SUPPORTED_FORMAT_VERSION = 2
+# Versions this reader reads: 2 keeps a run's time series as one matrix
+# (timeseries/values, rows named by timeseries/series); 1 kept one dataset
+# per series. Everything else is the same in both.
+READABLE_FORMAT_VERSIONS = (1, 2)
 
 # Defaults of the model (docs/model-reference.md) for limits a scenario may
 # leave out; used to draw a limit line when the YAML does not name it.
@@ -37,6 +41,51 @@ _DEFAULT_LIMITS = {
     ("vectordb", "memory", "limit"): "8GiB",
     ("etcd", "lease_quota"): "65536",
 }
+
+
+class _RunSeries:
+    """The time series of one run, in either layout.
+
+    Format 2: timeseries/t, timeseries/values [series, sample] and the table
+    timeseries/series (name, unit, description of each row). Format 1: one
+    dataset per series next to t, with attributes unit and description."""
+
+    def __init__(self, g: Optional[h5py.Group], version: int):
+        self._g = g
+        self.t = g["t"][:] if g is not None and "t" in g else np.zeros(0)
+        self._matrix = version >= 2 and g is not None and "values" in g and "series" in g
+        if self._matrix:
+            tab = g["series"][:]
+            self.names = [_decode(x) for x in tab["name"]]
+            self._info = {n: (_decode(u), _decode(d)) for n, u, d in zip(self.names, tab["unit"], tab["description"])}
+            self._row = {n: i for i, n in enumerate(self.names)}
+            self._values: Optional[np.ndarray] = None
+        else:
+            self.names = [k for k in g.keys() if k != "t"] if g is not None else []
+
+    def __contains__(self, name: str) -> bool:
+        return name in (self._row if self._matrix else self.names)
+
+    def get(self, name: str) -> Optional[np.ndarray]:
+        """The series' values (float64), or None when the run lacks it."""
+        if name not in self:
+            return None
+        if self._matrix:
+            if self._values is not None:
+                return self._values[self._row[name]]
+            return self._g["values"][self._row[name]].astype(np.float64)
+        return self._g[name][:].astype(np.float64)
+
+    def load(self) -> None:
+        """Read every series at once (for readers that want most of them)."""
+        if self._matrix and self._values is None:
+            self._values = self._g["values"][:].astype(np.float64)
+
+    def info(self, name: str) -> Tuple[str, str]:
+        if self._matrix:
+            return self._info[name]
+        a = self._g[name].attrs
+        return str(_decode(a.get("unit", ""))), str(_decode(a.get("description", "")))
 
 
 class TraceError(Exception):
@@ -149,6 +198,7 @@ class Trace:
             self._f.close()
             raise
         self._variants: Optional[List[str]] = None
+        self._ts_cache: Dict[Tuple[str, int], Optional[_RunSeries]] = {}
 
     # -- lifetime ------------------------------------------------------------------
 
@@ -167,8 +217,10 @@ class Trace:
         if fmt != "ragsim-trace":
             raise TraceError(f"{self.path}: not a ragsim trace (root attribute format is {fmt!r}, expected 'ragsim-trace')")
         ver = _decode(a.get("format_version", -1))
-        if ver != SUPPORTED_FORMAT_VERSION:
-            raise TraceError(f"{self.path}: trace format_version {ver}, this reader knows version {SUPPORTED_FORMAT_VERSION}")
+        if ver not in READABLE_FORMAT_VERSIONS:
+            known = " and ".join(str(v) for v in READABLE_FORMAT_VERSIONS)
+            raise TraceError(f"{self.path}: trace format_version {ver}, this reader knows versions {known}")
+        self._version = int(ver)
         if "runs" not in self._f or not isinstance(self._f["runs"], h5py.Group):
             raise TraceError(f"{self.path}: damaged trace: no /runs group")
         if len(self._f["runs"]) == 0:
@@ -389,14 +441,22 @@ class Trace:
 
     # -- time series ---------------------------------------------------------------
 
+    def _series_of(self, variant: str, replication: int) -> Optional[_RunSeries]:
+        """The time series of a run (None when it has none), read once per trace."""
+        key = (variant, int(replication))
+        if key not in self._ts_cache:
+            run = self._run(variant, replication)
+            self._ts_cache[key] = _RunSeries(run["timeseries"], self._version) if "timeseries" in run else None
+        return self._ts_cache[key]
+
     def series_names(self, variant: Optional[str] = None) -> List[str]:
-        """Time-series dataset names (without 't'), of one variant or of any."""
+        """Time-series names (without 't'), of one variant or of any."""
         names = set()
         for v in ([variant] if variant else self.variants):
             for r in self.replications(v):
-                run = self._run(v, r)
-                if "timeseries" in run:
-                    names.update(k for k in run["timeseries"].keys() if k != "t")
+                ts = self._series_of(v, r)
+                if ts is not None:
+                    names.update(ts.names)
         return sorted(names)
 
     def has_series(self, name: str) -> bool:
@@ -405,10 +465,9 @@ class Trace:
     def series_info(self, name: str) -> Tuple[str, str]:
         """(unit, description) of a time series."""
         for v, r in self.runs():
-            run = self._run(v, r)
-            if "timeseries" in run and name in run["timeseries"]:
-                a = run["timeseries"][name].attrs
-                return str(_decode(a.get("unit", ""))), str(_decode(a.get("description", "")))
+            ts = self._series_of(v, r)
+            if ts is not None and name in ts:
+                return ts.info(name)
         raise KeyError(f"no time series {name!r} in {self.path}")
 
     def series(self, name: str, variant: str) -> Series:
@@ -417,14 +476,13 @@ class Trace:
         Runs that lack the series give a row of NaN; shorter runs are padded with NaN."""
         rows, reps, t = [], [], None
         for r in self.replications(variant):
-            run = self._run(variant, r)
-            if "timeseries" not in run:
+            ts = self._series_of(variant, r)
+            if ts is None:
                 continue
-            ts = run["timeseries"]
-            tt = ts["t"][:] if "t" in ts else np.zeros(0)
-            if t is None or len(tt) > len(t):
-                t = tt
-            rows.append(ts[name][:].astype(np.float64) if name in ts else np.full(len(tt), np.nan))
+            if t is None or len(ts.t) > len(t):
+                t = ts.t
+            row = ts.get(name)
+            rows.append(row if row is not None else np.full(len(ts.t), np.nan))
             reps.append(r)
         if t is None:
             t = np.zeros(0)
@@ -442,20 +500,22 @@ class Trace:
     def timeseries(self, names: Optional[Sequence[str]] = None, variants: Optional[Iterable[str]] = None) -> pd.DataFrame:
         """Long frame of time series: columns variant, replication, t, then one per series.
 
-        names: the datasets to read (default: all). A run without one of them
+        names: the series to read (default: all). A run without one of them
         gets NaN in that column."""
         frames = []
         for v in (list(variants) if variants is not None else self.variants):
             for r in self.replications(v):
-                run = self._run(v, r)
-                if "timeseries" not in run:
+                ts = self._series_of(v, r)
+                if ts is None:
                     continue
-                ts = run["timeseries"]
-                t = ts["t"][:]
+                t = ts.t
                 cols = {"variant": [v] * len(t), "replication": np.full(len(t), r, dtype=np.int64), "t": t}
-                wanted = names if names is not None else [k for k in ts.keys() if k != "t"]
+                wanted = names if names is not None else ts.names
+                if names is None:
+                    ts.load()
                 for n in wanted:
-                    cols[n] = ts[n][:] if n in ts else np.full(len(t), np.nan)
+                    x = ts.get(n)
+                    cols[n] = x if x is not None else np.full(len(t), np.nan)
                 frames.append(pd.DataFrame(cols))
         if not frames:
             return pd.DataFrame(columns=["variant", "replication", "t", *(names or [])])
@@ -466,7 +526,8 @@ class Trace:
         if isinstance(dt, (int, float)) and dt > 0:
             return float(dt)
         v, r = self.runs()[0]
-        t = self._run(v, r)["timeseries"]["t"][:]
+        ts = self._series_of(v, r)
+        t = ts.t if ts is not None else np.zeros(0)
         return float(t[1] - t[0]) if len(t) > 1 else 1.0
 
 

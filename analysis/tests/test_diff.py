@@ -53,6 +53,8 @@ def test_another_seed_differs_and_says_where(traces):
     assert "/: attribute master_seed: 7 vs 8" in full
     assert "/runs/default/rep000/timeseries/t: " not in full   # the sample times do not depend on the seed
     assert any("values differ, first at [" in x for x in full.splitlines()), full
+    # an element of the series matrix is named by its series and sample
+    assert any("/timeseries/values: " in x and "(series " in x and ", sample " in x for x in full.splitlines()), full
 
 
 def test_ignore_attr_replaces_the_default(traces):

@@ -58,7 +58,9 @@ def test_series_stack_replications(compare_trace):
         t0 = f["runs/naive/rep000/timeseries/t"][:]
         np.testing.assert_array_equal(s.t, t0)
         assert s.values.shape == (2, len(t0))
-        np.testing.assert_array_equal(s.values[1], f["runs/naive/rep001/timeseries/success_ratio"][:])
+        ts = f["runs/naive/rep001/timeseries"]
+        names = [bytes(x).decode() for x in ts["series"]["name"]]
+        np.testing.assert_array_equal(s.values[1], ts["values"][names.index("success_ratio")])
         assert s.unit == "1"
         med, lo, hi = s.band()
         ok = np.isfinite(med)
@@ -155,12 +157,47 @@ def test_hdf5_but_not_ragsim(tmp_path):
 
 
 def test_other_format_version(compare_trace, tmp_path):
-    p = tmp_path / "v2.h5"
+    p = tmp_path / "v3.h5"
     shutil.copy(compare_trace[0], p)
     with h5py.File(p, "r+") as f:
-        f.attrs["format_version"] = np.int64(2)
-    with pytest.raises(ra.TraceError, match="format_version 2"):
+        f.attrs["format_version"] = np.int64(3)
+    with pytest.raises(ra.TraceError, match="format_version 3, this reader knows versions 1 and 2"):
         ra.Trace(p)
+
+
+def _to_format_1(src, dst):
+    """The trace rewritten as format 1 wrote it: one dataset per series
+    (attributes unit, description) next to t, no values or series table."""
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        f.attrs["format_version"] = np.int64(1)
+        for v in f["runs"]:
+            for r in f["runs"][v]:
+                ts = f["runs"][v][r]["timeseries"]
+                tab, values = ts["series"][:], ts["values"][:]
+                del ts["series"], ts["values"]
+                for i, row in enumerate(tab):
+                    d = ts.create_dataset(bytes(row["name"]).decode(), data=values[i])
+                    d.attrs["unit"] = row["unit"]
+                    d.attrs["description"] = row["description"]
+
+
+def test_format_1_traces_read_the_same(compare_trace, tmp_path):
+    """A trace written before the series became one matrix reads the same."""
+    old = tmp_path / "v1.h5"
+    _to_format_1(compare_trace[0], old)
+    with ra.Trace(compare_trace[0]) as new, ra.Trace(old) as tr:
+        assert tr.series_names() == new.series_names() and len(tr.series_names()) > 50
+        for name in ("success_ratio", "vectordb_memory_bytes_max", "goroutines"):
+            assert tr.series_info(name) == new.series_info(name)
+            for v in tr.variants:
+                a, b = tr.series(name, v), new.series(name, v)
+                np.testing.assert_array_equal(a.t, b.t)
+                np.testing.assert_array_equal(a.values, b.values)
+        a, b = tr.timeseries(), new.timeseries()
+        assert sorted(a.columns) == sorted(b.columns)   # format 1 lists series by name, 2 in the model's order
+        assert a[b.columns].equals(b)
+        assert tr.sample_interval() == new.sample_interval()
 
 
 def test_truncated_trace(compare_trace, tmp_path):
