@@ -175,8 +175,10 @@ static void on_exit_station(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
     net->completed++;
     net->win_completed++;
     sim_welford_add(&net->sojourn_s, sim_time_to_s(soj));
-    sim_hist_add(&net->sojourn, soj);
-    if (net->windowed) sim_hist_add(&net->win_sojourn, soj);
+    if (net->windowed)
+        sim_hist_add2(&net->sojourn, &net->win_sojourn, soj);
+    else
+        sim_hist_add(&net->sojourn, soj);
     req_end(net, r);
 }
 

@@ -707,8 +707,7 @@ static void req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
     if (o == RAG_OK_SUCCESS || o == RAG_DEGRADED) {
         sim_time_t lat = r->ended - r->arrival;
         sim_welford_add(&rag->latency_s, sim_time_to_s(lat));
-        sim_hist_add(&rag->latency, lat);
-        sim_hist_add(&rag->win_latency, lat);
+        sim_hist_add2(&rag->latency, &rag->win_latency, lat);
         rag->win_answers++;
         if (r->flags & (RQ_EMPTY | RQ_IRRELEVANT)) {
             rag->ungrounded++;
@@ -1197,8 +1196,7 @@ static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_statu
     sim_time_t lat = sim_now(rag->sim) - r->first_sent[slot];
     rag_stage_t *sg = &rag->stage[target];
     sg->calls++;
-    sim_hist_add(&sg->all, lat);
-    sim_hist_add(&sg->win, lat);
+    sim_hist_add2(&sg->all, &sg->win, lat);
     int ss = stage_slot(target);
     r->stage_s[ss] = (r->stage_s[ss] < 0 ? 0 : r->stage_s[ss]) + (float)sim_time_to_s(lat);
     if (st != CALL_OK) sg->failed++;
@@ -1290,8 +1288,7 @@ static void on_async_done(sim_t *sim, call_t *c, call_status_t st)
     }
     rag_stage_t *sg = &rag->stage[target];
     sg->calls++;
-    sim_hist_add(&sg->all, x.latency);
-    sim_hist_add(&sg->win, x.latency);
+    sim_hist_add2(&sg->all, &sg->win, x.latency);
     if (st != CALL_OK) {
         sg->failed++;
         a->failed += c->tag;

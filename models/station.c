@@ -263,10 +263,11 @@ static void complete_event(sim_t *sim, void *obj, uint64_t arg)
     st->win.completions++;
     sim_time_t soj = now - job->enter;
     sim_welford_add(&st->sojourn_s, sim_time_to_s(soj));
-    sim_hist_add(&st->sojourn, soj);
     if (st->windowed) {
         sim_tavg_add(&st->win_busy, now, -1);
-        sim_hist_add(&st->win_sojourn, soj);
+        sim_hist_add2(&st->sojourn, &st->win_sojourn, soj);
+    } else {
+        sim_hist_add(&st->sojourn, soj);
     }
     start_waiting(st, now);
     st->on_exit(sim, st->owner, job, STN_DONE);

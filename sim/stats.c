@@ -148,10 +148,28 @@ double sim_hist_quantile(const sim_hist_t *h, double q)
     uint64_t rank = nearest_rank_(q, h->n), seen = 0;
     if (rank == 1) return (double)h->min;       /* the extremes are known exactly */
     if (rank == h->n) return (double)h->max;
-    int i = sim_hist_bucket(h->min);   /* the buckets below are empty */
-    for (; i < SIM_HIST_BUCKETS - 1; i++) {
-        seen += h->counts[i];
-        if (seen >= rank) break;
+    int i;
+    if (rank <= h->n / 2) {
+        /* up from min's bucket (the buckets below are empty) to the first
+         * whose cumulative count reaches the rank */
+        for (i = sim_hist_bucket(h->min); i < SIM_HIST_BUCKETS - 1; i++) {
+            seen += h->counts[i];
+            if (seen >= rank) break;
+        }
+    } else {
+        /* a high quantile (p95, p99: most of what the samplers ask): the
+         * same bucket found down from max's, over fewer buckets. `above`
+         * counts the values in the buckets above i; the bucket is the one
+         * where n - above first reaches the rank from below, i.e. where the
+         * cumulative count from the bottom, n - above, is >= rank while
+         * n - above - counts[i] < rank. Integer counts: the same bucket and
+         * the same `seen` as the upward scan, bit for bit. */
+        uint64_t above = 0;
+        for (i = sim_hist_bucket(h->max); i > 0; i--) {
+            if (h->n - above - h->counts[i] < rank) break;
+            above += h->counts[i];
+        }
+        seen = h->n - above;
     }
     int64_t lo, width;
     sim_hist_bucket_range(i, &lo, &width);

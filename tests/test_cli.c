@@ -154,6 +154,28 @@ Test(cli, bad_command_lines_exit_2_with_a_message)
     tu_run_free(&r);
 }
 
+/* `ragsim bench`: its bad inputs end like every command's (the timings
+ * themselves are benchmarks, never tested). */
+Test(cli, bench_bad_inputs_exit_2_with_a_message)
+{
+    tu_run_t r = ragsim("bench", "rag", "--reps", "0", NULL, NULL, NULL);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--reps in [1, 1000]"), "%s", r.err);
+    tu_run_free(&r);
+    r = ragsim("bench", "rag", tu_src("scenarios/demo.yaml"), "--reps", "1", NULL, NULL);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "is not a RAG scenario"), "%s", r.err);
+    tu_run_free(&r);
+    r = ragsim("bench", "rag", "/nonexistent/rag.yaml", NULL, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "/nonexistent/rag.yaml"), "%s", r.err);
+    tu_run_free(&r);
+    r = ragsim("bench", "frob", NULL, NULL, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "usage: ragsim bench"), "%s", r.err);
+    tu_run_free(&r);
+}
+
 Test(cli, help_and_version)
 {
     tu_run_t r = ragsim("--help", NULL, NULL, NULL, NULL, NULL, NULL);
