@@ -113,7 +113,7 @@ struct embedder {
 
     /* since warm-up */
     emb_counts_t n;
-    sim_welford_t wait_s, sojourn_s;
+    sim_tmean_t wait_s, sojourn_s;
     sim_tavg_t busy_avg;      /* busy instances, all replicas */
 
     /* current sample window */
@@ -161,7 +161,7 @@ static void start_batch(embedder_t *e, emb_replica_t *r, emb_inst_t *inst, sim_t
     int64_t tokens = 0;
     for (int64_t i = 0; i < k; i++) {
         call_t *c = i == 0 ? first : last->link;
-        sim_welford_add(&e->wait_s, sim_time_to_s(now - c->t0));
+        sim_tmean_add(&e->wait_s, now - c->t0);
         if (c->tokens_in > 0 && tokens <= INT64_MAX - c->tokens_in) tokens += c->tokens_in;
         c->where = EMB_BATCHED;
         last = c;
@@ -249,7 +249,7 @@ static void batch_done_event(sim_t *sim, void *obj, uint64_t arg)
         c->link = NULL;
         call_status_t st = CALL_OK;
         if (e->error_ratio > 0 && sim_rng_uniform(e->rng_err) < e->error_ratio) st = CALL_ERROR;
-        sim_welford_add(&e->sojourn_s, sim_time_to_s(now - c->t0));
+        sim_tmean_add(&e->sojourn_s, now - c->t0);
         finish(e, c, st);
         c = next;
     }
@@ -446,8 +446,8 @@ static void warmup(sim_t *sim, void *ctx)
 {
     embedder_t *e = ctx;
     memset(&e->n, 0, sizeof e->n);
-    sim_welford_reset(&e->wait_s);
-    sim_welford_reset(&e->sojourn_s);
+    sim_tmean_reset(&e->wait_s);
+    sim_tmean_reset(&e->sojourn_s);
     sim_tavg_restart(&e->busy_avg, sim_now(sim));
 }
 
@@ -463,8 +463,8 @@ void embedder_stats(const embedder_t *e, embedder_stats_t *out)
     out->restarts = e->n.restarts;
     out->cancelled = e->n.cancelled;
     out->mean_batch_size = e->n.batches ? (double)e->n.batched_calls / (double)e->n.batches : NAN;
-    out->mean_wait_s = e->wait_s.n ? e->wait_s.mean : NAN;
-    out->mean_sojourn_s = e->sojourn_s.n ? e->sojourn_s.mean : NAN;
+    out->mean_wait_s = sim_tmean_s(&e->wait_s);
+    out->mean_sojourn_s = sim_tmean_s(&e->sojourn_s);
     out->busy_ratio = sim_tavg_mean(&e->busy_avg, sim_now(e->sim)) / (double)e->ninst;
     out->queue_length = e->nqueue;
     out->replicas_up = e->nup;
@@ -498,8 +498,8 @@ embedder_t *embedder_create(sim_t *sim, const embedder_spec_t *spec)
         snprintf(r->source, sizeof r->source, "embedder/%d", i);
     }
     e->nup = nrep;
-    sim_welford_reset(&e->wait_s);
-    sim_welford_reset(&e->sojourn_s);
+    sim_tmean_reset(&e->wait_s);
+    sim_tmean_reset(&e->sojourn_s);
     sim_time_t now = sim_now(sim);
     sim_tavg_init(&e->busy_avg, now, 0);
     sim_tavg_init(&e->win_busy, now, 0);

@@ -174,7 +174,7 @@ static void on_exit_station(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
     sim_time_t soj = sim_now(sim) - r->arrival;
     net->completed++;
     net->win_completed++;
-    sim_welford_add(&net->sojourn_s, sim_time_to_s(soj));
+    sim_tmean_add(&net->sojourn_s, soj);
     if (net->windowed)
         sim_hist_add2(&net->sojourn, &net->win_sojourn, soj);
     else
@@ -208,7 +208,7 @@ static void warmup(sim_t *sim, void *ctx)
     net_t *net = ctx;
     net->warmup_end = sim_now(sim);
     net->arrivals = net->completed = net->rejected = net->timed_out = 0;
-    sim_welford_reset(&net->sojourn_s);
+    sim_tmean_reset(&net->sojourn_s);
     sim_hist_reset(&net->sojourn);
 }
 
@@ -219,7 +219,7 @@ net_t *net_create(sim_t *sim, const net_spec_t *spec)
     net->sim = sim;
     net->spec = spec;
     net->windowed = sim_sampling(sim);
-    sim_welford_reset(&net->sojourn_s);
+    sim_tmean_reset(&net->sojourn_s);
     if (sim_hist_init(&net->sojourn) || sim_hist_init(&net->win_sojourn)) goto fail;
     static const struct { const char *name, *unit, *help; } cols[] = {
         {"requests_per_second{outcome=success}", "1/s", "requests completed in the interval / interval"},
@@ -290,8 +290,8 @@ int net_station_table(const net_t *net, sim_table_t *t)
         sim_row_i64(t, row, c_rej, (int64_t)st->n.rejected);
         sim_row_i64(t, row, c_to, (int64_t)st->n.timed_out);
         sim_row_i64(t, row, c_servers, st->spec->servers);
-        sim_row_f64(t, row, c_wait, st->wait_s.n ? st->wait_s.mean : NAN);
-        sim_row_f64(t, row, c_soj, st->sojourn_s.n ? st->sojourn_s.mean : NAN);
+        sim_row_f64(t, row, c_wait, sim_tmean_s(&st->wait_s));
+        sim_row_f64(t, row, c_soj, sim_tmean_s(&st->sojourn_s));
         sim_row_f64(t, row, c_util, stn_utilization(st));
         sim_row_f64(t, row, c_q, stn_mean_queue_len(st));
         sim_row_f64(t, row, c_p50, sim_hist_quantile(&st->sojourn, 0.50) * 1e-9);
@@ -373,7 +373,7 @@ void stn_report(const station_t *st, rs_report_t *rep)
     rs_report_add(rep, "stations", n, "rejected", RS_COUNT, (double)st->n.rejected);
     rs_report_add(rep, "stations", n, "timed out", RS_COUNT, (double)st->n.timed_out);
     rs_report_add(rep, "stations", n, "utilization", RS_RATIO, stn_utilization(st));
-    rs_report_add(rep, "stations", n, "mean wait", RS_SECONDS, st->wait_s.n ? st->wait_s.mean : NAN);
+    rs_report_add(rep, "stations", n, "mean wait", RS_SECONDS, sim_tmean_s(&st->wait_s));
     rs_report_add(rep, "stations", n, "p95 sojourn", RS_SECONDS, sim_hist_quantile(&st->sojourn, 0.95) * 1e-9);
 }
 
@@ -402,7 +402,7 @@ static void m_report(const void *vinst, rs_report_t *rep)
     rs_report_add(rep, "summary", "", "timed_out", RS_COUNT, (double)net->timed_out);
     rs_report_add(rep, "summary", "", "success_ratio", RS_RATIO, ended ? (double)net->completed / (double)ended : NAN);
     rs_report_add(rep, "summary", "", "throughput_per_s", RS_RATE, span > 0 ? (double)net->completed / span : NAN);
-    rs_report_add(rep, "summary", "", "latency_mean_s", RS_SECONDS, net->sojourn_s.n ? net->sojourn_s.mean : NAN);
+    rs_report_add(rep, "summary", "", "latency_mean_s", RS_SECONDS, sim_tmean_s(&net->sojourn_s));
     rs_report_add(rep, "summary", "", "latency_p50_s", RS_SECONDS, sim_hist_quantile(&net->sojourn, 0.50) * 1e-9);
     rs_report_add(rep, "summary", "", "latency_p95_s", RS_SECONDS, sim_hist_quantile(&net->sojourn, 0.95) * 1e-9);
     rs_report_add(rep, "summary", "", "latency_p99_s", RS_SECONDS, sim_hist_quantile(&net->sojourn, 0.99) * 1e-9);

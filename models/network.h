@@ -53,7 +53,7 @@ typedef struct net {
 
     /* end-to-end, since warm-up */
     uint64_t arrivals, completed, rejected, timed_out;
-    sim_welford_t sojourn_s;
+    sim_tmean_t sojourn_s;
     sim_hist_t sojourn;       /* ns */
 
     /* current sample window */

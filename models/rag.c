@@ -706,7 +706,7 @@ static void req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
     if (rag->spec->client_retries > 0) maybe_client_retry(rag, r, o);
     if (o == RAG_OK_SUCCESS || o == RAG_DEGRADED) {
         sim_time_t lat = r->ended - r->arrival;
-        sim_welford_add(&rag->latency_s, sim_time_to_s(lat));
+        sim_tmean_add(&rag->latency_s, lat);
         sim_hist_add2(&rag->latency, &rag->win_latency, lat);
         rag->win_answers++;
         if (r->flags & (RQ_EMPTY | RQ_IRRELEVANT)) {
@@ -1530,7 +1530,7 @@ static void warmup(sim_t *sim, void *ctx)
     memset(rag->retries, 0, sizeof rag->retries);
     memset(rag->fallbacks, 0, sizeof rag->fallbacks);
     memset(rag->policy_rejects, 0, sizeof rag->policy_rejects);
-    sim_welford_reset(&rag->latency_s);
+    sim_tmean_reset(&rag->latency_s);
     sim_hist_reset(&rag->latency);
     rag->prompt_tokens_sum = 0;
     for (int k = 0; k < rag->ncomp; k++) {
@@ -1620,7 +1620,7 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     call_pool_init(&rag->calls);
     if (sim_dist_variance(&spec->deadline) == 0 && sim_dist_mean(&spec->deadline) > 0)
         sim_tlist_init(&rag->deadlines, sim_time_from_s(sim_dist_mean(&spec->deadline)), deadline_fire, rag);
-    sim_welford_reset(&rag->latency_s);
+    sim_tmean_reset(&rag->latency_s);
     if (sim_hist_init(&rag->latency) || sim_hist_init(&rag->win_latency)) goto fail;
     rag->reason = calloc((size_t)NREASONS(rag->ncomp), sizeof *rag->reason);
     rag->stage = calloc((size_t)rag->ncomp, sizeof *rag->stage);
@@ -1847,7 +1847,7 @@ static void m_report(const void *vinst, rs_report_t *rep)
     rs_report_add(rep, "summary", "", "retrieval_empty_ratio", RS_RATIO,
                   rag->retrievals ? (double)rag->retrievals_empty / (double)rag->retrievals : NAN);
     rs_report_add(rep, "summary", "", "goodput_per_s", RS_RATE, span > 0 ? answered / span : NAN);
-    rs_report_add(rep, "summary", "", "latency_mean_s", RS_SECONDS, rag->latency_s.n ? rag->latency_s.mean : NAN);
+    rs_report_add(rep, "summary", "", "latency_mean_s", RS_SECONDS, sim_tmean_s(&rag->latency_s));
     rs_report_add(rep, "summary", "", "latency_p50_s", RS_SECONDS, sim_hist_quantile(&rag->latency, 0.50) * 1e-9);
     rs_report_add(rep, "summary", "", "latency_p95_s", RS_SECONDS, sim_hist_quantile(&rag->latency, 0.95) * 1e-9);
     rs_report_add(rep, "summary", "", "latency_p99_s", RS_SECONDS, sim_hist_quantile(&rag->latency, 0.99) * 1e-9);

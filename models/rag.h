@@ -238,7 +238,7 @@ struct rag {
     /* since warm-up */
     uint64_t arrivals, outcome[RAG_NOUTCOMES], ungrounded, retrievals, retrievals_empty;
     uint64_t *reason;             /* failures by (target, call status), + deadline, + gateway */
-    sim_welford_t latency_s;
+    sim_tmean_t latency_s;
     sim_hist_t latency;           /* ns, answered requests (success + degraded) */
     rag_stage_t *stage;           /* per component */
     double prompt_tokens_sum;

@@ -85,8 +85,8 @@ static void warmup(sim_t *sim, void *ctx)
     station_t *st = ctx;
     sim_time_t now = sim_now(sim);
     memset(&st->n, 0, sizeof st->n);
-    sim_welford_reset(&st->wait_s);
-    sim_welford_reset(&st->sojourn_s);
+    sim_tmean_reset(&st->wait_s);
+    sim_tmean_reset(&st->sojourn_s);
     sim_hist_reset(&st->sojourn);
     sim_tavg_restart(&st->busy_avg, now);
     sim_tavg_restart(&st->queue_avg, now);
@@ -106,8 +106,8 @@ int stn_init(station_t *st, sim_t *sim, const stn_spec_t *spec, stn_exit_fn on_e
     snprintf(buf, sizeof buf, "station/%s/service", st->source);
     st->rng = sim_stream(sim, buf);
     if (!st->rng) return SIM_ENOMEM;
-    sim_welford_reset(&st->wait_s);
-    sim_welford_reset(&st->sojourn_s);
+    sim_tmean_reset(&st->wait_s);
+    sim_tmean_reset(&st->sojourn_s);
     if (sim_hist_init(&st->sojourn) || sim_hist_init(&st->win_sojourn)) return SIM_ENOMEM;
     sim_time_t now = sim_now(sim);
     sim_tavg_init(&st->busy_avg, now, 0);
@@ -169,7 +169,7 @@ static void start_service(station_t *st, stn_job_t *job, sim_time_t now)
     if (st->windowed) sim_tavg_add(&st->win_busy, now, 1);
     job->start = now;
     st->n.started++;
-    sim_welford_add(&st->wait_s, sim_time_to_s(now - job->enter));
+    sim_tmean_add(&st->wait_s, now - job->enter);
     sim_time_t s = job->demand >= 0 ? job->demand
                                     : sim_time_from_s(sim_dist_sample(&st->spec->service, st->rng));
     job->timer = sim_schedule_at(st->sim, now + s, complete_event, job, 0);
@@ -262,7 +262,7 @@ static void complete_event(sim_t *sim, void *obj, uint64_t arg)
     st->n.completions++;
     st->win.completions++;
     sim_time_t soj = now - job->enter;
-    sim_welford_add(&st->sojourn_s, sim_time_to_s(soj));
+    sim_tmean_add(&st->sojourn_s, soj);
     if (st->windowed) {
         sim_tavg_add(&st->win_busy, now, -1);
         sim_hist_add2(&st->sojourn, &st->win_sojourn, soj);

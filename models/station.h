@@ -109,7 +109,7 @@ struct station {
 
     /* since warm-up */
     stn_counts_t n;
-    sim_welford_t wait_s, sojourn_s;
+    sim_tmean_t wait_s, sojourn_s;
     sim_hist_t sojourn;           /* ns */
     sim_tavg_t busy_avg, queue_avg;
 

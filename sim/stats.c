@@ -21,6 +21,16 @@ static _Noreturn void time_backwards_(const char *fn, sim_time_t now, sim_time_t
 }
 
 /* ---- Welford ---------------------------------------------------------------- */
+double sim_tmean_s(const sim_tmean_t *m)
+{
+    if (m->n == 0) return NAN;
+    /* quotient and remainder exactly, then a rounding each: the mean in ns
+     * to within an ulp, whatever the size of the sum */
+    sim_i128_t n = (sim_i128_t)m->n, q = m->sum / n, r = m->sum % n;
+    double ns = (double)q + (double)r / (double)m->n;
+    return ns / 1e9;
+}
+
 void sim_welford_reset(sim_welford_t *w)
 {
     w->n = 0;

@@ -31,6 +31,31 @@ double sim_welford_variance(const sim_welford_t *w);   /* sample variance (n-1);
 /* Combine b into a (Chan et al.), exact for the merged sample. */
 void sim_welford_merge(sim_welford_t *a, const sim_welford_t *b);
 
+/* ---- Mean of durations (integer nanoseconds) ------------------------------
+ * Waits, sojourns, latencies: the sum is kept as an integer (128 bits, so no
+ * run can overflow it), so the mean is the exact mean to within an ulp, the
+ * same whatever the order of the values, and an observation costs an add, not
+ * Welford's division (the station's hottest instruction was waiting on it).
+ * For durations only the mean is reported; Welford stays for the rest. */
+__extension__ typedef __int128 sim_i128_t;
+typedef struct {
+    uint64_t n;
+    sim_i128_t sum;     /* ns */
+} sim_tmean_t;
+
+static inline void sim_tmean_reset(sim_tmean_t *m)
+{
+    m->n = 0;
+    m->sum = 0;
+}
+static inline void sim_tmean_add(sim_tmean_t *m, sim_time_t d)
+{
+    m->n++;
+    m->sum += d;
+}
+/* The mean in seconds (the exact mean in ns to within an ulp, divided by 1e9); NAN when empty. */
+double sim_tmean_s(const sim_tmean_t *m);
+
 /* ---- Time-weighted average (queue length, busy servers) ---------------------
  * The integral of a piecewise-constant signal divided by the elapsed time.
  * Integer-nanosecond integration keeps it exact for integer signals. */

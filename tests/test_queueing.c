@@ -37,8 +37,8 @@ static void run_reps(reps_t *r, const char *file, int reps, const char *duration
         rs_result_t res;
         cr_assert_eq(rs_run_one(&r->s, 0, (uint32_t)i, r->s.sc.seed, 0, NULL, &res), 0);
         const station_t *st = &((net_t *)res.inst)->st[0];
-        r->wait[i] = st->wait_s.mean;
-        r->soj[i] = st->sojourn_s.mean;
+        r->wait[i] = sim_tmean_s(&st->wait_s);
+        r->soj[i] = sim_tmean_s(&st->sojourn_s);
         r->util[i] = stn_utilization(st);
         r->block[i] = (double)st->n.rejected / (double)st->n.arrivals;
         rs_result_free(&res);

@@ -108,7 +108,7 @@ Test(run, trace_holds_what_the_run_computed, .timeout = 120)
         cr_assert_eq(row.arrivals, (int64_t)stn->n.arrivals);
         cr_assert_eq(row.completions, (int64_t)stn->n.completions);
         cr_assert_eq(row.util, stn_utilization(stn));
-        cr_assert_eq(row.wait, stn->wait_s.mean);
+        cr_assert_eq(row.wait, sim_tmean_s(&stn->wait_s));
         H5Tclose(st);
         H5Tclose(mt);
         H5Dclose(ds);

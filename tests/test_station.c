@@ -96,7 +96,7 @@ Test(station, deterministic_schedule_with_full_queue_matches_hand_trace)
     cr_assert_eq(f.rejected[0], 4);
     /* waits: 0, 0.5, 1.0, 1.5, 1.0 -> mean 0.8 s */
     cr_assert_eq(f.st.n.started, 5);
-    cr_assert_float_eq(f.st.wait_s.mean, 0.8, 1e-12);
+    cr_assert_float_eq(sim_tmean_s(&f.st.wait_s), 0.8, 1e-12);
     cr_assert_eq(f.st.n.arrivals, 6);
     cr_assert_eq(f.st.n.rejected, 1);
     /* busy from 1 to 8.5 without a gap: utilisation over [0, 8.5] = 7.5/8.5 */

@@ -18,6 +18,62 @@
     cr_assert(fabs((got) - (want)) <= (rel) * fabs(want), "%s = %.17g, want %.17g", #got,       \
               (double)(got), (double)(want))
 
+/* ---- Mean of durations -------------------------------------------------------- */
+Test(tmean, empty_is_nan_and_known_values_give_their_exact_mean)
+{
+    sim_tmean_t m;
+    sim_tmean_reset(&m);
+    cr_assert(isnan(sim_tmean_s(&m)));
+    sim_tmean_add(&m, 1);
+    sim_tmean_add(&m, 2);
+    cr_assert_eq(sim_tmean_s(&m), 1.5e-9, "1.5 ns");
+    sim_tmean_add(&m, 3 * SIM_SEC);
+    /* (1 + 2 + 3e9) / 3 ns = 1000000001 ns exactly */
+    cr_assert_eq(sim_tmean_s(&m), 1000000001.0 / 1e9);
+    sim_tmean_reset(&m);
+    cr_assert(isnan(sim_tmean_s(&m)) && m.n == 0);
+}
+
+Test(tmean, sums_beyond_64_bits_and_doubles_stay_exact)
+{
+    /* 2^53 + 1 cannot be held by a double; Welford or a double sum would
+     * lose the 1. Four values near 2^62 overflow an int64 sum. */
+    sim_tmean_t m;
+    sim_tmean_reset(&m);
+    const sim_time_t big = (sim_time_t)1 << 62;
+    for (int i = 0; i < 4; i++) sim_tmean_add(&m, big + 3);
+    cr_assert_eq(sim_tmean_s(&m), ((double)big + 3.0) / 1e9);
+    sim_tmean_reset(&m);
+    sim_tmean_add(&m, ((sim_time_t)1 << 53) + 1);
+    sim_tmean_add(&m, ((sim_time_t)1 << 53) + 2);
+    /* exact mean 2^53 + 1.5 ns; doubles there are 2 ns apart: within one
+     * of them (a double sum would give 2^53 + 2 for the sum, mean 2^52 + 1) */
+    double ns = sim_tmean_s(&m) * 1e9;
+    cr_assert(fabs(ns - (0x1p53 + 1.5)) <= 2.0, "%.17g", ns);
+    cr_assert_gt(ns, 0x1p53 - 1.0);
+}
+
+Test(tmean, order_does_not_change_a_bit)
+{
+    sim_rng_t r;
+    sim_rng_init(&r, 5);
+    sim_time_t v[1000];
+    for (int i = 0; i < 1000; i++) v[i] = (sim_time_t)(sim_rng_next(&r) >> 24);   /* up to 2^40 ns */
+    sim_tmean_t a, b;
+    sim_tmean_reset(&a);
+    sim_tmean_reset(&b);
+    for (int i = 0; i < 1000; i++) {
+        sim_tmean_add(&a, v[i]);
+        sim_tmean_add(&b, v[999 - i]);
+    }
+    double x = sim_tmean_s(&a), y = sim_tmean_s(&b);
+    cr_assert(memcmp(&x, &y, sizeof x) == 0, "%.17g vs %.17g", x, y);
+    /* and it is the mean: against a long-double two-pass sum */
+    long double sum = 0;
+    for (int i = 0; i < 1000; i++) sum += v[i];
+    assert_close(x, (double)(sum / 1000 / 1e9L), 1e-15);
+}
+
 /* ---- Welford ---------------------------------------------------------------- */
 static void two_pass(const double *x, size_t n, double *mean, double *var)
 {

@@ -83,7 +83,7 @@ Test(vectordb, exponential_service_is_mmc_erlang_c, .timeout = 120)
         fix_t f;
         setup(&f, yaml, (uint32_t)r, 32, WL_POISSON);
         sim_run(f.sim, 3 * SIM_HOUR);
-        w[r] = f.v->rs.st[0].wait_s.mean;
+        w[r] = sim_tmean_s(&f.v->rs.st[0].wait_s);
         teardown(&f);
     }
     double want = theory_mmc_wq(32, 1 / (0.1 + 1e-15), 4);

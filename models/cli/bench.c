@@ -196,7 +196,7 @@ static int bench_mmc(int argc, char **argv, FILE *out, FILE *err)
     fprintf(out, "M/M/%llu lambda %g/s mu %g/s horizon %g s: %llu customers, %llu events, %.2f s wall\n",
             (unsigned long long)servers, lambda, mu, horizon, (unsigned long long)s->n.completions,
             (unsigned long long)sim_events_processed(sim), dt);
-    fprintf(out, "mean wait %.5f s (Erlang C %.5f s)\n", s->wait_s.mean, wq);
+    fprintf(out, "mean wait %.5f s (Erlang C %.5f s)\n", sim_tmean_s(&s->wait_s), wq);
     fprintf(out, "%.0f customers/s\n", (double)s->n.completions / dt);
     net_destroy(net);
     sim_destroy(sim);
