@@ -57,10 +57,9 @@ void sim_rng_set_state(sim_rng_t *r, const uint64_t state[4]);
 
 static inline uint64_t sim_rng__rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-/* Next raw 64-bit output of xoshiro256**. */
-static inline uint64_t sim_rng_next(sim_rng_t *r)
+/* Next raw 64-bit output of xoshiro256** with state s[0..3]. */
+static inline uint64_t sim_rng__xoshiro(uint64_t *s)
 {
-    uint64_t *s = r->s;
     const uint64_t result = sim_rng__rotl(s[1] * 5, 7) * 9;
     const uint64_t t = s[1] << 17;
     s[2] ^= s[0];
@@ -71,6 +70,9 @@ static inline uint64_t sim_rng_next(sim_rng_t *r)
     s[3] = sim_rng__rotl(s[3], 45);
     return result;
 }
+
+/* Next raw 64-bit output of xoshiro256**. */
+static inline uint64_t sim_rng_next(sim_rng_t *r) { return sim_rng__xoshiro(r->s); }
 
 /* Uniform double in [0, 1) with 53 random bits. */
 static inline double sim_rng_uniform(sim_rng_t *r)
