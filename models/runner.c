@@ -765,7 +765,8 @@ static int write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t 
         const char **names = malloc((nc + 1) * sizeof *names), **units = malloc((nc + 1) * sizeof *units),
                    **helps = malloc((nc + 1) * sizeof *helps);
         const double **cols = malloc((nc + 1) * sizeof *cols);
-        if (names && units && helps && cols) {
+        bool ok = names && units && helps && cols;
+        if (ok) {
             for (size_t i = 0; i < nc; i++) {
                 names[i] = sim_series_name(sim, i);
                 units[i] = sim_series_unit(sim, i);
@@ -774,13 +775,12 @@ static int write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t 
             }
             snprintf(p, sizeof p, "%s/timeseries", g);
             rc |= sim_trace_series(tr, p, nc, names, units, helps, sim_series_times(sim), cols, ns);
-        } else {
-            rc = 1;
         }
         free(names);
         free(units);
         free(helps);
         free(cols);
+        if (!ok) return SIM_ENOMEM;
     }
     snprintf(p, sizeof p, "%s/events", g);
     rc |= sim_trace_table(tr, p, sim_log_table(sim));

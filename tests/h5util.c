@@ -6,31 +6,28 @@
 
 #include "testutil.h"
 
-/* The series table of `run`: names and units, row by row. */
-typedef struct {
-    char name[128], unit[32];
-} sname_t;
-
-static size_t series_table_(hid_t f, const char *run, sname_t **out)
+size_t series_table(hid_t f, const char *group, series_info_t **out)
 {
     char p[512];
-    snprintf(p, sizeof p, "%s/timeseries/series", run);
+    snprintf(p, sizeof p, "%s/series", group);
     hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
     cr_assert_geq(ds, 0, "dataset %s missing", p);
     hid_t sp = H5Dget_space(ds);
     size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
-    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(sname_t));
-    hid_t s128 = H5Tcopy(H5T_C_S1), s32 = H5Tcopy(H5T_C_S1);
-    H5Tset_size(s128, 128);
-    H5Tset_size(s32, 32);
-    H5Tset_cset(s128, H5T_CSET_UTF8);
-    H5Tset_cset(s32, H5T_CSET_UTF8);
-    H5Tinsert(mt, "name", offsetof(sname_t, name), s128);
-    H5Tinsert(mt, "unit", offsetof(sname_t, unit), s32);
+    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(series_info_t));
+    const struct { const char *name; size_t off, size; } m[] = {
+        {"name", offsetof(series_info_t, name), sizeof((*out)->name)},
+        {"unit", offsetof(series_info_t, unit), sizeof((*out)->unit)},
+        {"description", offsetof(series_info_t, description), sizeof((*out)->description)}};
+    for (size_t i = 0; i < 3; i++) {
+        hid_t st = H5Tcopy(H5T_C_S1);
+        H5Tset_size(st, m[i].size);
+        H5Tset_cset(st, H5T_CSET_UTF8);
+        H5Tinsert(mt, m[i].name, m[i].off, st);
+        H5Tclose(st);
+    }
     *out = calloc(n ? n : 1, sizeof **out);
     cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out), 0, "%s unreadable", p);
-    H5Tclose(s128);
-    H5Tclose(s32);
     H5Tclose(mt);
     H5Sclose(sp);
     H5Dclose(ds);
@@ -39,8 +36,10 @@ static size_t series_table_(hid_t f, const char *run, sname_t **out)
 
 long series_row(hid_t f, const char *run, const char *name, char *unit, size_t unitlen)
 {
-    sname_t *tab;
-    size_t n = series_table_(f, run, &tab);
+    char g[512];
+    snprintf(g, sizeof g, "%s/timeseries", run);
+    series_info_t *tab;
+    size_t n = series_table(f, g, &tab);
     long row = -1;
     for (size_t i = 0; i < n && row < 0; i++)
         if (strcmp(tab[i].name, name) == 0) row = (long)i;

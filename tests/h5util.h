@@ -15,6 +15,13 @@ typedef struct {
  * times). Fails the test if missing. */
 series_t series(hid_t f, const char *run, const char *name);
 
+/* The table `group`/series of a set of time series (group: a run's
+ * ".../timeseries"), row by row; *out owned by the caller. */
+typedef struct {
+    char name[128], unit[32], description[192];
+} series_info_t;
+size_t series_table(hid_t f, const char *group, series_info_t **out);
+
 /* The row of series `name` in `run`'s timeseries/values, or -1; its unit
  * copied into `unit` (if non-NULL). */
 long series_row(hid_t f, const char *run, const char *name, char *unit, size_t unitlen);

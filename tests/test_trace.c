@@ -15,6 +15,7 @@
 #include "sim/error.h"
 #include "sim/table.h"
 #include "sim/trace.h"
+#include "h5util.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -950,33 +951,11 @@ Test(trace, same_content_gives_identical_datasets_and_files, .timeout = 60)
 
 /* ---- sets of time series -------------------------------------------------- */
 
-typedef struct {
-    char name[64], unit[16], description[64];
-} srow_t;
-
 /* The series table of `group`, checked to hold `n` rows. */
-static srow_t *read_series_table_(hid_t f, const char *group, size_t n)
+static series_info_t *read_series_table_(hid_t f, const char *group, size_t n)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/series", group);
-    hid_t d = H5Dopen2(f, p, H5P_DEFAULT);
-    cr_assert_geq(d, 0, "%s missing", p);
-    cr_assert_eq(dims_(d), n, "%s: one row per series", p);
-    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(srow_t));
-    hid_t s64 = H5Tcopy(H5T_C_S1), s16 = H5Tcopy(H5T_C_S1);
-    H5Tset_size(s64, 64);
-    H5Tset_size(s16, 16);
-    H5Tset_cset(s64, H5T_CSET_UTF8);
-    H5Tset_cset(s16, H5T_CSET_UTF8);
-    H5Tinsert(mt, "name", offsetof(srow_t, name), s64);
-    H5Tinsert(mt, "unit", offsetof(srow_t, unit), s16);
-    H5Tinsert(mt, "description", offsetof(srow_t, description), s64);
-    srow_t *rows = calloc(n ? n : 1, sizeof *rows);
-    cr_assert_geq(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), 0);
-    H5Tclose(s64);
-    H5Tclose(s16);
-    H5Tclose(mt);
-    H5Dclose(d);
+    series_info_t *rows;
+    cr_assert_eq(series_table(f, group, &rows), n, "%s/series: one row per series", group);
     return rows;
 }
 
@@ -1040,6 +1019,21 @@ static void fill_(double *t, double *c[3], size_t n)
     }
 }
 
+/* The fixture's times (returned) and series (c), n samples each. */
+static double *fixture_(double *c[3], size_t n)
+{
+    double *t = malloc(n * sizeof *t);
+    for (size_t k = 0; k < 3; k++) c[k] = malloc(n * sizeof *c[k]);
+    fill_(t, c, n);
+    return t;
+}
+
+static void fixture_free_(double *t, double *c[3])
+{
+    for (size_t k = 0; k < 3; k++) free(c[k]);
+    free(t);
+}
+
 static void assert_set_(hid_t f, const char *group, const double *t, double *const c[3], size_t n,
                         hid_t *dcpl)
 {
@@ -1048,7 +1042,7 @@ static void assert_set_(hid_t f, const char *group, const double *t, double *con
     double *v = read_values_(f, group, 3, n, dcpl);
     for (size_t k = 0; k < 3; k++)
         cr_assert_eq(memcmp(v + k * n, c[k], n * sizeof *v), 0, "row %zu is series %zu, every bit", k, k);
-    srow_t *rows = read_series_table_(f, group, 3);
+    series_info_t *rows = read_series_table_(f, group, 3);
     for (size_t k = 0; k < 3; k++) {
         cr_assert_str_eq(rows[k].name, sn_[k]);
         cr_assert_str_eq(rows[k].unit, su_[k] ? su_[k] : "");
@@ -1064,9 +1058,7 @@ Test(trace, series_set_is_three_datasets_row_i_series_i)
     char *path = tu_tmp_path("sset", ".h5");
     sim_trace_t *tr = create_(path);
     size_t n = 600;   /* a row of 4.8 KB: contiguous */
-    double *t = malloc(n * sizeof *t), *c[3];
-    for (size_t k = 0; k < 3; k++) c[k] = malloc(n * sizeof *c[k]);
-    fill_(t, c, n);
+    double *c[3], *t = fixture_(c, n);
     cr_assert_eq(sim_trace_series(tr, "/runs/default/rep000/timeseries", 3, sn_, su_, sd_, t,
                                   (const double *const *)c, n), 0, "%s", sim_trace_errmsg(tr));
     commit_(tr);
@@ -1081,8 +1073,7 @@ Test(trace, series_set_is_three_datasets_row_i_series_i)
     cr_assert_eq(H5Pget_layout(dcpl), H5D_CONTIGUOUS, "rows under 16 KiB: contiguous");
     H5Pclose(dcpl);
     H5Fclose(f);
-    for (size_t k = 0; k < 3; k++) free(c[k]);
-    free(t);
+    fixture_free_(t, c);
     unlink(path);
     free(path);
 }
@@ -1092,9 +1083,7 @@ Test(trace, series_set_with_rows_of_16_kib_is_compressed_in_chunks_of_1024_sampl
     char *path = tu_tmp_path("sset", ".h5");
     sim_trace_t *tr = create_(path);
     size_t n = 2048;  /* a row of exactly 16 KiB */
-    double *t = malloc(n * sizeof *t), *c[3];
-    for (size_t k = 0; k < 3; k++) c[k] = malloc(n * sizeof *c[k]);
-    fill_(t, c, n);
+    double *c[3], *t = fixture_(c, n);
     cr_assert_eq(sim_trace_series(tr, "/g", 3, sn_, su_, sd_, t, (const double *const *)c, n), 0, "%s",
                  sim_trace_errmsg(tr));
     /* one sample fewer: contiguous */
@@ -1115,8 +1104,7 @@ Test(trace, series_set_with_rows_of_16_kib_is_compressed_in_chunks_of_1024_sampl
     H5Pclose(dcpl);
     free(v);
     H5Fclose(f);
-    for (size_t k = 0; k < 3; k++) free(c[k]);
-    free(t);
+    fixture_free_(t, c);
     unlink(path);
     free(path);
 }
@@ -1126,9 +1114,7 @@ Test(trace, series_appended_in_blocks_equal_the_set_written_at_once)
     char *path = tu_tmp_path("sout", ".h5");
     sim_trace_t *tr = create_(path);
     size_t n = 2500;   /* 1024 + 1024 + 452 */
-    double *t = malloc(n * sizeof *t), *c[3];
-    for (size_t k = 0; k < 3; k++) c[k] = malloc(n * sizeof *c[k]);
-    fill_(t, c, n);
+    double *c[3], *t = fixture_(c, n);
     int err = -1;
     sim_trace_series_out_t *o = sim_trace_series_open(tr, "/runs/v/rep001/timeseries", 3, sn_, su_, sd_, 1024, &err);
     cr_assert_not_null(o, "%d %s", err, sim_trace_errmsg(tr));
@@ -1156,8 +1142,7 @@ Test(trace, series_appended_in_blocks_equal_the_set_written_at_once)
     H5Pclose(d1);
     H5Pclose(d2);
     H5Fclose(f);
-    for (size_t k = 0; k < 3; k++) free(c[k]);
-    free(t);
+    fixture_free_(t, c);
     unlink(path);
     free(path);
 }
