@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "models/rag.h"
+#include "ragfx.h"
 #include "sim/scenario.h"
 
 /* A deterministic deployment: every stage takes a fixed time.
@@ -28,14 +29,9 @@
     "  audit: {latency: 50ms}\n"                                                          \
     "trace: {request_sample: 1}\n"
 
-typedef struct {
-    sim_cfg_t *cfg;
-    sim_scenario_t sc;
-    rag_spec_t spec;
-    sim_t *sim;
-    rag_t *rag;
-} fx_t;
+typedef ragfx_t fx_t;
 
+/* Load and check only (for the cases that must be refused): the diagnostics in *d. */
 static int load(fx_t *f, const char *yaml, sim_diag_t *d)
 {
     memset(f, 0, sizeof *f);
@@ -49,27 +45,10 @@ static int load(fx_t *f, const char *yaml, sim_diag_t *d)
     return d->errors ? -1 : 0;
 }
 
-static void run(fx_t *f, const char *yaml)
-{
-    sim_diag_t d;
-    sim_diag_init(&d);
-    cr_assert_eq(load(f, yaml, &d), 0, "%s", sim_diag_text(&d));
-    sim_diag_fini(&d);
-    sim_config_t sc = {.master_seed = 1, .sample_interval = SIM_SEC};
-    f->sim = sim_create(&sc);
-    f->rag = rag_create(f->sim, &f->spec);
-    cr_assert_not_null(f->rag);
-    sim_run(f->sim, f->sc.duration);
-    rag_finish(f->rag);
-}
+/* Load, run to the duration (seed 1, 1 s samples) and finish. */
+static void run(fx_t *f, const char *yaml) { ragfx_run(f, "r.yaml", yaml, 1, true); }
 
-static void done(fx_t *f)
-{
-    rag_destroy(f->rag);
-    sim_destroy(f->sim);
-    rag_spec_fini(&f->spec);
-    sim_cfg_destroy(f->cfg);
-}
+static void done(fx_t *f) { ragfx_done(f); }
 
 static char *yaml_with(const char *steps, const char *extra)
 {
