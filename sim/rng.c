@@ -38,9 +38,9 @@ static void seed_state_(uint64_t s[4], uint64_t x)
 static void gsl_set_(void *state, unsigned long seed) { seed_state_(state, (uint64_t)seed); }
 
 /* `state` is a sim_rng_t's s[4] (or GSL's own allocation of 32 bytes):
- * stepped in place. (These used to copy it to a local sim_rng_t and back;
- * the copy went through 16-byte stores read back as 8-byte loads, a
- * store-forwarding stall on every Gaussian draw: 4% of a RAG run's time.) */
+ * stepped in place. (These used to copy it to a local sim_rng_t and back,
+ * through 16-byte stores read back as 8-byte loads; perf sampled 4% of a
+ * RAG run there, though whole runs timed the same either way.) */
 static unsigned long gsl_get_(void *state)
 {
     return (unsigned long)(sim_rng__xoshiro(state) >> 32);

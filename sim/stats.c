@@ -20,7 +20,7 @@ static _Noreturn void time_backwards_(const char *fn, sim_time_t now, sim_time_t
     abort();
 }
 
-/* ---- Welford ---------------------------------------------------------------- */
+/* ---- Mean of durations ------------------------------------------------------- */
 double sim_tmean_s(const sim_tmean_t *m)
 {
     if (m->n == 0) return NAN;
@@ -31,6 +31,7 @@ double sim_tmean_s(const sim_tmean_t *m)
     return ns / 1e9;
 }
 
+/* ---- Welford ---------------------------------------------------------------- */
 void sim_welford_reset(sim_welford_t *w)
 {
     w->n = 0;
