@@ -5,6 +5,7 @@
 
 #include "models/backoff.h"
 #include "models/lb.h"
+#include "testutil.h"
 
 Test(backoff, delays_double_from_10s_to_a_300s_cap)
 {
@@ -41,17 +42,9 @@ Test(backoff, ten_minutes_healthy_resets_the_delay)
     cr_assert_eq(backoff_on_crash(&b, &sp, t + 160 * SIM_SEC + 600 * SIM_SEC), 10 * SIM_SEC);
 }
 
-static sim_t *mk(void)
-{
-    sim_config_t cfg = {.master_seed = 3};
-    sim_t *s = sim_create(&cfg);
-    cr_assert_not_null(s);
-    return s;
-}
-
 Test(lb, round_robin_is_exactly_fair_and_skips_down_replicas)
 {
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(3);
     lb_t lb;
     cr_assert_eq(lb_init(&lb, sim, LB_ROUND_ROBIN, 4, "lb/t"), 0);
     int count[4] = {0};
@@ -71,7 +64,7 @@ Test(lb, round_robin_is_exactly_fair_and_skips_down_replicas)
 
 Test(lb, random_is_uniform_chi_square)
 {
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(3);
     lb_t lb;
     cr_assert_eq(lb_init(&lb, sim, LB_RANDOM, 5, "lb/t"), 0);
     lb_set_up(&lb, 1, false);
@@ -89,7 +82,7 @@ Test(lb, random_is_uniform_chi_square)
 
 Test(lb, least_outstanding_picks_the_least_loaded)
 {
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(3);
     lb_t lb;
     cr_assert_eq(lb_init(&lb, sim, LB_LEAST_OUTSTANDING, 3, "lb/t"), 0);
     /* issue 9 calls without completing any: they spread 3/3/3 */
@@ -107,7 +100,7 @@ Test(lb, power_of_two_beats_random_on_the_maximum_load)
     /* Balls into bins: n calls that never complete into n bins. The maximum
      * load is ~ln n / ln ln n for random and ~ln ln n / ln 2 for two
      * choices (Mitzenmacher 2001): for n = 4096, about 6-7 vs 3-4. */
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(3);
     int n = 4096;
     lb_t a, b;
     cr_assert_eq(lb_init(&a, sim, LB_RANDOM, n, "lb/a"), 0);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sim/sim.h"
+#include "testutil.h"
 
 typedef struct {
     uint64_t log[200000];
@@ -19,19 +20,11 @@ static void record(sim_t *sim, void *obj, uint64_t arg)
     t->log[t->n++] = arg;
 }
 
-static sim_t *mk(void)
-{
-    sim_config_t cfg = {.master_seed = 1};
-    sim_t *s = sim_create(&cfg);
-    cr_assert_not_null(s);
-    return s;
-}
-
 Test(event_set, runs_events_in_time_order)
 {
     static trace_t t;
     t.n = 0;
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(1);
     sim_time_t at[] = {50, 10, 40, 20, 30};
     for (int i = 0; i < 5; i++) sim_schedule_at(sim, at[i], record, &t, (uint64_t)i);
     cr_assert_eq(sim_run(sim, SIM_TIME_MAX), SIM_RUN_EMPTY);
@@ -46,7 +39,7 @@ Test(event_set, ties_break_by_schedule_order)
 {
     static trace_t t;
     t.n = 0;
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(1);
     /* 1000 events at the same time, scheduled in a known order, interleaved
      * with earlier and later ones: the tied ones must come out in order. */
     for (uint64_t i = 0; i < 1000; i++) {
@@ -76,7 +69,7 @@ Test(event_set, zero_delay_events_run_after_already_scheduled_ties)
 {
     static trace_t t;
     t.n = 0;
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(1);
     for (uint64_t i = 0; i < 3; i++) sim_schedule_at(sim, 5, chain, &t, i);
     sim_run(sim, SIM_TIME_MAX);
     uint64_t want[] = {0, 1, 2, 10, 11, 12};
@@ -89,7 +82,7 @@ Test(event_set, cancelled_events_do_not_run_and_stale_handles_are_harmless)
 {
     static trace_t t;
     t.n = 0;
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(1);
     sim_timer_t a = sim_schedule_at(sim, 10, record, &t, 1);
     sim_timer_t b = sim_schedule_at(sim, 20, record, &t, 2);
     sim_timer_t c = sim_schedule_at(sim, 30, record, &t, 3);
@@ -118,7 +111,7 @@ Test(event_set, run_stops_at_end_time_inclusive)
 {
     static trace_t t;
     t.n = 0;
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(1);
     sim_schedule_at(sim, 100, record, &t, 1);
     sim_schedule_at(sim, 101, record, &t, 2);
     cr_assert_eq(sim_run(sim, 100), SIM_RUN_TIME);
@@ -161,7 +154,7 @@ Test(event_set, random_schedule_and_cancel_match_a_reference_sort)
     static uint64_t ref[N][2];
     static sim_timer_t h[N];
     t.n = 0;
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(1);
     sim_rng_t r;
     sim_rng_init(&r, 42);
     size_t nref = 0;
@@ -202,7 +195,7 @@ static void hold(sim_t *sim, void *obj, uint64_t arg)
 
 Test(event_set, steady_state_allocates_no_new_events)
 {
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(1);
     sim_rng_t r;
     sim_rng_init(&r, 7);
     for (int i = 0; i < 10000; i++) sim_schedule_at(sim, (sim_time_t)i, hold, &r, 0);

@@ -9,6 +9,7 @@
 #include "sim/rng.h"
 #include "sim/sim.h"
 #include "sim/tlist.h"
+#include "testutil.h"
 
 typedef struct {
     sim_tl_entry_t e;
@@ -54,17 +55,9 @@ static void remove_event(sim_t *sim, void *obj, uint64_t arg)
     sim_tlist_remove(a->l, &a->it->e);
 }
 
-static sim_t *mk(void)
-{
-    sim_config_t cfg = {.master_seed = 1};
-    sim_t *sim = sim_create(&cfg);
-    cr_assert_not_null(sim);
-    return sim;
-}
-
 Test(tlist, entries_expire_at_their_deadline_in_order_with_one_pending_event)
 {
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(1);
     firelog_t log = {0};
     sim_tlist_t l;
     sim_tlist_init(&l, 100, fire, &log);
@@ -92,7 +85,7 @@ Test(tlist, entries_expire_at_their_deadline_in_order_with_one_pending_event)
 
 Test(tlist, removed_entries_never_fire_and_the_stale_wake_up_rearms)
 {
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(1);
     firelog_t log = {0};
     sim_tlist_t l;
     sim_tlist_init(&l, 100, fire, &log);
@@ -135,7 +128,7 @@ static void fire_and_add(sim_t *sim, sim_tl_entry_t *e, void *ctx)
 
 Test(tlist, an_entry_added_by_the_fire_callback_expires_one_delay_later)
 {
-    sim_t *sim = mk();
+    sim_t *sim = tu_sim(1);
     firelog_t log = {0};
     sim_tlist_t l;
     item_t it[2] = {{.id = 0, .fired = -1}, {.id = 1, .fired = -1}};
@@ -209,7 +202,7 @@ Test(tlist, matches_one_event_per_timeout_to_the_nanosecond)
             r[k]->plain_fired[i] = -1;
         }
         sim_tlist_init(&r[k]->l, SIM_MS, fire_rnd, NULL);
-        sim_t *sim = mk();
+        sim_t *sim = tu_sim(1);
         sim_schedule_at(sim, 0, step, r[k], 0);
         cr_assert_eq(sim_run(sim, SIM_HOUR), SIM_RUN_EMPTY);
         sim_destroy(sim);

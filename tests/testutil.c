@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +9,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "sim/sim.h"
 
 static char *slurp_fd(int fd)
 {
@@ -157,4 +160,12 @@ int tu_wait(pid_t pid)
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     return st;
+}
+
+struct sim *tu_sim(uint64_t seed)
+{
+    sim_config_t cfg = {.master_seed = seed};
+    sim_t *s = sim_create(&cfg);
+    cr_assert_not_null(s);
+    return s;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Result of running a command: exit status (-1 if killed), captured streams. */
@@ -39,5 +40,10 @@ char *tu_read_file(const char *path, size_t *len);
 
 /* Path relative to the source tree (static storage, overwritten by the next call). */
 const char *tu_src(const char *rel);
+
+/* An engine with master seed `seed` and nothing else configured (fails the
+ * test if it cannot be made). */
+struct sim;
+struct sim *tu_sim(uint64_t seed);
 
 #endif
