@@ -1,4 +1,4 @@
-#include "model.h"
+#include "models/model.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -17,6 +17,14 @@ const model_type_t *model_find(sim_diag_t *d, sim_cfg_node_t *root)
     int k = dflt;
     if (sim_cfg_enum(d, root, "model", 0, model_names, dflt, &k) != 0) return NULL;
     return models[k];
+}
+
+int model_direction(const model_type_t *m, const char *metric)
+{
+    if (!m || !m->directions || !metric) return 0;
+    for (const model_direction_t *d = m->directions; d->metric; d++)
+        if (!strcmp(d->metric, metric)) return d->dir;
+    return 0;
 }
 
 void rs_report_init(rs_report_t *r) { memset(r, 0, sizeof *r); }

@@ -72,6 +72,35 @@ void rs_report_note(rs_report_t *r, const char *section, const char *row, const 
 /* Value of an entry, NAN if absent. */
 double rs_report_get(const rs_report_t *r, const char *section, const char *row, const char *col);
 
+/* Whether a higher value of a summary metric is better (+1), worse (-1) or
+ * neither (0), for the comparison's verdicts: one row per metric the model
+ * reports, ended by {NULL, 0}. */
+typedef struct {
+    const char *metric;
+    int dir;
+} model_direction_t;
+
+/* A summary metric that the runner takes from the run's time series: the
+ * largest value of `series` (skipped when the run has no such series).
+ * Tables end with {NULL}. */
+typedef struct {
+    const char *series, *metric;
+    rs_kind_t kind;
+} model_peak_t;
+
+/* The series the incident metrics (experiment/incident.h) read, by name:
+ * per sample, the sum of `ok` (requests that were answered) and of `ended`
+ * (every request that ended), and the p95 latency. Lists end with NULL;
+ * names the run does not have are skipped, and the sums are taken in the
+ * order listed. */
+#define MODEL_MAX_INCIDENT_SERIES 8
+#define MODEL_MAX_PEAKS 16
+typedef struct {
+    const char *const *ok;
+    const char *const *ended;
+    const char *p95;
+} model_incident_series_t;
+
 typedef struct model_type {
     const char *name;
     size_t spec_size;
@@ -92,10 +121,27 @@ typedef struct model_type {
     /* Resources a running instance holds, for the run budgets (may be
      * NULL): requests in flight and the bytes of its pools (approximate). */
     void (*usage)(const void *inst, uint64_t *in_flight, uint64_t *bytes);
+    /* Directions of the summary metrics (may be NULL: all neutral). */
+    const model_direction_t *directions;
+    /* Summary metrics taken from the series (may be NULL; at most MODEL_MAX_PEAKS). */
+    const model_peak_t *peaks;
+    /* Inputs of the incident metrics (may be NULL: none; at most
+     * MODEL_MAX_INCIDENT_SERIES names per list). */
+    const model_incident_series_t *incident;
+    /* The metrics `ragsim compare` shows when the scenario does not choose
+     * (compare.metrics), in order of priority, NULL-terminated; the first
+     * seven present that differ between variants are shown. They may name
+     * the incident metrics the runner adds (worst_window_success,
+     * time_below_slo_s, recovery_time_s: docs/compare.md). May be NULL. */
+    const char *const *key_metrics;
 } model_type_t;
 
 extern const model_type_t network_model;
 extern const model_type_t rag_model;
+
+/* The direction of a metric of model m (0 when m is NULL, the metric is
+ * NULL or the model does not list it). */
+int model_direction(const model_type_t *m, const char *metric);
 
 /* The model a scenario names (or implies); reports an unknown name. NULL on error. */
 const model_type_t *model_find(sim_diag_t *d, sim_cfg_node_t *root);

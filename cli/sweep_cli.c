@@ -1,0 +1,113 @@
+/* `ragsim sweep`: option parsing. In the MPI build (ragsim-mpi) the same
+ * options run on every rank: rank 0 is the master, the others workers. */
+#include "cli/sweep_cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "experiment/sweep.h"
+#ifdef RAGSIM_MPI
+#include "experiment/mpi/sweep_mpi.h"
+#endif
+
+int cli_parse_count(const char *s, const char *opt, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == 0) goto bad;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != 0 || v > max) goto bad;
+    *out = v;
+    return 0;
+bad:
+    fprintf(stderr, "ragsim: error: %s expects an integer in [0, %llu], got '%s'\n", opt,
+            (unsigned long long)max, s);
+    return -1;
+}
+
+int sweep_main(int argc, char **argv)
+{
+    sw_opts_t o = {.jobs = 1};
+    const char **sets = calloc((size_t)argc, sizeof *sets);
+    if (!sets) return 1;
+    o.sets = sets;
+    o.progress = isatty(STDERR_FILENO);
+    static const struct option lo[] = {{"output", 1, 0, 'o'}, {"jobs", 1, 0, 'j'},  {"resume", 0, 0, 'R'},
+                                       {"find", 1, 0, 'f'},   {"reps", 1, 0, 'r'},  {"seed", 1, 0, 'S'},
+                                       {"set", 1, 0, 's'},    {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+                                       {"force", 0, 0, 'F'},
+                                       {0, 0, 0, 0}};
+    int c, status = 2;
+    uint64_t v;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:j:qh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (!*optarg) {
+                fprintf(stderr, "ragsim: error: -o needs a file name\n");
+                goto out;
+            }
+            o.out = optarg;
+            break;
+        case 'j':
+            if (cli_parse_count(optarg, "-j", 1024, &v)) goto out;
+            if (v == 0) {
+                fprintf(stderr, "ragsim: error: -j must be at least 1\n");
+                goto out;
+            }
+            o.jobs = (int)v;
+            break;
+        case 'R': o.resume = true; break;
+        case 'F': o.force = true; break;
+        case 'f':
+            if (strcmp(optarg, "max-load") != 0) {
+                fprintf(stderr, "ragsim: error: --find knows only 'max-load', got '%s'\n", optarg);
+                goto out;
+            }
+            o.find_max_load = true;
+            break;
+        case 'r':
+            if (cli_parse_count(optarg, "--reps", 100000, &v)) goto out;
+            if (v == 0) {
+                fprintf(stderr, "ragsim: error: --reps must be at least 1\n");
+                goto out;
+            }
+            o.reps = (int64_t)v;
+            break;
+        case 'S':
+            if (cli_parse_count(optarg, "--seed", INT64_MAX, &v)) goto out;
+            o.have_seed = true;
+            o.seed = v;
+            break;
+        case 's': sets[o.nsets++] = optarg; break;
+        case 'q': o.quiet = true; o.progress = false; break;
+        case 'h': fputs(sw_usage, stdout); status = 0; goto out;
+        case ':': fprintf(stderr, "ragsim: error: option '%s' needs a value\n", argv[optind - 1]); goto out;
+        default:
+            fprintf(stderr, "ragsim: error: unknown option '%s' (see ragsim sweep --help)\n", argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "ragsim: error: missing the sweep file: ragsim sweep SWEEP.yaml (see ragsim sweep --help)\n");
+        goto out;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "ragsim: error: unexpected argument '%s' (one sweep file)\n", argv[optind + 1]);
+        goto out;
+    }
+    o.sweep = argv[optind];
+#ifdef RAGSIM_MPI
+    status = sw_mpi_sweep(&o);
+#else
+    status = sw_cmd_sweep(&o, NULL, stdout, stderr);
+#endif
+out:
+    free(sets);
+    return status;
+}

@@ -1,0 +1,232 @@
+/* Sweeps: one scenario run over a grid of parameter values, for capacity
+ * planning (`ragsim sweep`, docs/sweeps.md).
+ *
+ * A sweep file names a base scenario and axes, each a scenario path (the
+ * dotted paths of --set) with a list of values, a linear range
+ * {from, to, step} or a log range {from, to, points}:
+ *
+ *   scenario: ../rag-baseline.yaml        # relative to the sweep file
+ *   set: {duration: 5m}                   # overrides at every point
+ *   axes:
+ *     workload.rate: {from: 100/s, to: 800/s, step: 100/s}
+ *     vectordb.replicas: [1, 2, 3]
+ *   variants: [naive, rate_limit]         # default: all of the scenario's
+ *   replications: 3
+ *
+ * Points are the cartesian product of the axes (the first axis varies
+ * slowest). Every (point, variant, replication) is an independent run whose
+ * master seed is derived from (master seed, point) (sw_point_seed) and whose
+ * streams are keyed by the replication index, so results do not depend on
+ * how runs are distributed, and every variant of a point sees the same
+ * seeds (common random numbers).
+ *
+ * Runs are tasks: small fixed-size messages (point, load, variant,
+ * replication) that any worker holding the same sweep definition executes
+ * (sw_exec_task) into a fixed-size result message. The master hands tasks
+ * out dynamically to a pool of workers (forked processes for -j, MPI ranks
+ * for ragsim-mpi), appends every result to a checkpoint next to the output
+ * (--resume), and writes the output in a fixed order, so the file is the
+ * same for any pool. */
+#ifndef EXPERIMENT_SWEEP_H
+#define EXPERIMENT_SWEEP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "experiment/runner.h"
+#include "sim/cfg.h"
+#include "sim/diag.h"
+
+#define SW_MAX_AXES 8
+#define SW_MAX_VALUES 10000       /* values of one axis */
+#define SW_MAX_POINTS 100000      /* points of a sweep */
+#define SW_MAX_RUNS 1000000       /* points x variants x replications (the master keeps ~4 KiB per run) */
+#define SW_MAX_FIND_STEPS 40
+#define SW_MAX_METRICS 48         /* summary metrics carried per run */
+#define SW_METRIC_NAME RS_NAME_MAX
+
+/* What an axis's values are; the numeric kinds have a base unit. */
+typedef enum {
+    SW_TEXT,        /* anything else: no numeric value */
+    SW_INTEGER,     /* 1 */
+    SW_NUMBER,      /* 1 */
+    SW_DURATION,    /* s */
+    SW_SIZE,        /* bytes */
+    SW_RATE,        /* 1/s */
+} sw_kind_t;
+
+const char *sw_kind_name(sw_kind_t k);   /* "rate", "duration", ... */
+const char *sw_kind_unit(sw_kind_t k);   /* "1/s", "s", "bytes", "1", "" */
+
+typedef struct sw_axis {
+    const char *path;               /* dotted scenario path (lives in the sweep's cfg) */
+    sim_cfg_node_t *node;           /* its value in the sweep file, for messages */
+    sw_kind_t kind;
+    size_t n;
+    char **text;                    /* the values as substituted (--set syntax), owned */
+    double *value;                  /* in the base unit; the index for SW_TEXT */
+} sw_axis_t;
+
+/* A requirement of the capacity answer besides the scenario's SLO:
+ * capacity.require.METRIC: {max: V} or {min: V}, on the mean. */
+typedef struct sw_req {
+    const char *metric;             /* a summary metric (lives in the cfg) */
+    bool is_max;
+    double bound;                   /* in the metric's base unit */
+} sw_req_t;
+
+#define SW_MAX_REQS 8
+
+/* A sweep file, parsed. */
+typedef struct sw_def {
+    sim_cfg_t *cfg;
+    const char *path;               /* as given */
+    char *scenario_path;            /* `scenario` resolved against the sweep file's directory */
+    const char *name;
+    char **sets;                    /* `set` then --set, as PATH=VALUE (owned) */
+    size_t nsets;
+    sw_axis_t axes[SW_MAX_AXES];
+    size_t naxes;
+    size_t npoints;                 /* product of the axes' sizes */
+    int load;                       /* the load axis, -1: none */
+    char **variants;                /* the variants run, in the scenario's order (owned) */
+    size_t nvariants;
+    int64_t replications;
+    uint64_t seed;
+    int64_t find_steps;             /* find.steps (default 6) */
+    double slo_success, slo_p95;    /* the scenario's SLO (ratio; s, INFINITY: none) */
+    double knee_factor;             /* capacity.knee_factor (default 1.5) */
+    sw_req_t req[SW_MAX_REQS];      /* capacity.require */
+    size_t nreq;
+    uint64_t hash;                  /* of everything that decides the results (checkpoints) */
+} sw_def_t;
+
+/* Parse a sweep file, apply the command line's overrides (sets, reps, seed:
+ * 0/false = the file's), load the base scenario and check every point of the
+ * grid against it; errors (FILE:LINE:COL) to d. Returns 0, SIM_ECONFIG or
+ * SIM_ENOMEM; sw_def_fini in any case. */
+int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t nsets, int64_t reps,
+                bool have_seed, uint64_t seed, sim_diag_t *d);
+void sw_def_fini(sw_def_t *def);
+
+/* The master seed of every run of seed index `idx` (the point's index in
+ * the grid; with --find max-load, the index of the point's other axes):
+ *   sm64(sm64(master) ^ sm64(fnv1a64("sweep/point") + idx))
+ * with sm64 and fnv1a64 those of docs/random-streams.md. */
+uint64_t sw_point_seed(uint64_t master, uint64_t idx);
+
+/* Coordinates of grid point p: coord[i] is the index in axis i. */
+void sw_point_coords(const sw_def_t *def, uint64_t p, size_t *coord);
+/* A value for people: "150/s", "5.04 GiB", "20.0 ms", "3". */
+void sw_format_human(sw_kind_t kind, double v, char *buf, size_t n);
+
+/* ---- tasks and results -------------------------------------------------------- */
+
+typedef struct sw_task {
+    uint64_t point;                 /* grid point (find mode: load coordinate 0) */
+    uint64_t seed_index;
+    double load;                    /* the load axis's value in its base unit; NaN: the grid's */
+    uint32_t variant;               /* index in def->variants */
+    uint32_t rep;
+} sw_task_t;
+
+typedef struct sw_metric {
+    char name[SW_METRIC_NAME];
+    int32_t kind;                   /* rs_kind_t */
+    double value;
+} sw_metric_t;
+
+typedef struct sw_result {
+    sw_task_t task;
+    int32_t status;                 /* 0, or the SIM_E* code of a failed run */
+    uint32_t nmetrics;
+    uint64_t seed;
+    uint64_t events;
+    double sim_seconds;
+    sw_metric_t m[SW_MAX_METRICS];
+    char msg[160];                  /* why a run failed */
+} sw_result_t;
+
+/* A worker's loaded scenario, reused while tasks name the same point. */
+typedef struct sw_cache {
+    bool loaded;
+    uint64_t point;
+    double load;
+    rs_scenario_t s;
+} sw_cache_t;
+
+void sw_cache_fini(sw_cache_t *c);
+
+/* Execute a task into *res (a failed run is a result too, with its status
+ * and message). `hook` (may be NULL) is called every 65536 events. */
+void sw_exec_task(const sw_def_t *def, sw_cache_t *c, const sw_task_t *t, sim_progress_fn hook, void *hook_ctx,
+                  sw_result_t *res);
+
+/* Test hook: if the environment variable RAGSIM_SWEEP_TEST_CRASH is
+ * "POINT:VARIANT:REP" and the task is that run, the calling process kills
+ * itself with SIGKILL (a worker that dies). Workers call it before each
+ * task; the master never does. */
+void sw_test_crash(const sw_task_t *t);
+
+/* ---- pools --------------------------------------------------------------------- */
+
+/* Workers the master hands tasks to; the master may run tasks too (while
+ * it runs one, the run's hook serves the workers). */
+typedef struct sw_pool {
+    int nworkers;                   /* remote workers: 0 .. nworkers-1 */
+    bool master_runs;               /* the master executes tasks itself as well */
+    int depth;                      /* tasks a worker holds (running + queued); 0: 1 */
+    const char *noun;               /* "worker" / "rank", for messages */
+    void *ctx;
+    /* Send a task to idle worker w. 0, or -1 if the worker is gone. */
+    int (*send)(void *ctx, int w, const sw_task_t *t);
+    /* Wait up to timeout_ms (0: poll) for one event: 1 a result from *w;
+     * 2 worker *w is lost (why says how); 0 nothing; negative: the pool
+     * failed (why). */
+    int (*recv)(void *ctx, int timeout_ms, int *w, sw_result_t *r, char *why, size_t whylen);
+    /* Stop the workers: politely (abort false) or now (abort true). */
+    void (*shutdown)(void *ctx, bool abort);
+    /* Worker w's name in messages ("worker 2 (pid 1234)", "rank 3"). */
+    void (*describe)(void *ctx, int w, char *buf, size_t n);
+} sw_pool_t;
+
+/* n forked worker processes that inherit `def` (fills *pool; NULL and why
+ * on failure). */
+sw_pool_t *sw_fork_pool(const sw_def_t *def, int n, sw_pool_t *pool, char *why, size_t whylen);
+
+/* Serve a master as a worker until told to stop: get() a task (1), or the
+ * stop message (0), or a failure (-1); put() each result. The sweep file is
+ * loaded (quietly) on the first task. Returns 0 or 1. */
+int sw_worker_serve(const char *sweep_path, const char *const *sets, size_t nsets, int64_t reps, bool have_seed,
+                    uint64_t seed, int (*get)(void *ctx, sw_task_t *t), int (*put)(void *ctx, const sw_result_t *r),
+                    void *ctx);
+
+/* ---- the command ------------------------------------------------------------------ */
+
+typedef struct sw_opts {
+    const char *sweep;
+    const char *out;                /* NULL: <sweep stem>.h5 in the current directory */
+    int jobs;                       /* local worker processes (1: in-process) */
+    bool resume;
+    bool force;                     /* replace an existing output file */
+    bool find_max_load;             /* bisect on the load axis */
+    bool quiet;
+    bool progress;
+    const char **sets;
+    size_t nsets;
+    int64_t reps;                   /* 0: the sweep's */
+    bool have_seed;
+    uint64_t seed;
+} sw_opts_t;
+
+/* `ragsim sweep`: returns the exit status (0 ok, 1 runtime failure, 2 bad
+ * input). `pool` NULL: o->jobs local worker processes (or none for 1).
+ * The pool is shut down before returning, on every path. */
+int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err);
+
+/* The usage text of `ragsim sweep --help`. */
+extern const char sw_usage[];
+
+#endif

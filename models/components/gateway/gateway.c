@@ -1,0 +1,863 @@
+#include "models/components/gateway/gateway.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/error.h"
+
+/* ---- parsing ------------------------------------------------------------------ */
+
+static const char *const client_modes[] = {"shared", "per_watch", NULL};
+
+static int parse_config(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc, gw_spec_t *spec)
+{
+    int errs = d->errors;
+    sim_cfg_node_t *cfg = sim_cfg_get(root, "config");
+    sim_cfg_node_t *et = sim_cfg_get(root, "etcd");
+    int rc = etcd_spec_parse(d, et, &spec->etcd);
+    if (rc == SIM_ENOMEM) return rc;
+    if (!cfg) {
+        if (et) sim_cfg_warn(d, et, "'etcd' is configured but there is no 'config' section: nothing watches it");
+        return d->errors == errs ? 0 : SIM_ECONFIG;
+    }
+    if (!sim_cfg_expect_map(d, cfg, "config")) return SIM_ECONFIG;
+    spec->has_config = true;
+    sim_cfg_string(d, cfg, "prefix", 0, "/config/rag/", &spec->prefix);
+    int mode = GW_CLIENT_SHARED;
+    sim_cfg_enum(d, cfg, "watch_client", 0, client_modes, mode, &mode);
+    spec->client_mode = (gw_client_mode_t)mode;
+    sim_cfg_bool(d, cfg, "watch_per_request", 0, false, &spec->watch_per_request);
+    if (spec->watch_per_request && spec->client_mode != GW_CLIENT_PER_WATCH)
+        sim_cfg_error(d, sim_cfg_get(cfg, "watch_per_request"),
+                      "'watch_per_request' opens a client per watch: it needs 'watch_client: per_watch'");
+    spec->reload_cpu = 40 * SIM_MS;
+    spec->reload_mem = 64LL << 20;
+    sim_cfg_node_t *rl = sim_cfg_get(cfg, "reload");
+    if (rl && sim_cfg_expect_map(d, rl, "reload")) {
+        sim_cfg_duration(d, rl, "cpu", 0, spec->reload_cpu, &spec->reload_cpu);
+        sim_cfg_size(d, rl, "memory", 0, spec->reload_mem, &spec->reload_mem);
+    }
+    sim_cfg_node_t *w = sim_cfg_get(cfg, "watch");
+    if (w && sim_cfg_expect_map(d, w, "watch")) {
+        sim_cfg_node_t *b = sim_cfg_get(w, "batch");
+        if (b && sim_cfg_expect_map(d, b, "batch")) {
+            spec->batch_window = 50 * SIM_MS;   /* the article's 50 ms / 32 events */
+            spec->batch_max = 32;
+            sim_cfg_duration(d, b, "window", 0, spec->batch_window, &spec->batch_window);
+            sim_cfg_int(d, b, "max_events", 0, 1, 1000000, spec->batch_max, &spec->batch_max);
+        }
+        sim_cfg_bool(d, w, "coalesce", 0, false, &spec->coalesce);
+        sim_cfg_bool(d, w, "version_gate", 0, false, &spec->version_gate);
+        sim_cfg_bool(d, w, "resume", 0, false, &spec->resume);
+        if (spec->coalesce && spec->batch_max <= 1 && spec->batch_window == 0)
+            sim_cfg_error(d, sim_cfg_get(w, "coalesce"), "'coalesce' merges a batch into one reload: it needs 'batch'");
+    }
+    /* gRPC's connection backoff starts at 1 s (grpc-go backoff.DefaultConfig
+     * BaseDelay); the model retries at that fixed period, without growth or
+     * jitter, so that every replica's schedule is the same. */
+    sim_cfg_duration(d, cfg, "reconnect_interval", SIM_CFG_POSITIVE, SIM_SEC, &spec->reconnect_interval);
+    sim_cfg_node_t *pushes = sim_cfg_get(cfg, "pushes");
+    if (pushes && sim_cfg_expect_seq(d, pushes, "pushes")) {
+        spec->pushes = calloc(pushes->n ? pushes->n : 1, sizeof *spec->pushes);
+        if (!spec->pushes) return SIM_ENOMEM;
+        for (size_t i = 0; i < pushes->n; i++) {
+            sim_cfg_node_t *p = pushes->vals[i];
+            if (!sim_cfg_expect_map(d, p, "push")) continue;
+            gw_push_t *x = &spec->pushes[spec->npushes++];
+            sim_cfg_duration(d, p, "at", SIM_CFG_REQUIRED, 0, &x->at);
+            sim_cfg_int(d, p, "keys", SIM_CFG_REQUIRED, 1, 1000000, 1, &x->keys);
+            if (x->at >= sc->duration)
+                sim_cfg_warn(d, sim_cfg_get(p, "at"), "the push comes after the end of the run");
+        }
+    }
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+int gw_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc, gw_spec_t *spec)
+{
+    int errs = d->errors, rc;
+    memset(spec, 0, sizeof *spec);
+    spec->replicas = 2;
+    spec->cores = 4;
+    spec->lb = LB_ROUND_ROBIN;
+    spec->req_live = 64 << 10;
+    spec->req_alloc = 512 << 10;
+    spec->llm_bytes = 128 << 10;
+    spec->index_bytes = 0;
+    spec->leak_bytes = 1 << 20;
+    spec->startup = 5 * SIM_SEC;
+    sim_cfg_node_t *g = sim_cfg_get(root, "gateway");
+    if (g && !sim_cfg_expect_map(d, g, "gateway")) return SIM_ECONFIG;
+    int lb = (int)spec->lb;
+    sim_cfg_int(d, g, "replicas", 0, 1, LB_MAX_REPLICAS, spec->replicas, &spec->replicas);
+    sim_cfg_int(d, g, "cores", 0, 1, 4096, spec->cores, &spec->cores);
+    sim_cfg_enum(d, g, "load_balancer", 0, lb_policy_names, lb, &lb);
+    spec->lb = (lb_policy_t)lb;
+    sim_cfg_node_t *h = sim_cfg_get(g, "handling"), *pre = NULL, *post = NULL;
+    if (h && sim_cfg_expect_map(d, h, "handling")) {
+        pre = sim_cfg_get(h, "pre");
+        post = sim_cfg_get(h, "post");
+    }
+    if (pre) sim_dist_parse(d, pre, SIM_DIST_DURATION, &spec->pre);
+    else sim_dist_deterministic(&spec->pre, 2e-3);
+    if (post) sim_dist_parse(d, post, SIM_DIST_DURATION, &spec->post);
+    else sim_dist_deterministic(&spec->post, 1e-3);
+    sim_cfg_node_t *m = sim_cfg_get(g, "memory");
+    if (m && sim_cfg_expect_map(d, m, "memory")) {
+        sim_cfg_size(d, m, "request_live", 0, spec->req_live, &spec->req_live);
+        sim_cfg_size(d, m, "request_alloc", 0, spec->req_alloc, &spec->req_alloc);
+        sim_cfg_size(d, m, "llm_call", 0, spec->llm_bytes, &spec->llm_bytes);
+        sim_cfg_size(d, m, "index", 0, spec->index_bytes, &spec->index_bytes);
+    }
+    if ((rc = gort_spec_parse(d, sim_cfg_get(g, "runtime"), &spec->rt)) == SIM_ENOMEM) return rc;
+    if ((rc = embc_spec_parse(d, sim_cfg_get(g, "embedding_cache"), &spec->cache)) == SIM_ENOMEM) return rc;
+    sim_cfg_node_t *lk = sim_cfg_get(g, "leaks");
+    if (lk && sim_cfg_expect_map(d, lk, "leaks")) {
+        sim_cfg_ratio(d, lk, "blocked_forever", 0, 0, &spec->leak_p);
+        sim_cfg_size(d, lk, "captured_bytes", 0, spec->leak_bytes, &spec->leak_bytes);
+    }
+    sim_cfg_duration(d, g, "startup", 0, spec->startup, &spec->startup);
+    backoff_spec_parse(d, sim_cfg_get(g, "restart_backoff"), &spec->backoff);
+    if ((rc = parse_config(d, root, sc, spec)) == SIM_ENOMEM) return rc;
+    if (d->errors != errs) return SIM_ECONFIG;
+    spec->stations = calloc((size_t)spec->replicas, sizeof *spec->stations);
+    if (!spec->stations) return SIM_ENOMEM;
+    for (int64_t i = 0; i < spec->replicas; i++) {
+        stn_spec_t *s = &spec->stations[i];
+        s->name = "gateway";
+        s->replicated = true;
+        s->replica = (int)i;
+        s->servers = spec->cores;
+        s->queue_limit = INT64_MAX;
+        sim_dist_deterministic(&s->service, 0);
+    }
+    return 0;
+}
+
+void gw_spec_fini(gw_spec_t *spec)
+{
+    sim_dist_fini(&spec->pre);
+    sim_dist_fini(&spec->post);
+    free(spec->stations);
+    free(spec->pushes);
+    etcd_spec_fini(&spec->etcd);
+    memset(spec, 0, sizeof *spec);
+}
+
+/* ---- reloads -------------------------------------------------------------------- */
+
+typedef struct gw_reload {
+    gw_job_t job;                  /* first member */
+    struct gw_reload *next_free;
+    gw_t *g;
+    int replica;
+    uint32_t gen;
+} gw_reload_t;
+
+#define RELOAD_SLAB 256
+
+static gw_reload_t *reload_alloc(gw_t *g)
+{
+    if (!g->reload_free) {
+        void **s = realloc(g->reload_slabs, (g->nreload_slabs + 1) * sizeof *s);
+        if (!s) return NULL;
+        g->reload_slabs = s;
+        gw_reload_t *slab = calloc(RELOAD_SLAB, sizeof *slab);
+        if (!slab) return NULL;
+        g->reload_slabs[g->nreload_slabs++] = slab;
+        for (size_t i = RELOAD_SLAB; i-- > 0;) {
+            slab[i].next_free = g->reload_free;
+            g->reload_free = &slab[i];
+        }
+    }
+    gw_reload_t *x = g->reload_free;
+    g->reload_free = x->next_free;
+    return x;
+}
+
+/* Start one reload on replica r: its own goroutine, a new index, transient
+ * memory, CPU. */
+static void reload_start(gw_t *g, int r)
+{
+    sim_t *sim = g->sim;
+    gw_replica_t *rp = &g->rep[r];
+    gw_reload_t *x = reload_alloc(g);
+    if (!x) {
+        sim->error = SIM_ENOMEM;
+        sim_stop(sim);
+        return;
+    }
+    x->job.kind = GW_JOB_RELOAD;
+    x->g = g;
+    x->replica = r;
+    x->gen = rp->gen;
+    rp->reloads_running++;
+    g->reloads_started++;
+    gort_goroutines(&rp->rt, 1);
+    gort_retain(&rp->rt, g->spec->index_bytes + g->spec->reload_mem);
+    x->job.job.demand = sim_time_from_s(sim_time_to_s(g->spec->reload_cpu) / g->speed);
+    g->reload_cpu_s += sim_time_to_s(x->job.job.demand);
+    g->win_reload_cpu_s += sim_time_to_s(x->job.job.demand);
+    stn_submit(&rp->cpu, &x->job.job);
+}
+
+/* The batch of config events buffered on replica r is handed to the
+ * callback: one reload for the whole batch (coalesced by revision), or one
+ * per event. */
+static void flush_batch(gw_t *g, int r)
+{
+    gw_replica_t *rp = &g->rep[r];
+    sim_cancel(g->sim, &rp->batch_timer);
+    int64_t n = rp->batch_events;
+    rp->batch_events = 0;
+    if (n == 0 || (!rp->up && !rp->starting)) return;
+    g->batches++;
+    if (g->spec->coalesce) reload_start(g, r);
+    else
+        for (int64_t i = 0; i < n; i++) reload_start(g, r);
+}
+
+static void batch_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    gw_t *g = obj;
+    g->rep[arg].batch_timer = (sim_timer_t){0, 0};
+    flush_batch(g, (int)arg);
+}
+
+static bool is_version_revision(const gw_t *g, int64_t revision)
+{
+    for (size_t i = 0; i < g->spec->npushes; i++)
+        if (g->push_version_rev[i] == revision) return true;
+    return false;
+}
+
+static void watch_broken(gw_t *g, gw_watch_t *w);
+
+/* A config event reached watch w of replica r (or its stream broke:
+ * revision < 0). The naive callback reloads for every event; the watch
+ * policies filter (`version_gate`: only the `_version` key), batch (`batch`:
+ * flush at max_events or after window) and coalesce (`coalesce`: one reload
+ * per batch). Events replayed after a resume take the same path. */
+static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key)
+{
+    (void)sim;
+    (void)watcher;
+    (void)key;
+    gw_watch_t *w = ctx;
+    gw_replica_t *rp = w->rp;
+    gw_t *g = (gw_t *)rp->cpu.owner;
+    int r = (int)(rp - g->rep);
+    if (revision < 0) {
+        watch_broken(g, w);
+        return;
+    }
+    if (!rp->up && !rp->starting) return;   /* a dead process hears nothing */
+    w->last_rev = revision;
+    g->events_seen++;
+    if (g->spec->version_gate && !is_version_revision(g, revision)) return;
+    if (g->spec->batch_max <= 1 && g->spec->batch_window == 0) {
+        reload_start(g, r);
+        return;
+    }
+    if (rp->batch_events++ == 0 && g->spec->batch_window > 0)
+        rp->batch_timer = sim_schedule_in(g->sim, g->spec->batch_window, batch_event, g, (uint64_t)r);
+    if (g->spec->batch_max > 0 && rp->batch_events >= g->spec->batch_max) flush_batch(g, r);
+}
+
+static void reload_done(gw_t *g, gw_reload_t *x, stn_outcome_t oc)
+{
+    gw_replica_t *rp = &g->rep[x->replica];
+    if (oc == STN_DONE && rp->gen == x->gen) {
+        rp->reloads_running--;
+        embc_new_version(&rp->cache);             /* the old index: garbage unless pinned */
+        gort_release(&rp->rt, g->spec->reload_mem);
+        gort_goroutines(&rp->rt, -1);
+        g->reloads++;
+        g->reloads_total++;
+        g->win_reloads++;
+    }
+    x->next_free = g->reload_free;
+    g->reload_free = x;
+}
+
+/* ---- broken watches: reconnect, resume or re-list ---------------------------------- */
+
+#define WATCH_SLAB 256
+
+static gw_watch_t *watch_new(gw_t *g, int r)
+{
+    if (!g->watch_free) {
+        void **s = realloc(g->watch_slabs, (g->nwatch_slabs + 1) * sizeof *s);
+        if (!s) return NULL;
+        g->watch_slabs = s;
+        gw_watch_t *slab = calloc(WATCH_SLAB, sizeof *slab);
+        if (!slab) return NULL;
+        g->watch_slabs[g->nwatch_slabs++] = slab;
+        for (size_t i = WATCH_SLAB; i-- > 0;) {
+            slab[i].next = g->watch_free;
+            g->watch_free = &slab[i];
+        }
+    }
+    gw_watch_t *w = g->watch_free;
+    g->watch_free = w->next;
+    gw_replica_t *rp = &g->rep[r];
+    *w = (gw_watch_t){.next = rp->watches, .rp = rp, .client = -1, .watcher = -1, .state = GW_WATCH_NONE};
+    rp->watches = w;
+    rp->nwatches++;
+    return w;
+}
+
+/* Notable events, aggregated: every count since the last line goes into one
+ * line per kind, written by a zero-delay event after everything scheduled
+ * for this instant (all replicas break, and retry, at the same instants). */
+static void log_flush_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    gw_t *g = obj;
+    char detail[224];
+    g->log_pending = false;
+    if (g->log_breaks) {
+        snprintf(detail, sizeof detail, "%llu config watches broke (etcd unreachable): retry every %.3g s, %s",
+                 (unsigned long long)g->log_breaks, sim_time_to_s(g->spec->reconnect_interval),
+                 g->spec->resume ? "resume from lastRev+1 while the lease is live" : "naive: new client, re-list, full reload");
+        sim_log_event(sim, "config_watch_broken", "gateway", (double)g->log_breaks, detail);
+    }
+    if (g->log_resumes) {
+        snprintf(detail, sizeof detail, "%llu watches resumed from lastRev+1 on their lease: only missed events are replayed",
+                 (unsigned long long)g->log_resumes);
+        sim_log_event(sim, "config_watch_resumed", "gateway", (double)g->log_resumes, detail);
+    }
+    if (g->log_relists) {
+        snprintf(detail, sizeof detail,
+                 "%llu watches re-list (Range, one full reload, watch from its revision + 1): %llu after ErrCompacted, "
+                 "%llu after their lease expired",
+                 (unsigned long long)g->log_relists, (unsigned long long)g->log_relist_compacted,
+                 (unsigned long long)g->log_relist_expired);
+        sim_log_event(sim, "config_watch_relisted", "gateway", (double)g->log_relists, detail);
+    }
+    g->log_breaks = g->log_resumes = g->log_relists = g->log_relist_compacted = g->log_relist_expired = 0;
+}
+
+static void log_note(gw_t *g)
+{
+    if (g->log_pending) return;
+    g->log_pending = true;
+    sim_schedule_in(g->sim, 0, log_flush_event, g, 0);
+}
+
+static void reconnect_event(sim_t *sim, void *obj, uint64_t arg);
+
+/* w waits for the replica's reconnect timer (the retry schedule runs from
+ * the first break: break + k x reconnect_interval). */
+static void watch_wait(gw_t *g, gw_watch_t *w)
+{
+    gw_replica_t *rp = w->rp;
+    w->state = GW_WATCH_BROKEN;
+    w->watcher = -1;
+    rp->nbroken++;
+    if (!sim_timer_pending(&rp->reconnect))
+        rp->reconnect = sim_schedule_in(g->sim, g->spec->reconnect_interval, reconnect_event, g,
+                                        (uint64_t)(rp - g->rep));
+}
+
+static void watch_broken(gw_t *g, gw_watch_t *w)
+{
+    g->watch_breaks++;
+    g->log_breaks++;
+    log_note(g);
+    watch_wait(g, w);
+}
+
+/* The re-list ended: one full reload (a pending batch is superseded by it),
+ * then a watch from the listing's revision + 1. A cut Range retries. */
+static void on_range(sim_t *sim, void *ctx, int client, int64_t revision)
+{
+    (void)sim;
+    gw_watch_t *w = ctx;
+    gw_replica_t *rp = w->rp;
+    gw_t *g = (gw_t *)rp->cpu.owner;
+    int r = (int)(rp - g->rep);
+    if (revision < 0) {
+        watch_wait(g, w);
+        return;
+    }
+    if (!rp->up && !rp->starting) return;   /* unreachable: a dead process's clients are closed */
+    sim_cancel(g->sim, &rp->batch_timer);
+    rp->batch_events = 0;
+    reload_start(g, r);
+    w->last_rev = revision;
+    int id = etcd_watch_from(g->etcd, client, g->spec->prefix, revision + 1, true, on_config_event, w);
+    if (id < 0) {
+        watch_wait(g, w);
+        return;
+    }
+    w->watcher = id;
+    w->state = GW_WATCH_LIVE;
+}
+
+/* Re-list: a new client unless the old one keeps a live lease (resume's
+ * fallback after ErrCompacted), then a Range. The new client is opened
+ * before the old one is closed, so a failed open (partition, quota) leaves
+ * w as it was for the next retry; the old lease is not revoked. */
+static void watch_relist(gw_t *g, gw_watch_t *w, bool keep_client)
+{
+    etcd_t *e = g->etcd;
+    if (!keep_client) {
+        int c = etcd_client_open(e);
+        if (c < 0) {
+            if (c != ETCD_ERR_UNAVAILABLE) {
+                g->watch_failures++;
+                w->rp->watch_failures++;
+            }
+            return;
+        }
+        if (w->client >= 0) etcd_client_close(e, w->client);
+        w->client = c;
+    }
+    if (etcd_range(e, w->client, g->spec->prefix, on_range, w) != 0) return;
+    w->state = GW_WATCH_RELISTING;
+    w->rp->nbroken--;
+    g->watch_relists++;
+    g->log_relists++;
+    log_note(g);
+}
+
+/* One retry of a broken watch. */
+static void watch_retry(gw_t *g, gw_watch_t *w)
+{
+    etcd_t *e = g->etcd;
+    bool lease = w->client >= 0 && etcd_client_lease_live(e, w->client);
+    if (g->spec->resume && lease) {
+        int id = etcd_watch_from(e, w->client, g->spec->prefix, w->last_rev + 1, true, on_config_event, w);
+        if (id >= 0) {
+            w->watcher = id;
+            w->state = GW_WATCH_LIVE;
+            w->rp->nbroken--;
+            g->watch_resumes++;
+            g->log_resumes++;
+            log_note(g);
+            return;
+        }
+        if (id != ETCD_ERR_COMPACTED) return;   /* still partitioned: the next tick */
+        g->watch_compacted++;
+        uint64_t before = g->watch_relists;
+        watch_relist(g, w, true);
+        if (g->watch_relists != before) g->log_relist_compacted++;
+        return;
+    }
+    bool expired = g->spec->resume && w->client >= 0;   /* resume wanted, but the lease is gone */
+    uint64_t before = g->watch_relists;
+    watch_relist(g, w, false);
+    if (expired && g->watch_relists != before) g->log_relist_expired++;
+}
+
+/* The replica's reconnect tick: every broken watch retries; the timer runs
+ * again while some are still broken. O(watches of the replica): only
+ * during and right after a partition. */
+static void reconnect_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    gw_t *g = obj;
+    gw_replica_t *rp = &g->rep[arg];
+    rp->reconnect = (sim_timer_t){0, 0};
+    for (gw_watch_t *w = rp->watches; w && rp->nbroken > 0; w = w->next)
+        if (w->state == GW_WATCH_BROKEN) watch_retry(g, w);
+    if (rp->nbroken > 0 && !sim_timer_pending(&rp->reconnect))
+        rp->reconnect = sim_schedule_in(sim, g->spec->reconnect_interval, reconnect_event, g, arg);
+}
+
+/* ---- CPU -------------------------------------------------------------------------- */
+
+static void on_cpu_done(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t oc)
+{
+    (void)sim;
+    gw_t *g = owner;
+    if (((gw_job_t *)job)->kind == GW_JOB_RELOAD)
+        reload_done(g, (gw_reload_t *)job, oc);
+    else
+        g->hooks.request_cpu_done(g->hooks.ctx, job, oc);
+}
+
+void gw_request_cpu(gw_t *g, int r, stn_job_t *job, bool pre)
+{
+    gw_replica_t *rp = &g->rep[r];
+    const sim_dist_t *d = pre ? &g->spec->pre : &g->spec->post;
+    int64_t alloc = pre ? g->spec->req_alloc / 2 : g->spec->req_alloc - g->spec->req_alloc / 2;
+    double s = sim_dist_sample(d, g->rng_cpu) + gort_assist_seconds(&rp->rt, alloc);
+    ((gw_job_t *)job)->kind = GW_JOB_REQUEST;
+    job->demand = sim_time_from_s(s / g->speed);
+    gort_alloc(&rp->rt, alloc);
+    stn_submit(&rp->cpu, job);    /* unbounded queue: always accepted */
+}
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+int gw_pick(gw_t *g) { return lb_pick(&g->lb); }
+
+void gw_request_begin(gw_t *g, int r)
+{
+    gw_replica_t *rp = &g->rep[r];
+    lb_begin(&g->lb, r);
+    gort_goroutines(&rp->rt, 1);
+    gort_retain(&rp->rt, g->spec->req_live);
+}
+
+void gw_request_end(gw_t *g, int r, uint32_t gen)
+{
+    gw_replica_t *rp = &g->rep[r];
+    lb_end(&g->lb, r);
+    if (rp->gen != gen) return;
+    gort_release(&rp->rt, g->spec->req_live);
+    gort_goroutines(&rp->rt, -1);
+}
+
+void gw_llm_call_begin(gw_t *g, int r)
+{
+    gw_replica_t *rp = &g->rep[r];
+    gort_goroutines(&rp->rt, 1);
+    gort_retain(&rp->rt, g->spec->llm_bytes);
+}
+
+void gw_llm_call_end(gw_t *g, int r, uint32_t gen)
+{
+    gw_replica_t *rp = &g->rep[r];
+    if (rp->gen != gen) return;
+    gort_release(&rp->rt, g->spec->llm_bytes);
+    gort_goroutines(&rp->rt, -1);
+}
+
+void gw_deadline(gw_t *g, int r, double u)
+{
+    gw_replica_t *rp = &g->rep[r];
+    if (!(u < g->spec->leak_p)) return;
+    rp->leaked++;
+    g->leaked_total++;
+    gort_goroutines(&rp->rt, 1);
+    gort_retain(&rp->rt, g->spec->leak_bytes);
+}
+
+bool gw_request_watch(gw_t *g, int r)
+{
+    gw_replica_t *rp = &g->rep[r];
+    int c = etcd_client_open(g->etcd);
+    gw_watch_t *w = NULL;
+    if (c >= 0) {
+        if (!(w = watch_new(g, r))) {
+            g->sim->error = SIM_ENOMEM;
+            sim_stop(g->sim);
+            return false;
+        }
+        w->client = c;
+        w->last_rev = etcd_revision(g->etcd);
+        w->watcher = etcd_watch(g->etcd, c, g->spec->prefix, true, on_config_event, w);
+    }
+    if (c < 0 || w->watcher < 0) {
+        g->watch_failures++;
+        rp->watch_failures++;
+        return false;
+    }
+    w->state = GW_WATCH_LIVE;
+    return true;
+}
+
+bool gw_cache_lookup(gw_t *g, int r, uint64_t key)
+{
+    g->cache_lookups++;
+    g->win_lookups++;
+    bool hit = embc_lookup(&g->rep[r].cache, key, sim_now(g->sim));
+    g->cache_hits += hit;
+    g->win_hits += hit;
+    return hit;
+}
+
+void gw_cache_insert(gw_t *g, int r, uint64_t key)
+{
+    if (embc_insert(&g->rep[r].cache, key, sim_now(g->sim)) != 0) {
+        g->sim->error = SIM_ENOMEM;
+        sim_stop(g->sim);
+    }
+}
+
+static void cache_mem(void *ctx, int64_t delta)
+{
+    gw_replica_t *rp = ctx;
+    if (delta > 0) gort_retain(&rp->rt, delta);
+    else gort_release(&rp->rt, -delta);
+}
+
+/* ---- life of a replica ------------------------------------------------------------------ */
+
+/* The shared watch of a starting process: a client and a watch from now.
+ * If etcd refuses (partition, lease quota) it retries like a broken watch
+ * (counted in watch_failures, not in the breaks). */
+static void open_watch(gw_t *g, int r)
+{
+    gw_replica_t *rp = &g->rep[r];
+    rp->shared = NULL;
+    if (!g->etcd || g->spec->watch_per_request) return;
+    gw_watch_t *w = watch_new(g, r);
+    if (!w) {
+        g->sim->error = SIM_ENOMEM;
+        sim_stop(g->sim);
+        return;
+    }
+    rp->shared = w;
+    w->client = etcd_client_open(g->etcd);
+    if (w->client >= 0) {
+        w->last_rev = etcd_revision(g->etcd);
+        w->watcher = etcd_watch(g->etcd, w->client, g->spec->prefix, true, on_config_event, w);
+    } else {
+        w->client = -1;
+    }
+    if (w->client < 0 || w->watcher < 0) {
+        g->watch_failures++;
+        rp->watch_failures++;
+        watch_wait(g, w);
+        return;
+    }
+    w->state = GW_WATCH_LIVE;
+}
+
+static void process_start(gw_t *g, int r)
+{
+    gw_replica_t *rp = &g->rep[r];
+    gort_restart(&rp->rt);
+    embc_clear(&rp->cache);
+    if (g->spec->index_bytes) gort_retain(&rp->rt, g->spec->index_bytes);   /* load the in-process index */
+    open_watch(g, r);
+}
+
+static void ready_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    gw_t *g = obj;
+    int r = (int)arg;
+    gw_replica_t *rp = &g->rep[r];
+    rp->restart = (sim_timer_t){0, 0};
+    rp->starting = false;
+    rp->up = true;
+    lb_set_up(&g->lb, r, true);
+    sim_log_event(sim, "replica_ready", rp->cpu.source, 0, "ready");
+}
+
+static void restart_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    gw_t *g = obj;
+    int r = (int)arg;
+    gw_replica_t *rp = &g->rep[r];
+    backoff_on_restart(&rp->backoff, sim_now(sim));
+    rp->starting = true;
+    process_start(g, r);
+    sim_log_event(sim, "replica_restarted", rp->cpu.source, 0, "process restarted with an empty cache");
+    rp->restart = sim_schedule_in(sim, g->spec->startup, ready_event, g, (uint64_t)r);
+}
+
+void gw_crash(gw_t *g, int r, const char *kind, const char *detail)
+{
+    gw_replica_t *rp = &g->rep[r];
+    if (!rp->up && !rp->starting) return;
+    sim_t *sim = g->sim;
+    char buf[224];
+    sim_time_t delay = backoff_on_crash(&rp->backoff, &g->spec->backoff, sim_now(sim));
+    snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail, sim_time_to_s(delay));
+    sim_log_event(sim, kind, rp->cpu.source, (double)gort_rss(&rp->rt), buf);
+    if (!strcmp(kind, "oom_kill")) {
+        g->oom_kills++;
+        g->oom_kills_total++;
+    }
+    sim_cancel(sim, &rp->restart);
+    rp->up = rp->starting = false;
+    lb_set_up(&g->lb, r, false);
+    rp->gen++;                                   /* books of the dead process are closed */
+    gort_kill(&rp->rt);
+    /* the process's connections close with it; its leases expire later */
+    for (gw_watch_t *w = rp->watches, *next; w; w = next) {
+        next = w->next;
+        if (w->client >= 0) etcd_client_close(g->etcd, w->client);
+        w->next = g->watch_free;
+        g->watch_free = w;
+    }
+    rp->watches = rp->shared = NULL;
+    rp->nwatches = rp->nbroken = 0;
+    sim_cancel(sim, &rp->reconnect);
+    rp->leaked = 0;
+    rp->reloads_running = 0;
+    rp->batch_events = 0;
+    sim_cancel(sim, &rp->batch_timer);
+    stn_abort_all(&rp->cpu);                     /* CPU segments die with the process */
+    g->hooks.fail_all(g->hooks.ctx, r);          /* every request on it fails */
+    rp->restart = sim_schedule_in(sim, delay, restart_event, g, (uint64_t)r);
+}
+
+/* The kernel's OOM killer acts right after the allocation that crossed the
+ * limit, not inside it: a zero-delay event, so that no caller of the
+ * runtime is re-entered by the kill (the allocating request may be the
+ * first to fail). */
+static void oom_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    gw_replica_t *rp = obj;
+    gw_t *g = (gw_t *)rp->cpu.owner;
+    if (rp->gen != (uint32_t)arg || (!rp->up && !rp->starting)) return;
+    char detail[160];
+    snprintf(detail, sizeof detail, "RSS %.3g GiB > limit %.3g GiB (heap %.3g GiB, %lld goroutines)",
+             (double)gort_rss(&rp->rt) / (1 << 30), (double)g->spec->rt.memory_limit / (1 << 30),
+             (double)rp->rt.heap / (1 << 30), (long long)rp->rt.goroutines);
+    gw_crash(g, (int)(rp - g->rep), "oom_kill", detail);
+}
+
+static void on_oom(sim_t *sim, void *ctx)
+{
+    gw_replica_t *rp = ctx;
+    sim_schedule_in(sim, 0, oom_event, rp, rp->gen);
+}
+
+/* ---- config pushes --------------------------------------------------------------------- */
+
+static void push_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    gw_t *g = obj;
+    const gw_push_t *p = &g->spec->pushes[arg];
+    char detail[96];
+    snprintf(detail, sizeof detail, "%lld keys under %s, one revision each", (long long)p->keys, g->spec->prefix);
+    sim_log_event(sim, "config_push", "etcd", (double)p->keys, detail);
+    if (g->spec->version_gate) {
+        /* the keys, then `_version` last: its revision gates the reloads */
+        int64_t first = etcd_put(g->etcd, g->spec->prefix, p->keys + 1);
+        g->push_version_rev[arg] = first + p->keys;
+    } else {
+        etcd_put(g->etcd, g->spec->prefix, p->keys);
+    }
+}
+
+/* ---- metrics ---------------------------------------------------------------------------- */
+
+enum {
+    C_GOROUTINES, C_HEAP, C_RSS, C_GC, C_LEAKED, C_CACHE_N, C_CACHE_B, C_HIT, C_RELOADS, C_RELOAD_CPU, C_OOM, C_PINNED,
+    C_BREAKS, C_RELISTS, C_RESUMES, C_COMPACTED,   /* with `config` only */
+};
+
+static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    gw_t *g = ctx;
+    int64_t gor = 0, heap = 0, rss = 0, leaked = 0, entries = 0, bytes = 0, pinned = 0;
+    double gc = 0;
+    for (int64_t r = 0; r < g->spec->replicas; r++) {
+        gw_replica_t *rp = &g->rep[r];
+        bool alive = rp->up || rp->starting;
+        if (!alive) continue;
+        gor += rp->rt.goroutines;
+        heap += rp->rt.heap;
+        int64_t x = gort_rss(&rp->rt);
+        rss = x > rss ? x : rss;
+        leaked += rp->leaked;
+        entries += embc_entries(&rp->cache);
+        bytes += embc_bytes(&rp->cache);
+        pinned += embc_pinned_bytes(&rp->cache);
+    }
+    for (int64_t r = 0; r < g->spec->replicas; r++) gc += gort_win_gc_cpu_seconds(&g->rep[r].rt);
+    double secs = sim_time_to_s(dt);
+    sim_series_set(sim, g->col[C_GOROUTINES], (double)gor);
+    sim_series_set(sim, g->col[C_HEAP], (double)heap);
+    sim_series_set(sim, g->col[C_RSS], (double)rss);
+    sim_series_set(sim, g->col[C_GC], gc / (secs * (double)(g->spec->cores * g->spec->replicas)));
+    sim_series_set(sim, g->col[C_LEAKED], (double)leaked);
+    sim_series_set(sim, g->col[C_CACHE_N], (double)entries);
+    sim_series_set(sim, g->col[C_CACHE_B], (double)bytes);
+    sim_series_set(sim, g->col[C_HIT], g->win_lookups ? (double)g->win_hits / (double)g->win_lookups : NAN);
+    sim_series_set(sim, g->col[C_RELOADS], (double)g->reloads_started);
+    sim_series_set(sim, g->col[C_RELOAD_CPU], g->win_reload_cpu_s / (secs * (double)(g->spec->cores * g->spec->replicas)));
+    sim_series_set(sim, g->col[C_OOM], (double)g->oom_kills_total);
+    sim_series_set(sim, g->col[C_PINNED], (double)pinned);
+    if (g->etcd) {
+        sim_series_set(sim, g->col[C_BREAKS], (double)g->watch_breaks);
+        sim_series_set(sim, g->col[C_RELISTS], (double)g->watch_relists);
+        sim_series_set(sim, g->col[C_RESUMES], (double)g->watch_resumes);
+        sim_series_set(sim, g->col[C_COMPACTED], (double)g->watch_compacted);
+    }
+    g->win_reloads = g->win_hits = g->win_lookups = 0;
+    g->win_reload_cpu_s = 0;
+}
+
+static void warmup(sim_t *sim, void *ctx)
+{
+    (void)sim;
+    gw_t *g = ctx;
+    g->oom_kills = g->reloads = g->leaked_total = g->watch_failures = g->cache_hits = g->cache_lookups = 0;
+    g->reload_cpu_s = 0;
+}
+
+int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
+{
+    memset(g, 0, sizeof *g);
+    g->sim = sim;
+    g->spec = spec;
+    g->hooks = hooks;
+    g->speed = 1;
+    int n = (int)spec->replicas;
+    g->rng_cpu = sim_stream(sim, "gateway/handling");
+    if (!g->rng_cpu) return SIM_ENOMEM;
+    static const struct { const char *name, *unit, *help; } cols[] = {
+        {"goroutines", "1", "goroutines of all gateway replicas: requests held, LLM calls in flight, reloads, leaked"},
+        {"heap_inuse_bytes", "bytes", "Go heap in use (live + garbage not yet collected), summed over gateway replicas"},
+        {"rss_bytes", "bytes", "resident memory of the largest gateway replica: heap + stacks + runtime"},
+        {"gc_cpu_ratio", "1", "GC CPU (mark workers and assists) / all gateway cores over the interval"},
+        {"goroutines_leaked", "1", "goroutines blocked forever, all gateway replicas"},
+        {"embedding_cache_entries", "1", "entries in the gateway embedding caches"},
+        {"embedding_cache_bytes", "bytes", "bytes held by the gateway embedding caches"},
+        {"embedding_cache_hit_ratio", "1", "cache hits / lookups in the interval"},
+        {"config_reloads_total", "1", "config reloads started since the start of the run (each costs CPU, a goroutine and a new index)"},
+        {"config_reload_cpu_ratio", "1", "CPU of reloads started in the interval / all gateway cores"},
+        {"oom_kills_total{component=gateway}", "1", "gateway OOM kills since the start of the run"},
+        {"index_pinned_bytes", "bytes", "old in-process index versions kept resident by cache entries"},
+        {"config_watch_breaks_total", "1", "config watches broken by an etcd partition since the start of the run"},
+        {"config_watch_relists_total", "1", "re-lists (Range + one full reload + watch from its revision + 1) since the start of the run"},
+        {"config_watch_resumes_total", "1", "broken watches resumed from lastRev+1 on their lease since the start of the run"},
+        {"config_watch_compacted_total", "1", "resumes refused with ErrCompacted (then re-listed) since the start of the run"},
+    };
+    int ncols = spec->has_config ? C_COMPACTED + 1 : C_PINNED + 1;
+    for (int i = 0; i < ncols; i++)
+        if ((g->col[i] = sim_series_add(sim, cols[i].name, cols[i].unit, cols[i].help)) < 0) return SIM_ENOMEM;
+    if (sim_add_sampler(sim, sampler, g) || sim_add_warmup_hook(sim, warmup, g)) return SIM_ENOMEM;
+    if (lb_init(&g->lb, sim, spec->lb, n, "lb/gateway")) return SIM_ENOMEM;
+    if (spec->has_config && !(g->etcd = etcd_create(sim, &spec->etcd))) return SIM_ENOMEM;
+    g->rep = calloc((size_t)n, sizeof *g->rep);
+    if (!g->rep) return SIM_ENOMEM;
+    for (int r = 0; r < n; r++) {
+        gw_replica_t *rp = &g->rep[r];
+        if (stn_init(&rp->cpu, sim, &spec->stations[r], on_cpu_done, g)) return SIM_ENOMEM;
+        char label[64];
+        snprintf(label, sizeof label, "component=gateway,replica=%d", r);
+        if (gort_init(&rp->rt, sim, &spec->rt, &rp->cpu, label, on_oom, rp)) return SIM_ENOMEM;
+        if (embc_init(&rp->cache, &spec->cache, spec->index_bytes, cache_mem, rp)) return SIM_ENOMEM;
+        backoff_init(&rp->backoff, &spec->backoff);
+        rp->up = true;
+        process_start(g, r);
+    }
+    g->push_version_rev = calloc(spec->npushes ? spec->npushes : 1, sizeof *g->push_version_rev);
+    if (!g->push_version_rev) return SIM_ENOMEM;
+    for (size_t i = 0; i < spec->npushes; i++) {
+        g->push_version_rev[i] = -1;
+        sim_schedule_at(sim, spec->pushes[i].at, push_event, g, i);
+    }
+    return sim_error(sim);
+}
+
+void gw_fini(gw_t *g)
+{
+    if (g->rep)
+        for (int64_t r = 0; r < g->spec->replicas; r++) {
+            gort_fini(&g->rep[r].rt);
+            embc_fini(&g->rep[r].cache);
+            stn_fini(&g->rep[r].cpu);
+        }
+    free(g->rep);
+    for (size_t i = 0; i < g->nreload_slabs; i++) free(g->reload_slabs[i]);
+    free(g->reload_slabs);
+    for (size_t i = 0; i < g->nwatch_slabs; i++) free(g->watch_slabs[i]);
+    free(g->watch_slabs);
+    free(g->push_version_rev);
+    etcd_destroy(g->etcd);
+    lb_fini(&g->lb);
+}

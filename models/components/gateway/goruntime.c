@@ -1,0 +1,510 @@
+/* The Go runtime of one replica: see goruntime.h and docs/model-goruntime.md. */
+#include "models/components/gateway/goruntime.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/error.h"
+#include "sim/units.h"
+
+#define MiB ((int64_t)1 << 20)
+
+void gort_spec_default(gort_spec_t *s)
+{
+    s->gogc = 100;
+    s->gomemlimit = INT64_MAX;
+    s->min_heap = 4 * MiB;
+    s->forced_gc = 2 * SIM_MIN;
+    s->mark_rate = 512.0 * (double)MiB;
+    s->stack_bytes = 2048;
+    s->runtime_overhead = 32 * MiB;
+    s->memory_limit = INT64_MAX;
+}
+
+/* ---- parsing ----------------------------------------------------------------------- */
+
+static bool is_word(const sim_cfg_node_t *n, const char *w)
+{
+    return n->kind == SIM_CFG_SCALAR && n->plain && strcmp(n->text, w) == 0;
+}
+
+/* "'runtime.gogc': expected ..., got X" at the node, X as the engine's getters write it. */
+static int bad(sim_diag_t *d, sim_cfg_node_t *n, const char *expect, bool quoted_parses)
+{
+    char path[256];
+    sim_cfg_path(n, path, sizeof path);
+    if (n->kind == SIM_CFG_MAP) sim_cfg_error(d, n, "'%s': %s, got a mapping", path, expect);
+    else if (n->kind == SIM_CFG_SEQ) sim_cfg_error(d, n, "'%s': %s, got a sequence", path, expect);
+    else if (sim_cfg_is_null(n)) sim_cfg_error(d, n, "'%s': %s, got null", path, expect);
+    else if (!n->plain)
+        sim_cfg_error(d, n, "'%s': %s, got the string \"%.60s\"%s", path, expect, n->text,
+                      quoted_parses ? " (write it without quotes)" : "");
+    else sim_cfg_error(d, n, "'%s': %s, got '%.60s'", path, expect, n->text);
+    return SIM_ECONFIG;
+}
+
+/* gogc: a percent >= 0 (Go reads GOGC with atoi) or `off`. */
+static int parse_gogc(sim_diag_t *d, sim_cfg_node_t *map, int64_t *out)
+{
+    sim_cfg_node_t *n = sim_cfg_get(map, "gogc");
+    if (!n) return 0;
+    n->used = true;
+    if (is_word(n, "off")) {
+        *out = -1;
+        return 0;
+    }
+    int64_t v;
+    bool ok = n->kind == SIM_CFG_SCALAR && !sim_cfg_is_null(n) && sim_parse_int(n->text, &v, NULL) == 0 &&
+              v >= 0 && v <= INT32_MAX;
+    if (ok && n->plain) {
+        *out = v;
+        return 0;
+    }
+    return bad(d, n, "expected a percent (an integer >= 0, such as 100) or 'off'", ok);
+}
+
+/* mark_rate: a size per CPU-second, "512MiB/s"; the "/s" may be left out. */
+static int parse_mark_rate(sim_diag_t *d, sim_cfg_node_t *map, double *out)
+{
+    static const char expect[] = "expected bytes marked per CPU-second, a size > 0 such as 512MiB/s";
+    sim_cfg_node_t *n = sim_cfg_get(map, "mark_rate");
+    if (!n) return 0;
+    n->used = true;
+    if (n->kind != SIM_CFG_SCALAR || sim_cfg_is_null(n)) return bad(d, n, expect, false);
+    char buf[64];
+    size_t len = n->len;
+    if (len >= 2 && strcmp(n->text + len - 2, "/s") == 0) len -= 2;
+    int64_t v = 0;
+    bool ok = len > 0 && len < sizeof buf;
+    if (ok) {
+        memcpy(buf, n->text, len);
+        buf[len] = '\0';
+        ok = sim_parse_size(buf, &v, NULL) == 0 && v > 0;
+    }
+    if (!ok || !n->plain) return bad(d, n, expect, ok);
+    *out = (double)v;
+    return 0;
+}
+
+int gort_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, gort_spec_t *spec)
+{
+    gort_spec_default(spec);
+    if (!map || sim_cfg_is_null(map)) return 0;
+    if (!sim_cfg_expect_map(d, map, "runtime")) return SIM_ECONFIG;
+    int errs = d->errors;
+    parse_gogc(d, map, &spec->gogc);
+    sim_cfg_node_t *lim = sim_cfg_get(map, "gomemlimit");
+    if (lim && is_word(lim, "off")) lim->used = true;   /* stays INT64_MAX */
+    else if (lim) sim_cfg_size_node(d, lim, SIM_CFG_UNBOUNDED, &spec->gomemlimit);
+    sim_cfg_size(d, map, "min_heap", 0, spec->min_heap, &spec->min_heap);
+    sim_cfg_duration(d, map, "forced_gc", SIM_CFG_POSITIVE | SIM_CFG_UNBOUNDED, spec->forced_gc,
+                     &spec->forced_gc);
+    parse_mark_rate(d, map, &spec->mark_rate);
+    sim_cfg_size(d, map, "stack_bytes", 0, spec->stack_bytes, &spec->stack_bytes);
+    sim_cfg_size(d, map, "runtime_overhead", 0, spec->runtime_overhead, &spec->runtime_overhead);
+    sim_cfg_size(d, map, "memory_limit", SIM_CFG_POSITIVE | SIM_CFG_UNBOUNDED, spec->memory_limit,
+                 &spec->memory_limit);
+    if (d->errors != errs) return SIM_ECONFIG;
+
+    if (spec->memory_limit != INT64_MAX && spec->runtime_overhead >= spec->memory_limit)
+        sim_cfg_warn(d, sim_cfg_get(map, "runtime_overhead"),
+                     "runtime_overhead is not below memory_limit: every start of the process is OOM-killed");
+    if (spec->memory_limit != INT64_MAX && spec->gomemlimit != INT64_MAX &&
+        spec->gomemlimit >= spec->memory_limit)
+        sim_cfg_warn(d, lim,
+                     "gomemlimit is not below memory_limit: the soft limit cannot keep the process "
+                     "from being OOM-killed (set it a few percent below the container limit)");
+    return 0;
+}
+
+/* ---- arithmetic -------------------------------------------------------------------- */
+
+static inline int64_t sat_add(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
+
+static inline int64_t sat_mul(int64_t a, int64_t b)   /* a, b >= 0 */
+{
+    if (a == 0 || b == 0) return 0;
+    return a > INT64_MAX / b ? INT64_MAX : a * b;
+}
+
+/* a x pct / 100 for a, pct >= 0, exact when a x pct fits in 64 bits (Go's integer pacer arithmetic). */
+static inline int64_t percent_of(int64_t a, int64_t pct)
+{
+    if (a == 0 || pct == 0) return 0;
+    if (a <= INT64_MAX / pct) return a * pct / 100;
+    double v = (double)a * (double)pct / 100.0;
+    return v >= 9.2e18 ? INT64_MAX : (int64_t)v;
+}
+
+static inline int64_t stacks(const gort_t *g) { return sat_mul(g->goroutines, g->spec.stack_bytes); }
+
+int64_t gort_rss(const gort_t *g) { return sat_add(sat_add(g->heap, stacks(g)), g->spec.runtime_overhead); }
+
+/* Go 1.18+ pacer: gcPercentHeapGoal = heapMarked + (heapMarked + stacks) x GOGC/100,
+ * at least heapMinimum = min_heap x GOGC/100; memoryLimitHeapGoal = GOMEMLIMIT -
+ * non-heap memory; the goal is the smaller, never below the marked heap. */
+static void update_goal(gort_t *g)
+{
+    const gort_spec_t *s = &g->spec;
+    int64_t goal = INT64_MAX;
+    if (s->gogc >= 0) {
+        goal = sat_add(g->marked, percent_of(sat_add(g->marked, g->marked_stacks), s->gogc));
+        int64_t floor_ = percent_of(s->min_heap, s->gogc);
+        if (goal < floor_) goal = floor_;
+    }
+    g->goal_is_limit = false;
+    if (s->gomemlimit != INT64_MAX) {
+        int64_t lg = s->gomemlimit - sat_add(stacks(g), s->runtime_overhead);
+        if (lg < goal) {
+            goal = lg;
+            g->goal_is_limit = true;
+        }
+    }
+    if (goal < g->marked) goal = g->marked;
+    g->goal = goal;
+    /* The trigger: Go starts a cycle before the heap reaches the goal, so
+     * that marking ends about when it does: goal - (allocation expected
+     * during the mark), kept within [70%, 95%] of the runway from the
+     * marked heap to the goal (Go 1.21's trigger bounds). */
+    g->trigger = goal;
+    if (goal != INT64_MAX && goal > g->marked) {
+        double runway = (double)(goal - g->marked);
+        double mark_s = (double)sat_add(g->marked, g->marked_stacks) / s->mark_rate / (double)g->workers;
+        double t = (double)goal - g->alloc_rate * mark_s;
+        double lo = (double)g->marked + 0.70 * runway, hi = (double)g->marked + 0.95 * runway;
+        if (t < lo) t = lo;
+        if (t > hi) t = hi;
+        g->trigger = (int64_t)t;
+    }
+}
+
+/* ---- GC CPU accounting ------------------------------------------------------------- */
+
+/* win_gc_cpu_s belongs to the sample window that started at win_start; once the
+ * engine has sampled again it belongs to an older window and counts as 0. */
+static void win_roll(gort_t *g)
+{
+    sim_time_t ws = g->sim->last_sample;
+    if (g->win_start != ws) {
+        g->win_start = ws;
+        g->win_gc_cpu_s = 0;
+    }
+}
+
+static void add_gc_cpu(gort_t *g, double s)
+{
+    win_roll(g);
+    g->gc_cpu_s += s;
+    g->win_gc_cpu_s += s;
+}
+
+/* Close the running mark's books up to now (end or kill). */
+static void account_mark(gort_t *g)
+{
+    sim_time_t now = sim_now(g->sim);
+    win_roll(g);
+    double w = (double)g->workers;
+    g->gc_cpu_s += w * sim_time_to_s(now - g->mark_start);
+    sim_time_t from = g->mark_start > g->win_start ? g->mark_start : g->win_start;
+    if (now > from) g->win_gc_cpu_s += w * sim_time_to_s(now - from);
+}
+
+double gort_gc_cpu_seconds(const gort_t *g)
+{
+    double v = g->gc_cpu_s;
+    if (g->marking) v += (double)g->workers * sim_time_to_s(sim_now(g->sim) - g->mark_start);
+    return v;
+}
+
+double gort_win_gc_cpu_seconds(const gort_t *g)
+{
+    sim_time_t ws = g->sim->last_sample, now = sim_now(g->sim);
+    double v = g->win_start == ws ? g->win_gc_cpu_s : 0.0;
+    if (g->marking) {
+        sim_time_t from = g->mark_start > ws ? g->mark_start : ws;
+        if (now > from) v += (double)g->workers * sim_time_to_s(now - from);
+    }
+    return v;
+}
+
+/* ---- the collector ----------------------------------------------------------------- */
+
+static void mark_end_event(sim_t *sim, void *obj, uint64_t arg);
+static void forced_event(sim_t *sim, void *obj, uint64_t arg);
+static void retry_event(sim_t *sim, void *obj, uint64_t arg);
+
+static void cancel_timers(gort_t *g)
+{
+    sim_cancel(g->sim, &g->mark_timer);
+    sim_cancel(g->sim, &g->forced_timer);
+    sim_cancel(g->sim, &g->retry_timer);
+}
+
+/* sysmon forces a cycle when none ended for forcegcperiod; never with GOGC off. */
+static void arm_forced(gort_t *g)
+{
+    sim_cancel(g->sim, &g->forced_timer);
+    if (g->spec.gogc < 0 || g->spec.forced_gc == SIM_TIME_MAX) return;
+    g->forced_timer = sim_schedule_in(g->sim, g->spec.forced_gc, forced_event, g, 0);
+}
+
+static void start_cycle(gort_t *g, bool forced)
+{
+    sim_t *sim = g->sim;
+    sim_time_t now = sim_now(sim);
+    sim_cancel(sim, &g->forced_timer);
+    sim_cancel(sim, &g->retry_timer);
+    g->marking = true;
+    g->limit_driven = !forced && g->goal_is_limit;
+    if (forced) g->forced_cycles++;
+    g->mark_start = now;
+    g->mark_work = (double)sat_add(g->live, stacks(g));                     /* bytes to scan */
+    g->assisted = 0;
+    double work = g->mark_work / g->spec.mark_rate;                          /* CPU-seconds */
+    g->mark_dur = sim_time_from_s(work / (double)g->workers);
+    if (g->cpu) stn_set_servers(g->cpu, g->cores - g->workers);
+    g->mark_timer = sim_schedule_at(sim, now + g->mark_dur, mark_end_event, g, 0);
+}
+
+/* Heap trigger: Go starts a cycle from the allocator, so only once something
+ * was allocated since the last cycle ended; the limiter may hold it back. */
+static void maybe_start(gort_t *g)
+{
+    if (g->dead || g->marking || g->goal == INT64_MAX) return;
+    if (g->heap < g->trigger || g->alloc_since_gc <= 0) return;
+    if (sim_now(g->sim) < g->blocked_until) return;   /* retry_event comes then */
+    start_cycle(g, false);
+}
+
+static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    gort_t *g = obj;
+    sim_time_t now = sim_now(sim);
+    g->mark_timer = (sim_timer_t){0, 0};
+    account_mark(g);
+    g->mark_dur = now - g->mark_start;   /* assists may have shortened it */
+    g->marking = false;
+    g->gc_cycles++;
+    /* Instantaneous sweep: everything unreachable at mark end is freed. */
+    g->marked = g->live;
+    g->marked_stacks = stacks(g);
+    g->heap = g->live;
+    if (now > g->last_gc_end) g->alloc_rate = (double)g->alloc_since_gc / sim_time_to_s(now - g->last_gc_end);
+    g->last_gc_end = now;
+    g->alloc_since_gc = 0;
+    update_goal(g);
+    if (g->cpu) stn_set_servers(g->cpu, g->cores);
+    arm_forced(g);
+    if (g->limit_driven) {
+        /* GC CPU limiter: at most half of the time marking. */
+        g->blocked_until = now + g->mark_dur;
+        g->retry_timer = sim_schedule_at(sim, g->blocked_until, retry_event, g, 0);
+    } else {
+        g->blocked_until = now;
+    }
+    g->limit_driven = false;
+}
+
+static void forced_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    gort_t *g = obj;
+    g->forced_timer = (sim_timer_t){0, 0};
+    if (g->dead || g->marking) return;
+    start_cycle(g, true);
+}
+
+static void retry_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    gort_t *g = obj;
+    g->retry_timer = (sim_timer_t){0, 0};
+    maybe_start(g);
+}
+
+/* After RSS went up: the container's OOM killer, once per life. True if the
+ * owner killed the process in the callback (the caller must stop). */
+static bool check_oom(gort_t *g)
+{
+    if (g->oom_fired || g->spec.memory_limit == INT64_MAX) return false;
+    if (gort_rss(g) <= g->spec.memory_limit) return false;
+    g->oom_fired = true;
+    uint64_t life = g->lives;
+    if (g->on_oom) g->on_oom(g->sim, g->ctx);
+    return g->dead || g->lives != life;
+}
+
+/* ---- the mutator's calls ---------------------------------------------------------- */
+
+/* Bytes of mark work an allocation of `b` bytes must do. Go's assist ratio:
+ * once the heap passes the goal, an allocating goroutine scans, per byte it
+ * allocates, remaining scan work / heap left before the hard goal (goal x
+ * 1.1), so that the mark ends before the heap reaches the hard goal; at the
+ * hard goal the allocation finishes the mark itself. */
+static double assist_bytes(const gort_t *g, int64_t b)
+{
+    if (g->dead || !g->marking || g->heap <= g->goal || b <= 0) return 0.0;
+    double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
+    double done = (double)g->workers * g->spec.mark_rate * elapsed + g->assisted;
+    double remaining = g->mark_work - done;
+    if (remaining <= 0) return 0.0;
+    double hard = (double)g->goal * 1.1;
+    double runway = hard - (double)g->heap;
+    double x = runway > (double)b ? (double)b * remaining / runway : remaining;
+    return x < remaining ? x : remaining;
+}
+
+double gort_assist_seconds(const gort_t *g, int64_t alloc_bytes)
+{
+    return assist_bytes(g, alloc_bytes) / g->spec.mark_rate;
+}
+
+static void allocate(gort_t *g, int64_t bytes, bool reachable)
+{
+    assert(bytes >= 0 && "gort: negative allocation");
+    if (g->dead || bytes <= 0) return;
+    double ab = assist_bytes(g, bytes);
+    if (ab > 0) {
+        /* the assist's scanning brings the end of the mark closer */
+        double a = ab / g->spec.mark_rate;
+        add_gc_cpu(g, a);
+        g->assist_cpu_s += a;
+        g->assisted += ab;
+        double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
+        double left = g->mark_work - (double)g->workers * g->spec.mark_rate * elapsed - g->assisted;
+        sim_cancel(g->sim, &g->mark_timer);
+        g->mark_timer = sim_schedule_in(g->sim, sim_time_from_s(left / ((double)g->workers * g->spec.mark_rate)),
+                                        mark_end_event, g, 0);
+    }
+    g->heap = sat_add(g->heap, bytes);
+    if (reachable) g->live = sat_add(g->live, bytes);
+    g->alloc_total = sat_add(g->alloc_total, bytes);
+    g->alloc_since_gc = sat_add(g->alloc_since_gc, bytes);
+    if (check_oom(g)) return;
+    maybe_start(g);
+}
+
+void gort_alloc(gort_t *g, int64_t bytes) { allocate(g, bytes, false); }
+void gort_retain(gort_t *g, int64_t bytes) { allocate(g, bytes, true); }
+
+void gort_release(gort_t *g, int64_t bytes)
+{
+    assert(bytes >= 0 && "gort: negative release");
+    if (g->dead) return;
+    g->live -= bytes < g->live ? bytes : g->live;
+}
+
+void gort_goroutines(gort_t *g, int64_t delta)
+{
+    if (g->dead || delta == 0) return;
+    g->goroutines += delta;
+    if (g->goroutines < 0) g->goroutines = 0;
+    /* the GOMEMLIMIT goal leaves room for the stacks; without a limit the
+     * goal and trigger do not depend on the goroutines (2 calls a request:
+     * 4% of a RAG run's instructions when recomputed every time) */
+    if (g->spec.gomemlimit != INT64_MAX) update_goal(g);
+    if (delta > 0 && check_oom(g)) return;
+    maybe_start(g);
+}
+
+/* ---- life --------------------------------------------------------------------------- */
+
+void gort_kill(gort_t *g)
+{
+    if (g->dead) return;
+    if (g->marking) {
+        account_mark(g);
+        g->marking = false;
+        if (g->cpu) stn_set_servers(g->cpu, g->cores);
+    }
+    cancel_timers(g);
+    g->dead = true;
+}
+
+void gort_restart(gort_t *g)
+{
+    gort_kill(g);
+    g->dead = false;
+    g->lives++;
+    g->live = g->heap = 0;
+    g->goroutines = 0;
+    g->marked = g->marked_stacks = 0;
+    g->alloc_since_gc = 0;
+    g->alloc_rate = 0;
+    g->last_gc_end = sim_now(g->sim);
+    g->limit_driven = false;
+    g->oom_fired = false;
+    g->blocked_until = sim_now(g->sim);
+    update_goal(g);
+    arm_forced(g);   /* Go counts from the last GC; a fresh process counts from its start */
+    check_oom(g);
+}
+
+/* ---- time series -------------------------------------------------------------------- */
+
+enum { C_GOR, C_HEAP, C_LIVE, C_GOAL, C_ALLOC, C_RSS, C_CYCLES, C_CPU, NCOL };
+
+static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    gort_t *g = ctx;
+    double secs = sim_time_to_s(dt);
+    bool up = !g->dead;   /* a dead container holds no memory and no goroutines */
+    sim_series_set(sim, g->col[C_GOR], up ? (double)g->goroutines : 0.0);
+    sim_series_set(sim, g->col[C_HEAP], up ? (double)g->heap : 0.0);
+    sim_series_set(sim, g->col[C_LIVE], up ? (double)g->live : 0.0);
+    sim_series_set(sim, g->col[C_GOAL], up && g->goal != INT64_MAX ? (double)g->goal : NAN);
+    sim_series_set(sim, g->col[C_ALLOC], secs > 0 ? (double)(g->alloc_total - g->prev_alloc) / secs : NAN);
+    g->prev_alloc = g->alloc_total;
+    sim_series_set(sim, g->col[C_RSS], up ? (double)gort_rss(g) : 0.0);
+    sim_series_set(sim, g->col[C_CYCLES], (double)g->gc_cycles);
+    sim_series_set(sim, g->col[C_CPU],
+                   secs > 0 ? gort_win_gc_cpu_seconds(g) / ((double)g->cores * secs) : NAN);
+}
+
+int gort_init(gort_t *g, sim_t *sim, const gort_spec_t *spec, station_t *cpu, const char *label,
+              gort_oom_fn on_oom, void *ctx)
+{
+    assert(spec->mark_rate > 0 && "gort: mark_rate must be > 0");
+    memset(g, 0, sizeof *g);
+    g->sim = sim;
+    g->spec = *spec;
+    g->cpu = cpu;
+    g->cores = cpu && cpu->servers > 0 ? cpu->servers : 1;
+    g->workers = llround(0.25 * (double)g->cores);
+    if (g->workers < 1) g->workers = 1;
+    g->on_oom = on_oom;
+    g->ctx = ctx;
+    g->win_start = sim->last_sample;
+    snprintf(g->label, sizeof g->label, "%s", label ? label : "");
+
+    static const struct { const char *name, *unit, *help; } cols[NCOL] = {
+        {"goroutines", "1", "goroutines of the Go process"},
+        {"heap_inuse_bytes", "bytes", "Go heap in use: live + garbage not yet swept"},
+        {"heap_live_bytes", "bytes", "reachable heap bytes"},
+        {"heap_goal_bytes", "bytes", "GC heap goal: a cycle starts when the heap reaches it (NaN: none)"},
+        {"heap_alloc_bytes_per_second", "bytes/s", "heap bytes allocated in the interval / interval"},
+        {"rss_bytes", "bytes", "resident memory: heap + goroutine stacks + runtime overhead"},
+        {"gc_cycles_total", "1", "GC cycles completed since the start of the run"},
+        {"gc_cpu_ratio", "1", "GC CPU (mark workers and assists) in the interval / (GOMAXPROCS x interval)"},
+    };
+    for (int i = 0; i < NCOL; i++) {
+        char name[224];
+        if (g->label[0]) snprintf(name, sizeof name, "%s{%s}", cols[i].name, g->label);
+        else snprintf(name, sizeof name, "%s", cols[i].name);
+        if ((g->col[i] = sim_series_add(sim, name, cols[i].unit, cols[i].help)) < 0) return SIM_ENOMEM;
+    }
+    if (sim_add_sampler(sim, sampler, g)) return SIM_ENOMEM;
+    g->dead = true;   /* so that the first life starts like every other */
+    gort_restart(g);
+    return sim_error(sim) ? SIM_ENOMEM : 0;
+}
+
+void gort_fini(gort_t *g)
+{
+    if (g->sim) cancel_timers(g);
+}

@@ -1,0 +1,181 @@
+/* The Go runtime of one service replica: heap, GC pacer, goroutines, and
+ * resident memory against the container limit.
+ *
+ *   runtime:
+ *     gogc: 100                  # GOGC percent, or `off`
+ *     gomemlimit: off            # GOMEMLIMIT (soft limit), a size, or `off`
+ *     min_heap: 4MiB             # minimum heap goal at GOGC 100 (Go's heapMinimum)
+ *     forced_gc: 2m              # sysmon's forcegcperiod; `unbounded` = never
+ *     mark_rate: 512MiB/s        # bytes marked per CPU-second of mark work
+ *     stack_bytes: 2KiB          # stack per goroutine
+ *     runtime_overhead: 32MiB    # non-heap RSS: binary, runtime structures
+ *     memory_limit: unbounded    # the container's limit (cgroup memory.max)
+ *
+ * The owner (the gateway) tells the runtime what the program does: bytes
+ * allocated and dropped at once (gort_alloc), bytes that stay reachable
+ * (gort_retain) until released (gort_release), goroutines started and ended.
+ * The runtime runs the collector against that:
+ *
+ *  - heap = live + garbage allocated since the last collection ended.
+ *  - A cycle starts when heap >= goal (and something was allocated since the
+ *    last cycle: Go starts cycles from the allocator), or when none ended for
+ *    forced_gc. The mark takes (live + stacks) / mark_rate CPU-seconds spread
+ *    over `workers` = max(1, round(cores / 4)) dedicated workers, which are
+ *    borrowed from the replica's CPU station for the mark (its servers drop
+ *    by `workers`), so requests on the replica slow down. At mark end the
+ *    sweep is instantaneous: heap = live.
+ *  - goal = max(marked + (marked + stacks) x GOGC/100, min_heap x GOGC/100),
+ *    capped by GOMEMLIMIT - (stacks + runtime_overhead), never below the
+ *    marked live heap. A cycle started under the GOMEMLIMIT goal is
+ *    "limit-driven": the next may start only after a pause as long as its
+ *    mark (at most 50% of the time marking: Go's GC CPU limiter).
+ *  - Assists: while marking with heap > goal, an allocation of b bytes costs
+ *    its goroutine b / mark_rate CPU-seconds of mark work.
+ *  - RSS = heap + goroutines x stack_bytes + runtime_overhead; when it first
+ *    exceeds memory_limit, on_oom is called (once per process life).
+ *
+ * See docs/model-goruntime.md for the equations, the Go behaviour each
+ * follows and every simplification.
+ *
+ * Time series (per replica, the label in braces): goroutines,
+ * heap_inuse_bytes, heap_live_bytes, heap_goal_bytes,
+ * heap_alloc_bytes_per_second, rss_bytes, gc_cycles_total, gc_cpu_ratio.
+ *
+ * Cost: O(1) per call, no allocation after gort_init; at most three pending
+ * events per replica (mark end, forced GC, limiter pause end). */
+#ifndef MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
+#define MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "models/queueing/station.h"
+#include "sim/cfg.h"
+#include "sim/sim.h"
+
+typedef struct gort_spec {
+    int64_t gogc;             /* GOGC percent (default 100); -1 = off: no heap-driven and no forced GC */
+    int64_t gomemlimit;       /* GOMEMLIMIT bytes; INT64_MAX = off (default) */
+    int64_t min_heap;         /* heap goal floor at GOGC 100, bytes (default 4 MiB; scaled by GOGC/100) */
+    sim_time_t forced_gc;     /* a GC when none ended for this long (default 2 min); SIM_TIME_MAX = never */
+    double mark_rate;         /* bytes marked per CPU-second of mark work (default 512 MiB/s) */
+    int64_t stack_bytes;      /* stack per goroutine, bytes (default 2 KiB) */
+    int64_t runtime_overhead; /* non-heap RSS, bytes (default 32 MiB) */
+    int64_t memory_limit;     /* container limit, bytes; INT64_MAX = none (default) */
+} gort_spec_t;
+
+/* The defaults above. */
+void gort_spec_default(gort_spec_t *s);
+
+/* Parse a `runtime` mapping (keys above, all optional); `map` may be NULL or
+ * null for all defaults. Every key is read through a getter; a bad value is
+ * reported at its FILE:LINE:COL. Warns when gomemlimit is not below
+ * memory_limit (the soft limit then cannot keep the process alive).
+ * Returns 0 or SIM_ECONFIG. */
+int gort_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, gort_spec_t *spec);
+
+typedef void (*gort_oom_fn)(sim_t *sim, void *ctx);
+
+typedef struct gort {
+    /* ---- read-only for the owner -------------------------------------- */
+    int64_t live;             /* bytes reachable now */
+    int64_t heap;             /* heap in use: live + garbage not yet swept (Go's HeapInuse) */
+    int64_t goal;             /* current heap goal, bytes; INT64_MAX = none (GOGC off, no limit) */
+    int64_t trigger;          /* a cycle starts when the heap reaches this (<= goal) */
+    int64_t goroutines;
+    bool marking;             /* a mark phase is running (workers borrowed from the CPU) */
+    bool dead;                /* killed; everything frozen until gort_restart */
+    uint64_t gc_cycles;       /* completed cycles since the start of the run (all lives) */
+    uint64_t forced_cycles;   /* of which started by the forced-GC period */
+    uint64_t lives;           /* process starts: 1 after init, +1 per restart */
+    double gc_cpu_s;          /* GC CPU-seconds since the start of the run: marks that
+                                 ended (or were cut by a kill) plus assists. With the
+                                 running mark: gort_gc_cpu_seconds() */
+    double assist_cpu_s;      /* of which assists */
+    double win_gc_cpu_s;      /* internal part of gort_win_gc_cpu_seconds(): read that */
+    int64_t alloc_total;      /* bytes allocated (alloc + retain) since the start of the run */
+
+    /* ---- internal ------------------------------------------------------ */
+    sim_t *sim;
+    gort_spec_t spec;         /* a copy */
+    station_t *cpu;           /* NULL: no CPU to borrow from (cores = 1, nothing borrowed) */
+    int64_t cores;            /* the station's servers at init (GOMAXPROCS) */
+    int64_t workers;          /* dedicated mark workers */
+    int64_t marked;           /* live heap at the last mark end (Go's heapMarked) */
+    int64_t marked_stacks;    /* goroutine stacks at the last mark end */
+    int64_t alloc_since_gc;   /* bytes allocated since the last mark ended */
+    double alloc_rate;        /* bytes/s allocated over the last cycle (pacer estimate); 0 unknown */
+    sim_time_t last_gc_end;   /* when the last mark ended (or the process started) */
+    bool goal_is_limit;       /* the goal is the GOMEMLIMIT goal */
+    bool limit_driven;        /* the running cycle started under the GOMEMLIMIT goal */
+    bool oom_fired;           /* on_oom already called in this life */
+    sim_time_t mark_start, mark_dur;
+    double mark_work;         /* bytes the running mark must scan */
+    double assisted;          /* of which scanned by assists */
+    sim_time_t blocked_until; /* limiter: no heap-triggered start before this */
+    sim_time_t win_start;     /* sample window that win_gc_cpu_s belongs to (its start) */
+    sim_timer_t mark_timer, forced_timer, retry_timer;
+    gort_oom_fn on_oom;
+    void *ctx;
+    int64_t prev_alloc;       /* alloc_total at the previous sample */
+    char label[96];
+    int col[8];
+} gort_t;
+
+/* Set up the runtime of one replica in run `sim` and start its first life
+ * (as gort_restart). `g` must not move afterwards (the engine keeps a
+ * pointer for the sampler and events). `spec` is copied. `cpu` is the replica's CPU station
+ * (may be NULL): its servers at this moment are GOMAXPROCS, and the runtime
+ * is the only one to change them. `label` ("component=gateway,replica=0")
+ * goes in braces after each series name ("" or NULL: no braces).
+ * on_oom(sim, ctx) (may be NULL) is called from inside the allocating call
+ * when RSS first exceeds memory_limit in a life; the owner normally calls
+ * gort_kill there (the allocating call then returns at once). Registers the
+ * time series and the sampler. Returns 0 or SIM_ENOMEM. */
+int gort_init(gort_t *g, sim_t *sim, const gort_spec_t *spec, station_t *cpu, const char *label,
+              gort_oom_fn on_oom, void *ctx);
+/* Cancel the runtime's pending events; call before sim_destroy. */
+void gort_fini(gort_t *g);
+
+/* Short-lived allocation: adds to the heap only (garbage at once). May start
+ * a cycle or call on_oom. Bytes >= 0; ignored while dead. O(1). */
+void gort_alloc(gort_t *g, int64_t bytes);
+/* Allocation that stays reachable: adds to heap and live. As gort_alloc. */
+void gort_retain(gort_t *g, int64_t bytes);
+/* Reachable bytes become garbage (freed by the next sweep). live is clamped
+ * at 0, so releasing bytes retained in an earlier life is harmless (compare
+ * `lives` to tell lives apart). Ignored while dead. */
+void gort_release(gort_t *g, int64_t bytes);
+/* Goroutines started (+) or ended (-); clamped at 0. Moves RSS and the
+ * GOMEMLIMIT goal; a start may call on_oom. Ignored while dead. */
+void gort_goroutines(gort_t *g, int64_t delta);
+
+/* Extra mutator CPU-seconds an allocation of `alloc_bytes` costs now: its
+ * mark assist, alloc_bytes / mark_rate while marking with heap > goal, else
+ * 0. Call it just before gort_alloc/gort_retain of the same bytes: they
+ * count exactly this in gc_cpu_s (Go decides the assist at the start of
+ * mallocgc, before the allocation can start a cycle). */
+double gort_assist_seconds(const gort_t *g, int64_t alloc_bytes);
+
+/* heap + goroutines x stack_bytes + runtime_overhead (of the frozen state if dead). */
+int64_t gort_rss(const gort_t *g);
+
+/* The process died: the running mark stops (its CPU so far is counted), the
+ * borrowed servers come back, no events, no OOM callbacks; the state stays
+ * frozen (for post-mortem reads) until gort_restart. Idempotent. */
+void gort_kill(gort_t *g);
+/* A fresh process (at any time, dead or not): live = heap = 0, goroutines 0,
+ * goal from an empty heap (min_heap x GOGC/100), the forced-GC period starts
+ * now, OOM armed again. Run totals (cycles, CPU, bytes) carry on. Calls
+ * on_oom if runtime_overhead alone exceeds memory_limit. */
+void gort_restart(gort_t *g);
+
+/* GC CPU-seconds since the start of the run, the running mark included. */
+double gort_gc_cpu_seconds(const gort_t *g);
+/* GC CPU-seconds in the current sample window (since the previous sample,
+ * the engine's last_sample), the running mark included. Exact from any
+ * sampler, whichever order the samplers run in (nothing is reset by a
+ * sampler). */
+double gort_win_gc_cpu_seconds(const gort_t *g);
+
+#endif

@@ -1,0 +1,245 @@
+#include "models/components/replicas/replicas.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/error.h"
+
+int rset_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, const char *servers_key,
+                    rset_spec_t *spec)
+{
+    int errs = d->errors;
+    spec->name = name;
+    int lb = (int)spec->lb;
+    sim_cfg_int(d, map, "replicas", 0, 1, LB_MAX_REPLICAS, spec->replicas, &spec->replicas);
+    sim_cfg_int(d, map, servers_key, 0, 1, 1000000, spec->servers, &spec->servers);
+    sim_cfg_int(d, map, "queue_limit", SIM_CFG_UNBOUNDED, 0, INT64_MAX, spec->queue_limit, &spec->queue_limit);
+    sim_cfg_duration(d, map, "queue_timeout", 0, spec->queue_timeout, &spec->queue_timeout);
+    stn_queue_parse(d, map, &spec->queue);
+    sim_cfg_enum(d, map, "load_balancer", 0, lb_policy_names, lb, &lb);
+    spec->lb = (lb_policy_t)lb;
+    sim_cfg_duration(d, map, "startup", 0, spec->startup, &spec->startup);
+    sim_cfg_node_t *cold = sim_cfg_get(map, "cold_start");
+    if (cold && sim_cfg_expect_map(d, cold, "cold_start")) {
+        sim_cfg_double(d, cold, "factor", 0, 1, 1000, spec->cold_factor, &spec->cold_factor);
+        sim_cfg_duration(d, cold, "period", 0, spec->cold_period, &spec->cold_period);
+    }
+    backoff_spec_parse(d, sim_cfg_get(map, "restart_backoff"), &spec->backoff);
+    if (d->errors != errs) return SIM_ECONFIG;
+    spec->stations = calloc((size_t)spec->replicas, sizeof *spec->stations);
+    if (!spec->stations) return SIM_ENOMEM;
+    for (int64_t i = 0; i < spec->replicas; i++) {
+        stn_spec_t *s = &spec->stations[i];
+        s->name = name;
+        s->replicated = true;
+        s->replica = (int)i;
+        s->servers = spec->servers;
+        s->queue_limit = spec->queue_limit;
+        s->queue_timeout = spec->queue_timeout;
+        s->codel_shed = spec->queue.codel_shed;
+        s->adaptive_lifo = spec->queue.adaptive_lifo;
+        s->codel = spec->queue.codel;
+        sim_dist_deterministic(&s->service, 0);   /* demands always come from the component */
+    }
+    return 0;
+}
+
+void rset_spec_fini(rset_spec_t *spec)
+{
+    free(spec->stations);
+    spec->stations = NULL;
+}
+
+static void on_station_exit(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t oc)
+{
+    rset_t *rs = owner;
+    call_t *c = (call_t *)job;
+    int r = c->replica;
+    lb_end(&rs->lb, r);
+    /* served; refused while waiting (queue timeout, CoDel): like a 503, the
+     * caller may fail over; aborted by a crash: an error */
+    call_status_t st = oc == STN_DONE ? CALL_OK : oc == STN_ABORTED ? CALL_ERROR : CALL_REJECTED;
+    st = rs->done(rs->owner, rs, c, st);
+    if (st == CALL_OK && rs->rep[r].change_errors > 0 &&
+        sim_rng_uniform(rs->rng_change) < rs->rep[r].change_errors)
+        st = CALL_ERROR;
+    if (rs->observe) rs->observe(rs->observe_ctx, r, st, sim_now(sim) - job->enter);
+    call_complete(sim, c, st);
+}
+
+static void warmup(sim_t *sim, void *ctx)
+{
+    (void)sim;
+    rset_t *rs = ctx;
+    rs->crashes = 0;
+}
+
+int rset_init(rset_t *rs, sim_t *sim, const rset_spec_t *spec, rset_done_fn done, void *owner)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->sim = sim;
+    rs->spec = spec;
+    rs->speed = 1;
+    rs->done = done;
+    rs->owner = owner;
+    char stream[160];
+    snprintf(stream, sizeof stream, "lb/%s", spec->name);
+    int n = (int)spec->replicas;
+    if (lb_init(&rs->lb, sim, spec->lb, n, stream)) return SIM_ENOMEM;
+    rs->st = calloc((size_t)n, sizeof *rs->st);
+    rs->rep = calloc((size_t)n, sizeof *rs->rep);
+    if (!rs->st || !rs->rep) return SIM_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        if (stn_init(&rs->st[i], sim, &spec->stations[i], on_station_exit, rs)) return SIM_ENOMEM;
+        rs->rep[i].up = true;
+        rs->rep[i].change_slowdown = 1;
+        backoff_init(&rs->rep[i].backoff, &spec->backoff);
+    }
+    if (sim_add_warmup_hook(sim, warmup, rs)) return SIM_ENOMEM;
+    return 0;
+}
+
+void rset_fini(rset_t *rs)
+{
+    if (rs->st)
+        for (int64_t i = 0; i < rs->spec->replicas; i++) stn_fini(&rs->st[i]);
+    free(rs->st);
+    free(rs->rep);
+    lb_fini(&rs->lb);
+}
+
+int rset_replicas_up(const rset_t *rs)
+{
+    return rs->lb.nup;
+}
+
+/* Service-time factor of replica r now: cold start and capacity. */
+static double factor(const rset_t *rs, int r, sim_time_t now)
+{
+    const rset_spec_t *sp = rs->spec;
+    const rset_replica_t *rp = &rs->rep[r];
+    double f = rp->change_slowdown / rs->speed;
+    if (sp->cold_factor > 1 && rp->crashes > 0 && sp->cold_period > 0) {
+        sim_time_t since = now - rp->ready_at;
+        if (since < sp->cold_period)
+            f *= 1 + (sp->cold_factor - 1) * (1 - (double)since / (double)sp->cold_period);
+    }
+    return f;
+}
+
+int rset_submit(rset_t *rs, call_t *c, double demand_s)
+{
+    int r = lb_pick(&rs->lb);
+    if (r < 0) {
+        call_complete(rs->sim, c, CALL_UNAVAILABLE);
+        return -1;
+    }
+    c->replica = r;
+    c->job.demand = sim_time_from_s(demand_s * factor(rs, r, sim_now(rs->sim)));
+    lb_begin(&rs->lb, r);
+    if (!stn_submit(&rs->st[r], &c->job)) {
+        lb_end(&rs->lb, r);
+        call_complete(rs->sim, c, CALL_REJECTED);
+        return -1;
+    }
+    return r;
+}
+
+void rset_cancel(rset_t *rs, call_t *c)
+{
+    assert(!c->owner && "rset_cancel: the caller must detach the call first");
+    int r = c->replica;
+    assert(r >= 0 && r < rs->spec->replicas && "rset_cancel: the call is not on a replica");
+    if (!stn_cancel(&rs->st[r], &c->job)) return;  /* in service */
+    lb_end(&rs->lb, r);
+    call_complete(rs->sim, c, CALL_TIMEOUT);
+}
+
+static void crash_one(rset_t *rs, int r, const char *kind, double value, const char *detail);
+
+static void ready_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    rset_t *rs = obj;
+    int r = (int)arg;
+    rset_replica_t *rp = &rs->rep[r];
+    rp->restart = (sim_timer_t){0, 0};
+    if (rp->change_crash) {
+        /* it cannot load its configuration: the process exits at start-up */
+        crash_one(rs, r, "config_crash", (double)rp->crashes, "cannot load its configuration");
+        return;
+    }
+    rp->starting = false;
+    rp->up = true;
+    rp->ready_at = sim_now(sim);
+    lb_set_up(&rs->lb, r, true);
+    sim_log_event(sim, "replica_ready", rs->st[r].source, (double)rp->crashes,
+                  rs->spec->cold_factor > 1 ? "ready; serving cold (slower) while caches warm up" : "ready");
+}
+
+static void restart_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    rset_t *rs = obj;
+    int r = (int)arg;
+    rset_replica_t *rp = &rs->rep[r];
+    backoff_on_restart(&rp->backoff, sim_now(sim));
+    rp->starting = true;
+    char detail[96];
+    snprintf(detail, sizeof detail, "container restarted; ready after %.3g s of start-up",
+             sim_time_to_s(rs->spec->startup));
+    sim_log_event(sim, "replica_restarted", rs->st[r].source, (double)rp->crashes, detail);
+    rp->restart = sim_schedule_in(sim, rs->spec->startup, ready_event, rs, (uint64_t)r);
+}
+
+static void crash_one(rset_t *rs, int r, const char *kind, double value, const char *detail)
+{
+    rset_replica_t *rp = &rs->rep[r];
+    if (!rp->up && !rp->starting) return;   /* already down */
+    sim_t *sim = rs->sim;
+    sim_cancel(sim, &rp->restart);
+    rp->up = false;
+    rp->starting = false;
+    rp->crashes++;
+    rs->crashes++;
+    lb_set_up(&rs->lb, r, false);
+    sim_time_t delay = backoff_on_crash(&rp->backoff, &rs->spec->backoff, sim_now(sim));
+    char buf[224];
+    snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail ? detail : kind,
+             sim_time_to_s(delay));
+    sim_log_event(sim, kind, rs->st[r].source, value, buf);
+    rp->restart = sim_schedule_in(sim, delay, restart_event, rs, (uint64_t)r);
+    stn_abort_all(&rs->st[r]);
+}
+
+void rset_crash(rset_t *rs, int r, const char *kind, double value, const char *detail)
+{
+    if (r >= 0) {
+        if (r < rs->spec->replicas) crash_one(rs, r, kind, value, detail);
+        return;
+    }
+    for (int i = 0; i < rs->spec->replicas; i++) crash_one(rs, i, kind, value, detail);
+}
+
+int rset_set_change(rset_t *rs, int r, double errors, double slowdown, bool crash)
+{
+    rset_replica_t *rp = &rs->rep[r];
+    if (errors > 0 && !rs->rng_change) {
+        char stream[160];
+        snprintf(stream, sizeof stream, "%s/change_errors", rs->spec->name);
+        rs->rng_change = sim_stream(rs->sim, stream);
+        if (!rs->rng_change) return SIM_ENOMEM;
+    }
+    rp->change_errors = errors;
+    rp->change_slowdown = slowdown >= 1 ? slowdown : 1;
+    bool was = rp->change_crash;
+    rp->change_crash = crash;
+    if (crash && !was) crash_one(rs, r, "config_crash", (double)rp->crashes, "cannot load its new configuration");
+    return 0;
+}
+
+void rset_set_observer(rset_t *rs, rset_observe_fn fn, void *ctx)
+{
+    rs->observe = fn;
+    rs->observe_ctx = ctx;
+}

@@ -1,0 +1,217 @@
+#include "models/components/vectordb/vectordb.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/error.h"
+
+static const char *const index_names[] = {"flat", "hnsw", NULL};
+
+int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
+{
+    int errs = d->errors;
+    memset(spec, 0, sizeof *spec);
+    spec->rs = (rset_spec_t){.replicas = 1, .servers = 8, .queue_limit = INT64_MAX, .lb = LB_ROUND_ROBIN,
+                             .startup = 10 * SIM_SEC, .cold_factor = 3, .cold_period = 60 * SIM_SEC};
+    spec->index = VDB_HNSW;
+    spec->vectors = 1000000;
+    spec->dim = 768;
+    spec->M = 16;
+    spec->ef_search = 10;
+    spec->cost_base = 500 * SIM_US;
+    spec->per_dim_op = 0.1e-9;
+    spec->mem_limit = 8LL << 30;
+    spec->mem_base = 256LL << 20;
+    spec->mem_per_query = 4LL << 20;
+    if (map && !sim_cfg_expect_map(d, map, "vectordb")) return SIM_ECONFIG;
+    int rc = rset_spec_parse(d, map, "vectordb", "threads", &spec->rs);
+    if (rc == SIM_ENOMEM) return rc;
+
+    sim_cfg_node_t *idx = sim_cfg_get(map, "index");
+    if (idx && sim_cfg_expect_map(d, idx, "index")) {
+        int t = (int)spec->index;
+        sim_cfg_enum(d, idx, "type", 0, index_names, t, &t);
+        spec->index = (vdb_index_t)t;
+        sim_cfg_int(d, idx, "vectors", 0, 1, (int64_t)1 << 40, spec->vectors, &spec->vectors);
+        sim_cfg_int(d, idx, "dim", 0, 1, 65536, spec->dim, &spec->dim);
+        sim_cfg_int(d, idx, "M", 0, 2, 1024, spec->M, &spec->M);
+        sim_cfg_int(d, idx, "ef_search", 0, 1, 1000000, spec->ef_search, &spec->ef_search);
+    }
+    sim_cfg_node_t *cost = sim_cfg_get(map, "cost");
+    if (cost && sim_cfg_expect_map(d, cost, "cost")) {
+        sim_cfg_duration(d, cost, "base", 0, spec->cost_base, &spec->cost_base);
+        double ops = 1.0 / spec->per_dim_op;
+        sim_cfg_double(d, cost, "ops_per_second", 0, 1, 1e18, ops, &ops);
+        spec->per_dim_op = 1.0 / ops;
+    }
+    sim_cfg_node_t *jit = sim_cfg_get(map, "jitter");
+    if (jit) sim_dist_parse(d, jit, SIM_DIST_NUMBER, &spec->jitter);
+    else sim_dist_lognormal(&spec->jitter, 1.0, 0.3);
+    sim_cfg_node_t *mem = sim_cfg_get(map, "memory");
+    if (mem && sim_cfg_expect_map(d, mem, "memory")) {
+        sim_cfg_size(d, mem, "limit", SIM_CFG_POSITIVE | SIM_CFG_UNBOUNDED, spec->mem_limit, &spec->mem_limit);
+        sim_cfg_size(d, mem, "base", 0, spec->mem_base, &spec->mem_base);
+        sim_cfg_size(d, mem, "per_query", 0, spec->mem_per_query, &spec->mem_per_query);
+    }
+    if (d->errors == errs && fabs(sim_dist_mean(&spec->jitter) - 1.0) > 1e-9)
+        sim_cfg_error(d, jit, "'vectordb.jitter' multiplies the service time and must have mean 1, not %g",
+                      sim_dist_mean(&spec->jitter));
+    if (d->errors == errs && spec->mem_limit != INT64_MAX &&
+        spec->mem_base + vdb_index_bytes(spec) + spec->mem_per_query > spec->mem_limit)
+        sim_cfg_error(d, sim_cfg_get(mem, "limit"),
+                      "'vectordb.memory.limit' (%lld bytes) cannot hold the index (%lld bytes) plus one query: "
+                      "every replica would be OOM-killed at its first query",
+                      (long long)spec->mem_limit, (long long)(spec->mem_base + vdb_index_bytes(spec)));
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+void vdb_spec_fini(vdb_spec_t *spec)
+{
+    rset_spec_fini(&spec->rs);
+    sim_dist_fini(&spec->jitter);
+}
+
+double vdb_query_time(const vdb_spec_t *spec, int64_t top_k)
+{
+    double ops;
+    if (spec->index == VDB_FLAT) {
+        ops = (double)spec->vectors * (double)spec->dim;
+    } else {
+        double ef = (double)(spec->ef_search > top_k ? spec->ef_search : top_k);
+        ops = ef * (double)spec->M * log2((double)spec->vectors + 1) * (double)spec->dim;
+    }
+    return sim_time_to_s(spec->cost_base) + ops * spec->per_dim_op;
+}
+
+int64_t vdb_index_bytes(const vdb_spec_t *spec)
+{
+    int64_t per = 4 * spec->dim + (spec->index == VDB_HNSW ? 8 * spec->M : 0);
+    return spec->vectors * per;
+}
+
+int64_t vdb_max_queries(const vdb_spec_t *spec)
+{
+    if (spec->mem_limit == INT64_MAX || spec->mem_per_query == 0) return INT64_MAX;
+    return (spec->mem_limit - spec->mem_base - vdb_index_bytes(spec)) / spec->mem_per_query;
+}
+
+int64_t vdb_memory(const vdb_t *v, int r)
+{
+    const vdb_spec_t *s = v->spec;
+    if (!v->rs.rep[r].up && !v->rs.rep[r].starting) return 0;   /* killed: no process */
+    if (v->rs.rep[r].starting) return s->mem_base;               /* loading: the index grows in */
+    return s->mem_base + vdb_index_bytes(s) + rset_in_system(&v->rs, r) * s->mem_per_query;
+}
+
+static call_status_t on_done(void *owner, rset_t *rs, call_t *c, call_status_t st)
+{
+    (void)rs;
+    vdb_t *v = owner;
+    if (st == CALL_OK) {
+        if (v->error_ratio > 0 && sim_rng_uniform(v->rng_errors) < v->error_ratio) return CALL_ERROR;
+        if (v->irrelevant_ratio > 0 && sim_rng_uniform(v->rng_relevance) < v->irrelevant_ratio)
+            c->flags |= CALL_F_IRRELEVANT;
+    }
+    return st;
+}
+
+static void submit(void *comp, call_t *c)
+{
+    vdb_t *v = comp;
+    double t = vdb_query_time(v->spec, c->top_k) * sim_dist_sample(&v->spec->jitter, v->rng_jitter);
+    int r = rset_submit(&v->rs, c, t);
+    if (r < 0) return;
+    int64_t mem = vdb_memory(v, r);
+    if (mem > v->spec->mem_limit) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "memory %.3g GiB > limit %.3g GiB with %lld queries on the replica",
+                 (double)mem / (1 << 30), (double)v->spec->mem_limit / (1 << 30),
+                 (long long)rset_in_system(&v->rs, r));
+        v->oom_kills++;
+        v->oom_kills_total++;
+        rset_crash(&v->rs, r, "oom_kill", (double)mem, detail);
+    }
+}
+
+static struct rset *replicas(void *comp) { return &((vdb_t *)comp)->rs; }
+static void set_speed(void *comp, double f) { ((vdb_t *)comp)->rs.speed = f > 0 ? f : 1e-9; }
+static void set_error_ratio(void *comp, double p) { ((vdb_t *)comp)->error_ratio = p; }
+static void kill_replica(void *comp, int r) { rset_crash(&((vdb_t *)comp)->rs, r, "replica_killed", 0, "killed by a fault"); }
+static int replicas_up(const void *comp) { return rset_replicas_up(&((const vdb_t *)comp)->rs); }
+static void cancel(void *comp, call_t *c) { rset_cancel(&((vdb_t *)comp)->rs, c); }
+
+const comp_ops_t vdb_ops = {"vectordb", submit, set_speed, set_error_ratio, kill_replica, replicas_up, cancel, replicas};
+
+void vdb_set_irrelevant_ratio(vdb_t *v, double ratio) { v->irrelevant_ratio = ratio; }
+
+static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    (void)dt;
+    vdb_t *v = ctx;
+    sim_time_t now = sim_now(sim);
+    int64_t maxmem = 0, q = 0;
+    double cpu = 0;
+    int n = (int)v->spec->rs.replicas;
+    for (int r = 0; r < n; r++) {
+        station_t *st = &v->rs.st[r];
+        int64_t m = vdb_memory(v, r);
+        if (m > maxmem) maxmem = m;
+        q += st->nqueue;
+        /* read before the station's own sampler restarts its window: this
+         * sampler is registered before the stations are created */
+        double u = sim_tavg_mean(&st->win_busy, now) / (double)v->spec->rs.servers;
+        cpu += u / n;
+        sim_series_set(sim, v->col_mem[r], (double)m);
+        sim_series_set(sim, v->col_cpu_r[r], u);
+    }
+    sim_series_set(sim, v->col_cpu, cpu);
+    sim_series_set(sim, v->col_mem_max, (double)maxmem);
+    sim_series_set(sim, v->col_q, (double)q);
+    sim_series_set(sim, v->col_oom, (double)v->oom_kills_total);
+    sim_series_set(sim, v->col_up, (double)rset_replicas_up(&v->rs));
+}
+
+vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec)
+{
+    vdb_t *v = calloc(1, sizeof *v);
+    if (!v) return NULL;
+    v->sim = sim;
+    v->spec = spec;
+    v->rng_jitter = sim_stream(sim, "vectordb/service");
+    v->rng_relevance = sim_stream(sim, "vectordb/relevance");
+    v->rng_errors = sim_stream(sim, "vectordb/errors");
+    int n = (int)spec->rs.replicas;
+    v->col_mem = calloc((size_t)n, sizeof *v->col_mem);
+    v->col_cpu_r = calloc((size_t)n, sizeof *v->col_cpu_r);
+    if (!v->rng_jitter || !v->rng_relevance || !v->rng_errors || !v->col_mem || !v->col_cpu_r) goto fail;
+    if (sim_add_sampler(sim, sampler, v)) goto fail;   /* before the stations' samplers: see sampler() */
+    if (rset_init(&v->rs, sim, &spec->rs, on_done, v)) goto fail;
+    char name[128];
+    for (int r = 0; r < n; r++) {
+        snprintf(name, sizeof name, "vectordb_memory_bytes{replica=%d}", r);
+        if ((v->col_mem[r] = sim_series_add(sim, name, "bytes", "memory of the replica: base + index + queries x per_query (0 while down)")) < 0) goto fail;
+        snprintf(name, sizeof name, "vectordb_cpu_utilization_ratio{replica=%d}", r);
+        if ((v->col_cpu_r[r] = sim_series_add(sim, name, "1", "busy threads / threads, time-averaged over the interval")) < 0) goto fail;
+    }
+    v->col_cpu = sim_series_add(sim, "vectordb_cpu_utilization_ratio", "1", "mean over replicas of busy threads / threads over the interval");
+    v->col_mem_max = sim_series_add(sim, "vectordb_memory_bytes_max", "bytes", "largest replica memory at the sample time");
+    v->col_q = sim_series_add(sim, "vectordb_queue_length", "1", "queries waiting, all replicas");
+    v->col_oom = sim_series_add(sim, "oom_kills_total{component=vectordb}", "1", "vector DB OOM kills since the start of the run");
+    v->col_up = sim_series_add(sim, "replicas_up{component=vectordb}", "1", "vector DB replicas ready");
+    if (v->col_mem_max < 0 || v->col_q < 0 || v->col_oom < 0 || v->col_up < 0 || v->col_cpu < 0) goto fail;
+    return v;
+fail:
+    vdb_destroy(v);
+    return NULL;
+}
+
+void vdb_destroy(vdb_t *v)
+{
+    if (!v) return;
+    if (v->rs.st) rset_fini(&v->rs);
+    free(v->col_mem);
+    free(v->col_cpu_r);
+    free(v);
+}

@@ -1,0 +1,64 @@
+/* Policy `retry_throttling`: gRPC's retry throttling (A6,
+ * models/policies/retry_budget.h) on a call edge: every failed attempt takes a token,
+ * every successful one gives back token_ratio; the retry of a failed
+ * attempt is allowed only while more than half the tokens remain. With
+ * {max_tokens: 10, token_ratio: 0.1} retries stop once more than about 1 in
+ * 11 attempts fails.
+ *
+ *   retry_throttling: {max_tokens: 10, token_ratio: 0.1}
+ *
+ * Every non-ok outcome is a failure here (gRPC counts the retryable status
+ * codes; the edge's retry_on plays that part). */
+#include <stdio.h>
+
+#include "models/policies/policy.h"
+#include "models/policies/retry_budget.h"
+#include "sim/error.h"
+
+typedef struct {
+    rthr_t t;
+    bool last_allowed;   /* the verdict on the attempt done() just saw */
+} prt_state_t;
+
+static int parse(sim_diag_t *d, sim_cfg_node_t *map, void *spec) { return rthr_spec_parse(d, map, spec); }
+
+static int init(void *state, const void *spec, sim_t *sim, const char *edge)
+{
+    (void)sim, (void)edge;
+    return rthr_init(&((prt_state_t *)state)->t, spec);
+}
+
+static void done(void *state, const void *spec, pol_ctx_t *ctx)
+{
+    (void)spec;
+    prt_state_t *st = state;
+    if (ctx->status == CALL_OK) rthr_on_success(&st->t);
+    else st->last_allowed = rthr_on_failure(&st->t);
+}
+
+/* Asked right after done() for the same failed attempt. */
+static bool allow_retry(const void *state, const void *spec, const pol_ctx_t *ctx)
+{
+    (void)spec, (void)ctx;
+    return ((const prt_state_t *)state)->last_allowed;
+}
+
+static void report(const void *state, const char *edge, rs_report_t *rep)
+{
+    const prt_state_t *st = state;
+    char row[80];
+    snprintf(row, sizeof row, "%s retry_throttling", edge);
+    rs_report_add(rep, "policies", row, "tokens at end", RS_NUMBER, rthr_tokens(&st->t));
+    rs_report_add(rep, "policies", row, "retries throttled", RS_COUNT, (double)st->t.throttled);
+}
+
+const policy_type_t pol_retry_throttling = {
+    .name = "retry_throttling",
+    .spec_size = sizeof(rthr_spec_t),
+    .state_size = sizeof(prt_state_t),
+    .parse = parse,
+    .init = init,
+    .done = done,
+    .allow_retry = allow_retry,
+    .report = report,
+};

@@ -1,0 +1,359 @@
+#include "models/queueing/station.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/error.h"
+#include "sim/scenario.h"
+
+int stn_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, stn_spec_t *spec)
+{
+    int errs = d->errors;
+    memset(spec, 0, sizeof *spec);
+    spec->name = name;
+    if (!sim_cfg_expect_map(d, map, "station")) return SIM_ECONFIG;
+    sim_cfg_int(d, map, "servers", 0, 1, 1000000, 1, &spec->servers);
+    sim_cfg_int(d, map, "queue_limit", SIM_CFG_UNBOUNDED, 0, INT64_MAX, INT64_MAX, &spec->queue_limit);
+    sim_cfg_duration(d, map, "queue_timeout", 0, 0, &spec->queue_timeout);
+    stn_queue_parse(d, map, spec);
+    sim_cfg_node_t *svc = sim_cfg_get(map, "service");
+    if (!svc)
+        sim_cfg_error(d, map, "missing required key 'service' in station '%s' (e.g. service: {dist: exponential, mean: 20ms})", name);
+    else
+        sim_dist_parse(d, svc, SIM_DIST_DURATION, &spec->service);
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+void stn_spec_fini(stn_spec_t *spec) { sim_dist_fini(&spec->service); }
+
+const char *const stn_discipline_names[] = {"fifo", "adaptive_lifo", NULL};
+
+int stn_queue_parse(sim_diag_t *d, sim_cfg_node_t *map, stn_spec_t *spec)
+{
+    int errs = d->errors;
+    spec->codel = CODEL_DEFAULTS;
+    sim_cfg_node_t *c = sim_cfg_get(map, "codel");
+    if (c) {
+        spec->codel_shed = true;
+        codel_spec_parse(d, c, &spec->codel);
+    }
+    int disc = spec->adaptive_lifo ? 1 : 0;
+    sim_cfg_enum(d, map, "queue_discipline", 0, stn_discipline_names, disc, &disc);
+    spec->adaptive_lifo = disc == 1;
+    return d->errors == errs ? 0 : SIM_ECONFIG;
+}
+
+enum { COL_QLEN, COL_BUSY, COL_UTIL, COL_P95, COL_ARR, COL_REJ };
+
+static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    station_t *st = ctx;
+    sim_time_t now = sim_now(sim);
+    sim_series_set(sim, st->col[COL_QLEN], (double)st->nqueue);
+    sim_series_set(sim, st->col[COL_BUSY], (double)st->busy);
+    sim_series_set(sim, st->col[COL_UTIL], sim_tavg_mean(&st->win_busy, now) / (double)st->servers);
+    sim_series_set(sim, st->col[COL_P95], sim_hist_quantile(&st->win_sojourn, 0.95) * 1e-9);
+    double secs = sim_time_to_s(dt);
+    sim_series_set(sim, st->col[COL_ARR], secs > 0 ? (double)st->win.arrivals / secs : NAN);
+    sim_series_set(sim, st->col[COL_REJ], secs > 0 ? (double)st->win.rejected / secs : NAN);
+
+    /* Overflow episodes, at sample resolution: bounded to one row per interval. */
+    if (st->win.rejected > 0 && !st->overflow) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "queue full (%lld waiting): rejecting arrivals",
+                 (long long)st->nqueue);
+        sim_log_event(sim, "overflow_start", st->source, (double)st->win.rejected, detail);
+        st->overflow = true;
+        st->overflow_rejected = 0;
+    } else if (st->win.rejected == 0 && st->overflow) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "%llu arrivals rejected in the episode",
+                 (unsigned long long)st->overflow_rejected);
+        sim_log_event(sim, "overflow_end", st->source, (double)st->overflow_rejected, detail);
+        st->overflow = false;
+    }
+    st->overflow_rejected += st->win.rejected;
+    memset(&st->win, 0, sizeof st->win);
+    sim_hist_reset(&st->win_sojourn);
+    sim_tavg_restart(&st->win_busy, now);
+}
+
+static void warmup(sim_t *sim, void *ctx)
+{
+    station_t *st = ctx;
+    sim_time_t now = sim_now(sim);
+    memset(&st->n, 0, sizeof st->n);
+    sim_tmean_reset(&st->wait_s);
+    sim_tmean_reset(&st->sojourn_s);
+    sim_hist_reset(&st->sojourn);
+    sim_tavg_restart(&st->busy_avg, now);
+    sim_tavg_restart(&st->queue_avg, now);
+}
+
+int stn_init(station_t *st, sim_t *sim, const stn_spec_t *spec, stn_exit_fn on_exit, void *owner)
+{
+    memset(st, 0, sizeof *st);
+    st->spec = spec;
+    st->sim = sim;
+    st->servers = spec->servers;
+    st->on_exit = on_exit;
+    st->owner = owner;
+    char buf[256];
+    if (spec->replicated) snprintf(st->source, sizeof st->source, "%s/%d", spec->name, spec->replica);
+    else snprintf(st->source, sizeof st->source, "%s", spec->name);
+    snprintf(buf, sizeof buf, "station/%s/service", st->source);
+    st->rng = sim_stream(sim, buf);
+    if (!st->rng) return SIM_ENOMEM;
+    sim_tmean_reset(&st->wait_s);
+    sim_tmean_reset(&st->sojourn_s);
+    if (sim_hist_init(&st->sojourn) || sim_hist_init(&st->win_sojourn)) return SIM_ENOMEM;
+    sim_time_t now = sim_now(sim);
+    sim_tavg_init(&st->busy_avg, now, 0);
+    sim_tavg_init(&st->queue_avg, now, 0);
+    sim_tavg_init(&st->win_busy, now, 0);
+    st->windowed = sim_sampling(sim);
+    st->codel_on = spec->codel_shed || spec->adaptive_lifo;
+    if (st->codel_on && codel_init(&st->codel, &spec->codel, now)) return SIM_EINVAL;
+
+    static const struct { const char *metric, *unit, *help; } cols[] = {
+        {"station_queue_length", "1", "jobs waiting at the sample time"},
+        {"station_busy_servers", "1", "servers busy at the sample time"},
+        {"station_utilization_ratio", "1", "time-averaged busy servers / servers over the interval"},
+        {"station_sojourn_p95_seconds", "s", "95th percentile of sojourn times of jobs that left in the interval"},
+        {"station_arrivals_per_second", "1/s", "arrivals in the interval / interval"},
+        {"station_rejected_per_second", "1/s", "arrivals rejected (queue full) in the interval / interval"},
+    };
+    for (int i = 0; i < 6; i++) {
+        if (spec->replicated)
+            snprintf(buf, sizeof buf, "%s{station=%s,replica=%d}", cols[i].metric, spec->name, spec->replica);
+        else
+            snprintf(buf, sizeof buf, "%s{station=%s}", cols[i].metric, spec->name);
+        st->col[i] = sim_series_add(sim, buf, cols[i].unit, cols[i].help);
+        if (st->col[i] < 0) return SIM_ENOMEM;
+    }
+    if (sim_add_sampler(sim, sampler, st) || sim_add_warmup_hook(sim, warmup, st)) return SIM_ENOMEM;
+    return 0;
+}
+
+void stn_fini(station_t *st)
+{
+    sim_hist_fini(&st->sojourn);
+    sim_hist_fini(&st->win_sojourn);
+}
+
+static void complete_event(sim_t *sim, void *obj, uint64_t arg);
+static void timeout_event(sim_t *sim, void *obj, uint64_t arg);
+
+static inline void serving_link(station_t *st, stn_job_t *job)
+{
+    job->prev = NULL;
+    job->next = st->serving;
+    if (st->serving) st->serving->prev = job;
+    st->serving = job;
+}
+
+static inline void serving_unlink(station_t *st, stn_job_t *job)
+{
+    if (job->prev) job->prev->next = job->next; else st->serving = job->next;
+    if (job->next) job->next->prev = job->prev;
+    job->prev = job->next = NULL;
+}
+
+static void start_service(station_t *st, stn_job_t *job, sim_time_t now)
+{
+    serving_link(st, job);
+    st->busy++;
+    sim_tavg_add(&st->busy_avg, now, 1);
+    if (st->windowed) sim_tavg_add(&st->win_busy, now, 1);
+    job->start = now;
+    st->n.started++;
+    sim_tmean_add(&st->wait_s, now - job->enter);
+    sim_time_t s = job->demand >= 0 ? job->demand
+                                    : sim_time_from_s(sim_dist_sample(&st->spec->service, st->rng));
+    job->timer = sim_schedule_at(st->sim, now + s, complete_event, job, 0);
+}
+
+static inline void unlink_job(station_t *st, stn_job_t *job)
+{
+    if (job->prev) job->prev->next = job->next; else st->head = job->next;
+    if (job->next) job->next->prev = job->prev; else st->tail = job->prev;
+    job->prev = job->next = NULL;
+    st->nqueue--;
+    sim_tavg_add(&st->queue_avg, st->sim->now, -1);
+}
+
+bool stn_submit(station_t *st, stn_job_t *job)
+{
+    sim_time_t now = sim_now(st->sim);
+    st->n.arrivals++;
+    st->win.arrivals++;
+    job->st = st;
+    job->enter = now;
+    job->start = -1;
+    job->prev = job->next = NULL;
+    if (st->busy < st->servers) {
+        /* it waited 0: CoDel sees it (never sheds it), the minimum wait drops to 0 */
+        if (st->codel_on) codel_should_drop(&st->codel, now, 0);
+        start_service(st, job, now);
+        return true;
+    }
+    if (st->nqueue >= st->spec->queue_limit) {
+        st->n.rejected++;
+        st->win.rejected++;
+        return false;
+    }
+    job->prev = st->tail;
+    if (st->tail) st->tail->next = job; else st->head = job;
+    st->tail = job;
+    st->nqueue++;
+    sim_tavg_add(&st->queue_avg, now, 1);
+    if (st->spec->queue_timeout > 0)
+        job->timer = sim_schedule_at(st->sim, now + st->spec->queue_timeout, timeout_event, job, 0);
+    else
+        job->timer = (sim_timer_t){0, 0};
+    return true;
+}
+
+static void start_waiting(station_t *st, sim_time_t now)
+{
+    stn_job_t *shed = NULL;   /* told after the loop: an owner reacting cannot jump the queue */
+    while (st->head && st->busy < st->servers) {
+        /* adaptive LIFO: the newest first while the queue stands */
+        stn_job_t *next = st->spec->adaptive_lifo && codel_overloaded(&st->codel) ? st->tail : st->head;
+        unlink_job(st, next);
+        sim_cancel(st->sim, &next->timer);
+        if (st->codel_on && codel_should_drop(&st->codel, now, now - next->enter) && st->spec->codel_shed) {
+            st->n.shed++;
+            st->win.shed++;
+            next->next = shed;
+            shed = next;
+            continue;
+        }
+        start_service(st, next, now);
+    }
+    /* in the order they were shed */
+    stn_job_t *rev = NULL;
+    while (shed) {
+        stn_job_t *n = shed->next;
+        shed->next = rev;
+        rev = shed;
+        shed = n;
+    }
+    while (rev) {
+        stn_job_t *n = rev->next;
+        rev->next = NULL;
+        st->on_exit(st->sim, st->owner, rev, STN_SHED);
+        rev = n;
+    }
+}
+
+static void complete_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    stn_job_t *job = obj;
+    station_t *st = job->st;
+    sim_time_t now = sim_now(sim);
+    job->timer = (sim_timer_t){0, 0};
+    serving_unlink(st, job);
+    st->busy--;
+    sim_tavg_add(&st->busy_avg, now, -1);
+    st->n.completions++;
+    st->win.completions++;
+    sim_time_t soj = now - job->enter;
+    sim_tmean_add(&st->sojourn_s, soj);
+    if (st->windowed) {
+        sim_tavg_add(&st->win_busy, now, -1);
+        sim_hist_add2(&st->sojourn, &st->win_sojourn, soj);
+    } else {
+        sim_hist_add(&st->sojourn, soj);
+    }
+    start_waiting(st, now);
+    st->on_exit(sim, st->owner, job, STN_DONE);
+}
+
+static void timeout_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    stn_job_t *job = obj;
+    station_t *st = job->st;
+    job->timer = (sim_timer_t){0, 0};
+    unlink_job(st, job);
+    st->n.timed_out++;
+    st->win.timed_out++;
+    st->on_exit(sim, st->owner, job, STN_TIMED_OUT);
+}
+
+bool stn_cancel(station_t *st, stn_job_t *job)
+{
+    assert(job->st == st && "stn_cancel: job is not at this station");
+    if (job->start >= 0) return false;   /* in service: runs to its end */
+    unlink_job(st, job);
+    sim_cancel(st->sim, &job->timer);
+    st->n.cancelled++;
+    st->win.cancelled++;
+    return true;
+}
+
+void stn_abort_all(station_t *st)
+{
+    sim_time_t now = sim_now(st->sim);
+    while (st->serving) {
+        stn_job_t *job = st->serving;
+        serving_unlink(st, job);
+        sim_cancel(st->sim, &job->timer);
+        st->busy--;
+        sim_tavg_add(&st->busy_avg, now, -1);
+        if (st->windowed) sim_tavg_add(&st->win_busy, now, -1);
+        st->n.aborted++;
+        st->on_exit(st->sim, st->owner, job, STN_ABORTED);
+    }
+    while (st->head) {
+        stn_job_t *job = st->head;
+        unlink_job(st, job);
+        sim_cancel(st->sim, &job->timer);
+        st->n.aborted++;
+        st->on_exit(st->sim, st->owner, job, STN_ABORTED);
+    }
+}
+
+void stn_set_servers(station_t *st, int64_t servers)
+{
+    if (servers < 0) servers = 0;
+    st->servers = servers;
+    start_waiting(st, sim_now(st->sim));
+}
+
+void stn_finish(station_t *st)
+{
+    if (st->overflow) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "%llu arrivals rejected in the episode (open at the end)",
+                 (unsigned long long)st->overflow_rejected + st->win.rejected);
+        sim_log_event(st->sim, "overflow_end", st->source,
+                      (double)(st->overflow_rejected + st->win.rejected), detail);
+        st->overflow = false;
+    }
+}
+
+double stn_utilization(const station_t *st)
+{
+    return st->servers > 0 ? sim_tavg_mean(&st->busy_avg, sim_now(st->sim)) / (double)st->spec->servers : NAN;
+}
+
+double stn_mean_queue_len(const station_t *st) { return sim_tavg_mean(&st->queue_avg, sim_now(st->sim)); }
+
+void stn_spec_check(const stn_spec_t *st, double lambda, const sim_scenario_t *sc, sim_cfg_node_t *node,
+                    sim_diag_t *d)
+{
+    double rho = lambda * sim_dist_mean(&st->service) / (double)st->servers;
+    if (st->queue_limit == INT64_MAX && st->queue_timeout == 0 && rho >= 1.0)
+        sim_cfg_warn(d, node,
+                     "station '%s' is unstable: offered load %.3g/s x %.3g s / %lld servers = %.3g >= 1 "
+                     "and its queue is unbounded, so the queue grows without bound",
+                     st->name, lambda, sim_dist_mean(&st->service), (long long)st->servers, rho);
+    if (st->queue_timeout >= sc->duration)
+        sim_cfg_warn(d, sim_cfg_get(node, "queue_timeout"),
+                     "station '%s': queue_timeout is not shorter than the run's duration", st->name);
+}

@@ -1,0 +1,168 @@
+/* Station: c identical servers in front of a FIFO queue, the building block
+ * of every component model.
+ *
+ *   stations:
+ *     db:
+ *       servers: 4                              # c (default 1)
+ *       queue_limit: 100                        # waiting room; default unbounded.
+ *                                               # Kendall's K = servers + queue_limit
+ *       service: {dist: exponential, mean: 20ms}
+ *       queue_timeout: 2s                       # optional: a job that waits this
+ *                                               # long leaves unserved (timed_out)
+ *       codel: {target_delay: 5ms, interval: 100ms}   # optional: CoDel shedding
+ *       queue_discipline: fifo                  # or adaptive_lifo
+ *
+ * CoDel (models/queueing/codel.h, folly's RPC variant): every job that starts
+ * service, from the queue or at once (waited 0), passes the machine with
+ * its queueing delay; while the queue is judged overloaded (the minimum
+ * wait of the last interval exceeded the target), a job that waited more
+ * than 2 x target is shed instead of served (STN_SHED). Adaptive LIFO
+ * (Facebook's "Fail at Scale"): FIFO normally, newest first while CoDel
+ * judges the queue overloaded (the CoDel machine runs for the verdict
+ * even when shedding is off).
+ *
+ * A job (stn_job_t, embedded in the caller's request) arrives with
+ * stn_submit(): it starts service at once if a server is free, else waits in
+ * the queue, else (queue full) is rejected. When service ends the station
+ * first starts the next waiting job, then tells its owner through the exit
+ * callback. The service time is the job's own demand if it has one
+ * (job->demand >= 0, set by component models that compute it), else a draw
+ * from the station's distribution on the station's stream
+ * "station/<name>/service".
+ *
+ * Statistics after the warm-up: arrivals, completions, rejections,
+ * timeouts; waiting time and sojourn time (moments and histogram);
+ * time-averaged busy servers and queue length. Per sample interval:
+ * queue length, busy servers, utilisation, sojourn p95, arrivals per second.
+ * Overflow episodes (rejections in an interval after none in the previous
+ * one, and their end) are logged as notable events. All O(1) per job. */
+#ifndef MODELS_QUEUEING_STATION_H
+#define MODELS_QUEUEING_STATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "models/queueing/codel.h"
+#include "sim/cfg.h"
+#include "sim/dist.h"
+#include "sim/sim.h"
+#include "sim/stats.h"
+
+typedef struct station station_t;
+
+typedef enum { STN_DONE, STN_TIMED_OUT, STN_ABORTED, STN_SHED } stn_outcome_t;
+
+typedef struct stn_job {
+    struct stn_job *prev, *next;  /* links in the queue, then in the in-service list */
+    sim_timer_t timer;            /* service completion, or queue timeout while waiting */
+    sim_time_t enter;             /* arrival at the station */
+    sim_time_t start;             /* service start; -1 while waiting */
+    sim_time_t demand;            /* service time in ns if >= 0; -1: draw from the distribution */
+    station_t *st;
+} stn_job_t;
+
+typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t outcome);
+
+typedef struct stn_spec {
+    const char *name;
+    bool replicated;              /* one replica of a replicated component: */
+    int replica;                  /*   its index, a label in metric names */
+    int64_t servers;
+    int64_t queue_limit;          /* INT64_MAX = unbounded */
+    sim_dist_t service;           /* seconds */
+    sim_time_t queue_timeout;     /* 0 = none */
+    bool codel_shed;              /* CoDel shedding on */
+    bool adaptive_lifo;           /* newest first while CoDel judges the queue overloaded */
+    codel_spec_t codel;
+} stn_spec_t;
+
+extern const char *const stn_discipline_names[];   /* "fifo", "adaptive_lifo" */
+
+/* The queue keys shared by stations and replicated services: `codel` (a
+ * mapping, or `codel: {}` for the defaults) and `queue_discipline`. */
+int stn_queue_parse(sim_diag_t *d, sim_cfg_node_t *map, stn_spec_t *spec);
+
+/* Parse one station mapping; `name` is its key. Returns 0 or SIM_ECONFIG. */
+int stn_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, stn_spec_t *spec);
+void stn_spec_fini(stn_spec_t *spec);
+
+typedef struct {
+    uint64_t arrivals, started, completions, rejected, timed_out, aborted;
+    uint64_t cancelled;           /* removed while waiting by stn_cancel */
+    uint64_t shed;                /* dropped by CoDel at dequeue */
+} stn_counts_t;
+
+struct station {
+    const stn_spec_t *spec;
+    char source[96];              /* "db", or "vectordb/0" for a replica: events' source */
+    sim_t *sim;
+    sim_rng_t *rng;
+    int64_t servers;              /* current capacity (faults may change it) */
+    int64_t busy;
+    int64_t nqueue;
+    stn_job_t *head, *tail;       /* waiting, FIFO */
+    stn_job_t *serving;           /* in service (unordered list) */
+    stn_exit_fn on_exit;
+    void *owner;
+    bool codel_on;                /* the CoDel machine runs (shedding or adaptive LIFO) */
+    codel_t codel;
+
+    /* since warm-up */
+    stn_counts_t n;
+    sim_tmean_t wait_s, sojourn_s;
+    sim_hist_t sojourn;           /* ns */
+    sim_tavg_t busy_avg, queue_avg;
+
+    /* current sample window */
+    stn_counts_t win;
+    sim_hist_t win_sojourn;
+    sim_tavg_t win_busy;
+    bool windowed;                /* time series sampled: win_sojourn, win_busy kept */
+    bool overflow;                /* rejections seen in the previous window */
+    uint64_t overflow_rejected;   /* rejections in the current episode */
+    int col[6];
+};
+
+/* Set up a station in run `sim`; registers its time series and warm-up hook.
+ * `spec` must outlive the station. Returns 0 or SIM_ENOMEM. */
+int stn_init(station_t *st, sim_t *sim, const stn_spec_t *spec, stn_exit_fn on_exit, void *owner);
+void stn_fini(station_t *st);
+
+/* Offer a job. Returns true if it was accepted (in service or queued), false
+ * if the queue was full (rejected: no callback will come). */
+bool stn_submit(station_t *st, stn_job_t *job);
+
+/* Withdraw a job that waits in the queue (its owner cancelled it): unlinks
+ * it, cancels its queue-timeout timer, counts it as `cancelled` and returns
+ * true; no exit callback comes, the caller finishes the job itself. A job in
+ * service cannot be withdrawn: returns false and changes nothing (its
+ * completion still comes through the exit callback). The job must be at
+ * `st` (accepted, not yet exited). O(1): the queue is doubly linked. */
+bool stn_cancel(station_t *st, stn_job_t *job);
+
+/* Change the number of servers (capacity faults). Jobs in service finish;
+ * waiting jobs start if servers were added. */
+void stn_set_servers(station_t *st, int64_t servers);
+
+/* Abort every job, waiting or in service (a crash): each leaves with
+ * STN_ABORTED through the exit callback, in service first, then in queue
+ * order. O(jobs at the station). */
+void stn_abort_all(station_t *st);
+
+/* Close the statistics at the end of the run (logs an open overflow episode). */
+void stn_finish(station_t *st);
+
+struct rs_report;
+struct sim_scenario;
+/* Warnings for a station on a route at long-run arrival rate `lambda`:
+ * unstable (unbounded queue, load >= 1), queue timeout not shorter than the run. */
+void stn_spec_check(const stn_spec_t *spec, double lambda, const struct sim_scenario *sc, sim_cfg_node_t *node,
+                    sim_diag_t *d);
+/* Add the station's figures to a run report (section "stations"). */
+void stn_report(const station_t *st, struct rs_report *rep);
+
+/* Utilisation since warm-up: time-averaged busy servers / servers. */
+double stn_utilization(const station_t *st);
+double stn_mean_queue_len(const station_t *st);
+
+#endif

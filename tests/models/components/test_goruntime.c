@@ -1,0 +1,859 @@
+/* The Go runtime model against hand-computed pacer arithmetic, GC schedules,
+ * CPU borrowing, OOM and the GOMEMLIMIT death spiral. Every schedule below is
+ * derived in its comment; event times are offset (x.5 ms) so that no
+ * allocation ties with a mark end unless the comment says so. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "models/components/gateway/goruntime.h"
+#include "sim/error.h"
+
+#define MS SIM_MS
+#define SEC SIM_SEC
+#define MiB ((int64_t)1 << 20)
+#define KiB ((int64_t)1 << 10)
+
+typedef struct fix {
+    sim_t *sim;
+    stn_spec_t sspec;
+    station_t cpu;
+    gort_spec_t spec;
+    gort_t g;
+    int ooms;
+    bool kill_on_oom;
+    sim_time_t job_done[16];
+    int njobs;
+} fix_t;
+
+static void on_job_exit(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t oc)
+{
+    (void)job;
+    fix_t *f = owner;
+    if (oc == STN_DONE && f->njobs < 16) f->job_done[f->njobs++] = sim_now(sim);
+}
+
+static void on_oom(sim_t *sim, void *ctx)
+{
+    (void)sim;
+    fix_t *f = ctx;
+    f->ooms++;
+    if (f->kill_on_oom) gort_kill(&f->g);
+}
+
+/* A run with `cores` CPU servers sampled every second; the spec starts at
+ * the defaults; the test adjusts it, then calls fix_start. */
+static void fix_setup(fix_t *f, int64_t cores)
+{
+    memset(f, 0, sizeof *f);
+    sim_config_t cfg = {.master_seed = 1, .sample_interval = SEC};
+    f->sim = sim_create(&cfg);
+    cr_assert_not_null(f->sim);
+    f->sspec.name = "cpu";
+    f->sspec.servers = cores;
+    f->sspec.queue_limit = INT64_MAX;
+    cr_assert_eq(sim_dist_deterministic(&f->sspec.service, 0.0), 0);
+    cr_assert_eq(stn_init(&f->cpu, f->sim, &f->sspec, on_job_exit, f), 0);
+    gort_spec_default(&f->spec);
+}
+
+static void fix_start(fix_t *f)
+{
+    cr_assert_eq(gort_init(&f->g, f->sim, &f->spec, &f->cpu, "component=gateway,replica=0", on_oom, f), 0);
+}
+
+static void fix_fini(fix_t *f)
+{
+    gort_fini(&f->g);
+    stn_fini(&f->cpu);
+    sim_destroy(f->sim);
+    stn_spec_fini(&f->sspec);
+}
+
+static const double *series(fix_t *f, const char *metric)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s{component=gateway,replica=0}", metric);
+    for (size_t i = 0; i < sim_series_count(f->sim); i++)
+        if (strcmp(sim_series_name(f->sim, i), name) == 0) return sim_series_data(f->sim, i);
+    cr_assert_fail("no series %s", name);
+    return NULL;
+}
+
+/* ---- scheduled actions ---------------------------------------------------- */
+
+typedef enum { A_ALLOC, A_RETAIN, A_RELEASE, A_GOROUTINES, A_KILL, A_RESTART } act_kind_t;
+typedef struct {
+    fix_t *f;
+    act_kind_t kind;
+    int64_t n;
+} act_t;
+
+static void act_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    act_t *a = obj;
+    gort_t *g = &a->f->g;
+    switch (a->kind) {
+    case A_ALLOC: gort_alloc(g, a->n); break;
+    case A_RETAIN: gort_retain(g, a->n); break;
+    case A_RELEASE: gort_release(g, a->n); break;
+    case A_GOROUTINES: gort_goroutines(g, a->n); break;
+    case A_KILL: gort_kill(g); break;
+    case A_RESTART: gort_restart(g); break;
+    }
+}
+
+static void at(fix_t *f, sim_time_t t, act_t *a) { sim_schedule_at(f->sim, t, act_event, a, 0); }
+
+/* A steady allocator: `bytes` every `period`, first at `first`. */
+typedef struct {
+    gort_t *g;
+    int64_t bytes;
+    sim_time_t period;
+} drv_t;
+
+static void drv_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    drv_t *d = obj;
+    gort_alloc(d->g, d->bytes);
+    sim_schedule_in(sim, d->period, drv_event, d, 0);
+}
+
+/* A probe: the runtime's and the CPU's state at a time. */
+typedef struct {
+    fix_t *f;
+    int64_t servers, heap, live, goal;
+    bool marking;
+    uint64_t cycles;
+    double assist;        /* gort_assist_seconds(g, 1 MB) */
+} probe_t;
+
+static void probe_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    probe_t *p = obj;
+    gort_t *g = &p->f->g;
+    p->servers = p->f->cpu.servers;
+    p->heap = g->heap;
+    p->live = g->live;
+    p->goal = g->goal;
+    p->marking = g->marking;
+    p->cycles = g->gc_cycles;
+    p->assist = gort_assist_seconds(g, 1000000);
+}
+
+static void probe_at(fix_t *f, sim_time_t t, probe_t *p)
+{
+    p->f = f;
+    sim_schedule_at(f->sim, t, probe_event, p, 0);
+}
+
+static void run(fix_t *f, sim_time_t until) { cr_assert_eq(sim_run(f->sim, until), SIM_RUN_TIME); }
+
+/* ---- pacer arithmetic ------------------------------------------------------ */
+
+/* Goroutines and `live` retained at t=0, forced GC every 5 s, run 10 s:
+ * the goal after the last mark; the cycles completed in last_cycles. */
+static uint64_t last_cycles;
+
+static int64_t goal_after(int64_t gogc, int64_t gomemlimit, int64_t goroutines, int64_t live)
+{
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.gogc = gogc;
+    f.spec.gomemlimit = gomemlimit;
+    f.spec.forced_gc = 5 * SEC;   /* so that a tiny heap is collected too */
+    fix_start(&f);
+    act_t g = {&f, A_GOROUTINES, goroutines}, r = {&f, A_RETAIN, live};
+    at(&f, 0, &g);
+    at(&f, 0, &r);
+    run(&f, 10 * SEC);
+    cr_assert(!f.g.marking);
+    last_cycles = f.g.gc_cycles;
+    int64_t goal = f.g.goal;
+    fix_fini(&f);
+    return goal;
+}
+
+Test(goruntime, goal_is_live_times_one_plus_gogc)
+{
+    cr_expect_eq(goal_after(100, INT64_MAX, 0, 100 * MiB), 200 * MiB);
+    cr_expect_eq(last_cycles, 2);   /* at 0 (heap >= 4 MiB) and forced at 5 s + mark */
+    cr_expect_eq(goal_after(50, INT64_MAX, 0, 100 * MiB), 150 * MiB);
+    cr_expect_eq(goal_after(300, INT64_MAX, 0, 100 * MiB), 400 * MiB);
+}
+
+Test(goruntime, goal_counts_goroutine_stacks_as_go_1_18)
+{
+    /* 1000 goroutines x 2 KiB: goal = live + (live + stacks) x GOGC/100 */
+    cr_expect_eq(goal_after(100, INT64_MAX, 1000, 100 * MiB), 200 * MiB + 2000 * KiB);
+    cr_expect_eq(goal_after(50, INT64_MAX, 1000, 100 * MiB), 150 * MiB + 1000 * KiB);
+}
+
+Test(goruntime, tiny_heap_goal_is_min_heap_scaled_by_gogc)
+{
+    cr_expect_eq(goal_after(100, INT64_MAX, 0, 1 * MiB), 4 * MiB);
+    cr_expect_eq(last_cycles, 1);   /* under the goal: only the forced cycle at 5 s */
+    cr_expect_eq(goal_after(200, INT64_MAX, 0, 1 * MiB), 8 * MiB);   /* heapMinimum x GOGC/100 */
+    cr_expect_eq(goal_after(50, INT64_MAX, 0, 1 * MiB), 2 * MiB);
+}
+
+Test(goruntime, gomemlimit_caps_goal_after_stacks_and_overhead)
+{
+    /* limit 180 MiB - (32 MiB overhead + 1000 x 2 KiB) = 148 MiB - 2000 KiB < 200 MiB + 2000 KiB */
+    cr_expect_eq(goal_after(100, 180 * MiB, 1000, 100 * MiB), 148 * MiB - 2000 * KiB);
+    /* GOGC off: the limit alone sets the goal; 100 MiB is under it and
+     * GOGC off also stops the forced GC: no cycle at all */
+    cr_expect_eq(goal_after(-1, 180 * MiB, 0, 100 * MiB), 148 * MiB);
+    cr_expect_eq(last_cycles, 0);
+    /* the limit below the live heap: goal = live, never below; without
+     * allocation no cycle follows (only the forced one) */
+    cr_expect_eq(goal_after(100, 120 * MiB, 0, 100 * MiB), 100 * MiB);
+    cr_expect_eq(last_cycles, 2);
+    /* a generous limit changes nothing */
+    cr_expect_eq(goal_after(100, 1024 * MiB, 0, 100 * MiB), 200 * MiB);
+}
+
+Test(goruntime, goal_follows_goroutines_under_gomemlimit)
+{
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.gomemlimit = 180 * MiB;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100 * MiB}, up = {&f, A_GOROUTINES, 4096}, down = {&f, A_GOROUTINES, -4096};
+    probe_t p0, p1, p2;
+    at(&f, 0, &r);
+    probe_at(&f, 1 * SEC, &p0);
+    at(&f, 2 * SEC, &up);
+    probe_at(&f, 3 * SEC, &p1);
+    at(&f, 4 * SEC, &down);
+    probe_at(&f, 5 * SEC, &p2);
+    run(&f, 6 * SEC);
+    cr_expect_eq(p0.goal, 148 * MiB);
+    cr_expect_eq(p1.goal, 140 * MiB);   /* 4096 stacks of 2 KiB = 8 MiB less room */
+    cr_expect_eq(p2.goal, 148 * MiB);
+    cr_expect_eq(f.g.gc_cycles, 1);
+    fix_fini(&f);
+}
+
+/* ---- GC frequency --------------------------------------------------------- */
+
+/* Live L retained at t=0, A = 50 MB/s allocated as 50 kB every ms (at x.5 ms)
+ * on 4 cores (1 mark worker); returns cycles completed in 10 min. */
+static uint64_t cycles_in_10_min(int64_t live, double mark_rate, double *alloc_rate_sample)
+{
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.mark_rate = mark_rate;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, live};
+    drv_t d = {&f.g, 50000, MS};
+    at(&f, 0, &r);
+    sim_schedule_at(f.sim, MS / 2, drv_event, &d, 0);
+    run(&f, 600 * SEC);
+    uint64_t n = f.g.gc_cycles;
+    cr_expect_eq(f.g.forced_cycles, 0);
+    *alloc_rate_sample = series(&f, "heap_alloc_bytes_per_second")[5];   /* window (5 s, 6 s] */
+    fix_fini(&f);
+    return n;
+}
+
+Test(goruntime, gc_frequency_short_mark)
+{
+    /* L = 100 MB, goal 2L, A = 50 MB/s; mark 1e8 / 4e11 = 0.25 ms. The pacer
+     * starts a cycle at goal - A x mark, kept within [70%, 95%] of the
+     * runway L: with so short a mark, at 95%, every 0.95 L / A = 1.9 s.
+     * Cycle 1 at 0 (the retain); its rate estimate includes the retain, so
+     * cycle 2 starts at the 70% bound, 1400 allocations later (1399.5 ms);
+     * from then on every 1900 allocations: start_k = 1399.5 + 1900 (k-2) ms,
+     * ending 0.25 ms later; the last to end by 600 s is k = 317. */
+    double rate;
+    uint64_t n = cycles_in_10_min(100000000, 4e11, &rate);
+    cr_expect_eq(n, 317);
+    double formula = 1 + 600.0 / (0.95 * 1e8 / 5e7);
+    cr_expect(fabs((double)n - formula) <= 1.0, "%llu cycles vs %.2f", (unsigned long long)n, formula);
+    cr_expect_float_eq(rate, 5e7, 1e-6);
+}
+
+Test(goruntime, gc_frequency_long_mark)
+{
+    /* L = 100.05 MB, mark rate 200 MB/s, 1 worker: mark = 500.25 ms, during
+     * which 500 allocations (25 MB) are made. The trigger leaves room for
+     * them: goal - A x mark = 2L - 25.0125 MB, so the heap meets the goal as
+     * the mark ends and cycles come every (goal - L) / A = 2.001 s, the
+     * mark included: 1501 allocations before the trigger + 500 during the
+     * mark. Cycle 1 ends at 500.25 ms, cycle 2 (at the 70% bound: its rate
+     * estimate includes the retain) at 2400.75 ms, cycle k >= 3 at
+     * 2400.75 + 2001 (k-2) ms: the last by 600 s is k = 300. */
+    double rate;
+    uint64_t n = cycles_in_10_min(100050000, 2e8, &rate);
+    cr_expect_eq(n, 300);
+    double formula = 1 + 600.0 / (1.0005e8 / 5e7);
+    cr_expect(fabs((double)n - formula) <= 1.0, "%llu cycles vs %.2f", (unsigned long long)n, formula);
+}
+
+/* ---- mark phase: duration, borrowed CPU, GC CPU ratio ------------------------ */
+
+typedef struct {
+    fix_t *f;
+    double win[8];
+    int n;
+} early_t;
+
+/* Registered before gort_init: reads the window's GC CPU before the runtime's own sampler. */
+static void early_sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    (void)sim;
+    (void)dt;
+    early_t *e = ctx;
+    if (e->n < 8) e->win[e->n++] = gort_win_gc_cpu_seconds(&e->f->g);
+}
+
+Test(goruntime, mark_borrows_workers_and_gc_cpu_ratio_is_exact)
+{
+    /* 8 cores: 2 dedicated workers. Retain 200 MB at 0.25 s: work 200 MB /
+     * 200 MB/s = 1 CPU-s over 2 workers: mark [0.25, 0.75] s, servers 6.
+     * Retain 200 MB more at 1.75 s (heap 400 MB = goal): work 2 CPU-s, mark
+     * [1.75, 2.75]. GC CPU per 1 s window / 8 cores: (0,1] 2 x 0.5 / 8 =
+     * 0.125; (1,2] 2 x 0.25 / 8 = 0.0625; (2,3] 2 x 0.75 / 8 = 0.1875. */
+    fix_t f;
+    fix_setup(&f, 8);
+    f.spec.mark_rate = 2e8;
+    early_t e = {.f = &f};
+    cr_assert_eq(sim_add_sampler(f.sim, early_sampler, &e), 0);
+    fix_start(&f);
+    cr_expect_eq(f.g.workers, 2);
+    cr_expect_eq(f.g.cores, 8);
+    act_t r1 = {&f, A_RETAIN, 200000000}, r2 = {&f, A_RETAIN, 200000000};
+    at(&f, 250 * MS, &r1);
+    at(&f, 1750 * MS, &r2);
+    probe_t before, in1, after1, in2, after2;
+    probe_at(&f, 250 * MS - 1, &before);
+    probe_at(&f, 500 * MS, &in1);
+    probe_at(&f, 750 * MS + 1, &after1);
+    probe_at(&f, 2500 * MS, &in2);
+    probe_at(&f, 2750 * MS + 1, &after2);
+    run(&f, 4 * SEC);
+
+    cr_expect_eq(before.servers, 8);
+    cr_expect(in1.marking);
+    cr_expect_eq(in1.servers, 6);
+    cr_expect(!after1.marking);
+    cr_expect_eq(after1.servers, 8);
+    cr_expect_eq(after1.cycles, 1);
+    cr_expect_eq(after1.goal, 400000000);
+    cr_expect_eq(in2.servers, 6);
+    cr_expect_eq(after2.servers, 8);
+    cr_expect_eq(after2.cycles, 2);
+    cr_expect_float_eq(gort_gc_cpu_seconds(&f.g), 3.0, 1e-12);
+
+    const double *ratio = series(&f, "gc_cpu_ratio");
+    const double want[4] = {0.125, 0.0625, 0.1875, 0.0};
+    for (int i = 0; i < 4; i++) {
+        cr_expect_float_eq(ratio[i], want[i], 1e-12, "window %d: %g", i, ratio[i]);
+        cr_expect_float_eq(e.win[i], want[i] * 8, 1e-12, "early sampler window %d: %g", i, e.win[i]);
+    }
+    cr_expect_eq(series(&f, "gc_cycles_total")[2], 2.0);
+    cr_expect_eq(series(&f, "heap_live_bytes")[3], 4e8);
+    cr_expect_eq(series(&f, "heap_goal_bytes")[3], 8e8);
+    fix_fini(&f);
+}
+
+static stn_job_t jobs[7];
+
+static void submit_jobs(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    fix_t *f = obj;
+    for (int i = 0; i < 7; i++) {
+        jobs[i].demand = SEC;
+        cr_assert(stn_submit(&f->cpu, &jobs[i]));
+    }
+}
+
+Test(goruntime, requests_wait_for_the_borrowed_cores)
+{
+    /* Mark [0.25, 0.75] s leaves 6 of 8 cores: of 7 one-second jobs arriving
+     * at 0.3 s, six finish at 1.3 s and the seventh starts when the workers
+     * return (0.75 s) and finishes at 1.75 s instead of 1.3 s. */
+    fix_t f;
+    fix_setup(&f, 8);
+    f.spec.mark_rate = 2e8;
+    fix_start(&f);
+    act_t r1 = {&f, A_RETAIN, 200000000};
+    at(&f, 250 * MS, &r1);
+    sim_schedule_at(f.sim, 300 * MS, submit_jobs, &f, 0);
+    run(&f, 3 * SEC);
+    cr_assert_eq(f.njobs, 7);
+    for (int i = 0; i < 6; i++) cr_expect_eq(f.job_done[i], 1300 * MS);
+    cr_expect_eq(f.job_done[6], 1750 * MS);
+    fix_fini(&f);
+}
+
+Test(goruntime, workers_are_a_quarter_of_gomaxprocs)
+{
+    const int64_t cores[] = {1, 2, 3, 4, 6, 8, 16, 64};
+    const int64_t want[] = {1, 1, 1, 1, 2, 2, 4, 16};
+    for (int i = 0; i < 8; i++) {
+        fix_t f;
+        fix_setup(&f, cores[i]);
+        fix_start(&f);
+        cr_expect_eq(f.g.workers, want[i], "%lld cores", (long long)cores[i]);
+        fix_fini(&f);
+    }
+}
+
+/* ---- assists ---------------------------------------------------------------- */
+
+Test(goruntime, assists_only_while_marking_above_goal)
+{
+    /* 4 cores, 1 worker, mark rate 100 MB/s, forced GC every 10 s.
+     * Retain 100 MB at 0: cycle [0, 1] s, goal 200 MB (hard goal 220 MB).
+     * Forced cycle from 11 s (100 MB to scan), heap 100 MB < goal: no assist.
+     * Allocate 110 MB at 11.6 s (decided before: no assist): heap 210 MB.
+     * At 11.7 s the worker has scanned 70 MB, 30 MB remain, and 10 MB are
+     * left before the hard goal: 1 MB allocated costs 1 x 30 / 10 = 3 MB of
+     * scanning, 30 ms. That assist leaves 27 MB: the mark ends at 11.97 s,
+     * not 12 s. After the sweep: no assist. */
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.mark_rate = 1e8;
+    f.spec.forced_gc = 10 * SEC;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100000000}, big = {&f, A_ALLOC, 110000000}, small = {&f, A_ALLOC, 1000000};
+    probe_t idle, below, above, late, swept;
+    at(&f, 0, &r);
+    probe_at(&f, 5 * SEC, &idle);
+    probe_at(&f, 11500 * MS, &below);
+    at(&f, 11600 * MS, &big);
+    probe_at(&f, 11700 * MS, &above);
+    at(&f, 11700 * MS, &small);
+    probe_at(&f, 11960 * MS, &late);
+    probe_at(&f, 12500 * MS, &swept);
+    run(&f, 13 * SEC);
+    cr_expect(!idle.marking);
+    cr_expect_eq(idle.assist, 0.0);
+    cr_expect(below.marking);
+    cr_expect_lt(below.heap, below.goal);
+    cr_expect_eq(below.assist, 0.0);
+    cr_expect(above.marking);
+    cr_expect_gt(above.heap, above.goal);
+    cr_expect_float_eq(above.assist, 0.03, 1e-12);
+    cr_expect(late.marking, "the mark runs until 11.97 s");
+    cr_expect(!swept.marking);
+    cr_expect_eq(swept.assist, 0.0);
+    cr_expect_eq(swept.heap, 100000000);
+    cr_expect_float_eq(f.g.assist_cpu_s, 0.03, 1e-12);
+    cr_expect_float_eq(gort_gc_cpu_seconds(&f.g), 1.0 + 0.97 + 0.03, 1e-9);
+    cr_expect_eq(f.g.forced_cycles, 1);
+    cr_expect_eq(f.g.gc_cycles, 2);
+    fix_fini(&f);
+}
+
+/* ---- forced GC ----------------------------------------------------------------- */
+
+static void forced_run(int64_t gogc, uint64_t *cycles, uint64_t *forced, probe_t *pb, probe_t *pa)
+{
+    /* 1 MiB retained (under the 4 MiB goal), nothing allocated: only sysmon
+     * collects, 2 min after the process started or the last cycle ended.
+     * Mark = 1 MiB / 512 MiB/s = 1/512 s = d: cycle k starts at
+     * 120 k + (k-1) d s and ends d later; 4 end by 600 s. */
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.gogc = gogc;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 1 * MiB};
+    at(&f, 0, &r);
+    const sim_time_t d = SEC / 512;
+    probe_at(&f, 480 * SEC + 3 * d - 1, pb);
+    probe_at(&f, 480 * SEC + 3 * d + 1, pa);
+    run(&f, 600 * SEC);
+    *cycles = f.g.gc_cycles;
+    *forced = f.g.forced_cycles;
+    fix_fini(&f);
+}
+
+Test(goruntime, forced_gc_every_two_minutes_without_allocation)
+{
+    uint64_t cycles, forced;
+    probe_t before, after;
+    forced_run(100, &cycles, &forced, &before, &after);
+    cr_expect_eq(cycles, 4);
+    cr_expect_eq(forced, 4);
+    cr_expect(!before.marking);
+    cr_expect_eq(before.cycles, 3);
+    cr_expect(after.marking);
+}
+
+Test(goruntime, gogc_off_disables_forced_gc_too)
+{
+    uint64_t cycles, forced;
+    probe_t before, after;
+    forced_run(-1, &cycles, &forced, &before, &after);
+    cr_expect_eq(cycles, 0);
+    cr_expect_eq(forced, 0);
+    cr_expect(!after.marking);
+}
+
+Test(goruntime, gogc_off_without_limit_never_collects)
+{
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.gogc = -1;
+    fix_start(&f);
+    cr_expect_eq(f.g.goal, INT64_MAX);
+    drv_t d = {&f.g, 1000000, MS};
+    sim_schedule_at(f.sim, MS / 2, drv_event, &d, 0);
+    run(&f, 10 * SEC);
+    cr_expect_eq(f.g.gc_cycles, 0);
+    cr_expect_eq(f.g.heap, 10000 * (int64_t)1000000);
+    cr_expect(isnan(series(&f, "heap_goal_bytes")[0]));
+    fix_fini(&f);
+}
+
+/* ---- RSS and OOM ----------------------------------------------------------------- */
+
+Test(goruntime, rss_formula_and_oom_exactly_once_when_exceeded)
+{
+    /* GOGC off (no GC to move the heap); limit 100 MiB, overhead 32 MiB, 1000
+     * goroutines x 2 KiB. RSS = heap + 2000 KiB + 32 MiB. */
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.gogc = -1;
+    f.spec.memory_limit = 100 * MiB;
+    fix_start(&f);
+    cr_expect_eq(gort_rss(&f.g), 32 * MiB);
+    gort_goroutines(&f.g, 1000);
+    cr_expect_eq(gort_rss(&f.g), 32 * MiB + 2000 * KiB);
+    gort_retain(&f.g, 60 * MiB);
+    cr_expect_eq(gort_rss(&f.g), 92 * MiB + 2000 * KiB);
+    gort_release(&f.g, 60 * MiB);   /* garbage still counts: no GC has run */
+    cr_expect_eq(f.g.live, 0);
+    cr_expect_eq(gort_rss(&f.g), 92 * MiB + 2000 * KiB);
+    gort_alloc(&f.g, 8 * MiB - 2000 * KiB);   /* RSS == limit: not exceeded */
+    cr_expect_eq(gort_rss(&f.g), 100 * MiB);
+    cr_expect_eq(f.ooms, 0);
+    gort_alloc(&f.g, 1);
+    cr_expect_eq(f.ooms, 1);
+    gort_alloc(&f.g, 1 * MiB);
+    gort_goroutines(&f.g, 10);
+    cr_expect_eq(f.ooms, 1, "on_oom once per life");
+    fix_fini(&f);
+}
+
+Test(goruntime, goroutines_alone_can_oom)
+{
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.memory_limit = 40 * MiB;   /* 8 MiB above the overhead = 4096 stacks */
+    fix_start(&f);
+    gort_goroutines(&f.g, 4096);
+    cr_expect_eq(f.ooms, 0);
+    gort_goroutines(&f.g, 1);
+    cr_expect_eq(f.ooms, 1);
+    fix_fini(&f);
+}
+
+Test(goruntime, kill_freezes_and_restart_resets)
+{
+    /* Retain 100 MB at 0 on 8 cores: 0.5 CPU-s of mark at 200 MB/s over 2
+     * workers, [0, 0.25] s; kill at 0.1 s during the mark: the workers
+     * return, the CPU so far (2 x 0.1 s) is counted, nothing happens
+     * afterwards. Restart at 5 s: an empty process. At 6 s 600 MiB + 32 MiB
+     * > 512 MiB: OOM (the owner kills); restart at 7 s, OOM again at 8 s. */
+    fix_t f;
+    fix_setup(&f, 8);
+    f.spec.mark_rate = 2e8;
+    f.spec.memory_limit = 512 * MiB;
+    f.kill_on_oom = true;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100000000}, g = {&f, A_GOROUTINES, 50}, k = {&f, A_KILL, 0},
+          more = {&f, A_RETAIN, 1000000}, rs = {&f, A_RESTART, 0}, big = {&f, A_ALLOC, 600 * MiB},
+          big2 = {&f, A_ALLOC, 600 * MiB};
+    probe_t in, dead, fresh;
+    at(&f, 0, &g);
+    at(&f, 0, &r);
+    probe_at(&f, 50 * MS, &in);
+    at(&f, 100 * MS, &k);
+    at(&f, 200 * MS, &more);   /* ignored: dead */
+    probe_at(&f, 3 * SEC, &dead);
+    at(&f, 5 * SEC, &rs);
+    probe_at(&f, 5 * SEC + 1, &fresh);
+    at(&f, 6 * SEC, &big);     /* 600 MiB + 32 MiB > 512 MiB: OOM, killed */
+    at(&f, 7 * SEC, &rs);
+    at(&f, 8 * SEC, &big2);    /* a new life: OOM again */
+    run(&f, 10 * SEC);
+
+    cr_expect_eq(in.servers, 6);
+    cr_expect(dead.marking == false);
+    cr_expect_eq(dead.servers, 8);
+    cr_expect_eq(dead.live, 100000000, "frozen");
+    cr_expect_eq(dead.cycles, 0);
+    cr_expect_float_eq(f.g.gc_cpu_s, 0.2, 1e-12);
+    cr_expect_eq(fresh.live, 0);
+    cr_expect_eq(fresh.heap, 0);
+    cr_expect_eq(fresh.goal, 4 * MiB);
+    cr_expect_eq(fresh.servers, 8);
+    cr_expect_eq(f.ooms, 2);
+    cr_expect(f.g.dead);
+    cr_expect_eq(f.g.lives, 3);
+    cr_expect_eq(f.g.goroutines, 0);
+    /* dead: gauges read 0 and the goal NaN */
+    cr_expect_eq(series(&f, "rss_bytes")[0], 0.0);
+    cr_expect_eq(series(&f, "goroutines")[2], 0.0);
+    cr_expect(isnan(series(&f, "heap_goal_bytes")[2]));
+    /* the restart at 5 s was scheduled before the 5 s sample: alive and empty */
+    cr_expect_eq(series(&f, "rss_bytes")[4], 32.0 * MiB);
+    fix_fini(&f);
+}
+
+/* ---- GOMEMLIMIT death spiral -------------------------------------------------------- */
+
+Test(goruntime, gomemlimit_death_spiral_capped_at_half_the_time)
+{
+    /* Live 100.01 MB, GOMEMLIMIT 50 MB (overhead 0): the limit goal is below
+     * the live heap, so goal = live and every allocation re-triggers. 4
+     * cores, 1 worker, mark rate 1 GB/s: a mark scans 100.01 MB in at most
+     * 100.01 ms. 1 kB allocated every ms at x.5 ms.
+     * Cycle 1 starts at 0 under the 4 MiB minimum goal (not limit-driven):
+     * the allocation at 0.5 ms is far past the hard goal and finishes the
+     * mark as an assist (99.51 ms of CPU). From then on goal = live: the
+     * allocation at 1.5 ms starts cycle 2, and each allocation while marking
+     * pays remaining work / room before the hard goal (1.1 x goal, ~10 MB):
+     * ~0.5 MB per mark in all, so marks take ~99.5 ms, each followed by a
+     * pause as long (the limiter): cycles every ~199 ms, 50 or 51 completed
+     * in 10 s, never more than half of the time marking. */
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.gomemlimit = 50000000;
+    f.spec.runtime_overhead = 0;
+    f.spec.mark_rate = 1e9;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100010000};
+    drv_t d = {&f.g, 1000, MS};
+    at(&f, 0, &r);
+    sim_schedule_at(f.sim, MS / 2, drv_event, &d, 0);
+    probe_t pause, mark;
+    probe_at(&f, 350 * MS, &pause);    /* cycle 3 [~199.5, ~298.5], pause to ~397.5 */
+    probe_at(&f, 250 * MS, &mark);     /* in cycle 3 */
+    run(&f, 10 * SEC);
+    cr_expect(f.g.gc_cycles >= 50 && f.g.gc_cycles <= 51, "%llu cycles", (unsigned long long)f.g.gc_cycles);
+    cr_expect(!pause.marking);
+    cr_expect_gt(pause.heap, pause.goal);
+    cr_expect_eq(pause.goal, 100010000);
+    cr_expect_eq(pause.assist, 0.0, "no assists in the limiter's pause");
+    cr_expect(mark.marking);
+    /* a 1 MB allocation 50 ms into a mark: ~49.5 MB left, ~9.95 MB of room: ~5 MB, ~5 ms */
+    cr_expect(mark.assist > 0.003 && mark.assist < 0.007, "assist %g s", mark.assist);
+    /* assists: 99.51 ms finishing cycle 1, then ~0.5 ms per mark */
+    cr_expect(f.g.assist_cpu_s > 0.11 && f.g.assist_cpu_s < 0.14, "assists %g s", f.g.assist_cpu_s);
+    /* the cap: at most half of any window marking, so background GC CPU
+     * <= 1 worker / 4 cores / 2 (+ the assists) */
+    const double *ratio = series(&f, "gc_cpu_ratio");
+    for (int i = 1; i < 10; i++) cr_expect_leq(ratio[i], 0.5 * 1.0 / 4 * 1.02 + 2e-3, "window %d: %g", i, ratio[i]);
+    fix_fini(&f);
+}
+
+Test(goruntime, the_spiral_needs_allocation)
+{
+    /* Live 100 MB over a 50 MB GOMEMLIMIT: heap == goal after every sweep.
+     * Cycle 1 at 0 (mark 0.1 s); one allocation at 0.5 s starts cycle 2
+     * (limit-driven), [0.5, 0.6]; its pause ends at 0.7 s with nothing
+     * allocated, and goroutines starting at 1 s allocate nothing: Go starts
+     * heap-triggered cycles only from the allocator, so none follows until
+     * the forced GC (2 min after 0.6 s). */
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.gomemlimit = 50000000;
+    f.spec.runtime_overhead = 0;
+    f.spec.mark_rate = 1e9;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100000000}, a = {&f, A_ALLOC, 1000}, gr = {&f, A_GOROUTINES, 10};
+    at(&f, 0, &r);
+    at(&f, 500 * MS, &a);
+    at(&f, 1 * SEC, &gr);
+    probe_t p;
+    probe_at(&f, 550 * MS, &p);
+    run(&f, 60 * SEC);
+    cr_expect(p.marking);
+    cr_expect_eq(f.g.gc_cycles, 2);
+    cr_expect_eq(f.g.heap, f.g.goal);
+    cr_expect(!f.g.marking);
+    fix_fini(&f);
+}
+
+Test(goruntime, without_the_limit_the_same_heap_is_collected_rarely)
+{
+    /* Same program without GOMEMLIMIT: goal 2 x live, 1 kB/ms fills 100 MB
+     * in 100 s: cycle 1 at 0 only. The retain overshoots the 4 MiB minimum
+     * goal far past the hard goal, so the first allocation during the mark
+     * (0.5 ms) finishes it as an assist: worker 0.5 ms + assist 99.51 ms. */
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.mark_rate = 1e9;
+    f.spec.runtime_overhead = 0;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100010000};
+    drv_t d = {&f.g, 1000, MS};
+    at(&f, 0, &r);
+    sim_schedule_at(f.sim, MS / 2, drv_event, &d, 0);
+    run(&f, 10 * SEC);
+    cr_expect_eq(f.g.gc_cycles, 1);
+    cr_expect_eq(f.g.goal, 200020000);
+    cr_expect_float_eq(gort_gc_cpu_seconds(&f.g), 0.10001, 1e-12);
+    cr_expect_float_eq(f.g.assist_cpu_s, 0.09951, 1e-12);
+    fix_fini(&f);
+}
+
+/* ---- series -------------------------------------------------------------------------- */
+
+Test(goruntime, series_names_carry_the_label)
+{
+    fix_t f;
+    fix_setup(&f, 4);
+    fix_start(&f);
+    gort_goroutines(&f.g, 3);
+    gort_retain(&f.g, 1 * MiB);
+    run(&f, 1 * SEC);
+    cr_expect_eq(series(&f, "goroutines")[0], 3.0);
+    cr_expect_eq(series(&f, "heap_inuse_bytes")[0], 1.0 * MiB);
+    cr_expect_eq(series(&f, "heap_live_bytes")[0], 1.0 * MiB);
+    cr_expect_eq(series(&f, "heap_goal_bytes")[0], 4.0 * MiB);
+    cr_expect_eq(series(&f, "heap_alloc_bytes_per_second")[0], 1.0 * MiB);
+    cr_expect_eq(series(&f, "rss_bytes")[0], 33.0 * MiB + 6 * KiB);
+    cr_expect_eq(series(&f, "gc_cycles_total")[0], 0.0);
+    cr_expect_eq(series(&f, "gc_cpu_ratio")[0], 0.0);
+    fix_fini(&f);
+}
+
+/* ---- parsing ---------------------------------------------------------------------------- */
+
+static sim_cfg_t *load(sim_diag_t *d, const char *text)
+{
+    sim_cfg_t *cfg = sim_cfg_load_string("rt.yaml", text, strlen(text), d);
+    cr_assert_not_null(cfg, "%s", sim_diag_text(d));
+    return cfg;
+}
+
+Test(goruntime, parse_defaults)
+{
+    const char *texts[2] = {NULL, "runtime:\n"};
+    for (int k = 0; k < 2; k++) {
+        sim_diag_t d;
+        sim_diag_init(&d);
+        sim_cfg_t *cfg = texts[k] ? load(&d, texts[k]) : NULL;
+        sim_cfg_node_t *map = cfg ? sim_cfg_get(sim_cfg_root(cfg), "runtime") : NULL;
+        gort_spec_t s;
+        cr_assert_eq(gort_spec_parse(&d, map, &s), 0, "%s", sim_diag_text(&d));
+        cr_expect_eq(s.gogc, 100);
+        cr_expect_eq(s.gomemlimit, INT64_MAX);
+        cr_expect_eq(s.min_heap, 4 * MiB);
+        cr_expect_eq(s.forced_gc, 120 * SEC);
+        cr_expect_eq(s.mark_rate, 512.0 * MiB);
+        cr_expect_eq(s.stack_bytes, 2 * KiB);
+        cr_expect_eq(s.runtime_overhead, 32 * MiB);
+        cr_expect_eq(s.memory_limit, INT64_MAX);
+        cr_expect_eq(d.warnings, 0);
+        if (cfg) cr_expect_eq(sim_cfg_check_unused(cfg, &d), 0, "%s", sim_diag_text(&d));
+        sim_cfg_destroy(cfg);
+        sim_diag_fini(&d);
+    }
+}
+
+Test(goruntime, parse_every_key)
+{
+    sim_diag_t d;
+    sim_diag_init(&d);
+    sim_cfg_t *cfg = load(&d,
+                          "runtime:\n"
+                          "  gogc: off\n"
+                          "  gomemlimit: 1800MiB\n"
+                          "  min_heap: 8MiB\n"
+                          "  forced_gc: unbounded\n"
+                          "  mark_rate: 256MiB/s\n"
+                          "  stack_bytes: 8KiB\n"
+                          "  runtime_overhead: 64MiB\n"
+                          "  memory_limit: 2GiB\n");
+    gort_spec_t s;
+    cr_assert_eq(gort_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "runtime"), &s), 0, "%s", sim_diag_text(&d));
+    cr_expect_eq(sim_cfg_check_unused(cfg, &d), 0, "%s", sim_diag_text(&d));
+    cr_expect_eq(s.gogc, -1);
+    cr_expect_eq(s.gomemlimit, 1800 * MiB);
+    cr_expect_eq(s.min_heap, 8 * MiB);
+    cr_expect_eq(s.forced_gc, SIM_TIME_MAX);
+    cr_expect_eq(s.mark_rate, 256.0 * MiB);
+    cr_expect_eq(s.stack_bytes, 8 * KiB);
+    cr_expect_eq(s.runtime_overhead, 64 * MiB);
+    cr_expect_eq(s.memory_limit, 2048 * MiB);
+    cr_expect_eq(d.warnings, 0, "%s", sim_diag_text(&d));
+    sim_cfg_destroy(cfg);
+    sim_diag_fini(&d);
+}
+
+Test(goruntime, parse_alternative_forms)
+{
+    sim_diag_t d;
+    sim_diag_init(&d);
+    sim_cfg_t *cfg = load(&d, "runtime: {gogc: 0, gomemlimit: off, mark_rate: 1GiB, memory_limit: unbounded}\n");
+    gort_spec_t s;
+    cr_assert_eq(gort_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "runtime"), &s), 0, "%s", sim_diag_text(&d));
+    cr_expect_eq(s.gogc, 0);
+    cr_expect_eq(s.gomemlimit, INT64_MAX);
+    cr_expect_eq(s.mark_rate, 1024.0 * MiB);
+    cr_expect_eq(s.memory_limit, INT64_MAX);
+    sim_cfg_destroy(cfg);
+    sim_diag_fini(&d);
+}
+
+static void expect_error(const char *text, const char *needle1, const char *needle2)
+{
+    sim_diag_t d;
+    sim_diag_init(&d);
+    sim_cfg_t *cfg = load(&d, text);
+    gort_spec_t s;
+    int rc = gort_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "runtime"), &s);
+    if (rc == 0) cr_expect_gt(sim_cfg_check_unused(cfg, &d), 0, "no error for:\n%s", text);
+    else cr_expect_eq(rc, SIM_ECONFIG);
+    const char *msg = sim_diag_text(&d);
+    cr_log_info("%s", msg);
+    cr_expect(strstr(msg, needle1) != NULL, "'%s' not in: %s", needle1, msg);
+    cr_expect(strstr(msg, needle2) != NULL, "'%s' not in: %s", needle2, msg);
+    sim_cfg_destroy(cfg);
+    sim_diag_fini(&d);
+}
+
+Test(goruntime, parse_bad_values_report_file_line_col)
+{
+    expect_error("runtime:\n  gogc: -5\n", "rt.yaml:2:9: error:", "'runtime.gogc': expected a percent");
+    expect_error("runtime:\n  gogc: \"100\"\n", "rt.yaml:2:9: error:", "write it without quotes");
+    expect_error("runtime:\n  gogc: of\n", "rt.yaml:2:9: error:", "or 'off'");
+    expect_error("runtime:\n  gomemlimit: 2G\n", "rt.yaml:2:15: error:", "'runtime.gomemlimit'");
+    expect_error("runtime:\n  mark_rate: 512MiB/h\n", "rt.yaml:2:14: error:", "such as 512MiB/s");
+    expect_error("runtime:\n  mark_rate: 0/s\n", "rt.yaml:2:14: error:", "a size > 0");
+    expect_error("runtime:\n  mark_rate: 500\n", "rt.yaml:2:14: error:", "'runtime.mark_rate'");
+    expect_error("runtime:\n  memory_limit: 0B\n", "rt.yaml:2:17: error:", "expected a size > 0");
+    expect_error("runtime:\n  forced_gc: 0s\n", "rt.yaml:2:14: error:", "expected a duration > 0");
+    expect_error("runtime:\n  stack_bytes: 2\n", "rt.yaml:2:16: error:", "unit");
+    expect_error("runtime:\n  gcgc: 100\n", "rt.yaml:2:3: error:", "did you mean 'gogc'");
+    expect_error("runtime: [1]\n", "rt.yaml:1:10: error:", "expected a mapping");
+}
+
+Test(goruntime, parse_warns_when_soft_limit_is_not_below_container_limit)
+{
+    sim_diag_t d;
+    sim_diag_init(&d);
+    sim_cfg_t *cfg = load(&d, "runtime:\n  gomemlimit: 2GiB\n  memory_limit: 2GiB\n");
+    gort_spec_t s;
+    cr_assert_eq(gort_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "runtime"), &s), 0, "%s", sim_diag_text(&d));
+    cr_expect_eq(d.warnings, 1);
+    cr_expect(strstr(sim_diag_text(&d), "rt.yaml:2:15: warning: gomemlimit is not below memory_limit"),
+              "%s", sim_diag_text(&d));
+    sim_cfg_destroy(cfg);
+    sim_diag_fini(&d);
+}

@@ -1,0 +1,227 @@
+/* The vector DB against known answers: M/M/c with exponential service, the
+ * memory equation, the OOM crossing where the equation predicts it, the
+ * CrashLoopBackOff sequence, and the cold start. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "models/queueing/theory.h"
+#include "models/components/vectordb/vectordb.h"
+#include "models/queueing/workload.h"
+#include "sim/stats.h"
+
+typedef struct {
+    sim_t *sim;
+    vdb_t *v;
+    call_pool_t pool;
+    wl_gen_t gen;
+    wl_spec_t wl;
+    vdb_spec_t spec;
+    uint64_t done[CALL_NSTATUS];
+    sim_time_t last_latency;
+} fix_t;
+
+static void on_done(sim_t *sim, call_t *c, call_status_t st)
+{
+    fix_t *f = c->owner;
+    f->done[st]++;
+    f->last_latency = sim_now(sim) - c->sent;
+}
+
+static void arrive(sim_t *sim, void *ctx)
+{
+    fix_t *f = ctx;
+    call_t *c = call_new(&f->pool, f, on_done, 0, sim_now(sim));
+    c->top_k = 5;
+    vdb_ops.submit(f->v, c);
+}
+
+static void setup(fix_t *f, const char *yaml, uint32_t rep, double rate, wl_process_t proc)
+{
+    memset(f, 0, sizeof *f);
+    sim_diag_t d;
+    sim_diag_init(&d);
+    sim_cfg_t *cfg = sim_cfg_load_string("v.yaml", yaml, strlen(yaml), &d);
+    cr_assert_not_null(cfg, "%s", sim_diag_text(&d));
+    cr_assert_eq(vdb_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "vectordb"), &f->spec), 0, "%s", sim_diag_text(&d));
+    cr_assert_eq(sim_cfg_check_unused(cfg, &d), 0, "%s", sim_diag_text(&d));
+    sim_cfg_destroy(cfg);
+    sim_diag_fini(&d);
+    sim_config_t sc = {.master_seed = 5, .replication = rep, .sample_interval = SIM_SEC};
+    f->sim = sim_create(&sc);
+    call_pool_init(&f->pool);
+    f->v = vdb_create(f->sim, &f->spec);
+    cr_assert_not_null(f->v);
+    if (rate > 0) {
+        wl_spec_constant(&f->wl, proc, rate);
+        cr_assert_eq(wl_gen_start(&f->gen, f->sim, &f->wl, "workload/arrivals", arrive, f), 0);
+    }
+}
+
+static void teardown(fix_t *f)
+{
+    vdb_destroy(f->v);
+    sim_destroy(f->sim);
+    call_pool_fini(&f->pool);
+    vdb_spec_fini(&f->spec);
+    if (f->wl.segs) wl_spec_fini(&f->wl);
+}
+
+Test(vectordb, exponential_service_is_mmc_erlang_c, .timeout = 120)
+{
+    /* 4 threads, mean query 100 ms (cost base; the index term is made
+     * negligible), exponential service, Poisson 32/s: rho = 0.8. */
+    static const char *yaml =
+        "vectordb:\n"
+        "  threads: 4\n"
+        "  index: {type: flat, vectors: 1, dim: 1}\n"
+        "  cost: {base: 100ms, ops_per_second: 1e15}\n"
+        "  jitter: {dist: exponential, mean: 1}\n"
+        "  memory: {limit: unbounded}\n";
+    double w[20];
+    for (int r = 0; r < 20; r++) {
+        fix_t f;
+        setup(&f, yaml, (uint32_t)r, 32, WL_POISSON);
+        sim_run(f.sim, 3 * SIM_HOUR);
+        w[r] = sim_tmean_s(&f.v->rs.st[0].wait_s);
+        teardown(&f);
+    }
+    double want = theory_mmc_wq(32, 1 / (0.1 + 1e-15), 4);
+    sim_ci_t ci = sim_ci_student(w, 20, 0.99);
+    cr_log_info("vector DB M/M/4: Wq %.5f +- %.5f s, Erlang C %.5f s", ci.mean, ci.half_width, want);
+    cr_assert(sim_ci_lo(ci) <= want && want <= sim_ci_hi(ci), "Erlang C %.5f outside [%.5f, %.5f]", want,
+              sim_ci_lo(ci), sim_ci_hi(ci));
+    cr_assert_lt(fabs(ci.mean - want) / want, 0.03);
+    cr_assert_lt(ci.half_width / want, 0.03);
+}
+
+Test(vectordb, query_time_and_memory_equations)
+{
+    static const char *yaml =
+        "vectordb:\n"
+        "  threads: 1\n"
+        "  index: {type: hnsw, vectors: 1000000, dim: 768, M: 16, ef_search: 10}\n"
+        "  cost: {base: 1ms, ops_per_second: 1e10}\n"
+        "  jitter: {dist: deterministic, value: 1}\n"
+        "  memory: {limit: 8GiB, base: 256MiB, per_query: 2MiB}\n";
+    fix_t f;
+    setup(&f, yaml, 0, 0, WL_POISSON);
+    /* hnsw: 1 ms + max(10, 5) x 16 x log2(1e6 + 1) x 768 / 1e10 */
+    double t = 1e-3 + 10.0 * 16 * log2(1e6 + 1) * 768 / 1e10;
+    cr_assert_float_eq(vdb_query_time(&f.spec, 5), t, 1e-15);
+    cr_assert_float_eq(vdb_query_time(&f.spec, 40), 1e-3 + 40.0 * 16 * log2(1e6 + 1) * 768 / 1e10, 1e-15);
+    cr_assert_eq(vdb_index_bytes(&f.spec), 1000000LL * (4 * 768 + 8 * 16));
+    int64_t idle = (256LL << 20) + 1000000LL * (4 * 768 + 8 * 16);
+    cr_assert_eq(vdb_memory(f.v, 0), idle);
+    for (int i = 0; i < 10; i++) arrive(f.sim, &f);
+    cr_assert_eq(vdb_memory(f.v, 0), idle + 10 * (2LL << 20), "base + index + 10 queries x 2 MiB");
+    cr_assert_eq(vdb_max_queries(&f.spec), ((8LL << 30) - idle) / (2LL << 20));
+    sim_run(f.sim, 10 * SIM_SEC);
+    cr_assert_eq(f.done[CALL_OK], 10);
+    cr_assert_eq(vdb_memory(f.v, 0), idle);
+    teardown(&f);
+}
+
+/* Deterministic overload: an arrival every 1 ms, one thread serving 2 ms
+ * queries, so the replica holds n = k - floor((k-1)/2) queries after the
+ * k-th arrival. The memory limit leaves room for exactly 100 queries: the
+ * OOM kill comes with the 101st, at the 200th arrival (t = 200 ms), and
+ * after each restart 199 ms after the replica is ready again. Restarts wait
+ * 10, 20, 40, 80 ... s (CrashLoopBackOff) plus 1 s of start-up. */
+Test(vectordb, oom_crossing_and_crashloop_backoff_follow_the_equations)
+{
+    char yaml[512];
+    int64_t base = 256LL << 20, index = 1000 * (4 * 8), pq = 1 << 20;
+    snprintf(yaml, sizeof yaml,
+             "vectordb:\n"
+             "  threads: 1\n"
+             "  index: {type: flat, vectors: 1000, dim: 8}\n"
+             "  cost: {base: 2ms, ops_per_second: 1e18}\n"
+             "  jitter: {dist: deterministic, value: 1}\n"
+             "  memory: {limit: %lldB, base: 256MiB, per_query: 1MiB}\n"
+             "  startup: 1s\n"
+             "  cold_start: {factor: 1}\n",
+             (long long)(base + index + 100 * pq));
+    fix_t f;
+    setup(&f, yaml, 0, 1000, WL_DETERMINISTIC);
+    cr_assert_eq(vdb_max_queries(&f.spec), 100);
+    sim_run(f.sim, 400 * SIM_SEC);
+    const sim_table_t *ev = sim_log_table(f.sim);
+    int kind = sim_table_find_col(ev, "kind"), tns = sim_table_find_col(ev, "time_ns");
+    sim_time_t want = 200 * SIM_MS;
+    sim_time_t delay = 10 * SIM_SEC;
+    int kills = 0;
+    for (size_t i = 0; i < ev->nrows; i++) {
+        if (strcmp(sim_table_get_str(ev, i, kind), "oom_kill") != 0) continue;
+        sim_time_t at = sim_table_get_i64(ev, i, tns);
+        /* the query's service time is rounded to the ns: allow 1 us */
+        cr_assert_lt(llabs(at - want), SIM_US, "OOM kill %d at %.6f s, predicted %.6f s", kills,
+                     sim_time_to_s(at), sim_time_to_s(want));
+        kills++;
+        want = at + delay + SIM_SEC + 199 * SIM_MS;
+        delay = delay * 2 > 300 * SIM_SEC ? 300 * SIM_SEC : delay * 2;
+    }
+    cr_assert_eq(kills, 6, "OOM kills at 0.2, 11.4, 32.6, 73.8, 155.0, 316.2 s: got %d", kills);
+    cr_assert_gt(f.done[CALL_UNAVAILABLE], 300000, "calls while down find no replica");
+    cr_assert_gt(f.done[CALL_ERROR], 6 * 100, "every query on a killed replica fails");
+    teardown(&f);
+}
+
+Test(vectordb, cold_start_slows_queries_then_fades)
+{
+    static const char *yaml =
+        "vectordb:\n"
+        "  threads: 1\n"
+        "  index: {type: flat, vectors: 1, dim: 1}\n"
+        "  cost: {base: 100ms, ops_per_second: 1e18}\n"
+        "  jitter: {dist: deterministic, value: 1}\n"
+        "  memory: {limit: unbounded}\n"
+        "  startup: 5s\n"
+        "  cold_start: {factor: 3, period: 60s}\n";
+    fix_t f;
+    setup(&f, yaml, 0, 0, WL_POISSON);
+    vdb_ops.kill(f.v, 0);
+    cr_assert_eq(vdb_ops.replicas_up(f.v), 0);
+    arrive(f.sim, &f);
+    cr_assert_eq(f.done[CALL_UNAVAILABLE], 1);
+    sim_run(f.sim, 15 * SIM_SEC);   /* 10 s backoff + 5 s start-up: ready at 15 s */
+    cr_assert_eq(vdb_ops.replicas_up(f.v), 1);
+    arrive(f.sim, &f);
+    sim_run(f.sim, 20 * SIM_SEC);
+    cr_assert_eq(f.last_latency, 300 * SIM_MS, "x3 just after the restart: %lld", (long long)f.last_latency);
+    sim_run(f.sim, 45 * SIM_SEC);   /* halfway through the cold period */
+    arrive(f.sim, &f);
+    sim_run(f.sim, 50 * SIM_SEC);
+    cr_assert_eq(f.last_latency, 200 * SIM_MS, "x2 at half the period: %lld", (long long)f.last_latency);
+    sim_run(f.sim, 80 * SIM_SEC);
+    arrive(f.sim, &f);
+    sim_run(f.sim, 90 * SIM_SEC);
+    cr_assert_eq(f.last_latency, 100 * SIM_MS);
+    teardown(&f);
+}
+
+Test(vectordb, config_errors_name_position)
+{
+    static const struct { const char *yaml, *msg; int line, col; } cases[] = {
+        {"vectordb:\n  threads: 0\n", "between 1 and", 2, 12},
+        {"vectordb:\n  index: {type: ivf}\n", "expected one of flat, hnsw", 2, 17},
+        {"vectordb:\n  memory: {limit: 1GiB}\n", "cannot hold the index", 2, 19},
+        {"vectordb:\n  jitter: {dist: exponential, mean: 2}\n", "must have mean 1", 2, 11},
+        {"vectordb:\n  thread: 4\n", "did you mean 'threads'", 2, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sim_diag_t d;
+        sim_diag_init(&d);
+        sim_cfg_t *cfg = sim_cfg_load_string("v.yaml", cases[i].yaml, strlen(cases[i].yaml), &d);
+        vdb_spec_t sp;
+        vdb_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "vectordb"), &sp);
+        sim_cfg_check_unused(cfg, &d);
+        char pos[64];
+        snprintf(pos, sizeof pos, "v.yaml:%d:%d: error:", cases[i].line, cases[i].col);
+        cr_expect(strstr(sim_diag_text(&d), pos) && strstr(sim_diag_text(&d), cases[i].msg),
+                  "case %zu: want '%s' and '%s' in: %s", i, pos, cases[i].msg, sim_diag_text(&d));
+        vdb_spec_fini(&sp);
+        sim_cfg_destroy(cfg);
+        sim_diag_fini(&d);
+    }
+}
