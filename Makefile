@@ -21,7 +21,11 @@ DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev \
         python3-nbformat python3-ipykernel jupyter-nbconvert chromium \
         clang libclang-rt-14-dev valgrind
 
-.PHONY: all deps build demo test test-fast test-asan bench clean help fuzz valgrind
+# What `make bench` needs on top of DEBS: SimPy for the M/M/c baseline (Debian 12's
+# python3-simpy is SimPy 2.3, run by /usr/bin/python3).
+BENCH_DEBS := python3-simpy
+
+.PHONY: all deps bench-deps build demo test test-fast test-asan bench clean help fuzz valgrind
 
 all: build
 
@@ -31,27 +35,37 @@ help:
 	@echo "              then the suite again under AddressSanitizer + UBSan"
 	@echo "make deps   - install missing Debian packages (apt-get; needs root or sudo)"
 	@echo "make build  - configure and build into $(BUILD)/"
-	@echo "make bench  - engine benchmarks (see docs/performance.md)"
+	@echo "make bench  - engine benchmarks against bench/baselines/ (see docs/performance.md);"
+	@echo "              also installs $(BENCH_DEBS) if missing"
 	@echo "make fuzz   - libFuzzer on the scenario loader and --set, FUZZ_SECONDS=$(FUZZ_SECONDS) each"
 	@echo "              (clang; build dir $(FUZZ_BUILD)/; see docs/hardening.md)"
 	@echo "make valgrind - memcheck on a short run that writes a trace: zero errors, zero leaks"
 	@echo "make clean  - remove build directories"
 
+# $(call install-missing,PACKAGES): apt-get install those of PACKAGES that
+# dpkg does not list as installed (nothing at all when none is missing).
+define install-missing
+@if command -v dpkg-query >/dev/null 2>&1; then \
+  missing=""; \
+  for p in $(1); do \
+    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+  done; \
+  if [ -n "$$missing" ]; then \
+    echo "ragsim: installing missing packages:$$missing"; \
+    SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+  fi; \
+else \
+  echo "ragsim: not a Debian system; make sure these are installed: $(1)"; \
+fi
+endef
+
 deps:
-	@if command -v dpkg-query >/dev/null 2>&1; then \
-	  missing=""; \
-	  for p in $(DEBS); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
-	  done; \
-	  if [ -n "$$missing" ]; then \
-	    echo "ragsim: installing missing packages:$$missing"; \
-	    SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
-	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	  fi; \
-	else \
-	  echo "ragsim: not a Debian system; make sure these are installed: $(DEBS)"; \
-	fi
+	$(call install-missing,$(DEBS))
+
+bench-deps:
+	$(call install-missing,$(BENCH_DEBS))
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DRAGSIM_WERROR=ON
@@ -78,14 +92,14 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 
 test: test-fast test-asan
 
-# Baselines (the hold model on a plain binary heap) live outside the
-# repository; when present, each figure is printed next to its baseline.
-BASELINES ?= ../shared/bench
+# Baselines: the hold model on a plain binary heap and M/M/c in SimPy
+# (bench/baselines/README.md); each figure is printed next to its baseline's.
+BASELINES ?= bench/baselines
 
 # One table: every figure beside its baseline's, measured in the same round
 # (ROUNDS=3 rounds, medians); HOUR=0 skips the busy-hour runs (a few minutes).
 ROUNDS ?= 3
-bench: build
+bench: build bench-deps
 	@HOUR=$${HOUR:-1} sh bench/bench.sh $(BUILD) $(BASELINES) $(ROUNDS)
 
 # Fuzzing: a separate clang build (the normal build is untouched). Each

@@ -3,6 +3,8 @@
 #
 #   bench/bench.sh [BUILD_DIR [BASELINES_DIR [ROUNDS]]]
 #
+# BASELINES_DIR defaults to bench/baselines/ (hold.c, simpy_mmc.py: see its
+# README.md); a baseline that cannot run leaves its column empty ("-").
 # Every ratio compares two figures measured in the same round, one right
 # after the other (shared, noisy machines: an absolute time alone means
 # little); the table gives the median over ROUNDS rounds (default 3) of each
@@ -12,8 +14,9 @@
 # full 2e6 s would take SimPy minutes), HOUR=0 to skip the busy-hour runs.
 set -eu
 
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
-BASE=${2:-../shared/bench}
+BASE=${2:-$SRC/bench/baselines}
 ROUNDS=${3:-3}
 HOLD_OPS=${HOLD_OPS:-10000000}
 SIMPY_HORIZON=${SIMPY_HORIZON:-20000}
@@ -21,7 +24,6 @@ HOUR=${HOUR:-1}
 RAGSIM=$BUILD/ragsim
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-SRC=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ragsim-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
@@ -30,8 +32,11 @@ HOLDC=""
 if [ -f "$BASE/hold.c" ]; then
     cc -O2 -march=native "$BASE/hold.c" -o "$TMP/hold-baseline" -lm && HOLDC="$TMP/hold-baseline"
 fi
+[ -n "$HOLDC" ] || echo "bench: warning: no hold baseline ($BASE/hold.c missing or not compiled)" >&2
+# Debian 12's python3-simpy is SimPy 2.3 (the SimPy.Simulation API)
 SIMPY=""
 if [ -f "$BASE/simpy_mmc.py" ] && "$PY" -c 'import SimPy.Simulation' 2>/dev/null; then SIMPY="$BASE/simpy_mmc.py"; fi
+[ -n "$SIMPY" ] || echo "bench: warning: no M/M/c baseline ($BASE/simpy_mmc.py missing, or $PY cannot import SimPy.Simulation: apt-get install python3-simpy)" >&2
 
 # results: one line per figure and round: KEY VALUE
 R="$TMP/results"
