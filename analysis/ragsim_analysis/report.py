@@ -19,7 +19,7 @@ from . import __version__, units
 from .figures import Rendered, all_figures, write_atomic
 from .trace import Trace, TraceError
 
-# models/runner.c: the key metrics `ragsim compare` prints when the scenario
+# models/rag/rag.c (key_metrics): the key metrics `ragsim compare` prints when the scenario
 # does not choose its own (compare.metrics), at most 7 of those that vary.
 DEFAULT_HEADLINE = ["success_ratio", "worst_window_success", "time_below_slo_s", "recovery_time_s", "latency_p95_s",
                     "ungrounded_ratio", "vectordb_oom_kills", "gateway_oom_kills", "peak_goroutines",
@@ -71,7 +71,7 @@ def _width(s: str) -> int:
 
 
 def comparison_text(trace: Trace, metrics: Optional[Sequence[str]] = None) -> str:
-    """The comparison table as `ragsim compare` prints it (models/compare.c cmp_print),
+    """The comparison table as `ragsim compare` prints it (experiment/compare.c cmp_print),
     rebuilt from /comparison. metrics: the columns (default: headline_metrics)."""
     cmp = trace.comparison()
     if cmp is None:

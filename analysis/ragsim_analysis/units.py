@@ -1,6 +1,6 @@
 """Units: the comparison table's number format, scenario quantities, axis scales.
 
-format_value and diff_cell follow models/compare.c (fmt_value, diff_cell)
+format_value and diff_cell follow experiment/compare.c (fmt_value, diff_cell)
 exactly, so the HTML table reads like `ragsim compare`'s output
 (docs/compare.md, "Reading the table").
 """
@@ -11,7 +11,7 @@ import math
 import re
 from typing import Optional, Tuple
 
-# -- the comparison table's format (models/compare.c) --------------------------------
+# -- the comparison table's format (experiment/compare.c) --------------------------------
 
 
 def _decimals_for(mean: float, hw: float) -> int:
