@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "models/runner.h"
+#include "experiment/runner.h"
 #include "sim/diag.h"
 
 /* Load `text` (len bytes) as a scenario with the overrides `sets`. */
