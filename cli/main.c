@@ -1,4 +1,4 @@
-/* ragsim: the command line. A thin layer over experiment/runner.c. */
+/* ragsim: the command line. A thin layer over the runner (experiment/runner.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <gsl/gsl_errno.h>
