@@ -38,7 +38,7 @@
  * index kept in c->hidx; c->where says queue, prefill or decode, c->prev
  * links the queue back), its slot and KV are released, waiting calls are
  * admitted and the remaining decoders speed up.
- * See docs/model-llm.md for the equations and the simplifications
+ * See docs/models/llm.md for the equations and the simplifications
  * (whole-sequence KV reservation instead of paged allocation with
  * preemption; prefill alongside decode without slowing it). */
 #ifndef MODELS_COMPONENTS_LLM_LLM_H
