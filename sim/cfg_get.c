@@ -95,6 +95,18 @@ static bool cfg_parses_ratio(const char *s)
     return sim_parse_ratio(s, &v, NULL) == 0;
 }
 
+static bool cfg_parses_flops(const char *s)
+{
+    double v;
+    return sim_parse_flops(s, &v, NULL) == 0;
+}
+
+static bool cfg_parses_bandwidth(const char *s)
+{
+    double v;
+    return sim_parse_bandwidth(s, &v, NULL) == 0;
+}
+
 int sim_cfg_int_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, int64_t min,
                      int64_t max, int64_t *out)
 {
@@ -174,24 +186,29 @@ int sim_cfg_double_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, dou
     return 0;
 }
 
-typedef enum { CFG_DURATION, CFG_SIZE, CFG_RATE, CFG_RATIO } cfg_unit_t;
+typedef enum { CFG_DURATION, CFG_SIZE, CFG_RATE, CFG_RATIO, CFG_FLOPS, CFG_BANDWIDTH } cfg_unit_t;
 
 static const char *const cfg_unit_expect[] = {
     "expected a duration with a unit such as 250us, 20ms or 1.5s",
     "expected a size with a unit such as 512B, 4KiB or 1.5MiB",
     "expected a rate with a unit such as 800/s or 1.2k/s",
     "expected a ratio such as 0.35 or 35%",
+    "expected a compute rate with a unit such as 312TFLOP/s or 1.5PFLOP/s",
+    "expected a bandwidth with a unit such as 2039GB/s, 2.039TB/s or 600GiB/s",
 };
 static const char *const cfg_unit_positive[] = {
     "expected a duration > 0", "expected a size > 0", "expected a rate > 0",
-    "expected a ratio > 0 (and at most 1)",
+    "expected a ratio > 0 (and at most 1)", "expected a compute rate > 0",
+    "expected a bandwidth > 0",
 };
 static bool (*const cfg_unit_parses[])(const char *) = {
     cfg_parses_duration, cfg_parses_size, cfg_parses_rate, cfg_parses_ratio,
+    cfg_parses_flops, cfg_parses_bandwidth,
 };
 
 /* Shared body of the unit getters; *iv for durations and sizes, *dv for
- * rates and ratios. Only durations and sizes can be 'unbounded'. */
+ * rates, ratios, compute rates and bandwidths. Only durations and sizes can
+ * be 'unbounded'. */
 static int cfg_unit_node(sim_diag_t *d, sim_cfg_node_t *n, unsigned flags, cfg_unit_t u,
                          int64_t *iv, double *dv)
 {
@@ -214,6 +231,8 @@ static int cfg_unit_node(sim_diag_t *d, sim_cfg_node_t *n, unsigned flags, cfg_u
     case CFG_SIZE: rc = sim_parse_size(text, iv, &why); zero = rc == 0 && *iv == 0; break;
     case CFG_RATE: rc = sim_parse_rate(text, dv, &why); zero = rc == 0 && *dv == 0.0; break;
     case CFG_RATIO: rc = sim_parse_ratio(text, dv, &why); zero = rc == 0 && *dv == 0.0; break;
+    case CFG_FLOPS: rc = sim_parse_flops(text, dv, &why); zero = rc == 0 && *dv == 0.0; break;
+    case CFG_BANDWIDTH: rc = sim_parse_bandwidth(text, dv, &why); zero = rc == 0 && *dv == 0.0; break;
     }
     if (rc) {
         snprintf(expect, sizeof expect, "%s%s", why ? why : cfg_unit_expect[u], tail);
@@ -253,6 +272,22 @@ int sim_cfg_ratio_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, doub
 {
     double v = 0.0;
     int rc = cfg_unit_node(d, node, flags, CFG_RATIO, NULL, &v);
+    if (rc == 0) *out = v;
+    return rc;
+}
+
+int sim_cfg_flops_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, double *out)
+{
+    double v = 0.0;
+    int rc = cfg_unit_node(d, node, flags, CFG_FLOPS, NULL, &v);
+    if (rc == 0) *out = v;
+    return rc;
+}
+
+int sim_cfg_bandwidth_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, double *out)
+{
+    double v = 0.0;
+    int rc = cfg_unit_node(d, node, flags, CFG_BANDWIDTH, NULL, &v);
     if (rc == 0) *out = v;
     return rc;
 }
@@ -393,4 +428,22 @@ int sim_cfg_ratio(sim_diag_t *d, sim_cfg_node_t *map, const char *key, unsigned 
     *out = dflt;
     sim_cfg_node_t *n = cfg_lookup(d, map, key, flags, &rc);
     return n ? sim_cfg_ratio_node(d, n, flags, out) : rc;
+}
+
+int sim_cfg_flops(sim_diag_t *d, sim_cfg_node_t *map, const char *key, unsigned flags,
+                  double dflt, double *out)
+{
+    int rc;
+    *out = dflt;
+    sim_cfg_node_t *n = cfg_lookup(d, map, key, flags, &rc);
+    return n ? sim_cfg_flops_node(d, n, flags, out) : rc;
+}
+
+int sim_cfg_bandwidth(sim_diag_t *d, sim_cfg_node_t *map, const char *key, unsigned flags,
+                      double dflt, double *out)
+{
+    int rc;
+    *out = dflt;
+    sim_cfg_node_t *n = cfg_lookup(d, map, key, flags, &rc);
+    return n ? sim_cfg_bandwidth_node(d, n, flags, out) : rc;
 }

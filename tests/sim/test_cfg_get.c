@@ -397,3 +397,46 @@ Test(cfg_get, expect_kind_names_the_thing)
                            "sequence\n");
     sim_cfg_destroy(cfg);
 }
+Test(cfg_get, compute_rates_and_bandwidths_take_units)
+{
+    sim_cfg_t *cfg = load_ok("gpu:\n"
+                             "  peak: 312TFLOP/s\n"
+                             "  hbm: 2.039TB/s\n"
+                             "  link: 600GiB/s\n"
+                             "  bad_peak: 312\n"
+                             "  bad_hbm: 2039GBps\n"
+                             "  quoted: \"64GB/s\"\n"
+                             "  zero: 0GB/s\n"
+                             "  list: [1, 2]\n");
+    sim_cfg_node_t *g = at(cfg, "gpu", NULL);
+    double peak = 0, hbm = 0, link = 0, v = 5, dflt = 0;
+    cr_assert_eq(sim_cfg_flops(&D, g, "peak", SIM_CFG_REQUIRED, 0, &peak), 0, "%s", DIAG);
+    cr_assert_eq(peak, 312e12);
+    cr_assert_eq(sim_cfg_bandwidth(&D, g, "hbm", SIM_CFG_POSITIVE, 0, &hbm), 0, "%s", DIAG);
+    cr_assert_eq(hbm, 2.039e12);
+    sim_cfg_node_t *ln = sim_cfg_get(g, "link");
+    cr_assert_eq(sim_cfg_bandwidth_node(&D, ln, 0, &link), 0, "%s", DIAG);
+    cr_assert_eq(link, 600.0 * 1073741824.0);
+    cr_assert_eq(sim_cfg_flops(&D, g, "absent", 0, 7e12, &dflt), 0);
+    cr_assert_eq(dflt, 7e12);
+    ASSERT_NO_DIAG();
+
+    cr_assert_eq(sim_cfg_flops(&D, g, "bad_peak", 0, 5, &v), SIM_ECONFIG);
+    ASSERT_DIAG("s.yaml:5:13: error: 'gpu.bad_peak': expected a compute rate with a unit such as "
+                "312TFLOP/s or 1.5PFLOP/s, got '312'\n");
+    cr_assert_eq(v, 5);
+    cr_assert_eq(sim_cfg_bandwidth(&D, g, "bad_hbm", 0, 5, &v), SIM_ECONFIG);
+    ASSERT_DIAG("s.yaml:6:12: error: 'gpu.bad_hbm': expected a bandwidth with a unit B/s, kB/s, "
+                "MB/s, GB/s, TB/s, KiB/s, MiB/s, GiB/s or TiB/s, got '2039GBps'\n");
+    cr_assert_eq(sim_cfg_bandwidth(&D, g, "quoted", 0, 5, &v), SIM_ECONFIG);
+    ASSERT_DIAG("s.yaml:7:11: error: 'gpu.quoted': expected a bandwidth with a unit such as "
+                "2039GB/s, 2.039TB/s or 600GiB/s, got the string \"64GB/s\" (write it without quotes)\n");
+    cr_assert_eq(sim_cfg_bandwidth(&D, g, "zero", SIM_CFG_POSITIVE, 5, &v), SIM_ECONFIG);
+    ASSERT_DIAG("s.yaml:8:9: error: 'gpu.zero': expected a bandwidth > 0, got '0GB/s'\n");
+    cr_assert_eq(sim_cfg_flops(&D, g, "list", 0, 5, &v), SIM_ECONFIG);
+    ASSERT_DIAG("s.yaml:9:9: error: 'gpu.list': expected a compute rate with a unit such as "
+                "312TFLOP/s or 1.5PFLOP/s, got a sequence\n");
+    cr_assert_eq(sim_cfg_flops(&D, g, "missing", SIM_CFG_REQUIRED, 5, &v), SIM_ECONFIG);
+    ASSERT_DIAG("s.yaml:2:3: error: missing required key 'missing' in 'gpu'\n");
+    sim_cfg_destroy(cfg);
+}
