@@ -35,10 +35,10 @@ help:
 	@echo "              then the suite again under AddressSanitizer + UBSan"
 	@echo "make deps   - install missing Debian packages (apt-get; needs root or sudo)"
 	@echo "make build  - configure and build into $(BUILD)/"
-	@echo "make bench  - engine benchmarks against bench/baselines/ (see docs/performance.md);"
+	@echo "make bench  - engine benchmarks against bench/baselines/ (see docs/internals/performance.md);"
 	@echo "              also installs $(BENCH_DEBS) if missing"
 	@echo "make fuzz   - libFuzzer on the scenario loader and --set, FUZZ_SECONDS=$(FUZZ_SECONDS) each"
-	@echo "              (clang; build dir $(FUZZ_BUILD)/; see docs/hardening.md)"
+	@echo "              (clang; build dir $(FUZZ_BUILD)/; see docs/internals/testing.md)"
 	@echo "make valgrind - memcheck on a short run that writes a trace: zero errors, zero leaks"
 	@echo "make clean  - remove build directories"
 
@@ -73,7 +73,8 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The seed article's incident: every variant side by side, then the HTML report.
+# The incident of the RAG stability article (docs/background.md): every
+# variant side by side, then the HTML report.
 demo: build
 	@mkdir -p $(OUT)
 	./$(BUILD)/ragsim compare $(SCENARIO) -o $(OUT)/demo.h5 --force

@@ -1,5 +1,5 @@
 #!/bin/sh
-# ragsim's benchmarks against their baselines, as one table (docs/performance.md).
+# ragsim's benchmarks against their baselines, as one table (docs/internals/performance.md).
 #
 #   bench/bench.sh [BUILD_DIR [BASELINES_DIR [ROUNDS]]]
 #

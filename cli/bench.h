@@ -1,4 +1,4 @@
-/* `ragsim bench`: engine benchmarks (see docs/performance.md). */
+/* `ragsim bench`: engine benchmarks (see docs/internals/performance.md). */
 #ifndef CLI_BENCH_H
 #define CLI_BENCH_H
 

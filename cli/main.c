@@ -1,4 +1,4 @@
-/* ragsim: the command line. A thin layer over experiment/runner.c. */
+/* ragsim: the command line. A thin layer over the runner (experiment/runner.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <gsl/gsl_errno.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/bench.h"
+#include "cli/llm.h"
 #include "cli/sweep_cli.h"
 #include "experiment/runner.h"
 #include "sim/units.h"
@@ -24,6 +25,9 @@ static const char usage[] =
     "  ragsim sweep SWEEP.yaml [-o OUT.h5] [-j N] [--resume] [--find max-load] [--reps N] [-q]\n"
     "                          (capacity planning over a grid; see ragsim sweep --help)\n"
     "  ragsim bench hold|mmc|rag [options]\n"
+    "  ragsim llm step-time --gpu G --model M [--tp N] --tokens LIST [--decode-seqs B --context C]\n"
+    "                                  time of one LLM forward pass from the hardware and the\n"
+    "                                  model (see ragsim llm --help, docs/llm-validation.md)\n"
     "  ragsim report OUT.h5 [-o DIR]   figures and an HTML page of a trace (Python;\n"
     "                                  see docs/analysis.md and ragsim report --help)\n"
     "  ragsim --help | --version\n"
@@ -233,7 +237,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "compare") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_COMPARE);
     if (strcmp(cmd, "sweep") == 0) return sweep_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return bench_main(argc - 1, argv + 1, stdout, stderr);
+    if (strcmp(cmd, "llm") == 0) return llm_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
-    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, bench; see ragsim --help)\n", cmd);
+    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, bench, llm; see ragsim --help)\n", cmd);
     return 2;
 }

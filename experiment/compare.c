@@ -135,7 +135,7 @@ done:
     return out ? 0 : SIM_ENOMEM;
 }
 
-/* ---- formatting (the conventions of experiment/runner.c fmt_value) ----------------- */
+/* ---- formatting (the conventions of experiment/runner_print.c fmt_value) ----------- */
 
 /* Decimals that show a value to the precision of its half-width (two
  * significant digits of the half-width), or 4 significant digits without one. */

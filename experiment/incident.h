@@ -39,7 +39,7 @@
 #include <stddef.h>
 
 /* Names under which the runner reports these figures in section "summary"
- * (cmp_default_direction knows their directions). */
+ * (cmp_incident_direction knows their directions). */
 #define INC_WORST_WINDOW_SUCCESS "worst_window_success"   /* RS_RATIO, +1 */
 #define INC_TIME_BELOW_SLO       "time_below_slo_s"       /* RS_SECONDS, -1 */
 #define INC_RECOVERY_TIME        "recovery_time_s"        /* RS_SECONDS, -1; NaN: did not recover */

@@ -114,7 +114,7 @@ void sw_def_fini(sw_def_t *def);
 /* The master seed of every run of seed index `idx` (the point's index in
  * the grid; with --find max-load, the index of the point's other axes):
  *   sm64(sm64(master) ^ sm64(fnv1a64("sweep/point") + idx))
- * with sm64 and fnv1a64 those of docs/random-streams.md. */
+ * with sm64 and fnv1a64 those of docs/internals/random-streams.md. */
 uint64_t sw_point_seed(uint64_t master, uint64_t idx);
 
 /* Coordinates of grid point p: coord[i] is the index in axis i. */

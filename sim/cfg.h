@@ -220,7 +220,8 @@ bool sim_cfg_is_null(const sim_cfg_node_t *node);
  *  - int: decimal with optional sign, and exact exponent forms (1e6, 2.5e3);
  *    no '_' separators, hex or octal. double: finite decimal numbers.
  *    bool: exactly true or false (yes/no/on/off/True are rejected).
- *  - Units: see units.h. SIM_CFG_POSITIVE requires > 0 (ints: >= 1);
+ *  - Units: see units.h (durations, sizes, rates, ratios, compute rates in
+ *    FLOP/s, bandwidths in bytes/s). SIM_CFG_POSITIVE requires > 0 (ints: >= 1);
  *    SIM_CFG_UNBOUNDED accepts the word 'unbounded' for int (INT64_MAX),
  *    duration (SIM_TIME_MAX) and size (INT64_MAX). */
 
@@ -252,6 +253,11 @@ int sim_cfg_rate(sim_diag_t *d, sim_cfg_node_t *map, const char *key, unsigned f
                  double dflt, double *out);
 int sim_cfg_ratio(sim_diag_t *d, sim_cfg_node_t *map, const char *key, unsigned flags,
                   double dflt, double *out);
+/* Compute rate in FLOP/s ("312TFLOP/s") and bandwidth in bytes/s ("2039GB/s"). */
+int sim_cfg_flops(sim_diag_t *d, sim_cfg_node_t *map, const char *key, unsigned flags,
+                  double dflt, double *out);
+int sim_cfg_bandwidth(sim_diag_t *d, sim_cfg_node_t *map, const char *key, unsigned flags,
+                      double dflt, double *out);
 
 int sim_cfg_int_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags,
                      int64_t min, int64_t max, int64_t *out);
@@ -261,6 +267,8 @@ int sim_cfg_duration_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, s
 int sim_cfg_size_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, int64_t *out);
 int sim_cfg_rate_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, double *out);
 int sim_cfg_ratio_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, double *out);
+int sim_cfg_flops_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, double *out);
+int sim_cfg_bandwidth_node(sim_diag_t *d, sim_cfg_node_t *node, unsigned flags, double *out);
 int sim_cfg_string_node(sim_diag_t *d, sim_cfg_node_t *node, const char **out);
 int sim_cfg_enum_node(sim_diag_t *d, sim_cfg_node_t *node, const char *const *choices, int *out);
 

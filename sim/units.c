@@ -5,9 +5,10 @@
  * multiplied by the unit's integer factor in 128-bit arithmetic and rounded
  * to the nearest unit (half away from zero). "0.1s" is therefore exactly
  * 100000000 ns and no result depends on the platform's floating point.
- * Rates, ratios and plain doubles are converted with one correctly rounded
- * strtod() of the canonical text "<mantissa>e<exponent>", which contains no
- * decimal point and so does not depend on the locale. */
+ * Rates, ratios, compute rates, bandwidths and plain doubles are converted
+ * with one correctly rounded strtod() of the canonical text
+ * "<mantissa>e<exponent>", which contains no decimal point and so does not
+ * depend on the locale (binary units then scale by an exact power of two). */
 #include "units.h"
 
 #include <inttypes.h>
@@ -301,6 +302,84 @@ int sim_parse_rate(const char *s, double *per_second, const char **why)
                                         SIM_ERANGE);
     *per_second = v;
     return 0;
+}
+
+/* A unit of a per-second quantity: the value is the number x 10^shift10 x
+ * 2^shift2 (one correctly rounded conversion, then an exact power of two). */
+typedef struct {
+    const char *name;
+    int shift10, shift2;
+} units_scale_t;
+
+static const units_scale_t units_flops[] = {
+    {"FLOP/s", 0, 0},   {"kFLOP/s", 3, 0},  {"MFLOP/s", 6, 0},  {"GFLOP/s", 9, 0},
+    {"TFLOP/s", 12, 0}, {"PFLOP/s", 15, 0}, {"EFLOP/s", 18, 0},
+};
+
+static const units_scale_t units_bandwidth[] = {
+    {"B/s", 0, 0},   {"kB/s", 3, 0},   {"MB/s", 6, 0},   {"GB/s", 9, 0},   {"TB/s", 12, 0},
+    {"KiB/s", 0, 10}, {"MiB/s", 0, 20}, {"GiB/s", 0, 30}, {"TiB/s", 0, 40},
+};
+
+typedef struct {
+    const char *empty, *nounit, *badunit, *nonfinite, *negative, *overflow;
+} units_msgs_t;
+
+/* Number, optional space, a unit of `table`; a bare zero needs no unit. */
+static int units_parse_per_second(const char *s, const units_scale_t *table, size_t n,
+                                  double *out, const char **why, const units_msgs_t *m)
+{
+    units_dec_t d;
+    if (!s || !*s) return units_fail(why, m->empty, SIM_EINVAL);
+    if (units_is_nonfinite_word(s)) return units_fail(why, m->nonfinite, SIM_EINVAL);
+    const char *p = units_dec_parse(s, &d);
+    if (!p) return units_fail(why, m->nounit, SIM_EINVAL);
+    if (*p == '\0') {
+        if (d.mant == 0) {
+            *out = 0.0;
+            return 0;
+        }
+        return units_fail(why, m->nounit, SIM_EINVAL);
+    }
+    p = units_skip_space(p);
+    const units_scale_t *u = NULL;
+    for (size_t i = 0; i < n && !u; i++)
+        if (strcmp(table[i].name, p) == 0) u = &table[i];
+    if (!u) return units_fail(why, m->badunit, SIM_EINVAL);
+    if (d.neg && d.mant != 0) return units_fail(why, m->negative, SIM_ERANGE);
+    double v = ldexp(units_dec_to_double(&d, u->shift10), u->shift2);
+    if (!isfinite(v)) return units_fail(why, m->overflow, SIM_ERANGE);
+    *out = v;
+    return 0;
+}
+
+int sim_parse_flops(const char *s, double *per_second, const char **why)
+{
+    static const units_msgs_t m = {
+        "expected a compute rate such as 312TFLOP/s, got an empty value",
+        "expected a compute rate with a unit such as 312TFLOP/s or 1.5PFLOP/s",
+        "expected a compute rate with a unit FLOP/s, kFLOP/s, MFLOP/s, GFLOP/s, TFLOP/s, "
+        "PFLOP/s or EFLOP/s",
+        "expected a finite compute rate",
+        "expected a compute rate >= 0",
+        "expected a finite compute rate (this one overflows)",
+    };
+    return units_parse_per_second(s, units_flops, UNITS_N(units_flops), per_second, why, &m);
+}
+
+int sim_parse_bandwidth(const char *s, double *bytes_per_second, const char **why)
+{
+    static const units_msgs_t m = {
+        "expected a bandwidth such as 2039GB/s, got an empty value",
+        "expected a bandwidth with a unit such as 2039GB/s, 2.039TB/s or 600GiB/s",
+        "expected a bandwidth with a unit B/s, kB/s, MB/s, GB/s, TB/s, KiB/s, MiB/s, GiB/s "
+        "or TiB/s",
+        "expected a finite bandwidth",
+        "expected a bandwidth >= 0",
+        "expected a finite bandwidth (this one overflows)",
+    };
+    return units_parse_per_second(s, units_bandwidth, UNITS_N(units_bandwidth), bytes_per_second,
+                                  why, &m);
 }
 
 int sim_parse_ratio(const char *s, double *out, const char **why)

@@ -4,6 +4,8 @@
  *   sizes      512B 4KiB 1.5MiB 4GiB 1TiB (binary) and 1kB 1MB 1GB 1TB (decimal)
  *   rates      800/s 1.2k/s 3M/h 50/min 10/ms (events per second after parsing)
  *   ratios     0.35 or 35%  (a fraction in [0, 1])
+ *   compute    312TFLOP/s 1.5PFLOP/s (FLOP/s with an SI prefix k, M, G, T, P, E)
+ *   bandwidth  2039GB/s 2.039TB/s 600GiB/s (a size unit per second)
  *
  * Numbers are decimal with optional sign, fraction and exponent ("1e3ms",
  * ".5s"); k and M multiply a rate's count. One optional space may separate
@@ -13,8 +15,8 @@
  * expected is an error, except a bare zero ("0") for durations, sizes and
  * rates. NaN, infinities, negative values and values that overflow are errors.
  * Durations and sizes are exact (decimal arithmetic, rounded to the nearest
- * ns or byte, half away from zero); rates and ratios are correctly rounded
- * doubles. On error the functions return SIM_ERANGE (negative, too large)
+ * ns or byte, half away from zero); rates, ratios, compute rates and
+ * bandwidths are correctly rounded doubles. On error the functions return SIM_ERANGE (negative, too large)
  * or SIM_EINVAL (anything else) and set *why (if why is not NULL) to a static
  * phrase starting with "expected ...", for use in a FILE:LINE:COL message;
  * *out is not written. */
@@ -32,6 +34,16 @@ int sim_parse_size(const char *s, int64_t *out, const char **why);
 
 /* Rate -> events per second, finite and >= 0. */
 int sim_parse_rate(const char *s, double *per_second, const char **why);
+
+/* Compute rate -> operations per second, finite and >= 0: "312TFLOP/s" ->
+ * 3.12e14. Units FLOP/s, kFLOP/s, MFLOP/s, GFLOP/s, TFLOP/s, PFLOP/s, EFLOP/s
+ * (decimal prefixes). */
+int sim_parse_flops(const char *s, double *per_second, const char **why);
+
+/* Bandwidth -> bytes per second, finite and >= 0: "2039GB/s" -> 2.039e12,
+ * "600GiB/s" -> 600 x 2^30. Units B/s, kB/s, MB/s, GB/s, TB/s (decimal) and
+ * KiB/s, MiB/s, GiB/s, TiB/s (binary). */
+int sim_parse_bandwidth(const char *s, double *bytes_per_second, const char **why);
 
 /* Ratio -> fraction in [0, 1]; "35%" -> 0.35. */
 int sim_parse_ratio(const char *s, double *out, const char **why);

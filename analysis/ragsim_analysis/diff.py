@@ -1,6 +1,6 @@
 """Compare two HDF5 files object by object: what `ragsim` promises for the same
 scenario and seed (bit-identical datasets), and how a change that must not
-move any result is checked (docs/performance.md).
+move any result is checked (docs/internals/performance.md).
 
     python3 -m ragsim_analysis diff A.h5 B.h5 [--ignore-attr NAME]... [--max-lines N]
 

@@ -148,7 +148,8 @@ def default_specs() -> List[FigureSpec]:
         FigureSpec("retrieval_p95", "Retrieval latency p95", "retrieval latency p95", "s",
                    [Curve("retrieval p95", "rag_retrieval_latency_p95_seconds")],
                    "p95 of the caller-side retrieval latency (issue to result or timeout). "
-                   "The seed article's avalanche signature: past 2.4 s together with retrieval_empty_ratio > 0.35."),
+                   "The RAG stability article's avalanche signature (docs/background.md): past 2.4 s together with "
+                   "retrieval_empty_ratio > 0.35."),
         FigureSpec("goroutines", "Gateway goroutines", "goroutines", "count",
                    [Curve("goroutines", "goroutines"), Curve("of which leaked", "goroutines_leaked")],
                    "Goroutines of all gateway replicas: requests held + LLM calls in flight + reloads + leaked ones."),

@@ -19,7 +19,7 @@ from . import __version__, units
 from .figures import Rendered, all_figures, write_atomic
 from .trace import Trace, TraceError
 
-# models/rag/rag.c (key_metrics): the key metrics `ragsim compare` prints when the scenario
+# models/rag/rag_model.c (key_metrics): the key metrics `ragsim compare` prints when the scenario
 # does not choose its own (compare.metrics), at most 7 of those that vary.
 DEFAULT_HEADLINE = ["success_ratio", "worst_window_success", "time_below_slo_s", "recovery_time_s", "latency_p95_s",
                     "ungrounded_ratio", "vectordb_oom_kills", "gateway_oom_kills", "peak_goroutines",

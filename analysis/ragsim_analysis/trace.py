@@ -35,7 +35,7 @@ SUPPORTED_FORMAT_VERSION = 2
 # per series. Everything else is the same in both.
 READABLE_FORMAT_VERSIONS = (1, 2)
 
-# Defaults of the model (docs/model-reference.md) for limits a scenario may
+# Defaults of the model (docs/models/vectordb.md, docs/models/etcd.md) for limits a scenario may
 # leave out; used to draw a limit line when the YAML does not name it.
 _DEFAULT_LIMITS = {
     ("vectordb", "memory", "limit"): "8GiB",

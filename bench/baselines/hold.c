@@ -1,5 +1,5 @@
 /* hold.c: the hold model on a plain binary min-heap, the baseline that
- * `ragsim bench hold` is measured against (bench/bench.sh, docs/performance.md).
+ * `ragsim bench hold` is measured against (bench/bench.sh, docs/internals/performance.md).
  *
  *   cc -O2 -march=native hold.c -o /tmp/hold -lm && /tmp/hold PENDING HOLDS
  *

@@ -20,7 +20,7 @@
  * delay (the retry must fit the request's remaining deadline); every
  * policy's `allow_retry` may then veto it (retry budgets, throttling), and
  * if none does, `retry_scheduled` tells them it is taken. The fallback
- * (models/rag/rag.c) acts on the edge's final failure.
+ * (models/rag/edge.c) acts on the edge's final failure.
  *
  * The edge counts, for the policies, the attempts in flight (issued, not
  * yet ended for the caller) and the retries in flight (decided, from the

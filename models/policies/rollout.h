@@ -1,6 +1,6 @@
 /* Configuration changes and how they are rolled out: all at once, or by
  * canary with automatic rollback, with an optional health pre-check (the
- * seed article, chapter 5: "canary traffic 5%-15%, a health pre-check, a
+ * RAG stability article, chapter 5, docs/background.md: "canary traffic 5%-15%, a health pre-check, a
  * tested rollback plan"). The strategy names and the canary analysis
  * follow Flagger / Argo Rollouts: a canary weight, an analysis every
  * `interval`, a metric threshold per check, rollback after `failed_checks`

@@ -25,7 +25,7 @@
  *     generate: {timeout: 60s}
  *     risk_control: {timeout: 1s}
  *   embedder: {...}    vectordb: {...}    llm: {...}    dependencies: {name: {...}}
- *   faults: [...]                       # models/rag/rag.c: fault kinds
+ *   faults: [...]                       # models/rag/faults.c: fault kinds
  *   trace: {request_sample: 0.01}       # per-request records for a sampled fraction
  *
  * Naive semantics (what later policies change):
@@ -37,8 +37,9 @@
  *     the gateway keeps working on it (no context propagation): its calls
  *     still load the components;
  *   - no call is retried, no breaker opens, nothing is cached.
- * Every call to a component goes through rag_call() (the call edge), the
- * one place policies will wrap. */
+ * Every call to a component goes through the call edge (models/rag/edge.c),
+ * the one place policies wrap. The module's files are listed in
+ * models/rag/rag_internal.h. */
 #ifndef MODELS_RAG_RAG_H
 #define MODELS_RAG_RAG_H
 

@@ -1,4 +1,4 @@
-/* The bad-input corpus (tests/bad-inputs/, format in docs/hardening.md):
+/* The bad-input corpus (tests/bad-inputs/, format in docs/internals/testing.md):
  * every case runs the real `ragsim` binary and must exit with status 2,
  * print its expected message in the expected form, not crash (no signal,
  * no sanitizer report), leave a pre-existing output file byte-identical and

@@ -1,7 +1,8 @@
-/* The seed article's fixes, each asserted from `ragsim compare` on the
- * shipped trap scenario: the fix must be better than the naive baseline,
- * significantly (paired over common random numbers), by the amount its
- * mechanism predicts where that can be computed by hand. */
+/* The fixes of the RAG stability article (docs/background.md), each
+ * asserted from `ragsim compare` on the shipped trap scenario: the fix must
+ * be better than the naive baseline, significantly (paired over common
+ * random numbers), by the amount its mechanism predicts where that can be
+ * computed by hand. */
 #include <criterion/criterion.h>
 #include <hdf5.h>
 #include <math.h>

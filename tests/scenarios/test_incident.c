@@ -1,6 +1,6 @@
-/* The seed article's incident (chapter 5), replayed by
- * scenarios/incident-2023q4.yaml: its figures, its mechanism, and the fixes
- * (docs/incident-2023q4.md). Runs the real binary on the real scenario. */
+/* The incident of the RAG stability article (chapter 5, docs/background.md),
+ * replayed by scenarios/incident-2023q4.yaml: its figures, its mechanism,
+ * and the fixes (docs/incident-2023q4.md). Runs the real binary on the real scenario. */
 #include <criterion/criterion.h>
 #include <hdf5.h>
 #include <math.h>

@@ -1,5 +1,6 @@
-/* The seed article's three traps, each asserted from the HDF5 trace of the
- * shipped scenario, against the prediction its mechanism makes. */
+/* The three traps of the RAG stability article (docs/background.md), each
+ * asserted from the HDF5 trace of the shipped scenario, against the
+ * prediction its mechanism makes. */
 #include <criterion/criterion.h>
 #include <hdf5.h>
 #include <math.h>

@@ -184,6 +184,111 @@ Test(units, rate_without_unit_is_rejected)
     cr_assert_eq(sim_parse_rate("", &v, &why), SIM_EINVAL);
 }
 
+/* ---- Compute rates and bandwidths --------------------------------------- */
+
+Test(units, flops_parse_to_operations_per_second)
+{
+    static const struct {
+        const char *text;
+        double per_s;
+    } cases[] = {
+        {"312TFLOP/s", 312e12},
+        {"989.5TFLOP/s", 989.5e12},
+        {"1.5PFLOP/s", 1.5e15},
+        {"149.7 TFLOP/s", 149.7e12},
+        {"362.05TFLOP/s", 362.05e12},
+        {"2EFLOP/s", 2e18},
+        {"800GFLOP/s", 800e9},
+        {"5MFLOP/s", 5e6},
+        {"3kFLOP/s", 3e3},
+        {"7FLOP/s", 7.0},
+        {"1e3TFLOP/s", 1e15},
+        {"0", 0.0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double v = -1;
+        const char *why = NULL;
+        cr_assert_eq(sim_parse_flops(cases[i].text, &v, &why), 0, "'%s': %s", cases[i].text,
+                     why ? why : "?");
+        cr_assert_eq(v, cases[i].per_s, "'%s' -> %.17g, want %.17g", cases[i].text, v,
+                     cases[i].per_s);
+    }
+}
+
+Test(units, flops_errors_name_the_units)
+{
+    double v = 42;
+    const char *why = NULL;
+    cr_assert_eq(sim_parse_flops("312", &v, &why), SIM_EINVAL);
+    cr_assert_str_eq(why, "expected a compute rate with a unit such as 312TFLOP/s or 1.5PFLOP/s");
+    cr_assert_eq(sim_parse_flops("312TFLOPS", &v, &why), SIM_EINVAL);
+    cr_assert_str_eq(why, "expected a compute rate with a unit FLOP/s, kFLOP/s, MFLOP/s, GFLOP/s, "
+                          "TFLOP/s, PFLOP/s or EFLOP/s");
+    cr_assert_eq(sim_parse_flops("312tflop/s", &v, &why), SIM_EINVAL);
+    cr_assert_eq(sim_parse_flops("312  TFLOP/s", &v, &why), SIM_EINVAL);
+    cr_assert_eq(sim_parse_flops("-1TFLOP/s", &v, &why), SIM_ERANGE);
+    cr_assert_str_eq(why, "expected a compute rate >= 0");
+    cr_assert_eq(sim_parse_flops("1e400EFLOP/s", &v, &why), SIM_ERANGE);
+    cr_assert_str_eq(why, "expected a finite compute rate (this one overflows)");
+    cr_assert_eq(sim_parse_flops("inf TFLOP/s", &v, &why), SIM_EINVAL);
+    cr_assert_str_eq(why, "expected a finite compute rate");
+    cr_assert_eq(sim_parse_flops("", &v, &why), SIM_EINVAL);
+    cr_assert_eq(sim_parse_flops(NULL, &v, NULL), SIM_EINVAL);
+    cr_assert_eq(v, 42, "*out is not written on error");
+}
+
+Test(units, bandwidths_parse_to_bytes_per_second)
+{
+    static const struct {
+        const char *text;
+        double per_s;
+    } cases[] = {
+        {"2039GB/s", 2039e9},
+        {"2.039TB/s", 2.039e12},
+        {"3.35TB/s", 3.35e12},
+        {"600GB/s", 600e9},
+        {"600GiB/s", 600.0 * 1073741824.0},
+        {"1.5GiB/s", 1.5 * 1073741824.0},
+        {"64 GB/s", 64e9},
+        {"512MiB/s", 512.0 * 1048576.0},
+        {"4KiB/s", 4096.0},
+        {"2TiB/s", 2.0 * 1099511627776.0},
+        {"100MB/s", 1e8},
+        {"7kB/s", 7000.0},
+        {"9B/s", 9.0},
+        {"0", 0.0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double v = -1;
+        const char *why = NULL;
+        cr_assert_eq(sim_parse_bandwidth(cases[i].text, &v, &why), 0, "'%s': %s", cases[i].text,
+                     why ? why : "?");
+        cr_assert_eq(v, cases[i].per_s, "'%s' -> %.17g, want %.17g", cases[i].text, v,
+                     cases[i].per_s);
+    }
+}
+
+Test(units, bandwidth_errors_name_the_units)
+{
+    double v = 42;
+    const char *why = NULL;
+    cr_assert_eq(sim_parse_bandwidth("2039", &v, &why), SIM_EINVAL);
+    cr_assert_str_eq(why, "expected a bandwidth with a unit such as 2039GB/s, 2.039TB/s or 600GiB/s");
+    cr_assert_eq(sim_parse_bandwidth("2039GB", &v, &why), SIM_EINVAL);
+    cr_assert_str_eq(why, "expected a bandwidth with a unit B/s, kB/s, MB/s, GB/s, TB/s, KiB/s, "
+                          "MiB/s, GiB/s or TiB/s");
+    cr_assert_eq(sim_parse_bandwidth("2039GBps", &v, &why), SIM_EINVAL);
+    cr_assert_eq(sim_parse_bandwidth("2039GB/ms", &v, &why), SIM_EINVAL);
+    cr_assert_eq(sim_parse_bandwidth("1KB/s", &v, &why), SIM_EINVAL);
+    cr_assert_eq(sim_parse_bandwidth("-1GB/s", &v, &why), SIM_ERANGE);
+    cr_assert_str_eq(why, "expected a bandwidth >= 0");
+    cr_assert_eq(sim_parse_bandwidth("1e400TB/s", &v, &why), SIM_ERANGE);
+    cr_assert(strstr(why, "overflows"));
+    cr_assert_eq(sim_parse_bandwidth("nan GB/s", &v, &why), SIM_EINVAL);
+    cr_assert_eq(sim_parse_bandwidth("", &v, &why), SIM_EINVAL);
+    cr_assert_eq(v, 42, "*out is not written on error");
+}
+
 /* ---- Ratios ------------------------------------------------------------- */
 
 Test(units, ratios_accept_fractions_and_percentages)

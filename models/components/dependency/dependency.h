@@ -1,5 +1,6 @@
 /* A downstream dependency: a generic service the pipeline calls (the
- * seed's `risk_control`, a profile service, a database ...): replicas x
+ * `risk_control` of the RAG stability article's incident, docs/background.md;
+ * a profile service, a database ...): replicas x
  * concurrency in front of a queue, a latency distribution and an error ratio.
  *
  *   dependencies:

@@ -12,8 +12,8 @@
  *     compaction_retention: unbounded   # --auto-compaction-mode=revision --auto-compaction-retention=N
  *     memory: {base: 100MiB, per_connection: 10KiB, per_stream: 10KiB, per_watcher: 1KiB}
  *
- * What is modelled (docs/model-reference.md, "etcd", has the equations and
- * every simplification):
+ * What is modelled (docs/models/etcd.md has the equations and every
+ * simplification; docs/internals/models.md the data structures):
  *  - A key space with one global revision. etcd_put(prefix, n) writes n keys,
  *    each its own revision, each a `put` CPU job (FIFO). When a key's put job
  *    ends, every watcher whose prefix is a prefix of the put's prefix gets

@@ -5,7 +5,7 @@
  * goroutines, heap, GC, RSS against the container limit), an in-process
  * embedding cache (models/components/gateway/embcache.h), and an etcd watch on the
  * configuration prefix (models/components/etcd/etcd.h). This module keeps the process's
- * books; the request pipeline (models/rag/rag.c) tells it what requests do.
+ * books; the request pipeline (models/rag/request.c) tells it what requests do.
  *
  *   gateway:
  *     replicas: 2

@@ -1,4 +1,4 @@
-/* The Go runtime of one replica: see goruntime.h and docs/model-goruntime.md. */
+/* The Go runtime of one replica: see goruntime.h and docs/models/goruntime.md. */
 #include "models/components/gateway/goruntime.h"
 
 #include <assert.h>

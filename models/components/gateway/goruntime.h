@@ -34,8 +34,9 @@
  *  - RSS = heap + goroutines x stack_bytes + runtime_overhead; when it first
  *    exceeds memory_limit, on_oom is called (once per process life).
  *
- * See docs/model-goruntime.md for the equations, the Go behaviour each
- * follows and every simplification.
+ * See docs/models/goruntime.md for the equations, the Go behaviour each
+ * follows and every simplification, and docs/internals/models.md for the
+ * owner's side.
  *
  * Time series (per replica, the label in braces): goroutines,
  * heap_inuse_bytes, heap_live_bytes, heap_goal_bytes,

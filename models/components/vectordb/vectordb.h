@@ -25,7 +25,9 @@
  * Cancellation (vdb_ops.cancel, rset_cancel): a query still waiting leaves
  * the queue at once (CALL_TIMEOUT), which also frees its per_query memory;
  * a search in progress cannot be stopped and runs to its end.
- * Follows FAISS/Chroma (HNSW M 16, ef_search 10; REFERENCE.md). */
+ * Follows FAISS/Chroma (HNSW M 16, ef_search 10: Chroma's defaults before
+ * Chroma 1.0, https://docs.trychroma.com/docs/collections/configure;
+ * docs/models/vectordb.md). */
 #ifndef MODELS_COMPONENTS_VECTORDB_VECTORDB_H
 #define MODELS_COMPONENTS_VECTORDB_VECTORDB_H
 

@@ -321,9 +321,11 @@ Test(retry_token_bucket, exact_bound_under_random_sequences)
     }
 }
 
-/* REFERENCE.md's known result: a retry token bucket (+0.1 per success, -1
- * per retry) behaves like N retries below ~10% failure and like 0.1
- * retries per success above. */
+/* A known result (docs/model-policies.md, "Retry token bucket"): a retry
+ * token bucket (+0.1 per success, -1 per retry, the shape of gRPC's A6
+ * retry throttling, https://github.com/grpc/proposal/blob/master/A6-client-retries.md)
+ * behaves like N retries below ~10% failure and like 0.1 retries per
+ * success above. */
 Test(retry_token_bucket, like_n_retries_below_ten_percent_and_a_tenth_above)
 {
     const rq_spec_t s = {.retry_rate_tokens = 100, .retry_cost = 10, .retry_timeout_cost = 10,

@@ -1,0 +1,177 @@
+/* Metrics of the RAG model: the time-series columns and their sampler,
+ * the warm-up reset of the counters the summary reports, and the sampled
+ * per-request records (the `requests` table) with their failure reasons.
+ * May call the engine's series, histograms and tables, and read the
+ * gateway's state. */
+#include "models/rag/rag.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "models/rag/rag_internal.h"
+#include "sim/error.h"
+
+void rag_format_reason(const rag_t *rag, int reason, char *buf, size_t n)
+{
+    if (reason < 0) snprintf(buf, n, "%s", "");
+    else if (reason == REASON_DEADLINE(rag->ncomp)) snprintf(buf, n, "deadline");
+    else if (reason == REASON_GATEWAY(rag->ncomp)) snprintf(buf, n, "no gateway replica up");
+    else if (reason == REASON_GATEWAY_CRASH(rag->ncomp)) snprintf(buf, n, "gateway crashed");
+    else if (reason == REASON_WATCH(rag->ncomp)) snprintf(buf, n, "etcd watch failed");
+    else if (reason == REASON_CACHED(rag->ncomp)) snprintf(buf, n, "served a cached answer");
+    else snprintf(buf, n, "%s %s", rag->spec->comp_name[reason / CALL_NSTATUS],
+                  call_status_name((call_status_t)(reason % CALL_NSTATUS)));
+}
+
+void rag_record_request(rag_t *rag, const rag_req_t *r)
+{
+    sim_table_t *t = &rag->requests;
+    unsigned char *row = sim_table_append(t);
+    if (!row) return;
+    char reason[96];
+    rag_format_reason(rag, r->reason, reason, sizeof reason);
+    sim_row_i64(t, row, 0, (int64_t)r->id);
+    sim_row_f64(t, row, 1, sim_time_to_s(r->arrival));
+    sim_row_f64(t, row, 2, sim_time_to_s(r->ended));
+    sim_row_f64(t, row, 3, sim_time_to_s(sim_now(rag->sim)));
+    sim_row_str(t, row, 4, rag_outcome_name((rag_outcome_t)r->outcome));
+    sim_row_str(t, row, 5, reason);
+    sim_row_i64(t, row, 6, (r->flags & (RQ_EMPTY | RQ_IRRELEVANT)) == 0);
+    for (int i = 0; i < 4; i++) sim_row_f64(t, row, 7 + i, r->stage_s[i] >= 0 ? r->stage_s[i] : NAN);
+    sim_row_i64(t, row, 11, r->qtok);
+    sim_row_i64(t, row, 12, r->otok);
+    sim_row_i64(t, row, 13, r->prompt_tokens);
+    sim_row_i64(t, row, 14, r->replica);
+    sim_row_i64(t, row, 15, (int64_t)r->key);
+}
+
+static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    rag_t *rag = ctx;
+    double secs = sim_time_to_s(dt);
+    uint64_t ended = 0;
+    for (int o = 0; o < RAG_NOUTCOMES; o++) {
+        sim_series_set(sim, rag->col_rps[o], (double)rag->win_outcome[o] / secs);
+        ended += rag->win_outcome[o];
+    }
+    double ok = (double)(rag->win_outcome[RAG_OK_SUCCESS] + rag->win_outcome[RAG_DEGRADED]);
+    sim_series_set(sim, rag->col_ratio, ended ? ok / (double)ended : NAN);
+    sim_series_set(sim, rag->col_inflight, (double)rag->in_flight);
+    sim_series_set(sim, rag->col_p50, sim_hist_quantile(&rag->win_latency, 0.50) * 1e-9);
+    sim_series_set(sim, rag->col_p95, sim_hist_quantile(&rag->win_latency, 0.95) * 1e-9);
+    sim_series_set(sim, rag->col_p99, sim_hist_quantile(&rag->win_latency, 0.99) * 1e-9);
+    sim_series_set(sim, rag->col_empty,
+                   rag->win_retrievals ? (double)rag->win_empty / (double)rag->win_retrievals : NAN);
+    sim_series_set(sim, rag->col_ungrounded,
+                   rag->win_answers ? (double)rag->win_ungrounded / (double)rag->win_answers : NAN);
+    sim_series_set(sim, rag->col_tokens,
+                   rag->win_llm_calls ? rag->win_prompt_tokens / (double)rag->win_llm_calls : NAN);
+    sim_time_t now = sim_now(sim);
+    double busy = 0;
+    for (int64_t i = 0; i < rag->spec->gw.replicas; i++)
+        busy += sim_tavg_mean(&rag->gw.rep[i].cpu.win_busy, now) / (double)rag->spec->gw.cores;
+    sim_series_set(sim, rag->col_gw_cpu, busy / (double)rag->spec->gw.replicas);
+    sim_series_set(sim, rag->col_gw_up, (double)rag->gw.lb.nup);
+    for (int k = 0; k < rag->ncomp; k++) {
+        if (rag->col_stage[k] < 0) continue;
+        sim_series_set(sim, rag->col_stage[k], sim_hist_quantile(&rag->stage[k].win, 0.95) * 1e-9);
+        sim_hist_reset(&rag->stage[k].win);
+    }
+    memset(rag->win_outcome, 0, sizeof rag->win_outcome);
+    rag->win_ungrounded = rag->win_answers = rag->win_retrievals = rag->win_empty = 0;
+    rag->win_prompt_tokens = 0;
+    rag->win_llm_calls = 0;
+    sim_hist_reset(&rag->win_latency);
+}
+
+static void warmup(sim_t *sim, void *ctx)
+{
+    rag_t *rag = ctx;
+    rag->warmup_end = sim_now(sim);
+    rag->arrivals = rag->ungrounded = rag->retrievals = rag->retrievals_empty = rag->llm_calls = 0;
+    rag->client_retries = 0;
+    memset(rag->outcome, 0, sizeof rag->outcome);
+    memset(rag->reason, 0, (size_t)NREASONS(rag->ncomp) * sizeof *rag->reason);
+    memset(rag->retries, 0, sizeof rag->retries);
+    memset(rag->fallbacks, 0, sizeof rag->fallbacks);
+    memset(rag->policy_rejects, 0, sizeof rag->policy_rejects);
+    sim_tmean_reset(&rag->latency_s);
+    sim_hist_reset(&rag->latency);
+    rag->prompt_tokens_sum = 0;
+    for (int k = 0; k < rag->ncomp; k++) {
+        sim_hist_reset(&rag->stage[k].all);
+        rag->stage[k].calls = rag->stage[k].failed = 0;
+    }
+}
+
+static int add_col(sim_t *sim, int *col, const char *name, const char *unit, const char *help)
+{
+    *col = sim_series_add(sim, name, unit, help);
+    return *col < 0 ? SIM_ENOMEM : 0;
+}
+
+static int setup_metrics(rag_t *rag)
+{
+    sim_t *sim = rag->sim;
+    int rc = 0;
+    char name[160];
+    for (int o = 0; o < RAG_NOUTCOMES; o++) {
+        snprintf(name, sizeof name, "requests_per_second{outcome=%s}", rag_outcome_name((rag_outcome_t)o));
+        rc |= add_col(sim, &rag->col_rps[o], name, "1/s", "requests that ended with this outcome in the interval / interval");
+    }
+    rc |= add_col(sim, &rag->col_ratio, "success_ratio", "1", "(success + degraded) / requests ended in the interval");
+    rc |= add_col(sim, &rag->col_inflight, "requests_in_flight", "1", "requests held by the gateway, including those whose client gave up");
+    rc |= add_col(sim, &rag->col_p50, "latency_p50_seconds", "s", "median latency of requests answered in the interval");
+    rc |= add_col(sim, &rag->col_p95, "latency_p95_seconds", "s", "p95 latency of requests answered in the interval");
+    rc |= add_col(sim, &rag->col_p99, "latency_p99_seconds", "s", "p99 latency of requests answered in the interval");
+    rc |= add_col(sim, &rag->col_empty, "retrieval_empty_ratio", "1", "retrievals that returned no chunks (failed, timed out, no replica) / retrievals in the interval");
+    rc |= add_col(sim, &rag->col_ungrounded, "ungrounded_ratio", "1", "answers built on empty or unrelated chunks / answers in the interval");
+    rc |= add_col(sim, &rag->col_tokens, "llm_input_token_count", "1", "mean prompt tokens of the LLM calls issued in the interval");
+    rc |= add_col(sim, &rag->col_gw_cpu, "gateway_cpu_utilization_ratio", "1", "busy cores / cores, mean over gateway replicas, over the interval");
+    rc |= add_col(sim, &rag->col_gw_up, "replicas_up{component=gateway}", "1", "gateway replicas up");
+    for (int k = 0; k < rag->ncomp; k++) {
+        rag->col_stage[k] = -1;
+        if (!rag->spec->uses[k]) continue;
+        const char *help = "p95 of the caller-side latency (issue to result or timeout) of calls that ended in the interval";
+        if (k == RAG_EMBEDDER) snprintf(name, sizeof name, "embed_latency_p95_seconds");
+        else if (k == RAG_VECTORDB) snprintf(name, sizeof name, "rag_retrieval_latency_p95_seconds");
+        else if (k == RAG_LLM) snprintf(name, sizeof name, "llm_latency_p95_seconds");
+        else snprintf(name, sizeof name, "dependency_latency_p95_seconds{dependency=%s}", rag->spec->comp_name[k]);
+        rc |= add_col(sim, &rag->col_stage[k], name, "s", help);
+    }
+    return rc ? SIM_ENOMEM : 0;
+}
+
+static int setup_requests_table(rag_t *rag)
+{
+    sim_table_t *t = &rag->requests;
+    sim_table_init(t, "requests");
+    t->max_rows = 1000000;
+    int rc = 0;
+    rc |= sim_table_col_i64(t, "id", "1") < 0;
+    rc |= sim_table_col_f64(t, "arrival", "s") < 0;
+    rc |= sim_table_col_f64(t, "end", "s") < 0;
+    rc |= sim_table_col_f64(t, "released", "s") < 0;
+    rc |= sim_table_col_str(t, "outcome", 16) < 0;
+    rc |= sim_table_col_str(t, "reason", 64) < 0;
+    rc |= sim_table_col_i64(t, "grounded", "1") < 0;
+    rc |= sim_table_col_f64(t, "embed_s", "s") < 0;
+    rc |= sim_table_col_f64(t, "retrieve_s", "s") < 0;
+    rc |= sim_table_col_f64(t, "generate_s", "s") < 0;
+    rc |= sim_table_col_f64(t, "dependencies_s", "s") < 0;
+    rc |= sim_table_col_i64(t, "query_tokens", "1") < 0;
+    rc |= sim_table_col_i64(t, "output_tokens", "1") < 0;
+    rc |= sim_table_col_i64(t, "prompt_tokens", "1") < 0;
+    rc |= sim_table_col_i64(t, "gateway_replica", "1") < 0;
+    rc |= sim_table_col_i64(t, "query_key", "1") < 0;
+    return rc ? SIM_ENOMEM : 0;
+}
+
+int rag_metrics_init(rag_t *rag)
+{
+    sim_t *sim = rag->sim;
+    if (setup_metrics(rag) || setup_requests_table(rag)) return SIM_ENOMEM;
+    if (sim_add_sampler(sim, sampler, rag) || sim_add_warmup_hook(sim, warmup, rag)) return SIM_ENOMEM;
+    return 0;
+}

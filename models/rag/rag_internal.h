@@ -1,0 +1,131 @@
+/* Internal to models/rag/: what its files share (rag.h is the public
+ * header). Owns the request record (rag_req_t), its phase and flag bits,
+ * the failure-reason indices, and the prototypes of the functions one file
+ * of the module calls in another:
+ *   spec.c      parsing the scenario (rag_spec_parse/fini)
+ *   request.c   the request's life: arrival, admission, deadline, outcome,
+ *               release, client retries, the pipeline's steps
+ *   edge.c      the call edge: attempts, policies, retries, fallbacks,
+ *               async and batched calls
+ *   faults.c    the fault kinds and what each does while it acts
+ *   metrics.c   time series, warm-up, the sampled `requests` table
+ *   rag_model.c the instance (rag_create/destroy/finish) and the model table
+ * The request's life and the call edge call each other for every step: the
+ * small glue between them (rag_edge_call, rag_finish_step) is static inline
+ * here so it stays inlined into both. */
+#ifndef MODELS_RAG_RAG_INTERNAL_H
+#define MODELS_RAG_RAG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/rag/rag.h"
+
+/* Reasons a request fails, counted by (component, call status), then the
+ * client's deadline and "no gateway replica". */
+#define REASON_DEADLINE(ncomp) ((ncomp) * CALL_NSTATUS)
+#define REASON_GATEWAY(ncomp) ((ncomp) * CALL_NSTATUS + 1)
+#define REASON_GATEWAY_CRASH(ncomp) ((ncomp) * CALL_NSTATUS + 2)
+#define REASON_WATCH(ncomp) ((ncomp) * CALL_NSTATUS + 3)
+#define REASON_CACHED(ncomp) ((ncomp) * CALL_NSTATUS + 4)
+#define NREASONS(ncomp) ((ncomp) * CALL_NSTATUS + 5)
+
+enum { PH_PRE, PH_STEPS, PH_POST, PH_DONE };
+enum {
+    RQ_EMPTY = 1u << 0,        /* retrieval returned no chunks */
+    RQ_IRRELEVANT = 1u << 1,   /* retrieval returned unrelated chunks */
+    RQ_ENDED = 1u << 2,        /* the client has its outcome */
+    RQ_FAILED = 1u << 3,       /* a required call failed */
+    RQ_DEGRADED = 1u << 4,     /* a fallback was used */
+    RQ_KEYWORD = 1u << 5,      /* retrieve through the keyword channel (the embedding failed) */
+    RQ_FINISHED = 1u << 6,     /* answered early (refusal, cached answer): the step must not go on */
+    RQ_CANCELLED = 1u << 7,    /* its context was cancelled (deadline, with context propagation) */
+};
+
+struct rag_req {
+    gw_job_t job;               /* first: CPU work at the gateway replica */
+    rag_req_t *next_free;
+    rag_req_t *prev, *next;     /* requests held by the same gateway replica */
+    call_t *calls[RAG_MAX_GROUP];   /* calls of the current step still awaited */
+    sim_timer_t retry_timer[RAG_MAX_GROUP];   /* a retry waiting for its backoff */
+    sim_time_t first_sent[RAG_MAX_GROUP];     /* when the slot's first attempt was made */
+    sim_time_t prev_delay[RAG_MAX_GROUP];     /* the slot's last backoff (decorrelated jitter) */
+    uint16_t attempt[RAG_MAX_GROUP];          /* attempts made on the slot (max_attempts <= 1000) */
+    uint16_t retry_live;                      /* slots whose retry is in flight (one bit per slot, RAG_MAX_GROUP) */
+    int32_t inflight_at_issue[RAG_MAX_GROUP]; /* the edge's attempts in flight when the slot's call went out */
+    int64_t pol_note[RAG_MAX_GROUP];          /* pol_ctx_t.note of the slot's call */
+    int8_t slot_target[RAG_MAX_GROUP];        /* the component the slot now calls (a fallback may change it) */
+    uint32_t gen;               /* the replica's process generation at arrival */
+    sim_time_t patience;        /* the client's deadline, from arrival */
+    uint8_t client_try;         /* 0: first submission; k: the user's k-th resubmission */
+    uint64_t share_bits;        /* decides which `share` calls it makes */
+    double u_leak;              /* drawn at arrival: does its goroutine leak at the deadline? */
+    uint64_t id;
+    sim_time_t arrival, deadline, ended;
+    sim_timer_t deadline_timer;
+    sim_tl_entry_t deadline_tle;   /* or this entry on rag->deadlines */
+    int32_t replica;
+    uint16_t step, phase;
+    int16_t pending;            /* calls outstanding in the current step */
+    uint16_t flags;
+    int32_t reason;             /* failure reason index, -1 none */
+    uint8_t outcome;
+    uint64_t key;
+    int32_t qtok, otok;
+    int64_t prompt_tokens;
+    float stage_s[4];           /* embed, retrieve, generate, dependencies (sum) */
+};
+
+#define REQ_SLAB 4096
+_Static_assert(RAG_MAX_GROUP <= 16, "rag_req_t.retry_live has one bit per slot");
+
+extern const char *const rag_fault_names[];   /* by rag_fault_kind_t, NULL-terminated (faults.c) */
+
+/* request.c */
+void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason);
+void rag_req_release(rag_t *rag, rag_req_t *r);
+void rag_run_step(rag_t *rag, rag_req_t *r);
+void rag_on_arrival(sim_t *sim, void *ctx);                              /* the workload's arrivals */
+void rag_on_request_cpu_done(void *ctx, stn_job_t *job, stn_outcome_t oc);   /* gateway hooks */
+void rag_fail_all(void *ctx, int replica);
+void rag_deadline_fire(sim_t *sim, sim_tl_entry_t *e, void *ctx);       /* rag->deadlines */
+
+/* edge.c */
+void rag_edge_attempt(rag_t *rag, rag_req_t *r, int slot);
+void rag_abandon_calls(rag_t *rag, rag_req_t *r, bool cancel);
+void rag_async_item(rag_t *rag, int target);
+
+/* faults.c */
+void rag_faults_schedule(rag_t *rag);
+
+/* metrics.c */
+int rag_metrics_init(rag_t *rag);
+void rag_format_reason(const rag_t *rag, int reason, char *buf, size_t n);
+void rag_record_request(rag_t *rag, const rag_req_t *r);
+
+/* Start a slot's edge: its first attempt. */
+static inline void rag_edge_call(rag_t *rag, rag_req_t *r, int slot, int target)
+{
+    r->slot_target[slot] = (int8_t)target;
+    r->attempt[slot] = 0;
+    r->pol_note[slot] = 0;
+    r->prev_delay[slot] = 0;
+    r->first_sent[slot] = sim_now(rag->sim);
+    rag_edge_attempt(rag, r, slot);
+}
+
+/* Every call of the request's step has ended: the next step, or the error. */
+static inline void rag_finish_step(rag_t *rag, rag_req_t *r)
+{
+    if (r->flags & RQ_FAILED) {
+        /* a required call failed: the gateway answers with an error */
+        rag_req_outcome(rag, r, RAG_ERROR, r->reason);
+        rag_req_release(rag, r);
+        return;
+    }
+    r->step++;
+    rag_run_step(rag, r);
+}
+
+#endif
