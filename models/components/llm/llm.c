@@ -23,7 +23,10 @@ void llm_spec_default(llm_spec_t *spec)
 {
     memset(spec, 0, sizeof *spec);
     spec->replicas = 1;
-    llm_hw_spec_default(&spec->hw);
+    const char *why = NULL;
+    int rc = llm_hw_spec_preset(&spec->hw, LLM_DEFAULT_GPU, LLM_DEFAULT_MODEL, 1, &why);
+    assert(rc == 0 && "the default GPU and model are presets");
+    (void)rc;
     spec->gpu_memory_utilization = 0.9;
     spec->block_size = 16;
     spec->enable_prefix_caching = true;
@@ -40,8 +43,10 @@ int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
     if (map && !sim_cfg_is_null(map) && !sim_cfg_expect_map(d, map, "llm")) return SIM_ECONFIG;
     int errs = d->errors;
     sim_cfg_node_t *hwn = map ? sim_cfg_get(map, "hardware") : NULL;
-    int rc = llm_hw_spec_parse(d, hwn, &spec->hw);
-    if (rc == SIM_ENOMEM) return rc;
+    if (hwn && !sim_cfg_is_null(hwn)) {   /* else the default GPU and model */
+        int rc = llm_hw_spec_parse(d, hwn, &spec->hw);
+        if (rc == SIM_ENOMEM) return rc;
+    }
     if (map) {
         sim_cfg_int(d, map, "replicas", 0, 1, LB_MAX_REPLICAS, spec->replicas, &spec->replicas);
         sim_cfg_int(d, map, "max_num_seqs", 0, 1, LLM_MAX_NUM_SEQS, 0, &spec->max_num_seqs);
@@ -50,7 +55,7 @@ int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
         sim_cfg_ratio(d, map, "gpu_memory_utilization", 0, spec->gpu_memory_utilization,
                       &spec->gpu_memory_utilization);
         sim_cfg_int(d, map, "block_size", 0, 1, 256, spec->block_size, &spec->block_size);
-        sim_cfg_bool(d, map, "enable_prefix_caching", spec->enable_prefix_caching, &spec->enable_prefix_caching);
+        sim_cfg_bool(d, map, "enable_prefix_caching", 0, spec->enable_prefix_caching, &spec->enable_prefix_caching);
         sim_cfg_int(d, map, "max_model_len", 0, 1, (int64_t)1 << 24, 0, &spec->max_model_len);
         sim_cfg_int(d, map, "max_tokens", SIM_CFG_UNBOUNDED, 1, INT64_MAX, spec->max_tokens, &spec->max_tokens);
         sim_cfg_size(d, map, "kv_cache", SIM_CFG_POSITIVE | 0, 0, &spec->kv_cache);
@@ -67,12 +72,15 @@ int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
     /* vLLM's defaults that depend on the GPU (EngineArgs.get_batch_defaults,
      * OpenAI server): 8192 tokens and 1024 sequences on GPUs of 70 GiB or
      * more except the A100, else 2048 and 256. */
-    bool big = llm_hw_spec_big_gpu(&spec->hw);
+    const llm_hw_spec_t *hw = &spec->hw;
+    bool big = hw->has_gpu && hw->gpu.memory >= ((int64_t)70 << 30) && strcmp(hw->gpu.name, "a100-80gb") != 0;
     if (spec->max_num_seqs == 0) spec->max_num_seqs = big ? 1024 : 256;
     if (spec->max_num_batched_tokens == 0) spec->max_num_batched_tokens = big ? 8192 : 2048;
-    if (spec->max_model_len == 0) spec->max_model_len = llm_hw_spec_max_model_len(&spec->hw);
-    if (spec->kv_bytes_per_token == 0) spec->kv_bytes_per_token = llm_hw_spec_kv_bytes_per_token(&spec->hw);
-    if (spec->kv_cache == 0) spec->kv_cache = llm_hw_spec_kv_pool(&spec->hw, spec->gpu_memory_utilization);
+    if (spec->max_model_len == 0) spec->max_model_len = hw->has_model ? hw->model.max_position : 4096;
+    if (spec->kv_bytes_per_token == 0) spec->kv_bytes_per_token = llm_hw_kv_bytes_per_token(hw);
+    if (spec->kv_cache == 0)
+        spec->kv_cache = llm_hw_kv_pool_bytes(hw, spec->gpu_memory_utilization, spec->max_num_batched_tokens,
+                                              spec->max_num_seqs);
 
     sim_cfg_node_t *at = map ? map : NULL;
     if (spec->kv_bytes_per_token <= 0)
@@ -105,7 +113,7 @@ int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
 
-void llm_spec_fini(llm_spec_t *spec) { llm_hw_spec_fini(&spec->hw); }
+void llm_spec_fini(llm_spec_t *spec) { (void)spec; }   /* nothing owned */
 
 /* ---- replicas -------------------------------------------------------------- */
 
@@ -293,7 +301,7 @@ uint64_t llm_bytes(const llm_t *llm)
 {
     uint64_t b = sizeof *llm + (uint64_t)llm->spec.replicas * sizeof *llm->rep;
     for (int i = 0; i < llm->spec.replicas; i++) b += llm_sched_bytes(&llm->rep[i]);
-    return b + llm_hw_bytes(&llm->hw);
+    return b + (uint64_t)(llm->hw.max_tokens + 1) * sizeof *llm->hw.linear;
 }
 
 enum { COL_RUNNING, COL_WAITING, COL_KV, COL_PREEMPT, COL_PROMPT, COL_GEN, COL_HIT, COL_STEP, COL_TTFT, COL_UP, NCOLS };
@@ -337,7 +345,7 @@ llm_t *llm_create(sim_t *sim, const llm_spec_t *spec)
     llm->speed = 1.0;
     llm->t_warm = sim_now(sim);
     int n = (int)spec->replicas;
-    if (llm_hw_init(&llm->hw, &spec->hw, spec->max_num_batched_tokens) != 0) goto fail;
+    if (llm_steptime_init(&llm->hw, &spec->hw, spec->max_num_batched_tokens) != 0) goto fail;
     sim_hist_t *hists[] = {&llm->ttft, &llm->tpot, &llm->itl, &llm->e2e, &llm->win_ttft};
     for (size_t i = 0; i < sizeof hists / sizeof *hists; i++)
         if (sim_hist_init(hists[i]) != 0) goto fail;
@@ -387,7 +395,7 @@ void llm_destroy(llm_t *llm)
     lb_fini(&llm->lb);
     sim_hist_t *hists[] = {&llm->ttft, &llm->tpot, &llm->itl, &llm->e2e, &llm->win_ttft};
     for (size_t i = 0; i < sizeof hists / sizeof *hists; i++) sim_hist_fini(hists[i]);
-    llm_hw_fini(&llm->hw);
+    llm_steptime_fini(&llm->hw);
     free(llm);
 }
 

@@ -56,6 +56,8 @@
 #include "sim/stats.h"
 
 #define LLM_MAX_NUM_SEQS (1 << 20)   /* largest max_num_seqs accepted */
+#define LLM_DEFAULT_GPU "a100-80gb"
+#define LLM_DEFAULT_MODEL "Meta-Llama-3-8B"
 
 typedef struct llm_spec {
     int64_t replicas;
@@ -111,7 +113,7 @@ typedef struct llm_replica llm_replica_t;
 typedef struct llm {
     sim_t *sim;
     llm_spec_t spec;                    /* copy of the spec given to llm_create */
-    llm_hw_t hw;                        /* step-time model built from spec.hw */
+    llm_steptime_t hw;                  /* step-time model built from spec.hw */
     llm_replica_t *rep;                 /* spec.replicas */
     lb_t lb;
     sim_rng_t *err_rng;                 /* "llm/errors" */

@@ -20,7 +20,7 @@ typedef struct llm_slot {
     int64_t computed;   /* prefill: of them, with KV (prefix-cache hits included) */
     int64_t own;        /* prefill: blocks held (a decode's follow from its length) */
     int64_t shared;     /* pinned shared-prefix blocks it uses */
-    int64_t gen;        /* output tokens generated */
+    int64_t gen;        /* output tokens generated (a decode: when it entered decode) */
     int64_t target;     /* output tokens at which it stops */
     int64_t v0, c0;     /* decode: the clock and its KV tokens when it entered decode */
     int64_t finish;     /* decode: the clock value at which it has generated `target` */

@@ -22,6 +22,7 @@
  * prefills add their chunk; a prefill that completes samples its first
  * token and becomes a decode. */
 #include <assert.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,7 +287,8 @@ static int32_t preempt_tail(llm_replica_t *rp)
     int32_t x = rp->tail;
     assert(x >= 0);
     llm_slot_t *s = &rp->slot[x];
-    int64_t gen = s->gen;
+    /* a decode's count moves with the clock: gen is its count at entry */
+    int64_t gen = s->state == LLM_DECODE ? s->gen + (rp->V - s->v0) : s->gen;
     call_t *c = unrun(rp, x);
     c->u0 = (uint64_t)gen;
     queue_push(rp, c, true);
@@ -309,7 +311,7 @@ static int64_t target_of(const llm_spec_t *sp, const call_t *c)
 
 /* Admit the head of the queue with a chunk of at most `budget` tokens;
  * false (nothing changed) if its blocks do not fit. */
-static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_load_t *load)
+static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load)
 {
     llm_t *llm = rp->llm;
     const llm_spec_t *sp = &llm->spec;
@@ -359,9 +361,9 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_load_t *load
     llm->st.prefix_hits += (uint64_t)computed;
     llm->win_queries += (uint64_t)prompt;
     llm->win_hits += (uint64_t)computed;
-    load->tokens += chunk;
+    load->prefill_tokens += chunk;
     load->prefill_prefix += computed;
-    load->prefill_pairs += (double)chunk * (double)computed + (double)chunk * (double)(chunk + 1) / 2;
+    load->prefill_pairs += llm_chunk_pairs(computed, chunk);
     if (computed + chunk == prompt) load->sampled++;
     return true;
 }
@@ -377,7 +379,7 @@ static void step_begin(llm_replica_t *rp)
     for (;;) {
         int64_t budget = sp->max_num_batched_tokens;
         bool preempted = false;
-        llm_step_load_t load = {0};
+        llm_step_work_t load = {0};
 
         /* 1. decodes: one token each; blocks for those starting a block */
         int64_t need = rp->ndec ? rp->phase[mod(rp->V, bs)] : 0;
@@ -391,8 +393,7 @@ static void step_begin(llm_replica_t *rp)
         }
         take_blocks(rp, need);
         budget -= rp->ndec;
-        load.tokens = rp->ndec;
-        load.decodes = rp->ndec;
+        load.decode_seqs = rp->ndec;
         load.decode_context = rp->sum_c0_v0 + rp->ndec * (rp->V + 1);
         load.sampled = rp->ndec;
 
@@ -414,9 +415,9 @@ static void step_begin(llm_replica_t *rp)
             s->own += nb;
             s->chunk = chunk;
             budget -= chunk;
-            load.tokens += chunk;
+            load.prefill_tokens += chunk;
             load.prefill_prefix += s->computed;
-            load.prefill_pairs += (double)chunk * (double)s->computed + (double)chunk * (double)(chunk + 1) / 2;
+            load.prefill_pairs += llm_chunk_pairs(s->computed, chunk);
             if (s->computed + chunk == s->prompt) load.sampled++;
         }
 
@@ -425,14 +426,15 @@ static void step_begin(llm_replica_t *rp)
             while (rp->qhead && budget > 0 && rp->nrunning < sp->max_num_seqs)
                 if (!admit_head(rp, &budget, &load)) break;
 
-        if (load.tokens > 0) {
+        if (load.prefill_tokens + load.decode_seqs > 0) {
             rp->stepping = true;
             rp->step_start = sim_now(llm->sim);
             rp->step_decodes = rp->ndec;
-            double secs = llm_step_seconds(&llm->hw, &load) / llm->speed;
-            double ns = ceil(secs * 1e9);
+            /* whole ns, rounded up (a hair of floating error is not a ns) */
+            double ns = ceil(llm_step_time(&llm->hw, &load, NULL) * 1e9 / llm->speed - 1e-3);
             sim_time_t d = ns < 1 ? 1 : ns > (double)(SIM_TIME_MAX / 4) ? SIM_TIME_MAX / 4 : (sim_time_t)ns;
-            rp->step_timer = sim_schedule(llm->sim, d, step_end, rp, 0);
+            if (getenv("LLM_DEBUG")) fprintf(stderr, "step at %.3f ms: %lld decodes, %lld prefill tokens, used %lld, nrun %lld, nq %lld, dur %.3f\n", sim_now(llm->sim) / 1e6, (long long)load.decode_seqs, (long long)load.prefill_tokens, (long long)rp->used, (long long)rp->nrunning, (long long)rp->nqueue, d / 1e6);
+            rp->step_timer = sim_schedule_in(llm->sim, d, step_end, rp, 0);
             return;
         }
         if (!rp->qhead || rp->nrunning > 0) return;   /* idle, or (defensive) nothing fits */
@@ -465,6 +467,7 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
     llm_replica_t *rp = obj;
     llm_t *llm = rp->llm;
     const llm_spec_t *sp = &llm->spec;
+    int64_t bs = sp->block_size;
     sim_time_t now = sim_now(sim);
     rp->step_timer = (sim_timer_t){0, 0};
     int64_t dur = now - rp->step_start;

@@ -68,16 +68,17 @@ const char *const llm_gpu_names[] = {"a100-80gb", "h100-sxm", "h200", "a40", "l4
 /* Models, from each one's config.json on Hugging Face: num_hidden_layers,
  * hidden_size, num_attention_heads, num_key_value_heads (absent: = heads),
  * intermediate_size (Qwen-72B's config gives 49152 for its two MLP halves
- * together: 24576 each), vocab_size. */
+ * together: 24576 each), vocab_size, max_position_embeddings (Qwen-72B:
+ * seq_length). */
 static const llm_arch_t llm_archs[] = {
-    {"Llama-2-7b-hf", 32, 4096, 32, 32, 11008, 32000},
-    {"Meta-Llama-3-8B", 32, 4096, 32, 8, 14336, 128256},
-    {"Mistral-7B-v0.1", 32, 4096, 32, 8, 14336, 32000},
-    {"internlm-20b", 60, 5120, 40, 40, 13824, 103168},
-    {"CodeLlama-34b-Instruct-hf", 48, 8192, 64, 8, 22016, 32000},
-    {"Llama-2-70b-hf", 80, 8192, 64, 8, 28672, 32000},
-    {"Meta-Llama-3-70B", 80, 8192, 64, 8, 28672, 128256},
-    {"Qwen-72B", 80, 8192, 64, 64, 24576, 152064},
+    {"Llama-2-7b-hf", 32, 4096, 32, 32, 11008, 32000, 4096},
+    {"Meta-Llama-3-8B", 32, 4096, 32, 8, 14336, 128256, 8192},
+    {"Mistral-7B-v0.1", 32, 4096, 32, 8, 14336, 32000, 32768},
+    {"internlm-20b", 60, 5120, 40, 40, 13824, 103168, 16384},
+    {"CodeLlama-34b-Instruct-hf", 48, 8192, 64, 8, 22016, 32000, 16384},
+    {"Llama-2-70b-hf", 80, 8192, 64, 8, 28672, 32000, 4096},
+    {"Meta-Llama-3-70B", 80, 8192, 64, 8, 28672, 128256, 8192},
+    {"Qwen-72B", 80, 8192, 64, 64, 24576, 152064, 32768},
 };
 
 const char *const llm_arch_names[] = {"Llama-2-7b-hf", "Meta-Llama-3-8B", "Mistral-7B-v0.1",
@@ -241,7 +242,8 @@ static int llm_bad_preset(sim_diag_t *d, sim_cfg_node_t *n, const char *what,
 }
 
 static const char llm_gpu_keys[] = "peak, hbm_bandwidth, memory, link_bandwidth";
-static const char llm_arch_keys[] = "layers, hidden_size, heads, kv_heads, intermediate_size, vocab_size";
+static const char llm_arch_keys[] =
+    "layers, hidden_size, heads, kv_heads, intermediate_size, vocab_size, max_position_embeddings";
 
 /* gpu: NAME | {preset: NAME, peak, hbm_bandwidth, memory, link_bandwidth} */
 static int llm_parse_gpu(sim_diag_t *d, sim_cfg_node_t *n, llm_gpu_t *g)
@@ -310,6 +312,8 @@ static int llm_parse_arch(sim_diag_t *d, sim_cfg_node_t *n, llm_arch_t *a)
     c.kv_heads = kvd;
     sim_cfg_int(d, n, "intermediate_size", req, 1, (int64_t)1 << 20, c.intermediate, &c.intermediate);
     sim_cfg_int(d, n, "vocab_size", req, 1, (int64_t)1 << 22, c.vocab, &c.vocab);
+    sim_cfg_int(d, n, "max_position_embeddings", 0, 1, (int64_t)1 << 24, c.max_position ? c.max_position : 4096,
+                &c.max_position);
     if (d->errors != errs) return SIM_ECONFIG;
     if (!kvn && !base) c.kv_heads = c.heads;
     if (c.hidden % c.heads != 0)

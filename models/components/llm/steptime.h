@@ -90,6 +90,7 @@ typedef struct llm_arch {
     int64_t kv_heads;          /* key/value heads (GQA) */
     int64_t intermediate;      /* width of each of the MLP's gate and up projections */
     int64_t vocab;
+    int64_t max_position;      /* context length (max_position_embeddings): vLLM's default max_model_len */
 } llm_arch_t;
 
 /* Presets; names NULL-terminated in table order. */

@@ -273,8 +273,8 @@ Test(policies, context_propagation_cancels_the_llm_call_at_the_deadline)
                         .pipeline_extra = prop ? ", context_propagation: true" : ""});
         const llm_t *l = f.rag->comp[RAG_LLM];
         cr_assert_eq(f.rag->outcome[RAG_TIMEOUT], 1);
-        cr_assert_eq(llm_active(l, -1), prop ? 0 : 1, "propagation %d: %lld sequences", prop,
-                     (long long)llm_active(l, -1));
+        cr_assert_eq(llm_running(l, -1), prop ? 0 : 1, "propagation %d: %lld sequences", prop,
+                     (long long)llm_running(l, -1));
         cr_assert_eq(f.rag->gw.rep[0].rt.goroutines, prop ? 0 : 2);
         cr_assert_eq(f.rag->in_flight, prop ? 0 : 1);
         done(&f);
