@@ -1,3 +1,7 @@
+/* Comparison of variants (compare.h): paired differences with Student-t
+ * intervals, verdicts by each metric's direction, the printed table and
+ * /comparison. Calls the engine's statistics and the incident metrics' names;
+ * a model only through models/model.h (its directions). */
 #include "experiment/compare.h"
 
 #include <math.h>

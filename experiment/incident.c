@@ -1,3 +1,6 @@
+/* Incident metrics of a run from its sampled series (incident.h): worst
+ * window, time below the SLO, recovery. Pure functions over arrays; calls
+ * nothing but the standard library. */
 #include "experiment/incident.h"
 
 #include <math.h>

@@ -1,3 +1,5 @@
+/* The registry of models (model_find) and the run report (rs_report_*).
+ * Names every model type; calls the engine's scenario tree. */
 #include "models/model.h"
 
 #include <math.h>

@@ -1,3 +1,4 @@
+/* The engine's error codes and their messages (error.h). Calls nothing. */
 #include "error.h"
 
 const char *sim_strerror(int err)

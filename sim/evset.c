@@ -1,3 +1,6 @@
+/* The pending-event set (evset.h): a monotone radix queue keyed by
+ * (time, seq), chunked buckets, lazy cancellation. Owns its chunks; calls
+ * nothing outside the engine. */
 #include "evset.h"
 
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* Named random streams (rng.h): seeds hashed from (master seed, name,
+ * replication), xoshiro256**, the GSL adapter. Calls GSL. */
 #include "rng.h"
 
 #include <string.h>

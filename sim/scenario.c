@@ -1,3 +1,5 @@
+/* A scenario's run parameters (scenario.h): name, duration, warm-up, seed,
+ * replications, sampling. Calls the scenario tree's getters. */
 #include "scenario.h"
 
 #include <string.h>

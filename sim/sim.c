@@ -1,3 +1,6 @@
+/* A run (sim.h): the clock, scheduling and the run loop, the event pool,
+ * streams, time series and samplers, warm-up hooks, the event log. Calls the
+ * event set, streams and tables. */
 #include "sim.h"
 
 #include <math.h>

@@ -1,3 +1,5 @@
+/* In-memory tables of typed columns (table.h) for the trace's datasets.
+ * Calls nothing outside the engine. */
 #include "table.h"
 
 #include <assert.h>

@@ -1,3 +1,5 @@
+/* Timeout lists (tlist.h): many timeouts of one delay served by one
+ * pending event. Calls the run's scheduler. */
 #include "tlist.h"
 
 #include <assert.h>

@@ -1,3 +1,6 @@
+/* Calls between a request and a component (call.h): the pool, timeouts
+ * (a timer or a timeout list), abandoning and completing. Calls the engine
+ * only. */
 #include "models/components/call.h"
 
 #include <assert.h>

@@ -1,3 +1,6 @@
+/* Netflix's adaptive concurrency limits (adaptive_concurrency.h): AIMD and
+ * Gradient2, as pure state machines. Calls nothing but the scenario tree's
+ * getters. */
 #include "models/policies/adaptive_concurrency.h"
 
 #include <assert.h>

@@ -1,3 +1,6 @@
+/* The circuit breaker's state machine (circuit_breaker.h): Resilience4j's
+ * count and time windows, Hystrix and Sentinel presets. Pure; calls the
+ * scenario tree's getters only. */
 #include "models/policies/circuit_breaker.h"
 
 #include <stdlib.h>

@@ -1,3 +1,6 @@
+/* The registry of call-edge policies (policy.h): their names, their order
+ * on an edge, parsing a `calls` entry into instances. Calls each policy's
+ * type table and the scenario tree. */
 #include "models/policies/policy.h"
 
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* The token bucket behind the rate limit (rate_limit.h): exact integer
+ * refill on a nanosecond grid. Pure; calls the scenario tree's getters. */
 #include "models/policies/rate_limit.h"
 
 #include <math.h>

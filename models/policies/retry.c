@@ -1,3 +1,5 @@
+/* Retry decisions (retry.h): backoff schedules and jitter (full, equal,
+ * decorrelated). Pure; calls the engine's random streams and getters. */
 #include "models/policies/retry.h"
 
 #include <string.h>

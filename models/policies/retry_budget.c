@@ -1,3 +1,6 @@
+/* Retry economics as pure state machines (retry_budget.h): Envoy's retry
+ * budget, gRPC retry throttling, the AWS retry token bucket. Calls the
+ * scenario tree's getters only. */
 #include "models/policies/retry_budget.h"
 
 #include <assert.h>

@@ -1,3 +1,6 @@
+/* Configuration changes and their rollout (rollout.h): all at once or by
+ * canary with analysis, rollback and promotion. Calls the replicated
+ * service it changes and the engine. */
 #include "models/policies/rollout.h"
 
 #include <math.h>

@@ -1,3 +1,5 @@
+/* CoDel for queues of RPCs as folly implements it (codel.h): the interval
+ * rule and adaptive LIFO's trigger. Pure; calls the units parser. */
 #include "models/queueing/codel.h"
 
 #include "sim/error.h"

@@ -1,3 +1,6 @@
+/* The queueing-network model (network.h): a workload routed through
+ * stations; its type table for the experiment layer (models/model.h) and
+ * its report with the queueing-theory predictions (theory.h). */
 #include "models/queueing/network.h"
 
 #include <math.h>

@@ -1,3 +1,6 @@
+/* A station (station.h): FIFO (or adaptive LIFO) in front of c servers,
+ * queue limit, queue timeouts, CoDel shedding, cancellation, statistics.
+ * Calls CoDel and the engine. */
 #include "models/queueing/station.h"
 
 #include <assert.h>

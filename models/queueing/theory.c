@@ -1,3 +1,5 @@
+/* Queueing formulas for the known answers (theory.h): Erlang B and C,
+ * M/M/c/K, Pollaczek-Khinchine. Pure arithmetic. */
 #include "models/queueing/theory.h"
 
 #include <math.h>

@@ -1,3 +1,5 @@
+/* Arrival processes (workload.h): Poisson or deterministic with a
+ * piecewise-linear rate profile, by thinning. Calls the engine. */
 #include "models/queueing/workload.h"
 
 #include <math.h>

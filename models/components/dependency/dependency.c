@@ -1,3 +1,6 @@
+/* A generic downstream service (dependency.h): a replicated station with
+ * a latency distribution, errors and faults. Calls the replicated service
+ * (replicas.h) and the engine. */
 #include "models/components/dependency/dependency.h"
 
 #include <math.h>

@@ -1,3 +1,6 @@
+/* The embedding service (embedder.h): replicas with Triton-style dynamic
+ * batching, caller timeouts, cancellation and faults. Calls the load
+ * balancer, CrashLoopBackOff and the engine. */
 #include "models/components/embedder/embedder.h"
 
 #include <assert.h>

@@ -1,3 +1,6 @@
+/* The gateway's embedding cache (embcache.h): unbounded, LRU or TTL, with
+ * the holding chain to the index. Owns its table and pool; calls the engine's
+ * random streams only. */
 #include "models/components/gateway/embcache.h"
 
 #include <stdlib.h>

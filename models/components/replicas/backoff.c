@@ -1,3 +1,4 @@
+/* Kubernetes CrashLoopBackOff arithmetic (backoff.h). Calls nothing. */
 #include "models/components/replicas/backoff.h"
 
 #include "sim/error.h"

@@ -1,3 +1,6 @@
+/* Load balancers over a component's replicas (lb.h): round robin, random,
+ * least outstanding (a tournament tree), power of two. Calls the engine's
+ * random streams. */
 #include "models/components/replicas/lb.h"
 
 #include <stdlib.h>

@@ -1,3 +1,6 @@
+/* Replicated services (replicas.h): replicas as stations, crashes and
+ * restarts with CrashLoopBackOff, cold starts, configuration changes'
+ * effects. Calls stations, the load balancer and the engine. */
 #include "models/components/replicas/replicas.h"
 
 #include <assert.h>

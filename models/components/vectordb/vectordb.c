@@ -1,3 +1,5 @@
+/* The vector DB (vectordb.h): query cost from the index, memory per query,
+ * OOM kills. Calls the replicated service (replicas.h) and the engine. */
 #include "models/components/vectordb/vectordb.h"
 
 #include <math.h>
