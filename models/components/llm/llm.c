@@ -92,6 +92,10 @@ int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
                       "no memory is left for the KV cache (weights and activations take the GPUs' "
                       "gpu_memory_utilization share): use more tensor parallelism, a larger GPU, or set "
                       "'kv_cache'");
+    if (spec->block_size & (spec->block_size - 1))
+        sim_cfg_error(d, sim_cfg_get(map, "block_size"),
+                      "'block_size' must be a power of two (vLLM's choices: 8, 16, 32, 64, 128), got %lld",
+                      (long long)spec->block_size);
     if (d->errors != errs) return SIM_ECONFIG;
     spec->kv_blocks = spec->kv_cache / (spec->block_size * spec->kv_bytes_per_token);
     /* vLLM refuses to start when one sequence of max_model_len cannot fit */
@@ -149,6 +153,7 @@ static void kill_one(llm_replica_t *rp)
     /* Detach everything first: owners told of the failure may resubmit at
      * once, and must find this replica down and empty. */
     uint64_t nfail = 0;
+    llm_sched_sync(rp, now);   /* the steps done so far count */
     call_t *list = llm_sched_drain(rp, &nfail);
     for (call_t *c = list; c; c = c->link) lb_end(&llm->lb, rp->idx);
     rp->up = false;
@@ -215,7 +220,14 @@ void llm_cancel(llm_t *llm, call_t *c)
 void llm_set_speed(llm_t *llm, double factor)
 {
     if (!(factor > 1e-6)) factor = 1e-6;
-    llm->speed = factor;   /* steps that start from now on */
+    /* steps that start from now on: planned ones are cut */
+    for (int r = 0; r < llm->spec.replicas; r++) llm_sched_cut(&llm->rep[r], sim_now(llm->sim));
+    llm->speed = factor;
+}
+
+void llm_sync(llm_t *llm)
+{
+    for (int r = 0; r < llm->spec.replicas; r++) llm_sched_sync(&llm->rep[r], sim_now(llm->sim));
 }
 
 void llm_set_error_ratio(llm_t *llm, double ratio)
@@ -309,6 +321,7 @@ enum { COL_RUNNING, COL_WAITING, COL_KV, COL_PREEMPT, COL_PROMPT, COL_GEN, COL_H
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
 {
     llm_t *llm = ctx;
+    llm_sync(llm);
     double secs = sim_time_to_s(dt);
     sim_series_set(sim, llm->col[COL_RUNNING], (double)llm_running(llm, -1));
     sim_series_set(sim, llm->col[COL_WAITING], (double)llm_waiting(llm, -1));
@@ -328,6 +341,7 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
 static void warmup(sim_t *sim, void *ctx)
 {
     llm_t *llm = ctx;
+    llm_sync(llm);
     memset(&llm->st, 0, sizeof llm->st);
     llm->t_warm = sim_now(sim);
     sim_hist_reset(&llm->ttft);

@@ -154,6 +154,11 @@ void llm_kill(llm_t *llm, int replica);              /* replica < 0: all that ar
 void llm_cancel(llm_t *llm, call_t *c);
 int llm_replicas_up(const llm_t *llm);
 
+/* Bring every replica's bookkeeping to now (decode-only steps are
+ * accounted lazily; the sampler and the warm-up do it). Before reading the
+ * KV usage or the statistics from outside the model. */
+void llm_sync(llm_t *llm);
+
 /* State of replica r (r < 0: sum over replicas; for kv: the fullest). */
 int64_t llm_running(const llm_t *llm, int r);     /* admitted: prefill + decode */
 int64_t llm_decoding(const llm_t *llm, int r);    /* in decode */

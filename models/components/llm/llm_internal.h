@@ -7,6 +7,9 @@
 #include "models/components/llm/llm.h"
 #include "models/components/llm/prefix_cache.h"
 
+/* Longest span of decode-only steps run without an event per step. */
+#define LLM_SPAN_MAX 64
+
 /* Where a call is (c->where, and a slot's state). 0: nowhere (leaving). */
 enum { LLM_WAITING = 1, LLM_PREFILL, LLM_DECODE };
 
@@ -43,6 +46,7 @@ struct llm_replica {
 
     int32_t *heap;              /* decodes by (finish, order); slot indices */
     int64_t ndec;
+    int64_t next_finish;        /* the heap top's finish, INT64_MAX when empty */
     int64_t V;                  /* the decode clock: steps run since the replica started */
     int64_t *phase;             /* block_size counters: decodes by (v0 - c0) mod block_size */
     int64_t sum_c0_v0;          /* sum over decodes of (c0 - v0): their KV tokens are this + ndec x V */
@@ -61,6 +65,12 @@ struct llm_replica {
     bool stepping;              /* a step is in progress */
     sim_time_t step_start;
     int64_t step_decodes;       /* decodes in the step in progress */
+    /* A span of decode-only steps run without an event each (sched.c):
+     * span_end[j] is the end of its step j; the step in progress is span_i;
+     * the pending event is at span_end[span_n - 1]. span_n = 0: none. */
+    sim_time_t span_end[LLM_SPAN_MAX];
+    int32_t span_n, span_i;
+    int32_t span_hint;          /* steps to plan (adapts to how long spans last) */
     sim_timer_t step_timer, restart_timer;
     backoff_t backoff;
     char source[24];            /* "llm/<r>" */
@@ -77,6 +87,12 @@ void llm_sched_submit(llm_replica_t *rp, call_t *c);
 void llm_sched_remove(llm_replica_t *rp, call_t *c);
 /* Every call on the replica, unlinked into a list through c->link (kill). */
 call_t *llm_sched_drain(llm_replica_t *rp, uint64_t *n);
+/* Account the decode-only steps that ended by `now` (sampler, warm-up,
+ * anyone who reads the blocks in use). */
+void llm_sched_sync(llm_replica_t *rp, sim_time_t now);
+/* The same, and end the span with the step in progress: what happens next
+ * changes the steps to come (a speed change). */
+void llm_sched_cut(llm_replica_t *rp, sim_time_t now);
 /* Blocks in use including the pinned prefix, for the usage ratio. */
 int64_t llm_sched_blocks_in_use(const llm_replica_t *rp);
 

@@ -22,7 +22,6 @@
  * prefills add their chunk; a prefill that completes samples its first
  * token and becomes a decode. */
 #include <assert.h>
-#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +33,8 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg);
 
 static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-static inline int64_t mod(int64_t a, int64_t m)
-{
-    int64_t r = a % m;
-    return r < 0 ? r + m : r;
-}
+/* a mod block_size in [0, block_size): block sizes are powers of two */
+static inline int64_t bmod(int64_t a, int64_t bs) { return a & (bs - 1); }
 
 /* ---- storage ----------------------------------------------------------------- */
 
@@ -52,7 +48,9 @@ int llm_sched_init(llm_replica_t *rp)
     rp->phase = calloc((size_t)sp->block_size, sizeof *rp->phase);
     if (!rp->slot || !rp->heap || !rp->pre || !rp->phase) return SIM_ENOMEM;
     /* one entry per cacheable block at most */
-    if (sp->enable_prefix_caching && llm_pc_init(&rp->pc, sp->kv_blocks) != 0) return SIM_ENOMEM;
+    if (sp->enable_prefix_caching && llm_pc_init(&rp->pc, sp->kv_blocks < 1024 ? sp->kv_blocks : 1024,
+                                                 sp->kv_blocks) != 0)
+        return SIM_ENOMEM;
     llm_sched_reset(rp);
     return 0;
 }
@@ -76,6 +74,7 @@ void llm_sched_reset(llm_replica_t *rp)
     rp->free_slot = 0;
     rp->head = rp->tail = -1;
     rp->nrunning = rp->ndec = rp->npre = 0;
+    rp->next_finish = INT64_MAX;
     rp->V = 0;
     memset(rp->phase, 0, (size_t)sp->block_size * sizeof *rp->phase);
     rp->sum_c0_v0 = 0;
@@ -85,6 +84,8 @@ void llm_sched_reset(llm_replica_t *rp)
     rp->nqueue = 0;
     rp->stepping = false;
     rp->step_decodes = 0;
+    rp->span_n = rp->span_i = 0;
+    rp->span_hint = LLM_SPAN_MAX;
 }
 
 size_t llm_sched_bytes(const llm_replica_t *rp)
@@ -136,12 +137,21 @@ static void sift_down(llm_replica_t *rp, int64_t i, int32_t x)
     heap_set(rp, i, x);
 }
 
+/* The first finish, kept in the replica so that a step's end need not
+ * read the heap and a slot (on many replicas, two cache misses a step). */
+static inline void top_update(llm_replica_t *rp)
+{
+    rp->next_finish = rp->ndec ? rp->slot[rp->heap[0]].finish : INT64_MAX;
+}
+
 static void heap_remove(llm_replica_t *rp, int64_t i)
 {
     int32_t last = rp->heap[--rp->ndec];
-    if (i == rp->ndec) return;
-    if (i > 0 && dec_less(rp->slot, last, rp->heap[(i - 1) / 2])) sift_up(rp, i, last);
-    else sift_down(rp, i, last);
+    if (i != rp->ndec) {
+        if (i > 0 && dec_less(rp->slot, last, rp->heap[(i - 1) / 2])) sift_up(rp, i, last);
+        else sift_down(rp, i, last);
+    }
+    top_update(rp);
 }
 
 /* ---- blocks ---------------------------------------------------------------------- */
@@ -239,7 +249,7 @@ static call_t *unrun(llm_replica_t *rp, int32_t x)
         int64_t held = dec_blocks(rp, s);
         int64_t kv = s->c0 + rp->V - s->v0;
         heap_remove(rp, s->hidx);
-        rp->phase[mod(s->v0 - s->c0, bsize(rp))]--;
+        rp->phase[bmod(s->v0 - s->c0, bsize(rp))]--;
         rp->sum_c0_v0 -= s->c0 - s->v0;
         release_blocks(rp, s, held, kv);
     } else {
@@ -323,9 +333,10 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load
     /* prefix cache: the pinned shared prefix, then the blocks cached under
      * the key (they follow the shared prefix, so they count only with it) */
     int64_t shared = 0, keyed = 0, p0 = c->prefix_tokens / bs;
+    uint64_t found = LLM_PC_NONE;
     if (sp->enable_prefix_caching) {
         if (p0 > 0 && rp->pinned == p0) shared = p0;
-        if (c->prefix_key != 0 && shared == p0) keyed = llm_pc_peek(&rp->pc, c->prefix_key);
+        if (c->prefix_key != 0 && shared == p0) keyed = llm_pc_blocks_at(&rp->pc, found = llm_pc_find(&rp->pc, c->prefix_key));
         /* at least one token is computed (vLLM: a full hit recomputes the last) */
         int64_t maxhit = (prompt - 1) / bs;
         if (shared > maxhit) shared = maxhit;
@@ -338,7 +349,7 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load
 
     queue_unlink(rp, c);
     if (keyed > 0) {   /* the entry's blocks become this sequence's (any beyond the hit are dropped) */
-        llm_pc_take(&rp->pc, c->prefix_key);
+        llm_pc_take_at(&rp->pc, found);
         rp->used += keyed;
     }
     take_blocks(rp, fresh);
@@ -368,6 +379,101 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load
     return true;
 }
 
+/* ---- spans of decode-only steps ------------------------------------------------
+ * While a replica only decodes (nothing waits, nothing is in prefill), its
+ * steps follow from its state until a decode finishes or a step needs more
+ * blocks than are free: each step's duration depends only on the context
+ * read, which grows by one token per decode per step. step_begin then plans
+ * up to LLM_SPAN_MAX such steps at once and schedules one event, at the end
+ * of the last; their bookkeeping (the clock, blocks, statistics) is done
+ * when someone looks (llm_sched_sync) or at that event. Anything that
+ * changes the steps to come (an arrival, a cancellation, a kill, a speed
+ * change) first cuts the span after the step in progress. The steps, their
+ * times and the results are those of one event per step. */
+
+/* The decode-only step span_i ended at span_end[span_i]: account it and
+ * begin the next (its blocks were found free when the span was planned). */
+static void coast_step(llm_replica_t *rp)
+{
+    llm_t *llm = rp->llm;
+    sim_time_t end = rp->span_end[rp->span_i];
+    sim_time_t dur = end - rp->step_start;
+    uint64_t n = (uint64_t)rp->ndec;
+    llm->st.steps++;
+    llm->st.step_seconds += sim_time_to_s(dur);
+    llm->st.step_decodes += n;
+    llm->st.generation_tokens += n;
+    llm->win_steps++;
+    llm->win_step_seconds += sim_time_to_s(dur);
+    llm->win_gen += n;
+    sim_hist_add_n(&llm->itl, dur, n);
+    rp->V++;
+    take_blocks(rp, rp->phase[bmod(rp->V, bsize(rp))]);
+    rp->step_start = end;
+    rp->step_decodes = rp->ndec;
+    rp->span_i++;
+}
+
+void llm_sched_sync(llm_replica_t *rp, sim_time_t now)
+{
+    while (rp->span_n > 0 && rp->span_i < rp->span_n - 1 && rp->span_end[rp->span_i] <= now) coast_step(rp);
+}
+
+void llm_sched_cut(llm_replica_t *rp, sim_time_t now)
+{
+    if (rp->span_n == 0) return;
+    llm_sched_sync(rp, now);
+    /* plan about twice what spans reach before they are cut (planning a
+     * step costs a few ns, an event a hundred) */
+    int32_t hint = 2 * (rp->span_i + 1);
+    rp->span_hint = hint < 4 ? 4 : hint > LLM_SPAN_MAX ? LLM_SPAN_MAX : hint;
+    if (rp->span_i < rp->span_n - 1) {
+        sim_cancel(rp->llm->sim, &rp->step_timer);
+        rp->step_timer = sim_schedule_at(rp->llm->sim, rp->span_end[rp->span_i], step_end, rp, 0);
+    }
+    rp->span_n = 0;
+}
+
+/* Whole ns of a step of `secs` seconds at the current speed, rounded up
+ * (a hair of floating error is not a ns). */
+static sim_time_t to_ns(const llm_t *llm, double secs)
+{
+    double ns = ceil(secs * 1e9 / llm->speed - 1e-3);
+    return ns < 1 ? 1 : ns > (double)(SIM_TIME_MAX / 4) ? SIM_TIME_MAX / 4 : (sim_time_t)ns;
+}
+
+/* Plan a span of decode-only steps from step 0, begun at `now` with the
+ * work `load`: until the first decode's finish, the first step whose
+ * blocks are not free, or LLM_SPAN_MAX steps. A decode-only step's time is
+ * affine in the context its decodes read, which grows by ndec tokens a
+ * step: step j takes s0 + j (s1 - s0). Returns the end of the last step. */
+static sim_time_t plan_span(llm_replica_t *rp, llm_step_work_t *load, sim_time_t now)
+{
+    llm_t *llm = rp->llm;
+    int64_t bs = llm->spec.block_size;
+    int64_t k = rp->next_finish - rp->V;   /* steps until the first finish */
+    if (k > rp->span_hint) k = rp->span_hint;
+    double s0 = llm_step_time(&llm->hw, load, NULL), slope = 0;
+    sim_time_t e = now + to_ns(llm, s0);
+    rp->span_end[0] = e;
+    int32_t n = 1;
+    if (k > 1) {
+        load->decode_context += rp->ndec;
+        slope = llm_step_time(&llm->hw, load, NULL) - s0;
+    }
+    int64_t avail = blocks_free(rp);
+    for (int64_t j = 1; j < k; j++) {
+        int64_t need = rp->phase[bmod(rp->V + j, bs)];
+        if (need > avail) break;
+        avail -= need;
+        e += to_ns(llm, s0 + slope * (double)j);
+        rp->span_end[n++] = e;
+    }
+    rp->span_n = n;
+    rp->span_i = 0;
+    return e;
+}
+
 /* Build the next step and schedule its end; leaves the replica idle when
  * there is nothing to run. */
 static void step_begin(llm_replica_t *rp)
@@ -382,11 +488,11 @@ static void step_begin(llm_replica_t *rp)
         llm_step_work_t load = {0};
 
         /* 1. decodes: one token each; blocks for those starting a block */
-        int64_t need = rp->ndec ? rp->phase[mod(rp->V, bs)] : 0;
+        int64_t need = rp->ndec ? rp->phase[bmod(rp->V, bs)] : 0;
         while (need > blocks_free(rp)) {
             int32_t x = rp->tail;
             bool needed = rp->slot[x].state == LLM_DECODE &&
-                          mod(rp->slot[x].v0 - rp->slot[x].c0, bs) == mod(rp->V, bs);
+                          bmod(rp->slot[x].v0 - rp->slot[x].c0, bs) == bmod(rp->V, bs);
             preempt_tail(rp);
             preempted = true;
             if (needed) need--;
@@ -427,14 +533,14 @@ static void step_begin(llm_replica_t *rp)
                 if (!admit_head(rp, &budget, &load)) break;
 
         if (load.prefill_tokens + load.decode_seqs > 0) {
+            sim_time_t now = sim_now(llm->sim);
             rp->stepping = true;
-            rp->step_start = sim_now(llm->sim);
+            rp->step_start = now;
             rp->step_decodes = rp->ndec;
-            /* whole ns, rounded up (a hair of floating error is not a ns) */
-            double ns = ceil(llm_step_time(&llm->hw, &load, NULL) * 1e9 / llm->speed - 1e-3);
-            sim_time_t d = ns < 1 ? 1 : ns > (double)(SIM_TIME_MAX / 4) ? SIM_TIME_MAX / 4 : (sim_time_t)ns;
-            if (getenv("LLM_DEBUG")) fprintf(stderr, "step at %.3f ms: %lld decodes, %lld prefill tokens, used %lld, nrun %lld, nq %lld, dur %.3f\n", sim_now(llm->sim) / 1e6, (long long)load.decode_seqs, (long long)load.prefill_tokens, (long long)rp->used, (long long)rp->nrunning, (long long)rp->nqueue, d / 1e6);
-            rp->step_timer = sim_schedule_in(llm->sim, d, step_end, rp, 0);
+            sim_time_t end = load.prefill_tokens == 0 && !rp->qhead && rp->npre == 0 && !preempted
+                                 ? plan_span(rp, &load, now)
+                                 : now + to_ns(llm, llm_step_time(&llm->hw, &load, NULL));
+            rp->step_timer = sim_schedule_at(llm->sim, end, step_end, rp, 0);
             return;
         }
         if (!rp->qhead || rp->nrunning > 0) return;   /* idle, or (defensive) nothing fits */
@@ -470,6 +576,11 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
     int64_t bs = sp->block_size;
     sim_time_t now = sim_now(sim);
     rp->step_timer = (sim_timer_t){0, 0};
+    if (rp->span_n > 0) {   /* the span's steps before this one; it ran whole */
+        llm_sched_sync(rp, now);
+        rp->span_hint = rp->span_n * 2 > LLM_SPAN_MAX ? LLM_SPAN_MAX : rp->span_n * 2;
+        rp->span_n = 0;
+    }
     int64_t dur = now - rp->step_start;
     llm->st.steps++;
     llm->st.step_seconds += sim_time_to_s(dur);
@@ -487,7 +598,7 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
     rp->stepping = false;
     rp->V++;
     call_t *done = NULL, *dtail = NULL;
-    while (rp->ndec && rp->slot[rp->heap[0]].finish <= rp->V) {
+    while (rp->next_finish <= rp->V) {
         int32_t x = rp->heap[0];
         llm_slot_t *s = &rp->slot[x];
         s->gen = s->target;
@@ -553,9 +664,10 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
         s->c0 = s->computed;
         s->finish = rp->V + (s->target - s->gen);
         assert(ceil_div(s->c0, bs) - s->shared == s->own);
-        rp->phase[mod(s->v0 - s->c0, bs)]++;
+        rp->phase[bmod(s->v0 - s->c0, bs)]++;
         rp->sum_c0_v0 += s->c0 - s->v0;
         sift_up(rp, rp->ndec++, x);
+        if (s->finish < rp->next_finish) rp->next_finish = s->finish;
     }
     rp->npre = keep;
 
@@ -578,6 +690,7 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
 
 void llm_sched_submit(llm_replica_t *rp, call_t *c)
 {
+    llm_sched_cut(rp, sim_now(rp->llm->sim));   /* it may join the next step */
     c->t0 = sim_now(rp->llm->sim);
     c->u0 = 0;
     c->v0 = 0;
@@ -587,6 +700,7 @@ void llm_sched_submit(llm_replica_t *rp, call_t *c)
 
 void llm_sched_remove(llm_replica_t *rp, call_t *c)
 {
+    llm_sched_cut(rp, sim_now(rp->llm->sim));
     if (c->where == LLM_WAITING) {
         queue_unlink(rp, c);
     } else {

@@ -523,6 +523,30 @@ static double llm_roof(const llm_steptime_t *st, double flops, double bytes)
     return pow(pow(c, llm_roofline_p) + pow(m, llm_roofline_p), 1.0 / llm_roofline_p);
 }
 
+/* llm_roof from the shape table: max(c, m) x h(min / max), h(r) = (1 +
+ * r^p)^(1/p) interpolated linearly between 1025 points. h is steep only near
+ * r = 0 (h'(r) ~ r^(p-1)), where the error stays below 3e-5 of the term;
+ * elsewhere below 1e-7. For the attention of prefill chunks, whose compute
+ * and memory parts do not scale together, once per step. */
+static double llm_roof_fast(const llm_steptime_t *st, double flops, double bytes)
+{
+    double c = flops * st->inv_pc, m = bytes * st->inv_wm;
+    if (!(c > 0)) return m;
+    if (!(m > 0)) return c;
+    double hi = c > m ? c : m, r = (c > m ? m : c) / hi;
+    double x = r * LLM_ROOF_TABLE;
+    int i = (int)x;
+    if (i >= LLM_ROOF_TABLE) return hi * st->roof_h[LLM_ROOF_TABLE];
+    double f = x - (double)i;
+    return hi * (st->roof_h[i] + f * (st->roof_h[i + 1] - st->roof_h[i]));
+}
+
+/* lm_head over n sampled tokens, computed. */
+static double llm_lm_head_direct(const llm_steptime_t *st, double n)
+{
+    return llm_roof(st, st->lm_flops * n, st->lm_wbytes + st->lm_abytes * n) + llm_roofline_t0;
+}
+
 /* linear(tokens) computed, not looked up. */
 static double llm_linear_direct(const llm_steptime_t *st, int64_t tokens)
 {
@@ -619,8 +643,25 @@ int llm_steptime_init(llm_steptime_t *st, const llm_hw_spec_t *hw, int64_t max_t
     st->linear = malloc(((size_t)max_tokens + 1) * sizeof *st->linear);
     if (!st->linear) return SIM_ENOMEM;
     st->max_tokens = max_tokens;
+    /* filled on first use (a run asks for a few hundred sizes of the
+     * thousands a table covers): -1 = not yet */
     st->linear[0] = 0.0;
-    for (int64_t t = 1; t <= max_tokens; t++) st->linear[t] = llm_linear_direct(st, t);
+    for (int64_t t = 1; t <= max_tokens; t++) st->linear[t] = -1.0;
+    if (hw->mode == LLM_HW_ROOFLINE) {
+        /* the terms a step needs every time, so that a step costs no pow():
+         * lm_head by sampled tokens (at most one per token of the step), and
+         * the KV read per context token */
+        st->lm_head = malloc(((size_t)max_tokens + 1) * sizeof *st->lm_head);
+        if (!st->lm_head) {
+            llm_steptime_fini(st);
+            return SIM_ENOMEM;
+        }
+        for (int i = 0; i <= LLM_ROOF_TABLE; i++)
+            st->roof_h[i] = pow(1.0 + pow((double)i / LLM_ROOF_TABLE, llm_roofline_p), 1.0 / llm_roofline_p);
+        st->lm_head[0] = 0.0;
+        for (int64_t n = 1; n <= max_tokens; n++) st->lm_head[n] = -1.0;
+        st->kv_per_token = llm_roof(st, st->attn_flops, st->kv_bytes);
+    }
     return 0;
 }
 
@@ -628,15 +669,18 @@ void llm_steptime_fini(llm_steptime_t *st)
 {
     if (!st) return;
     free(st->linear);
-    st->linear = NULL;
+    free(st->lm_head);
+    st->linear = st->lm_head = NULL;
     st->max_tokens = 0;
 }
 
 double llm_step_linear(const llm_steptime_t *st, int64_t tokens)
 {
     if (tokens <= 0) return 0.0;
-    if (tokens <= st->max_tokens) return st->linear[tokens];
-    return llm_linear_direct(st, tokens);
+    if (tokens > st->max_tokens) return llm_linear_direct(st, tokens);
+    double v = st->linear[tokens];
+    if (v < 0) st->linear[tokens] = v = llm_linear_direct(st, tokens);   /* a pure function's cache */
+    return v;
 }
 
 double llm_chunk_pairs(int64_t prefix, int64_t chunk)
@@ -663,14 +707,17 @@ double llm_step_time(const llm_steptime_t *st, const llm_step_work_t *w, llm_ste
             double pairs = w->prefill_pairs > 0 ? w->prefill_pairs : 0.0;
             double n = w->sampled > 0 ? (double)w->sampled : 0.0;
             if (pre > 0)
-                p.attention = llm_roof(st, st->attn_flops * pairs, st->kv_bytes * prefix) +
+                p.attention = llm_roof_fast(st, st->attn_flops * pairs, st->kv_bytes * prefix) +
                               st->layers * llm_roofline_t0;
-            if (dec > 0)
-                p.kv_read = llm_roof(st, st->attn_flops * ctx, st->kv_bytes * ctx) +
-                            st->layers * llm_roofline_t0;
-            if (n > 0)
-                p.lm_head = llm_roof(st, st->lm_flops * n, st->lm_wbytes + st->lm_abytes * n) +
-                            llm_roofline_t0;
+            if (dec > 0) p.kv_read = ctx * st->kv_per_token + st->layers * llm_roofline_t0;
+            if (n > 0) {
+                if (w->sampled > st->max_tokens) {
+                    p.lm_head = llm_lm_head_direct(st, n);
+                } else {
+                    p.lm_head = st->lm_head[w->sampled];
+                    if (p.lm_head < 0) st->lm_head[w->sampled] = p.lm_head = llm_lm_head_direct(st, n);
+                }
+            }
             if (hw->tp > 1) {
                 double tp = (double)hw->tp;
                 double one = 2.0 * (tp - 1.0) / tp * st->ar_bytes * (double)tokens /

@@ -416,9 +416,11 @@ Test(llm, abort_frees_the_slot_and_blocks_and_the_rest_go_on)
     int a = add(0, 50, 20), b = add(0, 50, 20);
     sim_schedule_at(F.sim, MS(100), cancel_event, NULL, (uint64_t)b);
     sim_run(F.sim, MS(99));
+    llm_sync(F.llm);
     cr_assert_eq(llm_running(F.llm, 0), 2);
     assert_blocks_consistent(&F.llm->rep[0]);
     sim_run(F.sim, MS(101));
+    llm_sync(F.llm);
     cr_assert_eq(llm_running(F.llm, 0), 1);
     cr_assert_eq(F.llm->st.cancelled, 1);
     assert_blocks_consistent(&F.llm->rep[0]);
