@@ -225,8 +225,8 @@ int llm_capacity_cmd(int argc, char **argv, FILE *out, FILE *err)
         print(out, &spec, &q, &cap);
         if (offered >= 0) {
             fprintf(out, "offered at the workload's peak: %.3g requests/s per replica (%" PRId64
-                         " replicas): %.0f%% of capacity%s\n",
-                    offered, spec.replicas, cap.requests_per_s > 0 ? 100 * offered / cap.requests_per_s : INFINITY,
+                         " replica%s): %.0f%% of capacity%s\n",
+                    offered, spec.replicas, spec.replicas == 1 ? "" : "s", cap.requests_per_s > 0 ? 100 * offered / cap.requests_per_s : INFINITY,
                     offered > cap.requests_per_s ? ": it will queue without bound" : "");
             if (offered > cap.requests_per_s) status = 1;
         }

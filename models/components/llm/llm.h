@@ -38,7 +38,7 @@
  * at v + n; a min-heap of finish clocks; block needs counted by the phase
  * of each decode's length modulo the block size), O(log b) per sequence
  * that finishes, O(1) per prefill chunk and per admission. No allocation
- * per call: slots and heaps are sized to max_num_seqs at creation. One
+ * per call: slots and heaps double, up to max_num_seqs, the few times a replica first needs more. One
  * pending event per busy replica. Details: docs/internals/llm.md. */
 #ifndef MODELS_COMPONENTS_LLM_LLM_H
 #define MODELS_COMPONENTS_LLM_LLM_H

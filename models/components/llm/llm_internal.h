@@ -39,8 +39,10 @@ struct llm_replica {
     int idx;
     bool up;
 
-    llm_slot_t *slot;           /* max_num_seqs */
-    int32_t free_slot;          /* free slots, through next */
+    llm_slot_t *slot;           /* cap slots (grown up to max_num_seqs) */
+    int64_t cap;                /* slots, heap and pre entries allocated */
+    int64_t fresh;              /* slots [0, fresh) have been used; the rest never */
+    int32_t free_slot;          /* freed slots below fresh, through next (-1: none) */
     int32_t head, tail;         /* running sequences in admission order */
     int64_t nrunning;
 

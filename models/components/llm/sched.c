@@ -38,17 +38,40 @@ static inline int64_t bmod(int64_t a, int64_t bs) { return a & (bs - 1); }
 
 /* ---- storage ----------------------------------------------------------------- */
 
+/* Slots, the decode heap and the prefill list start small and double up
+ * to max_num_seqs as the replica first needs them: a replica running 30
+ * sequences of a possible 1,024 keeps 30-odd slots, hot in the cache (the
+ * busy hour has 770 replicas). Growth happens a few times per replica per
+ * run, never in steady state. */
+#define LLM_SLOTS_INITIAL 16
+
+static int grow_slots(llm_replica_t *rp)
+{
+    int64_t max = rp->llm->spec.max_num_seqs;
+    int64_t cap = rp->cap ? 2 * rp->cap : LLM_SLOTS_INITIAL;
+    if (cap > max) cap = max;
+    llm_slot_t *slot = realloc(rp->slot, (size_t)cap * sizeof *slot);
+    if (!slot) return SIM_ENOMEM;
+    rp->slot = slot;
+    int32_t *heap = realloc(rp->heap, (size_t)cap * sizeof *heap);
+    if (!heap) return SIM_ENOMEM;
+    rp->heap = heap;
+    int32_t *pre = realloc(rp->pre, (size_t)cap * sizeof *pre);
+    if (!pre) return SIM_ENOMEM;
+    rp->pre = pre;
+    rp->cap = cap;
+    return 0;
+}
+
 int llm_sched_init(llm_replica_t *rp)
 {
     const llm_spec_t *sp = &rp->llm->spec;
-    size_t n = (size_t)sp->max_num_seqs;
-    rp->slot = calloc(n, sizeof *rp->slot);
-    rp->heap = malloc(n * sizeof *rp->heap);
-    rp->pre = malloc(n * sizeof *rp->pre);
+    rp->cap = 0;
+    if (grow_slots(rp) != 0) return SIM_ENOMEM;
     rp->phase = calloc((size_t)sp->block_size, sizeof *rp->phase);
-    if (!rp->slot || !rp->heap || !rp->pre || !rp->phase) return SIM_ENOMEM;
+    if (!rp->phase) return SIM_ENOMEM;
     /* one entry per cacheable block at most */
-    if (sp->enable_prefix_caching && llm_pc_init(&rp->pc, sp->kv_blocks < 1024 ? sp->kv_blocks : 1024,
+    if (sp->enable_prefix_caching && llm_pc_init(&rp->pc, sp->kv_blocks < 64 ? sp->kv_blocks : 64,
                                                  sp->kv_blocks) != 0)
         return SIM_ENOMEM;
     llm_sched_reset(rp);
@@ -67,11 +90,8 @@ void llm_sched_fini(llm_replica_t *rp)
 void llm_sched_reset(llm_replica_t *rp)
 {
     const llm_spec_t *sp = &rp->llm->spec;
-    for (int64_t i = 0; i < sp->max_num_seqs; i++) {
-        rp->slot[i].state = 0;
-        rp->slot[i].next = i + 1 < sp->max_num_seqs ? (int32_t)(i + 1) : -1;
-    }
-    rp->free_slot = 0;
+    rp->free_slot = -1;
+    rp->fresh = 0;
     rp->head = rp->tail = -1;
     rp->nrunning = rp->ndec = rp->npre = 0;
     rp->next_finish = INT64_MAX;
@@ -91,7 +111,7 @@ void llm_sched_reset(llm_replica_t *rp)
 size_t llm_sched_bytes(const llm_replica_t *rp)
 {
     const llm_spec_t *sp = &rp->llm->spec;
-    size_t n = (size_t)sp->max_num_seqs;
+    size_t n = (size_t)rp->cap;
     return n * (sizeof *rp->slot + sizeof *rp->heap + sizeof *rp->pre) +
            (size_t)sp->block_size * sizeof *rp->phase + llm_pc_bytes(&rp->pc);
 }
@@ -346,6 +366,12 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load
     int64_t chunk = prompt - computed < *budget ? prompt - computed : *budget;
     int64_t fresh = ceil_div(computed + chunk, bs) - shared - keyed;
     if (blocks_free(rp) - keyed < fresh) return false;
+    if (rp->free_slot < 0 && rp->fresh == rp->cap && grow_slots(rp) != 0) {
+        sim_t *sim = llm->sim;   /* out of memory: the run stops with SIM_ENOMEM */
+        sim->error = SIM_ENOMEM;
+        sim->stop = true;
+        return false;
+    }
 
     queue_unlink(rp, c);
     if (keyed > 0) {   /* the entry's blocks become this sequence's (any beyond the hit are dropped) */
@@ -355,9 +381,9 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load
     take_blocks(rp, fresh);
 
     int32_t x = rp->free_slot;
-    assert(x >= 0);
+    if (x >= 0) rp->free_slot = rp->slot[x].next;
+    else x = (int32_t)rp->fresh++;
     llm_slot_t *s = &rp->slot[x];
-    rp->free_slot = s->next;
     *s = (llm_slot_t){
         .c = c, .prompt = prompt, .computed = computed, .own = keyed + fresh, .shared = shared,
         .gen = (int64_t)c->u0, .target = target_of(sp, c), .chunk = chunk, .order = llm->next_order++,
