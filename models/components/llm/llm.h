@@ -39,7 +39,7 @@
  * of each decode's length modulo the block size), O(log b) per sequence
  * that finishes, O(1) per prefill chunk and per admission. No allocation
  * per call: slots and heaps double, up to max_num_seqs, the few times a replica first needs more. One
- * pending event per busy replica. Details: docs/internals/llm.md. */
+ * pending event per busy replica. Details: docs/internals/models.md ("LLM"). */
 #ifndef MODELS_COMPONENTS_LLM_LLM_H
 #define MODELS_COMPONENTS_LLM_LLM_H
 

@@ -3,7 +3,7 @@
  * step. Owns the replica's running sequences, decode heap, block counts,
  * prefix cache and waiting queue; calls the step-time model (steptime.h)
  * and llm.c's llm_finish_call. See llm.h for what it models and
- * docs/internals/llm.md for the bookkeeping.
+ * docs/internals/models.md ("LLM") for the bookkeeping.
  *
  * A step, as Scheduler.schedule builds it:
  *   1. every running decode gets one token; a decode whose next token starts
