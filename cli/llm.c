@@ -2,6 +2,7 @@
  *
  *   step-time  the time of one forward pass (step) of a replica, term by
  *              term, for a list of prefill sizes (models/components/llm/steptime.h)
+ *   capacity   the load one replica sustains for a token mix (llm_capacity.c)
  *
  * Subcommands are rows of llm_cmds below: a new one is a function with the
  * signature of llm_step_time_cmd and one row. */
@@ -260,7 +261,7 @@ typedef struct {
 
 static const llm_cmd_t llm_cmds[] = {
     {"step-time", llm_step_time_cmd, "time of one forward pass of a replica, term by term"},
-    /* `llm capacity` (KV-cache blocks and throughput of a replica) goes here. */
+    {"capacity", llm_capacity_cmd, "requests/s and tokens/s one replica sustains for a token mix"},
 };
 
 #define LLM_NCMDS (sizeof llm_cmds / sizeof llm_cmds[0])

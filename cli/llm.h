@@ -8,4 +8,7 @@
 /* argv[0] is "llm"; returns the exit status (0, or 2 for bad usage). */
 int llm_main(int argc, char **argv, FILE *out, FILE *err);
 
+/* `ragsim llm capacity` (cli/llm_capacity.c); argv[0] is "capacity". */
+int llm_capacity_cmd(int argc, char **argv, FILE *out, FILE *err);
+
 #endif

@@ -28,6 +28,8 @@ static const char usage[] =
     "  ragsim llm step-time --gpu G --model M [--tp N] --tokens LIST [--decode-seqs B --context C]\n"
     "                                  time of one LLM forward pass from the hardware and the\n"
     "                                  model (see ragsim llm --help, docs/llm-validation.md)\n"
+    "  ragsim llm capacity SCENARIO.yaml | --gpu G --model M --prompt P --output O [--ttft D] [--tpot D]\n"
+    "                                  load one LLM replica sustains for a token mix, before any run\n"
     "  ragsim report OUT.h5 [-o DIR]   figures and an HTML page of a trace (Python;\n"
     "                                  see docs/analysis.md and ragsim report --help)\n"
     "  ragsim --help | --version\n"

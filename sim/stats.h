@@ -126,6 +126,17 @@ static inline void sim_hist_add_at_(sim_hist_t *h, int b, int64_t v)
 
 static inline void sim_hist_add(sim_hist_t *h, int64_t v) { sim_hist_add_at_(h, sim_hist_bucket(v), v); }
 
+/* n observations of the same value v (n >= 1). */
+static inline void sim_hist_add_n(sim_hist_t *h, int64_t v, uint64_t n)
+{
+    if (n == 0) return;
+    if (h->n == 0 || v < h->min) h->min = v;
+    if (h->n == 0 || v > h->max) h->max = v;
+    h->counts[sim_hist_bucket(v)] += n;
+    h->n += n;
+    h->sum += (double)v * (double)n;
+}
+
 /* The same value into two histograms (a whole run's and the sample
  * interval's), the bucket computed once. */
 static inline void sim_hist_add2(sim_hist_t *a, sim_hist_t *b, int64_t v)

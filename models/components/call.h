@@ -73,6 +73,9 @@ struct call {
     int64_t tokens_out;     /* LLM: output tokens */
     int64_t top_k;          /* vector DB: chunks asked for */
     uint64_t key;           /* query key */
+    int64_t prefix_tokens;  /* LLM: tokens of the prompt's shared prefix (system prompt, template) */
+    uint64_t prefix_key;    /* LLM: names the rest of the prompt: the same key, the same
+                             * prompt (prefix caching); 0 = none */
 
     /* the result, set by the component */
     uint32_t flags;         /* CALL_F_* */

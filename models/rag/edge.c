@@ -86,6 +86,12 @@ static void issue_call(rag_t *rag, rag_req_t *r, int slot, int target)
     case RAG_LLM:
         c->tokens_in = r->prompt_tokens;
         c->tokens_out = r->otok;
+        /* prefix caching: every prompt starts with the system prompt; the
+         * rest is the same prompt exactly when the question and what was
+         * retrieved for it are (same key, same retrieval outcome, no
+         * pollution) */
+        c->prefix_tokens = rag->spec->system_prompt_tokens;
+        c->prefix_key = rag->pollution == 1.0 ? rag_prompt_key(r->key, r->flags) : 0;
         /* the LLM call runs in its own goroutine, holding its buffers until
          * the LLM answers, even after the request gave up (unless cancelled) */
         gw_llm_call_begin(&rag->gw, r->replica);

@@ -19,6 +19,7 @@
  *     steps: [embed, retrieve, generate, [risk_control, profile]]   # a nested list runs in parallel
  *     top_k: 5
  *     chunk_tokens: 256
+ *     system_prompt_tokens: 0           # the prompt's shared prefix (system prompt, template)
  *   calls:                              # the call edges: caller-side timeouts
  *     embed: {timeout: 2s}
  *     retrieve: {timeout: 3s}           # the article: after 3 s the naive service goes on with nothing
@@ -138,6 +139,7 @@ typedef struct rag_spec {
     rag_step_t *steps;
     size_t nsteps;
     int64_t top_k, chunk_tokens;
+    int64_t system_prompt_tokens;   /* the LLM prompt's shared prefix: system prompt and template */
 
     bool uses[RAG_MAX_COMP];                  /* components on the pipeline (or a fallback) */
     rag_edge_spec_t edge[RAG_MAX_COMP];       /* per call edge */

@@ -128,4 +128,14 @@ static inline void rag_finish_step(rag_t *rag, rag_req_t *r)
     rag_run_step(rag, r);
 }
 
+/* The LLM's prefix-cache key of a request's prompt: its query key and what
+ * retrieval gave it (chunks, none, the keyword channel's, unrelated ones).
+ * Never 0 (0 means no key). */
+static inline uint64_t rag_prompt_key(uint64_t key, uint32_t flags)
+{
+    uint64_t x = key * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(flags & (RQ_EMPTY | RQ_IRRELEVANT | RQ_KEYWORD));
+    x ^= x >> 31;
+    return x ? x : 1;
+}
+
 #endif

@@ -265,6 +265,7 @@ static void m_report(const void *vinst, rs_report_t *rep)
     rs_report_add(rep, "summary", "", "llm_input_tokens_mean", RS_NUMBER,
                   rag->llm_calls ? rag->prompt_tokens_sum / (double)rag->llm_calls : NAN);
     rs_report_add(rep, "summary", "", "vectordb_oom_kills", RS_COUNT, (double)v->oom_kills);
+    if (spec->uses[RAG_LLM]) llm_report(rag->comp[RAG_LLM], rep);
     if (spec->nchanges) {   /* the blast radius of configuration changes */
         double exposed = 0;
         for (size_t i = 0; i < spec->nchanges; i++) {
@@ -329,7 +330,8 @@ static void m_usage(const void *vinst, uint64_t *in_flight, uint64_t *bytes)
 {
     const rag_t *rag = vinst;
     *in_flight = (uint64_t)rag->in_flight;
-    *bytes = (uint64_t)rag->nslabs * REQ_SLAB * sizeof(rag_req_t) + call_pool_bytes(&rag->calls);
+    *bytes = (uint64_t)rag->nslabs * REQ_SLAB * sizeof(rag_req_t) + call_pool_bytes(&rag->calls) +
+             llm_bytes(rag->comp[RAG_LLM]);
 }
 
 /* For the comparison's verdicts. */
@@ -351,6 +353,8 @@ static const model_direction_t directions[] = {
     {"retrieval_p95_s", -1},
     {"llm_input_tokens_mean", 0}, /* a cost traded for grounding: judge it by latency and ungrounded_ratio */
     {"vectordb_oom_kills", -1},
+    {"llm_ttft_p95_s", -1},
+    {"llm_tpot_p95_s", -1},
     /* the traps' peaks (peaks below) */
     {"gateway_oom_kills", -1},
     {"peak_goroutines", -1},

@@ -282,8 +282,10 @@ void rag_run_step(rag_t *rag, rag_req_t *r)
     const rag_step_t *st = &spec->steps[r->step];
     for (int i = 0; i < st->ncalls; i++) {
         if (st->target[i] == RAG_LLM) {
+            /* system prompt + retrieved chunks + the question */
             int64_t chunks = (r->flags & RQ_EMPTY) ? 0 : spec->top_k * spec->chunk_tokens;
-            r->prompt_tokens = (int64_t)llround((double)(r->qtok + chunks) * rag->pollution);
+            r->prompt_tokens = spec->system_prompt_tokens +
+                               (int64_t)llround((double)(r->qtok + chunks) * rag->pollution);
             rag->llm_calls++;
             rag->win_llm_calls++;
             rag->prompt_tokens_sum += (double)r->prompt_tokens;

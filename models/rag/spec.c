@@ -130,6 +130,7 @@ static int parse_pipeline(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     if (!sim_cfg_expect_map(d, p, "pipeline")) return SIM_ECONFIG;
     sim_cfg_int(d, p, "top_k", 0, 1, 10000, spec->top_k, &spec->top_k);
     sim_cfg_int(d, p, "chunk_tokens", 0, 1, 1000000, spec->chunk_tokens, &spec->chunk_tokens);
+    sim_cfg_int(d, p, "system_prompt_tokens", 0, 0, 1000000, 0, &spec->system_prompt_tokens);
     sim_cfg_bool(d, p, "context_propagation", 0, false, &spec->context_propagation);
     if (embc_spec_parse(d, sim_cfg_get(p, "answer_cache"), &spec->answer_cache) == 0 && !sim_cfg_get(p, "answer_cache"))
         spec->answer_cache.mode = EMBC_NONE;

@@ -116,5 +116,5 @@ Test(llm_cli, bad_usage_exits_2_with_a_clear_message)
     BAD("--step-overhead expected a duration with a unit", "step-time", "--gpu", "a40", "--model",
         "Llama-2-7b-hf", "--tokens", "1", "--step-overhead", "2");
     BAD("unknown option '--gpus'", "step-time", "--gpus", "a40");
-    BAD("unknown subcommand 'steptime' (subcommands: step-time); did you mean 'step-time'?", "steptime");
+    BAD("unknown subcommand 'steptime' (subcommands: step-time, capacity); did you mean 'step-time'?", "steptime");
 }

@@ -1,42 +1,21 @@
+/* LLM serving: the spec (vLLM's parameters and their defaults), the
+ * replicas' life (submit, cancel, kill and restart, speed and error
+ * faults) and the metrics (time series, report). The step loop is in
+ * sched.c, the step time in steptime.c. */
 #include "models/components/llm/llm.h"
 
 #include <assert.h>
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/components/llm/llm_internal.h"
 #include "sim/error.h"
 #include "sim/units.h"
 
-/* Largest replicas x max_num_seqs accepted: the heaps take 16 bytes per
- * slot, so this bounds them to 256 MiB. */
+/* Largest replicas x max_num_seqs accepted (slots, heaps). */
 #define LLM_MAX_SLOTS ((int64_t)1 << 24)
-/* Durations computed from the model saturate here, so now + d cannot overflow. */
-#define LLM_TIME_SAT (SIM_TIME_MAX / 4)
-/* Slack below which a computed completion time counts as an integer number of
- * ns (floating noise must not push an exact answer 1 ns late). */
-#define LLM_NS_SLACK 1e-3
-
-struct llm_replica {
-    llm_t *llm;
-    int idx;
-    bool up;
-    int64_t active;             /* admitted: prefill + decode (<= max_num_seqs) */
-    int64_t kv_used;            /* KV reserved, in tokens */
-    call_t *qhead, *qtail;      /* waiting, FIFO through c->link */
-    int64_t nqueue;
-    call_t **pre;               /* prefill heap by (c->t0 end time, c->u0 order) */
-    size_t npre;
-    call_t **dec;               /* decode heap by (c->v0 target, c->u0 order) */
-    size_t ndec;
-    double V;                   /* virtual clock: tokens decoded per sequence since the origin */
-    sim_time_t tV;              /* when V was last brought up to date */
-    sim_timer_t pre_timer, dec_timer, restart_timer;
-    backoff_t backoff;
-    char source[24];            /* "llm/<r>" */
-};
 
 /* ---- spec ---------------------------------------------------------------- */
 
@@ -44,13 +23,14 @@ void llm_spec_default(llm_spec_t *spec)
 {
     memset(spec, 0, sizeof *spec);
     spec->replicas = 1;
-    spec->max_num_seqs = 256;
-    spec->prefill_base = 20 * SIM_MS;
-    spec->prefill_per_token = 50 * SIM_US;
-    spec->tpot = 10 * SIM_MS;
-    spec->tpot_batch_knee = 64;
-    spec->kv_cache = (int64_t)40 << 30;
-    spec->kv_bytes_per_token = (int64_t)512 << 10;
+    const char *why = NULL;
+    int rc = llm_hw_spec_preset(&spec->hw, LLM_DEFAULT_GPU, LLM_DEFAULT_MODEL, 1, &why);
+    assert(rc == 0 && "the default GPU and model are presets");
+    (void)rc;
+    spec->gpu_memory_utilization = 0.9;
+    spec->block_size = 16;
+    spec->enable_prefix_caching = true;
+    spec->max_tokens = INT64_MAX;
     spec->queue_limit = INT64_MAX;
     spec->startup = 60 * SIM_SEC;
     spec->load_balancer = LB_LEAST_OUTSTANDING;
@@ -60,316 +40,92 @@ void llm_spec_default(llm_spec_t *spec)
 int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
 {
     llm_spec_default(spec);
-    if (!map) return 0;
-    if (!sim_cfg_is_null(map) && !sim_cfg_expect_map(d, map, "llm")) return SIM_ECONFIG;
+    if (map && !sim_cfg_is_null(map) && !sim_cfg_expect_map(d, map, "llm")) return SIM_ECONFIG;
     int errs = d->errors;
-    sim_cfg_int(d, map, "replicas", 0, 1, LB_MAX_REPLICAS, spec->replicas, &spec->replicas);
-    sim_cfg_int(d, map, "max_num_seqs", 0, 1, LLM_MAX_NUM_SEQS, spec->max_num_seqs, &spec->max_num_seqs);
-    sim_cfg_duration(d, map, "prefill_base", 0, spec->prefill_base, &spec->prefill_base);
-    sim_cfg_duration(d, map, "prefill_per_token", 0, spec->prefill_per_token, &spec->prefill_per_token);
-    sim_cfg_duration(d, map, "tpot", SIM_CFG_POSITIVE, spec->tpot, &spec->tpot);
-    sim_cfg_int(d, map, "tpot_batch_knee", 0, 1, LLM_MAX_NUM_SEQS, spec->tpot_batch_knee,
-                &spec->tpot_batch_knee);
-    sim_cfg_size(d, map, "kv_cache", SIM_CFG_POSITIVE | SIM_CFG_UNBOUNDED, spec->kv_cache, &spec->kv_cache);
-    sim_cfg_size(d, map, "kv_bytes_per_token", SIM_CFG_POSITIVE, spec->kv_bytes_per_token,
-                 &spec->kv_bytes_per_token);
-    sim_cfg_int(d, map, "queue_limit", SIM_CFG_UNBOUNDED, 0, INT64_MAX, spec->queue_limit, &spec->queue_limit);
-    sim_cfg_duration(d, map, "startup", 0, spec->startup, &spec->startup);
-    int lbp = spec->load_balancer;
-    sim_cfg_enum(d, map, "load_balancer", 0, lb_policy_names, lbp, &lbp);
-    spec->load_balancer = (lb_policy_t)lbp;
-    backoff_spec_parse(d, sim_cfg_get(map, "restart_backoff"), &spec->restart_backoff);
+    sim_cfg_node_t *hwn = map ? sim_cfg_get(map, "hardware") : NULL;
+    if (hwn && !sim_cfg_is_null(hwn)) {   /* else the default GPU and model */
+        int rc = llm_hw_spec_parse(d, hwn, &spec->hw);
+        if (rc == SIM_ENOMEM) return rc;
+    }
+    if (map) {
+        sim_cfg_int(d, map, "replicas", 0, 1, LB_MAX_REPLICAS, spec->replicas, &spec->replicas);
+        sim_cfg_int(d, map, "max_num_seqs", 0, 1, LLM_MAX_NUM_SEQS, 0, &spec->max_num_seqs);
+        sim_cfg_int(d, map, "max_num_batched_tokens", 0, 1, (int64_t)1 << 24, 0,
+                    &spec->max_num_batched_tokens);
+        sim_cfg_ratio(d, map, "gpu_memory_utilization", 0, spec->gpu_memory_utilization,
+                      &spec->gpu_memory_utilization);
+        sim_cfg_int(d, map, "block_size", 0, 1, 256, spec->block_size, &spec->block_size);
+        sim_cfg_bool(d, map, "enable_prefix_caching", 0, spec->enable_prefix_caching, &spec->enable_prefix_caching);
+        sim_cfg_int(d, map, "max_model_len", 0, 1, (int64_t)1 << 24, 0, &spec->max_model_len);
+        sim_cfg_int(d, map, "max_tokens", SIM_CFG_UNBOUNDED, 1, INT64_MAX, spec->max_tokens, &spec->max_tokens);
+        sim_cfg_size(d, map, "kv_cache", SIM_CFG_POSITIVE | 0, 0, &spec->kv_cache);
+        sim_cfg_size(d, map, "kv_bytes_per_token", SIM_CFG_POSITIVE | 0, 0, &spec->kv_bytes_per_token);
+        sim_cfg_int(d, map, "queue_limit", SIM_CFG_UNBOUNDED, 0, INT64_MAX, spec->queue_limit, &spec->queue_limit);
+        sim_cfg_duration(d, map, "startup", 0, spec->startup, &spec->startup);
+        int lbp = spec->load_balancer;
+        sim_cfg_enum(d, map, "load_balancer", 0, lb_policy_names, lbp, &lbp);
+        spec->load_balancer = (lb_policy_t)lbp;
+        backoff_spec_parse(d, sim_cfg_get(map, "restart_backoff"), &spec->restart_backoff);
+    }
     if (d->errors != errs) return SIM_ECONFIG;
 
-    if (spec->kv_cache < spec->kv_bytes_per_token)
-        sim_cfg_error(d, sim_cfg_get(map, "kv_cache"),
-                      "'kv_cache' (%lld bytes) is smaller than one token's KV (kv_bytes_per_token, "
-                      "%lld bytes): no sequence could ever run",
-                      (long long)spec->kv_cache, (long long)spec->kv_bytes_per_token);
+    /* vLLM's defaults that depend on the GPU (EngineArgs.get_batch_defaults,
+     * OpenAI server): 8192 tokens and 1024 sequences on GPUs of 70 GiB or
+     * more except the A100, else 2048 and 256. */
+    const llm_hw_spec_t *hw = &spec->hw;
+    bool big = hw->has_gpu && hw->gpu.memory >= ((int64_t)70 << 30) && strcmp(hw->gpu.name, "a100-80gb") != 0;
+    if (spec->max_num_seqs == 0) spec->max_num_seqs = big ? 1024 : 256;
+    if (spec->max_num_batched_tokens == 0) spec->max_num_batched_tokens = big ? 8192 : 2048;
+    if (spec->max_model_len == 0) spec->max_model_len = hw->has_model ? hw->model.max_position : 4096;
+    if (spec->kv_bytes_per_token == 0) spec->kv_bytes_per_token = llm_hw_kv_bytes_per_token(hw);
+    if (spec->kv_cache == 0)
+        spec->kv_cache = llm_hw_kv_pool_bytes(hw, spec->gpu_memory_utilization, spec->max_num_batched_tokens,
+                                              spec->max_num_seqs);
+
+    sim_cfg_node_t *at = map ? map : NULL;
+    if (spec->kv_bytes_per_token <= 0)
+        sim_cfg_error(d, hwn ? hwn : at,
+                      "this hardware gives no KV size per token: set 'kv_bytes_per_token' (e.g. 128KiB for "
+                      "Meta-Llama-3-8B in bf16)");
+    if (spec->kv_cache <= 0)
+        sim_cfg_error(d, map && sim_cfg_get(map, "kv_cache") ? sim_cfg_get(map, "kv_cache") : (hwn ? hwn : at),
+                      "no memory is left for the KV cache (weights and activations take the GPUs' "
+                      "gpu_memory_utilization share): use more tensor parallelism, a larger GPU, or set "
+                      "'kv_cache'");
+    if (spec->block_size & (spec->block_size - 1))
+        sim_cfg_error(d, sim_cfg_get(map, "block_size"),
+                      "'block_size' must be a power of two (vLLM's choices: 8, 16, 32, 64, 128), got %lld",
+                      (long long)spec->block_size);
+    if (d->errors != errs) return SIM_ECONFIG;
+    spec->kv_blocks = spec->kv_cache / (spec->block_size * spec->kv_bytes_per_token);
+    /* vLLM refuses to start when one sequence of max_model_len cannot fit */
+    if (spec->kv_blocks * spec->block_size < spec->max_model_len)
+        sim_cfg_error(d, map && sim_cfg_get(map, "max_model_len") ? sim_cfg_get(map, "max_model_len") : (hwn ? hwn : at),
+                      "the KV cache holds %lld tokens (%lld blocks of %lld), fewer than max_model_len = %lld: "
+                      "vLLM would not start; lower max_model_len or give the KV cache more memory",
+                      (long long)(spec->kv_blocks * spec->block_size), (long long)spec->kv_blocks,
+                      (long long)spec->block_size, (long long)spec->max_model_len);
+    if (spec->max_num_batched_tokens < spec->max_num_seqs)
+        sim_cfg_error(d, map && sim_cfg_get(map, "max_num_batched_tokens") ? sim_cfg_get(map, "max_num_batched_tokens") : at,
+                      "max_num_batched_tokens (%lld) is smaller than max_num_seqs (%lld): vLLM requires room "
+                      "for one token of every running sequence in a step",
+                      (long long)spec->max_num_batched_tokens, (long long)spec->max_num_seqs);
     if (spec->replicas * spec->max_num_seqs > LLM_MAX_SLOTS)
-        sim_cfg_error(d, sim_cfg_get(map, "max_num_seqs"),
+        sim_cfg_error(d, map ? sim_cfg_get(map, "max_num_seqs") : NULL,
                       "replicas x max_num_seqs = %lld is more than %lld sequence slots",
                       (long long)(spec->replicas * spec->max_num_seqs), (long long)LLM_MAX_SLOTS);
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
 
-void llm_spec_fini(llm_spec_t *spec) { (void)spec; }   /* nothing owned (yet) */
+void llm_spec_fini(llm_spec_t *spec) { (void)spec; }   /* nothing owned */
 
-/* ---- latencies ----------------------------------------------------------- */
+/* ---- replicas -------------------------------------------------------------- */
 
-/* ns per output token at batch b, nominal speed: tpot x max(1, b / knee). */
-static inline double tpot_ns(const llm_spec_t *spec, int64_t b)
-{
-    if (b <= spec->tpot_batch_knee) return (double)spec->tpot;
-    return (double)spec->tpot * (double)b / (double)spec->tpot_batch_knee;
-}
-
-/* Prefill ns at nominal speed, saturated. */
-static sim_time_t ttft_ns(const llm_spec_t *spec, int64_t prompt)
-{
-    if (prompt < 0) prompt = 0;
-    if (spec->prefill_per_token > 0 && prompt > (LLM_TIME_SAT - spec->prefill_base) / spec->prefill_per_token)
-        return LLM_TIME_SAT;
-    return spec->prefill_base + spec->prefill_per_token * prompt;
-}
-
-double llm_tpot(const llm_spec_t *spec, int batch) { return tpot_ns(spec, batch) / 1e9; }
-
-double llm_ttft(const llm_spec_t *spec, int64_t prompt_tokens)
-{
-    return sim_time_to_s(ttft_ns(spec, prompt_tokens));
-}
-
-/* ceil(x) ns for a non-negative double, with LLM_NS_SLACK and saturation. */
-static inline sim_time_t ns_ceil(double x)
-{
-    if (!(x > LLM_NS_SLACK)) return 0;
-    if (x >= (double)LLM_TIME_SAT) return LLM_TIME_SAT;
-    return (sim_time_t)ceil(x - LLM_NS_SLACK);
-}
-
-/* Where a call is (c->where), so that cancel finds it: 0 = nowhere (being
- * completed), else waiting (queue, back link c->prev) or in the prefill or
- * decode heap at index c->hidx. */
-enum { LLM_WAITING = 1, LLM_PREFILL, LLM_DECODE };
-
-/* ---- heaps of calls (binary, keys in the call, index back in c->hidx) ----- */
-
-static inline bool heap_less(const call_t *a, const call_t *b, bool by_v)
-{
-    if (by_v) {
-        if (a->v0 != b->v0) return a->v0 < b->v0;
-    } else if (a->t0 != b->t0) {
-        return a->t0 < b->t0;
-    }
-    return a->u0 < b->u0;
-}
-
-static inline void heap_set(call_t **h, size_t i, call_t *c)
-{
-    h[i] = c;
-    c->hidx = (int64_t)i;
-}
-
-/* Put c in the hole at i, moving it up past larger parents. */
-static void sift_up(call_t **h, size_t i, call_t *c, bool by_v)
-{
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!heap_less(c, h[p], by_v)) break;
-        heap_set(h, i, h[p]);
-        i = p;
-    }
-    heap_set(h, i, c);
-}
-
-/* Put c in the hole at i of a heap of m, moving it down past smaller children. */
-static void sift_down(call_t **h, size_t m, size_t i, call_t *c, bool by_v)
-{
-    for (;;) {
-        size_t l = 2 * i + 1;
-        if (l >= m) break;
-        size_t s = (l + 1 < m && heap_less(h[l + 1], h[l], by_v)) ? l + 1 : l;
-        if (!heap_less(h[s], c, by_v)) break;
-        heap_set(h, i, h[s]);
-        i = s;
-    }
-    heap_set(h, i, c);
-}
-
-static void heap_push(call_t **h, size_t *n, call_t *c, bool by_v)
-{
-    sift_up(h, (*n)++, c, by_v);
-}
-
-static call_t *heap_pop(call_t **h, size_t *n, bool by_v)
-{
-    call_t *top = h[0];
-    call_t *last = h[--*n];
-    if (*n > 0) sift_down(h, *n, 0, last, by_v);
-    return top;
-}
-
-/* Remove the call at index i (a cancelled sequence): O(log n). */
-static void heap_remove(call_t **h, size_t *n, size_t i, bool by_v)
-{
-    call_t *last = h[--*n];
-    if (i == *n) return;
-    if (i > 0 && heap_less(last, h[(i - 1) / 2], by_v)) sift_up(h, i, last, by_v);
-    else sift_down(h, *n, i, last, by_v);
-}
-
-/* ---- replica mechanics --------------------------------------------------- */
-
-static void pre_event(sim_t *sim, void *obj, uint64_t arg);
-static void dec_event(sim_t *sim, void *obj, uint64_t arg);
-static void restart_event(sim_t *sim, void *obj, uint64_t arg);
-
-/* KV tokens a call reserves, or -1 if it exceeds the whole cache. */
-static inline int64_t kv_need(const llm_t *llm, const call_t *c)
-{
-    int64_t in = c->tokens_in > 0 ? c->tokens_in : 0;
-    int64_t out = c->tokens_out > 0 ? c->tokens_out : 0;
-    int64_t cap = llm->kv_cap_tokens;
-    if (in > cap || out > cap - in) return -1;
-    return in + out;
-}
-
-/* Decode for `el` ns at the current batch: V and the integrals. */
-static void progress(llm_replica_t *rp, double el)
-{
-    if (!(el > 0) || rp->ndec == 0) return;
-    llm_t *llm = rp->llm;
-    double b = (double)rp->ndec;
-    double dv = el * llm->speed / tpot_ns(&llm->spec, (int64_t)rp->ndec);
-    rp->V += dv;
-    llm->st.decoded_tokens += b * dv;
-    llm->win_tokens += b * dv;
-    llm->st.batch_area += b * el;
-    llm->st.decode_busy += el;
-}
-
-/* Bring V and the decode integrals up to `now`. Does not change any rate, so
- * the pending completion event stays valid. */
-static void advance(llm_replica_t *rp, sim_time_t now)
-{
-    progress(rp, (double)(now - rp->tV));
-    rp->tV = now;
-}
-
-/* The one decode completion event: when V reaches the smallest target. */
-static void dec_reschedule(llm_replica_t *rp)
-{
-    llm_t *llm = rp->llm;
-    sim_cancel(llm->sim, &rp->dec_timer);
-    if (rp->ndec == 0) return;
-    double rem = rp->dec[0]->v0 - rp->V;
-    double dt = rem * tpot_ns(&llm->spec, (int64_t)rp->ndec) / llm->speed;
-    rp->dec_timer = sim_schedule_at(llm->sim, sim_now(llm->sim) + ns_ceil(dt), dec_event, rp, 0);
-}
-
-static void pre_reschedule(llm_replica_t *rp)
-{
-    llm_t *llm = rp->llm;
-    sim_cancel(llm->sim, &rp->pre_timer);
-    if (rp->npre == 0) return;
-    rp->pre_timer = sim_schedule_at(llm->sim, rp->pre[0]->t0, pre_event, rp, 0);
-}
-
-static void start_prefill(llm_replica_t *rp, call_t *c, int64_t need, sim_time_t now)
-{
-    llm_t *llm = rp->llm;
-    rp->active++;
-    rp->kv_used += need;
-    sim_time_t d = ttft_ns(&llm->spec, c->tokens_in);
-    if (llm->speed != 1.0) d = ns_ceil((double)d / llm->speed);
-    c->t0 = now + d;
-    c->u0 = llm->next_order++;
-    c->where = LLM_PREFILL;
-    heap_push(rp->pre, &rp->npre, c, false);
-}
-
-/* Admit waiting sequences in FIFO order while a slot and their KV fit; the
- * head blocks the rest. */
-static void admit_waiting(llm_replica_t *rp, sim_time_t now)
-{
-    llm_t *llm = rp->llm;
-    call_t *old_head = rp->npre ? rp->pre[0] : NULL;
-    while (rp->qhead && rp->active < llm->spec.max_num_seqs) {
-        call_t *c = rp->qhead;
-        int64_t need = kv_need(llm, c);   /* >= 0: checked at submit */
-        if (need > llm->kv_cap_tokens - rp->kv_used) break;
-        rp->qhead = c->link;
-        if (rp->qhead) rp->qhead->prev = NULL; else rp->qtail = NULL;
-        c->link = NULL;
-        rp->nqueue--;
-        start_prefill(rp, c, need, now);
-    }
-    if (rp->npre && rp->pre[0] != old_head) pre_reschedule(rp);
-}
-
-/* Tell the owner and count. */
-static void finish(llm_t *llm, call_t *c, call_status_t s)
+void llm_finish_call(llm_t *llm, call_t *c, call_status_t s)
 {
     llm->st.completed[s]++;
     if (!c->owner) llm->st.orphaned++;
     call_complete(llm->sim, c, s);
-}
-
-static void pre_event(sim_t *sim, void *obj, uint64_t arg)
-{
-    (void)arg;
-    llm_replica_t *rp = obj;
-    sim_time_t now = sim_now(sim);
-    rp->pre_timer = (sim_timer_t){0, 0};
-    advance(rp, now);
-    while (rp->npre && rp->pre[0]->t0 <= now) {
-        call_t *c = heap_pop(rp->pre, &rp->npre, false);
-        c->v0 = rp->V + (double)(c->tokens_out > 0 ? c->tokens_out : 0);
-        c->where = LLM_DECODE;
-        heap_push(rp->dec, &rp->ndec, c, true);
-    }
-    pre_reschedule(rp);
-    dec_reschedule(rp);
-}
-
-static void dec_event(sim_t *sim, void *obj, uint64_t arg)
-{
-    (void)arg;
-    llm_replica_t *rp = obj;
-    llm_t *llm = rp->llm;
-    sim_time_t now = sim_now(sim);
-    rp->dec_timer = (sim_timer_t){0, 0};
-    if (rp->ndec == 0) return;
-
-    /* Events fall on whole ns, completions between them: replay (last
-     * update, now] finishing each sequence at its real time t* <= now and
-     * decoding the rest at the smaller batch. Keeping a finished sequence in
-     * the batch until `now` would lag the others by up to
-     * 1 ns x (1 - TPOT(b-1)/TPOT(b)) tokens per completion, which a later
-     * large batch turns into many ns. The head this event was scheduled for
-     * is done even if floating error (or LLM_NS_SLACK) leaves it a hair
-     * short; so is every sequence due within the slack of now (equal
-     * targets finish together). */
-    double el = (double)(now - rp->tV);   /* ns not yet decoded */
-    rp->tV = now;
-    call_t *done = NULL, *tail = NULL;
-    while (rp->ndec) {
-        call_t *h = rp->dec[0];
-        double h_el = (h->v0 - rp->V) * tpot_ns(&llm->spec, (int64_t)rp->ndec) / llm->speed;
-        if (done && h_el > el + LLM_NS_SLACK) break;
-        if (h_el > el) h_el = el;
-        if (h_el > 0) {
-            progress(rp, h_el);
-            el -= h_el;
-        }
-        if (rp->V < h->v0) rp->V = h->v0;
-        heap_pop(rp->dec, &rp->ndec, true);
-        h->where = 0;
-        h->link = NULL;
-        if (tail) tail->link = h; else done = h;
-        tail = h;
-    }
-    progress(rp, el);                     /* the rest at the final batch */
-    for (call_t *c = done; c; c = c->link) {
-        rp->active--;
-        rp->kv_used -= kv_need(llm, c);
-        lb_end(&llm->lb, rp->idx);
-        llm->st.output_tokens += (uint64_t)(c->tokens_out > 0 ? c->tokens_out : 0);
-    }
-    if (rp->ndec == 0) rp->V = 0;   /* rebase: keeps V small, targets are relative to it */
-    admit_waiting(rp, now);
-    dec_reschedule(rp);
-
-    /* State is consistent: owners may now resubmit synchronously. */
-    while (done) {
-        call_t *c = done;
-        done = c->link;
-        c->link = NULL;
-        call_status_t s = CALL_OK;
-        if (llm->error_ratio > 0 && sim_rng_uniform(llm->err_rng) < llm->error_ratio) s = CALL_ERROR;
-        finish(llm, c, s);
-    }
 }
 
 static void restart_event(sim_t *sim, void *obj, uint64_t arg)
@@ -380,8 +136,6 @@ static void restart_event(sim_t *sim, void *obj, uint64_t arg)
     sim_time_t now = sim_now(sim);
     rp->restart_timer = (sim_timer_t){0, 0};
     rp->up = true;
-    rp->tV = now;
-    rp->V = 0;
     lb_set_up(&llm->lb, rp->idx, true);
     backoff_on_restart(&rp->backoff, now);
     char detail[96];
@@ -395,33 +149,13 @@ static void kill_one(llm_replica_t *rp)
     llm_t *llm = rp->llm;
     sim_t *sim = llm->sim;
     sim_time_t now = sim_now(sim);
-    advance(rp, now);
 
     /* Detach everything first: owners told of the failure may resubmit at
      * once, and must find this replica down and empty. */
-    call_t *list = rp->qhead, *tail = rp->qtail;
-    for (int h = 0; h < 2; h++) {
-        call_t **heap = h ? rp->dec : rp->pre;
-        size_t n = h ? rp->ndec : rp->npre;
-        for (size_t i = 0; i < n; i++) {
-            call_t *c = heap[i];
-            c->link = NULL;
-            if (tail) tail->link = c; else list = c;
-            tail = c;
-        }
-    }
     uint64_t nfail = 0;
-    for (call_t *c = list; c; c = c->link) {
-        c->where = 0;
-        lb_end(&llm->lb, rp->idx);
-        nfail++;
-    }
-    rp->qhead = rp->qtail = NULL;
-    rp->nqueue = rp->active = rp->kv_used = 0;
-    rp->npre = rp->ndec = 0;
-    rp->V = 0;
-    sim_cancel(sim, &rp->pre_timer);
-    sim_cancel(sim, &rp->dec_timer);
+    llm_sched_sync(rp, now);   /* the steps done so far count */
+    call_t *list = llm_sched_drain(rp, &nfail);
+    for (call_t *c = list; c; c = c->link) lb_end(&llm->lb, rp->idx);
     rp->up = false;
     lb_set_up(&llm->lb, rp->idx, false);
     llm->st.kills++;
@@ -440,7 +174,7 @@ static void kill_one(llm_replica_t *rp)
         call_t *c = list;
         list = c->link;
         c->link = NULL;
-        finish(llm, c, CALL_ERROR);
+        llm_finish_call(llm, c, CALL_ERROR);
     }
 }
 
@@ -448,70 +182,35 @@ static void kill_one(llm_replica_t *rp)
 
 void llm_submit(llm_t *llm, call_t *c)
 {
-    sim_time_t now = sim_now(llm->sim);
     llm->st.submitted++;
     c->link = NULL;
+    c->where = 0;
     int r = lb_pick(&llm->lb);
     if (r < 0) {
-        finish(llm, c, CALL_UNAVAILABLE);
+        llm_finish_call(llm, c, CALL_UNAVAILABLE);
         return;
     }
-    int64_t need = kv_need(llm, c);
-    if (need < 0) {             /* can never fit, even in an empty cache */
-        finish(llm, c, CALL_ERROR);
+    /* vLLM answers 400 to a prompt that leaves no room for one output token */
+    if (c->tokens_in >= llm->spec.max_model_len) {
+        llm_finish_call(llm, c, CALL_ERROR);
         return;
     }
     llm_replica_t *rp = &llm->rep[r];
-    c->replica = r;
-    if (!rp->qhead && rp->active < llm->spec.max_num_seqs && need <= llm->kv_cap_tokens - rp->kv_used) {
-        lb_begin(&llm->lb, r);
-        start_prefill(rp, c, need, now);
-        if (rp->pre[0] == c) pre_reschedule(rp);
-        return;
-    }
     if (rp->nqueue >= llm->spec.queue_limit) {
-        finish(llm, c, CALL_REJECTED);
+        llm_finish_call(llm, c, CALL_REJECTED);
         return;
     }
+    c->replica = r;
     lb_begin(&llm->lb, r);
-    c->prev = rp->qtail;
-    c->where = LLM_WAITING;
-    if (rp->qtail) rp->qtail->link = c; else rp->qhead = c;
-    rp->qtail = c;
-    rp->nqueue++;
+    llm_sched_submit(rp, c);
 }
 
 void llm_cancel(llm_t *llm, call_t *c)
 {
     assert(!c->owner && "llm_cancel: the caller must detach the call first");
-    int where = c->where;
-    if (!where) return;   /* already leaving (finished or failed in this instant) */
+    if (!c->where) return;   /* already leaving (finished or failed in this instant) */
     llm_replica_t *rp = &llm->rep[c->replica];
-    sim_time_t now = sim_now(llm->sim);
-    c->where = 0;
-    if (where == LLM_WAITING) {
-        if (c->prev) c->prev->link = c->link; else rp->qhead = c->link;
-        if (c->link) c->link->prev = c->prev; else rp->qtail = c->prev;
-        c->link = c->prev = NULL;
-        rp->nqueue--;
-        admit_waiting(rp, now);   /* the head may have blocked the rest on KV */
-    } else {
-        /* vLLM's abort: the sequence leaves the batch and frees its slot and
-         * KV at once. */
-        size_t i = (size_t)c->hidx;
-        if (where == LLM_PREFILL) {
-            heap_remove(rp->pre, &rp->npre, i, false);
-            if (i == 0) pre_reschedule(rp);
-        } else {
-            advance(rp, now);   /* decode so far at the old batch size */
-            heap_remove(rp->dec, &rp->ndec, i, true);
-            if (rp->ndec == 0) rp->V = 0;
-        }
-        rp->active--;
-        rp->kv_used -= kv_need(llm, c);
-        admit_waiting(rp, now);
-        if (where == LLM_DECODE) dec_reschedule(rp);   /* the others speed up */
-    }
+    llm_sched_remove(rp, c);
     lb_end(&llm->lb, rp->idx);
     llm->st.completed[CALL_TIMEOUT]++;
     llm->st.cancelled++;
@@ -521,10 +220,14 @@ void llm_cancel(llm_t *llm, call_t *c)
 void llm_set_speed(llm_t *llm, double factor)
 {
     if (!(factor > 1e-6)) factor = 1e-6;
-    sim_time_t now = sim_now(llm->sim);
-    for (int r = 0; r < llm->spec.replicas; r++) advance(&llm->rep[r], now);
+    /* steps that start from now on: planned ones are cut */
+    for (int r = 0; r < llm->spec.replicas; r++) llm_sched_cut(&llm->rep[r], sim_now(llm->sim));
     llm->speed = factor;
-    for (int r = 0; r < llm->spec.replicas; r++) dec_reschedule(&llm->rep[r]);
+}
+
+void llm_sync(llm_t *llm)
+{
+    for (int r = 0; r < llm->spec.replicas; r++) llm_sched_sync(&llm->rep[r], sim_now(llm->sim));
 }
 
 void llm_set_error_ratio(llm_t *llm, double ratio)
@@ -563,19 +266,19 @@ const comp_ops_t llm_ops = {
 
 /* ---- state and statistics ------------------------------------------------ */
 
-int64_t llm_active(const llm_t *llm, int r)
+int64_t llm_running(const llm_t *llm, int r)
 {
-    if (r >= 0) return llm->rep[r].active;
+    if (r >= 0) return llm->rep[r].nrunning;
     int64_t s = 0;
-    for (int i = 0; i < llm->spec.replicas; i++) s += llm->rep[i].active;
+    for (int i = 0; i < llm->spec.replicas; i++) s += llm->rep[i].nrunning;
     return s;
 }
 
 int64_t llm_decoding(const llm_t *llm, int r)
 {
-    if (r >= 0) return (int64_t)llm->rep[r].ndec;
+    if (r >= 0) return llm->rep[r].ndec;
     int64_t s = 0;
-    for (int i = 0; i < llm->spec.replicas; i++) s += (int64_t)llm->rep[i].ndec;
+    for (int i = 0; i < llm->spec.replicas; i++) s += llm->rep[i].ndec;
     return s;
 }
 
@@ -589,49 +292,62 @@ int64_t llm_waiting(const llm_t *llm, int r)
 
 double llm_kv_usage(const llm_t *llm, int r)
 {
-    double k = (double)llm->spec.kv_bytes_per_token / (double)llm->spec.kv_cache;
-    if (r >= 0) return (double)llm->rep[r].kv_used * k;
+    double k = 1.0 / (double)llm->spec.kv_blocks;
+    if (r >= 0) return (double)llm_sched_blocks_in_use(&llm->rep[r]) * k;
     int64_t m = 0;
-    for (int i = 0; i < llm->spec.replicas; i++)
-        if (llm->rep[i].kv_used > m) m = llm->rep[i].kv_used;
+    for (int i = 0; i < llm->spec.replicas; i++) {
+        int64_t u = llm_sched_blocks_in_use(&llm->rep[i]);
+        if (u > m) m = u;
+    }
     return (double)m * k;
 }
 
 bool llm_replica_up(const llm_t *llm, int r) { return llm->rep[r].up; }
 
-static void advance_all(llm_t *llm)
+double llm_mean_batch(const llm_t *llm)
 {
-    sim_time_t now = sim_now(llm->sim);
-    for (int r = 0; r < llm->spec.replicas; r++) advance(&llm->rep[r], now);
+    return llm->st.steps ? (double)llm->st.step_decodes / (double)llm->st.steps : NAN;
 }
 
-double llm_mean_batch(llm_t *llm)
+uint64_t llm_bytes(const llm_t *llm)
 {
-    advance_all(llm);
-    return llm->st.decode_busy > 0 ? llm->st.batch_area / llm->st.decode_busy : NAN;
+    uint64_t b = sizeof *llm + (uint64_t)llm->spec.replicas * sizeof *llm->rep;
+    for (int i = 0; i < llm->spec.replicas; i++) b += llm_sched_bytes(&llm->rep[i]);
+    return b + (uint64_t)(llm->hw.max_tokens + 1) * sizeof *llm->hw.linear;
 }
 
-enum { COL_ACTIVE, COL_QUEUE, COL_KV, COL_TPS, COL_UP };
+enum { COL_RUNNING, COL_WAITING, COL_KV, COL_PREEMPT, COL_PROMPT, COL_GEN, COL_HIT, COL_STEP, COL_TTFT, COL_UP, NCOLS };
 
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
 {
     llm_t *llm = ctx;
-    advance_all(llm);
+    llm_sync(llm);
     double secs = sim_time_to_s(dt);
-    sim_series_set(sim, llm->col[COL_ACTIVE], (double)llm_active(llm, -1));
-    sim_series_set(sim, llm->col[COL_QUEUE], (double)llm_waiting(llm, -1));
+    sim_series_set(sim, llm->col[COL_RUNNING], (double)llm_running(llm, -1));
+    sim_series_set(sim, llm->col[COL_WAITING], (double)llm_waiting(llm, -1));
     sim_series_set(sim, llm->col[COL_KV], llm_kv_usage(llm, -1));
-    sim_series_set(sim, llm->col[COL_TPS], secs > 0 ? llm->win_tokens / secs : NAN);
+    sim_series_set(sim, llm->col[COL_PREEMPT], (double)llm->st.preemptions);
+    sim_series_set(sim, llm->col[COL_PROMPT], secs > 0 ? (double)llm->win_prompt / secs : NAN);
+    sim_series_set(sim, llm->col[COL_GEN], secs > 0 ? (double)llm->win_gen / secs : NAN);
+    sim_series_set(sim, llm->col[COL_HIT], llm->win_queries ? (double)llm->win_hits / (double)llm->win_queries : NAN);
+    sim_series_set(sim, llm->col[COL_STEP], llm->win_steps ? llm->win_step_seconds / (double)llm->win_steps : NAN);
+    sim_series_set(sim, llm->col[COL_TTFT], sim_hist_quantile(&llm->win_ttft, 0.95) * 1e-9);
     sim_series_set(sim, llm->col[COL_UP], (double)llm->lb.nup);
-    llm->win_tokens = 0;
+    llm->win_prompt = llm->win_gen = llm->win_queries = llm->win_hits = llm->win_steps = 0;
+    llm->win_step_seconds = 0;
+    sim_hist_reset(&llm->win_ttft);
 }
 
 static void warmup(sim_t *sim, void *ctx)
 {
-    (void)sim;
     llm_t *llm = ctx;
-    advance_all(llm);
+    llm_sync(llm);
     memset(&llm->st, 0, sizeof llm->st);
+    llm->t_warm = sim_now(sim);
+    sim_hist_reset(&llm->ttft);
+    sim_hist_reset(&llm->tpot);
+    sim_hist_reset(&llm->itl);
+    sim_hist_reset(&llm->e2e);
 }
 
 llm_t *llm_create(sim_t *sim, const llm_spec_t *spec)
@@ -641,20 +357,20 @@ llm_t *llm_create(sim_t *sim, const llm_spec_t *spec)
     llm->sim = sim;
     llm->spec = *spec;
     llm->speed = 1.0;
-    llm->kv_cap_tokens = spec->kv_cache / spec->kv_bytes_per_token;
+    llm->t_warm = sim_now(sim);
     int n = (int)spec->replicas;
+    if (llm_steptime_init(&llm->hw, &spec->hw, spec->max_num_batched_tokens) != 0) goto fail;
+    sim_hist_t *hists[] = {&llm->ttft, &llm->tpot, &llm->itl, &llm->e2e, &llm->win_ttft};
+    for (size_t i = 0; i < sizeof hists / sizeof *hists; i++)
+        if (sim_hist_init(hists[i]) != 0) goto fail;
     llm->rep = calloc((size_t)n, sizeof *llm->rep);
     if (!llm->rep) goto fail;
-    sim_time_t now = sim_now(sim);
     for (int r = 0; r < n; r++) {
         llm_replica_t *rp = &llm->rep[r];
         rp->llm = llm;
         rp->idx = r;
         rp->up = true;
-        rp->tV = now;
-        rp->pre = malloc((size_t)spec->max_num_seqs * sizeof *rp->pre);
-        rp->dec = malloc((size_t)spec->max_num_seqs * sizeof *rp->dec);
-        if (!rp->pre || !rp->dec) goto fail;
+        if (llm_sched_init(rp) != 0) goto fail;
         backoff_init(&rp->backoff, &spec->restart_backoff);
         snprintf(rp->source, sizeof rp->source, "llm/%d", r);
     }
@@ -662,14 +378,20 @@ llm_t *llm_create(sim_t *sim, const llm_spec_t *spec)
     llm->err_rng = sim_stream(sim, "llm/errors");
     if (!llm->err_rng) goto fail;
 
-    static const struct { const char *name, *unit, *help; } cols[] = {
-        {"llm_active_sequences", "1", "sequences admitted (prefill + decode), all replicas, at the sample time"},
-        {"llm_queue_length", "1", "sequences waiting for admission, all replicas, at the sample time"},
-        {"llm_kv_cache_usage_ratio", "1", "KV cache reserved / kv_cache, the fullest replica, at the sample time"},
-        {"llm_output_tokens_per_second", "1/s", "output tokens decoded in the interval / interval"},
+    /* names after vLLM's Prometheus metrics (vllm:num_requests_running ...) */
+    static const struct { const char *name, *unit, *help; } cols[NCOLS] = {
+        {"llm_num_requests_running", "1", "sequences running (prefill or decode), all replicas, at the sample time"},
+        {"llm_num_requests_waiting", "1", "sequences waiting (queued or preempted), all replicas, at the sample time"},
+        {"llm_kv_cache_usage_ratio", "1", "KV blocks in use / KV pool, the fullest replica, at the sample time"},
+        {"llm_num_preemptions_total", "1", "sequences preempted since the warm-up"},
+        {"llm_prompt_tokens_per_second", "1/s", "prefill tokens computed in the interval / interval"},
+        {"llm_generation_tokens_per_second", "1/s", "output tokens generated in the interval / interval"},
+        {"llm_prefix_cache_hit_ratio", "1", "prompt tokens found in the prefix cache / prompt tokens admitted, in the interval"},
+        {"llm_step_time_mean_seconds", "s", "mean duration of the steps that ended in the interval"},
+        {"llm_time_to_first_token_p95_seconds", "s", "95th percentile time to first token of the first tokens in the interval"},
         {"llm_replicas_up", "1", "replicas serving at the sample time"},
     };
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NCOLS; i++)
         if ((llm->col[i] = sim_series_add(sim, cols[i].name, cols[i].unit, cols[i].help)) < 0) goto fail;
     if (sim_add_sampler(sim, sampler, llm) || sim_add_warmup_hook(sim, warmup, llm)) goto fail;
     return llm;
@@ -682,11 +404,45 @@ void llm_destroy(llm_t *llm)
 {
     if (!llm) return;
     if (llm->rep)
-        for (int r = 0; r < llm->spec.replicas; r++) {
-            free(llm->rep[r].pre);
-            free(llm->rep[r].dec);
-        }
+        for (int r = 0; r < llm->spec.replicas; r++) llm_sched_fini(&llm->rep[r]);
     free(llm->rep);
     lb_fini(&llm->lb);
+    sim_hist_t *hists[] = {&llm->ttft, &llm->tpot, &llm->itl, &llm->e2e, &llm->win_ttft};
+    for (size_t i = 0; i < sizeof hists / sizeof *hists; i++) sim_hist_fini(hists[i]);
+    llm_steptime_fini(&llm->hw);
     free(llm);
+}
+
+/* ---- report ---------------------------------------------------------------------- */
+
+void llm_report(const llm_t *llm, rs_report_t *rep)
+{
+    const struct { const char *row; const sim_hist_t *h; } lat[] = {
+        {"time to first token", &llm->ttft},
+        {"time per output token", &llm->tpot},
+        {"inter-token latency", &llm->itl},
+        {"end-to-end", &llm->e2e},
+    };
+    for (size_t i = 0; i < sizeof lat / sizeof *lat; i++) {
+        rs_report_add(rep, "llm", lat[i].row, "p50", RS_SECONDS, sim_hist_quantile(lat[i].h, 0.50) * 1e-9);
+        rs_report_add(rep, "llm", lat[i].row, "p95", RS_SECONDS, sim_hist_quantile(lat[i].h, 0.95) * 1e-9);
+        rs_report_add(rep, "llm", lat[i].row, "p99", RS_SECONDS, sim_hist_quantile(lat[i].h, 0.99) * 1e-9);
+    }
+    const llm_stats_t *st = &llm->st;
+    double span = sim_time_to_s(sim_now(llm->sim) - llm->t_warm);
+    rs_report_add(rep, "llm", "tokens", "prompt tokens/s", RS_RATE, span > 0 ? (double)st->prompt_tokens / span : NAN);
+    rs_report_add(rep, "llm", "tokens", "generation tokens/s", RS_RATE,
+                  span > 0 ? (double)st->generation_tokens / span : NAN);
+    rs_report_add(rep, "llm", "tokens", "prefix-cache hit ratio", RS_RATIO,
+                  st->prefix_queries ? (double)st->prefix_hits / (double)st->prefix_queries : NAN);
+    rs_report_add(rep, "llm", "steps", "steps", RS_COUNT, (double)st->steps);
+    rs_report_add(rep, "llm", "steps", "mean step", RS_SECONDS, st->steps ? st->step_seconds / (double)st->steps : NAN);
+    rs_report_add(rep, "llm", "steps", "decodes per step", RS_NUMBER, llm_mean_batch(llm));
+    rs_report_add(rep, "llm", "steps", "prefill share", RS_RATIO,
+                  st->prompt_tokens + st->step_decodes
+                      ? (double)st->prompt_tokens / (double)(st->prompt_tokens + st->step_decodes)
+                      : NAN);
+    rs_report_add(rep, "llm", "steps", "preemptions", RS_COUNT, (double)st->preemptions);
+    rs_report_add(rep, "summary", "", "llm_ttft_p95_s", RS_SECONDS, sim_hist_quantile(&llm->ttft, 0.95) * 1e-9);
+    rs_report_add(rep, "summary", "", "llm_tpot_p95_s", RS_SECONDS, sim_hist_quantile(&llm->tpot, 0.95) * 1e-9);
 }

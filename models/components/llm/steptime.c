@@ -68,16 +68,17 @@ const char *const llm_gpu_names[] = {"a100-80gb", "h100-sxm", "h200", "a40", "l4
 /* Models, from each one's config.json on Hugging Face: num_hidden_layers,
  * hidden_size, num_attention_heads, num_key_value_heads (absent: = heads),
  * intermediate_size (Qwen-72B's config gives 49152 for its two MLP halves
- * together: 24576 each), vocab_size. */
+ * together: 24576 each), vocab_size, max_position_embeddings (Qwen-72B:
+ * seq_length). */
 static const llm_arch_t llm_archs[] = {
-    {"Llama-2-7b-hf", 32, 4096, 32, 32, 11008, 32000},
-    {"Meta-Llama-3-8B", 32, 4096, 32, 8, 14336, 128256},
-    {"Mistral-7B-v0.1", 32, 4096, 32, 8, 14336, 32000},
-    {"internlm-20b", 60, 5120, 40, 40, 13824, 103168},
-    {"CodeLlama-34b-Instruct-hf", 48, 8192, 64, 8, 22016, 32000},
-    {"Llama-2-70b-hf", 80, 8192, 64, 8, 28672, 32000},
-    {"Meta-Llama-3-70B", 80, 8192, 64, 8, 28672, 128256},
-    {"Qwen-72B", 80, 8192, 64, 64, 24576, 152064},
+    {"Llama-2-7b-hf", 32, 4096, 32, 32, 11008, 32000, 4096},
+    {"Meta-Llama-3-8B", 32, 4096, 32, 8, 14336, 128256, 8192},
+    {"Mistral-7B-v0.1", 32, 4096, 32, 8, 14336, 32000, 32768},
+    {"internlm-20b", 60, 5120, 40, 40, 13824, 103168, 16384},
+    {"CodeLlama-34b-Instruct-hf", 48, 8192, 64, 8, 22016, 32000, 16384},
+    {"Llama-2-70b-hf", 80, 8192, 64, 8, 28672, 32000, 4096},
+    {"Meta-Llama-3-70B", 80, 8192, 64, 8, 28672, 128256, 8192},
+    {"Qwen-72B", 80, 8192, 64, 64, 24576, 152064, 32768},
 };
 
 const char *const llm_arch_names[] = {"Llama-2-7b-hf", "Meta-Llama-3-8B", "Mistral-7B-v0.1",
@@ -241,7 +242,8 @@ static int llm_bad_preset(sim_diag_t *d, sim_cfg_node_t *n, const char *what,
 }
 
 static const char llm_gpu_keys[] = "peak, hbm_bandwidth, memory, link_bandwidth";
-static const char llm_arch_keys[] = "layers, hidden_size, heads, kv_heads, intermediate_size, vocab_size";
+static const char llm_arch_keys[] =
+    "layers, hidden_size, heads, kv_heads, intermediate_size, vocab_size, max_position_embeddings";
 
 /* gpu: NAME | {preset: NAME, peak, hbm_bandwidth, memory, link_bandwidth} */
 static int llm_parse_gpu(sim_diag_t *d, sim_cfg_node_t *n, llm_gpu_t *g)
@@ -310,6 +312,8 @@ static int llm_parse_arch(sim_diag_t *d, sim_cfg_node_t *n, llm_arch_t *a)
     c.kv_heads = kvd;
     sim_cfg_int(d, n, "intermediate_size", req, 1, (int64_t)1 << 20, c.intermediate, &c.intermediate);
     sim_cfg_int(d, n, "vocab_size", req, 1, (int64_t)1 << 22, c.vocab, &c.vocab);
+    sim_cfg_int(d, n, "max_position_embeddings", 0, 1, (int64_t)1 << 24, c.max_position ? c.max_position : 4096,
+                &c.max_position);
     if (d->errors != errs) return SIM_ECONFIG;
     if (!kvn && !base) c.kv_heads = c.heads;
     if (c.hidden % c.heads != 0)
@@ -519,6 +523,30 @@ static double llm_roof(const llm_steptime_t *st, double flops, double bytes)
     return pow(pow(c, llm_roofline_p) + pow(m, llm_roofline_p), 1.0 / llm_roofline_p);
 }
 
+/* llm_roof from the shape table: max(c, m) x h(min / max), h(r) = (1 +
+ * r^p)^(1/p) interpolated linearly between 1025 points. h is steep only near
+ * r = 0 (h'(r) ~ r^(p-1)), where the error stays below 3e-5 of the term;
+ * elsewhere below 1e-7. For the attention of prefill chunks, whose compute
+ * and memory parts do not scale together, once per step. */
+static double llm_roof_fast(const llm_steptime_t *st, double flops, double bytes)
+{
+    double c = flops * st->inv_pc, m = bytes * st->inv_wm;
+    if (!(c > 0)) return m;
+    if (!(m > 0)) return c;
+    double hi = c > m ? c : m, r = (c > m ? m : c) / hi;
+    double x = r * LLM_ROOF_TABLE;
+    int i = (int)x;
+    if (i >= LLM_ROOF_TABLE) return hi * st->roof_h[LLM_ROOF_TABLE];
+    double f = x - (double)i;
+    return hi * (st->roof_h[i] + f * (st->roof_h[i + 1] - st->roof_h[i]));
+}
+
+/* lm_head over n sampled tokens, computed. */
+static double llm_lm_head_direct(const llm_steptime_t *st, double n)
+{
+    return llm_roof(st, st->lm_flops * n, st->lm_wbytes + st->lm_abytes * n) + llm_roofline_t0;
+}
+
 /* linear(tokens) computed, not looked up. */
 static double llm_linear_direct(const llm_steptime_t *st, int64_t tokens)
 {
@@ -615,8 +643,25 @@ int llm_steptime_init(llm_steptime_t *st, const llm_hw_spec_t *hw, int64_t max_t
     st->linear = malloc(((size_t)max_tokens + 1) * sizeof *st->linear);
     if (!st->linear) return SIM_ENOMEM;
     st->max_tokens = max_tokens;
+    /* filled on first use (a run asks for a few hundred sizes of the
+     * thousands a table covers): -1 = not yet */
     st->linear[0] = 0.0;
-    for (int64_t t = 1; t <= max_tokens; t++) st->linear[t] = llm_linear_direct(st, t);
+    for (int64_t t = 1; t <= max_tokens; t++) st->linear[t] = -1.0;
+    if (hw->mode == LLM_HW_ROOFLINE) {
+        /* the terms a step needs every time, so that a step costs no pow():
+         * lm_head by sampled tokens (at most one per token of the step), and
+         * the KV read per context token */
+        st->lm_head = malloc(((size_t)max_tokens + 1) * sizeof *st->lm_head);
+        if (!st->lm_head) {
+            llm_steptime_fini(st);
+            return SIM_ENOMEM;
+        }
+        for (int i = 0; i <= LLM_ROOF_TABLE; i++)
+            st->roof_h[i] = pow(1.0 + pow((double)i / LLM_ROOF_TABLE, llm_roofline_p), 1.0 / llm_roofline_p);
+        st->lm_head[0] = 0.0;
+        for (int64_t n = 1; n <= max_tokens; n++) st->lm_head[n] = -1.0;
+        st->kv_per_token = llm_roof(st, st->attn_flops, st->kv_bytes);
+    }
     return 0;
 }
 
@@ -624,15 +669,18 @@ void llm_steptime_fini(llm_steptime_t *st)
 {
     if (!st) return;
     free(st->linear);
-    st->linear = NULL;
+    free(st->lm_head);
+    st->linear = st->lm_head = NULL;
     st->max_tokens = 0;
 }
 
 double llm_step_linear(const llm_steptime_t *st, int64_t tokens)
 {
     if (tokens <= 0) return 0.0;
-    if (tokens <= st->max_tokens) return st->linear[tokens];
-    return llm_linear_direct(st, tokens);
+    if (tokens > st->max_tokens) return llm_linear_direct(st, tokens);
+    double v = st->linear[tokens];
+    if (v < 0) st->linear[tokens] = v = llm_linear_direct(st, tokens);   /* a pure function's cache */
+    return v;
 }
 
 double llm_chunk_pairs(int64_t prefix, int64_t chunk)
@@ -659,14 +707,17 @@ double llm_step_time(const llm_steptime_t *st, const llm_step_work_t *w, llm_ste
             double pairs = w->prefill_pairs > 0 ? w->prefill_pairs : 0.0;
             double n = w->sampled > 0 ? (double)w->sampled : 0.0;
             if (pre > 0)
-                p.attention = llm_roof(st, st->attn_flops * pairs, st->kv_bytes * prefix) +
+                p.attention = llm_roof_fast(st, st->attn_flops * pairs, st->kv_bytes * prefix) +
                               st->layers * llm_roofline_t0;
-            if (dec > 0)
-                p.kv_read = llm_roof(st, st->attn_flops * ctx, st->kv_bytes * ctx) +
-                            st->layers * llm_roofline_t0;
-            if (n > 0)
-                p.lm_head = llm_roof(st, st->lm_flops * n, st->lm_wbytes + st->lm_abytes * n) +
-                            llm_roofline_t0;
+            if (dec > 0) p.kv_read = ctx * st->kv_per_token + st->layers * llm_roofline_t0;
+            if (n > 0) {
+                if (w->sampled > st->max_tokens) {
+                    p.lm_head = llm_lm_head_direct(st, n);
+                } else {
+                    p.lm_head = st->lm_head[w->sampled];
+                    if (p.lm_head < 0) st->lm_head[w->sampled] = p.lm_head = llm_lm_head_direct(st, n);
+                }
+            }
             if (hw->tp > 1) {
                 double tp = (double)hw->tp;
                 double one = 2.0 * (tp - 1.0) / tp * st->ar_bytes * (double)tokens /

@@ -65,6 +65,7 @@
 #define LLM_STEP_TABLE_MAX 128            /* points of a step_time table */
 #define LLM_TP_MAX 64                     /* largest tensor parallelism accepted */
 #define LLM_STEP_MAX_TOKENS (1 << 20)     /* largest linear() table (8 MiB) */
+#define LLM_ROOF_TABLE 1024               /* points of the roofline's shape table */
 
 /* The four global constants of the per-operation roofline (see steptime.c
  * for where they come from and how sensitive the errors are to each). */
@@ -90,6 +91,7 @@ typedef struct llm_arch {
     int64_t kv_heads;          /* key/value heads (GQA) */
     int64_t intermediate;      /* width of each of the MLP's gate and up projections */
     int64_t vocab;
+    int64_t max_position;      /* context length (max_position_embeddings): vLLM's default max_model_len */
 } llm_arch_t;
 
 /* Presets; names NULL-terminated in table order. */
@@ -194,6 +196,11 @@ typedef struct llm_steptime {
     llm_hw_spec_t hw;
     int64_t max_tokens;             /* linear[] covers 0..max_tokens */
     double *linear;                 /* seconds */
+    double *lm_head;                /* roofline: lm_head[n] for n sampled tokens, 0..max_tokens, seconds */
+    double roof_h[LLM_ROOF_TABLE + 1]; /* (1 + r^p)^(1/p) at r = i / LLM_ROOF_TABLE: the per-step
+                                       roofline without pow() (llm_roof_fast) */
+    double kv_per_token;            /* roofline: the decodes' KV read per context token, seconds
+                                       (the roofline is homogeneous: it scales with the context) */
     /* roofline mode, per GPU */
     int nops;
     double op_flops[12], op_wbytes[12], op_abytes[12];  /* per layer: F/token, weight B, activation B/token */

@@ -1,16 +1,22 @@
-/* The LLM model against hand-computed schedules: TTFT + TPOT latencies,
- * continuous batching as processor sharing, admission by slots and KV,
- * caller timeouts, kills and restarts, speed changes, parsing. */
+/* The LLM's scheduler (vLLM V1's step loop) against hand-computed step
+ * schedules: chunked prefill and the token budget, decode steps, a
+ * preemption by recompute, prefix caching; the processor-sharing limit;
+ * Little's law on every replica; cancellation, kills, speed; the spec and
+ * vLLM's defaults. The step time here is the coefficient mode (base +
+ * per_token x tokens), so every step's duration is a sum done by hand; the
+ * roofline itself is checked in test_llm_steptime.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
 #include "models/components/call.h"
 #include "models/components/llm/llm.h"
+#include "models/components/llm/llm_internal.h"
 #include "sim/cfg.h"
 #include "sim/error.h"
 
-#define MAXC 2048
+#define MAXC 4096
+#define MS(x) ((sim_time_t)(x) * SIM_MS)
 
 /* One run: the LLM, a call pool, and what each call's owner was told. */
 typedef struct {
@@ -18,37 +24,48 @@ typedef struct {
     llm_t *llm;
     call_pool_t pool;
     llm_spec_t spec;
-    int64_t tin[MAXC], tout[MAXC];
-    sim_time_t timeout[MAXC];     /* 0: none */
+    int64_t tin[MAXC], tout[MAXC], prefix[MAXC];
+    uint64_t key[MAXC];
+    sim_time_t timeout[MAXC];
     sim_time_t at[MAXC];          /* when the owner was told */
+    sim_time_t released[MAXC];    /* when the LLM finished with the call */
+    sim_time_t sent[MAXC];
     int status[MAXC];
     int ntold[MAXC];
-    int replica[MAXC];            /* replica chosen (-1: none) */
+    call_t *live[MAXC];           /* the call while the LLM holds it */
     int n;
 } fix_t;
 
 static fix_t F;
+static sim_diag_t D;
 
 static void on_done(sim_t *sim, call_t *c, call_status_t s)
 {
-    fix_t *f = &F;   /* c->owner is already NULL when the owner is told */
-    f->at[c->tag] = sim_now(sim);
-    f->status[c->tag] = (int)s;
-    f->ntold[c->tag]++;
+    F.at[c->tag] = sim_now(sim);
+    F.status[c->tag] = (int)s;
+    F.ntold[c->tag]++;
+}
+
+static void on_release(sim_t *sim, call_t *c)
+{
+    F.released[c->tag] = sim_now(sim);
+    F.live[c->tag] = NULL;
 }
 
 static void submit_event(sim_t *sim, void *obj, uint64_t i)
 {
-    fix_t *f = obj;
-    call_t *c = call_new(&f->pool, f, on_done, i, sim_now(sim));
+    (void)obj;
+    call_t *c = call_new(&F.pool, &F, on_done, i, sim_now(sim));
     cr_assert_not_null(c);
-    c->tokens_in = f->tin[i];
-    c->tokens_out = f->tout[i];
-    if (f->timeout[i] > 0) call_set_timeout(sim, c, f->timeout[i]);
-    llm_submit(f->llm, c);
-    /* c may be freed by now (synchronous completion): read nothing from it
-     * unless the owner has not been told. */
-    f->replica[i] = f->ntold[i] ? -1 : c->replica;
+    c->tokens_in = F.tin[i];
+    c->tokens_out = F.tout[i];
+    c->prefix_tokens = F.prefix[i];
+    c->prefix_key = F.key[i];
+    c->release = on_release;
+    F.sent[i] = sim_now(sim);
+    F.live[i] = c;
+    if (F.timeout[i] > 0) call_set_timeout(sim, c, F.timeout[i]);
+    llm_submit(F.llm, c);
 }
 
 /* Call i: `in` prompt tokens, `out` output tokens, submitted at t. */
@@ -59,635 +76,32 @@ static int add(sim_time_t t, int64_t in, int64_t out)
     F.tin[i] = in;
     F.tout[i] = out;
     F.status[i] = -1;
-    sim_schedule_at(F.sim, t, submit_event, &F, (uint64_t)i);
+    sim_schedule_at(F.sim, t, submit_event, NULL, (uint64_t)i);
     return i;
 }
 
-static void start_cfg(const llm_spec_t *spec, const sim_config_t *cfg)
+static void cancel_event(sim_t *sim, void *obj, uint64_t i)
 {
-    memset(&F, 0, sizeof F);
-    F.spec = *spec;
-    F.sim = sim_create(cfg);
-    cr_assert_not_null(F.sim);
-    call_pool_init(&F.pool);
-    F.llm = llm_create(F.sim, &F.spec);
-    cr_assert_not_null(F.llm);
+    (void)obj;
+    call_t *c = F.live[i];
+    if (!c) return;
+    call_abandon(sim, c);
+    llm_cancel(F.llm, c);
 }
-
-static void start(const llm_spec_t *spec)
-{
-    sim_config_t cfg = {.master_seed = 1};
-    start_cfg(spec, &cfg);
-}
-
-static void stop(void)
-{
-    llm_destroy(F.llm);
-    sim_destroy(F.sim);
-    call_pool_fini(&F.pool);
-}
-
-/* Pure processor sharing: TPOT(b) = tpot x b, no prefill. */
-static llm_spec_t ps_spec(void)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.tpot = 10 * SIM_MS;
-    s.tpot_batch_knee = 1;
-    s.prefill_base = 0;
-    s.prefill_per_token = 0;
-    return s;
-}
-
-#define MS(x) ((sim_time_t)(x) * SIM_MS)
-
-static void assert_told(int i, sim_time_t t, call_status_t s)
-{
-    cr_assert_eq(F.ntold[i], 1, "call %d: owner told %d times", i, F.ntold[i]);
-    cr_assert_eq(F.status[i], (int)s, "call %d: status %s, expected %s", i,
-                 call_status_name((call_status_t)F.status[i]), call_status_name(s));
-    cr_assert_eq(F.at[i], t, "call %d: told at %lld ns, expected %lld ns", i, (long long)F.at[i],
-                 (long long)t);
-}
-
-/* ---- latencies ------------------------------------------------------------ */
-
-Test(llm, latency_functions_follow_the_spec)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    cr_assert_float_eq(llm_ttft(&s, 1000), 0.070, 1e-12);       /* 20ms + 1000 x 50us */
-    cr_assert_float_eq(llm_ttft(&s, 0), 0.020, 1e-12);
-    cr_assert_float_eq(llm_tpot(&s, 1), 0.010, 1e-12);
-    cr_assert_float_eq(llm_tpot(&s, 64), 0.010, 1e-12);          /* flat up to the knee */
-    cr_assert_float_eq(llm_tpot(&s, 128), 0.020, 1e-12);         /* then linear in b */
-    cr_assert_float_eq(llm_tpot(&s, 96), 0.015, 1e-12);
-}
-
-Test(llm, single_sequence_takes_ttft_plus_tokens_times_tpot)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    start(&s);
-    int a = add(MS(5), 1000, 100);
-    sim_run(F.sim, 10 * SIM_SEC);
-    /* 5 ms + 70 ms prefill + 100 x 10 ms */
-    assert_told(a, MS(5) + MS(70) + MS(1000), CALL_OK);
-    cr_assert_eq(F.at[a] - MS(5), llround((llm_ttft(&s, 1000) + 100 * llm_tpot(&s, 1)) * 1e9));
-    cr_assert_eq(F.llm->st.output_tokens, 100);
-    cr_assert_float_eq(F.llm->st.decoded_tokens, 100.0, 1e-6);
-    cr_assert_eq(F.llm->st.completed[CALL_OK], 1);
-    cr_assert_eq(F.pool.live, 0);
-    stop();
-}
-
-Test(llm, zero_output_tokens_end_after_prefill)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    start(&s);
-    int a = add(0, 200, 0);
-    sim_run(F.sim, SIM_SEC);
-    assert_told(a, MS(30), CALL_OK);
-    stop();
-}
-
-static void run_batch(int b, int64_t knee, sim_time_t expect)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.tpot_batch_knee = knee;
-    start(&s);
-    for (int i = 0; i < b; i++) add(0, 100, 50);
-    sim_run(F.sim, 100 * SIM_SEC);
-    for (int i = 0; i < b; i++) assert_told(i, expect, CALL_OK);
-    cr_assert_float_eq(llm_mean_batch(F.llm), (double)b, 1e-9);
-    stop();
-}
-
-Test(llm, fixed_batch_below_the_knee_keeps_tpot_flat)
-{
-    /* TTFT = 20 ms + 100 x 50 us = 25 ms; TPOT(4) = 10 ms (knee 4) */
-    run_batch(4, 4, MS(25) + 50 * MS(10));
-}
-
-Test(llm, fixed_batch_above_the_knee_grows_tpot_linearly)
-{
-    /* TPOT(8) = 10 ms x 8 / 4 = 20 ms */
-    run_batch(8, 4, MS(25) + 50 * MS(20));
-    /* TPOT(12) = 10 ms x 12 / 8 = 15 ms */
-    run_batch(12, 8, MS(25) + 50 * MS(15));
-}
-
-/* ---- continuous batching -------------------------------------------------- */
-
-Test(llm, continuous_batching_hand_trace_two_sequences)
-{
-    /* A (10 tokens) alone for 50 ms: 5 tokens. Then A and B at 20 ms per
-     * token each: A's last 5 tokens take 100 ms -> 150 ms; B has 5 by then,
-     * then alone: 5 x 10 ms -> 200 ms. */
-    llm_spec_t s = ps_spec();
-    start(&s);
-    int a = add(0, 0, 10);
-    int b = add(MS(50), 0, 10);
-    sim_run(F.sim, MS(100));
-    cr_assert_eq(llm_decoding(F.llm, 0), 2);
-    sim_run(F.sim, 10 * SIM_SEC);
-    assert_told(a, MS(150), CALL_OK);
-    assert_told(b, MS(200), CALL_OK);
-    /* b = 1 for 50 ms, 2 for 100 ms, 1 for 50 ms */
-    cr_assert_float_eq(llm_mean_batch(F.llm), 300.0 / 200.0, 1e-12);
-    stop();
-}
-
-Test(llm, continuous_batching_hand_trace_three_sequences)
-{
-    /* t=0: A (10) and B (2), 20 ms/token: V(30ms) = 1.5.
-     * t=30: C (4) joins, target 5.5; 30 ms/token: B's last 0.5 -> 45 ms, V = 2.
-     * t=45: A, C at 20 ms/token: C's 3.5 left -> 45 + 70 = 115 ms, V = 5.5.
-     * t=115: A alone, 4.5 left -> 160 ms. */
-    llm_spec_t s = ps_spec();
-    start(&s);
-    int a = add(0, 0, 10);
-    int b = add(0, 0, 2);
-    int c = add(MS(30), 0, 4);
-    sim_run(F.sim, 10 * SIM_SEC);
-    assert_told(b, MS(45), CALL_OK);
-    assert_told(c, MS(115), CALL_OK);
-    assert_told(a, MS(160), CALL_OK);
-    stop();
-}
-
-Test(llm, processor_sharing_conserves_work_over_many_sequences)
-{
-    /* With knee 1 the replica decodes 1/tpot tokens per second whatever the
-     * batch, so the busy period that starts with the first arrival ends
-     * exactly
-     * sum(tokens) x tpot later however arrivals interleave: a test of the virtual
-     * clock's arithmetic over ~1000 reschedules. */
-    llm_spec_t s = ps_spec();
-    s.max_num_seqs = 4096;
-    start(&s);
-    int64_t sum = 0;
-    sim_time_t first = SIM_TIME_MAX;
-    uint64_t x = 12345;
-    for (int i = 0; i < 1000; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        int64_t out = 1 + (int64_t)((x >> 33) % 100);
-        sum += out;
-        sim_time_t t = (sim_time_t)((x >> 20) % 1000) * SIM_MS + i;
-        if (t < first) first = t;
-        add(t, 0, out);
-    }
-    sim_run(F.sim, SIM_HOUR);
-    sim_time_t last = 0;
-    int ok = 0;
-    for (int i = 0; i < F.n; i++) {
-        if (F.at[i] > last) last = F.at[i];
-        ok += F.status[i] == CALL_OK && F.ntold[i] == 1;
-    }
-    cr_assert_eq(ok, 1000);
-    cr_assert_eq(F.pool.live, 0);
-    sim_time_t expect = first + sum * MS(10);
-    cr_assert(llabs(last - expect) <= 1000, "last completion %lld ns, expected %lld ns",
-              (long long)last, (long long)expect);
-    cr_assert_eq(F.llm->st.output_tokens, (uint64_t)sum);
-    cr_assert_float_eq(F.llm->st.decoded_tokens, (double)sum, 1e-6 * (double)sum);
-    stop();
-}
-
-/* Reference: processor sharing stepped from event to event with long double
- * remaining work per sequence, O(n^2). Decode entry times are given. */
-static void ps_reference(const llm_spec_t *s, int n, const long double *enter, const int64_t *out,
-                         long double *end)
-{
-    static long double rem[MAXC];
-    static bool in[MAXC], fin[MAXC];
-    memset(in, 0, sizeof in);
-    memset(fin, 0, sizeof fin);
-    long double t = 0;
-    for (int left = n; left > 0;) {
-        int b = 0;
-        long double next_in = INFINITY, min_rem = INFINITY;
-        for (int i = 0; i < n; i++) {
-            if (in[i] && !fin[i]) {
-                b++;
-                if (rem[i] < min_rem) min_rem = rem[i];
-            } else if (!in[i] && enter[i] < next_in) {
-                next_in = enter[i];
-            }
-        }
-        long double tp = b <= s->tpot_batch_knee ? (long double)s->tpot
-                                                 : (long double)s->tpot * b / s->tpot_batch_knee;
-        long double t_done = b ? t + min_rem * tp : INFINITY;
-        long double tn = next_in < t_done ? next_in : t_done;
-        for (int i = 0; i < n; i++)
-            if (in[i] && !fin[i]) rem[i] -= (tn - t) / tp;
-        t = tn;
-        for (int i = 0; i < n; i++) {
-            if (in[i] && !fin[i] && rem[i] <= 1e-12L) {
-                fin[i] = true;
-                end[i] = t;
-                left--;
-            } else if (!in[i] && enter[i] <= t) {
-                in[i] = true;
-                rem[i] = (long double)out[i];
-            }
-        }
-    }
-}
-
-Test(llm, virtual_clock_matches_a_brute_force_reference_to_the_ns)
-{
-    /* Awkward numbers: TPOT(b) = 7 ms x b / 3 above the knee is not a whole
-     * number of ns, prefill 3 ms + 17 us per token. */
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.tpot = 7 * SIM_MS;
-    s.tpot_batch_knee = 3;
-    s.prefill_base = 3 * SIM_MS;
-    s.prefill_per_token = 17 * SIM_US;
-    s.max_num_seqs = 4096;            /* no admission waits: decode entry = arrival + TTFT */
-    s.kv_cache = INT64_MAX;
-    start(&s);
-    enum { N = 300 };
-    static long double enter[N], end[N];
-    static int64_t outs[N];
-    uint64_t x = 99;
-    for (int i = 0; i < N; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        sim_time_t t = (sim_time_t)((x >> 17) % 20000000000ull);   /* within 20 s */
-        int64_t in = (int64_t)((x >> 40) % 2000);
-        outs[i] = 1 + (int64_t)((x >> 28) % 300);
-        enter[i] = (long double)(t + s.prefill_base + s.prefill_per_token * in);
-        add(t, in, outs[i]);
-    }
-    sim_run(F.sim, SIM_HOUR);
-    ps_reference(&s, N, enter, outs, end);
-    /* Completions fall on the next whole ns: 0 <= sim - reference < 1 ns
-     * (up to float noise). */
-    int bad = -1;
-    for (int i = 0; i < N && bad < 0; i++) {
-        long double e = (long double)F.at[i] - end[i];
-        if (e < -0.01L || e > 1.01L) bad = i;
-    }
-    cr_assert(bad < 0, "call %d: %lld ns, reference %.3Lf ns", bad, (long long)F.at[bad], end[bad]);
-    cr_assert_eq(F.pool.live, 0);
-    stop();
-}
-
-/* ---- admission ------------------------------------------------------------ */
-
-Test(llm, max_num_seqs_holds_the_third_until_a_slot_frees)
-{
-    /* Flat TPOT 10 ms, prefill 20 ms. A (5) ends 20 + 50 = 70 ms; B (10)
-     * ends 120 ms; C waits until 70 ms, then 20 + 100 -> 190 ms. */
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.max_num_seqs = 2;
-    s.prefill_per_token = 0;
-    start(&s);
-    int a = add(0, 10, 5);
-    int b = add(0, 10, 10);
-    int c = add(0, 10, 10);
-    sim_run(F.sim, MS(60));
-    cr_assert_eq(llm_active(F.llm, 0), 2);
-    cr_assert_eq(llm_waiting(F.llm, 0), 1);
-    sim_run(F.sim, MS(80));
-    cr_assert_eq(llm_active(F.llm, 0), 2);
-    cr_assert_eq(llm_waiting(F.llm, 0), 0);
-    sim_run(F.sim, 10 * SIM_SEC);
-    assert_told(a, MS(70), CALL_OK);
-    assert_told(b, MS(120), CALL_OK);
-    assert_told(c, MS(190), CALL_OK);
-    stop();
-}
-
-Test(llm, kv_admission_is_fifo_head_of_line_and_oversized_fails)
-{
-    /* Cache 100 tokens. A reserves 60 (ends 20 + 100 = 120 ms), E 30 (ends
-     * 20 + 50 = 70 ms); B (50) does not fit and waits; C (10) would fit but
-     * waits behind B, also when E's end frees 30; D (101) can never fit:
-     * error at once. At 120 ms B and C start: B ends 240 ms, C 190 ms
-     * (70 ms, or 140 ms, if it could skip B). */
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.kv_bytes_per_token = 1024;
-    s.kv_cache = 100 * 1024;
-    s.prefill_per_token = 0;
-    start(&s);
-    int a = add(0, 50, 10);
-    int e = add(0, 25, 5);
-    int b = add(0, 40, 10);
-    int c = add(0, 5, 5);
-    int d = add(0, 100, 1);
-    sim_run(F.sim, MS(60));
-    assert_told(d, 0, CALL_ERROR);
-    cr_assert_eq(llm_active(F.llm, 0), 2);
-    cr_assert_eq(llm_waiting(F.llm, 0), 2);
-    cr_assert_float_eq(llm_kv_usage(F.llm, 0), 0.90, 1e-12);
-    sim_run(F.sim, MS(100));
-    cr_assert_eq(llm_active(F.llm, 0), 1);
-    cr_assert_eq(llm_waiting(F.llm, 0), 2);
-    cr_assert_float_eq(llm_kv_usage(F.llm, 0), 0.60, 1e-12);
-    sim_run(F.sim, MS(130));
-    cr_assert_float_eq(llm_kv_usage(F.llm, -1), 0.60, 1e-12);   /* B 50 + C 10 */
-    sim_run(F.sim, 10 * SIM_SEC);
-    assert_told(e, MS(70), CALL_OK);
-    assert_told(a, MS(120), CALL_OK);
-    assert_told(b, MS(240), CALL_OK);
-    assert_told(c, MS(190), CALL_OK);
-    cr_assert_float_eq(llm_kv_usage(F.llm, 0), 0.0, 1e-12);
-    stop();
-}
-
-Test(llm, queue_limit_rejects_the_next_waiting_call)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.max_num_seqs = 1;
-    s.queue_limit = 2;
-    s.prefill_per_token = 0;
-    start(&s);
-    int id[4];
-    for (int i = 0; i < 4; i++) id[i] = add(MS(1), 0, 1);
-    sim_run(F.sim, 10 * SIM_SEC);
-    assert_told(id[3], MS(1), CALL_REJECTED);
-    assert_told(id[0], MS(1) + MS(30), CALL_OK);
-    assert_told(id[1], MS(1) + MS(60), CALL_OK);
-    assert_told(id[2], MS(1) + MS(90), CALL_OK);
-    cr_assert_eq(F.llm->st.completed[CALL_REJECTED], 1);
-    cr_assert_eq(F.llm->st.completed[CALL_OK], 3);
-    stop();
-}
-
-/* ---- naive server: timeouts do not cancel ---------------------------------- */
-
-Test(llm, caller_timeout_leaves_the_sequence_running_in_its_slot)
-{
-    /* One slot. A (100 tokens, ends 20 + 1000 ms) times out at 50 ms but
-     * keeps running; B, sent at 60 ms, waits for A's slot: 1020 + 20 + 10. */
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.max_num_seqs = 1;
-    s.prefill_per_token = 0;
-    start(&s);
-    int a = add(0, 10, 100);
-    F.timeout[a] = MS(50);
-    int b = add(MS(60), 10, 1);
-    sim_run(F.sim, MS(70));
-    assert_told(a, MS(50), CALL_TIMEOUT);
-    cr_assert_eq(llm_active(F.llm, 0), 1);
-    cr_assert_eq(llm_waiting(F.llm, 0), 1);
-    cr_assert_eq(F.pool.live, 2);
-    sim_run(F.sim, MS(1020) - 1);
-    cr_assert_eq(F.pool.live, 2);
-    sim_run(F.sim, MS(1020));
-    cr_assert_eq(F.pool.live, 1);             /* A completed, its result discarded */
-    sim_run(F.sim, 10 * SIM_SEC);
-    assert_told(a, MS(50), CALL_TIMEOUT);     /* still told exactly once */
-    assert_told(b, MS(1050), CALL_OK);
-    cr_assert_eq(F.llm->st.orphaned, 1);
-    cr_assert_eq(F.llm->st.completed[CALL_OK], 2);
-    stop();
-}
-
-/* ---- faults --------------------------------------------------------------- */
 
 static void kill_event(sim_t *sim, void *obj, uint64_t r)
 {
     (void)sim;
-    llm_kill(obj, (int)(int64_t)r);
+    (void)obj;
+    llm_kill(F.llm, (int)r);
 }
 
-static int count_log(const char *kind, const char *source, sim_time_t *when)
-{
-    const sim_table_t *t = sim_log_table(F.sim);
-    int ck = sim_table_find_col(t, "kind"), cs = sim_table_find_col(t, "source");
-    int ct = sim_table_find_col(t, "time_ns");
-    int n = 0;
-    for (size_t i = 0; i < t->nrows; i++)
-        if (strcmp(sim_table_get_str(t, i, ck), kind) == 0 &&
-            strcmp(sim_table_get_str(t, i, cs), source) == 0) {
-            if (when) when[n] = sim_table_get_i64(t, i, ct);
-            n++;
-        }
-    return n;
-}
-
-Test(llm, kill_fails_in_flight_calls_and_the_balancer_avoids_the_replica)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.replicas = 2;
-    s.prefill_per_token = 0;
-    s.max_num_seqs = 1;
-    start(&s);
-    int a = add(0, 0, 100);          /* replica 0 (least outstanding, lowest index) */
-    int b = add(0, 0, 100);          /* replica 1 */
-    int w = add(MS(1), 0, 100);      /* waits on replica 0 */
-    sim_schedule_at(F.sim, MS(100), kill_event, F.llm, 0);
-    int c = add(MS(200), 0, 10);     /* replica 0 is down: goes to 1, waits for b */
-    int d = add(71 * SIM_SEC, 0, 1); /* replica 0 back, nothing outstanding anywhere */
-    sim_run(F.sim, MS(150));
-    cr_assert_eq(F.replica[a], 0);
-    cr_assert_eq(F.replica[b], 1);
-    cr_assert_eq(F.replica[w], 0);
-    assert_told(a, MS(100), CALL_ERROR);
-    assert_told(w, MS(100), CALL_ERROR);
-    cr_assert_eq(llm_replicas_up(F.llm), 1);
-    cr_assert_eq(llm_ops.replicas_up(F.llm), 1);
-    cr_assert_eq(llm_active(F.llm, 0), 0);
-    sim_run(F.sim, 100 * SIM_SEC);
-    cr_assert_eq(F.replica[c], 1);
-    cr_assert_eq(F.replica[d], 0);
-    assert_told(d, 71 * SIM_SEC + MS(30), CALL_OK);
-    assert_told(b, MS(1020), CALL_OK);
-    assert_told(c, MS(1020) + MS(120), CALL_OK);
-    sim_time_t when[4];
-    cr_assert_eq(count_log("replica_killed", "llm/0", when), 1);
-    cr_assert_eq(when[0], MS(100));
-    cr_assert_eq(count_log("replica_restarted", "llm/0", when), 1);
-    cr_assert_eq(when[0], MS(100) + 10 * SIM_SEC + 60 * SIM_SEC);
-    cr_assert_eq(llm_replicas_up(F.llm), 2);
-    cr_assert_eq(F.llm->st.completed[CALL_ERROR], 2);
-    stop();
-}
-
-Test(llm, single_replica_kill_makes_calls_unavailable_and_backoff_doubles)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    start(&s);
-    int a = add(0, 0, 100);
-    sim_schedule_at(F.sim, MS(100), kill_event, F.llm, (uint64_t)-1);
-    int u = add(SIM_SEC, 0, 10);
-    sim_time_t up1 = MS(100) + 10 * SIM_SEC + 60 * SIM_SEC;
-    int v = add(up1 + MS(1), 0, 1);
-    sim_time_t k2 = 80 * SIM_SEC;
-    sim_schedule_at(F.sim, k2, kill_event, F.llm, 0);
-    sim_time_t up2 = k2 + 20 * SIM_SEC + 60 * SIM_SEC;
-    sim_run(F.sim, up1 - 1);
-    assert_told(a, MS(100), CALL_ERROR);
-    assert_told(u, SIM_SEC, CALL_UNAVAILABLE);
-    cr_assert_eq(llm_replicas_up(F.llm), 0);
-    cr_assert(!llm_replica_up(F.llm, 0));
-    sim_run(F.sim, up1);
-    cr_assert_eq(llm_replicas_up(F.llm), 1);
-    sim_run(F.sim, up2 - 1);
-    assert_told(v, up1 + MS(31), CALL_OK);
-    cr_assert_eq(llm_replicas_up(F.llm), 0);
-    sim_run(F.sim, up2);
-    cr_assert_eq(llm_replicas_up(F.llm), 1);
-    /* Third crash 490 s after the restart: 40 s; the fourth after a full
-     * `reset` (10 min) of uptime starts again from 10 s. */
-    sim_schedule_at(F.sim, 650 * SIM_SEC, kill_event, F.llm, 0);
-    sim_schedule_at(F.sim, 1350 * SIM_SEC, kill_event, F.llm, 0);
-    sim_run(F.sim, 3000 * SIM_SEC);
-    sim_time_t when[4];
-    cr_assert_eq(count_log("replica_killed", "llm/0", NULL), 4);
-    cr_assert_eq(count_log("replica_restarted", "llm/0", when), 4);
-    cr_assert_eq(when[0], up1);
-    cr_assert_eq(when[1], up2);
-    cr_assert_eq(when[2], (650 + 40 + 60) * SIM_SEC);
-    cr_assert_eq(when[3], (1350 + 10 + 60) * SIM_SEC);
-    cr_assert_eq(F.llm->st.kills, 4);
-    stop();
-}
-
-static void speed_event(sim_t *sim, void *obj, uint64_t permille)
+static void speed_event(sim_t *sim, void *obj, uint64_t milli)
 {
     (void)sim;
-    llm_ops.set_speed(obj, (double)permille / 1000.0);
+    (void)obj;
+    llm_set_speed(F.llm, (double)milli / 1000.0);
 }
-
-Test(llm, half_speed_doubles_the_remaining_decode_and_later_prefills)
-{
-    /* A: prefill 20 ms, decode from 20 ms; at 70 ms 5 of 10 tokens are done;
-     * at half speed the other 5 take 100 ms -> 170 ms. B at 200 ms: prefill
-     * 20 ms / 0.5 = 40 ms, 1 token 20 ms -> 260 ms. */
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.prefill_per_token = 0;
-    start(&s);
-    int a = add(0, 0, 10);
-    sim_schedule_at(F.sim, MS(70), speed_event, F.llm, 500);
-    int b = add(MS(200), 0, 1);
-    sim_run(F.sim, 10 * SIM_SEC);
-    assert_told(a, MS(170), CALL_OK);
-    assert_told(b, MS(260), CALL_OK);
-    stop();
-}
-
-Test(llm, speed_change_during_prefill_spares_the_running_prefill)
-{
-    /* A starts prefill (20 ms) at 0; speed halves at 10 ms: the prefill still
-     * ends at 20 ms, then 10 tokens at 20 ms -> 220 ms. */
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.prefill_per_token = 0;
-    start(&s);
-    int a = add(0, 0, 10);
-    sim_schedule_at(F.sim, MS(10), speed_event, F.llm, 500);
-    sim_run(F.sim, 10 * SIM_SEC);
-    assert_told(a, MS(220), CALL_OK);
-    stop();
-}
-
-/* ---- time series and warm-up ---------------------------------------------- */
-
-Test(llm, time_series_sample_state_and_token_rate)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.prefill_per_token = 0;
-    sim_config_t cfg = {.master_seed = 1, .sample_interval = MS(500)};
-    start_cfg(&s, &cfg);
-    add(0, 0, 100);      /* decodes 20 ms .. 1020 ms */
-    add(0, 0, 100);
-    sim_run(F.sim, MS(1500));
-    int ca = -1, ct = -1, cu = -1, cq = -1, ck = -1;
-    for (size_t i = 0; i < sim_series_count(F.sim); i++) {
-        const char *nm = sim_series_name(F.sim, i);
-        if (!strcmp(nm, "llm_active_sequences")) ca = (int)i;
-        if (!strcmp(nm, "llm_output_tokens_per_second")) ct = (int)i;
-        if (!strcmp(nm, "llm_replicas_up")) cu = (int)i;
-        if (!strcmp(nm, "llm_queue_length")) cq = (int)i;
-        if (!strcmp(nm, "llm_kv_cache_usage_ratio")) ck = (int)i;
-    }
-    cr_assert(ca >= 0 && ct >= 0 && cu >= 0 && cq >= 0 && ck >= 0);
-    cr_assert_eq(sim_series_samples(F.sim), 3);
-    const double *act = sim_series_data(F.sim, (size_t)ca);
-    const double *tps = sim_series_data(F.sim, (size_t)ct);
-    cr_assert_float_eq(act[0], 2.0, 1e-12);
-    cr_assert_float_eq(act[2], 0.0, 1e-12);
-    /* [0, .5 s]: 2 x 48 tokens; [.5, 1]: 2 x 50; [1, 1.5]: 2 x 2 */
-    cr_assert_float_eq(tps[0], 192.0, 1e-6);
-    cr_assert_float_eq(tps[1], 200.0, 1e-6);
-    cr_assert_float_eq(tps[2], 8.0, 1e-6);
-    cr_assert_float_eq(sim_series_data(F.sim, (size_t)cu)[0], 1.0, 1e-12);
-    cr_assert_float_eq(sim_series_data(F.sim, (size_t)ck)[0], 200.0 * 512 * 1024 / (40.0 * (1 << 30)), 1e-15);
-    stop();
-}
-
-Test(llm, warmup_resets_the_statistics)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.prefill_per_token = 0;
-    sim_config_t cfg = {.master_seed = 1, .warmup = MS(500)};
-    start_cfg(&s, &cfg);
-    add(0, 0, 10);       /* ends 120 ms, before the warm-up */
-    add(MS(400), 0, 10); /* decodes 420 .. 520 ms: 2 tokens after the warm-up */
-    sim_run(F.sim, 10 * SIM_SEC);
-    cr_assert_eq(F.llm->st.completed[CALL_OK], 1);
-    cr_assert_eq(F.llm->st.output_tokens, 10);
-    cr_assert_float_eq(F.llm->st.decoded_tokens, 2.0, 1e-9);
-    cr_assert_float_eq(F.llm->st.decode_busy, (double)MS(20), 1.0);
-    stop();
-}
-
-/* ---- determinism ---------------------------------------------------------- */
-
-static void run_errors(uint64_t seed, sim_time_t *at, int *status)
-{
-    llm_spec_t s;
-    llm_spec_default(&s);
-    s.replicas = 3;
-    s.load_balancer = LB_POWER_OF_TWO;
-    sim_config_t cfg = {.master_seed = seed};
-    start_cfg(&s, &cfg);
-    llm_ops.set_error_ratio(F.llm, 0.3);
-    for (int i = 0; i < 200; i++) add((sim_time_t)i * MS(7), 100 + (i * 37) % 900, 1 + (i * 13) % 200);
-    sim_run(F.sim, SIM_HOUR);
-    memcpy(at, F.at, 200 * sizeof *at);
-    memcpy(status, F.status, 200 * sizeof *status);
-    stop();
-}
-
-Test(llm, same_seed_same_completions_with_error_injection)
-{
-    static sim_time_t at1[200], at2[200], at3[200];
-    static int st1[200], st2[200], st3[200];
-    run_errors(7, at1, st1);
-    run_errors(7, at2, st2);
-    run_errors(8, at3, st3);
-    int errors = 0, ok = 0, differ = 0;
-    for (int i = 0; i < 200; i++) {
-        errors += st1[i] == CALL_ERROR;
-        ok += st1[i] == CALL_OK;
-        differ += st1[i] != st3[i] || at1[i] != at3[i];
-    }
-    cr_assert_eq(memcmp(at1, at2, sizeof at1), 0);
-    cr_assert_eq(memcmp(st1, st2, sizeof st1), 0);
-    cr_assert_eq(errors + ok, 200);
-    cr_assert(errors > 30 && errors < 90, "%d injected errors of 200 at ratio 0.3", errors);
-    cr_assert_gt(differ, 0, "another seed should draw other errors or routes");
-}
-
-/* ---- parsing -------------------------------------------------------------- */
-
-static sim_diag_t D;
 
 static sim_cfg_t *load(const char *text)
 {
@@ -697,111 +111,452 @@ static sim_cfg_t *load(const char *text)
     return cfg;
 }
 
-Test(llm_parse, absent_section_gives_the_defaults)
+/* The spec of an `llm:` mapping given as YAML; every key must be used. */
+static llm_spec_t spec_of(const char *yaml)
 {
-    sim_diag_t d;
-    sim_diag_init(&d);
-    llm_spec_t s;
-    cr_assert_eq(llm_spec_parse(&d, NULL, &s), 0);
-    cr_assert_eq(s.replicas, 1);
-    cr_assert_eq(s.max_num_seqs, 256);
-    cr_assert_eq(s.prefill_base, MS(20));
-    cr_assert_eq(s.prefill_per_token, 50 * SIM_US);
-    cr_assert_eq(s.tpot, MS(10));
-    cr_assert_eq(s.tpot_batch_knee, 64);
-    cr_assert_eq(s.kv_cache, (int64_t)40 << 30);
-    cr_assert_eq(s.kv_bytes_per_token, 512 * 1024);
-    cr_assert_eq(s.queue_limit, INT64_MAX);
-    cr_assert_eq(s.startup, 60 * SIM_SEC);
-    cr_assert_eq(s.load_balancer, LB_LEAST_OUTSTANDING);
-    cr_assert_eq(s.restart_backoff.initial, 10 * SIM_SEC);
-    cr_assert_eq(s.restart_backoff.cap, 300 * SIM_SEC);
-    cr_assert_eq(s.restart_backoff.reset, 600 * SIM_SEC);
-    llm_spec_fini(&s);
-    sim_diag_fini(&d);
-}
-
-Test(llm_parse, every_key_is_read)
-{
-    sim_cfg_t *cfg = load("llm:\n"
-                          "  replicas: 3\n"
-                          "  max_num_seqs: 128\n"
-                          "  prefill_base: 5ms\n"
-                          "  prefill_per_token: 20us\n"
-                          "  tpot: 4ms\n"
-                          "  tpot_batch_knee: 32\n"
-                          "  kv_cache: 60GiB\n"
-                          "  kv_bytes_per_token: 128KiB\n"
-                          "  queue_limit: 1000\n"
-                          "  startup: 90s\n"
-                          "  load_balancer: round_robin\n"
-                          "  restart_backoff: {initial: 5s, cap: 60s}\n");
+    sim_cfg_t *cfg = load(yaml);
     llm_spec_t s;
     cr_assert_eq(llm_spec_parse(&D, sim_cfg_get(sim_cfg_root(cfg), "llm"), &s), 0, "%s", sim_diag_text(&D));
     cr_assert_eq(sim_cfg_check_unused(cfg, &D), 0, "%s", sim_diag_text(&D));
-    cr_assert_eq(s.replicas, 3);
-    cr_assert_eq(s.max_num_seqs, 128);
-    cr_assert_eq(s.prefill_base, MS(5));
-    cr_assert_eq(s.prefill_per_token, 20 * SIM_US);
-    cr_assert_eq(s.tpot, MS(4));
-    cr_assert_eq(s.tpot_batch_knee, 32);
-    cr_assert_eq(s.kv_cache, (int64_t)60 << 30);
+    sim_cfg_destroy(cfg);
+    sim_diag_fini(&D);
+    return s;
+}
+
+static void start(const llm_spec_t *spec)
+{
+    memset(&F, 0, sizeof F);
+    F.spec = *spec;
+    sim_config_t cfg = {.master_seed = 1};
+    F.sim = sim_create(&cfg);
+    cr_assert_not_null(F.sim);
+    call_pool_init(&F.pool);
+    F.llm = llm_create(F.sim, &F.spec);
+    cr_assert_not_null(F.llm);
+}
+
+static void stop(void)
+{
+    llm_destroy(F.llm);
+    sim_destroy(F.sim);
+    call_pool_fini(&F.pool);
+    llm_spec_fini(&F.spec);
+}
+
+static void assert_told(int i, sim_time_t t, call_status_t s)
+{
+    cr_assert_eq(F.ntold[i], 1, "call %d: owner told %d times", i, F.ntold[i]);
+    cr_assert_eq(F.status[i], (int)s, "call %d: status %s, expected %s", i,
+                 call_status_name((call_status_t)F.status[i]), call_status_name(s));
+    cr_assert_eq(F.at[i], t, "call %d: told at %.6f ms, expected %.6f ms", i, (double)F.at[i] / 1e6,
+                 (double)t / 1e6);
+}
+
+/* Blocks every running sequence holds, recomputed from scratch, against
+ * the replica's running count (the bookkeeping's invariant). */
+static void assert_blocks_consistent(const llm_replica_t *rp)
+{
+    int64_t bs = rp->llm->spec.block_size, held = 0, n = 0;
+    for (int32_t x = rp->head; x >= 0; x = rp->slot[x].next, n++) {
+        const llm_slot_t *s = &rp->slot[x];
+        if (s->state == LLM_DECODE)
+            held += (s->c0 + rp->V - s->v0 + (rp->stepping ? 1 : 0) + bs - 1) / bs - s->shared;
+        else
+            held += s->own;
+    }
+    cr_assert_eq(n, rp->nrunning, "running list %lld, count %lld", (long long)n, (long long)rp->nrunning);
+    cr_assert_eq(held, rp->used, "blocks held %lld, used %lld", (long long)held, (long long)rp->used);
+    cr_assert_leq(rp->used + rp->pinned + rp->pc.blocks, rp->llm->spec.kv_blocks);
+}
+
+/* A step time that is a hand sum: 10 ms + 1 ms per token; KV of 1 byte per
+ * token so that kv_cache counts tokens. */
+#define HAND "  hardware: {step_time: {base: 10ms, per_token: 1ms}}\n" \
+             "  kv_bytes_per_token: 1B\n"
+
+/* ---- the step schedule ------------------------------------------------------ */
+
+Test(llm, chunked_prefill_shares_the_token_budget_hand_schedule)
+{
+    /* A (100-token prompt, 3 tokens) and B (40, 2) at 0, C (20, 1) at 5 ms;
+     * budget 64 tokens per step:
+     *   step 1 [0, 74]     A's chunk 64 (B arrived after it started)      10 + 64
+     *   step 2 [74, 148]   A's last 36 + B's first 28: A's first token     10 + 64
+     *   step 3 [148, 191]  A decodes, B's last 12, C's 20: B's and C's
+     *                      first tokens; C (1 token) is done               10 + 33
+     *   step 4 [191, 203]  A and B decode: both done                       10 + 2 */
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 4096B\n"
+                           "  max_model_len: 1024\n"
+                           "  max_num_batched_tokens: 64\n"
+                           "  max_num_seqs: 4\n"
+                           "  enable_prefix_caching: false\n");
+    start(&s);
+    int a = add(0, 100, 3), b = add(0, 40, 2), c = add(MS(5), 20, 1);
+    sim_run(F.sim, SIM_TIME_MAX);
+    assert_told(a, MS(203), CALL_OK);
+    assert_told(b, MS(203), CALL_OK);
+    assert_told(c, MS(191), CALL_OK);
+    const llm_t *l = F.llm;
+    cr_assert_eq(l->st.steps, 4);
+    cr_assert_eq(l->st.prompt_tokens, 160);
+    cr_assert_eq(l->st.generation_tokens, 6);
+    cr_assert_eq(l->st.output_tokens, 6);
+    cr_assert_eq(l->st.step_decodes, 3);   /* 1 in step 3, 2 in step 4 */
+    cr_assert_float_eq(l->st.step_seconds, 0.203, 1e-12);
+    /* TTFT: A 148, B 191, C 186 ms; TPOT: A (203 - 148) / 2, B 203 - 191 */
+    cr_assert_eq(l->ttft.n, 3);
+    cr_assert_eq(l->ttft.min, MS(148));
+    cr_assert_eq(l->ttft.max, MS(191));
+    cr_assert_float_eq(l->ttft.sum, 1e6 * (148 + 191 + 186), 1e-3);
+    cr_assert_eq(l->tpot.n, 2);
+    cr_assert_float_eq(l->tpot.sum, 1e6 * (27.5 + 12), 1e-3);
+    /* ITL: one token waited 43 ms (step 3), two waited 12 ms (step 4) */
+    cr_assert_eq(l->itl.n, 3);
+    cr_assert_float_eq(l->itl.sum, 1e6 * (43 + 12 + 12), 1e-3);
+    cr_assert_eq(l->e2e.n, 3);
+    cr_assert_float_eq(l->e2e.sum, 1e6 * (203 + 203 + 186), 1e-3);
+    cr_assert_eq(F.llm->rep[0].used, 0);
+    cr_assert_eq(llm_running(F.llm, 0), 0);
+    stop();
+}
+
+Test(llm, a_decode_that_needs_a_block_preempts_the_latest_hand_schedule)
+{
+    /* 6 blocks of 4 tokens. A (prompt 8, 6 tokens) at 0, B (8, 6) at 1 ms:
+     *   1 [0, 18]    A prefills 8 (2 blocks): A's first token
+     *   2 [18, 37]   A decodes (its 9th token opens block 3), B prefills 8 (2): 5 used
+     *   3 [37, 49]   A, B decode; B's 9th token opens a block: 6 used
+     *   4 [49, 61], 5 [61, 73]  both decode (no new block)
+     *   6 [73, 84]   A's 13th token needs a block, none is free: B, the latest,
+     *                is preempted (its 3 blocks freed, 4 tokens generated);
+     *                A decodes its 6th token: done; nothing admitted this step
+     *   7 [84, 106]  B recomputes prompt + 4 = 12 tokens (3 blocks): 5th token
+     *   8 [106, 117] B decodes (13th token, a new block): done */
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 24B\n"
+                           "  block_size: 4\n"
+                           "  max_model_len: 24\n"
+                           "  max_num_seqs: 4\n"
+                           "  enable_prefix_caching: false\n");
+    start(&s);
+    cr_assert_eq(F.llm->spec.kv_blocks, 6);
+    int a = add(0, 8, 6), b = add(MS(1), 8, 6);
+    sim_run(F.sim, SIM_TIME_MAX);
+    assert_told(a, MS(84), CALL_OK);
+    assert_told(b, MS(117), CALL_OK);
+    const llm_t *l = F.llm;
+    cr_assert_eq(l->st.preemptions, 1);
+    cr_assert_eq(l->st.steps, 8);
+    cr_assert_eq(l->st.prompt_tokens, 8 + 8 + 12);   /* the recomputation counts */
+    cr_assert_eq(l->st.output_tokens, 12);
+    cr_assert_eq(l->ttft.n, 2, "a preempted sequence keeps its first TTFT");
+    cr_assert_float_eq(l->ttft.sum, 1e6 * (18 + 36), 1e-3);
+    cr_assert_eq(F.llm->rep[0].used, 0);
+    stop();
+}
+
+Test(llm, prefix_cache_reuses_the_system_prompt_and_a_repeated_prompt)
+{
+    /* System prompt 32 tokens (2 blocks of 16), prompts of 100 tokens, one
+     * at a time (each 1 output token: done when its prefill step ends):
+     *   key 7 at 0:     computes 100 (the system prompt is pinned after)   110 ms
+     *   key 7 at 1 s:   hits 2 pinned + 4 keyed blocks = 96 tokens: 4 left  14 ms
+     *   key 9 at 2 s:   hits the 2 pinned blocks = 32 tokens: 68 left       78 ms */
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 4096B\n"
+                           "  max_model_len: 1024\n"
+                           "  max_num_seqs: 4\n");
+    start(&s);
+    int i0 = add(0, 100, 1), i1 = add(SIM_SEC, 100, 1), i2 = add(2 * SIM_SEC, 100, 1);
+    F.prefix[i0] = F.prefix[i1] = F.prefix[i2] = 32;
+    F.key[i0] = F.key[i1] = 7;
+    F.key[i2] = 9;
+    sim_run(F.sim, SIM_TIME_MAX);
+    assert_told(i0, MS(110), CALL_OK);
+    assert_told(i1, SIM_SEC + MS(14), CALL_OK);
+    assert_told(i2, 2 * SIM_SEC + MS(78), CALL_OK);
+    const llm_t *l = F.llm;
+    cr_assert_eq(l->st.prefix_queries, 300);
+    cr_assert_eq(l->st.prefix_hits, 96 + 32);
+    cr_assert_eq(l->st.prompt_tokens, 100 + 4 + 68);
+    cr_assert_eq(F.llm->rep[0].pinned, 2);
+    stop();
+}
+
+Test(llm, processor_sharing_limit_with_a_constant_step_time)
+{
+    /* Every step takes 20 ms whatever it holds (per_token 0) and the
+     * prompts fit in one chunk: a sequence admitted into step k with n
+     * output tokens finishes n steps later, so sequences admitted together
+     * see the old processor-sharing answer exactly: TTFT = one step, then
+     * TPOT(b) = 20 ms for every batch size b (the flat part of the old
+     * TPOT(b) = tpot x max(1, b / knee)). The first call starts a step
+     * alone; the rest, submitted in the same instant, join the next. */
+    llm_spec_t s = spec_of("llm:\n"
+                           "  hardware: {step_time: {base: 20ms}}\n"
+                           "  kv_bytes_per_token: 1B\n"
+                           "  kv_cache: 1MiB\n"
+                           "  max_model_len: 4096\n");
+    start(&s);
+    const int64_t outs[] = {5, 1, 17, 3, 40, 8, 8, 120};
+    int id[8];
+    for (int i = 0; i < 8; i++) id[i] = add(0, 50 + 7 * i, outs[i]);
+    sim_run(F.sim, SIM_TIME_MAX);
+    assert_told(id[0], outs[0] * MS(20), CALL_OK);
+    for (int i = 1; i < 8; i++) assert_told(id[i], MS(20) + outs[i] * MS(20), CALL_OK);
+    /* TPOT is the step time for every sequence of more than one token */
+    cr_assert_eq(F.llm->tpot.min, MS(20));
+    cr_assert_eq(F.llm->tpot.max, MS(20));
+    stop();
+}
+
+Test(llm, output_is_capped_by_max_tokens_and_the_context_left)
+{
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 4096B\n"
+                           "  max_model_len: 100\n"
+                           "  max_tokens: 10\n"
+                           "  enable_prefix_caching: false\n");
+    start(&s);
+    int capped = add(0, 20, 500);          /* max_tokens: 10 tokens */
+    int room = add(SIM_SEC, 95, 500);      /* max_model_len - prompt = 5 */
+    int too_long = add(2 * SIM_SEC, 100, 1);   /* no room for one token: vLLM's 400 */
+    sim_run(F.sim, SIM_TIME_MAX);
+    /* 10 tokens: 1 prefill step (30 ms) + 9 decode steps (11 ms) */
+    assert_told(capped, MS(30 + 9 * 11), CALL_OK);
+    assert_told(room, SIM_SEC + MS(105 + 4 * 11), CALL_OK);
+    assert_told(too_long, 2 * SIM_SEC, CALL_ERROR);
+    cr_assert_eq(F.llm->st.output_tokens, 15);
+    stop();
+}
+
+/* ---- Little's law ------------------------------------------------------------ */
+
+static double occ_area[4];
+static sim_time_t occ_last;
+
+static void occ_sample(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)obj;
+    sim_time_t now = sim_now(sim);
+    for (int r = 0; r < 4; r++)
+        occ_area[r] += (double)(llm_running(F.llm, r) + llm_waiting(F.llm, r)) * (double)(now - occ_last);
+    occ_last = now;
+    if (arg) sim_schedule_in(sim, 100 * SIM_US, occ_sample, NULL, 1);
+}
+
+Test(llm, littles_law_holds_on_every_replica)
+{
+    /* 4 replicas, random prompts and outputs, Poisson arrivals near
+     * saturation (queues form, preemptions happen): on each replica the
+     * time-average number of sequences in it (running + waiting, sampled
+     * every 100 us by the model's own counts) equals its arrival rate x
+     * the mean time a call spends in it. */
+    llm_spec_t s = spec_of("llm:\n"
+                           "  replicas: 4\n"
+                           "  hardware: {step_time: {base: 5ms, per_token: 20us, per_context_token: 50ns}}\n"
+                           "  kv_bytes_per_token: 1B\n"
+                           "  kv_cache: 3000B\n"
+                           "  max_model_len: 2048\n"
+                           "  max_num_seqs: 32\n"
+                           "  load_balancer: round_robin\n");
+    start(&s);
+    sim_rng_t *rng = sim_stream(F.sim, "test/arrivals");
+    sim_time_t t = 0;
+    const sim_time_t horizon = 120 * SIM_SEC;
+    int n = 0;
+    while (n < MAXC) {
+        t += (sim_time_t)(-log(1 - sim_rng_uniform(rng)) / 30.0 * 1e9);
+        if (t > horizon) break;
+        int i = add(t, 50 + (int64_t)(sim_rng_uniform(rng) * 600), 1 + (int64_t)(sim_rng_uniform(rng) * 120));
+        F.key[i] = 1 + (uint64_t)(sim_rng_uniform(rng) * 40);
+        F.prefix[i] = 32;
+        n++;
+    }
+    memset(occ_area, 0, sizeof occ_area);
+    occ_last = 0;
+    sim_schedule_at(F.sim, 0, occ_sample, NULL, 1);
+    sim_run(F.sim, horizon + 600 * SIM_SEC);
+    occ_sample(F.sim, NULL, 0);
+    double end = (double)occ_last;
+    /* per replica: arrivals (round robin: call i goes to replica i mod 4) and sojourns */
+    double sum_w[4] = {0}, cnt[4] = {0};
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(F.ntold[i], 1, "call %d told %d times", i, F.ntold[i]);
+        cr_assert_eq(F.status[i], CALL_OK);
+        sum_w[i % 4] += (double)(F.released[i] - F.sent[i]);
+        cnt[i % 4]++;
+    }
+    cr_assert_gt(F.llm->st.preemptions, 0, "the test should reach KV pressure");
+    for (int r = 0; r < 4; r++) {
+        double L = occ_area[r] / end;                 /* time-average in the replica */
+        double lw = cnt[r] / end * (sum_w[r] / cnt[r]);  /* lambda x W over the same span */
+        cr_assert_float_eq(L, lw, 0.01 * lw, "replica %d: L = %.4f, lambda W = %.4f", r, L, lw);
+        cr_log_info("replica %d: L = %.4f sequences, lambda W = %.4f", r, L, lw);
+        assert_blocks_consistent(&F.llm->rep[r]);
+        cr_assert_eq(F.llm->rep[r].used, 0);
+    }
+    stop();
+}
+
+/* ---- cancellation, kills, speed ------------------------------------------------ */
+
+Test(llm, abort_frees_the_slot_and_blocks_and_the_rest_go_on)
+{
+    /* A (50, 20 tokens) prefills in [0, 60]; step 2 [60, 121] holds A's
+     * decode and B's prefill of 50; B is aborted at 100 ms, inside it: its
+     * blocks go at once, the step's time stands, and A goes on alone:
+     * 18 more steps of 11 ms. */
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 4096B\n"
+                           "  max_model_len: 1024\n"
+                           "  enable_prefix_caching: false\n");
+    start(&s);
+    int a = add(0, 50, 20), b = add(0, 50, 20);
+    sim_schedule_at(F.sim, MS(100), cancel_event, NULL, (uint64_t)b);
+    sim_run(F.sim, MS(99));
+    llm_sync(F.llm);
+    cr_assert_eq(llm_running(F.llm, 0), 2);
+    assert_blocks_consistent(&F.llm->rep[0]);
+    sim_run(F.sim, MS(101));
+    llm_sync(F.llm);
+    cr_assert_eq(llm_running(F.llm, 0), 1);
+    cr_assert_eq(F.llm->st.cancelled, 1);
+    assert_blocks_consistent(&F.llm->rep[0]);
+    sim_run(F.sim, SIM_TIME_MAX);
+    cr_assert_eq(F.ntold[b], 0, "abandoned: the owner is not told");
+    cr_assert_eq(F.released[b], MS(100), "the LLM lets it go at once");
+    assert_told(a, MS(121 + 18 * 11), CALL_OK);
+    cr_assert_eq(F.llm->rep[0].used, 0);
+    stop();
+}
+
+Test(llm, abort_of_a_waiting_call_admits_nothing_for_it)
+{
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 4096B\n"
+                           "  max_model_len: 1024\n"
+                           "  max_num_seqs: 1\n"
+                           "  max_num_batched_tokens: 64\n"
+                           "  enable_prefix_caching: false\n");
+    start(&s);
+    int a = add(0, 10, 3), b = add(MS(1), 10, 3), c = add(MS(2), 10, 3);
+    sim_schedule_at(F.sim, MS(3), cancel_event, NULL, (uint64_t)b);
+    sim_run(F.sim, SIM_TIME_MAX);
+    /* one sequence at a time: A [0, 20] + 2 decodes of 11 ms = 42; C then 42 + 20 + 22 */
+    assert_told(a, MS(42), CALL_OK);
+    assert_told(c, MS(84), CALL_OK);
+    cr_assert_eq(F.ntold[b], 0);
+    cr_assert_eq(F.released[b], MS(3));
+    cr_assert_eq(F.llm->st.cancelled, 1);
+    stop();
+}
+
+Test(llm, kill_fails_every_call_and_the_replica_returns_after_backoff_and_startup)
+{
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 4096B\n"
+                           "  max_model_len: 1024\n"
+                           "  startup: 30s\n");
+    start(&s);
+    int a = add(0, 10, 100), b = add(MS(1), 10, 100);
+    sim_schedule_at(F.sim, MS(50), kill_event, NULL, 0);
+    int c = add(MS(60), 10, 1);                 /* the only replica is down */
+    /* back after CrashLoopBackOff's delay for a first crash + startup */
+    sim_time_t back = MS(50) + F.spec.restart_backoff.initial + 30 * SIM_SEC;
+    int d = add(back + SIM_SEC, 10, 1);
+    sim_run(F.sim, back - 1);
+    cr_assert_eq(llm_replicas_up(F.llm), 0);
+    sim_run(F.sim, back);
+    cr_assert_eq(llm_replicas_up(F.llm), 1);
+    sim_run(F.sim, SIM_TIME_MAX);
+    assert_told(a, MS(50), CALL_ERROR);
+    assert_told(b, MS(50), CALL_ERROR);
+    assert_told(c, MS(60), CALL_UNAVAILABLE);
+    assert_told(d, back + SIM_SEC + MS(20), CALL_OK);
+    cr_assert_eq(F.llm->st.kills, 1);
+    stop();
+}
+
+Test(llm, a_slowdown_stretches_the_steps_that_start_after_it)
+{
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 4096B\n"
+                           "  max_model_len: 1024\n");
+    start(&s);
+    int a = add(0, 10, 3);
+    /* half speed from 25 ms: step 1 [0, 20] and step 2 [20, 31] started at
+     * full speed; step 3 starts at 31 at half speed: 22 ms instead of 11 */
+    sim_schedule_at(F.sim, MS(25), speed_event, NULL, 500);
+    sim_run(F.sim, SIM_TIME_MAX);
+    assert_told(a, MS(31 + 22), CALL_OK);
+    stop();
+}
+
+/* ---- the spec: vLLM's defaults and the errors ------------------------------------- */
+
+Test(llm_parse, absent_section_gives_vllm_defaults_on_an_a100_with_llama3_8b)
+{
+    sim_diag_init(&D);
+    llm_spec_t s;
+    cr_assert_eq(llm_spec_parse(&D, NULL, &s), 0, "%s", sim_diag_text(&D));
+    cr_assert_eq(s.replicas, 1);
+    cr_assert_str_eq(s.hw.gpu.name, "a100-80gb");
+    cr_assert_str_eq(s.hw.model.name, "Meta-Llama-3-8B");
+    cr_assert_eq(s.max_num_seqs, 256, "vLLM's default below 70 GiB or on an A100");
+    cr_assert_eq(s.max_num_batched_tokens, 2048);
+    cr_assert_eq(s.max_model_len, 8192);
+    cr_assert_eq(s.block_size, 16);
+    cr_assert(s.enable_prefix_caching);
+    cr_assert_float_eq(s.gpu_memory_utilization, 0.9, 1e-12);
     cr_assert_eq(s.kv_bytes_per_token, 128 * 1024);
-    cr_assert_eq(s.queue_limit, 1000);
-    cr_assert_eq(s.startup, 90 * SIM_SEC);
-    cr_assert_eq(s.load_balancer, LB_ROUND_ROBIN);
-    cr_assert_eq(s.restart_backoff.initial, 5 * SIM_SEC);
-    cr_assert_eq(s.restart_backoff.cap, 60 * SIM_SEC);
+    /* 0.9 x 80 GiB - 16 GB of weights - the activation reserve */
+    cr_assert_gt(s.kv_cache, (int64_t)50 << 30);
+    cr_assert_lt(s.kv_cache, (int64_t)58 << 30);
+    cr_assert_eq(s.kv_blocks, s.kv_cache / (16 * 128 * 1024));
+    cr_assert_eq(s.queue_limit, INT64_MAX);
+    cr_assert_eq(s.max_tokens, INT64_MAX);
+    cr_assert_eq(s.load_balancer, LB_LEAST_OUTSTANDING);
     llm_spec_fini(&s);
+    sim_diag_fini(&D);
+}
+
+Test(llm_parse, large_gpus_get_vllms_larger_budget)
+{
+    llm_spec_t s = spec_of("llm:\n  hardware: {gpu: h100-sxm, model: Meta-Llama-3-8B}\n");
+    cr_assert_eq(s.max_num_seqs, 1024);
+    cr_assert_eq(s.max_num_batched_tokens, 8192);
+    llm_spec_fini(&s);
+    s = spec_of("llm:\n  hardware: {gpu: l40s, model: Mistral-7B-v0.1}\n  max_model_len: 16384\n");
+    cr_assert_eq(s.max_num_seqs, 256, "48 GiB");
+    cr_assert_eq(s.max_model_len, 16384);
+    llm_spec_fini(&s);
+}
+
+static void expect_error(const char *yaml, const char *want)
+{
+    sim_cfg_t *cfg = load(yaml);
+    llm_spec_t s;
+    int rc = llm_spec_parse(&D, sim_cfg_get(sim_cfg_root(cfg), "llm"), &s);
+    if (rc == 0) rc = sim_cfg_check_unused(cfg, &D) ? SIM_ECONFIG : 0;
+    cr_assert_neq(rc, 0, "accepted: %s", yaml);
+    cr_assert(strstr(sim_diag_text(&D), want), "expected '%s', got: %s", want, sim_diag_text(&D));
     sim_cfg_destroy(cfg);
     sim_diag_fini(&D);
 }
 
-Test(llm_parse, bad_value_is_reported_at_its_position_with_the_key_path)
+Test(llm_parse, errors_name_the_position_and_what_was_expected)
 {
-    sim_cfg_t *cfg = load("llm:\n"
-                          "  replicas: 2\n"
-                          "  tpot: 10 parsecs\n");
-    llm_spec_t s;
-    cr_assert_eq(llm_spec_parse(&D, sim_cfg_get(sim_cfg_root(cfg), "llm"), &s), SIM_ECONFIG);
-    const char *msg = sim_diag_text(&D);
-    cr_assert(strstr(msg, "s.yaml:3:9: error:") && strstr(msg, "'llm.tpot'"), "got: %s", msg);
-    sim_cfg_destroy(cfg);
-    sim_diag_fini(&D);
-}
-
-Test(llm_parse, zero_replicas_and_a_tiny_cache_are_errors)
-{
-    sim_cfg_t *cfg = load("llm:\n"
-                          "  replicas: 0\n"
-                          "  load_balancer: least_outstandng\n");
-    llm_spec_t s;
-    cr_assert_eq(llm_spec_parse(&D, sim_cfg_get(sim_cfg_root(cfg), "llm"), &s), SIM_ECONFIG);
-    const char *msg = sim_diag_text(&D);
-    cr_assert(strstr(msg, "s.yaml:2:13: error:") && strstr(msg, "'llm.replicas'"), "got: %s", msg);
-    cr_assert(strstr(msg, "s.yaml:3:18: error:") && strstr(msg, "least_outstanding"), "got: %s", msg);
-    sim_cfg_destroy(cfg);
-    sim_diag_fini(&D);
-
-    cfg = load("llm:\n"
-               "  kv_cache: 1KiB\n");
-    cr_assert_eq(llm_spec_parse(&D, sim_cfg_get(sim_cfg_root(cfg), "llm"), &s), SIM_ECONFIG);
-    msg = sim_diag_text(&D);
-    cr_assert(strstr(msg, "s.yaml:2:13: error:") && strstr(msg, "smaller than one token"), "got: %s", msg);
-    sim_cfg_destroy(cfg);
-    sim_diag_fini(&D);
-}
-
-Test(llm_parse, unknown_key_gets_did_you_mean)
-{
-    sim_cfg_t *cfg = load("llm:\n"
-                          "  max_num_seq: 64\n");
-    llm_spec_t s;
-    cr_assert_eq(llm_spec_parse(&D, sim_cfg_get(sim_cfg_root(cfg), "llm"), &s), 0);
-    cr_assert_eq(sim_cfg_check_unused(cfg, &D), 1);
-    const char *msg = sim_diag_text(&D);
-    cr_assert(strstr(msg, "s.yaml:2:3: error: unknown key 'max_num_seq' in 'llm' (did you mean 'max_num_seqs'?)"),
-              "got: %s", msg);
-    sim_cfg_destroy(cfg);
-    sim_diag_fini(&D);
+    expect_error("llm:\n  replicas: 0\n", "s.yaml:2:13: error: 'llm.replicas'");
+    expect_error("llm:\n  max_num_seq: 64\n", "s.yaml:2:3: error: unknown key 'max_num_seq' in 'llm' (did you mean 'max_num_seqs'?)");
+    expect_error("llm:\n  tpot: 10ms\n", "s.yaml:2:3: error: unknown key 'tpot' in 'llm'");
+    expect_error("llm:\n  hardware: {gpu: a100-80gb, model: Llama-2-70b-hf}\n",
+                 "no memory is left for the KV cache");
+    expect_error("llm:\n  max_num_batched_tokens: 128\n", "s.yaml:2:27: error: max_num_batched_tokens (128) is smaller than max_num_seqs (256)");
+    expect_error("llm:\n" HAND "  kv_cache: 1000B\n  max_model_len: 2000\n",
+                 "the KV cache holds 992 tokens (62 blocks of 16), fewer than max_model_len = 2000");
+    expect_error("llm:\n  hardware: {step_time: {base: 5ms}}\n",
+                 "this hardware gives no KV size per token");
+    expect_error("llm:\n  gpu_memory_utilization: 1.5\n", "s.yaml:2:27: error: 'llm.gpu_memory_utilization'");
 }

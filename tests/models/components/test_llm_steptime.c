@@ -296,7 +296,7 @@ Test(llm_steptime_answers, attention_kv_read_lm_head_and_overhead)
     llm_step_time(&ST, &cw, &q);
     cr_assert_eq(q.lm_head, 0.0);
     double ac = 4.0 * 32 * 4096 * llm_chunk_pairs(1024, 512) / pc, am = 1024.0 * 131072 / wm;
-    cr_assert_lt(REL(q.attention, pow(pow(ac, p) + pow(am, p), 1 / p) + 32 * llm_roofline_t0), 1e-12);
+    cr_assert_lt(REL(q.attention, pow(pow(ac, p) + pow(am, p), 1 / p) + 32 * llm_roofline_t0), 3e-5, "the shape table (llm_roof_fast)");
 
     /* nothing to do: no step */
     llm_step_work_t none = {0};
