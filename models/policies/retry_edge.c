@@ -43,12 +43,13 @@ static bool retry(void *state, const void *spec, pol_ctx_t *ctx)
     return true;
 }
 
-static void report(const void *state, const char *edge, rs_report_t *rep)
+static void report(const void *const *states, size_t n, const char *edge, rs_report_t *rep)
 {
-    const pr_state_t *st = state;
     char row[80];
     snprintf(row, sizeof row, "%s retry", edge);
-    rs_report_add(rep, "policies", row, "retries", RS_COUNT, (double)st->retries);
+    double retries = 0;
+    for (size_t i = 0; i < n; i++) retries += (double)((const pr_state_t *)states[i])->retries;
+    rs_report_add(rep, "policies", row, "retries", RS_COUNT, retries);
 }
 
 const policy_type_t pol_retry = {

@@ -9,6 +9,7 @@
  *
  * Every non-ok outcome is a failure here (gRPC counts the retryable status
  * codes; the edge's retry_on plays that part). */
+#include <math.h>
 #include <stdio.h>
 
 #include "models/policies/policy.h"
@@ -43,13 +44,18 @@ static bool allow_retry(const void *state, const void *spec, const pol_ctx_t *ct
     return ((const prt_state_t *)state)->last_allowed;
 }
 
-static void report(const void *state, const char *edge, rs_report_t *rep)
+static void report(const void *const *states, size_t n, const char *edge, rs_report_t *rep)
 {
-    const prt_state_t *st = state;
     char row[80];
     snprintf(row, sizeof row, "%s retry_throttling", edge);
-    rs_report_add(rep, "policies", row, "tokens at end", RS_NUMBER, rthr_tokens(&st->t));
-    rs_report_add(rep, "policies", row, "retries throttled", RS_COUNT, (double)st->t.throttled);
+    double tokens = 0, throttled = 0;
+    for (size_t i = 0; i < n; i++) {
+        const prt_state_t *st = states[i];
+        tokens += rthr_tokens(&st->t);
+        throttled += (double)st->t.throttled;
+    }
+    rs_report_add(rep, "policies", row, "tokens at end", RS_NUMBER, n ? tokens / (double)n : NAN);   /* per channel */
+    rs_report_add(rep, "policies", row, "retries throttled", RS_COUNT, throttled);
 }
 
 const policy_type_t pol_retry_throttling = {

@@ -211,16 +211,17 @@ struct rag {
     call_pool_t calls;
     sim_tlist_t deadlines;        /* the requests' deadlines when the client's deadline is a constant (delay 0: not) */
 
-    /* policies per edge */
+    /* policies per edge, per gateway pod: npods x npols[k], pod-major (policy.h) */
     pol_inst_t *pols[RAG_MAX_COMP];
     size_t npols[RAG_MAX_COMP];
+    int npods;                    /* gateway pods, each a client process with its own policy state */
     embc_t answers;               /* answer cache (cached_answer fallback) */
     bool answers_ok;
     sim_rng_t *rng_retry, *rng_keyword;
     uint64_t fallbacks[RAG_MAX_COMP], retries[RAG_MAX_COMP], policy_rejects[RAG_MAX_COMP];
     uint64_t retry_vetoes[RAG_MAX_COMP];               /* retries a budget or throttle refused */
-    int64_t inflight[RAG_MAX_COMP];                    /* attempts issued, not ended for the caller */
-    int64_t retries_inflight[RAG_MAX_COMP];            /* retries decided, not yet ended */
+    int64_t *inflight;            /* [k x npods + pod]: attempts the pod issued on edge k, not ended for it */
+    int64_t *retries_inflight;    /* [k x npods + pod]: retries decided, not yet ended */
 
     /* configuration changes (spec->changes), one per entry */
     roll_t *rolls;

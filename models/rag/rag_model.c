@@ -52,8 +52,12 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     if (!rag->rng_retry || !rag->rng_keyword) goto fail;
     if (embc_init(&rag->answers, &spec->answer_cache, 0, NULL, NULL)) goto fail;
     rag->answers_ok = true;
+    rag->npods = (int)spec->gw.replicas;
+    rag->inflight = calloc((size_t)rag->ncomp * (size_t)rag->npods, sizeof *rag->inflight);
+    rag->retries_inflight = calloc((size_t)rag->ncomp * (size_t)rag->npods, sizeof *rag->retries_inflight);
+    if (!rag->inflight || !rag->retries_inflight) goto fail;
     for (int k = 0; k < rag->ncomp; k++)
-        if (pol_insts_init(&rag->pols[k], spec->edge[k].pols, spec->edge[k].npols, sim, spec->comp_name[k]))
+        if (pol_insts_init(&rag->pols[k], spec->edge[k].pols, spec->edge[k].npols, rag->npods, sim, spec->comp_name[k]))
             goto fail;
         else
             rag->npols[k] = spec->edge[k].npols;
@@ -129,7 +133,9 @@ void rag_destroy(rag_t *rag)
     sim_hist_fini(&rag->latency);
     sim_hist_fini(&rag->win_latency);
     sim_table_fini(&rag->requests);
-    for (int k = 0; k < RAG_MAX_COMP; k++) pol_insts_fini(rag->pols[k], rag->npols[k]);
+    for (int k = 0; k < RAG_MAX_COMP; k++) pol_insts_fini(rag->pols[k], rag->npols[k], rag->npods);
+    free(rag->inflight);
+    free(rag->retries_inflight);
     if (rag->answers_ok) embc_fini(&rag->answers);
     if (rag->rolls)
         for (size_t i = 0; i < spec->nchanges; i++) roll_fini(&rag->rolls[i]);
@@ -210,10 +216,7 @@ static void m_report(const void *vinst, rs_report_t *rep)
     for (int k = 0; k < rag->ncomp; k++) {
         if (!spec->uses[k]) continue;
         const char *n = spec->comp_name[k];
-        for (size_t i = 0; i < rag->npols[k]; i++) {
-            const pol_inst_t *p = &rag->pols[k][i];
-            if (p->type->report) p->type->report(p->state, n, rep);
-        }
+        pol_insts_report(rag->pols[k], rag->npols[k], rag->npods, n, rep);
         if (spec->edge[k].async) {
             char row[96];
             snprintf(row, sizeof row, "%s async", n);

@@ -162,6 +162,13 @@ void rag_fail_all(void *ctx, int replica)
         rag_req_outcome(rag, r, RAG_ERROR, reason);   /* clears its deadline (rag_req_release too) */
         rag_req_release(rag, r);
     }
+    /* its client-side policies lived in its memory: they start afresh
+     * (breakers closed, buckets full) when it restarts */
+    for (int k = 0; k < rag->ncomp; k++)
+        if (pol_insts_reset(rag->pols[k], rag->npols[k], replica, rag->sim, rag->spec->comp_name[k]) != 0) {
+            rag->sim->error = SIM_ENOMEM;
+            sim_stop(rag->sim);
+        }
 }
 
 static void admit_request(rag_t *rag, rag_req_t *r);
