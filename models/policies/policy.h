@@ -56,6 +56,8 @@ typedef struct pol_ctx {
     sim_time_t admit_delay;   /* admit: out, added to the time the decision took (a shared
                                  store's round trip); the attempt goes out after the sum */
     sim_time_t prev_delay;    /* retry: the previous delay (decorrelated jitter) */
+    unsigned retry_on;        /* the edge's retryable outcome classes (its retry policy's
+                                 retry_on, RETRY_ON_* of retry.h; 0 without one) */
     int64_t inflight;         /* attempts in flight on the edge (admit: not counting this one) */
     int64_t retries_inflight; /* retries decided and not yet ended on the edge */
     int64_t inflight_at_issue;/* done: `inflight` when this attempt was issued, itself included */

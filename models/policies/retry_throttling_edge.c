@@ -7,12 +7,15 @@
  *
  *   retry_throttling: {max_tokens: 10, token_ratio: 0.1}
  *
- * Every non-ok outcome is a failure here (gRPC counts the retryable status
- * codes; the edge's retry_on plays that part). */
+ * As in gRPC (A6), only a failure with a retryable status takes a token:
+ * the edge's retry policy's retry_on plays the part of
+ * retryableStatusCodes. A failure it would not retry (an edge retrying
+ * timeouts only, and an error) leaves the tokens alone. */
 #include <math.h>
 #include <stdio.h>
 
 #include "models/policies/policy.h"
+#include "models/policies/retry.h"
 #include "models/policies/retry_budget.h"
 #include "sim/error.h"
 
@@ -34,7 +37,8 @@ static void done(void *state, const void *spec, pol_ctx_t *ctx)
     (void)spec;
     prt_state_t *st = state;
     if (ctx->status == CALL_OK) rthr_on_success(&st->t);
-    else st->last_allowed = rthr_on_failure(&st->t);
+    else if (ctx->retry_on & retry_class(ctx->status)) st->last_allowed = rthr_on_failure(&st->t);
+    else st->last_allowed = false;   /* not retryable: not a retry's business */
 }
 
 /* Asked right after done() for the same failed attempt. */

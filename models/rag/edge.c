@@ -43,7 +43,7 @@ static pol_ctx_t pol_ctx(rag_t *rag, rag_req_t *r, int slot)
 {
     int target = r->slot_target[slot];
     pol_ctx_t x = {.sim = rag->sim, .now = sim_now(rag->sim), .attempt = r->attempt[slot], .key = r->key,
-                   .deadline = r->deadline, .prev_delay = r->prev_delay[slot],
+                   .deadline = r->deadline, .prev_delay = r->prev_delay[slot], .retry_on = rag->retry_on[target],
                    .inflight = *rag_inflight(rag, target, r->replica),
                    .retries_inflight = *rag_retries_inflight(rag, target, r->replica),
                    .inflight_at_issue = r->inflight_at_issue[slot], .note = &r->pol_note[slot]};
@@ -368,7 +368,7 @@ static void on_async_done(sim_t *sim, call_t *c, call_status_t st)
     rag_t *rag = e->rag;
     int target = e->target;
     (*rag_inflight(rag, target, 0))--;
-    pol_ctx_t x = {.sim = sim, .now = sim_now(sim), .deadline = SIM_TIME_MAX, .status = st,
+    pol_ctx_t x = {.sim = sim, .now = sim_now(sim), .deadline = SIM_TIME_MAX, .status = st, .retry_on = rag->retry_on[target],
                    .latency = sim_now(sim) - c->sent, .flags = c->flags, .inflight = *rag_inflight(rag, target, 0),
                    .retries_inflight = *rag_retries_inflight(rag, target, 0), .inflight_at_issue = (int64_t)c->caller_u};
     int64_t note = 0;
@@ -398,7 +398,7 @@ static void async_flush(rag_t *rag, int target)
     a->items = 0;
     if (n == 0) return;
     int64_t note = 0;
-    pol_ctx_t x = {.sim = sim, .now = sim_now(sim), .deadline = SIM_TIME_MAX, .inflight = *rag_inflight(rag, target, 0),
+    pol_ctx_t x = {.sim = sim, .now = sim_now(sim), .deadline = SIM_TIME_MAX, .retry_on = rag->retry_on[target], .inflight = *rag_inflight(rag, target, 0),
                    .retries_inflight = *rag_retries_inflight(rag, target, 0), .note = &note};
     for (size_t i = 0; i < rag->npols[target]; i++) {
         const pol_inst_t *p = &rag_pols(rag, target, 0)[i];

@@ -215,6 +215,7 @@ struct rag {
     pol_inst_t *pols[RAG_MAX_COMP];
     size_t npols[RAG_MAX_COMP];
     int npods;                    /* gateway pods, each a client process with its own policy state */
+    unsigned retry_on[RAG_MAX_COMP];   /* the edge's retry policy's retry_on (0: no retry policy) */
     embc_t answers;               /* answer cache (cached_answer fallback) */
     bool answers_ok;
     sim_rng_t *rng_retry, *rng_keyword;

@@ -11,8 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "models/model.h"
+#include "models/policies/retry.h"
 #include "models/rag/rag_internal.h"
 #include "sim/units.h"
 
@@ -59,8 +61,12 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     for (int k = 0; k < rag->ncomp; k++)
         if (pol_insts_init(&rag->pols[k], spec->edge[k].pols, spec->edge[k].npols, rag->npods, sim, spec->comp_name[k]))
             goto fail;
-        else
+        else {
             rag->npols[k] = spec->edge[k].npols;
+            for (size_t j = 0; j < spec->edge[k].npols; j++)
+                if (strcmp(spec->edge[k].pols[j].type->name, "retry") == 0)
+                    rag->retry_on[k] = ((const retry_spec_t *)spec->edge[k].pols[j].spec)->retry_on;
+        }
     rag->rng_loss = sim_stream(sim, "faults/packet_loss");
     rag->rng_client_retry = sim_stream(sim, "workload/client_retry");
     rag->rng_share = sim_stream(sim, "workload/call_share");
