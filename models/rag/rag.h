@@ -198,6 +198,7 @@ struct rag {
     wl_gen_t gen;
     sim_rng_t *rng_key, *rng_qtok, *rng_otok, *rng_deadline, *rng_leak, *rng_loss, *rng_client_retry, *rng_share;
     uint64_t client_retries;      /* resubmissions made (since warm-up) */
+    uint64_t user_ended, user_success;   /* users' requests ended for good (no resubmission follows), and fully answered */
 
     /* gateway */
     gw_t gw;
@@ -255,7 +256,7 @@ struct rag {
     double win_prompt_tokens;
     uint64_t win_llm_calls;
     sim_hist_t win_latency;
-    int col_rps[RAG_NOUTCOMES], col_ratio, col_inflight, col_p50, col_p95, col_p99;
+    int col_rps[RAG_NOUTCOMES], col_ratio, col_answered, col_inflight, col_p50, col_p95, col_p99;
     int col_empty, col_ungrounded, col_tokens, col_gw_cpu, col_gw_up;
     int *col_stage;
 

@@ -260,7 +260,17 @@ static void m_report(const void *vinst, rs_report_t *rep)
         rs_report_add(rep, "summary", "", "client_retries", RS_COUNT, (double)rag->client_retries);
     for (int o = 0; o < RAG_NOUTCOMES; o++)
         rs_report_add(rep, "summary", "", rag_outcome_name((rag_outcome_t)o), RS_COUNT, (double)rag->outcome[o]);
-    rs_report_add(rep, "summary", "", "success_ratio", RS_RATIO, ended ? answered / (double)ended : NAN);
+    /* per attempt: every submission, a user's resubmission included, as the
+     * service's own dashboards count them; per request: what users asked
+     * for, a resubmission folded into the request it repeats */
+    rs_report_add(rep, "summary", "", "success_ratio", RS_RATIO,
+                  ended ? (double)rag->outcome[RAG_OK_SUCCESS] / (double)ended : NAN);
+    rs_report_add(rep, "summary", "", "answered_ratio", RS_RATIO, ended ? answered / (double)ended : NAN);
+    rs_report_add(rep, "summary", "", "degraded_ratio", RS_RATIO,
+                  ended ? (double)rag->outcome[RAG_DEGRADED] / (double)ended : NAN);
+    if (spec->client_retries > 0)
+        rs_report_add(rep, "summary", "", "request_success_ratio", RS_RATIO,
+                      rag->user_ended ? (double)rag->user_success / (double)rag->user_ended : NAN);
     rs_report_add(rep, "summary", "", "ungrounded_ratio", RS_RATIO, answered > 0 ? (double)rag->ungrounded / answered : NAN);
     rs_report_add(rep, "summary", "", "retrieval_empty_ratio", RS_RATIO,
                   rag->retrievals ? (double)rag->retrievals_empty / (double)rag->retrievals : NAN);
@@ -348,6 +358,9 @@ static const model_direction_t directions[] = {
     {"arrivals", 0}, /* the workload: identical under common random numbers */
     {"rejected", -1},
     {"success_ratio", +1},
+    {"answered_ratio", +1},
+    {"degraded_ratio", -1},
+    {"request_success_ratio", +1},
     {"latency_mean_s", -1},
     {"latency_p50_s", -1},
     {"latency_p95_s", -1},
@@ -390,9 +403,11 @@ static const model_peak_t peaks[] = {
     {NULL, NULL, 0},
 };
 
-/* Answered requests are successes and degraded answers. */
-static const char *const ok_series[] = {"requests_per_second{outcome=success}",
-                                        "requests_per_second{outcome=degraded}", NULL};
+/* The incident metrics (worst window, time below the SLO, recovery) count
+ * full successes: a degraded answer (a fallback, a skipped check, a
+ * refusal) is not one, so that a variant cannot look better by refusing
+ * politely. answered_ratio counts both. */
+static const char *const ok_series[] = {"requests_per_second{outcome=success}", NULL};
 static const char *const ended_series[] = {"requests_per_second{outcome=success}",
                                            "requests_per_second{outcome=degraded}",
                                            "requests_per_second{outcome=timeout}",
