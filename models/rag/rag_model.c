@@ -322,6 +322,67 @@ static bool m_trigger(const void *vspec, double *start_s, double *end_s)
     return true;
 }
 
+/* The node at `path` (keys separated by '.'), or the deepest that exists. */
+static sim_cfg_node_t *node_or_parent(sim_cfg_node_t *root, const char *const *path)
+{
+    sim_cfg_node_t *n = root;
+    for (; *path; path++) {
+        sim_cfg_node_t *c = n && n->kind == SIM_CFG_MAP ? sim_cfg_get(n, *path) : NULL;
+        if (!c) break;
+        n = c;
+    }
+    return n;
+}
+
+/* The article's anti-patterns, valid but known to fail under load: each is
+ * a warning (a trap scenario turns them on on purpose). */
+static void anti_patterns(const rag_spec_t *spec, sim_cfg_node_t *root, sim_diag_t *d)
+{
+    if (spec->gw.cache.mode == EMBC_UNBOUNDED) {
+        static const char *const path[] = {"gateway", "embedding_cache", "mode", NULL};
+        sim_cfg_warn(d, node_or_parent(root, path),
+                     "anti-pattern: the gateway's embedding cache is unbounded: its live heap grows with every "
+                     "new query until the OOM kill (bound it: mode: lru or ttl)");
+    }
+    if (!spec->context_propagation) {
+        static const char *const path[] = {"pipeline", "context_propagation", NULL};
+        sim_cfg_warn(d, node_or_parent(root, path),
+                     "anti-pattern: no context propagation: calls of a request the client gave up on run on, "
+                     "holding goroutines, memory and queue places (pipeline: {context_propagation: true})");
+    }
+    double dl = sim_dist_mean(&spec->deadline);
+    for (int k = 0; k < RAG_FIRST_DEP + (int)spec->ndeps && k < RAG_MAX_COMP; k++) {
+        if (!spec->uses[k] || !spec->comp_name[k]) continue;
+        const rag_edge_spec_t *e = &spec->edge[k];
+        const char *name = spec->comp_name[k];
+        const char *const tpath[] = {"calls", name, "timeout", NULL};
+        const char *const epath[] = {"calls", name, NULL};
+        if (isfinite(dl) && e->timeout > 0 && sim_time_to_s(e->timeout) > dl)
+            sim_cfg_warn(d, node_or_parent(root, tpath),
+                         "anti-pattern: the '%s' call's timeout (%g s) is longer than the client's deadline (mean %g s): "
+                         "the call outlives the request it serves",
+                         name, sim_time_to_s(e->timeout), dl);
+        const retry_spec_t *rs = NULL;
+        bool budget = false;
+        for (size_t j = 0; j < e->npols; j++) {
+            const char *t = e->pols[j].type->name;
+            if (strcmp(t, "retry") == 0) rs = e->pols[j].spec;
+            budget |= strcmp(t, "retry_budget") == 0 || strcmp(t, "retry_throttling") == 0 ||
+                      strcmp(t, "retry_token_bucket") == 0;
+        }
+        if (rs && rs->max_attempts > 1 && !budget)
+            sim_cfg_warn(d, node_or_parent(root, epath),
+                         "anti-pattern: the '%s' call retries without a budget: under failure its load grows %dx "
+                         "(add retry_budget, retry_throttling or retry_token_bucket)",
+                         name, (int)rs->max_attempts);
+        if (rs && rs->max_attempts > 1 && rs->jitter == RETRY_JITTER_NONE)
+            sim_cfg_warn(d, node_or_parent(root, epath),
+                         "anti-pattern: the '%s' call retries without jitter: clients that failed together retry "
+                         "together",
+                         name);
+    }
+}
+
 /* Valid but suspicious: a caller-side timeout or the client's deadline
  * longer than the run never fires, so the run cannot show what it protects
  * against. */
@@ -338,6 +399,7 @@ static void m_check(const void *vspec, const sim_scenario_t *sc, sim_cfg_node_t 
                          calls->keys[i]->text, sim_time_to_s(v), run);
     }
     double dl = sim_dist_mean(&spec->deadline);
+    anti_patterns(spec, root, d);
     if (isfinite(dl) && dl > run) {
         sim_cfg_node_t *wl = sim_cfg_get(root, "workload");
         sim_cfg_node_t *at = wl && wl->kind == SIM_CFG_MAP && sim_cfg_get(wl, "deadline") ? sim_cfg_get(wl, "deadline") : root;

@@ -275,7 +275,7 @@ Test(policies, context_propagation_cancels_the_llm_call_at_the_deadline)
     for (int prop = 0; prop < 2; prop++) {
         fx_t f;
         run(&f, (cfg_t){.tpot = "1s", .deadline = "2s", .duration = "3s",
-                        .pipeline_extra = prop ? ", context_propagation: true" : ""});
+                        .pipeline_extra = prop ? ", context_propagation: true" : ", context_propagation: false"});
         const llm_t *l = f.rag->comp[RAG_LLM];
         cr_assert_eq(f.rag->outcome[RAG_TIMEOUT], 1);
         cr_assert_eq(llm_running(l, -1), prop ? 0 : 1, "propagation %d: %lld sequences", prop,
@@ -326,7 +326,7 @@ Test(policies, context_propagation_cancels_queued_work_of_a_timed_out_call)
     for (int prop = 0; prop < 2; prop++) {
         fx_t f;
         run(&f, (cfg_t){.rate = "100/s", .for_ = "1s", .duration = "10s", .tpot = "1ms", .dep_extra = ", concurrency: 1",
-                        .pipeline_extra = prop ? ", context_propagation: true" : "",
+                        .pipeline_extra = prop ? ", context_propagation: true" : ", context_propagation: false",
                         .extra = "calls: {guardrail: {timeout: 50ms}}\n"});
         const dep_t *g = f.rag->comp[RAG_FIRST_DEP];
         const stn_counts_t *n = &g->rs.st[0].n;
