@@ -13,6 +13,7 @@
  *
  *   adaptive_concurrency: {algorithm: aimd}            # or gradient2 (default)
  */
+#include <math.h>
 #include <stdio.h>
 
 #include "models/policies/adaptive_concurrency.h"
@@ -58,15 +59,22 @@ static void done(void *state, const void *spec, pol_ctx_t *ctx)
     if (lim > st->max_seen) st->max_seen = lim;
 }
 
-static void report(const void *state, const char *edge, rs_report_t *rep)
+static void report(const void *const *states, size_t n, const char *edge, rs_report_t *rep)
 {
-    const pac_state_t *st = state;
     char row[80];
     snprintf(row, sizeof row, "%s adaptive_concurrency", edge);
-    rs_report_add(rep, "policies", row, "rejected", RS_COUNT, (double)st->cl.rejected);
-    rs_report_add(rep, "policies", row, "limit at end", RS_COUNT, (double)cl_limit(&st->cl));
-    rs_report_add(rep, "policies", row, "lowest limit", RS_COUNT, (double)st->min_seen);
-    rs_report_add(rep, "policies", row, "highest limit", RS_COUNT, (double)st->max_seen);
+    double rejected = 0, limit = 0, lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        const pac_state_t *st = states[i];
+        rejected += (double)st->cl.rejected;
+        limit += (double)cl_limit(&st->cl);
+        if (st->min_seen < lo) lo = (double)st->min_seen;
+        if (st->max_seen > hi) hi = (double)st->max_seen;
+    }
+    rs_report_add(rep, "policies", row, "rejected", RS_COUNT, rejected);
+    rs_report_add(rep, "policies", row, "limit at end", RS_COUNT, n ? limit / (double)n : NAN);   /* per pod */
+    rs_report_add(rep, "policies", row, "lowest limit", RS_COUNT, n ? lo : NAN);
+    rs_report_add(rep, "policies", row, "highest limit", RS_COUNT, n ? hi : NAN);
 }
 
 const policy_type_t pol_adaptive_concurrency = {

@@ -53,11 +53,13 @@ static pol_verdict_t admit(void *state, const void *spec, pol_ctx_t *ctx)
     return POL_REJECT;
 }
 
-static void report(const void *state, const char *edge, rs_report_t *rep)
+static void report(const void *const *states, size_t n, const char *edge, rs_report_t *rep)
 {
     char row[80];
     snprintf(row, sizeof row, "%s bulkhead", edge);
-    rs_report_add(rep, "policies", row, "rejected", RS_COUNT, (double)((const pbh_state_t *)state)->rejected);
+    double rejected = 0;
+    for (size_t i = 0; i < n; i++) rejected += (double)((const pbh_state_t *)states[i])->rejected;
+    rs_report_add(rep, "policies", row, "rejected", RS_COUNT, rejected);
 }
 
 const policy_type_t pol_bulkhead = {

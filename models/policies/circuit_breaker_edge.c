@@ -69,13 +69,18 @@ static void done(void *state, const void *spec, pol_ctx_t *ctx)
     cb_record(&((pcb_state_t *)state)->cb, ctx->now, failed, ctx->latency);
 }
 
-static void report(const void *state, const char *edge, rs_report_t *rep)
+static void report(const void *const *states, size_t n, const char *edge, rs_report_t *rep)
 {
-    const pcb_state_t *st = state;
     char row[80];
     snprintf(row, sizeof row, "%s circuit_breaker", edge);
-    rs_report_add(rep, "policies", row, "opened", RS_COUNT, (double)st->cb.opens);
-    rs_report_add(rep, "policies", row, "rejected", RS_COUNT, (double)st->cb.rejected);
+    double opens = 0, rejected = 0;
+    for (size_t i = 0; i < n; i++) {
+        const pcb_state_t *st = states[i];
+        opens += (double)st->cb.opens;
+        rejected += (double)st->cb.rejected;
+    }
+    rs_report_add(rep, "policies", row, "opened", RS_COUNT, opens);
+    rs_report_add(rep, "policies", row, "rejected", RS_COUNT, rejected);
 }
 
 const policy_type_t pol_circuit_breaker = {

@@ -3,6 +3,7 @@
  * type table and the scenario tree. */
 #include "models/policies/policy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,31 +81,89 @@ void pol_specs_fini(pol_spec_t *p, size_t n)
     free(p);
 }
 
-int pol_insts_init(pol_inst_t **out, const pol_spec_t *specs, size_t n, sim_t *sim, const char *edge)
+static void pod_edge_name(char *buf, size_t size, const char *edge, int pod)
+{
+    if (pod == 0) snprintf(buf, size, "%s", edge);
+    else snprintf(buf, size, "%s@pod%d", edge, pod);
+}
+
+static void inst_free(pol_inst_t *q)
+{
+    if (q->shared || !q->state) return;
+    if (q->type->fini) q->type->fini(q->state);
+    free(q->state);
+    q->state = NULL;
+}
+
+/* A fresh state for instance i of pod `pod` (not a shared one). */
+static int inst_make(pol_inst_t *q, sim_t *sim, const char *edge, int pod)
+{
+    char name[160];
+    pod_edge_name(name, sizeof name, edge, pod);
+    q->shared = false;
+    q->state = calloc(1, q->type->state_size ? q->type->state_size : 1);
+    return q->state ? q->type->init(q->state, q->spec, sim, name) : SIM_ENOMEM;
+}
+
+int pol_insts_init(pol_inst_t **out, const pol_spec_t *specs, size_t n, int pods, sim_t *sim, const char *edge)
 {
     *out = NULL;
     if (n == 0) return 0;
-    pol_inst_t *p = calloc(n, sizeof *p);
+    if (pods < 1) pods = 1;
+    pol_inst_t *p = calloc((size_t)pods * n, sizeof *p);
     if (!p) return SIM_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        p[i].type = specs[i].type;
-        p[i].spec = specs[i].spec;
-        p[i].state = calloc(1, specs[i].type->state_size ? specs[i].type->state_size : 1);
-        int rc = p[i].state ? specs[i].type->init(p[i].state, p[i].spec, sim, edge) : SIM_ENOMEM;
-        if (rc != 0) {
-            pol_insts_fini(p, i + 1);
-            return rc;
+    for (int pod = 0; pod < pods; pod++)
+        for (size_t i = 0; i < n; i++) {
+            pol_inst_t *q = &p[(size_t)pod * n + i];
+            q->type = specs[i].type;
+            q->spec = specs[i].spec;
+            if (pod > 0 && q->type->cluster && q->type->cluster(q->spec)) {
+                q->state = p[i].state;   /* one store for the cluster */
+                q->shared = true;
+                continue;
+            }
+            int rc = inst_make(q, sim, edge, pod);
+            if (rc != 0) {
+                pol_insts_fini(p, n, pods);
+                return rc;
+            }
         }
-    }
     *out = p;
     return 0;
 }
 
-void pol_insts_fini(pol_inst_t *p, size_t n)
+void pol_insts_fini(pol_inst_t *p, size_t n, int pods)
+{
+    if (pods < 1) pods = 1;
+    for (size_t i = 0; p && i < (size_t)pods * n; i++) inst_free(&p[i]);
+    free(p);
+}
+
+int pol_insts_reset(pol_inst_t *p, size_t n, int pod, sim_t *sim, const char *edge)
 {
     for (size_t i = 0; p && i < n; i++) {
-        if (p[i].state && p[i].type->fini) p[i].type->fini(p[i].state);
-        free(p[i].state);
+        pol_inst_t *q = &p[(size_t)pod * n + i];
+        if (q->shared || (q->type->cluster && q->type->cluster(q->spec))) continue;
+        inst_free(q);
+        int rc = inst_make(q, sim, edge, pod);
+        if (rc != 0) return rc;
     }
-    free(p);
+    return 0;
+}
+
+void pol_insts_report(const pol_inst_t *p, size_t n, int pods, const char *edge, rs_report_t *rep)
+{
+    if (pods < 1) pods = 1;
+    const void **states = malloc((size_t)pods * sizeof *states);
+    if (!states) return;   /* out of memory at the end of a run: the rows are left out */
+    for (size_t i = 0; p && i < n; i++) {
+        if (!p[i].type->report) continue;
+        size_t m = 0;
+        for (int pod = 0; pod < pods; pod++) {
+            const pol_inst_t *q = &p[(size_t)pod * n + i];
+            if (!q->shared) states[m++] = q->state;
+        }
+        p[i].type->report(states, m, edge, rep);
+    }
+    free(states);
 }

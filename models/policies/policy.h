@@ -53,7 +53,11 @@ typedef struct pol_ctx {
     sim_time_t latency;       /* done/retry: issue to outcome */
     uint32_t flags;           /* done: the call's result flags (CALL_F_*) */
     sim_time_t retry_delay;   /* retry: out, the delay before the next attempt */
+    sim_time_t admit_delay;   /* admit: out, added to the time the decision took (a shared
+                                 store's round trip); the attempt goes out after the sum */
     sim_time_t prev_delay;    /* retry: the previous delay (decorrelated jitter) */
+    unsigned retry_on;        /* the edge's retryable outcome classes (its retry policy's
+                                 retry_on, RETRY_ON_* of retry.h; 0 without one) */
     int64_t inflight;         /* attempts in flight on the edge (admit: not counting this one) */
     int64_t retries_inflight; /* retries decided and not yet ended on the edge */
     int64_t inflight_at_issue;/* done: `inflight` when this attempt was issued, itself included */
@@ -76,8 +80,13 @@ typedef struct policy_type {
     bool (*retry)(void *state, const void *spec, pol_ctx_t *ctx);           /* NULL: no retry */
     bool (*allow_retry)(const void *state, const void *spec, const pol_ctx_t *ctx);   /* NULL: allow */
     void (*retry_scheduled)(void *state, const void *spec, const pol_ctx_t *ctx);     /* may be NULL */
-    /* Figures for the run's report, section "policies", row "<edge> <policy>". */
-    void (*report)(const void *state, const char *edge, rs_report_t *rep);  /* may be NULL */
+    /* Figures for the run's report, section "policies", row "<edge> <policy>",
+     * over the n distinct instances of the edge (one per gateway pod, or one
+     * shared): counts summed, levels averaged, extremes over all. */
+    void (*report)(const void *const *states, size_t n, const char *edge, rs_report_t *rep);  /* may be NULL */
+    /* The instance is one for the whole cluster (a store shared by every
+     * pod), not one per pod. NULL: per pod. */
+    bool (*cluster)(const void *spec);
 } policy_type_t;
 
 /* The registry, in chain order. */
@@ -95,6 +104,7 @@ typedef struct {
     const policy_type_t *type;
     const void *spec;
     void *state;
+    bool shared;              /* another instance's state (a cluster-scoped policy's pods > 0) */
 } pol_inst_t;
 
 /* The policies named in an edge mapping (keys that are registry names), in
@@ -105,8 +115,18 @@ typedef struct {
 int pol_specs_parse(sim_diag_t *d, sim_cfg_node_t *edge_map, sim_cfg_node_t *preset, pol_spec_t **out, size_t *n);
 void pol_specs_fini(pol_spec_t *p, size_t n);
 
-/* Instances for a run; pol_insts_fini frees them. */
-int pol_insts_init(pol_inst_t **out, const pol_spec_t *specs, size_t n, sim_t *sim, const char *edge);
-void pol_insts_fini(pol_inst_t *p, size_t n);
+/* Instances for a run, one set per gateway pod (pod-major: pod p's are
+ * out[p * n .. p * n + n - 1]): each client-side policy keeps its state
+ * per process, as Resilience4j, Envoy, gRPC and the AWS SDK do; a policy
+ * whose `cluster` says so has one state shared by every pod. Pod 0's
+ * random streams are named after the edge ("policy/<edge>/retry"), pod
+ * p's after "<edge>@pod<p>". pol_insts_fini frees them. */
+int pol_insts_init(pol_inst_t **out, const pol_spec_t *specs, size_t n, int pods, sim_t *sim, const char *edge);
+void pol_insts_fini(pol_inst_t *p, size_t n, int pods);
+/* Reset pod p's own instances (its process restarted: in-memory state is
+ * gone); shared ones are left alone. 0 or SIM_ENOMEM. */
+int pol_insts_reset(pol_inst_t *p, size_t n, int pod, sim_t *sim, const char *edge);
+/* The report rows of the edge's policies, aggregated over the pods. */
+void pol_insts_report(const pol_inst_t *p, size_t n, int pods, const char *edge, rs_report_t *rep);
 
 #endif

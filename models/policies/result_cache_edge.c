@@ -3,10 +3,14 @@
  * request's query key; a hit answers the call without making it. Entries
  * are inserted after a successful call. LRU or TTL, as the embedding cache
  * (models/components/gateway/embcache.h), without memory accounting (an external cache such as
- * Redis).
+ * Redis). Being a shared store, it is one cache for the cluster: every
+ * gateway pod reads and fills the same entries (the store's round trip is
+ * not modelled: a lookup takes no time).
  *
  *   result_cache: {mode: lru, capacity: 20000}      # or {mode: ttl, ttl: 5m}
  */
+#include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +44,12 @@ static int init(void *state, const void *spec, sim_t *sim, const char *edge)
     return embc_init(&st->cache, spec, 0, NULL, NULL);
 }
 
+static bool cluster(const void *spec)
+{
+    (void)spec;
+    return true;
+}
+
 static void fini(void *state) { embc_fini(&((rc_state_t *)state)->cache); }
 
 static pol_verdict_t admit(void *state, const void *spec, pol_ctx_t *ctx)
@@ -66,14 +76,20 @@ static void done(void *state, const void *spec, pol_ctx_t *ctx)
     }
 }
 
-static void report(const void *state, const char *edge, rs_report_t *rep)
+static void report(const void *const *states, size_t n, const char *edge, rs_report_t *rep)
 {
-    const rc_state_t *st = state;
     char row[80];
     snprintf(row, sizeof row, "%s result_cache", edge);
-    uint64_t n = st->hits + st->misses;
-    rs_report_add(rep, "policies", row, "hit ratio", RS_RATIO, n ? (double)st->hits / (double)n : NAN);
-    rs_report_add(rep, "policies", row, "entries", RS_COUNT, (double)embc_entries(&st->cache));
+    uint64_t hits = 0, lookups = 0;
+    double entries = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rc_state_t *st = states[i];
+        hits += st->hits;
+        lookups += st->hits + st->misses;
+        entries += (double)embc_entries(&st->cache);
+    }
+    rs_report_add(rep, "policies", row, "hit ratio", RS_RATIO, lookups ? (double)hits / (double)lookups : NAN);
+    rs_report_add(rep, "policies", row, "entries", RS_COUNT, entries);
 }
 
 const policy_type_t pol_result_cache = {
@@ -86,4 +102,5 @@ const policy_type_t pol_result_cache = {
     .admit = admit,
     .done = done,
     .report = report,
+    .cluster = cluster,
 };

@@ -39,6 +39,18 @@ enum {
     RETRY_ON_UNAVAILABLE = 8,  /* no replica up, connection refused, an open circuit breaker */
 };
 
+/* The class of a call's outcome (0 for CALL_OK). */
+static inline unsigned retry_class(int call_status)
+{
+    switch (call_status) {
+    case 1: return RETRY_ON_ERROR;        /* CALL_ERROR */
+    case 2: return RETRY_ON_TIMEOUT;      /* CALL_TIMEOUT */
+    case 3: return RETRY_ON_REJECTED;     /* CALL_REJECTED */
+    case 4: return RETRY_ON_UNAVAILABLE;  /* CALL_UNAVAILABLE */
+    default: return 0;
+    }
+}
+
 typedef enum { RETRY_BACKOFF_CONSTANT, RETRY_BACKOFF_EXPONENTIAL } retry_backoff_t;
 typedef enum { RETRY_JITTER_NONE, RETRY_JITTER_FULL, RETRY_JITTER_EQUAL, RETRY_JITTER_DECORRELATED } retry_jitter_t;
 

@@ -29,10 +29,7 @@ static int init(void *state, const void *spec, sim_t *sim, const char *edge)
 static bool retry(void *state, const void *spec, pol_ctx_t *ctx)
 {
     pr_state_t *st = state;
-    int bit = ctx->status == CALL_ERROR ? RETRY_ON_ERROR
-              : ctx->status == CALL_TIMEOUT ? RETRY_ON_TIMEOUT
-              : ctx->status == CALL_REJECTED ? RETRY_ON_REJECTED
-              : ctx->status == CALL_UNAVAILABLE ? RETRY_ON_UNAVAILABLE : 0;
+    unsigned bit = retry_class(ctx->status);
     sim_time_t delay = retry_delay(spec, ctx->attempt, ctx->prev_delay, st->rng);
     if (!retry_should(spec, ctx->attempt + 1, bit, delay, ctx->now, ctx->deadline)) {
         st->given_up += bit != 0;
@@ -43,12 +40,13 @@ static bool retry(void *state, const void *spec, pol_ctx_t *ctx)
     return true;
 }
 
-static void report(const void *state, const char *edge, rs_report_t *rep)
+static void report(const void *const *states, size_t n, const char *edge, rs_report_t *rep)
 {
-    const pr_state_t *st = state;
     char row[80];
     snprintf(row, sizeof row, "%s retry", edge);
-    rs_report_add(rep, "policies", row, "retries", RS_COUNT, (double)st->retries);
+    double retries = 0;
+    for (size_t i = 0; i < n; i++) retries += (double)((const pr_state_t *)states[i])->retries;
+    rs_report_add(rep, "policies", row, "retries", RS_COUNT, retries);
 }
 
 const policy_type_t pol_retry = {

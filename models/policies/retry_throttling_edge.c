@@ -7,11 +7,15 @@
  *
  *   retry_throttling: {max_tokens: 10, token_ratio: 0.1}
  *
- * Every non-ok outcome is a failure here (gRPC counts the retryable status
- * codes; the edge's retry_on plays that part). */
+ * As in gRPC (A6), only a failure with a retryable status takes a token:
+ * the edge's retry policy's retry_on plays the part of
+ * retryableStatusCodes. A failure it would not retry (an edge retrying
+ * timeouts only, and an error) leaves the tokens alone. */
+#include <math.h>
 #include <stdio.h>
 
 #include "models/policies/policy.h"
+#include "models/policies/retry.h"
 #include "models/policies/retry_budget.h"
 #include "sim/error.h"
 
@@ -33,7 +37,8 @@ static void done(void *state, const void *spec, pol_ctx_t *ctx)
     (void)spec;
     prt_state_t *st = state;
     if (ctx->status == CALL_OK) rthr_on_success(&st->t);
-    else st->last_allowed = rthr_on_failure(&st->t);
+    else if (ctx->retry_on & retry_class(ctx->status)) st->last_allowed = rthr_on_failure(&st->t);
+    else st->last_allowed = false;   /* not retryable: not a retry's business */
 }
 
 /* Asked right after done() for the same failed attempt. */
@@ -43,13 +48,18 @@ static bool allow_retry(const void *state, const void *spec, const pol_ctx_t *ct
     return ((const prt_state_t *)state)->last_allowed;
 }
 
-static void report(const void *state, const char *edge, rs_report_t *rep)
+static void report(const void *const *states, size_t n, const char *edge, rs_report_t *rep)
 {
-    const prt_state_t *st = state;
     char row[80];
     snprintf(row, sizeof row, "%s retry_throttling", edge);
-    rs_report_add(rep, "policies", row, "tokens at end", RS_NUMBER, rthr_tokens(&st->t));
-    rs_report_add(rep, "policies", row, "retries throttled", RS_COUNT, (double)st->t.throttled);
+    double tokens = 0, throttled = 0;
+    for (size_t i = 0; i < n; i++) {
+        const prt_state_t *st = states[i];
+        tokens += rthr_tokens(&st->t);
+        throttled += (double)st->t.throttled;
+    }
+    rs_report_add(rep, "policies", row, "tokens at end", RS_NUMBER, n ? tokens / (double)n : NAN);   /* per channel */
+    rs_report_add(rep, "policies", row, "retries throttled", RS_COUNT, throttled);
 }
 
 const policy_type_t pol_retry_throttling = {

@@ -11,6 +11,7 @@
  *                                               # "+0.1 per success, -1 per retry": <= 1.1x load
  *
  * The cost a call's retry holds is kept in the call's policy note. */
+#include <math.h>
 #include <stdio.h>
 
 #include "models/policies/policy.h"
@@ -48,12 +49,13 @@ static void done(void *state, const void *spec, pol_ctx_t *ctx)
     if (ctx->status == CALL_OK) rq_on_success(&((prq_state_t *)state)->q, *ctx->note);
 }
 
-static void report(const void *state, const char *edge, rs_report_t *rep)
+static void report(const void *const *states, size_t n, const char *edge, rs_report_t *rep)
 {
-    const prq_state_t *st = state;
     char row[80];
     snprintf(row, sizeof row, "%s retry_token_bucket", edge);
-    rs_report_add(rep, "policies", row, "tokens at end", RS_COUNT, (double)st->q.tokens);
+    double tokens = 0;
+    for (size_t i = 0; i < n; i++) tokens += (double)((const prq_state_t *)states[i])->q.tokens;
+    rs_report_add(rep, "policies", row, "tokens at end", RS_COUNT, n ? tokens / (double)n : NAN);   /* per client */
 }
 
 const policy_type_t pol_retry_token_bucket = {

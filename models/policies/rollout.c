@@ -24,6 +24,8 @@ int roll_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, roll_spec_t *spec)
         .interval = 30 * SIM_SEC,
         .max_error_ratio = 0.01,
         .max_p95 = SIM_TIME_MAX,
+        .max_p95_ratio = INFINITY,
+        .max_error_ratio_increase = 1,
         .min_calls = 20,
         .failed_checks = 1,
         .rollback_time = 30 * SIM_SEC,
@@ -61,6 +63,8 @@ int roll_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, roll_spec_t *spec)
             sim_cfg_duration(d, c, "interval", SIM_CFG_POSITIVE, spec->interval, &spec->interval);
             sim_cfg_ratio(d, c, "max_error_ratio", 0, spec->max_error_ratio, &spec->max_error_ratio);
             sim_cfg_duration(d, c, "max_p95", SIM_CFG_UNBOUNDED | SIM_CFG_POSITIVE, spec->max_p95, &spec->max_p95);
+            sim_cfg_double(d, c, "max_p95_ratio", 0, 1, 1e9, INFINITY, &spec->max_p95_ratio);
+            sim_cfg_ratio(d, c, "max_error_ratio_increase", 0, 1, &spec->max_error_ratio_increase);
             sim_cfg_int(d, c, "min_calls", 0, 1, 1000000000, spec->min_calls, &spec->min_calls);
             sim_cfg_int(d, c, "failed_checks", 0, 1, 1000000, spec->failed_checks, &spec->failed_checks);
         }
@@ -105,7 +109,14 @@ static void fail(roll_t *ro, int rc)
 static void observe(void *ctx, int replica, call_status_t st, sim_time_t latency)
 {
     roll_t *ro = ctx;
-    if (!ro->bad[replica]) return;
+    if (!ro->bad[replica]) {
+        if (ro->state == ROLL_CANARY_RUNNING) {
+            ro->base_calls++;
+            ro->base_errors += st != CALL_OK;
+            sim_hist_add(&ro->base_time, latency);
+        }
+        return;
+    }
     ro->exposed_calls++;
     ro->exposed_errors += st != CALL_OK;
     if (ro->state == ROLL_CANARY_RUNNING) {
@@ -183,12 +194,19 @@ static void check_event(sim_t *sim, void *obj, uint64_t arg)
     bool enough = ro->win_calls >= (uint64_t)s->min_calls;
     bool failed = down || (enough && (err > s->max_error_ratio ||
                                       (s->max_p95 != SIM_TIME_MAX && p95 > (double)s->max_p95)));
+    /* against the baseline */
+    double berr = ro->base_calls ? (double)ro->base_errors / (double)ro->base_calls : 0;
+    double bp95 = ro->base_calls ? sim_hist_quantile(&ro->base_time, 0.95) : 0;
+    if (enough && ro->base_calls >= (uint64_t)s->min_calls)
+        failed |= err - berr > s->max_error_ratio_increase || (isfinite(s->max_p95_ratio) && p95 > s->max_p95_ratio * bp95);
     ro->win_calls = ro->win_errors = 0;
     sim_hist_reset(&ro->win_time);
+    ro->base_calls = ro->base_errors = 0;
+    sim_hist_reset(&ro->base_time);
     if (failed) {
         ro->checks_failed++;
-        log_event(ro, "canary_check_failed", err, "check %lld: %s error ratio %.4f, p95 %.4g s",
-                  (long long)ro->checks, down ? "a canary replica is down;" : "", err, p95 * 1e-9);
+        log_event(ro, "canary_check_failed", err, "check %lld: %s error ratio %.4f, p95 %.4g s (baseline %.4f, %.4g s)",
+                  (long long)ro->checks, down ? "a canary replica is down;" : "", err, p95 * 1e-9, berr, bp95 * 1e-9);
         if (ro->checks_failed >= s->failed_checks) {
             rollback(ro, "canary analysis failed");
             return;
@@ -272,7 +290,7 @@ int roll_init(roll_t *ro, sim_t *sim, const roll_spec_t *spec, rset_t *rs)
     ro->decided_at = ro->reverted_at = -1;
     snprintf(ro->source, sizeof ro->source, "%s", spec->target);
     ro->bad = calloc((size_t)rs->spec->replicas, sizeof *ro->bad);
-    if (!ro->bad || sim_hist_init(&ro->win_time)) return SIM_ENOMEM;
+    if (!ro->bad || sim_hist_init(&ro->win_time) || sim_hist_init(&ro->base_time)) return SIM_ENOMEM;
     rset_set_observer(rs, observe, ro);
     char name[160];
     snprintf(name, sizeof name, "change_replicas{component=%s}", spec->target);
@@ -287,6 +305,7 @@ void roll_fini(roll_t *ro)
     free(ro->bad);
     ro->bad = NULL;
     sim_hist_fini(&ro->win_time);
+    sim_hist_fini(&ro->base_time);
 }
 
 void roll_finish(roll_t *ro) { account(ro); }

@@ -14,7 +14,8 @@
  *         strategy: canary           # or all_at_once
  *         precheck: 30s              # health pre-check on one replica out of rotation
  *         canary: {weight: 10%, bake: 5m, interval: 30s, max_error_ratio: 1%,
- *                  max_p95: 500ms, min_calls: 20, failed_checks: 1}
+ *                  max_p95: 500ms, min_calls: 20, failed_checks: 1,
+ *                  max_p95_ratio: 1.5, max_error_ratio_increase: 0.5%}
  *         rollback_time: 30s         # from the decision to every replica reverted
  *         manual_rollback: 20m       # a human notices and reverts (unbounded: never)
  *
@@ -32,7 +33,12 @@
  *     apply it. Every `interval` the calls those replicas finished in the
  *     interval are checked: the check fails if at least `min_calls` ended
  *     and their error ratio exceeds `max_error_ratio` or their p95 time at
- *     the replica exceeds `max_p95`, or if a canary replica is down. After
+ *     the replica exceeds `max_p95`, or if a canary replica is down; and,
+ *     against the baseline (the replicas without the change, same
+ *     interval; Kayenta's canary-versus-baseline comparison reduced to
+ *     ratios), if their p95 exceeds `max_p95_ratio` x the baseline's or
+ *     their error ratio exceeds the baseline's by `max_error_ratio_increase`
+ *     (both need `min_calls` on each side). After
  *     `failed_checks` failed checks the change is rolled back; after `bake`
  *     with fewer it is promoted to every replica.
  *   rollback: `rollback_time` after the decision every replica that runs
@@ -70,6 +76,8 @@ typedef struct {
     sim_time_t bake, interval;
     double max_error_ratio;       /* 1 = no error rule */
     sim_time_t max_p95;           /* SIM_TIME_MAX = no latency rule */
+    double max_p95_ratio;         /* canary p95 / baseline p95; INFINITY = no rule */
+    double max_error_ratio_increase;   /* canary error ratio - baseline's; 1 = no rule */
     int64_t min_calls;
     int64_t failed_checks;
     sim_time_t rollback_time;
@@ -104,6 +112,8 @@ typedef struct {
     /* the canary analysis window */
     uint64_t win_calls, win_errors;
     sim_hist_t win_time;
+    uint64_t base_calls, base_errors;   /* the baseline replicas', same window */
+    sim_hist_t base_time;
     int64_t checks, checks_failed;
     /* totals */
     uint64_t exposed_calls;       /* calls served by replicas running the change */

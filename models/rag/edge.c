@@ -43,8 +43,9 @@ static pol_ctx_t pol_ctx(rag_t *rag, rag_req_t *r, int slot)
 {
     int target = r->slot_target[slot];
     pol_ctx_t x = {.sim = rag->sim, .now = sim_now(rag->sim), .attempt = r->attempt[slot], .key = r->key,
-                   .deadline = r->deadline, .prev_delay = r->prev_delay[slot],
-                   .inflight = rag->inflight[target], .retries_inflight = rag->retries_inflight[target],
+                   .deadline = r->deadline, .prev_delay = r->prev_delay[slot], .retry_on = rag->retry_on[target],
+                   .inflight = *rag_inflight(rag, target, r->replica),
+                   .retries_inflight = *rag_retries_inflight(rag, target, r->replica),
                    .inflight_at_issue = r->inflight_at_issue[slot], .note = &r->pol_note[slot]};
     return x;
 }
@@ -55,7 +56,7 @@ static inline void retry_end(rag_t *rag, rag_req_t *r, int slot)
 {
     if (r->retry_live & (1u << slot)) {
         r->retry_live &= (uint16_t)~(1u << slot);
-        rag->retries_inflight[r->slot_target[slot]]--;
+        (*rag_retries_inflight(rag, r->slot_target[slot], r->replica))--;
     }
 }
 
@@ -101,7 +102,7 @@ static void issue_call(rag_t *rag, rag_req_t *r, int slot, int target)
     default: break;
     }
     r->calls[slot] = c;
-    r->inflight_at_issue[slot] = (int32_t)++rag->inflight[target];
+    r->inflight_at_issue[slot] = (int32_t)++*rag_inflight(rag, target, r->replica);
     sim_time_t to = rag->spec->edge[target].timeout;
     if (rag->spec->context_propagation) {
         /* the call's context carries the request's deadline, and its own
@@ -151,12 +152,25 @@ static void retry_event(sim_t *sim, void *obj, uint64_t arg)
     rag_edge_attempt(rag, r, slot);
 }
 
+/* The attempt waited for its admission (a shared store's round trip). */
+static void admitted_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    rag_req_t *r = obj;
+    int slot = (int)arg;
+    rag_t *rag = ((gw_t *)r->job.job.st->owner)->hooks.ctx;
+    r->retry_timer[slot] = (sim_timer_t){0, 0};
+    r->attempt[slot]++;
+    issue_call(rag, r, slot, r->slot_target[slot]);
+}
+
 void rag_edge_attempt(rag_t *rag, rag_req_t *r, int slot)
 {
     int target = r->slot_target[slot];
     pol_ctx_t x = pol_ctx(rag, r, slot);
+    const pol_inst_t *pols = rag_pols(rag, target, r->replica);
     for (size_t i = 0; i < rag->npols[target]; i++) {
-        const pol_inst_t *p = &rag->pols[target][i];
+        const pol_inst_t *p = &pols[i];
         if (!p->type->admit) continue;
         pol_verdict_t v = p->type->admit(p->state, p->spec, &x);
         if (v == POL_HIT) {
@@ -174,7 +188,7 @@ void rag_edge_attempt(rag_t *rag, rag_req_t *r, int slot)
             x.latency = 0;
             x.inflight_at_issue = x.inflight + 1;
             for (size_t j = 0; j < i; j++) {
-                const pol_inst_t *q = &rag->pols[target][j];
+                const pol_inst_t *q = &pols[j];
                 if (q->type->admit && q->type->done) q->type->done(q->state, q->spec, &x);
             }
             retry_end(rag, r, slot);
@@ -183,20 +197,24 @@ void rag_edge_attempt(rag_t *rag, rag_req_t *r, int slot)
             return;
         }
     }
+    if (x.admit_delay > 0) {   /* the decision came from a shared store */
+        r->retry_timer[slot] = sim_schedule_in(rag->sim, x.admit_delay, admitted_event, r, (uint64_t)slot);
+        return;
+    }
     r->attempt[slot]++;
     issue_call(rag, r, slot, target);
 }
 
 /* A retry proposed by the edge's retry policy: every policy may veto it
  * (budgets, throttling); if none does, each is told it is taken. */
-static bool retry_allowed(rag_t *rag, int target, const pol_ctx_t *x)
+static bool retry_allowed(rag_t *rag, int target, const pol_inst_t *pols, const pol_ctx_t *x)
 {
     for (size_t i = 0; i < rag->npols[target]; i++) {
-        const pol_inst_t *p = &rag->pols[target][i];
+        const pol_inst_t *p = &pols[i];
         if (p->type->allow_retry && !p->type->allow_retry(p->state, p->spec, x)) return false;
     }
     for (size_t i = 0; i < rag->npols[target]; i++) {
-        const pol_inst_t *p = &rag->pols[target][i];
+        const pol_inst_t *p = &pols[i];
         if (p->type->retry_scheduled) p->type->retry_scheduled(p->state, p->spec, x);
     }
     return true;
@@ -210,29 +228,30 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
     int target = e->target;
     int slot = (int)c->tag;
     r->calls[slot] = NULL;
-    rag->inflight[target]--;
+    (*rag_inflight(rag, target, r->replica))--;
     retry_end(rag, r, slot);
     pol_ctx_t x = pol_ctx(rag, r, slot);
     x.attempt = r->attempt[slot] - 1;
     x.status = st;
     x.latency = sim_now(sim) - c->sent;
     x.flags = c->flags;
+    const pol_inst_t *pols = rag_pols(rag, target, r->replica);
     for (size_t i = 0; i < rag->npols[target]; i++) {
-        const pol_inst_t *p = &rag->pols[target][i];
+        const pol_inst_t *p = &pols[i];
         if (p->type->done) p->type->done(p->state, p->spec, &x);
     }
     if (st != CALL_OK) {
         for (size_t i = 0; i < rag->npols[target]; i++) {
-            const pol_inst_t *p = &rag->pols[target][i];
+            const pol_inst_t *p = &pols[i];
             if (p->type->retry && p->type->retry(p->state, p->spec, &x)) {
-                if (!retry_allowed(rag, target, &x)) {
+                if (!retry_allowed(rag, target, pols, &x)) {
                     rag->retry_vetoes[target]++;
                     break;
                 }
                 rag->retries[target]++;
                 r->prev_delay[slot] = x.retry_delay;
                 r->retry_live |= (uint16_t)(1u << slot);
-                rag->retries_inflight[target]++;
+                (*rag_retries_inflight(rag, target, r->replica))++;
                 r->retry_timer[slot] = sim_schedule_in(sim, x.retry_delay, retry_event, r, (uint64_t)slot);
                 return;
             }
@@ -252,7 +271,7 @@ void rag_abandon_calls(rag_t *rag, rag_req_t *r, bool cancel)
         call_t *c = r->calls[i];
         if (!c) continue;
         r->calls[i] = NULL;
-        rag->inflight[r->slot_target[i]]--;
+        (*rag_inflight(rag, r->slot_target[i], r->replica))--;
         call_abandon(rag->sim, c);
         const rag_edge_t *e = c->edge;
         if (cancel && rag->ops[e->target]->cancel) rag->ops[e->target]->cancel(rag->comp[e->target], c);
@@ -277,7 +296,10 @@ static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_statu
     sim_time_t lat = sim_now(rag->sim) - r->first_sent[slot];
     rag_stage_t *sg = &rag->stage[target];
     sg->calls++;
-    sim_hist_add2(&sg->all, &sg->win, lat);
+    /* latency quantiles cover calls that got an answer or ran out of time;
+     * a call refused on the spot (a full queue, an open breaker, a rate
+     * limit, no replica) is counted in `failed`, not averaged in at 0 s */
+    if (st != CALL_REJECTED && st != CALL_UNAVAILABLE) sim_hist_add2(&sg->all, &sg->win, lat);
     int ss = stage_slot(target);
     r->stage_s[ss] = (r->stage_s[ss] < 0 ? 0 : r->stage_s[ss]) + (float)sim_time_to_s(lat);
     if (st != CALL_OK) sg->failed++;
@@ -348,14 +370,14 @@ static void on_async_done(sim_t *sim, call_t *c, call_status_t st)
     const rag_edge_t *e = c->edge;
     rag_t *rag = e->rag;
     int target = e->target;
-    rag->inflight[target]--;
-    pol_ctx_t x = {.sim = sim, .now = sim_now(sim), .deadline = SIM_TIME_MAX, .status = st,
-                   .latency = sim_now(sim) - c->sent, .flags = c->flags, .inflight = rag->inflight[target],
-                   .retries_inflight = rag->retries_inflight[target], .inflight_at_issue = (int64_t)c->caller_u};
+    (*rag_inflight(rag, target, 0))--;
+    pol_ctx_t x = {.sim = sim, .now = sim_now(sim), .deadline = SIM_TIME_MAX, .status = st, .retry_on = rag->retry_on[target],
+                   .latency = sim_now(sim) - c->sent, .flags = c->flags, .inflight = *rag_inflight(rag, target, 0),
+                   .retries_inflight = *rag_retries_inflight(rag, target, 0), .inflight_at_issue = (int64_t)c->caller_u};
     int64_t note = 0;
     x.note = &note;
     for (size_t i = 0; i < rag->npols[target]; i++) {
-        const pol_inst_t *p = &rag->pols[target][i];
+        const pol_inst_t *p = &rag_pols(rag, target, 0)[i];
         if (p->type->done) p->type->done(p->state, p->spec, &x);
     }
     rag_stage_t *sg = &rag->stage[target];
@@ -379,10 +401,10 @@ static void async_flush(rag_t *rag, int target)
     a->items = 0;
     if (n == 0) return;
     int64_t note = 0;
-    pol_ctx_t x = {.sim = sim, .now = sim_now(sim), .deadline = SIM_TIME_MAX, .inflight = rag->inflight[target],
-                   .retries_inflight = rag->retries_inflight[target], .note = &note};
+    pol_ctx_t x = {.sim = sim, .now = sim_now(sim), .deadline = SIM_TIME_MAX, .retry_on = rag->retry_on[target], .inflight = *rag_inflight(rag, target, 0),
+                   .retries_inflight = *rag_retries_inflight(rag, target, 0), .note = &note};
     for (size_t i = 0; i < rag->npols[target]; i++) {
-        const pol_inst_t *p = &rag->pols[target][i];
+        const pol_inst_t *p = &rag_pols(rag, target, 0)[i];
         if (!p->type->admit) continue;
         pol_verdict_t v = p->type->admit(p->state, p->spec, &x);
         if (v == POL_PASS) continue;
@@ -390,7 +412,7 @@ static void async_flush(rag_t *rag, int target)
             x.status = CALL_REJECTED;
             x.inflight_at_issue = x.inflight + 1;
             for (size_t j = 0; j < i; j++) {
-                const pol_inst_t *q = &rag->pols[target][j];
+                const pol_inst_t *q = &rag_pols(rag, target, 0)[j];
                 if (q->type->admit && q->type->done) q->type->done(q->state, q->spec, &x);
             }
             rag->policy_rejects[target]++;
@@ -405,7 +427,7 @@ static void async_flush(rag_t *rag, int target)
         return;
     }
     c->edge = &rag->edge[target];
-    c->caller_u = (uint64_t)++rag->inflight[target];
+    c->caller_u = (uint64_t)++*rag_inflight(rag, target, 0);
     a->batches++;
     if (rag->spec->edge[target].timeout > 0) call_set_timeout_list(sim, c, &rag->edge[target].timeouts);
     rag->ops[target]->submit(rag->comp[target], c);

@@ -55,8 +55,10 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
         sim_series_set(sim, rag->col_rps[o], (double)rag->win_outcome[o] / secs);
         ended += rag->win_outcome[o];
     }
-    double ok = (double)(rag->win_outcome[RAG_OK_SUCCESS] + rag->win_outcome[RAG_DEGRADED]);
+    double ok = (double)rag->win_outcome[RAG_OK_SUCCESS];
+    double answered = ok + (double)rag->win_outcome[RAG_DEGRADED];
     sim_series_set(sim, rag->col_ratio, ended ? ok / (double)ended : NAN);
+    sim_series_set(sim, rag->col_answered, ended ? answered / (double)ended : NAN);
     sim_series_set(sim, rag->col_inflight, (double)rag->in_flight);
     sim_series_set(sim, rag->col_p50, sim_hist_quantile(&rag->win_latency, 0.50) * 1e-9);
     sim_series_set(sim, rag->col_p95, sim_hist_quantile(&rag->win_latency, 0.95) * 1e-9);
@@ -91,6 +93,7 @@ static void warmup(sim_t *sim, void *ctx)
     rag->warmup_end = sim_now(sim);
     rag->arrivals = rag->ungrounded = rag->retrievals = rag->retrievals_empty = rag->llm_calls = 0;
     rag->client_retries = 0;
+    rag->user_ended = rag->user_success = 0;
     memset(rag->outcome, 0, sizeof rag->outcome);
     memset(rag->reason, 0, (size_t)NREASONS(rag->ncomp) * sizeof *rag->reason);
     memset(rag->retries, 0, sizeof rag->retries);
@@ -120,7 +123,8 @@ static int setup_metrics(rag_t *rag)
         snprintf(name, sizeof name, "requests_per_second{outcome=%s}", rag_outcome_name((rag_outcome_t)o));
         rc |= add_col(sim, &rag->col_rps[o], name, "1/s", "requests that ended with this outcome in the interval / interval");
     }
-    rc |= add_col(sim, &rag->col_ratio, "success_ratio", "1", "(success + degraded) / requests ended in the interval");
+    rc |= add_col(sim, &rag->col_ratio, "success_ratio", "1", "full successes / requests ended in the interval (degraded answers are not)");
+    rc |= add_col(sim, &rag->col_answered, "answered_ratio", "1", "(success + degraded) / requests ended in the interval");
     rc |= add_col(sim, &rag->col_inflight, "requests_in_flight", "1", "requests held by the gateway, including those whose client gave up");
     rc |= add_col(sim, &rag->col_p50, "latency_p50_seconds", "s", "median latency of requests answered in the interval");
     rc |= add_col(sim, &rag->col_p95, "latency_p95_seconds", "s", "p95 latency of requests answered in the interval");

@@ -198,6 +198,7 @@ struct rag {
     wl_gen_t gen;
     sim_rng_t *rng_key, *rng_qtok, *rng_otok, *rng_deadline, *rng_leak, *rng_loss, *rng_client_retry, *rng_share;
     uint64_t client_retries;      /* resubmissions made (since warm-up) */
+    uint64_t user_ended, user_success;   /* users' requests ended for good (no resubmission follows), and fully answered */
 
     /* gateway */
     gw_t gw;
@@ -211,16 +212,18 @@ struct rag {
     call_pool_t calls;
     sim_tlist_t deadlines;        /* the requests' deadlines when the client's deadline is a constant (delay 0: not) */
 
-    /* policies per edge */
+    /* policies per edge, per gateway pod: npods x npols[k], pod-major (policy.h) */
     pol_inst_t *pols[RAG_MAX_COMP];
     size_t npols[RAG_MAX_COMP];
+    int npods;                    /* gateway pods, each a client process with its own policy state */
+    unsigned retry_on[RAG_MAX_COMP];   /* the edge's retry policy's retry_on (0: no retry policy) */
     embc_t answers;               /* answer cache (cached_answer fallback) */
     bool answers_ok;
     sim_rng_t *rng_retry, *rng_keyword;
     uint64_t fallbacks[RAG_MAX_COMP], retries[RAG_MAX_COMP], policy_rejects[RAG_MAX_COMP];
     uint64_t retry_vetoes[RAG_MAX_COMP];               /* retries a budget or throttle refused */
-    int64_t inflight[RAG_MAX_COMP];                    /* attempts issued, not ended for the caller */
-    int64_t retries_inflight[RAG_MAX_COMP];            /* retries decided, not yet ended */
+    int64_t *inflight;            /* [k x npods + pod]: attempts the pod issued on edge k, not ended for it */
+    int64_t *retries_inflight;    /* [k x npods + pod]: retries decided, not yet ended */
 
     /* configuration changes (spec->changes), one per entry */
     roll_t *rolls;
@@ -253,7 +256,7 @@ struct rag {
     double win_prompt_tokens;
     uint64_t win_llm_calls;
     sim_hist_t win_latency;
-    int col_rps[RAG_NOUTCOMES], col_ratio, col_inflight, col_p50, col_p95, col_p99;
+    int col_rps[RAG_NOUTCOMES], col_ratio, col_answered, col_inflight, col_p50, col_p95, col_p99;
     int col_empty, col_ungrounded, col_tokens, col_gw_cpu, col_gw_up;
     int *col_stage;
 

@@ -138,4 +138,17 @@ static inline uint64_t rag_prompt_key(uint64_t key, uint32_t flags)
     return x ? x : 1;
 }
 
+/* A gateway pod's view of edge k: its policy instances, its attempts and
+ * retries in flight. A request's pod is r->replica; async edges, which
+ * batch across pods, use pod 0's. */
+static inline const pol_inst_t *rag_pols(const rag_t *rag, int k, int pod)
+{
+    return rag->pols[k] + (size_t)pod * rag->npols[k];
+}
+static inline int64_t *rag_inflight(rag_t *rag, int k, int pod) { return &rag->inflight[k * rag->npods + pod]; }
+static inline int64_t *rag_retries_inflight(rag_t *rag, int k, int pod)
+{
+    return &rag->retries_inflight[k * rag->npods + pod];
+}
+
 #endif

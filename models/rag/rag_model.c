@@ -11,8 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "models/model.h"
+#include "models/policies/retry.h"
 #include "models/rag/rag_internal.h"
 #include "sim/units.h"
 
@@ -52,11 +54,19 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     if (!rag->rng_retry || !rag->rng_keyword) goto fail;
     if (embc_init(&rag->answers, &spec->answer_cache, 0, NULL, NULL)) goto fail;
     rag->answers_ok = true;
+    rag->npods = (int)spec->gw.replicas;
+    rag->inflight = calloc((size_t)rag->ncomp * (size_t)rag->npods, sizeof *rag->inflight);
+    rag->retries_inflight = calloc((size_t)rag->ncomp * (size_t)rag->npods, sizeof *rag->retries_inflight);
+    if (!rag->inflight || !rag->retries_inflight) goto fail;
     for (int k = 0; k < rag->ncomp; k++)
-        if (pol_insts_init(&rag->pols[k], spec->edge[k].pols, spec->edge[k].npols, sim, spec->comp_name[k]))
+        if (pol_insts_init(&rag->pols[k], spec->edge[k].pols, spec->edge[k].npols, rag->npods, sim, spec->comp_name[k]))
             goto fail;
-        else
+        else {
             rag->npols[k] = spec->edge[k].npols;
+            for (size_t j = 0; j < spec->edge[k].npols; j++)
+                if (strcmp(spec->edge[k].pols[j].type->name, "retry") == 0)
+                    rag->retry_on[k] = ((const retry_spec_t *)spec->edge[k].pols[j].spec)->retry_on;
+        }
     rag->rng_loss = sim_stream(sim, "faults/packet_loss");
     rag->rng_client_retry = sim_stream(sim, "workload/client_retry");
     rag->rng_share = sim_stream(sim, "workload/call_share");
@@ -129,7 +139,9 @@ void rag_destroy(rag_t *rag)
     sim_hist_fini(&rag->latency);
     sim_hist_fini(&rag->win_latency);
     sim_table_fini(&rag->requests);
-    for (int k = 0; k < RAG_MAX_COMP; k++) pol_insts_fini(rag->pols[k], rag->npols[k]);
+    for (int k = 0; k < RAG_MAX_COMP; k++) pol_insts_fini(rag->pols[k], rag->npols[k], rag->npods);
+    free(rag->inflight);
+    free(rag->retries_inflight);
     if (rag->answers_ok) embc_fini(&rag->answers);
     if (rag->rolls)
         for (size_t i = 0; i < spec->nchanges; i++) roll_fini(&rag->rolls[i]);
@@ -210,10 +222,7 @@ static void m_report(const void *vinst, rs_report_t *rep)
     for (int k = 0; k < rag->ncomp; k++) {
         if (!spec->uses[k]) continue;
         const char *n = spec->comp_name[k];
-        for (size_t i = 0; i < rag->npols[k]; i++) {
-            const pol_inst_t *p = &rag->pols[k][i];
-            if (p->type->report) p->type->report(p->state, n, rep);
-        }
+        pol_insts_report(rag->pols[k], rag->npols[k], rag->npods, n, rep);
         if (spec->edge[k].async) {
             char row[96];
             snprintf(row, sizeof row, "%s async", n);
@@ -251,7 +260,17 @@ static void m_report(const void *vinst, rs_report_t *rep)
         rs_report_add(rep, "summary", "", "client_retries", RS_COUNT, (double)rag->client_retries);
     for (int o = 0; o < RAG_NOUTCOMES; o++)
         rs_report_add(rep, "summary", "", rag_outcome_name((rag_outcome_t)o), RS_COUNT, (double)rag->outcome[o]);
-    rs_report_add(rep, "summary", "", "success_ratio", RS_RATIO, ended ? answered / (double)ended : NAN);
+    /* per attempt: every submission, a user's resubmission included, as the
+     * service's own dashboards count them; per request: what users asked
+     * for, a resubmission folded into the request it repeats */
+    rs_report_add(rep, "summary", "", "success_ratio", RS_RATIO,
+                  ended ? (double)rag->outcome[RAG_OK_SUCCESS] / (double)ended : NAN);
+    rs_report_add(rep, "summary", "", "answered_ratio", RS_RATIO, ended ? answered / (double)ended : NAN);
+    rs_report_add(rep, "summary", "", "degraded_ratio", RS_RATIO,
+                  ended ? (double)rag->outcome[RAG_DEGRADED] / (double)ended : NAN);
+    if (spec->client_retries > 0)
+        rs_report_add(rep, "summary", "", "request_success_ratio", RS_RATIO,
+                      rag->user_ended ? (double)rag->user_success / (double)rag->user_ended : NAN);
     rs_report_add(rep, "summary", "", "ungrounded_ratio", RS_RATIO, answered > 0 ? (double)rag->ungrounded / answered : NAN);
     rs_report_add(rep, "summary", "", "retrieval_empty_ratio", RS_RATIO,
                   rag->retrievals ? (double)rag->retrievals_empty / (double)rag->retrievals : NAN);
@@ -303,6 +322,67 @@ static bool m_trigger(const void *vspec, double *start_s, double *end_s)
     return true;
 }
 
+/* The node at `path` (keys separated by '.'), or the deepest that exists. */
+static sim_cfg_node_t *node_or_parent(sim_cfg_node_t *root, const char *const *path)
+{
+    sim_cfg_node_t *n = root;
+    for (; *path; path++) {
+        sim_cfg_node_t *c = n && n->kind == SIM_CFG_MAP ? sim_cfg_get(n, *path) : NULL;
+        if (!c) break;
+        n = c;
+    }
+    return n;
+}
+
+/* The article's anti-patterns, valid but known to fail under load: each is
+ * a warning (a trap scenario turns them on on purpose). */
+static void anti_patterns(const rag_spec_t *spec, sim_cfg_node_t *root, sim_diag_t *d)
+{
+    if (spec->gw.cache.mode == EMBC_UNBOUNDED) {
+        static const char *const path[] = {"gateway", "embedding_cache", "mode", NULL};
+        sim_cfg_warn(d, node_or_parent(root, path),
+                     "anti-pattern: the gateway's embedding cache is unbounded: its live heap grows with every "
+                     "new query until the OOM kill (bound it: mode: lru or ttl)");
+    }
+    if (!spec->context_propagation) {
+        static const char *const path[] = {"pipeline", "context_propagation", NULL};
+        sim_cfg_warn(d, node_or_parent(root, path),
+                     "anti-pattern: no context propagation: calls of a request the client gave up on run on, "
+                     "holding goroutines, memory and queue places (pipeline: {context_propagation: true})");
+    }
+    double dl = sim_dist_mean(&spec->deadline);
+    for (int k = 0; k < RAG_FIRST_DEP + (int)spec->ndeps && k < RAG_MAX_COMP; k++) {
+        if (!spec->uses[k] || !spec->comp_name[k]) continue;
+        const rag_edge_spec_t *e = &spec->edge[k];
+        const char *name = spec->comp_name[k];
+        const char *const tpath[] = {"calls", name, "timeout", NULL};
+        const char *const epath[] = {"calls", name, NULL};
+        if (isfinite(dl) && e->timeout > 0 && sim_time_to_s(e->timeout) > dl)
+            sim_cfg_warn(d, node_or_parent(root, tpath),
+                         "anti-pattern: the '%s' call's timeout (%g s) is longer than the client's deadline (mean %g s): "
+                         "the call outlives the request it serves",
+                         name, sim_time_to_s(e->timeout), dl);
+        const retry_spec_t *rs = NULL;
+        bool budget = false;
+        for (size_t j = 0; j < e->npols; j++) {
+            const char *t = e->pols[j].type->name;
+            if (strcmp(t, "retry") == 0) rs = e->pols[j].spec;
+            budget |= strcmp(t, "retry_budget") == 0 || strcmp(t, "retry_throttling") == 0 ||
+                      strcmp(t, "retry_token_bucket") == 0;
+        }
+        if (rs && rs->max_attempts > 1 && !budget)
+            sim_cfg_warn(d, node_or_parent(root, epath),
+                         "anti-pattern: the '%s' call retries without a budget: under failure its load grows %dx "
+                         "(add retry_budget, retry_throttling or retry_token_bucket)",
+                         name, (int)rs->max_attempts);
+        if (rs && rs->max_attempts > 1 && rs->jitter == RETRY_JITTER_NONE)
+            sim_cfg_warn(d, node_or_parent(root, epath),
+                         "anti-pattern: the '%s' call retries without jitter: clients that failed together retry "
+                         "together",
+                         name);
+    }
+}
+
 /* Valid but suspicious: a caller-side timeout or the client's deadline
  * longer than the run never fires, so the run cannot show what it protects
  * against. */
@@ -319,6 +399,7 @@ static void m_check(const void *vspec, const sim_scenario_t *sc, sim_cfg_node_t 
                          calls->keys[i]->text, sim_time_to_s(v), run);
     }
     double dl = sim_dist_mean(&spec->deadline);
+    anti_patterns(spec, root, d);
     if (isfinite(dl) && dl > run) {
         sim_cfg_node_t *wl = sim_cfg_get(root, "workload");
         sim_cfg_node_t *at = wl && wl->kind == SIM_CFG_MAP && sim_cfg_get(wl, "deadline") ? sim_cfg_get(wl, "deadline") : root;
@@ -339,6 +420,9 @@ static const model_direction_t directions[] = {
     {"arrivals", 0}, /* the workload: identical under common random numbers */
     {"rejected", -1},
     {"success_ratio", +1},
+    {"answered_ratio", +1},
+    {"degraded_ratio", -1},
+    {"request_success_ratio", +1},
     {"latency_mean_s", -1},
     {"latency_p50_s", -1},
     {"latency_p95_s", -1},
@@ -381,9 +465,11 @@ static const model_peak_t peaks[] = {
     {NULL, NULL, 0},
 };
 
-/* Answered requests are successes and degraded answers. */
-static const char *const ok_series[] = {"requests_per_second{outcome=success}",
-                                        "requests_per_second{outcome=degraded}", NULL};
+/* The incident metrics (worst window, time below the SLO, recovery) count
+ * full successes: a degraded answer (a fallback, a skipped check, a
+ * refusal) is not one, so that a variant cannot look better by refusing
+ * politely. answered_ratio counts both. */
+static const char *const ok_series[] = {"requests_per_second{outcome=success}", NULL};
 static const char *const ended_series[] = {"requests_per_second{outcome=success}",
                                            "requests_per_second{outcome=degraded}",
                                            "requests_per_second{outcome=timeout}",

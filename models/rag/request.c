@@ -41,7 +41,7 @@ static bool sampled(const rag_t *rag, uint64_t id)
 }
 
 /* The client's view: the request's outcome, recorded once. */
-static void maybe_client_retry(rag_t *rag, const rag_req_t *r, rag_outcome_t o);
+static bool maybe_client_retry(rag_t *rag, const rag_req_t *r, rag_outcome_t o);
 
 /* The request's deadline no longer matters (it ended, or its replica crashed). */
 static inline void clear_deadline(rag_t *rag, rag_req_t *r)
@@ -61,7 +61,10 @@ void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
     rag->outcome[o]++;
     rag->win_outcome[o]++;
     if (reason >= 0) rag->reason[reason]++;
-    if (rag->spec->client_retries > 0) maybe_client_retry(rag, r, o);
+    if (!(rag->spec->client_retries > 0 && maybe_client_retry(rag, r, o))) {   /* the user's request ends */
+        rag->user_ended++;
+        rag->user_success += o == RAG_OK_SUCCESS;
+    }
     if (o == RAG_OK_SUCCESS || o == RAG_DEGRADED) {
         sim_time_t lat = r->ended - r->arrival;
         sim_tmean_add(&rag->latency_s, lat);
@@ -144,7 +147,11 @@ void rag_on_request_cpu_done(void *ctx, stn_job_t *job, stn_outcome_t oc)
             rag->sim->error = SIM_ENOMEM;
             sim_stop(rag->sim);
         }
-        rag_req_outcome(rag, r, (r->flags & RQ_DEGRADED) ? RAG_DEGRADED : RAG_OK_SUCCESS, -1);
+        /* an answer generated without the context its retrieval failed to
+         * bring is degraded, not a success: the gateway knows it went on
+         * without chunks (chunks that came back but are unrelated, it does
+         * not know: those count as successes, and in ungrounded_ratio) */
+        rag_req_outcome(rag, r, (r->flags & (RQ_DEGRADED | RQ_EMPTY)) ? RAG_DEGRADED : RAG_OK_SUCCESS, -1);
         rag_req_release(rag, r);
     }
 }
@@ -162,6 +169,13 @@ void rag_fail_all(void *ctx, int replica)
         rag_req_outcome(rag, r, RAG_ERROR, reason);   /* clears its deadline (rag_req_release too) */
         rag_req_release(rag, r);
     }
+    /* its client-side policies lived in its memory: they start afresh
+     * (breakers closed, buckets full) when it restarts */
+    for (int k = 0; k < rag->ncomp; k++)
+        if (pol_insts_reset(rag->pols[k], rag->npols[k], replica, rag->sim, rag->spec->comp_name[k]) != 0) {
+            rag->sim->error = SIM_ENOMEM;
+            sim_stop(rag->sim);
+        }
 }
 
 static void admit_request(rag_t *rag, rag_req_t *r);
@@ -211,12 +225,13 @@ static void client_retry_event(sim_t *sim, void *obj, uint64_t arg)
     admit_request(rag, r);
 }
 
-static void maybe_client_retry(rag_t *rag, const rag_req_t *r, rag_outcome_t o)
+/* True if the user will try again (a new request is on its way). */
+static bool maybe_client_retry(rag_t *rag, const rag_req_t *r, rag_outcome_t o)
 {
     const rag_spec_t *spec = rag->spec;
-    if (r->client_try >= spec->client_retries || !(spec->client_retry_on & (1u << o))) return;
+    if (r->client_try >= spec->client_retries || !(spec->client_retry_on & (1u << o))) return false;
     rag_req_t *n = new_request(rag);
-    if (!n) return;
+    if (!n) return false;
     n->key = r->key;
     n->qtok = r->qtok;
     n->otok = r->otok;
@@ -226,6 +241,7 @@ static void maybe_client_retry(rag_t *rag, const rag_req_t *r, rag_outcome_t o)
     n->client_try = (uint8_t)(r->client_try + 1);
     double dly = sim_dist_sample(&spec->client_retry_delay, rag->rng_client_retry);
     sim_schedule_in(rag->sim, sim_time_from_s(dly), client_retry_event, n, (uint64_t)(uintptr_t)rag);
+    return true;
 }
 
 static void admit_request(rag_t *rag, rag_req_t *r)

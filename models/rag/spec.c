@@ -131,7 +131,10 @@ static int parse_pipeline(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     sim_cfg_int(d, p, "top_k", 0, 1, 10000, spec->top_k, &spec->top_k);
     sim_cfg_int(d, p, "chunk_tokens", 0, 1, 1000000, spec->chunk_tokens, &spec->chunk_tokens);
     sim_cfg_int(d, p, "system_prompt_tokens", 0, 0, 1000000, 0, &spec->system_prompt_tokens);
-    sim_cfg_bool(d, p, "context_propagation", 0, false, &spec->context_propagation);
+    /* on by default, as in a Go service that passes its request's context
+     * down (net/http's Request.Context, gRPC's deadline propagation); the
+     * goroutine pile-up trap turns it off */
+    sim_cfg_bool(d, p, "context_propagation", 0, true, &spec->context_propagation);
     if (embc_spec_parse(d, sim_cfg_get(p, "answer_cache"), &spec->answer_cache) == 0 && !sim_cfg_get(p, "answer_cache"))
         spec->answer_cache.mode = EMBC_NONE;
     sim_cfg_node_t *steps = sim_cfg_get(p, "steps");
@@ -282,11 +285,13 @@ static int tier_preset(sim_diag_t *d, rag_spec_t *spec, int tier, sim_cfg_node_t
 static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
 {
     int errs = d->errors, rc;
-    /* naive defaults: the article's 3 s retrieval timeout; generous elsewhere */
+    /* defaults: the article's 3 s retrieval timeout, 2 s for the embedder and
+     * the dependencies; generation has no timeout of its own: the request's
+     * deadline ends it (with context propagation, the default) */
     int ncomp = RAG_FIRST_DEP + (int)spec->ndeps;
     spec->edge[RAG_EMBEDDER].timeout = 2 * SIM_SEC;
     spec->edge[RAG_VECTORDB].timeout = 3 * SIM_SEC;
-    spec->edge[RAG_LLM].timeout = 60 * SIM_SEC;
+    spec->edge[RAG_LLM].timeout = 0;
     for (int k = RAG_FIRST_DEP; k < ncomp; k++) spec->edge[k].timeout = 2 * SIM_SEC;
     for (int k = 0; k < ncomp; k++) spec->edge[k].share = 1;
     sim_cfg_node_t *calls = sim_cfg_get(root, "calls");

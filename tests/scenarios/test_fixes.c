@@ -32,18 +32,22 @@ static cmprow_t better(hid_t f, const char *variant, const char *metric)
 Test(fixes, vectordb_avalanche_every_policy_prevents_the_oom_and_keeps_answers_grounded, .timeout = 900)
 {
     /* Chapter 1: the naive pipeline OOM-kills the vector DB during the
-     * spike and, with retrieval failing, answers without context. Each
-     * policy (rate limit at the gateway, result cache, circuit breaker with
-     * keyword-search fallback, all three) keeps the DB below its memory
-     * limit: no OOM kill, almost every answer grounded, retrieval faster.
-     * The success ratio alone cannot see the trap: the naive pipeline's
-     * context-free answers are short prompts that the LLM serves on time,
-     * so its success ratio is as high as the fixes' (within 0.1%). Its
-     * end-to-end p95 is low for the same reason (a third of the prefill
-     * tokens, so shorter steps for every decode): the fixes that keep
-     * slow retrievals out (rate limit, cache) beat it; the breaker, which
-     * lets retrievals of up to its 1 s slow-call threshold through, does
-     * not, and is only asked to cut the retrieval p95. */
+     * spike and, with retrieval failing, answers without context: 75% of
+     * its answers are degraded (generated without the chunks), a quarter
+     * full successes. Each policy (rate limit at the gateway, result cache,
+     * circuit breaker with keyword-search fallback, all three) keeps the DB
+     * below its memory limit: no OOM kill, almost every answer grounded,
+     * retrieval faster, and far more full successes. What they send to
+     * keyword search is degraded too (the rate limit's excess: 450/s
+     * offered against 350/s, ~18% at the peak; the breaker's while open),
+     * so only the cache reaches 100%. Every variant answers nearly every
+     * request (answered_ratio): the LLM serves context-free prompts on
+     * time, which is why the answered ratio alone cannot see the trap.
+     * End-to-end p95: the naive answers are cheap (a third of the prefill
+     * tokens); the fixes that keep slow retrievals out (rate limit, cache)
+     * still beat it, the breaker (which lets retrievals of up to its 1 s
+     * slow-call threshold through) does not, and is only asked to cut the
+     * retrieval p95. */
     char *path;
     hid_t f = run_compare("scenarios/trap-vectordb-avalanche.yaml", 2, &path, NULL);
     cmprow_t oom = comparison_row(f, "naive", "vectordb_oom_kills");
@@ -51,6 +55,7 @@ Test(fixes, vectordb_avalanche_every_policy_prevents_the_oom_and_keeps_answers_g
     cmprow_t ok0 = comparison_row(f, "naive", "success_ratio");
     cr_expect_geq(oom.mean, 2, "the naive baseline must collapse (OOM kills %g)", oom.mean);
     cr_expect_gt(ung.mean, 0.5, "naive ungrounded ratio %g", ung.mean);
+    cr_expect_lt(ok0.mean, 0.5, "naive full successes %g", ok0.mean);
     const char *fixes[] = {"rate_limit", "cache", "breaker", "governed"};
     for (size_t i = 0; i < 4; i++) {
         cmprow_t o = better(f, fixes[i], "vectordb_oom_kills");
@@ -60,12 +65,13 @@ Test(fixes, vectordb_avalanche_every_policy_prevents_the_oom_and_keeps_answers_g
         cr_expect_leq(u.mean, 0.05, "%s: ungrounded ratio %g", fixes[i], u.mean);
         better(f, fixes[i], "retrieval_p95_s");
         if (strcmp(fixes[i], "breaker") != 0) better(f, fixes[i], "latency_p95_s");
-        cmprow_t s = comparison_row(f, fixes[i], "success_ratio");
-        cr_expect_geq(s.mean, 0.998, "%s: success ratio %g", fixes[i], s.mean);
-        cr_expect_lt(fabs(s.mean - ok0.mean), 0.001, "%s: success ratio %g, naive %g", fixes[i], s.mean, ok0.mean);
-        cmprow_t w = comparison_row(f, fixes[i], "worst_window_success");
-        cr_expect_geq(w.mean, 0.99, "%s: worst window %g", fixes[i], w.mean);
+        cmprow_t s = better(f, fixes[i], "success_ratio");
+        cr_expect_geq(s.mean, 0.75, "%s: success ratio %g", fixes[i], s.mean);
+        better(f, fixes[i], "worst_window_success");
+        cmprow_t a = comparison_row(f, fixes[i], "answered_ratio");
+        cr_expect_geq(a.mean, 0.998, "%s: answered ratio %g", fixes[i], a.mean);
     }
+    cr_expect_geq(comparison_row(f, "cache", "success_ratio").mean, 0.999);
     close_trace(f, path);
 }
 

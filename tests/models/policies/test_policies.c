@@ -275,7 +275,7 @@ Test(policies, context_propagation_cancels_the_llm_call_at_the_deadline)
     for (int prop = 0; prop < 2; prop++) {
         fx_t f;
         run(&f, (cfg_t){.tpot = "1s", .deadline = "2s", .duration = "3s",
-                        .pipeline_extra = prop ? ", context_propagation: true" : ""});
+                        .pipeline_extra = prop ? ", context_propagation: true" : ", context_propagation: false"});
         const llm_t *l = f.rag->comp[RAG_LLM];
         cr_assert_eq(f.rag->outcome[RAG_TIMEOUT], 1);
         cr_assert_eq(llm_running(l, -1), prop ? 0 : 1, "propagation %d: %lld sequences", prop,
@@ -326,7 +326,7 @@ Test(policies, context_propagation_cancels_queued_work_of_a_timed_out_call)
     for (int prop = 0; prop < 2; prop++) {
         fx_t f;
         run(&f, (cfg_t){.rate = "100/s", .for_ = "1s", .duration = "10s", .tpot = "1ms", .dep_extra = ", concurrency: 1",
-                        .pipeline_extra = prop ? ", context_propagation: true" : "",
+                        .pipeline_extra = prop ? ", context_propagation: true" : ", context_propagation: false",
                         .extra = "calls: {guardrail: {timeout: 50ms}}\n"});
         const dep_t *g = f.rag->comp[RAG_FIRST_DEP];
         const stn_counts_t *n = &g->rs.st[0].n;
@@ -343,4 +343,24 @@ Test(policies, context_propagation_cancels_queued_work_of_a_timed_out_call)
         cr_assert_eq(f.rag->in_flight, 0);
         done(&f);
     }
+}
+
+Test(policies, retry_throttling_counts_only_retryable_failures)
+{
+    /* gRPC (A6): only a failure with a retryable status takes a token. The
+     * guardrail errors for the first 11 requests (1..11 s), which the edge
+     * does not retry (retry_on: [timeout]): the tokens stay at 10. Then it
+     * slows to 3 s against a 1 s timeout (12..20 s): the first timeout
+     * takes a token (10 -> 9 > 5) and its retry is allowed. Had the errors
+     * counted, 11 of them would have left 0 tokens and no retry. */
+    fx_t f;
+    run(&f, (cfg_t){.for_ = "20s", .duration = "40s",
+                    .extra = "calls:\n  guardrail:\n    timeout: 1s\n"
+                             "    retry: {max_attempts: 2, backoff: constant, base: 10ms, jitter: none, retry_on: [timeout]}\n"
+                             "    retry_throttling: {max_tokens: 10, token_ratio: 0.1}\n"
+                             "faults:\n  - {kind: errors, target: guardrail, at: 0s, for: 11800ms, ratio: 1}\n"
+                             "  - {kind: slowdown, target: guardrail, at: 11800ms, for: 30s, factor: 100}\n"});
+    cr_assert_gt(f.rag->retries[RAG_FIRST_DEP], 0, "the timeouts' retries are allowed");
+    cr_assert_eq(rec(&f, 0).outcome[0], 'e', "the first request fails with the guardrail's error: %s", rec(&f, 0).outcome);
+    done(&f);
 }

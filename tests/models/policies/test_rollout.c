@@ -221,3 +221,44 @@ Test(rollout, bad_changes_are_reported_where_they_are)
     sim_cfg_destroy(cfg);
     sim_diag_fini(&d);
 }
+
+Test(rollout, a_canary_is_judged_against_the_baseline)
+{
+    /* Kayenta-style relative rule: the canary's calls take 20 ms (slowdown
+     * 2), the baseline's 10 ms. With max_p95_ratio 1.5 the first check (at
+     * 15 s) fails: 20 > 1.5 x 10. With 2.5 it passes and the change is
+     * promoted after the bake, at 20 s. No absolute threshold is set. */
+    fx_t f;
+    run(&f, "30s",
+        "    effect: {slowdown: 2}\n"
+        "    rollout: {strategy: canary, rollback_time: 1s,\n"
+        "              canary: {weight: 10%, interval: 5s, bake: 10s, max_p95_ratio: 1.5}}\n");
+    cr_assert_eq(f.rag->rolls[0].state, ROLL_ROLLED_BACK);
+    cr_assert_lt(fabs(one_event(&f, "change_rollback") - 15.0), 1e-9);
+    done(&f);
+
+    run(&f, "30s",
+        "    effect: {slowdown: 2}\n"
+        "    rollout: {strategy: canary,\n"
+        "              canary: {weight: 10%, interval: 5s, bake: 10s, max_p95_ratio: 2.5}}\n");
+    cr_assert_eq(f.rag->rolls[0].state, ROLL_PROMOTED);
+    cr_assert_lt(fabs(one_event(&f, "change_promoted") - 20.0), 1e-9);
+    done(&f);
+
+    /* errors: the canary fails 30% of its calls, the baseline none; an
+     * increase of at most 50% passes, of at most 10% fails */
+    run(&f, "30s",
+        "    effect: {errors: 30%}\n"
+        "    rollout: {strategy: canary,\n"
+        "              canary: {weight: 10%, interval: 5s, bake: 10s, max_error_ratio: 100%,\n"
+        "                       max_error_ratio_increase: 50%}}\n");
+    cr_assert_eq(f.rag->rolls[0].state, ROLL_PROMOTED);
+    done(&f);
+    run(&f, "30s",
+        "    effect: {errors: 30%}\n"
+        "    rollout: {strategy: canary, rollback_time: 1s,\n"
+        "              canary: {weight: 10%, interval: 5s, bake: 10s, max_error_ratio: 100%,\n"
+        "                       max_error_ratio_increase: 10%}}\n");
+    cr_assert_eq(f.rag->rolls[0].state, ROLL_ROLLED_BACK);
+    done(&f);
+}
