@@ -290,7 +290,8 @@ void gw_crash(gw_t *g, int r, const char *kind, const char *detail)
     sim_t *sim = g->sim;
     char buf[224];
     sim_time_t delay = backoff_on_crash(&rp->backoff, &g->spec->backoff, sim_now(sim));
-    snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail, sim_time_to_s(delay));
+    if (delay == 0) snprintf(buf, sizeof buf, "%s; restarted at once (no back-off before a first crash)", detail);
+    else snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail, sim_time_to_s(delay));
     sim_log_event(sim, kind, rp->cpu.source, (double)gort_rss(&rp->rt), buf);
     if (!strcmp(kind, "oom_kill")) {
         g->oom_kills++;

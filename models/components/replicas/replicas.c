@@ -208,8 +208,11 @@ static void crash_one(rset_t *rs, int r, const char *kind, double value, const c
     lb_set_up(&rs->lb, r, false);
     sim_time_t delay = backoff_on_crash(&rp->backoff, &rs->spec->backoff, sim_now(sim));
     char buf[224];
-    snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail ? detail : kind,
-             sim_time_to_s(delay));
+    if (delay == 0)
+        snprintf(buf, sizeof buf, "%s; restarted at once (no back-off before a first crash)", detail ? detail : kind);
+    else
+        snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail ? detail : kind,
+                 sim_time_to_s(delay));
     sim_log_event(sim, kind, rs->st[r].source, value, buf);
     rp->restart = sim_schedule_in(sim, delay, restart_event, rs, (uint64_t)r);
     stn_abort_all(&rs->st[r]);
