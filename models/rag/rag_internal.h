@@ -41,6 +41,7 @@ enum {
     RQ_KEYWORD = 1u << 5,      /* retrieve through the keyword channel (the embedding failed) */
     RQ_FINISHED = 1u << 6,     /* answered early (refusal, cached answer): the step must not go on */
     RQ_CANCELLED = 1u << 7,    /* its context was cancelled (deadline, with context propagation) */
+    RQ_CONTEXT = 1u << 8,      /* a retrieval returned chunks (relevant or not): the prompt carries them */
 };
 
 struct rag_req {

@@ -282,8 +282,13 @@ void rag_run_step(rag_t *rag, rag_req_t *r)
     const rag_step_t *st = &spec->steps[r->step];
     for (int i = 0; i < st->ncalls; i++) {
         if (st->target[i] == RAG_LLM) {
-            /* system prompt + retrieved chunks + the question */
-            int64_t chunks = (r->flags & RQ_EMPTY) ? 0 : spec->top_k * spec->chunk_tokens;
+            /* system prompt + retrieved chunks + the question. Chunks only
+             * if a retrieval returned some: without one (no retrieve step,
+             * a retrieve the request skipped, a failed one) the prompt is
+             * the system prompt and the question, and the answer is built
+             * on nothing (RQ_EMPTY: ungrounded, not put in the answer cache) */
+            if (!(r->flags & RQ_CONTEXT)) r->flags |= RQ_EMPTY;
+            int64_t chunks = (r->flags & RQ_CONTEXT) && !(r->flags & RQ_EMPTY) ? spec->top_k * spec->chunk_tokens : 0;
             r->prompt_tokens = spec->system_prompt_tokens +
                                (int64_t)llround((double)(r->qtok + chunks) * rag->pollution);
             rag->llm_calls++;

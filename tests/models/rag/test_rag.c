@@ -134,6 +134,47 @@ Test(rag, failed_retrieval_still_goes_to_the_llm_ungrounded)
     done(&f);
 }
 
+Test(rag, without_a_retrieve_step_the_prompt_has_no_chunks_and_the_answer_is_ungrounded)
+{
+    /* No retrieval, no chunks: the prompt is the system prompt (100 tokens)
+     * and the question (40), whatever top_k and chunk_tokens say, and the
+     * answer is built on nothing. [generate]: pre 2 ms, generate, post 1 ms;
+     * [embed, generate]: the embedding (4 ms) changes nothing in the prompt. */
+    static const char *const pipelines[] = {"[generate]", "[embed, generate]"};
+    const double lat[] = {0.002 + LLM_50 + 0.001, 0.002 + 0.004 + LLM_50 + 0.001};
+    for (int i = 0; i < 2; i++) {
+        char yaml[8192];
+        snprintf(yaml, sizeof yaml,
+                 "%spipeline: {steps: %s, top_k: 5, chunk_tokens: 256, system_prompt_tokens: 100}\n", BASE_YAML,
+                 pipelines[i]);
+        fx_t f;
+        run(&f, yaml);
+        rec_t r = record(&f, 0);
+        cr_assert_str_eq(r.outcome, "success", "%s", pipelines[i]);
+        cr_assert_eq(r.prompt, 100 + 40, "%s: prompt = system prompt + query, no phantom chunks: %lld",
+                     pipelines[i], (long long)r.prompt);
+        cr_assert_eq(r.grounded, 0, "%s: no retrieval, not grounded", pipelines[i]);
+        expect_latency(&r, lat[i]);
+        cr_assert_eq(f.rag->ungrounded, 1, "%s", pipelines[i]);
+        cr_assert_eq(f.rag->retrievals, 0, "%s", pipelines[i]);
+        cr_assert_eq(f.rag->retrievals_empty, 0, "%s: no retrieval failed either", pipelines[i]);
+        cr_assert_float_eq(f.rag->prompt_tokens_sum, 140.0, 1e-12, "%s", pipelines[i]);
+        done(&f);
+    }
+    /* the same with a retrieve step: 100 + 40 + 5 x 256, grounded */
+    char yaml[8192];
+    snprintf(yaml, sizeof yaml,
+             "%spipeline: {steps: [embed, retrieve, generate], top_k: 5, chunk_tokens: 256, system_prompt_tokens: 100}\n",
+             BASE_YAML);
+    fx_t f;
+    run(&f, yaml);
+    rec_t r = record(&f, 0);
+    cr_assert_eq(r.prompt, 100 + 40 + 5 * 256);
+    cr_assert_eq(r.grounded, 1);
+    cr_assert_eq(f.rag->ungrounded, 0);
+    done(&f);
+}
+
 Test(rag, failed_dependency_fails_the_request_with_its_reason)
 {
     fx_t f;
