@@ -256,6 +256,43 @@ Test(rag, faults_act_during_their_window)
     }
 }
 
+/* Replace the first `from` in buf (which must hold it) by `to`, of the same length or shorter. */
+static void replace(char *buf, size_t size, const char *from, const char *to)
+{
+    char *p = strstr(buf, from);
+    cr_assert_not_null(p, "'%s' not in the scenario", from);
+    char tail[8192];
+    snprintf(tail, sizeof tail, "%s", p + strlen(from));
+    snprintf(p, size - (size_t)(p - buf), "%s%s", to, tail);
+}
+
+Test(rag, a_gateway_slowdown_acts_on_cpu_segments_when_they_start)
+{
+    /* One core, pre 1.5 s, post 1 ms, the guardrail (30 ms) as the only
+     * step; requests A at 1 s and B at 2 s; the gateway's CPU 2x slower
+     * from 0 to 2.5 s. A's pre starts at 1 s, slowed: 3 s, ends 4 s. B's
+     * pre was submitted at 2 s, during the slowdown, but starts at 4 s,
+     * after it: 1.5 s, ends 5.5 s. A's post (submitted 4.03 s) waits for
+     * it: 5.5 -> 5.501 s. B: guardrail 5.5 -> 5.53, post -> 5.531 s.
+     * Latencies: A 4.501 s, B 3.531 s (with B's pre slowed as at its
+     * submission: 6.001 s and 5.031 s). */
+    static char buf[8192];
+    snprintf(buf, sizeof buf, "%spipeline: {steps: [guardrail]}\n"
+             "faults: [{kind: slowdown, target: gateway, at: 0s, for: 2500ms, factor: 2}]\n", BASE_YAML);
+    replace(buf, sizeof buf, "pre: 2ms", "pre: 1500ms");
+    replace(buf, sizeof buf, "for: 1500ms", "for: 2500ms");
+    fx_t f;
+    run(&f, buf);
+    rec_t a = record(&f, 0), b = record(&f, 1);
+    cr_assert_str_eq(a.outcome, "success");
+    cr_assert_str_eq(b.outcome, "success");
+    cr_assert_float_eq(a.arrival, 1.0, 1e-12);
+    cr_assert_float_eq(b.arrival, 2.0, 1e-12);
+    expect_latency(&a, 4.501);
+    expect_latency(&b, 3.531);
+    done(&f);
+}
+
 Test(rag, demands_are_drawn_at_arrival_so_configurations_see_the_same_requests)
 {
     /* Two deployments that differ in the vector DB (1 thread vs 8, so every
