@@ -138,15 +138,18 @@ Test(rag, without_a_retrieve_step_the_prompt_has_no_chunks_and_the_answer_is_ung
 {
     /* No retrieval, no chunks: the prompt is the system prompt (100 tokens)
      * and the question (40), whatever top_k and chunk_tokens say, and the
-     * answer is built on nothing. [generate]: pre 2 ms, generate, post 1 ms;
-     * [embed, generate]: the embedding (4 ms) changes nothing in the prompt. */
+     * answer is built on nothing: ungrounded, and kept out of the answer
+     * cache; but nothing failed, so it is a success, not a degraded answer.
+     * [generate]: pre 2 ms, generate, post 1 ms; [embed, generate]: the
+     * embedding (4 ms) changes nothing in the prompt. */
     static const char *const pipelines[] = {"[generate]", "[embed, generate]"};
     const double lat[] = {0.002 + LLM_50 + 0.001, 0.002 + 0.004 + LLM_50 + 0.001};
     for (int i = 0; i < 2; i++) {
         char yaml[8192];
         snprintf(yaml, sizeof yaml,
-                 "%spipeline: {steps: %s, top_k: 5, chunk_tokens: 256, system_prompt_tokens: 100}\n", BASE_YAML,
-                 pipelines[i]);
+                 "%spipeline: {steps: %s, top_k: 5, chunk_tokens: 256, system_prompt_tokens: 100,\n"
+                 "           answer_cache: {mode: lru, capacity: 100}}\n",
+                 BASE_YAML, pipelines[i]);
         fx_t f;
         run(&f, yaml);
         rec_t r = record(&f, 0);
@@ -159,12 +162,15 @@ Test(rag, without_a_retrieve_step_the_prompt_has_no_chunks_and_the_answer_is_ung
         cr_assert_eq(f.rag->retrievals, 0, "%s", pipelines[i]);
         cr_assert_eq(f.rag->retrievals_empty, 0, "%s: no retrieval failed either", pipelines[i]);
         cr_assert_float_eq(f.rag->prompt_tokens_sum, 140.0, 1e-12, "%s", pipelines[i]);
+        cr_assert_eq(embc_entries(&f.rag->answers), 0, "%s: an ungrounded answer is not cached", pipelines[i]);
+        cr_assert_eq(f.rag->outcome[RAG_OK_SUCCESS], 1, "%s", pipelines[i]);
         done(&f);
     }
     /* the same with a retrieve step: 100 + 40 + 5 x 256, grounded */
     char yaml[8192];
     snprintf(yaml, sizeof yaml,
-             "%spipeline: {steps: [embed, retrieve, generate], top_k: 5, chunk_tokens: 256, system_prompt_tokens: 100}\n",
+             "%spipeline: {steps: [embed, retrieve, generate], top_k: 5, chunk_tokens: 256, system_prompt_tokens: 100,\n"
+             "           answer_cache: {mode: lru, capacity: 100}}\n",
              BASE_YAML);
     fx_t f;
     run(&f, yaml);
@@ -172,6 +178,7 @@ Test(rag, without_a_retrieve_step_the_prompt_has_no_chunks_and_the_answer_is_ung
     cr_assert_eq(r.prompt, 100 + 40 + 5 * 256);
     cr_assert_eq(r.grounded, 1);
     cr_assert_eq(f.rag->ungrounded, 0);
+    cr_assert_eq(embc_entries(&f.rag->answers), 1, "a grounded answer is cached");
     done(&f);
 }
 
