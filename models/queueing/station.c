@@ -175,6 +175,7 @@ static void start_service(station_t *st, stn_job_t *job, sim_time_t now)
     sim_tmean_add(&st->wait_s, now - job->enter);
     sim_time_t s = job->demand >= 0 ? job->demand
                                     : sim_time_from_s(sim_dist_sample(&st->spec->service, st->rng));
+    if (st->on_start) s = st->on_start(st->owner, st, job, s);   /* speed factors now, at the start */
     job->timer = sim_schedule_at(st->sim, now + s, complete_event, job, 0);
 }
 

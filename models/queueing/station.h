@@ -28,7 +28,11 @@
  * callback. The service time is the job's own demand if it has one
  * (job->demand >= 0, set by component models that compute it), else a draw
  * from the station's distribution on the station's stream
- * "station/<name>/service".
+ * "station/<name>/service". An owner whose servers can run slower or
+ * faster (a slowdown, CPU throttling, a cold start) installs a start hook
+ * (stn_set_start_hook): it is asked for the job's time when the job
+ * *starts* service, so a job queued during a slowdown that starts after it
+ * runs at the speed of its start, not of its arrival.
  *
  * Statistics after the warm-up: arrivals, completions, rejections,
  * timeouts; waiting time and sojourn time (moments and histogram);
@@ -62,6 +66,11 @@ typedef struct stn_job {
 } stn_job_t;
 
 typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t outcome);
+/* Called when `job` starts service at `st` with its nominal service time
+ * `s` (its demand, or the draw); returns the time it will take (>= 0), e.g.
+ * stn_scale(s, factor) with the owner's speed factors now. O(1), no
+ * allocation: it runs once per job. */
+typedef sim_time_t (*stn_start_fn)(void *owner, station_t *st, stn_job_t *job, sim_time_t s);
 
 typedef struct stn_spec {
     const char *name;
@@ -103,6 +112,7 @@ struct station {
     stn_job_t *head, *tail;       /* waiting, FIFO */
     stn_job_t *serving;           /* in service (unordered list) */
     stn_exit_fn on_exit;
+    stn_start_fn on_start;        /* NULL: the nominal time */
     void *owner;
     bool codel_on;                /* the CoDel machine runs (shedding or adaptive LIFO) */
     codel_t codel;
@@ -127,6 +137,16 @@ struct station {
  * `spec` must outlive the station. Returns 0 or SIM_ENOMEM. */
 int stn_init(station_t *st, sim_t *sim, const stn_spec_t *spec, stn_exit_fn on_exit, void *owner);
 void stn_fini(station_t *st);
+
+/* Install the start hook (NULL: none); its owner argument is the station's owner. */
+static inline void stn_set_start_hook(station_t *st, stn_start_fn fn) { st->on_start = fn; }
+
+/* s x factor, rounded to the ns (s itself when factor is 1), saturated as
+ * sim_time_from_s saturates. */
+static inline sim_time_t stn_scale(sim_time_t s, double factor)
+{
+    return factor == 1.0 ? s : sim_time_from_s(sim_time_to_s(s) * factor);
+}
 
 /* Offer a job. Returns true if it was accepted (in service or queued), false
  * if the queue was full (rejected: no callback will come). */

@@ -337,6 +337,7 @@ static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_statu
     if (retrieval) {
         rag->retrievals++;
         rag->win_retrievals++;
+        if (st == CALL_OK) r->flags |= RQ_CONTEXT;   /* chunks (relevant or not) for the prompt */
         if (st != CALL_OK) {
             /* naive: no breaker between retrieval and generation; go on empty */
             r->flags |= RQ_EMPTY;

@@ -37,7 +37,7 @@ void rag_record_request(rag_t *rag, const rag_req_t *r)
     sim_row_f64(t, row, 3, sim_time_to_s(sim_now(rag->sim)));
     sim_row_str(t, row, 4, rag_outcome_name((rag_outcome_t)r->outcome));
     sim_row_str(t, row, 5, reason);
-    sim_row_i64(t, row, 6, (r->flags & (RQ_EMPTY | RQ_IRRELEVANT)) == 0);
+    sim_row_i64(t, row, 6, (r->flags & RQ_UNGROUNDED) == 0);
     for (int i = 0; i < 4; i++) sim_row_f64(t, row, 7 + i, r->stage_s[i] >= 0 ? r->stage_s[i] : NAN);
     sim_row_i64(t, row, 11, r->qtok);
     sim_row_i64(t, row, 12, r->otok);

@@ -34,6 +34,8 @@
  *     (outcome error);
  *   - a retrieval that fails or times out yields no chunks and the pipeline
  *     goes on: the LLM answers without context (success, but ungrounded);
+ *     so does a pipeline without a retrieve step: the prompt carries chunks
+ *     only when a retrieval returned them;
  *   - when the client's deadline passes the request's outcome is timeout, but
  *     the gateway keeps working on it (no context propagation): its calls
  *     still load the components;

@@ -41,7 +41,12 @@ enum {
     RQ_KEYWORD = 1u << 5,      /* retrieve through the keyword channel (the embedding failed) */
     RQ_FINISHED = 1u << 6,     /* answered early (refusal, cached answer): the step must not go on */
     RQ_CANCELLED = 1u << 7,    /* its context was cancelled (deadline, with context propagation) */
+    RQ_CONTEXT = 1u << 8,      /* a retrieval returned chunks (relevant or not): the prompt carries them */
+    RQ_NOCTX = 1u << 9,        /* generated with no retrieval before it (none in the pipeline, or skipped) */
 };
+/* An answer built on no chunks or on unrelated ones: ungrounded, never put
+ * in the answer cache. */
+#define RQ_UNGROUNDED (RQ_EMPTY | RQ_IRRELEVANT | RQ_NOCTX)
 
 struct rag_req {
     gw_job_t job;               /* first: CPU work at the gateway replica */
@@ -133,6 +138,8 @@ static inline void rag_finish_step(rag_t *rag, rag_req_t *r)
  * Never 0 (0 means no key). */
 static inline uint64_t rag_prompt_key(uint64_t key, uint32_t flags)
 {
+    /* without a retrieval the prompt is that of a retrieval that failed: no chunks */
+    if (flags & RQ_NOCTX) flags |= RQ_EMPTY;
     uint64_t x = key * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(flags & (RQ_EMPTY | RQ_IRRELEVANT | RQ_KEYWORD));
     x ^= x >> 31;
     return x ? x : 1;

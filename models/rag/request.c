@@ -70,7 +70,7 @@ void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
         sim_tmean_add(&rag->latency_s, lat);
         sim_hist_add2(&rag->latency, &rag->win_latency, lat);
         rag->win_answers++;
-        if (r->flags & (RQ_EMPTY | RQ_IRRELEVANT)) {
+        if (r->flags & RQ_UNGROUNDED) {
             rag->ungrounded++;
             rag->win_ungrounded++;
         }
@@ -141,7 +141,7 @@ void rag_on_request_cpu_done(void *ctx, stn_job_t *job, stn_outcome_t oc)
         rag_run_step(rag, r);
     } else {
         r->phase = PH_DONE;
-        bool grounded = !(r->flags & (RQ_EMPTY | RQ_IRRELEVANT));
+        bool grounded = !(r->flags & RQ_UNGROUNDED);
         if (grounded && !(r->flags & RQ_DEGRADED) && rag->spec->answer_cache.mode != EMBC_NONE &&
             embc_insert(&rag->answers, r->key, sim_now(rag->sim)) != 0) {
             rag->sim->error = SIM_ENOMEM;
@@ -298,8 +298,15 @@ void rag_run_step(rag_t *rag, rag_req_t *r)
     const rag_step_t *st = &spec->steps[r->step];
     for (int i = 0; i < st->ncalls; i++) {
         if (st->target[i] == RAG_LLM) {
-            /* system prompt + retrieved chunks + the question */
-            int64_t chunks = (r->flags & RQ_EMPTY) ? 0 : spec->top_k * spec->chunk_tokens;
+            /* system prompt + retrieved chunks + the question. Chunks only
+             * if a retrieval returned some: without one the prompt is the
+             * system prompt and the question, and the answer is built on
+             * nothing (ungrounded, not put in the answer cache). A failed
+             * retrieval is RQ_EMPTY already; no retrieval at all (none in
+             * the pipeline) is RQ_NOCTX: nothing failed, but nothing grounds
+             * the answer either */
+            if (!(r->flags & (RQ_CONTEXT | RQ_EMPTY))) r->flags |= RQ_NOCTX;
+            int64_t chunks = (r->flags & RQ_CONTEXT) && !(r->flags & RQ_EMPTY) ? spec->top_k * spec->chunk_tokens : 0;
             r->prompt_tokens = spec->system_prompt_tokens +
                                (int64_t)llround((double)(r->qtok + chunks) * rag->pollution);
             rag->llm_calls++;

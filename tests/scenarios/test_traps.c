@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <hdf5.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -135,6 +136,42 @@ Test(traps, memory_leak_under_gomemlimit_gc_cpu_climbs_before_the_oom, .timeout 
     int ooms = 0;
     for (size_t i = 0; i < nev; i++) ooms += !strcmp(ev[i].kind, "oom_kill");
     cr_assert_geq(ooms, 2);
+
+    /* Go's GC CPU limiter: a bucket of 4 cores x 1 s caps GC CPU (workers
+     * and assists) at (4 x T + 4) / 2 CPU-s in any T: gc_cpu_ratio <= 0.5 +
+     * 0.5 s / 10 s in every 10 s sample, for each replica. The OOM comes
+     * with the collector at that cap: assists off, the killed replica's heap
+     * past the hard goal (1.1 x the GOMEMLIMIT goal, where assists would
+     * have finished the mark), past GOMEMLIMIT itself, into the container's
+     * 1 GiB. */
+    const double mib = 1048576.0;
+    for (int r = 0; r < 2; r++) {
+        char name[96];
+        snprintf(name, sizeof name, "gc_cpu_ratio{component=gateway,replica=%d}", r);
+        series_t g = series(f, RUN, name);
+        for (size_t i = 0; i < g.n; i++)
+            if (!isnan(g.v[i])) cr_assert_leq(g.v[i], 0.55 + 1e-9, "%s at sample %zu: %.4f", name, i, g.v[i]);
+        free(g.v);
+    }
+    for (size_t i = 0; i < gc.n; i++)
+        if (!isnan(gc.v[i])) cr_assert_leq(gc.v[i], 0.55 + 1e-9, "gc_cpu_ratio at sample %zu: %.4f", i, gc.v[i]);
+    int killed = ev[k].source[strlen(ev[k].source) - 1] - '0';
+    char name[96];
+    snprintf(name, sizeof name, "gc_cpu_ratio{component=gateway,replica=%d}", killed);
+    series_t gk = series(f, RUN, name);
+    snprintf(name, sizeof name, "goroutines{component=gateway,replica=%d}", killed);
+    series_t gor = series(f, RUN, name);
+    double top = 0;
+    for (size_t i = ioom - 3; i <= ioom; i++) top = gk.v[i] > top ? gk.v[i] : top;
+    cr_assert_geq(top, 0.45, "GC CPU at the limiter's cap before the kill: %.3f", top);
+    double stacks = gor.v[ioom] * 2048, overhead = 48 * mib, gomemlimit = 900 * mib;
+    double heap = ev[k].value - stacks - overhead;   /* the event's value is the RSS */
+    double hard = 1.1 * (gomemlimit - stacks - overhead);
+    cr_log_info("OOM kill at %.0f s: heap %.1f MiB, hard goal %.1f MiB, GOMEMLIMIT %.0f MiB", ev[k].time,
+                heap / mib, hard / mib, gomemlimit / mib);
+    cr_assert_gt(heap, hard, "the heap passed the hard goal: assists were off");
+    cr_assert_gt(heap, gomemlimit);
+    free(gk.v); free(gor.v);
     free(gc.v); free(cpu.v); free(lat.v); free(ev);
     H5Fclose(f);
     unlink(path);

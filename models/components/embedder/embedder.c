@@ -268,7 +268,6 @@ static void restart_event(sim_t *sim, void *obj, uint64_t arg)
     lb_set_up(&e->lb, r->idx, true);
     e->nup++;
     e->n.restarts++;
-    backoff_on_restart(&r->backoff, sim_now(sim));
     sim_log_event(sim, "replica_restarted", r->source, (double)r->backoff.crashes, "ready after back-off and startup");
     dispatch(e, r);
 }
@@ -359,6 +358,8 @@ static void kill_one(embedder_t *e, emb_replica_t *r, call_t **head, call_t **ta
     sim_cancel(e->sim, &r->flush);
 
     sim_time_t delay = backoff_on_crash(&r->backoff, &e->spec->restart_backoff, now);
+    /* the container starts again when the back-off ends; its start-up follows */
+    backoff_on_restart(&r->backoff, sat_add(now, delay));
     r->restart = sim_schedule_at(e->sim, sat_add(now, sat_add(delay, e->spec->startup)), restart_event, r, 0);
     char detail[160];
     snprintf(detail, sizeof detail, "%lld calls failed; restart in %.3f s (back-off %.3f s + startup %.3f s)",

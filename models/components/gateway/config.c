@@ -65,9 +65,7 @@ static void reload_start(gw_t *g, int r)
     g->reloads_started++;
     gort_goroutines(&rp->rt, 1);
     gort_retain(&rp->rt, g->spec->index_bytes + g->spec->reload_mem);
-    x->job.job.demand = sim_time_from_s(sim_time_to_s(g->spec->reload_cpu) / g->speed);
-    g->reload_cpu_s += sim_time_to_s(x->job.job.demand);
-    g->win_reload_cpu_s += sim_time_to_s(x->job.job.demand);
+    x->job.job.demand = g->spec->reload_cpu;   /* the CPU's speed applies, and it is booked, when it starts */
     stn_submit(&rp->cpu, &x->job.job);
 }
 

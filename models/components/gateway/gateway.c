@@ -165,6 +165,21 @@ static void on_cpu_done(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t o
         g->hooks.request_cpu_done(g->hooks.ctx, job, oc);
 }
 
+/* The CPU station's start hook: a segment runs at the CPU's speed when it
+ * starts (a throttle or slowdown that ended while it waited no longer
+ * counts). A reload's CPU is booked here, as it starts. */
+static sim_time_t on_cpu_start(void *owner, station_t *st, stn_job_t *job, sim_time_t s)
+{
+    (void)st;
+    gw_t *g = owner;
+    sim_time_t t = stn_scale(s, 1.0 / g->speed);
+    if (((gw_job_t *)job)->kind == GW_JOB_RELOAD) {
+        g->reload_cpu_s += sim_time_to_s(t);
+        g->win_reload_cpu_s += sim_time_to_s(t);
+    }
+    return t;
+}
+
 void gw_request_cpu(gw_t *g, int r, stn_job_t *job, bool pre)
 {
     gw_replica_t *rp = &g->rep[r];
@@ -172,7 +187,7 @@ void gw_request_cpu(gw_t *g, int r, stn_job_t *job, bool pre)
     int64_t alloc = pre ? g->spec->req_alloc / 2 : g->spec->req_alloc - g->spec->req_alloc / 2;
     double s = sim_dist_sample(d, g->rng_cpu) + gort_assist_seconds(&rp->rt, alloc);
     ((gw_job_t *)job)->kind = GW_JOB_REQUEST;
-    job->demand = sim_time_from_s(s / g->speed);
+    job->demand = sim_time_from_s(s);   /* nominal: the CPU's speed applies when it starts */
     gort_alloc(&rp->rt, alloc);
     stn_submit(&rp->cpu, job);    /* unbounded queue: always accepted */
 }
@@ -290,7 +305,8 @@ void gw_crash(gw_t *g, int r, const char *kind, const char *detail)
     sim_t *sim = g->sim;
     char buf[224];
     sim_time_t delay = backoff_on_crash(&rp->backoff, &g->spec->backoff, sim_now(sim));
-    snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail, sim_time_to_s(delay));
+    if (delay == 0) snprintf(buf, sizeof buf, "%s; restarted at once (no back-off before a first crash)", detail);
+    else snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail, sim_time_to_s(delay));
     sim_log_event(sim, kind, rp->cpu.source, (double)gort_rss(&rp->rt), buf);
     if (!strcmp(kind, "oom_kill")) {
         g->oom_kills++;
@@ -439,6 +455,7 @@ int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
     for (int r = 0; r < n; r++) {
         gw_replica_t *rp = &g->rep[r];
         if (stn_init(&rp->cpu, sim, &spec->stations[r], on_cpu_done, g)) return SIM_ENOMEM;
+        stn_set_start_hook(&rp->cpu, on_cpu_start);
         char label[64];
         snprintf(label, sizeof label, "component=gateway,replica=%d", r);
         if (gort_init(&rp->rt, sim, &spec->rt, &rp->cpu, label, on_oom, rp)) return SIM_ENOMEM;

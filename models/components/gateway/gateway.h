@@ -197,7 +197,7 @@ int gw_pick(gw_t *g);
 void gw_request_begin(gw_t *g, int r);
 void gw_request_end(gw_t *g, int r, uint32_t gen);
 /* Run a CPU segment (pre or post) of a request on replica r: allocation,
- * GC assist, capacity factor. */
+ * GC assist, and the capacity factor of the moment the segment starts. */
 void gw_request_cpu(gw_t *g, int r, stn_job_t *job, bool pre);
 /* The per-request watch bug: a new client and watch for this request.
  * Returns false if etcd refused it (lease quota). */

@@ -229,17 +229,58 @@ double gort_win_gc_cpu_seconds(const gort_t *g)
     return v;
 }
 
+/* ---- the GC CPU limiter -------------------------------------------------------------- */
+
+/* Go's gcCPULimiter (runtime/mgclimit.go, Go 1.19+): a leaky bucket of
+ * capacity GOMAXPROCS x 1 s that fills with GC CPU time and drains with
+ * mutator time: over an interval, fill += GC - mutator = 2 x GC - cores x
+ * interval, clamped to [0, capacity]. While it is full the limiter is on
+ * and allocating goroutines do not assist. GC CPU is the mark workers
+ * (workers x time while marking) and the assists; mutator time is the rest
+ * of GOMAXPROCS x time (idle time included, as in Go 1.19). Go turns the
+ * limiter off at its next update (at most gcCPULimiterUpdatePeriod, 10 ms,
+ * later) once the bucket has drained: an assist that fills the bucket
+ * switches assists off for LIM_PERIOD. */
+#define LIM_PERIOD (10 * SIM_MS)
+
+/* The bucket at `now`, from its last update, with the mark workers' rate. */
+static double lim_fill_at(const gort_t *g, sim_time_t now)
+{
+    double dt = sim_time_to_s(now - g->lim_last);
+    double c = (double)g->cores;
+    double rate = g->marking ? 2.0 * (double)g->workers - c : -c;   /* CPU-s per s */
+    double f = g->lim_fill + rate * dt;
+    return f < 0 ? 0 : f > g->lim_cap ? g->lim_cap : f;
+}
+
+/* Bring the bucket to now; call before `marking` changes. */
+static void lim_update(gort_t *g)
+{
+    sim_time_t now = sim_now(g->sim);
+    g->lim_fill = lim_fill_at(g, now);
+    g->lim_last = now;
+}
+
+/* Headroom left in the bucket now, CPU-seconds (0: the limiter is on). */
+static double lim_headroom(const gort_t *g)
+{
+    sim_time_t now = sim_now(g->sim);
+    if (now < g->lim_on_until) return 0.0;
+    double h = g->lim_cap - lim_fill_at(g, now);
+    return h > 1e-12 * g->lim_cap ? h : 0.0;
+}
+
+bool gort_limiting(const gort_t *g) { return !g->dead && lim_headroom(g) == 0.0; }
+
 /* ---- the collector ----------------------------------------------------------------- */
 
 static void mark_end_event(sim_t *sim, void *obj, uint64_t arg);
 static void forced_event(sim_t *sim, void *obj, uint64_t arg);
-static void retry_event(sim_t *sim, void *obj, uint64_t arg);
 
 static void cancel_timers(gort_t *g)
 {
     sim_cancel(g->sim, &g->mark_timer);
     sim_cancel(g->sim, &g->forced_timer);
-    sim_cancel(g->sim, &g->retry_timer);
 }
 
 /* sysmon forces a cycle when none ended for forcegcperiod; never with GOGC off. */
@@ -255,9 +296,8 @@ static void start_cycle(gort_t *g, bool forced)
     sim_t *sim = g->sim;
     sim_time_t now = sim_now(sim);
     sim_cancel(sim, &g->forced_timer);
-    sim_cancel(sim, &g->retry_timer);
+    lim_update(g);
     g->marking = true;
-    g->limit_driven = !forced && g->goal_is_limit;
     if (forced) g->forced_cycles++;
     g->mark_start = now;
     g->mark_work = (double)sat_add(g->live, stacks(g));                     /* bytes to scan */
@@ -269,12 +309,13 @@ static void start_cycle(gort_t *g, bool forced)
 }
 
 /* Heap trigger: Go starts a cycle from the allocator, so only once something
- * was allocated since the last cycle ended; the limiter may hold it back. */
+ * was allocated since the last cycle ended. The limiter does not hold cycles
+ * back (a heap above a GOMEMLIMIT goal collects back to back): it switches
+ * assists off. */
 static void maybe_start(gort_t *g)
 {
     if (g->dead || g->marking || g->goal == INT64_MAX) return;
     if (g->heap < g->trigger || g->alloc_since_gc <= 0) return;
-    if (sim_now(g->sim) < g->blocked_until) return;   /* retry_event comes then */
     start_cycle(g, false);
 }
 
@@ -286,6 +327,7 @@ static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
     g->mark_timer = (sim_timer_t){0, 0};
     account_mark(g);
     g->mark_dur = now - g->mark_start;   /* assists may have shortened it */
+    lim_update(g);
     g->marking = false;
     g->gc_cycles++;
     /* Instantaneous sweep: everything unreachable at mark end is freed. */
@@ -298,14 +340,6 @@ static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
     update_goal(g);
     if (g->cpu) stn_set_servers(g->cpu, g->cores);
     arm_forced(g);
-    if (g->limit_driven) {
-        /* GC CPU limiter: at most half of the time marking. */
-        g->blocked_until = now + g->mark_dur;
-        g->retry_timer = sim_schedule_at(sim, g->blocked_until, retry_event, g, 0);
-    } else {
-        g->blocked_until = now;
-    }
-    g->limit_driven = false;
 }
 
 static void forced_event(sim_t *sim, void *obj, uint64_t arg)
@@ -316,15 +350,6 @@ static void forced_event(sim_t *sim, void *obj, uint64_t arg)
     g->forced_timer = (sim_timer_t){0, 0};
     if (g->dead || g->marking) return;
     start_cycle(g, true);
-}
-
-static void retry_event(sim_t *sim, void *obj, uint64_t arg)
-{
-    (void)sim;
-    (void)arg;
-    gort_t *g = obj;
-    g->retry_timer = (sim_timer_t){0, 0};
-    maybe_start(g);
 }
 
 /* After RSS went up: the container's OOM killer, once per life. True if the
@@ -345,9 +370,15 @@ static bool check_oom(gort_t *g)
  * once the heap passes the goal, an allocating goroutine scans, per byte it
  * allocates, remaining scan work / heap left before the hard goal (goal x
  * 1.1), so that the mark ends before the heap reaches the hard goal; at the
- * hard goal the allocation finishes the mark itself. */
-static double assist_bytes(const gort_t *g, int64_t b)
+ * hard goal the allocation finishes the mark itself. The GC CPU limiter
+ * comes first: while it is on (the bucket full) there is no assist, and an
+ * assist stops where it would overfill the bucket (it adds 2 x its CPU:
+ * GC time that is not mutator time), as Go's assists, checked every 64 KiB
+ * of scan work, stop once the limiter turns on. The allocation then goes on
+ * without assisting: the heap grows past the goal, and past GOMEMLIMIT. */
+static double assist_bytes(const gort_t *g, int64_t b, double *dropped)
 {
+    *dropped = 0;
     if (g->dead || !g->marking || g->heap <= g->goal || b <= 0) return 0.0;
     double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
     double done = (double)g->workers * g->spec.mark_rate * elapsed + g->assisted;
@@ -356,25 +387,40 @@ static double assist_bytes(const gort_t *g, int64_t b)
     double hard = (double)g->goal * 1.1;
     double runway = hard - (double)g->heap;
     double x = runway > (double)b ? (double)b * remaining / runway : remaining;
-    return x < remaining ? x : remaining;
+    if (x > remaining) x = remaining;
+    double cap = lim_headroom(g) / 2.0 * g->spec.mark_rate;   /* bytes the bucket still admits */
+    if (x > cap) {
+        *dropped = x - cap;
+        x = cap;
+    }
+    return x;
 }
 
 double gort_assist_seconds(const gort_t *g, int64_t alloc_bytes)
 {
-    return assist_bytes(g, alloc_bytes) / g->spec.mark_rate;
+    double dropped;
+    return assist_bytes(g, alloc_bytes, &dropped) / g->spec.mark_rate;
 }
 
 static void allocate(gort_t *g, int64_t bytes, bool reachable)
 {
     assert(bytes >= 0 && "gort: negative allocation");
     if (g->dead || bytes <= 0) return;
-    double ab = assist_bytes(g, bytes);
+    double dropped;
+    double ab = assist_bytes(g, bytes, &dropped);
+    if (dropped > 0) g->assist_dropped_s += dropped / g->spec.mark_rate;
     if (ab > 0) {
         /* the assist's scanning brings the end of the mark closer */
         double a = ab / g->spec.mark_rate;
         add_gc_cpu(g, a);
         g->assist_cpu_s += a;
         g->assisted += ab;
+        lim_update(g);
+        g->lim_fill += 2.0 * a;   /* GC time, and not mutator time */
+        if (g->lim_fill >= g->lim_cap * (1 - 1e-12)) {
+            g->lim_fill = g->lim_cap;   /* full: the limiter turns on until its next update */
+            g->lim_on_until = sim_now(g->sim) + LIM_PERIOD;
+        }
         double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
         double left = g->mark_work - (double)g->workers * g->spec.mark_rate * elapsed - g->assisted;
         sim_cancel(g->sim, &g->mark_timer);
@@ -419,6 +465,7 @@ void gort_kill(gort_t *g)
     if (g->dead) return;
     if (g->marking) {
         account_mark(g);
+        lim_update(g);
         g->marking = false;
         if (g->cpu) stn_set_servers(g->cpu, g->cores);
     }
@@ -437,9 +484,9 @@ void gort_restart(gort_t *g)
     g->alloc_since_gc = 0;
     g->alloc_rate = 0;
     g->last_gc_end = sim_now(g->sim);
-    g->limit_driven = false;
     g->oom_fired = false;
-    g->blocked_until = sim_now(g->sim);
+    g->lim_fill = 0;   /* a new process: an empty bucket */
+    g->lim_last = g->lim_on_until = sim_now(g->sim);
     update_goal(g);
     arm_forced(g);   /* Go counts from the last GC; a fresh process counts from its start */
     check_oom(g);
@@ -477,6 +524,7 @@ int gort_init(gort_t *g, sim_t *sim, const gort_spec_t *spec, station_t *cpu, co
     g->cores = cpu && cpu->servers > 0 ? cpu->servers : 1;
     g->workers = llround(0.25 * (double)g->cores);
     if (g->workers < 1) g->workers = 1;
+    g->lim_cap = (double)g->cores;   /* 1 s of GOMAXPROCS */
     g->on_oom = on_oom;
     g->ctx = ctx;
     g->win_start = sim->last_sample;

@@ -26,11 +26,16 @@
  *    sweep is instantaneous: heap = live.
  *  - goal = max(marked + (marked + stacks) x GOGC/100, min_heap x GOGC/100),
  *    capped by GOMEMLIMIT - (stacks + runtime_overhead), never below the
- *    marked live heap. A cycle started under the GOMEMLIMIT goal is
- *    "limit-driven": the next may start only after a pause as long as its
- *    mark (at most 50% of the time marking: Go's GC CPU limiter).
- *  - Assists: while marking with heap > goal, an allocation of b bytes costs
- *    its goroutine b / mark_rate CPU-seconds of mark work.
+ *    marked live heap (a live heap above the GOMEMLIMIT goal collects back
+ *    to back).
+ *  - Assists: while marking with heap > goal, an allocation pays mark work
+ *    in proportion to the work left over the room left before 1.1 x goal.
+ *  - GC CPU limiter (Go 1.19+'s gcCPULimiter): a leaky bucket of capacity
+ *    cores x 1 s that fills with GC CPU (workers and assists) and drains
+ *    with mutator time. While it is full, allocations do not assist: GC
+ *    CPU stays at about half of GOMAXPROCS over a second or so, the mark
+ *    takes longer and the heap grows past its goal -- past GOMEMLIMIT --
+ *    until the container's limit kills the process.
  *  - RSS = heap + goroutines x stack_bytes + runtime_overhead; when it first
  *    exceeds memory_limit, on_oom is called (once per process life).
  *
@@ -42,8 +47,8 @@
  * heap_inuse_bytes, heap_live_bytes, heap_goal_bytes,
  * heap_alloc_bytes_per_second, rss_bytes, gc_cycles_total, gc_cpu_ratio.
  *
- * Cost: O(1) per call, no allocation after gort_init; at most three pending
- * events per replica (mark end, forced GC, limiter pause end). */
+ * Cost: O(1) per call, no allocation after gort_init; at most two pending
+ * events per replica (mark end, forced GC). */
 #ifndef MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 #define MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 
@@ -93,6 +98,8 @@ typedef struct gort {
                                  ended (or were cut by a kill) plus assists. With the
                                  running mark: gort_gc_cpu_seconds() */
     double assist_cpu_s;      /* of which assists */
+    double assist_dropped_s;  /* assist CPU-seconds the limiter switched off (not done,
+                                 not counted in gc_cpu_s), since the start of the run */
     double win_gc_cpu_s;      /* internal part of gort_win_gc_cpu_seconds(): read that */
     int64_t alloc_total;      /* bytes allocated (alloc + retain) since the start of the run */
 
@@ -108,14 +115,16 @@ typedef struct gort {
     double alloc_rate;        /* bytes/s allocated over the last cycle (pacer estimate); 0 unknown */
     sim_time_t last_gc_end;   /* when the last mark ended (or the process started) */
     bool goal_is_limit;       /* the goal is the GOMEMLIMIT goal */
-    bool limit_driven;        /* the running cycle started under the GOMEMLIMIT goal */
     bool oom_fired;           /* on_oom already called in this life */
     sim_time_t mark_start, mark_dur;
     double mark_work;         /* bytes the running mark must scan */
     double assisted;          /* of which scanned by assists */
-    sim_time_t blocked_until; /* limiter: no heap-triggered start before this */
+    double lim_fill;          /* GC CPU limiter: the bucket at lim_last, CPU-seconds */
+    double lim_cap;           /*   its capacity: cores x 1 s */
+    sim_time_t lim_last;
+    sim_time_t lim_on_until;  /*   an assist filled it: no assist before this (Go's 10 ms update) */
     sim_time_t win_start;     /* sample window that win_gc_cpu_s belongs to (its start) */
-    sim_timer_t mark_timer, forced_timer, retry_timer;
+    sim_timer_t mark_timer, forced_timer;
     gort_oom_fn on_oom;
     void *ctx;
     int64_t prev_alloc;       /* alloc_total at the previous sample */
@@ -152,11 +161,15 @@ void gort_release(gort_t *g, int64_t bytes);
 void gort_goroutines(gort_t *g, int64_t delta);
 
 /* Extra mutator CPU-seconds an allocation of `alloc_bytes` costs now: its
- * mark assist, alloc_bytes / mark_rate while marking with heap > goal, else
- * 0. Call it just before gort_alloc/gort_retain of the same bytes: they
- * count exactly this in gc_cpu_s (Go decides the assist at the start of
- * mallocgc, before the allocation can start a cycle). */
+ * mark assist while marking with heap > goal, at most what the GC CPU
+ * limiter still admits (0 while it is on), else 0. Call it just before
+ * gort_alloc/gort_retain of the same bytes: they count exactly this in
+ * gc_cpu_s (Go decides the assist at the start of mallocgc, before the
+ * allocation can start a cycle). */
 double gort_assist_seconds(const gort_t *g, int64_t alloc_bytes);
+
+/* The GC CPU limiter is on now: its bucket is full, allocations do not assist. */
+bool gort_limiting(const gort_t *g);
 
 /* heap + goroutines x stack_bytes + runtime_overhead (of the frozen state if dead). */
 int64_t gort_rss(const gort_t *g);

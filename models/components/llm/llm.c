@@ -133,11 +133,9 @@ static void restart_event(sim_t *sim, void *obj, uint64_t arg)
     (void)arg;
     llm_replica_t *rp = obj;
     llm_t *llm = rp->llm;
-    sim_time_t now = sim_now(sim);
     rp->restart_timer = (sim_timer_t){0, 0};
     rp->up = true;
     lb_set_up(&llm->lb, rp->idx, true);
-    backoff_on_restart(&rp->backoff, now);
     char detail[96];
     snprintf(detail, sizeof detail, "model loaded; restart %d", rp->backoff.crashes);
     sim_log_event(sim, "replica_restarted", rp->source, (double)rp->backoff.crashes, detail);
@@ -162,6 +160,8 @@ static void kill_one(llm_replica_t *rp)
 
     sim_time_t delay = backoff_on_crash(&rp->backoff, &llm->spec.restart_backoff, now);
     sim_time_t back = delay + llm->spec.startup;
+    /* the container starts again when the back-off ends; the model loads after */
+    backoff_on_restart(&rp->backoff, now + delay);
     rp->restart_timer = sim_schedule_at(sim, now + back, restart_event, rp, 0);
     char detail[160], b1[32], b2[32];
     sim_format_duration(b1, sizeof b1, delay);

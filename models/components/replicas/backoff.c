@@ -19,16 +19,18 @@ int backoff_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, backoff_spec_t *spec)
 
 void backoff_init(backoff_t *b, const backoff_spec_t *spec)
 {
-    b->next_delay = spec->initial;
+    (void)spec;
+    b->next_delay = 0;   /* no entry yet: the first crash restarts at once */
     b->last_restart = 0;
     b->crashes = 0;
 }
 
 sim_time_t backoff_on_crash(backoff_t *b, const backoff_spec_t *spec, sim_time_t now)
 {
-    if (b->crashes > 0 && now - b->last_restart >= spec->reset) b->next_delay = spec->initial;
+    /* the entry expires after `reset` without a crash: as if there were none */
+    if (b->crashes > 0 && now - b->last_restart >= spec->reset) b->next_delay = 0;
     sim_time_t d = b->next_delay;
-    b->next_delay = d > spec->cap / 2 ? spec->cap : d * 2;
+    b->next_delay = d == 0 ? spec->initial : d > spec->cap / 2 ? spec->cap : d * 2;
     b->crashes++;
     return d;
 }

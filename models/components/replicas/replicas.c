@@ -72,6 +72,8 @@ static void on_station_exit(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
     call_complete(sim, c, st);
 }
 
+static sim_time_t on_start(void *owner, station_t *st, stn_job_t *job, sim_time_t s);
+
 static void warmup(sim_t *sim, void *ctx)
 {
     (void)sim;
@@ -96,6 +98,7 @@ int rset_init(rset_t *rs, sim_t *sim, const rset_spec_t *spec, rset_done_fn done
     if (!rs->st || !rs->rep) return SIM_ENOMEM;
     for (int i = 0; i < n; i++) {
         if (stn_init(&rs->st[i], sim, &spec->stations[i], on_station_exit, rs)) return SIM_ENOMEM;
+        stn_set_start_hook(&rs->st[i], on_start);
         rs->rep[i].up = true;
         rs->rep[i].change_slowdown = 1;
         backoff_init(&rs->rep[i].backoff, &spec->backoff);
@@ -118,7 +121,7 @@ int rset_replicas_up(const rset_t *rs)
     return rs->lb.nup;
 }
 
-/* Service-time factor of replica r now: cold start and capacity. */
+/* Service-time factor of replica r now: cold start, a change's slowdown and capacity. */
 static double factor(const rset_t *rs, int r, sim_time_t now)
 {
     const rset_spec_t *sp = rs->spec;
@@ -132,6 +135,16 @@ static double factor(const rset_t *rs, int r, sim_time_t now)
     return f;
 }
 
+/* The station's start hook: the call's demand x the replica's factor at
+ * the moment it starts service (a call that waited through a slowdown runs
+ * at the speed of its start). */
+static sim_time_t on_start(void *owner, station_t *st, stn_job_t *job, sim_time_t s)
+{
+    (void)job;
+    rset_t *rs = owner;
+    return stn_scale(s, factor(rs, (int)(st - rs->st), sim_now(rs->sim)));
+}
+
 int rset_submit(rset_t *rs, call_t *c, double demand_s)
 {
     int r = lb_pick(&rs->lb);
@@ -140,7 +153,7 @@ int rset_submit(rset_t *rs, call_t *c, double demand_s)
         return -1;
     }
     c->replica = r;
-    c->job.demand = sim_time_from_s(demand_s * factor(rs, r, sim_now(rs->sim)));
+    c->job.demand = sim_time_from_s(demand_s);   /* nominal: the factors apply when it starts */
     lb_begin(&rs->lb, r);
     if (!stn_submit(&rs->st[r], &c->job)) {
         lb_end(&rs->lb, r);
@@ -208,8 +221,11 @@ static void crash_one(rset_t *rs, int r, const char *kind, double value, const c
     lb_set_up(&rs->lb, r, false);
     sim_time_t delay = backoff_on_crash(&rp->backoff, &rs->spec->backoff, sim_now(sim));
     char buf[224];
-    snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail ? detail : kind,
-             sim_time_to_s(delay));
+    if (delay == 0)
+        snprintf(buf, sizeof buf, "%s; restarted at once (no back-off before a first crash)", detail ? detail : kind);
+    else
+        snprintf(buf, sizeof buf, "%s; restart in %.3g s (CrashLoopBackOff)", detail ? detail : kind,
+                 sim_time_to_s(delay));
     sim_log_event(sim, kind, rs->st[r].source, value, buf);
     rp->restart = sim_schedule_in(sim, delay, restart_event, rs, (uint64_t)r);
     stn_abort_all(&rs->st[r]);

@@ -10,7 +10,11 @@
  *
  * The vector DB and the generic dependencies are built on this; a
  * component gives each call's mean service demand, the replica set applies
- * the cold factor and the capacity factor (CPU throttling) and runs it.
+ * the cold factor, a configuration change's slowdown and the capacity
+ * factor (CPU throttling, slowdowns) and runs it. The factors are those of
+ * the moment the call starts service, not of its arrival: a call queued
+ * during a slowdown that starts after it runs at nominal speed, and one
+ * that starts during it is slowed even if it arrived before.
  *
  *   replicas: 2
  *   threads: 8                  # (the component names this key: threads, concurrency)
@@ -100,7 +104,8 @@ int rset_init(rset_t *rs, sim_t *sim, const rset_spec_t *spec, rset_done_fn done
 void rset_fini(rset_t *rs);
 
 /* Send a call with mean service demand `demand` (seconds, before the cold
- * and capacity factors) to a replica chosen by the load balancer. No replica
+ * and capacity factors, which apply when it starts service) to a replica
+ * chosen by the load balancer. No replica
  * ready: CALL_UNAVAILABLE; queue full: CALL_REJECTED (both completed at
  * once). Returns the replica, or -1. */
 int rset_submit(rset_t *rs, call_t *c, double demand_s);

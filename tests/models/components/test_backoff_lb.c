@@ -7,14 +7,17 @@
 #include "models/components/replicas/lb.h"
 #include "testutil.h"
 
-Test(backoff, delays_double_from_10s_to_a_300s_cap)
+Test(backoff, first_crash_restarts_at_once_then_10s_doubling_to_a_300s_cap)
 {
+    /* The kubelet has no back-off entry for a container that never crashed:
+     * it restarts at once and the entry starts at 10 s; every further crash
+     * waits the entry's delay, which then doubles up to 300 s. */
     backoff_spec_t sp = BACKOFF_DEFAULTS;
     backoff_t b;
     backoff_init(&b, &sp);
-    sim_time_t want[] = {10, 20, 40, 80, 160, 300, 300};
+    sim_time_t want[] = {0, 10, 20, 40, 80, 160, 300, 300};
     sim_time_t now = 0;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         sim_time_t d = backoff_on_crash(&b, &sp, now);
         cr_assert_eq(d, want[i] * SIM_SEC, "crash %d: %lld s", i, (long long)(d / SIM_SEC));
         now += d;
@@ -23,23 +26,46 @@ Test(backoff, delays_double_from_10s_to_a_300s_cap)
     }
 }
 
-Test(backoff, ten_minutes_healthy_resets_the_delay)
+Test(backoff, ten_minutes_healthy_drops_the_entry_and_the_next_crash_restarts_at_once)
 {
     backoff_spec_t sp = BACKOFF_DEFAULTS;
     backoff_t b;
     backoff_init(&b, &sp);
     sim_time_t now = 0;
-    for (int i = 0; i < 4; i++) {                 /* 10, 20, 40, 80 */
-        now += backoff_on_crash(&b, &sp, now);
+    sim_time_t want[] = {0, 10, 20, 40};
+    for (int i = 0; i < 4; i++) {                 /* 0, 10, 20, 40 */
+        sim_time_t d = backoff_on_crash(&b, &sp, now);
+        cr_assert_eq(d, want[i] * SIM_SEC, "crash %d", i);
+        now += d;
         backoff_on_restart(&b, now);
         now += SIM_SEC;
     }
-    /* ran 9 min 59 s: not reset, 160 s */
+    /* ran 9 min 59 s since the last restart: the entry holds, 80 s */
     sim_time_t t = now - SIM_SEC + 599 * SIM_SEC;
-    cr_assert_eq(backoff_on_crash(&b, &sp, t), 160 * SIM_SEC);
-    backoff_on_restart(&b, t + 160 * SIM_SEC);
-    /* ran 10 min: reset to 10 s */
-    cr_assert_eq(backoff_on_crash(&b, &sp, t + 160 * SIM_SEC + 600 * SIM_SEC), 10 * SIM_SEC);
+    cr_assert_eq(backoff_on_crash(&b, &sp, t), 80 * SIM_SEC);
+    backoff_on_restart(&b, t + 80 * SIM_SEC);
+    /* ran 10 min: the entry expired, restarted at once as a first crash ... */
+    sim_time_t t2 = t + 80 * SIM_SEC + 600 * SIM_SEC;
+    cr_assert_eq(backoff_on_crash(&b, &sp, t2), 0);
+    backoff_on_restart(&b, t2);
+    /* ... and the next crash waits 10 s again */
+    cr_assert_eq(backoff_on_crash(&b, &sp, t2 + 30 * SIM_SEC), 10 * SIM_SEC);
+}
+
+Test(backoff, a_custom_initial_is_the_second_crash_delay)
+{
+    backoff_spec_t sp = {.initial = 5 * SIM_SEC, .cap = 12 * SIM_SEC, .reset = 60 * SIM_SEC};
+    backoff_t b;
+    backoff_init(&b, &sp);
+    sim_time_t want[] = {0, 5, 10, 12, 12};
+    sim_time_t now = 0;
+    for (int i = 0; i < 5; i++) {
+        sim_time_t d = backoff_on_crash(&b, &sp, now);
+        cr_assert_eq(d, want[i] * SIM_SEC, "crash %d: %lld ns", i, (long long)d);
+        now += d;
+        backoff_on_restart(&b, now);
+        now += SIM_SEC;
+    }
 }
 
 Test(lb, round_robin_is_exactly_fair_and_skips_down_replicas)

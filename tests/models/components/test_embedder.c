@@ -445,10 +445,11 @@ Test(embedder, kill_fails_queued_and_running_calls_and_restarts_after_backoff)
     /* Base 10 ms, window 0, batch 2, startup 1 s, back-off 10 s doubling.
      * Four calls at 0: c0 runs alone, c1..c3 wait. Kill at 5 ms: all four
      * fail with CALL_ERROR at 5 ms (c0's batch completion is cancelled).
-     * c4 at 6 ms: nothing up -> CALL_UNAVAILABLE. Restart at
-     * 5 ms + 10 s + 1 s = 11.005 s; c5 at 11.006 s is served (11.016).
-     * Kill again at 12 s (1 s after the restart, under `reset`): back-off
-     * doubles, restart at 12 + 20 + 1 = 33 s. */
+     * c4 at 6 ms: nothing up -> CALL_UNAVAILABLE. A first crash: no
+     * back-off, ready after the startup at 5 ms + 1 s = 1.005 s; c5 at
+     * 1.006 s is served (1.016). Kill again at 12 s (under `reset` since
+     * the restart): back-off 10 s, ready at 12 + 10 + 1 = 23 s. A third
+     * kill at 30 s: 20 s, ready at 30 + 20 + 1 = 51 s. */
     fix_t f = {0};
     spec_default(&f.spec);
     set_base(&f.spec, 0.010);
@@ -460,8 +461,9 @@ Test(embedder, kill_fails_queued_and_running_calls_and_restarts_after_backoff)
     for (int i = 0; i < 4; i++) submit_at(&f, 0, (uint64_t)i, 1);
     sim_schedule_at(f.sim, 5 * MS, kill_event, &f, 1);
     submit_at(&f, 6 * MS, 4, 1);
-    submit_at(&f, 11006 * MS, 5, 1);
+    submit_at(&f, 1006 * MS, 5, 1);
     sim_schedule_at(f.sim, 12 * SIM_SEC, kill_event, &f, 0);
+    sim_schedule_at(f.sim, 30 * SIM_SEC, kill_event, &f, 0);
 
     sim_run(f.sim, 7 * MS);
     cr_expect_eq(embedder_ops.replicas_up(f.e), 0);
@@ -476,7 +478,7 @@ Test(embedder, kill_fails_queued_and_running_calls_and_restarts_after_backoff)
     cr_expect_eq(f.status[4], CALL_UNAVAILABLE);
     cr_expect_eq(f.at[4], 6 * MS);
     cr_expect_eq(f.status[5], CALL_OK);
-    cr_expect_eq(f.at[5], 11016 * MS);
+    cr_expect_eq(f.at[5], 1016 * MS);
     cr_expect_eq(f.ndone, 6);
     cr_expect_eq(f.pool.live, 0);
 
@@ -487,17 +489,23 @@ Test(embedder, kill_fails_queued_and_running_calls_and_restarts_after_backoff)
     cr_expect_eq(at, 5 * MS);
     row = find_log(t, (size_t)row + 1, "replica_restarted", "embedder/0", &at);
     cr_assert_geq(row, 0);
-    cr_expect_eq(at, 11005 * MS);
+    cr_expect_eq(at, 1005 * MS);
     row = find_log(t, (size_t)row + 1, "replica_killed", "embedder/0", &at);
     cr_assert_geq(row, 0);
     cr_expect_eq(at, 12 * SIM_SEC);
     row = find_log(t, (size_t)row + 1, "replica_restarted", "embedder/0", &at);
     cr_assert_geq(row, 0);
-    cr_expect_eq(at, 33 * SIM_SEC);
+    cr_expect_eq(at, 23 * SIM_SEC);
+    row = find_log(t, (size_t)row + 1, "replica_killed", "embedder/0", &at);
+    cr_assert_geq(row, 0);
+    cr_expect_eq(at, 30 * SIM_SEC);
+    row = find_log(t, (size_t)row + 1, "replica_restarted", "embedder/0", &at);
+    cr_assert_geq(row, 0);
+    cr_expect_eq(at, 51 * SIM_SEC);
     embedder_stats_t s;
     embedder_stats(f.e, &s);
-    cr_expect_eq(s.kills, 2);
-    cr_expect_eq(s.restarts, 2);
+    cr_expect_eq(s.kills, 3);
+    cr_expect_eq(s.restarts, 3);
     cr_expect_eq(s.completed[CALL_ERROR], 4);
     cr_expect_eq(s.completed[CALL_UNAVAILABLE], 1);
     fix_fini(&f);

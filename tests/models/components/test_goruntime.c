@@ -1,5 +1,5 @@
 /* The Go runtime model against hand-computed pacer arithmetic, GC schedules,
- * CPU borrowing, OOM and the GOMEMLIMIT death spiral. Every schedule below is
+ * CPU borrowing, OOM, the GOMEMLIMIT death spiral and the GC CPU limiter. Every schedule below is
  * derived in its comment; event times are offset (x.5 ms) so that no
  * allocation ties with a mark end unless the comment says so. */
 #include <criterion/criterion.h>
@@ -127,7 +127,7 @@ static void drv_event(sim_t *sim, void *obj, uint64_t arg)
 typedef struct {
     fix_t *f;
     int64_t servers, heap, live, goal;
-    bool marking;
+    bool marking, limiting;
     uint64_t cycles;
     double assist;        /* gort_assist_seconds(g, 1 MB) */
 } probe_t;
@@ -144,6 +144,7 @@ static void probe_event(sim_t *sim, void *obj, uint64_t arg)
     p->goal = g->goal;
     p->marking = g->marking;
     p->cycles = g->gc_cycles;
+    p->limiting = gort_limiting(g);
     p->assist = gort_assist_seconds(g, 1000000);
 }
 
@@ -615,20 +616,22 @@ Test(goruntime, kill_freezes_and_restart_resets)
 
 /* ---- GOMEMLIMIT death spiral -------------------------------------------------------- */
 
-Test(goruntime, gomemlimit_death_spiral_capped_at_half_the_time)
+Test(goruntime, gomemlimit_below_the_live_heap_collects_back_to_back)
 {
     /* Live 100.01 MB, GOMEMLIMIT 50 MB (overhead 0): the limit goal is below
      * the live heap, so goal = live and every allocation re-triggers. 4
      * cores, 1 worker, mark rate 1 GB/s: a mark scans 100.01 MB in at most
      * 100.01 ms. 1 kB allocated every ms at x.5 ms.
-     * Cycle 1 starts at 0 under the 4 MiB minimum goal (not limit-driven):
-     * the allocation at 0.5 ms is far past the hard goal and finishes the
-     * mark as an assist (99.51 ms of CPU). From then on goal = live: the
-     * allocation at 1.5 ms starts cycle 2, and each allocation while marking
-     * pays remaining work / room before the hard goal (1.1 x goal, ~10 MB):
-     * ~0.5 MB per mark in all, so marks take ~99.5 ms, each followed by a
-     * pause as long (the limiter): cycles every ~199 ms, 50 or 51 completed
-     * in 10 s, never more than half of the time marking. */
+     * Cycle 1 starts at 0 under the 4 MiB minimum goal: the allocation at
+     * 0.5 ms is far past the hard goal and finishes the mark as an assist
+     * (99.51 ms of CPU; the limiter's empty bucket admits 2 CPU-s). From then
+     * on goal = live: the allocation at 1.5 ms starts cycle 2, and each
+     * allocation while marking pays remaining work / room before the hard
+     * goal (1.1 x goal, ~10 MB): ~0.5 MB per mark in all, so marks take
+     * ~99.5 ms and the next starts at the next allocation: back to back,
+     * a cycle every 100 ms, 100 in 10 s. GC CPU is the worker's 1 of 4
+     * cores plus ~0.5% of assists: 0.25 of GOMAXPROCS, under the limiter's
+     * 50%, which never turns on. */
     fix_t f;
     fix_setup(&f, 4);
     f.spec.gomemlimit = 50000000;
@@ -639,35 +642,132 @@ Test(goruntime, gomemlimit_death_spiral_capped_at_half_the_time)
     drv_t d = {&f.g, 1000, MS};
     at(&f, 0, &r);
     sim_schedule_at(f.sim, MS / 2, drv_event, &d, 0);
-    probe_t pause, mark;
-    probe_at(&f, 350 * MS, &pause);    /* cycle 3 [~199.5, ~298.5], pause to ~397.5 */
+    probe_t early, mark;
+    probe_at(&f, 350 * MS, &early);    /* cycle 4 [~301.5, ~401] */
     probe_at(&f, 250 * MS, &mark);     /* in cycle 3 */
     run(&f, 10 * SEC);
-    cr_expect(f.g.gc_cycles >= 50 && f.g.gc_cycles <= 51, "%llu cycles", (unsigned long long)f.g.gc_cycles);
-    cr_expect(!pause.marking);
-    cr_expect_gt(pause.heap, pause.goal);
-    cr_expect_eq(pause.goal, 100010000);
-    cr_expect_eq(pause.assist, 0.0, "no assists in the limiter's pause");
+    cr_expect(f.g.gc_cycles >= 99 && f.g.gc_cycles <= 101, "%llu cycles", (unsigned long long)f.g.gc_cycles);
+    cr_expect(early.marking, "no pause between marks");
+    cr_expect_gt(early.heap, early.goal);
+    cr_expect_eq(early.goal, 100010000);
+    cr_expect(!early.limiting);
     cr_expect(mark.marking);
     /* a 1 MB allocation 50 ms into a mark: ~49.5 MB left, ~9.95 MB of room: ~5 MB, ~5 ms */
     cr_expect(mark.assist > 0.003 && mark.assist < 0.007, "assist %g s", mark.assist);
     /* assists: 99.51 ms finishing cycle 1, then ~0.5 ms per mark */
-    cr_expect(f.g.assist_cpu_s > 0.11 && f.g.assist_cpu_s < 0.14, "assists %g s", f.g.assist_cpu_s);
-    /* the cap: at most half of any window marking, so background GC CPU
-     * <= 1 worker / 4 cores / 2 (+ the assists) */
+    cr_expect(f.g.assist_cpu_s > 0.14 && f.g.assist_cpu_s < 0.16, "assists %g s", f.g.assist_cpu_s);
+    cr_expect_eq(f.g.assist_dropped_s, 0.0, "the limiter never turned on");
     const double *ratio = series(&f, "gc_cpu_ratio");
-    for (int i = 1; i < 10; i++) cr_expect_leq(ratio[i], 0.5 * 1.0 / 4 * 1.02 + 2e-3, "window %d: %g", i, ratio[i]);
+    for (int i = 1; i < 10; i++)
+        cr_expect(ratio[i] > 0.245 && ratio[i] < 0.2505, "window %d: %g", i, ratio[i]);
+    fix_fini(&f);
+}
+
+/* ---- GC CPU limiter ---------------------------------------------------------------- */
+
+Test(goruntime, the_limiter_cuts_an_assist_at_the_full_bucket)
+{
+    /* 4 cores, 1 worker, mark rate 1 GB/s: the bucket holds 4 CPU-s; while
+     * marking without assists it drains 4 - 2 x 1 = 2 CPU-s per s.
+     * Retain 10 GB at 0: cycle 1 [0, 10 s] by the worker alone. At 0.5 s an
+     * allocation far past the hard goal would finish the mark: 9.5 GB = 9.5
+     * CPU-s of assist. The bucket (empty) admits 4 / 2 = 2 CPU-s (an assist
+     * counts as GC time and as mutator time lost): 2 s of assist, 7.5 s
+     * dropped, the bucket full: the limiter is on, a 1 MB allocation now
+     * assists nothing. The mark has 10 - 0.5 - 2 = 7.5 GB left for the
+     * worker: it ends at 8 s (not at 0.5 s). At 0.6 s the bucket has drained
+     * 0.2 CPU-s: a 1 MB allocation assists 0.1 s. GC CPU over the first
+     * second: worker 1 + assist 2 = 3 CPU-s of 4: 0.75 (the bucket's burst);
+     * over [0, 8] s: (8 + 2) / 32. */
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.mark_rate = 1e9;
+    f.spec.runtime_overhead = 0;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 10000000000LL}, a = {&f, A_ALLOC, 1000000};
+    probe_t before, after, later, done;
+    at(&f, 0, &r);
+    probe_at(&f, 500 * MS, &before);
+    at(&f, 500 * MS, &a);
+    probe_at(&f, 500 * MS, &after);
+    probe_at(&f, 600 * MS, &later);
+    probe_at(&f, 8 * SEC + 1, &done);
+    run(&f, 9 * SEC);
+    cr_expect(!before.limiting);
+    cr_expect_float_eq(before.assist, 2.0, 1e-9, "1 MB would need all 9.5 s; the bucket admits 2: %g", before.assist);
+    cr_expect(after.limiting, "the assist filled the bucket");
+    cr_expect_eq(after.assist, 0.0, "no assist while the limiter is on");
+    cr_expect(!later.limiting);
+    cr_expect_float_eq(later.assist, 0.1, 1e-9, "0.2 CPU-s drained: %g", later.assist);
+    cr_expect_float_eq(f.g.assist_cpu_s, 2.0, 1e-9);
+    cr_expect_float_eq(f.g.assist_dropped_s, 7.5, 1e-9);
+    cr_expect(later.marking, "the worker goes on");
+    cr_expect(!done.marking);
+    cr_expect_eq(f.g.gc_cycles, 1);
+    cr_expect_float_eq(gort_gc_cpu_seconds(&f.g), 8.0 + 2.0, 1e-6);
+    const double *ratio = series(&f, "gc_cpu_ratio");
+    cr_expect_float_eq(ratio[0], 0.75, 1e-9, "window 0: %g", ratio[0]);
+    cr_expect_float_eq(ratio[1], 0.25, 1e-9, "window 1: %g", ratio[1]);
+    fix_fini(&f);
+}
+
+Test(goruntime, under_allocation_pressure_the_limiter_holds_gc_cpu_at_half_and_the_heap_passes_gomemlimit)
+{
+    /* Live 100 MB, GOMEMLIMIT 150 MB (overhead 0, no goroutines): goal
+     * 150 MB, hard goal 165 MB. 4 cores, 1 worker, marks of 100 MB at
+     * 1 GB/s; the program allocates 4 MB every ms (4 GB/s). Without the
+     * limiter the assists would hold the heap under 165 MB by scanning as
+     * fast as the program allocates: GC CPU several times GOMAXPROCS. The
+     * bucket (4 CPU-s) fills within the first second; from then on GC CPU
+     * (worker + assists) is what the bucket drains: 2 of the 4 cores. Over
+     * 10 s the bucket equation bounds it: GC <= (4 x 10 + 4) / 2 = 22 CPU-s.
+     * With the assists switched off the mark runs at the worker's pace and
+     * the heap grows past the hard goal, past GOMEMLIMIT, by up to ~4 MB per
+     * ms of mark. */
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.gomemlimit = 150000000;
+    f.spec.runtime_overhead = 0;
+    f.spec.mark_rate = 1e9;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100000000};
+    drv_t d = {&f.g, 4000000, MS};
+    at(&f, 0, &r);
+    sim_schedule_at(f.sim, MS / 2, drv_event, &d, 0);
+    probe_t p[40];
+    for (int i = 0; i < 40; i++) probe_at(&f, 5 * SEC + i * 25 * MS + MS / 4, &p[i]);
+    run(&f, 10 * SEC);
+    double gc = gort_gc_cpu_seconds(&f.g);
+    cr_expect_leq(gc, 22.0 + 1e-6, "GC CPU %g s in 10 s", gc);
+    cr_expect_geq(gc, 21.9, "GC CPU %g s in 10 s: the limiter holds it at half, not below", gc);
+    cr_expect_gt(f.g.assist_dropped_s, 0.0);
+    const double *ratio = series(&f, "gc_cpu_ratio");
+    /* the first second is the bucket's burst (up to 0.5 + 4 / (2 x 4)); then half */
+    cr_expect_leq(ratio[0], 1.0 + 1e-9);
+    for (int i = 1; i < 10; i++)
+        cr_expect(ratio[i] > 0.499 && ratio[i] <= 0.5 + 1e-6, "window %d: %g", i, ratio[i]);
+    int64_t max_heap = 0;
+    int limited = 0;
+    for (int i = 0; i < 40; i++) {
+        if (p[i].heap > max_heap) max_heap = p[i].heap;
+        limited += p[i].limiting;
+    }
+    cr_log_info("GC CPU %.4f s in 10 s, assists %.4f s, dropped %.4f s; windows %.4f %.4f %.4f; max heap %.1f MB;"
+                " limiter on at %d of 40 probes", gc, f.g.assist_cpu_s, f.g.assist_dropped_s, ratio[0], ratio[1], ratio[5],
+                (double)max_heap / 1e6, limited);
+    cr_expect_geq(limited, 30, "the limiter is on most of the time: %d of 40", limited);
+    cr_expect_gt(max_heap, 165000000, "the heap passes the hard goal: %lld", (long long)max_heap);
+    cr_expect_gt(max_heap, f.spec.gomemlimit, "and GOMEMLIMIT");
     fix_fini(&f);
 }
 
 Test(goruntime, the_spiral_needs_allocation)
 {
     /* Live 100 MB over a 50 MB GOMEMLIMIT: heap == goal after every sweep.
-     * Cycle 1 at 0 (mark 0.1 s); one allocation at 0.5 s starts cycle 2
-     * (limit-driven), [0.5, 0.6]; its pause ends at 0.7 s with nothing
-     * allocated, and goroutines starting at 1 s allocate nothing: Go starts
-     * heap-triggered cycles only from the allocator, so none follows until
-     * the forced GC (2 min after 0.6 s). */
+     * Cycle 1 at 0 (mark 0.1 s); one allocation at 0.5 s starts cycle 2,
+     * [0.5, 0.6]; nothing is allocated after it, and goroutines starting at
+     * 1 s allocate nothing: Go starts heap-triggered cycles only from the
+     * allocator, so none follows until the forced GC (2 min after 0.6 s). */
     fix_t f;
     fix_setup(&f, 4);
     f.spec.gomemlimit = 50000000;

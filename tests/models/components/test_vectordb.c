@@ -19,6 +19,7 @@ typedef struct {
     vdb_spec_t spec;
     uint64_t done[CALL_NSTATUS];
     sim_time_t last_latency;
+    sim_time_t ended[8];          /* completion time of the call tagged k (1 <= k < 8) */
 } fix_t;
 
 static void on_done(sim_t *sim, call_t *c, call_status_t st)
@@ -26,6 +27,7 @@ static void on_done(sim_t *sim, call_t *c, call_status_t st)
     fix_t *f = c->owner;
     f->done[st]++;
     f->last_latency = sim_now(sim) - c->sent;
+    if (c->tag > 0 && c->tag < 8) f->ended[c->tag] = sim_now(sim);
 }
 
 static void arrive(sim_t *sim, void *ctx)
@@ -127,7 +129,8 @@ Test(vectordb, query_time_and_memory_equations)
  * k-th arrival. The memory limit leaves room for exactly 100 queries: the
  * OOM kill comes with the 101st, at the 200th arrival (t = 200 ms), and
  * after each restart 199 ms after the replica is ready again. Restarts wait
- * 10, 20, 40, 80 ... s (CrashLoopBackOff) plus 1 s of start-up. */
+ * 0 (a first crash), 10, 20, 40, 80 ... s (CrashLoopBackOff) plus 1 s of
+ * start-up. */
 Test(vectordb, oom_crossing_and_crashloop_backoff_follow_the_equations)
 {
     char yaml[512];
@@ -149,7 +152,7 @@ Test(vectordb, oom_crossing_and_crashloop_backoff_follow_the_equations)
     const sim_table_t *ev = sim_log_table(f.sim);
     int kind = sim_table_find_col(ev, "kind"), tns = sim_table_find_col(ev, "time_ns");
     sim_time_t want = 200 * SIM_MS;
-    sim_time_t delay = 10 * SIM_SEC;
+    sim_time_t delay = 0;
     int kills = 0;
     for (size_t i = 0; i < ev->nrows; i++) {
         if (strcmp(sim_table_get_str(ev, i, kind), "oom_kill") != 0) continue;
@@ -159,11 +162,152 @@ Test(vectordb, oom_crossing_and_crashloop_backoff_follow_the_equations)
                      sim_time_to_s(at), sim_time_to_s(want));
         kills++;
         want = at + delay + SIM_SEC + 199 * SIM_MS;
-        delay = delay * 2 > 300 * SIM_SEC ? 300 * SIM_SEC : delay * 2;
+        delay = delay == 0 ? 10 * SIM_SEC : delay * 2 > 300 * SIM_SEC ? 300 * SIM_SEC : delay * 2;
     }
-    cr_assert_eq(kills, 6, "OOM kills at 0.2, 11.4, 32.6, 73.8, 155.0, 316.2 s: got %d", kills);
+    cr_assert_eq(kills, 7, "OOM kills at 0.2, 1.399, 12.598, 33.797, 74.996, 156.195, 317.394 s: got %d", kills);
     cr_assert_gt(f.done[CALL_UNAVAILABLE], 300000, "calls while down find no replica");
     cr_assert_gt(f.done[CALL_ERROR], 6 * 100, "every query on a killed replica fails");
+    teardown(&f);
+}
+
+/* A call tagged `arg` now. */
+static void tagged_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    fix_t *f = obj;
+    call_t *c = call_new(&f->pool, f, on_done, arg, sim_now(sim));
+    c->top_k = 5;
+    vdb_ops.submit(f->v, c);
+}
+
+/* The speed factor arg / 1000 now. */
+static void speed_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    vdb_ops.set_speed(((fix_t *)obj)->v, (double)arg / 1000.0);
+}
+
+/* One thread, 100 ms per query. A 5x slowdown (speed 0.2) from 0.3 s to
+ * 0.9 s, another from 2.05 s to 3 s. The speed of a call is the speed when
+ * it starts service:
+ *   c1 at 0.5 s starts at once, slowed: 500 ms, ends 1.0 s (it keeps its
+ *      time when the slowdown ends at 0.9 s);
+ *   c2 at 0.6 s waits (queued during the slowdown), starts at 1.0 s, after
+ *      it: nominal, ends 1.1 s (500 ms, ending 1.5 s, if the slowdown of
+ *      its arrival stuck to it);
+ *   c3 at 2.0 s starts at once, before the second slowdown: ends 2.1 s;
+ *   c4 at 2.01 s waits (arrived before the slowdown) and starts at 2.1 s,
+ *      during it: 500 ms, ends 2.6 s (2.2 s if its arrival's speed stuck). */
+Test(vectordb, slowdowns_act_on_calls_when_they_start_service)
+{
+    static const char *yaml =
+        "vectordb:\n"
+        "  threads: 1\n"
+        "  index: {type: flat, vectors: 1, dim: 1}\n"
+        "  cost: {base: 100ms, ops_per_second: 1e18}\n"
+        "  jitter: {dist: deterministic, value: 1}\n"
+        "  memory: {limit: unbounded}\n";
+    fix_t f;
+    setup(&f, yaml, 0, 0, WL_POISSON);
+    sim_schedule_at(f.sim, 300 * SIM_MS, speed_event, &f, 200);
+    sim_schedule_at(f.sim, 900 * SIM_MS, speed_event, &f, 1000);
+    sim_schedule_at(f.sim, 2050 * SIM_MS, speed_event, &f, 200);
+    sim_schedule_at(f.sim, 3000 * SIM_MS, speed_event, &f, 1000);
+    sim_schedule_at(f.sim, 500 * SIM_MS, tagged_event, &f, 1);
+    sim_schedule_at(f.sim, 600 * SIM_MS, tagged_event, &f, 2);
+    sim_schedule_at(f.sim, 2000 * SIM_MS, tagged_event, &f, 3);
+    sim_schedule_at(f.sim, 2010 * SIM_MS, tagged_event, &f, 4);
+    sim_run(f.sim, 5 * SIM_SEC);
+    cr_assert_eq(f.done[CALL_OK], 4);
+    cr_expect_eq(f.ended[1], 1000 * SIM_MS, "c1 ends at %.6f s", sim_time_to_s(f.ended[1]));
+    cr_expect_eq(f.ended[2], 1100 * SIM_MS, "c2 ends at %.6f s", sim_time_to_s(f.ended[2]));
+    cr_expect_eq(f.ended[3], 2100 * SIM_MS, "c3 ends at %.6f s", sim_time_to_s(f.ended[3]));
+    cr_expect_eq(f.ended[4], 2600 * SIM_MS, "c4 ends at %.6f s", sim_time_to_s(f.ended[4]));
+    teardown(&f);
+}
+
+/* The cold start is a factor of the start of service too: start-up 1 s,
+ * cold x3 falling to x1 over 10 s, one thread, 100 ms per query. Killed at
+ * 0 s (a first crash: restarted at once), ready at 1 s. Four calls at
+ * 1.5 s: c1 starts at once (x2.9, ends 1.79 s), c2..c4 wait behind it and
+ * start at 1.79 s (x2.842), 2.0742 s (x2.78516), 2.352716 s; each takes the
+ * factor of its own start, 1 + 2 x (1 - (start - 1) / 10), not the 2.9 of
+ * their arrival. */
+Test(vectordb, cold_start_factor_is_taken_when_service_starts)
+{
+    static const char *yaml =
+        "vectordb:\n"
+        "  threads: 1\n"
+        "  index: {type: flat, vectors: 1, dim: 1}\n"
+        "  cost: {base: 100ms, ops_per_second: 1e18}\n"
+        "  jitter: {dist: deterministic, value: 1}\n"
+        "  memory: {limit: unbounded}\n"
+        "  startup: 1s\n"
+        "  cold_start: {factor: 3, period: 10s}\n";
+    fix_t f;
+    setup(&f, yaml, 0, 0, WL_POISSON);
+    vdb_ops.kill(f.v, 0);
+    for (uint64_t k = 1; k <= 4; k++) sim_schedule_at(f.sim, 1500 * SIM_MS, tagged_event, &f, k);
+    sim_run(f.sim, 5 * SIM_SEC);
+    cr_assert_eq(f.done[CALL_OK], 4);
+    double t = 1.5;
+    for (int k = 1; k <= 4; k++) {
+        double factor = 1 + 2 * (1 - (t - 1.0) / 10.0);
+        t += 0.1 * factor;
+        cr_expect_lt(llabs(f.ended[k] - sim_time_from_s(t)), 2, "c%d ends at %.9f s, want %.9f s", k,
+                     sim_time_to_s(f.ended[k]), t);
+    }
+    teardown(&f);
+}
+
+static void kill_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    vdb_ops.kill(((fix_t *)obj)->v, 0);
+}
+
+/* Times (ns) of the events of `kind` on vectordb/0, in order; returns how many. */
+static int event_times(fix_t *f, const char *kind, sim_time_t *out, int max)
+{
+    const sim_table_t *ev = sim_log_table(f->sim);
+    int k = sim_table_find_col(ev, "kind"), tns = sim_table_find_col(ev, "time_ns");
+    int n = 0;
+    for (size_t i = 0; i < ev->nrows && n < max; i++)
+        if (!strcmp(sim_table_get_str(ev, i, k), kind)) out[n++] = sim_table_get_i64(ev, i, tns);
+    return n;
+}
+
+/* The kubelet's CrashLoopBackOff by hand, start-up 5 s, default back-off:
+ *   kill at   1 s: a first crash, no entry: restarted at   1 s, ready at   6 s
+ *   kill at  20 s: entry 10 s:                restarted at  30 s, ready at  35 s
+ *   kill at  40 s: 20 s:                      restarted at  60 s, ready at  65 s
+ *   kill at  70 s: 40 s:                      restarted at 110 s, ready at 115 s
+ *   kill at 710 s: 10 min since the restart at 110 s, the entry expired:
+ *                                             restarted at 710 s, ready at 715 s
+ *   kill at 720 s: a new entry, 10 s:         restarted at 730 s, ready at 735 s */
+Test(vectordb, crashloop_restart_sequence_by_hand)
+{
+    static const char *yaml =
+        "vectordb:\n"
+        "  threads: 1\n"
+        "  index: {type: flat, vectors: 1, dim: 1}\n"
+        "  memory: {limit: unbounded}\n"
+        "  startup: 5s\n";
+    fix_t f;
+    setup(&f, yaml, 0, 0, WL_POISSON);
+    const int kill_s[] = {1, 20, 40, 70, 710, 720};
+    const int restart_s[] = {1, 30, 60, 110, 710, 730};
+    for (int i = 0; i < 6; i++) sim_schedule_at(f.sim, kill_s[i] * SIM_SEC, kill_event, &f, 0);
+    sim_run(f.sim, 800 * SIM_SEC);
+    sim_time_t restarted[8], ready[8];
+    cr_assert_eq(event_times(&f, "replica_restarted", restarted, 8), 6);
+    cr_assert_eq(event_times(&f, "replica_ready", ready, 8), 6);
+    for (int i = 0; i < 6; i++) {
+        cr_expect_eq(restarted[i], restart_s[i] * SIM_SEC, "restart %d at %.3f s, want %d s", i,
+                     sim_time_to_s(restarted[i]), restart_s[i]);
+        cr_expect_eq(ready[i], (restart_s[i] + 5) * SIM_SEC, "ready %d at %.3f s", i, sim_time_to_s(ready[i]));
+    }
+    cr_expect_eq(f.v->rs.rep[0].crashes, 6);
     teardown(&f);
 }
 
@@ -184,14 +328,14 @@ Test(vectordb, cold_start_slows_queries_then_fades)
     cr_assert_eq(vdb_ops.replicas_up(f.v), 0);
     arrive(f.sim, &f);
     cr_assert_eq(f.done[CALL_UNAVAILABLE], 1);
-    sim_run(f.sim, 15 * SIM_SEC);   /* 10 s backoff + 5 s start-up: ready at 15 s */
+    sim_run(f.sim, 5 * SIM_SEC);   /* a first crash: restarted at once, 5 s start-up: ready at 5 s */
     cr_assert_eq(vdb_ops.replicas_up(f.v), 1);
     arrive(f.sim, &f);
-    sim_run(f.sim, 20 * SIM_SEC);
+    sim_run(f.sim, 10 * SIM_SEC);
     cr_assert_eq(f.last_latency, 300 * SIM_MS, "x3 just after the restart: %lld", (long long)f.last_latency);
-    sim_run(f.sim, 45 * SIM_SEC);   /* halfway through the cold period */
+    sim_run(f.sim, 35 * SIM_SEC);   /* halfway through the cold period */
     arrive(f.sim, &f);
-    sim_run(f.sim, 50 * SIM_SEC);
+    sim_run(f.sim, 40 * SIM_SEC);
     cr_assert_eq(f.last_latency, 200 * SIM_MS, "x2 at half the period: %lld", (long long)f.last_latency);
     sim_run(f.sim, 80 * SIM_SEC);
     arrive(f.sim, &f);

@@ -153,25 +153,32 @@ Test(rollout, the_precheck_catches_a_change_that_cannot_load)
 Test(rollout, a_change_that_cannot_load_crash_loops_until_reverted)
 {
     /* Without a pre-check every replica crashes at 10 s (CrashLoopBackOff:
-     * restart after 10 s, ready 5 s later at 25 s, where it crashes again:
+     * a first crash restarts at once, ready 5 s later at 15 s, where it
+     * crashes again; restart after 10 s at 25 s, ready and crashing at 30 s;
      * next restart 20 s later). Rolled back by hand at 20 + 10 s, reverted
-     * at 32 s: the restart at 45 s succeeds, ready at 50 s. Meanwhile no
-     * replica is up: requests fail from 10 s to 50 s. */
+     * at 32 s: the restart at 50 s succeeds, ready at 55 s. Meanwhile no
+     * replica is up: requests fail from 10 s to 55 s. */
     fx_t f;
     run(&f, "60s",
         "    effect: {crash: true}\n"
         "    rollout: {strategy: all_at_once, manual_rollback: 20s, rollback_time: 2s}\n");
     double t[32];
-    cr_assert_eq(event_times(&f, "config_crash", t, 32), 20, "two crashes per replica");
+    cr_assert_eq(event_times(&f, "config_crash", t, 32), 30, "three crashes per replica");
     cr_assert_lt(fabs(t[0] - 10.0), 1e-9);
-    cr_assert_lt(fabs(t[19] - 25.0), 1e-9);
+    cr_assert_lt(fabs(t[10] - 15.0), 1e-9);
+    cr_assert_lt(fabs(t[29] - 30.0), 1e-9);
+    double rs[32];
+    cr_assert_eq(event_times(&f, "replica_restarted", rs, 32), 30);
+    cr_assert_lt(fabs(rs[0] - 10.0), 1e-9, "a first crash: restarted at once");
+    cr_assert_lt(fabs(rs[10] - 25.0), 1e-9, "then after 10 s");
+    cr_assert_lt(fabs(rs[20] - 50.0), 1e-9, "then after 20 s");
     size_t nready = event_times(&f, "replica_ready", t, 32);
     cr_assert_eq(nready, 10);
-    for (size_t i = 0; i < nready; i++) cr_assert_lt(fabs(t[i] - 50.0), 1e-9, "ready at %.3f", t[i]);
+    for (size_t i = 0; i < nready; i++) cr_assert_lt(fabs(t[i] - 55.0), 1e-9, "ready at %.3f", t[i]);
     cr_assert_eq(f.rag->rolls[0].state, ROLL_ROLLED_BACK);
-    /* requests whose call went out in [10 s, 50 s) fail: k = 1000 .. 4999 (10k + 2 ms),
+    /* requests whose call went out in [10 s, 55 s) fail: k = 1000 .. 5499 (10k + 2 ms),
      * plus request 999, in service at 10 s and killed with its replica */
-    cr_assert_eq(f.rag->outcome[RAG_ERROR], 4001);
+    cr_assert_eq(f.rag->outcome[RAG_ERROR], 4501);
     done(&f);
 }
 

@@ -136,6 +136,54 @@ Test(rag, failed_retrieval_still_goes_to_the_llm_ungrounded)
     done(&f);
 }
 
+Test(rag, without_a_retrieve_step_the_prompt_has_no_chunks_and_the_answer_is_ungrounded)
+{
+    /* No retrieval, no chunks: the prompt is the system prompt (100 tokens)
+     * and the question (40), whatever top_k and chunk_tokens say, and the
+     * answer is built on nothing: ungrounded, and kept out of the answer
+     * cache; but nothing failed, so it is a success, not a degraded answer.
+     * [generate]: pre 2 ms, generate, post 1 ms; [embed, generate]: the
+     * embedding (4 ms) changes nothing in the prompt. */
+    static const char *const pipelines[] = {"[generate]", "[embed, generate]"};
+    const double lat[] = {0.002 + LLM_50 + 0.001, 0.002 + 0.004 + LLM_50 + 0.001};
+    for (int i = 0; i < 2; i++) {
+        char yaml[8192];
+        snprintf(yaml, sizeof yaml,
+                 "%spipeline: {steps: %s, top_k: 5, chunk_tokens: 256, system_prompt_tokens: 100,\n"
+                 "           answer_cache: {mode: lru, capacity: 100}}\n",
+                 BASE_YAML, pipelines[i]);
+        fx_t f;
+        run(&f, yaml);
+        rec_t r = record(&f, 0);
+        cr_assert_str_eq(r.outcome, "success", "%s", pipelines[i]);
+        cr_assert_eq(r.prompt, 100 + 40, "%s: prompt = system prompt + query, no phantom chunks: %lld",
+                     pipelines[i], (long long)r.prompt);
+        cr_assert_eq(r.grounded, 0, "%s: no retrieval, not grounded", pipelines[i]);
+        expect_latency(&r, lat[i]);
+        cr_assert_eq(f.rag->ungrounded, 1, "%s", pipelines[i]);
+        cr_assert_eq(f.rag->retrievals, 0, "%s", pipelines[i]);
+        cr_assert_eq(f.rag->retrievals_empty, 0, "%s: no retrieval failed either", pipelines[i]);
+        cr_assert_float_eq(f.rag->prompt_tokens_sum, 140.0, 1e-12, "%s", pipelines[i]);
+        cr_assert_eq(embc_entries(&f.rag->answers), 0, "%s: an ungrounded answer is not cached", pipelines[i]);
+        cr_assert_eq(f.rag->outcome[RAG_OK_SUCCESS], 1, "%s", pipelines[i]);
+        done(&f);
+    }
+    /* the same with a retrieve step: 100 + 40 + 5 x 256, grounded */
+    char yaml[8192];
+    snprintf(yaml, sizeof yaml,
+             "%spipeline: {steps: [embed, retrieve, generate], top_k: 5, chunk_tokens: 256, system_prompt_tokens: 100,\n"
+             "           answer_cache: {mode: lru, capacity: 100}}\n",
+             BASE_YAML);
+    fx_t f;
+    run(&f, yaml);
+    rec_t r = record(&f, 0);
+    cr_assert_eq(r.prompt, 100 + 40 + 5 * 256);
+    cr_assert_eq(r.grounded, 1);
+    cr_assert_eq(f.rag->ungrounded, 0);
+    cr_assert_eq(embc_entries(&f.rag->answers), 1, "a grounded answer is cached");
+    done(&f);
+}
+
 Test(rag, failed_dependency_fails_the_request_with_its_reason)
 {
     fx_t f;
@@ -216,6 +264,43 @@ Test(rag, faults_act_during_their_window)
         cr_expect_geq(n, 1, "case %zu: fault events logged", i);
         done(&f);
     }
+}
+
+/* Replace the first `from` in buf (which must hold it) by `to`, of the same length or shorter. */
+static void replace(char *buf, size_t size, const char *from, const char *to)
+{
+    char *p = strstr(buf, from);
+    cr_assert_not_null(p, "'%s' not in the scenario", from);
+    char tail[8192];
+    snprintf(tail, sizeof tail, "%s", p + strlen(from));
+    snprintf(p, size - (size_t)(p - buf), "%s%s", to, tail);
+}
+
+Test(rag, a_gateway_slowdown_acts_on_cpu_segments_when_they_start)
+{
+    /* One core, pre 1.5 s, post 1 ms, the guardrail (30 ms) as the only
+     * step; requests A at 1 s and B at 2 s; the gateway's CPU 2x slower
+     * from 0 to 2.5 s. A's pre starts at 1 s, slowed: 3 s, ends 4 s. B's
+     * pre was submitted at 2 s, during the slowdown, but starts at 4 s,
+     * after it: 1.5 s, ends 5.5 s. A's post (submitted 4.03 s) waits for
+     * it: 5.5 -> 5.501 s. B: guardrail 5.5 -> 5.53, post -> 5.531 s.
+     * Latencies: A 4.501 s, B 3.531 s (with B's pre slowed as at its
+     * submission: 6.001 s and 5.031 s). */
+    static char buf[8192];
+    snprintf(buf, sizeof buf, "%spipeline: {steps: [guardrail]}\n"
+             "faults: [{kind: slowdown, target: gateway, at: 0s, for: 2500ms, factor: 2}]\n", BASE_YAML);
+    replace(buf, sizeof buf, "pre: 2ms", "pre: 1500ms");
+    replace(buf, sizeof buf, "for: 1500ms", "for: 2500ms");
+    fx_t f;
+    run(&f, buf);
+    rec_t a = record(&f, 0), b = record(&f, 1);
+    cr_assert_str_eq(a.outcome, "success");
+    cr_assert_str_eq(b.outcome, "success");
+    cr_assert_float_eq(a.arrival, 1.0, 1e-12);
+    cr_assert_float_eq(b.arrival, 2.0, 1e-12);
+    expect_latency(&a, 4.501);
+    expect_latency(&b, 3.531);
+    done(&f);
 }
 
 Test(rag, demands_are_drawn_at_arrival_so_configurations_see_the_same_requests)
