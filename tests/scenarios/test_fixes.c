@@ -151,9 +151,10 @@ Test(fixes, watch_storm_batching_and_version_gate_cut_reloads_exactly, .timeout 
 
 Test(fixes, watch_leases_shared_client_holds_one_lease_per_process, .timeout = 300)
 {
-    /* The per-request client exhausts the 20 000-lease quota; one shared
-     * client per process holds 2 leases (2 replicas) and reloads once per
-     * key per replica at the 10-key push: 20 reloads. */
+    /* The per-request client, each with its session, exhausts the
+     * 20 000-lease quota; one shared client per process, with its one
+     * session, holds 2 leases (2 replicas) and reloads once per key per
+     * replica at the 10-key push: 20 reloads. */
     char *path;
     hid_t f = run_compare("scenarios/trap-watch-leases.yaml", 2, &path, NULL);
     cr_expect_eq(comparison_row(f, "per_request", "peak_leases").mean, 20000);

@@ -32,7 +32,7 @@ void etcd_spec_default(etcd_spec_t *s)
     s->cost_range_key = 5 * SIM_US;
     s->stream_buffer = 128;
     s->victim_retry = 10 * SIM_MS;
-    s->lease_quota = 65536;
+    s->lease_quota = INT64_MAX;                 /* etcd has no lease limit */
     s->lease_ttl = 60 * SIM_SEC;
     s->compaction_retention = INT64_MAX;
     s->mem_base = 100LL << 20;
@@ -69,7 +69,7 @@ int etcd_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, etcd_spec_t *spec)
     }
     sim_cfg_int(d, map, "stream_buffer", 0, 1, INT32_MAX, 128, &spec->stream_buffer);
     sim_cfg_duration(d, map, "victim_retry", SIM_CFG_POSITIVE, 10 * SIM_MS, &spec->victim_retry);
-    sim_cfg_int(d, map, "lease_quota", SIM_CFG_UNBOUNDED, 0, INT64_MAX, 65536, &spec->lease_quota);
+    sim_cfg_int(d, map, "lease_quota", SIM_CFG_UNBOUNDED, 0, INT64_MAX, INT64_MAX, &spec->lease_quota);
     sim_cfg_node_t *ttl = sim_cfg_get(map, "lease_ttl");
     if (ttl && sim_cfg_duration(d, map, "lease_ttl", 0, 60 * SIM_SEC, &spec->lease_ttl) == 0) {
         if (spec->lease_ttl < ETCD_MIN_TTL) {
@@ -235,11 +235,13 @@ void etcd_range_done(etcd_t *e, int rid)
 
 enum { COL_REV, COL_LEASES, COL_WATCHERS, COL_CONNS, COL_EPS, COL_SLOW, COL_CPU, COL_MEM, COL_FAIL };
 
+/* A client's watch stream and, if it keeps a lease alive, its keepalive
+ * stream are both gRPC streams of the server: per_stream each. */
 static int64_t memory_bytes(const etcd_t *e)
 {
     const etcd_spec_t *s = e->spec;
-    return s->mem_base + e->n.connections * s->mem_per_connection + e->n.streams * s->mem_per_stream +
-           e->n.watchers * s->mem_per_watcher;
+    return s->mem_base + e->n.connections * s->mem_per_connection +
+           (e->n.streams + e->n.keepalive_streams) * s->mem_per_stream + e->n.watchers * s->mem_per_watcher;
 }
 
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
@@ -282,13 +284,13 @@ etcd_t *etcd_create(sim_t *sim, const etcd_spec_t *spec)
 
     static const struct { const char *name, *unit, *help; } cols[] = {
         {"etcd_revision", "1", "store revision: last key whose put was applied"},
-        {"etcd_leases_in_use", "1", "leases granted and not expired (closed clients' leases included)"},
+        {"etcd_leases_in_use", "1", "leases granted and not expired (closed clients' leases included); a watch holds none"},
         {"etcd_watchers", "1", "watchers of open clients"},
         {"etcd_connections", "1", "open client connections"},
         {"etcd_watch_events_per_second", "1/s", "events taken by clients in the interval / interval"},
         {"etcd_slow_watchers", "1", "victim watchers (stream buffer full) at the sample time"},
         {"etcd_cpu_utilization_ratio", "1", "time-averaged busy cores / cores over the interval"},
-        {"etcd_memory_bytes", "bytes", "base + connections, streams and watchers times their costs"},
+        {"etcd_memory_bytes", "bytes", "base + connections, watch and keepalive streams, and watchers times their costs"},
         {"etcd_lease_grant_failures_total", "1", "lease grants refused by the quota since the start"},
     };
     for (int i = 0; i < 9; i++) {

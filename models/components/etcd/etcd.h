@@ -7,7 +7,7 @@
  *            range: 1ms, range_key: 5us}
  *     stream_buffer: 128        # responses buffered per watch stream (etcd chanBufLen)
  *     victim_retry: 10ms        # slow watchers (victims) retried this often
- *     lease_quota: 65536        # scenario quota on leases in use ("unbounded": none)
+ *     lease_quota: unbounded    # scenario quota on leases in use (etcd has none)
  *     lease_ttl: 60s            # TTL the clients ask for (>= 2s, etcd's minimum)
  *     compaction_retention: unbounded   # --auto-compaction-mode=revision --auto-compaction-retention=N
  *     memory: {base: 100MiB, per_connection: 10KiB, per_stream: 10KiB, per_watcher: 1KiB}
@@ -25,7 +25,9 @@
  *    is replayed from it: one `event` job per missed revision under its
  *    prefix, through the stream, in revision order, before its live events.
  *    With a compaction retention N, revisions up to max(0, rev - N) are
- *    compacted: a watch from one of them fails (ErrCompacted).
+ *    compacted: a watch from one of them fails (ErrCompacted). Nothing else
+ *    decides whether a watch can start from an old revision: a watch holds
+ *    no lease.
  *  - A Range over a prefix: a CPU job (range + keys x range_key) whose
  *    callback gets the store revision when it ends (a client then watches
  *    from that revision + 1).
@@ -36,17 +38,22 @@
  *    most `stream_buffer` untaken responses; an event that finds it full
  *    makes its watcher a victim: its events wait, in order, and every
  *    `victim_retry` the victims are moved into the room their streams have.
- *  - A client is a connection plus a lease (TTL lease_ttl) kept alive every
- *    TTL/3 while the client is open; a closed client's lease expires TTL
- *    after its last keepalive. A grant that finds lease_quota leases in use
- *    fails and so does the open.
+ *  - A client is a connection (clientv3.New: one gRPC connection; its
+ *    watches share one watch stream). It holds no lease: leases belong to
+ *    what a client creates with one (a session, a lock, an election, an
+ *    ephemeral key), etcd_lease_grant here. A client holds at most one
+ *    lease (its session), kept alive every TTL/3 over the client's
+ *    keepalive stream while the client is open; a closed client's lease
+ *    expires TTL after its last keepalive. A grant that finds lease_quota
+ *    leases in use fails (there is no quota unless a scenario sets one).
  *  - A partition between the clients and etcd (etcd_partition): every
  *    stream breaks at once (each watcher's callback is called once with
  *    ETCD_ERR_UNAVAILABLE), buffered, pending and travelling events are
  *    dropped, ranges in flight fail, keepalives do not arrive (a lease whose
- *    TTL runs out during the partition expires), opens, watches and ranges
- *    fail; puts still apply. At the heal every open client reconnects (a
- *    `connect` job) and renews its lease if it is still live.
+ *    TTL runs out during the partition expires), opens, grants, watches and
+ *    ranges fail; puts still apply. At the heal every open client
+ *    reconnects (a `connect` job) and renews its lease if it holds one that
+ *    is still live.
  *  - All CPU work (connect, grant, keepalive, put, event, range) is a job in
  *    one FIFO queue in front of `cores` servers (a station, built in so that
  *    a key's fan-out is one queue entry handing out one event job per
@@ -86,12 +93,12 @@ typedef struct etcd_spec {
     sim_time_t cost_range_key;    /* CPU per key a Range returns (default 5 us, an estimate) */
     int64_t stream_buffer;        /* untaken responses per stream (default 128) */
     sim_time_t victim_retry;      /* victim retry period (default 10 ms) */
-    int64_t lease_quota;          /* leases in use at most; INT64_MAX = none (default 65536) */
+    int64_t lease_quota;          /* leases in use at most; INT64_MAX = none (default: none) */
     sim_time_t lease_ttl;         /* >= 2 s (default 60 s) */
     int64_t compaction_retention; /* revisions kept, >= 1; INT64_MAX = no compaction (default) */
     int64_t mem_base;             /* bytes (default 100 MiB) */
     int64_t mem_per_connection;   /* bytes (default 10 KiB) */
-    int64_t mem_per_stream;       /* bytes (default 10 KiB) */
+    int64_t mem_per_stream;       /* bytes per watch or keepalive stream (default 10 KiB) */
     int64_t mem_per_watcher;      /* bytes (default 1 KiB) */
 } etcd_spec_t;
 
@@ -108,10 +115,12 @@ typedef struct etcd etcd_t;
 
 /* Errors of the calls below, distinct codes of the project's enum (and the
  * gRPC status codes clientv3 sees): a watch from a compacted revision
- * (ErrCompacted, "mvcc: required revision has been compacted", OutOfRange)
- * and a call during a partition (Unavailable). */
+ * (ErrCompacted, "mvcc: required revision has been compacted", OutOfRange),
+ * a call during a partition (Unavailable) and a lease grant refused by the
+ * scenario's lease quota (ResourceExhausted; real etcd has no such quota). */
 #define ETCD_ERR_COMPACTED SIM_ERANGE
 #define ETCD_ERR_UNAVAILABLE SIM_ESTATE
+#define ETCD_ERR_LEASE_QUOTA SIM_EEXHAUSTED
 
 /* An event handed to the client: `watcher` is the id etcd_watch returned,
  * `key` the key's index within its put (0 .. n-1). Called from inside the
@@ -142,23 +151,30 @@ void etcd_destroy(etcd_t *e);
  * (prefix NULL, nkeys < 1). O(nkeys) records. */
 int64_t etcd_put(etcd_t *e, const char *prefix, int64_t nkeys);
 
-/* Open a client: a connection (a `connect` CPU job) and a lease grant (a
- * `grant` CPU job), both submitted now; the client is usable at once.
- * Returns the client id, or -1 when the lease quota is exhausted (the
- * attempt still costs connect + grant CPU; counted in grant_failures; the
- * first failure after a success logs "lease_quota_exhausted", the next
- * success "lease_quota_recovered"), or ETCD_ERR_UNAVAILABLE during a
- * partition (no CPU: the request never arrives; counted in
- * partition_failures). */
+/* Open a client: a connection (a `connect` CPU job submitted now); the
+ * client is usable at once. It holds no lease (etcd_lease_grant).
+ * Returns the client id, ETCD_ERR_UNAVAILABLE during a partition (no CPU:
+ * the request never arrives; counted in partition_failures) or SIM_ENOMEM. */
 int etcd_client_open(etcd_t *e);
-/* Close a client: its connection, stream and watchers go at once (responses
- * buffered or pending are dropped, events in flight are dropped when they
- * arrive); its lease is not revoked and expires lease_ttl after its last
- * keepalive. Unknown or closed ids are ignored. */
+/* Grant a lease to an open client (what concurrency.NewSession does: a
+ * LeaseGrant, then KeepAlive every TTL/3 while the client is open): a
+ * `grant` CPU job submitted now. Returns 0; ETCD_ERR_LEASE_QUOTA when
+ * lease_quota leases are in use (the attempt still costs grant CPU; counted
+ * in grant_failures; the first failure after a success logs
+ * "lease_quota_exhausted", the next success "lease_quota_recovered");
+ * ETCD_ERR_UNAVAILABLE during a partition (no CPU; partition_failures);
+ * -1 for an unknown or closed client or one whose lease is still live (a
+ * client holds one lease at most; it may be granted a new one once the old
+ * expired); SIM_ENOMEM. */
+int etcd_lease_grant(etcd_t *e, int client);
+/* Close a client: its connection, streams and watchers go at once
+ * (responses buffered or pending are dropped, events in flight are dropped
+ * when they arrive); its lease, if any, is not revoked and expires
+ * lease_ttl after its last keepalive. Unknown or closed ids are ignored. */
 void etcd_client_close(etcd_t *e, int client);
 
 /* Watch `prefix` (copied once per distinct prefix) on `client`: the stream
- * is created by the client's first watch. The watcher gets the events of
+ * is created by the client's first watch; no lease is involved. The watcher gets the events of
  * the revisions applied (put job ended) from now on: etcd's watch without a
  * start revision; etcd_watch_from(..., 0, ...). Costs no CPU. `cb` may be
  * NULL (events are counted and taken). Returns the watcher id, or -1
@@ -173,8 +189,9 @@ int etcd_watch(etcd_t *e, int client, const char *prefix, bool auto_ack, etcd_ev
  * `event` job per matching revision, in revision order, ahead of the live
  * fan-outs queued after it, so the watcher sees the replay, then the live
  * events, in revision order. A start_rev above the store revision + 1 skips
- * the revisions below it. Fails with ETCD_ERR_COMPACTED when 0 < start_rev
- * <= etcd_compacted_revision() (counted in compacted_failures; the first
+ * the revisions below it. Whether the client holds a lease plays no part:
+ * compaction alone decides. Fails with ETCD_ERR_COMPACTED when 0 <
+ * start_rev <= etcd_compacted_revision() (counted in compacted_failures; the first
  * failure after a successful watch with a start revision logs
  * "watch_compacted"), ETCD_ERR_UNAVAILABLE during a partition, SIM_EINVAL
  * for start_rev < 0, otherwise as etcd_watch. O(log puts). */
@@ -196,9 +213,10 @@ int etcd_range(etcd_t *e, int client, const char *prefix, etcd_range_fn cb, void
  * and travelling events are dropped; ranges in flight fail (their callbacks
  * get ETCD_ERR_UNAVAILABLE). Until the heal, keepalives are lost (a lease
  * expires at its last keepalive + TTL if that comes first) and opens,
- * watches and ranges fail with ETCD_ERR_UNAVAILABLE. At the heal every open
- * client reconnects (a `connect` job) and, if its lease is live, renews it
- * at once (a `keepalive` job) and keeps renewing every TTL/3. A partition
+ * grants, watches and ranges fail with ETCD_ERR_UNAVAILABLE. At the heal
+ * every open client reconnects (a `connect` job) and, if it holds a live
+ * lease, renews it at once (a `keepalive` job) and keeps renewing every
+ * TTL/3. A partition
  * during a partition extends it to the later heal. Logs
  * "watch_streams_broken" and "partition_healed", one line each. O(clients +
  * watchers + ranges). duration <= 0 is ignored. */
@@ -210,7 +228,7 @@ bool etcd_partitioned(const etcd_t *e);
  * max(0, revision - compaction_retention), 0 without compaction. */
 int64_t etcd_revision(const etcd_t *e);
 int64_t etcd_compacted_revision(const etcd_t *e);
-/* True if the client is open and its lease has not expired. */
+/* True if the client is open and holds a lease that has not expired. */
 bool etcd_client_lease_live(const etcd_t *e, int client);
 
 /* The handler of a non-auto-ack watcher is done with its response: the
@@ -225,9 +243,10 @@ typedef struct {
     int64_t applied_revision;     /* last revision whose put job ended (the series) */
     int64_t compacted_revision;   /* max(0, applied - retention); 0 without compaction */
     int64_t history;              /* history records (one per put) */
-    int64_t leases_in_use;        /* granted and not expired */
+    int64_t leases_in_use;        /* granted and not expired (closed clients' included) */
     int64_t connections;          /* open clients */
-    int64_t streams;              /* open clients with a stream */
+    int64_t streams;              /* open clients with a watch stream */
+    int64_t keepalive_streams;    /* open clients keeping a live lease (clientv3's LeaseKeepAlive stream) */
     int64_t watchers;             /* watchers of open clients */
     int64_t slow_watchers;        /* victims now */
     uint64_t victims_total;       /* times a watcher became a victim */
@@ -242,12 +261,12 @@ typedef struct {
     uint64_t watchers_broken;     /* watchers whose stream a partition broke */
     uint64_t partition_failures;  /* opens, watches and ranges refused during a partition */
     uint64_t leases_expired;      /* leases that expired (closed clients', and open ones' in a partition) */
-    uint64_t grants, grant_failures;
+    uint64_t grants, grant_failures; /* etcd_lease_grant: granted, refused by the quota */
     uint64_t keepalives;          /* keepalives sent (CPU jobs) */
     uint64_t cpu_jobs_done;       /* CPU jobs completed (all kinds) */
     int64_t cpu_queued;           /* CPU queue entries waiting (a key's fan-out counts once) */
     double cpu_busy_ratio;        /* time-averaged busy cores / cores since warm-up */
-    int64_t memory_bytes;         /* base + connections, streams, watchers x their costs */
+    int64_t memory_bytes;         /* base + connections, watch and keepalive streams, watchers x their costs */
 } etcd_stats_t;
 
 void etcd_stats(const etcd_t *e, etcd_stats_t *out);

@@ -6,7 +6,8 @@
  *                servers, fan-out and replay entries, what a job's end does
  *   watch.c      watches (with a start revision, compaction), the streams the
  *                clients take responses from, victims and their retries
- *   client.c     clients: a connection plus a lease, keepalives, expiry
+ *   client.c     clients (a connection), the lease a client may be granted,
+ *                keepalives, expiry
  *   partition.c  partitions between the clients and etcd, and the heal
  *
  * Not part of the interface (models/components/etcd/etcd.h is): only the
@@ -114,10 +115,11 @@ typedef struct {
     int whead;                    /* watchers, newest first */
     etcd_msg_t *bhead, *btail;    /* stream buffer: responses not yet taken */
     int64_t nbuf;
-    /* the lease outlives the connection: live until it expires */
+    /* the client's lease, if it was granted one (etcd_lease_grant); it
+     * outlives the connection: live until it expires */
     bool lease_live;
     sim_time_t last_keepalive;
-    sim_timer_t lease_timer;      /* next keepalive while open, expiry after close */
+    sim_timer_t lease_timer;      /* next keepalive while open, expiry after close or in a partition */
 } etcd_client_t;
 
 struct etcd {
@@ -158,6 +160,7 @@ struct etcd {
     sim_timer_t heal_timer;
     int *scratch;                 /* partition start: broken watchers, then cut ranges */
     int nscratch, scratch_cap;
+    int64_t leases_lost;          /* open clients' leases expired in the current partition */
     bool quota_episode;           /* grants failing since the last success */
     uint64_t episode_failures;
     bool compacted_episode;       /* watches refused as compacted since the last good one */

@@ -1,8 +1,10 @@
 /* The gateway's configuration through etcd (the `config` section, parsed
  * in gateway.c): the config watches of a process (the shared one, or one
- * per request: the bug), the reloads their events start (batched,
- * coalesced, version-gated), broken watches (reconnect, then re-list or
- * resume) and the operator's pushes. Calls etcd
+ * per request: the bug) and the etcd clients they use (a connection; with
+ * session_per_client also a session, i.e. a lease), the reloads their
+ * events start (batched, coalesced, version-gated), broken watches
+ * (reconnect, then re-list or resume from lastRev+1) and the operator's
+ * pushes. Calls etcd
  * (models/components/etcd/etcd.h) and the replica's CPU station, Go runtime
  * and embedding cache; gateway.c calls in through gateway_internal.h (a
  * reload's CPU job ended, a process starts, a push falls due). */
@@ -191,23 +193,21 @@ static void log_flush_event(sim_t *sim, void *obj, uint64_t arg)
     if (g->log_breaks) {
         snprintf(detail, sizeof detail, "%llu config watches broke (etcd unreachable): retry every %.3g s, %s",
                  (unsigned long long)g->log_breaks, sim_time_to_s(g->spec->reconnect_interval),
-                 g->spec->resume ? "resume from lastRev+1 while the lease is live" : "naive: new client, re-list, full reload");
+                 g->spec->resume ? "resume from lastRev+1 (re-list if compacted)" : "naive: new client, re-list, full reload");
         sim_log_event(sim, "config_watch_broken", "gateway", (double)g->log_breaks, detail);
     }
     if (g->log_resumes) {
-        snprintf(detail, sizeof detail, "%llu watches resumed from lastRev+1 on their lease: only missed events are replayed",
+        snprintf(detail, sizeof detail, "%llu watches resumed from lastRev+1: only missed events are replayed",
                  (unsigned long long)g->log_resumes);
         sim_log_event(sim, "config_watch_resumed", "gateway", (double)g->log_resumes, detail);
     }
     if (g->log_relists) {
         snprintf(detail, sizeof detail,
-                 "%llu watches re-list (Range, one full reload, watch from its revision + 1): %llu after ErrCompacted, "
-                 "%llu after their lease expired",
-                 (unsigned long long)g->log_relists, (unsigned long long)g->log_relist_compacted,
-                 (unsigned long long)g->log_relist_expired);
+                 "%llu watches re-list (Range, one full reload, watch from its revision + 1): %llu after ErrCompacted",
+                 (unsigned long long)g->log_relists, (unsigned long long)g->log_relist_compacted);
         sim_log_event(sim, "config_watch_relisted", "gateway", (double)g->log_relists, detail);
     }
-    g->log_breaks = g->log_resumes = g->log_relists = g->log_relist_compacted = g->log_relist_expired = 0;
+    g->log_breaks = g->log_resumes = g->log_relists = g->log_relist_compacted = 0;
 }
 
 static void log_note(gw_t *g)
@@ -218,6 +218,32 @@ static void log_note(gw_t *g)
 }
 
 static void reconnect_event(sim_t *sim, void *obj, uint64_t arg);
+
+/* A new etcd client for a watch: a connection and, with
+ * session_per_client, a session (concurrency.NewSession: a lease kept alive
+ * every TTL/3 while the client is open). A refused session (the lease
+ * quota) closes the connection again: the caller gets the error. */
+static int client_new(gw_t *g)
+{
+    int c = etcd_client_open(g->etcd);
+    if (c < 0 || !g->spec->session_per_client) return c;
+    int rc = etcd_lease_grant(g->etcd, c);
+    if (rc != 0) {
+        etcd_client_close(g->etcd, c);
+        return rc;
+    }
+    return c;
+}
+
+/* A watch came back on its own client: if the client's session expired
+ * while etcd was unreachable (a partition longer than its TTL), the
+ * process starts a new one (a session's Done channel closed; the
+ * application makes a new session). The watch itself never needed it. */
+static void session_keep(gw_t *g, const gw_watch_t *w)
+{
+    if (g->spec->session_per_client && w->client >= 0 && !etcd_client_lease_live(g->etcd, w->client))
+        (void)etcd_lease_grant(g->etcd, w->client);   /* refused: counted by etcd; retried at the next break */
+}
 
 /* w waits for the replica's reconnect timer (the retry schedule runs from
  * the first break: break + k x reconnect_interval). */
@@ -267,15 +293,16 @@ static void on_range(sim_t *sim, void *ctx, int client, int64_t revision)
     w->state = GW_WATCH_LIVE;
 }
 
-/* Re-list: a new client unless the old one keeps a live lease (resume's
- * fallback after ErrCompacted), then a Range. The new client is opened
- * before the old one is closed, so a failed open (partition, quota) leaves
- * w as it was for the next retry; the old lease is not revoked. */
+/* Re-list: a new client (naive), or the same one (resume's fallback after
+ * ErrCompacted), then a Range. The new client is opened before the old one
+ * is closed, so a failed open (partition, or a refused session) leaves w as
+ * it was for the next retry; the old client's lease, if any, is not
+ * revoked. */
 static void watch_relist(gw_t *g, gw_watch_t *w, bool keep_client)
 {
     etcd_t *e = g->etcd;
     if (!keep_client) {
-        int c = etcd_client_open(e);
+        int c = client_new(g);
         if (c < 0) {
             if (c != ETCD_ERR_UNAVAILABLE) {
                 g->watch_failures++;
@@ -294,12 +321,15 @@ static void watch_relist(gw_t *g, gw_watch_t *w, bool keep_client)
     log_note(g);
 }
 
-/* One retry of a broken watch. */
+/* One retry of a broken watch. With resume, a watch from lastRev + 1 on the
+ * same client: what decides is compaction alone (a watch holds no lease;
+ * a session the client holds may have expired meanwhile, which changes
+ * nothing for the watch). Without resume, or without a client (its first
+ * open failed), the naive re-list. */
 static void watch_retry(gw_t *g, gw_watch_t *w)
 {
     etcd_t *e = g->etcd;
-    bool lease = w->client >= 0 && etcd_client_lease_live(e, w->client);
-    if (g->spec->resume && lease) {
+    if (g->spec->resume && w->client >= 0) {
         int id = etcd_watch_from(e, w->client, g->spec->prefix, w->last_rev + 1, true, on_config_event, w);
         if (id >= 0) {
             w->watcher = id;
@@ -308,19 +338,20 @@ static void watch_retry(gw_t *g, gw_watch_t *w)
             g->watch_resumes++;
             g->log_resumes++;
             log_note(g);
+            session_keep(g, w);
             return;
         }
         if (id != ETCD_ERR_COMPACTED) return;   /* still partitioned: the next tick */
         g->watch_compacted++;
         uint64_t before = g->watch_relists;
         watch_relist(g, w, true);
-        if (g->watch_relists != before) g->log_relist_compacted++;
+        if (g->watch_relists != before) {
+            g->log_relist_compacted++;
+            session_keep(g, w);
+        }
         return;
     }
-    bool expired = g->spec->resume && w->client >= 0;   /* resume wanted, but the lease is gone */
-    uint64_t before = g->watch_relists;
     watch_relist(g, w, false);
-    if (expired && g->watch_relists != before) g->log_relist_expired++;
 }
 
 /* The replica's reconnect tick: every broken watch retries; the timer runs
@@ -339,9 +370,10 @@ static void reconnect_event(sim_t *sim, void *obj, uint64_t arg)
 
 /* ---- the watches of a process ---------------------------------------------------- */
 
-/* The shared watch of a starting process: a client and a watch from now.
- * If etcd refuses (partition, lease quota) it retries like a broken watch
- * (counted in watch_failures, not in the breaks). */
+/* The shared watch of a starting process: a client (with its session if
+ * configured) and a watch from now. If etcd refuses (partition, or the
+ * lease quota refuses the session) it retries like a broken watch (counted
+ * in watch_failures, not in the breaks). */
 void gw_open_watch(gw_t *g, int r)
 {
     gw_replica_t *rp = &g->rep[r];
@@ -354,7 +386,7 @@ void gw_open_watch(gw_t *g, int r)
         return;
     }
     rp->shared = w;
-    w->client = etcd_client_open(g->etcd);
+    w->client = client_new(g);
     if (w->client >= 0) {
         w->last_rev = etcd_revision(g->etcd);
         w->watcher = etcd_watch(g->etcd, w->client, g->spec->prefix, true, on_config_event, w);
@@ -373,7 +405,7 @@ void gw_open_watch(gw_t *g, int r)
 bool gw_request_watch(gw_t *g, int r)
 {
     gw_replica_t *rp = &g->rep[r];
-    int c = etcd_client_open(g->etcd);
+    int c = client_new(g);
     gw_watch_t *w = NULL;
     if (c >= 0) {
         if (!(w = watch_new(g, r))) {

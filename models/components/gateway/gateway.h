@@ -35,15 +35,21 @@
  * transient heap plus a new copy of the in-process index for its duration;
  * then the old index becomes garbage unless cache entries pin it.
  *
+ * etcd clients: a watch needs only a client (a connection); with
+ * config.session_per_client every client the gateway opens also creates a
+ * session (a lease kept alive every TTL/3), which the lease quota may
+ * refuse.
+ *
  * Broken watches (an etcd partition, models/components/etcd/etcd.h): the replica retries
  * every config.reconnect_interval from the break. The naive reconnect
- * (config.watch.resume: false) opens a new client (the old lease is left to
- * expire), re-lists the prefix (a Range), does one full reload and watches
- * from the Range's revision + 1. With resume: true a watch whose lease is
- * still live re-watches from lastRev + 1 on the same client: only the
- * missed events arrive, through the normal watch path; if the revision is
- * compacted (ErrCompacted) or the lease expired it falls back to the
- * re-list (a new client only if the lease expired).
+ * (config.watch.resume: false) opens a new client (the old one is closed;
+ * its session's lease, if any, is left to expire), re-lists the prefix (a
+ * Range), does one full reload and watches from the Range's revision + 1.
+ * With resume: true a broken watch re-watches from lastRev + 1 on the same
+ * client: only the missed events arrive, through the normal watch path; if
+ * that revision is compacted (ErrCompacted) it falls back to a re-list on
+ * the same client. No lease plays a part (a session that expired in the
+ * partition is made anew).
  *
  * When RSS passes the container limit the replica is OOM-killed: every
  * request on it fails, its cache and leaks are gone, and it restarts after
@@ -88,6 +94,7 @@ typedef struct gw_spec {
     const char *prefix;
     gw_client_mode_t client_mode;
     bool watch_per_request;        /* the article's bug: a new client and watch per request, never closed */
+    bool session_per_client;       /* every client also creates a session: a lease kept alive */
     sim_time_t reload_cpu;
     int64_t reload_mem;
     sim_time_t batch_window;       /* watch.batch: flush after this (0: no batching) */
@@ -179,7 +186,7 @@ struct gw {
     uint64_t oom_kills_total, reloads_total, reloads_started;
     uint64_t watch_breaks, watch_relists, watch_resumes, watch_compacted;   /* broken watches and their fate */
     /* notable events not yet logged: one line per kind and instant */
-    uint64_t log_breaks, log_resumes, log_relists, log_relist_compacted, log_relist_expired;
+    uint64_t log_breaks, log_resumes, log_relists, log_relist_compacted;
     bool log_pending;
     /* sample window */
     uint64_t win_reloads, win_hits, win_lookups;
@@ -199,8 +206,9 @@ void gw_request_end(gw_t *g, int r, uint32_t gen);
 /* Run a CPU segment (pre or post) of a request on replica r: allocation,
  * GC assist, capacity factor. */
 void gw_request_cpu(gw_t *g, int r, stn_job_t *job, bool pre);
-/* The per-request watch bug: a new client and watch for this request.
- * Returns false if etcd refused it (lease quota). */
+/* The per-request watch bug: a new client (with its session if
+ * session_per_client) and watch for this request. Returns false if etcd
+ * refused it (a partition, or the lease quota refusing the session). */
 bool gw_request_watch(gw_t *g, int r);
 /* An LLM call's goroutine starts / ends. */
 void gw_llm_call_begin(gw_t *g, int r);

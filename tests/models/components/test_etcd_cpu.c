@@ -53,12 +53,12 @@ Test(etcd, single_event_takes_put_plus_event_cpu_plus_propagation)
     static rec_t r;
     memset(&r, 0, sizeof r);
     watch_new(&f, "/a/", true, &r);
-    /* The open's connect (200us) and grant (50us) jobs hold the one core
-     * first: the put starts at 250us. */
+    /* The open's connect job (200us; a watching client asks for no lease,
+     * so no grant) holds the one core first: the put starts at 200us. */
     etcd_put(f.e, "/a/", 1);
     run(&f, SIM_SEC);
     cr_assert_eq(r.n, 1);
-    cr_assert_eq(r.at[0], 250 * SIM_US + 100 * SIM_US + 20 * SIM_US + 2 * SIM_MS);
+    cr_assert_eq(r.at[0], 200 * SIM_US + 100 * SIM_US + 20 * SIM_US + 2 * SIM_MS);
     /* Later, on an idle CPU: exactly put + event + propagation. */
     etcd_put(f.e, "/a/", 1);
     run(&f, 2 * SIM_SEC);
@@ -125,13 +125,14 @@ Test(etcd, a_watch_sees_the_revisions_applied_after_it_was_created)
     fix_start(&f, 1, 0);
     static rec_t r[3];
     memset(r, 0, sizeof r);
-    /* CPU: 3 x (connect 200 + grant 50) = [0, 750], put [750, 850]; A's event
-     * [850, 870], B's [870, 890]. B watches while the put is in service (not
-     * applied): it gets the event; C watches during the fan-out (applied): not. */
+    /* CPU: 3 x connect 200 = [0, 600] (no grants: the clients only watch),
+     * put [600, 700]; A's event [700, 720], B's [720, 740]. B watches while
+     * the put is in service (not applied): it gets the event; C watches
+     * during the fan-out (applied): not. */
     int c[3];
     for (int i = 0; i < 3; i++) c[i] = etcd_client_open(f.e);
     static later_watch_t lw[3];
-    static const sim_time_t when[3] = {0, 800 * SIM_US, 860 * SIM_US};
+    static const sim_time_t when[3] = {0, 650 * SIM_US, 710 * SIM_US};
     for (int i = 0; i < 3; i++) {
         lw[i] = (later_watch_t){&f, c[i], "/a/", &r[i]};
         sim_schedule_at(f.sim, when[i], watch_later, &lw[i], 0);
@@ -139,9 +140,9 @@ Test(etcd, a_watch_sees_the_revisions_applied_after_it_was_created)
     etcd_put(f.e, "/a/", 1);
     run(&f, SIM_SEC);
     cr_assert_eq(r[0].n, 1);
-    cr_assert_eq(r[0].at[0], 2870 * SIM_US);
+    cr_assert_eq(r[0].at[0], 2720 * SIM_US);
     cr_assert_eq(r[1].n, 1);
-    cr_assert_eq(r[1].at[0], 2890 * SIM_US);
+    cr_assert_eq(r[1].at[0], 2740 * SIM_US);
     cr_assert_eq(r[2].n, 0);
     etcd_put(f.e, "/a/", 1);
     run(&f, 2 * SIM_SEC);
@@ -173,18 +174,18 @@ Test(etcd, watchers_closed_during_a_fan_out_cost_nothing)
         r[i].e = f.e;
         cr_assert_geq(etcd_watch(f.e, c[i], "/a/", true, on_event, &r[i]), 0);
     }
-    /* CPU: [0, 1000] opens, put [1000, 1100], A's event [1100, 1120]. While it
-     * runs, B (where the fan-out's cursor stands) and C close: D's event is
-     * next, [1120, 1140]. */
+    /* CPU: [0, 800] opens (4 connects, no grants), put [800, 900], A's event
+     * [900, 920]. While it runs, B (where the fan-out's cursor stands) and C
+     * close: D's event is next, [920, 940]. */
     later_e = f.e;
-    sim_schedule_at(f.sim, 1110 * SIM_US, close_two, c, 0);
+    sim_schedule_at(f.sim, 910 * SIM_US, close_two, c, 0);
     etcd_put(f.e, "/a/", 1);
     run(&f, SIM_SEC);
     cr_assert_eq(r[0].n, 1);
     cr_assert_eq(r[1].n, 0);
     cr_assert_eq(r[2].n, 0);
     cr_assert_eq(r[3].n, 1);
-    cr_assert_eq(r[3].at[0], 3140 * SIM_US);
+    cr_assert_eq(r[3].at[0], 2940 * SIM_US);
     etcd_stats_t st = stats(&f);
     cr_assert_eq(st.events_fanned, 2);
     cr_assert_eq(st.events_dropped, 0);
@@ -220,7 +221,7 @@ Test(etcd, per_watch_clients_storm_by_hand)
         cr_assert_geq(etcd_watch(f.e, c, "/config/rag/", true, on_tally, &t[i]), 0);
     }
     run(&f, SIM_SEC);
-    cr_assert_eq(stats(&f).cpu_jobs_done, 2 * NW);
+    cr_assert_eq(stats(&f).cpu_jobs_done, NW, "one connect per client, no grant");
     sim_schedule_at(f.sim, SIM_SEC, put_storm, f.e, 50);
     run(&f, 10 * SIM_SEC);
     /* 50 puts on 2 cores end at 2.5 ms; then 100000 events x 20 us on 2
