@@ -1,8 +1,9 @@
 /* etcd: the spec, creation, statistics and series, and the store: the
- * prefix table, puts and their history of revisions, and ranges (reads of
- * the store). The model is described in etcd.h, its pieces and their shared
- * state in etcd_internal.h. Puts and ranges are CPU jobs: this file queues
- * them (cpu.c) and the CPU queue calls back etcd_range_done. */
+ * prefix table, writes (puts and transactions) and their history of
+ * revisions, and ranges (reads of the store). The model is described in
+ * etcd.h, its pieces and their shared state in etcd_internal.h. Writes and
+ * ranges are CPU jobs: this file queues them (cpu.c) and the CPU queue
+ * calls back etcd_range_done. */
 #include "models/components/etcd/etcd.h"
 
 #include <math.h>
@@ -147,18 +148,21 @@ int64_t etcd_compacted_revision(const etcd_t *e)
     return e->applied > n ? e->applied - n : 0;
 }
 
-int64_t etcd_put(etcd_t *e, const char *prefix, int64_t nkeys)
+/* A write of `nrev` revisions of `per` keys each under `prefix` (a put of
+ * n keys: n x 1; a transaction: 1 x n): one history record, one CPU job per
+ * revision of per x cost.put. Returns the first revision. */
+static int64_t write_keys(etcd_t *e, const char *prefix, int64_t nrev, int32_t per)
 {
-    if (!prefix || nkeys < 1) return SIM_EINVAL;
     int pid = etcd_prefix_intern(e, prefix);
     if (pid < 0 || etcd_grow((void **)&e->hist, &e->hist_cap, e->nhist + 1, sizeof *e->hist)) {
         etcd_oom(e);
         return SIM_ENOMEM;
     }
     int64_t first = e->revision + 1;
-    e->hist[e->nhist++] = (etcd_hist_t){.first = first, .n = nkeys, .prefix = pid};
+    e->hist[e->nhist++] = (etcd_hist_t){.first = first, .n = nrev, .per = per, .prefix = pid};
+    int64_t nkeys = nrev * per;
     if (nkeys > e->prefixes[pid].maxkeys) e->prefixes[pid].maxkeys = nkeys;
-    for (int64_t k = 0; k < nkeys; k++) {
+    for (int64_t k = 0; k < nrev; k++) {
         etcd_msg_t *m = etcd_msg_alloc(e);
         if (!m) {
             etcd_oom(e);
@@ -167,11 +171,24 @@ int64_t etcd_put(etcd_t *e, const char *prefix, int64_t nkeys)
         m->kind = MSG_PUT;
         m->ref = pid;
         m->revision = ++e->revision;
-        m->key = k;
-        m->demand = e->spec->cost_put;
+        m->key = (int32_t)(k * per);
+        m->nev = per;
+        m->demand = per * e->spec->cost_put;
         etcd_cpu_enqueue(e, m);
     }
     return first;
+}
+
+int64_t etcd_put(etcd_t *e, const char *prefix, int64_t nkeys)
+{
+    if (!prefix || nkeys < 1 || nkeys > INT32_MAX) return SIM_EINVAL;
+    return write_keys(e, prefix, nkeys, 1);
+}
+
+int64_t etcd_txn(etcd_t *e, const char *prefix, int64_t nkeys)
+{
+    if (!prefix || nkeys < 1 || nkeys > INT32_MAX) return SIM_EINVAL;
+    return write_keys(e, prefix, 1, (int32_t)nkeys);
 }
 
 /* ---- ranges -------------------------------------------------------------- */
@@ -283,7 +300,7 @@ etcd_t *etcd_create(sim_t *sim, const etcd_spec_t *spec)
     if (!e->rng_prop) goto fail;
 
     static const struct { const char *name, *unit, *help; } cols[] = {
-        {"etcd_revision", "1", "store revision: last key whose put was applied"},
+        {"etcd_revision", "1", "store revision: last revision whose write was applied"},
         {"etcd_leases_in_use", "1", "leases granted and not expired (closed clients' leases included); a watch holds none"},
         {"etcd_watchers", "1", "watchers of open clients"},
         {"etcd_connections", "1", "open client connections"},

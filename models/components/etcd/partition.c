@@ -113,7 +113,7 @@ void etcd_partition(etcd_t *e, sim_time_t duration)
         if (i < nbroken) {
             int wid = e->scratch[i];
             etcd_watcher_t *w = &e->watchers[wid];
-            if (w->cb) w->cb(sim, w->ctx, wid, ETCD_ERR_UNAVAILABLE, -1);
+            if (w->cb) w->cb(sim, w->ctx, wid, ETCD_ERR_UNAVAILABLE, -1, 0);
         } else {
             etcd_range_t *x = &e->ranges[e->scratch[i]];
             if (e->clients[x->client].open) x->cb(sim, x->ctx, x->client, ETCD_ERR_UNAVAILABLE);

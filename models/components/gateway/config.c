@@ -2,9 +2,9 @@
  * in gateway.c): the config watches of a process (the shared one, or one
  * per request: the bug) and the etcd clients they use (a connection; with
  * session_per_client also a session, i.e. a lease), the reloads their
- * events start (batched, coalesced, version-gated), broken watches
- * (reconnect, then re-list or resume from lastRev+1) and the operator's
- * pushes. Calls etcd
+ * responses start (per event, or coalesced by revision; batched;
+ * version-gated), broken watches (reconnect, then re-list or resume from
+ * lastRev+1) and the operator's pushes (separate puts or one transaction). Calls etcd
  * (models/components/etcd/etcd.h) and the replica's CPU station, Go runtime
  * and embedding cache; gateway.c calls in through gateway_internal.h (a
  * reload's CPU job ended, a process starts, a push falls due). */
@@ -74,8 +74,8 @@ static void reload_start(gw_t *g, int r)
 }
 
 /* The batch of config events buffered on replica r is handed to the
- * callback: one reload for the whole batch (coalesced by revision), or one
- * per event. */
+ * callback: one reload for the whole batch (coalesced: its revisions
+ * collapse into one reload of the latest state), or one per event. */
 static void flush_batch(gw_t *g, int r)
 {
     gw_replica_t *rp = &g->rep[r];
@@ -97,25 +97,31 @@ static void batch_event(sim_t *sim, void *obj, uint64_t arg)
     flush_batch(g, (int)arg);
 }
 
-static bool is_version_revision(const gw_t *g, int64_t revision)
+/* Does a response (revision, keys key .. key + n - 1) hold a push's
+ * `_version` key? That key is the push's last: index `keys` of its write,
+ * at its own revision (separate puts) or at the transaction's. */
+static bool holds_version_key(const gw_t *g, int64_t revision, int64_t key, int64_t n)
 {
-    for (size_t i = 0; i < g->spec->npushes; i++)
-        if (g->push_version_rev[i] == revision) return true;
+    for (size_t i = 0; i < g->spec->npushes; i++) {
+        int64_t k = g->spec->pushes[i].keys;
+        if (g->push_version_rev[i] == revision && key <= k && k < key + n) return true;
+    }
     return false;
 }
 
 static void watch_broken(gw_t *g, gw_watch_t *w);
 
-/* A config event reached watch w of replica r (or its stream broke:
- * revision < 0). The naive callback reloads for every event; the watch
- * policies filter (`version_gate`: only the `_version` key), batch (`batch`:
- * flush at max_events or after window) and coalesce (`coalesce`: one reload
- * per batch). Events replayed after a resume take the same path. */
-static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key)
+/* A watch response (one revision: `n` events, keys key .. key + n - 1)
+ * reached watch w of replica r (or its stream broke: revision < 0). The
+ * naive callback reloads for every event; the watch policies filter
+ * (`version_gate`: only the `_version` key), batch (`batch`: flush at
+ * max_events events or after window) and coalesce (`coalesce`: one reload
+ * per revision, the events of a transaction together; with `batch`, one per
+ * batch). Responses replayed after a resume take the same path. */
+static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key, int64_t n)
 {
     (void)sim;
     (void)watcher;
-    (void)key;
     gw_watch_t *w = ctx;
     gw_replica_t *rp = w->rp;
     gw_t *g = (gw_t *)rp->cpu.owner;
@@ -126,14 +132,19 @@ static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision
     }
     if (!rp->up && !rp->starting) return;   /* a dead process hears nothing */
     w->last_rev = revision;
-    g->events_seen++;
-    if (g->spec->version_gate && !is_version_revision(g, revision)) return;
+    g->events_seen += (uint64_t)n;
+    if (g->spec->version_gate) {   /* only the `_version` event asks for a reload */
+        if (!holds_version_key(g, revision, key, n)) return;
+        n = 1;
+    }
     if (g->spec->batch_max <= 1 && g->spec->batch_window == 0) {
-        reload_start(g, r);
+        if (g->spec->coalesce) n = 1;   /* one reload per revision */
+        for (int64_t i = 0; i < n; i++) reload_start(g, r);
         return;
     }
-    if (rp->batch_events++ == 0 && g->spec->batch_window > 0)
+    if (rp->batch_events == 0 && g->spec->batch_window > 0)
         rp->batch_timer = sim_schedule_in(g->sim, g->spec->batch_window, batch_event, g, (uint64_t)r);
+    rp->batch_events += n;
     if (g->spec->batch_max > 0 && rp->batch_events >= g->spec->batch_max) flush_batch(g, r);
 }
 
@@ -432,14 +443,13 @@ void gw_push_event(sim_t *sim, void *obj, uint64_t arg)
 {
     gw_t *g = obj;
     const gw_push_t *p = &g->spec->pushes[arg];
-    char detail[96];
-    snprintf(detail, sizeof detail, "%lld keys under %s, one revision each", (long long)p->keys, g->spec->prefix);
+    char detail[112];
+    snprintf(detail, sizeof detail, "%lld keys under %s, %s", (long long)p->keys, g->spec->prefix,
+             p->txn ? "one transaction: one revision" : "separate puts: one revision each");
     sim_log_event(sim, "config_push", "etcd", (double)p->keys, detail);
-    if (g->spec->version_gate) {
-        /* the keys, then `_version` last: its revision gates the reloads */
-        int64_t first = etcd_put(g->etcd, g->spec->prefix, p->keys + 1);
-        g->push_version_rev[arg] = first + p->keys;
-    } else {
-        etcd_put(g->etcd, g->spec->prefix, p->keys);
-    }
+    /* with the version gate, `_version` is written last (key index `keys`):
+     * its own revision, or the transaction's */
+    int64_t n = p->keys + (g->spec->version_gate ? 1 : 0);
+    int64_t first = p->txn ? etcd_txn(g->etcd, g->spec->prefix, n) : etcd_put(g->etcd, g->spec->prefix, n);
+    if (g->spec->version_gate && first > 0) g->push_version_rev[arg] = p->txn ? first : first + p->keys;
 }

@@ -59,8 +59,6 @@ static int parse_config(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
         sim_cfg_bool(d, w, "coalesce", 0, false, &spec->coalesce);
         sim_cfg_bool(d, w, "version_gate", 0, false, &spec->version_gate);
         sim_cfg_bool(d, w, "resume", 0, false, &spec->resume);
-        if (spec->coalesce && spec->batch_max <= 1 && spec->batch_window == 0)
-            sim_cfg_error(d, sim_cfg_get(w, "coalesce"), "'coalesce' merges a batch into one reload: it needs 'batch'");
     }
     /* gRPC's connection backoff starts at 1 s (grpc-go backoff.DefaultConfig
      * BaseDelay); the model retries at that fixed period, without growth or
@@ -76,6 +74,7 @@ static int parse_config(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
             gw_push_t *x = &spec->pushes[spec->npushes++];
             sim_cfg_duration(d, p, "at", SIM_CFG_REQUIRED, 0, &x->at);
             sim_cfg_int(d, p, "keys", SIM_CFG_REQUIRED, 1, 1000000, 1, &x->keys);
+            sim_cfg_bool(d, p, "txn", 0, false, &x->txn);
             if (x->at >= sc->duration)
                 sim_cfg_warn(d, sim_cfg_get(p, "at"), "the push comes after the end of the run");
         }

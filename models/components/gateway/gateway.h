@@ -30,10 +30,11 @@
  * leaks.blocked_forever, keeping captured_bytes reachable until the process
  * dies.
  *
- * Config reloads (per delivered etcd event, the naive watch callback):
- * reload.cpu of CPU on the replica's cores, a goroutine, reload.memory of
- * transient heap plus a new copy of the in-process index for its duration;
- * then the old index becomes garbage unless cache entries pin it.
+ * Config reloads (per delivered etcd event, the naive watch callback; per
+ * revision with config.watch.coalesce): reload.cpu of CPU on the replica's
+ * cores, a goroutine, reload.memory of transient heap plus a new copy of
+ * the in-process index for its duration; then the old index becomes
+ * garbage unless cache entries pin it.
  *
  * etcd clients: a watch needs only a client (a connection); with
  * config.session_per_client every client the gateway opens also creates a
@@ -74,6 +75,7 @@ typedef enum { GW_CLIENT_SHARED, GW_CLIENT_PER_WATCH } gw_client_mode_t;
 typedef struct {
     sim_time_t at;
     int64_t keys;
+    bool txn;                      /* one transaction (one revision), not `keys` separate puts */
 } gw_push_t;
 
 typedef struct gw_spec {
@@ -99,7 +101,7 @@ typedef struct gw_spec {
     int64_t reload_mem;
     sim_time_t batch_window;       /* watch.batch: flush after this (0: no batching) */
     int64_t batch_max;             /* ... or at this many events */
-    bool coalesce;                 /* watch.coalesce: one reload per batch */
+    bool coalesce;                 /* watch.coalesce: one reload per revision; with batch, per batch */
     bool version_gate;             /* watch.version_gate: reload only on the `_version` key */
     bool resume;                   /* watch.resume: resume a broken watch from lastRev + 1 */
     sim_time_t reconnect_interval; /* retry period of a broken watch (default 1 s) */

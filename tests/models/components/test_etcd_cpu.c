@@ -1,7 +1,8 @@
-/* etcd's CPU queue (models/components/etcd/cpu.c): one event per key per
- * watcher (never merged), delivery times through the queue by hand, the
- * fan-out's order and which watchers it reaches, and random propagation
- * that is reproducible and keeps revision order. */
+/* etcd's CPU queue (models/components/etcd/cpu.c): separate puts give one
+ * revision and one response per key per watcher, a transaction one
+ * revision and one response of all its events; delivery times through the
+ * queue by hand, the fan-out's order and which watchers it reaches, and
+ * random propagation that is reproducible and keeps revision order. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -41,6 +42,104 @@ Test(etcd, push_delivers_one_event_per_key_to_each_matching_watcher)
     cr_assert_eq(st.applied_revision, 51);
     cr_assert_eq(st.events_fanned, 4 * 50 + 1);
     cr_assert_eq(st.events_delivered, 4 * 50 + 1);
+    fix_fini(&f);
+}
+
+static void txn_then_puts(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    cr_assert_eq(etcd_txn(obj, "/a/", 5), 1);
+    cr_assert_eq(etcd_put(obj, "/a/", 2), 2);
+}
+
+static void txn_storm(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    cr_assert_eq(etcd_txn(obj, "/config/rag/", (int64_t)arg), 1);
+}
+
+Test(etcd, a_transaction_of_n_keys_is_one_revision_in_one_response)
+{
+    /* One core. Three watchers (connects [0, 600] us). A transaction of 50
+     * keys at 1 s: one revision (1), one put job of 50 x 100 us [0, 5] ms,
+     * then one event job per watcher of 50 x 20 us: [5, 6], [6, 7], [7, 8]
+     * ms, each arriving 2 ms later as ONE response of 50 events. Then 3
+     * separate puts: revisions 2..4, three responses of one event each. */
+    fix_t f;
+    fix_spec(&f);
+    f.spec.cores = 1;
+    fix_start(&f, 1, 0);
+    static rec_t r[3];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 3; i++) watch_new(&f, "/config/rag/", true, &r[i]);
+    sim_schedule_at(f.sim, SIM_SEC, txn_storm, f.e, 50);
+    run(&f, SIM_SEC + 4 * SIM_MS);
+    cr_assert_eq(stats(&f).revision, 1, "one revision for the 50 keys");
+    cr_assert_eq(etcd_revision(f.e), 0, "assigned, not yet applied");
+    run(&f, 2 * SIM_SEC);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(r[i].n, 1, "watcher %d: %d responses", i, r[i].n);
+        cr_assert_eq(r[i].rev[0], 1);
+        cr_assert_eq(r[i].key[0], 0);
+        cr_assert_eq(r[i].nev[0], 50);
+        cr_assert_eq(r[i].at[0] - SIM_SEC, (5 + i + 1 + 2) * SIM_MS, "watcher %d at %lld ns", i,
+                     (long long)(r[i].at[0] - SIM_SEC));
+    }
+    etcd_stats_t st = stats(&f);
+    cr_assert_eq(st.revision, 1);
+    cr_assert_eq(st.applied_revision, 1);
+    cr_assert_eq(st.history, 1);
+    cr_assert_eq(st.events_fanned, 3 * 50);
+    cr_assert_eq(st.events_delivered, 3 * 50);
+    cr_assert_eq(st.responses_delivered, 3);
+    cr_assert_eq(etcd_put(f.e, "/config/rag/", 3), 2);
+    run(&f, 3 * SIM_SEC);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(r[i].n, 4);
+        for (int k = 1; k < 4; k++) {
+            cr_assert_eq(r[i].rev[k], 1 + k);
+            cr_assert_eq(r[i].key[k], k - 1);
+            cr_assert_eq(r[i].nev[k], 1);
+        }
+    }
+    st = stats(&f);
+    cr_assert_eq(st.revision, 4);
+    cr_assert_eq(st.events_delivered, 3 * 53);
+    cr_assert_eq(st.responses_delivered, 3 * 4);
+    cr_assert_eq(etcd_txn(f.e, "/config/rag/", 0), SIM_EINVAL);
+    cr_assert_eq(etcd_txn(f.e, NULL, 1), SIM_EINVAL);
+    fix_fini(&f);
+}
+
+Test(etcd, writes_apply_and_responses_arrive_in_revision_order_across_cores)
+{
+    /* Two cores, one watcher (connect [0, 200] us). At 1 s a transaction of
+     * 5 keys (revision 1: one job of 500 us, core A) and 2 puts (2, 3: 100 us
+     * each, core B) start together. The puts end first, at 100 and 200 us,
+     * but wait for revision 1, applied at 500 us; then the three fan-outs:
+     * revision 1's event job (5 x 20 us) [500, 600] on A, 2's [500, 520] and
+     * 3's [520, 540] on B. 2 and 3 wait for 1 to leave: all three arrive at
+     * 600 + 2000 us, in revision order. */
+    fix_t f;
+    fix_spec(&f);
+    fix_start(&f, 1, 0);
+    static rec_t r;
+    memset(&r, 0, sizeof r);
+    watch_new(&f, "/a/", true, &r);
+    sim_schedule_at(f.sim, SIM_SEC, txn_then_puts, f.e, 0);
+    run(&f, SIM_SEC + 400 * SIM_US);
+    cr_assert_eq(etcd_revision(f.e), 0, "revisions 2 and 3 are done but wait for 1");
+    run(&f, SIM_SEC + 500 * SIM_US);
+    cr_assert_eq(etcd_revision(f.e), 3);
+    run(&f, 2 * SIM_SEC);
+    static const int64_t nev[3] = {5, 1, 1};
+    cr_assert_eq(r.n, 3);
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(r.rev[k], k + 1, "response %d: revision %lld", k, (long long)r.rev[k]);
+        cr_assert_eq(r.nev[k], nev[k]);
+        cr_assert_eq(r.at[k] - SIM_SEC, 2600 * SIM_US, "response %d at %lld ns", k, (long long)(r.at[k] - SIM_SEC));
+    }
     fix_fini(&f);
 }
 
@@ -197,13 +296,13 @@ typedef struct {
     sim_time_t last;
 } tally_t;
 
-static void on_tally(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key)
+static void on_tally(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key, int64_t nevents)
 {
     (void)watcher;
     (void)revision;
     (void)key;
     tally_t *t = ctx;
-    t->n++;
+    t->n += nevents;
     t->last = sim_now(sim);
 }
 

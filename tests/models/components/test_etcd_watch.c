@@ -273,3 +273,33 @@ Test(etcd_history, a_watch_from_a_compacted_revision_fails_with_err_compacted)
     cr_assert_geq(etcd_watch_from(f.e, c, "/a/", 0, true, NULL, NULL), 0);
     fix_fini(&f);
 }
+
+Test(etcd_history, a_replayed_transaction_is_one_response)
+{
+    /* a transaction of 5 keys under /a/ (revision 1), then 2 puts (2-3): a
+     * watch from 1 replays three responses, the first with the 5 events */
+    fix_t f;
+    fix_spec(&f);
+    fix_start(&f, 1, 0);
+    cr_assert_eq(etcd_txn(f.e, "/a/", 5), 1);
+    cr_assert_eq(etcd_put(f.e, "/a/", 2), 2);
+    run(&f, SIM_SEC);
+    static rec_t r;
+    memset(&r, 0, sizeof r);
+    r.e = f.e;
+    int c = etcd_client_open(f.e);
+    cr_assert_geq(etcd_watch_from(f.e, c, "/a/", 1, true, on_event, &r), 0);
+    run(&f, 2 * SIM_SEC);
+    static const int64_t rev[3] = {1, 2, 3}, key[3] = {0, 0, 1}, nev[3] = {5, 1, 1};
+    cr_assert_eq(r.n, 3, "%d responses: rev %lld nev %lld", r.n, (long long)r.rev[0], (long long)r.nev[0]);
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(r.rev[k], rev[k]);
+        cr_assert_eq(r.key[k], key[k]);
+        cr_assert_eq(r.nev[k], nev[k]);
+    }
+    etcd_stats_t st = stats(&f);
+    cr_assert_eq(st.events_replayed, 7);
+    cr_assert_eq(st.responses_delivered, 3);
+    cr_assert_eq(st.history, 2);
+    fix_fini(&f);
+}

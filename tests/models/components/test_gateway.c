@@ -447,6 +447,52 @@ Test(gateway_watch, a_batch_flushes_at_max_events_then_the_rest_at_the_window)
     done(&f);
 }
 
+/* ---- transactions and coalescing by revision ------------------------------------ */
+
+/* Three replicas, no batching; a push of 7 keys at 10 s, as separate puts
+ * or one transaction, reloads per event or coalesced by revision. */
+#define PUSH7(push, watch)                                                                         \
+    DETERMINISTIC "gateway: {replicas: 3, cores: 4}\n"                                             \
+    "config: {reload: {cpu: 40ms, memory: 10MiB}, pushes: [{at: 10s, keys: 7" push "}]" watch "}\n"
+
+Test(gateway_watch, a_transaction_is_one_response_and_coalescing_reloads_once_per_revision)
+{
+    static const struct {
+        const char *push, *watch;
+        uint64_t reloads, events, responses;
+    } cases[] = {
+        /* 7 puts: 7 revisions, 7 responses of 1 event per replica; naive
+         * and coalesced alike, one reload per revision = per event: 21 */
+        {"", "", 21, 21, 21},
+        {"", ", watch: {coalesce: true}", 21, 21, 21},
+        /* one transaction: 1 revision, 1 response of 7 events per replica;
+         * the naive callback still reloads per event (21), coalescing by
+         * revision once per replica (3) */
+        {", txn: true", "", 21, 21, 3},
+        {", txn: true", ", watch: {coalesce: true}", 3, 21, 3},
+        /* the version gate on a transaction: 8 events (with `_version`) in
+         * one response; only `_version` reloads */
+        {", txn: true", ", watch: {version_gate: true}", 3, 24, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[4096];
+        snprintf(yaml, sizeof yaml, PUSH7("%s", "%s"), cases[i].push, cases[i].watch);
+        fx_t f;
+        start(&f, yaml);
+        sim_run(f.sim, 20 * SIM_SEC);
+        gw_t *g = &f.rag->gw;
+        etcd_stats_t st = etcd_now(&f);
+        cr_expect_eq(g->reloads_total, cases[i].reloads, "case %zu: %llu reloads", i,
+                     (unsigned long long)g->reloads_total);
+        cr_expect_eq(g->events_seen, cases[i].events, "case %zu: %llu events", i, (unsigned long long)g->events_seen);
+        cr_expect_eq(st.responses_delivered, cases[i].responses, "case %zu: %llu responses", i,
+                     (unsigned long long)st.responses_delivered);
+        cr_expect_eq(st.revision, strstr(cases[i].push, "txn") ? 1 : 7, "case %zu: revision %lld", i,
+                     (long long)st.revision);
+        done(&f);
+    }
+}
+
 /* ---- parsing -------------------------------------------------------------------- */
 
 static int parse_errors(const char *yaml, char *msg, size_t n)
