@@ -473,6 +473,10 @@ Test(gateway_watch, a_transaction_is_one_response_and_coalescing_reloads_once_pe
         /* the version gate on a transaction: 8 events (with `_version`) in
          * one response; only `_version` reloads */
         {", txn: true", ", watch: {version_gate: true}", 3, 24, 3},
+        /* batched: the transaction's 7 events enter the batch at once; the
+         * window flushes them: 7 reloads per replica, or 1 coalesced */
+        {", txn: true", ", watch: {batch: {window: 50ms, max_events: 32}}", 21, 21, 3},
+        {", txn: true", ", watch: {batch: {window: 50ms, max_events: 32}, coalesce: true}", 3, 21, 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char yaml[4096];
