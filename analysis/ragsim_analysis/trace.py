@@ -36,10 +36,11 @@ SUPPORTED_FORMAT_VERSION = 2
 READABLE_FORMAT_VERSIONS = (1, 2)
 
 # Defaults of the model (docs/models/vectordb.md, docs/models/etcd.md) for limits a scenario may
-# leave out; used to draw a limit line when the YAML does not name it.
+# leave out; used to draw a limit line when the YAML does not name it. etcd
+# has no lease quota unless the scenario sets one: no line.
 _DEFAULT_LIMITS = {
     ("vectordb", "memory", "limit"): "8GiB",
-    ("etcd", "lease_quota"): "65536",
+    ("etcd", "lease_quota"): "unbounded",
 }
 
 

@@ -126,10 +126,13 @@ Test(fixes, goroutine_pileup_context_propagation_bounds_goroutines, .timeout = 9
 Test(fixes, watch_storm_batching_and_version_gate_cut_reloads_exactly, .timeout = 300)
 {
     /* Chapter 4 with unbounded memory, so that no OOM cuts a count short:
-     * pushes of 10 and 50 keys to 3 replicas.
+     * pushes of 10 and 50 keys to 3 replicas, each key its own put (one
+     * revision, one response each).
      *   naive: one reload per event per replica = (10 + 50) x 3 = 180
      *   batched (flush at 32 events or 50 ms, coalesced): ceil(10/32) +
      *     ceil(50/32) = 1 + 2 batches per replica = 9
+     *   transaction (each push one revision, coalesced by revision): one
+     *     reload per push per replica = 2 x 3 = 6
      *   version gate: one reload per push per replica = 2 x 3 = 6
      * identical in every replication (the differences have zero spread). */
     const char *sets[] = {"gateway.runtime.memory_limit=unbounded", NULL};
@@ -137,11 +140,15 @@ Test(fixes, watch_storm_batching_and_version_gate_cut_reloads_exactly, .timeout 
     hid_t f = run_compare("scenarios/trap-watch-storm.yaml", 2, &path, sets);
     cr_expect_eq(comparison_row(f, "naive", "config_reloads").mean, 180);
     cmprow_t b = better(f, "batched", "config_reloads");
+    cmprow_t t = better(f, "transaction", "config_reloads");
     cmprow_t v = better(f, "version_gate", "config_reloads");
     cr_expect_eq(b.mean, 9);
+    cr_expect_eq(t.mean, 6);
     cr_expect_eq(v.mean, 6);
-    cr_expect(b.diff_lo == b.diff_hi && v.diff_lo == v.diff_hi, "reload counts must not vary between replications");
+    cr_expect(b.diff_lo == b.diff_hi && t.diff_lo == t.diff_hi && v.diff_lo == v.diff_hi,
+              "reload counts must not vary between replications");
     better(f, "batched", "peak_heap_bytes");
+    better(f, "transaction", "peak_heap_bytes");
     better(f, "version_gate", "peak_heap_bytes");
     close_trace(f, path);
 
@@ -150,6 +157,7 @@ Test(fixes, watch_storm_batching_and_version_gate_cut_reloads_exactly, .timeout 
     f = run_compare("scenarios/trap-watch-storm.yaml", 2, &path, NULL);
     cr_expect_eq(comparison_row(f, "naive", "gateway_oom_kills").mean, 3);
     cr_expect_eq(better(f, "batched", "gateway_oom_kills").mean, 0);
+    cr_expect_eq(better(f, "transaction", "gateway_oom_kills").mean, 0);
     cr_expect_eq(better(f, "version_gate", "gateway_oom_kills").mean, 0);
     better(f, "batched", "worst_window_success");
     close_trace(f, path);
@@ -157,9 +165,10 @@ Test(fixes, watch_storm_batching_and_version_gate_cut_reloads_exactly, .timeout 
 
 Test(fixes, watch_leases_shared_client_holds_one_lease_per_process, .timeout = 300)
 {
-    /* The per-request client exhausts the 20 000-lease quota; one shared
-     * client per process holds 2 leases (2 replicas) and reloads once per
-     * key per replica at the 10-key push: 20 reloads. */
+    /* The per-request client, each with its session, exhausts the
+     * 20 000-lease quota; one shared client per process, with its one
+     * session, holds 2 leases (2 replicas) and reloads once per key per
+     * replica at the 10-key push: 20 reloads. */
     char *path;
     hid_t f = run_compare("scenarios/trap-watch-leases.yaml", 2, &path, NULL);
     cr_expect_eq(comparison_row(f, "per_request", "peak_leases").mean, 20000);

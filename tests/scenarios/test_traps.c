@@ -246,8 +246,9 @@ Test(traps, watch_storm_reloads_once_per_key_per_replica_then_ooms, .timeout = 3
 
 Test(traps, per_request_watch_exhausts_the_lease_quota_at_quota_over_rate, .timeout = 300)
 {
-    /* deterministic arrivals at 50/s: the 20 000th client opens at 400 s,
-     * the next grant fails at 400.02 s */
+    /* deterministic arrivals at 50/s, each request a new client with a
+     * session (the scenario's session_per_client): the 20 000th session is
+     * granted at 400 s, the next grant fails at 400.02 s */
     const char *sets[] = {"workload.arrivals=deterministic", "duration=450s", NULL};
     char *path;
     const char *RUN = "/runs/per_request/rep000";
@@ -261,7 +262,7 @@ Test(traps, per_request_watch_exhausts_the_lease_quota_at_quota_over_rate, .time
     cr_assert_lt(k, nev);
     cr_assert(ev[k].time >= 400.0 && ev[k].time <= 400.05, "exhausted at %.4f s, predicted 20000 / 50 = 400 s",
               ev[k].time);
-    /* leases and connections climb by 50 per second */
+    /* leases and connections climb by 50 per second: one session per client */
     cr_assert(leases.v[99] >= 4999 && leases.v[99] <= 5000, "leases at 100 s: %g", leases.v[99]);
     cr_assert_eq(conns.v[99], leases.v[99]);
     /* before: healthy; after: every request fails its watch */

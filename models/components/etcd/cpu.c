@@ -1,8 +1,8 @@
 /* etcd's CPU: one FIFO queue in front of `cores` servers, the pool of the
- * records that travel through it, the fan-out entry of a key (one `event`
- * job per matching watcher) and the replay entry of a watch from an old
- * revision, and what happens when a job ends: a put is applied and its
- * fan-out queued, an event leaves for its watcher's stream (watch.c,
+ * records that travel through it, the fan-out entry of a revision (one
+ * `event` job per matching watcher) and the replay entry of a watch from an
+ * old revision, and what happens when a job ends: a write is applied and
+ * its fan-out queued, a response leaves for its watcher's stream (watch.c,
  * etcd_arrive_event), a range answers (etcd.c, etcd_range_done). The state
  * is described in etcd_internal.h. Everything here runs per event: the
  * queue, the walks and the pool stay together so that they inline. */
@@ -99,10 +99,11 @@ static int fanout_next(etcd_t *e, etcd_msg_t *m)
     }
 }
 
-/* The next revision a replay entry hands to its watcher, or false when done
- * (or the watcher closed: the rest costs nothing). Walks the history
- * records from m->group, skipping puts under other prefixes. */
-static bool replay_next(etcd_t *e, etcd_msg_t *m, int64_t *rev, int64_t *key)
+/* The next revision a replay entry hands to its watcher (its first key and
+ * its events), or false when done (or the watcher closed: the rest costs
+ * nothing). Walks the history records from m->group, skipping writes under
+ * other prefixes. */
+static bool replay_next(etcd_t *e, etcd_msg_t *m, int64_t *rev, int32_t *key, int32_t *nev)
 {
     const etcd_watcher_t *w = &e->watchers[m->ref];
     if (!w->open) return false;
@@ -116,7 +117,8 @@ static bool replay_next(etcd_t *e, etcd_msg_t *m, int64_t *rev, int64_t *key)
             continue;
         }
         *rev = m->revision;
-        *key = m->revision - h->first;
+        *key = (int32_t)((m->revision - h->first) * h->per);
+        *nev = h->per;
         m->revision++;
         return true;
     }
@@ -129,9 +131,10 @@ static void cpu_dispatch(etcd_t *e)
         etcd_msg_t *m = e->qhead, *job = m;
         if (m->kind == MSG_FANOUT || m->kind == MSG_REPLAY) {
             int wid = -1;
-            int64_t rev = m->revision, key = m->key;
+            int64_t rev = m->revision;
+            int32_t key = m->key, nev = m->nev;
             if (m->kind == MSG_FANOUT) wid = fanout_next(e, m);
-            else if (replay_next(e, m, &rev, &key)) wid = m->ref;
+            else if (replay_next(e, m, &rev, &key, &nev)) wid = m->ref;
             if (wid >= 0) {
                 job = etcd_msg_alloc(e);
                 if (!job) {
@@ -140,11 +143,13 @@ static void cpu_dispatch(etcd_t *e)
                 }
                 job->kind = MSG_EVENT;
                 job->ref = wid;
+                job->group = (int32_t)e->watchers[wid].seq_next++;
                 job->revision = rev;
                 job->key = key;
-                job->demand = e->spec->cost_event;
-                if (m->kind == MSG_FANOUT) e->n.events_fanned++;
-                else e->n.events_replayed++;
+                job->nev = nev;
+                job->demand = nev * e->spec->cost_event;
+                if (m->kind == MSG_FANOUT) e->n.events_fanned += (uint64_t)nev;
+                else e->n.events_replayed += (uint64_t)nev;
             } else {
                 job = NULL;
             }
@@ -167,9 +172,69 @@ static void cpu_dispatch(etcd_t *e)
     }
 }
 
+/* A write's job ended: it is applied, and its revision's fan-out queued,
+ * once every earlier revision is (etcd applies in revision order). Write
+ * jobs start in revision order, so only one that ended before a longer,
+ * earlier one on another core waits (a transaction takes n x put): at most
+ * cores - 1 wait, in `early`, sorted by revision. */
+static void apply_writes(etcd_t *e, etcd_msg_t *m)
+{
+    etcd_msg_t **p = &e->early;
+    while (*p && (*p)->revision < m->revision) p = &(*p)->next;
+    m->next = *p;
+    *p = m;
+    while (e->early && e->early->revision == e->applied + 1) {
+        m = e->early;
+        e->early = m->next;
+        e->applied = m->revision;
+        m->kind = MSG_FANOUT;     /* the same record, now the revision's fan-out entry */
+        m->group = -1;
+        m->cursor = -1;
+        etcd_cpu_enqueue(e, m);
+    }
+}
+
+/* A response leaves for its watcher's stream: propagation, never ahead of
+ * the watcher's previous response (revision order per watcher). */
+static void response_leave(etcd_t *e, etcd_watcher_t *w, etcd_msg_t *m)
+{
+    sim_time_t d = e->prop_const >= 0 ? e->prop_const
+                                      : sim_time_from_s(sim_dist_sample(&e->spec->propagation, e->rng_prop));
+    sim_time_t t = sim_now(e->sim) + d;
+    if (t < w->last_arrival) t = w->last_arrival;
+    w->last_arrival = t;
+    m->next = NULL;
+    sim_schedule_at(e->sim, t, etcd_arrive_event, e, (uint64_t)(uintptr_t)m);
+}
+
+/* A watcher's event job ended. Its jobs start in revision order (fan-out
+ * and replay entries are queued in revision order) and carry a sequence
+ * number (`group`); one that ends before an earlier, longer one (a
+ * transaction's response costs n x event) waits in `held` until that one
+ * has left: at most cores - 1 wait. uint32 arithmetic: the numbers wrap. */
+static void events_leave(etcd_t *e, etcd_watcher_t *w, etcd_msg_t *m)
+{
+    if ((uint32_t)m->group != w->seq_done) {
+        etcd_msg_t **p = &w->held;
+        while (*p && (uint32_t)((uint32_t)(*p)->group - w->seq_done) < (uint32_t)((uint32_t)m->group - w->seq_done))
+            p = &(*p)->next;
+        m->next = *p;
+        *p = m;
+        return;
+    }
+    response_leave(e, w, m);
+    w->seq_done++;
+    while (w->held && (uint32_t)w->held->group == w->seq_done) {
+        m = w->held;
+        w->held = m->next;
+        response_leave(e, w, m);
+        w->seq_done++;
+    }
+}
+
 /* A CPU job ended. As at a station, the freed core first takes the next
- * queued work, then the job's effect happens: a put is applied and its
- * fan-out queued; an event leaves for its watcher's stream. */
+ * queued work, then the job's effect happens: a write is applied and its
+ * revision's fan-out queued; a response leaves for its watcher's stream. */
 static void cpu_done_event(sim_t *sim, void *obj, uint64_t arg)
 {
     etcd_t *e = obj;
@@ -182,27 +247,16 @@ static void cpu_done_event(sim_t *sim, void *obj, uint64_t arg)
     cpu_dispatch(e);
     switch (m->kind) {
     case MSG_PUT:
-        e->applied = m->revision;
-        m->kind = MSG_FANOUT;     /* the same record, now the key's fan-out entry */
-        m->group = -1;
-        m->cursor = -1;
-        etcd_cpu_enqueue(e, m);
+        apply_writes(e, m);
         break;
     case MSG_EVENT: {
         etcd_watcher_t *w = &e->watchers[m->ref];
         if (!w->open) {
-            e->n.events_dropped++;
+            e->n.events_dropped += (uint64_t)m->nev;
             msg_free(e, m);
             break;
         }
-        sim_time_t d = e->prop_const >= 0
-                           ? e->prop_const
-                           : sim_time_from_s(sim_dist_sample(&e->spec->propagation, e->rng_prop));
-        sim_time_t t = now + d;
-        if (t < w->last_arrival) t = w->last_arrival;   /* revision order per watcher */
-        w->last_arrival = t;
-        m->next = NULL;
-        sim_schedule_at(sim, t, etcd_arrive_event, e, (uint64_t)(uintptr_t)m);
+        events_leave(e, w, m);
         break;
     }
     case MSG_RANGE:

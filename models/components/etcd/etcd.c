@@ -1,8 +1,9 @@
 /* etcd: the spec, creation, statistics and series, and the store: the
- * prefix table, puts and their history of revisions, and ranges (reads of
- * the store). The model is described in etcd.h, its pieces and their shared
- * state in etcd_internal.h. Puts and ranges are CPU jobs: this file queues
- * them (cpu.c) and the CPU queue calls back etcd_range_done. */
+ * prefix table, writes (puts and transactions) and their history of
+ * revisions, and ranges (reads of the store). The model is described in
+ * etcd.h, its pieces and their shared state in etcd_internal.h. Writes and
+ * ranges are CPU jobs: this file queues them (cpu.c) and the CPU queue
+ * calls back etcd_range_done. */
 #include "models/components/etcd/etcd.h"
 
 #include <math.h>
@@ -32,7 +33,7 @@ void etcd_spec_default(etcd_spec_t *s)
     s->cost_range_key = 5 * SIM_US;
     s->stream_buffer = 128;
     s->victim_retry = 10 * SIM_MS;
-    s->lease_quota = 65536;
+    s->lease_quota = INT64_MAX;                 /* etcd has no lease limit */
     s->lease_ttl = 60 * SIM_SEC;
     s->compaction_retention = INT64_MAX;
     s->mem_base = 100LL << 20;
@@ -69,7 +70,7 @@ int etcd_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, etcd_spec_t *spec)
     }
     sim_cfg_int(d, map, "stream_buffer", 0, 1, INT32_MAX, 128, &spec->stream_buffer);
     sim_cfg_duration(d, map, "victim_retry", SIM_CFG_POSITIVE, 10 * SIM_MS, &spec->victim_retry);
-    sim_cfg_int(d, map, "lease_quota", SIM_CFG_UNBOUNDED, 0, INT64_MAX, 65536, &spec->lease_quota);
+    sim_cfg_int(d, map, "lease_quota", SIM_CFG_UNBOUNDED, 0, INT64_MAX, INT64_MAX, &spec->lease_quota);
     sim_cfg_node_t *ttl = sim_cfg_get(map, "lease_ttl");
     if (ttl && sim_cfg_duration(d, map, "lease_ttl", 0, 60 * SIM_SEC, &spec->lease_ttl) == 0) {
         if (spec->lease_ttl < ETCD_MIN_TTL) {
@@ -147,18 +148,21 @@ int64_t etcd_compacted_revision(const etcd_t *e)
     return e->applied > n ? e->applied - n : 0;
 }
 
-int64_t etcd_put(etcd_t *e, const char *prefix, int64_t nkeys)
+/* A write of `nrev` revisions of `per` keys each under `prefix` (a put of
+ * n keys: n x 1; a transaction: 1 x n): one history record, one CPU job per
+ * revision of per x cost.put. Returns the first revision. */
+static int64_t write_keys(etcd_t *e, const char *prefix, int64_t nrev, int32_t per)
 {
-    if (!prefix || nkeys < 1) return SIM_EINVAL;
     int pid = etcd_prefix_intern(e, prefix);
     if (pid < 0 || etcd_grow((void **)&e->hist, &e->hist_cap, e->nhist + 1, sizeof *e->hist)) {
         etcd_oom(e);
         return SIM_ENOMEM;
     }
     int64_t first = e->revision + 1;
-    e->hist[e->nhist++] = (etcd_hist_t){.first = first, .n = nkeys, .prefix = pid};
+    e->hist[e->nhist++] = (etcd_hist_t){.first = first, .n = nrev, .per = per, .prefix = pid};
+    int64_t nkeys = nrev * per;
     if (nkeys > e->prefixes[pid].maxkeys) e->prefixes[pid].maxkeys = nkeys;
-    for (int64_t k = 0; k < nkeys; k++) {
+    for (int64_t k = 0; k < nrev; k++) {
         etcd_msg_t *m = etcd_msg_alloc(e);
         if (!m) {
             etcd_oom(e);
@@ -167,11 +171,24 @@ int64_t etcd_put(etcd_t *e, const char *prefix, int64_t nkeys)
         m->kind = MSG_PUT;
         m->ref = pid;
         m->revision = ++e->revision;
-        m->key = k;
-        m->demand = e->spec->cost_put;
+        m->key = (int32_t)(k * per);
+        m->nev = per;
+        m->demand = per * e->spec->cost_put;
         etcd_cpu_enqueue(e, m);
     }
     return first;
+}
+
+int64_t etcd_put(etcd_t *e, const char *prefix, int64_t nkeys)
+{
+    if (!prefix || nkeys < 1 || nkeys > INT32_MAX) return SIM_EINVAL;
+    return write_keys(e, prefix, nkeys, 1);
+}
+
+int64_t etcd_txn(etcd_t *e, const char *prefix, int64_t nkeys)
+{
+    if (!prefix || nkeys < 1 || nkeys > INT32_MAX) return SIM_EINVAL;
+    return write_keys(e, prefix, 1, (int32_t)nkeys);
 }
 
 /* ---- ranges -------------------------------------------------------------- */
@@ -235,11 +252,13 @@ void etcd_range_done(etcd_t *e, int rid)
 
 enum { COL_REV, COL_LEASES, COL_WATCHERS, COL_CONNS, COL_EPS, COL_SLOW, COL_CPU, COL_MEM, COL_FAIL };
 
+/* A client's watch stream and, if it keeps a lease alive, its keepalive
+ * stream are both gRPC streams of the server: per_stream each. */
 static int64_t memory_bytes(const etcd_t *e)
 {
     const etcd_spec_t *s = e->spec;
-    return s->mem_base + e->n.connections * s->mem_per_connection + e->n.streams * s->mem_per_stream +
-           e->n.watchers * s->mem_per_watcher;
+    return s->mem_base + e->n.connections * s->mem_per_connection +
+           (e->n.streams + e->n.keepalive_streams) * s->mem_per_stream + e->n.watchers * s->mem_per_watcher;
 }
 
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
@@ -281,14 +300,14 @@ etcd_t *etcd_create(sim_t *sim, const etcd_spec_t *spec)
     if (!e->rng_prop) goto fail;
 
     static const struct { const char *name, *unit, *help; } cols[] = {
-        {"etcd_revision", "1", "store revision: last key whose put was applied"},
-        {"etcd_leases_in_use", "1", "leases granted and not expired (closed clients' leases included)"},
+        {"etcd_revision", "1", "store revision: last revision whose write was applied"},
+        {"etcd_leases_in_use", "1", "leases granted and not expired (closed clients' leases included); a watch holds none"},
         {"etcd_watchers", "1", "watchers of open clients"},
         {"etcd_connections", "1", "open client connections"},
         {"etcd_watch_events_per_second", "1/s", "events taken by clients in the interval / interval"},
         {"etcd_slow_watchers", "1", "victim watchers (stream buffer full) at the sample time"},
         {"etcd_cpu_utilization_ratio", "1", "time-averaged busy cores / cores over the interval"},
-        {"etcd_memory_bytes", "bytes", "base + connections, streams and watchers times their costs"},
+        {"etcd_memory_bytes", "bytes", "base + connections, watch and keepalive streams, and watchers times their costs"},
         {"etcd_lease_grant_failures_total", "1", "lease grants refused by the quota since the start"},
     };
     for (int i = 0; i < 9; i++) {

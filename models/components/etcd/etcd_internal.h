@@ -6,7 +6,8 @@
  *                servers, fan-out and replay entries, what a job's end does
  *   watch.c      watches (with a start revision, compaction), the streams the
  *                clients take responses from, victims and their retries
- *   client.c     clients: a connection plus a lease, keepalives, expiry
+ *   client.c     clients (a connection), the lease a client may be granted,
+ *                keepalives, expiry
  *   partition.c  partitions between the clients and etcd, and the heal
  *
  * Not part of the interface (models/components/etcd/etcd.h is): only the
@@ -26,15 +27,16 @@
 
 /* ---- state ----------------------------------------------------------------
  * The CPU is a FIFO queue in front of `cores` servers, like a station, with
- * one difference that keeps a storm's memory O(keys): the fan-out of one
- * key is ONE queue entry (MSG_FANOUT) that hands out one `event` job per
- * matching watcher, in watcher order, each time a core takes work from it.
- * That is exactly W event jobs queued at once, without W records.
+ * one difference that keeps a storm's memory O(revisions): the fan-out of
+ * one revision is ONE queue entry (MSG_FANOUT) that hands out one `event`
+ * job per matching watcher, in watcher order, each time a core takes work
+ * from it. That is exactly W event jobs queued at once, without W records.
  *
- * A record (etcd_msg_t) is a queued job, then for an event a scheduled
+ * A record (etcd_msg_t) is a queued job, then for an event job a scheduled
  * arrival, then a place in a stream buffer or in a victim's pending queue
- * (chained through `next`). Records come from a slab pool and go back when
- * the job or the event is over. Clients, watchers and prefixes live in
+ * (chained through `next`): one record is one response, the `nev` events
+ * of one revision (1 for a put, n for a transaction of n keys). Records
+ * come from a slab pool and go back when the job or the response is over. Clients, watchers and prefixes live in
  * arrays that grow by doubling, so everything refers to them by index.
  *
  * A fan-out entry walks the prefix's watcher list lazily. Closed watchers
@@ -54,14 +56,16 @@ enum { MSG_WORK, MSG_PUT, MSG_FANOUT, MSG_EVENT, MSG_REPLAY, MSG_RANGE };
 
 typedef struct etcd_msg {
     struct etcd_msg *next;        /* pool free list, CPU queue, stream buffer or pending queue */
-    int64_t revision, key;        /* REPLAY: revision = the next one to hand out */
+    int64_t revision;             /* REPLAY: the next one to hand out */
+    int32_t key, nev;             /* PUT, FANOUT, EVENT: first key, events (keys) of the revision */
     union {
         sim_time_t demand;        /* WORK, PUT, EVENT, RANGE: CPU time */
         int64_t last;             /* REPLAY: the last revision to hand out */
     };
     int32_t kind;
     int32_t ref;                  /* PUT, FANOUT: the put's prefix; EVENT, REPLAY: watcher id; RANGE: range id */
-    int32_t group, cursor;        /* FANOUT: prefix being scanned, next watcher id in it; REPLAY: history index */
+    int32_t group, cursor;        /* FANOUT: prefix being scanned, next watcher id in it; REPLAY: history
+                                   * index; EVENT: group = the watcher's sequence number of the job */
 } etcd_msg_t;
 
 typedef struct {
@@ -72,10 +76,13 @@ typedef struct {
     int64_t maxkeys;              /* keys written under exactly this prefix: the largest put */
 } etcd_prefix_t;
 
-/* One etcd_put: revisions first .. first + n - 1, keys 0 .. n-1 under
- * `prefix`. Records are in revision order and contiguous. */
+/* One write: revisions first .. first + n - 1 under `prefix`, `per` keys
+ * each: an etcd_put of n keys is n revisions of 1 key (key k at revision
+ * first + k), an etcd_txn of n keys 1 revision of n keys (0 .. n-1).
+ * Records are in revision order and contiguous. */
 typedef struct {
     int64_t first, n;
+    int32_t per;
     int prefix;
 } etcd_hist_t;
 
@@ -101,6 +108,8 @@ typedef struct {
     etcd_msg_t *phead, *ptail;    /* pending events of a victim, in revision order */
     int64_t npending;
     sim_time_t last_arrival;      /* keeps arrivals in revision order under random propagation */
+    uint32_t seq_next, seq_done;  /* event jobs started, and left for the stream, in revision order */
+    etcd_msg_t *held;             /* event jobs ended ahead of an earlier one still running, by sequence */
     int64_t created_rev;          /* the store's revision + 1 at creation: first revision fanned out live */
     int64_t from_rev;             /* live events below this are skipped (a start revision in the future) */
 } etcd_watcher_t;
@@ -114,10 +123,11 @@ typedef struct {
     int whead;                    /* watchers, newest first */
     etcd_msg_t *bhead, *btail;    /* stream buffer: responses not yet taken */
     int64_t nbuf;
-    /* the lease outlives the connection: live until it expires */
+    /* the client's lease, if it was granted one (etcd_lease_grant); it
+     * outlives the connection: live until it expires */
     bool lease_live;
     sim_time_t last_keepalive;
-    sim_timer_t lease_timer;      /* next keepalive while open, expiry after close */
+    sim_timer_t lease_timer;      /* next keepalive while open, expiry after close or in a partition */
 } etcd_client_t;
 
 struct etcd {
@@ -149,7 +159,8 @@ struct etcd {
     int ndrain, drain_cap;
 
     int64_t revision, applied;
-    etcd_hist_t *hist;            /* one record per put, in revision order */
+    etcd_msg_t *early;            /* write jobs ended before an earlier revision's: not yet applied */
+    etcd_hist_t *hist;            /* one record per write, in revision order */
     int nhist, hist_cap;
     etcd_range_t *ranges;
     int nranges, ranges_cap, rfree;
@@ -158,11 +169,12 @@ struct etcd {
     sim_timer_t heal_timer;
     int *scratch;                 /* partition start: broken watchers, then cut ranges */
     int nscratch, scratch_cap;
+    int64_t leases_lost;          /* open clients' leases expired in the current partition */
     bool quota_episode;           /* grants failing since the last success */
     uint64_t episode_failures;
     bool compacted_episode;       /* watches refused as compacted since the last good one */
     etcd_stats_t n;               /* the counters and counts of etcd_stats */
-    uint64_t win_delivered;       /* this sample interval */
+    uint64_t win_delivered;       /* events taken this sample interval */
     int col[9];
 };
 

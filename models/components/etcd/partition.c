@@ -1,9 +1,9 @@
 /* etcd's partitions between the clients and etcd: at the start every
- * stream breaks (watch.c closes them, then every watcher hears of it),
- * ranges in flight are cut and keepalives stop arriving (a lease may expire:
- * client.c's timers); at the heal every open client reconnects and renews
- * its lease if it is still live (CPU jobs, cpu.c). The state is described
- * in etcd_internal.h. */
+ * watch stream breaks (watch.c closes them, then every watcher hears of
+ * it), ranges in flight are cut and keepalives stop arriving (a client's
+ * lease, if it holds one, may expire: client.c's timers); at the heal every
+ * open client reconnects and renews its lease if it holds one that is still
+ * live (CPU jobs, cpu.c). The state is described in etcd_internal.h. */
 #include "models/components/etcd/etcd.h"
 
 #include <inttypes.h>
@@ -20,9 +20,9 @@ static int scratch_push(etcd_t *e, int v)
 }
 
 /* The partition heals: every open client reconnects (its gRPC connection:
- * a `connect` job) and, if its lease outlived the partition, renews it at
- * once (clientv3's keepalive loop sends the renewals that fell due) and
- * every TTL/3 again. */
+ * a `connect` job) and, if it holds a lease that outlived the partition,
+ * renews it at once (clientv3's keepalive loop sends the renewals that fell
+ * due) and every TTL/3 again. */
 static void heal_event(sim_t *sim, void *obj, uint64_t arg)
 {
     (void)arg;
@@ -30,16 +30,13 @@ static void heal_event(sim_t *sim, void *obj, uint64_t arg)
     e->heal_timer = (sim_timer_t){0, 0};
     e->partitioned = false;
     sim_time_t now = sim_now(sim);
-    int64_t reconnected = 0, lost = 0;
+    int64_t reconnected = 0, lost = e->leases_lost;
     for (int cid = 0; cid < e->nclients; cid++) {
         etcd_client_t *c = &e->clients[cid];
         if (!c->open) continue;
         reconnected++;
         etcd_cpu_work(e, e->spec->cost_connect);
-        if (!c->lease_live) {
-            lost++;
-            continue;
-        }
+        if (!c->lease_live) continue;
         sim_cancel(sim, &c->lease_timer);   /* the pending expiry */
         e->n.keepalives++;
         c->last_keepalive = now;
@@ -47,7 +44,7 @@ static void heal_event(sim_t *sim, void *obj, uint64_t arg)
         c->lease_timer = sim_schedule_in(sim, e->ka_period, etcd_keepalive_event, e, (uint64_t)cid);
     }
     char detail[160];
-    snprintf(detail, sizeof detail, "%" PRId64 " clients reconnect; %" PRId64 " of them lost their lease in the partition",
+    snprintf(detail, sizeof detail, "%" PRId64 " clients reconnect; %" PRId64 " open clients' leases expired in the partition",
              reconnected, lost);
     sim_log_event(sim, "partition_healed", "etcd", (double)reconnected, detail);
 }
@@ -66,6 +63,7 @@ void etcd_partition(etcd_t *e, sim_time_t duration)
         return;
     }
     e->partitioned = true;
+    e->leases_lost = 0;
     e->heal_at = heal;
     e->heal_timer = sim_schedule_at(sim, heal, heal_event, e, 0);
     e->n.partitions++;
@@ -115,7 +113,7 @@ void etcd_partition(etcd_t *e, sim_time_t duration)
         if (i < nbroken) {
             int wid = e->scratch[i];
             etcd_watcher_t *w = &e->watchers[wid];
-            if (w->cb) w->cb(sim, w->ctx, wid, ETCD_ERR_UNAVAILABLE, -1);
+            if (w->cb) w->cb(sim, w->ctx, wid, ETCD_ERR_UNAVAILABLE, -1, 0);
         } else {
             etcd_range_t *x = &e->ranges[e->scratch[i]];
             if (e->clients[x->client].open) x->cb(sim, x->ctx, x->client, ETCD_ERR_UNAVAILABLE);

@@ -1,10 +1,11 @@
 /* etcd's watches and streams: a watch (from now or from a start revision,
- * refused when that revision is compacted), the stream of each client that
- * takes responses in order (etcd_ack unblocks it), the stream buffer, the
- * victims whose events wait for room and their retries every victim_retry,
- * and the closing of a stream (a client closed, a partition). Events come
- * from the CPU queue (cpu.c) through etcd_arrive_event; a replay is queued
- * there too. The state is described in etcd_internal.h. */
+ * refused only when that revision is compacted: no lease is involved), the
+ * stream of each client that takes responses in order (etcd_ack unblocks
+ * it), the stream buffer, the victims whose responses wait for room and
+ * their retries every victim_retry, and the closing of a stream (a client
+ * closed, a partition). Responses (one revision's events each) come from
+ * the CPU queue (cpu.c) through etcd_arrive_event; a replay is queued there
+ * too. The state is described in etcd_internal.h. */
 #include "models/components/etcd/etcd.h"
 
 #include <inttypes.h>
@@ -31,13 +32,14 @@ static void stream_drain(etcd_t *e, int cid)
         if (!c->bhead) c->btail = NULL;
         c->nbuf--;
         int wid = m->ref;
-        int64_t rev = m->revision, key = m->key;
+        int64_t rev = m->revision, key = m->key, nev = m->nev;
         msg_free(e, m);
         etcd_watcher_t *w = &e->watchers[wid];
         if (!w->auto_ack) c->blocked = wid;
-        e->n.events_delivered++;
-        e->win_delivered++;
-        if (w->cb) w->cb(e->sim, w->ctx, wid, rev, key);
+        e->n.events_delivered += (uint64_t)nev;
+        e->n.responses_delivered++;
+        e->win_delivered += (uint64_t)nev;
+        if (w->cb) w->cb(e->sim, w->ctx, wid, rev, key, nev);
         c = &e->clients[cid];
     }
     c->draining = false;
@@ -69,9 +71,10 @@ static void make_victim(etcd_t *e, int wid)
         e->victim_timer = sim_schedule_in(e->sim, e->spec->victim_retry, victim_event, e, 0);
 }
 
-/* An event reaches its watcher's stream: into the buffer if the watcher has
- * nothing pending and the buffer has room (then the client may take it at
- * once), else behind the watcher's pending events (making it a victim). */
+/* A response reaches its watcher's stream: into the buffer if the watcher
+ * has nothing pending and the buffer has room (then the client may take it
+ * at once), else behind the watcher's pending responses (making it a
+ * victim). */
 void etcd_arrive_event(sim_t *sim, void *obj, uint64_t arg)
 {
     (void)sim;
@@ -80,7 +83,7 @@ void etcd_arrive_event(sim_t *sim, void *obj, uint64_t arg)
     int wid = m->ref;
     etcd_watcher_t *w = &e->watchers[wid];
     if (!w->open) {
-        e->n.events_dropped++;
+        e->n.events_dropped += (uint64_t)m->nev;
         msg_free(e, m);
         return;
     }
@@ -155,18 +158,22 @@ static void victim_event(sim_t *sim, void *obj, uint64_t arg)
 
 /* ---- closing a stream ---------------------------------------------------- */
 
-static void msg_free_list(etcd_t *e, etcd_msg_t *m)
+/* Free a chain of responses; returns the events they held. */
+static uint64_t msg_free_list(etcd_t *e, etcd_msg_t *m)
 {
+    uint64_t events = 0;
     while (m) {
         etcd_msg_t *next = m->next;
+        events += (uint64_t)m->nev;
         msg_free(e, m);
         m = next;
     }
+    return events;
 }
 
 /* Close a client's stream: its watchers go (unlinked from their prefix
- * lists, their pending events dropped; events still travelling are dropped
- * when they surface), and so do the buffered responses. The watchers stay
+ * lists, their pending responses dropped; responses still travelling are
+ * dropped when they surface), and so do the buffered responses. The watchers stay
  * chained through cnext from `whead` (returned) for the caller. */
 int etcd_stream_close(etcd_t *e, int cid)
 {
@@ -182,15 +189,14 @@ int etcd_stream_close(etcd_t *e, int cid)
         if (w->gnext >= 0) e->watchers[w->gnext].gprev = w->gprev; else p->tail = w->gprev;
         p->nwatchers--;
         if (w->victim) victim_unlink(e, wid);
-        e->n.events_dropped += (uint64_t)w->npending;
-        msg_free_list(e, w->phead);
+        e->n.events_dropped += msg_free_list(e, w->phead) + msg_free_list(e, w->held);
+        w->held = NULL;
         w->phead = w->ptail = NULL;
         w->npending = 0;
         e->n.watchers--;
     }
     c->whead = -1;
-    e->n.events_dropped += (uint64_t)c->nbuf;
-    msg_free_list(e, c->bhead);
+    e->n.events_dropped += msg_free_list(e, c->bhead);
     c->bhead = c->btail = NULL;
     c->nbuf = 0;
     c->blocked = -1;
@@ -286,6 +292,7 @@ int etcd_watch_from(etcd_t *e, int cid, const char *prefix, int64_t start_rev, b
         replay->revision = start_rev;
         replay->last = e->applied;
         replay->key = 0;
+        replay->nev = 0;
         etcd_cpu_enqueue(e, replay);
     }
     return wid;

@@ -1,8 +1,10 @@
 /* The gateway's configuration through etcd (the `config` section, parsed
  * in gateway.c): the config watches of a process (the shared one, or one
- * per request: the bug), the reloads their events start (batched,
- * coalesced, version-gated), broken watches (reconnect, then re-list or
- * resume) and the operator's pushes. Calls etcd
+ * per request: the bug) and the etcd clients they use (a connection; with
+ * session_per_client also a session, i.e. a lease), the reloads their
+ * responses start (per event, or coalesced by revision; batched;
+ * version-gated), broken watches (reconnect, then re-list or resume from
+ * lastRev+1) and the operator's pushes (separate puts or one transaction). Calls etcd
  * (models/components/etcd/etcd.h) and the replica's CPU station, Go runtime
  * and embedding cache; gateway.c calls in through gateway_internal.h (a
  * reload's CPU job ended, a process starts, a push falls due). */
@@ -70,8 +72,8 @@ static void reload_start(gw_t *g, int r)
 }
 
 /* The batch of config events buffered on replica r is handed to the
- * callback: one reload for the whole batch (coalesced by revision), or one
- * per event. */
+ * callback: one reload for the whole batch (coalesced: its revisions
+ * collapse into one reload of the latest state), or one per event. */
 static void flush_batch(gw_t *g, int r)
 {
     gw_replica_t *rp = &g->rep[r];
@@ -93,25 +95,31 @@ static void batch_event(sim_t *sim, void *obj, uint64_t arg)
     flush_batch(g, (int)arg);
 }
 
-static bool is_version_revision(const gw_t *g, int64_t revision)
+/* Does a response (revision, keys key .. key + n - 1) hold a push's
+ * `_version` key? That key is the push's last: index `keys` of its write,
+ * at its own revision (separate puts) or at the transaction's. */
+static bool holds_version_key(const gw_t *g, int64_t revision, int64_t key, int64_t n)
 {
-    for (size_t i = 0; i < g->spec->npushes; i++)
-        if (g->push_version_rev[i] == revision) return true;
+    for (size_t i = 0; i < g->spec->npushes; i++) {
+        int64_t k = g->spec->pushes[i].keys;
+        if (g->push_version_rev[i] == revision && key <= k && k < key + n) return true;
+    }
     return false;
 }
 
 static void watch_broken(gw_t *g, gw_watch_t *w);
 
-/* A config event reached watch w of replica r (or its stream broke:
- * revision < 0). The naive callback reloads for every event; the watch
- * policies filter (`version_gate`: only the `_version` key), batch (`batch`:
- * flush at max_events or after window) and coalesce (`coalesce`: one reload
- * per batch). Events replayed after a resume take the same path. */
-static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key)
+/* A watch response (one revision: `n` events, keys key .. key + n - 1)
+ * reached watch w of replica r (or its stream broke: revision < 0). The
+ * naive callback reloads for every event; the watch policies filter
+ * (`version_gate`: only the `_version` key), batch (`batch`: flush at
+ * max_events events or after window) and coalesce (`coalesce`: one reload
+ * per revision, the events of a transaction together; with `batch`, one per
+ * batch). Responses replayed after a resume take the same path. */
+static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key, int64_t n)
 {
     (void)sim;
     (void)watcher;
-    (void)key;
     gw_watch_t *w = ctx;
     gw_replica_t *rp = w->rp;
     gw_t *g = (gw_t *)rp->cpu.owner;
@@ -122,14 +130,19 @@ static void on_config_event(sim_t *sim, void *ctx, int watcher, int64_t revision
     }
     if (!rp->up && !rp->starting) return;   /* a dead process hears nothing */
     w->last_rev = revision;
-    g->events_seen++;
-    if (g->spec->version_gate && !is_version_revision(g, revision)) return;
+    g->events_seen += (uint64_t)n;
+    if (g->spec->version_gate) {   /* only the `_version` event asks for a reload */
+        if (!holds_version_key(g, revision, key, n)) return;
+        n = 1;
+    }
     if (g->spec->batch_max <= 1 && g->spec->batch_window == 0) {
-        reload_start(g, r);
+        if (g->spec->coalesce) n = 1;   /* one reload per revision */
+        for (int64_t i = 0; i < n; i++) reload_start(g, r);
         return;
     }
-    if (rp->batch_events++ == 0 && g->spec->batch_window > 0)
+    if (rp->batch_events == 0 && g->spec->batch_window > 0)
         rp->batch_timer = sim_schedule_in(g->sim, g->spec->batch_window, batch_event, g, (uint64_t)r);
+    rp->batch_events += n;
     if (g->spec->batch_max > 0 && rp->batch_events >= g->spec->batch_max) flush_batch(g, r);
 }
 
@@ -189,23 +202,21 @@ static void log_flush_event(sim_t *sim, void *obj, uint64_t arg)
     if (g->log_breaks) {
         snprintf(detail, sizeof detail, "%llu config watches broke (etcd unreachable): retry every %.3g s, %s",
                  (unsigned long long)g->log_breaks, sim_time_to_s(g->spec->reconnect_interval),
-                 g->spec->resume ? "resume from lastRev+1 while the lease is live" : "naive: new client, re-list, full reload");
+                 g->spec->resume ? "resume from lastRev+1 (re-list if compacted)" : "naive: new client, re-list, full reload");
         sim_log_event(sim, "config_watch_broken", "gateway", (double)g->log_breaks, detail);
     }
     if (g->log_resumes) {
-        snprintf(detail, sizeof detail, "%llu watches resumed from lastRev+1 on their lease: only missed events are replayed",
+        snprintf(detail, sizeof detail, "%llu watches resumed from lastRev+1: only missed events are replayed",
                  (unsigned long long)g->log_resumes);
         sim_log_event(sim, "config_watch_resumed", "gateway", (double)g->log_resumes, detail);
     }
     if (g->log_relists) {
         snprintf(detail, sizeof detail,
-                 "%llu watches re-list (Range, one full reload, watch from its revision + 1): %llu after ErrCompacted, "
-                 "%llu after their lease expired",
-                 (unsigned long long)g->log_relists, (unsigned long long)g->log_relist_compacted,
-                 (unsigned long long)g->log_relist_expired);
+                 "%llu watches re-list (Range, one full reload, watch from its revision + 1): %llu after ErrCompacted",
+                 (unsigned long long)g->log_relists, (unsigned long long)g->log_relist_compacted);
         sim_log_event(sim, "config_watch_relisted", "gateway", (double)g->log_relists, detail);
     }
-    g->log_breaks = g->log_resumes = g->log_relists = g->log_relist_compacted = g->log_relist_expired = 0;
+    g->log_breaks = g->log_resumes = g->log_relists = g->log_relist_compacted = 0;
 }
 
 static void log_note(gw_t *g)
@@ -216,6 +227,32 @@ static void log_note(gw_t *g)
 }
 
 static void reconnect_event(sim_t *sim, void *obj, uint64_t arg);
+
+/* A new etcd client for a watch: a connection and, with
+ * session_per_client, a session (concurrency.NewSession: a lease kept alive
+ * every TTL/3 while the client is open). A refused session (the lease
+ * quota) closes the connection again: the caller gets the error. */
+static int client_new(gw_t *g)
+{
+    int c = etcd_client_open(g->etcd);
+    if (c < 0 || !g->spec->session_per_client) return c;
+    int rc = etcd_lease_grant(g->etcd, c);
+    if (rc != 0) {
+        etcd_client_close(g->etcd, c);
+        return rc;
+    }
+    return c;
+}
+
+/* A watch came back on its own client: if the client's session expired
+ * while etcd was unreachable (a partition longer than its TTL), the
+ * process starts a new one (a session's Done channel closed; the
+ * application makes a new session). The watch itself never needed it. */
+static void session_keep(gw_t *g, const gw_watch_t *w)
+{
+    if (g->spec->session_per_client && w->client >= 0 && !etcd_client_lease_live(g->etcd, w->client))
+        (void)etcd_lease_grant(g->etcd, w->client);   /* refused: counted by etcd; retried at the next break */
+}
 
 /* w waits for the replica's reconnect timer (the retry schedule runs from
  * the first break: break + k x reconnect_interval). */
@@ -265,15 +302,16 @@ static void on_range(sim_t *sim, void *ctx, int client, int64_t revision)
     w->state = GW_WATCH_LIVE;
 }
 
-/* Re-list: a new client unless the old one keeps a live lease (resume's
- * fallback after ErrCompacted), then a Range. The new client is opened
- * before the old one is closed, so a failed open (partition, quota) leaves
- * w as it was for the next retry; the old lease is not revoked. */
+/* Re-list: a new client (naive), or the same one (resume's fallback after
+ * ErrCompacted), then a Range. The new client is opened before the old one
+ * is closed, so a failed open (partition, or a refused session) leaves w as
+ * it was for the next retry; the old client's lease, if any, is not
+ * revoked. */
 static void watch_relist(gw_t *g, gw_watch_t *w, bool keep_client)
 {
     etcd_t *e = g->etcd;
     if (!keep_client) {
-        int c = etcd_client_open(e);
+        int c = client_new(g);
         if (c < 0) {
             if (c != ETCD_ERR_UNAVAILABLE) {
                 g->watch_failures++;
@@ -292,12 +330,15 @@ static void watch_relist(gw_t *g, gw_watch_t *w, bool keep_client)
     log_note(g);
 }
 
-/* One retry of a broken watch. */
+/* One retry of a broken watch. With resume, a watch from lastRev + 1 on the
+ * same client: what decides is compaction alone (a watch holds no lease;
+ * a session the client holds may have expired meanwhile, which changes
+ * nothing for the watch). Without resume, or without a client (its first
+ * open failed), the naive re-list. */
 static void watch_retry(gw_t *g, gw_watch_t *w)
 {
     etcd_t *e = g->etcd;
-    bool lease = w->client >= 0 && etcd_client_lease_live(e, w->client);
-    if (g->spec->resume && lease) {
+    if (g->spec->resume && w->client >= 0) {
         int id = etcd_watch_from(e, w->client, g->spec->prefix, w->last_rev + 1, true, on_config_event, w);
         if (id >= 0) {
             w->watcher = id;
@@ -306,19 +347,20 @@ static void watch_retry(gw_t *g, gw_watch_t *w)
             g->watch_resumes++;
             g->log_resumes++;
             log_note(g);
+            session_keep(g, w);
             return;
         }
         if (id != ETCD_ERR_COMPACTED) return;   /* still partitioned: the next tick */
         g->watch_compacted++;
         uint64_t before = g->watch_relists;
         watch_relist(g, w, true);
-        if (g->watch_relists != before) g->log_relist_compacted++;
+        if (g->watch_relists != before) {
+            g->log_relist_compacted++;
+            session_keep(g, w);
+        }
         return;
     }
-    bool expired = g->spec->resume && w->client >= 0;   /* resume wanted, but the lease is gone */
-    uint64_t before = g->watch_relists;
     watch_relist(g, w, false);
-    if (expired && g->watch_relists != before) g->log_relist_expired++;
 }
 
 /* The replica's reconnect tick: every broken watch retries; the timer runs
@@ -337,9 +379,10 @@ static void reconnect_event(sim_t *sim, void *obj, uint64_t arg)
 
 /* ---- the watches of a process ---------------------------------------------------- */
 
-/* The shared watch of a starting process: a client and a watch from now.
- * If etcd refuses (partition, lease quota) it retries like a broken watch
- * (counted in watch_failures, not in the breaks). */
+/* The shared watch of a starting process: a client (with its session if
+ * configured) and a watch from now. If etcd refuses (partition, or the
+ * lease quota refuses the session) it retries like a broken watch (counted
+ * in watch_failures, not in the breaks). */
 void gw_open_watch(gw_t *g, int r)
 {
     gw_replica_t *rp = &g->rep[r];
@@ -352,7 +395,7 @@ void gw_open_watch(gw_t *g, int r)
         return;
     }
     rp->shared = w;
-    w->client = etcd_client_open(g->etcd);
+    w->client = client_new(g);
     if (w->client >= 0) {
         w->last_rev = etcd_revision(g->etcd);
         w->watcher = etcd_watch(g->etcd, w->client, g->spec->prefix, true, on_config_event, w);
@@ -371,7 +414,7 @@ void gw_open_watch(gw_t *g, int r)
 bool gw_request_watch(gw_t *g, int r)
 {
     gw_replica_t *rp = &g->rep[r];
-    int c = etcd_client_open(g->etcd);
+    int c = client_new(g);
     gw_watch_t *w = NULL;
     if (c >= 0) {
         if (!(w = watch_new(g, r))) {
@@ -398,14 +441,13 @@ void gw_push_event(sim_t *sim, void *obj, uint64_t arg)
 {
     gw_t *g = obj;
     const gw_push_t *p = &g->spec->pushes[arg];
-    char detail[96];
-    snprintf(detail, sizeof detail, "%lld keys under %s, one revision each", (long long)p->keys, g->spec->prefix);
+    char detail[112];
+    snprintf(detail, sizeof detail, "%lld keys under %s, %s", (long long)p->keys, g->spec->prefix,
+             p->txn ? "one transaction: one revision" : "separate puts: one revision each");
     sim_log_event(sim, "config_push", "etcd", (double)p->keys, detail);
-    if (g->spec->version_gate) {
-        /* the keys, then `_version` last: its revision gates the reloads */
-        int64_t first = etcd_put(g->etcd, g->spec->prefix, p->keys + 1);
-        g->push_version_rev[arg] = first + p->keys;
-    } else {
-        etcd_put(g->etcd, g->spec->prefix, p->keys);
-    }
+    /* with the version gate, `_version` is written last (key index `keys`):
+     * its own revision, or the transaction's */
+    int64_t n = p->keys + (g->spec->version_gate ? 1 : 0);
+    int64_t first = p->txn ? etcd_txn(g->etcd, g->spec->prefix, n) : etcd_put(g->etcd, g->spec->prefix, n);
+    if (g->spec->version_gate && first > 0) g->push_version_rev[arg] = p->txn ? first : first + p->keys;
 }

@@ -36,6 +36,7 @@ static int parse_config(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
     sim_cfg_enum(d, cfg, "watch_client", 0, client_modes, mode, &mode);
     spec->client_mode = (gw_client_mode_t)mode;
     sim_cfg_bool(d, cfg, "watch_per_request", 0, false, &spec->watch_per_request);
+    sim_cfg_bool(d, cfg, "session_per_client", 0, false, &spec->session_per_client);
     if (spec->watch_per_request && spec->client_mode != GW_CLIENT_PER_WATCH)
         sim_cfg_error(d, sim_cfg_get(cfg, "watch_per_request"),
                       "'watch_per_request' opens a client per watch: it needs 'watch_client: per_watch'");
@@ -58,8 +59,6 @@ static int parse_config(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
         sim_cfg_bool(d, w, "coalesce", 0, false, &spec->coalesce);
         sim_cfg_bool(d, w, "version_gate", 0, false, &spec->version_gate);
         sim_cfg_bool(d, w, "resume", 0, false, &spec->resume);
-        if (spec->coalesce && spec->batch_max <= 1 && spec->batch_window == 0)
-            sim_cfg_error(d, sim_cfg_get(w, "coalesce"), "'coalesce' merges a batch into one reload: it needs 'batch'");
     }
     /* gRPC's connection backoff starts at 1 s (grpc-go backoff.DefaultConfig
      * BaseDelay); the model retries at that fixed period, without growth or
@@ -75,6 +74,7 @@ static int parse_config(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_
             gw_push_t *x = &spec->pushes[spec->npushes++];
             sim_cfg_duration(d, p, "at", SIM_CFG_REQUIRED, 0, &x->at);
             sim_cfg_int(d, p, "keys", SIM_CFG_REQUIRED, 1, 1000000, 1, &x->keys);
+            sim_cfg_bool(d, p, "txn", 0, false, &x->txn);
             if (x->at >= sc->duration)
                 sim_cfg_warn(d, sim_cfg_get(p, "at"), "the push comes after the end of the run");
         }
@@ -317,7 +317,7 @@ void gw_crash(gw_t *g, int r, const char *kind, const char *detail)
     lb_set_up(&g->lb, r, false);
     rp->gen++;                                   /* books of the dead process are closed */
     gort_kill(&rp->rt);
-    /* the process's connections close with it; its leases expire later */
+    /* the process's connections close with it; its sessions' leases, if any, expire later */
     for (gw_watch_t *w = rp->watches, *next; w; w = next) {
         next = w->next;
         if (w->client >= 0) etcd_client_close(g->etcd, w->client);
@@ -441,7 +441,7 @@ int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
         {"index_pinned_bytes", "bytes", "old in-process index versions kept resident by cache entries"},
         {"config_watch_breaks_total", "1", "config watches broken by an etcd partition since the start of the run"},
         {"config_watch_relists_total", "1", "re-lists (Range + one full reload + watch from its revision + 1) since the start of the run"},
-        {"config_watch_resumes_total", "1", "broken watches resumed from lastRev+1 on their lease since the start of the run"},
+        {"config_watch_resumes_total", "1", "broken watches resumed from lastRev+1 (no re-list) since the start of the run"},
         {"config_watch_compacted_total", "1", "resumes refused with ErrCompacted (then re-listed) since the start of the run"},
     };
     int ncols = spec->has_config ? C_COMPACTED + 1 : C_PINNED + 1;

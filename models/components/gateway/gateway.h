@@ -30,20 +30,27 @@
  * leaks.blocked_forever, keeping captured_bytes reachable until the process
  * dies.
  *
- * Config reloads (per delivered etcd event, the naive watch callback):
- * reload.cpu of CPU on the replica's cores, a goroutine, reload.memory of
- * transient heap plus a new copy of the in-process index for its duration;
- * then the old index becomes garbage unless cache entries pin it.
+ * Config reloads (per delivered etcd event, the naive watch callback; per
+ * revision with config.watch.coalesce): reload.cpu of CPU on the replica's
+ * cores, a goroutine, reload.memory of transient heap plus a new copy of
+ * the in-process index for its duration; then the old index becomes
+ * garbage unless cache entries pin it.
+ *
+ * etcd clients: a watch needs only a client (a connection); with
+ * config.session_per_client every client the gateway opens also creates a
+ * session (a lease kept alive every TTL/3), which the lease quota may
+ * refuse.
  *
  * Broken watches (an etcd partition, models/components/etcd/etcd.h): the replica retries
  * every config.reconnect_interval from the break. The naive reconnect
- * (config.watch.resume: false) opens a new client (the old lease is left to
- * expire), re-lists the prefix (a Range), does one full reload and watches
- * from the Range's revision + 1. With resume: true a watch whose lease is
- * still live re-watches from lastRev + 1 on the same client: only the
- * missed events arrive, through the normal watch path; if the revision is
- * compacted (ErrCompacted) or the lease expired it falls back to the
- * re-list (a new client only if the lease expired).
+ * (config.watch.resume: false) opens a new client (the old one is closed;
+ * its session's lease, if any, is left to expire), re-lists the prefix (a
+ * Range), does one full reload and watches from the Range's revision + 1.
+ * With resume: true a broken watch re-watches from lastRev + 1 on the same
+ * client: only the missed events arrive, through the normal watch path; if
+ * that revision is compacted (ErrCompacted) it falls back to a re-list on
+ * the same client. No lease plays a part (a session that expired in the
+ * partition is made anew).
  *
  * When RSS passes the container limit the replica is OOM-killed: every
  * request on it fails, its cache and leaks are gone, and it restarts after
@@ -68,6 +75,7 @@ typedef enum { GW_CLIENT_SHARED, GW_CLIENT_PER_WATCH } gw_client_mode_t;
 typedef struct {
     sim_time_t at;
     int64_t keys;
+    bool txn;                      /* one transaction (one revision), not `keys` separate puts */
 } gw_push_t;
 
 typedef struct gw_spec {
@@ -88,11 +96,12 @@ typedef struct gw_spec {
     const char *prefix;
     gw_client_mode_t client_mode;
     bool watch_per_request;        /* the article's bug: a new client and watch per request, never closed */
+    bool session_per_client;       /* every client also creates a session: a lease kept alive */
     sim_time_t reload_cpu;
     int64_t reload_mem;
     sim_time_t batch_window;       /* watch.batch: flush after this (0: no batching) */
     int64_t batch_max;             /* ... or at this many events */
-    bool coalesce;                 /* watch.coalesce: one reload per batch */
+    bool coalesce;                 /* watch.coalesce: one reload per revision; with batch, per batch */
     bool version_gate;             /* watch.version_gate: reload only on the `_version` key */
     bool resume;                   /* watch.resume: resume a broken watch from lastRev + 1 */
     sim_time_t reconnect_interval; /* retry period of a broken watch (default 1 s) */
@@ -179,7 +188,7 @@ struct gw {
     uint64_t oom_kills_total, reloads_total, reloads_started;
     uint64_t watch_breaks, watch_relists, watch_resumes, watch_compacted;   /* broken watches and their fate */
     /* notable events not yet logged: one line per kind and instant */
-    uint64_t log_breaks, log_resumes, log_relists, log_relist_compacted, log_relist_expired;
+    uint64_t log_breaks, log_resumes, log_relists, log_relist_compacted;
     bool log_pending;
     /* sample window */
     uint64_t win_reloads, win_hits, win_lookups;
@@ -199,8 +208,9 @@ void gw_request_end(gw_t *g, int r, uint32_t gen);
 /* Run a CPU segment (pre or post) of a request on replica r: allocation,
  * GC assist, and the capacity factor of the moment the segment starts. */
 void gw_request_cpu(gw_t *g, int r, stn_job_t *job, bool pre);
-/* The per-request watch bug: a new client and watch for this request.
- * Returns false if etcd refused it (lease quota). */
+/* The per-request watch bug: a new client (with its session if
+ * session_per_client) and watch for this request. Returns false if etcd
+ * refused it (a partition, or the lease quota refusing the session). */
 bool gw_request_watch(gw_t *g, int r);
 /* An LLM call's goroutine starts / ends. */
 void gw_llm_call_begin(gw_t *g, int r);

@@ -15,6 +15,9 @@
 
 Test(etcd, memory_is_base_plus_connections_streams_watchers)
 {
+    /* three clients: c0 watches /a/ three times and holds a lease, c1
+     * watches /b/ twice (no lease), c2 only holds a lease. Streams: c0's and
+     * c1's watch streams, c0's and c2's keepalive streams. */
     fix_t f;
     fix_spec(&f);
     f.spec.mem_base = 1000;
@@ -23,15 +26,21 @@ Test(etcd, memory_is_base_plus_connections_streams_watchers)
     f.spec.mem_per_watcher = 1;
     fix_start(&f, 1, 0);
     int c0 = etcd_client_open(f.e), c1 = etcd_client_open(f.e), c2 = etcd_client_open(f.e);
-    (void)c2;
     for (int i = 0; i < 3; i++) cr_assert_geq(etcd_watch(f.e, c0, "/a/", true, NULL, NULL), 0);
     for (int i = 0; i < 2; i++) cr_assert_geq(etcd_watch(f.e, c1, "/b/", true, NULL, NULL), 0);
     etcd_stats_t st = stats(&f);
+    cr_assert_eq(st.leases_in_use, 0, "watches take no lease");
     cr_assert_eq(st.memory_bytes, 1000 + 3 * 100 + 2 * 10 + 5 * 1);
+    cr_assert_eq(etcd_lease_grant(f.e, c0), 0);
+    cr_assert_eq(etcd_lease_grant(f.e, c2), 0);
+    st = stats(&f);
+    cr_assert_eq(st.keepalive_streams, 2);
+    cr_assert_eq(st.memory_bytes, 1000 + 3 * 100 + (2 + 2) * 10 + 5 * 1);
     etcd_client_close(f.e, c0);
     st = stats(&f);
-    cr_assert_eq(st.memory_bytes, 1000 + 2 * 100 + 1 * 10 + 2 * 1);
-    cr_assert_eq(st.leases_in_use, 3);
+    cr_assert_eq(st.memory_bytes, 1000 + 2 * 100 + (1 + 1) * 10 + 2 * 1);
+    cr_assert_eq(st.leases_in_use, 2, "c0's lease outlives its connection");
+    cr_assert_eq(st.keepalive_streams, 1);
     fix_fini(&f);
 }
 
@@ -59,14 +68,15 @@ Test(etcd, series_show_the_storm)
     const sim_t *s = f.sim;
 #define AT(name, i) (sim_series_data(s, (size_t)col_of(s, name))[i])
     cr_assert_eq(AT("etcd_revision", 0), 50);
-    cr_assert_eq(AT("etcd_leases_in_use", 0), 2);
+    cr_assert_eq(AT("etcd_leases_in_use", 0), 0, "two watching clients, no lease");
     cr_assert_eq(AT("etcd_watchers", 0), 2);
     cr_assert_eq(AT("etcd_connections", 0), 2);
     cr_assert_float_eq(AT("etcd_watch_events_per_second", 0), 100 / 0.1, 1e-9);
     cr_assert_eq(AT("etcd_watch_events_per_second", 1), 0);
     cr_assert_eq(AT("etcd_slow_watchers", 0), 0);
-    /* busy: 2 x (connect 200 + grant 50) + 50 puts x 100 + 100 events x 20 = 7500 us of 2 x 100 ms */
-    cr_assert_float_eq(AT("etcd_cpu_utilization_ratio", 0), 7.5e-3 / 0.2, 1e-12);
+    /* busy: 2 x connect 200 + 50 puts x 100 + 100 events x 20 = 7400 us of
+     * 2 x 100 ms (no grant: a watching client takes no lease) */
+    cr_assert_float_eq(AT("etcd_cpu_utilization_ratio", 0), 7.4e-3 / 0.2, 1e-12);
     cr_assert_eq(AT("etcd_cpu_utilization_ratio", 1), 0);
     cr_assert_eq(AT("etcd_memory_bytes", 0), (100 << 20) + 2 * 10240 + 2 * 10240 + 2 * 1024);
     cr_assert_eq(AT("etcd_lease_grant_failures_total", 0), 0);
@@ -162,7 +172,7 @@ Test(etcd_parse, defaults, .init = diag_setup, .fini = diag_teardown)
     cr_assert_eq(s.compaction_retention, INT64_MAX);
     cr_assert_eq(s.stream_buffer, 128);
     cr_assert_eq(s.victim_retry, 10 * SIM_MS);
-    cr_assert_eq(s.lease_quota, 65536);
+    cr_assert_eq(s.lease_quota, INT64_MAX, "etcd has no lease quota: none unless a scenario sets one");
     cr_assert_eq(s.lease_ttl, 60 * SIM_SEC);
     cr_assert_eq(s.mem_base, 100 << 20);
     cr_assert_eq(s.mem_per_connection, 10240);
@@ -171,7 +181,11 @@ Test(etcd_parse, defaults, .init = diag_setup, .fini = diag_teardown)
     etcd_spec_fini(&s);
     sim_cfg_t *cfg;
     cr_assert_eq(parse("etcd:\n", &s, &cfg), 0);   /* null mapping: defaults */
-    cr_assert_eq(s.lease_quota, 65536);
+    cr_assert_eq(s.lease_quota, INT64_MAX);
+    etcd_spec_fini(&s);
+    sim_cfg_destroy(cfg);
+    cr_assert_eq(parse("etcd:\n  lease_quota: 20000\n", &s, &cfg), 0);
+    cr_assert_eq(s.lease_quota, 20000);
     etcd_spec_fini(&s);
     sim_cfg_destroy(cfg);
 }

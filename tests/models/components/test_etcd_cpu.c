@@ -1,7 +1,8 @@
-/* etcd's CPU queue (models/components/etcd/cpu.c): one event per key per
- * watcher (never merged), delivery times through the queue by hand, the
- * fan-out's order and which watchers it reaches, and random propagation
- * that is reproducible and keeps revision order. */
+/* etcd's CPU queue (models/components/etcd/cpu.c): separate puts give one
+ * revision and one response per key per watcher, a transaction one
+ * revision and one response of all its events; delivery times through the
+ * queue by hand, the fan-out's order and which watchers it reaches, and
+ * random propagation that is reproducible and keeps revision order. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -44,6 +45,104 @@ Test(etcd, push_delivers_one_event_per_key_to_each_matching_watcher)
     fix_fini(&f);
 }
 
+static void txn_then_puts(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    cr_assert_eq(etcd_txn(obj, "/a/", 5), 1);
+    cr_assert_eq(etcd_put(obj, "/a/", 2), 2);
+}
+
+static void txn_storm(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    cr_assert_eq(etcd_txn(obj, "/config/rag/", (int64_t)arg), 1);
+}
+
+Test(etcd, a_transaction_of_n_keys_is_one_revision_in_one_response)
+{
+    /* One core. Three watchers (connects [0, 600] us). A transaction of 50
+     * keys at 1 s: one revision (1), one put job of 50 x 100 us [0, 5] ms,
+     * then one event job per watcher of 50 x 20 us: [5, 6], [6, 7], [7, 8]
+     * ms, each arriving 2 ms later as ONE response of 50 events. Then 3
+     * separate puts: revisions 2..4, three responses of one event each. */
+    fix_t f;
+    fix_spec(&f);
+    f.spec.cores = 1;
+    fix_start(&f, 1, 0);
+    static rec_t r[3];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 3; i++) watch_new(&f, "/config/rag/", true, &r[i]);
+    sim_schedule_at(f.sim, SIM_SEC, txn_storm, f.e, 50);
+    run(&f, SIM_SEC + 4 * SIM_MS);
+    cr_assert_eq(stats(&f).revision, 1, "one revision for the 50 keys");
+    cr_assert_eq(etcd_revision(f.e), 0, "assigned, not yet applied");
+    run(&f, 2 * SIM_SEC);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(r[i].n, 1, "watcher %d: %d responses", i, r[i].n);
+        cr_assert_eq(r[i].rev[0], 1);
+        cr_assert_eq(r[i].key[0], 0);
+        cr_assert_eq(r[i].nev[0], 50);
+        cr_assert_eq(r[i].at[0] - SIM_SEC, (5 + i + 1 + 2) * SIM_MS, "watcher %d at %lld ns", i,
+                     (long long)(r[i].at[0] - SIM_SEC));
+    }
+    etcd_stats_t st = stats(&f);
+    cr_assert_eq(st.revision, 1);
+    cr_assert_eq(st.applied_revision, 1);
+    cr_assert_eq(st.history, 1);
+    cr_assert_eq(st.events_fanned, 3 * 50);
+    cr_assert_eq(st.events_delivered, 3 * 50);
+    cr_assert_eq(st.responses_delivered, 3);
+    cr_assert_eq(etcd_put(f.e, "/config/rag/", 3), 2);
+    run(&f, 3 * SIM_SEC);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(r[i].n, 4);
+        for (int k = 1; k < 4; k++) {
+            cr_assert_eq(r[i].rev[k], 1 + k);
+            cr_assert_eq(r[i].key[k], k - 1);
+            cr_assert_eq(r[i].nev[k], 1);
+        }
+    }
+    st = stats(&f);
+    cr_assert_eq(st.revision, 4);
+    cr_assert_eq(st.events_delivered, 3 * 53);
+    cr_assert_eq(st.responses_delivered, 3 * 4);
+    cr_assert_eq(etcd_txn(f.e, "/config/rag/", 0), SIM_EINVAL);
+    cr_assert_eq(etcd_txn(f.e, NULL, 1), SIM_EINVAL);
+    fix_fini(&f);
+}
+
+Test(etcd, writes_apply_and_responses_arrive_in_revision_order_across_cores)
+{
+    /* Two cores, one watcher (connect [0, 200] us). At 1 s a transaction of
+     * 5 keys (revision 1: one job of 500 us, core A) and 2 puts (2, 3: 100 us
+     * each, core B) start together. The puts end first, at 100 and 200 us,
+     * but wait for revision 1, applied at 500 us; then the three fan-outs:
+     * revision 1's event job (5 x 20 us) [500, 600] on A, 2's [500, 520] and
+     * 3's [520, 540] on B. 2 and 3 wait for 1 to leave: all three arrive at
+     * 600 + 2000 us, in revision order. */
+    fix_t f;
+    fix_spec(&f);
+    fix_start(&f, 1, 0);
+    static rec_t r;
+    memset(&r, 0, sizeof r);
+    watch_new(&f, "/a/", true, &r);
+    sim_schedule_at(f.sim, SIM_SEC, txn_then_puts, f.e, 0);
+    run(&f, SIM_SEC + 400 * SIM_US);
+    cr_assert_eq(etcd_revision(f.e), 0, "revisions 2 and 3 are done but wait for 1");
+    run(&f, SIM_SEC + 500 * SIM_US);
+    cr_assert_eq(etcd_revision(f.e), 3);
+    run(&f, 2 * SIM_SEC);
+    static const int64_t nev[3] = {5, 1, 1};
+    cr_assert_eq(r.n, 3);
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(r.rev[k], k + 1, "response %d: revision %lld", k, (long long)r.rev[k]);
+        cr_assert_eq(r.nev[k], nev[k]);
+        cr_assert_eq(r.at[k] - SIM_SEC, 2600 * SIM_US, "response %d at %lld ns", k, (long long)(r.at[k] - SIM_SEC));
+    }
+    fix_fini(&f);
+}
+
 Test(etcd, single_event_takes_put_plus_event_cpu_plus_propagation)
 {
     fix_t f;
@@ -53,12 +152,12 @@ Test(etcd, single_event_takes_put_plus_event_cpu_plus_propagation)
     static rec_t r;
     memset(&r, 0, sizeof r);
     watch_new(&f, "/a/", true, &r);
-    /* The open's connect (200us) and grant (50us) jobs hold the one core
-     * first: the put starts at 250us. */
+    /* The open's connect job (200us; a watching client asks for no lease,
+     * so no grant) holds the one core first: the put starts at 200us. */
     etcd_put(f.e, "/a/", 1);
     run(&f, SIM_SEC);
     cr_assert_eq(r.n, 1);
-    cr_assert_eq(r.at[0], 250 * SIM_US + 100 * SIM_US + 20 * SIM_US + 2 * SIM_MS);
+    cr_assert_eq(r.at[0], 200 * SIM_US + 100 * SIM_US + 20 * SIM_US + 2 * SIM_MS);
     /* Later, on an idle CPU: exactly put + event + propagation. */
     etcd_put(f.e, "/a/", 1);
     run(&f, 2 * SIM_SEC);
@@ -125,13 +224,14 @@ Test(etcd, a_watch_sees_the_revisions_applied_after_it_was_created)
     fix_start(&f, 1, 0);
     static rec_t r[3];
     memset(r, 0, sizeof r);
-    /* CPU: 3 x (connect 200 + grant 50) = [0, 750], put [750, 850]; A's event
-     * [850, 870], B's [870, 890]. B watches while the put is in service (not
-     * applied): it gets the event; C watches during the fan-out (applied): not. */
+    /* CPU: 3 x connect 200 = [0, 600] (no grants: the clients only watch),
+     * put [600, 700]; A's event [700, 720], B's [720, 740]. B watches while
+     * the put is in service (not applied): it gets the event; C watches
+     * during the fan-out (applied): not. */
     int c[3];
     for (int i = 0; i < 3; i++) c[i] = etcd_client_open(f.e);
     static later_watch_t lw[3];
-    static const sim_time_t when[3] = {0, 800 * SIM_US, 860 * SIM_US};
+    static const sim_time_t when[3] = {0, 650 * SIM_US, 710 * SIM_US};
     for (int i = 0; i < 3; i++) {
         lw[i] = (later_watch_t){&f, c[i], "/a/", &r[i]};
         sim_schedule_at(f.sim, when[i], watch_later, &lw[i], 0);
@@ -139,9 +239,9 @@ Test(etcd, a_watch_sees_the_revisions_applied_after_it_was_created)
     etcd_put(f.e, "/a/", 1);
     run(&f, SIM_SEC);
     cr_assert_eq(r[0].n, 1);
-    cr_assert_eq(r[0].at[0], 2870 * SIM_US);
+    cr_assert_eq(r[0].at[0], 2720 * SIM_US);
     cr_assert_eq(r[1].n, 1);
-    cr_assert_eq(r[1].at[0], 2890 * SIM_US);
+    cr_assert_eq(r[1].at[0], 2740 * SIM_US);
     cr_assert_eq(r[2].n, 0);
     etcd_put(f.e, "/a/", 1);
     run(&f, 2 * SIM_SEC);
@@ -173,18 +273,18 @@ Test(etcd, watchers_closed_during_a_fan_out_cost_nothing)
         r[i].e = f.e;
         cr_assert_geq(etcd_watch(f.e, c[i], "/a/", true, on_event, &r[i]), 0);
     }
-    /* CPU: [0, 1000] opens, put [1000, 1100], A's event [1100, 1120]. While it
-     * runs, B (where the fan-out's cursor stands) and C close: D's event is
-     * next, [1120, 1140]. */
+    /* CPU: [0, 800] opens (4 connects, no grants), put [800, 900], A's event
+     * [900, 920]. While it runs, B (where the fan-out's cursor stands) and C
+     * close: D's event is next, [920, 940]. */
     later_e = f.e;
-    sim_schedule_at(f.sim, 1110 * SIM_US, close_two, c, 0);
+    sim_schedule_at(f.sim, 910 * SIM_US, close_two, c, 0);
     etcd_put(f.e, "/a/", 1);
     run(&f, SIM_SEC);
     cr_assert_eq(r[0].n, 1);
     cr_assert_eq(r[1].n, 0);
     cr_assert_eq(r[2].n, 0);
     cr_assert_eq(r[3].n, 1);
-    cr_assert_eq(r[3].at[0], 3140 * SIM_US);
+    cr_assert_eq(r[3].at[0], 2940 * SIM_US);
     etcd_stats_t st = stats(&f);
     cr_assert_eq(st.events_fanned, 2);
     cr_assert_eq(st.events_dropped, 0);
@@ -196,13 +296,13 @@ typedef struct {
     sim_time_t last;
 } tally_t;
 
-static void on_tally(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key)
+static void on_tally(sim_t *sim, void *ctx, int watcher, int64_t revision, int64_t key, int64_t nevents)
 {
     (void)watcher;
     (void)revision;
     (void)key;
     tally_t *t = ctx;
-    t->n++;
+    t->n += nevents;
     t->last = sim_now(sim);
 }
 
@@ -220,7 +320,7 @@ Test(etcd, per_watch_clients_storm_by_hand)
         cr_assert_geq(etcd_watch(f.e, c, "/config/rag/", true, on_tally, &t[i]), 0);
     }
     run(&f, SIM_SEC);
-    cr_assert_eq(stats(&f).cpu_jobs_done, 2 * NW);
+    cr_assert_eq(stats(&f).cpu_jobs_done, NW, "one connect per client, no grant");
     sim_schedule_at(f.sim, SIM_SEC, put_storm, f.e, 50);
     run(&f, 10 * SIM_SEC);
     /* 50 puts on 2 cores end at 2.5 ms; then 100000 events x 20 us on 2

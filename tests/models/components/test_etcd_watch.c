@@ -192,12 +192,13 @@ Test(etcd_history, a_watch_from_an_old_revision_replays_the_missed_ones_then_the
     run(&f, SIM_SEC);   /* nothing left to do at 700 us: the puts are applied */
     cr_assert_eq(etcd_revision(f.e), 7);
     cr_assert_eq(etcd_compacted_revision(f.e), 0, "no compaction by default");
-    /* At 1 s: a client (connect [0, 200] + grant [200, 250] us on the one
-     * core) and a watch from revision 2. The replay entry queues behind them
-     * and hands out 2, 3, 6, 7 (not /b/'s 4, 5): event jobs [250, 270],
-     * [270, 290], [290, 310], [310, 330] us, each arriving 2 ms later. A put
-     * at 1 s + 100 us (revision 8) queues behind the replay entry: put
-     * [330, 430], event [430, 450], arrival 2450 us: live after replayed. */
+    /* At 1 s: a client (connect [0, 200] us on the one core; a watching
+     * client asks for no lease, so no grant) and a watch from revision 2.
+     * The replay entry queues behind the connect and hands out 2, 3, 6, 7
+     * (not /b/'s 4, 5): event jobs [200, 220], [220, 240], [240, 260],
+     * [260, 280] us, each arriving 2 ms later. A put at 1 s + 100 us
+     * (revision 8) queues behind the replay entry: put [280, 380], event
+     * [380, 400], arrival 2400 us: live after replayed. */
     static rec_t r;
     memset(&r, 0, sizeof r);
     r.e = f.e;
@@ -206,7 +207,7 @@ Test(etcd_history, a_watch_from_an_old_revision_replays_the_missed_ones_then_the
     run(&f, 2 * SIM_SEC);
     int c = 0;   /* the client the event opened */
     static const int64_t rev[5] = {2, 3, 6, 7, 8}, key[5] = {1, 2, 0, 1, 0};
-    static const sim_time_t at[5] = {2270, 2290, 2310, 2330, 2450};
+    static const sim_time_t at[5] = {2220, 2240, 2260, 2280, 2400};
     cr_assert_eq(r.n, 5, "%d events", r.n);
     for (int k = 0; k < 5; k++) {
         cr_assert_eq(r.rev[k], rev[k], "event %d: revision %lld", k, (long long)r.rev[k]);
@@ -270,5 +271,35 @@ Test(etcd_history, a_watch_from_a_compacted_revision_fails_with_err_compacted)
     cr_assert_eq(etcd_watch_from(f.e, c, "/a/", -1, true, on_event, &r), SIM_EINVAL);
     /* a watch from now never fails for compaction */
     cr_assert_geq(etcd_watch_from(f.e, c, "/a/", 0, true, NULL, NULL), 0);
+    fix_fini(&f);
+}
+
+Test(etcd_history, a_replayed_transaction_is_one_response)
+{
+    /* a transaction of 5 keys under /a/ (revision 1), then 2 puts (2-3): a
+     * watch from 1 replays three responses, the first with the 5 events */
+    fix_t f;
+    fix_spec(&f);
+    fix_start(&f, 1, 0);
+    cr_assert_eq(etcd_txn(f.e, "/a/", 5), 1);
+    cr_assert_eq(etcd_put(f.e, "/a/", 2), 2);
+    run(&f, SIM_SEC);
+    static rec_t r;
+    memset(&r, 0, sizeof r);
+    r.e = f.e;
+    int c = etcd_client_open(f.e);
+    cr_assert_geq(etcd_watch_from(f.e, c, "/a/", 1, true, on_event, &r), 0);
+    run(&f, 2 * SIM_SEC);
+    static const int64_t rev[3] = {1, 2, 3}, key[3] = {0, 0, 1}, nev[3] = {5, 1, 1};
+    cr_assert_eq(r.n, 3, "%d responses: rev %lld nev %lld", r.n, (long long)r.rev[0], (long long)r.nev[0]);
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(r.rev[k], rev[k]);
+        cr_assert_eq(r.key[k], key[k]);
+        cr_assert_eq(r.nev[k], nev[k]);
+    }
+    etcd_stats_t st = stats(&f);
+    cr_assert_eq(st.events_replayed, 7);
+    cr_assert_eq(st.responses_delivered, 3);
+    cr_assert_eq(st.history, 2);
     fix_fini(&f);
 }

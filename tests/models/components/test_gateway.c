@@ -192,7 +192,10 @@ Test(gateway_watch, resume_after_a_short_partition_gets_exactly_the_missed_event
     cr_assert_eq(g->reloads_total, 12);
     etcd_stats_t st = etcd_now(&f);
     cr_assert_eq(st.events_replayed, 12);
-    cr_assert_eq(st.grants, 3, "the same clients and leases throughout");
+    for (int r = 0; r < 3; r++) cr_assert_eq(g->rep[r].shared->client, r, "the same clients throughout");
+    cr_assert_eq(st.connections, 3);
+    cr_assert_eq(st.grants, 0, "watches take no lease");
+    cr_assert_eq(st.leases_in_use, 0);
     cr_assert_eq(st.ranges, 0);
     double v = 0;
     cr_assert_eq(log_count(f.sim, "config_watch_broken", &v), 2, "one line per break, not per watcher");
@@ -205,8 +208,11 @@ Test(gateway_watch, resume_after_a_short_partition_gets_exactly_the_missed_event
 
 Test(gateway_watch, naive_relists_and_reloads_once_per_replica_per_break)
 {
+    /* with session_per_client every client the naive reconnect opens also
+     * creates a session (a lease): the old ones are left to expire */
     fx_t f;
-    start(&f, DETERMINISTIC TWO_PARTITIONS "config: {reload: {cpu: 40ms, memory: 10MiB}, " PUSH_IN_THE_FIRST "}\n");
+    start(&f, DETERMINISTIC TWO_PARTITIONS
+          "config: {reload: {cpu: 40ms, memory: 10MiB}, session_per_client: true, " PUSH_IN_THE_FIRST "}\n");
     gw_t *g = &f.rag->gw;
     sim_run(f.sim, 12 * SIM_SEC);
     /* at the heal: a new client, a Range (1 ms + 4 keys x 5 us) per replica */
@@ -224,7 +230,8 @@ Test(gateway_watch, naive_relists_and_reloads_once_per_replica_per_break)
     etcd_stats_t st = etcd_now(&f);
     cr_assert_eq(st.ranges, 3);
     cr_assert_eq(st.grants, 6);
-    cr_assert_eq(st.leases_in_use, 6, "the old leases are not revoked");
+    cr_assert_eq(st.connections, 3, "the old clients are closed");
+    cr_assert_eq(st.leases_in_use, 6, "the old sessions' leases are not revoked");
     sim_run(f.sim, 25 * SIM_SEC);
     cr_assert_eq(g->watch_breaks, 6);
     cr_assert_eq(g->watch_relists, 6);
@@ -247,36 +254,48 @@ Test(gateway_watch, naive_relists_and_reloads_once_per_replica_per_break)
     done(&f);
 }
 
-Test(gateway_watch, resume_falls_back_to_a_relist_when_the_lease_expired)
+Test(gateway_watch, resume_does_not_depend_on_the_session_that_expired)
 {
-    /* TTL 3 s (renewed every 1 s); a partition from 10.5 s to 15.5 s: the
-     * leases (last renewed at 10 s) expire at 13 s. */
+    /* Each replica's client holds a session (TTL 3 s, renewed every 1 s); a
+     * partition from 10.5 s to 15.5 s: the sessions (last renewed at 10 s)
+     * expire at 13 s. The watches do not care: nothing was compacted, so
+     * they resume from lastRev + 1 after the heal, nothing was missed,
+     * nothing is reloaded; each replica then makes a new session on the same
+     * client (grants 3 + 3). */
     fx_t f;
     start(&f, DETERMINISTIC "gateway: {replicas: 3, cores: 4}\n"
                             "faults: [{kind: partition, target: etcd, at: 10500ms, for: 5s}]\n"
                             "etcd: {lease_ttl: 3s}\n"
-                            "config: {reload: {cpu: 40ms, memory: 10MiB}, watch: {resume: true}}\n");
+                            "config: {reload: {cpu: 40ms, memory: 10MiB}, session_per_client: true, watch: {resume: true}}\n");
     gw_t *g = &f.rag->gw;
+    sim_run(f.sim, 10 * SIM_SEC);
+    cr_assert_eq(etcd_now(&f).leases_in_use, 3, "one session per replica");
     sim_run(f.sim, 13 * SIM_SEC);
     cr_assert_eq(etcd_now(&f).leases_in_use, 0);
     for (int r = 0; r < 3; r++) cr_assert_not(etcd_client_lease_live(g->etcd, g->rep[r].shared->client));
     sim_run(f.sim, 17 * SIM_SEC);
-    cr_assert_eq(g->watch_resumes, 0);
-    cr_assert_eq(g->watch_relists, 3);
+    cr_assert_eq(g->watch_resumes, 3);
+    cr_assert_eq(g->watch_relists, 0);
     cr_assert_eq(g->watch_compacted, 0);
-    cr_assert_eq(g->reloads_total, 3);
+    cr_assert_eq(g->reloads_total, 0);
     etcd_stats_t st = etcd_now(&f);
-    cr_assert_eq(st.grants, 6, "a new client and lease per replica");
+    cr_assert_eq(st.ranges, 0);
+    cr_assert_eq(st.grants, 6, "a new session per replica, on the same client");
     cr_assert_eq(st.leases_in_use, 3);
-    for (int r = 0; r < 3; r++) cr_assert_eq(g->rep[r].shared->state, GW_WATCH_LIVE);
+    cr_assert_eq(st.leases_expired, 3);
+    for (int r = 0; r < 3; r++) {
+        cr_assert_eq(g->rep[r].shared->state, GW_WATCH_LIVE);
+        cr_assert_eq(g->rep[r].shared->client, r);
+        cr_assert(etcd_client_lease_live(g->etcd, r));
+    }
     done(&f);
 }
 
 Test(gateway_watch, resume_falls_back_to_a_relist_when_the_revision_is_compacted)
 {
     /* retention 2: the 4-key push in the partition compacts revisions up to
-     * 2, and the resume from revision 1 gets ErrCompacted. The lease is
-     * live: the re-list keeps the client. */
+     * 2, and the resume from revision 1 gets ErrCompacted: the re-list keeps
+     * the client (a resume never needs a new one). */
     fx_t f;
     start(&f, DETERMINISTIC TWO_PARTITIONS "etcd: {compaction_retention: 2}\n"
           "config: {reload: {cpu: 40ms, memory: 10MiB}, watch: {resume: true}, " PUSH_IN_THE_FIRST "}\n");
@@ -288,7 +307,8 @@ Test(gateway_watch, resume_falls_back_to_a_relist_when_the_revision_is_compacted
     cr_assert_eq(g->reloads_total, 3, "one full reload, not 4 replayed events");
     etcd_stats_t st = etcd_now(&f);
     cr_assert_eq(st.compacted_failures, 3);
-    cr_assert_eq(st.grants, 3, "same clients");
+    for (int r = 0; r < 3; r++) cr_assert_eq(g->rep[r].shared->client, r, "same clients");
+    cr_assert_eq(st.grants, 0);
     cr_assert_eq(st.events_replayed, 0);
     cr_assert_eq(log_count(f.sim, "watch_compacted", NULL), 1);
     /* the second break resumes: the revision (4) is kept */
@@ -326,10 +346,10 @@ static int64_t watches_in(const gw_t *g, int state)
 Test(gateway_watch, per_request_watchers_all_break_and_relist_at_once, .timeout = 60)
 {
     /* Naive: each of the 1000 watchers re-lists at the heal: a new client
-     * (connect 200 us + grant 50 us) and a Range (1 ms) each, behind the
-     * heal's 1000 reconnects (connect + keepalive, 210 us each): 1.46 s of
-     * etcd CPU on 2 cores, so the last watch is back ~0.73 s after the heal;
-     * and one full reload per watcher. */
+     * (connect 200 us; no session, so no grant) and a Range (1 ms) each,
+     * behind the heal's 1000 reconnects (connect 200 us each; no lease to
+     * renew): 1.4 s of etcd CPU on 2 cores, so the last watch is back ~0.7 s
+     * after the heal; and one full reload per watcher. */
     fx_t f;
     start(&f, PER_REQUEST("false"));
     gw_t *g = &f.rag->gw;
@@ -347,7 +367,8 @@ Test(gateway_watch, per_request_watchers_all_break_and_relist_at_once, .timeout 
     cr_assert_eq(watches_in(g, GW_WATCH_LIVE), 1000);
     etcd_stats_t st = etcd_now(&f);
     cr_assert_eq(st.ranges, 1000);
-    cr_assert_eq(st.grants, 2000);
+    cr_assert_eq(st.grants, 0);
+    cr_assert_eq(st.connections, 1000, "the old clients are closed");
     cr_assert_eq(g->reloads_total, 1000);
     double v = 0;
     cr_assert_eq(log_count(f.sim, "config_watch_broken", &v), 1);
@@ -356,7 +377,7 @@ Test(gateway_watch, per_request_watchers_all_break_and_relist_at_once, .timeout 
     done(&f);
 }
 
-Test(gateway_watch, per_request_watchers_resume_on_their_leases, .timeout = 60)
+Test(gateway_watch, per_request_watchers_resume_on_their_clients, .timeout = 60)
 {
     fx_t f;
     start(&f, PER_REQUEST("true"));
@@ -368,7 +389,8 @@ Test(gateway_watch, per_request_watchers_resume_on_their_leases, .timeout = 60)
     sim_run(f.sim, 23 * SIM_SEC);
     etcd_stats_t st = etcd_now(&f);
     cr_assert_eq(st.ranges, 0);
-    cr_assert_eq(st.grants, 1000);
+    cr_assert_eq(st.grants, 0);
+    cr_assert_eq(st.connections, 1000);
     cr_assert_eq(g->reloads_total, 0);
     done(&f);
 }
@@ -440,6 +462,56 @@ Test(gateway_watch, a_batch_flushes_at_max_events_then_the_rest_at_the_window)
     cr_assert_eq(g->batches, 2);
     cr_assert_eq(g->events_seen, 50);
     done(&f);
+}
+
+/* ---- transactions and coalescing by revision ------------------------------------ */
+
+/* Three replicas, no batching; a push of 7 keys at 10 s, as separate puts
+ * or one transaction, reloads per event or coalesced by revision. */
+#define PUSH7(push, watch)                                                                         \
+    DETERMINISTIC "gateway: {replicas: 3, cores: 4}\n"                                             \
+    "config: {reload: {cpu: 40ms, memory: 10MiB}, pushes: [{at: 10s, keys: 7" push "}]" watch "}\n"
+
+Test(gateway_watch, a_transaction_is_one_response_and_coalescing_reloads_once_per_revision)
+{
+    static const struct {
+        const char *push, *watch;
+        uint64_t reloads, events, responses;
+    } cases[] = {
+        /* 7 puts: 7 revisions, 7 responses of 1 event per replica; naive
+         * and coalesced alike, one reload per revision = per event: 21 */
+        {"", "", 21, 21, 21},
+        {"", ", watch: {coalesce: true}", 21, 21, 21},
+        /* one transaction: 1 revision, 1 response of 7 events per replica;
+         * the naive callback still reloads per event (21), coalescing by
+         * revision once per replica (3) */
+        {", txn: true", "", 21, 21, 3},
+        {", txn: true", ", watch: {coalesce: true}", 3, 21, 3},
+        /* the version gate on a transaction: 8 events (with `_version`) in
+         * one response; only `_version` reloads */
+        {", txn: true", ", watch: {version_gate: true}", 3, 24, 3},
+        /* batched: the transaction's 7 events enter the batch at once; the
+         * window flushes them: 7 reloads per replica, or 1 coalesced */
+        {", txn: true", ", watch: {batch: {window: 50ms, max_events: 32}}", 21, 21, 3},
+        {", txn: true", ", watch: {batch: {window: 50ms, max_events: 32}, coalesce: true}", 3, 21, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[4096];
+        snprintf(yaml, sizeof yaml, PUSH7("%s", "%s"), cases[i].push, cases[i].watch);
+        fx_t f;
+        start(&f, yaml);
+        sim_run(f.sim, 20 * SIM_SEC);
+        gw_t *g = &f.rag->gw;
+        etcd_stats_t st = etcd_now(&f);
+        cr_expect_eq(g->reloads_total, cases[i].reloads, "case %zu: %llu reloads", i,
+                     (unsigned long long)g->reloads_total);
+        cr_expect_eq(g->events_seen, cases[i].events, "case %zu: %llu events", i, (unsigned long long)g->events_seen);
+        cr_expect_eq(st.responses_delivered, cases[i].responses, "case %zu: %llu responses", i,
+                     (unsigned long long)st.responses_delivered);
+        cr_expect_eq(st.revision, strstr(cases[i].push, "txn") ? 1 : 7, "case %zu: revision %lld", i,
+                     (long long)st.revision);
+        done(&f);
+    }
 }
 
 /* ---- parsing -------------------------------------------------------------------- */
