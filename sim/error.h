@@ -16,7 +16,8 @@
     X(NOTFOUND,-8,  "not found")                                      \
     X(STATE,   -9,  "operation not valid in the current state")       \
     X(RANGE,   -10, "value out of range")                             \
-    X(INTERRUPTED, -11, "interrupted")
+    X(INTERRUPTED, -11, "interrupted")                                \
+    X(EXIST,   -12, "file exists")
 
 typedef enum {
 #define SIM_ERR_ENUM_(name, val, msg) SIM_E##name = (val),
