@@ -15,6 +15,7 @@
 #include "experiment/compare.h"
 #include "experiment/runner_internal.h"
 #include "sim/error.h"
+#include "sim/outfile.h"
 #include "sim/trace.h"
 #include "sim/units.h"
 
@@ -177,9 +178,12 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
 
     if (!o->no_trace) {
         trace_path = o->out ? strdup(o->out) : rs_default_output(o->scenario);
-        if (trace_path && !o->force && access(trace_path, F_OK) == 0) {
-            fprintf(err, "ragsim: error: %s already exists; use --force to replace it (or -o another file)\n",
-                    trace_path);
+        /* an existing file only with --force, and only a regular file that
+         * is not the scenario itself */
+        const sim_input_t inputs[] = {{o->scenario, "the scenario"}};
+        char why[1024];
+        if (trace_path && sim_output_check(trace_path, o->force, inputs, 1, why, sizeof why) != 0) {
+            fprintf(err, "ragsim: error: %s\n", why);
             status = 2;
             goto done;
         }
@@ -191,6 +195,8 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             status = 1;
             goto done;
         }
+        sim_trace_set_replace(tr, o->force);
+        sim_trace_set_interrupt(tr, &rs_interrupted);
         if (rs_write_header(tr, &s, seed) != 0) {
             fprintf(err, "ragsim: error: writing the trace header failed: %s\n", sim_trace_errmsg(tr));
             status = 1;
@@ -278,10 +284,13 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         if (sim_trace_attr_i64(tr, "/", "complete", !budget_hit) != 0 || sim_trace_table(tr, "/summary", &summ) != 0) {
             fprintf(err, "ragsim: error: writing the summary table failed: %s\n", sim_trace_errmsg(tr));
             status = 1;
-        } else if (sim_trace_commit(tr, ebuf, sizeof ebuf) != 0) {
+        } else if ((rc = sim_trace_commit(tr, ebuf, sizeof ebuf)) != 0) {
             tr = NULL;
-            fprintf(err, "ragsim: error: %s\n", ebuf);
-            status = 1;
+            /* interrupted before the rename: reported below (130/143) */
+            if (rc != SIM_EINTERRUPTED) {
+                fprintf(err, "ragsim: error: %s\n", ebuf);
+                status = rc == SIM_EEXIST ? 2 : 1;
+            }
         } else {
             tr = NULL;
             committed = true;   /* a signal from here on changes nothing: the work is done */

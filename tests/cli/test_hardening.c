@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,6 +157,24 @@ Test(output, existing_file_needs_force)
     free(scen);
 }
 
+/* Files in `dir` other than `keep` (a temporary file left behind shows here). */
+static int other_files(const char *dir, const char *keep)
+{
+    DIR *dp = opendir(dir);
+    int files = 0;
+    for (struct dirent *e; dp && (e = readdir(dp));)
+        if (e->d_name[0] != '.' && (!keep || strcmp(e->d_name, keep) != 0)) files++;
+    if (dp) closedir(dp);
+    return files;
+}
+
+static char *make_dir(const char *stem)
+{
+    char *dir = tu_tmp_path(stem, "");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    return dir;
+}
+
 /* The disk fills while the trace is written: a file-size limit of 300 KiB
  * (ulimit -f, SIGXFSZ ignored, so a write past it fails with EFBIG, as one
  * on a full disk fails with ENOSPC). Both paths: the time series appended
@@ -196,6 +215,157 @@ Test(output, a_full_disk_is_an_error_not_a_crash, .timeout = 120)
         rmdir(dir);
         free(dir);
     }
+}
+
+/* ---- what an output may be ------------------------------------------------------ */
+
+static void expect_refused(const char *what, tu_run_t r, const char *msg)
+{
+    cr_assert_eq(r.status, 2, "%s: exit %d: %s", what, r.status, r.err);
+    cr_assert(strstr(r.err, msg), "%s: want '%s' in: %s", what, msg, r.err);
+    tu_run_free(&r);
+}
+
+static void same_bytes(const char *path, const char *text)
+{
+    size_t len;
+    char *now = tu_read_file(path, &len);
+    cr_assert(now && len == strlen(text) && !memcmp(now, text, len), "%s was changed", path);
+    free(now);
+}
+
+/* `-o PATH --force` replaced whatever was at PATH: the scenario itself
+ * (`ragsim run in.yaml -o in.yaml --force`), a hard link to it, a FIFO, a
+ * symbolic link, a device (as root, -o /dev/null --force replaced
+ * /dev/null with an HDF5 file). --force replaces a regular file that is no
+ * input; anything else is refused (status 2) before anything runs, and
+ * nothing is written. The same for compare and sweep, and for a sweep's
+ * checkpoint. */
+Test(output, force_replaces_only_a_regular_file_that_is_not_an_input)
+{
+    char *dir = make_dir("force-kinds");
+    char scen[1024], hard[1024], fifo[1024], sym[1024], sw[1024], ckfifo[1024], ckout[1024], cmp[1024], text[1024];
+    snprintf(scen, sizeof scen, "%s/in.yaml", dir);
+    snprintf(hard, sizeof hard, "%s/hard.h5", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo.h5", dir);
+    snprintf(sym, sizeof sym, "%s/link.h5", dir);
+    snprintf(sw, sizeof sw, "%s/sw.yaml", dir);
+    snprintf(ckfifo, sizeof ckfifo, "%s/ck.h5.ckpt", dir);
+    snprintf(ckout, sizeof ckout, "%s/ck.h5", dir);
+    snprintf(cmp, sizeof cmp, "%s/cmp.yaml", dir);
+    cr_assert_eq(tu_write_file(scen, small), 0);
+    snprintf(text, sizeof text, "%svariants: {a: {}, b: {stations: {s: {servers: 2}}}}\n", small);
+    cr_assert_eq(tu_write_file(cmp, text), 0);
+    snprintf(text, sizeof text, "scenario: in.yaml\naxes:\n  workload.rate: [1/s, 2/s]\n");
+    cr_assert_eq(tu_write_file(sw, text), 0);
+    cr_assert_eq(link(scen, hard), 0);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    cr_assert_eq(symlink("in.yaml", sym), 0);
+    cr_assert_eq(mkfifo(ckfifo, 0644), 0);
+
+    expect_refused("run -o the scenario", ragsim("run", scen, "-q", "-o", scen, "--force"),
+                   "it is the scenario, an input of this command");
+    expect_refused("run -o a hard link to it", ragsim("run", scen, "-q", "-o", hard, "--force"),
+                   "it is the same file as the scenario");
+    expect_refused("run -o a FIFO", ragsim("run", scen, "-q", "-o", fifo, "--force"), "it is a FIFO, not a regular file");
+    expect_refused("run -o a symbolic link", ragsim("run", scen, "-q", "-o", sym, "--force"),
+                   "it is a symbolic link, not a regular file");
+    expect_refused("run -o /dev/null", ragsim("run", scen, "-q", "-o", "/dev/null", "--force"),
+                   "it is a character device, not a regular file");
+    expect_refused("compare -o the scenario", ragsim("compare", cmp, "-q", "-o", cmp, "--force"),
+                   "it is the scenario, an input of this command");
+    expect_refused("sweep -o the sweep file", ragsim("sweep", sw, "-q", "-o", sw, "--force"),
+                   "it is the sweep file, an input of this command");
+    expect_refused("sweep -o its scenario", ragsim("sweep", sw, "-q", "-o", scen, "--force"),
+                   "an input of this command");
+    expect_refused("sweep whose checkpoint is a FIFO", ragsim("sweep", sw, "-q", "-o", ckout, "--force"),
+                   "ck.h5.ckpt: it is a FIFO");
+
+    /* nothing changed, nothing appeared */
+    same_bytes(scen, small);
+    struct stat st;
+    cr_assert(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+    cr_assert(lstat(sym, &st) == 0 && S_ISLNK(st.st_mode));
+    cr_assert(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode), "/dev/null is no longer a device");
+    cr_assert_eq(other_files(dir, NULL), 7, "files appeared in %s", dir);
+
+    /* a regular file that is no input is replaced with --force */
+    char out[1024];
+    snprintf(out, sizeof out, "%s/out.h5", dir);
+    cr_assert_eq(tu_write_file(out, "old"), 0);
+    tu_run_t r = ragsim("run", scen, "-q", "-o", out, "--force");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(root_attr_i64(out, "/", "complete"), 1);
+    unlink(out);
+    unlink(scen);
+    unlink(hard);
+    unlink(fifo);
+    unlink(sym);
+    unlink(sw);
+    unlink(ckfifo);
+    unlink(cmp);
+    rmdir(dir);
+    free(dir);
+}
+
+/* Two runs writing the same file: the existence check is at the start and
+ * the rename at the end, so the second used to replace the first's trace
+ * without --force. The commit now refuses to replace anything
+ * (renameat2 RENAME_NOREPLACE, or link + unlink): status 2, the other
+ * trace left as it is, the temporary file removed. The second run is
+ * simulated by RAGSIM_TEST_COMMIT=create: the target is created between
+ * the fsync and the rename. With --force the file is replaced. */
+Test(output, a_trace_that_appears_during_the_run_is_not_replaced, .timeout = 120)
+{
+    char *dir = make_dir("appears");
+    char scen[1024], out[1024], sw[1024];
+    snprintf(scen, sizeof scen, "%s/s.yaml", dir);
+    snprintf(out, sizeof out, "%s/out.h5", dir);
+    snprintf(sw, sizeof sw, "%s/sw.yaml", dir);
+    cr_assert_eq(tu_write_file(scen, small), 0);
+    cr_assert_eq(tu_write_file(sw, "scenario: s.yaml\nset: {duration: 10s}\naxes:\n  workload.rate: [1/s, 2/s]\n"), 0);
+    static const char other[] = "written by another run meanwhile\n";
+
+    setenv("RAGSIM_TEST_COMMIT", "create", 1);
+    tu_run_t r = ragsim("run", scen, "-q", "-o", out);
+    cr_assert_eq(r.status, 2, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "appeared while ragsim was writing it"), "%s", r.err);
+    tu_run_free(&r);
+    same_bytes(out, other);
+    cr_assert_eq(other_files(dir, NULL), 3, "a temporary file was left");
+    unlink(out);
+
+    r = ragsim("sweep", sw, "-q", "-o", out);
+    cr_assert_eq(r.status, 2, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "appeared while ragsim was writing it"), "%s", r.err);
+    cr_assert(strstr(r.err, "--resume --force"), "%s", r.err);
+    tu_run_free(&r);
+    same_bytes(out, other);
+    /* the checkpoint is kept: the runs are not lost */
+    char ck[1100];
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    cr_assert_eq(access(ck, F_OK), 0);
+    unsetenv("RAGSIM_TEST_COMMIT");
+    r = ragsim("sweep", sw, "-o", out, "--resume", "--force");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "resuming: 2 runs"), "%s", r.out);
+    tu_run_free(&r);
+    cr_assert_neq(access(ck, F_OK), 0);
+
+    /* with --force the run replaces what appeared */
+    cr_assert_eq(tu_write_file(out, other), 0);
+    setenv("RAGSIM_TEST_COMMIT", "create", 1);
+    r = ragsim("run", scen, "-q", "-o", out, "--force");
+    unsetenv("RAGSIM_TEST_COMMIT");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(root_attr_i64(out, "/", "complete"), 1);
+    unlink(out);
+    unlink(scen);
+    unlink(sw);
+    rmdir(dir);
+    free(dir);
 }
 
 /* ---- signals ---------------------------------------------------------------- */
@@ -257,6 +427,96 @@ static void check_signal(int sig, int want_status, const char *name)
 
 Test(signals, sigint_stops_cleanly) { check_signal(SIGINT, 130, "SIGINT"); }
 Test(signals, sigterm_stops_cleanly) { check_signal(SIGTERM, 143, "SIGTERM"); }
+
+/* SIGINT or SIGTERM during the final fsync used to be ignored (exit 0, the
+ * trace committed). The commit now reads the flag after the fsync and
+ * before the rename: status 130/143, nothing written, the previous file as
+ * it was, no temporary file. RAGSIM_TEST_COMMIT raises the signal at that
+ * moment (its handler runs as for a signal from outside). The same for a
+ * sweep, whose runs stay in the checkpoint. */
+Test(signals, a_signal_during_the_commit_writes_nothing, .timeout = 120)
+{
+    static const char *const sigs[] = {"sigint", "sigterm"};
+    for (int k = 0; k < 2; k++) {
+        char *dir = make_dir("commitsig");
+        char scen[1024], out[1024], sw[1024], ck[1100];
+        snprintf(scen, sizeof scen, "%s/s.yaml", dir);
+        snprintf(out, sizeof out, "%s/out.h5", dir);
+        snprintf(sw, sizeof sw, "%s/sw.yaml", dir);
+        snprintf(ck, sizeof ck, "%s.ckpt", out);
+        cr_assert_eq(tu_write_file(scen, small), 0);
+        cr_assert_eq(tu_write_file(sw, "scenario: s.yaml\nset: {duration: 10s}\naxes:\n  workload.rate: [1/s, 2/s]\n"), 0);
+        cr_assert_eq(tu_write_file(out, "previous trace"), 0);
+        setenv("RAGSIM_TEST_COMMIT", sigs[k], 1);
+        tu_run_t r = ragsim("run", scen, "-q", "-o", out, "--force");
+        cr_assert_eq(r.status, k ? 143 : 130, "%s: exit %d: %s", sigs[k], r.status, r.err);
+        cr_assert(strstr(r.err, "nothing was written"), "%s", r.err);
+        tu_run_free(&r);
+        same_bytes(out, "previous trace");
+        cr_assert_eq(other_files(dir, NULL), 3, "a temporary file was left");
+        r = ragsim("sweep", sw, "-q", "-o", out, "--force");
+        unsetenv("RAGSIM_TEST_COMMIT");
+        cr_assert_eq(r.status, k ? 143 : 130, "sweep %s: exit %d: %s", sigs[k], r.status, r.err);
+        cr_assert(strstr(r.err, k ? "interrupted by SIGTERM" : "interrupted by SIGINT"), "%s", r.err);
+        cr_assert(strstr(r.err, "--resume"), "%s", r.err);
+        tu_run_free(&r);
+        same_bytes(out, "previous trace");
+        cr_assert_eq(access(ck, F_OK), 0, "the checkpoint is gone");
+        cr_assert_eq(other_files(dir, NULL), 4, "a temporary file was left");
+        unlink(ck);
+        unlink(out);
+        unlink(sw);
+        unlink(scen);
+        rmdir(dir);
+        free(dir);
+    }
+}
+
+/* `ragsim sweep` exited 1 on SIGINT and SIGTERM where the documentation
+ * says 130 and 143: a real signal, sent while a run of the sweep is going. */
+static void check_sweep_signal(int sig, int want, const char *name)
+{
+    char *dir = make_dir("sweepsig");
+    char scen[1024], sw[1024], out[1024], ck[1100], errf[1100];
+    snprintf(scen, sizeof scen, "%s/endless.yaml", dir);
+    snprintf(sw, sizeof sw, "%s/sw.yaml", dir);
+    snprintf(out, sizeof out, "%s/out.h5", dir);
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    snprintf(errf, sizeof errf, "%s.err", dir);
+    cr_assert_eq(tu_write_file(scen, endless), 0);
+    cr_assert_eq(tu_write_file(sw, "scenario: endless.yaml\naxes:\n  workload.rate: [40000/s, 50000/s]\n"), 0);
+    char *const argv[] = {(char *)RAGSIM_BINARY, "sweep", sw, "-q", "-o", out, NULL};
+    pid_t pid = tu_spawn(argv, errf, 300, false);
+    /* the checkpoint exists once the runs start (the handlers are set before) */
+    int polls = 0;
+    while (access(ck, F_OK) != 0 && polls++ < 600000) {
+        int st;
+        cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "the sweep ended before it was signalled");
+        usleep(100);
+    }
+    cr_assert_eq(access(ck, F_OK), 0, "the sweep never started");
+    kill(pid, sig);
+    int st = tu_wait(pid);
+    cr_assert(WIFEXITED(st), "killed by signal %d instead of stopping cleanly", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    cr_assert_eq(WEXITSTATUS(st), want, "exit %d", WEXITSTATUS(st));
+    size_t len;
+    char *err = tu_read_file(errf, &len);
+    char msg[64];
+    snprintf(msg, sizeof msg, "interrupted by %s", name);
+    cr_assert(err && strstr(err, msg), "%s", err);
+    free(err);
+    cr_assert_neq(access(out, F_OK), 0, "an output was written");
+    cr_assert_eq(other_files(dir, NULL), 3, "a temporary file was left");
+    unlink(errf);
+    unlink(ck);
+    unlink(sw);
+    unlink(scen);
+    rmdir(dir);
+    free(dir);
+}
+
+Test(signals, sweep_stops_with_130_on_sigint, .timeout = 300) { check_sweep_signal(SIGINT, 130, "SIGINT"); }
+Test(signals, sweep_stops_with_143_on_sigterm, .timeout = 300) { check_sweep_signal(SIGTERM, 143, "SIGTERM"); }
 
 /* A complete ragsim trace: opens, says complete = 1, has /summary. */
 static bool complete_trace(const char *path)
