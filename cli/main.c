@@ -1,6 +1,7 @@
 /* ragsim: the command line. A thin layer over the runner (experiment/runner.h). */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <gsl/gsl_errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,11 @@ int main(int argc, char **argv)
 {
     /* GSL's default handler aborts; ragsim checks return values instead. */
     gsl_set_error_handler_off();
+    /* A file-size limit (ulimit -f) must not kill ragsim in the middle of a
+     * write (SIGXFSZ's default action): the write fails with EFBIG instead,
+     * like one on a full disk, and the command reports it, removes its
+     * temporary file and exits with status 1. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;

@@ -175,46 +175,113 @@ static char *make_dir(const char *stem)
     return dir;
 }
 
-/* The disk fills while the trace is written: a file-size limit of 300 KiB
- * (ulimit -f, SIGXFSZ ignored, so a write past it fails with EFBIG, as one
- * on a full disk fails with ENOSPC). Both paths: the time series appended
- * while the run goes (2 h at 1 s: spilled) and the trace written after a
- * short run (the failure comes at the commit's flush). An error naming the
- * system's message, status 1, no temporary file left and the previous
- * trace as it was; not a crash (HDF5's exit handler used to crash on the
- * file whose close had failed: SIGSEGV, status 139). */
+/* A network run whose time series are spilled while it goes (2 h at 1 s:
+ * about 280 KB of trace), or written after it (10 min: about 80 KB). */
+static const char spilling[] = "name: spill\nduration: 2h\nsample_interval: 1s\n"
+                               "workload: {arrivals: poisson, rate: 20/s}\n"
+                               "stations: {s: {servers: 2, service: {dist: exponential, mean: 10ms}}}\nroute: [s]\n";
+
+/* The disk fills while the trace is written: a file-size limit of 64 KiB (set as
+ * `ulimit -f` sets it, with SIGXFSZ at its default disposition, which
+ * kills a process that writes past the limit: ragsim ignores it, so the
+ * write fails with EFBIG as one on a full disk fails with ENOSPC). Both
+ * paths: the time series appended while the run goes (spilled) and the
+ * trace written after a short run (the failure comes at the commit's
+ * flush). An error naming the system's message, status 1 (not death by
+ * SIGXFSZ, status 153), no temporary file left and the previous trace as
+ * it was; not a crash (HDF5's exit handler used to crash on the file whose
+ * close had failed: SIGSEGV, status 139). */
 Test(output, a_full_disk_is_an_error_not_a_crash, .timeout = 120)
 {
+    char *scen = write_scenario("spill", spilling);
     const char *durations[] = {"duration=2h", "duration=10m"};
     for (int k = 0; k < 2; k++) {
-        char *dir = tu_tmp_path("fulldisk", "");
-        cr_assert_eq(mkdir(dir, 0755), 0);
+        char *dir = make_dir("fulldisk");
         char out[1024];
         snprintf(out, sizeof out, "%s/t.h5", dir);
         cr_assert_eq(tu_write_file(out, "previous trace"), 0);
-        const char *argv[] = {"/bin/sh", "-c", "trap '' XFSZ; ulimit -f 300; exec \"$@\"", "sh",
-                              RAGSIM_BINARY, "run", tu_src("scenarios/rag-baseline.yaml"), "--set",
-                              durations[k], "-q", "--force", "-o", out, NULL};
-        tu_run_t r = tu_run(argv);
-        cr_assert_eq(r.status, 1, "%s: exit %d (-1: killed by a signal): %s", durations[k], r.status, r.err);
+        const char *argv[] = {RAGSIM_BINARY, "run", scen, "--set", durations[k], "-q", "--force", "-o", out, NULL};
+        tu_run_t r = tu_run_limited(argv, RLIMIT_FSIZE, 64 * 1024);
+        cr_assert_eq(r.signal, 0, "%s: killed by signal %d (%s)", durations[k], r.signal, strsignal(r.signal));
+        cr_assert_eq(r.status, 1, "%s: exit %d: %s", durations[k], r.status, r.err);
         cr_assert(strstr(r.err, "File too large"), "%s", r.err);
-        cr_assert(!strchr(r.err, '\n') || strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
-                  "one line: %s", r.err);
+        cr_assert(!strchr(r.err, '\n') || strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "one line: %s", r.err);
         size_t len;
         char *txt = tu_read_file(out, &len);
         cr_assert_str_eq(txt, "previous trace");
         free(txt);
-        DIR *dp = opendir(dir);
-        int files = 0;
-        for (struct dirent *e; (e = readdir(dp));)
-            if (e->d_name[0] != '.') files++;
-        closedir(dp);
-        cr_assert_eq(files, 1, "only t.h5 is left in %s", dir);
+        cr_assert_eq(other_files(dir, "t.h5"), 0, "only t.h5 is left in %s", dir);
         tu_run_free(&r);
         unlink(out);
         rmdir(dir);
         free(dir);
     }
+    unlink(scen);
+    free(scen);
+}
+
+/* The same for a sweep: its checkpoint and its output under a file-size
+ * limit with SIGXFSZ at its default disposition (a sweep used to die of
+ * SIGXFSZ, status 153, leaving OUT.tmp.PID). The checkpoint's appends fail
+ * (a warning), then the output: status 1, no temporary file. */
+Test(output, a_full_disk_fails_a_sweep_cleanly, .timeout = 300)
+{
+    char *dir = make_dir("sweepdisk");
+    char scen[1024], sw[1024], out[1024], text[2048];
+    snprintf(scen, sizeof scen, "%s/base.yaml", dir);
+    snprintf(sw, sizeof sw, "%s/sw.yaml", dir);
+    snprintf(out, sizeof out, "%s/out.h5", dir);
+    cr_assert_eq(tu_write_file(scen, small), 0);
+    snprintf(text, sizeof text, "scenario: base.yaml\nset: {duration: 10s}\n"
+                                "axes:\n  workload.rate: {from: 1/s, to: 40/s, step: 1/s}\nreplications: 2\n");
+    cr_assert_eq(tu_write_file(sw, text), 0);
+    const char *argv[] = {RAGSIM_BINARY, "sweep", sw, "-q", "-o", out, NULL};
+    tu_run_t r = tu_run_limited(argv, RLIMIT_FSIZE, 16 * 1024);
+    cr_assert_eq(r.signal, 0, "killed by signal %d (%s)", r.signal, strsignal(r.signal));
+    cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "cannot append to the checkpoint") && strstr(r.err, "File too large"), "%s", r.err);
+    cr_assert(strstr(r.err, "holds only part of the runs"), "%s", r.err);
+    cr_assert_neq(access(out, F_OK), 0, "an output was written");
+    /* what is left: the sweep file, its scenario and the checkpoint (for --resume), no temporary file */
+    char ck[1100];
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    cr_assert_eq(access(ck, F_OK), 0, "the checkpoint is gone");
+    cr_assert_eq(other_files(dir, NULL), 3, "a temporary file was left in %s", dir);
+    tu_run_free(&r);
+    unlink(ck);
+    unlink(scen);
+    unlink(sw);
+    rmdir(dir);
+    free(dir);
+}
+
+/* A full disk when the trace is created (here: a file-size limit of 0, so
+ * the very first write fails): HDF5 had already created an empty
+ * OUT.tmp.PID, which was left behind. For a sweep, after its runs: the
+ * checkpoint is kept and said to be, the temporary file is not. */
+Test(output, a_full_disk_at_the_creation_leaves_no_temporary_file, .timeout = 120)
+{
+    char *dir = make_dir("createdisk");
+    char scen[1024], out[1024];
+    snprintf(scen, sizeof scen, "%s/s.yaml", dir);
+    snprintf(out, sizeof out, "%s/t.h5", dir);
+    cr_assert_eq(tu_write_file(scen, small), 0);
+    cr_assert_eq(tu_write_file(out, "previous trace"), 0);
+    const char *argv[] = {RAGSIM_BINARY, "run", scen, "-q", "--force", "-o", out, NULL};
+    tu_run_t r = tu_run_limited(argv, RLIMIT_FSIZE, 0);
+    cr_assert_eq(r.signal, 0, "killed by signal %d", r.signal);
+    cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "cannot create trace") && strstr(r.err, "File too large"), "%s", r.err);
+    size_t len;
+    char *txt = tu_read_file(out, &len);
+    cr_assert_str_eq(txt, "previous trace");
+    free(txt);
+    cr_assert_eq(other_files(dir, NULL), 2, "a temporary file was left in %s", dir);
+    tu_run_free(&r);
+    unlink(out);
+    unlink(scen);
+    rmdir(dir);
+    free(dir);
 }
 
 /* ---- what an output may be ------------------------------------------------------ */
