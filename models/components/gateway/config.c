@@ -2,7 +2,8 @@
  * in gateway.c): the config watches of a process (the shared one, or one
  * per request: the bug), the reloads their events start (batched,
  * coalesced, version-gated), broken watches (reconnect, then re-list or
- * resume) and the operator's pushes. Calls etcd
+ * resume), the operator's pushes, and the bytes all this holds
+ * (gw_held_bytes, for the run's memory budget). Calls etcd
  * (models/components/etcd/etcd.h) and the replica's CPU station, Go runtime
  * and embedding cache; gateway.c calls in through gateway_internal.h (a
  * reload's CPU job ended, a process starts, a push falls due). */
@@ -410,4 +411,12 @@ void gw_push_event(sim_t *sim, void *obj, uint64_t arg)
     } else {
         etcd_put(g->etcd, g->spec->prefix, p->keys);
     }
+}
+
+size_t gw_held_bytes(const gw_t *g)
+{
+    size_t b = g->nreload_slabs * (RELOAD_SLAB * sizeof(gw_reload_t) + sizeof *g->reload_slabs) +
+               g->nwatch_slabs * (WATCH_SLAB * sizeof(gw_watch_t) + sizeof *g->watch_slabs);
+    for (int64_t r = 0; g->rep && r < g->spec->replicas; r++) b += embc_held_bytes(&g->rep[r].cache);
+    return b + etcd_held_bytes(g->etcd);
 }
