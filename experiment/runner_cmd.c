@@ -46,8 +46,10 @@ int rs_cmd_validate(const rs_opts_t *o, FILE *out, FILE *err)
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
     int status = 0;
-    if (rc == SIM_ENOMEM) status = 1;
-    else if (rc != 0 || d.errors) status = 2;
+    if (rc == SIM_ENOMEM) {
+        fprintf(err, "ragsim: error: out of memory loading %s\n", o->scenario);
+        status = 1;
+    } else if (rc != 0 || d.errors) status = 2;
     if (status == 0 && !o->quiet) {
         fprintf(out, "%s: scenario '%s' is valid: %s model, %g s x %lld replication%s\n", o->scenario, s.sc.name,
                 s.model->name, sim_time_to_s(s.sc.duration), (long long)s.sc.replications,
@@ -128,6 +130,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
     if (rc != 0 || d.errors) {
+        if (rc == SIM_ENOMEM) fprintf(err, "ragsim: error: out of memory loading %s\n", o->scenario);
         status = rc == SIM_ENOMEM ? 1 : 2;
         goto done;
     }

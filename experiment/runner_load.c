@@ -181,16 +181,43 @@ static void parse_analysis(rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d
 
 static int check_compare_metrics(const rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d);
 
+/* Each variant is a full copy of the scenario (without `variants`) with
+ * its overlays merged in: the copies together must stay within the limit
+ * of a scenario's nodes, or a small file with a long list and many empty
+ * variants would need gigabytes before anything is checked. Counted before
+ * anything is copied. SIM_ECONFIG after an error at `variants`, or 0. */
+static int check_expansion(const rs_scenario_t *s, sim_cfg_node_t *root, const sim_cfg_node_t **chains,
+                           const size_t *chain_len, sim_diag_t *d)
+{
+    sim_cfg_node_t *vars = NULL;
+    for (size_t i = 0; i < root->n; i++)
+        if (!strcmp(root->keys[i]->text, "variants")) vars = root->vals[i];
+    if (!vars || s->nvariants < 2) return 0;
+    size_t base = sim_cfg_count(root) - 1 - sim_cfg_count(vars);
+    size_t total = 0;
+    for (size_t i = 0; i < s->nvariants; i++) {
+        total += base;
+        for (size_t k = 0; k < chain_len[i]; k++) total += sim_cfg_count(chains[i * s->nvariants + k]);
+        if (total > SIM_CFG_MAX_NODES) break;
+    }
+    if (total <= SIM_CFG_MAX_NODES) return 0;
+    sim_cfg_error(d, vars, "'variants': %zu variants of a scenario of %zu nodes expand to more than %d nodes (each "
+                           "variant is a whole copy of the scenario with its overlay; the limit is that of a "
+                           "scenario's size): use fewer variants, or compare them from separate files",
+                  s->nvariants, base, SIM_CFG_MAX_NODES);
+    return SIM_ECONFIG;
+}
+
 int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t nsets,
             sim_diag_t *d)
 {
     memset(s, 0, sizeof *s);
     s->path = path;
     s->cfg = sim_cfg_load_file(path, d);
-    if (!s->cfg) return SIM_ECONFIG;
+    if (!s->cfg) return d->nomem ? SIM_ENOMEM : SIM_ECONFIG;
     int errs = d->errors, rc;
     for (size_t i = 0; i < nsets; i++) sim_cfg_set(s->cfg, sets[i], d);
-    if (d->errors != errs) return SIM_ECONFIG;
+    if (d->errors != errs) return d->nomem ? SIM_ENOMEM : SIM_ECONFIG;
     sim_cfg_node_t *root = sim_cfg_root(s->cfg);
     sim_scenario_parse(d, root, &s->sc);
     parse_analysis(s, root, d);
@@ -204,6 +231,7 @@ int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t 
     /* go on after errors in the run parameters: the model's errors and the
      * unknown keys are reported too (each once: the diagnostics drop repeats) */
     if (rc != 0 || !s->model) goto out;
+    if ((rc = check_expansion(s, root, chains, chain_len, d)) != 0) goto out;
     for (size_t i = 0; i < s->nvariants; i++) {
         rs_variant_t *v = &s->variants[i];
         v->root = sim_cfg_overlay(s->cfg, root, skip_variants, chains + i * s->nvariants, chain_len[i],
@@ -263,6 +291,7 @@ out:
     free(chains);
     free(chain_len);
     if (rc == 0 && d->errors != errs) rc = SIM_ECONFIG;
+    if (rc == SIM_ECONFIG && d->nomem) rc = SIM_ENOMEM;
     return rc;
 }
 

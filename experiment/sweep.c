@@ -308,7 +308,7 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
     def->knee_factor = 1.5;
     int errs = d->errors, rc = 0;
     def->cfg = sim_cfg_load_file(path, d);
-    if (!def->cfg) return SIM_ECONFIG;
+    if (!def->cfg) return d->nomem ? SIM_ENOMEM : SIM_ECONFIG;
     sim_cfg_node_t *root = sim_cfg_root(def->cfg);
     const char *scen = NULL, *desc = NULL, *loadp = NULL;
     sim_cfg_string(d, root, "scenario", SIM_CFG_REQUIRED, NULL, &scen);

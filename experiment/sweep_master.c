@@ -255,7 +255,10 @@ size_t sw_run_batch(master_t *m, const sw_task_t *tasks, size_t n, sw_result_t *
     m->next = 0;
     m->inflight = 0;
     m->st = calloc(n ? n : 1, 1);
-    if (!m->st) return n;
+    if (!m->st) {
+        fprintf(m->err, "ragsim: error: out of memory\n");
+        return n;
+    }
     for (size_t i = 0; i < n; i++) {
         const sw_result_t *c = sw_ck_find(m, &tasks[i]);
         if (c) {
@@ -266,7 +269,12 @@ size_t sw_run_batch(master_t *m, const sw_task_t *tasks, size_t n, sw_result_t *
         }
     }
     sw_result_t *r = malloc(sizeof *r);
-    if (!r) return n;
+    if (!r) {
+        fprintf(m->err, "ragsim: error: out of memory\n");
+        free(m->st);
+        m->st = NULL;
+        return n;
+    }
     for (;;) {
         serve(m, 0);
         progress_draw(m, false);
@@ -361,7 +369,9 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     rs_interrupted = 0;
 
     int rc = sw_def_load(&def, o->sweep, o->sets, o->nsets, o->reps, o->have_seed, o->seed, &d);
+    if (rc == SIM_ECONFIG && d.nomem) rc = SIM_ENOMEM;
     fputs(sim_diag_text(&d), err);
+    if (rc == SIM_ENOMEM) fprintf(err, "ragsim: error: out of memory loading %s\n", o->sweep);
     if (rc) {
         status = rc == SIM_ENOMEM ? 1 : 2;
         goto out;

@@ -162,6 +162,15 @@ sim_cfg_node_t *cfg_copy(sim_cfg_t *cfg, const sim_cfg_node_t *src)
     return n;
 }
 
+size_t sim_cfg_count(const sim_cfg_node_t *node)
+{
+    if (!node) return 0;
+    size_t c = 1;
+    for (size_t i = 0; i < node->n; i++)
+        c += (node->kind == SIM_CFG_MAP ? 1 : 0) + sim_cfg_count(node->vals[i]);
+    return c;
+}
+
 /* ---- Small text helpers ----------------------------------------------- */
 
 bool sim_cfg_is_null(const sim_cfg_node_t *n)
@@ -332,6 +341,7 @@ sim_cfg_t *sim_cfg_load_string(const char *name, const char *text, size_t len, s
 
 nomem:
     sim_diag_error_at(d, name, 0, 0, "out of memory while loading the scenario");
+    if (d) d->nomem = 1;
 fail:
     sim_cfg_destroy(cfg);
     return NULL;
@@ -407,6 +417,7 @@ nomem:
     free(buf);
     close(fd);
     sim_diag_error_at(d, path, 0, 0, "out of memory while reading the scenario");
+    if (d) d->nomem = 1;
     return NULL;
 }
 

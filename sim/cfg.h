@@ -157,6 +157,9 @@ int sim_cfg_check_unused_node(const sim_cfg_node_t *root, sim_diag_t *d);
 /* As sim_cfg_emit, for any tree. */
 int sim_cfg_emit_node(const sim_cfg_node_t *node, char **out, size_t *len);
 
+/* Nodes in a subtree: the node, its keys and values, recursively. */
+size_t sim_cfg_count(const sim_cfg_node_t *node);
+
 /* Dotted path of a node for messages: "stations.db.servers", "route[2]". Writes at most n bytes. */
 void sim_cfg_path(const sim_cfg_node_t *node, char *buf, size_t n);
 

@@ -758,3 +758,50 @@ Test(semantic, impossible_scenarios_are_errors)
     unlink(scen);
     free(scen);
 }
+
+/* ---- out of memory ------------------------------------------------------------------ */
+
+/* Out of memory while loading (here: an address-space limit on a scenario
+ * whose 9 variants copy a 100,000-item route) used to end validate and run
+ * with status 1 and no message. Every run here either succeeds or says
+ * "out of memory" with status 1; at least one limit is too small. (Not in
+ * the sanitizer build: AddressSanitizer reserves terabytes of address
+ * space.) */
+Test(memory, out_of_memory_is_reported, .timeout = 300)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    cr_skip_test("an address-space limit cannot be set under AddressSanitizer");
+#else
+    size_t cap = 1u << 20, len = 0;
+    char *y = malloc(cap);
+    len += (size_t)snprintf(y + len, cap - len, "name: x\nduration: 1s\nworkload: {rate: 1/s}\n"
+                                                "stations: {a: {service: 1ms}}\nroute: [a");
+    for (int i = 1; i < 100000; i++) len += (size_t)snprintf(y + len, cap - len, ",a");
+    len += (size_t)snprintf(y + len, cap - len, "]\nvariants:\n");
+    for (int i = 0; i < 9; i++) len += (size_t)snprintf(y + len, cap - len, "  v%d: {}\n", i);
+    char *scen = write_scenario("oom", y);
+    free(y);
+    char *out = tu_tmp_path("oom", ".h5");
+    int oom = 0;
+    static const unsigned long long mib[] = {64, 96, 128, 1024};
+    for (size_t i = 0; i < sizeof mib / sizeof *mib; i++)
+        for (int cmd = 0; cmd < 2; cmd++) {
+            const char *argv[] = {RAGSIM_BINARY, cmd ? "run" : "validate", scen, "-q", cmd ? "-o" : NULL, out,
+                                  "--force", NULL};
+            tu_run_t r = tu_run_limited(argv, RLIMIT_AS, mib[i] << 20);
+            cr_log_info("%s under %llu MiB: exit %d %s", argv[1], mib[i], r.status, r.err);
+            cr_assert_eq(r.signal, 0, "%s under %llu MiB: killed by signal %d", argv[1], mib[i], r.signal);
+            if (r.status != 0) {
+                cr_assert_eq(r.status, 1, "%s under %llu MiB: exit %d: %s", argv[1], mib[i], r.status, r.err);
+                cr_assert(strstr(r.err, "out of memory"), "%s under %llu MiB: %s", argv[1], mib[i], r.err);
+                oom++;
+            }
+            tu_run_free(&r);
+            unlink(out);
+        }
+    cr_assert_gt(oom, 0, "no limit was small enough to test anything");
+    unlink(scen);
+    free(scen);
+    free(out);
+#endif
+}
