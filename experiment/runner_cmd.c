@@ -120,9 +120,11 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     char *trace_path = NULL;
     sim_table_t summ;
     sim_table_init(&summ, "summary");
-    rs_report_t *reps = NULL;
-    size_t *sel = NULL, *nrep = NULL;
-    size_t nreports_total = 0, nreports_cap = 0;
+    /* the reports of the runs done, per variant, grown as runs finish: an
+     * interrupted command frees what it made, nothing per run it did not */
+    rs_report_t **reps = NULL;
+    size_t *sel = NULL, *nrep = NULL, *repcap = NULL;
+    size_t nreports_total = 0;
     bool budget_hit = false, summ_ready = false, handlers = false, committed = false;
     struct sigaction sa = {0}, old_int, old_term;
     size_t nreps = 0;
@@ -140,7 +142,10 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     s.sc.replications = (int64_t)nreps;
     sel = calloc(s.nvariants + 1, sizeof *sel);
     nrep = calloc(s.nvariants, sizeof *nrep);
-    if (!sel || !nrep) {
+    repcap = calloc(s.nvariants, sizeof *repcap);
+    reps = calloc(s.nvariants, sizeof *reps);
+    if (!sel || !nrep || !repcap || !reps) {
+        fprintf(err, "ragsim: error: out of memory\n");
         status = 1;
         goto done;
     }
@@ -163,12 +168,6 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     }
     if (compare && nreps < 2)
         fprintf(err, "ragsim: warning: with 1 replication there are no confidence intervals; use --reps N (N >= 2)\n");
-    reps = calloc(s.nvariants * nreps, sizeof *reps);
-    nreports_cap = reps ? s.nvariants * nreps : 0;
-    if (!reps) {
-        status = 1;
-        goto done;
-    }
 
     /* From here a signal stops the command cleanly: no temporary file is
      * left behind and an existing trace is left as it was. */
@@ -234,10 +233,25 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
                 status = 1;
                 break;
             }
-            rs_report_t *rp = &reps[v * nreps + r];
+            if (nrep[v] == repcap[v]) {
+                size_t nc = repcap[v] ? 2 * repcap[v] : 16;
+                if (nc > nreps) nc = nreps;
+                rs_report_t *q = realloc(reps[v], nc * sizeof *q);
+                if (!q) {
+                    rs_progress_clear(o->progress ? &prog : NULL);
+                    fprintf(err, "ragsim: error: out of memory after variant '%s' replication %zu\n",
+                            s.variants[v].name, r);
+                    rs_result_free(&res);
+                    status = 1;
+                    break;
+                }
+                reps[v] = q;
+                repcap[v] = nc;
+            }
+            rs_report_t *rp = &reps[v][nrep[v]];
             rs_report_init(rp);
-            rs_report_run(&s, &res, rp);
             nrep[v]++;
+            rs_report_run(&s, &res, rp);
             nreports_total++;
             if (!summ_ready) {
                 if (rs_summary_init(&summ, rp) != 0) status = 1;
@@ -263,7 +277,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         cmp_variant_t *cv = calloc((size_t)nsel, sizeof *cv);
         size_t base_pos = 0;
         for (int vi = 0; cv && vi < nsel; vi++) {
-            cv[vi] = (cmp_variant_t){s.variants[sel[vi]].name, &reps[sel[vi] * nreps], nrep[sel[vi]]};
+            cv[vi] = (cmp_variant_t){s.variants[sel[vi]].name, reps[sel[vi]], nrep[sel[vi]]};
             if (sel[vi] == s.baseline) base_pos = (size_t)vi;
         }
         if (!cv || cmp_compute(cv, (size_t)nsel, base_pos, 0.95, s.model, &rows, &nrows) != 0) {
@@ -338,7 +352,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
                 size_t v = sel[vi];
                 if (s.nvariants > 1) fprintf(out, "%s== variant '%s'%s ==\n", vi ? "\n" : "", s.variants[v].name,
                                              v == s.baseline ? " (baseline)" : "");
-                rs_print_summary(out, &s, &reps[v * nreps], nrep[v], seed, NULL);
+                rs_print_summary(out, &s, reps[v], nrep[v], seed, NULL);
             }
             if (!o->no_trace) fprintf(out, "\ntrace: %s\n", trace_path);
         }
@@ -358,10 +372,14 @@ done:
             status = 128 + sig;
         }
     }
-    for (size_t i = 0; i < nreports_cap; i++) rs_report_fini(&reps[i]);
+    for (size_t v = 0; reps && v < s.nvariants; v++) {
+        for (size_t i = 0; i < nrep[v]; i++) rs_report_fini(&reps[v][i]);
+        free(reps[v]);
+    }
     free(reps);
     free(sel);
     free(nrep);
+    free(repcap);
     sim_table_fini(&summ);
     free(trace_path);
     rs_unload(&s);

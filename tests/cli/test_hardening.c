@@ -615,6 +615,57 @@ static void check_sweep_signal(int sig, int want, const char *name)
 Test(signals, sweep_stops_with_130_on_sigint, .timeout = 300) { check_sweep_signal(SIGINT, 130, "SIGINT"); }
 Test(signals, sweep_stops_with_143_on_sigterm, .timeout = 300) { check_sweep_signal(SIGTERM, 143, "SIGTERM"); }
 
+static long rss_kib(pid_t pid)
+{
+    char p[64], line[256];
+    snprintf(p, sizeof p, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(p, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kib) == 1) break;
+    if (f) fclose(f);
+    return kib;
+}
+
+/* replications: 100000 with 100 (empty) variants: the cleanup after
+ * SIGTERM finalised a report for every run the command would have made,
+ * touching all of them (500 variants took it from 158 MB to 2.4 GB before
+ * the exit). It must not allocate per remaining run: the peak resident
+ * memory (ru_maxrss) stays near what the process held when signalled. */
+Test(signals, cleanup_after_a_signal_does_not_grow_with_the_runs_left, .timeout = 300)
+{
+    char text[8192];
+    int k = snprintf(text, sizeof text, "%sreplications: 100000\nvariants:\n", small);
+    for (int v = 0; v < 100; v++) k += snprintf(text + k, sizeof text - (size_t)k, "  v%d: {}\n", v);
+    char *scen = write_scenario("manyreps", text);
+    char *out = tu_tmp_path("manyreps", ".h5"), *errf = tu_tmp_path("manyreps", ".err");
+    char *const argv[] = {(char *)RAGSIM_BINARY, "run", scen, "-q", "-o", out, NULL};
+    pid_t pid = tu_spawn(argv, errf, 300, false);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)pid);
+    int polls = 0;
+    while (access(tmp, F_OK) != 0 && polls++ < 600000) {
+        int st;
+        cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "ragsim ended before it was signalled");
+        usleep(100);
+    }
+    long before = rss_kib(pid);
+    cr_assert_gt(before, 0);
+    kill(pid, SIGTERM);
+    long peak = 0;
+    int st = tu_wait_rss(pid, &peak);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 143, "status %d", st);
+    cr_log_info("resident when signalled %ld KiB, peak %ld KiB", before, peak);
+    /* 10,000,000 runs left: 48 bytes each would be 480 MB */
+    cr_assert_lt(peak, before + 64 * 1024, "the cleanup grew to %ld KiB from %ld KiB", peak, before);
+    cr_assert_neq(access(tmp, F_OK), 0);
+    unlink(errf);
+    unlink(scen);
+    free(out);
+    free(errf);
+    free(scen);
+}
+
 /* A complete ragsim trace: opens, says complete = 1, has /summary. */
 static bool complete_trace(const char *path)
 {
