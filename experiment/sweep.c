@@ -447,6 +447,12 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
         return rc == SIM_ENOMEM ? rc : SIM_ECONFIG;
     }
     sim_diag_fini(&sd);
+    /* the base scenario's text, for the checkpoint's hash: a checkpoint of
+     * the sweep over an edited scenario is another sweep's */
+    uint64_t scen_hash = 0xCBF29CE484222325ull;
+    size_t scen_len = 0;
+    const char *scen_src = sim_cfg_source(s.cfg, &scen_len);
+    scen_hash = hash_str(scen_hash, scen_src ? scen_src : "", scen_src ? scen_len : 0);
     def->replications = reps > 0 ? reps : freps > 0 ? freps : s.sc.replications;
     def->seed = have_seed ? seed : fseed >= 0 ? (uint64_t)fseed : s.sc.seed;
     def->slo_success = s.slo_success;
@@ -509,10 +515,17 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
         }
     }
 
+    /* everything that decides the runs' results: the sweep file's text, the
+     * base scenario's, the overrides (`set`, then --set), the variants, the
+     * seed, the replications, capacity.require; and what decides a
+     * checkpoint's layout (ragsim's version, the record's size) */
     uint64_t h = 0xCBF29CE484222325ull;
     size_t srclen = 0;
     const char *src = sim_cfg_source(def->cfg, &srclen);
     h = hash_str(h, src ? src : "", src ? srclen : 0);
+    h = sim_rng_sm64(h ^ scen_hash);
+    h = hash_str(h, RAGSIM_VERSION, strlen(RAGSIM_VERSION));
+    h = sim_rng_sm64(h ^ (uint64_t)sizeof(sw_result_t));
     for (size_t i = 0; i < def->nsets; i++) h = hash_str(h, def->sets[i], strlen(def->sets[i]));
     for (size_t i = 0; i < def->nvariants; i++) h = hash_str(h, def->variants[i], strlen(def->variants[i]));
     h = sim_rng_sm64(h ^ def->seed) ^ (uint64_t)def->replications;
