@@ -36,6 +36,10 @@
 #include "sim/scenario.h"
 #include "sim/sim.h"
 
+/* The longest variant name: letters, digits, '_', '-', '.' (not "." or
+ * ".."), at most this many bytes (docs/scenario-format.md). */
+#define RS_VARIANT_NAME_MAX 63
+
 typedef struct rs_variant {
     const char *name;
     const char *description;

@@ -23,6 +23,35 @@ static const char *const run_keys[] = {"name", "description", "duration", "warmu
                                        "sample_interval", "variants", "slo", "trigger", "compare", NULL};
 static const char *const skip_variants[] = {"variants", NULL};
 
+/* A variant's name names its group in the trace (/runs/NAME/rep000), a
+ * column value of /summary and /comparison (64 bytes with the NUL), an
+ * item of --variants (comma-separated) and a file name of the report's
+ * figures: letters, digits, '_', '-' and '.', not "." or "..", at most
+ * RS_VARIANT_NAME_MAX bytes. NULL if `name` is one, else why not. */
+static const char *variant_name_problem(const char *name, size_t len, char *buf, size_t n)
+{
+    if (len == 0) return "a variant's name must not be empty";
+    if (len > RS_VARIANT_NAME_MAX) {
+        snprintf(buf, n, "a variant's name has at most %d characters (this one has %zu)", RS_VARIANT_NAME_MAX, len);
+        return buf;
+    }
+    if (!strcmp(name, ".") || !strcmp(name, ".."))
+        return "a variant's name cannot be '.' or '..' (it names a group of the trace)";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+            c == '.')
+            continue;
+        if (c == '/') snprintf(buf, n, "a variant's name cannot contain '/' (it names a group of the trace)");
+        else if (c == ',') snprintf(buf, n, "a variant's name cannot contain ',' (--variants separates names with it)");
+        else if (c >= 0x21 && c < 0x7f) snprintf(buf, n, "a variant's name cannot contain '%c'", c);
+        else if (c < 0x80) snprintf(buf, n, "a variant's name cannot contain a space or a control character");
+        else snprintf(buf, n, "a variant's name cannot contain non-ASCII characters");
+        return buf;
+    }
+    return NULL;
+}
+
 int rs_variant_find(const rs_scenario_t *s, const char *name)
 {
     for (size_t i = 0; i < s->nvariants; i++)
@@ -65,6 +94,11 @@ static int resolve_variants(rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *
         sim_cfg_node_t *v = vars->vals[i];
         sim_cfg_touch(v);
         s->variants[i].name = vars->keys[i]->text;
+        char why[128];
+        const char *bad_name = variant_name_problem(vars->keys[i]->text, vars->keys[i]->len, why, sizeof why);
+        if (bad_name)
+            sim_cfg_error(d, vars->keys[i], "variant '%s': %s; use letters, digits, '_', '-' and '.'",
+                          vars->keys[i]->text, bad_name);
         parent[i] = -1;
         if (sim_cfg_is_null(v)) continue;
         if (!sim_cfg_expect_map(d, v, "variant")) continue;
