@@ -295,6 +295,13 @@ sim_cfg_t *sim_cfg_load_string(const char *name, const char *text, size_t len, s
                           SIM_CFG_MAX_BYTES >> 20);
         return NULL;
     }
+    /* byte-order marks: UTF-32 first (its little-endian mark begins with
+     * UTF-16's) */
+    if (len >= 4 && ((!memcmp(text, "\xFF\xFE\0\0", 4)) || !memcmp(text, "\0\0\xFE\xFF", 4))) {
+        sim_diag_error_at(d, name, 0, 0, "the scenario is UTF-32 text (%s); save it as UTF-8",
+                          text[0] ? "little-endian" : "big-endian");
+        return NULL;
+    }
     if (len >= 2 && ((unsigned char)text[0] == 0xFF || (unsigned char)text[0] == 0xFE) &&
         ((unsigned char)text[1] == 0xFF || (unsigned char)text[1] == 0xFE) && text[0] != text[1]) {
         sim_diag_error_at(d, name, 0, 0,

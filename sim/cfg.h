@@ -78,7 +78,7 @@ typedef struct sim_cfg sim_cfg_t;
  * Decisions:
  *  - Problems of the whole file have no position ("FILE: error: empty
  *    scenario"): cannot open, a directory, too big, NUL bytes ("not a text
- *    file"), a UTF-16 byte order mark, no document or a null document.
+ *    file"), a UTF-16 or UTF-32 byte order mark, no document or a null document.
  *    Problems with a place have one: invalid UTF-8 and control characters
  *    (at the offending byte), a root that is not a mapping (at the root), a
  *    second document (at its '---').
