@@ -345,34 +345,50 @@ void rs_unload(rs_scenario_t *s)
 
 /* ---- compare.metrics ------------------------------------------------------------- */
 
+int rs_metric_names(const rs_scenario_t *s, size_t variant, rs_report_t *rep, const char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    rs_report_init(rep);
+    sim_config_t cfg = {.master_seed = s->sc.seed, .sample_interval = s->sc.sample_interval};
+    sim_t *sim = sim_create(&cfg);
+    void *inst = sim ? s->model->create(sim, s->variants[variant].spec) : NULL;
+    int rc = SIM_ENOMEM;
+    if (!inst) goto out;
+    s->model->report(inst, rep);
+    const char **v = calloc(rep->n + 8 + MODEL_MAX_PEAKS, sizeof *v);
+    if (!v) goto out;
+    size_t k = 0;
+    for (size_t i = 0; i < rep->n; i++)
+        if (!strcmp(rep->e[i].section, "summary")) v[k++] = rep->e[i].col;
+    v[k++] = INC_WORST_WINDOW_SUCCESS;
+    v[k++] = INC_TIME_BELOW_SLO;
+    if (!isnan(s->trigger_end)) {
+        v[k++] = INC_RECOVERY_TIME;
+        v[k++] = INC_RECOVERED;
+    }
+    for (const model_peak_t *p = s->model->peaks; p && p->series; p++)
+        if (rs_series_index(sim, p->series) >= 0) v[k++] = p->metric;
+    *names = v;
+    *n = k;
+    rc = 0;
+out:
+    if (inst) s->model->destroy(inst);
+    sim_destroy(sim);
+    return rc;
+}
+
 /* `compare.metrics` must name metrics the runs will report: the baseline's
  * summary entries (from a model instance that has not run: the names do
  * not depend on the run), the incident metrics and the peaks of the series
  * the model has. An unknown name is a scenario error at its position. */
 static int check_compare_metrics(const rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d)
 {
-    sim_config_t cfg = {.master_seed = s->sc.seed, .sample_interval = s->sc.sample_interval};
-    sim_t *sim = sim_create(&cfg);
-    void *inst = sim ? s->model->create(sim, s->spec) : NULL;
     const char **names = NULL;
     size_t n = 0;
     rs_report_t rep;
-    rs_report_init(&rep);
-    int rc = SIM_ENOMEM;
-    if (!inst) goto out;
-    s->model->report(inst, &rep);
-    names = calloc(rep.n + 8 + MODEL_MAX_PEAKS, sizeof *names);
-    if (!names) goto out;
-    for (size_t i = 0; i < rep.n; i++)
-        if (!strcmp(rep.e[i].section, "summary")) names[n++] = rep.e[i].col;
-    names[n++] = INC_WORST_WINDOW_SUCCESS;
-    names[n++] = INC_TIME_BELOW_SLO;
-    if (!isnan(s->trigger_end)) {
-        names[n++] = INC_RECOVERY_TIME;
-        names[n++] = INC_RECOVERED;
-    }
-    for (const model_peak_t *p = s->model->peaks; p && p->series; p++)
-        if (rs_series_index(sim, p->series) >= 0) names[n++] = p->metric;
+    int rc = rs_metric_names(s, s->baseline, &rep, &names, &n);
+    if (rc) goto out;
     sim_cfg_node_t *m = sim_cfg_get(sim_cfg_get(root, "compare"), "metrics");
     for (size_t k = 0; k < s->ncompare_metrics; k++) {
         bool known = false;
@@ -385,11 +401,8 @@ static int check_compare_metrics(const rs_scenario_t *s, sim_cfg_node_t *root, s
         else
             sim_cfg_error(d, at, "'%s' is not a metric of this scenario (see docs/compare.md)", s->compare_metrics[k]);
     }
-    rc = 0;
 out:
     free(names);
     rs_report_fini(&rep);
-    if (inst) s->model->destroy(inst);
-    sim_destroy(sim);
     return rc;
 }

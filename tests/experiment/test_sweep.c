@@ -1,7 +1,9 @@
-/* `ragsim sweep`: sweep-file errors with FILE:LINE:COL and exit 2; the
- * output does not depend on how the runs are distributed (-j 1 vs -j 2,
- * 1/2/4 MPI ranks); a worker that dies fails the sweep naming its run, and
- * --resume finishes it with the same output; seeds per point. */
+/* `ragsim sweep`: sweep-file errors with FILE:LINE:COL (at the axis or the
+ * requirement they are about) and exit 2; the output does not depend on
+ * how the runs are distributed (-j 1 vs -j 2, 1/2/4 MPI ranks); a worker
+ * that dies fails the sweep naming its run, and --resume finishes it with
+ * the same output; a checkpoint of other inputs, or a corrupted one, is
+ * refused; seeds per point. */
 #include <criterion/criterion.h>
 #include <hdf5.h>
 #include <math.h>
@@ -337,6 +339,61 @@ Test(sweep, axes_expand_ranges_lists_and_points)
     sim_diag_fini(&d);
     unlink(p);
     free(p);
+}
+
+/* ---- sweep files: errors at their own place ------------------------------------------ */
+
+/* A bad sweep over the M/M/1 validation scenario (a network: no LLM). */
+static void bad_mm1_sweep(const char *body, const char *where, const char *msg)
+{
+    char *p = tu_tmp_path("badmm1", ".yaml"), *out = tu_tmp_path("badmm1", ".h5");
+    char text[2048];
+    snprintf(text, sizeof text, "scenario: %s\n%s", tu_src("scenarios/validation/mm1.yaml"), body);
+    cr_assert_eq(tu_write_file(p, text), 0);
+    tu_run_t r = ragsim("sweep", p, "-o", out, "-q");
+    cr_assert_eq(r.status, 2, "exit %d for:\n%s\nstderr: %s", r.status, text, r.err);
+    char pos[4200];
+    snprintf(pos, sizeof pos, "%s:%s: error: ", p, where);
+    cr_assert(strstr(r.err, pos), "want '%s' in stderr:\n%s", pos, r.err);
+    cr_assert(strstr(r.err, msg), "want '%s' in stderr:\n%s", msg, r.err);
+    cr_assert(!exists(out), "an output was written for a bad sweep");
+    char ck[4200];
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    cr_assert(!exists(ck), "a checkpoint was written for a bad sweep");
+    tu_run_free(&r);
+    unlink(p);
+    free(p);
+    free(out);
+}
+
+/* An axis the scenario rejects was reported at the first axis (every load
+ * sets every axis, and the first value checked was the first axis's): with
+ * workload.rate on line 3 and a bad path on line 4, at 3:19. Each axis is
+ * now checked alone first, and a problem of its path is reported at its
+ * key, one of a value at the value. */
+Test(sweep, an_axis_error_is_reported_at_that_axis)
+{
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\n  stations...servers: [1, 2]\n", "4:3",
+                  "axis 'stations...servers': the scenario rejects this path: empty key in the path");
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\n  stations.servr.servers: [1, 2]\n", "4:3",
+                  "axis 'stations.servr.servers': the scenario rejects this path");
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\n  stations.server.servers: [1, 0]\n", "4:32",
+                  "axis 'stations.server.servers' = 0: the scenario rejects this value");
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\n  stations.server.servers: [0, 1]\n", "4:29",
+                  "axis 'stations.server.servers' = 0: the scenario rejects this value");
+    bad_mm1_sweep("axes:\n  stations.server.servers: {from: 0, to: 2, step: 1}\n  workload.rate: [1/s]\n", "3:35",
+                  "axis 'stations.server.servers' = 0");
+}
+
+/* A typo in capacity.require ran the whole sweep and ended with exit 0 and
+ * a warning without a position: it is an error when the sweep is loaded,
+ * at the name, with the closest metric. */
+Test(sweep, capacity_require_names_a_metric_of_the_runs)
+{
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\ncapacity:\n  require:\n    success_ratioo: {min: 0.9}\n", "6:5",
+                  "capacity.require: 'success_ratioo' is not a metric the runs report (did you mean 'success_ratio'?)");
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\ncapacity:\n  require:\n    zzzzzzzzzz: {max: 1}\n", "6:5",
+                  "capacity.require: 'zzzzzzzzzz' is not a metric the runs report");
 }
 
 /* ---- checkpoints -------------------------------------------------------------------- */
