@@ -226,6 +226,9 @@ Test(sweep, dead_worker_fails_naming_its_run_then_resume_finishes, .timeout = 60
     unsetenv("RAGSIM_SWEEP_TEST_CRASH");
     cr_assert_eq(r.status, 1, "exit %d\n%s", r.status, r.err);
     cr_assert(strstr(r.err, "killed by signal 9"), "%s", r.err);
+    /* the dead worker's pid, as it was (it used to be printed negated) */
+    const char *pid = strstr(r.err, "(pid ");
+    cr_assert(pid && pid[5] >= '1' && pid[5] <= '9', "%s", r.err);
     cr_assert(strstr(r.err, "point 4 (workload.rate=200/s, vectordb.replicas=1), variant default, replication 1"),
               "%s", r.err);
     cr_assert(strstr(r.err, "--resume"), "%s", r.err);
