@@ -810,6 +810,25 @@ Test(semantic, impossible_scenarios_are_errors)
     free(scen);
 }
 
+/* The warning for a sample interval longer than the run named no file
+ * and no position ("<input>: warning: ...") when the interval was the
+ * default: it points at the duration now. */
+Test(semantic, a_run_shorter_than_the_default_sample_interval_warns_at_its_duration)
+{
+    char *scen = write_scenario("short", "name: s\nduration: 500ms\nworkload: {rate: 1/s}\n"
+                                         "stations: {a: {service: 1ms}}\nroute: [a]\n");
+    tu_run_t r = ragsim("validate", scen);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char want[4200];
+    snprintf(want, sizeof want, "%s:2:11: warning: 'duration' (0.5 s) is shorter than the default 'sample_interval' (1 s)",
+             scen);
+    cr_assert(strstr(r.err, want), "want '%s' in: %s", want, r.err);
+    cr_assert_null(strstr(r.err, "<input>"), "%s", r.err);
+    tu_run_free(&r);
+    unlink(scen);
+    free(scen);
+}
+
 /* ---- out of memory ------------------------------------------------------------------ */
 
 /* Out of memory while loading (here: an address-space limit on a scenario
