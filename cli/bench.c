@@ -105,10 +105,16 @@ static int hold_run(uint64_t pending, uint64_t ops, uint64_t seed, bool cpu_cloc
     return rc;
 }
 
+/* The largest hold model: as many pending events as a run may hold by
+ * default (--max-pending), about 1.6 GB of event records and entries. */
+#define HOLD_MAX_PENDING 20000000ull
+#define HOLD_MAX_OPS 1000000000000ull
+
 static const char hold_usage[] =
     "usage: ragsim bench hold [--pending N] [--ops M] [--seed S]\n"
-    "  Hold model: N pending events (default 100000); M holds timed (default 10000000);\n"
-    "  increments exponential with mean 1 ms. Prints 'X ns per hold'.\n";
+    "  Hold model: N pending events (default 100000, at most 20000000); M holds timed\n"
+    "  (default 10000000, at most 1e12); increments exponential with mean 1 ms.\n"
+    "  Prints 'X ns per hold'.\n";
 
 static int bench_hold(int argc, char **argv, FILE *out, FILE *err)
 {
@@ -128,6 +134,15 @@ static int bench_hold(int argc, char **argv, FILE *out, FILE *err)
     }
     if (optind < argc || pending == 0 || ops == 0) {
         fprintf(err, "ragsim bench hold: error: --pending and --ops must be >= 1 and no other arguments are accepted\n%s", hold_usage);
+        return 2;
+    }
+    if (pending > HOLD_MAX_PENDING || ops > HOLD_MAX_OPS) {
+        fprintf(err, "ragsim bench hold: error: %s %llu is more than the limit %llu (%s)\n",
+                pending > HOLD_MAX_PENDING ? "--pending" : "--ops",
+                (unsigned long long)(pending > HOLD_MAX_PENDING ? pending : ops),
+                pending > HOLD_MAX_PENDING ? HOLD_MAX_PENDING : HOLD_MAX_OPS,
+                pending > HOLD_MAX_PENDING ? "the pending events a run may hold by default, about 1.6 GB of memory"
+                                           : "about a day of holds");
         return 2;
     }
     double ns;

@@ -1,6 +1,7 @@
 /* ragsim: the command line. A thin layer over the runner (experiment/runner.h). */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <gsl/gsl_errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,8 @@ static const char usage[] =
     "                        directory). Written to a temporary file and renamed when\n"
     "                        complete. An existing file is not replaced without --force\n"
     "                        (exit status 2); with --force it is replaced only then.\n"
-    "      --force           replace an existing trace file\n"
+    "      --force           replace an existing trace file (a regular file that is not\n"
+    "                        the scenario; anything else is refused, exit status 2)\n"
     "      --seed N          master seed (default: the scenario's `seed`)\n"
     "      --reps N          replications (default: the scenario's `replications`)\n"
     "      --set KEY=VALUE   override a scenario value, e.g. --set stations.db.servers=4\n"
@@ -61,8 +63,9 @@ static const char usage[] =
     "against the baseline: better, worse, or not significant.\n"
     "\n"
     "A progress bar is drawn on stderr when it is a terminal. The summary goes to stdout.\n"
-    "Exit status: 0 success, 1 runtime failure or budget exhausted, 2 bad usage or bad\n"
-    "input, 130/143 stopped by SIGINT/SIGTERM (nothing written). See docs/hardening.md.\n"
+    "Exit status: 0 success, 1 runtime failure or budget exhausted, 2 bad usage, bad\n"
+    "input or an output that may not be written, 130/143 stopped by SIGINT/SIGTERM\n"
+    "(nothing written). See docs/hardening.md.\n"
     "Documentation: README.md, docs/scenario-format.md, docs/trace-format.md.\n";
 
 enum { CMD_RUN, CMD_VALIDATE, CMD_COMPARE };
@@ -221,6 +224,11 @@ int main(int argc, char **argv)
 {
     /* GSL's default handler aborts; ragsim checks return values instead. */
     gsl_set_error_handler_off();
+    /* A file-size limit (ulimit -f) must not kill ragsim in the middle of a
+     * write (SIGXFSZ's default action): the write fails with EFBIG instead,
+     * like one on a full disk, and the command reports it, removes its
+     * temporary file and exits with status 1. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;

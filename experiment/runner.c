@@ -278,6 +278,7 @@ static int series_out_finish(sim_t *sim, series_out_t *so)
 typedef struct {
     const rs_scenario_t *s;
     const void *inst;
+    const series_out_t *so;
     uint64_t max_pending, max_inflight, max_memory;
     rs_limit_t hit;
     uint64_t seen;
@@ -286,13 +287,16 @@ typedef struct {
 static uint64_t budget_or_default(uint64_t v, uint64_t def) { return v ? v : def; }
 
 /* Every 65536 events: pending events, requests in flight and the memory
- * held by the engine and the model against the run's budgets. */
+ * held by the engine, the model (every structure of it that grows with
+ * the run: model_type_t.usage) and the runner against the run's budgets. */
 static int budget_check(void *ctx, const sim_t *sim)
 {
     budget_ctx_t *b = ctx;
     uint64_t pending = sim_pending(sim), inflight = 0, bytes = 0;
     if (b->s->model->usage && b->inst) b->s->model->usage(b->inst, &inflight, &bytes);
     bytes += sim_memory_bytes(sim);
+    /* what the runner keeps of the series (the incident metrics' inputs) */
+    if (b->so) bytes += b->so->cap * 4 * sizeof(double);
     if (pending > b->max_pending) {
         b->hit = RS_LIMIT_PENDING;
         b->seen = pending;
@@ -335,7 +339,7 @@ static int run_one(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_
     int src = series_out_attach(s, out->sim, variant, rep, tr, &out->series);
     if (src) return src;
     budget_ctx_t b = {
-        .s = s, .inst = out->inst,
+        .s = s, .inst = out->inst, .so = out->series,
         .max_pending = budget_or_default(s->budget.max_pending, RS_DEFAULT_MAX_PENDING),
         .max_inflight = budget_or_default(s->budget.max_inflight, RS_DEFAULT_MAX_INFLIGHT),
         .max_memory = budget_or_default(s->budget.max_memory, RS_DEFAULT_MAX_MEMORY),

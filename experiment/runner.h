@@ -36,6 +36,10 @@
 #include "sim/scenario.h"
 #include "sim/sim.h"
 
+/* The longest variant name: letters, digits, '_', '-', '.' (not "." or
+ * ".."), at most this many bytes (docs/scenario-format.md). */
+#define RS_VARIANT_NAME_MAX 63
+
 typedef struct rs_variant {
     const char *name;
     const char *description;
@@ -83,6 +87,13 @@ typedef struct rs_scenario {
 int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t nsets,
             sim_diag_t *d);
 void rs_unload(rs_scenario_t *s);
+/* The names of the summary metrics a run of variant `variant` reports
+ * (what `compare.metrics` and a sweep's capacity.require may name): the
+ * model's summary entries, the incident metrics and the peaks of the
+ * series the model has. *names (malloc'ed) points into *rep and static
+ * strings: free(*names) and rs_report_fini(rep) in any case. 0 or
+ * SIM_ENOMEM. */
+int rs_metric_names(const rs_scenario_t *s, size_t variant, rs_report_t *rep, const char ***names, size_t *n);
 /* Index of a variant by name, or -1. */
 int rs_variant_find(const rs_scenario_t *s, const char *name);
 

@@ -15,6 +15,7 @@
 #include "experiment/compare.h"
 #include "experiment/runner_internal.h"
 #include "sim/error.h"
+#include "sim/outfile.h"
 #include "sim/trace.h"
 #include "sim/units.h"
 
@@ -45,8 +46,10 @@ int rs_cmd_validate(const rs_opts_t *o, FILE *out, FILE *err)
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
     int status = 0;
-    if (rc == SIM_ENOMEM) status = 1;
-    else if (rc != 0 || d.errors) status = 2;
+    if (rc == SIM_ENOMEM) {
+        fprintf(err, "ragsim: error: out of memory loading %s\n", o->scenario);
+        status = 1;
+    } else if (rc != 0 || d.errors) status = 2;
     if (status == 0 && !o->quiet) {
         fprintf(out, "%s: scenario '%s' is valid: %s model, %g s x %lld replication%s\n", o->scenario, s.sc.name,
                 s.model->name, sim_time_to_s(s.sc.duration), (long long)s.sc.replications,
@@ -117,9 +120,11 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     char *trace_path = NULL;
     sim_table_t summ;
     sim_table_init(&summ, "summary");
-    rs_report_t *reps = NULL;
-    size_t *sel = NULL, *nrep = NULL;
-    size_t nreports_total = 0, nreports_cap = 0;
+    /* the reports of the runs done, per variant, grown as runs finish: an
+     * interrupted command frees what it made, nothing per run it did not */
+    rs_report_t **reps = NULL;
+    size_t *sel = NULL, *nrep = NULL, *repcap = NULL;
+    size_t nreports_total = 0;
     bool budget_hit = false, summ_ready = false, handlers = false, committed = false;
     struct sigaction sa = {0}, old_int, old_term;
     size_t nreps = 0;
@@ -127,6 +132,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
     if (rc != 0 || d.errors) {
+        if (rc == SIM_ENOMEM) fprintf(err, "ragsim: error: out of memory loading %s\n", o->scenario);
         status = rc == SIM_ENOMEM ? 1 : 2;
         goto done;
     }
@@ -136,7 +142,10 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     s.sc.replications = (int64_t)nreps;
     sel = calloc(s.nvariants + 1, sizeof *sel);
     nrep = calloc(s.nvariants, sizeof *nrep);
-    if (!sel || !nrep) {
+    repcap = calloc(s.nvariants, sizeof *repcap);
+    reps = calloc(s.nvariants, sizeof *reps);
+    if (!sel || !nrep || !repcap || !reps) {
+        fprintf(err, "ragsim: error: out of memory\n");
         status = 1;
         goto done;
     }
@@ -159,12 +168,6 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     }
     if (compare && nreps < 2)
         fprintf(err, "ragsim: warning: with 1 replication there are no confidence intervals; use --reps N (N >= 2)\n");
-    reps = calloc(s.nvariants * nreps, sizeof *reps);
-    nreports_cap = reps ? s.nvariants * nreps : 0;
-    if (!reps) {
-        status = 1;
-        goto done;
-    }
 
     /* From here a signal stops the command cleanly: no temporary file is
      * left behind and an existing trace is left as it was. */
@@ -177,9 +180,12 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
 
     if (!o->no_trace) {
         trace_path = o->out ? strdup(o->out) : rs_default_output(o->scenario);
-        if (trace_path && !o->force && access(trace_path, F_OK) == 0) {
-            fprintf(err, "ragsim: error: %s already exists; use --force to replace it (or -o another file)\n",
-                    trace_path);
+        /* an existing file only with --force, and only a regular file that
+         * is not the scenario itself */
+        const sim_input_t inputs[] = {{o->scenario, "the scenario"}};
+        char why[1024];
+        if (trace_path && sim_output_check(trace_path, o->force, inputs, 1, why, sizeof why) != 0) {
+            fprintf(err, "ragsim: error: %s\n", why);
             status = 2;
             goto done;
         }
@@ -191,6 +197,8 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             status = 1;
             goto done;
         }
+        sim_trace_set_replace(tr, o->force);
+        sim_trace_set_interrupt(tr, &rs_interrupted);
         if (rs_write_header(tr, &s, seed) != 0) {
             fprintf(err, "ragsim: error: writing the trace header failed: %s\n", sim_trace_errmsg(tr));
             status = 1;
@@ -225,10 +233,25 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
                 status = 1;
                 break;
             }
-            rs_report_t *rp = &reps[v * nreps + r];
+            if (nrep[v] == repcap[v]) {
+                size_t nc = repcap[v] ? 2 * repcap[v] : 16;
+                if (nc > nreps) nc = nreps;
+                rs_report_t *q = realloc(reps[v], nc * sizeof *q);
+                if (!q) {
+                    rs_progress_clear(o->progress ? &prog : NULL);
+                    fprintf(err, "ragsim: error: out of memory after variant '%s' replication %zu\n",
+                            s.variants[v].name, r);
+                    rs_result_free(&res);
+                    status = 1;
+                    break;
+                }
+                reps[v] = q;
+                repcap[v] = nc;
+            }
+            rs_report_t *rp = &reps[v][nrep[v]];
             rs_report_init(rp);
-            rs_report_run(&s, &res, rp);
             nrep[v]++;
+            rs_report_run(&s, &res, rp);
             nreports_total++;
             if (!summ_ready) {
                 if (rs_summary_init(&summ, rp) != 0) status = 1;
@@ -254,7 +277,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         cmp_variant_t *cv = calloc((size_t)nsel, sizeof *cv);
         size_t base_pos = 0;
         for (int vi = 0; cv && vi < nsel; vi++) {
-            cv[vi] = (cmp_variant_t){s.variants[sel[vi]].name, &reps[sel[vi] * nreps], nrep[sel[vi]]};
+            cv[vi] = (cmp_variant_t){s.variants[sel[vi]].name, reps[sel[vi]], nrep[sel[vi]]};
             if (sel[vi] == s.baseline) base_pos = (size_t)vi;
         }
         if (!cv || cmp_compute(cv, (size_t)nsel, base_pos, 0.95, s.model, &rows, &nrows) != 0) {
@@ -278,10 +301,13 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         if (sim_trace_attr_i64(tr, "/", "complete", !budget_hit) != 0 || sim_trace_table(tr, "/summary", &summ) != 0) {
             fprintf(err, "ragsim: error: writing the summary table failed: %s\n", sim_trace_errmsg(tr));
             status = 1;
-        } else if (sim_trace_commit(tr, ebuf, sizeof ebuf) != 0) {
+        } else if ((rc = sim_trace_commit(tr, ebuf, sizeof ebuf)) != 0) {
             tr = NULL;
-            fprintf(err, "ragsim: error: %s\n", ebuf);
-            status = 1;
+            /* interrupted before the rename: reported below (130/143) */
+            if (rc != SIM_EINTERRUPTED) {
+                fprintf(err, "ragsim: error: %s\n", ebuf);
+                status = rc == SIM_EEXIST ? 2 : 1;
+            }
         } else {
             tr = NULL;
             committed = true;   /* a signal from here on changes nothing: the work is done */
@@ -326,7 +352,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
                 size_t v = sel[vi];
                 if (s.nvariants > 1) fprintf(out, "%s== variant '%s'%s ==\n", vi ? "\n" : "", s.variants[v].name,
                                              v == s.baseline ? " (baseline)" : "");
-                rs_print_summary(out, &s, &reps[v * nreps], nrep[v], seed, NULL);
+                rs_print_summary(out, &s, reps[v], nrep[v], seed, NULL);
             }
             if (!o->no_trace) fprintf(out, "\ntrace: %s\n", trace_path);
         }
@@ -346,10 +372,14 @@ done:
             status = 128 + sig;
         }
     }
-    for (size_t i = 0; i < nreports_cap; i++) rs_report_fini(&reps[i]);
+    for (size_t v = 0; reps && v < s.nvariants; v++) {
+        for (size_t i = 0; i < nrep[v]; i++) rs_report_fini(&reps[v][i]);
+        free(reps[v]);
+    }
     free(reps);
     free(sel);
     free(nrep);
+    free(repcap);
     sim_table_fini(&summ);
     free(trace_path);
     rs_unload(&s);

@@ -44,12 +44,7 @@ static inline double rs_wall_now(void)
 }
 
 /* Index of the sim's series column `name`, or -1. */
-static inline int rs_series_index(const sim_t *sim, const char *name)
-{
-    for (size_t i = 0; i < sim_series_count(sim); i++)
-        if (!strcmp(sim_series_name(sim, i), name)) return (int)i;
-    return -1;
-}
+static inline int rs_series_index(const sim_t *sim, const char *name) { return sim_series_find(sim, name); }
 
 /* The run's /runs/<variant>/rep<NNN> group. */
 static inline void rs_run_group(char *buf, size_t n, const rs_scenario_t *s, size_t variant, uint32_t rep)

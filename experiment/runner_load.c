@@ -23,6 +23,35 @@ static const char *const run_keys[] = {"name", "description", "duration", "warmu
                                        "sample_interval", "variants", "slo", "trigger", "compare", NULL};
 static const char *const skip_variants[] = {"variants", NULL};
 
+/* A variant's name names its group in the trace (/runs/NAME/rep000), a
+ * column value of /summary and /comparison (64 bytes with the NUL), an
+ * item of --variants (comma-separated) and a file name of the report's
+ * figures: letters, digits, '_', '-' and '.', not "." or "..", at most
+ * RS_VARIANT_NAME_MAX bytes. NULL if `name` is one, else why not. */
+static const char *variant_name_problem(const char *name, size_t len, char *buf, size_t n)
+{
+    if (len == 0) return "a variant's name must not be empty";
+    if (len > RS_VARIANT_NAME_MAX) {
+        snprintf(buf, n, "a variant's name has at most %d characters (this one has %zu)", RS_VARIANT_NAME_MAX, len);
+        return buf;
+    }
+    if (!strcmp(name, ".") || !strcmp(name, ".."))
+        return "a variant's name cannot be '.' or '..' (it names a group of the trace)";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+            c == '.')
+            continue;
+        if (c == '/') snprintf(buf, n, "a variant's name cannot contain '/' (it names a group of the trace)");
+        else if (c == ',') snprintf(buf, n, "a variant's name cannot contain ',' (--variants separates names with it)");
+        else if (c >= 0x21 && c < 0x7f) snprintf(buf, n, "a variant's name cannot contain '%c'", c);
+        else if (c < 0x80) snprintf(buf, n, "a variant's name cannot contain a space or a control character");
+        else snprintf(buf, n, "a variant's name cannot contain non-ASCII characters");
+        return buf;
+    }
+    return NULL;
+}
+
 int rs_variant_find(const rs_scenario_t *s, const char *name)
 {
     for (size_t i = 0; i < s->nvariants; i++)
@@ -65,6 +94,11 @@ static int resolve_variants(rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *
         sim_cfg_node_t *v = vars->vals[i];
         sim_cfg_touch(v);
         s->variants[i].name = vars->keys[i]->text;
+        char why[128];
+        const char *bad_name = variant_name_problem(vars->keys[i]->text, vars->keys[i]->len, why, sizeof why);
+        if (bad_name)
+            sim_cfg_error(d, vars->keys[i], "variant '%s': %s; use letters, digits, '_', '-' and '.'",
+                          vars->keys[i]->text, bad_name);
         parent[i] = -1;
         if (sim_cfg_is_null(v)) continue;
         if (!sim_cfg_expect_map(d, v, "variant")) continue;
@@ -181,16 +215,43 @@ static void parse_analysis(rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d
 
 static int check_compare_metrics(const rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d);
 
+/* Each variant is a full copy of the scenario (without `variants`) with
+ * its overlays merged in: the copies together must stay within the limit
+ * of a scenario's nodes, or a small file with a long list and many empty
+ * variants would need gigabytes before anything is checked. Counted before
+ * anything is copied. SIM_ECONFIG after an error at `variants`, or 0. */
+static int check_expansion(const rs_scenario_t *s, sim_cfg_node_t *root, const sim_cfg_node_t **chains,
+                           const size_t *chain_len, sim_diag_t *d)
+{
+    sim_cfg_node_t *vars = NULL;
+    for (size_t i = 0; i < root->n; i++)
+        if (!strcmp(root->keys[i]->text, "variants")) vars = root->vals[i];
+    if (!vars || s->nvariants < 2) return 0;
+    size_t base = sim_cfg_count(root) - 1 - sim_cfg_count(vars);
+    size_t total = 0;
+    for (size_t i = 0; i < s->nvariants; i++) {
+        total += base;
+        for (size_t k = 0; k < chain_len[i]; k++) total += sim_cfg_count(chains[i * s->nvariants + k]);
+        if (total > SIM_CFG_MAX_NODES) break;
+    }
+    if (total <= SIM_CFG_MAX_NODES) return 0;
+    sim_cfg_error(d, vars, "'variants': %zu variants of a scenario of %zu nodes expand to more than %d nodes (each "
+                           "variant is a whole copy of the scenario with its overlay; the limit is that of a "
+                           "scenario's size): use fewer variants, or compare them from separate files",
+                  s->nvariants, base, SIM_CFG_MAX_NODES);
+    return SIM_ECONFIG;
+}
+
 int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t nsets,
             sim_diag_t *d)
 {
     memset(s, 0, sizeof *s);
     s->path = path;
     s->cfg = sim_cfg_load_file(path, d);
-    if (!s->cfg) return SIM_ECONFIG;
+    if (!s->cfg) return d->nomem ? SIM_ENOMEM : SIM_ECONFIG;
     int errs = d->errors, rc;
     for (size_t i = 0; i < nsets; i++) sim_cfg_set(s->cfg, sets[i], d);
-    if (d->errors != errs) return SIM_ECONFIG;
+    if (d->errors != errs) return d->nomem ? SIM_ENOMEM : SIM_ECONFIG;
     sim_cfg_node_t *root = sim_cfg_root(s->cfg);
     sim_scenario_parse(d, root, &s->sc);
     parse_analysis(s, root, d);
@@ -204,6 +265,7 @@ int rs_load(rs_scenario_t *s, const char *path, const char *const *sets, size_t 
     /* go on after errors in the run parameters: the model's errors and the
      * unknown keys are reported too (each once: the diagnostics drop repeats) */
     if (rc != 0 || !s->model) goto out;
+    if ((rc = check_expansion(s, root, chains, chain_len, d)) != 0) goto out;
     for (size_t i = 0; i < s->nvariants; i++) {
         rs_variant_t *v = &s->variants[i];
         v->root = sim_cfg_overlay(s->cfg, root, skip_variants, chains + i * s->nvariants, chain_len[i],
@@ -263,6 +325,7 @@ out:
     free(chains);
     free(chain_len);
     if (rc == 0 && d->errors != errs) rc = SIM_ECONFIG;
+    if (rc == SIM_ECONFIG && d->nomem) rc = SIM_ENOMEM;
     return rc;
 }
 
@@ -282,34 +345,50 @@ void rs_unload(rs_scenario_t *s)
 
 /* ---- compare.metrics ------------------------------------------------------------- */
 
+int rs_metric_names(const rs_scenario_t *s, size_t variant, rs_report_t *rep, const char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    rs_report_init(rep);
+    sim_config_t cfg = {.master_seed = s->sc.seed, .sample_interval = s->sc.sample_interval};
+    sim_t *sim = sim_create(&cfg);
+    void *inst = sim ? s->model->create(sim, s->variants[variant].spec) : NULL;
+    int rc = SIM_ENOMEM;
+    if (!inst) goto out;
+    s->model->report(inst, rep);
+    const char **v = calloc(rep->n + 8 + MODEL_MAX_PEAKS, sizeof *v);
+    if (!v) goto out;
+    size_t k = 0;
+    for (size_t i = 0; i < rep->n; i++)
+        if (!strcmp(rep->e[i].section, "summary")) v[k++] = rep->e[i].col;
+    v[k++] = INC_WORST_WINDOW_SUCCESS;
+    v[k++] = INC_TIME_BELOW_SLO;
+    if (!isnan(s->trigger_end)) {
+        v[k++] = INC_RECOVERY_TIME;
+        v[k++] = INC_RECOVERED;
+    }
+    for (const model_peak_t *p = s->model->peaks; p && p->series; p++)
+        if (rs_series_index(sim, p->series) >= 0) v[k++] = p->metric;
+    *names = v;
+    *n = k;
+    rc = 0;
+out:
+    if (inst) s->model->destroy(inst);
+    sim_destroy(sim);
+    return rc;
+}
+
 /* `compare.metrics` must name metrics the runs will report: the baseline's
  * summary entries (from a model instance that has not run: the names do
  * not depend on the run), the incident metrics and the peaks of the series
  * the model has. An unknown name is a scenario error at its position. */
 static int check_compare_metrics(const rs_scenario_t *s, sim_cfg_node_t *root, sim_diag_t *d)
 {
-    sim_config_t cfg = {.master_seed = s->sc.seed, .sample_interval = s->sc.sample_interval};
-    sim_t *sim = sim_create(&cfg);
-    void *inst = sim ? s->model->create(sim, s->spec) : NULL;
     const char **names = NULL;
     size_t n = 0;
     rs_report_t rep;
-    rs_report_init(&rep);
-    int rc = SIM_ENOMEM;
-    if (!inst) goto out;
-    s->model->report(inst, &rep);
-    names = calloc(rep.n + 8 + MODEL_MAX_PEAKS, sizeof *names);
-    if (!names) goto out;
-    for (size_t i = 0; i < rep.n; i++)
-        if (!strcmp(rep.e[i].section, "summary")) names[n++] = rep.e[i].col;
-    names[n++] = INC_WORST_WINDOW_SUCCESS;
-    names[n++] = INC_TIME_BELOW_SLO;
-    if (!isnan(s->trigger_end)) {
-        names[n++] = INC_RECOVERY_TIME;
-        names[n++] = INC_RECOVERED;
-    }
-    for (const model_peak_t *p = s->model->peaks; p && p->series; p++)
-        if (rs_series_index(sim, p->series) >= 0) names[n++] = p->metric;
+    int rc = rs_metric_names(s, s->baseline, &rep, &names, &n);
+    if (rc) goto out;
     sim_cfg_node_t *m = sim_cfg_get(sim_cfg_get(root, "compare"), "metrics");
     for (size_t k = 0; k < s->ncompare_metrics; k++) {
         bool known = false;
@@ -322,11 +401,8 @@ static int check_compare_metrics(const rs_scenario_t *s, sim_cfg_node_t *root, s
         else
             sim_cfg_error(d, at, "'%s' is not a metric of this scenario (see docs/compare.md)", s->compare_metrics[k]);
     }
-    rc = 0;
 out:
     free(names);
     rs_report_fini(&rep);
-    if (inst) s->model->destroy(inst);
-    sim_destroy(sim);
     return rc;
 }

@@ -269,9 +269,10 @@ static uint64_t hash_str(uint64_t h, const char *s, size_t n)
     return h * 0x100000001B3ull;
 }
 
-/* Load the scenario with the sweep's overrides plus those of the axes at
- * `coord` (NULL: none) and, if not NaN, the load axis at `load`. */
-int sw_load_point(const sw_def_t *def, const size_t *coord, double load, rs_scenario_t *s, sim_diag_t *d)
+/* Load the scenario with the sweep's overrides plus those of the axes in
+ * `mask` at `coord` (NULL: none) and, if not NaN, the load axis at `load`. */
+static int load_axes(const sw_def_t *def, const size_t *coord, unsigned mask, double load, rs_scenario_t *s,
+                     sim_diag_t *d)
 {
     size_t n = def->nsets + def->naxes;
     const char **sets = calloc(n ? n : 1, sizeof *sets);
@@ -284,6 +285,7 @@ int sw_load_point(const sw_def_t *def, const size_t *coord, double load, rs_scen
     size_t k = 0;
     for (size_t i = 0; i < def->nsets; i++) sets[k++] = def->sets[i];
     for (size_t i = 0; coord && i < def->naxes; i++) {
+        if (!(mask & (1u << i))) continue;
         const sw_axis_t *a = &def->axes[i];
         if ((int)i == def->load && !isnan(load)) {
             char v[64];
@@ -298,6 +300,74 @@ int sw_load_point(const sw_def_t *def, const size_t *coord, double load, rs_scen
     return rc;
 }
 
+int sw_load_point(const sw_def_t *def, const size_t *coord, double load, rs_scenario_t *s, sim_diag_t *d)
+{
+    return load_axes(def, coord, ~0u, load, s, d);
+}
+
+/* The scenario refused axis `a` at its value k: report it at the axis's
+ * own place in the sweep file. The override is "PATH=VALUE" and its
+ * messages are at "--set:1:COL": a column inside PATH is a problem of the
+ * path (reported at the axis's key), anything else one of the value (at
+ * the value in a list, the range's `from` for its first value, else the
+ * range). */
+static void axis_error(sim_diag_t *d, const sw_axis_t *a, size_t k, const sim_diag_t *sd)
+{
+    const char *t = sim_diag_text(sd), *e = strstr(t, "error: ");
+    size_t line_len = strcspn(t, "\n");
+    int col = 0;
+    bool in_path = sscanf(t, "--set:1:%d:", &col) == 1 && col >= 1 && (size_t)col <= strlen(a->path);
+    if (e && e < t + line_len) t = e + 7;
+    line_len = strcspn(t, "\n");
+    if (in_path) {
+        sim_cfg_error(d, a->node, "axis '%s': the scenario rejects this path: %.*s", a->path, (int)line_len, t);
+        return;
+    }
+    const sim_cfg_node_t *at = a->node->parent ? sim_cfg_get(a->node->parent, a->path) : NULL;
+    if (!at) at = a->node;
+    else if (at->kind == SIM_CFG_SEQ && k < at->n) at = at->vals[k];
+    else if (at->kind == SIM_CFG_MAP && k == 0 && sim_cfg_get((sim_cfg_node_t *)at, "from"))
+        at = sim_cfg_get((sim_cfg_node_t *)at, "from");
+    sim_cfg_error(d, at, "axis '%s' = %s: the scenario rejects this value: %.*s", a->path, a->text[k], (int)line_len, t);
+}
+
+/* Every capacity.require metric is reported by the runs of some variant
+ * swept; else an error at its key, with the closest name. 0 or SIM_ENOMEM. */
+static int check_requirements(const sw_def_t *def, const rs_scenario_t *s, sim_diag_t *d)
+{
+    bool known[SW_MAX_REQS] = {false};
+    char best[SW_MAX_REQS][RS_NAME_MAX] = {{0}};
+    for (size_t k = 0; k < def->nvariants; k++) {
+        int vi = rs_variant_find(s, def->variants[k]);
+        if (vi < 0) continue;
+        rs_report_t rep;
+        const char **names = NULL;
+        size_t n = 0;
+        if (rs_metric_names(s, (size_t)vi, &rep, &names, &n) != 0) {
+            free(names);
+            rs_report_fini(&rep);
+            return SIM_ENOMEM;
+        }
+        for (size_t i = 0; i < def->nreq; i++) {
+            for (size_t j = 0; j < n && !known[i]; j++) known[i] = !strcmp(names[j], def->req[i].metric);
+            const char *b = known[i] || best[i][0] ? NULL : sim_cfg_closest(def->req[i].metric, names, n);
+            if (b) snprintf(best[i], sizeof best[i], "%s", b);
+        }
+        free(names);
+        rs_report_fini(&rep);
+    }
+    for (size_t i = 0; i < def->nreq; i++) {
+        if (known[i]) continue;
+        if (best[i][0])
+            sim_cfg_error(d, def->req[i].node, "capacity.require: '%s' is not a metric the runs report (did you mean "
+                                               "'%s'?)", def->req[i].metric, best[i]);
+        else
+            sim_cfg_error(d, def->req[i].node, "capacity.require: '%s' is not a metric the runs report (the "
+                                               "summary's columns; see docs/sweeps.md)", def->req[i].metric);
+    }
+    return 0;
+}
+
 int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t nsets, int64_t reps,
                 bool have_seed, uint64_t seed, sim_diag_t *d)
 {
@@ -308,7 +378,7 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
     def->knee_factor = 1.5;
     int errs = d->errors, rc = 0;
     def->cfg = sim_cfg_load_file(path, d);
-    if (!def->cfg) return SIM_ECONFIG;
+    if (!def->cfg) return d->nomem ? SIM_ENOMEM : SIM_ECONFIG;
     sim_cfg_node_t *root = sim_cfg_root(def->cfg);
     const char *scen = NULL, *desc = NULL, *loadp = NULL;
     sim_cfg_string(d, root, "scenario", SIM_CFG_REQUIRED, NULL, &scen);
@@ -345,7 +415,8 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
                                   req->keys[i]->text, b->kind == SIM_CFG_SCALAR ? b->text : "a collection");
                     continue;
                 }
-                def->req[def->nreq++] = (sw_req_t){.metric = req->keys[i]->text, .is_max = mx != NULL, .bound = v};
+                def->req[def->nreq++] = (sw_req_t){.metric = req->keys[i]->text, .node = req->keys[i],
+                                                   .is_max = mx != NULL, .bound = v};
             }
         }
     }
@@ -447,6 +518,12 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
         return rc == SIM_ENOMEM ? rc : SIM_ECONFIG;
     }
     sim_diag_fini(&sd);
+    /* the base scenario's text, for the checkpoint's hash: a checkpoint of
+     * the sweep over an edited scenario is another sweep's */
+    uint64_t scen_hash = 0xCBF29CE484222325ull;
+    size_t scen_len = 0;
+    const char *scen_src = sim_cfg_source(s.cfg, &scen_len);
+    scen_hash = hash_str(scen_hash, scen_src ? scen_src : "", scen_src ? scen_len : 0);
     def->replications = reps > 0 ? reps : freps > 0 ? freps : s.sc.replications;
     def->seed = have_seed ? seed : fseed >= 0 ? (uint64_t)fseed : s.sc.seed;
     def->slo_success = s.slo_success;
@@ -472,6 +549,9 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
         for (size_t i = 0; !rc && i < s.nvariants; i++)
             if (!(def->variants[def->nvariants++] = strdup(s.variants[i].name))) rc = SIM_ENOMEM;
     }
+    /* capacity.require must name metrics the runs report (a typo would
+     * otherwise run the whole sweep to find no load meeting it) */
+    if (!rc && d->errors == errs && def->nreq > 0) rc = check_requirements(def, &s, d);
     rs_unload(&s);
     if (rc) return rc;
     if (d->errors != errs) return SIM_ECONFIG;
@@ -481,38 +561,43 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
         return SIM_ECONFIG;
     }
 
-    /* every value of every axis, the others at their first value */
+    /* each axis alone at its first value (an error is then this axis's,
+     * reported at its own place), then every value of every axis with the
+     * others at their first value */
     size_t coord[SW_MAX_AXES] = {0};
-    for (size_t i = 0; i < def->naxes; i++) {
-        const sw_axis_t *a = &def->axes[i];
-        for (size_t k = 0; k < a->n; k++) {
-            memset(coord, 0, sizeof coord);
-            coord[i] = k;
-            sim_diag_init(&sd);
-            rc = sw_load_point(def, coord, NAN, &s, &sd);
-            rs_unload(&s);
-            if (rc == SIM_ENOMEM) {
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < def->naxes; i++) {
+            const sw_axis_t *a = &def->axes[i];
+            for (size_t k = pass; k < (pass ? a->n : 1); k++) {
+                memset(coord, 0, sizeof coord);
+                coord[i] = k;
+                sim_diag_init(&sd);
+                rc = load_axes(def, coord, pass ? ~0u : 1u << i, NAN, &s, &sd);
+                rs_unload(&s);
+                if (rc == SIM_ENOMEM) {
+                    sim_diag_fini(&sd);
+                    return rc;
+                }
+                if (rc) {
+                    axis_error(d, a, k, &sd);
+                    sim_diag_fini(&sd);
+                    return SIM_ECONFIG;
+                }
                 sim_diag_fini(&sd);
-                return rc;
             }
-            if (rc) {
-                const sim_cfg_node_t *at = a->node->parent ? sim_cfg_get(a->node->parent, a->path) : a->node;
-                if (at && at->kind == SIM_CFG_SEQ && k < at->n) at = at->vals[k];
-                const char *t = sim_diag_text(&sd), *e = strstr(t, "error: ");
-                if (e && e < t + strcspn(t, "\n")) t = e + 7;
-                sim_cfg_error(d, at, "axis '%s' = %s: the scenario rejects this value: %.*s", a->path, a->text[k],
-                              (int)strcspn(t, "\n"), t);
-                sim_diag_fini(&sd);
-                return SIM_ECONFIG;
-            }
-            sim_diag_fini(&sd);
         }
-    }
 
+    /* everything that decides the runs' results: the sweep file's text, the
+     * base scenario's, the overrides (`set`, then --set), the variants, the
+     * seed, the replications, capacity.require; and what decides a
+     * checkpoint's layout (ragsim's version, the record's size) */
     uint64_t h = 0xCBF29CE484222325ull;
     size_t srclen = 0;
     const char *src = sim_cfg_source(def->cfg, &srclen);
     h = hash_str(h, src ? src : "", src ? srclen : 0);
+    h = sim_rng_sm64(h ^ scen_hash);
+    h = hash_str(h, RAGSIM_VERSION, strlen(RAGSIM_VERSION));
+    h = sim_rng_sm64(h ^ (uint64_t)sizeof(sw_result_t));
     for (size_t i = 0; i < def->nsets; i++) h = hash_str(h, def->sets[i], strlen(def->sets[i]));
     for (size_t i = 0; i < def->nvariants; i++) h = hash_str(h, def->variants[i], strlen(def->variants[i]));
     h = sim_rng_sm64(h ^ def->seed) ^ (uint64_t)def->replications;

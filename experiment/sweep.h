@@ -73,6 +73,7 @@ typedef struct sw_axis {
  * capacity.require.METRIC: {max: V} or {min: V}, on the mean. */
 typedef struct sw_req {
     const char *metric;             /* a summary metric (lives in the cfg) */
+    sim_cfg_node_t *node;           /* its key in the sweep file, for messages */
     bool is_max;
     double bound;                   /* in the metric's base unit */
 } sw_req_t;

@@ -47,6 +47,7 @@ typedef struct master {
     FILE *ckf;
     char *ckpath;
     bool ck_failed;
+    uint64_t ck_hash;               /* the sweep's hash: the records' checksums start from it */
     /* the current batch */
     const sw_task_t *tasks;
     sw_result_t *res;
@@ -89,7 +90,8 @@ static inline int sw_task_cmp(const sw_task_t *a, const sw_task_t *b)
 /* sw_task_cmp of two results' tasks (qsort). */
 int sw_result_cmp(const void *a, const void *b);
 /* Open the checkpoint: read it (resume) or start it. Returns 0, 1 (runtime
- * failure, message printed) or 2 (a checkpoint of another sweep). */
+ * failure, message printed) or 2 (a checkpoint of another sweep, or a
+ * corrupted one). */
 int sw_ck_open(master_t *m, uint64_t hash);
 /* Append a completed run (a failure to write is warned about once). */
 void sw_ck_append(master_t *m, const sw_result_t *r);

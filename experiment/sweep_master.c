@@ -15,6 +15,7 @@
 #include "experiment/sweep.h"
 #include "experiment/sweep_internal.h"
 #include "sim/error.h"
+#include "sim/outfile.h"
 #include "sim/trace.h"
 
 const char sw_usage[] =
@@ -31,7 +32,8 @@ const char sw_usage[] =
     "options:\n"
     "  -o, --output OUT.h5   output (default: SWEEP's stem + .h5 in the current directory),\n"
     "                        written to a temporary file and renamed when complete;\n"
-    "                        an existing file is refused unless --force is given\n"
+    "                        an existing file is refused unless --force is given (and\n"
+    "                        even then unless it is a regular file and not an input)\n"
     "  -j, --jobs N          N worker processes on this machine (default 1: in-process);\n"
     "                        runs are handed out one at a time as workers become free\n"
     "      --resume          continue from OUT.h5.ckpt, the checkpoint an interrupted or\n"
@@ -57,8 +59,9 @@ const char sw_usage[] =
     "\n"
     "A worker that dies fails the sweep, naming the runs it lost; completed runs stay\n"
     "in OUT.h5.ckpt and --resume continues from there.\n"
-    "Exit status: 0 success, 1 runtime failure (lost or failed runs, interrupted),\n"
-    "2 bad usage or bad input (FILE:LINE:COL: error: ...).\n";
+    "Exit status: 0 success, 1 runtime failure (lost or failed runs, a full disk), 2 bad\n"
+    "usage or bad input (FILE:LINE:COL: error: ...) or OUT exists without --force,\n"
+    "130/143 stopped by SIGINT/SIGTERM (the runs done are kept in OUT.h5.ckpt).\n";
 
 /* ---- progress ---------------------------------------------------------------------- */
 
@@ -252,7 +255,10 @@ size_t sw_run_batch(master_t *m, const sw_task_t *tasks, size_t n, sw_result_t *
     m->next = 0;
     m->inflight = 0;
     m->st = calloc(n ? n : 1, 1);
-    if (!m->st) return n;
+    if (!m->st) {
+        fprintf(m->err, "ragsim: error: out of memory\n");
+        return n;
+    }
     for (size_t i = 0; i < n; i++) {
         const sw_result_t *c = sw_ck_find(m, &tasks[i]);
         if (c) {
@@ -263,7 +269,12 @@ size_t sw_run_batch(master_t *m, const sw_task_t *tasks, size_t n, sw_result_t *
         }
     }
     sw_result_t *r = malloc(sizeof *r);
-    if (!r) return n;
+    if (!r) {
+        fprintf(m->err, "ragsim: error: out of memory\n");
+        free(m->st);
+        m->st = NULL;
+        return n;
+    }
     for (;;) {
         serve(m, 0);
         progress_draw(m, false);
@@ -303,6 +314,23 @@ size_t sw_run_batch(master_t *m, const sw_task_t *tasks, size_t n, sw_result_t *
 
 static void on_signal(int sig) { rs_interrupted = sig; }
 
+/* After the output could not be written: what the checkpoint holds and
+ * how to finish without running the runs again (`exists`: the output
+ * appeared meanwhile, else the disk is full or failing). */
+static void kept_note(const master_t *m, bool exists, FILE *err)
+{
+    if (m->ck_failed || !m->ckf)
+        fprintf(err, "ragsim: the checkpoint %s holds only part of the runs (it could not be written): --resume "
+                     "runs the others again\n", m->ckpath);
+    else if (exists)
+        fprintf(err, "ragsim: the %zu runs are kept in %s: run the same command with --resume --force to write "
+                     "the output over the file that appeared, without running them again\n",
+                m->done_total - m->bad_total, m->ckpath);
+    else
+        fprintf(err, "ragsim: the %zu runs are kept in %s: make room and run the same command with --resume to "
+                     "write the output without running them again\n", m->done_total - m->bad_total, m->ckpath);
+}
+
 /* Append results to a growing array. */
 int sw_append_runs(sw_result_t **all, size_t *n, size_t *cap, const sw_result_t *r, size_t k)
 {
@@ -341,7 +369,9 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     rs_interrupted = 0;
 
     int rc = sw_def_load(&def, o->sweep, o->sets, o->nsets, o->reps, o->have_seed, o->seed, &d);
+    if (rc == SIM_ECONFIG && d.nomem) rc = SIM_ENOMEM;
     fputs(sim_diag_text(&d), err);
+    if (rc == SIM_ENOMEM) fprintf(err, "ragsim: error: out of memory loading %s\n", o->sweep);
     if (rc) {
         status = rc == SIM_ENOMEM ? 1 : 2;
         goto out;
@@ -364,10 +394,18 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
         goto out;
     }
     sprintf(m.ckpath, "%s.ckpt", outpath);
-    if (!o->force && access(outpath, F_OK) == 0) {
-        fprintf(err, "ragsim: error: %s already exists; use --force to replace it (or -o another file)\n", outpath);
-        status = 2;
-        goto out;
+    {
+        /* the output: an existing file only with --force, and only a
+         * regular file that is not an input; the checkpoint is the sweep's
+         * own file, replaced freely, but under the same two conditions */
+        const sim_input_t inputs[] = {{o->sweep, "the sweep file"}, {def.scenario_path, "the sweep's base scenario"}};
+        char why[1024];
+        if ((rc = sim_output_check(outpath, o->force, inputs, 2, why, sizeof why)) != 0 ||
+            (rc = sim_output_check(m.ckpath, true, inputs, 2, why, sizeof why)) != 0) {
+            fprintf(err, "ragsim: error: %s\n", why);
+            status = 2;
+            goto out;
+        }
     }
     uint64_t hash = def.hash ^ (o->find_max_load ? 0x5bd1e9955bd1e995ull : 0);
     if ((rc = sw_ck_open(&m, hash)) != 0) {
@@ -390,7 +428,7 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
         m.busy = calloc(nw * (size_t)m.depth, sizeof *m.busy);
         m.nbusy = calloc(nw, sizeof *m.nbusy);
         m.alive = malloc(nw * sizeof *m.alive);
-        if (!m.busy || !m.nbusy || !m.alive) goto out;
+        if (!m.busy || !m.nbusy || !m.alive) goto nomem;
         for (int w = 0; w < pool->nworkers; w++) m.alive[w] = true;
         m.nalive = pool->nworkers;
     }
@@ -411,23 +449,19 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
         m.total = n;
         tasks = calloc(n ? n : 1, sizeof *tasks);
         res = calloc(n ? n : 1, sizeof *res);
-        if (!tasks || !res) goto out;
+        if (!tasks || !res) goto nomem;
         size_t k = 0;
         for (uint64_t p = 0; p < def.npoints; p++)
             for (uint32_t v = 0; v < nv; v++)
                 for (uint32_t r = 0; r < reps; r++)
                     tasks[k++] = (sw_task_t){.point = p, .seed_index = p, .load = NAN, .variant = v, .rep = r};
         bad = sw_run_batch(&m, tasks, n, res);
-        if (bad == 0 && sw_append_runs(&all, &nall, &capall, res, n)) goto out;
+        if (bad == 0 && sw_append_runs(&all, &nall, &capall, res, n)) goto nomem;
     } else if (sw_find_max_load(&m, &all, &nall, &capall, &bad) != 0) {
-        goto out;
+        goto nomem;
     }
     progress_clear(&m);
-    if (rs_interrupted) {
-        fprintf(err, "ragsim: interrupted: %zu runs are kept in %s; run the same command with --resume to continue\n",
-                m.done_total, m.ckpath);
-        goto out;
-    }
+    if (rs_interrupted) goto out;
     if (bad) {
         fprintf(err, "ragsim: error: %zu run%s did not complete (listed above%s); %zu runs are kept in %s: fix the cause "
                      "and run the same command with --resume to run only the missing ones\n",
@@ -442,7 +476,7 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     }
 
     /* analysis and output */
-    if (sw_analyse(&an, &def, all, nall) != 0) goto out;
+    if (sw_analyse(&an, &def, all, nall) != 0) goto nomem;
     for (size_t i = 0; i < def.nreq; i++)
         if (sw_metric_index(&an, def.req[i].metric) < 0)
             fprintf(err, "%s: warning: capacity.require names '%s', which the runs do not report: no load meets it\n",
@@ -452,7 +486,7 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
         size_t ncell = def.npoints / def.axes[def.load].n;
         caps = calloc(ncell * nv + 1, sizeof *caps);
         gs = calloc(an.ng + 1, sizeof *gs);
-        if (!caps || !gs) goto out;
+        if (!caps || !gs) goto nomem;
         for (uint32_t v = 0; v < nv; v++)
             for (uint64_t c = 0; c < ncell; c++) {
                 size_t ng;
@@ -471,15 +505,22 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     sim_trace_t *tr = sim_trace_create(outpath, &terr, ebuf, sizeof ebuf);
     if (!tr) {
         fprintf(err, "ragsim: error: %s\n", ebuf);
+        kept_note(&m, false, err);
         goto out;
     }
+    sim_trace_set_replace(tr, o->force);
+    sim_trace_set_interrupt(tr, &rs_interrupted);
     if (sw_write_output(tr, &an, caps, ncaps, o->find_max_load) != 0) {
         fprintf(err, "ragsim: error: writing %s: %s\n", outpath, sim_trace_errmsg(tr));
         sim_trace_abort(tr);
+        kept_note(&m, false, err);
         goto out;
     }
-    if (sim_trace_commit(tr, ebuf, sizeof ebuf) != 0) {
+    if ((rc = sim_trace_commit(tr, ebuf, sizeof ebuf)) != 0) {
+        if (rc == SIM_EINTERRUPTED) goto out;   /* reported below */
         fprintf(err, "ragsim: error: %s\n", ebuf);
+        if (rc == SIM_EEXIST) status = 2;
+        kept_note(&m, rc == SIM_EEXIST, err);
         goto out;
     }
     if (m.ckf) {
@@ -489,8 +530,24 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     unlink(m.ckpath);
     if (!o->quiet) fprintf(out, "\nwrote %s (%zu runs, %.1f s wall)\n", outpath, nall, wall_now() - m.t0);
     status = 0;
+    goto out;
+nomem:
+    progress_clear(&m);
+    fprintf(err, "ragsim: error: out of memory (%zu runs are kept in %s)\n", m.done_total - m.bad_total,
+            m.ckpath ? m.ckpath : "the checkpoint");
+    status = 1;
 out:
     progress_clear(&m);
+    if (rs_interrupted && status != 0 && status != 2 && m.def) {
+        /* stopped by a signal: the runs done are in the checkpoint */
+        int sig = (int)rs_interrupted;
+        fprintf(err, "ragsim: interrupted by %s: nothing was written to %s; %zu run%s %s kept in %s: run the same "
+                     "command with --resume to continue\n",
+                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", outpath ? outpath : "the output",
+                m.done_total - m.bad_total, m.done_total - m.bad_total == 1 ? "" : "s",
+                m.done_total - m.bad_total == 1 ? "is" : "are", m.ckpath ? m.ckpath : "the checkpoint");
+        status = 128 + sig;
+    }
     if (pool) pool->shutdown(pool->ctx, status != 0);
     if (m.ckf) fclose(m.ckf);
     sigaction(SIGINT, &old_int, NULL);

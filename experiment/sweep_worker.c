@@ -188,7 +188,9 @@ static int fp_send(void *ctx, int w, const sw_task_t *t)
 static void fp_describe(void *ctx, int w, char *buf, size_t n)
 {
     fork_pool_t *p = ctx;
-    snprintf(buf, n, "worker %d (pid %ld)", w + 1, (long)p->pid[w]);
+    /* a lost worker's pid is kept negated (reaped: not waited for again) */
+    pid_t pid = p->pid[w] < 0 ? -p->pid[w] : p->pid[w];
+    snprintf(buf, n, "worker %d (pid %ld)", w + 1, (long)pid);
 }
 
 static void fp_lost(fork_pool_t *p, int w, char *why, size_t whylen)

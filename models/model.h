@@ -119,7 +119,9 @@ typedef struct model_type {
      * time-to-recover metric; false if none (may be NULL). */
     bool (*trigger)(const void *spec, double *start_s, double *end_s);
     /* Resources a running instance holds, for the run budgets (may be
-     * NULL): requests in flight and the bytes of its pools (approximate). */
+     * NULL): requests in flight and the bytes of every structure that grows
+     * with the scenario or the run (pools, caches, stores, buffers;
+     * approximate, from the structures' sizes, not the allocator). */
     void (*usage)(const void *inst, uint64_t *in_flight, uint64_t *bytes);
     /* Directions of the summary metrics (may be NULL: all neutral). */
     const model_direction_t *directions;

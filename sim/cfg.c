@@ -162,6 +162,15 @@ sim_cfg_node_t *cfg_copy(sim_cfg_t *cfg, const sim_cfg_node_t *src)
     return n;
 }
 
+size_t sim_cfg_count(const sim_cfg_node_t *node)
+{
+    if (!node) return 0;
+    size_t c = 1;
+    for (size_t i = 0; i < node->n; i++)
+        c += (node->kind == SIM_CFG_MAP ? 1 : 0) + sim_cfg_count(node->vals[i]);
+    return c;
+}
+
 /* ---- Small text helpers ----------------------------------------------- */
 
 bool sim_cfg_is_null(const sim_cfg_node_t *n)
@@ -286,6 +295,13 @@ sim_cfg_t *sim_cfg_load_string(const char *name, const char *text, size_t len, s
                           SIM_CFG_MAX_BYTES >> 20);
         return NULL;
     }
+    /* byte-order marks: UTF-32 first (its little-endian mark begins with
+     * UTF-16's) */
+    if (len >= 4 && ((!memcmp(text, "\xFF\xFE\0\0", 4)) || !memcmp(text, "\0\0\xFE\xFF", 4))) {
+        sim_diag_error_at(d, name, 0, 0, "the scenario is UTF-32 text (%s); save it as UTF-8",
+                          text[0] ? "little-endian" : "big-endian");
+        return NULL;
+    }
     if (len >= 2 && ((unsigned char)text[0] == 0xFF || (unsigned char)text[0] == 0xFE) &&
         ((unsigned char)text[1] == 0xFF || (unsigned char)text[1] == 0xFE) && text[0] != text[1]) {
         sim_diag_error_at(d, name, 0, 0,
@@ -332,6 +348,7 @@ sim_cfg_t *sim_cfg_load_string(const char *name, const char *text, size_t len, s
 
 nomem:
     sim_diag_error_at(d, name, 0, 0, "out of memory while loading the scenario");
+    if (d) d->nomem = 1;
 fail:
     sim_cfg_destroy(cfg);
     return NULL;
@@ -407,6 +424,7 @@ nomem:
     free(buf);
     close(fd);
     sim_diag_error_at(d, path, 0, 0, "out of memory while reading the scenario");
+    if (d) d->nomem = 1;
     return NULL;
 }
 

@@ -78,7 +78,7 @@ typedef struct sim_cfg sim_cfg_t;
  * Decisions:
  *  - Problems of the whole file have no position ("FILE: error: empty
  *    scenario"): cannot open, a directory, too big, NUL bytes ("not a text
- *    file"), a UTF-16 byte order mark, no document or a null document.
+ *    file"), a UTF-16 or UTF-32 byte order mark, no document or a null document.
  *    Problems with a place have one: invalid UTF-8 and control characters
  *    (at the offending byte), a root that is not a mapping (at the root), a
  *    second document (at its '---').
@@ -156,6 +156,9 @@ sim_cfg_node_t *sim_cfg_overlay(sim_cfg_t *cfg, const sim_cfg_node_t *base, cons
 int sim_cfg_check_unused_node(const sim_cfg_node_t *root, sim_diag_t *d);
 /* As sim_cfg_emit, for any tree. */
 int sim_cfg_emit_node(const sim_cfg_node_t *node, char **out, size_t *len);
+
+/* Nodes in a subtree: the node, its keys and values, recursively. */
+size_t sim_cfg_count(const sim_cfg_node_t *node);
 
 /* Dotted path of a node for messages: "stations.db.servers", "route[2]". Writes at most n bytes. */
 void sim_cfg_path(const sim_cfg_node_t *node, char *buf, size_t n);

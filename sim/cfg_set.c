@@ -226,6 +226,7 @@ int sim_cfg_set(sim_cfg_t *cfg, const char *assignment, sim_diag_t *d)
 
 nomem:
     sim_diag_error_at(d, CFG_SET_FILE, 1, 1, "out of memory while applying '%s'", q);
+    if (d) d->nomem = 1;
     return SIM_ENOMEM;
 }
 

@@ -44,6 +44,7 @@ void cfg_b_error(cfg_builder_t *b, int line, int col, const char *fmt, ...)
 void cfg_b_nomem(cfg_builder_t *b)
 {
     if (!b->fatal) cfg_b_error(b, 0, 0, "out of memory while loading the scenario");
+    if (b->d) b->d->nomem = 1;
     b->fatal = true;
 }
 

@@ -102,7 +102,13 @@ void sim_diag_vreport(sim_diag_t *d, int is_error, const char *file, int line, i
     va_end(ap2);
     if (n < 0) return;
     char *msg = malloc((size_t)n + 1);
-    if (!msg) return;
+    if (!msg) {
+        /* the line is lost, not the error */
+        d->nomem = 1;
+        if (is_error) d->errors++;
+        else d->warnings++;
+        return;
+    }
     vsnprintf(msg, (size_t)n + 1, fmt, ap);
 
     /* A message already reported (the same scenario text read once per
@@ -137,7 +143,9 @@ static void diag_commit(sim_diag_t *d, size_t before, int is_error)
 
 void sim_diag_merge(sim_diag_t *d, const sim_diag_t *from)
 {
-    if (!d || !from || !from->buf) return;
+    if (!d || !from) return;
+    d->nomem |= from->nomem;
+    if (!from->buf) return;
     for (const char *p = from->buf; *p;) {
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);

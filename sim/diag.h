@@ -17,6 +17,8 @@ typedef struct sim_diag {
     size_t len, cap;
     int errors;         /* number of errors reported */
     int warnings;
+    int nomem;          /* memory ran out while loading or reporting (the errors may not be
+                           the input's: a command then exits with status 1, not 2) */
     int max_errors;     /* stop recording after this many errors (default 20; <= 0: no cap).
                            The first error over the cap adds the line
                            "too many errors; stopping"; later errors are still

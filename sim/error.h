@@ -17,7 +17,8 @@
     X(STATE,   -9,  "operation not valid in the current state")       \
     X(RANGE,   -10, "value out of range")                             \
     X(INTERRUPTED, -11, "interrupted")                                \
-    X(EXHAUSTED, -12, "resource exhausted")
+    X(EXHAUSTED, -12, "resource exhausted")                           \
+    X(EXIST,   -13, "file exists")
 
 typedef enum {
 #define SIM_ERR_ENUM_(name, val, msg) SIM_E##name = (val),

@@ -29,8 +29,16 @@ int sim_scenario_parse(sim_diag_t *d, sim_cfg_node_t *root, sim_scenario_t *sc)
                       "every time series would hold them all; use a longer interval",
                       sim_time_to_s(sc->sample_interval), (double)(sc->duration / sc->sample_interval),
                       sim_time_to_s(sc->duration), SIM_SCENARIO_MAX_SAMPLES);
-    if (d->errors == errs && sc->sample_interval > sc->duration)
-        sim_cfg_warn(d, sim_cfg_get(root, "sample_interval"),
-                     "'sample_interval' is longer than 'duration': the time series will be empty");
+    if (d->errors == errs && sc->sample_interval > sc->duration) {
+        /* at the interval, or at the duration when the interval is the default */
+        sim_cfg_node_t *si = sim_cfg_get(root, "sample_interval");
+        if (si)
+            sim_cfg_warn(d, si, "'sample_interval' is longer than 'duration': the time series will be empty");
+        else
+            sim_cfg_warn(d, sim_cfg_get(root, "duration"),
+                         "'duration' (%.6g s) is shorter than the default 'sample_interval' (%.6g s): the time "
+                         "series will be empty (set a shorter sample_interval)",
+                         sim_time_to_s(sc->duration), sim_time_to_s(sc->sample_interval));
+    }
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }

@@ -42,6 +42,9 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+static const char *stream_name_at(const void *sim, size_t i) { return ((const sim_t *)sim)->streams[i].name; }
+static const char *series_name_at(const void *sim, size_t i) { return ((const sim_t *)sim)->series[i].name; }
+
 static void sample_event(sim_t *sim, void *obj, uint64_t arg);
 static void warmup_event(sim_t *sim, void *obj, uint64_t arg);
 
@@ -51,6 +54,8 @@ sim_t *sim_create(const sim_config_t *cfg)
     if (!sim) return NULL;
     sim->cfg = *cfg;
     sim->max_events = cfg->max_events ? cfg->max_events : UINT64_MAX;
+    sim_nameidx_init(&sim->streams_ix, stream_name_at, sim);
+    sim_nameidx_init(&sim->series_ix, series_name_at, sim);
     if (sim_evset_init(&sim->es) != 0) goto fail;
 
     sim_table_init(&sim->log, "events");
@@ -87,6 +92,8 @@ void sim_destroy(sim_t *sim)
         free(sim->streams[i].rng);
     }
     free(sim->streams);
+    sim_nameidx_fini(&sim->streams_ix);
+    sim_nameidx_fini(&sim->series_ix);
     for (size_t i = 0; i < sim->nseries; i++) {
         free(sim->series[i].name);
         free(sim->series[i].unit);
@@ -151,8 +158,8 @@ void sim_set_progress(sim_t *sim, sim_progress_fn fn, void *ctx)
 
 sim_rng_t *sim_stream(sim_t *sim, const char *name)
 {
-    for (size_t i = 0; i < sim->nstreams; i++)
-        if (strcmp(sim->streams[i].name, name) == 0) return sim->streams[i].rng;
+    long k = sim_nameidx_find(&sim->streams_ix, name);
+    if (k >= 0) return sim->streams[k].rng;
     if (grow((void **)&sim->streams, &sim->streams_cap, sim->nstreams + 1, sizeof *sim->streams))
         return NULL;
     char *n = strdup(name);
@@ -163,7 +170,13 @@ sim_rng_t *sim_stream(sim_t *sim, const char *name)
         return NULL;
     }
     sim_rng_init(r, sim_rng_stream_seed(sim->cfg.master_seed, name, sim->cfg.replication));
-    sim->streams[sim->nstreams++] = (struct sim_stream_){n, r};
+    sim->streams[sim->nstreams] = (struct sim_stream_){n, r};
+    if (sim_nameidx_add(&sim->streams_ix, sim->nstreams)) {
+        free(n);
+        free(r);
+        return NULL;
+    }
+    sim->nstreams++;
     return r;
 }
 
@@ -173,11 +186,10 @@ int sim_series_add(sim_t *sim, const char *name, const char *unit, const char *h
 {
     /* a name names one row of the trace's timeseries/values: two series
      * of one name would leave a reader one of them (a model's mistake) */
-    for (size_t i = 0; i < sim->nseries; i++)
-        if (strcmp(sim->series[i].name, name) == 0) {
-            fprintf(stderr, "ragsim: internal error: two time series named '%s'\n", name);
-            abort();
-        }
+    if (sim_nameidx_find(&sim->series_ix, name) >= 0) {
+        fprintf(stderr, "ragsim: internal error: two time series named '%s'\n", name);
+        abort();
+    }
     if (grow((void **)&sim->series, &sim->series_cap, sim->nseries + 1, sizeof *sim->series))
         return -1;
     struct sim_series_ s = {strdup(name), strdup(unit ? unit : ""), strdup(help ? help : ""), NULL};
@@ -191,6 +203,13 @@ int sim_series_add(sim_t *sim, const char *name, const char *unit, const char *h
     }
     for (size_t i = sim->samples_first; i < sim->nsamples; i++) s.data[i - sim->samples_first] = NAN;
     sim->series[sim->nseries] = s;
+    if (sim_nameidx_add(&sim->series_ix, sim->nseries)) {
+        free(s.name);
+        free(s.unit);
+        free(s.help);
+        free(s.data);
+        return -1;
+    }
     return (int)sim->nseries++;
 }
 
@@ -317,6 +336,11 @@ static void warmup_event(sim_t *sim, void *obj, uint64_t arg)
 }
 
 size_t sim_series_count(const sim_t *sim) { return sim->nseries; }
+uint64_t sim_name_probes(const sim_t *sim) { return sim->streams_ix.probes + sim->series_ix.probes; }
+int sim_series_find(const sim_t *sim, const char *name)
+{
+    return (int)sim_nameidx_find((sim_nameidx_t *)&sim->series_ix, name);
+}
 size_t sim_series_samples(const sim_t *sim) { return sim->nsamples; }
 size_t sim_series_first(const sim_t *sim) { return sim->samples_first; }
 const double *sim_series_times(const sim_t *sim) { return sim->series_t; }

@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "evset.h"
+#include "nameidx.h"
 #include "rng.h"
 #include "table.h"
 #include "time.h"
@@ -82,9 +83,12 @@ struct sim {
 
     struct sim_stream_ *streams;  /* named random streams */
     size_t nstreams, streams_cap;
+    sim_nameidx_t streams_ix;     /* their names -> index */
 
     struct sim_series_ *series;   /* time series columns */
     size_t nseries, series_cap;
+    sim_nameidx_t series_ix;      /* their names -> index: a model with thousands of stations
+                                     adds its series and streams in O(1) each, not O(n) */
     double *series_t;             /* sample times, seconds */
     size_t nsamples, samples_cap; /* samples taken; rows of the buffer */
     size_t samples_first;         /* run index of the buffer's row 0 (0 unless a sink takes blocks) */
@@ -197,6 +201,11 @@ int sim_add_sampler(sim_t *sim, sim_sampler_fn fn, void *ctx);
 int sim_add_warmup_hook(sim_t *sim, sim_hook_fn fn, void *ctx);
 
 size_t sim_series_count(const sim_t *sim);
+/* Column of the series named `name`, or -1. O(1). */
+int sim_series_find(const sim_t *sim, const char *name);
+/* Name comparisons made so far by the lookups of streams and series (their
+ * name indexes): linear in their number, whatever it is (for tests). */
+uint64_t sim_name_probes(const sim_t *sim);
 /* Samples taken so far in the run. */
 size_t sim_series_samples(const sim_t *sim);
 /* The samples held in memory: rows [sim_series_first(), sim_series_samples())

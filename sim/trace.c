@@ -2,13 +2,14 @@
  *
  * Owns the sim_trace_t: HDF5's set-up, messages for failed calls, paths and
  * groups (with the open parent group cached for the next datasets),
- * attributes, the life cycle (a temporary file, committed by fsync and
- * rename, or removed), and copying objects from another file.
+ * attributes, the life cycle (a temporary file, created by us and removed
+ * on every failure, committed by fsync and a rename that replaces nothing
+ * or only a regular file), and copying objects from another file.
  *
  * The other pieces of the writer (trace_internal.h):
  *   trace_dataset.c  1-D datasets and compound tables
  *   trace_series.c   sets of time series, written whole or appended
- * May call: HDF5, error. */
+ * May call: HDF5, error, outfile. */
 #include "trace.h"
 
 #include <assert.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "outfile.h"
 #include "trace_internal.h"
 
 /* ---- the library ---------------------------------------------------------- */
@@ -379,6 +381,30 @@ static int open_file_(sim_trace_t *t)
     return 0;
 }
 
+/* Create the temporary file ourselves (O_EXCL), so that whatever fails
+ * afterwards (HDF5 cannot write its superblock on a full disk) removes a
+ * file we know is ours. A regular file already there under our name is a
+ * temporary file of an earlier process with the same pid, killed before it
+ * could remove it: it is replaced. */
+static int claim_tmp_(sim_trace_t *t, char *errbuf, size_t errlen)
+{
+    for (int attempt = 0;; attempt++) {
+        int fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            close(fd);
+            t->claimed = true;
+            return 0;
+        }
+        int e = errno;
+        struct stat st;
+        if (e == EEXIST && attempt == 0 && lstat(t->tmp, &st) == 0 && S_ISREG(st.st_mode) && unlink(t->tmp) == 0)
+            continue;
+        trace_fmt_(errbuf, errlen, "cannot create trace '%s': cannot create the temporary file '%s': %s", t->path,
+                   t->tmp, strerror(e));
+        return SIM_EIO;
+    }
+}
+
 sim_trace_t *sim_trace_create(const char *path, int *err, char *errbuf, size_t errlen)
 {
     int dummy;
@@ -424,9 +450,10 @@ sim_trace_t *sim_trace_create(const char *path, int *err, char *errbuf, size_t e
         trace_fmt_(errbuf, errlen, "cannot create trace '%s': it is a directory", path);
         goto fail;
     }
+    if ((*err = claim_tmp_(t, errbuf, errlen)) != 0) goto fail;
     if ((*err = open_file_(t)) != 0) {
         trace_fmt_(errbuf, errlen, "cannot create trace '%s': %s", path, t->msg);
-        sim_trace_abort(t);
+        sim_trace_abort(t);   /* removes the temporary file (a full disk leaves nothing behind) */
         return NULL;
     }
     *err = 0;
@@ -446,9 +473,41 @@ void sim_trace_abort(sim_trace_t *t)
     if (t->file >= 0) {
         forget_group_(t);
         H5Fclose(t->file);
-        unlink(t->tmp);
     }
+    if (t->claimed) unlink(t->tmp);
     free_(t);
+}
+
+void sim_trace_set_replace(sim_trace_t *t, bool replace)
+{
+    if (t) t->replace = replace;
+}
+
+void sim_trace_set_interrupt(sim_trace_t *t, const volatile sig_atomic_t *flag)
+{
+    if (t) t->interrupt = flag;
+}
+
+/* RAGSIM_TEST_COMMIT (for tests only, docs/internals/testing.md): what
+ * happens between the fsync of the temporary file and the rename, the
+ * moment a test cannot otherwise reach deterministically. "sigint" and
+ * "sigterm" raise the signal (its handler runs as for a signal from
+ * outside); "create" creates the target, as a second run writing the same
+ * path would. */
+static void commit_test_hook_(const char *target)
+{
+    const char *h = getenv("RAGSIM_TEST_COMMIT");
+    if (!h) return;
+    if (!strcmp(h, "sigint")) raise(SIGINT);
+    else if (!strcmp(h, "sigterm")) raise(SIGTERM);
+    else if (!strcmp(h, "create")) {
+        int fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            static const char text[] = "written by another run meanwhile\n";
+            if (write(fd, text, sizeof text - 1) < 0) { /* the test will see the difference */ }
+            close(fd);
+        }
+    }
 }
 
 /* fsync a path opened read-only (works for files and directories). Some file
@@ -489,12 +548,34 @@ int sim_trace_commit(sim_trace_t *t, char *errbuf, size_t errlen)
         rc = SIM_EIO;
         goto fail;
     }
-    if (rename(t->tmp, t->path) != 0) {
-        trace_fmt_(errbuf, errlen, "cannot commit trace: rename '%s' to '%s': %s", t->tmp, t->path,
-                   strerror(errno));
-        rc = SIM_EIO;
+    commit_test_hook_(t->path);
+    /* A signal that came while the file was written or synced: nothing is
+     * committed. From the rename on, the work is done and stays. */
+    if (t->interrupt && *t->interrupt) {
+        trace_fmt_(errbuf, errlen, "interrupted before trace '%s' was committed: nothing was written", t->path);
+        rc = SIM_EINTERRUPTED;
         goto fail;
     }
+    if ((t->replace ? sim_replace_regular(t->tmp, t->path) : sim_rename_noreplace(t->tmp, t->path, SIM_RN_ANY)) != 0) {
+        int e = errno;
+        struct stat st;
+        if (e == EEXIST && !t->replace) {
+            trace_fmt_(errbuf, errlen, "cannot commit trace: '%s' appeared while ragsim was writing it (another run "
+                                       "writing the same file?); it is left as it is and this trace is discarded: "
+                                       "use --force to replace it, or -o another file", t->path);
+            rc = SIM_EEXIST;
+        } else if (e == EEXIST && lstat(t->path, &st) == 0) {
+            trace_fmt_(errbuf, errlen, "cannot commit trace: '%s' became %s while ragsim was writing it; ragsim "
+                                       "replaces only regular files: it is left as it is and this trace is discarded",
+                       t->path, sim_file_kind(st.st_mode));
+            rc = SIM_EEXIST;
+        } else {
+            trace_fmt_(errbuf, errlen, "cannot commit trace: rename '%s' to '%s': %s", t->tmp, t->path, strerror(e));
+            rc = SIM_EIO;
+        }
+        goto fail;
+    }
+    t->claimed = false;
     /* The file is in place; only its directory entry may not be durable. */
     if (fsync_path_(t->dir, 1) != 0) {
         trace_fmt_(errbuf, errlen, "trace '%s' written but directory '%s' not synced: %s", t->path,

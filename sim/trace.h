@@ -3,8 +3,9 @@
  * A trace is written to "<path>.tmp.<pid>" in the target's directory and
  * renamed onto <path> only by sim_trace_commit(), after every object has been
  * written and the file closed and synced: the target path never holds a
- * half-written file. sim_trace_abort() (or destroy without commit) removes
- * the temporary file.
+ * half-written file. The temporary file is created by sim_trace_create
+ * itself, and every failure from then on (of the creation, a write, the
+ * commit) removes it, as sim_trace_abort() does.
  *
  * Everything written is deterministic except what the caller chooses to
  * write (wall_seconds): HDF5's object modification times are switched off.
@@ -18,6 +19,8 @@
 #ifndef SIM_TRACE_H
 #define SIM_TRACE_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -90,8 +93,31 @@ int sim_trace_table(sim_trace_t *t, const char *path, const sim_table_t *tab);
  * Data and attributes are copied as they are. */
 int sim_trace_copy(sim_trace_t *t, const char *src_file, const char *src_path, const char *dst_path);
 
+/* What the commit may do to a file at the target path (set before the
+ * commit; the default is false): false, nothing: if the path exists at
+ * the commit (it appeared while the trace was written, e.g. a second run
+ * writing the same file), the commit fails with SIM_EEXIST and the target
+ * is left as it is (renameat2 RENAME_NOREPLACE, else link + unlink: see
+ * sim/outfile.h); true (--force), replace it if it is a regular file, and
+ * only then. */
+void sim_trace_set_replace(sim_trace_t *t, bool replace);
+
+/* A flag (rs_interrupted: set by SIGINT/SIGTERM handlers) read by the
+ * commit after the temporary file is synced and before it is renamed:
+ * set, the commit fails with SIM_EINTERRUPTED and nothing is written. A
+ * signal after the rename changes nothing (the trace is in place). NULL:
+ * none. */
+void sim_trace_set_interrupt(sim_trace_t *t, const volatile sig_atomic_t *flag);
+
 /* Close, fsync and rename onto the target path. The trace is destroyed in
- * any case. Returns 0 or an error (the temporary file is then removed). */
+ * any case. Returns 0 or an error (the temporary file is then removed):
+ * SIM_EEXIST (the target exists and may not be replaced), SIM_EINTERRUPTED
+ * (the flag above), SIM_EHDF5 or SIM_EIO.
+ *
+ * For tests only: the environment variable RAGSIM_TEST_COMMIT makes the
+ * commit, between the fsync and the rename, raise SIGINT ("sigint") or
+ * SIGTERM ("sigterm"), or create the target file ("create") as a second
+ * run would; see docs/internals/testing.md. */
 int sim_trace_commit(sim_trace_t *t, char *errbuf, size_t errlen);
 
 /* Close and remove the temporary file; NULL is a no-op. */

@@ -9,6 +9,7 @@
 #define SIM_TRACE_INTERNAL_H
 
 #include <hdf5.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -40,6 +41,9 @@ struct sim_trace {
     hid_t dcpl, dcpl_z;  /* dataset creation: unfiltered / shuffle + deflate (chunk set per dataset) */
     hid_t dcpl_c;       /* dataset creation: contiguous (small datasets) */
     hid_t known_gid;    /* that group, kept open: datasets are created relative to it (-1: none) */
+    bool claimed;       /* tmp was created by us (O_EXCL): removed on every failure */
+    bool replace;       /* commit may replace an existing regular file (--force) */
+    const volatile sig_atomic_t *interrupt;   /* set: the commit stops before the rename */
     char msg[1024];     /* last error, "" if none */
 };
 

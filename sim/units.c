@@ -3,7 +3,8 @@
  * Durations, sizes and integers are computed exactly: the number is read as
  * an integer mantissa (up to 19 significant digits) times a power of ten,
  * multiplied by the unit's integer factor in 128-bit arithmetic and rounded
- * to the nearest unit (half away from zero). "0.1s" is therefore exactly
+ * to the nearest unit (half away from zero; a size that is not a whole
+ * number of bytes is an error instead). "0.1s" is therefore exactly
  * 100000000 ns and no result depends on the platform's floating point.
  * Rates, ratios, compute rates, bandwidths and plain doubles are converted
  * with one correctly rounded strtod() of the canonical text
@@ -208,7 +209,7 @@ static int units_parse_scaled(const char *s, const units_unit_t *table, size_t n
                               uint64_t *out, const char **why, const char *w_empty,
                               const char *w_nounit, const char *w_badunit,
                               const char *w_nonfinite, const char *w_negative,
-                              const char *w_overflow)
+                              const char *w_overflow, const char *w_inexact)
 {
     units_dec_t d;
     if (!s || !*s) return units_fail(why, w_empty, SIM_EINVAL);
@@ -229,6 +230,7 @@ static int units_parse_scaled(const char *s, const units_unit_t *table, size_t n
     bool exact;
     if (units_dec_scale(&d, u->factor, UNITS_LIMIT, out, &exact) != 0)
         return units_fail(why, w_overflow, SIM_ERANGE);
+    if (!exact && w_inexact) return units_fail(why, w_inexact, SIM_EINVAL);
     return 0;
 }
 
@@ -242,7 +244,7 @@ int sim_parse_duration(const char *s, sim_time_t *out, const char **why)
         "expected a duration with a unit ns, us, ms, s, m (or min), h or d",
         "expected a finite duration",
         "expected a duration >= 0",
-        "expected a duration of at most 2^62 ns (about 146 years)");
+        "expected a duration of at most 2^62 ns (about 146 years)", NULL);
     if (rc == 0) *out = (sim_time_t)v;
     return rc;
 }
@@ -257,7 +259,9 @@ int sim_parse_size(const char *s, int64_t *out, const char **why)
         "expected a size with a unit B, KiB, MiB, GiB, TiB, kB, MB, GB or TB",
         "expected a finite size",
         "expected a size >= 0",
-        "expected a size of at most 2^62 bytes (4 EiB)");
+        "expected a size of at most 2^62 bytes (4 EiB)",
+        "expected a whole number of bytes (a size is exact to the byte: 1.5B or 0.4B is not a size, "
+        "1.5KiB is 1536 bytes)");
     if (rc == 0) *out = (int64_t)v;
     return rc;
 }

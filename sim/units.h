@@ -14,8 +14,9 @@
  * U+00B5 and U+03BC are accepted for micro. A bare number where a unit is
  * expected is an error, except a bare zero ("0") for durations, sizes and
  * rates. NaN, infinities, negative values and values that overflow are errors.
- * Durations and sizes are exact (decimal arithmetic, rounded to the nearest
- * ns or byte, half away from zero); rates, ratios, compute rates and
+ * Durations and sizes are exact (decimal arithmetic): durations are rounded
+ * to the nearest ns (half away from zero), sizes must be a whole number of
+ * bytes (1.5B is an error); rates, ratios, compute rates and
  * bandwidths are correctly rounded doubles. On error the functions return SIM_ERANGE (negative, too large)
  * or SIM_EINVAL (anything else) and set *why (if why is not NULL) to a static
  * phrase starting with "expected ...", for use in a FILE:LINE:COL message;
@@ -29,7 +30,8 @@
 /* Duration -> nanoseconds (rounded to the nearest ns), 0 <= value <= 2^62 ns. */
 int sim_parse_duration(const char *s, sim_time_t *out, const char **why);
 
-/* Size -> bytes (rounded to the nearest byte), 0 <= value <= 2^62. */
+/* Size -> bytes, 0 <= value <= 2^62, exact: a value that is not a whole
+ * number of bytes (1.5B, 0.4B, 1.0001KiB) is an error, not rounded. */
 int sim_parse_size(const char *s, int64_t *out, const char **why);
 
 /* Rate -> events per second, finite and >= 0. */

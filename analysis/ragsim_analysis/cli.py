@@ -6,8 +6,9 @@
     python3 -m ragsim_analysis sweep OUT.h5 [-o DIR]    plots of a `ragsim sweep` output (sweepplot)
     python3 -m ragsim_analysis diff A.h5 B.h5           object by object, datasets bit for bit (diff)
 
-Exit status: 0 success, 1 the output could not be written, 2 bad usage or
-a missing or invalid trace.
+Exit status: 0 success, 1 the output could not be written, 2 bad usage, a
+missing or invalid trace, or an output path that must not be replaced (not
+a regular file, or the trace itself).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import sys
 from typing import List, Optional
 
+from .outputs import OutputError
 from .report import comparison_text, default_output_dir, write_report
 from .trace import Trace, TraceError
 
@@ -104,7 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.cmd == "info":
             with Trace(args.trace) as tr:
                 sys.stdout.write(_info(tr))
-    except TraceError as e:
+    except (TraceError, OutputError) as e:
         sys.stderr.write(f"{PROG}: error: {e}\n")
         return 2
     except OSError as e:

@@ -31,6 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from . import units
+from .outputs import write_atomic
 from .trace import Series, Trace
 
 VERDICT_COLORS = {"baseline": "#4c72b0", "better": "#55a868", "worse": "#c44e52", "n.s.": "#a0a0a0", "differs": "#dd8452"}
@@ -480,23 +481,6 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write to a temporary file in the same directory and rename it onto path."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def save_png(fig: Figure, path: str, dpi: int = 100) -> bytes:

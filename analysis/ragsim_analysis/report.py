@@ -10,13 +10,15 @@ from __future__ import annotations
 import base64
 import html
 import os
+import stat
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
 from . import __version__, units
-from .figures import Rendered, all_figures, write_atomic
+from .figures import Rendered, all_figures
+from .outputs import check_output_dir, check_output_files, write_atomic
 from .trace import Trace, TraceError
 
 # models/rag/rag_model.c (key_metrics): the key metrics `ragsim compare` prints when the scenario
@@ -366,6 +368,7 @@ def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, L
     Returns (path of report.html, paths of the PNGs). Raises TraceError for a
     missing or invalid trace, OSError when the directory cannot be written."""
     out_dir = out_dir or default_output_dir(trace_path)
+    check_output_dir(out_dir)
     with Trace(trace_path) as tr:
         os.makedirs(out_dir, exist_ok=True)     # fail before the figures are drawn
         try:
@@ -374,18 +377,24 @@ def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, L
         except (OSError, KeyError, ValueError) as e:
             # h5py reports unreadable chunks as OSError, absent members as KeyError
             raise TraceError(f"{trace_path}: damaged or incomplete trace: {e}") from None
-    pngs = []
-    for f in figures:
-        p = os.path.join(out_dir, f.key + ".png")
-        write_atomic(p, f.png)
-        pngs.append(p)
+    inputs = [trace_path]
+    pngs = [os.path.join(out_dir, f.key + ".png") for f in figures]
     index = os.path.join(out_dir, "report.html")
-    write_atomic(index, page.encode("utf-8"))
+    # every path is checked before anything is written: only regular files, never the trace
+    check_output_files(pngs + [index], inputs)
+    for f, p in zip(figures, pngs):
+        write_atomic(p, f.png, inputs)
+    write_atomic(index, page.encode("utf-8"), inputs)
     # figures of an earlier report into the same directory that this trace does not have
     from .figures import default_specs
     made = {f.key for f in figures}
+    tst = os.stat(trace_path)
     for key in [s.key for s in default_specs()] + ["comparison", "comparison_all", "latency_cdf"]:
         stale = os.path.join(out_dir, key + ".png")
-        if key not in made and os.path.isfile(stale):
+        try:
+            st = os.lstat(stale)
+        except FileNotFoundError:
+            continue
+        if key not in made and stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) != (tst.st_dev, tst.st_ino):
             os.unlink(stale)
     return index, pngs

@@ -20,12 +20,15 @@ Figures (PNG):
 """
 
 import argparse
+import io
 import os
 import re
 import sys
 
 import h5py
 import numpy as np
+
+from .outputs import OutputError, check_output_dir, check_output_files, write_atomic
 
 DEFAULT_METRICS = ("success_ratio", "latency_p95_s", "goodput_per_s", "throughput_per_s")
 
@@ -100,6 +103,12 @@ def _value_text(axis, v):
     return f"{v:g}"
 
 
+def _png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
 def _safe(name):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
@@ -129,7 +138,9 @@ def plot_sweep(h5_path, out_dir, metrics=None):
     missing = [m for m in metrics if m not in summ["mean"]]
     if missing:
         raise SweepError(f"{h5_path}: no metric {', '.join(missing)} (it has {', '.join(sorted(summ['mean']))})")
+    check_output_dir(out_dir)
     os.makedirs(out_dir, exist_ok=True)
+    rendered = []   # (path, PNG bytes): every path is checked before anything is written
     varying = [a for a in axes if len(np.unique(summ["axes"][a["path"]])) > 1] or axes[:1]
     xaxis = next((a for a in varying if a["is_load"]), varying[0])
     others = [a for a in varying if a is not xaxis]
@@ -165,9 +176,8 @@ def plot_sweep(h5_path, out_dir, metrics=None):
         ax.legend(fontsize="small")
         fig.tight_layout()
         path = os.path.join(out_dir, f"{_safe(metric)}_vs_{_safe(xaxis['path'])}.png")
-        fig.savefig(path, dpi=100)
+        rendered.append((path, _png(fig)))
         plt.close(fig)
-        written.append(path)
 
     # heatmaps over the first two varying axes
     if len(varying) >= 2:
@@ -208,9 +218,12 @@ def plot_sweep(h5_path, out_dir, metrics=None):
                 fig.colorbar(im, ax=ax, label=f"{metric} ({unit})" if unit and unit != "1" else metric)
                 fig.tight_layout()
                 path = os.path.join(out_dir, f"heatmap_{_safe(metric)}_{_safe(vname)}.png")
-                fig.savefig(path, dpi=100)
+                rendered.append((path, _png(fig)))
                 plt.close(fig)
-                written.append(path)
+    check_output_files([p for p, _ in rendered], [h5_path])
+    for path, data in rendered:
+        write_atomic(path, data, [h5_path])
+        written.append(path)
     return written
 
 
@@ -226,9 +239,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         paths = plot_sweep(args.h5, args.out_dir, args.metric)
-    except SweepError as e:
+    except (SweepError, OutputError) as e:
         print(f"sweepplot: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(f"sweepplot: error: cannot write the figures: {e}", file=sys.stderr)
+        return 1
     for path in paths:
         print(path)
     return 0

@@ -212,3 +212,32 @@ def test_ragsim_report_subcommand(binary, run_trace, tmp_path):
     assert p.returncode == 2 and p.stderr.startswith("ragsim: error: ") and "no such file" in p.stderr
     p = subprocess.run([str(binary), "report", "--help"], capture_output=True, text=True, env=e, timeout=120)
     assert p.returncode == 0 and p.stdout.startswith("usage: ragsim report")
+
+
+def test_cli_report_replaces_only_regular_files_that_are_not_the_trace(run_trace, tmp_path):
+    """The output rules of ragsim itself (docs/hardening.md): -o naming the trace, a FIFO or the trace itself
+    where a figure or the page goes, are refused with exit status 2 and nothing is written."""
+    # -o is the trace: a regular file, not a directory
+    p = _py("report", run_trace, "-o", run_trace)
+    assert p.returncode == 2 and "not a directory" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    # a FIFO where the page goes
+    d = tmp_path / "fifo"
+    d.mkdir()
+    os.mkfifo(d / "report.html")
+    p = _py("report", run_trace, "-o", d)
+    assert p.returncode == 2 and "it is a FIFO, not a regular file" in p.stderr, p.stderr
+    assert sorted(os.listdir(d)) == ["report.html"] and os.path.exists(d / "report.html")
+    # the trace itself where the page goes (a report into the trace's directory, the trace named report.html)
+    d = tmp_path / "self"
+    d.mkdir()
+    shutil.copy(run_trace, d / "report.html")
+    before = (d / "report.html").read_bytes()
+    p = _py("report", d / "report.html", "-o", d)
+    assert p.returncode == 2 and "the input of this command" in p.stderr, p.stderr
+    assert (d / "report.html").read_bytes() == before and sorted(os.listdir(d)) == ["report.html"]
+    # a hard link to the trace
+    d = tmp_path / "link"
+    d.mkdir()
+    os.link(run_trace, d / "report.html")
+    p = _py("report", run_trace, "-o", d)
+    assert p.returncode == 2 and "the same file as" in p.stderr, p.stderr

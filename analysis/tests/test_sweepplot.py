@@ -89,3 +89,18 @@ def test_package_commands_recognise_a_sweep(sweep_h5, tmp_path):
         assert r.returncode == 0, r.stderr
         pngs = sorted(os.listdir(out))
         assert "success_ratio_vs_workload.rate.png" in pngs and len(pngs) == 6, pngs
+
+
+def test_a_fifo_where_a_figure_goes_is_refused(sweep_h5, tmp_path):
+    """Only regular files are replaced, every path is checked before anything is written (exit status 2)."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(SOURCE, "analysis"))
+    out = tmp_path / "fifo"
+    out.mkdir()
+    os.mkfifo(out / "success_ratio_vs_workload.rate.png")
+    r = subprocess.run([sys.executable, "-m", "ragsim_analysis.sweepplot", sweep_h5, "-o", str(out)],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "it is a FIFO, not a regular file" in r.stderr, r.stderr
+    assert os.listdir(out) == ["success_ratio_vs_workload.rate.png"]
+    r = subprocess.run([sys.executable, "-m", "ragsim_analysis.sweepplot", sweep_h5, "-o", sweep_h5],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "not a directory" in r.stderr, r.stderr

@@ -10,6 +10,7 @@
 #include "models/model.h"
 #include "models/queueing/theory.h"
 #include "sim/error.h"
+#include "sim/nameidx.h"
 
 struct net_req {
     stn_job_t job;            /* first member: a stn_job_t* is a net_req_t* */
@@ -26,6 +27,11 @@ int net_spec_find(const net_spec_t *spec, const char *name)
     for (size_t i = 0; i < spec->nstations; i++)
         if (strcmp(spec->stations[i].name, name) == 0) return (int)i;
     return -1;
+}
+
+static const char *station_name_at(const void *spec, size_t i)
+{
+    return ((const net_spec_t *)spec)->stations[i].name;
 }
 
 int net_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, net_spec_t *spec)
@@ -59,10 +65,19 @@ int net_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, net_spec_t *spec)
         if (route->n == 0) sim_cfg_error(d, route, "'route' is empty: list the stations a request visits");
         spec->route = calloc(route->n ? route->n : 1, sizeof *spec->route);
         if (!spec->route) return SIM_ENOMEM;
+        /* the stations by name: O(1) per route entry, so that a network of
+         * thousands of stations loads in linear time */
+        sim_nameidx_t byname;
+        sim_nameidx_init(&byname, station_name_at, spec);
+        for (size_t i = 0; i < spec->nstations; i++)
+            if (sim_nameidx_add(&byname, i) != 0) {
+                sim_nameidx_fini(&byname);
+                return SIM_ENOMEM;
+            }
         for (size_t i = 0; i < route->n; i++) {
             const char *name = NULL;
             if (sim_cfg_string_node(d, route->vals[i], &name) != 0) continue;
-            int k = net_spec_find(spec, name);
+            int k = (int)sim_nameidx_find(&byname, name);
             if (k < 0 && !stations_ok) continue;   /* already reported: no cascade */
             if (k < 0) {
                 const char *cands[256];
@@ -77,6 +92,8 @@ int net_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, net_spec_t *spec)
             }
             spec->route[spec->nroute++] = (size_t)k;
         }
+        spec->name_probes = byname.probes;
+        sim_nameidx_fini(&byname);
     }
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
@@ -322,18 +339,23 @@ static void m_check(const void *vspec, const sim_scenario_t *sc, sim_cfg_node_t 
      * builds a queue for a while (validate reports the peak load). */
     double lambda = n->workload.segs[n->workload.nsegs - 1].r1;
     sim_cfg_node_t *sts = sim_cfg_get(root, "stations");
+    bool *on_route = calloc(n->nstations ? n->nstations : 1, sizeof *on_route);
+    if (!on_route) return;   /* only warnings are lost */
+    for (size_t j = 0; j < n->nroute; j++) on_route[n->route[j]] = true;
     for (size_t i = 0; i < n->nstations; i++) {
         const stn_spec_t *st = &n->stations[i];
-        bool on_route = false;
-        for (size_t j = 0; j < n->nroute; j++) on_route |= n->route[j] == i;
-        sim_cfg_node_t *node = sts ? sim_cfg_get(sts, st->name) : NULL;
+        /* station i is the i-th key of `stations` (parsed in order) */
+        sim_cfg_node_t *node = sts && sts->kind == SIM_CFG_MAP && i < sts->n && !strcmp(sts->keys[i]->text, st->name)
+                                   ? sts->vals[i]
+                                   : sts ? sim_cfg_get(sts, st->name) : NULL;
         if (!node) continue;
-        if (!on_route) {
+        if (!on_route[i]) {
             sim_cfg_warn(d, node, "station '%s' is not on the route: no request will visit it", st->name);
             continue;
         }
         stn_spec_check(st, lambda, sc, node, d);
     }
+    free(on_route);
 }
 
 static void m_describe(const void *vspec, FILE *out)

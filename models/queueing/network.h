@@ -29,12 +29,14 @@ typedef struct net_spec {
     size_t nstations;
     size_t *route;            /* station indexes */
     size_t nroute;
+    uint64_t name_probes;     /* name comparisons resolving the route (linear in its length; tests) */
 } net_spec_t;
 
 /* Parse `workload`, `stations` and `route` from the scenario root. */
 int net_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, net_spec_t *spec);
 void net_spec_fini(net_spec_t *spec);
-/* Index of the station named `name`, or -1. */
+/* Index of the station named `name`, or -1 (a linear search: for one
+ * lookup; the route is resolved through a name index). */
 int net_spec_find(const net_spec_t *spec, const char *name);
 
 typedef struct net_req net_req_t;

@@ -412,7 +412,7 @@ static void m_usage(const void *vinst, uint64_t *in_flight, uint64_t *bytes)
     const rag_t *rag = vinst;
     *in_flight = (uint64_t)rag->in_flight;
     *bytes = (uint64_t)rag->nslabs * REQ_SLAB * sizeof(rag_req_t) + call_pool_bytes(&rag->calls) +
-             llm_bytes(rag->comp[RAG_LLM]);
+             llm_bytes(rag->comp[RAG_LLM]) + gw_held_bytes(&rag->gw);
 }
 
 /* For the comparison's verdicts. */

@@ -104,8 +104,9 @@ static int parse_workload(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
         spec->client_retry_on = (1u << RAG_TIMEOUT) | (1u << RAG_ERROR);
         sim_cfg_node_t *on = sim_cfg_get(cr, "on");
         if (on && sim_cfg_expect_seq(d, on, "on")) {
-            static const char *const outcomes[] = {"timeout", "error", "rejected", NULL};
-            static const rag_outcome_t oc[] = {RAG_TIMEOUT, RAG_ERROR, RAG_REJECTED};
+            /* degraded: an answer the user did not want (a refusal, a cached answer) */
+            static const char *const outcomes[] = {"timeout", "error", "rejected", "degraded", NULL};
+            static const rag_outcome_t oc[] = {RAG_TIMEOUT, RAG_ERROR, RAG_REJECTED, RAG_DEGRADED};
             spec->client_retry_on = 0;
             for (size_t i = 0; i < on->n; i++) {
                 int k = 0;

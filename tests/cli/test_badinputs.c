@@ -24,7 +24,7 @@ typedef struct {
     char name[256];
     char expect[1024];
     char where[16];     /* file | set | none | cli */
-    char cmd[16];       /* run | validate | compare */
+    char cmd[16];       /* run | validate | compare | sweep (the case is a sweep file) */
     char path[512];     /* scenario path relative to the corpus */
     char mode[32];      /* "" | unreadable */
     char *args[MAX_ARGS];
@@ -269,20 +269,23 @@ Test(bad_inputs, corpus_covers_the_categories)
     cr_assert_geq(n, 100, "only %zu cases", n);
     static const char *const prefixes[] = {"syntax-", "tab-", "type-", "unknown-", "duplicate-", "missing-",
                                            "value-", "unit-", "ref-", "cycle-", "alias-", "nesting-", "empty",
-                                           "binary-", "utf8-", "directory", "missing-file", "unreadable-file",
-                                           "set-", "cli-", "impossible-", NULL};
+                                           "binary-", "utf8-", "utf32-", "directory", "missing-file",
+                                           "unreadable-file", "set-", "cli-", "impossible-", "name-", "sweep-",
+                                           NULL};
     for (int p = 0; prefixes[p]; p++) {
         bool any = false;
         for (size_t i = 0; i < n && !any; i++) any = !strncmp(cs[i].name, prefixes[p], strlen(prefixes[p]));
         cr_expect(any, "no case named %s*", prefixes[p]);
     }
-    size_t nset = 0, ncli = 0;
+    size_t nset = 0, ncli = 0, nsweep = 0;
     for (size_t i = 0; i < n; i++) {
         nset += !strcmp(cs[i].where, "set");
         ncli += !strcmp(cs[i].where, "cli");
+        nsweep += !strcmp(cs[i].cmd, "sweep");
     }
     cr_expect_geq(nset, 10);
     cr_expect_geq(ncli, 10);
+    cr_expect_geq(nsweep, 3);
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < cs[i].nargs; k++) free(cs[i].args[k]);
     free(cs);

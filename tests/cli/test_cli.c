@@ -174,6 +174,19 @@ Test(cli, bench_bad_inputs_exit_2_with_a_message)
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "usage: ragsim bench"), "%s", r.err);
     tu_run_free(&r);
+    /* the hold model's size is bounded: 99999999999999 pending events used
+     * to be allocated (or tried) as asked */
+    r = ragsim("bench", "hold", "--pending", "99999999999999", NULL, NULL, NULL);
+    cr_assert_eq(r.status, 2, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "--pending 99999999999999 is more than the limit 20000000"), "%s", r.err);
+    tu_run_free(&r);
+    r = ragsim("bench", "hold", "--pending", "20000001", NULL, NULL, NULL);
+    cr_assert_eq(r.status, 2, "exit %d: %s", r.status, r.err);
+    tu_run_free(&r);
+    r = ragsim("bench", "hold", "--ops", "1e13", NULL, NULL, NULL);
+    cr_assert_eq(r.status, 2, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "--ops"), "%s", r.err);
+    tu_run_free(&r);
 }
 
 Test(cli, help_and_version)

@@ -1,7 +1,9 @@
-/* `ragsim sweep`: sweep-file errors with FILE:LINE:COL and exit 2; the
- * output does not depend on how the runs are distributed (-j 1 vs -j 2,
- * 1/2/4 MPI ranks); a worker that dies fails the sweep naming its run, and
- * --resume finishes it with the same output; seeds per point. */
+/* `ragsim sweep`: sweep-file errors with FILE:LINE:COL (at the axis or the
+ * requirement they are about) and exit 2; the output does not depend on
+ * how the runs are distributed (-j 1 vs -j 2, 1/2/4 MPI ranks); a worker
+ * that dies fails the sweep naming its run, and --resume finishes it with
+ * the same output; a checkpoint of other inputs, or a corrupted one, is
+ * refused; seeds per point. */
 #include <criterion/criterion.h>
 #include <hdf5.h>
 #include <math.h>
@@ -224,6 +226,9 @@ Test(sweep, dead_worker_fails_naming_its_run_then_resume_finishes, .timeout = 60
     unsetenv("RAGSIM_SWEEP_TEST_CRASH");
     cr_assert_eq(r.status, 1, "exit %d\n%s", r.status, r.err);
     cr_assert(strstr(r.err, "killed by signal 9"), "%s", r.err);
+    /* the dead worker's pid, as it was (it used to be printed negated) */
+    const char *pid = strstr(r.err, "(pid ");
+    cr_assert(pid && pid[5] >= '1' && pid[5] <= '9', "%s", r.err);
     cr_assert(strstr(r.err, "point 4 (workload.rate=200/s, vectordb.replicas=1), variant default, replication 1"),
               "%s", r.err);
     cr_assert(strstr(r.err, "--resume"), "%s", r.err);
@@ -249,11 +254,11 @@ Test(sweep, dead_worker_fails_naming_its_run_then_resume_finishes, .timeout = 60
     tu_run_free(&r);
     same_output(ref, out);
 
-    /* a checkpoint of another sweep is refused */
+    /* a checkpoint of an earlier format (or another program) is refused */
     cr_assert_eq(tu_write_file(ck, "RGSWCKP1xxxxxxxx"), 0);
     r = ragsim("sweep", sw, "-o", out, "--resume", "--force", "-q");
     cr_assert_eq(r.status, 2, "%s", r.err);
-    cr_assert(strstr(r.err, "belongs to a different sweep"), "%s", r.err);
+    cr_assert(strstr(r.err, "was written by another version of ragsim"), "%s", r.err);
     tu_run_free(&r);
     unlink(ck);
     unlink(ref);
@@ -337,4 +342,194 @@ Test(sweep, axes_expand_ranges_lists_and_points)
     sim_diag_fini(&d);
     unlink(p);
     free(p);
+}
+
+/* ---- sweep files: errors at their own place ------------------------------------------ */
+
+/* A bad sweep over the M/M/1 validation scenario (a network: no LLM). */
+static void bad_mm1_sweep(const char *body, const char *where, const char *msg)
+{
+    char *p = tu_tmp_path("badmm1", ".yaml"), *out = tu_tmp_path("badmm1", ".h5");
+    char text[2048];
+    snprintf(text, sizeof text, "scenario: %s\n%s", tu_src("scenarios/validation/mm1.yaml"), body);
+    cr_assert_eq(tu_write_file(p, text), 0);
+    tu_run_t r = ragsim("sweep", p, "-o", out, "-q");
+    cr_assert_eq(r.status, 2, "exit %d for:\n%s\nstderr: %s", r.status, text, r.err);
+    char pos[4200];
+    snprintf(pos, sizeof pos, "%s:%s: error: ", p, where);
+    cr_assert(strstr(r.err, pos), "want '%s' in stderr:\n%s", pos, r.err);
+    cr_assert(strstr(r.err, msg), "want '%s' in stderr:\n%s", msg, r.err);
+    cr_assert(!exists(out), "an output was written for a bad sweep");
+    char ck[4200];
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    cr_assert(!exists(ck), "a checkpoint was written for a bad sweep");
+    tu_run_free(&r);
+    unlink(p);
+    free(p);
+    free(out);
+}
+
+/* An axis the scenario rejects was reported at the first axis (every load
+ * sets every axis, and the first value checked was the first axis's): with
+ * workload.rate on line 3 and a bad path on line 4, at 3:19. Each axis is
+ * now checked alone first, and a problem of its path is reported at its
+ * key, one of a value at the value. */
+Test(sweep, an_axis_error_is_reported_at_that_axis)
+{
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\n  stations...servers: [1, 2]\n", "4:3",
+                  "axis 'stations...servers': the scenario rejects this path: empty key in the path");
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\n  stations.servr.servers: [1, 2]\n", "4:3",
+                  "axis 'stations.servr.servers': the scenario rejects this path");
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\n  stations.server.servers: [1, 0]\n", "4:32",
+                  "axis 'stations.server.servers' = 0: the scenario rejects this value");
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\n  stations.server.servers: [0, 1]\n", "4:29",
+                  "axis 'stations.server.servers' = 0: the scenario rejects this value");
+    bad_mm1_sweep("axes:\n  stations.server.servers: {from: 0, to: 2, step: 1}\n  workload.rate: [1/s]\n", "3:35",
+                  "axis 'stations.server.servers' = 0");
+}
+
+/* A typo in capacity.require ran the whole sweep and ended with exit 0 and
+ * a warning without a position: it is an error when the sweep is loaded,
+ * at the name, with the closest metric. */
+Test(sweep, capacity_require_names_a_metric_of_the_runs)
+{
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\ncapacity:\n  require:\n    success_ratioo: {min: 0.9}\n", "6:5",
+                  "capacity.require: 'success_ratioo' is not a metric the runs report (did you mean 'success_ratio'?)");
+    bad_mm1_sweep("axes:\n  workload.rate: [1/s, 2/s]\ncapacity:\n  require:\n    zzzzzzzzzz: {max: 1}\n", "6:5",
+                  "capacity.require: 'zzzzzzzzzz' is not a metric the runs report");
+}
+
+/* ---- checkpoints -------------------------------------------------------------------- */
+
+/* A directory with base.yaml (a network) and sw.yaml over it, 4 points x 2
+ * replications; and a complete checkpoint of it, left by a sweep stopped
+ * by SIGINT just before its output's rename (RAGSIM_TEST_COMMIT). */
+typedef struct {
+    char *dir;
+    char base[1024], sw[1024], out[1024], ck[1100];
+} ckfx_t;
+
+static const char ck_base[] = "name: base\nduration: 20s\nworkload: {arrivals: poisson, rate: 5/s}\n"
+                              "stations: {s: {servers: 1, service: {dist: exponential, mean: 50ms}}}\nroute: [s]\n";
+
+static void ckfx_make(ckfx_t *f)
+{
+    f->dir = tu_tmp_path("ckpt", "");
+    cr_assert_eq(mkdir(f->dir, 0755), 0);
+    snprintf(f->base, sizeof f->base, "%s/base.yaml", f->dir);
+    snprintf(f->sw, sizeof f->sw, "%s/sw.yaml", f->dir);
+    snprintf(f->out, sizeof f->out, "%s/out.h5", f->dir);
+    snprintf(f->ck, sizeof f->ck, "%s.ckpt", f->out);
+    cr_assert_eq(tu_write_file(f->base, ck_base), 0);
+    cr_assert_eq(tu_write_file(f->sw, "scenario: base.yaml\naxes:\n  workload.rate: [2/s, 4/s, 6/s, 8/s]\n"
+                                      "replications: 2\n"), 0);
+    setenv("RAGSIM_TEST_COMMIT", "sigint", 1);
+    tu_run_t r = ragsim("sweep", f->sw, "-o", f->out, "-q");
+    unsetenv("RAGSIM_TEST_COMMIT");
+    cr_assert_eq(r.status, 130, "%s", r.err);
+    tu_run_free(&r);
+    cr_assert(exists(f->ck) && !exists(f->out));
+}
+
+static void ckfx_done(ckfx_t *f)
+{
+    char cmd[2300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    cr_assert_eq(system(cmd), 0);
+    free(f->dir);
+}
+
+/* --resume mixed results of an edited base scenario: the checkpoint's hash
+ * did not cover the scenario's text. It covers every input now: the sweep
+ * file, the base scenario, --set, --seed, --reps. */
+Test(sweep, a_checkpoint_of_other_inputs_is_refused, .timeout = 300)
+{
+    ckfx_t f;
+    ckfx_make(&f);
+    /* each change makes it another sweep's */
+    const char *const other[][3] = {{"--set", "duration=30s", NULL}, {"--seed", "7", NULL}, {"--reps", "3", NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        tu_run_t r = ragsim("sweep", f.sw, "-o", f.out, "-q", "--resume", other[i][0], other[i][1]);
+        cr_assert_eq(r.status, 2, "%s %s: exit %d: %s", other[i][0], other[i][1], r.status, r.err);
+        cr_assert(strstr(r.err, "belongs to a different sweep"), "%s", r.err);
+        tu_run_free(&r);
+    }
+    /* an edited base scenario */
+    char edited[sizeof ck_base + 64];
+    snprintf(edited, sizeof edited, "%s", ck_base);
+    memcpy(strstr(edited, "mean: 50ms"), "mean: 60ms", 10);
+    cr_assert_eq(tu_write_file(f.base, edited), 0);
+    tu_run_t r = ragsim("sweep", f.sw, "-o", f.out, "-q", "--resume");
+    cr_assert_eq(r.status, 2, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "belongs to a different sweep (the sweep file, its base scenario"), "%s", r.err);
+    tu_run_free(&r);
+    cr_assert(!exists(f.out));
+    /* the same inputs again: resumed, nothing run again */
+    cr_assert_eq(tu_write_file(f.base, ck_base), 0);
+    r = ragsim("sweep", f.sw, "-o", f.out, "--resume");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "resuming: 8 runs"), "%s", r.out);
+    tu_run_free(&r);
+    ckfx_done(&f);
+}
+
+/* A bit flipped anywhere in a checkpoint was accepted (25 of 40 corrupted
+ * copies gave a different output). Every record carries a checksum now,
+ * and the header one: each corrupted copy is refused with status 2, and
+ * none writes an output. A checkpoint cut in the middle of its last record
+ * (an append cut short) is not corrupted: that run is run again and the
+ * output is the same. */
+Test(sweep, a_corrupted_checkpoint_is_refused, .timeout = 600)
+{
+    ckfx_t f;
+    ckfx_make(&f);
+    FILE *in = fopen(f.ck, "rb");
+    cr_assert_not_null(in);
+    fseek(in, 0, SEEK_END);
+    size_t len = (size_t)ftell(in);
+    fseek(in, 0, SEEK_SET);
+    char *ck = malloc(len);
+    cr_assert_eq(fread(ck, 1, len, in), len);
+    fclose(in);
+    cr_assert_gt(len, 1000);
+    char ref[1100], copy[1100], outc[1100];
+    snprintf(ref, sizeof ref, "%s/ref.h5", f.dir);
+    snprintf(copy, sizeof copy, "%s/c.h5.ckpt", f.dir);
+    snprintf(outc, sizeof outc, "%s/c.h5", f.dir);
+    /* the reference: resumed from the intact checkpoint */
+    cr_assert_eq(link(f.ck, copy), 0);
+    tu_run_t r = ragsim("sweep", f.sw, "-o", outc, "-q", "--resume");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(rename(outc, ref), 0);
+    unsigned seed = 12345;
+    for (int t = 0; t < 40; t++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t pos = t < 3 ? (size_t)t * 9 : (seed >> 4) % len;   /* the header too */
+        int bit = (int)((seed >> 24) & 7);
+        ck[pos] ^= (char)(1 << bit);
+        FILE *fp = fopen(copy, "wb");
+        cr_assert_eq(fwrite(ck, 1, len, fp), len);
+        fclose(fp);
+        ck[pos] ^= (char)(1 << bit);
+        r = ragsim("sweep", f.sw, "-o", outc, "-q", "--resume");
+        cr_assert_eq(r.status, 2, "byte %zu bit %d: exit %d: %s", pos, bit, r.status, r.err);
+        cr_assert(strstr(r.err, "is corrupted") || strstr(r.err, "is not a sweep checkpoint") ||
+                      strstr(r.err, "another version of ragsim"),
+                  "byte %zu bit %d: %s", pos, bit, r.err);
+        cr_assert(!exists(outc), "byte %zu bit %d: an output was written", pos, bit);
+        tu_run_free(&r);
+    }
+    /* cut short: the last record loses its tail */
+    FILE *fp = fopen(copy, "wb");
+    cr_assert_eq(fwrite(ck, 1, len - 100, fp), len - 100);
+    fclose(fp);
+    r = ragsim("sweep", f.sw, "-o", outc, "--resume");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "ends with an incomplete record"), "%s", r.err);
+    cr_assert(strstr(r.out, "resuming: 7 runs"), "%s", r.out);
+    tu_run_free(&r);
+    same_output(ref, outc);
+    free(ck);
+    ckfx_done(&f);
 }

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sim/error.h"
@@ -160,24 +163,72 @@ Test(trace, unwritable_directory_fails_with_message)
     free(dir);
 }
 
-Test(trace, unusable_tmp_path_reports_the_hdf5_error)
+Test(trace, unusable_tmp_path_is_reported_and_left_alone)
 {
     char *path = tu_tmp_path("blocked", ".h5");
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    cr_assert_eq(mkdir(tmp, 0755), 0); /* H5Fcreate cannot open a directory */
+    cr_assert_eq(mkdir(tmp, 0755), 0); /* not a file: the temporary file cannot be created */
     int err = 0;
     char eb[1024] = "";
     cr_assert_null(sim_trace_create(path, &err, eb, sizeof eb));
     cr_log_info("message: %s", eb);
-    cr_assert_eq(err, SIM_EHDF5);
+    cr_assert_eq(err, SIM_EIO);
     cr_assert_not_null(strstr(eb, tmp), "names the tmp file: %s", eb);
-    cr_assert_not_null(strstr(eb, "unable to"), "carries HDF5's reason: %s", eb);
+    cr_assert_not_null(strstr(eb, strerror(EEXIST)), "says why: %s", eb);
     struct stat st;
     cr_assert(stat(tmp, &st) == 0 && S_ISDIR(st.st_mode), "what we did not create is kept");
     cr_assert_not(exists_(path));
     cr_assert_null(sim_trace_create(path, NULL, NULL, 0), "NULL err/errbuf are allowed");
     rmdir(tmp);
+    free(path);
+}
+
+/* A temporary file left by an earlier process of the same pid (killed by
+ * SIGKILL) is ours by its name: it is replaced, not an error. */
+Test(trace, a_stale_temporary_file_of_ours_is_replaced)
+{
+    char *path = tu_tmp_path("stale", ".h5");
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    cr_assert_eq(tu_write_file(tmp, "left by a killed run"), 0);
+    sim_trace_t *t = create_(path);
+    commit_(t);
+    cr_assert_not(exists_(tmp));
+    hid_t f = open_(path);
+    H5Fclose(f);
+    unlink(path);
+    free(path);
+}
+
+/* A full disk (here a file-size limit of 0 with SIGXFSZ ignored, so the
+ * first write fails with EFBIG as it would with ENOSPC) when the trace is
+ * created: an error, and no temporary file is left (HDF5 had already
+ * created an empty one). In a child: the limit is the child's. */
+Test(trace, a_failed_creation_leaves_no_temporary_file)
+{
+    char *path = tu_tmp_path("fullcreate", ".h5");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {0, 0};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(10);
+        int err = 0;
+        char eb[1024] = "";
+        sim_trace_t *t = sim_trace_create(path, &err, eb, sizeof eb);
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        if (t) _exit(11);                        /* created in spite of the limit */
+        if (!strstr(eb, "File too large")) _exit(12);
+        if (access(tmp, F_OK) == 0) _exit(13);   /* the temporary file was left */
+        _exit(0);
+    }
+    int st = tu_wait(pid);
+    cr_assert(WIFEXITED(st), "the child was killed by signal %d", WTERMSIG(st));
+    cr_assert_eq(WEXITSTATUS(st), 0, "child status %d (11: created, 12: wrong message, 13: tmp left)",
+                 WEXITSTATUS(st));
+    cr_assert_not(exists_(path));
     free(path);
 }
 
@@ -209,26 +260,73 @@ Test(trace, existing_directory_target_is_refused_at_create)
     free(path);
 }
 
-Test(trace, commit_onto_a_directory_fails_cleanly_and_removes_tmp)
+/* Without replace (no --force): the target appears while the trace is
+ * written (a second run writing the same file): the commit fails, the
+ * target is left as it is and the temporary file is removed. With
+ * replace: a regular file is replaced, anything else is not. */
+Test(trace, a_target_that_appears_is_not_replaced)
 {
-    char *path = tu_tmp_path("isdir", ".h5");
+    const char *kinds[] = {"file", "dir", "fifo"};
+    for (int replace = 0; replace <= 1; replace++)
+        for (int k = 0; k < 3; k++) {
+            char *path = tu_tmp_path("appears", ".h5");
+            sim_trace_t *t = create_(path);
+            sim_trace_set_replace(t, replace);
+            char *tmp = strdup(sim_trace_tmp_path(t));
+            cr_assert_eq(sim_trace_attr_i64(t, "/", "x", 1), 0);
+            if (k == 0) cr_assert_eq(tu_write_file(path, "the other run's trace"), 0);
+            else if (k == 1) cr_assert_eq(mkdir(path, 0755), 0);
+            else cr_assert_eq(mkfifo(path, 0644), 0);
+            char eb[1024] = "";
+            int rc = sim_trace_commit(t, eb, sizeof eb);
+            cr_log_info("replace %d, %s: %d %s", replace, kinds[k], rc, eb);
+            cr_assert_not(exists_(tmp), "tmp removed after the commit");
+            struct stat st;
+            cr_assert_eq(lstat(path, &st), 0);
+            if (replace && k == 0) {
+                cr_assert_eq(rc, 0, "%s", eb);
+                hid_t f = open_(path);   /* the new trace */
+                H5Fclose(f);
+            } else {
+                cr_assert_eq(rc, SIM_EEXIST, "replace %d, %s: rc %d %s", replace, kinds[k], rc, eb);
+                cr_assert_not_null(strstr(eb, path), "names the target: %s", eb);
+                cr_assert_not_null(strstr(eb, replace ? "replaces only regular files" : "appeared while"), "%s", eb);
+                if (k == 0) {
+                    size_t len;
+                    char *txt = tu_read_file(path, &len);
+                    cr_assert_str_eq(txt, "the other run's trace");
+                    free(txt);
+                }
+                cr_assert(k == 0 ? S_ISREG(st.st_mode) : k == 1 ? S_ISDIR(st.st_mode) : S_ISFIFO(st.st_mode),
+                          "the %s is untouched", kinds[k]);
+            }
+            if (k == 1) rmdir(path);
+            else unlink(path);
+            free(tmp);
+            free(path);
+        }
+}
+
+/* SIGINT/SIGTERM during the commit's fsync: the handler sets the flag,
+ * and the commit stops before the rename: nothing is written. */
+Test(trace, an_interrupt_before_the_rename_commits_nothing)
+{
+    char *path = tu_tmp_path("intcommit", ".h5");
+    cr_assert_eq(tu_write_file(path, "previous"), 0);
     sim_trace_t *t = create_(path);
+    sim_trace_set_replace(t, true);
+    volatile sig_atomic_t flag = SIGINT;
+    sim_trace_set_interrupt(t, &flag);
     char *tmp = strdup(sim_trace_tmp_path(t));
-    cr_assert_eq(sim_trace_attr_i64(t, "/", "x", 1), 0);
-    cr_assert_eq(mkdir(path, 0755), 0);         /* appears while we write */
     char eb[1024] = "";
-    int rc = sim_trace_commit(t, eb, sizeof eb);
-    cr_log_info("message: %s", eb);
-    cr_assert_eq(rc, SIM_EIO);
-    cr_assert_not_null(strstr(eb, "rename"), "%s", eb);
-    cr_assert_not_null(strstr(eb, tmp), "names the tmp file: %s", eb);
-    cr_assert_not_null(strstr(eb, path), "names the target: %s", eb);
-    cr_assert_not_null(strstr(eb, strerror(EISDIR)), "says why: %s", eb);
-    cr_assert_not(exists_(tmp), "tmp removed after failed commit");
-    struct stat st;
-    cr_assert_eq(stat(path, &st), 0);
-    cr_assert(S_ISDIR(st.st_mode), "the directory is untouched");
-    rmdir(path);
+    cr_assert_eq(sim_trace_commit(t, eb, sizeof eb), SIM_EINTERRUPTED, "%s", eb);
+    cr_assert_not_null(strstr(eb, "nothing was written"), "%s", eb);
+    cr_assert_not(exists_(tmp));
+    size_t len;
+    char *txt = tu_read_file(path, &len);
+    cr_assert_str_eq(txt, "previous");
+    free(txt);
+    unlink(path);
     free(tmp);
     free(path);
 }

@@ -104,7 +104,8 @@ Test(units, sizes_parse_binary_and_decimal_units)
         {"1MB", 1000000},
         {"1GB", 1000000000},
         {"2TB", INT64_C(2000000000000)},
-        {"0.5B", 1},                       /* nearest byte, half away from zero */
+        {"0.5KiB", 512},                   /* a fraction of a unit that is a whole number of bytes */
+        {"1.0e3B", 1000},
         {"0", 0},
         {"64 KiB", 65536},
     };
@@ -114,6 +115,21 @@ Test(units, sizes_parse_binary_and_decimal_units)
         cr_assert_eq(sim_parse_size(cases[i].text, &v, &why), 0, "'%s': %s", cases[i].text,
                      why ? why : "?");
         cr_assert_eq(v, cases[i].bytes, "'%s' -> %lld", cases[i].text, (long long)v);
+    }
+}
+
+/* A size is exact to the byte: a fraction of a byte is an error, not
+ * rounded ("0.4B" used to become 0, which --max-memory reads as "no
+ * limit"; "1.5B" became 2 B). */
+Test(units, sizes_are_whole_bytes)
+{
+    const char *bad[] = {"0.4B", "1.5B", "0.5B", "1.0001KiB", "1e-1B", "0.0000001MB"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t v = -7;
+        const char *why = NULL;
+        cr_assert_eq(sim_parse_size(bad[i], &v, &why), SIM_EINVAL, "'%s' accepted as %lld", bad[i], (long long)v);
+        cr_assert_eq(v, -7, "'%s': the output was written", bad[i]);
+        cr_assert(why && strstr(why, "whole number of bytes"), "'%s': %s", bad[i], why ? why : "(no message)");
     }
 }
 

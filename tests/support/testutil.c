@@ -3,9 +3,12 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,33 +33,100 @@ static char *slurp_fd(int fd)
     return buf;
 }
 
-tu_run_t tu_run(const char *const *argv)
+/* Read both pipes to their ends (poll: neither side blocks the other). */
+static void drain_(int ofd, int efd, char **out, char **err)
 {
-    tu_run_t r = {-1, NULL, NULL};
-    char outp[] = "/tmp/ragsim-tu-outXXXXXX", errp[] = "/tmp/ragsim-tu-errXXXXXX";
-    int ofd = mkstemp(outp), efd = mkstemp(errp);
-    if (ofd < 0 || efd < 0) return r;
+    char *buf[2] = {NULL, NULL};
+    size_t len[2] = {0, 0}, cap[2] = {0, 0};
+    int fds[2] = {ofd, efd};
+    int open_ = 2;
+    while (open_ > 0) {
+        struct pollfd pf[2];
+        int n = 0, which[2];
+        for (int i = 0; i < 2; i++)
+            if (fds[i] >= 0) {
+                pf[n] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+                which[n++] = i;
+            }
+        if (poll(pf, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int j = 0; j < n; j++) {
+            if (!(pf[j].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            int i = which[j];
+            if (len[i] + 4096 + 1 > cap[i]) {
+                cap[i] = cap[i] ? 2 * cap[i] : 8192;
+                buf[i] = realloc(buf[i], cap[i]);
+            }
+            ssize_t k = read(fds[i], buf[i] + len[i], cap[i] - len[i] - 1);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) {
+                close(fds[i]);
+                fds[i] = -1;
+                open_--;
+            } else {
+                len[i] += (size_t)k;
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!buf[i]) buf[i] = malloc(1);
+        buf[i][len[i]] = '\0';
+    }
+    *out = buf[0];
+    *err = buf[1];
+}
+
+static tu_run_t run_(const char *const *argv, int resource, unsigned long long limit)
+{
+    tu_run_t r = {-1, NULL, NULL, 0, 0};
+    /* pipes, not files: a file-size limit must not cut what the child says */
+    int op[2], ep[2];
+    if (pipe(op) != 0) return r;
+    if (pipe(ep) != 0) {
+        close(op[0]);
+        close(op[1]);
+        return r;
+    }
     pid_t pid = fork();
     if (pid == 0) {
         int nul = open("/dev/null", O_RDONLY);
         dup2(nul, 0);
-        dup2(ofd, 1);
-        dup2(efd, 2);
+        dup2(op[1], 1);
+        dup2(ep[1], 2);
+        close(op[0]);
+        close(ep[0]);
+        if (resource >= 0) {
+            /* the limit as `ulimit` sets it, with every signal at its default
+             * disposition (SIGXFSZ kills, unless the program ignores it) */
+            for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            struct rlimit rl = {(rlim_t)limit, (rlim_t)limit};
+            if (setrlimit(resource, &rl) != 0) _exit(126);
+        }
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    close(op[1]);
+    close(ep[1]);
+    drain_(op[0], ep[0], &r.out, &r.err);
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    struct rusage ru = {0};
+    while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {}
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    lseek(ofd, 0, SEEK_SET);
-    lseek(efd, 0, SEEK_SET);
-    r.out = slurp_fd(ofd);
-    r.err = slurp_fd(efd);
-    close(ofd);
-    close(efd);
-    unlink(outp);
-    unlink(errp);
+    r.signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    r.maxrss_kib = ru.ru_maxrss;
     return r;
+}
+
+tu_run_t tu_run(const char *const *argv) { return run_(argv, -1, 0); }
+
+tu_run_t tu_run_limited(const char *const *argv, int resource, unsigned long long limit)
+{
+    return run_(argv, resource, limit);
 }
 
 void tu_run_free(tu_run_t *r)
@@ -159,6 +229,17 @@ int tu_wait(pid_t pid)
     if (pid < 0) return 125 << 8;   /* nothing started: reads as exit status 125 */
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    return st;
+}
+
+int tu_wait_rss(pid_t pid, long *maxrss_kib)
+{
+    *maxrss_kib = 0;
+    if (pid < 0) return 125 << 8;
+    int st = 0;
+    struct rusage ru = {0};
+    while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {}
+    *maxrss_kib = ru.ru_maxrss;
     return st;
 }
 

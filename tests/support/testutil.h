@@ -12,10 +12,16 @@ typedef struct {
     int status;
     char *out;   /* stdout, NUL-terminated, owned */
     char *err;   /* stderr, NUL-terminated, owned */
+    int signal;  /* the signal that killed it, 0 if it exited */
+    long maxrss_kib;   /* its peak resident memory (getrusage's ru_maxrss) */
 } tu_run_t;
 
 /* Run `argv` (argv[0] is a path) with stdin from /dev/null; capture output. */
 tu_run_t tu_run(const char *const *argv);
+/* The same with a resource limit set in the child before the exec
+ * (setrlimit(resource, {limit, limit}): RLIMIT_FSIZE, RLIMIT_AS ...), as
+ * `ulimit` would, and every signal at its default disposition. */
+tu_run_t tu_run_limited(const char *const *argv, int resource, unsigned long long limit);
 void tu_run_free(tu_run_t *r);
 
 /* Start `argv` (argv[0] is a path) with stdin and stdout on /dev/null and
@@ -28,6 +34,8 @@ pid_t tu_spawn(char *const *argv, const char *errfile, unsigned watchdog_s, bool
 /* Wait for `pid` (retried on EINTR); the raw wait status (exit status 125
  * when pid < 0: nothing was started). */
 int tu_wait(pid_t pid);
+/* The same, with the child's peak resident memory in KiB (ru_maxrss). */
+int tu_wait_rss(pid_t pid, long *maxrss_kib);
 
 /* Path of a fresh file name in the test temp directory (not created). Static buffer per call site is not kept: caller owns the returned string (free). */
 char *tu_tmp_path(const char *stem, const char *ext);

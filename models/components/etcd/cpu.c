@@ -13,8 +13,6 @@
 #include "sim/error.h"
 #include "sim/stats.h"
 
-#define ETCD_SLAB 256                           /* records per pool slab */
-
 /* ---- the record pool ----------------------------------------------------- */
 
 etcd_msg_t *etcd_msg_alloc(etcd_t *e)

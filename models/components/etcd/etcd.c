@@ -324,6 +324,18 @@ fail:
     return NULL;
 }
 
+size_t etcd_held_bytes(const etcd_t *e)
+{
+    if (!e) return 0;
+    size_t b = sizeof *e + e->nslabs * ETCD_SLAB * sizeof(etcd_msg_t) + e->slabs_cap * sizeof *e->slabs;
+    b += (size_t)e->prefixes_cap * sizeof *e->prefixes;
+    for (int i = 0; i < e->nprefixes; i++) b += e->prefixes[i].len + 1;
+    b += (size_t)e->clients_cap * sizeof *e->clients + (size_t)e->watchers_cap * sizeof *e->watchers;
+    b += (size_t)e->hist_cap * sizeof *e->hist + (size_t)e->ranges_cap * sizeof *e->ranges;
+    b += (size_t)e->drain_cap * sizeof *e->drain + (size_t)e->scratch_cap * sizeof *e->scratch;
+    return b;
+}
+
 void etcd_destroy(etcd_t *e)
 {
     if (!e) return;

@@ -152,6 +152,11 @@ etcd_t *etcd_create(sim_t *sim, const etcd_spec_t *spec);
 /* Free everything (NULL is a no-op). Its events stay scheduled: destroy it
  * only when the run is over, before the sim. */
 void etcd_destroy(etcd_t *e);
+/* Bytes the simulator holds for this etcd (its record pool, prefixes,
+ * clients, watchers, history, ranges): what counts against the run's
+ * memory budget (--max-memory), not the modelled server's memory
+ * (etcd_stats().memory_bytes). O(prefixes). */
+size_t etcd_held_bytes(const etcd_t *e);
 
 /* Write keys 0..nkeys-1 under `prefix` (copied once per distinct prefix)
  * as nkeys separate puts: revisions first .. first+nkeys-1, assigned now;

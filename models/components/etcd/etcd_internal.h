@@ -54,6 +54,8 @@
 
 enum { MSG_WORK, MSG_PUT, MSG_FANOUT, MSG_EVENT, MSG_REPLAY, MSG_RANGE };
 
+#define ETCD_SLAB 256                           /* records per pool slab */
+
 typedef struct etcd_msg {
     struct etcd_msg *next;        /* pool free list, CPU queue, stream buffer or pending queue */
     int64_t revision;             /* REPLAY: the next one to hand out */

@@ -4,7 +4,9 @@
  * session_per_client also a session, i.e. a lease), the reloads their
  * responses start (per event, or coalesced by revision; batched;
  * version-gated), broken watches (reconnect, then re-list or resume from
- * lastRev+1) and the operator's pushes (separate puts or one transaction). Calls etcd
+ * lastRev+1), the operator's pushes (separate puts or one transaction),
+ * and the bytes all this holds (gw_held_bytes, for the run's memory
+ * budget). Calls etcd
  * (models/components/etcd/etcd.h) and the replica's CPU station, Go runtime
  * and embedding cache; gateway.c calls in through gateway_internal.h (a
  * reload's CPU job ended, a process starts, a push falls due). */
@@ -450,4 +452,12 @@ void gw_push_event(sim_t *sim, void *obj, uint64_t arg)
     int64_t n = p->keys + (g->spec->version_gate ? 1 : 0);
     int64_t first = p->txn ? etcd_txn(g->etcd, g->spec->prefix, n) : etcd_put(g->etcd, g->spec->prefix, n);
     if (g->spec->version_gate && first > 0) g->push_version_rev[arg] = p->txn ? first : first + p->keys;
+}
+
+size_t gw_held_bytes(const gw_t *g)
+{
+    size_t b = g->nreload_slabs * (RELOAD_SLAB * sizeof(gw_reload_t) + sizeof *g->reload_slabs) +
+               g->nwatch_slabs * (WATCH_SLAB * sizeof(gw_watch_t) + sizeof *g->watch_slabs);
+    for (int64_t r = 0; g->rep && r < g->spec->replicas; r++) b += embc_held_bytes(&g->rep[r].cache);
+    return b + etcd_held_bytes(g->etcd);
 }

@@ -89,6 +89,14 @@ int32_t embc_pinned_versions(const embc_t *c);
 /* The process restarted: everything is gone (no memory callbacks: the heap died with it). */
 void embc_clear(embc_t *c);
 
+/* Bytes the simulator holds for the cache (entries, slots, pins): for the
+ * run's memory budget, not the modelled heap (embc_bytes). */
+static inline size_t embc_held_bytes(const embc_t *c)
+{
+    return (size_t)c->cap * sizeof *c->e + (size_t)c->nslots * sizeof *c->slots +
+           (size_t)(c->nversions + 16) * sizeof *c->pins;
+}
+
 static inline int64_t embc_entries(const embc_t *c) { return c->n; }
 static inline int64_t embc_bytes(const embc_t *c) { return c->n * c->spec->entry_bytes; }
 

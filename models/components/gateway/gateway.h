@@ -198,6 +198,10 @@ struct gw {
 
 int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks);
 void gw_fini(gw_t *g);
+/* Bytes the simulator holds for the gateway that grow with the run: the
+ * embedding caches, the reload and watch records, etcd (etcd_held_bytes).
+ * For the run's memory budget. */
+size_t gw_held_bytes(const gw_t *g);
 
 /* A replica for a new request (load balancer), or -1 if none is up. */
 int gw_pick(gw_t *g);

@@ -6,10 +6,12 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "models/queueing/network.h"
 #include "experiment/runner.h"
 #include "models/queueing/theory.h"
+#include "sim/cfg.h"
 #include "sim/stats.h"
 #include "testutil.h"
 
@@ -116,4 +118,33 @@ Test(queueing, md1_mean_wait_matches_pollaczek_khinchine, .timeout = 600)
     check("M/D/1 Wq (P-K)", r.wait, r.n, 0.2);
     check("M/D/1 utilisation", r.util, r.n, 0.8);
     rs_unload(&r.s);
+}
+
+/* The network's route: 20,000 stations, each on the route. */
+/* Resolving the route used to search the stations linearly for each
+ * entry (with the checks' searches, run time grew with the square of the
+ * number of stations): a name index, counted without a clock. */
+Test(network, a_long_route_is_resolved_linearly)
+{
+    size_t cap = 64u << 20, len = 0;
+    char *y = malloc(cap);
+    len += (size_t)snprintf(y + len, cap - len, "name: x\nduration: 1s\nworkload: {rate: 1/s}\nstations:\n");
+    for (int i = 0; i < 20000; i++) len += (size_t)snprintf(y + len, cap - len, "  s%d: {service: 1ms}\n", i);
+    len += (size_t)snprintf(y + len, cap - len, "route: [");
+    for (int i = 19999; i >= 0; i--) len += (size_t)snprintf(y + len, cap - len, "s%d%s", i, i ? ", " : "]\n");
+    sim_diag_t d;
+    sim_diag_init(&d);
+    sim_cfg_t *cfg = sim_cfg_load_string("big.yaml", y, len, &d);
+    cr_assert_not_null(cfg, "%s", sim_diag_text(&d));
+    net_spec_t spec;
+    cr_assert_eq(net_spec_parse(&d, sim_cfg_root(cfg), &spec), 0, "%s", sim_diag_text(&d));
+    cr_assert_eq(spec.nroute, 20000);
+    cr_assert_eq(spec.route[0], 19999);
+    cr_assert_eq(spec.route[19999], 0);
+    cr_log_info("a route of 20,000 stations: %llu name comparisons", (unsigned long long)spec.name_probes);
+    cr_assert_lt(spec.name_probes, 10ull * 40000, "%llu comparisons", (unsigned long long)spec.name_probes);
+    net_spec_fini(&spec);
+    sim_cfg_destroy(cfg);
+    sim_diag_fini(&d);
+    free(y);
 }

@@ -377,3 +377,24 @@ Test(rag, configuration_errors_name_position_and_problem)
         sim_diag_fini(&d);
     }
 }
+
+/* `client_retries.on` rejected `degraded`, which the model reference
+ * lists: a user who got a refusal (the retrieval timed out and the
+ * fallback refused) asks again. One request at 1 s, refused, asked again
+ * once (max 1) and refused again: one retry, two degraded answers. */
+Test(rag, client_retries_on_degraded_answers)
+{
+    static const char yaml[] =
+        "name: t\nduration: 20s\nseed: 1\n"
+        "workload:\n  arrivals: deterministic\n  profile: [{for: 1500ms, rate: 1/s}, {rate: 0/s}]\n"
+        "  deadline: 10s\n  client_retries: {max: 1, on: [degraded], delay: 1s}\n"
+        "gateway: {replicas: 1, cores: 1}\n"
+        "vectordb:\n  threads: 1\n  index: {type: flat, vectors: 1, dim: 1}\n  cost: {base: 5s, ops_per_second: 1e18}\n"
+        "pipeline: {steps: [embed, retrieve]}\n"
+        "calls: {retrieve: {timeout: 1s, fallback: {action: refuse}}}\n";
+    fx_t f;
+    run(&f, yaml);
+    cr_assert_eq(f.rag->outcome[RAG_DEGRADED], 2, "degraded %llu", (unsigned long long)f.rag->outcome[RAG_DEGRADED]);
+    cr_assert_eq(f.rag->client_retries, 1);
+    done(&f);
+}
