@@ -6,7 +6,7 @@
  *   model: rag                          # implied by `pipeline`
  *   workload:
  *     rate: 50/s                        # arrival process: models/queueing/workload.h
- *     queries: {distinct: 100000, zipf_s: 1.0}   # query keys: Zipf popularity
+ *     queries: {distinct: 1000000, zipf_s: 1.0, unique: 0.5}   # one-off share + Zipf head
  *     query_tokens: {dist: lognormal, mean: 40, cv: 0.5}
  *     output_tokens: {dist: lognormal, mean: 200, cv: 0.6}
  *     deadline: 8s                      # the client gives up after this
@@ -129,7 +129,8 @@ typedef struct {
 
 typedef struct rag_spec {
     wl_spec_t workload;
-    sim_dist_t keys;              /* Zipf over distinct queries */
+    sim_dist_t keys;              /* Zipf over distinct recurring queries */
+    double query_unique;          /* share of one-off queries (a key never drawn again) */
     sim_dist_t query_tokens, output_tokens, deadline;
     /* users who resubmit a failed request (workload amplification) */
     int64_t client_retries;                   /* at most this many resubmissions per request; 0 = none */
@@ -198,7 +199,7 @@ struct rag {
     sim_t *sim;
     const rag_spec_t *spec;
     wl_gen_t gen;
-    sim_rng_t *rng_key, *rng_qtok, *rng_otok, *rng_deadline, *rng_leak, *rng_loss, *rng_client_retry, *rng_share;
+    sim_rng_t *rng_key, *rng_unique, *rng_qtok, *rng_otok, *rng_deadline, *rng_leak, *rng_loss, *rng_client_retry, *rng_share;
     uint64_t client_retries;      /* resubmissions made (since warm-up) */
     uint64_t user_ended, user_success;   /* users' requests ended for good (no resubmission follows), and fully answered */
 
@@ -241,6 +242,7 @@ struct rag {
     void **slabs;
     size_t nslabs;
     uint64_t next_id;
+    uint64_t next_unique_key;     /* one-off queries' keys, above the Zipf range */
     int64_t in_flight;            /* at the gateway, including requests whose client gave up */
 
     /* since warm-up */

@@ -45,6 +45,7 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     for (int k = 0; k < rag->ncomp; k++)
         if (sim_hist_init(&rag->stage[k].all) || sim_hist_init(&rag->stage[k].win)) goto fail;
     rag->rng_key = sim_stream(sim, "workload/query_key");
+    rag->rng_unique = sim_stream(sim, "workload/query_unique");
     rag->rng_qtok = sim_stream(sim, "workload/query_tokens");
     rag->rng_otok = sim_stream(sim, "workload/output_tokens");
     rag->rng_deadline = sim_stream(sim, "workload/deadline");
@@ -71,7 +72,7 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     rag->rng_client_retry = sim_stream(sim, "workload/client_retry");
     rag->rng_share = sim_stream(sim, "workload/call_share");
     if (!rag->rng_client_retry || !rag->rng_share) goto fail;
-    if (!rag->rng_key || !rag->rng_qtok || !rag->rng_otok || !rag->rng_deadline || !rag->rng_leak || !rag->rng_loss)
+    if (!rag->rng_key || !rag->rng_unique || !rag->rng_qtok || !rag->rng_otok || !rag->rng_deadline || !rag->rng_leak || !rag->rng_loss)
         goto fail;
     if (rag_metrics_init(rag)) goto fail;
     rag->sample_threshold = spec->request_sample >= 1 ? UINT64_MAX

@@ -204,6 +204,10 @@ void rag_on_arrival(sim_t *sim, void *ctx)
     r->arrival = sim_now(sim);
     /* demands, from the workload's own streams: every variant sees the same requests */
     r->key = (uint64_t)sim_dist_sample(&spec->keys, rag->rng_key);
+    /* A one-off question gets a key of its own, above the Zipf range; its own
+     * stream, so the Zipf draws are the same with or without one-offs. */
+    if (spec->query_unique > 0 && sim_rng_uniform(rag->rng_unique) < spec->query_unique)
+        r->key = ((uint64_t)1 << 62) + rag->next_unique_key++;
     double q = sim_dist_sample(&spec->query_tokens, rag->rng_qtok);
     double o = sim_dist_sample(&spec->output_tokens, rag->rng_otok);
     r->qtok = q < 1 ? 1 : q > 1e6 ? 1000000 : (int32_t)llround(q);

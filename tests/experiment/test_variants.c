@@ -136,7 +136,7 @@ Test(variants, replication_i_of_every_variant_sees_the_same_requests, .timeout =
      * numbers), while their latencies differ. */
     static const char yaml[] =
         "name: crn\nduration: 120s\nseed: 5\nreplications: 2\n"
-        "workload: {rate: 30/s, queries: {distinct: 5000, zipf_s: 1.1}}\n"
+        "workload: {rate: 30/s, queries: {distinct: 5000, zipf_s: 1.1, unique: 0}}\n"
         "pipeline: {steps: [embed, retrieve, generate]}\n"
         "vectordb: {threads: 1, cost: {base: 30ms}}\n"
         "llm: {replicas: 8}\n"   /* 8 A100s hold 30 requests/s with room: the vector DB decides */ 

@@ -22,7 +22,7 @@ typedef ragfx_t fx_t;
 #define BASE                                                                                               \
     "name: p\nduration: %s\nseed: 1\n"                                                                      \
     "workload:\n  arrivals: deterministic\n  profile: [{for: %s, rate: %s}, {rate: 0/s}]\n"                \
-    "  queries: {distinct: %s, zipf_s: 1.0}\n"                                                             \
+    "  queries: {distinct: %s, zipf_s: 1.0, unique: %s}\n"                                                             \
     "  query_tokens: {dist: deterministic, value: 40}\n  output_tokens: {dist: deterministic, value: 50}\n" \
     "  deadline: %s\n"                                                                                      \
     "gateway: {replicas: 1, cores: 4, handling: {pre: 2ms, post: 1ms}}\n"                                   \
@@ -37,14 +37,15 @@ typedef ragfx_t fx_t;
     "%s"
 
 typedef struct {
-    const char *duration, *for_, *rate, *distinct, *deadline, *vdb, *tpot, *dep_extra, *pipeline_extra, *extra;
+    const char *duration, *for_, *rate, *distinct, *unique, *deadline, *vdb, *tpot, *dep_extra, *pipeline_extra, *extra;
 } cfg_t;
 
 static void run(fx_t *f, cfg_t c)
 {
     static char yaml[8192];
     snprintf(yaml, sizeof yaml, BASE, c.duration ? c.duration : "20s", c.for_ ? c.for_ : "1500ms",
-             c.rate ? c.rate : "1/s", c.distinct ? c.distinct : "100000", c.deadline ? c.deadline : "60s",
+             c.rate ? c.rate : "1/s", c.distinct ? c.distinct : "100000",
+             c.unique ? c.unique : "0", c.deadline ? c.deadline : "60s",
              c.vdb ? c.vdb : "10ms", c.tpot ? c.tpot : "10ms", c.dep_extra ? c.dep_extra : "", c.pipeline_extra ? c.pipeline_extra : "",
              c.extra ? c.extra : "");
     ragfx_run(f, "p.yaml", yaml, 1, false);
@@ -222,6 +223,24 @@ Test(policies, result_cache_answers_repeated_queries_without_the_vector_db)
     cr_assert_eq(f.rag->outcome[RAG_OK_SUCCESS], 9);
     rec_t r = rec(&f, 1);
     cr_assert_lt(fabs(LAT(r) - (HEALTHY - 0.010 - 0.004)), 1e-9, "hit: no embed (gateway cache), no retrieve: %.9f", LAT(r));
+    done(&f);
+}
+
+Test(policies, one_off_questions_never_hit_the_result_cache)
+{
+    /* One recurring question and a share u = 0.3 of one-off ones: the
+     * vector DB sees the first recurring query and every one-off, 1 + B
+     * queries with B ~ Binomial(n, u) over n = 1000 requests (mean 300,
+     * standard deviation 14.5); the check allows 4 standard deviations. */
+    fx_t f;
+    run(&f, (cfg_t){.distinct = "1", .unique = "0.3", .rate = "100/s", .for_ = "9995ms", .duration = "60s",
+                    .extra = "calls: {retrieve: {result_cache: {capacity: 100000}}}\n"});
+    uint64_t n = f.rag->arrivals;
+    cr_assert(n >= 999 && n <= 1001, "%llu arrivals", (unsigned long long)n);
+    const vdb_t *v = f.rag->comp[RAG_VECTORDB];
+    double q = (double)v->rs.st[0].n.arrivals - 1, mean = 0.3 * (double)n, sd = sqrt((double)n * 0.3 * 0.7);
+    cr_assert_lt(fabs(q - mean), 4 * sd, "%.0f one-off queries reached the vector DB, want %.0f +- %.0f", q, mean, 4 * sd);
+    cr_assert_eq(f.rag->outcome[RAG_OK_SUCCESS], n);
     done(&f);
 }
 

@@ -310,7 +310,7 @@ Test(rag, demands_are_drawn_at_arrival_so_configurations_see_the_same_requests)
      * come from the workload's own streams when a request arrives. */
     static const char *common =
         "name: t\nduration: 60s\nseed: 9\n"
-        "workload: {rate: 20/s, queries: {distinct: 1000, zipf_s: 1.1}}\n"
+        "workload: {rate: 20/s, queries: {distinct: 1000, zipf_s: 1.1, unique: 0}}\n"
         "pipeline: {steps: [embed, retrieve, generate]}\n"
         "llm: {replicas: 4}\n"
         "trace: {request_sample: 1}\n";
