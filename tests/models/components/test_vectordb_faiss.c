@@ -161,7 +161,9 @@ Test(vectordb_faiss, held_out_query_time_within_25_percent)
                     str(&t, r, "index"), num(&t, r, "N"), num(&t, r, "d"), num(&t, r, "ef_search"),
                     num(&t, r, "nprobe"), want * 1e3, got * 1e3, 100 * (got - want) / want);
     }
-    for (int i = 0; i < 4; i++) cr_assert_geq(types[i], 3, "held-out rows of %s: %d", vdb_index_names[i], types[i]);
+    for (int i = 0; i < 4; i++)   /* flat: one index of one row; the others a whole index and in-between values */
+        cr_assert_geq(types[i], i == VDB_FLAT ? 1 : 10, "held-out rows of %s: %d", vdb_index_names[i], types[i]);
+    cr_assert_geq(n, 40, "held-out rows: %d", n);
     double m = median(err, n);
     cr_log_info("query time: median relative error %.1f%% over %d held-out points", 100 * m, n);
     cr_assert_leq(m, 0.25, "median relative error %.1f%% > 25%%", 100 * m);
