@@ -22,8 +22,9 @@ DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev \
         clang libclang-rt-14-dev valgrind
 
 # What `make bench` needs on top of DEBS: SimPy for the M/M/c baseline (Debian 12's
-# python3-simpy is SimPy 2.3, run by /usr/bin/python3).
-BENCH_DEBS := python3-simpy
+# python3-simpy is SimPy 2.3, run by /usr/bin/python3); FAISS, hnswlib and SciPy for
+# bench/vectordb/ (measure, fit, calibrate; the CI test reads only the committed CSV).
+BENCH_DEBS := python3-simpy python3-faiss python3-hnswlib python3-scipy
 
 .PHONY: all deps bench-deps build demo test test-fast test-asan bench clean help fuzz valgrind
 

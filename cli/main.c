@@ -10,6 +10,7 @@
 
 #include "cli/bench.h"
 #include "cli/llm.h"
+#include "cli/vectordb.h"
 #include "cli/sweep_cli.h"
 #include "experiment/runner.h"
 #include "sim/units.h"
@@ -248,6 +249,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "sweep") == 0) return sweep_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return bench_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "llm") == 0) return llm_main(argc - 1, argv + 1, stdout, stderr);
+    if (strcmp(cmd, "vectordb") == 0) return vectordb_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, bench, llm; see ragsim --help)\n", cmd);
     return 2;

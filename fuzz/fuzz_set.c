@@ -27,7 +27,7 @@ static const char rag[] =
     "calls:\n  embed: {timeout: 2s}\n  retrieve: {timeout: 3s}\n  generate: {timeout: 15s}\n"
     "embedder: {replicas: 1, concurrency: 1, max_batch_size: 32, max_queue_delay: 2ms, batch_time: {base: 4ms, per_token: 10us}}\n"
     "vectordb:\n  replicas: 2\n  threads: 4\n  index: {type: hnsw, vectors: 100000, dim: 768, M: 16, ef_search: 10}\n"
-    "  cost: {base: 10ms, ops_per_second: 1e10}\n  memory: {limit: 8GiB, base: 256MiB, per_query: 1MiB}\n"
+    "  cost: {base: 10ms}\n  memory: {limit: 8GiB, base: 256MiB, per_query: 1MiB}\n"
     "llm: {replicas: 2, max_num_seqs: 64, hardware: {gpu: a100-80gb, model: Meta-Llama-3-8B, tp: 1}, "
     "max_num_batched_tokens: 2048, max_tokens: 1024}\n"
     "variants:\n  naive: {}\n  breaker: {calls: {retrieve: {circuit_breaker: {}}}}\n";

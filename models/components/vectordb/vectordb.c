@@ -3,13 +3,29 @@
 #include "models/components/vectordb/vectordb.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/error.h"
 
-static const char *const index_names[] = {"flat", "hnsw", NULL};
+const char *const vdb_index_names[] = {"flat", "hnsw", "ivf_flat", "ivf_pq", NULL};
+
+/* Fitted by bench/vectordb/fit on bench/vectordb/measured-amd-epyc-family-26-model-2.csv
+ * (FAISS 1.7.3, one thread); docs/models/vectordb.md has the held-out check. */
+#include "models/components/vectordb/cost_default.h"
+
+/* the CPU coefficients, in nanoseconds in a scenario (cost.<name>_ns) */
+static const struct { const char *key; size_t off; } cost_keys[] = {
+    {"call_ns", offsetof(vdb_cost_t, call)},
+    {"scan_dim_ns", offsetof(vdb_cost_t, scan_dim)},
+    {"scan_vector_ns", offsetof(vdb_cost_t, scan_vector)},
+    {"graph_dim_ns", offsetof(vdb_cost_t, graph_dim)},
+    {"graph_distance_ns", offsetof(vdb_cost_t, graph_distance)},
+    {"pq_code_ns", offsetof(vdb_cost_t, pq_code)},
+    {"pq_table_ns", offsetof(vdb_cost_t, pq_table)},
+};
 
 int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
 {
@@ -22,8 +38,13 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
     spec->dim = 768;
     spec->M = 16;
     spec->ef_search = 10;
+    spec->nlist = 4096;
+    spec->nprobe = 16;
+    spec->pq_m = 64;
+    spec->pq_nbits = 8;
     spec->cost_base = 500 * SIM_US;
-    spec->per_dim_op = 0.1e-9;
+    spec->speed = 1;
+    spec->cost = vdb_cost_default;
     spec->mem_limit = 8LL << 30;
     spec->mem_base = 256LL << 20;
     spec->mem_per_query = 4LL << 20;
@@ -34,19 +55,42 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
     sim_cfg_node_t *idx = sim_cfg_get(map, "index");
     if (idx && sim_cfg_expect_map(d, idx, "index")) {
         int t = (int)spec->index;
-        sim_cfg_enum(d, idx, "type", 0, index_names, t, &t);
+        sim_cfg_enum(d, idx, "type", 0, vdb_index_names, t, &t);
         spec->index = (vdb_index_t)t;
         sim_cfg_int(d, idx, "vectors", 0, 1, (int64_t)1 << 40, spec->vectors, &spec->vectors);
         sim_cfg_int(d, idx, "dim", 0, 1, 65536, spec->dim, &spec->dim);
         sim_cfg_int(d, idx, "M", 0, 2, 1024, spec->M, &spec->M);
         sim_cfg_int(d, idx, "ef_search", 0, 1, 1000000, spec->ef_search, &spec->ef_search);
+        sim_cfg_int(d, idx, "nlist", 0, 1, (int64_t)1 << 24, spec->nlist, &spec->nlist);
+        sim_cfg_int(d, idx, "nprobe", 0, 1, (int64_t)1 << 24, spec->nprobe, &spec->nprobe);
+        sim_cfg_int(d, idx, "pq_m", 0, 1, 65536, spec->pq_m, &spec->pq_m);
+        sim_cfg_int(d, idx, "pq_nbits", 0, 1, 16, spec->pq_nbits, &spec->pq_nbits);
+        if (d->errors == errs && spec->index >= VDB_IVF_FLAT && spec->nprobe > spec->nlist)
+            sim_cfg_error(d, sim_cfg_get(idx, "nprobe"), "'vectordb.index.nprobe' (%lld) cannot exceed 'nlist' (%lld)",
+                          (long long)spec->nprobe, (long long)spec->nlist);
+        if (d->errors == errs && spec->index == VDB_IVF_PQ && spec->dim % spec->pq_m != 0)
+            sim_cfg_error(d, sim_cfg_get(idx, "pq_m"),
+                          "'vectordb.index.pq_m' (%lld) must divide 'dim' (%lld): FAISS's product quantizer splits "
+                          "each vector into pq_m equal sub-vectors",
+                          (long long)spec->pq_m, (long long)spec->dim);
     }
     sim_cfg_node_t *cost = sim_cfg_get(map, "cost");
     if (cost && sim_cfg_expect_map(d, cost, "cost")) {
         sim_cfg_duration(d, cost, "base", 0, spec->cost_base, &spec->cost_base);
-        double ops = 1.0 / spec->per_dim_op;
-        sim_cfg_double(d, cost, "ops_per_second", 0, 1, 1e18, ops, &ops);
-        spec->per_dim_op = 1.0 / ops;
+        sim_cfg_node_t *old = sim_cfg_get(cost, "ops_per_second");
+        if (old)
+            sim_cfg_error(d, old,
+                          "'vectordb.cost.ops_per_second' is gone: the search cost now comes from the index type "
+                          "and CPU coefficients measured with FAISS ('vectordb.cost.scan_dim_ns', 'graph_dim_ns', ...; "
+                          "bench/vectordb/calibrate prints them for a machine); to scale them use "
+                          "'vectordb.cost.speed' (2 = a CPU twice as fast)");
+        sim_cfg_double(d, cost, "speed", SIM_CFG_POSITIVE, 1e-6, 1e12, spec->speed, &spec->speed);
+        for (size_t i = 0; i < sizeof cost_keys / sizeof cost_keys[0]; i++) {
+            double *c = (double *)((char *)&spec->cost + cost_keys[i].off);
+            double ns = *c * 1e9;
+            sim_cfg_double(d, cost, cost_keys[i].key, 0, 0, 1e12, ns, &ns);
+            *c = ns * 1e-9;
+        }
     }
     sim_cfg_node_t *jit = sim_cfg_get(map, "jitter");
     if (jit) sim_dist_parse(d, jit, SIM_DIST_NUMBER, &spec->jitter);
@@ -75,22 +119,64 @@ void vdb_spec_fini(vdb_spec_t *spec)
     sim_dist_fini(&spec->jitter);
 }
 
+double vdb_search_work(const vdb_spec_t *spec, int64_t top_k)
+{
+    const vdb_cost_t *c = &spec->cost;
+    double n = (double)spec->vectors;
+    switch (spec->index) {
+    case VDB_FLAT: return n;
+    case VDB_HNSW: {
+        double ef = (double)(spec->ef_search > top_k ? spec->ef_search : top_k);
+        double D = c->hnsw_a * pow((double)spec->M, c->hnsw_m) * pow(ef, c->hnsw_ef) * pow(n, c->hnsw_n);
+        return D < n ? D : n;   /* a walk cannot compute more distances than there are vectors */
+    }
+    case VDB_IVF_FLAT:
+    case VDB_IVF_PQ: {
+        double L = c->imbalance * (double)spec->nprobe * n / (double)spec->nlist;
+        return L < n ? L : n;
+    }
+    }
+    return n;
+}
+
+double vdb_search_time(const vdb_spec_t *spec, int64_t top_k)
+{
+    const vdb_cost_t *c = &spec->cost;
+    double d = (double)spec->dim, w = vdb_search_work(spec, top_k);
+    double coarse = (double)spec->nlist * d * c->scan_dim;   /* IVF: the query against every centroid */
+    switch (spec->index) {
+    case VDB_FLAT: return c->call + w * (d * c->scan_dim + c->scan_vector);
+    case VDB_HNSW: return c->call + w * (d * c->graph_dim + c->graph_distance);
+    case VDB_IVF_FLAT: return c->call + coarse + w * (d * c->scan_dim + c->scan_vector);
+    case VDB_IVF_PQ: {
+        double ksub = ldexp(1.0, (int)spec->pq_nbits), m = (double)spec->pq_m;
+        return c->call + coarse + ksub * d * c->scan_dim + (double)spec->nprobe * m * ksub * c->pq_table +
+               w * (m * c->pq_code + c->scan_vector);
+    }
+    }
+    return c->call;
+}
+
 double vdb_query_time(const vdb_spec_t *spec, int64_t top_k)
 {
-    double ops;
-    if (spec->index == VDB_FLAT) {
-        ops = (double)spec->vectors * (double)spec->dim;
-    } else {
-        double ef = (double)(spec->ef_search > top_k ? spec->ef_search : top_k);
-        ops = ef * (double)spec->M * log2((double)spec->vectors + 1) * (double)spec->dim;
-    }
-    return sim_time_to_s(spec->cost_base) + ops * spec->per_dim_op;
+    return sim_time_to_s(spec->cost_base) + vdb_search_time(spec, top_k) / spec->speed;
 }
 
 int64_t vdb_index_bytes(const vdb_spec_t *spec)
 {
-    int64_t per = 4 * spec->dim + (spec->index == VDB_HNSW ? 8 * spec->M : 0);
-    return spec->vectors * per;
+    double n = (double)spec->vectors, d = (double)spec->dim, M = (double)spec->M;
+    double b = 0;
+    switch (spec->index) {
+    case VDB_FLAT: b = 4 * n * d; break;
+    case VDB_HNSW: b = 4 * n * d + 4 * n * (2 * M + M / (M - 1)) + 12 * n; break;
+    case VDB_IVF_FLAT: b = 4 * (double)spec->nlist * d + n * (4 * d + 8); break;
+    case VDB_IVF_PQ: {
+        double ksub = ldexp(1.0, (int)spec->pq_nbits), m = (double)spec->pq_m;
+        b = 4 * (double)spec->nlist * d + 4 * d * ksub + n * (m + 8) + 4 * (double)spec->nlist * m * ksub;
+        break;
+    }
+    }
+    return (int64_t)llround(b);
 }
 
 int64_t vdb_max_queries(const vdb_spec_t *spec)

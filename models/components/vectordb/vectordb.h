@@ -1,5 +1,5 @@
-/* Vector database (FAISS/Chroma-like): replicas of worker threads in front
- * of a queue, a query cost that grows with the index and top-k, and a memory
+/* Vector database (FAISS-like): replicas of worker threads in front of a
+ * queue, a query cost from the index type and its parameters, and a memory
  * footprint that OOM-kills a replica when it passes the container limit.
  *
  *   vectordb:
@@ -7,26 +7,38 @@
  *     threads: 8                    # worker threads per replica
  *     queue_limit: unbounded        # naive: no admission limit
  *     index: {type: hnsw, vectors: 1000000, dim: 768, M: 16, ef_search: 10}
- *     cost: {base: 500us, ops_per_second: 1e10}   # vector-dimension operations per thread
+ *            # flat | hnsw (M, ef_search) | ivf_flat (nlist, nprobe) | ivf_pq (nlist, nprobe, pq_m, pq_nbits)
+ *     cost: {base: 500us}           # server work per query outside the index (RPC, decoding)
+ *           # + the CPU coefficients below (bench/vectordb/calibrate prints them) and speed
  *     jitter: {dist: lognormal, mean: 1, cv: 0.3}   # multiplies the service time
  *     memory: {limit: 8GiB, base: 256MiB, per_query: 4MiB}
  *     startup: 10s
  *     cold_start: {factor: 3, period: 60s}
  *     restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
  *
- * Query service time (seconds), before jitter, cold start and throttling:
- *   flat:  base + vectors x dim / ops_per_second
- *   hnsw:  base + max(ef_search, top_k) x M x log2(vectors + 1) x dim / ops_per_second
- * Memory of a replica (bytes):
- *   base + index + (queries waiting or in service) x per_query
- *   index = vectors x (4 dim + [hnsw] 8 M)
+ * Query service time on one thread (seconds), before jitter, cold start and
+ * throttling: base + search / speed, with the search (k = top_k, c_* the
+ * CPU coefficients, fitted to FAISS 1.7.3 measured by bench/vectordb/):
+ *   flat:     call + N (d scan_dim + scan_vector)
+ *   hnsw:     call + D (d graph_dim + graph_distance),
+ *             D = hnsw_a M^hnsw_m max(ef, k)^hnsw_ef N^hnsw_n   (distance computations)
+ *   ivf_flat: call + nlist d scan_dim + L (d scan_dim + scan_vector),
+ *             L = imbalance nprobe N / nlist                     (vectors scanned)
+ *   ivf_pq:   call + nlist d scan_dim + 2^nbits d scan_dim + nprobe m 2^nbits pq_table
+ *             + L (m pq_code + scan_vector)
+ * Index memory (bytes), FAISS's layout:
+ *   flat:     4 N d
+ *   hnsw:     4 N d + 4 N (2M + M/(M-1)) + 12 N       (vectors, links, levels, offsets)
+ *   ivf_flat: 4 nlist d + N (4 d + 8)                   (centroids, vectors + ids)
+ *   ivf_pq:   4 nlist d + 4 d 2^nbits + N (m + 8) + 4 nlist m 2^nbits   (+ precomputed table)
+ * Memory of a replica: base + index + (queries waiting or in service) x per_query.
  * When a query arrives and memory passes `limit`, the replica is OOM-killed
  * (every query on it fails) and restarts per CrashLoopBackOff.
  * Cancellation (vdb_ops.cancel, rset_cancel): a query still waiting leaves
  * the queue at once (CALL_TIMEOUT), which also frees its per_query memory;
  * a search in progress cannot be stopped and runs to its end.
- * Follows FAISS/Chroma (HNSW M 16, ef_search 10: Chroma's defaults before
- * Chroma 1.0, https://docs.trychroma.com/docs/collections/configure;
+ * Follows FAISS (HNSW M 16, ef_search 10: Chroma's defaults before Chroma
+ * 1.0, https://docs.trychroma.com/docs/collections/configure;
  * docs/models/vectordb.md). */
 #ifndef MODELS_COMPONENTS_VECTORDB_VECTORDB_H
 #define MODELS_COMPONENTS_VECTORDB_VECTORDB_H
@@ -35,14 +47,32 @@
 #include "models/components/replicas/replicas.h"
 #include "sim/dist.h"
 
-typedef enum { VDB_FLAT, VDB_HNSW } vdb_index_t;
+typedef enum { VDB_FLAT, VDB_HNSW, VDB_IVF_FLAT, VDB_IVF_PQ } vdb_index_t;
+
+/* CPU coefficients of one search thread, in seconds (bench/vectordb/fit). */
+typedef struct vdb_cost {
+    double call;            /* per search call: FAISS's fixed work, result heap */
+    double scan_dim;        /* per vector dimension compared in a sequential scan */
+    double scan_vector;     /* per vector scanned, besides its dimensions (heap test, id) */
+    double graph_dim;       /* per vector dimension of an HNSW distance (random access) */
+    double graph_distance;  /* per HNSW distance, besides its dimensions (visited set, heaps) */
+    double pq_code;         /* per PQ code byte scanned (table lookup) */
+    double pq_table;        /* per lookup-table entry built (nprobe m 2^nbits) */
+    /* the HNSW distance law D = a M^m max(ef,k)^ef N^n (structure, not CPU) */
+    double hnsw_a, hnsw_m, hnsw_ef, hnsw_n;
+    double imbalance;       /* IVF: vectors scanned / (nprobe N / nlist) */
+} vdb_cost_t;
+
+/* The coefficients measured on the CPU of bench/vectordb/measured-*.csv. */
+extern const vdb_cost_t vdb_cost_default;
 
 typedef struct vdb_spec {
     rset_spec_t rs;
     vdb_index_t index;
-    int64_t vectors, dim, M, ef_search;
-    sim_time_t cost_base;         /* ns */
-    double per_dim_op;            /* seconds per vector-dimension operation (1 / ops_per_second) */
+    int64_t vectors, dim, M, ef_search, nlist, nprobe, pq_m, pq_nbits;
+    sim_time_t cost_base;         /* ns: server work per query outside the index */
+    double speed;                 /* the CPU's speed relative to the coefficients' */
+    vdb_cost_t cost;
     sim_dist_t jitter;            /* multiplier, mean 1 */
     int64_t mem_limit, mem_base, mem_per_query;
 } vdb_spec_t;
@@ -50,8 +80,13 @@ typedef struct vdb_spec {
 int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec);
 void vdb_spec_fini(vdb_spec_t *spec);
 
-/* Mean query time for top-k (seconds), and memory figures (bytes). */
+/* Mean query time for top-k on one thread (seconds): base + search / speed;
+ * the search alone (seconds at speed 1); the distance computations (flat,
+ * hnsw) or vectors scanned (ivf) of one search; and memory (bytes). */
 double vdb_query_time(const vdb_spec_t *spec, int64_t top_k);
+double vdb_search_time(const vdb_spec_t *spec, int64_t top_k);
+double vdb_search_work(const vdb_spec_t *spec, int64_t top_k);
+extern const char *const vdb_index_names[];
 int64_t vdb_index_bytes(const vdb_spec_t *spec);
 /* Queries a replica can hold (waiting + in service) before the OOM kill. */
 int64_t vdb_max_queries(const vdb_spec_t *spec);

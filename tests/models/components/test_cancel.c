@@ -369,7 +369,7 @@ Test(cancel, vectordb_cancelled_queries_free_memory_and_the_queue_drains_faster)
         "vectordb:\n"
         "  threads: 1\n"
         "  index: {type: flat, vectors: 1, dim: 1}\n"
-        "  cost: {base: 100ms, ops_per_second: 1e18}\n"
+        "  cost: {base: 100ms, speed: 1e12}\n"
         "  jitter: {dist: deterministic, value: 1}\n"
         "  memory: {limit: unbounded, base: 256MiB, per_query: 4MiB}\n";
     sim_diag_t d;

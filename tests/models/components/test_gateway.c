@@ -24,7 +24,7 @@ static void done(fx_t *f) { ragfx_done(f); }
     "  query_tokens: {dist: deterministic, value: 40}\n  output_tokens: {dist: deterministic, value: 50}\n" \
     "embedder: {max_queue_delay: 0s, batch_time: {base: 4ms, per_token: 0s}}\n"                          \
     "vectordb:\n  threads: 1\n  index: {type: flat, vectors: 1, dim: 1}\n"                              \
-    "  cost: {base: 10ms, ops_per_second: 1e18}\n  jitter: {dist: deterministic, value: 1}\n"            \
+    "  cost: {base: 10ms, speed: 1e12}\n  jitter: {dist: deterministic, value: 1}\n"            \
     "llm: {hardware: {step_time: {base: 10ms, per_token: 0s}}, kv_cache: 56GiB, kv_bytes_per_token: 128KiB}\n"                                      \
     "pipeline: {steps: [embed, retrieve, generate]}\n"
 
@@ -327,7 +327,7 @@ Test(gateway_watch, resume_falls_back_to_a_relist_when_the_revision_is_compacted
     "  query_tokens: {dist: deterministic, value: 40}\n  output_tokens: {dist: deterministic, value: 50}\n" \
     "embedder: {max_queue_delay: 0s, batch_time: {base: 4ms, per_token: 0s}}\n"                      \
     "vectordb:\n  threads: 8\n  index: {type: flat, vectors: 1, dim: 1}\n"                          \
-    "  cost: {base: 10ms, ops_per_second: 1e18}\n  jitter: {dist: deterministic, value: 1}\n"        \
+    "  cost: {base: 10ms, speed: 1e12}\n  jitter: {dist: deterministic, value: 1}\n"        \
     "llm: {hardware: {step_time: {base: 10ms, per_token: 0s}}, kv_cache: 56GiB, kv_bytes_per_token: 128KiB}\n"                                  \
     "pipeline: {steps: [embed, retrieve, generate]}\n"                                                \
     "gateway: {replicas: 2, cores: 4}\n"                                                              \

@@ -77,7 +77,7 @@ Test(vectordb, exponential_service_is_mmc_erlang_c, .timeout = 120)
         "vectordb:\n"
         "  threads: 4\n"
         "  index: {type: flat, vectors: 1, dim: 1}\n"
-        "  cost: {base: 100ms, ops_per_second: 1e15}\n"
+        "  cost: {base: 100ms, speed: 1e12}\n"
         "  jitter: {dist: exponential, mean: 1}\n"
         "  memory: {limit: unbounded}\n";
     double w[20];
@@ -103,17 +103,21 @@ Test(vectordb, query_time_and_memory_equations)
         "vectordb:\n"
         "  threads: 1\n"
         "  index: {type: hnsw, vectors: 1000000, dim: 768, M: 16, ef_search: 10}\n"
-        "  cost: {base: 1ms, ops_per_second: 1e10}\n"
+        "  cost: {base: 1ms, call_ns: 2000, graph_dim_ns: 0.25, graph_distance_ns: 40, speed: 2}\n"
         "  jitter: {dist: deterministic, value: 1}\n"
         "  memory: {limit: 8GiB, base: 256MiB, per_query: 2MiB}\n";
     fix_t f;
     setup(&f, yaml, 0, 0, WL_POISSON);
-    /* hnsw: 1 ms + max(10, 5) x 16 x log2(1e6 + 1) x 768 / 1e10 */
-    double t = 1e-3 + 10.0 * 16 * log2(1e6 + 1) * 768 / 1e10;
-    cr_assert_float_eq(vdb_query_time(&f.spec, 5), t, 1e-15);
-    cr_assert_float_eq(vdb_query_time(&f.spec, 40), 1e-3 + 40.0 * 16 * log2(1e6 + 1) * 768 / 1e10, 1e-15);
-    cr_assert_eq(vdb_index_bytes(&f.spec), 1000000LL * (4 * 768 + 8 * 16));
-    int64_t idle = (256LL << 20) + 1000000LL * (4 * 768 + 8 * 16);
+    /* hnsw: 1 ms + (2 us + D (768 x 0.25 ns + 40 ns)) / 2, D = a M^m max(ef, k)^e N^n */
+    const vdb_cost_t *c = &vdb_cost_default;
+    for (int k = 5; k <= 40; k += 35) {
+        double D = c->hnsw_a * pow(16, c->hnsw_m) * pow(k > 10 ? k : 10, c->hnsw_ef) * pow(1e6, c->hnsw_n);
+        cr_assert_float_eq(vdb_search_work(&f.spec, k), D, 1e-9 * D);
+        cr_assert_float_eq(vdb_query_time(&f.spec, k), 1e-3 + (2e-6 + D * (768 * 0.25e-9 + 40e-9)) / 2, 1e-12);
+    }
+    int64_t index = 1000000LL * 4 * 768 + llround(1e6 * 4 * (32 + 16.0 / 15)) + 12000000LL;
+    cr_assert_eq(vdb_index_bytes(&f.spec), index);
+    int64_t idle = (256LL << 20) + index;
     cr_assert_eq(vdb_memory(f.v, 0), idle);
     for (int i = 0; i < 10; i++) arrive(f.sim, &f);
     cr_assert_eq(vdb_memory(f.v, 0), idle + 10 * (2LL << 20), "base + index + 10 queries x 2 MiB");
@@ -121,6 +125,34 @@ Test(vectordb, query_time_and_memory_equations)
     sim_run(f.sim, 10 * SIM_SEC);
     cr_assert_eq(f.done[CALL_OK], 10);
     cr_assert_eq(vdb_memory(f.v, 0), idle);
+    teardown(&f);
+}
+
+/* The other index types' equations, by hand (vectordb.h). */
+Test(vectordb, flat_and_ivf_equations)
+{
+    static const char *yaml =
+        "vectordb:\n"
+        "  index: {type: ivf_pq, vectors: 100000, dim: 128, nlist: 1000, nprobe: 10, pq_m: 16, pq_nbits: 8}\n"
+        "  cost: {base: 0s, call_ns: 1000, scan_dim_ns: 0.1, scan_vector_ns: 2, pq_code_ns: 0.5, pq_table_ns: 0.3}\n"
+        "  memory: {limit: unbounded}\n";
+    fix_t f;
+    setup(&f, yaml, 0, 0, WL_POISSON);
+    double L = vdb_cost_default.imbalance * 10 * 100000 / 1000.0;
+    cr_assert_float_eq(vdb_search_work(&f.spec, 10), L, 1e-9);
+    double t = 1e-6 + 1000 * 128 * 0.1e-9 + 256 * 128 * 0.1e-9 + 10 * 16 * 256 * 0.3e-9 + L * (16 * 0.5e-9 + 2e-9);
+    cr_assert_float_eq(vdb_query_time(&f.spec, 10), t, 1e-15);
+    cr_assert_eq(vdb_index_bytes(&f.spec), 4 * 1000 * 128 + 4 * 128 * 256 + 100000 * (16 + 8) + 4 * 1000 * 16 * 256);
+    f.spec.index = VDB_IVF_FLAT;
+    t = 1e-6 + 1000 * 128 * 0.1e-9 + L * (128 * 0.1e-9 + 2e-9);
+    cr_assert_float_eq(vdb_query_time(&f.spec, 10), t, 1e-15);
+    cr_assert_eq(vdb_index_bytes(&f.spec), 4 * 1000 * 128 + 100000 * (4 * 128 + 8));
+    f.spec.index = VDB_FLAT;
+    cr_assert_float_eq(vdb_query_time(&f.spec, 10), 1e-6 + 100000 * (128 * 0.1e-9 + 2e-9), 1e-15);
+    cr_assert_eq(vdb_index_bytes(&f.spec), 4 * 100000 * 128);
+    f.spec.nprobe = 1000;   /* every list: no more than the whole collection */
+    f.spec.index = VDB_IVF_FLAT;
+    cr_assert_float_eq(vdb_search_work(&f.spec, 10), 100000, 1e-9);
     teardown(&f);
 }
 
@@ -139,7 +171,7 @@ Test(vectordb, oom_crossing_and_crashloop_backoff_follow_the_equations)
              "vectordb:\n"
              "  threads: 1\n"
              "  index: {type: flat, vectors: 1000, dim: 8}\n"
-             "  cost: {base: 2ms, ops_per_second: 1e18}\n"
+             "  cost: {base: 2ms, speed: 1e12}\n"
              "  jitter: {dist: deterministic, value: 1}\n"
              "  memory: {limit: %lldB, base: 256MiB, per_query: 1MiB}\n"
              "  startup: 1s\n"
@@ -203,7 +235,7 @@ Test(vectordb, slowdowns_act_on_calls_when_they_start_service)
         "vectordb:\n"
         "  threads: 1\n"
         "  index: {type: flat, vectors: 1, dim: 1}\n"
-        "  cost: {base: 100ms, ops_per_second: 1e18}\n"
+        "  cost: {base: 100ms, speed: 1e12}\n"
         "  jitter: {dist: deterministic, value: 1}\n"
         "  memory: {limit: unbounded}\n";
     fix_t f;
@@ -238,7 +270,7 @@ Test(vectordb, cold_start_factor_is_taken_when_service_starts)
         "vectordb:\n"
         "  threads: 1\n"
         "  index: {type: flat, vectors: 1, dim: 1}\n"
-        "  cost: {base: 100ms, ops_per_second: 1e18}\n"
+        "  cost: {base: 100ms, speed: 1e12}\n"
         "  jitter: {dist: deterministic, value: 1}\n"
         "  memory: {limit: unbounded}\n"
         "  startup: 1s\n"
@@ -317,7 +349,7 @@ Test(vectordb, cold_start_slows_queries_then_fades)
         "vectordb:\n"
         "  threads: 1\n"
         "  index: {type: flat, vectors: 1, dim: 1}\n"
-        "  cost: {base: 100ms, ops_per_second: 1e18}\n"
+        "  cost: {base: 100ms, speed: 1e12}\n"
         "  jitter: {dist: deterministic, value: 1}\n"
         "  memory: {limit: unbounded}\n"
         "  startup: 5s\n"

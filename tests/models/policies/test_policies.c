@@ -28,7 +28,7 @@ typedef ragfx_t fx_t;
     "gateway: {replicas: 1, cores: 4, handling: {pre: 2ms, post: 1ms}}\n"                                   \
     "embedder: {max_queue_delay: 0s, batch_time: {base: 4ms, per_token: 0s}}\n"                             \
     "vectordb:\n  threads: 4\n  index: {type: flat, vectors: 1, dim: 1}\n"                                  \
-    "  cost: {base: %s, ops_per_second: 1e18}\n  jitter: {dist: deterministic, value: 1}\n"                 \
+    "  cost: {base: %s, speed: 1e12}\n  jitter: {dist: deterministic, value: 1}\n"                 \
     "llm: {hardware: {step_time: {base: %s, per_token: 0s}}, kv_cache: 56GiB, kv_bytes_per_token: 128KiB}\n"                                           \
     "dependencies: {guardrail: {latency: 30ms%s}}\n"                                                          \
     "keyword_search: {latency: 20ms, relevance: 1}\n"                                                       \

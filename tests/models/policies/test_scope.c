@@ -23,7 +23,7 @@ static void run(ragfx_t *f, const char *vdb, const char *retrieve)
              "gateway: {replicas: 2, cores: 4, load_balancer: round_robin, handling: {pre: 2ms, post: 1ms}}\n"
              "embedder: {max_queue_delay: 0s, batch_time: {base: 4ms, per_token: 0s}}\n"
              "vectordb:\n  threads: 1000\n  index: {type: flat, vectors: 1, dim: 1}\n"
-             "  cost: {base: %s, ops_per_second: 1e18}\n  jitter: {dist: deterministic, value: 1}\n"
+             "  cost: {base: %s, speed: 1e12}\n  jitter: {dist: deterministic, value: 1}\n"
              "  memory: {limit: 1TiB}\n"
              "llm: {replicas: 4, hardware: {step_time: {base: 1ms, per_token: 0s}}, kv_cache: 56GiB, "
              "kv_bytes_per_token: 128KiB}\n"

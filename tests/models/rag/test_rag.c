@@ -22,7 +22,7 @@
     "gateway: {replicas: 1, cores: 1, handling: {pre: 2ms, post: 1ms}}\n"                 \
     "embedder: {max_queue_delay: 0s, batch_time: {base: 4ms, per_token: 0s}}\n"           \
     "vectordb:\n  threads: 1\n  index: {type: flat, vectors: 1, dim: 1}\n"               \
-    "  cost: {base: 10ms, ops_per_second: 1e18}\n  jitter: {dist: deterministic, value: 1}\n" \
+    "  cost: {base: 10ms, speed: 1e12}\n  jitter: {dist: deterministic, value: 1}\n" \
     "llm: {hardware: {step_time: {base: 10ms, per_token: 0s}}, kv_cache: 56GiB, kv_bytes_per_token: 128KiB}\n"                      \
     "dependencies:\n"                                                                     \
     "  guardrail: {latency: 30ms}\n"                                                      \
@@ -389,7 +389,7 @@ Test(rag, client_retries_on_degraded_answers)
         "workload:\n  arrivals: deterministic\n  profile: [{for: 1500ms, rate: 1/s}, {rate: 0/s}]\n"
         "  deadline: 10s\n  client_retries: {max: 1, on: [degraded], delay: 1s}\n"
         "gateway: {replicas: 1, cores: 1}\n"
-        "vectordb:\n  threads: 1\n  index: {type: flat, vectors: 1, dim: 1}\n  cost: {base: 5s, ops_per_second: 1e18}\n"
+        "vectordb:\n  threads: 1\n  index: {type: flat, vectors: 1, dim: 1}\n  cost: {base: 5s, speed: 1e12}\n"
         "pipeline: {steps: [embed, retrieve]}\n"
         "calls: {retrieve: {timeout: 1s, fallback: {action: refuse}}}\n";
     fx_t f;

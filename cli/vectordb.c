@@ -1,0 +1,143 @@
+/* `ragsim vectordb estimate SCENARIO.yaml`: the model's one-thread query
+ * time, the index's size and a replica's memory for the scenario's vector
+ * DB, to put next to a measurement of the real index
+ * (models/components/vectordb/vectordb.h, docs/models/vectordb.md). */
+#include "cli/vectordb.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "experiment/runner.h"
+#include "models/rag/rag.h"
+#include "sim/error.h"
+
+#define CMD "ragsim vectordb estimate"
+#define MAX_SETS 256
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ragsim vectordb estimate SCENARIO.yaml [--set KEY=VALUE ...]\n"
+            "\n"
+            "The vector DB's cost model for the scenario's index, without a simulation:\n"
+            "the time of one query on one thread with no queueing (the server's cost.base\n"
+            "plus the search, from the index type, its parameters, N and d and the CPU\n"
+            "coefficients of vectordb.cost), the distance computations or vectors scanned\n"
+            "by one search, the index's size in memory as FAISS lays it out, a replica's\n"
+            "memory idle and its limit, and the capacity replicas x threads / query time.\n"
+            "Put these next to a measurement of the real index (bench/vectordb/measure).\n"
+            "\n"
+            "  --set KEY=VALUE   override a scenario value (as ragsim run), e.g.\n"
+            "                    --set vectordb.index.ef_search=64\n"
+            "\n"
+            "Exit status: 0, 2 for bad usage or input.\n");
+}
+
+static void size_text(char *buf, size_t n, double bytes)
+{
+    if (bytes >= (double)(1LL << 30)) snprintf(buf, n, "%.3f GiB", bytes / (double)(1LL << 30));
+    else if (bytes >= (double)(1 << 20)) snprintf(buf, n, "%.3f MiB", bytes / (double)(1 << 20));
+    else snprintf(buf, n, "%.1f KiB", bytes / 1024);
+}
+
+static int estimate(int argc, char **argv, FILE *out, FILE *err)
+{
+    static const struct option lo[] = {{"set", 1, 0, 's'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    const char *sets[MAX_SETS];
+    size_t nsets = 0;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (nsets == MAX_SETS) {
+                fprintf(err, CMD ": error: at most %d --set options\n", MAX_SETS);
+                return 2;
+            }
+            sets[nsets++] = optarg;
+            break;
+        case 'h': usage(out); return 0;
+        case ':': fprintf(err, CMD ": error: option '%s' needs a value\n", argv[optind - 1]); return 2;
+        default:
+            fprintf(err, CMD ": error: unknown option '%s' (see " CMD " --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(err, CMD ": error: missing SCENARIO.yaml (see " CMD " --help)\n");
+        return 2;
+    }
+    const char *path = argv[optind++];
+    if (optind < argc) {
+        fprintf(err, CMD ": error: unexpected argument '%s' (see " CMD " --help)\n", argv[optind]);
+        return 2;
+    }
+    sim_diag_t d;
+    sim_diag_init(&d);
+    rs_scenario_t s;
+    int rc = rs_load(&s, path, sets, nsets, &d);
+    fputs(sim_diag_text(&d), err);
+    sim_diag_fini(&d);
+    if (rc != 0) return rc == SIM_ENOMEM ? 1 : 2;
+    int status = 0;
+    if (s.model != &rag_model) {
+        fprintf(err, CMD ": error: %s is not a RAG scenario (it has no vector DB)\n", path);
+        status = 2;
+        goto done;
+    }
+    const rag_spec_t *r = s.spec;
+    const vdb_spec_t *v = &r->vdb;
+    if (!r->uses[RAG_VECTORDB]) fprintf(out, "note: the scenario's pipeline does not retrieve; the vector DB is idle\n");
+    fprintf(out, "index: %s, %" PRId64 " vectors x %" PRId64 " dimensions", vdb_index_names[v->index], v->vectors, v->dim);
+    switch (v->index) {
+    case VDB_FLAT: break;
+    case VDB_HNSW: fprintf(out, ", M %" PRId64 ", ef_search %" PRId64, v->M, v->ef_search); break;
+    case VDB_IVF_FLAT: fprintf(out, ", nlist %" PRId64 ", nprobe %" PRId64, v->nlist, v->nprobe); break;
+    case VDB_IVF_PQ:
+        fprintf(out, ", nlist %" PRId64 ", nprobe %" PRId64 ", pq_m %" PRId64 " x %" PRId64 " bits", v->nlist,
+                v->nprobe, v->pq_m, v->pq_nbits);
+        break;
+    }
+    fprintf(out, "; top_k %" PRId64 "\n", r->top_k);
+    double search = vdb_search_time(v, r->top_k) / v->speed, base = sim_time_to_s(v->cost_base);
+    double q = vdb_query_time(v, r->top_k), work = vdb_search_work(v, r->top_k);
+    fprintf(out, "one-thread query time: %.4f ms = search %.4f ms (speed %g) + server %.4f ms (cost.base)\n",
+            q * 1e3, search * 1e3, v->speed, base * 1e3);
+    fprintf(out, "work per search: %.4g %s\n", work,
+            v->index <= VDB_HNSW ? "distance computations" : "vectors scanned in the probed lists");
+    char a[64], b[64], l[64];
+    int64_t index = vdb_index_bytes(v);
+    size_text(a, sizeof a, (double)index);
+    fprintf(out, "index size in memory: %s (%" PRId64 " bytes)\n", a, index);
+    size_text(a, sizeof a, (double)(v->mem_base + index));
+    size_text(b, sizeof b, (double)v->mem_per_query);
+    fprintf(out, "replica memory: %s idle (memory.base + index) + %s per query held", a, b);
+    if (v->mem_limit == INT64_MAX) {
+        fprintf(out, "; no limit\n");
+    } else {
+        size_text(l, sizeof l, (double)v->mem_limit);
+        fprintf(out, "; limit %s: OOM kill past %" PRId64 " queries held\n", l, vdb_max_queries(v));
+    }
+    fprintf(out, "capacity: %" PRId64 " replicas x %" PRId64 " threads / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
+            v->rs.replicas, v->rs.servers, q * 1e3, q > 0 ? (double)(v->rs.replicas * v->rs.servers) / q : INFINITY);
+done:
+    rs_unload(&s);
+    return status;
+}
+
+int vectordb_main(int argc, char **argv, FILE *out, FILE *err)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        FILE *f = argc < 2 ? err : out;
+        fprintf(f, "usage: ragsim vectordb estimate SCENARIO.yaml [--set KEY=VALUE ...]\n"
+                   "  estimate   the model's query time, index size and replica memory (see estimate --help)\n");
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "estimate")) return estimate(argc - 1, argv + 1, out, err);
+    fprintf(err, "ragsim vectordb: error: unknown subcommand '%s' (subcommands: estimate)\n", argv[1]);
+    return 2;
+}

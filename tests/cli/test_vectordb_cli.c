@@ -1,0 +1,88 @@
+/* `ragsim vectordb estimate`: the figures it prints are the model's
+ * (vdb_query_time, vdb_index_bytes) for the scenario's index, --set changes
+ * them, and every bad usage exits 2 with a clear message. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define ragsim(...) tu_run((const char *const[]){RAGSIM_BINARY, __VA_ARGS__, NULL})
+#define AVALANCHE RAGSIM_SOURCE_DIR "/scenarios/trap-vectordb-avalanche.yaml"
+
+static double field(const char *out, const char *label)
+{
+    const char *p = strstr(out, label);
+    cr_assert_not_null(p, "no '%s' in:\n%s", label, out);
+    double v;
+    cr_assert_eq(sscanf(p + strlen(label), "%lf", &v), 1, "%s", p);
+    return v;
+}
+
+Test(vectordb_cli, estimate_prints_the_model_with_units)
+{
+    tu_run_t r = ragsim("vectordb", "estimate", AVALANCHE);
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert(strstr(r.out, "index: hnsw, 1000000 vectors x 768 dimensions, M 16, ef_search 10; top_k 5"), "%s", r.out);
+    double q = field(r.out, "one-thread query time: "), search = field(r.out, "= search ");
+    double server = field(r.out, "(speed 1) + server ");
+    cr_assert_float_eq(q, search + server, 2e-4, "%s", r.out);
+    cr_assert_float_eq(server, 10.0, 1e-9, "cost.base 10ms");
+    cr_assert(search > 0.05 && search < 20, "HNSW search of 1M x 768 at ef 10: %f ms", search);
+    /* 1e6 (4 x 768 + 4 (32 + 16/15) + 12) bytes */
+    double bytes = field(r.out, "GiB (");
+    cr_assert_float_eq(bytes, llround(1e6 * (4 * 768 + 4 * (32 + 16.0 / 15) + 12)), 0.5);
+    cr_assert(strstr(r.out, "limit 4.000 GiB: OOM kill past "), "%s", r.out);
+    double cap = field(r.out, "threads / ");
+    cr_assert_float_eq(cap, q, 1e-3);
+    double qps = field(strstr(r.out, "capacity:"), "ms = ");
+    cr_assert_float_eq(qps, 4 / (q * 1e-3), qps * 1e-3);
+    tu_run_free(&r);
+
+    /* ef_search 256 costs more; IVF-PQ is smaller than the raw vectors */
+    r = ragsim("vectordb", "estimate", AVALANCHE, "--set", "vectordb.index.ef_search=256");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert_gt(field(r.out, "= search "), search);
+    tu_run_free(&r);
+    r = ragsim("vectordb", "estimate", AVALANCHE, "--set", "vectordb.index.type=ivf_pq", "--set",
+               "vectordb.index.pq_m=96");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert(strstr(r.out, "index: ivf_pq, 1000000 vectors x 768 dimensions, nlist 4096, nprobe 16, pq_m 96 x 8 bits"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "vectors scanned"), "%s", r.out);
+    cr_assert_lt(field(r.out, "index size in memory: "), 1024, "MiB, not GiB: %s", r.out);
+    tu_run_free(&r);
+}
+
+Test(vectordb_cli, bad_usage_exits_2)
+{
+    static const struct {
+        const char *a[4];
+        const char *want;
+    } cases[] = {
+        {{"vectordb", NULL}, "usage: ragsim vectordb estimate"},
+        {{"vectordb", "frob", NULL}, "unknown subcommand 'frob'"},
+        {{"vectordb", "estimate", NULL}, "missing SCENARIO.yaml"},
+        {{"vectordb", "estimate", "--bogus", NULL}, "unknown option '--bogus'"},
+        {{"vectordb", "estimate", AVALANCHE, "extra"}, "unexpected argument 'extra'"},
+        {{"vectordb", "estimate", AVALANCHE, "--set"}, "option '--set' needs a value"},
+        {{"vectordb", "estimate", "/nonexistent.yaml", NULL}, "nonexistent.yaml"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_run_t r = tu_run((const char *const[]){RAGSIM_BINARY, cases[i].a[0], cases[i].a[1], cases[i].a[2],
+                                                  cases[i].a[3], NULL});
+        cr_assert_eq(r.status, 2, "case %zu: status %d", i, r.status);
+        cr_assert(strstr(r.err, cases[i].want), "case %zu: stderr: %s", i, r.err);
+        cr_assert_str_eq(r.out, "");
+        tu_run_free(&r);
+    }
+    tu_run_t r = ragsim("vectordb", "estimate", AVALANCHE, "--set", "vectordb.cost.ops_per_second=1e10");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "'vectordb.cost.ops_per_second' is gone"), "%s", r.err);
+    tu_run_free(&r);
+    r = ragsim("vectordb", "estimate", "--help");
+    cr_assert_eq(r.status, 0);
+    cr_assert(strstr(r.out, "one query on one thread"), "%s", r.out);
+    tu_run_free(&r);
+}
