@@ -466,11 +466,17 @@ void llm_sched_cut(llm_replica_t *rp, sim_time_t now)
 }
 
 /* Whole ns of a step of `secs` seconds at the current speed, rounded up
- * (a hair of floating error is not a ns). */
+ * (a hair of floating error is not a ns), at least 1. A span plans each of
+ * its steps with this: ceil() is inline, as a truncation plus one when
+ * there was a fraction (exact for 0 < x <= 2^61; no branch on the
+ * fraction, which is random). */
 static sim_time_t to_ns(const llm_t *llm, double secs)
 {
-    double ns = ceil(secs * 1e9 / llm->speed - 1e-3);
-    return ns < 1 ? 1 : ns > (double)(SIM_TIME_MAX / 4) ? SIM_TIME_MAX / 4 : (sim_time_t)ns;
+    double x = secs * 1e9 / llm->speed - 1e-3;
+    if (!(x > 0)) return 1;
+    if (x > (double)(SIM_TIME_MAX / 4)) return SIM_TIME_MAX / 4;
+    sim_time_t i = (sim_time_t)x;
+    return i + (sim_time_t)((double)i < x);
 }
 
 /* Plan a span of decode-only steps from step 0, begun at `now` with the
