@@ -363,8 +363,10 @@ llm_t *llm_create(sim_t *sim, const llm_spec_t *spec)
     sim_hist_t *hists[] = {&llm->ttft, &llm->tpot, &llm->itl, &llm->e2e, &llm->win_ttft};
     for (size_t i = 0; i < sizeof hists / sizeof *hists; i++)
         if (sim_hist_init(hists[i]) != 0) goto fail;
-    llm->rep = calloc((size_t)n, sizeof *llm->rep);
+    /* aligned to a cache line, as the struct's hot part expects */
+    llm->rep = aligned_alloc(_Alignof(llm_replica_t), (size_t)n * sizeof *llm->rep);
     if (!llm->rep) goto fail;
+    memset(llm->rep, 0, (size_t)n * sizeof *llm->rep);
     for (int r = 0; r < n; r++) {
         llm_replica_t *rp = &llm->rep[r];
         rp->llm = llm;

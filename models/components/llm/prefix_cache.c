@@ -72,8 +72,8 @@ static int grow(llm_pcache_t *pc)
     pc->head = pc->tail = -1;
     for (int32_t x = 0; x < n; x++) {
         uint64_t i = slot_of(pc, e[x].key);
-        table[i] = (llm_pc_slot_t){e[x].key, x};
-        e[x].tslot = i;
+        table[i] = (llm_pc_slot_t){(uint32_t)mix(e[x].key), x};
+        e[x].tslot = (uint32_t)i;
         lru_push_front(pc, x);
     }
     for (int32_t x = n; x < pc->cap; x++) e[x].next = x + 1 < pc->cap ? x + 1 : -1;
@@ -102,9 +102,12 @@ void llm_pc_clear(llm_pcache_t *pc)
 /* Table slot holding `key`, or the empty slot where it would go. */
 static uint64_t slot_of(const llm_pcache_t *pc, uint64_t key)
 {
-    uint64_t i = mix(key) & pc->mask;
-    while (pc->table[i].x >= 0 && pc->table[i].key != key) i = (i + 1) & pc->mask;
-    return i;
+    uint32_t h = (uint32_t)mix(key);
+    uint64_t i = h & pc->mask;
+    for (;; i = (i + 1) & pc->mask) {
+        const llm_pc_slot_t *t = &pc->table[i];
+        if (t->x < 0 || (t->h == h && pc->e[t->x].key == key)) return i;
+    }
 }
 
 static void lru_unlink(llm_pcache_t *pc, int32_t x)
@@ -139,12 +142,12 @@ static int64_t remove_at(llm_pcache_t *pc, uint64_t i)
         j = (j + 1) & pc->mask;
         int32_t y = pc->table[j].x;
         if (y < 0) break;
-        uint64_t home = mix(pc->table[j].key) & pc->mask;
+        uint64_t home = pc->table[j].h & pc->mask;
         /* y may move into the hole if its home is not in (hole, j] cyclically */
         bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (stays) continue;
         pc->table[hole] = pc->table[j];
-        pc->e[y].tslot = hole;
+        pc->e[y].tslot = (uint32_t)hole;
         hole = j;
     }
     pc->table[hole].x = -1;
@@ -175,7 +178,7 @@ int64_t llm_pc_put(llm_pcache_t *pc, uint64_t key, int64_t blocks)
     if (pc->table[i].x >= 0) {
         int32_t x = pc->table[i].x;
         int64_t gain = blocks > pc->e[x].blocks ? blocks - pc->e[x].blocks : 0;
-        pc->e[x].blocks += gain;
+        pc->e[x].blocks += (int32_t)gain;
         pc->blocks += gain;
         lru_unlink(pc, x);
         lru_push_front(pc, x);
@@ -189,9 +192,9 @@ int64_t llm_pc_put(llm_pcache_t *pc, uint64_t key, int64_t blocks)
     int32_t x = pc->free_head;
     pc->free_head = pc->e[x].next;
     pc->e[x].key = key;
-    pc->e[x].blocks = blocks;
-    pc->e[x].tslot = i;
-    pc->table[i] = (llm_pc_slot_t){key, x};
+    pc->e[x].blocks = (int32_t)blocks;
+    pc->e[x].tslot = (uint32_t)i;
+    pc->table[i] = (llm_pc_slot_t){(uint32_t)mix(key), x};
     lru_push_front(pc, x);
     pc->n++;
     pc->blocks += blocks;

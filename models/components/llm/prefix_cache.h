@@ -16,11 +16,13 @@
  *
  * Open addressing with linear probing and backward-shift deletion over a
  * pool of entries on an intrusive LRU list: O(1) per operation; the table
- * holds the keys, so a probe touches the table only. Storage
+ * holds 32 bits of each key's hash, so a probe for an absent key touches
+ * the table only (the entry is read to confirm a match). Storage
  * starts small and doubles as entries are added, up to one entry per
  * cacheable block, then the least recently used entry makes room (amortised
- * O(1); no allocation once the working set is reached). Cost: 32 bytes per
- * entry plus 16 per table slot (two per entry). */
+ * O(1); no allocation once the working set is reached). Cost: 24 bytes per
+ * entry plus 8 per table slot (two per entry): with hundreds of replicas
+ * the caches are tens of megabytes, and their size is their cache misses. */
 #ifndef MODELS_COMPONENTS_LLM_PREFIX_CACHE_H
 #define MODELS_COMPONENTS_LLM_PREFIX_CACHE_H
 
@@ -30,15 +32,15 @@
 
 typedef struct {
     uint64_t key;
-    int64_t blocks;
+    int32_t blocks;          /* a prompt's blocks: below 2^31 */
     int32_t prev, next;      /* LRU list: head most recent; -1 ends */
-    uint64_t tslot;          /* its table slot (eviction needs no probe) */
+    uint32_t tslot;          /* its table slot (eviction needs no probe) */
 } llm_pc_entry_t;
 
-/* A table slot: the key beside its entry's index, so that a probe reads
- * the table alone. */
+/* A table slot: the low 32 bits of the key's hash (its home slot is
+ * these & mask: tables have at most 2^29 slots) beside its entry's index. */
 typedef struct {
-    uint64_t key;
+    uint32_t h;
     int32_t x;               /* entry index, -1: empty */
 } llm_pc_slot_t;
 
@@ -67,7 +69,7 @@ uint64_t llm_pc_find(const llm_pcache_t *pc, uint64_t key);
 int64_t llm_pc_blocks_at(const llm_pcache_t *pc, uint64_t slot);
 /* Take the entry found at `slot` out of the cache; returns its blocks. */
 int64_t llm_pc_take_at(llm_pcache_t *pc, uint64_t slot);
-/* Put `blocks` (> 0) for `key` at the most recent end; an existing entry
+/* Put `blocks` (> 0, < 2^31) for `key` at the most recent end; an existing entry
  * keeps the larger count. Returns the blocks the cache gained (the caller
  * frees the rest of what it held). When the pool is full and cannot grow
  * (or growing runs out of memory) the least recently used entry is evicted

@@ -50,10 +50,13 @@ static int grow_slots(llm_replica_t *rp)
     int64_t max = rp->llm->spec.max_num_seqs;
     int64_t cap = rp->cap ? 2 * rp->cap : LLM_SLOTS_INITIAL;
     if (cap > max) cap = max;
-    llm_slot_t *slot = realloc(rp->slot, (size_t)cap * sizeof *slot);
+    /* slots aligned to a cache line (realloc does not keep an alignment) */
+    llm_slot_t *slot = aligned_alloc(_Alignof(llm_slot_t), (size_t)cap * sizeof *slot);
     if (!slot) return SIM_ENOMEM;
+    if (rp->slot) memcpy(slot, rp->slot, (size_t)rp->cap * sizeof *slot);
+    free(rp->slot);
     rp->slot = slot;
-    int32_t *heap = realloc(rp->heap, (size_t)cap * sizeof *heap);
+    llm_dec_t *heap = realloc(rp->heap, (size_t)cap * sizeof *heap);
     if (!heap) return SIM_ENOMEM;
     rp->heap = heap;
     int32_t *pre = realloc(rp->pre, (size_t)cap * sizeof *pre);
@@ -118,57 +121,57 @@ size_t llm_sched_bytes(const llm_replica_t *rp)
 
 int64_t llm_sched_blocks_in_use(const llm_replica_t *rp) { return rp->used + rp->pinned; }
 
-/* ---- the decode heap: slot indices by (finish, order) --------------------------- */
+/* ---- the decode heap: by (finish, order) ----------------------------------------- */
 
-static inline bool dec_less(const llm_slot_t *s, int32_t a, int32_t b)
+static inline bool dec_less(const llm_dec_t *a, const llm_dec_t *b)
 {
-    if (s[a].finish != s[b].finish) return s[a].finish < s[b].finish;
-    return s[a].order < s[b].order;
+    if (a->finish != b->finish) return a->finish < b->finish;
+    return a->order < b->order;
 }
 
-static inline void heap_set(llm_replica_t *rp, int64_t i, int32_t x)
+static inline void heap_set(llm_replica_t *rp, int64_t i, llm_dec_t d)
 {
-    rp->heap[i] = x;
-    rp->slot[x].hidx = (int32_t)i;
+    rp->heap[i] = d;
+    rp->slot[d.x].hidx = (int32_t)i;
 }
 
-static void sift_up(llm_replica_t *rp, int64_t i, int32_t x)
+static void sift_up(llm_replica_t *rp, int64_t i, llm_dec_t d)
 {
     while (i > 0) {
         int64_t p = (i - 1) / 2;
-        if (!dec_less(rp->slot, x, rp->heap[p])) break;
+        if (!dec_less(&d, &rp->heap[p])) break;
         heap_set(rp, i, rp->heap[p]);
         i = p;
     }
-    heap_set(rp, i, x);
+    heap_set(rp, i, d);
 }
 
-static void sift_down(llm_replica_t *rp, int64_t i, int32_t x)
+static void sift_down(llm_replica_t *rp, int64_t i, llm_dec_t d)
 {
     int64_t n = rp->ndec;
     for (;;) {
         int64_t l = 2 * i + 1;
         if (l >= n) break;
-        int64_t c = (l + 1 < n && dec_less(rp->slot, rp->heap[l + 1], rp->heap[l])) ? l + 1 : l;
-        if (!dec_less(rp->slot, rp->heap[c], x)) break;
+        int64_t c = (l + 1 < n && dec_less(&rp->heap[l + 1], &rp->heap[l])) ? l + 1 : l;
+        if (!dec_less(&rp->heap[c], &d)) break;
         heap_set(rp, i, rp->heap[c]);
         i = c;
     }
-    heap_set(rp, i, x);
+    heap_set(rp, i, d);
 }
 
 /* The first finish, kept in the replica so that a step's end need not
- * read the heap and a slot (on many replicas, two cache misses a step). */
+ * read the heap (on many replicas, a cache miss a step). */
 static inline void top_update(llm_replica_t *rp)
 {
-    rp->next_finish = rp->ndec ? rp->slot[rp->heap[0]].finish : INT64_MAX;
+    rp->next_finish = rp->ndec ? rp->heap[0].finish : INT64_MAX;
 }
 
 static void heap_remove(llm_replica_t *rp, int64_t i)
 {
-    int32_t last = rp->heap[--rp->ndec];
+    llm_dec_t last = rp->heap[--rp->ndec];
     if (i != rp->ndec) {
-        if (i > 0 && dec_less(rp->slot, last, rp->heap[(i - 1) / 2])) sift_up(rp, i, last);
+        if (i > 0 && dec_less(&last, &rp->heap[(i - 1) / 2])) sift_up(rp, i, last);
         else sift_down(rp, i, last);
     }
     top_update(rp);
@@ -207,16 +210,15 @@ static void take_blocks(llm_replica_t *rp, int64_t n)
 static void release_blocks(llm_replica_t *rp, const llm_slot_t *s, int64_t held, int64_t kv_tokens)
 {
     rp->used -= held;
-    const call_t *c = s->c;
-    if (!rp->llm->spec.enable_prefix_caching || c->prefix_key == 0) return;
+    if (!rp->llm->spec.enable_prefix_caching || s->key == 0) return;
     /* the keyed part: the prompt's full blocks after the shared prefix's
      * (a sequence that computed its own copy of the prefix frees that copy) */
-    int64_t bs = bsize(rp), p0 = c->prefix_tokens / bs;
-    int64_t prompt = c->tokens_in < kv_tokens ? c->tokens_in : kv_tokens;
+    int64_t bs = bsize(rp), p0 = s->p0;
+    int64_t prompt = s->tokens_in < kv_tokens ? s->tokens_in : kv_tokens;
     int64_t full = prompt / bs - p0;
     int64_t beyond = held - (p0 - s->shared);
     if (full > beyond) full = beyond;
-    if (full > 0) llm_pc_put(&rp->pc, c->prefix_key, full);
+    if (full > 0) llm_pc_put(&rp->pc, s->key, full);
 }
 
 /* ---- the running list ---------------------------------------------------------- */
@@ -385,9 +387,12 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load
     else x = (int32_t)rp->fresh++;
     llm_slot_t *s = &rp->slot[x];
     *s = (llm_slot_t){
-        .c = c, .prompt = prompt, .computed = computed, .own = keyed + fresh, .shared = shared,
-        .gen = (int64_t)c->u0, .target = target_of(sp, c), .chunk = chunk, .order = llm->next_order++,
-        .state = LLM_PREFILL, .hidx = -1,
+        .c = c, .first = (sim_time_t)c->v0, .t0 = c->t0, .key = c->prefix_key,
+        .target = (int32_t)target_of(sp, c), .gen = (int32_t)c->u0, .shared = (int32_t)shared,
+        .own = (int32_t)(keyed + fresh), .prompt = (int32_t)prompt, .computed = (int32_t)computed,
+        .chunk = (int32_t)chunk, .p0 = (int32_t)p0,
+        .order = llm->next_order++, .tokens_in = c->tokens_in, .prev = -1, .next = -1, .hidx = -1,
+        .state = LLM_PREFILL,
     };
     c->where = LLM_PREFILL;
     c->hidx = x;
@@ -461,11 +466,17 @@ void llm_sched_cut(llm_replica_t *rp, sim_time_t now)
 }
 
 /* Whole ns of a step of `secs` seconds at the current speed, rounded up
- * (a hair of floating error is not a ns). */
+ * (a hair of floating error is not a ns), at least 1. A span plans each of
+ * its steps with this: ceil() is inline, as a truncation plus one when
+ * there was a fraction (exact for 0 < x <= 2^61; no branch on the
+ * fraction, which is random). */
 static sim_time_t to_ns(const llm_t *llm, double secs)
 {
-    double ns = ceil(secs * 1e9 / llm->speed - 1e-3);
-    return ns < 1 ? 1 : ns > (double)(SIM_TIME_MAX / 4) ? SIM_TIME_MAX / 4 : (sim_time_t)ns;
+    double x = secs * 1e9 / llm->speed - 1e-3;
+    if (!(x > 0)) return 1;
+    if (x > (double)(SIM_TIME_MAX / 4)) return SIM_TIME_MAX / 4;
+    sim_time_t i = (sim_time_t)x;
+    return i + (sim_time_t)((double)i < x);
 }
 
 /* Plan a span of decode-only steps from step 0, begun at `now` with the
@@ -544,8 +555,8 @@ static void step_begin(llm_replica_t *rp)
             }
             if (self) break;   /* it was the last running sequence left to preempt */
             take_blocks(rp, nb);
-            s->own += nb;
-            s->chunk = chunk;
+            s->own += (int32_t)nb;
+            s->chunk = (int32_t)chunk;
             budget -= chunk;
             load.prefill_tokens += chunk;
             load.prefill_prefix += s->computed;
@@ -582,12 +593,14 @@ static void step_begin(llm_replica_t *rp)
     }
 }
 
-/* Record the first token of slot s at `now`. */
-static void first_token(llm_t *llm, call_t *c, sim_time_t now)
+/* Record the first token of slot s at `now` (in the call too: it survives
+ * a preemption there). */
+static void first_token(llm_t *llm, llm_slot_t *s, sim_time_t now)
 {
-    if (c->v0 != 0) return;   /* a preempted sequence had it already */
-    c->v0 = (double)now;
-    int64_t ttft = now - c->t0;
+    if (s->first != 0) return;   /* a preempted sequence had it already */
+    s->first = now;
+    s->c->v0 = (double)now;
+    int64_t ttft = now - s->t0;
     int k = sim_hist_bucket(ttft);
     sim_hist_add_at_(&llm->ttft, k, ttft);
     sim_hist_add_at_(&llm->win_ttft, k, ttft);
@@ -625,12 +638,12 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
     rp->V++;
     call_t *done = NULL, *dtail = NULL;
     while (rp->next_finish <= rp->V) {
-        int32_t x = rp->heap[0];
+        int32_t x = rp->heap[0].x;
         llm_slot_t *s = &rp->slot[x];
         s->gen = s->target;
         call_t *c = s->c;
         if (s->target > 1) {
-            int64_t tpot = (int64_t)llround(((double)now - c->v0) / (double)(s->target - 1));
+            int64_t tpot = (int64_t)llround(((double)now - (double)s->first) / (double)(s->target - 1));
             sim_hist_add(&llm->tpot, tpot);
         }
         llm->st.output_tokens += (uint64_t)s->target;
@@ -655,14 +668,14 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
         llm->win_prompt += (uint64_t)s->chunk;
         s->chunk = 0;
         call_t *c = s->c;
-        int64_t p0 = c->prefix_tokens / bs;
+        int64_t p0 = s->p0;
         if (sp->enable_prefix_caching && rp->pinned == 0 && p0 > 0 && s->shared == 0 && s->computed >= p0 * bs) {
             /* the shared prefix, computed for the first time, is pinned */
             rp->pinned = p0;
             rp->pinned_tokens = p0 * bs;
-            s->own -= p0;
+            s->own -= (int32_t)p0;
             rp->used -= p0;
-            s->shared = p0;
+            s->shared = (int32_t)p0;
         }
         if (s->computed < s->prompt) {
             rp->pre[keep++] = x;
@@ -671,7 +684,7 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
         s->gen++;
         llm->st.generation_tokens++;
         llm->win_gen++;
-        first_token(llm, c, now);
+        first_token(llm, s, now);
         if (s->gen >= s->target) {   /* a one-token answer: leaves now */
             llm->st.output_tokens += (uint64_t)s->target;
             release_blocks(rp, s, s->own, s->computed);
@@ -688,12 +701,12 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
         c->where = LLM_DECODE;
         s->v0 = rp->V;
         s->c0 = s->computed;
-        s->finish = rp->V + (s->target - s->gen);
+        int64_t finish = rp->V + (s->target - s->gen);
         assert(ceil_div(s->c0, bs) - s->shared == s->own);
         rp->phase[bmod(s->v0 - s->c0, bs)]++;
         rp->sum_c0_v0 += s->c0 - s->v0;
-        sift_up(rp, rp->ndec++, x);
-        if (s->finish < rp->next_finish) rp->next_finish = s->finish;
+        sift_up(rp, rp->ndec++, (llm_dec_t){.finish = finish, .order = s->order, .x = x});
+        if (finish < rp->next_finish) rp->next_finish = finish;
     }
     rp->npre = keep;
 

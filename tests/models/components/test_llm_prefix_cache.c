@@ -118,7 +118,7 @@ Test(llm_prefix_cache, random_operations_match_a_brute_force_lru)
         cr_assert_eq(pc.e[x].key, rkey[j]);
         cr_assert_eq(pc.e[x].blocks, rblk[j]);
         cr_assert_eq(pc.table[pc.e[x].tslot].x, x, "the entry knows its table slot");
-        cr_assert_eq(pc.table[pc.e[x].tslot].key, pc.e[x].key);
+        cr_assert_eq(llm_pc_find(&pc, pc.e[x].key), pc.e[x].tslot, "and the table finds it there");
     }
     cr_assert_eq(j, rn);
     llm_pc_fini(&pc);
