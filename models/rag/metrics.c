@@ -95,6 +95,7 @@ static void warmup(sim_t *sim, void *ctx)
     rag->client_retries = 0;
     rag->user_ended = rag->user_success = 0;
     memset(rag->outcome, 0, sizeof rag->outcome);
+    rag->offered_qtok = rag->offered_otok = 0;
     memset(rag->reason, 0, (size_t)NREASONS(rag->ncomp) * sizeof *rag->reason);
     memset(rag->retries, 0, sizeof rag->retries);
     memset(rag->fallbacks, 0, sizeof rag->fallbacks);

@@ -245,6 +245,7 @@ struct rag {
 
     /* since warm-up */
     uint64_t arrivals, outcome[RAG_NOUTCOMES], ungrounded, retrievals, retrievals_empty;
+    double offered_qtok, offered_otok;   /* the arrivals' query (prompt) and output tokens */
     uint64_t *reason;             /* failures by (target, call status), + deadline, + gateway */
     sim_tmean_t latency_s;
     sim_hist_t latency;           /* ns, answered requests (success + degraded) */

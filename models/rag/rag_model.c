@@ -256,6 +256,10 @@ static void m_report(const void *vinst, rs_report_t *rep)
     double answered = (double)(rag->outcome[RAG_OK_SUCCESS] + rag->outcome[RAG_DEGRADED]);
     double span = sim_time_to_s(sim_now(rag->sim) - rag->warmup_end);
     rs_report_add(rep, "summary", "", "arrivals", RS_COUNT, (double)rag->arrivals);
+    if (spec->workload.trace) {   /* what the replay offered: the trace's rows, to compare with the file */
+        rs_report_add(rep, "summary", "", "offered_prompt_tokens", RS_COUNT, rag->offered_qtok);
+        rs_report_add(rep, "summary", "", "offered_output_tokens", RS_COUNT, rag->offered_otok);
+    }
     if (spec->client_retries > 0)   /* arrivals include them: users trying again */
         rs_report_add(rep, "summary", "", "client_retries", RS_COUNT, (double)rag->client_retries);
     for (int o = 0; o < RAG_NOUTCOMES; o++)

@@ -195,6 +195,12 @@ static rag_req_t *new_request(rag_t *rag)
     return r;
 }
 
+/* A drawn token count: at least 1, at most a million. */
+static inline int32_t rag_tokens(double x)
+{
+    return x < 1 ? 1 : x > 1e6 ? 1000000 : (int32_t)llround(x);
+}
+
 void rag_on_arrival(sim_t *sim, void *ctx)
 {
     rag_t *rag = ctx;
@@ -203,11 +209,20 @@ void rag_on_arrival(sim_t *sim, void *ctx)
     if (!r) return;
     r->arrival = sim_now(sim);
     /* demands, from the workload's own streams: every variant sees the same requests */
-    r->key = (uint64_t)sim_dist_sample(&spec->keys, rag->rng_key);
-    double q = sim_dist_sample(&spec->query_tokens, rag->rng_qtok);
-    double o = sim_dist_sample(&spec->output_tokens, rag->rng_otok);
-    r->qtok = q < 1 ? 1 : q > 1e6 ? 1000000 : (int32_t)llround(q);
-    r->otok = o < 1 ? 1 : o > 1e6 ? 1000000 : (int32_t)llround(o);
+    const wl_trace_t *tr = spec->workload.trace;
+    if (tr) {
+        /* a replayed row: its own demands, drawn only where the trace has no column */
+        size_t row = wl_gen_row(&rag->gen);
+        r->key = tr->key ? tr->key[row] : (uint64_t)sim_dist_sample(&spec->keys, rag->rng_key);
+        r->qtok = tr->prompt ? tr->prompt[row] : rag_tokens(sim_dist_sample(&spec->query_tokens, rag->rng_qtok));
+        r->otok = tr->output ? tr->output[row] : rag_tokens(sim_dist_sample(&spec->output_tokens, rag->rng_otok));
+    } else {
+        r->key = (uint64_t)sim_dist_sample(&spec->keys, rag->rng_key);
+        r->qtok = rag_tokens(sim_dist_sample(&spec->query_tokens, rag->rng_qtok));
+        r->otok = rag_tokens(sim_dist_sample(&spec->output_tokens, rag->rng_otok));
+    }
+    rag->offered_qtok += r->qtok;
+    rag->offered_otok += r->otok;
     r->patience = sim_time_from_s(sim_dist_sample(&spec->deadline, rag->rng_deadline));
     r->u_leak = sim_rng_uniform(rag->rng_leak);
     r->share_bits = sim_rng_next(rag->rng_share);
