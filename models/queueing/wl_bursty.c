@@ -129,14 +129,11 @@ int wl_periodic_parse(sim_diag_t *d, sim_cfg_node_t *node, wl_spec_t *spec)
     if (!sim_cfg_expect_map(d, node, "periodic")) return SIM_ECONFIG;
     spec->periodic = true;
     sim_cfg_rate(d, node, "mean", SIM_CFG_REQUIRED | SIM_CFG_POSITIVE, 0, &spec->per_mean);
+    /* a ratio: at most 100%, so the rate never goes negative */
     sim_cfg_ratio(d, node, "amplitude", SIM_CFG_REQUIRED, 0, &spec->per_amp);
-    sim_cfg_duration(d, node, "period", 0 | SIM_CFG_POSITIVE, 24 * SIM_HOUR, &spec->per_period);
+    sim_cfg_duration(d, node, "period", SIM_CFG_POSITIVE, 24 * SIM_HOUR, &spec->per_period);
     sim_cfg_duration(d, node, "peak_at", 0, 0, &spec->per_peak);
     if (d->errors != errs) return SIM_ECONFIG;
-    if (spec->per_amp > 1) {
-        sim_cfg_error(d, sim_cfg_get(node, "amplitude"), "an amplitude above 100%% would make the rate negative at the trough");
-        return SIM_ECONFIG;
-    }
     if (spec->per_mean * (1 + spec->per_amp) > 1e9) {
         sim_cfg_error(d, sim_cfg_get(node, "mean"), "the peak rate is above 1e9/s (one arrival per nanosecond)");
         return SIM_ECONFIG;
