@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/queueing/wl_mix.h"
 #include "models/rag/rag_internal.h"
 #include "sim/error.h"
 
@@ -85,10 +86,13 @@ static int parse_workload(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     }
     if (sim_dist_zipf(&spec->keys, (size_t)distinct, s)) return SIM_ENOMEM;
     sim_cfg_node_t *n;
-    if ((n = sim_cfg_get(wl, "query_tokens"))) sim_dist_parse(d, n, SIM_DIST_NUMBER, &spec->query_tokens);
-    else sim_dist_lognormal(&spec->query_tokens, 40, 0.5);
-    if ((n = sim_cfg_get(wl, "output_tokens"))) sim_dist_parse(d, n, SIM_DIST_NUMBER, &spec->output_tokens);
-    else sim_dist_lognormal(&spec->output_tokens, 200, 0.6);
+    /* token mixes: parametric, or empirical from a trace's column or a histogram */
+    if ((n = sim_cfg_get(wl, "query_tokens"))) {
+        if (wl_mix_parse(d, n, &spec->query_tokens) == SIM_ENOMEM) return SIM_ENOMEM;
+    } else sim_dist_lognormal(&spec->query_tokens, 40, 0.5);
+    if ((n = sim_cfg_get(wl, "output_tokens"))) {
+        if (wl_mix_parse(d, n, &spec->output_tokens) == SIM_ENOMEM) return SIM_ENOMEM;
+    } else sim_dist_lognormal(&spec->output_tokens, 200, 0.6);
     if ((n = sim_cfg_get(wl, "deadline"))) sim_dist_parse(d, n, SIM_DIST_DURATION, &spec->deadline);
     else sim_dist_deterministic(&spec->deadline, 8.0);
     /* users resubmitting what failed: `client_retries: {max: 2, on: [timeout, error], delay: 2s}` */
