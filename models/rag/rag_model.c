@@ -107,7 +107,10 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
 
     /* faults */
     rag_faults_schedule(rag);
-    if (wl_gen_start(&rag->gen, sim, &spec->workload, "workload/arrivals", rag_on_arrival, rag)) goto fail;
+    if (rag_classes_init(rag)) goto fail;
+    if (spec->classes_own ? rag_classes_start(rag) != 0
+                          : wl_gen_start(&rag->gen, sim, &spec->workload, "workload/arrivals", rag_on_arrival, rag) != 0)
+        goto fail;
     if (sim_error(sim)) goto fail;
     return rag;
 fail:
@@ -125,6 +128,7 @@ void rag_destroy(rag_t *rag)
     for (size_t i = 0; i < spec->ndeps; i++) dep_destroy(rag->comp[RAG_FIRST_DEP + i]);
     if (rag->held) gw_fini(&rag->gw);
     free(rag->held);
+    rag_classes_destroy(rag);
     for (size_t i = 0; i < rag->nslabs; i++) free(rag->slabs[i]);
     free(rag->slabs);
     call_pool_fini(&rag->calls);
@@ -288,6 +292,7 @@ static void m_report(const void *vinst, rs_report_t *rep)
     rs_report_add(rep, "summary", "", "llm_input_tokens_mean", RS_NUMBER,
                   rag->llm_calls ? rag->prompt_tokens_sum / (double)rag->llm_calls : NAN);
     rs_report_add(rep, "summary", "", "vectordb_oom_kills", RS_COUNT, (double)v->oom_kills);
+    rag_classes_report(rag, rep);
     if (spec->uses[RAG_LLM]) llm_report(rag->comp[RAG_LLM], rep);
     if (spec->nchanges) {   /* the blast radius of configuration changes */
         double exposed = 0;

@@ -74,8 +74,17 @@ static int parse_workload(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
         sim_cfg_error(d, root, "missing required top-level key 'workload' (e.g. workload: {rate: 50/s})");
         return SIM_ECONFIG;
     }
-    int rc = wl_spec_parse(d, wl, &spec->workload);
-    if (rc == SIM_ENOMEM) return rc;
+    int rc;
+    if (rag_classes_own(wl)) {
+        /* each class has its own arrivals: the workload mapping has none */
+        for (size_t i = 0; i < wl->n; i++)
+            for (const char *const *k = (const char *const[]){"rate", "profile", "periodic", "states", "trace", "arrivals", "batch", NULL}; *k; k++)
+                if (!strcmp(wl->keys[i]->text, *k))
+                    sim_cfg_error(d, wl->keys[i], "the classes have their own arrival processes: '%s' belongs in a class", *k);
+        if (wl_spec_constant(&spec->workload, WL_POISSON, 1)) return SIM_ENOMEM;   /* replaced by the classes' */
+    } else if ((rc = wl_spec_parse(d, wl, &spec->workload)) == SIM_ENOMEM) {
+        return rc;
+    }
     if (wl->kind != SIM_CFG_MAP) return SIM_ECONFIG;
     int64_t distinct = 100000;
     double s = 1.0;
@@ -95,6 +104,7 @@ static int parse_workload(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     } else sim_dist_lognormal(&spec->output_tokens, 200, 0.6);
     if ((n = sim_cfg_get(wl, "deadline"))) sim_dist_parse(d, n, SIM_DIST_DURATION, &spec->deadline);
     else sim_dist_deterministic(&spec->deadline, 8.0);
+    if ((rc = rag_classes_parse(d, wl, spec)) == SIM_ENOMEM) return rc;
     /* users resubmitting what failed: `client_retries: {max: 2, on: [timeout, error], delay: 2s}` */
     sim_dist_deterministic(&spec->client_retry_delay, 1.0);
     sim_cfg_node_t *cr = sim_cfg_get(wl, "client_retries");
@@ -551,6 +561,7 @@ int rag_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc
 
 void rag_spec_fini(rag_spec_t *spec)
 {
+    rag_classes_fini(spec);
     wl_spec_fini(&spec->workload);
     sim_dist_fini(&spec->keys);
     sim_dist_fini(&spec->query_tokens);
