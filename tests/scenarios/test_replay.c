@@ -4,6 +4,8 @@
  * run before it starts: FILE:LINE:COL, exit status 2, nothing written. */
 #include <criterion/criterion.h>
 #include <hdf5.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +56,7 @@ Test(replay, a_bad_row_is_an_input_error, .timeout = 60)
     const char *slash = strrchr(csv, '/');
     char text[1024];
     snprintf(text, sizeof text,
-             "duration: 10s\nworkload:\n  trace: %s\npipeline: {steps: [generate]}\n", slash + 1);
+             "name: t\nduration: 10s\nworkload:\n  trace: %s\npipeline: {steps: [generate]}\n", slash + 1);
     cr_assert_eq(tu_write_file(scen, text), 0);
     const char *argv[] = {RAGSIM_BINARY, "run", scen, "-o", out, NULL};
     tu_run_t r = tu_run(argv);
@@ -66,6 +68,104 @@ Test(replay, a_bad_row_is_an_input_error, .timeout = 60)
     tu_run_free(&r);
     unlink(csv);
     unlink(scen);
+    free(csv);
+    free(scen);
+    free(out);
+}
+
+/* Request classes: the shares, the per-class demands and the per-class
+ * figures add up to the run's (scenarios/class-mix.yaml). */
+Test(replay, class_mix_per_class_figures, .timeout = 300)
+{
+    char *path;
+    const char *sets[] = {"duration=4m", NULL};
+    hid_t f = run_scenario("scenarios/class-mix.yaml", NULL, &path, sets);
+    double all = summary_value(f, 0, "arrivals");
+    double chat = summary_value(f, 0, "arrivals{class=chat}"), rep = summary_value(f, 0, "arrivals{class=report}");
+    cr_assert_eq(chat + rep, all);
+    double p = 0.2, share = rep / all;
+    cr_assert(fabs(share - p) < 4 * sqrt(p * (1 - p) / all), "report share %.4f of %.0f arrivals", share, all);
+    static const char *const oc[] = {"success", "degraded", "timeout", "error", "rejected"};
+    for (int o = 0; o < 5; o++) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "%s{class=chat}", oc[o]);
+        snprintf(b, sizeof b, "%s{class=report}", oc[o]);
+        cr_assert_eq(summary_value(f, 0, a) + summary_value(f, 0, b), summary_value(f, 0, oc[o]), "%s", oc[o]);
+    }
+    /* each class's own output-token mix: lognormal means 150 (chat) and 1200 (report) */
+    double ochat = summary_value(f, 0, "offered_output_tokens{class=chat}") / chat;
+    double orep = summary_value(f, 0, "offered_output_tokens{class=report}") / rep;
+    cr_log_info("class mix: %.0f arrivals, report share %.4f; output tokens per request chat %.1f, report %.1f; "
+                "success chat %.4f report %.4f; p95 chat %.2f s report %.2f s", all, share, ochat, orep,
+                summary_value(f, 0, "success_ratio{class=chat}"), summary_value(f, 0, "success_ratio{class=report}"),
+                summary_value(f, 0, "latency_p95_s{class=chat}"), summary_value(f, 0, "latency_p95_s{class=report}"));
+    cr_assert(fabs(ochat / 150 - 1) < 0.02, "chat output tokens %.1f per request", ochat);
+    cr_assert(fabs(orep / 1200 - 1) < 0.03, "report output tokens %.1f per request", orep);
+    /* the long reports wait longer than the chat's answers */
+    cr_assert_gt(summary_value(f, 0, "latency_p50_s{class=report}"), 3 * summary_value(f, 0, "latency_p50_s{class=chat}"));
+    H5Fclose(f);
+    unlink(path);
+    free(path);
+}
+
+/* A trace's class column gives each row's class exactly; classes with
+ * arrival processes of their own run side by side. */
+Test(replay, classes_from_a_trace_and_of_their_own, .timeout = 120)
+{
+    char *csv = tu_tmp_path("cls-trace", "csv"), *scen = tu_tmp_path("cls-trace", "yaml"), *out = tu_tmp_path("cls", "h5");
+    char *text = malloc(1 << 20);
+    cr_assert_not_null(text);
+    size_t o = (size_t)sprintf(text, "time,class,prompt_tokens\n");
+    int na = 0, nb = 0;
+    for (int i = 0; i < 3000; i++) {   /* every third row is class b */
+        bool b = i % 3 == 2;
+        o += (size_t)sprintf(text + o, "%.3f,%s,%d\n", 0.01 * i, b ? "b" : "a", 10 + i % 7);
+        na += !b;
+        nb += b;
+    }
+    cr_assert_eq(tu_write_file(csv, text), 0);
+    snprintf(text, 1 << 20,
+             "name: t\nduration: 40s\nworkload:\n  trace: %s\n  deadline: 10s\n  classes:\n    a: {}\n    b: {deadline: 20s}\n"
+             "pipeline: {steps: [generate]}\nllm: {replicas: 2}\n", strrchr(csv, '/') + 1);
+    cr_assert_eq(tu_write_file(scen, text), 0);
+    const char *argv[] = {RAGSIM_BINARY, "run", scen, "-q", "-o", out, NULL};
+    tu_run_t r = tu_run(argv);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    cr_assert_eq(summary_value(f, 0, "arrivals{class=a}"), na);
+    cr_assert_eq(summary_value(f, 0, "arrivals{class=b}"), nb);
+    H5Fclose(f);
+    unlink(out);
+    /* own arrival processes: 30/s and an on/off MMPP of mean 10/s */
+    snprintf(text, 1 << 20,
+             "name: t\nduration: 200s\nworkload:\n  classes:\n    steady: {rate: 30/s}\n"
+             "    bursty: {arrivals: mmpp, states: [{rate: 50/s, mean_time: 1s}, {rate: 0/s, mean_time: 4s}]}\n"
+             "pipeline: {steps: [generate]}\nllm: {replicas: 4}\n");
+    cr_assert_eq(tu_write_file(scen, text), 0);
+    r = tu_run(argv);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    double s = summary_value(f, 0, "arrivals{class=steady}"), b = summary_value(f, 0, "arrivals{class=bursty}");
+    cr_log_info("own classes: steady %.0f (6000), bursty %.0f (2000)", s, b);
+    cr_assert(fabs(s - 6000) < 4 * sqrt(6000), "steady %g", s);
+    /* the MMPP's count over 200 s: IDC ~ 1 + 2*1*0.25*2500/(1.25^3*10) = 65, sd ~ sqrt(65*2000) */
+    cr_assert(fabs(b - 2000) < 4 * sqrt(65 * 2000), "bursty %g", b);
+    H5Fclose(f);
+    /* a trace class that 'classes' does not define: an input error */
+    snprintf(text, 1 << 20, "name: t\nduration: 4s\nworkload:\n  trace: %s\n  classes:\n    a: {}\npipeline: {steps: [generate]}\n",
+             strrchr(csv, '/') + 1);
+    cr_assert_eq(tu_write_file(scen, text), 0);
+    r = tu_run(argv);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "rows of class 'b', which 'classes' does not define"), "%s", r.err);
+    tu_run_free(&r);
+    unlink(out);
+    unlink(csv);
+    unlink(scen);
+    free(text);
     free(csv);
     free(scen);
     free(out);
