@@ -2,10 +2,12 @@
 #include "sim/csv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sim/error.h"
 
@@ -79,16 +81,22 @@ int sim_csv_open(sim_csv_t *c, const char *path, sim_diag_t *d)
     memset(c, 0, sizeof *c);
     c->path = path;
     c->next_line = 1;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* O_NONBLOCK: a FIFO given by mistake must not block the open */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         sim_diag_error_at(d, path, 0, 0, "cannot open: %s", strerror(errno));
         return SIM_ECONFIG;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         sim_diag_error_at(d, path, 0, 0, "not a regular file");
-        fclose(f);
+        close(fd);
         return SIM_ECONFIG;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return SIM_ENOMEM;
     }
     if ((size_t)st.st_size > SIM_CSV_MAX_BYTES) {
         sim_diag_error_at(d, path, 0, 0, "the file is larger than %zu bytes", SIM_CSV_MAX_BYTES);

@@ -241,7 +241,6 @@ int wl_trace_parse(sim_diag_t *d, sim_cfg_node_t *node, wl_trace_t *tr)
     if (!tr->path) return SIM_ENOMEM;
     int rc = load(d, tr, cols, colname, unit, origin_first, scale);
     if (rc) {
-        if (rc == SIM_ECONFIG && d->errors == errs) rc = SIM_ECONFIG;
         wl_trace_fini(tr);
         return rc;
     }

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "models/queueing/workload.h"
 #include "sim/error.h"
@@ -217,6 +219,16 @@ Test(workload_trace, a_missing_file_is_reported)
     sim_diag_t d;
     sim_diag_init(&d);
     wl_spec_t w;
+    /* a FIFO is refused at once, not waited on */
+    char *fifo = tu_tmp_path("fifo", "csv"), yaml[4200];
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    snprintf(yaml, sizeof yaml, "workload:\n  trace: %s\n", fifo);
+    cr_assert_neq(parse(yaml, &w, &d), 0);
+    cr_assert(strstr(sim_diag_text(&d), "not a regular file"), "%s", sim_diag_text(&d));
+    unlink(fifo);
+    free(fifo);
+    sim_diag_fini(&d);
+    sim_diag_init(&d);
     cr_assert_neq(parse("workload:\n  trace: no-such-trace.csv\n", &w, &d), 0);
     cr_assert(strstr(sim_diag_text(&d), "scenarios/no-such-trace.csv: error: cannot open"), "%s", sim_diag_text(&d));
     sim_diag_fini(&d);
