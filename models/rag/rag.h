@@ -125,6 +125,8 @@ typedef struct {
     bool async;               /* fire and forget: the request does not wait (a dependency) */
     sim_time_t batch_window;  /* async: items wait at most this long for a batch (0: no batching) */
     int64_t batch_max;        /* async: a batch is sent when it holds this many items */
+    bool has_rtt;             /* network round trip on the edge (`network`, or the top-level default) */
+    sim_dist_t rtt;           /* seconds */
 } rag_edge_spec_t;
 
 /* A request class (a tenant, a product): its share of the workload's
@@ -239,6 +241,7 @@ struct rag {
     embc_t answers;               /* answer cache (cached_answer fallback) */
     bool answers_ok;
     sim_rng_t *rng_retry, *rng_keyword;
+    sim_rng_t *rng_net[RAG_MAX_COMP];   /* network/<component>: the edge's round trips (when configured) */
     uint64_t fallbacks[RAG_MAX_COMP], retries[RAG_MAX_COMP], policy_rejects[RAG_MAX_COMP];
     uint64_t retry_vetoes[RAG_MAX_COMP];               /* retries a budget or throttle refused */
     int64_t *inflight;            /* [k x npods + pod]: attempts the pod issued on edge k, not ended for it */

@@ -67,6 +67,12 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
                 if (strcmp(spec->edge[k].pols[j].type->name, "retry") == 0)
                     rag->retry_on[k] = ((const retry_spec_t *)spec->edge[k].pols[j].spec)->retry_on;
         }
+    for (int k = 0; k < rag->ncomp; k++)
+        if (spec->edge[k].has_rtt) {   /* only then: scenarios without a network draw nothing new */
+            char name[160];
+            snprintf(name, sizeof name, "network/%s", spec->comp_name[k]);
+            if (!(rag->rng_net[k] = sim_stream(sim, name))) goto fail;
+        }
     rag->rng_loss = sim_stream(sim, "faults/packet_loss");
     rag->rng_client_retry = sim_stream(sim, "workload/client_retry");
     rag->rng_share = sim_stream(sim, "workload/call_share");

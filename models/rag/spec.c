@@ -309,8 +309,20 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     spec->edge[RAG_LLM].timeout = 0;
     for (int k = RAG_FIRST_DEP; k < ncomp; k++) spec->edge[k].timeout = 2 * SIM_SEC;
     for (int k = 0; k < ncomp; k++) spec->edge[k].share = 1;
+    /* the network: a round trip on every call edge (`network: {rtt: DIST}`),
+     * replaced per edge by `calls: {X: {network: DIST}}` */
+    sim_cfg_node_t *net = sim_cfg_get(root, "network");
+    if (net && sim_cfg_expect_map(d, net, "network")) {
+        sim_cfg_node_t *rn = sim_cfg_get(net, "rtt");
+        if (!rn) sim_cfg_error(d, net, "missing required key 'rtt' in 'network' (a round-trip time, e.g. {dist: lognormal, mean: 1ms, cv: 0.5})");
+        for (int k = 0; rn && k < ncomp; k++) {
+            if ((rc = sim_dist_parse(d, rn, SIM_DIST_DURATION, &spec->edge[k].rtt)) == SIM_ENOMEM) return rc;
+            if (rc) break;
+            spec->edge[k].has_rtt = true;
+        }
+    }
     sim_cfg_node_t *calls = sim_cfg_get(root, "calls");
-    if (!calls) return 0;
+    if (!calls) return d->errors == errs ? 0 : SIM_ECONFIG;
     if (!sim_cfg_expect_map(d, calls, "calls")) return SIM_ECONFIG;
     const sim_cfg_node_t *seen[RAG_MAX_COMP] = {0};
     for (size_t i = 0; i < calls->n; i++) {
@@ -341,6 +353,13 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
                 return rc;
         }
 #define SRC(key) (sim_cfg_get(e, key) || !pre ? e : pre)
+        sim_cfg_node_t *en = sim_cfg_get(e, "network");
+        if (en) {
+            sim_dist_fini(&es->rtt);
+            es->has_rtt = false;
+            if ((rc = sim_dist_parse(d, en, SIM_DIST_DURATION, &es->rtt)) == SIM_ENOMEM) return rc;
+            es->has_rtt = rc == 0;
+        }
         es->share = 1;
         sim_cfg_ratio(d, e, "share", 0, 1, &es->share);
         if (es->share < 1 && k < RAG_FIRST_DEP)
@@ -574,7 +593,10 @@ void rag_spec_fini(rag_spec_t *spec)
     vdb_spec_fini(&spec->vdb);
     llm_spec_fini(&spec->llm);
     for (size_t i = 0; i < spec->ndeps; i++) dep_spec_fini(&spec->deps[i]);
-    for (int k = 0; k < RAG_MAX_COMP; k++) pol_specs_fini(spec->edge[k].pols, spec->edge[k].npols);
+    for (int k = 0; k < RAG_MAX_COMP; k++) {
+        pol_specs_fini(spec->edge[k].pols, spec->edge[k].npols);
+        sim_dist_fini(&spec->edge[k].rtt);
+    }
     free(spec->deps);
     free(spec->faults);
     free(spec->changes);

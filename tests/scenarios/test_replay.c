@@ -170,3 +170,54 @@ Test(replay, classes_from_a_trace_and_of_their_own, .timeout = 120)
     free(scen);
     free(out);
 }
+
+/* Network round trips on the call edges: a chain of three calls pays three
+ * round trips, exactly (deterministic latencies, one request at a time). */
+static double mean_latency(const char *scen, const char *const *sets)
+{
+    const char *argv[16] = {RAGSIM_BINARY, "run", scen, "-q", "--no-trace", NULL};
+    char *out = tu_tmp_path("net", "h5");
+    size_t n = 3;
+    argv[n++] = "-q";
+    argv[n++] = "-o";
+    argv[n++] = out;
+    for (size_t i = 0; sets && sets[i]; i++) {
+        argv[n++] = "--set";
+        argv[n++] = sets[i];
+    }
+    argv[n] = NULL;
+    tu_run_t r = tu_run(argv);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    double v = summary_value(f, 0, "latency_mean_s");
+    /* every request answered (the one arriving at the end is still in flight) */
+    cr_assert_geq(summary_value(f, 0, "success"), summary_value(f, 0, "arrivals") - 1);
+    H5Fclose(f);
+    unlink(out);
+    free(out);
+    return v;
+}
+
+Test(replay, a_chain_of_calls_pays_its_round_trips, .timeout = 120)
+{
+    char *scen = tu_tmp_path("net", "yaml");
+    cr_assert_eq(tu_write_file(scen,
+                               "name: net\nduration: 100s\nworkload: {arrivals: deterministic, rate: 1/s, deadline: 10s}\n"
+                               "gateway: {replicas: 1, handling: {pre: 2ms, post: 1ms}}\n"
+                               "pipeline: {steps: [a, b, c]}\n"
+                               "dependencies:\n  a: {latency: 10ms}\n  b: {latency: 20ms}\n  c: {latency: 5ms}\n"), 0);
+    double base = mean_latency(scen, NULL);
+    const char *all[] = {"network={rtt: 4ms}", NULL};
+    double net = mean_latency(scen, all);
+    const char *edge[] = {"network={rtt: 4ms}", "calls={b: {network: 30ms}}", NULL};
+    double over = mean_latency(scen, edge);
+    cr_log_info("mean latency: %.6f s without a network, %.6f s with 4 ms round trips, %.6f s with b's at 30 ms",
+                base, net, over);
+    cr_assert_float_eq(base, 0.038, 1e-9);
+    cr_assert_float_eq(net - base, 3 * 0.004, 1e-9);
+    cr_assert_float_eq(over - base, 0.004 + 0.030 + 0.004, 1e-9);
+    unlink(scen);
+    free(scen);
+}
