@@ -41,6 +41,8 @@ const char *call_status_name(call_status_t s);
 enum {
     CALL_F_EMPTY = 1u << 0,        /* retrieval returned no chunks */
     CALL_F_IRRELEVANT = 1u << 1,   /* retrieval returned chunks unrelated to the query */
+    CALL_F_WIRE = 1u << 30,        /* caller's: the request is still on the network, not yet at the component */
+    CALL_F_WIRE_CANCEL = 1u << 31, /* caller's: cancelled while on the network: never delivered */
 };
 
 typedef struct call call_t;

@@ -26,6 +26,28 @@ static void send_event(sim_t *sim, void *obj, uint64_t arg)
     e->rag->ops[e->target]->submit(e->rag->comp[e->target], c);
 }
 
+/* The request of a call reaches the component after its round trip on the
+ * network (the whole round trip is paid before the component sees it: the
+ * caller waits the same, the component works one response leg early). */
+static void net_arrive_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    call_t *c = obj;
+    const rag_edge_t *e = c->edge;
+    bool cancelled = c->flags & CALL_F_WIRE_CANCEL;
+    c->flags &= ~(uint32_t)(CALL_F_WIRE | CALL_F_WIRE_CANCEL);
+    if (cancelled) call_complete(sim, c, CALL_TIMEOUT);   /* its caller is gone: frees it */
+    else e->rag->ops[e->target]->submit(e->rag->comp[e->target], c);
+}
+
+/* Ask the component to cancel a call, or, while it is on the network, make
+ * sure it is never delivered. */
+static inline void cancel_call(rag_t *rag, int target, call_t *c)
+{
+    if (c->flags & CALL_F_WIRE) c->flags |= CALL_F_WIRE_CANCEL;
+    else rag->ops[target]->cancel(rag->comp[target], c);
+}
+
 static void lost_event(sim_t *sim, void *obj, uint64_t arg)
 {
     (void)arg;
@@ -65,7 +87,7 @@ static void cancel_timed_out(sim_t *sim, call_t *c)
 {
     (void)sim;
     const rag_edge_t *e = c->edge;
-    e->rag->ops[e->target]->cancel(e->rag->comp[e->target], c);
+    cancel_call(e->rag, e->target, c);
 }
 
 /* Make the call of one attempt: every call from a request to a component
@@ -137,6 +159,14 @@ static void issue_call(rag_t *rag, rag_req_t *r, int slot, int target)
         if (k > rag->loss_max[target]) sim_schedule_in(sim, delay, lost_event, c, 0);
         else sim_schedule_in(sim, delay, send_event, c, 0);
         return;
+    }
+    if (rag->spec->edge[target].has_rtt) {
+        sim_time_t rtt = sim_time_from_s(sim_dist_sample(&rag->spec->edge[target].rtt, rag->rng_net[target]));
+        if (rtt > 0) {
+            c->flags |= CALL_F_WIRE;
+            sim_schedule_in(sim, rtt, net_arrive_event, c, 0);
+            return;
+        }
     }
     rag->ops[target]->submit(rag->comp[target], c);
 }
@@ -274,7 +304,7 @@ void rag_abandon_calls(rag_t *rag, rag_req_t *r, bool cancel)
         (*rag_inflight(rag, r->slot_target[i], r->replica))--;
         call_abandon(rag->sim, c);
         const rag_edge_t *e = c->edge;
-        if (cancel && rag->ops[e->target]->cancel) rag->ops[e->target]->cancel(rag->comp[e->target], c);
+        if (cancel && rag->ops[e->target]->cancel) cancel_call(rag, e->target, c);
     }
 }
 

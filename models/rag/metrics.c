@@ -44,6 +44,7 @@ void rag_record_request(rag_t *rag, const rag_req_t *r)
     sim_row_i64(t, row, 13, r->prompt_tokens);
     sim_row_i64(t, row, 14, r->replica);
     sim_row_i64(t, row, 15, (int64_t)r->key);
+    if (rag->spec->nclasses) sim_row_str(t, row, 16, rag->spec->classes[r->cls].name);
 }
 
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
@@ -95,6 +96,8 @@ static void warmup(sim_t *sim, void *ctx)
     rag->client_retries = 0;
     rag->user_ended = rag->user_success = 0;
     memset(rag->outcome, 0, sizeof rag->outcome);
+    rag->offered_qtok = rag->offered_otok = 0;
+    rag_classes_reset(rag);
     memset(rag->reason, 0, (size_t)NREASONS(rag->ncomp) * sizeof *rag->reason);
     memset(rag->retries, 0, sizeof rag->retries);
     memset(rag->fallbacks, 0, sizeof rag->fallbacks);
@@ -169,6 +172,7 @@ static int setup_requests_table(rag_t *rag)
     rc |= sim_table_col_i64(t, "prompt_tokens", "1") < 0;
     rc |= sim_table_col_i64(t, "gateway_replica", "1") < 0;
     rc |= sim_table_col_i64(t, "query_key", "1") < 0;
+    if (rag->spec->nclasses) rc |= sim_table_col_str(t, "class", 64) < 0;   /* only with classes: other traces keep their columns */
     return rc ? SIM_ENOMEM : 0;
 }
 

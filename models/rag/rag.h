@@ -125,10 +125,29 @@ typedef struct {
     bool async;               /* fire and forget: the request does not wait (a dependency) */
     sim_time_t batch_window;  /* async: items wait at most this long for a batch (0: no batching) */
     int64_t batch_max;        /* async: a batch is sent when it holds this many items */
+    bool has_rtt;             /* network round trip on the edge (`network`, or the top-level default) */
+    sim_dist_t rtt;           /* seconds */
 } rag_edge_spec_t;
 
+/* A request class (a tenant, a product): its share of the workload's
+ * arrivals or its own arrival process, and its own demands (models/rag/classes.c). */
+#define RAG_MAX_CLASSES 64
+typedef struct {
+    const char *name;
+    double share;                 /* of the workload's arrivals (share mode) */
+    bool own;                     /* its own arrival process (own) */
+    wl_spec_t arrivals;
+    sim_dist_t query_tokens, output_tokens, deadline;
+    bool has_qtok, has_otok, has_deadline;   /* else the workload's */
+} rag_class_t;
+
 typedef struct rag_spec {
-    wl_spec_t workload;
+    wl_spec_t workload;           /* unused (no process) when every class has its own */
+    rag_class_t *classes;
+    size_t nclasses;              /* 0: no classes */
+    bool classes_own;             /* each class has its own arrival process */
+    sim_dist_t class_pick;        /* share mode: the class index, by share */
+    uint8_t trace_class[WL_TRACE_MAX_CLASSES];   /* a trace's class -> class index */
     sim_dist_t keys;              /* Zipf over distinct recurring queries */
     double query_unique;          /* share of one-off queries (a key never drawn again) */
     sim_dist_t query_tokens, output_tokens, deadline;
@@ -223,6 +242,7 @@ struct rag {
     embc_t answers;               /* answer cache (cached_answer fallback) */
     bool answers_ok;
     sim_rng_t *rng_retry, *rng_keyword;
+    sim_rng_t *rng_net[RAG_MAX_COMP];   /* network/<component>: the edge's round trips (when configured) */
     uint64_t fallbacks[RAG_MAX_COMP], retries[RAG_MAX_COMP], policy_rejects[RAG_MAX_COMP];
     uint64_t retry_vetoes[RAG_MAX_COMP];               /* retries a budget or throttle refused */
     int64_t *inflight;            /* [k x npods + pod]: attempts the pod issued on edge k, not ended for it */
@@ -247,6 +267,10 @@ struct rag {
 
     /* since warm-up */
     uint64_t arrivals, outcome[RAG_NOUTCOMES], ungrounded, retrievals, retrievals_empty;
+    double offered_qtok, offered_otok;   /* the arrivals' query (prompt) and output tokens */
+    /* per request class (spec->nclasses), since warm-up */
+    struct rag_class_stats *cls;
+    sim_rng_t *rng_class;         /* workload/class (share mode) */
     uint64_t *reason;             /* failures by (target, call status), + deadline, + gateway */
     sim_tmean_t latency_s;
     sim_hist_t latency;           /* ns, answered requests (success + degraded) */

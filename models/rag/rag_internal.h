@@ -64,6 +64,7 @@ struct rag_req {
     uint32_t gen;               /* the replica's process generation at arrival */
     sim_time_t patience;        /* the client's deadline, from arrival */
     uint8_t client_try;         /* 0: first submission; k: the user's k-th resubmission */
+    uint8_t cls;                /* its request class (0 without classes) */
     uint64_t share_bits;        /* decides which `share` calls it makes */
     double u_leak;              /* drawn at arrival: does its goroutine leak at the deadline? */
     uint64_t id;
@@ -103,6 +104,25 @@ void rag_async_item(rag_t *rag, int target);
 
 /* faults.c */
 void rag_faults_schedule(rag_t *rag);
+
+/* classes.c */
+struct rag_class_stats {
+    uint64_t arrivals, outcome[RAG_NOUTCOMES];
+    sim_hist_t latency;           /* ns, answered requests */
+    double qtok, otok;            /* demanded tokens of its arrivals */
+    wl_gen_t gen;                 /* its own arrival process (classes_own) */
+    rag_t *rag;
+    uint8_t index;
+};
+int rag_classes_parse(sim_diag_t *d, sim_cfg_node_t *wl, rag_spec_t *spec);
+void rag_classes_fini(rag_spec_t *spec);
+bool rag_classes_own(sim_cfg_node_t *wl);   /* the classes have their own arrival processes */
+int rag_classes_init(rag_t *rag);        /* stats and streams */
+int rag_classes_start(rag_t *rag);       /* the classes' own arrivals */
+void rag_classes_destroy(rag_t *rag);
+void rag_classes_reset(rag_t *rag);      /* at warm-up */
+void rag_classes_report(const rag_t *rag, rs_report_t *rep);
+void rag_arrive(rag_t *rag, int cls, size_t row);   /* request.c: one arrival of class cls */
 
 /* metrics.c */
 int rag_metrics_init(rag_t *rag);

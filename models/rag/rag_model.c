@@ -68,6 +68,12 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
                 if (strcmp(spec->edge[k].pols[j].type->name, "retry") == 0)
                     rag->retry_on[k] = ((const retry_spec_t *)spec->edge[k].pols[j].spec)->retry_on;
         }
+    for (int k = 0; k < rag->ncomp; k++)
+        if (spec->edge[k].has_rtt) {   /* only then: scenarios without a network draw nothing new */
+            char name[160];
+            snprintf(name, sizeof name, "network/%s", spec->comp_name[k]);
+            if (!(rag->rng_net[k] = sim_stream(sim, name))) goto fail;
+        }
     rag->rng_loss = sim_stream(sim, "faults/packet_loss");
     rag->rng_client_retry = sim_stream(sim, "workload/client_retry");
     rag->rng_share = sim_stream(sim, "workload/call_share");
@@ -108,7 +114,10 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
 
     /* faults */
     rag_faults_schedule(rag);
-    if (wl_gen_start(&rag->gen, sim, &spec->workload, "workload/arrivals", rag_on_arrival, rag)) goto fail;
+    if (rag_classes_init(rag)) goto fail;
+    if (spec->classes_own ? rag_classes_start(rag) != 0
+                          : wl_gen_start(&rag->gen, sim, &spec->workload, "workload/arrivals", rag_on_arrival, rag) != 0)
+        goto fail;
     if (sim_error(sim)) goto fail;
     return rag;
 fail:
@@ -126,6 +135,7 @@ void rag_destroy(rag_t *rag)
     for (size_t i = 0; i < spec->ndeps; i++) dep_destroy(rag->comp[RAG_FIRST_DEP + i]);
     if (rag->held) gw_fini(&rag->gw);
     free(rag->held);
+    rag_classes_destroy(rag);
     for (size_t i = 0; i < rag->nslabs; i++) free(rag->slabs[i]);
     free(rag->slabs);
     call_pool_fini(&rag->calls);
@@ -257,6 +267,10 @@ static void m_report(const void *vinst, rs_report_t *rep)
     double answered = (double)(rag->outcome[RAG_OK_SUCCESS] + rag->outcome[RAG_DEGRADED]);
     double span = sim_time_to_s(sim_now(rag->sim) - rag->warmup_end);
     rs_report_add(rep, "summary", "", "arrivals", RS_COUNT, (double)rag->arrivals);
+    if (spec->workload.trace) {   /* what the replay offered: the trace's rows, to compare with the file */
+        rs_report_add(rep, "summary", "", "offered_prompt_tokens", RS_COUNT, rag->offered_qtok);
+        rs_report_add(rep, "summary", "", "offered_output_tokens", RS_COUNT, rag->offered_otok);
+    }
     if (spec->client_retries > 0)   /* arrivals include them: users trying again */
         rs_report_add(rep, "summary", "", "client_retries", RS_COUNT, (double)rag->client_retries);
     for (int o = 0; o < RAG_NOUTCOMES; o++)
@@ -285,6 +299,7 @@ static void m_report(const void *vinst, rs_report_t *rep)
     rs_report_add(rep, "summary", "", "llm_input_tokens_mean", RS_NUMBER,
                   rag->llm_calls ? rag->prompt_tokens_sum / (double)rag->llm_calls : NAN);
     rs_report_add(rep, "summary", "", "vectordb_oom_kills", RS_COUNT, (double)v->oom_kills);
+    rag_classes_report(rag, rep);
     if (spec->uses[RAG_LLM]) llm_report(rag->comp[RAG_LLM], rep);
     if (spec->nchanges) {   /* the blast radius of configuration changes */
         double exposed = 0;

@@ -60,6 +60,7 @@ void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
     clear_deadline(rag, r);
     rag->outcome[o]++;
     rag->win_outcome[o]++;
+    if (rag->spec->nclasses) rag->cls[r->cls].outcome[o]++;
     if (reason >= 0) rag->reason[reason]++;
     if (!(rag->spec->client_retries > 0 && maybe_client_retry(rag, r, o))) {   /* the user's request ends */
         rag->user_ended++;
@@ -69,6 +70,7 @@ void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
         sim_time_t lat = r->ended - r->arrival;
         sim_tmean_add(&rag->latency_s, lat);
         sim_hist_add2(&rag->latency, &rag->win_latency, lat);
+        if (rag->spec->nclasses) sim_hist_add(&rag->cls[r->cls].latency, lat);
         rag->win_answers++;
         if (r->flags & RQ_UNGROUNDED) {
             rag->ungrounded++;
@@ -195,27 +197,75 @@ static rag_req_t *new_request(rag_t *rag)
     return r;
 }
 
-void rag_on_arrival(sim_t *sim, void *ctx)
+/* A drawn token count: at least 1, at most a million. */
+static inline int32_t rag_tokens(double x)
 {
-    rag_t *rag = ctx;
+    return x < 1 ? 1 : x > 1e6 ? 1000000 : (int32_t)llround(x);
+}
+
+/* A query key: a Zipf draw over the recurring questions, or, for a share
+ * `unique` of requests, a one-off question's key of its own above the Zipf
+ * range (its own stream, so the Zipf draws are the same with or without
+ * one-offs). */
+static uint64_t draw_key(rag_t *rag, const rag_spec_t *spec)
+{
+    uint64_t key = (uint64_t)sim_dist_sample(&spec->keys, rag->rng_key);
+    if (spec->query_unique > 0 && sim_rng_uniform(rag->rng_unique) < spec->query_unique)
+        key = ((uint64_t)1 << 62) + rag->next_unique_key++;
+    return key;
+}
+
+void rag_arrive(rag_t *rag, int cls, size_t row)
+{
+    sim_t *sim = rag->sim;
     const rag_spec_t *spec = rag->spec;
     rag_req_t *r = new_request(rag);
     if (!r) return;
     r->arrival = sim_now(sim);
+    r->cls = (uint8_t)cls;
+    /* a class's own demands, else the workload's */
+    const rag_class_t *c = spec->nclasses ? &spec->classes[cls] : NULL;
+    const sim_dist_t *qd = c && c->has_qtok ? &c->query_tokens : &spec->query_tokens;
+    const sim_dist_t *od = c && c->has_otok ? &c->output_tokens : &spec->output_tokens;
+    const sim_dist_t *dd = c && c->has_deadline ? &c->deadline : &spec->deadline;
     /* demands, from the workload's own streams: every variant sees the same requests */
-    r->key = (uint64_t)sim_dist_sample(&spec->keys, rag->rng_key);
-    /* A one-off question gets a key of its own, above the Zipf range; its own
-     * stream, so the Zipf draws are the same with or without one-offs. */
-    if (spec->query_unique > 0 && sim_rng_uniform(rag->rng_unique) < spec->query_unique)
-        r->key = ((uint64_t)1 << 62) + rag->next_unique_key++;
-    double q = sim_dist_sample(&spec->query_tokens, rag->rng_qtok);
-    double o = sim_dist_sample(&spec->output_tokens, rag->rng_otok);
-    r->qtok = q < 1 ? 1 : q > 1e6 ? 1000000 : (int32_t)llround(q);
-    r->otok = o < 1 ? 1 : o > 1e6 ? 1000000 : (int32_t)llround(o);
-    r->patience = sim_time_from_s(sim_dist_sample(&spec->deadline, rag->rng_deadline));
+    const wl_trace_t *tr = c && c->own ? c->arrivals.trace : spec->workload.trace;
+    if (tr) {
+        /* a replayed row: its own demands, drawn only where the trace has no column */
+        r->key = tr->key ? tr->key[row] : draw_key(rag, spec);
+        r->qtok = tr->prompt ? tr->prompt[row] : rag_tokens(sim_dist_sample(qd, rag->rng_qtok));
+        r->otok = tr->output ? tr->output[row] : rag_tokens(sim_dist_sample(od, rag->rng_otok));
+    } else {
+        r->key = draw_key(rag, spec);
+        r->qtok = rag_tokens(sim_dist_sample(qd, rag->rng_qtok));
+        r->otok = rag_tokens(sim_dist_sample(od, rag->rng_otok));
+    }
+    rag->offered_qtok += r->qtok;
+    rag->offered_otok += r->otok;
+    r->patience = sim_time_from_s(sim_dist_sample(dd, rag->rng_deadline));
     r->u_leak = sim_rng_uniform(rag->rng_leak);
     r->share_bits = sim_rng_next(rag->rng_share);
+    if (c) {
+        rag->cls[cls].arrivals++;
+        rag->cls[cls].qtok += r->qtok;
+        rag->cls[cls].otok += r->otok;
+    }
     admit_request(rag, r);
+}
+
+void rag_on_arrival(sim_t *sim, void *ctx)
+{
+    (void)sim;
+    rag_t *rag = ctx;
+    const rag_spec_t *spec = rag->spec;
+    size_t row = wl_gen_row(&rag->gen);
+    int cls = 0;
+    if (spec->nclasses) {
+        const wl_trace_t *tr = spec->workload.trace;
+        if (tr && tr->cls) cls = spec->trace_class[tr->cls[row]];   /* the row names it */
+        else cls = (int)sim_dist_sample(&spec->class_pick, rag->rng_class);   /* by share */
+    }
+    rag_arrive(rag, cls, row);
 }
 
 /* A user resubmits a request that failed: the same order (demands,
@@ -242,6 +292,7 @@ static bool maybe_client_retry(rag_t *rag, const rag_req_t *r, rag_outcome_t o)
     n->patience = r->patience;
     n->u_leak = r->u_leak;
     n->share_bits = r->share_bits;
+    n->cls = r->cls;
     n->client_try = (uint8_t)(r->client_try + 1);
     double dly = sim_dist_sample(&spec->client_retry_delay, rag->rng_client_retry);
     sim_schedule_in(rag->sim, sim_time_from_s(dly), client_retry_event, n, (uint64_t)(uintptr_t)rag);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/queueing/wl_mix.h"
 #include "models/rag/rag_internal.h"
 #include "sim/error.h"
 
@@ -73,8 +74,17 @@ static int parse_workload(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
         sim_cfg_error(d, root, "missing required top-level key 'workload' (e.g. workload: {rate: 50/s})");
         return SIM_ECONFIG;
     }
-    int rc = wl_spec_parse(d, wl, &spec->workload);
-    if (rc == SIM_ENOMEM) return rc;
+    int rc;
+    if (rag_classes_own(wl)) {
+        /* each class has its own arrivals: the workload mapping has none */
+        for (size_t i = 0; i < wl->n; i++)
+            for (const char *const *k = (const char *const[]){"rate", "profile", "periodic", "states", "trace", "arrivals", "batch", NULL}; *k; k++)
+                if (!strcmp(wl->keys[i]->text, *k))
+                    sim_cfg_error(d, wl->keys[i], "the classes have their own arrival processes: '%s' belongs in a class", *k);
+        if (wl_spec_constant(&spec->workload, WL_POISSON, 1)) return SIM_ENOMEM;   /* replaced by the classes' */
+    } else if ((rc = wl_spec_parse(d, wl, &spec->workload)) == SIM_ENOMEM) {
+        return rc;
+    }
     if (wl->kind != SIM_CFG_MAP) return SIM_ECONFIG;
     /* The query mix: a share of one-off questions (asked once, never again)
      * and a Zipf head of recurring ones. The defaults give an exact-repeat
@@ -92,12 +102,16 @@ static int parse_workload(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     }
     if (sim_dist_zipf(&spec->keys, (size_t)distinct, s)) return SIM_ENOMEM;
     sim_cfg_node_t *n;
-    if ((n = sim_cfg_get(wl, "query_tokens"))) sim_dist_parse(d, n, SIM_DIST_NUMBER, &spec->query_tokens);
-    else sim_dist_lognormal(&spec->query_tokens, 40, 0.5);
-    if ((n = sim_cfg_get(wl, "output_tokens"))) sim_dist_parse(d, n, SIM_DIST_NUMBER, &spec->output_tokens);
-    else sim_dist_lognormal(&spec->output_tokens, 200, 0.6);
+    /* token mixes: parametric, or empirical from a trace's column or a histogram */
+    if ((n = sim_cfg_get(wl, "query_tokens"))) {
+        if (wl_mix_parse(d, n, &spec->query_tokens) == SIM_ENOMEM) return SIM_ENOMEM;
+    } else sim_dist_lognormal(&spec->query_tokens, 40, 0.5);
+    if ((n = sim_cfg_get(wl, "output_tokens"))) {
+        if (wl_mix_parse(d, n, &spec->output_tokens) == SIM_ENOMEM) return SIM_ENOMEM;
+    } else sim_dist_lognormal(&spec->output_tokens, 200, 0.6);
     if ((n = sim_cfg_get(wl, "deadline"))) sim_dist_parse(d, n, SIM_DIST_DURATION, &spec->deadline);
     else sim_dist_deterministic(&spec->deadline, 8.0);
+    if ((rc = rag_classes_parse(d, wl, spec)) == SIM_ENOMEM) return rc;
     /* users resubmitting what failed: `client_retries: {max: 2, on: [timeout, error], delay: 2s}` */
     sim_dist_deterministic(&spec->client_retry_delay, 1.0);
     sim_cfg_node_t *cr = sim_cfg_get(wl, "client_retries");
@@ -302,8 +316,20 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
     spec->edge[RAG_LLM].timeout = 0;
     for (int k = RAG_FIRST_DEP; k < ncomp; k++) spec->edge[k].timeout = 2 * SIM_SEC;
     for (int k = 0; k < ncomp; k++) spec->edge[k].share = 1;
+    /* the network: a round trip on every call edge (`network: {rtt: DIST}`),
+     * replaced per edge by `calls: {X: {network: DIST}}` */
+    sim_cfg_node_t *net = sim_cfg_get(root, "network");
+    if (net && sim_cfg_expect_map(d, net, "network")) {
+        sim_cfg_node_t *rn = sim_cfg_get(net, "rtt");
+        if (!rn) sim_cfg_error(d, net, "missing required key 'rtt' in 'network' (a round-trip time, e.g. {dist: lognormal, mean: 1ms, cv: 0.5})");
+        for (int k = 0; rn && k < ncomp; k++) {
+            if ((rc = sim_dist_parse(d, rn, SIM_DIST_DURATION, &spec->edge[k].rtt)) == SIM_ENOMEM) return rc;
+            if (rc) break;
+            spec->edge[k].has_rtt = true;
+        }
+    }
     sim_cfg_node_t *calls = sim_cfg_get(root, "calls");
-    if (!calls) return 0;
+    if (!calls) return d->errors == errs ? 0 : SIM_ECONFIG;
     if (!sim_cfg_expect_map(d, calls, "calls")) return SIM_ECONFIG;
     const sim_cfg_node_t *seen[RAG_MAX_COMP] = {0};
     for (size_t i = 0; i < calls->n; i++) {
@@ -334,6 +360,13 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
                 return rc;
         }
 #define SRC(key) (sim_cfg_get(e, key) || !pre ? e : pre)
+        sim_cfg_node_t *en = sim_cfg_get(e, "network");
+        if (en) {
+            sim_dist_fini(&es->rtt);
+            es->has_rtt = false;
+            if ((rc = sim_dist_parse(d, en, SIM_DIST_DURATION, &es->rtt)) == SIM_ENOMEM) return rc;
+            es->has_rtt = rc == 0;
+        }
         es->share = 1;
         sim_cfg_ratio(d, e, "share", 0, 1, &es->share);
         if (es->share < 1 && k < RAG_FIRST_DEP)
@@ -554,6 +587,7 @@ int rag_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc
 
 void rag_spec_fini(rag_spec_t *spec)
 {
+    rag_classes_fini(spec);
     wl_spec_fini(&spec->workload);
     sim_dist_fini(&spec->keys);
     sim_dist_fini(&spec->query_tokens);
@@ -566,7 +600,10 @@ void rag_spec_fini(rag_spec_t *spec)
     vdb_spec_fini(&spec->vdb);
     llm_spec_fini(&spec->llm);
     for (size_t i = 0; i < spec->ndeps; i++) dep_spec_fini(&spec->deps[i]);
-    for (int k = 0; k < RAG_MAX_COMP; k++) pol_specs_fini(spec->edge[k].pols, spec->edge[k].npols);
+    for (int k = 0; k < RAG_MAX_COMP; k++) {
+        pol_specs_fini(spec->edge[k].pols, spec->edge[k].npols);
+        sim_dist_fini(&spec->edge[k].rtt);
+    }
     free(spec->deps);
     free(spec->faults);
     free(spec->changes);

@@ -148,7 +148,7 @@ Test(workload, same_seed_same_arrivals_and_replications_differ)
 Test(workload, errors_name_position_and_problem)
 {
     expect_error("workload:\n  rate: 800\n", "rate", 2, 9);
-    expect_error("workload:\n  rate: 5/s\n  profile: [{rate: 5/s}]\n", "either 'rate' or 'profile'", 3, 12);
+    expect_error("workload:\n  rate: 5/s\n  profile: [{rate: 5/s}]\n", "not both 'rate' and 'profile'", 3, 12);
     expect_error("workload:\n  arrivals: poison\n  rate: 5/s\n", "did you mean 'poisson'", 2, 13);
     expect_error("workload:\n  profile:\n    - {rate: 5/s}\n    - {rate: 6/s}\n", "missing required key 'for'", 3, 7);
     expect_error("workload:\n  profile:\n    - {for: 1s, from: 5/s}\n", "'from' and 'to'", 3, 7);
