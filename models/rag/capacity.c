@@ -58,6 +58,16 @@ static void row(rag_cap_row_t *r, const char *name, const char *unit, double cap
     r->utilisation = cap > 0 ? offered / cap : offered > 0 ? INFINITY : 0;
 }
 
+/* An autoscaled replica set: its capacity counted at max_replicas, and a
+ * note of the capacity at the starting count. */
+static void autoscaled(rag_cap_row_t *r, const rset_spec_t *rs)
+{
+    if (!rs->hpa.enabled) return;
+    double start = r->capacity * (double)rs->replicas / (double)rs->slots;
+    snprintf(r->note, sizeof r->note, " (autoscaled %lld..%lld replicas: %.4g at the starting %lld)",
+             (long long)rs->hpa.min_replicas, (long long)rs->hpa.max_replicas, start, (long long)rs->replicas);
+}
+
 int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
 {
     bool called[RAG_MAX_COMP];
@@ -78,8 +88,9 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
             row(&rows[n++], s->comp_name[k], "calls/s", (double)(e->replicas * e->concurrency) * B / batch, offered);
         } else if (k == RAG_VECTORDB) {
             double t = vdb_query_time(&s->vdb, s->top_k);
-            row(&rows[n++], s->comp_name[k], "queries/s", (double)(s->vdb.rs.replicas * s->vdb.rs.servers) / t,
-                offered);
+            rag_cap_row_t *r = &rows[n++];
+            row(r, s->comp_name[k], "queries/s", (double)(s->vdb.rs.slots * s->vdb.rs.servers) / t, offered);
+            autoscaled(r, &s->vdb.rs);
         } else if (k == RAG_LLM) {
             const llm_spec_t *sp = &s->llm;
             llm_cap_query_t q = {0};
@@ -105,8 +116,10 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
         } else {
             const dep_spec_t *dp = &s->deps[k - RAG_FIRST_DEP];
             double lat = sim_dist_mean(&dp->latency);
-            row(&rows[n++], s->comp_name[k], "calls/s",
-                lat > 0 ? (double)(dp->rs.replicas * dp->rs.servers) / lat : INFINITY, offered);
+            rag_cap_row_t *r = &rows[n++];
+            row(r, s->comp_name[k], "calls/s", lat > 0 ? (double)(dp->rs.slots * dp->rs.servers) / lat : INFINITY,
+                offered);
+            autoscaled(r, &dp->rs);
         }
     }
     return n;
@@ -165,7 +178,7 @@ int rag_capacity_print(const rag_spec_t *s, FILE *out)
         if (r->bound)
             fprintf(out, " (%s requests/s against %s; a replica is limited by %s)", fig(a, sizeof a, r->req_offered),
                     fig(b, sizeof b, r->req_capacity), r->bound);
-        fprintf(out, "\n");
+        fprintf(out, "%s\n", r->note);
     }
     int warns = 0;
     for (int i = 0; i < n; i++) {

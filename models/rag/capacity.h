@@ -14,6 +14,9 @@
  *                token mix (models/components/llm/capacity.h), in requests/s
  *                and prompt tokens/s computed.
  *   dependency   replicas x concurrency / mean latency.
+ * An autoscaled component (`autoscale`) is counted at its max_replicas
+ * (the note gives its capacity at the starting count): the warning is for a
+ * peak no scale-out can serve; the autoscaler's lag is for `ragsim run`.
  * Offered load: the peak arrival rate x the call's share (edge `share`), on
  * components the pipeline calls; resubmissions, retries and fallback calls
  * are not counted (they only add load). */
@@ -33,6 +36,7 @@ typedef struct {
     double req_capacity;    /* llm: requests/s (others: = capacity) */
     double req_offered;     /* llm: requests/s at the peak */
     const char *bound;      /* llm: what limits a replica (llm_cap_bound_name), else NULL */
+    char note[96];          /* autoscaled: the capacity at the starting count ("" otherwise) */
 } rag_cap_row_t;
 
 /* The peak of the workload's rate profile: its rate (per second) and the
