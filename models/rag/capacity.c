@@ -104,7 +104,8 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
             llm_cap_t c;
             int rc = llm_capacity(sp, &st, &q, &c);
             llm_steptime_fini(&st);
-            double R = (double)sp->replicas;
+            double R = (double)(sp->autoscale.enabled && sp->autoscale.max_replicas > sp->replicas
+                                     ? sp->autoscale.max_replicas : sp->replicas);
             double computed = q.prompt_tokens - q.cached_tokens;
             rag_cap_row_t *r = &rows[n++];
             if (rc != 0) c = (llm_cap_t){0};
@@ -113,6 +114,10 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
             r->req_offered = offered;
             r->utilisation = r->req_capacity > 0 ? offered / r->req_capacity : INFINITY;
             r->bound = rc == 0 ? llm_cap_bound_name(c.bound) : NULL;
+            if (sp->autoscale.enabled)
+                snprintf(r->note, sizeof r->note, " (autoscaled %lld..%lld replicas: %.4g at the starting %lld)",
+                         (long long)sp->autoscale.min_replicas, (long long)sp->autoscale.max_replicas,
+                         r->capacity * (double)sp->replicas / R, (long long)sp->replicas);
         } else {
             const dep_spec_t *dp = &s->deps[k - RAG_FIRST_DEP];
             double lat = sim_dist_mean(&dp->latency);

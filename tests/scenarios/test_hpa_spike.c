@@ -95,3 +95,48 @@ Test(hpa_spike, a_spike_that_outruns_it)
     unlink(path);
     free(path);
 }
+
+Test(hpa_spike, llm_replicas_load_their_weights_before_they_count)
+{
+    /* one H100 replica of Llama-3-8B; at 2:00 the rate goes 5/s -> 20/s;
+     * autoscaled on sequences in flight (target 64 per replica), weights
+     * load for 60 s */
+    char *scen = tu_tmp_path("llm-hpa", ".yaml");
+    cr_assert_eq(tu_write_file(scen, "name: llm-hpa\nduration: 5m\nsample_interval: 5s\nworkload:\n  profile:\n"
+                                     "    - {for: 2m, rate: 5/s}\n    - {rate: 20/s}\n  deadline: 60s\n"
+                                     "pipeline:\n  steps: [embed, retrieve, generate]\ncalls:\n  generate: {timeout: 60s}\n"
+                                     "llm:\n  replicas: 1\n  hardware: {gpu: h100-sxm, model: Meta-Llama-3-8B, tp: 1}\n"
+                                     "  startup: 60s\n"
+                                     "  autoscale: {min_replicas: 1, max_replicas: 4, metric: inflight, target: 64}\n"),
+                 0);
+    char *out = tu_tmp_path("llm-hpa", ".h5");
+    const char *argv[] = {RAGSIM_BINARY, "run", scen, "-q", "-o", out, NULL};
+    tu_run_t r = tu_run(argv);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    evrow_t *ev;
+    size_t n = events(f, "/runs/default/rep000", &ev);
+    size_t k = next_event(ev, n, 0, "scale_up");
+    cr_assert_lt(k, n);
+    cr_assert_str_eq(ev[k].source, "llm");
+    cr_assert_float_eq(ev[k].time, 135.0, 1e-9, "the first sync after the step at 120 s");
+    cr_assert_eq(ev[k].value, 2);
+    size_t rd = next_event(ev, n, k + 1, "replica_ready");
+    cr_assert_lt(rd, n);
+    cr_assert_str_eq(ev[rd].source, "llm/1");
+    cr_assert_float_eq(ev[rd].time, 195.0, 1e-9, "ready after loading its weights (startup 60 s)");
+    series_t want = series(f, "/runs/default/rep000", "llm_replicas_desired");
+    series_t up = series(f, "/runs/default/rep000", "llm_replicas_up");
+    cr_assert_eq(want.v[150 / 5], 2);
+    cr_assert_eq(up.v[150 / 5], 1, "wanted, loading, not counted");
+    free(want.v);
+    free(up.v);
+    free(ev);
+    H5Fclose(f);
+    unlink(out);
+    unlink(scen);
+    free(out);
+    free(scen);
+}

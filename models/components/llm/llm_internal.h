@@ -38,6 +38,7 @@ struct llm_replica {
     llm_t *llm;
     int idx;
     bool up;
+    bool active;                /* wanted (autoscaling): up, loading or restarting; false: an empty slot or draining */
 
     llm_slot_t *slot;           /* cap slots (grown up to max_num_seqs) */
     int64_t cap;                /* slots, heap and pre entries allocated */
