@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "cli/bench.h"
+#include "cli/fit.h"
+#include "cli/init.h"
 #include "cli/llm.h"
 #include "cli/vectordb.h"
 #include "cli/sweep_cli.h"
@@ -32,6 +34,10 @@ static const char usage[] =
     "                                  model (see ragsim llm --help, docs/llm-validation.md)\n"
     "  ragsim llm capacity SCENARIO.yaml | --gpu G --model M --prompt P --output O [--ttft D] [--tpot D]\n"
     "                                  load one LLM replica sustains for a token mix, before any run\n"
+    "  ragsim init SCENARIO.yaml       a commented starting scenario of a RAG service\n"
+    "  ragsim fit SAMPLES.csv [--column C] [--unit ms] | --histogram BUCKETS.csv [--unit s]\n"
+    "                                  a scenario's dist: mapping fitted to measured latencies\n"
+    "                                  or Prometheus buckets (see ragsim fit --help)\n"
     "  ragsim report OUT.h5 [-o DIR]   figures and an HTML page of a trace (Python;\n"
     "                                  see docs/analysis.md and ragsim report --help)\n"
     "  ragsim --help | --version\n"
@@ -251,6 +257,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "llm") == 0) return llm_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "vectordb") == 0) return vectordb_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
-    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, bench, llm; see ragsim --help)\n", cmd);
+    if (strcmp(cmd, "fit") == 0) return fit_main(argc - 1, argv + 1, stdout, stderr);
+    if (strcmp(cmd, "init") == 0) return init_main(argc - 1, argv + 1, stdout, stderr);
+    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, bench, llm, fit, init; see ragsim --help)\n", cmd);
     return 2;
 }

@@ -164,6 +164,33 @@ def default_specs() -> List[FigureSpec]:
                    "Memory of the largest vector-DB replica (base + index + queued queries x per-query buffers; "
                    "0 while killed) and the container limit at which the OOM killer ends it.",
                    limit=Limit("memory limit", ("vectordb", "memory", "limit"), units.parse_size)),
+        FigureSpec("llm_queue", "LLM sequences running and waiting", "sequences", "count",
+                   [Curve("running", "llm_num_requests_running"), Curve("waiting", "llm_num_requests_waiting")],
+                   "Sequences running (prefill or decode) and waiting (queued or preempted) on all LLM replicas "
+                   "(vLLM's num_requests_running and num_requests_waiting). A waiting line that climbs and does not "
+                   "come back is an LLM offered more than it sustains (`ragsim validate` prints its capacity)."),
+        FigureSpec("llm_ttft", "LLM time to first token p95", "TTFT p95", "s",
+                   [Curve("TTFT p95", "llm_time_to_first_token_p95_seconds")],
+                   "95th percentile of the time to first token of the first tokens produced in each interval."),
+        FigureSpec("llm_kv", "LLM KV-cache usage", "KV blocks in use / pool", "1",
+                   [Curve("fullest replica", "llm_kv_cache_usage_ratio")],
+                   "KV blocks in use over the KV pool of the fullest replica; at 1 vLLM preempts sequences."),
+        FigureSpec("embedder_queue", "Embedder calls waiting", "calls waiting", "count",
+                   [Curve("waiting for a batch", "embedder_queue_length")],
+                   "Calls waiting for a batch on all embedder replicas, at each sample time."),
+        FigureSpec("vectordb_load", "Vector-DB CPU and queue", "busy threads / threads", "1",
+                   [Curve("CPU utilisation (mean over replicas)", "vectordb_cpu_utilization_ratio")],
+                   "Busy worker threads over threads, averaged over the interval and the live replicas; at 1 the "
+                   "vector DB is saturated and its queue (next figure) grows."),
+        FigureSpec("vectordb_queue", "Vector-DB queries waiting", "queries waiting", "count",
+                   [Curve("waiting", "vectordb_queue_length")],
+                   "Queries waiting for a worker thread, all vector-DB replicas."),
+        FigureSpec("replicas", "Replicas ready and wanted", "replicas", "count",
+                   [Curve("vector DB ready", "replicas_up{component=vectordb}"),
+                    Curve("vector DB wanted (autoscaler)", "vectordb_replicas_desired"),
+                    Curve("LLM ready", "llm_replicas_up"), Curve("embedder ready", "embedder_replicas_up")],
+                   "Replicas ready (in the load balancer) and, for an autoscaled component, the count its "
+                   "autoscaler wants: the gap between them is the start-up of new replicas."),
         FigureSpec("leases", "etcd leases in use", "leases in use", "count",
                    [Curve("leases in use", "etcd_leases_in_use")],
                    "Leases granted and not yet revoked or expired, at each sample time.",

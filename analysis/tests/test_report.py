@@ -241,3 +241,18 @@ def test_cli_report_replaces_only_regular_files_that_are_not_the_trace(run_trace
     os.link(run_trace, d / "report.html")
     p = _py("report", run_trace, "-o", d)
     assert p.returncode == 2 and "the same file as" in p.stderr, p.stderr
+
+
+def test_llm_collapse_draws_the_llm(binary, tmp_path):
+    """50 requests/s at the documented defaults (one A100 replica of Llama-3-8B): the LLM
+    saturates; the report must show its figures, not only the end-to-end ones."""
+    scen = tmp_path / "defaults50.yaml"
+    scen.write_text("name: defaults-50\nduration: 60s\nworkload:\n  rate: 50/s\n"
+                    "pipeline:\n  steps: [embed, retrieve, generate]\n")
+    out = tmp_path / "d50.h5"
+    subprocess.run([str(binary), "run", str(scen), "-o", str(out), "-q"], check=True, timeout=300)
+    index, pngs = ra.write_report(str(out), str(tmp_path / "r"))
+    names = {os.path.basename(p) for p in pngs}
+    assert {"llm_queue.png", "llm_ttft.png"} <= names, names
+    page = open(index, encoding="utf-8").read()
+    assert "LLM sequences running and waiting" in page

@@ -15,6 +15,7 @@
 
 #include "models/model.h"
 #include "models/policies/retry.h"
+#include "models/rag/capacity.h"
 #include "models/rag/rag_internal.h"
 #include "sim/units.h"
 
@@ -196,6 +197,7 @@ static void m_describe(const void *vspec, FILE *out)
     }
     fprintf(out, "  peak arrival rate %g/s, %zu fault%s\n", wl_max_rate(&s->workload), s->nfaults,
             s->nfaults == 1 ? "" : "s");
+    if (rag_capacity_print(s, out) < 0) fprintf(out, "capacity check: out of memory\n");
 }
 
 static void *m_create(sim_t *sim, const void *spec) { return rag_create(sim, spec); }

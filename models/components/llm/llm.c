@@ -67,6 +67,8 @@ int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
         spec->load_balancer = (lb_policy_t)lbp;
         backoff_spec_parse(d, sim_cfg_get(map, "restart_backoff"), &spec->restart_backoff);
     }
+    hpa_spec_parse(d, map ? sim_cfg_get(map, "autoscale") : NULL, spec->replicas,
+                   1u << HPA_INFLIGHT | 1u << HPA_QUEUE | 1u << HPA_KV, &spec->autoscale);
     if (d->errors != errs) return SIM_ECONFIG;
 
     /* vLLM's defaults that depend on the GPU (EngineArgs.get_batch_defaults,
@@ -110,10 +112,12 @@ int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
                       "max_num_batched_tokens (%lld) is smaller than max_num_seqs (%lld): vLLM requires room "
                       "for one token of every running sequence in a step",
                       (long long)spec->max_num_batched_tokens, (long long)spec->max_num_seqs);
-    if (spec->replicas * spec->max_num_seqs > LLM_MAX_SLOTS)
+    int64_t slots = spec->autoscale.enabled && spec->autoscale.max_replicas > spec->replicas
+                        ? spec->autoscale.max_replicas : spec->replicas;
+    if (slots * spec->max_num_seqs > LLM_MAX_SLOTS)
         sim_cfg_error(d, map ? sim_cfg_get(map, "max_num_seqs") : NULL,
                       "replicas x max_num_seqs = %lld is more than %lld sequence slots",
-                      (long long)(spec->replicas * spec->max_num_seqs), (long long)LLM_MAX_SLOTS);
+                      (long long)(slots * spec->max_num_seqs), (long long)LLM_MAX_SLOTS);
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
 
@@ -176,6 +180,81 @@ static void kill_one(llm_replica_t *rp)
         c->link = NULL;
         llm_finish_call(llm, c, CALL_ERROR);
     }
+}
+
+/* ---- autoscaling (models/components/replicas/hpa.h) -------------------------- */
+
+static void scaled_ready_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    llm_replica_t *rp = obj;
+    rp->restart_timer = (sim_timer_t){0, 0};
+    rp->up = true;
+    lb_set_up(&rp->llm->lb, rp->idx, true);
+    sim_log_event(sim, "replica_ready", rp->source, 0, "new replica: model loaded, ready");
+}
+
+/* One sync: the metric over the ready replicas, the decision, the scaling.
+ * A new replica loads its weights (`startup`) before it is ready; one scaled
+ * away leaves the load balancer and finishes the sequences it holds (its
+ * slot is reused only once empty). */
+static void llm_autoscale_sync(llm_t *llm)
+{
+    sim_t *sim = llm->sim;
+    const hpa_spec_t *hs = &llm->spec.autoscale;
+    llm_sync(llm);
+    int64_t ready = 0;
+    double sum = 0;
+    for (int r = 0; r < llm->spec.replicas; r++) {
+        llm_replica_t *rp = &llm->rep[r];
+        if (!rp->active || !rp->up) continue;
+        ready++;
+        sum += hs->metric == HPA_KV      ? llm_kv_usage(llm, r)
+               : hs->metric == HPA_QUEUE ? (double)rp->nqueue
+                                         : (double)(rp->nqueue + rp->nrunning);
+    }
+    int64_t cur = llm->want, want = hpa_decide(&llm->hpa, sim_now(sim), cur, ready, sum);
+    if (want == cur) return;
+    static const char *const what[] = {"CPU", "sequences in flight", "sequences waiting", "KV usage"};
+    char detail[160];
+    snprintf(detail, sizeof detail, "%s %.3g per ready replica (target %.3g) over %lld ready: %lld -> %lld replicas",
+             what[hs->metric], ready ? sum / (double)ready : 0.0, hs->target, (long long)ready, (long long)cur,
+             (long long)want);
+    sim_log_event(sim, want > cur ? "scale_up" : "scale_down", "llm", (double)want, detail);
+    int64_t got = cur;
+    for (int r = 0; r < llm->spec.replicas && got < want; r++) {
+        llm_replica_t *rp = &llm->rep[r];
+        if (rp->active || rp->up || rp->nrunning || rp->nqueue || rp->npre) continue;
+        rp->active = true;
+        backoff_init(&rp->backoff, &llm->spec.restart_backoff);
+        rp->restart_timer = sim_schedule_in(sim, llm->spec.startup, scaled_ready_event, rp, 0);
+        got++;
+    }
+    for (int pass = 0; pass < 2 && got > want; pass++)   /* not ready first, then the highest ready */
+        for (int r = llm->spec.replicas - 1; r >= 0 && got > want; r--) {
+            llm_replica_t *rp = &llm->rep[r];
+            if (!rp->active || (pass == 0) == rp->up) continue;
+            rp->active = false;
+            got--;
+            if (!rp->up) {
+                sim_cancel(sim, &rp->restart_timer);
+                continue;
+            }
+            rp->up = false;
+            lb_set_up(&llm->lb, r, false);
+            char d2[96];
+            snprintf(d2, sizeof d2, "scaled down: draining %lld sequences", (long long)(rp->nrunning + rp->nqueue));
+            sim_log_event(sim, "replica_removed", rp->source, (double)(rp->nrunning + rp->nqueue), d2);
+        }
+    llm->want = got;
+}
+
+static void sync_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    llm_t *llm = obj;
+    llm_autoscale_sync(llm);
+    sim_schedule_in(sim, llm->spec.autoscale.sync, sync_event, llm, 0);
 }
 
 /* ---- component interface ------------------------------------------------- */
@@ -333,6 +412,7 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
     sim_series_set(sim, llm->col[COL_STEP], llm->win_steps ? llm->win_step_seconds / (double)llm->win_steps : NAN);
     sim_series_set(sim, llm->col[COL_TTFT], sim_hist_quantile(&llm->win_ttft, 0.95) * 1e-9);
     sim_series_set(sim, llm->col[COL_UP], (double)llm->lb.nup);
+    if (llm->col_desired >= 0) sim_series_set(sim, llm->col_desired, (double)llm->want);
     llm->win_prompt = llm->win_gen = llm->win_queries = llm->win_hits = llm->win_steps = 0;
     llm->win_step_seconds = 0;
     sim_hist_reset(&llm->win_ttft);
@@ -358,7 +438,11 @@ llm_t *llm_create(sim_t *sim, const llm_spec_t *spec)
     llm->spec = *spec;
     llm->speed = 1.0;
     llm->t_warm = sim_now(sim);
-    int n = (int)spec->replicas;
+    int n = (int)(spec->autoscale.enabled && spec->autoscale.max_replicas > spec->replicas
+                      ? spec->autoscale.max_replicas : spec->replicas);
+    llm->spec.replicas = n;   /* the slots: every loop over replicas covers them */
+    llm->want = spec->replicas;
+    llm->col_desired = -1;
     if (llm_steptime_init(&llm->hw, &spec->hw, spec->max_num_batched_tokens) != 0) goto fail;
     sim_hist_t *hists[] = {&llm->ttft, &llm->tpot, &llm->itl, &llm->e2e, &llm->win_ttft};
     for (size_t i = 0; i < sizeof hists / sizeof *hists; i++)
@@ -371,12 +455,19 @@ llm_t *llm_create(sim_t *sim, const llm_spec_t *spec)
         llm_replica_t *rp = &llm->rep[r];
         rp->llm = llm;
         rp->idx = r;
-        rp->up = true;
+        rp->up = rp->active = r < spec->replicas;
         if (llm_sched_init(rp) != 0) goto fail;
         backoff_init(&rp->backoff, &spec->restart_backoff);
         snprintf(rp->source, sizeof rp->source, "llm/%d", r);
     }
     if (lb_init(&llm->lb, sim, spec->load_balancer, n, "lb/llm")) goto fail;
+    for (int r = (int)spec->replicas; r < n; r++) lb_set_up(&llm->lb, r, false);
+    if (spec->autoscale.enabled) {
+        hpa_init(&llm->hpa, &llm->spec.autoscale);
+        llm->col_desired = sim_series_add(sim, "llm_replicas_desired", "1", "replicas the autoscaler wants (ready or loading)");
+        if (llm->col_desired < 0) goto fail;
+        sim_schedule_in(sim, spec->autoscale.sync, sync_event, llm, 0);
+    }
     llm->err_rng = sim_stream(sim, "llm/errors");
     if (!llm->err_rng) goto fail;
 

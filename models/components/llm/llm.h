@@ -49,6 +49,7 @@
 #include "models/components/call.h"
 #include "models/components/llm/steptime.h"
 #include "models/components/replicas/backoff.h"
+#include "models/components/replicas/hpa.h"
 #include "models/components/replicas/lb.h"
 #include "models/model.h"
 #include "sim/cfg.h"
@@ -76,6 +77,7 @@ typedef struct llm_spec {
     sim_time_t startup;                /* model load time after a restart */
     lb_policy_t load_balancer;
     backoff_spec_t restart_backoff;
+    hpa_spec_t autoscale;              /* the HPA on inflight, queue or kv (enabled false: a fixed count) */
 } llm_spec_t;
 
 /* The defaults, as a spec (hardware a100-80gb, Meta-Llama-3-8B, TP 1). */
@@ -112,7 +114,8 @@ typedef struct llm_replica llm_replica_t;
 
 typedef struct llm {
     sim_t *sim;
-    llm_spec_t spec;                    /* copy of the spec given to llm_create */
+    llm_spec_t spec;                    /* copy of the spec given to llm_create; with autoscaling its
+                                         * `replicas` is the slots (max_replicas) */
     llm_steptime_t hw;                  /* step-time model built from spec.hw */
     llm_replica_t *rep;                 /* spec.replicas */
     lb_t lb;
@@ -129,6 +132,10 @@ typedef struct llm {
     double win_step_seconds;
     sim_time_t t_warm;                  /* start of the statistics (warm-up end) */
     int col[10];
+    /* autoscaling (spec.autoscale) */
+    hpa_t hpa;
+    int64_t want;                       /* replicas wanted (ready or loading) */
+    int col_desired;
 } llm_t;
 
 /* Create the LLM in run `sim` (the spec is copied). Registers its time

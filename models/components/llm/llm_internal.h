@@ -90,6 +90,7 @@ struct llm_replica {
     int32_t span_hint;          /* steps to plan (adapts to how long spans last) */
     int idx;
     bool up;
+    bool active;                /* wanted (autoscaling): up, loading or restarting; false: an empty slot or draining */
     bool stepping;              /* a step is in progress */
     int64_t nqueue;
     int64_t cap;                /* slots, heap and pre entries allocated */

@@ -30,10 +30,13 @@ int rset_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, const char *name, const 
         sim_cfg_duration(d, cold, "period", 0, spec->cold_period, &spec->cold_period);
     }
     backoff_spec_parse(d, sim_cfg_get(map, "restart_backoff"), &spec->backoff);
+    hpa_spec_parse(d, sim_cfg_get(map, "autoscale"), spec->replicas,
+                   1u << HPA_CPU | 1u << HPA_INFLIGHT | 1u << HPA_QUEUE, &spec->hpa);
     if (d->errors != errs) return SIM_ECONFIG;
-    spec->stations = calloc((size_t)spec->replicas, sizeof *spec->stations);
+    spec->slots = spec->hpa.enabled && spec->hpa.max_replicas > spec->replicas ? spec->hpa.max_replicas : spec->replicas;
+    spec->stations = calloc((size_t)spec->slots, sizeof *spec->stations);
     if (!spec->stations) return SIM_ENOMEM;
-    for (int64_t i = 0; i < spec->replicas; i++) {
+    for (int64_t i = 0; i < spec->slots; i++) {
         stn_spec_t *s = &spec->stations[i];
         s->name = name;
         s->replicated = true;
@@ -55,12 +58,20 @@ void rset_spec_fini(rset_spec_t *spec)
     spec->stations = NULL;
 }
 
+/* A replica scaled away has finished its last call: it is gone. */
+static void drain_done(rset_t *rs, int r)
+{
+    rs->rep[r].draining = false;
+    sim_log_event(rs->sim, "replica_removed", rs->st[r].source, 0, "scaled down: drained, terminated");
+}
+
 static void on_station_exit(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t oc)
 {
     rset_t *rs = owner;
     call_t *c = (call_t *)job;
     int r = c->replica;
     lb_end(&rs->lb, r);
+    bool drained = rs->rep[r].draining && rset_in_system(rs, r) == 0;
     /* served; refused while waiting (queue timeout, CoDel): like a 503, the
      * caller may fail over; aborted by a crash: an error */
     call_status_t st = oc == STN_DONE ? CALL_OK : oc == STN_ABORTED ? CALL_ERROR : CALL_REJECTED;
@@ -70,6 +81,7 @@ static void on_station_exit(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
         st = CALL_ERROR;
     if (rs->observe) rs->observe(rs->observe_ctx, r, st, sim_now(sim) - job->enter);
     call_complete(sim, c, st);
+    if (drained) drain_done(rs, r);
 }
 
 static sim_time_t on_start(void *owner, station_t *st, stn_job_t *job, sim_time_t s);
@@ -79,6 +91,21 @@ static void warmup(sim_t *sim, void *ctx)
     (void)sim;
     rset_t *rs = ctx;
     rs->crashes = 0;
+}
+
+static void sync_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    rset_t *rs = obj;
+    rset_autoscale_sync(rs);
+    sim_schedule_in(sim, rs->spec->hpa.sync, sync_event, rs, 0);
+}
+
+static void sample_desired(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    (void)dt;
+    rset_t *rs = ctx;
+    sim_series_set(sim, rs->col_desired, (double)rs->want);
 }
 
 int rset_init(rset_t *rs, sim_t *sim, const rset_spec_t *spec, rset_done_fn done, void *owner)
@@ -91,26 +118,37 @@ int rset_init(rset_t *rs, sim_t *sim, const rset_spec_t *spec, rset_done_fn done
     rs->owner = owner;
     char stream[160];
     snprintf(stream, sizeof stream, "lb/%s", spec->name);
-    int n = (int)spec->replicas;
+    int n = (int)spec->slots;
     if (lb_init(&rs->lb, sim, spec->lb, n, stream)) return SIM_ENOMEM;
     rs->st = calloc((size_t)n, sizeof *rs->st);
     rs->rep = calloc((size_t)n, sizeof *rs->rep);
+    rs->col_desired = -1;
     if (!rs->st || !rs->rep) return SIM_ENOMEM;
     for (int i = 0; i < n; i++) {
         if (stn_init(&rs->st[i], sim, &spec->stations[i], on_station_exit, rs)) return SIM_ENOMEM;
         stn_set_start_hook(&rs->st[i], on_start);
-        rs->rep[i].up = true;
+        rs->rep[i].up = rs->rep[i].active = i < spec->replicas;
         rs->rep[i].change_slowdown = 1;
         backoff_init(&rs->rep[i].backoff, &spec->backoff);
+        if (i >= spec->replicas) lb_set_up(&rs->lb, i, false);
     }
+    rs->want = spec->replicas;
     if (sim_add_warmup_hook(sim, warmup, rs)) return SIM_ENOMEM;
+    if (spec->hpa.enabled) {
+        hpa_init(&rs->hpa, &spec->hpa);
+        char name[160];
+        snprintf(name, sizeof name, "%s_replicas_desired", spec->name);
+        rs->col_desired = sim_series_add(sim, name, "1", "replicas the autoscaler wants (ready or starting)");
+        if (rs->col_desired < 0 || sim_add_sampler(sim, sample_desired, rs)) return SIM_ENOMEM;
+        sim_schedule_in(sim, spec->hpa.sync, sync_event, rs, 0);
+    }
     return 0;
 }
 
 void rset_fini(rset_t *rs)
 {
     if (rs->st)
-        for (int64_t i = 0; i < rs->spec->replicas; i++) stn_fini(&rs->st[i]);
+        for (int64_t i = 0; i < rs->spec->slots; i++) stn_fini(&rs->st[i]);
     free(rs->st);
     free(rs->rep);
     lb_fini(&rs->lb);
@@ -127,7 +165,7 @@ static double factor(const rset_t *rs, int r, sim_time_t now)
     const rset_spec_t *sp = rs->spec;
     const rset_replica_t *rp = &rs->rep[r];
     double f = rp->change_slowdown / rs->speed;
-    if (sp->cold_factor > 1 && rp->crashes > 0 && sp->cold_period > 0) {
+    if (sp->cold_factor > 1 && (rp->crashes > 0 || rp->scaled) && sp->cold_period > 0) {
         sim_time_t since = now - rp->ready_at;
         if (since < sp->cold_period)
             f *= 1 + (sp->cold_factor - 1) * (1 - (double)since / (double)sp->cold_period);
@@ -167,10 +205,11 @@ void rset_cancel(rset_t *rs, call_t *c)
 {
     assert(!c->owner && "rset_cancel: the caller must detach the call first");
     int r = c->replica;
-    assert(r >= 0 && r < rs->spec->replicas && "rset_cancel: the call is not on a replica");
+    assert(r >= 0 && r < rs->spec->slots && "rset_cancel: the call is not on a replica");
     if (!stn_cancel(&rs->st[r], &c->job)) return;  /* in service */
     lb_end(&rs->lb, r);
     call_complete(rs->sim, c, CALL_TIMEOUT);
+    if (rs->rep[r].draining && rset_in_system(rs, r) == 0) drain_done(rs, r);
 }
 
 static void crash_one(rset_t *rs, int r, const char *kind, double value, const char *detail);
@@ -234,10 +273,10 @@ static void crash_one(rset_t *rs, int r, const char *kind, double value, const c
 void rset_crash(rset_t *rs, int r, const char *kind, double value, const char *detail)
 {
     if (r >= 0) {
-        if (r < rs->spec->replicas) crash_one(rs, r, kind, value, detail);
+        if (r < rs->spec->slots) crash_one(rs, r, kind, value, detail);
         return;
     }
-    for (int i = 0; i < rs->spec->replicas; i++) crash_one(rs, i, kind, value, detail);
+    for (int i = 0; i < rs->spec->slots; i++) crash_one(rs, i, kind, value, detail);
 }
 
 int rset_set_change(rset_t *rs, int r, double errors, double slowdown, bool crash)
@@ -261,4 +300,98 @@ void rset_set_observer(rset_t *rs, rset_observe_fn fn, void *ctx)
 {
     rs->observe = fn;
     rs->observe_ctx = ctx;
+}
+
+/* ---- autoscaling ------------------------------------------------------------------- */
+
+/* The metric of ready replica r over the last sync interval: cpu from the
+ * busy-server integral (as metrics-server's rate of CPU seconds), the
+ * others as gauges read now. */
+static double metric_of(rset_t *rs, int r, sim_time_t now)
+{
+    station_t *st = &rs->st[r];
+    rset_replica_t *rp = &rs->rep[r];
+    switch (rs->spec->hpa.metric) {
+    case HPA_INFLIGHT: return (double)rset_in_system(rs, r);
+    case HPA_QUEUE: return (double)st->nqueue;
+    default: {
+        const sim_tavg_t *a = &st->busy_avg;
+        double area = a->area + a->value * (double)(now - a->last);
+        sim_time_t from = rs->last_sync > rp->ready_at ? rs->last_sync : rp->ready_at;
+        double prev = rp->busy_area;
+        if (a->start != rp->busy_start) {   /* the window restarted (warm-up): it holds only what followed */
+            prev = 0;
+            if (a->start > from) from = a->start;
+        }
+        double dt = (double)(now - from);
+        return dt > 0 ? (area - prev) / (dt * (double)st->spec->servers) : 0;
+    }
+    }
+}
+
+static void remember_busy(rset_t *rs, sim_time_t now)
+{
+    for (int i = 0; i < rs->spec->slots; i++) {
+        const sim_tavg_t *a = &rs->st[i].busy_avg;
+        rs->rep[i].busy_area = a->area + a->value * (double)(now - a->last);
+        rs->rep[i].busy_start = a->start;
+    }
+}
+
+int64_t rset_autoscale_sync(rset_t *rs)
+{
+    sim_t *sim = rs->sim;
+    const rset_spec_t *sp = rs->spec;
+    sim_time_t now = sim_now(sim);
+    int64_t ready = 0;
+    double sum = 0;
+    for (int i = 0; i < sp->slots; i++) {
+        if (!rs->rep[i].active || !rs->rep[i].up) continue;
+        ready++;
+        sum += metric_of(rs, i, now);
+    }
+    remember_busy(rs, now);
+    rs->last_sync = now;
+    int64_t cur = rs->want;
+    int64_t want = hpa_decide(&rs->hpa, now, cur, ready, sum);
+    if (want == cur) return cur;
+    char detail[160];
+    static const char *const unit[] = {"CPU", "calls in flight", "calls waiting", "KV"};
+    snprintf(detail, sizeof detail, "%s %.3g per ready replica (target %.3g) over %lld ready: %lld -> %lld replicas",
+             unit[sp->hpa.metric], ready ? sum / (double)ready : 0.0, sp->hpa.target, (long long)ready,
+             (long long)cur, (long long)want);
+    sim_log_event(sim, want > cur ? "scale_up" : "scale_down", sp->name, (double)want, detail);
+    int64_t got = cur;
+    if (want > cur) {
+        for (int i = 0; i < sp->slots && got < want; i++) {
+            rset_replica_t *rp = &rs->rep[i];
+            if (rp->active || rp->draining) continue;
+            rp->active = rp->starting = rp->scaled = true;
+            rp->crashes = 0;
+            backoff_init(&rp->backoff, &sp->backoff);
+            rp->restart = sim_schedule_in(sim, sp->startup, ready_event, rs, (uint64_t)i);
+            got++;
+        }
+    } else {
+        /* not ready first (starting, or down after a crash), then the highest ready */
+        for (int pass = 0; pass < 2 && got > want; pass++)
+            for (int i = sp->slots - 1; i >= 0 && got > want; i--) {
+                rset_replica_t *rp = &rs->rep[i];
+                if (!rp->active || (pass == 0) == rp->up) continue;
+                rp->active = false;
+                got--;
+                if (!rp->up) {
+                    sim_cancel(sim, &rp->restart);
+                    rp->starting = false;
+                    sim_log_event(sim, "replica_removed", rs->st[i].source, 0, "scaled down before it was ready");
+                    continue;
+                }
+                rp->up = false;
+                lb_set_up(&rs->lb, i, false);
+                if (rset_in_system(rs, i) > 0) rp->draining = true;
+                else drain_done(rs, i);
+            }
+    }
+    rs->want = got;
+    return got;
 }

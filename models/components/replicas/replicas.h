@@ -26,6 +26,15 @@
  *   startup: 5s
  *   cold_start: {factor: 3, period: 60s}
  *   restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
+ *   autoscale: {max_replicas: 8, metric: cpu, target: 60%}   # optional: the HPA (hpa.h)
+ *
+ * Autoscaling: the replica set holds max_replicas slots; the HPA's sync
+ * (every `autoscale.sync`) sets how many are wanted. A new replica starts
+ * (`startup`, not ready, cold like a restarted one) and joins the load
+ * balancer when ready; a replica scaled away leaves the load balancer at
+ * once and drains: the calls on it (waiting and in service) finish, then it
+ * is gone. Not-ready replicas are removed first, then the highest-numbered
+ * ready ones (a ReplicaSet deletes unready and newer pods first).
  */
 #ifndef MODELS_COMPONENTS_REPLICAS_REPLICAS_H
 #define MODELS_COMPONENTS_REPLICAS_REPLICAS_H
@@ -33,6 +42,7 @@
 #include <stdbool.h>
 
 #include "models/components/replicas/backoff.h"
+#include "models/components/replicas/hpa.h"
 #include "models/components/call.h"
 #include "models/components/replicas/lb.h"
 #include "models/queueing/station.h"
@@ -49,7 +59,9 @@ typedef struct rset_spec {
     double cold_factor;           /* >= 1 */
     sim_time_t cold_period;
     backoff_spec_t backoff;
-    stn_spec_t *stations;         /* one station spec per replica (name <component>, replica i) */
+    hpa_spec_t hpa;               /* autoscaling (hpa.enabled false: a fixed count) */
+    int64_t slots;                /* replicas that may exist: max(replicas, hpa.max_replicas) */
+    stn_spec_t *stations;         /* one station spec per slot (name <component>, replica i) */
 } rset_spec_t;
 
 /* Parse the replica keys of a component mapping. `servers_key` is the
@@ -83,6 +95,12 @@ typedef struct {
     double change_errors;         /* ratio of its answers turned into errors */
     double change_slowdown;       /* service-time factor (>= 1; 1 = none) */
     bool change_crash;            /* it crashes when it starts (cannot load the config) */
+    /* autoscaling */
+    bool active;                  /* in the Deployment (up, starting or restarting); false: an empty slot */
+    bool draining;                /* scaled away: out of the load balancer, finishing its calls */
+    bool scaled;                  /* created by a scale-up: cold when it becomes ready */
+    double busy_area;             /* busy-server integral (server-ns) at the last sync */
+    sim_time_t busy_start;        /* the station's busy_avg window start at the last sync */
 } rset_replica_t;
 
 struct rset {
@@ -98,6 +116,10 @@ struct rset {
     rset_observe_fn observe;      /* optional (rset_set_observer) */
     void *observe_ctx;
     sim_rng_t *rng_change;        /* "<name>/change_errors", created on first use */
+    hpa_t hpa;                    /* autoscaling: the decision's state */
+    int64_t want;                 /* replicas the autoscaler wants (= active ones) */
+    sim_time_t last_sync;
+    int col_desired;              /* series <name>_replicas_desired (autoscaling), else -1 */
 };
 
 int rset_init(rset_t *rs, sim_t *sim, const rset_spec_t *spec, rset_done_fn done, void *owner);
@@ -133,6 +155,11 @@ int rset_set_change(rset_t *rs, int r, double errors, double slowdown, bool cras
 
 /* Watch every call that leaves a replica (one observer; NULL to stop). */
 void rset_set_observer(rset_t *rs, rset_observe_fn fn, void *ctx);
+
+/* One autoscaler sync now (normally run by its own timer every
+ * autoscale.sync; exposed for tests): reads the metric over the ready
+ * replicas, decides (hpa_decide) and scales. Returns the new count. */
+int64_t rset_autoscale_sync(rset_t *rs);
 
 /* Calls on replica r (waiting + in service). */
 static inline int64_t rset_in_system(const rset_t *rs, int r) { return rs->st[r].busy + rs->st[r].nqueue; }

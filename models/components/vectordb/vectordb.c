@@ -188,7 +188,7 @@ int64_t vdb_max_queries(const vdb_spec_t *spec)
 int64_t vdb_memory(const vdb_t *v, int r)
 {
     const vdb_spec_t *s = v->spec;
-    if (!v->rs.rep[r].up && !v->rs.rep[r].starting) return 0;   /* killed: no process */
+    if (!v->rs.rep[r].up && !v->rs.rep[r].starting && !v->rs.rep[r].draining) return 0;   /* killed or not created: no process */
     if (v->rs.rep[r].starting) return s->mem_base;               /* loading: the index grows in */
     return s->mem_base + vdb_index_bytes(s) + rset_in_system(&v->rs, r) * s->mem_per_query;
 }
@@ -241,7 +241,8 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
     sim_time_t now = sim_now(sim);
     int64_t maxmem = 0, q = 0;
     double cpu = 0;
-    int n = (int)v->spec->rs.replicas;
+    int n = (int)v->spec->rs.slots, alive = 0;
+    for (int r = 0; r < n; r++) alive += v->rs.rep[r].active || v->rs.rep[r].draining;
     for (int r = 0; r < n; r++) {
         station_t *st = &v->rs.st[r];
         int64_t m = vdb_memory(v, r);
@@ -250,7 +251,7 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
         /* read before the station's own sampler restarts its window: this
          * sampler is registered before the stations are created */
         double u = sim_tavg_mean(&st->win_busy, now) / (double)v->spec->rs.servers;
-        cpu += u / n;
+        if (v->rs.rep[r].active || v->rs.rep[r].draining) cpu += u / (alive ? alive : 1);
         sim_series_set(sim, v->col_mem[r], (double)m);
         sim_series_set(sim, v->col_cpu_r[r], u);
     }
@@ -270,7 +271,7 @@ vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec)
     v->rng_jitter = sim_stream(sim, "vectordb/service");
     v->rng_relevance = sim_stream(sim, "vectordb/relevance");
     v->rng_errors = sim_stream(sim, "vectordb/errors");
-    int n = (int)spec->rs.replicas;
+    int n = (int)spec->rs.slots;
     v->col_mem = calloc((size_t)n, sizeof *v->col_mem);
     v->col_cpu_r = calloc((size_t)n, sizeof *v->col_cpu_r);
     if (!v->rng_jitter || !v->rng_relevance || !v->rng_errors || !v->col_mem || !v->col_cpu_r) goto fail;
