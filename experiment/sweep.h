@@ -110,6 +110,11 @@ typedef struct sw_def {
  * SIM_ENOMEM; sw_def_fini in any case. */
 int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t nsets, int64_t reps,
                 bool have_seed, uint64_t seed, sim_diag_t *d);
+/* The same from a sweep file's text (`name` in messages, and the
+ * directory a relative `scenario` is resolved against is that of `name`:
+ * "." for a name without a slash). */
+int sw_def_load_text(sw_def_t *def, const char *name, const char *text, const char *const *sets, size_t nsets,
+                     int64_t reps, bool have_seed, uint64_t seed, sim_diag_t *d);
 void sw_def_fini(sw_def_t *def);
 
 /* The master seed of every run of seed index `idx` (the point's index in

@@ -7,7 +7,8 @@
  *   sweep_find.c        --find max-load: the bisection rounds
  *   sweep_capacity.c    the runs' statistics and the capacity answers
  *   sweep_output.c      the printed tables and the output file
- * Included only by experiment/sweep*.c. */
+ *   map.c               `ragsim map`: the map of recovery (map.h)
+ * Included only by experiment/sweep*.c and experiment/map.c. */
 #ifndef EXPERIMENT_SWEEP_INTERNAL_H
 #define EXPERIMENT_SWEEP_INTERNAL_H
 
