@@ -11,6 +11,7 @@
 #include "cli/bench.h"
 #include "cli/llm.h"
 #include "cli/map_cli.h"
+#include "cli/sensitivity_cli.h"
 #include "cli/sweep_cli.h"
 #include "experiment/runner.h"
 #include "sim/units.h"
@@ -28,6 +29,8 @@ static const char usage[] =
     "                          (capacity planning over a grid; see ragsim sweep --help)\n"
     "  ragsim map SCENARIO.yaml --load PATH=VALUES --trigger PATH=VALUES [--find trigger|load] [-j N]\n"
     "                          (where the service stops recovering; see ragsim map --help)\n"
+    "  ragsim sensitivity SCENARIO.yaml [--metrics M,...] [--params P,...] [--delta 10%,25%]\n"
+    "                          (one-at-a-time perturbation; see ragsim sensitivity --help)\n"
     "  ragsim bench hold|mmc|rag [options]\n"
     "  ragsim llm step-time --gpu G --model M [--tp N] --tokens LIST [--decode-seqs B --context C]\n"
     "                                  time of one LLM forward pass from the hardware and the\n"
@@ -250,9 +253,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "compare") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_COMPARE);
     if (strcmp(cmd, "sweep") == 0) return sweep_main(argc - 1, argv + 1);
     if (strcmp(cmd, "map") == 0) return map_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "sensitivity") == 0) return sensitivity_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return bench_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "llm") == 0) return llm_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
-    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, map, report, bench, llm; see ragsim --help)\n", cmd);
+    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, map, sensitivity, report, bench, llm; see ragsim --help)\n", cmd);
     return 2;
 }
