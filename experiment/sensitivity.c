@@ -534,14 +534,32 @@ int se_cmd(const se_opts_t *o, FILE *out, FILE *err)
         for (size_t j = 0; j < 2 * o->ndelta; j++) {
             double dl = j % 2 ? -o->delta[j / 2] : o->delta[j / 2];
             char val[64];
-            if (!perturbed_text(p->kind, p->value, 1 + dl, val, sizeof val)) {
+            if (p->kind != K_INT && !perturbed_text(p->kind, p->value, 1 + dl, val, sizeof val)) {
                 if (!o->quiet) fprintf(out, "  %s: %s%+.0f%% skipped: it rounds to the same value\n", p->path, p->text, 100 * dl);
                 continue;
             }
             snprintf(setbuf, sizeof setbuf, "%s=%s", p->path, val);
             sets[o->nsets] = setbuf;
             double *v = pv + j * R * nm;
-            rc = run_config(o, sets, o->nsets + 1, s.variants[vi].name, reps, seed, metrics, nm, v, why, sizeof why);
+            bool exact = false;
+            if (p->kind == K_INT) {
+                /* an integer as written may be a real-valued parameter (a factor of 5): try the exact value
+                 * first, and round only if the scenario wants an integer */
+                char ex[64];
+                snprintf(ex, sizeof ex, "%.12g", p->value * (1 + dl));
+                snprintf(setbuf, sizeof setbuf, "%s=%s", p->path, ex);
+                sets[o->nsets] = setbuf;
+                rc = run_config(o, sets, o->nsets + 1, s.variants[vi].name, reps, seed, metrics, nm, v, why, sizeof why);
+                exact = rc != SIM_ECONFIG;
+                if (exact) snprintf(val, sizeof val, "%s", ex);
+                else if (!perturbed_text(p->kind, p->value, 1 + dl, val, sizeof val)) {
+                    if (!o->quiet) fprintf(out, "  %s: %s%+.0f%% skipped: it rounds to the same value\n", p->path, p->text, 100 * dl);
+                    continue;
+                }
+                snprintf(setbuf, sizeof setbuf, "%s=%s", p->path, val);
+            }
+            if (!exact)
+                rc = run_config(o, sets, o->nsets + 1, s.variants[vi].name, reps, seed, metrics, nm, v, why, sizeof why);
             if (rc == SIM_EINTERRUPTED || rs_interrupted) goto out;
             if (rc == SIM_ECONFIG) {
                 if (!o->quiet) fprintf(out, "  %s: %s%+.0f%% skipped: %s\n", p->path, p->text, 100 * dl, why);
@@ -552,7 +570,7 @@ int se_cmd(const se_opts_t *o, FILE *out, FILE *err)
                 goto out;
             }
             have[j] = true;
-            appl[j] = applied_change(p->kind, p->value, 1 + dl);
+            appl[j] = exact ? dl : applied_change(p->kind, p->value, 1 + dl);
             int prec = outcome_recovered(v, R, nm, krec), pslo = outcome_slo(v, R, nm, ksucc, kp95, s.slo_success, s.slo_p95);
             for (size_t k = 0; k < nmr; k++) {
                 row_t *w = &rows[nrows++];
