@@ -12,6 +12,8 @@
 #include "cli/fit.h"
 #include "cli/init.h"
 #include "cli/llm.h"
+#include "cli/map_cli.h"
+#include "cli/sensitivity_cli.h"
 #include "cli/vectordb.h"
 #include "cli/sweep_cli.h"
 #include "experiment/runner.h"
@@ -28,6 +30,10 @@ static const char usage[] =
     "  ragsim validate SCENARIO.yaml [--set KEY=VALUE]...\n"
     "  ragsim sweep SWEEP.yaml [-o OUT.h5] [-j N] [--resume] [--find max-load] [--reps N] [-q]\n"
     "                          (capacity planning over a grid; see ragsim sweep --help)\n"
+    "  ragsim map SCENARIO.yaml --load PATH=VALUES --trigger PATH=VALUES [--find trigger|load] [-j N]\n"
+    "                          (where the service stops recovering; see ragsim map --help)\n"
+    "  ragsim sensitivity SCENARIO.yaml [--metrics M,...] [--params P,...] [--delta 10%,25%]\n"
+    "                          (one-at-a-time perturbation; see ragsim sensitivity --help)\n"
     "  ragsim bench hold|mmc|rag [options]\n"
     "  ragsim llm step-time --gpu G --model M [--tp N] --tokens LIST [--decode-seqs B --context C]\n"
     "                                  time of one LLM forward pass from the hardware and the\n"
@@ -253,12 +259,14 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "validate") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_VALIDATE);
     if (strcmp(cmd, "compare") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_COMPARE);
     if (strcmp(cmd, "sweep") == 0) return sweep_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "map") == 0) return map_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "sensitivity") == 0) return sensitivity_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return bench_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "llm") == 0) return llm_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "vectordb") == 0) return vectordb_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "fit") == 0) return fit_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "init") == 0) return init_main(argc - 1, argv + 1, stdout, stderr);
-    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, bench, llm, fit, init; see ragsim --help)\n", cmd);
+    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, bench, llm, vectordb, map, sensitivity, fit, init; see ragsim --help)\n", cmd);
     return 2;
 }

@@ -21,6 +21,7 @@ static const model_direction_t incident_directions[] = {
     {INC_RECOVERY_TIME, -1},
     {INC_RECOVERED, +1},
     {INC_PRE_TRIGGER_GOODPUT, 0}, /* the level before the incident: the workload, not the policy */
+    {INC_PRE_TRIGGER_SLO_MET, +1},
     {NULL, 0},
 };
 

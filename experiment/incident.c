@@ -42,16 +42,20 @@ static void worst_window(const inc_input_t *in, inc_result_t *out)
     }
 }
 
+/* Sample i is below the SLO (a sample where nothing ended is fine). */
+static bool below_slo(const inc_input_t *in, size_t i)
+{
+    double ended = val(in->ended, i);
+    if (!(ended > 0)) return false;
+    bool bad = val(in->ok, i) / ended < in->slo_success;
+    if (in->p95 && isfinite(in->p95[i]) && in->p95[i] > in->slo_p95) bad = true;
+    return bad;
+}
+
 static double time_below_slo(const inc_input_t *in)
 {
     size_t k = 0;
-    for (size_t i = 0; i < in->n; i++) {
-        double ended = val(in->ended, i);
-        if (!(ended > 0)) continue;
-        bool bad = val(in->ok, i) / ended < in->slo_success;
-        if (in->p95 && isfinite(in->p95[i]) && in->p95[i] > in->slo_p95) bad = true;
-        k += bad;
-    }
+    for (size_t i = 0; i < in->n; i++) k += below_slo(in, i);
     return (double)k * in->dt;
 }
 
@@ -67,6 +71,7 @@ static void recovery(const inc_input_t *in, inc_result_t *out)
 {
     out->recovery_time = NAN;
     out->pre_trigger_goodput = NAN;
+    out->pre_trigger_slo_met = NAN;
     if (isnan(in->trigger_start)) {
         out->recovered = true;
         return;
@@ -78,14 +83,16 @@ static void recovery(const inc_input_t *in, inc_result_t *out)
 
     /* pre-trigger level: samples whose interval lies in [start - window, start) */
     double sum = 0;
-    size_t cnt = 0;
+    size_t cnt = 0, bad = 0;
     for (size_t i = 0; i < in->n; i++)
         if (in->t[i] - in->dt >= start - in->window - eps && in->t[i] <= start + eps) {
             sum += val(in->ok, i);
+            bad += below_slo(in, i);
             cnt++;
         }
     if (cnt == 0) return;
     out->pre_trigger_goodput = sum / (double)cnt;
+    out->pre_trigger_slo_met = 2 * bad <= cnt ? 1.0 : 0.0;
     double target = in->recover_fraction * out->pre_trigger_goodput;
 
     size_t m = samples_of(fmax(in->dt, 10.0), in->dt, 1);
@@ -109,7 +116,7 @@ static void recovery(const inc_input_t *in, inc_result_t *out)
 int inc_compute(const inc_input_t *in, inc_result_t *out)
 {
     if (!out) return SIM_EINVAL;
-    *out = (inc_result_t){NAN, NAN, NAN, NAN, false, NAN};
+    *out = (inc_result_t){NAN, NAN, NAN, NAN, false, NAN, NAN};
     if (!in || !(in->dt > 0) || !isfinite(in->dt)) return SIM_EINVAL;
     if (in->n > 0 && (!in->t || !in->ok || !in->ended)) return SIM_EINVAL;
     worst_window(in, out);

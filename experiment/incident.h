@@ -29,6 +29,12 @@
  *                         sample before the trigger), recovered is false and
  *                         recovery_time NaN. No trigger: recovered true,
  *                         recovery_time and pre_trigger_goodput NaN.
+ *   pre_trigger_slo_met   1 when at most half of the samples inside
+ *                         [trigger_start - window, trigger_start) are below
+ *                         the SLO (the rule of time_below_slo), else 0: a
+ *                         service already overloaded before the trigger has
+ *                         nothing to recover to. NaN: no trigger, or no such
+ *                         sample.
  *
  * Non-finite ok or ended samples count as 0; p95 may be NULL (no latency
  * SLO data) and its NaN samples never break the SLO. */
@@ -45,6 +51,7 @@
 #define INC_RECOVERY_TIME        "recovery_time_s"        /* RS_SECONDS, -1; NaN: did not recover */
 #define INC_RECOVERED            "recovered"              /* RS_RATIO (1 or 0 per run), +1 */
 #define INC_PRE_TRIGGER_GOODPUT  "pre_trigger_goodput_per_s" /* RS_RATE, 0 */
+#define INC_PRE_TRIGGER_SLO_MET  "pre_trigger_slo_met"    /* RS_RATIO (1 or 0 per run), +1 */
 
 typedef struct {
     const double *t;            /* end of each sample interval, s; n samples, spacing dt */
@@ -69,6 +76,7 @@ typedef struct {
     double recovery_time;          /* s from trigger_end; NaN if not recovered or no trigger */
     bool recovered;
     double pre_trigger_goodput;    /* ok/s; NaN: no trigger or no sample before it */
+    double pre_trigger_slo_met;    /* 1 or 0; NaN: no trigger or no sample before it */
 } inc_result_t;
 
 /* Compute every figure above. Returns 0, or SIM_EINVAL (NULL in/out, dt not

@@ -418,6 +418,7 @@ void rs_report_run(const rs_scenario_t *s, const rs_result_t *r, rs_report_t *re
         if (!isnan(s->trigger_end)) {
             rs_report_add(rep, "summary", "", INC_RECOVERY_TIME, RS_SECONDS, res.recovery_time);
             rs_report_add(rep, "summary", "", INC_RECOVERED, RS_RATIO, res.recovered ? 1 : 0);
+            rs_report_add(rep, "summary", "", INC_PRE_TRIGGER_SLO_MET, RS_RATIO, res.pre_trigger_slo_met);
         }
     }
     /* peaks of the model's series, when the run has them */

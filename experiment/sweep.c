@@ -368,8 +368,23 @@ static int check_requirements(const sw_def_t *def, const rs_scenario_t *s, sim_d
     return 0;
 }
 
+static int def_load(sw_def_t *def, const char *path, const char *src_text, const char *const *sets, size_t nsets,
+                    int64_t reps, bool have_seed, uint64_t seed, sim_diag_t *d);
+
 int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t nsets, int64_t reps,
                 bool have_seed, uint64_t seed, sim_diag_t *d)
+{
+    return def_load(def, path, NULL, sets, nsets, reps, have_seed, seed, d);
+}
+
+int sw_def_load_text(sw_def_t *def, const char *name, const char *src_text, const char *const *sets, size_t nsets,
+                     int64_t reps, bool have_seed, uint64_t seed, sim_diag_t *d)
+{
+    return def_load(def, name, src_text, sets, nsets, reps, have_seed, seed, d);
+}
+
+static int def_load(sw_def_t *def, const char *path, const char *src_text, const char *const *sets, size_t nsets,
+                    int64_t reps, bool have_seed, uint64_t seed, sim_diag_t *d)
 {
     memset(def, 0, sizeof *def);
     def->load = -1;
@@ -377,7 +392,7 @@ int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t
     def->find_steps = 6;
     def->knee_factor = 1.5;
     int errs = d->errors, rc = 0;
-    def->cfg = sim_cfg_load_file(path, d);
+    def->cfg = src_text ? sim_cfg_load_string(path, src_text, strlen(src_text), d) : sim_cfg_load_file(path, d);
     if (!def->cfg) return d->nomem ? SIM_ENOMEM : SIM_ECONFIG;
     sim_cfg_node_t *root = sim_cfg_root(def->cfg);
     const char *scen = NULL, *desc = NULL, *loadp = NULL;

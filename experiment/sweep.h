@@ -110,6 +110,11 @@ typedef struct sw_def {
  * SIM_ENOMEM; sw_def_fini in any case. */
 int sw_def_load(sw_def_t *def, const char *path, const char *const *sets, size_t nsets, int64_t reps,
                 bool have_seed, uint64_t seed, sim_diag_t *d);
+/* The same from a sweep file's text (`name` in messages, and the
+ * directory a relative `scenario` is resolved against is that of `name`:
+ * "." for a name without a slash). */
+int sw_def_load_text(sw_def_t *def, const char *name, const char *text, const char *const *sets, size_t nsets,
+                     int64_t reps, bool have_seed, uint64_t seed, sim_diag_t *d);
 void sw_def_fini(sw_def_t *def);
 
 /* The master seed of every run of seed index `idx` (the point's index in
@@ -197,13 +202,6 @@ typedef struct sw_pool {
  * on failure). */
 sw_pool_t *sw_fork_pool(const sw_def_t *def, int n, sw_pool_t *pool, char *why, size_t whylen);
 
-/* Serve a master as a worker until told to stop: get() a task (1), or the
- * stop message (0), or a failure (-1); put() each result. The sweep file is
- * loaded (quietly) on the first task. Returns 0 or 1. */
-int sw_worker_serve(const char *sweep_path, const char *const *sets, size_t nsets, int64_t reps, bool have_seed,
-                    uint64_t seed, int (*get)(void *ctx, sw_task_t *t), int (*put)(void *ctx, const sw_result_t *r),
-                    void *ctx);
-
 /* ---- the command ------------------------------------------------------------------ */
 
 typedef struct sw_opts {
@@ -220,7 +218,21 @@ typedef struct sw_opts {
     int64_t reps;                   /* 0: the sweep's */
     bool have_seed;
     uint64_t seed;
+    const char *what;               /* the input, in messages: "sweep file" (NULL: it) or "map" */
+    void *cmd;                      /* the command's own options (`ragsim map`'s), or NULL */
 } sw_opts_t;
+
+/* Builds the definition a command runs from its options, on every worker
+ * the same (sw_def_load for a sweep; `ragsim map` builds one from its
+ * command line). 0, SIM_ECONFIG or SIM_ENOMEM; sw_def_fini in any case. */
+typedef int (*sw_def_loader_fn)(const sw_opts_t *o, sw_def_t *def, sim_diag_t *d);
+int sw_load_sweep_def(const sw_opts_t *o, sw_def_t *def, sim_diag_t *d);
+
+/* Serve a master as a worker until told to stop: get() a task (1), or the
+ * stop message (0), or a failure (-1); put() each result. The definition
+ * is built (quietly) by load(o) on the first task. Returns 0 or 1. */
+int sw_worker_serve(const sw_opts_t *o, sw_def_loader_fn load, int (*get)(void *ctx, sw_task_t *t),
+                    int (*put)(void *ctx, const sw_result_t *r), void *ctx);
 
 /* `ragsim sweep`: returns the exit status (0 ok, 1 runtime failure, 2 bad
  * input). `pool` NULL: o->jobs local worker processes (or none for 1).

@@ -7,10 +7,12 @@
  *   sweep_find.c        --find max-load: the bisection rounds
  *   sweep_capacity.c    the runs' statistics and the capacity answers
  *   sweep_output.c      the printed tables and the output file
- * Included only by experiment/sweep*.c. */
+ *   map.c               `ragsim map`: the map of recovery (map.h)
+ * Included only by experiment/sweep*.c and experiment/map.c. */
 #ifndef EXPERIMENT_SWEEP_INTERNAL_H
 #define EXPERIMENT_SWEEP_INTERNAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +22,7 @@
 #include "experiment/runner.h"
 #include "experiment/sweep.h"
 #include "sim/diag.h"
+#include "sim/outfile.h"
 #include "sim/trace.h"
 
 /* ---- sweep.c ------------------------------------------------------------------------ */
@@ -63,7 +66,32 @@ typedef struct master {
     size_t done_total, total, resumed, bad_total;
     double t0, last_draw;
     bool drawn;
+    /* SIGINT/SIGTERM while the master runs */
+    struct sigaction old_int, old_term;
+    bool signals_set;
 } master_t;
+
+/* The life of a master, shared by `ragsim sweep` and `ragsim map`:
+ *   sw_master_signals   catch SIGINT/SIGTERM (rs_interrupted) until sw_master_end
+ *   sw_master_start     check that the output and OUT.ckpt may be written
+ *                       (`inputs` must not be replaced), open the checkpoint
+ *                       (`hash`: of every input of the results), start the
+ *                       -j fork pool in *fork_storage unless `pool` is given.
+ *                       Returns 0 or the exit status (message printed).
+ *   sw_run_batch        run batches (below)
+ *   sw_master_check_bad report runs that did not complete: 0, or 1
+ *   sw_master_write     write the output through write(tr, ctx), commit it,
+ *                       remove the checkpoint: 0 or the exit status
+ *   sw_master_end       the message of an interruption, the pool's
+ *                       shutdown, frees; returns the final exit status */
+void sw_master_signals(master_t *m);
+int sw_master_start(master_t *m, const sw_def_t *def, const sw_opts_t *o, sw_pool_t *pool, sw_pool_t *fork_storage,
+                    const char *outpath, const sim_input_t *inputs, size_t ninputs, uint64_t hash);
+int sw_master_check_bad(master_t *m, size_t bad);
+int sw_master_write(master_t *m, const char *outpath, int (*write)(sim_trace_t *tr, void *ctx), void *ctx);
+int sw_master_end(master_t *m, int status, const char *outpath);
+void sw_master_progress_clear(master_t *m);
+double sw_master_elapsed(const master_t *m);
 
 /* Run a batch of tasks into res[]. Returns how many did not complete
  * (lost, failed, or never run because no worker was left). */

@@ -310,7 +310,6 @@ size_t sw_run_batch(master_t *m, const sw_task_t *tasks, size_t n, sw_result_t *
     return bad;
 }
 
-/* ---- the command ------------------------------------------------------------------------- */
 
 static void on_signal(int sig) { rs_interrupted = sig; }
 
@@ -347,6 +346,163 @@ int sw_append_runs(sw_result_t **all, size_t *n, size_t *cap, const sw_result_t 
     return 0;
 }
 
+/* ---- the master's life: start, output, end (sweep_internal.h) ---------------------------- */
+
+int sw_master_start(master_t *m, const sw_def_t *def, const sw_opts_t *o, sw_pool_t *pool, sw_pool_t *fork_storage,
+                    const char *outpath, const sim_input_t *inputs, size_t ninputs, uint64_t hash)
+{
+    m->def = def;
+    m->o = o;
+    m->ckpath = malloc(strlen(outpath) + 6);
+    if (!m->ckpath) {
+        fprintf(m->err, "ragsim: error: out of memory\n");
+        return 1;
+    }
+    sprintf(m->ckpath, "%s.ckpt", outpath);
+    /* the output: an existing file only with --force, and only a regular
+     * file that is not an input; the checkpoint is the command's own file,
+     * replaced freely, but under the same two conditions */
+    char why[1024];
+    int rc;
+    if ((rc = sim_output_check(outpath, o->force, inputs, ninputs, why, sizeof why)) != 0 ||
+        (rc = sim_output_check(m->ckpath, true, inputs, ninputs, why, sizeof why)) != 0) {
+        fprintf(m->err, "ragsim: error: %s\n", why);
+        return 2;
+    }
+    if ((rc = sw_ck_open(m, hash)) != 0) return rc;
+    if (!pool && o->jobs > 1) {
+        char whyp[256];
+        pool = sw_fork_pool(def, o->jobs, fork_storage, whyp, sizeof whyp);
+        if (!pool) {
+            fprintf(m->err, "ragsim: error: cannot start %d worker processes: %s\n", o->jobs, whyp);
+            return 1;
+        }
+    }
+    m->pool = pool;
+    if (pool) {
+        size_t nw = (size_t)(pool->nworkers ? pool->nworkers : 1);
+        m->depth = pool->depth > 1 ? pool->depth : 1;
+        m->busy = calloc(nw * (size_t)m->depth, sizeof *m->busy);
+        m->nbusy = calloc(nw, sizeof *m->nbusy);
+        m->alive = malloc(nw * sizeof *m->alive);
+        if (!m->busy || !m->nbusy || !m->alive) {
+            fprintf(m->err, "ragsim: error: out of memory\n");
+            return 1;
+        }
+        for (int w = 0; w < pool->nworkers; w++) m->alive[w] = true;
+        m->nalive = pool->nworkers;
+    }
+    m->t0 = wall_now();
+    return 0;
+}
+
+double sw_master_elapsed(const master_t *m) { return wall_now() - m->t0; }
+
+void sw_master_progress_clear(master_t *m) { progress_clear(m); }
+
+int sw_master_check_bad(master_t *m, size_t bad)
+{
+    progress_clear(m);
+    if (!bad) return 0;
+    sw_pool_t *pool = m->pool;
+    fprintf(m->err, "ragsim: error: %zu run%s did not complete (listed above%s); %zu runs are kept in %s: fix the cause "
+                    "and run the same command with --resume to run only the missing ones\n",
+            bad, bad == 1 ? "" : "s", pool && m->nalive == 0 && !pool->master_runs ? "; no worker is left" : "",
+            m->done_total - m->bad_total, m->ckpath);
+    if (pool) {
+        /* runs never handed out because every worker was gone */
+        size_t unrun = bad > m->bad_total ? bad - m->bad_total : 0;
+        if (unrun) fprintf(m->err, "ragsim: error: %zu runs were not started: no %s was left to run them\n", unrun, pool->noun);
+    }
+    return 1;
+}
+
+int sw_master_write(master_t *m, const char *outpath, int (*write)(sim_trace_t *tr, void *ctx), void *ctx)
+{
+    int terr = 0, rc;
+    char ebuf[512];
+    sim_trace_t *tr = sim_trace_create(outpath, &terr, ebuf, sizeof ebuf);
+    if (!tr) {
+        fprintf(m->err, "ragsim: error: %s\n", ebuf);
+        kept_note(m, false, m->err);
+        return 1;
+    }
+    sim_trace_set_replace(tr, m->o->force);
+    sim_trace_set_interrupt(tr, &rs_interrupted);
+    if (write(tr, ctx) != 0) {
+        fprintf(m->err, "ragsim: error: writing %s: %s\n", outpath, sim_trace_errmsg(tr));
+        sim_trace_abort(tr);
+        kept_note(m, false, m->err);
+        return 1;
+    }
+    if ((rc = sim_trace_commit(tr, ebuf, sizeof ebuf)) != 0) {
+        if (rc == SIM_EINTERRUPTED) return 1;   /* reported by sw_master_end */
+        fprintf(m->err, "ragsim: error: %s\n", ebuf);
+        kept_note(m, rc == SIM_EEXIST, m->err);
+        return rc == SIM_EEXIST ? 2 : 1;
+    }
+    if (m->ckf) {
+        fclose(m->ckf);
+        m->ckf = NULL;
+    }
+    unlink(m->ckpath);
+    return 0;
+}
+
+void sw_master_signals(master_t *m)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &m->old_int);
+    sigaction(SIGTERM, &sa, &m->old_term);
+    m->signals_set = true;
+    rs_interrupted = 0;
+}
+
+int sw_master_end(master_t *m, int status, const char *outpath)
+{
+    progress_clear(m);
+    if (rs_interrupted && status != 0 && status != 2 && m->def) {
+        /* stopped by a signal: the runs done are in the checkpoint */
+        int sig = (int)rs_interrupted;
+        fprintf(m->err, "ragsim: interrupted by %s: nothing was written to %s; %zu run%s %s kept in %s: run the same "
+                        "command with --resume to continue\n",
+                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", outpath ? outpath : "the output",
+                m->done_total - m->bad_total, m->done_total - m->bad_total == 1 ? "" : "s",
+                m->done_total - m->bad_total == 1 ? "is" : "are", m->ckpath ? m->ckpath : "the checkpoint");
+        status = 128 + sig;
+    }
+    if (m->pool) m->pool->shutdown(m->pool->ctx, status != 0);
+    if (m->ckf) fclose(m->ckf);
+    if (m->signals_set) {
+        sigaction(SIGINT, &m->old_int, NULL);
+        sigaction(SIGTERM, &m->old_term, NULL);
+    }
+    sw_cache_fini(&m->cache);
+    free(m->ck);
+    free(m->ckpath);
+    free(m->busy);
+    free(m->nbusy);
+    free(m->alive);
+    memset(m, 0, sizeof *m);
+    return status;
+}
+
+/* ---- the command ------------------------------------------------------------------------- */
+
+typedef struct sweep_write {
+    const analysis_t *an;
+    const capacity_t *caps;
+    size_t ncaps;
+    bool find;
+} sweep_write_t;
+
+static int sweep_write(sim_trace_t *tr, void *ctx)
+{
+    const sweep_write_t *w = ctx;
+    return sw_write_output(tr, w->an, w->caps, w->ncaps, w->find);
+}
+
 int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
 {
     sw_def_t def;
@@ -362,11 +518,7 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     char *outpath = NULL;
     analysis_t an = {0};
     int status = 2;
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    rs_interrupted = 0;
+    sw_master_signals(&m);
 
     int rc = sw_def_load(&def, o->sweep, o->sets, o->nsets, o->reps, o->have_seed, o->seed, &d);
     if (rc == SIM_ECONFIG && d.nomem) rc = SIM_ENOMEM;
@@ -376,7 +528,6 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
         status = rc == SIM_ENOMEM ? 1 : 2;
         goto out;
     }
-    m.def = &def;
     if (o->find_max_load && def.load < 0) {
         fprintf(err, "%s: error: --find max-load needs a load axis (workload.rate, a rate axis, or `load: PATH`)\n",
                 o->sweep);
@@ -388,51 +539,20 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
         goto out;
     }
     outpath = o->out ? strdup(o->out) : rs_default_output(o->sweep);
-    m.ckpath = outpath ? malloc(strlen(outpath) + 6) : NULL;
-    if (!outpath || !m.ckpath) {
+    if (!outpath) {
         status = 1;
         goto out;
     }
-    sprintf(m.ckpath, "%s.ckpt", outpath);
     {
-        /* the output: an existing file only with --force, and only a
-         * regular file that is not an input; the checkpoint is the sweep's
-         * own file, replaced freely, but under the same two conditions */
         const sim_input_t inputs[] = {{o->sweep, "the sweep file"}, {def.scenario_path, "the sweep's base scenario"}};
-        char why[1024];
-        if ((rc = sim_output_check(outpath, o->force, inputs, 2, why, sizeof why)) != 0 ||
-            (rc = sim_output_check(m.ckpath, true, inputs, 2, why, sizeof why)) != 0) {
-            fprintf(err, "ragsim: error: %s\n", why);
-            status = 2;
+        uint64_t hash = def.hash ^ (o->find_max_load ? 0x5bd1e9955bd1e995ull : 0);
+        if ((status = sw_master_start(&m, &def, o, pool, &fork_pool, outpath, inputs, 2, hash)) != 0) {
+            pool = m.pool;
             goto out;
         }
-    }
-    uint64_t hash = def.hash ^ (o->find_max_load ? 0x5bd1e9955bd1e995ull : 0);
-    if ((rc = sw_ck_open(&m, hash)) != 0) {
-        status = rc;
-        goto out;
+        pool = m.pool;
     }
     status = 1;
-    if (!pool && o->jobs > 1) {
-        char why[256];
-        pool = sw_fork_pool(&def, o->jobs, &fork_pool, why, sizeof why);
-        if (!pool) {
-            fprintf(err, "ragsim: error: cannot start %d worker processes: %s\n", o->jobs, why);
-            goto out;
-        }
-    }
-    m.pool = pool;
-    if (pool) {
-        size_t nw = (size_t)(pool->nworkers ? pool->nworkers : 1);
-        m.depth = pool->depth > 1 ? pool->depth : 1;
-        m.busy = calloc(nw * (size_t)m.depth, sizeof *m.busy);
-        m.nbusy = calloc(nw, sizeof *m.nbusy);
-        m.alive = malloc(nw * sizeof *m.alive);
-        if (!m.busy || !m.nbusy || !m.alive) goto nomem;
-        for (int w = 0; w < pool->nworkers; w++) m.alive[w] = true;
-        m.nalive = pool->nworkers;
-    }
-    m.t0 = wall_now();
     size_t reps = (size_t)def.replications, nv = def.nvariants, bad = 0;
     if (!o->quiet) {
         fprintf(out, "sweep '%s' over %s: %zu points x %zu variants x %zu replications, seed %llu", def.name ? def.name : o->sweep,
@@ -462,18 +582,7 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     }
     progress_clear(&m);
     if (rs_interrupted) goto out;
-    if (bad) {
-        fprintf(err, "ragsim: error: %zu run%s did not complete (listed above%s); %zu runs are kept in %s: fix the cause "
-                     "and run the same command with --resume to run only the missing ones\n",
-                bad, bad == 1 ? "" : "s", m.pool && m.nalive == 0 && !m.pool->master_runs ? "; no worker is left" : "",
-                m.done_total - m.bad_total, m.ckpath);
-        if (pool) {
-            /* runs never handed out because every worker was gone */
-            size_t unrun = bad > m.bad_total ? bad - m.bad_total : 0;
-            if (unrun) fprintf(err, "ragsim: error: %zu runs were not started: no %s was left to run them\n", unrun, pool->noun);
-        }
-        goto out;
-    }
+    if (sw_master_check_bad(&m, bad)) goto out;
 
     /* analysis and output */
     if (sw_analyse(&an, &def, all, nall) != 0) goto nomem;
@@ -500,36 +609,9 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
         if (ncaps) sw_print_capacity(out, &an, caps, ncaps, o->find_max_load);
         else fprintf(out, "\nno load axis: no capacity answer (name one with `load: PATH`)\n");
     }
-    int terr = 0;
-    char ebuf[512];
-    sim_trace_t *tr = sim_trace_create(outpath, &terr, ebuf, sizeof ebuf);
-    if (!tr) {
-        fprintf(err, "ragsim: error: %s\n", ebuf);
-        kept_note(&m, false, err);
-        goto out;
-    }
-    sim_trace_set_replace(tr, o->force);
-    sim_trace_set_interrupt(tr, &rs_interrupted);
-    if (sw_write_output(tr, &an, caps, ncaps, o->find_max_load) != 0) {
-        fprintf(err, "ragsim: error: writing %s: %s\n", outpath, sim_trace_errmsg(tr));
-        sim_trace_abort(tr);
-        kept_note(&m, false, err);
-        goto out;
-    }
-    if ((rc = sim_trace_commit(tr, ebuf, sizeof ebuf)) != 0) {
-        if (rc == SIM_EINTERRUPTED) goto out;   /* reported below */
-        fprintf(err, "ragsim: error: %s\n", ebuf);
-        if (rc == SIM_EEXIST) status = 2;
-        kept_note(&m, rc == SIM_EEXIST, err);
-        goto out;
-    }
-    if (m.ckf) {
-        fclose(m.ckf);
-        m.ckf = NULL;
-    }
-    unlink(m.ckpath);
+    sweep_write_t w = {&an, caps, ncaps, o->find_max_load};
+    if ((status = sw_master_write(&m, outpath, sweep_write, &w)) != 0) goto out;
     if (!o->quiet) fprintf(out, "\nwrote %s (%zu runs, %.1f s wall)\n", outpath, nall, wall_now() - m.t0);
-    status = 0;
     goto out;
 nomem:
     progress_clear(&m);
@@ -537,28 +619,8 @@ nomem:
             m.ckpath ? m.ckpath : "the checkpoint");
     status = 1;
 out:
-    progress_clear(&m);
-    if (rs_interrupted && status != 0 && status != 2 && m.def) {
-        /* stopped by a signal: the runs done are in the checkpoint */
-        int sig = (int)rs_interrupted;
-        fprintf(err, "ragsim: interrupted by %s: nothing was written to %s; %zu run%s %s kept in %s: run the same "
-                     "command with --resume to continue\n",
-                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", outpath ? outpath : "the output",
-                m.done_total - m.bad_total, m.done_total - m.bad_total == 1 ? "" : "s",
-                m.done_total - m.bad_total == 1 ? "is" : "are", m.ckpath ? m.ckpath : "the checkpoint");
-        status = 128 + sig;
-    }
-    if (pool) pool->shutdown(pool->ctx, status != 0);
-    if (m.ckf) fclose(m.ckf);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    status = sw_master_end(&m, status, outpath);
     sw_analysis_fini(&an);
-    sw_cache_fini(&m.cache);
-    free(m.ck);
-    free(m.ckpath);
-    free(m.busy);
-    free(m.nbusy);
-    free(m.alive);
     free(tasks);
     free(res);
     free(all);

@@ -94,9 +94,13 @@ void sw_test_crash(const sw_task_t *t)
         raise(SIGKILL);
 }
 
-int sw_worker_serve(const char *sweep_path, const char *const *sets, size_t nsets, int64_t reps, bool have_seed,
-                    uint64_t seed, int (*get)(void *ctx, sw_task_t *t), int (*put)(void *ctx, const sw_result_t *r),
-                    void *ctx)
+int sw_load_sweep_def(const sw_opts_t *o, sw_def_t *def, sim_diag_t *d)
+{
+    return sw_def_load(def, o->sweep, o->sets, o->nsets, o->reps, o->have_seed, o->seed, d);
+}
+
+int sw_worker_serve(const sw_opts_t *o, sw_def_loader_fn load, int (*get)(void *ctx, sw_task_t *t),
+                    int (*put)(void *ctx, const sw_result_t *r), void *ctx)
 {
     sw_def_t def;
     bool loaded = false;
@@ -109,7 +113,7 @@ int sw_worker_serve(const char *sweep_path, const char *const *sets, size_t nset
         if (!loaded) {
             sim_diag_t d;
             sim_diag_init(&d);
-            int lrc = sw_def_load(&def, sweep_path, sets, nsets, reps, have_seed, seed, &d);
+            int lrc = load(o, &def, &d);
             sim_diag_fini(&d);
             loaded = true;
             if (lrc) {
@@ -117,7 +121,7 @@ int sw_worker_serve(const char *sweep_path, const char *const *sets, size_t nset
                 memset(res, 0, sizeof *res);
                 res->task = t;
                 res->status = lrc;
-                snprintf(res->msg, sizeof res->msg, "the sweep file does not load on this worker");
+                snprintf(res->msg, sizeof res->msg, "the %s does not load on this worker", o->what ? o->what : "sweep file");
                 if (put(ctx, res) != 0) break;
                 continue;
             }
@@ -128,7 +132,7 @@ int sw_worker_serve(const char *sweep_path, const char *const *sets, size_t nset
             memset(res, 0, sizeof *res);
             res->task = t;
             res->status = SIM_ECONFIG;
-            snprintf(res->msg, sizeof res->msg, "the sweep file does not load on this worker");
+            snprintf(res->msg, sizeof res->msg, "the %s does not load on this worker", o->what ? o->what : "sweep file");
         }
         if (put(ctx, res) != 0) {
             status = 1;

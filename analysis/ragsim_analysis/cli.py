@@ -93,6 +93,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             if _is_sweep(args.trace):   # `ragsim sweep` output: its plots
                 from . import sweepplot
                 return sweepplot.main([args.trace, "-o", args.output or default_output_dir(args.trace)])
+            from . import mapplot
+            if mapplot.file_format(args.trace) in ("ragsim-map", "ragsim-sensitivity"):
+                # `ragsim map`: phase diagrams; `ragsim sensitivity`: tornado charts
+                return mapplot.main([args.trace, "-o", args.output or default_output_dir(args.trace)])
             out = args.output or default_output_dir(args.trace)
             index, pngs = write_report(args.trace, out)
             print(f"report: {index} ({len(pngs)} figures)")

@@ -98,7 +98,7 @@ static int mw_put(void *ctx, const sw_result_t *r)
     return MPI_Send(r, (int)sizeof *r, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
 }
 
-int sw_mpi_sweep(const sw_opts_t *o)
+int sw_mpi_main(const sw_opts_t *o, sw_cmd_fn cmd, sw_def_loader_fn load)
 {
     int rank = 0, size = 1, status;
     if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
@@ -112,14 +112,16 @@ int sw_mpi_sweep(const sw_opts_t *o)
         MPI_Finalize();
         return 2;
     }
-    if (size == 1) status = sw_cmd_sweep(o, NULL, stdout, stderr);
+    if (size == 1) status = cmd(o, NULL, stdout, stderr);
     else if (rank == 0) {
         mpi_pool_t p = {size};
         sw_pool_t pool = {.nworkers = size - 1, .master_runs = true, .depth = 2, .noun = "rank", .ctx = &p, .send = mp_send,
                           .recv = mp_recv, .shutdown = mp_shutdown, .describe = mp_describe};
-        status = sw_cmd_sweep(o, &pool, stdout, stderr);
+        status = cmd(o, &pool, stdout, stderr);
     } else
-        status = sw_worker_serve(o->sweep, o->sets, o->nsets, o->reps, o->have_seed, o->seed, mw_get, mw_put, NULL);
+        status = sw_worker_serve(o, load, mw_get, mw_put, NULL);
     MPI_Finalize();
     return status;
 }
+
+int sw_mpi_sweep(const sw_opts_t *o) { return sw_mpi_main(o, sw_cmd_sweep, sw_load_sweep_def); }

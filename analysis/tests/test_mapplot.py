@@ -1,0 +1,84 @@
+"""ragsim_analysis.mapplot on a real map and a real sensitivity output written by the binary."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ragsim_analysis import mapplot
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(os.path.dirname(HERE))
+BINARY = os.environ.get("RAGSIM_BINARY", os.path.join(SOURCE, "build", "ragsim"))
+
+
+def _need_binary():
+    if not os.access(BINARY, os.X_OK):
+        pytest.skip(f"no ragsim binary at {BINARY} (set RAGSIM_BINARY)")
+
+
+@pytest.fixture(scope="module")
+def map_h5(tmp_path_factory):
+    _need_binary()
+    out = tmp_path_factory.mktemp("map") / "m.h5"
+    r = subprocess.run([BINARY, "map", f"{SOURCE}/scenarios/validation/metastable-retry.yaml",
+                        "--load", "workload.rate=[60/s, 140/s]", "--trigger", "faults.0.for=[1s, 20s]",
+                        "--variants", "naive,retry_throttling", "--reps", "2",
+                        "-o", str(out), "-q"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def sens_h5(tmp_path_factory):
+    _need_binary()
+    out = tmp_path_factory.mktemp("sens") / "s.h5"
+    r = subprocess.run([BINARY, "sensitivity", f"{SOURCE}/scenarios/validation/mmc.yaml", "--params",
+                        "workload.rate,stations.server.service.mean", "--delta", "5%", "--reps", "3",
+                        "--set", "duration=20m", "--set", "warmup=2m", "-o", str(out), "-q"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return str(out)
+
+
+def is_png(path):
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_read_map(map_h5):
+    m = mapplot.read_map(map_h5)
+    assert m["variants"] == ["naive", "retry_throttling"]
+    assert m["load_axis"] == "workload.rate" and m["trigger_axis"] == "faults.0.for"
+    c = m["cells"]
+    assert len(c["variant"]) == 8   # 2 loads x 2 triggers x 2 variants
+    assert np.all((c["p_lo"] <= c["p_not_recovering"]) & (c["p_not_recovering"] <= c["p_hi"]))
+    # above lambda* = 100/s a 20 s trigger sends naive retries into the storm; throttled retries recover
+    hi = (c["load"] == 140) & (c["trigger"] == 20)
+    assert c["class"][hi & (c["variant"] == 0)][0] == 1
+    assert c["class"][hi & (c["variant"] == 1)][0] == 0
+
+
+def test_phase_diagrams_and_tornado(map_h5, sens_h5, tmp_path):
+    paths = mapplot.plot_map(map_h5, str(tmp_path / "m"))
+    assert sorted(os.path.basename(p) for p in paths) == ["phase_naive.png", "phase_retry_throttling.png"]
+    paths += mapplot.plot_sensitivity(sens_h5, str(tmp_path / "s"))
+    assert any(os.path.basename(p) == "tornado_latency_p95_s.png" for p in paths)
+    for p in paths:
+        assert os.path.getsize(p) > 1000 and is_png(p), p
+
+
+def test_report_recognises_map_and_sensitivity(map_h5, sens_h5, tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.path.join(SOURCE, "analysis"))
+    for h5, first in ((map_h5, "phase_naive.png"), (sens_h5, "tornado_latency_p95_s.png")):
+        out = tmp_path / os.path.basename(h5)
+        r = subprocess.run([sys.executable, "-m", "ragsim_analysis", "report", h5, "-o", str(out)],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        assert first in os.listdir(out)
+    bad = tmp_path / "x.h5"
+    bad.write_text("x")
+    r = subprocess.run([sys.executable, "-m", "ragsim_analysis.mapplot", str(bad)], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 2 and "error" in r.stderr
