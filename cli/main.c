@@ -81,12 +81,16 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
         {"output", 1, 0, 'o'}, {"seed", 1, 0, 'S'}, {"reps", 1, 0, 'r'}, {"set", 1, 0, 's'},
         {"max-events", 1, 0, 'm'}, {"no-trace", 0, 0, 'n'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
         {"variants", 1, 0, 'v'}, {"max-pending", 1, 0, 'P'}, {"max-inflight", 1, 0, 'I'},
-        {"max-memory", 1, 0, 'M'}, {"force", 0, 0, 'f'}, {0, 0, 0, 0}};
+        {"max-memory", 1, 0, 'M'}, {"force", 0, 0, 'f'}, {"jobs", 1, 0, 'j'}, {"resume", 0, 0, 'R'},
+        {0, 0, 0, 0}};
     int c, status = 2;
     uint64_t v;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qh", lo, NULL)) != -1) {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o.jobs = ncpu > 1 ? (int)(ncpu > 1024 ? 1024 : ncpu) : 1;
+    bool have_jobs = false;
+    while ((c = getopt_long(argc, argv, ":o:j:qh", lo, NULL)) != -1) {
         switch (c) {
         case 'o':
             if (!*optarg) {
@@ -130,6 +134,16 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
             break;
         }
         case 'f': o.force = true; break;
+        case 'j':
+            if (cli_parse_count(optarg, "-j", 1024, &v)) goto out;
+            if (v == 0) {
+                fprintf(stderr, "ragsim: error: -j must be at least 1\n");
+                goto out;
+            }
+            o.jobs = (int)v;
+            have_jobs = true;
+            break;
+        case 'R': o.resume = true; break;
         case 'n': o.no_trace = true; break;
         case 'v':
             if (!*optarg) {
@@ -155,8 +169,8 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
         goto out;
     }
     o.scenario = argv[optind];
-    if (cmd == CMD_VALIDATE && (o.out || o.have_seed || o.reps || o.max_events || o.no_trace || o.variants ||
-                                o.force || o.budget.max_pending || o.budget.max_inflight || o.budget.max_memory)) {
+    if (cmd == CMD_VALIDATE && (o.out || o.have_seed || o.reps || o.max_events || o.no_trace || o.variants || have_jobs ||
+                                o.resume || o.force || o.budget.max_pending || o.budget.max_inflight || o.budget.max_memory)) {
         fprintf(stderr, "ragsim: error: validate takes only --set and -q\n");
         goto out;
     }

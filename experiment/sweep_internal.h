@@ -7,6 +7,7 @@
  *   sweep_find.c        --find max-load: the bisection rounds
  *   sweep_capacity.c    the runs' statistics and the capacity answers
  *   sweep_output.c      the printed tables and the output file
+ *   sweep_runs.c        `run` and `compare` through the same master
  * Included only by experiment/sweep*.c. */
 #ifndef EXPERIMENT_SWEEP_INTERNAL_H
 #define EXPERIMENT_SWEEP_INTERNAL_H
@@ -63,7 +64,17 @@ typedef struct master {
     size_t done_total, total, resumed, bad_total;
     double t0, last_draw;
     bool drawn;
+    const sw_task_t *shown;         /* the task last started (the bar names its variant) */
 } master_t;
+
+/* Erase the master's progress bar if drawn. */
+void sw_progress_clear(master_t *m);
+
+/* ---- sweep_runs.c ----------------------------------------------------------------------- */
+
+/* Run a task of a job (def->job): the run, its files in the job's
+ * directory, the result. */
+void sw_exec_job(const sw_def_t *def, const sw_task_t *t, sim_progress_fn hook, void *hook_ctx, sw_result_t *res);
 
 /* Run a batch of tasks into res[]. Returns how many did not complete
  * (lost, failed, or never run because no worker was left). */
