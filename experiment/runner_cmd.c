@@ -132,6 +132,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     int nsel = 0;
     char *ckdir = NULL;
     sw_result_t *res = NULL;
+    bool pool_done = false;
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
     if (rc != 0 || d.errors) {
@@ -213,6 +214,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         status = 1;
         goto done;
     }
+    pool_done = true;   /* sw_job_run shuts the pool down */
     rc = sw_job_run(&job, &jo, o->pool, sel, (size_t)nsel, (int64_t)nreps, res, &ndone, err);
     if (rc == SIM_EINTERRUPTED || rs_interrupted) goto done;
     if (rc == 1 || rc == 2) {
@@ -332,6 +334,9 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             committed = true;   /* a signal from here on changes nothing: the work is done */
         }
     }
+    if (status != 0 && ndone > 0 && !budget_hit)
+        fprintf(err, "ragsim: the %zu finished runs are kept in %s: run the same command with --resume%s to write "
+                     "the trace without running them again\n", ndone, ckdir, status == 2 ? " --force" : "");
     if (status == 0 && (committed || o->no_trace)) {
         sw_job_t cj = {.s = &s, .dir = ckdir};
         sw_job_clean(&cj);   /* every run is in the trace (or was printed) */
@@ -382,6 +387,11 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     }
     free(rows);
 done:
+    if (o->pool && !pool_done) {
+        /* MPI ranks waiting for runs that will not come */
+        sw_pool_t *pool = o->pool;
+        pool->shutdown(pool->ctx, true);
+    }
     sim_trace_abort(tr);
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);

@@ -488,17 +488,18 @@ static void check_signal(int sig, int want_status, const char *name)
     static const char prev[] = "the previous trace\n";
     cr_assert_eq(tu_write_file(out, prev), 0);
     pid_t pid = spawn_run(scen, out, errf);
-    /* the temporary trace appears once the run has started (the handlers
+    /* the checkpoint's index appears once the runs start (the handlers
      * are installed before it is created) */
-    char tmp[4200];
+    char tmp[4200], idx[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)pid);
+    snprintf(idx, sizeof idx, "%s.ckpt/index", out);
     int polls = 0;
-    while (access(tmp, F_OK) != 0 && polls++ < 600000) {
+    while (access(idx, F_OK) != 0 && polls++ < 600000) {
         int st;
         cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "ragsim ended before it was signalled");
         usleep(100);
     }
-    cr_assert_eq(access(tmp, F_OK), 0, "the run never started");
+    cr_assert_eq(access(idx, F_OK), 0, "the run never started");
     kill(pid, sig);
     int st = tu_wait(pid);
     cr_assert(WIFEXITED(st), "killed by signal %d instead of stopping cleanly", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
@@ -514,6 +515,15 @@ static void check_signal(int sig, int want_status, const char *name)
     cr_assert(txt && len == sizeof prev - 1 && !memcmp(txt, prev, len), "the previous trace was changed");
     free(txt);
     cr_assert_neq(access(tmp, F_OK), 0, "the temporary file was left behind");
+    /* the checkpoint holds no run (none finished), and no temporary file */
+    char ck[4200], cmd[4400];
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    snprintf(cmd, sizeof cmd, "ls -A '%s'", ck);
+    tu_run_t ls = tu_run((const char *[]){"/bin/sh", "-c", cmd, NULL});
+    cr_assert_str_eq(ls.out, "index\n", "the checkpoint holds: %s", ls.out);
+    tu_run_free(&ls);
+    unlink(idx);
+    rmdir(ck);
     unlink(out);
     unlink(errf);
     unlink(scen);
