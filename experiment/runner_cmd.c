@@ -131,7 +131,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     size_t nreps = 0, ntasks = 0, ndone = 0;
     int nsel = 0;
     char *ckdir = NULL;
-    sw_result_t *res = NULL;
+    unsigned char *state = NULL;
     bool pool_done = false;
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
@@ -208,14 +208,14 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     sw_job_t job = {.s = &s, .dir = ckdir, .seed = seed, .max_events = o->max_events, .trace = !o->no_trace};
     sw_job_opts_t jo = {.resume = o->resume, .quiet = o->quiet, .progress = o->progress, .jobs = o->jobs};
     ntasks = (size_t)nsel * nreps;
-    res = calloc(ntasks ? ntasks : 1, sizeof *res);
-    if (!res) {
+    state = calloc(ntasks ? ntasks : 1, 1);
+    if (!state) {
         fprintf(err, "ragsim: error: out of memory\n");
         status = 1;
         goto done;
     }
     pool_done = true;   /* sw_job_run shuts the pool down */
-    rc = sw_job_run(&job, &jo, o->pool, sel, (size_t)nsel, (int64_t)nreps, res, &ndone, err);
+    rc = sw_job_run(&job, &jo, o->pool, sel, (size_t)nsel, (int64_t)nreps, state, &ndone, err);
     if (rc == SIM_EINTERRUPTED || rs_interrupted) goto done;
     if (rc == 1 || rc == 2) {
         status = rc;
@@ -243,10 +243,9 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         }
     }
     for (size_t i = 0; i < ntasks && status == 0 && !rs_interrupted; i++) {
-        const sw_result_t *rr = &res[i];
-        if (rr->status != 0 && rr->status != SIM_EBUDGET) break;
-        size_t v = rr->task.variant;
-        uint32_t r = rr->task.rep;
+        if (state[i] != SW_JOB_DONE && state[i] != SW_JOB_BUDGET) break;
+        size_t v = sel[i / nreps];
+        uint32_t r = (uint32_t)(i % nreps);
         if (nrep[v] == repcap[v]) {
             size_t nc = repcap[v] ? 2 * repcap[v] : 16;
             if (nc > nreps) nc = nreps;
@@ -287,7 +286,15 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
                 status = 1;
             }
         }
-        if (rr->status == SIM_EBUDGET) break;
+        if (state[i] == SW_JOB_BUDGET) {
+            rs_result_t lr = {.limit = (rs_limit_t)info.limit, .limit_value = info.limit_value,
+                              .limit_seen = info.limit_seen};
+            char lim[512];
+            rs_limit_message(&lr, lim, sizeof lim);
+            fprintf(err, "ragsim: error: variant '%s' replication %u stopped after %llu events at t = %.6g s: %s\n",
+                    s.variants[v].name, r, (unsigned long long)info.events, info.sim_seconds, lim);
+            break;
+        }
     }
     if (rs_interrupted) goto done;
 
@@ -398,11 +405,14 @@ done:
         sigaction(SIGTERM, &old_term, NULL);
         if (rs_interrupted && status == 0 && !committed) {
             int sig = (int)rs_interrupted;
-            fprintf(err, "ragsim: interrupted by %s after %zu of %zu runs; nothing was written%s%s%s; "
-                         "the %zu finished runs are kept in %s: run the same command with --resume to complete them\n",
+            fprintf(err, "ragsim: interrupted by %s after %zu of %zu runs; nothing was written%s%s%s",
                     sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", ndone,
                     nreps * (size_t)nsel, !o->no_trace ? " (" : "", !o->no_trace ? trace_path : "",
-                    !o->no_trace ? " is as it was)" : "", ndone, ckdir ? ckdir : "the checkpoint");
+                    !o->no_trace ? " is as it was)" : "");
+            if (ndone)
+                fprintf(err, "; the %zu finished runs are kept in %s: run the same command with --resume to "
+                             "complete them", ndone, ckdir ? ckdir : "the checkpoint");
+            fputc('\n', err);
             status = 128 + sig;
         }
     }
@@ -417,7 +427,7 @@ done:
     sim_table_fini(&summ);
     free(trace_path);
     free(ckdir);
-    free(res);
+    free(state);
     rs_unload(&s);
     sim_diag_fini(&d);
     return status;

@@ -272,13 +272,20 @@ typedef struct sw_job_opts {
     int jobs;                       /* local worker processes (1: in-process) */
 } sw_job_opts_t;
 
-/* Run the tasks (sel[0..nsel) x reps, in that order) through the master:
- * res[] gets one result per task. Returns 0 when every run completed, 1
- * after a failure (reported), 2 bad checkpoint, SIM_EBUDGET when a run
- * stopped on a budget (the runs done so far have their files), or
- * SIM_EINTERRUPTED (rs_interrupted set; finished runs stay in dir). */
+/* What became of a job's task (sw_job_run's state[]). */
+enum { SW_JOB_NOT_RUN, SW_JOB_DONE, SW_JOB_BUDGET, SW_JOB_FAILED };
+
+/* Run the tasks (sel[0..nsel) x reps, in that order: task i is variant
+ * sel[i / reps], replication i % reps) through the master, in batches of
+ * a few thousand (the master's memory does not grow with the runs):
+ * state[i] says what became of task i. Returns 0 when every run
+ * completed, 1 after a failure (reported), 2 bad checkpoint, SIM_EBUDGET
+ * when a run stopped on a budget (no run is started after it; the runs
+ * done have their files), or SIM_EINTERRUPTED (rs_interrupted set;
+ * finished runs stay in dir). The checkpoint directory is removed when no
+ * run finished. */
 int sw_job_run(const sw_job_t *job, const sw_job_opts_t *o, sw_pool_t *pool, const size_t *sel, size_t nsel,
-               int64_t reps, sw_result_t *res, size_t *ndone, FILE *err);
+               int64_t reps, unsigned char *state, size_t *ndone, FILE *err);
 /* Remove the checkpoint directory and what the job wrote in it. */
 void sw_job_clean(const sw_job_t *job);
 /* An MPI worker of a job: load the scenario (quietly) and run the tasks it

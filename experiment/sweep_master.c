@@ -148,8 +148,8 @@ static void record(master_t *m, size_t idx, const sw_result_t *r, const char *wh
         progress_clear(m);
         describe_task(m->def, &m->tasks[idx], d, sizeof d);
         if (m->def->job && r->status == SIM_EBUDGET) {
-            /* run/compare stop at a run stopped by a budget: no more are started */
-            fprintf(m->err, "ragsim: error: %s %s\n", d, r->msg);
+            /* run/compare stop at a run stopped by a budget: no more are
+             * started (the command reports it, from the run's files) */
             m->next = m->n;
         } else
             fprintf(m->err, "ragsim: error: %s failed%s%s: %s\n", d, who ? " on " : "", who ? who : "", r->msg);

@@ -39,6 +39,16 @@ static void set_msg(sw_result_t *res, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A trace's message without the part file's path in front (the master
+ * names the run; the message must fit res->msg with the system's reason). */
+static const char *without_path(const char *msg, const char *dir)
+{
+    const char *at = strstr(msg, dir);
+    if (!at) return msg;
+    const char *colon = strstr(at, ": ");
+    return colon ? colon + 2 : msg;
+}
+
 static const char rep_magic[8] = {'R', 'G', 'R', 'U', 'N', 'R', 'P', '1'};
 
 static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
@@ -177,7 +187,7 @@ void sw_exec_job(const sw_def_t *def, const sw_task_t *t, sim_progress_fn hook, 
         tr = sim_trace_create(h5, &terr, eb, sizeof eb);
         if (!tr) {
             res->status = terr ? terr : SIM_EIO;
-            set_msg(res, "%s", eb);
+            set_msg(res, "%s", without_path(eb, j->dir));
             return;
         }
         sim_trace_set_replace(tr, true);   /* a file of an earlier, unrecorded attempt */
@@ -189,7 +199,7 @@ void sw_exec_job(const sw_def_t *def, const sw_task_t *t, sim_progress_fn hook, 
     int rc = rs_run_one_traced_hook(s, v, t->rep, j->seed, j->max_events, hook, hook_ctx, tr, &r);
     if (rc != 0 && rc != SIM_EBUDGET) {
         res->status = rc;
-        set_msg(res, "%s", rc == SIM_EHDF5 && tr ? sim_trace_errmsg(tr) : sim_strerror(rc));
+        set_msg(res, "%s", rc == SIM_EHDF5 && tr ? without_path(sim_trace_errmsg(tr), j->dir) : sim_strerror(rc));
         sim_trace_abort(tr);
         rs_result_free(&r);
         return;
@@ -197,14 +207,14 @@ void sw_exec_job(const sw_def_t *def, const sw_task_t *t, sim_progress_fn hook, 
     int wrc = tr ? rs_write_run(tr, s, &r) : 0;
     if (wrc != 0) {
         res->status = wrc;
-        set_msg(res, "writing the run failed: %s", sim_trace_errmsg(tr));
+        set_msg(res, "writing the run failed: %s", without_path(sim_trace_errmsg(tr), j->dir));
         sim_trace_abort(tr);
         rs_result_free(&r);
         return;
     }
     if (tr && (wrc = sim_trace_commit(tr, eb, sizeof eb)) != 0) {
         res->status = wrc;
-        set_msg(res, "%s", eb);
+        set_msg(res, "%s", without_path(eb, j->dir));
         rs_result_free(&r);
         return;
     }
@@ -280,22 +290,28 @@ void sw_job_clean(const sw_job_t *job)
     rmdir(job->dir);
 }
 
+#define JOB_BATCH 1024
+
 int sw_job_run(const sw_job_t *job, const sw_job_opts_t *o, sw_pool_t *pool, const size_t *sel, size_t nsel,
-               int64_t reps, sw_result_t *res, size_t *ndone, FILE *err)
+               int64_t reps, unsigned char *state, size_t *ndone, FILE *err)
 {
     sw_def_t def;
     char **names = calloc(job->s->nvariants + 1, sizeof *names);
     size_t n = nsel * (size_t)reps;
-    sw_task_t *tasks = calloc(n ? n : 1, sizeof *tasks);
+    sw_task_t *tasks = calloc(JOB_BATCH, sizeof *tasks);
+    sw_result_t *res = calloc(JOB_BATCH, sizeof *res);
     sw_opts_t so = {.resume = o->resume, .quiet = o->quiet, .progress = o->progress, .jobs = o->jobs};
     master_t m = {.o = &so, .err = err};
     sw_pool_t fork_pool;
     int status = 1;
+    bool dir_ours = false;
     *ndone = 0;
-    if (!names || !tasks) {
+    if (!names || !tasks || !res) {
         fprintf(err, "ragsim: error: out of memory\n");
         free(names);
         free(tasks);
+        free(res);
+        if (pool) pool->shutdown(pool->ctx, true);
         return 1;
     }
     uint64_t hash = sw_job_hash(job->s, job->seed, reps, sel, nsel, job->trace);
@@ -316,12 +332,14 @@ int sw_job_run(const sw_job_t *job, const sw_job_opts_t *o, sw_pool_t *pool, con
         fprintf(err, "ragsim: error: cannot create the checkpoint directory %s: %s\n", job->dir, strerror(errno));
         goto out;
     }
+    dir_ours = true;
     m.ckpath = malloc(strlen(job->dir) + 8);
     if (!m.ckpath) goto nomem;
     sprintf(m.ckpath, "%s/index", job->dir);
     int rc = sw_ck_open(&m, hash);
     if (rc) {
         status = rc;
+        dir_ours = rc != 2;   /* a checkpoint of another command is left alone */
         goto out;
     }
     if (m.nck && !o->quiet) fprintf(err, "ragsim: resuming: %zu finished runs in %s\n", m.nck, job->dir);
@@ -349,29 +367,39 @@ int sw_job_run(const sw_job_t *job, const sw_job_opts_t *o, sw_pool_t *pool, con
         for (int w = 0; w < pool->nworkers; w++) m.alive[w] = true;
         m.nalive = pool->nworkers;
     }
-    size_t k = 0;
-    for (size_t vi = 0; vi < nsel; vi++)
-        for (uint32_t r = 0; r < (uint32_t)reps; r++) {
-            tasks[k] = (sw_task_t){.point = 0, .seed_index = 0, .load = NAN, .variant = (uint32_t)sel[vi], .rep = r};
-            res[k].task = tasks[k];
-            res[k].status = INT32_MIN;   /* not run */
-            k++;
-        }
-    m.total = n;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     m.t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-    size_t bad = sw_run_batch(&m, tasks, n, res);
+    m.total = n;
+    size_t bad = 0;
+    bool budget = false;
+    for (size_t base = 0; base < n && !budget && !rs_interrupted && !m.pool_failed; base += JOB_BATCH) {
+        size_t k = n - base < JOB_BATCH ? n - base : JOB_BATCH;
+        for (size_t i = 0; i < k; i++) {
+            size_t t = base + i;
+            tasks[i] = (sw_task_t){.point = 0, .seed_index = 0, .load = NAN, .variant = (uint32_t)sel[t / (size_t)reps],
+                                   .rep = (uint32_t)(t % (size_t)reps)};
+            res[i].task = tasks[i];
+            res[i].status = INT32_MIN;   /* not run */
+        }
+        bad += sw_run_batch(&m, tasks, k, res);
+        for (size_t i = 0; i < k; i++) {
+            int32_t s = res[i].status;
+            state[base + i] = s == INT32_MIN ? SW_JOB_NOT_RUN : s == 0 ? SW_JOB_DONE : s == SIM_EBUDGET ? SW_JOB_BUDGET
+                                                                                                       : SW_JOB_FAILED;
+            budget |= s == SIM_EBUDGET;
+        }
+        if (!budget && !rs_interrupted && bad) break;   /* failed runs: stop here, report below */
+    }
     sw_progress_clear(&m);
     *ndone = m.done_total - m.bad_total;
-    bool budget = false;
-    for (size_t i = 0; i < n; i++) budget |= res[i].status == SIM_EBUDGET;
     if (rs_interrupted) status = SIM_EINTERRUPTED;
     else if (budget) status = SIM_EBUDGET;
     else if (bad) {
-        fprintf(err, "ragsim: error: %zu run%s did not complete (listed above); the %zu finished are kept in %s: fix the "
-                     "cause and run the same command with --resume to run only the missing ones\n",
-                bad, bad == 1 ? "" : "s", *ndone, job->dir);
+        if (*ndone)
+            fprintf(err, "ragsim: error: %zu run%s did not complete (listed above); the %zu finished are kept in %s: "
+                         "fix the cause and run the same command with --resume to run only the missing ones\n",
+                    bad, bad == 1 ? "" : "s", *ndone, job->dir);
         status = 1;
     } else status = 0;
     goto out;
@@ -382,7 +410,10 @@ out:
     if (m.pool) m.pool->shutdown(m.pool->ctx, status != 0);
     else if (pool) pool->shutdown(pool->ctx, status != 0);
     if (m.ckf) fclose(m.ckf);
-    if (status != 2) clean_dir(job->dir, false);
+    if (dir_ours) {
+        if (status != 0 && status != SIM_EBUDGET && *ndone == 0 && m.nck == 0) sw_job_clean(job);   /* nothing to keep */
+        else clean_dir(job->dir, false);
+    }
     sw_cache_fini(&m.cache);
     free(m.ck);
     free(m.ckpath);
@@ -390,6 +421,7 @@ out:
     free(m.nbusy);
     free(m.alive);
     free(tasks);
+    free(res);
     free(names);
     return status;
 }
