@@ -285,9 +285,11 @@ Test(determinism, interrupted_compare_resumes_to_the_same_trace, .timeout = 600)
                               "--reps", "3", "--set", "duration=90s", "--variants", "rate_limit,breaker", "-o", o, "-j",
                               (char *)(k ? "1" : "2"), NULL};
         pid_t pid = tu_spawn(argv, errf, 300, false);
-        /* signalled once the first run is kept */
+        /* signalled once the first run is recorded in the checkpoint's
+         * index (a 24-byte header, then a record per finished run) */
         int polls = 0;
-        while (access(first, F_OK) != 0 && polls++ < 600000) {
+        struct stat sb;
+        while ((stat(idx, &sb) != 0 || sb.st_size <= 24) && polls++ < 600000) {
             int st;
             cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "compare ended before it was signalled");
             usleep(100);
