@@ -1,9 +1,10 @@
 # ragsim: thin wrapper around CMake. The README's quick start is
 #   apt-get update && apt-get install -y make && make demo
-#                # (make itself is not on a fresh Debian) install what is missing, build, run the default scenario
-#   make test    # install what is missing, build, run the whole test suite
-# Every target installs missing Debian packages first (idempotent: it only
-# calls apt-get when something is missing).
+#                # (make itself is not on a fresh Debian) install what running needs, build, run the default scenario
+#   make test    # install the test tools too, build, run the whole test suite
+# Every target installs the missing Debian packages it needs first
+# (idempotent: it only calls apt-get when something is missing).
+# `make deps-list` prints what `make demo` would install on this machine.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -13,29 +14,43 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 SCENARIO   ?= scenarios/incident-2023q4.yaml
 OUT        ?= out
 
-# Build and test dependencies (Debian 12 package names).
-DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev \
-        libcriterion-dev hdf5-tools python3 python3-h5py python3-numpy \
-        openmpi-bin libopenmpi-dev \
-        python3-pandas python3-matplotlib python3-yaml python3-pytest python3-nbclient \
+# What building and running needs (Debian 12 package names): the compiler,
+# CMake, GSL, libyaml, HDF5, and the Python of `ragsim report`.
+RUN_DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev \
+        python3 python3-h5py python3-numpy python3-pandas python3-matplotlib
+# What the test suite needs on top: Criterion, HDF5's tools, MPI (ragsim-mpi
+# and its tests), pytest and the notebook runner, Chromium (the report's
+# screenshot), clang (the fuzz targets), valgrind.
+TEST_DEBS := libcriterion-dev hdf5-tools openmpi-bin libopenmpi-dev \
+        python3-yaml python3-pytest python3-nbclient \
         python3-nbformat python3-ipykernel jupyter-nbconvert chromium \
-        clang libclang-rt-14-dev valgrind
+        clang libclang-rt-14-dev valgrind python3-pip python3-setuptools
+DEBS := $(RUN_DEBS) $(TEST_DEBS)
+# User builds do not treat warnings as errors (a newer compiler may warn
+# where ours does not); `make test` and CI (.ci/run) do.
+WERROR     ?= OFF
+TEST_WERROR ?= ON
+PREFIX     ?= /usr/local
 
 # What `make bench` needs on top of DEBS: SimPy for the M/M/c baseline (Debian 12's
 # python3-simpy is SimPy 2.3, run by /usr/bin/python3); FAISS, hnswlib and SciPy for
 # bench/vectordb/ (measure, fit, calibrate; the CI test reads only the committed CSV).
 BENCH_DEBS := python3-simpy python3-faiss python3-hnswlib python3-scipy
 
-.PHONY: all deps bench-deps build demo test test-fast test-asan bench clean help fuzz valgrind
+.PHONY: all deps run-deps deps-list bench-deps build demo test test-fast test-asan bench clean help fuzz valgrind install
 
 all: build
 
 help:
-	@echo "make demo   - install deps, build, compare the variants of $(SCENARIO), write its HTML report"
-	@echo "make test   - install deps, build (warnings as errors), run the test suite,"
+	@echo "make demo   - install what running needs, build, compare the variants of $(SCENARIO),"
+	@echo "              write its HTML report"
+	@echo "make test   - install the test tools too, build (warnings as errors), run the test suite,"
 	@echo "              then the suite again under AddressSanitizer + UBSan"
-	@echo "make deps   - install missing Debian packages (apt-get; needs root or sudo)"
-	@echo "make build  - configure and build into $(BUILD)/"
+	@echo "make run-deps - install the missing Debian packages running needs (apt-get; root or sudo)"
+	@echo "make deps   - the same plus the test tools"
+	@echo "make deps-list - print the packages make demo / make test would install here"
+	@echo "make build  - configure and build into $(BUILD)/ (WERROR=ON: warnings as errors)"
+	@echo "make install PREFIX=P - install ragsim, ragsim-mpi, the analysis package, scenarios, docs"
 	@echo "make bench  - engine benchmarks against bench/baselines/ (see docs/internals/performance.md);"
 	@echo "              also installs $(BENCH_DEBS) if missing"
 	@echo "make fuzz   - libFuzzer on the scenario loader and --set, FUZZ_SECONDS=$(FUZZ_SECONDS) each"
@@ -65,14 +80,31 @@ endef
 deps:
 	$(call install-missing,$(DEBS))
 
+run-deps:
+	$(call install-missing,$(RUN_DEBS))
+
+# What would be installed here (nothing is): the dry listing of `make demo`.
+deps-list:
+	@for set in RUN TEST; do \
+	  if [ $$set = RUN ]; then pk="$(RUN_DEBS)"; what="make demo"; else pk="$(TEST_DEBS)"; what="make test (in addition)"; fi; \
+	  missing=""; for p in $$pk; do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	  done; \
+	  echo "$$what needs:$$(echo " $$pk" | tr -s ' ')"; \
+	  echo "  missing here:$${missing:- none}"; \
+	done
+
 bench-deps:
 	$(call install-missing,$(BENCH_DEBS))
 
-$(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DRAGSIM_WERROR=ON
+$(BUILD)/CMakeCache.txt: | run-deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DRAGSIM_WERROR=$(WERROR)
 
-build: deps $(BUILD)/CMakeCache.txt
+build: run-deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # The incident of the RAG stability article (docs/background.md): every
 # variant side by side, then the HTML report.
@@ -81,11 +113,14 @@ demo: build
 	./$(BUILD)/ragsim compare $(SCENARIO) -o $(OUT)/demo.h5 --force
 	./$(BUILD)/ragsim report $(OUT)/demo.h5 -o $(OUT)/demo-report
 
-test-fast: build
+# The suite configures the build with warnings as errors (TEST_WERROR=ON).
+test-fast: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DRAGSIM_WERROR=$(TEST_WERROR)
+	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 $(ASAN_BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRAGSIM_WERROR=ON -DRAGSIM_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRAGSIM_WERROR=$(TEST_WERROR) -DRAGSIM_SANITIZE=ON
 
 test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
@@ -101,7 +136,7 @@ BASELINES ?= bench/baselines
 # One table: every figure beside its baseline's, measured in the same round
 # (ROUNDS=3 rounds, medians); HOUR=0 skips the busy-hour runs (a few minutes).
 ROUNDS ?= 3
-bench: build bench-deps
+bench: deps build bench-deps
 	@HOUR=$${HOUR:-1} sh bench/bench.sh $(BUILD) $(BASELINES) $(ROUNDS)
 
 # Fuzzing: a separate clang build (the normal build is untouched). Each
@@ -127,7 +162,7 @@ fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 # definite/indirect leak fails. (--show-leak-kinds: HDF5 and libyaml keep
 # some "still reachable" globals, which are not leaks.)
 VALGRIND_OUT ?= $(BUILD)/valgrind-smoke.h5
-valgrind: build
+valgrind: deps build
 	valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	  --show-leak-kinds=definite,indirect --track-origins=yes \
 	  ./$(BUILD)/ragsim run scenarios/validation/mm1.yaml --reps 2 --set duration=2m --set warmup=10s \

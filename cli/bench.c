@@ -10,6 +10,7 @@
  *         set (the hold model at the same pending count), and what writing
  *         the trace adds. */
 #include "cli/bench.h"
+#include "cli/sweep_cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -330,8 +331,14 @@ static int bench_rag(int argc, char **argv, FILE *out, FILE *err)
         default: fputs(rag_usage, err); return 2;
         }
     }
-    const char *path = RAGSIM_SOURCE_DIR "/scenarios/rag-baseline.yaml";
+    char dflt[4200];
+    const char *path = cli_data_path("scenarios/rag-baseline.yaml", dflt, sizeof dflt) == 0 ? dflt : NULL;
     if (optind < argc) path = argv[optind++];
+    if (!path) {
+        fprintf(err, "ragsim bench rag: error: give a RAG scenario (the default, share/ragsim/scenarios/"
+                     "rag-baseline.yaml next to ragsim, is not there)\n");
+        return 2;
+    }
     if (optind < argc || reps < 1 || reps > 1000) {
         fprintf(err, "ragsim bench rag: error: one scenario at most, --reps in [1, 1000]\n%s", rag_usage);
         return 2;

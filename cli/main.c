@@ -17,69 +17,86 @@
 #include "cli/vectordb.h"
 #include "cli/sweep_cli.h"
 #include "experiment/runner.h"
+#ifdef RAGSIM_MPI
+#include "experiment/mpi/sweep_mpi.h"
+#endif
+#include "sim/cfg.h"
 #include "sim/units.h"
 
-static const char usage[] =
-    "ragsim " RAGSIM_VERSION " - deterministic discrete-event simulator of RAG services under load\n"
+/* The options of run and compare (both take all of them). */
+#define RUN_OPTIONS \
+    "options:\n" \
+    "  -o, --output OUT.h5   trace file (default: SCENARIO's stem + .h5 in the current\n" \
+    "                        directory). Written to a temporary file and renamed when\n" \
+    "                        complete. An existing file is not replaced without --force\n" \
+    "                        (exit status 2); with --force it is replaced only then.\n" \
+    "      --force           replace an existing trace file (a regular file that is not\n" \
+    "                        the scenario; anything else is refused, exit status 2)\n" \
+    "  -j, --jobs N          run replications in N worker processes (default: the\n" \
+    "                        machine's cores); the output is the same for any N\n" \
+    "      --resume          complete an interrupted or failed command from its\n" \
+    "                        checkpoint OUT.h5.ckpt/ (finished runs are not run again)\n" \
+    "      --seed N          master seed (default: the scenario's `seed`)\n" \
+    "      --reps N          replications (default: the scenario's `replications`)\n" \
+    "      --set KEY=VALUE   override a scenario value, e.g. --set stations.db.servers=4\n" \
+    "                        or --set workload.rate=12/s; VALUE is YAML (lists work)\n" \
+    "      --variants a,b    run only these variants (default: all; compare adds the baseline)\n" \
+    "      --max-events N    stop a run after N events (exit status 1; 0 = no limit)\n" \
+    "      --max-pending N   stop a run holding more than N pending events\n" \
+    "                        (default 20000000; 0 = no limit)\n" \
+    "      --max-inflight N  stop a run holding more than N requests in the system\n" \
+    "                        (default 5000000; 0 = no limit)\n" \
+    "      --max-memory SIZE stop a run holding more than about SIZE of memory, e.g. 8GiB\n" \
+    "                        (default 4GiB; 0 = no limit). A run stopped by a budget\n" \
+    "                        exits with status 1; its trace is written, marked incomplete\n" \
+    "      --no-trace        do not write a trace\n" \
+    "  -q, --quiet           no summary and no progress bar\n" \
+    "  -h, --help            this help\n" \
+    "\n" \
+    "A progress bar (runs done of all, the variant and replication last started, the\n" \
+    "workers, elapsed time and ETA) is drawn on stderr when it is a terminal; the summary\n" \
+    "goes to stdout. Each finished run is kept in the checkpoint directory OUT.h5.ckpt/\n" \
+    "until the trace is written; after Ctrl-C, the same command with --resume completes\n" \
+    "the work. On a cluster: mpirun -np N ragsim-mpi " \
+
+#define RUN_EXIT \
+    "Exit status: 0 success, 1 runtime failure or budget exhausted, 2 bad usage, bad\n" \
+    "input or an output that may not be written, 130/143 stopped by SIGINT/SIGTERM\n" \
+    "(nothing written to OUT.h5; the finished runs kept for --resume). See docs/hardening.md.\n"
+
+static const char run_usage[] =
+    "usage: ragsim run SCENARIO.yaml [-o OUT.h5] [--force] [-j N] [--resume] [--seed N]\n"
+    "                  [--reps N] [--set KEY=VALUE]... [--variants a,b,...] [--max-events N]\n"
+    "                  [--max-pending N] [--max-inflight N] [--max-memory SIZE] [--no-trace] [-q]\n"
     "\n"
-    "usage:\n"
-    "  ragsim run SCENARIO.yaml [-o OUT.h5] [--seed N] [--reps N] [--set KEY=VALUE]...\n"
-    "                           [--max-events N] [--max-pending N] [--max-inflight N]\n"
-    "                           [--max-memory SIZE] [--force] [--no-trace] [--variants a,b,...] [-q]\n"
-    "  ragsim compare SCENARIO.yaml [-o OUT.h5] [--force] [--reps N] [--variants a,b,...] [--set KEY=VALUE]...\n"
-    "  ragsim validate SCENARIO.yaml [--set KEY=VALUE]...\n"
-    "  ragsim sweep SWEEP.yaml [-o OUT.h5] [-j N] [--resume] [--find max-load] [--reps N] [-q]\n"
-    "                          (capacity planning over a grid; see ragsim sweep --help)\n"
-    "  ragsim map SCENARIO.yaml --load PATH=VALUES --trigger PATH=VALUES [--find trigger|load] [-j N]\n"
-    "                          (where the service stops recovering; see ragsim map --help)\n"
-    "  ragsim sensitivity SCENARIO.yaml [--metrics M,...] [--params P,...] [--delta 10%,25%]\n"
-    "                          (one-at-a-time perturbation; see ragsim sensitivity --help)\n"
-    "  ragsim bench hold|mmc|rag [options]\n"
-    "  ragsim llm step-time --gpu G --model M [--tp N] --tokens LIST [--decode-seqs B --context C]\n"
-    "                                  time of one LLM forward pass from the hardware and the\n"
-    "                                  model (see ragsim llm --help, docs/llm-validation.md)\n"
-    "  ragsim llm capacity SCENARIO.yaml | --gpu G --model M --prompt P --output O [--ttft D] [--tpot D]\n"
-    "                                  load one LLM replica sustains for a token mix, before any run\n"
-    "  ragsim init SCENARIO.yaml       a commented starting scenario of a RAG service\n"
-    "  ragsim fit SAMPLES.csv [--column C] [--unit ms] | --histogram BUCKETS.csv [--unit s]\n"
-    "                                  a scenario's dist: mapping fitted to measured latencies\n"
-    "                                  or Prometheus buckets (see ragsim fit --help)\n"
-    "  ragsim report OUT.h5 [-o DIR]   figures and an HTML page of a trace (Python;\n"
-    "                                  see docs/analysis.md and ragsim report --help)\n"
-    "  ragsim --help | --version\n"
+    "Simulate every replication of every variant of a scenario (or those of --variants),\n"
+    "print per variant the figures with 95% confidence intervals (and the queueing-theory\n"
+    "answer where one exists) and write every run to an HDF5 trace (docs/trace-format.md).\n"
+    "\n" RUN_OPTIONS "run SCENARIO.yaml ...\n\n" RUN_EXIT;
+
+static const char compare_usage[] =
+    "usage: ragsim compare SCENARIO.yaml [-o OUT.h5] [--force] [-j N] [--resume] [--seed N]\n"
+    "                      [--reps N] [--set KEY=VALUE]... [--variants a,b,...] [--max-events N]\n"
+    "                      [--max-pending N] [--max-inflight N] [--max-memory SIZE] [--no-trace] [-q]\n"
     "\n"
-    "run options:\n"
-    "  -o, --output OUT.h5   trace file (default: SCENARIO's stem + .h5 in the current\n"
-    "                        directory). Written to a temporary file and renamed when\n"
-    "                        complete. An existing file is not replaced without --force\n"
-    "                        (exit status 2); with --force it is replaced only then.\n"
-    "      --force           replace an existing trace file (a regular file that is not\n"
-    "                        the scenario; anything else is refused, exit status 2)\n"
-    "      --seed N          master seed (default: the scenario's `seed`)\n"
-    "      --reps N          replications (default: the scenario's `replications`)\n"
-    "      --set KEY=VALUE   override a scenario value, e.g. --set stations.db.servers=4\n"
-    "                        or --set workload.rate=12/s; VALUE is YAML (lists work)\n"
-    "      --max-events N    stop a run after N events (exit status 1; 0 = no limit)\n"
-    "      --max-pending N   stop a run holding more than N pending events\n"
-    "                        (default 20000000; 0 = no limit)\n"
-    "      --max-inflight N  stop a run holding more than N requests in the system\n"
-    "                        (default 5000000; 0 = no limit)\n"
-    "      --max-memory SIZE stop a run holding more than about SIZE of memory, e.g. 8GiB\n"
-    "                        (default 4GiB; 0 = no limit). A run stopped by a budget\n"
-    "                        exits with status 1; its trace is written, marked incomplete\n"
-    "      --no-trace        do not write a trace\n"
-    "      --variants a,b    run only these variants (default: all; compare adds the baseline)\n"
-    "  -q, --quiet           no summary and no progress bar\n"
+    "Run every variant with the same seeds (common random numbers) and print, per\n"
+    "variant, the key metrics with 95% confidence intervals and the paired difference\n"
+    "against the baseline: better, worse, or not significant (docs/compare.md). The\n"
+    "trace holds every run, /summary and /comparison.\n"
+    "\n" RUN_OPTIONS "compare SCENARIO.yaml ...\n\n" RUN_EXIT;
+
+static const char validate_usage[] =
+    "usage: ragsim validate SCENARIO.yaml [--set KEY=VALUE]... [-q]\n"
     "\n"
-    "compare runs every variant with the same seeds (common random numbers) and prints,\n"
-    "per variant, the key metrics with 95% confidence intervals and the paired difference\n"
-    "against the baseline: better, worse, or not significant.\n"
+    "Load and check a scenario (its variants and the overrides too) without running it,\n"
+    "and describe it. Every error is reported as FILE:LINE:COL: error: ...\n"
     "\n"
-    "A progress bar is drawn on stderr when it is a terminal. The summary goes to stdout.\n"
-    "Exit status: 0 success, 1 runtime failure or budget exhausted, 2 bad usage, bad\n"
-    "input or an output that may not be written, 130/143 stopped by SIGINT/SIGTERM\n"
-    "(nothing written). See docs/hardening.md.\n"
-    "Documentation: README.md, docs/scenario-format.md, docs/trace-format.md.\n";
+    "options:\n"
+    "      --set KEY=VALUE   override a scenario value, with the same checks as the file\n"
+    "  -q, --quiet           print nothing when the scenario is valid\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Exit status: 0 valid, 1 out of memory, 2 bad usage or an invalid scenario.\n";
 
 enum { CMD_RUN, CMD_VALIDATE, CMD_COMPARE };
 
@@ -94,18 +111,19 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
         {"output", 1, 0, 'o'}, {"seed", 1, 0, 'S'}, {"reps", 1, 0, 'r'}, {"set", 1, 0, 's'},
         {"max-events", 1, 0, 'm'}, {"no-trace", 0, 0, 'n'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
         {"variants", 1, 0, 'v'}, {"max-pending", 1, 0, 'P'}, {"max-inflight", 1, 0, 'I'},
-        {"max-memory", 1, 0, 'M'}, {"force", 0, 0, 'f'}, {0, 0, 0, 0}};
+        {"max-memory", 1, 0, 'M'}, {"force", 0, 0, 'f'}, {"jobs", 1, 0, 'j'}, {"resume", 0, 0, 'R'},
+        {0, 0, 0, 0}};
     int c, status = 2;
     uint64_t v;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qh", lo, NULL)) != -1) {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o.jobs = ncpu > 1 ? (int)(ncpu > 1024 ? 1024 : ncpu) : 1;
+    bool have_jobs = false;
+    while ((c = getopt_long(argc, argv, ":o:j:qh", lo, NULL)) != -1) {
         switch (c) {
         case 'o':
-            if (!*optarg) {
-                fprintf(stderr, "ragsim: error: -o needs a file name\n");
-                goto out;
-            }
+            if (cli_check_output(optarg, "OUT.h5")) goto out;
             o.out = optarg;
             break;
         case 'S':
@@ -143,6 +161,16 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
             break;
         }
         case 'f': o.force = true; break;
+        case 'j':
+            if (cli_parse_count(optarg, "-j", 1024, &v)) goto out;
+            if (v == 0) {
+                fprintf(stderr, "ragsim: error: -j must be at least 1\n");
+                goto out;
+            }
+            o.jobs = (int)v;
+            have_jobs = true;
+            break;
+        case 'R': o.resume = true; break;
         case 'n': o.no_trace = true; break;
         case 'v':
             if (!*optarg) {
@@ -152,10 +180,13 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
             o.variants = optarg;
             break;
         case 'q': o.quiet = true; o.progress = false; break;
-        case 'h': fputs(usage, stdout); status = 0; goto out;
+        case 'h':
+            fputs(cmd == CMD_VALIDATE ? validate_usage : cmd == CMD_COMPARE ? compare_usage : run_usage, stdout);
+            status = 0;
+            goto out;
         case ':': fprintf(stderr, "ragsim: error: option '%s' needs a value\n", argv[optind - 1]); goto out;
         default:
-            fprintf(stderr, "ragsim: error: unknown option '%s' (see ragsim --help)\n", argv[optind - 1]);
+            fprintf(stderr, "ragsim: error: unknown option '%s' (see ragsim %s --help)\n", argv[optind - 1], argv[0]);
             goto out;
         }
     }
@@ -168,11 +199,22 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
         goto out;
     }
     o.scenario = argv[optind];
-    if (cmd == CMD_VALIDATE && (o.out || o.have_seed || o.reps || o.max_events || o.no_trace || o.variants ||
-                                o.force || o.budget.max_pending || o.budget.max_inflight || o.budget.max_memory)) {
+    if (cmd == CMD_VALIDATE && (o.out || o.have_seed || o.reps || o.max_events || o.no_trace || o.variants || have_jobs ||
+                                o.resume || o.force || o.budget.max_pending || o.budget.max_inflight || o.budget.max_memory)) {
         fprintf(stderr, "ragsim: error: validate takes only --set and -q\n");
         goto out;
     }
+#ifdef RAGSIM_MPI
+    if (cmd != CMD_VALIDATE) {
+        if (have_jobs && o.jobs > 1) {
+            fprintf(stderr, "ragsim: error: ragsim-mpi runs replications on MPI ranks: -j does not apply\n");
+            goto out;
+        }
+        o.jobs = 1;
+        status = sw_mpi_runs(&o, cmd == CMD_COMPARE);
+        goto out;
+    }
+#endif
     status = cmd == CMD_VALIDATE  ? rs_cmd_validate(&o, stdout, stderr)
              : cmd == CMD_COMPARE ? rs_cmd_compare(&o, stdout, stderr)
                                   : rs_cmd_run(&o, stdout, stderr);
@@ -191,7 +233,14 @@ static int cmd_report(int argc, char **argv)
     const char *dir = getenv("RAGSIM_ANALYSIS_DIR");
     char path[4096];
     if (!dir || !*dir) {
-        snprintf(path, sizeof path, "%s/analysis", RAGSIM_SOURCE_DIR);
+        /* next to the executable (share/ragsim/python), installed or in
+         * the build tree; no path of the machine that built it */
+        if (cli_data_path("python", path, sizeof path) != 0) {
+            fprintf(stderr, "ragsim: error: report needs the analysis package ragsim_analysis, installed with "
+                            "ragsim as share/ragsim/python/ next to bin/ (cmake --install, make install), "
+                            "or set RAGSIM_ANALYSIS_DIR to the source tree's analysis/ directory\n");
+            return 2;
+        }
         dir = path;
     }
     char pkg[4200];
@@ -233,6 +282,49 @@ static int cmd_report(int argc, char **argv)
     return 2;
 }
 
+static int cmd_run(int argc, char **argv) { return cmd_run_or_validate(argc, argv, CMD_RUN); }
+static int cmd_compare(int argc, char **argv) { return cmd_run_or_validate(argc, argv, CMD_COMPARE); }
+static int cmd_validate(int argc, char **argv) { return cmd_run_or_validate(argc, argv, CMD_VALIDATE); }
+static int cmd_bench(int argc, char **argv) { return bench_main(argc, argv, stdout, stderr); }
+static int cmd_llm(int argc, char **argv) { return llm_main(argc, argv, stdout, stderr); }
+static int cmd_vectordb(int argc, char **argv) { return vectordb_main(argc, argv, stdout, stderr); }
+static int cmd_fit(int argc, char **argv) { return fit_main(argc, argv, stdout, stderr); }
+static int cmd_init(int argc, char **argv) { return init_main(argc, argv, stdout, stderr); }
+
+/* The commands: one line each, in the order of `ragsim --help`. A command
+ * gets argv from its own name on (argv[0] is "run", ...) and prints its own
+ * --help. */
+static const struct command {
+    const char *name;
+    const char *summary;
+    int (*main)(int argc, char **argv);
+} commands[] = {
+    {"run", "simulate a scenario's replications: summary with 95% intervals, HDF5 trace", cmd_run},
+    {"compare", "run the variants with common random numbers, paired differences vs the baseline", cmd_compare},
+    {"validate", "check a scenario (FILE:LINE:COL errors) and describe it, without running", cmd_validate},
+    {"sweep", "run a scenario over a grid (capacity planning); --find max-load", sweep_main},
+    {"map", "where the service stops recovering: load x trigger strength, per variant", map_main},
+    {"sensitivity", "one-at-a-time perturbation: which parameter is the knife edge", sensitivity_main},
+    {"report", "figures and an HTML page of a trace (Python; docs/analysis.md)", cmd_report},
+    {"llm", "LLM forward-pass time; the load one LLM replica sustains", cmd_llm},
+    {"vectordb", "the vector DB's query time and memory for a scenario's index, without a run", cmd_vectordb},
+    {"init", "write a commented starting scenario of a RAG service", cmd_init},
+    {"fit", "fit latency distributions to samples or Prometheus buckets: a scenario's dist:", cmd_fit},
+    {"bench", "engine benchmarks (make bench; docs/internals/performance.md)", cmd_bench},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "ragsim " RAGSIM_VERSION " - deterministic discrete-event simulator of RAG services under load\n\n"
+               "usage: ragsim COMMAND ARGS...   (ragsim COMMAND --help: that command's options)\n"
+               "       ragsim --help | --version\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nExit status: 0 success, 1 runtime failure or budget exhausted, 2 bad usage, bad input\n"
+               "or an output that may not be written, 130/143 stopped by SIGINT/SIGTERM.\n"
+               "Documentation: README.md, docs/README.md.\n");
+}
+
 int main(int argc, char **argv)
 {
     /* GSL's default handler aborts; ragsim checks return values instead. */
@@ -243,30 +335,28 @@ int main(int argc, char **argv)
      * temporary file and exits with status 1. */
     signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
-        fputs(usage, stderr);
+        usage(stderr);
         return 2;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage, stdout);
+        usage(stdout);
         return 0;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
         printf("ragsim %s\n", RAGSIM_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "run") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_RUN);
-    if (strcmp(cmd, "validate") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_VALIDATE);
-    if (strcmp(cmd, "compare") == 0) return cmd_run_or_validate(argc - 1, argv + 1, CMD_COMPARE);
-    if (strcmp(cmd, "sweep") == 0) return sweep_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "map") == 0) return map_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "sensitivity") == 0) return sensitivity_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "bench") == 0) return bench_main(argc - 1, argv + 1, stdout, stderr);
-    if (strcmp(cmd, "llm") == 0) return llm_main(argc - 1, argv + 1, stdout, stderr);
-    if (strcmp(cmd, "vectordb") == 0) return vectordb_main(argc - 1, argv + 1, stdout, stderr);
-    if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
-    if (strcmp(cmd, "fit") == 0) return fit_main(argc - 1, argv + 1, stdout, stderr);
-    if (strcmp(cmd, "init") == 0) return init_main(argc - 1, argv + 1, stdout, stderr);
-    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, bench, llm, vectordb, map, sensitivity, fit, init; see ragsim --help)\n", cmd);
+    const char *names[NCOMMANDS];
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(cmd, commands[i].name) == 0) return commands[i].main(argc - 1, argv + 1);
+        names[i] = commands[i].name;
+    }
+    const char *best = sim_cfg_closest(cmd, names, NCOMMANDS);
+    fprintf(stderr, "ragsim: error: unknown command '%s'", cmd);
+    if (best) fprintf(stderr, "; did you mean '%s'?", best);
+    fprintf(stderr, " (commands:");
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(stderr, "%s %s", i ? "," : "", names[i]);
+    fprintf(stderr, "; see ragsim --help)\n");
     return 2;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "experiment/sweep.h"
@@ -29,6 +30,46 @@ bad:
     return -1;
 }
 
+int cli_data_path(const char *rel, char *buf, size_t n)
+{
+    char exe[4096];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0) return -1;
+    exe[k] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    /* installed: PREFIX/bin/ragsim and PREFIX/share/ragsim/; a build tree:
+     * BUILD/ragsim and BUILD/share/ragsim/ (links made by CMake) */
+    static const char *const layouts[] = {"/../share/ragsim/", "/share/ragsim/"};
+    for (size_t i = 0; i < 2; i++) {
+        int w = snprintf(buf, n, "%s%s%s", exe, layouts[i], rel);
+        if (w > 0 && (size_t)w < n && access(buf, F_OK) == 0) return 0;
+    }
+    return -1;
+}
+
+int cli_check_output(const char *path, const char *example)
+{
+    struct stat st;
+    if (!*path) {
+        fprintf(stderr, "ragsim: error: -o needs a file name, e.g. -o %s\n", example);
+        return -1;
+    }
+    if (strcmp(path, "-") == 0) {
+        fprintf(stderr, "ragsim: error: -o -: the output is an HDF5 file, which cannot be written to standard "
+                        "output; give a file name, e.g. -o %s\n", example);
+        return -1;
+    }
+    size_t n = strlen(path);
+    if (path[n - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "ragsim: error: -o %s: is a directory; give a file name, e.g. -o %s%s%s\n", path, path,
+                path[n - 1] == '/' ? "" : "/", example);
+        return -1;
+    }
+    return 0;
+}
+
 int sweep_main(int argc, char **argv)
 {
     sw_opts_t o = {.jobs = 1};
@@ -48,10 +89,7 @@ int sweep_main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":o:j:qh", lo, NULL)) != -1) {
         switch (c) {
         case 'o':
-            if (!*optarg) {
-                fprintf(stderr, "ragsim: error: -o needs a file name\n");
-                goto out;
-            }
+            if (cli_check_output(optarg, "OUT.h5")) goto out;
             o.out = optarg;
             break;
         case 'j':

@@ -383,6 +383,12 @@ int rs_run_one_traced(const rs_scenario_t *s, size_t variant, uint32_t rep, uint
     return run_one(s, variant, rep, seed, max_events, progress, NULL, NULL, tr, out);
 }
 
+int rs_run_one_traced_hook(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
+                           sim_progress_fn hook, void *ctx, sim_trace_t *tr, rs_result_t *out)
+{
+    return run_one(s, variant, rep, seed, max_events, NULL, hook, ctx, tr, out);
+}
+
 int rs_run_one_hook(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                     sim_progress_fn hook, void *ctx, rs_result_t *out)
 {

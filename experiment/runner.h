@@ -140,11 +140,18 @@ void rs_limit_message(const rs_result_t *r, char *buf, size_t n);
  * and draws its own bar while it runs a run of its own. */
 int rs_run_one_hook(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
                     sim_progress_fn hook, void *ctx, rs_result_t *out);
+/* rs_run_one_traced with a hook instead of a progress bar (a task of
+ * `run`/`compare` run by the sweep's master, experiment/sweep.h). */
+int rs_run_one_traced_hook(const rs_scenario_t *s, size_t variant, uint32_t rep, uint64_t seed, uint64_t max_events,
+                           sim_progress_fn hook, void *ctx, sim_trace_t *tr, rs_result_t *out);
 /* Write a finished run as /runs/<variant>/rep<NNN>/ into a trace (what
  * `ragsim run` writes per run): the trace the run was given
  * (rs_run_one_traced). 0, SIM_EHDF5 (sim_trace_errmsg tells) or SIM_EINVAL
  * (another trace, or a run without one that no longer holds its series). */
 int rs_write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t *r);
+/* The group /runs/<variant> with its attributes (what rs_write_run writes
+ * with replication 0). 0 or SIM_EHDF5. */
+int rs_write_variant(sim_trace_t *tr, const rs_scenario_t *s, size_t variant);
 /* "mean ± hw unit" as the summaries print it: the unit scaled to the mean
  * (s/ms/us, B/KiB/MiB/GiB, /s), digits to the precision of the half-width
  * (NaN hw: none shown), "-" for a NaN mean. */
@@ -180,6 +187,9 @@ typedef struct rs_opts {
     const char *variants;       /* comma-separated names; NULL: all */
     bool quiet;
     bool progress;              /* draw a progress bar on stderr */
+    int jobs;                   /* worker processes (0 or 1: in-process) */
+    bool resume;                /* continue from OUT.h5.ckpt/ */
+    void *pool;                 /* an sw_pool_t of MPI ranks (experiment/sweep.h), or NULL */
 } rs_opts_t;
 
 /* `ragsim run`: returns the process exit status (0 ok, 1 runtime failure, 2 bad input). */

@@ -14,6 +14,7 @@
 
 #include "experiment/compare.h"
 #include "experiment/runner_internal.h"
+#include "experiment/sweep.h"
 #include "sim/error.h"
 #include "sim/outfile.h"
 #include "sim/trace.h"
@@ -127,8 +128,11 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     size_t nreports_total = 0;
     bool budget_hit = false, summ_ready = false, handlers = false, committed = false;
     struct sigaction sa = {0}, old_int, old_term;
-    size_t nreps = 0;
+    size_t nreps = 0, ntasks = 0, ndone = 0;
     int nsel = 0;
+    char *ckdir = NULL;
+    unsigned char *state = NULL;
+    bool pool_done = false;
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
     if (rc != 0 || d.errors) {
@@ -178,22 +182,55 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     sigaction(SIGTERM, &sa, &old_term);
     handlers = true;
 
+    trace_path = o->out ? strdup(o->out) : rs_default_output(o->scenario);
+    ckdir = trace_path ? malloc(strlen(trace_path) + 6) : NULL;
+    if (!trace_path || !ckdir) {
+        fprintf(err, "ragsim: error: out of memory\n");
+        status = 1;
+        goto done;
+    }
+    sprintf(ckdir, "%s.ckpt", trace_path);
+    const sim_input_t inputs[] = {{o->scenario, "the scenario"}};
     if (!o->no_trace) {
-        trace_path = o->out ? strdup(o->out) : rs_default_output(o->scenario);
         /* an existing file only with --force, and only a regular file that
          * is not the scenario itself */
-        const sim_input_t inputs[] = {{o->scenario, "the scenario"}};
         char why[1024];
-        if (trace_path && sim_output_check(trace_path, o->force, inputs, 1, why, sizeof why) != 0) {
+        if (sim_output_check(trace_path, o->force, inputs, 1, why, sizeof why) != 0) {
             fprintf(err, "ragsim: error: %s\n", why);
             status = 2;
             goto done;
         }
+    }
+
+    /* the runs: tasks of the sweep's master (experiment/sweep.h), run in
+     * this process or by -j workers / MPI ranks, each kept in the
+     * checkpoint directory as it finishes */
+    sw_job_t job = {.s = &s, .dir = ckdir, .seed = seed, .max_events = o->max_events, .trace = !o->no_trace};
+    sw_job_opts_t jo = {.resume = o->resume, .quiet = o->quiet, .progress = o->progress, .jobs = o->jobs};
+    ntasks = (size_t)nsel * nreps;
+    state = calloc(ntasks ? ntasks : 1, 1);
+    if (!state) {
+        fprintf(err, "ragsim: error: out of memory\n");
+        status = 1;
+        goto done;
+    }
+    pool_done = true;   /* sw_job_run shuts the pool down */
+    rc = sw_job_run(&job, &jo, o->pool, sel, (size_t)nsel, (int64_t)nreps, state, &ndone, err);
+    if (rc == SIM_EINTERRUPTED || rs_interrupted) goto done;
+    if (rc == 1 || rc == 2) {
+        status = rc;
+        goto done;
+    }
+    budget_hit = rc == SIM_EBUDGET;
+
+    /* the trace, assembled from the runs' files in the order of -j 1: up
+     * to a run stopped by a budget, included */
+    if (!o->no_trace) {
         char ebuf[512];
         int terr = 0;
-        tr = trace_path ? sim_trace_create(trace_path, &terr, ebuf, sizeof ebuf) : NULL;
+        tr = sim_trace_create(trace_path, &terr, ebuf, sizeof ebuf);
         if (!tr) {
-            fprintf(err, "ragsim: error: cannot write the trace: %s\n", trace_path ? ebuf : "out of memory");
+            fprintf(err, "ragsim: error: cannot write the trace: %s\n", ebuf);
             status = 1;
             goto done;
         }
@@ -205,69 +242,60 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             goto done;
         }
     }
-
-    rs_progress_t prog = {.err = err, .t0 = rs_wall_now(), .reps = (uint32_t)(nreps * (size_t)nsel),
-                          .duration = s.sc.duration};
-    for (int vi = 0; vi < nsel && !status && !budget_hit && !rs_interrupted; vi++) {
-        size_t v = sel[vi];
-        for (size_t r = 0; r < nreps && !rs_interrupted; r++) {
-            prog.rep = (uint32_t)((size_t)vi * nreps + r);
-            rs_result_t res;
-            rc = rs_run_one_traced(&s, v, (uint32_t)r, seed, o->max_events, o->progress ? &prog : NULL, tr, &res);
-            if (rc == SIM_EBUDGET) {
-                rs_progress_clear(o->progress ? &prog : NULL);
-                char why[512];
-                rs_limit_message(&res, why, sizeof why);
-                fprintf(err, "ragsim: error: variant '%s' replication %zu stopped after %llu events at t = %.6g s: %s\n",
-                        s.variants[v].name, r, (unsigned long long)sim_events_processed(res.sim),
-                        sim_time_to_s(sim_now(res.sim)), why);
-                budget_hit = true;
-            } else if (rc == SIM_EINTERRUPTED) {
-                rs_result_free(&res);
-                break;
-            } else if (rc != 0) {
-                rs_progress_clear(o->progress ? &prog : NULL);
-                fprintf(err, "ragsim: error: variant '%s' replication %zu failed: %s\n", s.variants[v].name, r,
-                        rc == SIM_EHDF5 && tr ? sim_trace_errmsg(tr) : sim_strerror(rc));
-                rs_result_free(&res);
+    for (size_t i = 0; i < ntasks && status == 0 && !rs_interrupted; i++) {
+        if (state[i] != SW_JOB_DONE && state[i] != SW_JOB_BUDGET) break;
+        size_t v = sel[i / nreps];
+        uint32_t r = (uint32_t)(i % nreps);
+        if (nrep[v] == repcap[v]) {
+            size_t nc = repcap[v] ? 2 * repcap[v] : 16;
+            if (nc > nreps) nc = nreps;
+            rs_report_t *q = realloc(reps[v], nc * sizeof *q);
+            if (!q) {
+                fprintf(err, "ragsim: error: out of memory after variant '%s' replication %u\n", s.variants[v].name, r);
                 status = 1;
                 break;
             }
-            if (nrep[v] == repcap[v]) {
-                size_t nc = repcap[v] ? 2 * repcap[v] : 16;
-                if (nc > nreps) nc = nreps;
-                rs_report_t *q = realloc(reps[v], nc * sizeof *q);
-                if (!q) {
-                    rs_progress_clear(o->progress ? &prog : NULL);
-                    fprintf(err, "ragsim: error: out of memory after variant '%s' replication %zu\n",
-                            s.variants[v].name, r);
-                    rs_result_free(&res);
-                    status = 1;
-                    break;
-                }
-                reps[v] = q;
-                repcap[v] = nc;
-            }
-            rs_report_t *rp = &reps[v][nrep[v]];
-            rs_report_init(rp);
-            nrep[v]++;
-            rs_report_run(&s, &res, rp);
-            nreports_total++;
-            if (!summ_ready) {
-                if (rs_summary_init(&summ, rp) != 0) status = 1;
-                summ_ready = true;
-            }
-            if (status == 0 && rs_summary_add(&summ, s.variants[v].name, &res, rp) != 0) status = 1;
-            if (status == 0 && tr && rs_write_run(tr, &s, &res) != 0) {
-                fprintf(err, "ragsim: error: writing variant '%s' replication %zu to the trace failed: %s\n",
+            reps[v] = q;
+            repcap[v] = nc;
+        }
+        rs_report_t *rp = &reps[v][nrep[v]];
+        rs_report_init(rp);
+        nrep[v]++;
+        sw_runinfo_t info;
+        char why[1024];
+        if (sw_job_read(&job, v, r, rp, &info, why, sizeof why) != 0) {
+            fprintf(err, "ragsim: error: variant '%s' replication %u: %s; run the command again without --resume\n",
+                    s.variants[v].name, r, why);
+            status = 1;
+            break;
+        }
+        nreports_total++;
+        if (!summ_ready) {
+            if (rs_summary_init(&summ, rp) != 0) status = 1;
+            summ_ready = true;
+        }
+        if (status == 0 && rs_summary_add_vals(&summ, s.variants[v].name, r, info.seed, info.sim_seconds, info.events, rp) != 0)
+            status = 1;
+        if (status == 0 && tr) {
+            char h5[4200], g[256];
+            sw_job_path(&job, v, r, "h5", h5, sizeof h5);
+            rs_run_group(g, sizeof g, &s, v, r);
+            if ((r == 0 && rs_write_variant(tr, &s, v) != 0) || sim_trace_copy(tr, h5, g, g) != 0) {
+                fprintf(err, "ragsim: error: writing variant '%s' replication %u to the trace failed: %s\n",
                         s.variants[v].name, r, sim_trace_errmsg(tr));
                 status = 1;
             }
-            rs_result_free(&res);
-            if (status || budget_hit) break;
+        }
+        if (state[i] == SW_JOB_BUDGET) {
+            rs_result_t lr = {.limit = (rs_limit_t)info.limit, .limit_value = info.limit_value,
+                              .limit_seen = info.limit_seen};
+            char lim[512];
+            rs_limit_message(&lr, lim, sizeof lim);
+            fprintf(err, "ragsim: error: variant '%s' replication %u stopped after %llu events at t = %.6g s: %s\n",
+                    s.variants[v].name, r, (unsigned long long)info.events, info.sim_seconds, lim);
+            break;
         }
     }
-    rs_progress_clear(o->progress ? &prog : NULL);
     if (rs_interrupted) goto done;
 
     /* the comparison */
@@ -312,6 +340,13 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             tr = NULL;
             committed = true;   /* a signal from here on changes nothing: the work is done */
         }
+    }
+    if (status != 0 && ndone > 0 && !budget_hit)
+        fprintf(err, "ragsim: the %zu finished runs are kept in %s: run the same command with --resume%s to write "
+                     "the trace without running them again\n", ndone, ckdir, status == 2 ? " --force" : "");
+    if (status == 0 && (committed || o->no_trace)) {
+        sw_job_t cj = {.s = &s, .dir = ckdir};
+        sw_job_clean(&cj);   /* every run is in the trace (or was printed) */
     }
     if (status == 0 && budget_hit) {
         if (trace_path && !o->no_trace)
@@ -359,16 +394,25 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     }
     free(rows);
 done:
+    if (o->pool && !pool_done) {
+        /* MPI ranks waiting for runs that will not come */
+        sw_pool_t *pool = o->pool;
+        pool->shutdown(pool->ctx, true);
+    }
     sim_trace_abort(tr);
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         if (rs_interrupted && status == 0 && !committed) {
             int sig = (int)rs_interrupted;
-            fprintf(err, "ragsim: interrupted by %s after %zu of %zu runs; nothing was written%s%s%s\n",
-                    sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", nreports_total,
-                    nreps * (size_t)nsel, trace_path ? " (" : "", trace_path ? trace_path : "",
-                    trace_path ? " is as it was)" : "");
+            fprintf(err, "ragsim: interrupted by %s after %zu of %zu runs; nothing was written%s%s%s",
+                    sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", ndone,
+                    nreps * (size_t)nsel, !o->no_trace ? " (" : "", !o->no_trace ? trace_path : "",
+                    !o->no_trace ? " is as it was)" : "");
+            if (ndone)
+                fprintf(err, "; the %zu finished runs are kept in %s: run the same command with --resume to "
+                             "complete them", ndone, ckdir ? ckdir : "the checkpoint");
+            fputc('\n', err);
             status = 128 + sig;
         }
     }
@@ -382,6 +426,8 @@ done:
     free(repcap);
     sim_table_fini(&summ);
     free(trace_path);
+    free(ckdir);
+    free(state);
     rs_unload(&s);
     sim_diag_fini(&d);
     return status;

@@ -64,6 +64,9 @@ int rs_write_header(sim_trace_t *tr, const rs_scenario_t *s, uint64_t seed);
  * columns are fixed by the first run's report; one row per run. */
 int rs_summary_init(sim_table_t *t, const rs_report_t *first);
 int rs_summary_add(sim_table_t *t, const char *variant, const rs_result_t *r, const rs_report_t *rep);
+/* The same row from a run's figures read back (a run done by a worker). */
+int rs_summary_add_vals(sim_table_t *t, const char *variant, uint32_t replication, uint64_t seed, double sim_seconds,
+                        uint64_t events, const rs_report_t *rep);
 
 /* ---- runner_print.c ---------------------------------------------------------- */
 

@@ -38,13 +38,20 @@ int rs_summary_init(sim_table_t *t, const rs_report_t *first)
 
 int rs_summary_add(sim_table_t *t, const char *variant, const rs_result_t *r, const rs_report_t *rep)
 {
+    return rs_summary_add_vals(t, variant, r->replication, r->seed, sim_time_to_s(sim_now(r->sim)),
+                               sim_events_processed(r->sim), rep);
+}
+
+int rs_summary_add_vals(sim_table_t *t, const char *variant, uint32_t replication, uint64_t seed, double sim_seconds,
+                        uint64_t events, const rs_report_t *rep)
+{
     unsigned char *row = sim_table_append(t);
     if (!row) return SIM_ENOMEM;
     sim_row_str(t, row, 0, variant);
-    sim_row_i64(t, row, 1, r->replication);
-    sim_row_i64(t, row, 2, (int64_t)r->seed);
-    sim_row_f64(t, row, 3, sim_time_to_s(sim_now(r->sim)));
-    sim_row_i64(t, row, 4, (int64_t)sim_events_processed(r->sim));
+    sim_row_i64(t, row, 1, replication);
+    sim_row_i64(t, row, 2, (int64_t)seed);
+    sim_row_f64(t, row, 3, sim_seconds);
+    sim_row_i64(t, row, 4, (int64_t)events);
     for (size_t i = 0; i < rep->n; i++) {
         const rs_entry_t *e = &rep->e[i];
         if (strcmp(e->section, "summary") != 0) continue;
@@ -58,18 +65,24 @@ int rs_summary_add(sim_table_t *t, const char *variant, const rs_result_t *r, co
 
 /* ---- trace ------------------------------------------------------------------ */
 
+int rs_write_variant(sim_trace_t *tr, const rs_scenario_t *s, size_t variant)
+{
+    char g[256];
+    const rs_variant_t *v = &s->variants[variant];
+    snprintf(g, sizeof g, "/runs/%s", v->name);
+    int rc = 0;
+    rc |= sim_trace_group(tr, g);
+    rc |= sim_trace_attr_str(tr, g, "scenario_yaml", v->yaml);
+    rc |= sim_trace_attr_str(tr, g, "description", v->description ? v->description : "");
+    rc |= sim_trace_attr_i64(tr, g, "baseline", variant == s->baseline);
+    return rc ? SIM_EHDF5 : 0;
+}
+
 static int write_run(sim_trace_t *tr, const rs_scenario_t *s, const rs_result_t *r)
 {
     char g[256], p[512];
-    const rs_variant_t *v = &s->variants[r->variant];
-    snprintf(g, sizeof g, "/runs/%s", v->name);
     int rc = 0;
-    if (r->replication == 0) {
-        rc |= sim_trace_group(tr, g);
-        rc |= sim_trace_attr_str(tr, g, "scenario_yaml", v->yaml);
-        rc |= sim_trace_attr_str(tr, g, "description", v->description ? v->description : "");
-        rc |= sim_trace_attr_i64(tr, g, "baseline", r->variant == s->baseline);
-    }
+    if (r->replication == 0) rc |= rs_write_variant(tr, s, r->variant);
     rs_run_group(g, sizeof g, s, r->variant, r->replication);
     rc |= sim_trace_group(tr, g);
     rc |= sim_trace_attr_i64(tr, g, "seed", (int64_t)r->seed);

@@ -81,7 +81,10 @@ typedef struct sw_req {
 #define SW_MAX_REQS 8
 
 /* A sweep file, parsed. */
+struct sw_job;
+
 typedef struct sw_def {
+    const struct sw_job *job;       /* not NULL: the replications of `run`/`compare` (sweep_runs.c) */
     sim_cfg_t *cfg;
     const char *path;               /* as given */
     char *scenario_path;            /* `scenario` resolved against the sweep file's directory */
@@ -238,6 +241,69 @@ int sw_worker_serve(const sw_opts_t *o, sw_def_loader_fn load, int (*get)(void *
  * input). `pool` NULL: o->jobs local worker processes (or none for 1).
  * The pool is shut down before returning, on every path. */
 int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err);
+
+/* ---- run and compare through the same master (sweep_runs.c) -------------------------
+
+   `ragsim run` and `compare` hand their replications to the sweep's master
+   as tasks (point 0, variant = the scenario's variant index, rep): the same
+   pools (-j worker processes, MPI ranks), the same checkpoint and
+   --resume. A task's run is written by whoever runs it into the checkpoint
+   directory OUT.h5.ckpt/ as <variant>.rep<NNN>.h5 (its trace group) and
+   <variant>.rep<NNN>.rep (its figures); the master then assembles the
+   trace in the order of -j 1, so the trace does not depend on the pool. */
+
+typedef struct sw_job {
+    const rs_scenario_t *s;
+    const char *dir;                /* the checkpoint directory */
+    uint64_t seed;                  /* the master seed of every run */
+    uint64_t max_events;
+    bool trace;                     /* write each run's trace file (false: --no-trace) */
+} sw_job_t;
+
+/* What a finished run's figures file holds besides the report. */
+typedef struct sw_runinfo {
+    uint64_t seed, events;
+    double sim_seconds, wall_seconds;
+    int32_t end, limit;             /* sim_run_result_t, rs_limit_t */
+    uint64_t limit_value, limit_seen;
+} sw_runinfo_t;
+
+/* A def that stands for a job (no sweep file): one point, the scenario's
+ * variants, `reps` replications. names: room for s->nvariants pointers. */
+void sw_job_def(sw_def_t *def, const sw_job_t *job, char **names, int64_t reps, uint64_t hash);
+/* The hash of what decides a job's runs (the checkpoint's key). */
+uint64_t sw_job_hash(const rs_scenario_t *s, uint64_t seed, int64_t reps, const size_t *sel, size_t nsel, bool trace);
+/* The paths of a run's files in dir ("h5" or "rep"). */
+void sw_job_path(const sw_job_t *job, size_t variant, uint32_t rep, const char *ext, char *buf, size_t n);
+/* Read a finished run's figures back. 0, or SIM_EIO (why says). */
+int sw_job_read(const sw_job_t *job, size_t variant, uint32_t rep, rs_report_t *rep_out, sw_runinfo_t *info,
+                char *why, size_t whylen);
+
+typedef struct sw_job_opts {
+    bool resume, quiet, progress;
+    int jobs;                       /* local worker processes (1: in-process) */
+} sw_job_opts_t;
+
+/* What became of a job's task (sw_job_run's state[]). */
+enum { SW_JOB_NOT_RUN, SW_JOB_DONE, SW_JOB_BUDGET, SW_JOB_FAILED };
+
+/* Run the tasks (sel[0..nsel) x reps, in that order: task i is variant
+ * sel[i / reps], replication i % reps) through the master, in batches of
+ * a few thousand (the master's memory does not grow with the runs):
+ * state[i] says what became of task i. Returns 0 when every run
+ * completed, 1 after a failure (reported), 2 bad checkpoint, SIM_EBUDGET
+ * when a run stopped on a budget (no run is started after it; the runs
+ * done have their files), or SIM_EINTERRUPTED (rs_interrupted set;
+ * finished runs stay in dir). The checkpoint directory is removed when no
+ * run finished. */
+int sw_job_run(const sw_job_t *job, const sw_job_opts_t *o, sw_pool_t *pool, const size_t *sel, size_t nsel,
+               int64_t reps, unsigned char *state, size_t *ndone, FILE *err);
+/* Remove the checkpoint directory and what the job wrote in it. */
+void sw_job_clean(const sw_job_t *job);
+/* An MPI worker of a job: load the scenario (quietly) and run the tasks it
+ * is given. */
+int sw_job_worker_serve(const rs_opts_t *o, int (*get)(void *ctx, sw_task_t *t),
+                        int (*put)(void *ctx, const sw_result_t *r), void *ctx);
 
 /* The usage text of `ragsim sweep --help`. */
 extern const char sw_usage[];

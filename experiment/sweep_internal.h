@@ -7,6 +7,7 @@
  *   sweep_find.c        --find max-load: the bisection rounds
  *   sweep_capacity.c    the runs' statistics and the capacity answers
  *   sweep_output.c      the printed tables and the output file
+ *   sweep_runs.c        `run` and `compare` through the same master
  *   map.c               `ragsim map`: the map of recovery (map.h)
  * Included only by experiment/sweep*.c and experiment/map.c. */
 #ifndef EXPERIMENT_SWEEP_INTERNAL_H
@@ -69,6 +70,7 @@ typedef struct master {
     /* SIGINT/SIGTERM while the master runs */
     struct sigaction old_int, old_term;
     bool signals_set;
+    const sw_task_t *shown;         /* the task last started (the bar names its variant) */
 } master_t;
 
 /* The life of a master, shared by `ragsim sweep` and `ragsim map`:
@@ -92,6 +94,15 @@ int sw_master_write(master_t *m, const char *outpath, int (*write)(sim_trace_t *
 int sw_master_end(master_t *m, int status, const char *outpath);
 void sw_master_progress_clear(master_t *m);
 double sw_master_elapsed(const master_t *m);
+
+/* Erase the master's progress bar if drawn. */
+void sw_progress_clear(master_t *m);
+
+/* ---- sweep_runs.c ----------------------------------------------------------------------- */
+
+/* Run a task of a job (def->job): the run, its files in the job's
+ * directory, the result. */
+void sw_exec_job(const sw_def_t *def, const sw_task_t *t, sim_progress_fn hook, void *hook_ctx, sw_result_t *res);
 
 /* Run a batch of tasks into res[]. Returns how many did not complete
  * (lost, failed, or never run because no worker was left). */

@@ -72,6 +72,8 @@ static double wall_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static void progress_clear(master_t *m);
+
 static void progress_draw(master_t *m, bool force)
 {
     if (!m->o->progress) return;
@@ -88,16 +90,22 @@ static void progress_draw(master_t *m, bool force)
     for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '-';
     bar[30] = 0;
     int workers = m->pool ? m->nalive + (m->pool->master_runs ? 1 : 0) : 1;
-    fprintf(m->err, "\r[%s] %zu/%zu runs  %d %s%s  %.1f s  ETA %d:%02d ", bar, m->done_total, total, workers,
-            m->pool ? m->pool->noun : "process", workers == 1 ? "" : "s", el, (int)eta / 60, (int)eta % 60);
+    char what[96] = "";
+    if (m->def->job && m->shown && m->shown->variant < m->def->nvariants)
+        snprintf(what, sizeof what, "  %.40s rep %u", m->def->variants[m->shown->variant], m->shown->rep);
+    fprintf(m->err, "\r[%s] %zu/%zu runs%s  %d %s%s  %.1f s  ETA %d:%02d ", bar, m->done_total, total, what,
+            workers, m->pool ? m->pool->noun : "process", workers == 1 ? "" : "s", el, (int)eta / 60,
+            (int)eta % 60);
     fflush(m->err);
     m->drawn = true;
 }
 
+void sw_progress_clear(master_t *m) { progress_clear(m); }
+
 static void progress_clear(master_t *m)
 {
     if (m->drawn) {
-        fprintf(m->err, "\r%*s\r", 79, "");
+        fprintf(m->err, "\r%*s\r", 110, "");
         fflush(m->err);
         m->drawn = false;
     }
@@ -106,6 +114,11 @@ static void progress_clear(master_t *m)
 /* "point 3 (workload.rate=300/s, vectordb.replicas=2), variant naive, replication 1" */
 static void describe_task(const sw_def_t *def, const sw_task_t *t, char *buf, size_t n)
 {
+    if (def->job) {
+        snprintf(buf, n, "variant '%s' replication %u", t->variant < def->nvariants ? def->variants[t->variant] : "?",
+                 t->rep);
+        return;
+    }
     size_t coord[SW_MAX_AXES];
     sw_point_coords(def, t->point, coord);
     int k = snprintf(buf, n, "point %llu (", (unsigned long long)t->point);
@@ -134,7 +147,12 @@ static void record(master_t *m, size_t idx, const sw_result_t *r, const char *wh
         m->bad_total++;
         progress_clear(m);
         describe_task(m->def, &m->tasks[idx], d, sizeof d);
-        fprintf(m->err, "ragsim: error: %s failed%s%s: %s\n", d, who ? " on " : "", who ? who : "", r->msg);
+        if (m->def->job && r->status == SIM_EBUDGET) {
+            /* run/compare stop at a run stopped by a budget: no more are
+             * started (the command reports it, from the run's files) */
+            m->next = m->n;
+        } else
+            fprintf(m->err, "ragsim: error: %s failed%s%s: %s\n", d, who ? " on " : "", who ? who : "", r->msg);
     }
     m->done_total++;
 }
@@ -165,6 +183,7 @@ static void hand_out(master_t *m)
                 continue;
             }
             m->st[idx] = ST_RUN;
+            m->shown = &m->tasks[idx];
             BUSY(m, w, m->nbusy[w]++) = (int)idx;
             m->inflight++;
         }
@@ -284,6 +303,7 @@ size_t sw_run_batch(master_t *m, const sw_task_t *tasks, size_t n, sw_result_t *
             size_t idx = take_next(m);
             if (idx != SIZE_MAX) {
                 m->st[idx] = ST_RUN;
+                m->shown = &tasks[idx];
                 sw_exec_task(m->def, &m->cache, &tasks[idx], local_hook, m, r);
                 if (rs_interrupted) break;
                 record(m, idx, r, NULL);
@@ -298,6 +318,7 @@ size_t sw_run_batch(master_t *m, const sw_task_t *tasks, size_t n, sw_result_t *
         serve(m, 100);
     }
     free(r);
+    m->shown = NULL;
     if (rs_interrupted && m->pool) {
         /* the runs in flight are abandoned */
         for (int w = 0; w < m->pool->nworkers; w++) m->nbusy[w] = 0;

@@ -31,6 +31,10 @@ void sw_cache_fini(sw_cache_t *c)
 void sw_exec_task(const sw_def_t *def, sw_cache_t *c, const sw_task_t *t, sim_progress_fn hook, void *hook_ctx,
                   sw_result_t *res)
 {
+    if (def->job) {
+        sw_exec_job(def, t, hook, hook_ctx, res);
+        return;
+    }
     memset(res, 0, sizeof *res);
     res->task = *t;
     res->seed = sw_point_seed(def->seed, t->seed_index);

@@ -493,7 +493,8 @@ void sim_trace_set_interrupt(sim_trace_t *t, const volatile sig_atomic_t *flag)
  * moment a test cannot otherwise reach deterministically. "sigint" and
  * "sigterm" raise the signal (its handler runs as for a signal from
  * outside); "create" creates the target, as a second run writing the same
- * path would. */
+ * path would. Only for a trace with an interrupt flag (a command's output;
+ * not the parts of a checkpoint). */
 static void commit_test_hook_(const char *target)
 {
     const char *h = getenv("RAGSIM_TEST_COMMIT");
@@ -548,7 +549,7 @@ int sim_trace_commit(sim_trace_t *t, char *errbuf, size_t errlen)
         rc = SIM_EIO;
         goto fail;
     }
-    commit_test_hook_(t->path);
+    if (t->interrupt) commit_test_hook_(t->path);   /* a command's output, not a private part file */
     /* A signal that came while the file was written or synced: nothing is
      * committed. From the rename on, the work is done and stays. */
     if (t->interrupt && *t->interrupt) {

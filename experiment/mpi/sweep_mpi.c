@@ -125,3 +125,27 @@ int sw_mpi_main(const sw_opts_t *o, sw_cmd_fn cmd, sw_def_loader_fn load)
 }
 
 int sw_mpi_sweep(const sw_opts_t *o) { return sw_mpi_main(o, sw_cmd_sweep, sw_load_sweep_def); }
+
+int sw_mpi_runs(rs_opts_t *o, bool compare)
+{
+    int rank = 0, size = 1, status;
+    if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
+        fprintf(stderr, "ragsim: error: MPI_Init failed\n");
+        return 1;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size == 1) status = compare ? rs_cmd_compare(o, stdout, stderr) : rs_cmd_run(o, stdout, stderr);
+    else if (rank == 0) {
+        mpi_pool_t p = {size};
+        sw_pool_t pool = {.nworkers = size - 1, .master_runs = true, .depth = 2, .noun = "rank", .ctx = &p, .send = mp_send,
+                          .recv = mp_recv, .shutdown = mp_shutdown, .describe = mp_describe};
+        o->pool = &pool;
+        o->jobs = 1;
+        status = compare ? rs_cmd_compare(o, stdout, stderr) : rs_cmd_run(o, stdout, stderr);
+        o->pool = NULL;
+    } else
+        status = sw_job_worker_serve(o, mw_get, mw_put, NULL);
+    MPI_Finalize();
+    return status;
+}

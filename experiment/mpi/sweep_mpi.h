@@ -9,6 +9,10 @@
 /* Initialise MPI, run the sweep (rank 0 the master, the others workers)
  * and finalise. Returns this rank's exit status. */
 int sw_mpi_sweep(const sw_opts_t *o);
+/* The same for `ragsim-mpi run` / `compare`: rank 0 runs the command,
+ * handing replications to the other ranks; the checkpoint directory
+ * (OUT.h5.ckpt/) must be on a file system every rank sees. */
+int sw_mpi_runs(rs_opts_t *o, bool compare);
 
 /* The same for any command of the sweep's master (`ragsim map`): cmd on
  * rank 0 (with the ranks as its pool), workers build the definition with

@@ -193,7 +193,37 @@ Test(cli, help_and_version)
 {
     tu_run_t r = ragsim("--help", NULL, NULL, NULL, NULL, NULL, NULL);
     cr_assert_eq(r.status, 0);
-    cr_assert(strstr(r.out, "ragsim run SCENARIO.yaml"));
+    /* one line per command */
+    static const char *const cmds[] = {"\n  run ", "\n  compare ", "\n  validate ", "\n  sweep ", "\n  report ",
+                                       "\n  llm ", "\n  bench "};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) cr_assert(strstr(r.out, cmds[i]), "%s: %s", cmds[i], r.out);
+    tu_run_free(&r);
+    /* a command's --help is about that command only */
+    r = ragsim("compare", "--help", NULL, NULL, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 0);
+    cr_assert(!strncmp(r.out, "usage: ragsim compare SCENARIO.yaml", 35), "%s", r.out);
+    cr_assert(strstr(r.out, "--jobs N") && strstr(r.out, "--resume"), "%s", r.out);
+    cr_assert(!strstr(r.out, "ragsim run ") && !strstr(r.out, "ragsim sweep") && !strstr(r.out, "ragsim llm"), "%s", r.out);
+    tu_run_free(&r);
+    r = ragsim("validate", "--help", NULL, NULL, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 0);
+    cr_assert(!strncmp(r.out, "usage: ragsim validate", 22) && !strstr(r.out, "--jobs") && !strstr(r.out, "compare"),
+              "%s", r.out);
+    tu_run_free(&r);
+    /* a mistyped command: did you mean */
+    r = ragsim("compre", "x.yaml", NULL, NULL, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "unknown command 'compre'; did you mean 'compare'?"), "%s", r.err);
+    tu_run_free(&r);
+    /* standard output or a directory as -o: one clear message each */
+    r = ragsim("run", "x.yaml", "-o", "-", NULL, NULL, NULL);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "-o -: the output is an HDF5 file, which cannot be written to standard output") &&
+              !strchr(strchr(r.err, '\n') + 1, '\n'), "%s", r.err);
+    tu_run_free(&r);
+    r = ragsim("sweep", "x.yaml", "-o", "/tmp", NULL, NULL, NULL);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "-o /tmp: is a directory; give a file name, e.g. -o /tmp/OUT.h5"), "%s", r.err);
     tu_run_free(&r);
     r = ragsim("--version", NULL, NULL, NULL, NULL, NULL, NULL);
     cr_assert_eq(r.status, 0);
@@ -265,6 +295,6 @@ Test(cli, report_without_the_analysis_package_exits_2)
     tu_run_free(&r);
     unsetenv("RAGSIM_ANALYSIS_DIR");
     r = ragsim("--help", NULL, NULL, NULL, NULL, NULL, NULL);
-    cr_assert(strstr(r.out, "ragsim report OUT.h5"), "%s", r.out);
+    cr_assert(strstr(r.out, "\n  report "), "%s", r.out);
     tu_run_free(&r);
 }

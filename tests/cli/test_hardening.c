@@ -198,6 +198,15 @@ static int other_files(const char *dir, const char *keep)
     return files;
 }
 
+/* Remove a checkpoint directory (the test's own, under its temp dir). */
+static void remove_tree(const char *path)
+{
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    tu_run_t r = tu_run((const char *[]){"/bin/sh", "-c", cmd, NULL});
+    tu_run_free(&r);
+}
+
 static char *make_dir(const char *stem)
 {
     char *dir = tu_tmp_path(stem, "");
@@ -301,7 +310,9 @@ Test(output, a_full_disk_at_the_creation_leaves_no_temporary_file, .timeout = 12
     tu_run_t r = tu_run_limited(argv, RLIMIT_FSIZE, 0);
     cr_assert_eq(r.signal, 0, "killed by signal %d", r.signal);
     cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.err);
-    cr_assert(strstr(r.err, "cannot create trace") && strstr(r.err, "File too large"), "%s", r.err);
+    /* the first write is the checkpoint's (run keeps its finished runs there) */
+    cr_assert((strstr(r.err, "cannot create trace") || strstr(r.err, "cannot write the checkpoint")) &&
+              strstr(r.err, "File too large"), "%s", r.err);
     size_t len;
     char *txt = tu_read_file(out, &len);
     cr_assert_str_eq(txt, "previous trace");
@@ -428,9 +439,14 @@ Test(output, a_trace_that_appears_during_the_run_is_not_replaced, .timeout = 120
     tu_run_t r = ragsim("run", scen, "-q", "-o", out);
     cr_assert_eq(r.status, 2, "exit %d: %s", r.status, r.err);
     cr_assert(strstr(r.err, "appeared while ragsim was writing it"), "%s", r.err);
+    cr_assert(strstr(r.err, "--resume --force"), "%s", r.err);
     tu_run_free(&r);
     same_bytes(out, other);
-    cr_assert_eq(other_files(dir, NULL), 3, "a temporary file was left");
+    /* the finished runs are kept for --resume --force (out.h5.ckpt/) */
+    cr_assert_eq(other_files(dir, NULL), 4, "a temporary file was left");
+    char rck[1100];
+    snprintf(rck, sizeof rck, "%s.ckpt", out);
+    remove_tree(rck);
     unlink(out);
 
     r = ragsim("sweep", sw, "-q", "-o", out);
@@ -488,17 +504,18 @@ static void check_signal(int sig, int want_status, const char *name)
     static const char prev[] = "the previous trace\n";
     cr_assert_eq(tu_write_file(out, prev), 0);
     pid_t pid = spawn_run(scen, out, errf);
-    /* the temporary trace appears once the run has started (the handlers
+    /* the checkpoint's index appears once the runs start (the handlers
      * are installed before it is created) */
-    char tmp[4200];
+    char tmp[4200], idx[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)pid);
+    snprintf(idx, sizeof idx, "%s.ckpt/index", out);
     int polls = 0;
-    while (access(tmp, F_OK) != 0 && polls++ < 600000) {
+    while (access(idx, F_OK) != 0 && polls++ < 600000) {
         int st;
         cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "ragsim ended before it was signalled");
         usleep(100);
     }
-    cr_assert_eq(access(tmp, F_OK), 0, "the run never started");
+    cr_assert_eq(access(idx, F_OK), 0, "the run never started");
     kill(pid, sig);
     int st = tu_wait(pid);
     cr_assert(WIFEXITED(st), "killed by signal %d instead of stopping cleanly", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
@@ -514,6 +531,10 @@ static void check_signal(int sig, int want_status, const char *name)
     cr_assert(txt && len == sizeof prev - 1 && !memcmp(txt, prev, len), "the previous trace was changed");
     free(txt);
     cr_assert_neq(access(tmp, F_OK), 0, "the temporary file was left behind");
+    /* no run finished: no checkpoint is kept */
+    char ck[4200];
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    cr_assert_neq(access(ck, F_OK), 0, "an empty checkpoint was left");
     unlink(out);
     unlink(errf);
     unlink(scen);
@@ -547,10 +568,12 @@ Test(signals, a_signal_during_the_commit_writes_nothing, .timeout = 120)
         setenv("RAGSIM_TEST_COMMIT", sigs[k], 1);
         tu_run_t r = ragsim("run", scen, "-q", "-o", out, "--force");
         cr_assert_eq(r.status, k ? 143 : 130, "%s: exit %d: %s", sigs[k], r.status, r.err);
-        cr_assert(strstr(r.err, "nothing was written"), "%s", r.err);
+        cr_assert(strstr(r.err, "nothing was written") && strstr(r.err, "--resume"), "%s", r.err);
         tu_run_free(&r);
         same_bytes(out, "previous trace");
-        cr_assert_eq(other_files(dir, NULL), 3, "a temporary file was left");
+        /* every run finished: kept in out.h5.ckpt/ for --resume */
+        cr_assert_eq(other_files(dir, NULL), 4, "a temporary file was left");
+        remove_tree(ck);
         r = ragsim("sweep", sw, "-q", "-o", out, "--force");
         unsetenv("RAGSIM_TEST_COMMIT");
         cr_assert_eq(r.status, k ? 143 : 130, "sweep %s: exit %d: %s", sigs[k], r.status, r.err);
@@ -641,10 +664,11 @@ Test(signals, cleanup_after_a_signal_does_not_grow_with_the_runs_left, .timeout 
     char *out = tu_tmp_path("manyreps", ".h5"), *errf = tu_tmp_path("manyreps", ".err");
     char *const argv[] = {(char *)RAGSIM_BINARY, "run", scen, "-q", "-o", out, NULL};
     pid_t pid = tu_spawn(argv, errf, 300, false);
-    char tmp[4200];
+    char tmp[4200], idx[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)pid);
+    snprintf(idx, sizeof idx, "%s.ckpt/index", out);
     int polls = 0;
-    while (access(tmp, F_OK) != 0 && polls++ < 600000) {
+    while (access(idx, F_OK) != 0 && polls++ < 600000) {
         int st;
         cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "ragsim ended before it was signalled");
         usleep(100);
@@ -659,6 +683,9 @@ Test(signals, cleanup_after_a_signal_does_not_grow_with_the_runs_left, .timeout 
     /* 10,000,000 runs left: 48 bytes each would be 480 MB */
     cr_assert_lt(peak, before + 64 * 1024, "the cleanup grew to %ld KiB from %ld KiB", peak, before);
     cr_assert_neq(access(tmp, F_OK), 0);
+    char ck[4200];
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    remove_tree(ck);
     unlink(errf);
     unlink(scen);
     free(out);

@@ -5,6 +5,9 @@
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -182,4 +185,152 @@ Test(determinism, incident_replay_is_bit_identical, .timeout = 600)
     scenario = "scenarios/incident-2023q4.yaml";
     extra_set = "duration=27m";
     same_seed_same_datasets();
+}
+
+/* ---- run and compare with -j and MPI ranks ----------------------------------------- */
+
+static tu_run_t compare_cmd(const char *out, const char *jobs, const char *extra)
+{
+    const char *argv[] = {RAGSIM_BINARY, "compare", tu_src("scenarios/trap-vectordb-avalanche.yaml"), "--reps", "3",
+                          "--set", "duration=90s", "--variants", "rate_limit,breaker", "-o", out, "-j", jobs,
+                          extra, NULL};
+    return tu_run(argv);
+}
+
+/* The printed comparison with its last line (the trace's name) cut off. */
+static char *without_trace_line(const char *s)
+{
+    char *c = strdup(s), *t = strstr(c, "\ntrace: ");
+    if (t) *t = 0;
+    return c;
+}
+
+static void same_as(const char *ref_out, const char *ref, const char *out, const char *path, const char *what)
+{
+    char *a = without_trace_line(ref_out), *b = without_trace_line(out);
+    cr_assert_str_eq(a, b, "%s: the printed comparison differs from -j 1's", what);
+    free(a);
+    free(b);
+    cmp_t c = compare(ref, path);
+    cr_assert_gt(c.compared, 40, "only %d datasets compared", c.compared);
+    cr_assert_eq(c.missing, 0, "%s: %d datasets missing", what, c.missing);
+    cr_assert_eq(c.differing, 0, "%s: %d datasets differ, first: %s", what, c.differing, c.first_diff);
+    cmp_t back = compare(path, ref);   /* nothing more in it either */
+    cr_assert_eq(back.missing, 0, "%s: %d datasets -j 1 does not write", what, back.missing);
+}
+
+/* `compare -j N` and `ragsim-mpi compare` on N ranks print the same table
+ * and write bit-identical trace datasets as -j 1 (the runs are the same,
+ * whoever runs them, and the trace is assembled in the same order). */
+Test(determinism, compare_is_the_same_for_any_jobs_and_ranks, .timeout = 600)
+{
+    char *ref = tu_tmp_path("par-j1", ".h5"), *o = tu_tmp_path("par-jn", ".h5");
+    tu_run_t r1 = compare_cmd(ref, "1", NULL);
+    cr_assert_eq(r1.status, 0, "%s", r1.err);
+    cr_assert(strstr(r1.out, "rate_limit") && strstr(r1.out, "breaker"), "%s", r1.out);
+    static const char *const jobs[] = {"2", "3", "16"};
+    for (size_t i = 0; i < 3; i++) {
+        tu_run_t r = compare_cmd(o, jobs[i], "--force");
+        cr_assert_eq(r.status, 0, "-j %s: %s", jobs[i], r.err);
+        same_as(r1.out, ref, r.out, o, jobs[i]);
+        tu_run_free(&r);
+        char ck[4200];
+        snprintf(ck, sizeof ck, "%s.ckpt", o);
+        cr_assert_neq(access(ck, F_OK), 0, "-j %s left its checkpoint", jobs[i]);
+    }
+#ifdef RAGSIM_MPI_BINARY
+    const char *mpi = RAGSIM_MPI_BINARY;
+#else
+    const char *mpi = NULL;
+#endif
+    const char *mpirun = access("/usr/bin/mpirun", X_OK) == 0 ? "/usr/bin/mpirun" : NULL;
+    if (mpi && mpirun) {
+        static const char *const np[] = {"1", "3"};
+        for (size_t i = 0; i < 2; i++) {
+            const char *argv[] = {mpirun, "--oversubscribe", "--allow-run-as-root", "-np", np[i], mpi, "compare",
+                                  tu_src("scenarios/trap-vectordb-avalanche.yaml"), "--reps", "3", "--set",
+                                  "duration=90s", "--variants", "rate_limit,breaker", "-o", o, "--force", NULL};
+            tu_run_t r = tu_run(argv);
+            cr_assert_eq(r.status, 0, "mpirun -np %s: exit %d\n%s", np[i], r.status, r.err);
+            same_as(r1.out, ref, r.out, o, np[i]);
+            tu_run_free(&r);
+        }
+    } else
+        fprintf(stderr, "SKIPPED: the MPI part of compare_is_the_same_for_any_jobs_and_ranks (%s)\n",
+                !mpirun ? "no /usr/bin/mpirun" : "ragsim-mpi is not built in this configuration");
+    tu_run_free(&r1);
+    unlink(ref);
+    unlink(o);
+    free(ref);
+    free(o);
+}
+
+/* Ctrl-C keeps the finished replications in OUT.h5.ckpt/ and writes no
+ * trace; --resume runs only the missing ones and the trace is the same as
+ * an uninterrupted command's. A checkpoint is not a trace: its files say
+ * so and nothing is written at OUT.h5 until every run is done. */
+Test(determinism, interrupted_compare_resumes_to_the_same_trace, .timeout = 600)
+{
+    char *ref = tu_tmp_path("int-ref", ".h5"), *o = tu_tmp_path("int", ".h5"), *errf = tu_tmp_path("int", ".err");
+    char ck[4200], idx[4300];
+    snprintf(ck, sizeof ck, "%s.ckpt", o);
+    snprintf(idx, sizeof idx, "%s/index", ck);
+    tu_run_t r1 = compare_cmd(ref, "1", NULL);
+    cr_assert_eq(r1.status, 0, "%s", r1.err);
+    static const int sigs[] = {SIGINT, SIGTERM};
+    for (int k = 0; k < 2; k++) {
+        unlink(o);
+        char *const argv[] = {(char *)RAGSIM_BINARY, "compare", (char *)tu_src("scenarios/trap-vectordb-avalanche.yaml"),
+                              "--reps", "3", "--set", "duration=90s", "--variants", "rate_limit,breaker", "-o", o, "-j",
+                              (char *)(k ? "1" : "2"), NULL};
+        pid_t pid = tu_spawn(argv, errf, 300, false);
+        /* signalled once the first run is recorded in the checkpoint's
+         * index (a 24-byte header, then a record per finished run) */
+        int polls = 0;
+        struct stat sb;
+        while ((stat(idx, &sb) != 0 || sb.st_size <= 24) && polls++ < 600000) {
+            int st;
+            cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "compare ended before it was signalled");
+            usleep(100);
+        }
+        cr_assert(stat(idx, &sb) == 0 && sb.st_size > 24, "no run was kept");
+        kill(pid, sigs[k]);
+        int st = tu_wait(pid);
+        cr_assert(WIFEXITED(st), "killed instead of stopping cleanly");
+        cr_assert_eq(WEXITSTATUS(st), 128 + sigs[k], "exit %d", WEXITSTATUS(st));
+        size_t len;
+        char *err = tu_read_file(errf, &len);
+        cr_assert(err && strstr(err, "nothing was written") && strstr(err, "--resume") && strstr(err, ck), "%s", err);
+        free(err);
+        cr_assert_neq(access(o, F_OK), 0, "an interrupted compare wrote a trace");
+        cr_assert_eq(access(idx, F_OK), 0, "no checkpoint");
+        /* no worker's temporary file is left */
+        char cmd[4400];
+        snprintf(cmd, sizeof cmd, "ls '%s' | grep -c tmp", ck);
+        tu_run_t ls = tu_run((const char *[]){"/bin/sh", "-c", cmd, NULL});
+        cr_assert_eq(atoi(ls.out), 0, "temporary files left: %s", ls.out);
+        tu_run_free(&ls);
+
+        tu_run_t r = compare_cmd(o, "2", "--resume");
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert(strstr(r.err, "resuming: "), "%s", r.err);
+        same_as(r1.out, ref, r.out, o, "resumed");
+        tu_run_free(&r);
+        cr_assert_neq(access(ck, F_OK), 0, "the checkpoint is left after a complete compare");
+    }
+    /* a checkpoint of another command is refused, not mixed in */
+    cr_assert_eq(mkdir(ck, 0755), 0);
+    cr_assert_eq(tu_write_file(idx, "RGSWCKP2xxxxxxxxxxxxxxxx"), 0);
+    tu_run_t r = compare_cmd(o, "1", "--resume");
+    cr_assert_eq(r.status, 2, "exit %d: %s", r.status, r.err);
+    tu_run_free(&r);
+    unlink(idx);
+    rmdir(ck);
+    tu_run_free(&r1);
+    unlink(ref);
+    unlink(o);
+    unlink(errf);
+    free(ref);
+    free(o);
+    free(errf);
 }
