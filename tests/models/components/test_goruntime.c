@@ -56,6 +56,10 @@ static void fix_setup(fix_t *f, int64_t cores)
     cr_assert_eq(sim_dist_deterministic(&f->sspec.service, 0.0), 0);
     cr_assert_eq(stn_init(&f->cpu, f->sim, &f->sspec, on_job_exit, f), 0);
     gort_spec_default(&f->spec);
+    /* The pacer's closed forms below hold without the calibrated costs of a
+     * cycle and of the allocation path (tested on their own further down). */
+    f->spec.cycle_cpu = 0;
+    f->spec.sweep_rate = f->spec.fault_rate = f->spec.release_rate = INFINITY;
 }
 
 static void fix_start(fix_t *f)
