@@ -277,7 +277,8 @@ static int run_point(const row_t *r, const gort_spec_t *base_spec, const bench_c
     double cpu0 = process_cpu(p), gc0 = gort_gc_cpu_seconds(&p->g) - p->g.assist_cpu_s;
     p->g.fault_cpu_s = 0;
 
-    double target = r->v[F_USER] + r->v[F_SYS];
+    /* the measured CPU; a point that was killed: until the model's kill (or 5x) */
+    double target = (r->v[F_USER] + r->v[F_SYS]) * (r->v[F_KILLED] > 0 ? 5 : 1);
     int w = (int)r->v[F_WORKERS];
     for (int i = 0; i < w && i < 8; i++) submit(p, &p->jobs[i]);
     while (!p->killed && process_cpu(p) - cpu0 < target && t < 3600 * SIM_SEC) {
@@ -341,7 +342,12 @@ int main(int argc, char **argv)
     gort_spec_default(&spec);
     /* The benchmark's own constants (not the runtime's): a request's spin and
      * malloc path, and the process's non-heap RSS. Fitted with the runtime's. */
-    bench_consts_t k = {.base = 0.00029, .overhead = 20 << 20};
+    bench_consts_t k = {.base = 0.00036, .overhead = 20 << 20};   /* base fitted by calibrate.py */
+    /* The benchmark's pointer nodes (1 KiB of pointers, linked) scan at the
+     * fitted 1.01 GB/s; the runtime's default mark_rate stays the
+     * conservative 512 MiB/s for a service's own object graph. */
+    spec.mark_rate = 1.009e9;
+    double tol_rpc = 0.20, tol_cyc = 0.20, tol_kill = 0.15;
     bool check = false, verbose = false;
     const char *grid = NULL, *csv = NULL;
     for (int i = 1; i < argc; i++) {
@@ -349,8 +355,10 @@ int main(int argc, char **argv)
             printf("usage: gort-vs-go [--check] [--csv OUT] [--set name=value]... GRID.csv\n"
                    "  Runs ragsim's Go runtime model on every point of the Go benchmark grid and prints\n"
                    "  the model beside the measurement (per process CPU-second), held-out points marked.\n"
-                   "  --check      exit 1 unless every held-out point is within 20%% (throughput, GC\n"
-                   "               cycles per second) and 15%% (CPU-seconds to the OOM kill)\n"
+                   "  --check      exit 1 unless every held-out steady point is within the tolerances\n"
+                   "  --tol-rpc F, --tol-cycles F, --tol-kill F\n"
+                   "               relative tolerances (default 0.20, 0.20, 0.15: requests and GC cycles\n"
+                   "               per CPU-second, CPU-seconds to the OOM kill)\n"
                    "  --csv OUT    also write the table as CSV to OUT\n"
                    "  --verbose    also print the model's CPU breakdown per point (CPU-seconds)\n"
                    "  --set k=v    override a constant: mark_rate, noscan_mark_rate, sweep_rate,\n"
@@ -359,6 +367,17 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(argv[i], "--check") == 0) check = true;
         else if (strcmp(argv[i], "--verbose") == 0) verbose = true;
+        else if ((strcmp(argv[i], "--tol-rpc") == 0 || strcmp(argv[i], "--tol-cycles") == 0 ||
+                  strcmp(argv[i], "--tol-kill") == 0) && i + 1 < argc) {
+            char *end;
+            double v = strtod(argv[i + 1], &end);
+            if (end == argv[i + 1] || *end || !(v > 0)) {
+                fprintf(stderr, "gort-vs-go: %s: expected a fraction > 0 such as 0.2, got '%s'\n", argv[i], argv[i + 1]);
+                return 2;
+            }
+            *(argv[i][6] == 'r' ? &tol_rpc : argv[i][6] == 'c' ? &tol_cyc : &tol_kill) = v;
+            i++;
+        }
         else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) csv = argv[++i];
         else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
             if (set_const(argv[++i], &spec, &k)) return 2;
@@ -383,7 +402,7 @@ int main(int argc, char **argv)
                           "measured_kill_cpu_s,model_kill_cpu_s\n");
     printf("%-11s %4s | %9s %9s %6s | %8s %8s %6s | %6s %6s | %8s %8s %6s\n", "point", "set", "req/CPU-s", "model",
            "err", "GC/CPU-s", "model", "err", "GCfrac", "model", "kill CPU", "model", "err");
-    int bad = 0, held = 0;
+    int bad = 0, held = 0, at_target = 0;
     double sq = 0;
     for (int i = 0; i < n; i++) {
         const row_t *r = &rows[i];
@@ -401,13 +420,20 @@ int main(int argc, char **argv)
         bool steady = r->v[F_KILLED] > 0 || r->v[F_CYCLES] >= 3;
         double e1 = rel(pr.rpc, mrpc), e2 = rel(pr.cpc, mcpc), e3 = rel(pr.kill_cpu, killcpu);
         bool ok = true;
-        if (r->v[F_KILLED] > 0) ok = pr.killed && fabs(e3) <= 0.15;
-        else ok = !pr.killed && fabs(e1) <= 0.20 && (mcpc * cpu < 3 || fabs(e2) <= 0.20);
+        bool target;   /* within the 20% / 20% / 15% the model aims at */
+        if (r->v[F_KILLED] > 0) {
+            ok = pr.killed && fabs(e3) <= tol_kill;
+            target = pr.killed && fabs(e3) <= 0.15;
+        } else {
+            ok = !pr.killed && fabs(e1) <= tol_rpc && fabs(e2) <= tol_cyc;
+            target = !pr.killed && fabs(e1) <= 0.20 && fabs(e2) <= 0.20;
+        }
+        if (ho && steady) at_target += target;
         if (ho && steady) {
             held++;
             bad += !ok;
         }
-        if (!ho && steady) sq += e1 * e1 + (mcpc * cpu >= 3 ? e2 * e2 : 0) + (isnan(e3) ? 0 : 4 * e3 * e3);
+        if (!ho && steady) sq += e1 * e1 + e2 * e2 + (isnan(e3) ? 0 : 4 * e3 * e3);
         printf("%-11s %4s | %9.1f %9.1f %+5.0f%% | %8.2f %8.2f %+5.0f%% | %6.3f %6.3f | %8.2f %8.2f %+5.0f%%%s\n",
                r->label, !steady ? "tran" : ho ? "held" : "cal", mrpc, pr.rpc, 100 * e1, mcpc, pr.cpc, 100 * e2, mgc, pr.gc_frac,
                killcpu, pr.kill_cpu, 100 * e3, ho && steady && !ok ? "  <- outside" : "");
@@ -420,7 +446,8 @@ int main(int argc, char **argv)
                     mgc, pr.gc_frac, killcpu, pr.kill_cpu);
     }
     printf("calibration points' squared error: %.4f\n", sq);
-    printf("held-out steady points within tolerance: %d of %d\n", held - bad, held);
+    printf("held-out steady points within 20%%/20%%/15%%: %d of %d; within the given tolerances "
+           "(%.2f/%.2f/%.2f): %d of %d\n", at_target, held, tol_rpc, tol_cyc, tol_kill, held - bad, held);
     if (out) fclose(out);
     free(rows);
     return check && bad ? 1 : 0;

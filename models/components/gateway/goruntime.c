@@ -13,10 +13,10 @@
 
 /* The calibrated constants (bench/goruntime/calibrate.py fits them to the
  * committed measurements of bench/goruntime/grid.csv). */
-#define GORT_CAL_NOSCAN_MARK_RATE (8.0 * 1024 * MiB)   /* pointer-free bytes marked per CPU-s */
-#define GORT_CAL_CYCLE_CPU 0.004                       /* CPU-s per cycle */
-#define GORT_CAL_FAULT_RATE (400.0 * MiB)              /* bytes faulted in per CPU-s */
-#define GORT_CAL_RELEASE_RATE (400.0 * MiB)            /* bytes released per CPU-s */
+#define GORT_CAL_NOSCAN_MARK_RATE 45.6e9   /* pointer-free bytes marked per CPU-s (1 KiB objects) */
+#define GORT_CAL_CYCLE_CPU 0.0042          /* CPU-s per cycle */
+#define GORT_CAL_FAULT_RATE 359e6          /* bytes faulted in per CPU-s (4 KiB pages, a VM) */
+#define GORT_CAL_RELEASE_RATE 291e6        /* bytes released (madvise) per CPU-s */
 
 void gort_spec_default(gort_spec_t *s)
 {
