@@ -21,8 +21,8 @@ import numpy as np
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/gort-vs-go"
 GRID = sys.argv[2] if len(sys.argv) > 2 else "bench/goruntime/grid.csv"
 # name, start value (bytes/CPU-s, CPU-s or bytes)
-PARAMS = [("base", 0.0006), ("fault_rate", 600e6), ("release_rate", 1e9),
-          ("noscan_mark_rate", 20e9), ("mark_rate", 1.009e9), ("cycle_cpu", 0.004)]
+PARAMS = [("base", 0.00063), ("fault_rate", 492e6), ("release_rate", 698e6),
+          ("noscan_mark_rate", 42e9), ("mark_rate", 7.73e8), ("cycle_cpu", 0.003)]
 
 
 def error(x):

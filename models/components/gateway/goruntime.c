@@ -13,10 +13,10 @@
 
 /* The calibrated constants (bench/goruntime/calibrate.py fits them to the
  * committed measurements of bench/goruntime/grid.csv). */
-#define GORT_CAL_NOSCAN_MARK_RATE 45.6e9   /* pointer-free bytes marked per CPU-s (1 KiB objects) */
-#define GORT_CAL_CYCLE_CPU 0.0042          /* CPU-s per cycle */
-#define GORT_CAL_FAULT_RATE 359e6          /* bytes faulted in per CPU-s (4 KiB pages, a VM) */
-#define GORT_CAL_RELEASE_RATE 291e6        /* bytes released (madvise) per CPU-s */
+#define GORT_CAL_NOSCAN_MARK_RATE 42.0e9   /* pointer-free bytes marked per CPU-s (1 KiB objects) */
+#define GORT_CAL_CYCLE_CPU 0.0030          /* CPU-s per cycle */
+#define GORT_CAL_FAULT_RATE 492e6          /* bytes faulted in per CPU-s (4 KiB pages, a VM) */
+#define GORT_CAL_RELEASE_RATE 698e6        /* bytes released (madvise) per CPU-s */
 
 void gort_spec_default(gort_spec_t *s)
 {
@@ -415,10 +415,11 @@ static bool check_oom(gort_t *g)
 /* ---- the mutator's calls ---------------------------------------------------------- */
 
 /* Bytes of mark work an allocation of `b` bytes must do. Go's assist ratio:
- * once the heap passes the goal, an allocating goroutine scans, per byte it
- * allocates, remaining scan work / heap left before the hard goal (goal x
- * 1.1), so that the mark ends before the heap reaches the hard goal; at the
- * hard goal the allocation finishes the mark itself. The GC CPU limiter
+ * while marking, an allocating goroutine scans, per byte it allocates,
+ * remaining scan work / heap left before the goal, so that the mark ends
+ * when the heap reaches the goal; once the heap is past the goal, remaining
+ * work / heap left before 1.1 x goal; at that hard goal the allocation
+ * finishes the mark itself. The GC CPU limiter
  * comes first: while it is on (the bucket full) there is no assist, and an
  * assist stops where it would overfill the bucket (it adds 2 x its CPU:
  * GC time that is not mutator time), as Go's assists, checked every 64 KiB
@@ -427,13 +428,14 @@ static bool check_oom(gort_t *g)
 static double assist_bytes(const gort_t *g, int64_t b, double *dropped)
 {
     *dropped = 0;
-    if (g->dead || !g->marking || g->heap <= g->goal || b <= 0) return 0.0;
+    if (g->dead || !g->marking || b <= 0) return 0.0;
     double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
     double done = (double)g->workers * g->spec.mark_rate * elapsed + g->assisted;
     double remaining = g->mark_work - done;
     if (remaining <= 0) return 0.0;
-    double hard = (double)g->goal * 1.1;
-    double runway = hard - (double)g->heap;
+    /* Go's gcControllerState.revise: heapRemaining = goal - heapLive, or,
+     * once the heap is past the goal, 1.1 x goal - heapLive */
+    double runway = g->heap < g->goal ? (double)(g->goal - g->heap) : (double)g->goal * 1.1 - (double)g->heap;
     double x = runway > (double)b ? (double)b * remaining / runway : remaining;
     if (x > remaining) x = remaining;
     double cap = lim_headroom(g) / 2.0 * g->spec.mark_rate;   /* bytes the bucket still admits */
