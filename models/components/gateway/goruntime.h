@@ -24,24 +24,29 @@
  *  - heap = live + garbage allocated since the last collection ended.
  *  - A cycle starts when heap >= goal (and something was allocated since the
  *    last cycle: Go starts cycles from the allocator), or when none ended for
- *    forced_gc. The mark takes (live + stacks) / mark_rate CPU-seconds spread
+ *    forced_gc. The mark takes (scan + stacks) / mark_rate + noscan / noscan_mark_rate
+ *    + cycle_cpu CPU-seconds spread
  *    over `workers` = max(1, round(cores / 4)) dedicated workers, which are
  *    borrowed from the replica's CPU station for the mark (its servers drop
  *    by `workers`), so requests on the replica slow down. At mark end the
- *    sweep is instantaneous: heap = live.
+ *    garbage is freed at once (heap = live); its sweeping is CPU charged
+ *    to the next cycle's allocations.
  *  - goal = max(marked + (marked + stacks) x GOGC/100, min_heap x GOGC/100),
  *    capped by GOMEMLIMIT - (stacks + runtime_overhead), never below the
  *    marked live heap (a live heap above the GOMEMLIMIT goal collects back
  *    to back).
- *  - Assists: while marking with heap > goal, an allocation pays mark work
- *    in proportion to the work left over the room left before 1.1 x goal.
+ *  - Assists: while marking, an allocation pays mark work in proportion
+ *    to the work left over the room left before the goal (1.1 x goal once
+ *    past it). Sweeping is charged to the next cycle's allocations; pages
+ *    above the resident heap fault in; above GOMEMLIMIT the allocation
+ *    path returns free pages to the OS (gort_alloc_seconds).
  *  - GC CPU limiter (Go 1.19+'s gcCPULimiter): a leaky bucket of capacity
  *    cores x 1 s that fills with GC CPU (workers and assists) and drains
  *    with mutator time. While it is full, allocations do not assist: GC
  *    CPU stays at about half of GOMAXPROCS over a second or so, the mark
  *    takes longer and the heap grows past its goal -- past GOMEMLIMIT --
  *    until the container's limit kills the process.
- *  - RSS = heap + goroutines x stack_bytes + runtime_overhead; when it first
+ *  - RSS = resident heap + goroutines x stack_bytes + runtime_overhead; when it first
  *    exceeds memory_limit, on_oom is called (once per process life).
  *
  * See docs/models/goruntime.md for the equations, the Go behaviour each
