@@ -418,7 +418,7 @@ int main(int argc, char **argv)
                           "measured_kill_cpu_s,model_kill_cpu_s\n");
     printf("%-11s %4s | %9s %9s %6s | %8s %8s %6s | %6s %6s | %8s %8s %6s\n", "point", "set", "req/CPU-s", "model",
            "err", "GC/CPU-s", "model", "err", "GCfrac", "model", "kill CPU", "model", "err");
-    int bad = 0, held = 0, at_target = 0;
+    int bad = 0, held = 0, at_target = 0, known_missed = 0;
     double sq = 0;
     for (int i = 0; i < n; i++) {
         const row_t *r = &rows[i];
@@ -449,6 +449,7 @@ int main(int argc, char **argv)
         if (ho && steady) {
             held++;
             bad += !ok && !known;
+            known_missed += !ok && known;
         }
         if (!ho && steady) sq += e1 * e1 + e2 * e2 + (isnan(e3) ? 0 : 4 * e3 * e3);
         printf("%-11s %4s | %9.1f %9.1f %+5.0f%% | %8.2f %8.2f %+5.0f%% | %6.3f %6.3f | %8.2f %8.2f %+5.0f%%%s\n",
@@ -464,7 +465,8 @@ int main(int argc, char **argv)
     }
     printf("calibration points' squared error: %.4f\n", sq);
     printf("held-out steady points within 20%%/20%%/15%%: %d of %d; within the given tolerances "
-           "(%.2f/%.2f/%.2f): %d of %d\n", at_target, held, tol_rpc, tol_cyc, tol_kill, held - bad, held);
+           "(%.2f/%.2f/%.2f): %d of %d, %d outside (%d of them known misses, not failed)\n", at_target, held,
+           tol_rpc, tol_cyc, tol_kill, held - bad - known_missed, held, bad + known_missed, known_missed);
     if (out) fclose(out);
     free(rows);
     return check && bad ? 1 : 0;
