@@ -495,6 +495,9 @@ func main() {
 		u1.minflt-u0.minflt, m1.limiterCycle, m1.goal, peakHeap, peakRSS, csize, m1.released,
 		map[bool]int{false: 0, true: 1}[killed], killT, killCPU)
 	if killed {
+		if sw != nil {
+			sw.Flush() // os.Exit skips the deferred flush
+		}
 		os.Exit(0)
 	}
 }
