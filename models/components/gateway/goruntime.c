@@ -11,12 +11,6 @@
 
 #define MiB ((int64_t)1 << 20)
 
-/* The calibrated constants (bench/goruntime/calibrate.py fits them to the
- * committed measurements of bench/goruntime/grid.csv). */
-#define GORT_CAL_NOSCAN_MARK_RATE 42.0e9   /* pointer-free bytes marked per CPU-s (1 KiB objects) */
-#define GORT_CAL_CYCLE_CPU 0.0030          /* CPU-s per cycle */
-#define GORT_CAL_FAULT_RATE 492e6          /* bytes faulted in per CPU-s (4 KiB pages, a VM) */
-#define GORT_CAL_RELEASE_RATE 698e6        /* bytes released (madvise) per CPU-s */
 
 void gort_spec_default(gort_spec_t *s)
 {
@@ -25,14 +19,14 @@ void gort_spec_default(gort_spec_t *s)
     s->min_heap = 4 * MiB;
     s->forced_gc = 2 * SIM_MIN;
     s->mark_rate = 512.0 * (double)MiB;
-    /* Calibrated against Go 1.19.8 (bench/goruntime/, docs/models/goruntime.md#checked-against-go);
-     * see there for how sensitive the answers are to each. */
-    s->noscan_mark_rate = GORT_CAL_NOSCAN_MARK_RATE;
-    s->cycle_cpu = GORT_CAL_CYCLE_CPU;
-    s->fault_rate = GORT_CAL_FAULT_RATE;
-    s->release_rate = GORT_CAL_RELEASE_RATE;
-    /* From a CPU profile of the benchmark (sweepone ~3 ms per 300 MB of heap): not calibrated. */
-    s->sweep_rate = 64.0 * (double)(1 << 30);
+    /* Off by default (the pacer alone, as before these were measured): the
+     * values calibrated against Go 1.19.8 are GORT_CAL_* (goruntime.h);
+     * a scenario sets them in `runtime:` (the memory-leak trap does). */
+    s->noscan_mark_rate = s->mark_rate;
+    s->cycle_cpu = 0;
+    s->fault_rate = INFINITY;
+    s->release_rate = INFINITY;
+    s->sweep_rate = INFINITY;
     s->stack_bytes = 2048;
     s->runtime_overhead = 32 * MiB;
     s->memory_limit = INT64_MAX;

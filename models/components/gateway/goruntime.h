@@ -69,6 +69,15 @@
 #include "sim/cfg.h"
 #include "sim/sim.h"
 
+/* Constants calibrated against Go 1.19.8 (bench/goruntime/calibrate.py on
+ * bench/goruntime/grid.csv; docs/models/goruntime.md#checked-against-go
+ * says how and how sensitive). Not the defaults: set them in `runtime:`. */
+#define GORT_CAL_NOSCAN_MARK_RATE 42.0e9   /* pointer-free bytes marked per CPU-s (1 KiB objects) */
+#define GORT_CAL_CYCLE_CPU 0.0030          /* CPU-s per cycle */
+#define GORT_CAL_FAULT_RATE 492e6          /* bytes faulted in per CPU-s (4 KiB pages, a VM) */
+#define GORT_CAL_RELEASE_RATE 698e6        /* bytes released (madvise) per CPU-s */
+#define GORT_SWEEP_RATE 68.7e9             /* heap swept per CPU-s (64 GiB/s, from a CPU profile) */
+
 typedef struct gort_spec {
     int64_t gogc;             /* GOGC percent (default 100); -1 = off: no heap-driven and no forced GC */
     int64_t gomemlimit;       /* GOMEMLIMIT bytes; INT64_MAX = off (default) */
