@@ -10,6 +10,7 @@
 #include "sim/rng.h"
 
 const char *const embc_mode_names[] = {"none", "unbounded", "lru", "ttl", NULL};
+const char *const embc_holds_names[] = {"vectors", "objects", NULL};
 
 int embc_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, embc_spec_t *spec)
 {
@@ -17,7 +18,7 @@ int embc_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, embc_spec_t *spec)
     /* bounded by default: an LRU of 100 000 entries (~320 MB of 768-dim
      * float32 embeddings); the memory-leak trap asks for `unbounded` */
     *spec = (embc_spec_t){.mode = EMBC_LRU, .capacity = 100000, .ttl = 10 * SIM_MIN,
-                          .entry_bytes = 3 * 1024 + 128, .pin_index = false};
+                          .entry_bytes = 3 * 1024 + 128, .pin_index = false, .holds = EMBC_HOLDS_VECTORS};
     if (!map) return 0;
     if (!sim_cfg_expect_map(d, map, "embedding_cache")) return SIM_ECONFIG;
     int mode = (int)spec->mode;
@@ -27,6 +28,9 @@ int embc_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, embc_spec_t *spec)
     sim_cfg_duration(d, map, "ttl", SIM_CFG_POSITIVE, spec->ttl, &spec->ttl);
     sim_cfg_size(d, map, "entry_bytes", 0, spec->entry_bytes, &spec->entry_bytes);
     sim_cfg_bool(d, map, "pin_index", 0, spec->pin_index, &spec->pin_index);
+    int holds = (int)spec->holds;
+    sim_cfg_enum(d, map, "holds", 0, embc_holds_names, holds, &holds);
+    spec->holds = (embc_holds_t)holds;
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
 
@@ -129,7 +133,7 @@ static void lru_push_front(embc_t *c, int32_t i)
 static void unpin(embc_t *c, int32_t version)
 {
     if (!c->spec->pin_index) return;
-    if (--c->pins[version] == 0 && version != c->version && c->mem) c->mem(c->mem_ctx, -c->index_bytes);
+    if (--c->pins[version] == 0 && version != c->version && c->mem) c->mem(c->mem_ctx, -c->index_bytes, true);
 }
 
 static void remove_entry(embc_t *c, int32_t i)
@@ -142,7 +146,7 @@ static void remove_entry(embc_t *c, int32_t i)
     c->e[i].next = c->free_head;
     c->free_head = i;
     c->n--;
-    if (c->mem) c->mem(c->mem_ctx, -c->spec->entry_bytes);
+    if (c->mem) c->mem(c->mem_ctx, -c->spec->entry_bytes, false);
 }
 
 /* Drop expired entries from the LRU tail: with TTL, insertion order equals
@@ -210,7 +214,7 @@ int embc_insert(embc_t *c, uint64_t key, sim_time_t now)
     lru_push_front(c, i);
     c->n++;
     if (c->spec->pin_index) c->pins[c->version]++;
-    if (c->mem) c->mem(c->mem_ctx, c->spec->entry_bytes);
+    if (c->mem) c->mem(c->mem_ctx, c->spec->entry_bytes, false);
     return 0;
 }
 
@@ -225,7 +229,7 @@ void embc_new_version(embc_t *c)
     }
     c->version = c->nversions++;
     /* the old index is garbage unless entries pin it */
-    if (!(c->spec->pin_index && c->pins[old] > 0) && c->mem) c->mem(c->mem_ctx, -c->index_bytes);
+    if (!(c->spec->pin_index && c->pins[old] > 0) && c->mem) c->mem(c->mem_ctx, -c->index_bytes, true);
 }
 
 int64_t embc_pinned_bytes(const embc_t *c) { return (int64_t)embc_pinned_versions(c) * c->index_bytes; }

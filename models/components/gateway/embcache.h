@@ -29,6 +29,15 @@
 
 typedef enum { EMBC_NONE, EMBC_UNBOUNDED, EMBC_LRU, EMBC_TTL } embc_mode_t;
 
+/* What an entry holds, for the Go runtime's marker: `vectors` (default):
+ * a []float32 embedding (pointer-free: marked, never scanned) and its map
+ * entry (key string and slice header, EMBC_ENTRY_POINTER_BYTES, scanned);
+ * `objects`: pointer-bearing structs (all of it scanned). */
+typedef enum { EMBC_HOLDS_VECTORS, EMBC_HOLDS_OBJECTS } embc_holds_t;
+#define EMBC_ENTRY_POINTER_BYTES 128
+
+extern const char *const embc_holds_names[];   /* NULL-terminated, for sim_cfg_enum */
+
 extern const char *const embc_mode_names[];   /* NULL-terminated, for sim_cfg_enum */
 
 typedef struct embc_spec {
@@ -37,13 +46,16 @@ typedef struct embc_spec {
     sim_time_t ttl;         /* ttl */
     int64_t entry_bytes;    /* per entry, default 3 KiB + 128 B */
     bool pin_index;
+    embc_holds_t holds;
 } embc_spec_t;
 
-/* `cache: {mode: unbounded, capacity: 100000, ttl: 10m, entry_bytes: 3200B, pin_index: false}` */
+/* `cache: {mode: unbounded, capacity: 100000, ttl: 10m, entry_bytes: 3200B, pin_index: false,
+ *          holds: vectors}` */
 int embc_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, embc_spec_t *spec);
 
-/* Memory accounting: bytes become reachable (+) or garbage (-). */
-typedef void (*embc_mem_fn)(void *ctx, int64_t delta);
+/* Memory accounting: bytes become reachable (+) or garbage (-); `index`:
+ * the bytes are an index version (pinned or unpinned), else cache entries. */
+typedef void (*embc_mem_fn)(void *ctx, int64_t delta, bool index);
 
 typedef struct {
     uint64_t key;

@@ -185,7 +185,7 @@ void gw_request_cpu(gw_t *g, int r, stn_job_t *job, bool pre)
     gw_replica_t *rp = &g->rep[r];
     const sim_dist_t *d = pre ? &g->spec->pre : &g->spec->post;
     int64_t alloc = pre ? g->spec->req_alloc / 2 : g->spec->req_alloc - g->spec->req_alloc / 2;
-    double s = sim_dist_sample(d, g->rng_cpu) + gort_assist_seconds(&rp->rt, alloc);
+    double s = sim_dist_sample(d, g->rng_cpu) + gort_alloc_seconds(&rp->rt, alloc);
     ((gw_job_t *)job)->kind = GW_JOB_REQUEST;
     job->demand = sim_time_from_s(s);   /* nominal: the CPU's speed applies when it starts */
     gort_alloc(&rp->rt, alloc);
@@ -256,11 +256,24 @@ void gw_cache_insert(gw_t *g, int r, uint64_t key)
     }
 }
 
-static void cache_mem(void *ctx, int64_t delta)
+/* The cache's memory: an index version is pointer-bearing (a Go graph of
+ * nodes, as the in-process index); an entry of `holds: vectors` is a
+ * pointer-free []float32 and a scanned map entry (key, slice header),
+ * of `holds: objects` scanned throughout. */
+static void cache_mem(void *ctx, int64_t delta, bool index)
 {
     gw_replica_t *rp = ctx;
-    if (delta > 0) gort_retain(&rp->rt, delta);
-    else gort_release(&rp->rt, -delta);
+    int64_t b = delta > 0 ? delta : -delta;
+    int64_t noscan = 0;
+    if (!index && rp->cache.spec->holds == EMBC_HOLDS_VECTORS)
+        noscan = b > EMBC_ENTRY_POINTER_BYTES ? b - EMBC_ENTRY_POINTER_BYTES : 0;
+    if (delta > 0) {
+        if (noscan) gort_retain_noscan(&rp->rt, noscan);
+        gort_retain(&rp->rt, b - noscan);
+    } else {
+        if (noscan) gort_release_noscan(&rp->rt, noscan);
+        gort_release(&rp->rt, b - noscan);
+    }
 }
 
 /* ---- life of a replica ------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 
 #define MiB ((int64_t)1 << 20)
 
+
 void gort_spec_default(gort_spec_t *s)
 {
     s->gogc = 100;
@@ -18,6 +19,14 @@ void gort_spec_default(gort_spec_t *s)
     s->min_heap = 4 * MiB;
     s->forced_gc = 2 * SIM_MIN;
     s->mark_rate = 512.0 * (double)MiB;
+    /* Off by default (the pacer alone, as before these were measured): the
+     * values calibrated against Go 1.19.8 are GORT_CAL_* (goruntime.h);
+     * a scenario sets them in `runtime:` (the memory-leak trap does). */
+    s->noscan_mark_rate = s->mark_rate;
+    s->cycle_cpu = 0;
+    s->fault_rate = INFINITY;
+    s->release_rate = INFINITY;
+    s->sweep_rate = INFINITY;
     s->stack_bytes = 2048;
     s->runtime_overhead = 32 * MiB;
     s->memory_limit = INT64_MAX;
@@ -65,11 +74,12 @@ static int parse_gogc(sim_diag_t *d, sim_cfg_node_t *map, int64_t *out)
     return bad(d, n, "expected a percent (an integer >= 0, such as 100) or 'off'", ok);
 }
 
-/* mark_rate: a size per CPU-second, "512MiB/s"; the "/s" may be left out. */
-static int parse_mark_rate(sim_diag_t *d, sim_cfg_node_t *map, double *out)
+/* A rate: a size per CPU-second, "512MiB/s"; the "/s" may be left out. */
+static int parse_rate(sim_diag_t *d, sim_cfg_node_t *map, const char *key, const char *what, double *out)
 {
-    static const char expect[] = "expected bytes marked per CPU-second, a size > 0 such as 512MiB/s";
-    sim_cfg_node_t *n = sim_cfg_get(map, "mark_rate");
+    char expect[160];
+    snprintf(expect, sizeof expect, "expected bytes %s per CPU-second, a size > 0 such as 512MiB/s", what);
+    sim_cfg_node_t *n = sim_cfg_get(map, key);
     if (!n) return 0;
     n->used = true;
     if (n->kind != SIM_CFG_SCALAR || sim_cfg_is_null(n)) return bad(d, n, expect, false);
@@ -101,7 +111,14 @@ int gort_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, gort_spec_t *spec)
     sim_cfg_size(d, map, "min_heap", 0, spec->min_heap, &spec->min_heap);
     sim_cfg_duration(d, map, "forced_gc", SIM_CFG_POSITIVE | SIM_CFG_UNBOUNDED, spec->forced_gc,
                      &spec->forced_gc);
-    parse_mark_rate(d, map, &spec->mark_rate);
+    parse_rate(d, map, "mark_rate", "scanned", &spec->mark_rate);
+    parse_rate(d, map, "noscan_mark_rate", "marked", &spec->noscan_mark_rate);
+    parse_rate(d, map, "sweep_rate", "swept", &spec->sweep_rate);
+    parse_rate(d, map, "fault_rate", "faulted in", &spec->fault_rate);
+    parse_rate(d, map, "release_rate", "released", &spec->release_rate);
+    sim_time_t cc = sim_time_from_s(spec->cycle_cpu);
+    sim_cfg_duration(d, map, "cycle_cpu", 0, cc, &cc);
+    spec->cycle_cpu = sim_time_to_s(cc);
     sim_cfg_size(d, map, "stack_bytes", 0, spec->stack_bytes, &spec->stack_bytes);
     sim_cfg_size(d, map, "runtime_overhead", 0, spec->runtime_overhead, &spec->runtime_overhead);
     sim_cfg_size(d, map, "memory_limit", SIM_CFG_POSITIVE | SIM_CFG_UNBOUNDED, spec->memory_limit,
@@ -140,7 +157,19 @@ static inline int64_t percent_of(int64_t a, int64_t pct)
 
 static inline int64_t stacks(const gort_t *g) { return sat_mul(g->goroutines, g->spec.stack_bytes); }
 
-int64_t gort_rss(const gort_t *g) { return sat_add(sat_add(g->heap, stacks(g)), g->spec.runtime_overhead); }
+int64_t gort_rss(const gort_t *g) { return sat_add(sat_add(g->resident, stacks(g)), g->spec.runtime_overhead); }
+
+/* Mark work of a cycle over the live heap now, in bytes scanned at mark_rate:
+ * pointer-bearing bytes and stacks are scanned, pointer-free bytes only
+ * marked (cheaper per byte), plus the cycle's fixed CPU. */
+static double mark_work_now(const gort_t *g, int64_t live, int64_t live_noscan, int64_t stk)
+{
+    const gort_spec_t *s = &g->spec;
+    int64_t scan = live - live_noscan;
+    if (scan < 0) scan = 0;
+    return (double)sat_add(scan, stk) + (double)live_noscan * (s->mark_rate / s->noscan_mark_rate) +
+           s->cycle_cpu * s->mark_rate;
+}
 
 /* Go 1.18+ pacer: gcPercentHeapGoal = heapMarked + (heapMarked + stacks) x GOGC/100,
  * at least heapMinimum = min_heap x GOGC/100; memoryLimitHeapGoal = GOMEMLIMIT -
@@ -171,7 +200,8 @@ static void update_goal(gort_t *g)
     g->trigger = goal;
     if (goal != INT64_MAX && goal > g->marked) {
         double runway = (double)(goal - g->marked);
-        double mark_s = (double)sat_add(g->marked, g->marked_stacks) / s->mark_rate / (double)g->workers;
+        double mark_s = mark_work_now(g, g->marked, g->marked_noscan, g->marked_stacks) / s->mark_rate /
+                        (double)g->workers;
         double t = (double)goal - g->alloc_rate * mark_s;
         double lo = (double)g->marked + 0.70 * runway, hi = (double)g->marked + 0.95 * runway;
         if (t < lo) t = lo;
@@ -300,7 +330,9 @@ static void start_cycle(gort_t *g, bool forced)
     g->marking = true;
     if (forced) g->forced_cycles++;
     g->mark_start = now;
-    g->mark_work = (double)sat_add(g->live, stacks(g));                     /* bytes to scan */
+    /* bytes to scan, and sweeping the allocations left undone (Go finishes it at sweep termination) */
+    g->mark_work = mark_work_now(g, g->live, g->live_noscan, stacks(g)) + g->sweep_debt * g->spec.mark_rate;
+    g->sweep_debt = 0;
     g->assisted = 0;
     double work = g->mark_work / g->spec.mark_rate;                          /* CPU-seconds */
     g->mark_dur = sim_time_from_s(work / (double)g->workers);
@@ -330,14 +362,24 @@ static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
     lim_update(g);
     g->marking = false;
     g->gc_cycles++;
-    /* Instantaneous sweep: everything unreachable at mark end is freed. */
+    /* Everything unreachable at mark end is freed; the sweeping itself is
+     * charged to the next cycle's allocations (Go's proportional sweep). */
+    int64_t swept = g->heap;
     g->marked = g->live;
+    g->marked_noscan = g->live_noscan;
     g->marked_stacks = stacks(g);
     g->heap = g->live;
     if (now > g->last_gc_end) g->alloc_rate = (double)g->alloc_since_gc / sim_time_to_s(now - g->last_gc_end);
     g->last_gc_end = now;
     g->alloc_since_gc = 0;
     update_goal(g);
+    g->sweep_debt = (double)swept / g->spec.sweep_rate;
+    double dist = g->trigger != INT64_MAX && g->trigger > g->heap ? (double)(g->trigger - g->heap) : 0.0;
+    g->sweep_per_byte = dist > (double)MiB ? g->sweep_debt / dist : g->sweep_debt / (double)MiB;
+    /* Go 1.19's background scavenger (retained <= 95% of GOMEMLIMIT) runs
+     * at ~1% of one CPU: it releases little between cycles, and the
+     * measurements show no more page faults under a limit until RSS passes
+     * it. Not modelled: free pages stay resident. */
     if (g->cpu) stn_set_servers(g->cpu, g->cores);
     arm_forced(g);
 }
@@ -367,10 +409,11 @@ static bool check_oom(gort_t *g)
 /* ---- the mutator's calls ---------------------------------------------------------- */
 
 /* Bytes of mark work an allocation of `b` bytes must do. Go's assist ratio:
- * once the heap passes the goal, an allocating goroutine scans, per byte it
- * allocates, remaining scan work / heap left before the hard goal (goal x
- * 1.1), so that the mark ends before the heap reaches the hard goal; at the
- * hard goal the allocation finishes the mark itself. The GC CPU limiter
+ * while marking, an allocating goroutine scans, per byte it allocates,
+ * remaining scan work / heap left before the goal, so that the mark ends
+ * when the heap reaches the goal; once the heap is past the goal, remaining
+ * work / heap left before 1.1 x goal; at that hard goal the allocation
+ * finishes the mark itself. The GC CPU limiter
  * comes first: while it is on (the bucket full) there is no assist, and an
  * assist stops where it would overfill the bucket (it adds 2 x its CPU:
  * GC time that is not mutator time), as Go's assists, checked every 64 KiB
@@ -379,13 +422,14 @@ static bool check_oom(gort_t *g)
 static double assist_bytes(const gort_t *g, int64_t b, double *dropped)
 {
     *dropped = 0;
-    if (g->dead || !g->marking || g->heap <= g->goal || b <= 0) return 0.0;
+    if (g->dead || !g->marking || b <= 0) return 0.0;
     double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
     double done = (double)g->workers * g->spec.mark_rate * elapsed + g->assisted;
     double remaining = g->mark_work - done;
     if (remaining <= 0) return 0.0;
-    double hard = (double)g->goal * 1.1;
-    double runway = hard - (double)g->heap;
+    /* Go's gcControllerState.revise: heapRemaining = goal - heapLive, or,
+     * once the heap is past the goal, 1.1 x goal - heapLive */
+    double runway = g->heap < g->goal ? (double)(g->goal - g->heap) : (double)g->goal * 1.1 - (double)g->heap;
     double x = runway > (double)b ? (double)b * remaining / runway : remaining;
     if (x > remaining) x = remaining;
     double cap = lim_headroom(g) / 2.0 * g->spec.mark_rate;   /* bytes the bucket still admits */
@@ -402,12 +446,66 @@ double gort_assist_seconds(const gort_t *g, int64_t alloc_bytes)
     return assist_bytes(g, alloc_bytes, &dropped) / g->spec.mark_rate;
 }
 
-static void allocate(gort_t *g, int64_t bytes, bool reachable)
+/* The allocation path's other costs for `b` bytes now: its share of the
+ * sweep, the page faults of the pages above the resident heap, and, when
+ * that takes RSS above GOMEMLIMIT, the scavenging Go 1.19 does in
+ * mheap.allocSpan (returning as many other free pages to the OS, unless the
+ * GC CPU limiter is on). Those pages fault in again when reused: near the
+ * limit every allocation pays both. */
+typedef struct { double sweep_s, fault_s, release_s; int64_t resident; } alloc_cost_t;
+
+static alloc_cost_t alloc_cost(const gort_t *g, int64_t b)
+{
+    const gort_spec_t *s = &g->spec;
+    alloc_cost_t c = {0, 0, 0, g->resident};
+    if (g->dead || b <= 0) return c;
+    c.sweep_s = (double)b * g->sweep_per_byte;
+    if (c.sweep_s > g->sweep_debt) c.sweep_s = g->sweep_debt;
+    int64_t heap = sat_add(g->heap, b);
+    if (heap > c.resident) {
+        c.fault_s = (double)(heap - c.resident) / s->fault_rate;
+        c.resident = heap;
+    }
+    if (s->gomemlimit != INT64_MAX) {
+        int64_t rss = sat_add(sat_add(c.resident, stacks(g)), s->runtime_overhead);
+        if (rss > s->gomemlimit && lim_headroom(g) > 0) {
+            int64_t x = rss - s->gomemlimit, free_ = c.resident - heap;
+            if (x > free_) x = free_;
+            if (x > 0) {
+                c.release_s = (double)x / s->release_rate;
+                c.resident -= x;
+            }
+        }
+    }
+    return c;
+}
+
+double gort_alloc_seconds(const gort_t *g, int64_t alloc_bytes)
+{
+    alloc_cost_t c = alloc_cost(g, alloc_bytes);
+    return gort_assist_seconds(g, alloc_bytes) + c.sweep_s + c.fault_s + c.release_s;
+}
+
+/* GC time for the limiter's bucket (assists, scavenging on the allocation
+ * path): it counts twice (GC time, and not mutator time); filling the
+ * bucket turns the limiter on until its next update. */
+static void lim_charge(gort_t *g, double a)
+{
+    lim_update(g);
+    g->lim_fill += 2.0 * a;
+    if (g->lim_fill >= g->lim_cap * (1 - 1e-12)) {
+        g->lim_fill = g->lim_cap;
+        g->lim_on_until = sim_now(g->sim) + LIM_PERIOD;
+    }
+}
+
+static void allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
 {
     assert(bytes >= 0 && "gort: negative allocation");
     if (g->dead || bytes <= 0) return;
     double dropped;
     double ab = assist_bytes(g, bytes, &dropped);
+    alloc_cost_t c = alloc_cost(g, bytes);
     if (dropped > 0) g->assist_dropped_s += dropped / g->spec.mark_rate;
     if (ab > 0) {
         /* the assist's scanning brings the end of the mark closer */
@@ -415,34 +513,49 @@ static void allocate(gort_t *g, int64_t bytes, bool reachable)
         add_gc_cpu(g, a);
         g->assist_cpu_s += a;
         g->assisted += ab;
-        lim_update(g);
-        g->lim_fill += 2.0 * a;   /* GC time, and not mutator time */
-        if (g->lim_fill >= g->lim_cap * (1 - 1e-12)) {
-            g->lim_fill = g->lim_cap;   /* full: the limiter turns on until its next update */
-            g->lim_on_until = sim_now(g->sim) + LIM_PERIOD;
-        }
+        lim_charge(g, a);
         double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
         double left = g->mark_work - (double)g->workers * g->spec.mark_rate * elapsed - g->assisted;
         sim_cancel(g->sim, &g->mark_timer);
         g->mark_timer = sim_schedule_in(g->sim, sim_time_from_s(left / ((double)g->workers * g->spec.mark_rate)),
                                         mark_end_event, g, 0);
     }
+    g->sweep_debt -= c.sweep_s;
+    g->sweep_cpu_s += c.sweep_s;
+    g->fault_cpu_s += c.fault_s;
+    if (c.release_s > 0) {
+        g->release_cpu_s += c.release_s;
+        lim_charge(g, c.release_s);   /* Go 1.19 counts it as assist time for the limiter */
+    }
+    g->resident = c.resident;
     g->heap = sat_add(g->heap, bytes);
     if (reachable) g->live = sat_add(g->live, bytes);
+    if (reachable && noscan) g->live_noscan = sat_add(g->live_noscan, bytes);
     g->alloc_total = sat_add(g->alloc_total, bytes);
     g->alloc_since_gc = sat_add(g->alloc_since_gc, bytes);
     if (check_oom(g)) return;
     maybe_start(g);
 }
 
-void gort_alloc(gort_t *g, int64_t bytes) { allocate(g, bytes, false); }
-void gort_retain(gort_t *g, int64_t bytes) { allocate(g, bytes, true); }
+void gort_alloc(gort_t *g, int64_t bytes) { allocate(g, bytes, false, false); }
+void gort_retain(gort_t *g, int64_t bytes) { allocate(g, bytes, true, false); }
+void gort_retain_noscan(gort_t *g, int64_t bytes) { allocate(g, bytes, true, true); }
+
+void gort_release_noscan(gort_t *g, int64_t bytes)
+{
+    assert(bytes >= 0 && "gort: negative release");
+    if (g->dead) return;
+    int64_t x = bytes < g->live_noscan ? bytes : g->live_noscan;
+    g->live_noscan -= x;
+    g->live -= bytes < g->live ? bytes : g->live;
+}
 
 void gort_release(gort_t *g, int64_t bytes)
 {
     assert(bytes >= 0 && "gort: negative release");
     if (g->dead) return;
     g->live -= bytes < g->live ? bytes : g->live;
+    if (g->live_noscan > g->live) g->live_noscan = g->live;
 }
 
 void gort_goroutines(gort_t *g, int64_t delta)
@@ -478,9 +591,10 @@ void gort_restart(gort_t *g)
     gort_kill(g);
     g->dead = false;
     g->lives++;
-    g->live = g->heap = 0;
+    g->live = g->heap = g->live_noscan = g->resident = 0;
     g->goroutines = 0;
-    g->marked = g->marked_stacks = 0;
+    g->marked = g->marked_stacks = g->marked_noscan = 0;
+    g->sweep_debt = g->sweep_per_byte = 0;
     g->alloc_since_gc = 0;
     g->alloc_rate = 0;
     g->last_gc_end = sim_now(g->sim);

@@ -6,7 +6,12 @@
  *     gomemlimit: off            # GOMEMLIMIT (soft limit), a size, or `off`
  *     min_heap: 4MiB             # minimum heap goal at GOGC 100 (Go's heapMinimum)
  *     forced_gc: 2m              # sysmon's forcegcperiod; `unbounded` = never
- *     mark_rate: 512MiB/s        # bytes marked per CPU-second of mark work
+ *     mark_rate: 512MiB/s        # pointer-bearing bytes scanned per CPU-second
+ *     noscan_mark_rate: ...      # pointer-free bytes marked per CPU-second (calibrated)
+ *     cycle_cpu: ...             # fixed CPU-seconds of every cycle (calibrated)
+ *     sweep_rate: 64GiB/s        # heap bytes swept per CPU-second (charged to allocation)
+ *     fault_rate: ...            # bytes the kernel faults in per CPU-second (calibrated)
+ *     release_rate: ...          # bytes returned to the OS per CPU-second (calibrated)
  *     stack_bytes: 2KiB          # stack per goroutine
  *     runtime_overhead: 32MiB    # non-heap RSS: binary, runtime structures
  *     memory_limit: unbounded    # the container's limit (cgroup memory.max)
@@ -19,24 +24,29 @@
  *  - heap = live + garbage allocated since the last collection ended.
  *  - A cycle starts when heap >= goal (and something was allocated since the
  *    last cycle: Go starts cycles from the allocator), or when none ended for
- *    forced_gc. The mark takes (live + stacks) / mark_rate CPU-seconds spread
+ *    forced_gc. The mark takes (scan + stacks) / mark_rate + noscan / noscan_mark_rate
+ *    + cycle_cpu CPU-seconds spread
  *    over `workers` = max(1, round(cores / 4)) dedicated workers, which are
  *    borrowed from the replica's CPU station for the mark (its servers drop
  *    by `workers`), so requests on the replica slow down. At mark end the
- *    sweep is instantaneous: heap = live.
+ *    garbage is freed at once (heap = live); its sweeping is CPU charged
+ *    to the next cycle's allocations.
  *  - goal = max(marked + (marked + stacks) x GOGC/100, min_heap x GOGC/100),
  *    capped by GOMEMLIMIT - (stacks + runtime_overhead), never below the
  *    marked live heap (a live heap above the GOMEMLIMIT goal collects back
  *    to back).
- *  - Assists: while marking with heap > goal, an allocation pays mark work
- *    in proportion to the work left over the room left before 1.1 x goal.
+ *  - Assists: while marking, an allocation pays mark work in proportion
+ *    to the work left over the room left before the goal (1.1 x goal once
+ *    past it). Sweeping is charged to the next cycle's allocations; pages
+ *    above the resident heap fault in; above GOMEMLIMIT the allocation
+ *    path returns free pages to the OS (gort_alloc_seconds).
  *  - GC CPU limiter (Go 1.19+'s gcCPULimiter): a leaky bucket of capacity
  *    cores x 1 s that fills with GC CPU (workers and assists) and drains
  *    with mutator time. While it is full, allocations do not assist: GC
  *    CPU stays at about half of GOMAXPROCS over a second or so, the mark
  *    takes longer and the heap grows past its goal -- past GOMEMLIMIT --
  *    until the container's limit kills the process.
- *  - RSS = heap + goroutines x stack_bytes + runtime_overhead; when it first
+ *  - RSS = resident heap + goroutines x stack_bytes + runtime_overhead; when it first
  *    exceeds memory_limit, on_oom is called (once per process life).
  *
  * See docs/models/goruntime.md for the equations, the Go behaviour each
@@ -59,12 +69,26 @@
 #include "sim/cfg.h"
 #include "sim/sim.h"
 
+/* Constants calibrated against Go 1.19.8 (bench/goruntime/calibrate.py on
+ * bench/goruntime/grid.csv; docs/models/goruntime.md#checked-against-go
+ * says how and how sensitive). Not the defaults: set them in `runtime:`. */
+#define GORT_CAL_NOSCAN_MARK_RATE 42.0e9   /* pointer-free bytes marked per CPU-s (1 KiB objects) */
+#define GORT_CAL_CYCLE_CPU 0.0030          /* CPU-s per cycle */
+#define GORT_CAL_FAULT_RATE 492e6          /* bytes faulted in per CPU-s (4 KiB pages, a VM) */
+#define GORT_CAL_RELEASE_RATE 698e6        /* bytes released (madvise) per CPU-s */
+#define GORT_SWEEP_RATE 68.7e9             /* heap swept per CPU-s (64 GiB/s, from a CPU profile) */
+
 typedef struct gort_spec {
     int64_t gogc;             /* GOGC percent (default 100); -1 = off: no heap-driven and no forced GC */
     int64_t gomemlimit;       /* GOMEMLIMIT bytes; INT64_MAX = off (default) */
     int64_t min_heap;         /* heap goal floor at GOGC 100, bytes (default 4 MiB; scaled by GOGC/100) */
     sim_time_t forced_gc;     /* a GC when none ended for this long (default 2 min); SIM_TIME_MAX = never */
-    double mark_rate;         /* bytes marked per CPU-second of mark work (default 512 MiB/s) */
+    double mark_rate;         /* pointer-bearing bytes scanned per CPU-second (default 512 MiB/s) */
+    double noscan_mark_rate;  /* pointer-free bytes marked per CPU-second (calibrated default) */
+    double cycle_cpu;         /* fixed CPU-seconds per cycle: STW, roots, setup (calibrated) */
+    double sweep_rate;        /* heap bytes swept per CPU-second (default 64 GiB/s) */
+    double fault_rate;        /* bytes faulted in per CPU-second (calibrated default) */
+    double release_rate;      /* bytes released to the OS per CPU-second (calibrated default) */
     int64_t stack_bytes;      /* stack per goroutine, bytes (default 2 KiB) */
     int64_t runtime_overhead; /* non-heap RSS, bytes (default 32 MiB) */
     int64_t memory_limit;     /* container limit, bytes; INT64_MAX = none (default) */
@@ -85,6 +109,9 @@ typedef void (*gort_oom_fn)(sim_t *sim, void *ctx);
 typedef struct gort {
     /* ---- read-only for the owner -------------------------------------- */
     int64_t live;             /* bytes reachable now */
+    int64_t live_noscan;      /* of which pointer-free (marked, not scanned) */
+    int64_t resident;         /* heap pages resident (>= heap): what was touched and not
+                                 released to the OS; RSS counts this */
     int64_t heap;             /* heap in use: live + garbage not yet swept (Go's HeapInuse) */
     int64_t goal;             /* current heap goal, bytes; INT64_MAX = none (GOGC off, no limit) */
     int64_t trigger;          /* a cycle starts when the heap reaches this (<= goal) */
@@ -100,6 +127,9 @@ typedef struct gort {
     double assist_cpu_s;      /* of which assists */
     double assist_dropped_s;  /* assist CPU-seconds the limiter switched off (not done,
                                  not counted in gc_cpu_s), since the start of the run */
+    double sweep_cpu_s;       /* sweeping charged to allocations, whole run (not in gc_cpu_s) */
+    double fault_cpu_s;       /* page faults charged to allocations, whole run (not in gc_cpu_s) */
+    double release_cpu_s;     /* allocation-path scavenging (madvise), whole run (not in gc_cpu_s) */
     double win_gc_cpu_s;      /* internal part of gort_win_gc_cpu_seconds(): read that */
     int64_t alloc_total;      /* bytes allocated (alloc + retain) since the start of the run */
 
@@ -111,13 +141,16 @@ typedef struct gort {
     int64_t workers;          /* dedicated mark workers */
     int64_t marked;           /* live heap at the last mark end (Go's heapMarked) */
     int64_t marked_stacks;    /* goroutine stacks at the last mark end */
+    int64_t marked_noscan;    /* pointer-free part of `marked` */
     int64_t alloc_since_gc;   /* bytes allocated since the last mark ended */
     double alloc_rate;        /* bytes/s allocated over the last cycle (pacer estimate); 0 unknown */
     sim_time_t last_gc_end;   /* when the last mark ended (or the process started) */
     bool goal_is_limit;       /* the goal is the GOMEMLIMIT goal */
     bool oom_fired;           /* on_oom already called in this life */
     sim_time_t mark_start, mark_dur;
-    double mark_work;         /* bytes the running mark must scan */
+    double mark_work;         /* mark work of the running cycle, in bytes scanned at mark_rate */
+    double sweep_debt;        /* sweeping left from the last cycle, CPU-seconds */
+    double sweep_per_byte;    /*   charged per allocated byte until paid */
     double assisted;          /* of which scanned by assists */
     double lim_fill;          /* GC CPU limiter: the bucket at lim_last, CPU-seconds */
     double lim_cap;           /*   its capacity: cores x 1 s */
@@ -150,12 +183,18 @@ void gort_fini(gort_t *g);
 /* Short-lived allocation: adds to the heap only (garbage at once). May start
  * a cycle or call on_oom. Bytes >= 0; ignored while dead. O(1). */
 void gort_alloc(gort_t *g, int64_t bytes);
-/* Allocation that stays reachable: adds to heap and live. As gort_alloc. */
+/* Allocation that stays reachable: adds to heap and live. As gort_alloc.
+ * gort_retain: pointer-bearing bytes (the marker scans them: structs,
+ * maps, strings, slices of pointers); gort_retain_noscan: pointer-free
+ * bytes ([]byte, []float32: marked as objects, never scanned). */
 void gort_retain(gort_t *g, int64_t bytes);
+void gort_retain_noscan(gort_t *g, int64_t bytes);
 /* Reachable bytes become garbage (freed by the next sweep). live is clamped
  * at 0, so releasing bytes retained in an earlier life is harmless (compare
  * `lives` to tell lives apart). Ignored while dead. */
 void gort_release(gort_t *g, int64_t bytes);
+/* Pointer-free reachable bytes become garbage (the counterpart of gort_retain_noscan). */
+void gort_release_noscan(gort_t *g, int64_t bytes);
 /* Goroutines started (+) or ended (-); clamped at 0. Moves RSS and the
  * GOMEMLIMIT goal; a start may call on_oom. Ignored while dead. */
 void gort_goroutines(gort_t *g, int64_t delta);
@@ -168,10 +207,19 @@ void gort_goroutines(gort_t *g, int64_t delta);
  * allocation can start a cycle). */
 double gort_assist_seconds(const gort_t *g, int64_t alloc_bytes);
 
+/* Extra mutator CPU-seconds an allocation of `alloc_bytes` costs now: its
+ * mark assist (gort_assist_seconds), its share of the last cycle's sweep
+ * (proportional sweep), the page faults of pages it touches that are not
+ * resident, and, while RSS is above GOMEMLIMIT and the limiter is off, the
+ * scavenging (returning other free pages to the OS) Go does on the
+ * allocation path. Call it just before gort_alloc/gort_retain of the same
+ * bytes: they book exactly this. */
+double gort_alloc_seconds(const gort_t *g, int64_t alloc_bytes);
+
 /* The GC CPU limiter is on now: its bucket is full, allocations do not assist. */
 bool gort_limiting(const gort_t *g);
 
-/* heap + goroutines x stack_bytes + runtime_overhead (of the frozen state if dead). */
+/* resident heap + goroutines x stack_bytes + runtime_overhead (of the frozen state if dead). */
 int64_t gort_rss(const gort_t *g);
 
 /* The process died: the running mark stops (its CPU so far is counted), the

@@ -11,9 +11,10 @@
 #include "sim/stats.h"
 
 static int64_t mem_total;
-static void mem(void *ctx, int64_t delta)
+static void mem(void *ctx, int64_t delta, bool index)
 {
     (void)ctx;
+    (void)index;
     mem_total += delta;
 }
 

@@ -1,0 +1,3 @@
+module ragsim/bench/goruntime
+
+go 1.19
