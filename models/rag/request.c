@@ -69,6 +69,7 @@ void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
         sim_time_t lat = r->ended - r->arrival;
         sim_tmean_add(&rag->latency_s, lat);
         sim_hist_add2(&rag->latency, &rag->win_latency, lat);
+        rag_lehist_add(&rag->latency_le, lat);
         rag->win_answers++;
         if (r->flags & RQ_UNGROUNDED) {
             rag->ungrounded++;
