@@ -33,6 +33,9 @@ static const char usage[] =
     "                                  load one LLM replica sustains for a token mix, before any run\n"
     "  ragsim report OUT.h5 [-o DIR]   figures and an HTML page of a trace (Python;\n"
     "                                  see docs/analysis.md and ragsim report --help)\n"
+    "  ragsim export OUT.h5 --format openmetrics|promtool-test|csv|chrome-trace [-o FILE]\n"
+    "                                  the trace for Prometheus/Grafana, promtool test rules,\n"
+    "                                  spreadsheets, Perfetto (Python; docs/observability.md)\n"
     "  ragsim --help | --version\n"
     "\n"
     "run options:\n"
@@ -168,11 +171,11 @@ out:
     return status;
 }
 
-/* ragsim report: runs `python3 -m ragsim_analysis report ...` (analysis/) with
+/* ragsim report and ragsim export: run `python3 -m ragsim_analysis SUB ...` (analysis/) with
  * the interpreter found at configure time (RAGSIM_PYTHON, the one with Debian's
  * numpy, h5py and matplotlib), else python3 on PATH. The Python side checks its
  * imports and names the Debian packages that are missing. */
-static int cmd_report(int argc, char **argv)
+static int cmd_python(const char *sub, int argc, char **argv)
 {
     const char *py = RAGSIM_PYTHON;
     const char *dir = getenv("RAGSIM_ANALYSIS_DIR");
@@ -184,8 +187,8 @@ static int cmd_report(int argc, char **argv)
     char pkg[4200];
     snprintf(pkg, sizeof pkg, "%s/ragsim_analysis/__main__.py", dir);
     if (access(pkg, R_OK) != 0) {
-        fprintf(stderr, "ragsim: error: report needs the analysis package, not found at %s/ragsim_analysis "
-                        "(set RAGSIM_ANALYSIS_DIR to the source tree's analysis/ directory)\n", dir);
+        fprintf(stderr, "ragsim: error: %s needs the analysis package, not found at %s/ragsim_analysis "
+                        "(set RAGSIM_ANALYSIS_DIR to the source tree's analysis/ directory)\n", sub, dir);
         return 2;
     }
     const char *old = getenv("PYTHONPATH");
@@ -204,17 +207,17 @@ static int cmd_report(int argc, char **argv)
     args[n++] = (char *)py;
     args[n++] = "-m";
     args[n++] = "ragsim_analysis";
-    args[n++] = "report";
+    args[n++] = (char *)sub;
     for (int i = 1; i < argc; i++) args[n++] = argv[i];
     args[n] = NULL;
     fflush(NULL);
     if (access(py, X_OK) == 0) execv(py, args);
     args[0] = "python3";
     execvp("python3", args);
-    fprintf(stderr, "ragsim: error: report needs Python 3 with numpy, h5py, pandas and matplotlib: "
+    fprintf(stderr, "ragsim: error: %s needs Python 3 with numpy, h5py, pandas and matplotlib: "
                     "neither %s nor python3 on PATH could be run (%s); on Debian: "
                     "apt-get install python3 python3-numpy python3-h5py python3-pandas python3-matplotlib\n",
-            py, strerror(errno));
+            sub, py, strerror(errno));
     free(pp);
     free(args);
     return 2;
@@ -248,7 +251,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "sweep") == 0) return sweep_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return bench_main(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(cmd, "llm") == 0) return llm_main(argc - 1, argv + 1, stdout, stderr);
-    if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
-    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, bench, llm; see ragsim --help)\n", cmd);
+    if (strcmp(cmd, "report") == 0) return cmd_python("report", argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0) return cmd_python("export", argc - 1, argv + 1);
+    fprintf(stderr, "ragsim: error: unknown command '%s' (commands: run, compare, validate, sweep, report, export, bench, llm; see ragsim --help)\n", cmd);
     return 2;
 }

@@ -1,0 +1,223 @@
+"""`ragsim export`: every format checked by the tool that reads it.
+
+OpenMetrics by `promtool tsdb create-blocks-from openmetrics` and a dump of
+the block; promtool test files by `promtool test rules` with firing times
+computed here from the trace; Chrome trace JSON by its schema and by the
+nesting of the spans against the requests table. promtool is Debian's
+`prometheus` package: the promtool tests are skipped without it.
+"""
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SOURCE, _ragsim
+from ragsim_analysis.trace import Trace
+
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool missing (Debian package prometheus)")
+RULES = SOURCE / "docs/observability/alert-rules.yml"
+START = "2026-01-01T00:00:00Z"
+START_MS = 1767225600000
+
+
+@pytest.fixture(scope="module")
+def incident(binary, tmp_path_factory):
+    """The order incident (docs/incident-2023q4.md), its ungoverned variant, one replication:
+    the inventory configuration is pushed at 25 min and success falls to ~61%."""
+    out = tmp_path_factory.mktemp("inc") / "incident.h5"
+    _ragsim(binary, "run", SOURCE / "scenarios/incident-2023q4.yaml", "-o", out, "--reps", 1,
+            "--variants", "ungoverned", "--set", "duration=60m", "-q")
+    return out
+
+
+@pytest.fixture(scope="module")
+def avalanche(binary, tmp_path_factory):
+    """The vector-DB avalanche, naive gateway, 10 minutes (first OOM kill at about 6.5 min)."""
+    out = tmp_path_factory.mktemp("av") / "avalanche.h5"
+    _ragsim(binary, "run", SOURCE / "scenarios/trap-vectordb-avalanche.yaml", "-o", out, "--reps", 1,
+            "--variants", "naive", "--set", "duration=10m", "-q")
+    return out
+
+
+def export(binary, *args, check=True):
+    p = subprocess.run([str(binary), "export", *map(str, args)], capture_output=True, text=True, timeout=300)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def promtool(*args):
+    return subprocess.run([PROMTOOL, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def series_row(tr, name, variant):
+    s = tr.series(name, variant)
+    return s.t, s.values[0]
+
+
+# -- the histogram series -------------------------------------------------------------------
+
+def test_latency_histogram_matches_summary(avalanche):
+    """With no warm-up the cumulative histogram at the end counts every answered request of
+    the summary, its sum / count is the summary's exact mean, and buckets never decrease."""
+    with Trace(avalanche) as tr:
+        s = tr.summary().iloc[0]
+        assert tr.attrs["warmup_s"] == 0
+        _, count = series_row(tr, "request_latency_seconds_count", "naive")
+        _, total = series_row(tr, "request_latency_seconds_sum", "naive")
+        assert count[-1] == s["success"] + s["degraded"]
+        assert total[-1] / count[-1] == pytest.approx(s["latency_mean_s"], rel=1e-6)
+        les = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2", "3", "5", "10", "30", "60", "+Inf"]
+        rows = np.array([series_row(tr, f"rag_retrieval_latency_seconds_bucket{{le={le}}}", "naive")[1] for le in les])
+        assert (np.diff(rows, axis=0) >= 0).all()           # cumulative over le
+        assert (np.diff(rows, axis=1) >= 0).all()           # counters over time
+        _, rc = series_row(tr, "rag_retrieval_latency_seconds_count", "naive")
+        assert (rows[-1] == rc).all()
+
+
+# -- OpenMetrics ------------------------------------------------------------------------------
+
+@needs_promtool
+def test_openmetrics_blocks(binary, incident, tmp_path):
+    om = tmp_path / "incident.om"
+    export(binary, incident, "--format", "openmetrics", "--start", START, "-o", om)
+    text = om.read_text()
+    assert text.endswith("# EOF\n")
+    assert "# TYPE request_latency_seconds histogram" in text
+    assert "# TYPE dependency_latency_seconds histogram" in text
+    blocks = tmp_path / "blocks"
+    p = promtool("tsdb", "create-blocks-from", "openmetrics", om, blocks)
+    assert p.returncode == 0, p.stdout + p.stderr
+    # the block's samples, read back: success_ratio as in the trace, at start + t
+    (blocks / "wal").mkdir(exist_ok=True)
+    p = promtool("tsdb", "dump", "--match", 'success_ratio{variant="ungoverned"}', blocks)
+    assert p.returncode == 0, p.stderr
+    got = {}
+    for line in p.stdout.splitlines():
+        _, value, ts = line.rsplit(" ", 2)
+        got[int(ts)] = float(value)
+    with Trace(incident) as tr:
+        t, v = series_row(tr, "success_ratio", "ungoverned")
+    want = {START_MS + int(round(x * 1000)): y for x, y in zip(t, v) if np.isfinite(y)}
+    assert got == want
+    # a histogram's buckets arrive as series with an le label
+    p = promtool("tsdb", "dump", "--match", 'dependency_latency_seconds_bucket{dependency="risk_control",le="+Inf"}',
+                 blocks)
+    assert p.returncode == 0 and p.stdout.count("\n") == len(t), p.stderr
+
+
+def test_openmetrics_refuses_bad_input(binary, incident, tmp_path):
+    p = export(binary, incident, "--format", "openmetrics", "--start", "yesterday", check=False)
+    assert p.returncode == 2 and "RFC 3339" in p.stderr
+    out = tmp_path / "x.om"
+    out.write_text("keep")
+    p = export(binary, incident, "--format", "openmetrics", "-o", out, check=False)
+    assert p.returncode == 2 and "--force" in p.stderr and out.read_text() == "keep"
+    p = export(binary, incident, "--format", "openmetrics", "-o", incident, "--force", check=False)
+    assert p.returncode == 2 and "input" in p.stderr
+    p = export(binary, incident, "--format", "csv", "--rules", RULES, check=False)
+    assert p.returncode == 2 and "promtool-test" in p.stderr
+
+
+# -- promtool test rules ------------------------------------------------------------------------
+
+def _window_mean(t, v, end, width):
+    """Prometheus' avg_over_time(x[width]) at `end`: the samples in [end - width, end]."""
+    sel = (t >= end - width - 1e-9) & (t <= end + 1e-9) & np.isfinite(v)
+    return v[sel].mean() if sel.any() else math.nan
+
+
+def burn_rate_first_firing(tr, variant, budget=0.01, factor=14.4):
+    """First evaluation minute at which SuccessRatioBurnRatePage's expression holds,
+    computed from the trace with the rule's arithmetic (no for: fires at once)."""
+    names = [n for n in tr.series_names() if n.startswith("requests_per_second{")]
+    rows = {n: series_row(tr, n, variant) for n in names}
+    t = next(iter(rows.values()))[0]
+
+    def err(end, width):
+        ok = _window_mean(*rows["requests_per_second{outcome=success}"], end, width)
+        allr = sum(_window_mean(tt, v, end, width) for tt, v in rows.values())
+        return 1 - ok / allr
+
+    for minute in range(1, int(t[-1] // 60) + 1):
+        end = minute * 60.0
+        if err(end, 3600) > factor * budget and err(end, 300) > factor * budget:
+            return minute
+    return None
+
+
+def run_promtool_test(binary, trace, tmp_path, *expect):
+    test = tmp_path / "test.yml"
+    shutil.copy(RULES, tmp_path / "rules.yml")
+    export(binary, trace, "--format", "promtool-test", "--rules", tmp_path / "rules.yml", "-o", test, "--force", *expect)
+    return promtool("test", "rules", test)
+
+
+@needs_promtool
+def test_burn_rate_alert_on_the_incident(binary, incident, tmp_path):
+    """The page fires at the minute the rule's arithmetic on the trace says, after the push
+    at 25 min and not before it; a wrong expectation fails promtool."""
+    with Trace(incident) as tr:
+        first = burn_rate_first_firing(tr, "ungoverned")
+    assert first is not None and 25 < first <= 35, first
+    p = run_promtool_test(binary, incident, tmp_path, "--expect-quiet", f"SuccessRatioBurnRatePage@0m..{first - 1}m",
+                          "--expect-firing", f"SuccessRatioBurnRatePage@{first}m",
+                          "--expect-firing", f"SuccessRatioBurnRatePage@{first + 10}m")
+    assert p.returncode == 0 and "SUCCESS" in p.stdout, p.stdout + p.stderr
+    p = run_promtool_test(binary, incident, tmp_path, "--expect-firing", f"SuccessRatioBurnRatePage@{first - 1}m")
+    assert p.returncode != 0 and "FAILED" in p.stdout + p.stderr
+    p = run_promtool_test(binary, incident, tmp_path, "--expect-quiet", f"SuccessRatioBurnRatePage@0m..{first}m")
+    assert p.returncode != 0
+
+
+@needs_promtool
+def test_avalanche_signature_alert(binary, avalanche, tmp_path):
+    """RetrievalAvalancheSignature (p95 from the histogram > 2 s and empty ratio > 0.35, for 1m)
+    stays quiet while the vector DB is healthy and fires within 5 minutes of its first OOM kill."""
+    with Trace(avalanche) as tr:
+        ev = tr.events()
+        oom = float(ev[ev["kind"] == "oom_kill"]["time"].min())
+    assert 5 * 60 < oom < 8 * 60, oom
+    healthy_end = int(oom // 60)                      # the last whole minute before the kill
+    fire_by = int(math.ceil((oom + 5 * 60) / 60))
+    fire_by = min(fire_by, 10)
+    p = run_promtool_test(binary, avalanche, tmp_path,
+                          "--expect-quiet", f"RetrievalAvalancheSignature@0m..{healthy_end}m",
+                          "--expect-firing", f"RetrievalAvalancheSignature@{fire_by}m")
+    assert p.returncode == 0 and "SUCCESS" in p.stdout, p.stdout + p.stderr
+
+
+def test_promtool_test_bad_input(binary, incident, tmp_path):
+    p = export(binary, incident, "--format", "promtool-test", check=False)
+    assert p.returncode == 2 and "--rules" in p.stderr
+    p = export(binary, incident, "--format", "promtool-test", "--rules", RULES, "--expect-firing", "NoSuchAlert@5m",
+               check=False)
+    assert p.returncode == 2 and "NoSuchAlert" in p.stderr
+    p = export(binary, incident, "--format", "promtool-test", "--rules", RULES, "--expect-quiet",
+               "SuccessRatioBurnRatePage@5m", check=False)
+    assert p.returncode == 2 and "FROM..TO" in p.stderr
+    bad = tmp_path / "bad.yml"
+    bad.write_text("groups: [\n")
+    p = export(binary, incident, "--format", "promtool-test", "--rules", bad, check=False)
+    assert p.returncode == 2 and "bad.yml:" in p.stderr
+
+
+# -- CSV ----------------------------------------------------------------------------------
+
+def test_csv_summary(binary, incident):
+    p = export(binary, incident, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    with Trace(incident) as tr:
+        s = tr.summary()
+    assert len(rows) == len(s) == 1
+    assert rows[0]["variant"] == "ungoverned"
+    assert float(rows[0]["success_ratio"]) == s["success_ratio"].iloc[0]
