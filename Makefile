@@ -21,11 +21,16 @@ DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev \
         python3-nbformat python3-ipykernel jupyter-nbconvert chromium \
         clang libclang-rt-14-dev valgrind
 
+# What the tests need on top of DEBS (not `make demo`): promtool (Debian's
+# prometheus package) checks `ragsim export`'s OpenMetrics and promtool test
+# files; xarray with h5netcdf opens traces as netCDF-4 groups.
+TEST_DEBS := prometheus python3-xarray python3-h5netcdf
+
 # What `make bench` needs on top of DEBS: SimPy for the M/M/c baseline (Debian 12's
 # python3-simpy is SimPy 2.3, run by /usr/bin/python3).
 BENCH_DEBS := python3-simpy
 
-.PHONY: all deps bench-deps build demo test test-fast test-asan bench clean help fuzz valgrind
+.PHONY: all deps test-deps bench-deps build demo test test-fast test-asan bench clean help fuzz valgrind
 
 all: build
 
@@ -64,6 +69,9 @@ endef
 deps:
 	$(call install-missing,$(DEBS))
 
+test-deps:
+	$(call install-missing,$(TEST_DEBS))
+
 bench-deps:
 	$(call install-missing,$(BENCH_DEBS))
 
@@ -80,13 +88,13 @@ demo: build
 	./$(BUILD)/ragsim compare $(SCENARIO) -o $(OUT)/demo.h5 --force
 	./$(BUILD)/ragsim report $(OUT)/demo.h5 -o $(OUT)/demo-report
 
-test-fast: build
+test-fast: build test-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 $(ASAN_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRAGSIM_WERROR=ON -DRAGSIM_SANITIZE=ON
 
-test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
+test-asan: deps test-deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && RAGSIM_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)

@@ -221,3 +221,28 @@ def test_csv_summary(binary, incident):
     assert len(rows) == len(s) == 1
     assert rows[0]["variant"] == "ungoverned"
     assert float(rows[0]["success_ratio"]) == s["success_ratio"].iloc[0]
+
+
+# -- the Grafana dashboard ------------------------------------------------------------------
+
+@needs_promtool
+def test_grafana_dashboard_queries(avalanche, tmp_path):
+    """Every query of the shipped dashboard is valid PromQL (promtool checks it as a recording
+    rule, the template variables replaced) and names only metrics the export has."""
+    import re
+    import yaml
+    from ragsim_analysis.trace import parse_series_name
+    dash = json.loads((SOURCE / "docs/observability/grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    assert len(exprs) >= 10
+    rules = {"groups": [{"name": "dashboard", "rules": [
+        {"record": f"dashboard:q{i}", "expr": e.replace("$variant", ".*").replace("$replication", ".*")}
+        for i, e in enumerate(exprs)]}]}
+    f = tmp_path / "dashboard-rules.yml"
+    f.write_text(yaml.safe_dump(rules))
+    p = promtool("check", "rules", f)
+    assert p.returncode == 0, p.stdout + p.stderr
+    with Trace(avalanche) as tr:
+        have = {parse_series_name(n)[0] for n in tr.series_names()}
+    used = {m for e in exprs for m in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{", e)} - {"by"}
+    assert used and used <= have, used - have
