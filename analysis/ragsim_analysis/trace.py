@@ -436,6 +436,11 @@ class Trace:
             df["latency_s"] = df["end"] - df["arrival"]
         return df
 
+    def spans(self, variants: Optional[Iterable[str]] = None) -> Optional[pd.DataFrame]:
+        """Spans of the sampled requests (format_version 3; docs/trace-format.md#spans), or None:
+        variant, replication, request, name, component, attempt, start (s), end (s), status."""
+        return self._run_table("spans", variants)
+
     def stations(self, variants: Optional[Iterable[str]] = None) -> Optional[pd.DataFrame]:
         """Per-station statistics of every run (network model), or None."""
         return self._run_table("stations", variants)

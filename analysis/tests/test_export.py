@@ -246,3 +246,81 @@ def test_grafana_dashboard_queries(avalanche, tmp_path):
         have = {parse_series_name(n)[0] for n in tr.series_names()}
     used = {m for e in exprs for m in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{", e)} - {"by"}
     assert used and used <= have, used - have
+
+
+# -- request spans --------------------------------------------------------------------------
+
+def test_spans_table_matches_requests(avalanche):
+    """The spans of each sampled request against its record: the gateway span runs from
+    arrival to release, a single retrieval attempt lasts the request's retrieve_s, the LLM's
+    phases tile its generate span (queue, prefill, decode) and every call lies in the gateway span."""
+    with Trace(avalanche) as tr:
+        req = tr.requests().set_index("id")
+        sp = tr.spans()
+    assert len(req) > 100 and len(sp) > 5 * len(req) // 2
+    assert set(req.index) <= set(sp["request"])
+    # calls of requests still held at the end of the run have spans, but no gateway span
+    unreleased = sp[~sp["request"].isin(req.index)]
+    assert not (unreleased["name"] == "gateway").any()
+    for rid, g in sp[sp["request"].isin(req.index)].groupby("request"):
+        r = req.loc[rid]
+        gw = g[g["name"] == "gateway"]
+        assert len(gw) == 1
+        gw = gw.iloc[0]
+        assert gw["start"] == r["arrival"] and gw["end"] == r["released"] and gw["status"] == r["outcome"]
+        calls = g[g["name"].isin(["embed", "retrieve", "generate", "dependency"])]
+        assert (calls["start"] >= gw["start"]).all() and (calls["end"] <= gw["end"]).all()
+        ret = g[g["name"] == "retrieve"]
+        if len(ret) == 1 and np.isfinite(r["retrieve_s"]):
+            assert ret["end"].iloc[0] - ret["start"].iloc[0] == pytest.approx(r["retrieve_s"], rel=1e-6, abs=1e-7)
+        for _, gen in g[g["name"] == "generate"].iterrows():
+            ph = g[g["name"].isin(["llm_queue", "prefill", "decode"]) & (g["attempt"] == gen["attempt"])]
+            ph = ph.sort_values("start")
+            assert ph["name"].iloc[0] == "llm_queue" and ph["start"].iloc[0] == gen["start"]
+            assert list(ph["start"].iloc[1:]) == list(ph["end"].iloc[:-1])    # contiguous
+            assert ph["end"].iloc[-1] == gen["end"]
+
+
+def test_chrome_trace_schema_and_nesting(binary, avalanche, tmp_path):
+    out = tmp_path / "spans.json"
+    export(binary, avalanche, "--format", "chrome-trace", "-o", out)
+    doc = json.loads(out.read_text())
+    ev = doc["traceEvents"]
+    xs = [e for e in ev if e["ph"] == "X"]
+    meta = [e for e in ev if e["ph"] == "M"]
+    assert xs and meta
+    for e in xs:
+        assert isinstance(e["name"], str) and isinstance(e["pid"], int) and isinstance(e["tid"], int)
+        assert e["ts"] >= 0 and e["dur"] >= 0 and set(e["args"]) >= {"component", "attempt", "status", "request"}
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in meta if e["name"] == "thread_name"}
+    assert {(e["pid"], e["tid"]) for e in xs} <= set(names)
+    # every track nests: sorted by start (then longer first), each slice lies inside the
+    # enclosing open slice or after it
+    tracks = {}
+    for e in xs:
+        tracks.setdefault((e["pid"], e["tid"]), []).append(e)
+    for key, es in tracks.items():
+        es.sort(key=lambda e: (e["ts"], -e["dur"]))
+        stack = []
+        for e in es:
+            while stack and stack[-1] <= e["ts"] + 1e-3 and not (stack[-1] > e["ts"] and e["dur"] == 0):
+                stack.pop()
+            if stack:
+                assert e["ts"] + e["dur"] <= stack[-1] + 1e-3, (names[key], e)
+            stack.append(e["ts"] + e["dur"])
+    # the LLM phases sit inside their generate span, on the same track
+    by_req = {}
+    for e in xs:
+        by_req.setdefault((e["args"]["request"], e["args"]["attempt"]), []).append(e)
+    phases = 0
+    for es in by_req.values():
+        gen = [e for e in es if e["name"] == "generate"]
+        for p in (e for e in es if e["name"] in ("llm_queue", "prefill", "decode")):
+            phases += 1
+            assert len(gen) == 1 and gen[0]["tid"] == p["tid"]
+            assert gen[0]["ts"] - 1e-3 <= p["ts"] and p["ts"] + p["dur"] <= gen[0]["ts"] + gen[0]["dur"] + 1e-3
+    assert phases > 0
+    with Trace(avalanche) as tr:
+        sp = tr.spans()
+    zero_phase = sp["name"].isin(["llm_queue", "prefill", "decode"]) & (sp["end"] <= sp["start"])
+    assert len(xs) == len(sp) - zero_phase.sum()

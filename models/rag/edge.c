@@ -228,6 +228,7 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
     int target = e->target;
     int slot = (int)c->tag;
     r->calls[slot] = NULL;
+    if (r->flags & RQ_SAMPLED) rag_record_call_spans(rag, r->id, target, r->attempt[slot] - 1, c, st);
     (*rag_inflight(rag, target, r->replica))--;
     retry_end(rag, r, slot);
     pol_ctx_t x = pol_ctx(rag, r, slot);

@@ -92,6 +92,43 @@ void rag_record_request(rag_t *rag, const rag_req_t *r)
     sim_row_i64(t, row, 15, (int64_t)r->key);
 }
 
+/* Spans of sampled requests: one fixed-size row each, appended to the
+ * `spans` table (it grows by doubling, no allocation per row); the layout
+ * is in docs/trace-format.md. */
+void rag_record_span(rag_t *rag, uint64_t id, const char *name, int comp, int64_t attempt, sim_time_t start,
+                     sim_time_t end, const char *status)
+{
+    sim_table_t *t = &rag->spans;
+    unsigned char *row = sim_table_append(t);
+    if (!row) return;
+    sim_row_i64(t, row, 0, (int64_t)id);
+    sim_row_str(t, row, 1, name);
+    sim_row_str(t, row, 2, comp < 0 ? "gateway" : rag->spec->comp_name[comp]);
+    sim_row_i64(t, row, 3, attempt);
+    sim_row_f64(t, row, 4, sim_time_to_s(start));
+    sim_row_f64(t, row, 5, sim_time_to_s(end));
+    sim_row_str(t, row, 6, status);
+}
+
+/* A call attempt of a sampled request ended (for the caller) now: its span,
+ * and for the LLM the phases it reached before then: llm_queue (issue to
+ * admission into a step), prefill (to the first output token), decode (to
+ * the end). */
+void rag_record_call_spans(rag_t *rag, uint64_t id, int comp, int64_t attempt, const call_t *c, call_status_t st)
+{
+    sim_time_t now = sim_now(rag->sim);
+    const char *name = comp == RAG_EMBEDDER ? "embed" : comp == RAG_VECTORDB ? "retrieve"
+                       : comp == RAG_LLM ? "generate" : "dependency";
+    rag_record_span(rag, id, name, comp, attempt, c->sent, now, call_status_name(st));
+    if (comp != RAG_LLM) return;
+    sim_time_t adm = c->started > 0 && c->started < now ? c->started : now;
+    rag_record_span(rag, id, "llm_queue", comp, attempt, c->sent, adm, adm < now ? "ok" : call_status_name(st));
+    if (c->started <= 0 || c->started >= now) return;
+    sim_time_t first = c->first_out > 0 && c->first_out < now ? c->first_out : now;
+    rag_record_span(rag, id, "prefill", comp, attempt, adm, first, first < now ? "ok" : call_status_name(st));
+    if (first < now) rag_record_span(rag, id, "decode", comp, attempt, first, now, call_status_name(st));
+}
+
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
 {
     rag_t *rag = ctx;
@@ -233,10 +270,26 @@ static int setup_requests_table(rag_t *rag)
     return rc ? SIM_ENOMEM : 0;
 }
 
+static int setup_spans_table(rag_t *rag)
+{
+    sim_table_t *t = &rag->spans;
+    sim_table_init(t, "spans");
+    t->max_rows = 4000000;
+    int rc = 0;
+    rc |= sim_table_col_i64(t, "request", "1") < 0;
+    rc |= sim_table_col_str(t, "name", 16) < 0;
+    rc |= sim_table_col_str(t, "component", 48) < 0;
+    rc |= sim_table_col_i64(t, "attempt", "1") < 0;
+    rc |= sim_table_col_f64(t, "start", "s") < 0;
+    rc |= sim_table_col_f64(t, "end", "s") < 0;
+    rc |= sim_table_col_str(t, "status", 16) < 0;
+    return rc ? SIM_ENOMEM : 0;
+}
+
 int rag_metrics_init(rag_t *rag)
 {
     sim_t *sim = rag->sim;
-    if (setup_metrics(rag) || setup_requests_table(rag)) return SIM_ENOMEM;
+    if (setup_metrics(rag) || setup_requests_table(rag) || setup_spans_table(rag)) return SIM_ENOMEM;
     if (sim_add_sampler(sim, sampler, rag) || sim_add_warmup_hook(sim, warmup, rag)) return SIM_ENOMEM;
     return 0;
 }

@@ -287,6 +287,7 @@ struct rag {
     int *col_stage;
 
     sim_table_t requests;         /* sampled per-request records */
+    sim_table_t spans;            /* their spans (gateway, each call attempt, the LLM's phases) */
     uint64_t sample_threshold;    /* request sampled when hash(id) < threshold */
     rag_edge_t edge[RAG_MAX_COMP];
     rag_async_t async[RAG_MAX_COMP];

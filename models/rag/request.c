@@ -82,7 +82,11 @@ void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
 void rag_req_release(rag_t *rag, rag_req_t *r)
 {
     clear_deadline(rag, r);   /* normally done with its outcome; a pooled request must not stay listed */
-    if (sampled(rag, r->id)) rag_record_request(rag, r);
+    if (r->flags & RQ_SAMPLED) {
+        rag_record_request(rag, r);
+        rag_record_span(rag, r->id, "gateway", -1, r->replica, r->arrival, sim_now(rag->sim),
+                        rag_outcome_name((rag_outcome_t)r->outcome));
+    }
     if (r->replica >= 0) {
         if (r->prev) r->prev->next = r->next; else rag->held[r->replica] = r->next;
         if (r->next) r->next->prev = r->prev;
@@ -250,6 +254,7 @@ static void admit_request(rag_t *rag, rag_req_t *r)
     sim_t *sim = rag->sim;
     const rag_spec_t *spec = rag->spec;
     r->id = rag->next_id++;
+    if (sampled(rag, r->id)) r->flags |= RQ_SAMPLED;
     r->deadline = r->arrival + r->patience;
     rag->arrivals++;
     rag->in_flight++;

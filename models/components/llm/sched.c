@@ -391,6 +391,7 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load
     };
     c->where = LLM_PREFILL;
     c->hidx = x;
+    if (c->started == 0) c->started = sim_now(llm->sim);
     run_append(rp, x);
     rp->pre[rp->npre++] = x;
     *budget -= chunk;
@@ -587,6 +588,7 @@ static void first_token(llm_t *llm, call_t *c, sim_time_t now)
 {
     if (c->v0 != 0) return;   /* a preempted sequence had it already */
     c->v0 = (double)now;
+    c->first_out = now;
     int64_t ttft = now - c->t0;
     int k = sim_hist_bucket(ttft);
     sim_hist_add_at_(&llm->ttft, k, ttft);
