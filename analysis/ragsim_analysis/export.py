@@ -434,11 +434,56 @@ def _open_output(path: Optional[str], force: bool, inputs: Sequence[str]):
     return os.fdopen(fd, "w", encoding="utf-8", newline="\n"), tmp
 
 
+def _export_sweep(args) -> int:
+    """A `ragsim sweep` output: --format csv writes its summary (sweepplot.sweep_frame)."""
+    from .sweepplot import SweepError, sweep_frame
+    out = tmp = None
+    try:
+        if args.format != "csv":
+            raise ExportError(f"{args.trace} is a ragsim sweep output: only --format csv exports it")
+        if args.table != "summary" or args.variant or args.replication is not None or args.start or args.rules:
+            raise ExportError("a sweep output exports its summary only: --table, --variant, --replication, "
+                              "--start and --rules do not apply")
+        df = sweep_frame(args.trace)
+        out, tmp = _open_output(args.output, args.force, [args.trace])
+        units = df.attrs.get("units", {})
+        header = [f"{c} [{units[c]}]" if units.get(c) and units[c] != "1" else c for c in df.columns]
+        text = df.to_csv(index=False, header=header, lineterminator="\n", float_format="%.17g")
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            out.write(text)
+            out.close()
+            out = None
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, args.output)
+            tmp = None
+            sys.stderr.write(f"export: {args.output} ({len(df)} rows of the sweep summary)\n")
+    except (SweepError, ExportError, OutputError) as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 2
+    except OSError as e:
+        sys.stderr.write(f"{PROG}: error: cannot write the export: {e}\n")
+        return 1
+    finally:
+        if out is not None:
+            out.close()
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = _parser()
     args = p.parse_args(argv)
     out = tmp = None
     try:
+        from .cli import _is_sweep
+        if _is_sweep(args.trace):
+            return _export_sweep(args)
         with Trace(args.trace) as tr:
             runs = _select_runs(tr, args.variant, args.replication)
             if args.format == "promtool-test":
