@@ -35,7 +35,7 @@ def incident(binary, tmp_path_factory):
     the inventory configuration is pushed at 25 min and success falls to ~61%."""
     out = tmp_path_factory.mktemp("inc") / "incident.h5"
     _ragsim(binary, "run", SOURCE / "scenarios/incident-2023q4.yaml", "-o", out, "--reps", 1,
-            "--variants", "ungoverned", "--set", "duration=60m", "-q")
+            "--variants", "ungoverned", "--set", "duration=45m", "-q")
     return out
 
 
@@ -171,7 +171,7 @@ def test_burn_rate_alert_on_the_incident(binary, incident, tmp_path):
     assert first is not None and 25 < first <= 35, first
     p = run_promtool_test(binary, incident, tmp_path, "--expect-quiet", f"SuccessRatioBurnRatePage@0m..{first - 1}m",
                           "--expect-firing", f"SuccessRatioBurnRatePage@{first}m",
-                          "--expect-firing", f"SuccessRatioBurnRatePage@{first + 10}m")
+                          "--expect-firing", f"SuccessRatioBurnRatePage@{first + 5}m")
     assert p.returncode == 0 and "SUCCESS" in p.stdout, p.stdout + p.stderr
     p = run_promtool_test(binary, incident, tmp_path, "--expect-firing", f"SuccessRatioBurnRatePage@{first - 1}m")
     assert p.returncode != 0 and "FAILED" in p.stdout + p.stderr
@@ -262,7 +262,8 @@ def test_spans_table_matches_requests(avalanche):
     # calls of requests still held at the end of the run have spans, but no gateway span
     unreleased = sp[~sp["request"].isin(req.index)]
     assert not (unreleased["name"] == "gateway").any()
-    for rid, g in sp[sp["request"].isin(req.index)].groupby("request"):
+    # every check below, on the first 300 sampled requests (the loop is per request)
+    for rid, g in sp[sp["request"].isin(req.index[:300])].groupby("request"):
         r = req.loc[rid]
         gw = g[g["name"] == "gateway"]
         assert len(gw) == 1
