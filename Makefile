@@ -20,11 +20,14 @@ RUN_DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev 
         python3 python3-h5py python3-numpy python3-pandas python3-matplotlib
 # What the test suite needs on top: Criterion, HDF5's tools, MPI (ragsim-mpi
 # and its tests), pytest and the notebook runner, Chromium (the report's
-# screenshot), clang (the fuzz targets), valgrind.
+# screenshot), clang (the fuzz targets), valgrind; promtool (Debian's
+# prometheus package) checks `ragsim export`'s OpenMetrics and promtool test
+# files; xarray with h5netcdf opens traces as netCDF-4 groups.
 TEST_DEBS := libcriterion-dev hdf5-tools openmpi-bin libopenmpi-dev \
         python3-yaml python3-pytest python3-nbclient \
         python3-nbformat python3-ipykernel jupyter-nbconvert chromium \
-        clang libclang-rt-14-dev valgrind python3-pip python3-setuptools
+        clang libclang-rt-14-dev valgrind python3-pip python3-setuptools \
+        prometheus python3-xarray python3-h5netcdf
 DEBS := $(RUN_DEBS) $(TEST_DEBS)
 # User builds do not treat warnings as errors (a newer compiler may warn
 # where ours does not); `make test` and CI (.ci/run) do.

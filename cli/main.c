@@ -223,11 +223,11 @@ out:
     return status;
 }
 
-/* ragsim report: runs `python3 -m ragsim_analysis report ...` (analysis/) with
+/* ragsim report and ragsim export: run `python3 -m ragsim_analysis SUB ...` (analysis/) with
  * the interpreter found at configure time (RAGSIM_PYTHON, the one with Debian's
  * numpy, h5py and matplotlib), else python3 on PATH. The Python side checks its
  * imports and names the Debian packages that are missing. */
-static int cmd_report(int argc, char **argv)
+static int cmd_python(const char *sub, int argc, char **argv)
 {
     const char *py = RAGSIM_PYTHON;
     const char *dir = getenv("RAGSIM_ANALYSIS_DIR");
@@ -236,9 +236,9 @@ static int cmd_report(int argc, char **argv)
         /* next to the executable (share/ragsim/python), installed or in
          * the build tree; no path of the machine that built it */
         if (cli_data_path("python", path, sizeof path) != 0) {
-            fprintf(stderr, "ragsim: error: report needs the analysis package ragsim_analysis, installed with "
+            fprintf(stderr, "ragsim: error: %s needs the analysis package ragsim_analysis, installed with "
                             "ragsim as share/ragsim/python/ next to bin/ (cmake --install, make install), "
-                            "or set RAGSIM_ANALYSIS_DIR to the source tree's analysis/ directory\n");
+                            "or set RAGSIM_ANALYSIS_DIR to the source tree's analysis/ directory\n", sub);
             return 2;
         }
         dir = path;
@@ -246,8 +246,8 @@ static int cmd_report(int argc, char **argv)
     char pkg[4200];
     snprintf(pkg, sizeof pkg, "%s/ragsim_analysis/__main__.py", dir);
     if (access(pkg, R_OK) != 0) {
-        fprintf(stderr, "ragsim: error: report needs the analysis package, not found at %s/ragsim_analysis "
-                        "(set RAGSIM_ANALYSIS_DIR to the source tree's analysis/ directory)\n", dir);
+        fprintf(stderr, "ragsim: error: %s needs the analysis package, not found at %s/ragsim_analysis "
+                        "(set RAGSIM_ANALYSIS_DIR to the source tree's analysis/ directory)\n", sub, dir);
         return 2;
     }
     const char *old = getenv("PYTHONPATH");
@@ -266,22 +266,24 @@ static int cmd_report(int argc, char **argv)
     args[n++] = (char *)py;
     args[n++] = "-m";
     args[n++] = "ragsim_analysis";
-    args[n++] = "report";
+    args[n++] = (char *)sub;
     for (int i = 1; i < argc; i++) args[n++] = argv[i];
     args[n] = NULL;
     fflush(NULL);
     if (access(py, X_OK) == 0) execv(py, args);
     args[0] = "python3";
     execvp("python3", args);
-    fprintf(stderr, "ragsim: error: report needs Python 3 with numpy, h5py, pandas and matplotlib: "
+    fprintf(stderr, "ragsim: error: %s needs Python 3 with numpy, h5py, pandas and matplotlib: "
                     "neither %s nor python3 on PATH could be run (%s); on Debian: "
                     "apt-get install python3 python3-numpy python3-h5py python3-pandas python3-matplotlib\n",
-            py, strerror(errno));
+            sub, py, strerror(errno));
     free(pp);
     free(args);
     return 2;
 }
 
+static int cmd_report(int argc, char **argv) { return cmd_python("report", argc, argv); }
+static int cmd_export(int argc, char **argv) { return cmd_python("export", argc, argv); }
 static int cmd_run(int argc, char **argv) { return cmd_run_or_validate(argc, argv, CMD_RUN); }
 static int cmd_compare(int argc, char **argv) { return cmd_run_or_validate(argc, argv, CMD_COMPARE); }
 static int cmd_validate(int argc, char **argv) { return cmd_run_or_validate(argc, argv, CMD_VALIDATE); }
@@ -306,6 +308,7 @@ static const struct command {
     {"map", "where the service stops recovering: load x trigger strength, per variant", map_main},
     {"sensitivity", "one-at-a-time perturbation: which parameter is the knife edge", sensitivity_main},
     {"report", "figures and an HTML page of a trace (Python; docs/analysis.md)", cmd_report},
+    {"export", "a trace as OpenMetrics, promtool tests, CSV or Chrome trace JSON (docs/observability.md)", cmd_export},
     {"llm", "LLM forward-pass time; the load one LLM replica sustains", cmd_llm},
     {"vectordb", "the vector DB's query time and memory for a scenario's index, without a run", cmd_vectordb},
     {"init", "write a commented starting scenario of a RAG service", cmd_init},

@@ -7,6 +7,7 @@
  * May call: the file's groups, attributes and messages (trace.c), the
  * datasets and tables of trace_dataset.c, HDF5. */
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,40 @@ static int series_table_(sim_trace_t *t, const char *group, size_t count, const 
     return rc;
 }
 
+/* Dimension scales (HDF5 H5DS, the netCDF-4 convention): `group`/name, the
+ * series' names as variable-length UTF-8 strings, becomes the scale of
+ * dimension 0 of `values` and of `series`, and `t` that of dimension 1 of
+ * `values`, so that netCDF readers (xarray with h5netcdf) label the matrix by
+ * name and time. */
+static int series_scales_(sim_trace_t *t, const char *group, size_t count, const char *const *names, hid_t dt,
+                          hid_t dv)
+{
+    char *pn = join_(t, group, "name"), *ps = join_(t, group, "series");
+    int rc = pn && ps ? 0 : SIM_ENOMEM;
+    if (rc) trace_fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
+    hid_t st = -1, dn = -1, ds = -1;
+    if (rc == 0) {
+        st = H5Tcopy(H5T_C_S1);
+        if (st < 0 || H5Tset_size(st, H5T_VARIABLE) < 0 || H5Tset_cset(st, H5T_CSET_UTF8) < 0)
+            rc = trace_h5_fail_(t, "cannot make a string type for", pn);
+    }
+    if (rc == 0) {
+        hsize_t dims[1] = {count}, chunk[1] = {count ? count : 1};
+        dn = trace_make_dataset_(t, pn, st, st, names, 1, dims, chunk, false, &rc);
+    }
+    if (rc == 0 && (ds = H5Dopen2(t->file, ps, H5P_DEFAULT)) < 0) rc = trace_h5_fail_(t, "cannot open", ps);
+    if (rc == 0 && (H5DSset_scale(dt, "t") < 0 || H5DSset_scale(dn, "name") < 0 ||
+                    H5DSattach_scale(dv, dn, 0) < 0 || H5DSattach_scale(dv, dt, 1) < 0 ||
+                    H5DSattach_scale(ds, dn, 0) < 0))
+        rc = trace_h5_fail_(t, "cannot attach the dimension scales of", group);
+    if (ds >= 0) H5Dclose(ds);
+    if (dn >= 0) H5Dclose(dn);
+    if (st >= 0) H5Tclose(st);
+    free(pn);
+    free(ps);
+    return rc;
+}
+
 /* Rows of `values` per chunk: the chunk about TRACE_TABLE_CHUNK_BYTES_
  * (64 KiB) for `samples` samples per row, at least 1, at most `count`. */
 static hsize_t series_chunk_rows_(size_t count, size_t samples)
@@ -108,15 +143,18 @@ int sim_trace_series(sim_trace_t *t, const char *group, size_t count, const char
         trace_fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
     }
     if (rc == 0) rc = sim_trace_f64(t, pt, times, n, "s", series_t_help_);
+    hid_t d = -1, dt = -1;
     if (rc == 0) {
         for (size_t i = 0; i < count && n > 0; i++) memcpy(buf + i * n, cols[i], n * sizeof *buf);
         size_t cs = n < TRACE_SERIES_SPILL_CHUNK_ ? n : TRACE_SERIES_SPILL_CHUNK_;
         hsize_t dims[2] = {count, n}, chunk[2] = {series_chunk_rows_(count, cs), cs ? cs : 1};
-        hid_t d = trace_make_dataset_(t, pv, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, buf, 2, dims, chunk, true,
-                                      &rc);
-        if (d >= 0) H5Dclose(d);
+        d = trace_make_dataset_(t, pv, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, buf, 2, dims, chunk, true, &rc);
     }
     if (rc == 0) rc = series_table_(t, group, count, names, units, descriptions);
+    if (rc == 0 && (dt = H5Dopen2(t->file, pt, H5P_DEFAULT)) < 0) rc = trace_h5_fail_(t, "cannot open", pt);
+    if (rc == 0) rc = series_scales_(t, group, count, names, dt, d);
+    if (dt >= 0) H5Dclose(dt);
+    if (d >= 0) H5Dclose(d);
     free(buf);
     free(pt);
     free(pv);
@@ -213,6 +251,7 @@ sim_trace_series_out_t *sim_trace_series_open(sim_trace_t *t, const char *group,
     }
     if (dapl >= 0) H5Pclose(dapl);
     if (rc == 0) rc = series_table_(t, group, count, names, units, descriptions);
+    if (rc == 0) rc = series_scales_(t, group, count, names, o->dt, o->dv);
     if (rc) {
         *err = rc;
         sim_trace_series_close(o);

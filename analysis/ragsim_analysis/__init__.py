@@ -29,6 +29,7 @@ _EXPORTS = {
     "comparison_text": "report", "headline_metrics": "report", "write_report": "report",
     "RagsimError": "run", "find_binary": "run", "ragsim": "run", "scenario_path": "run", "source_dir": "run",
     "workdir": "run",
+    "read_sweep": "sweepplot", "sweep_frame": "sweepplot",
 }
 __all__ = sorted(_EXPORTS)
 _SUBMODULES = ("trace", "units", "figures", "report", "run", "cli")

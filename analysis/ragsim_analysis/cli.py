@@ -5,6 +5,7 @@
     python3 -m ragsim_analysis info OUT.h5              what the trace holds
     python3 -m ragsim_analysis sweep OUT.h5 [-o DIR]    plots of a `ragsim sweep` output (sweepplot)
     python3 -m ragsim_analysis diff A.h5 B.h5           object by object, datasets bit for bit (diff)
+    python3 -m ragsim_analysis export OUT.h5 --format F  OpenMetrics, promtool test, CSV, Chrome trace (export)
 
 Exit status: 0 success, 1 the output could not be written, 2 bad usage, a
 missing or invalid trace, or an output path that must not be replaced (not
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     # the sweep plots have their own options (ragsim_analysis.sweepplot): passed through as they are
     sub.add_parser("sweep", help="plot a `ragsim sweep` output: metric vs load per variant with CIs, heatmaps",
                    add_help=False)
+    sub.add_parser("export", help="export a trace: OpenMetrics, promtool test rules, CSV, Chrome trace (export)",
+                   add_help=False)
     sub.add_parser("diff", help="compare two traces object by object, datasets bit for bit (exit 1 if they differ)",
                    add_help=False)
     return p
@@ -80,6 +83,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv and argv[0] == "sweep":
         from . import sweepplot
         return sweepplot.main(argv[1:])
+    if argv and argv[0] == "export":
+        from . import export
+        return export.main(argv[1:])
     if argv and argv[0] == "diff":
         from . import diff
         return diff.main(argv[1:])

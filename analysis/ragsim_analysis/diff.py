@@ -28,6 +28,10 @@ import numpy as np
 
 PROG = (os.environ.get("RAGSIM_PROG") or "ragsim_analysis") + " diff"
 DEFAULT_IGNORED = ("wall_seconds",)
+# HDF5 dimension-scale bookkeeping (format 3): object references, i.e. file
+# addresses, that say which datasets share a scale; the datasets themselves
+# are compared
+_SCALE_ATTRS = ("REFERENCE_LIST", "DIMENSION_LIST")
 
 
 def _objects(f: h5py.File) -> Dict[str, h5py.HLObject]:
@@ -57,7 +61,7 @@ def _series_label(f: h5py.File, path: str, at: Tuple[int, ...]) -> str:
 def compare(path_a: str, path_b: str, ignore_attrs: Iterable[str] = DEFAULT_IGNORED) -> Tuple[List[str], int]:
     """The differences between two files (one line each) and the number of
     datasets compared. Raises OSError when a file cannot be read as HDF5."""
-    ignore = set(ignore_attrs)
+    ignore = set(ignore_attrs) | set(_SCALE_ATTRS)
     diffs: List[str] = []
     ndatasets = 0
     with h5py.File(path_a, "r") as fa, h5py.File(path_b, "r") as fb:
@@ -77,6 +81,12 @@ def compare(path_a: str, path_b: str, ignore_attrs: Iterable[str] = DEFAULT_IGNO
                     diffs.append(f"{p}: dtype {a.dtype} vs {b.dtype}")
                 elif a.shape != b.shape:
                     diffs.append(f"{p}: shape {a.shape} vs {b.shape}")
+                elif a.dtype.kind == "O":     # variable-length strings: by what they say
+                    va, vb = a[()], b[()]
+                    if va.tolist() != vb.tolist():
+                        ne = [i for i, (x, y) in enumerate(zip(va.ravel(), vb.ravel())) if x != y]
+                        diffs.append(f"{p}: {len(ne)} of {va.size} values differ, first at [{ne[0]}]: "
+                                     f"{va.ravel()[ne[0]]!r} vs {vb.ravel()[ne[0]]!r}")
                 elif a[()].tobytes() != b[()].tobytes():
                     va, vb = a[()], b[()]
                     if va.ndim >= 1 and va.size > 0:

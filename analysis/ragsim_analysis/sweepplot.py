@@ -41,6 +41,34 @@ def _text(x):
     return x.decode() if isinstance(x, bytes) else str(x)
 
 
+def sweep_frame(h5_path):
+    """A `ragsim sweep` output as a tidy pandas DataFrame: one row per (variant,
+    grid point), columns `variant`, one per axis (its value in the axis' unit,
+    e.g. workload.rate in 1/s, vectordb.memory.limit in bytes), then for each
+    metric `<metric>` (the mean over replications) and `<metric>_hw` (the
+    half-width of its 95% interval). `df.attrs` holds `units` (column ->
+    unit), `load_axis`, `slo_success_ratio` and `slo_latency_p95_s`."""
+    import pandas as pd
+    s = read_sweep(h5_path)
+    summ = s["summary"]
+    names = s["variants"]
+    cols = {"variant": [names[int(i)] if 0 <= int(i) < len(names) else str(int(i)) for i in summ["variant"]]}
+    units = {}
+    for a in s["axes"]:
+        cols[a["path"]] = summ["axes"][a["path"]]
+        units[a["path"]] = a["unit"]
+    for m in summ["mean"]:
+        cols[m] = summ["mean"][m]
+        units[m] = summ["units"].get(m, "")
+        if m in summ["hw"]:
+            cols[m + "_hw"] = summ["hw"][m]
+            units[m + "_hw"] = summ["units"].get(m, "")
+    df = pd.DataFrame(cols)
+    df.attrs.update(units=units, load_axis=s["load_axis"], slo_success_ratio=s["slo_success_ratio"],
+                    slo_latency_p95_s=s["slo_latency_p95_s"])
+    return df
+
+
 def read_sweep(h5_path):
     """The sweep's summary as plain Python/numpy: a dict with variants,
     axes (list of dicts: path, kind, unit, is_load, labels), load_axis,

@@ -1,4 +1,4 @@
-"""Readers for ragsim traces (HDF5, docs/trace-format.md, format_version 2, and 1).
+"""Readers for ragsim traces (HDF5, docs/trace-format.md, format_version 3, and 2 and 1).
 
 Everything is read on demand from one open file; every table comes back as a
 pandas DataFrame (strings decoded, one row per record, `variant` and
@@ -29,11 +29,13 @@ import h5py
 import numpy as np
 import pandas as pd
 
-SUPPORTED_FORMAT_VERSION = 2
-# Versions this reader reads: 2 keeps a run's time series as one matrix
-# (timeseries/values, rows named by timeseries/series); 1 kept one dataset
-# per series. Everything else is the same in both.
-READABLE_FORMAT_VERSIONS = (1, 2)
+SUPPORTED_FORMAT_VERSION = 3
+# Versions this reader reads: 3 adds the dimension scales of the time series
+# (timeseries/name), the latency histogram series and the spans table; 2 keeps
+# a run's time series as one matrix (timeseries/values, rows named by
+# timeseries/series); 1 kept one dataset per series. Everything else is the
+# same in all three.
+READABLE_FORMAT_VERSIONS = (1, 2, 3)
 
 # Defaults of the model (docs/models/vectordb.md, docs/models/etcd.md) for limits a scenario may
 # leave out; used to draw a limit line when the YAML does not name it. etcd
@@ -219,7 +221,7 @@ class Trace:
             raise TraceError(f"{self.path}: not a ragsim trace (root attribute format is {fmt!r}, expected 'ragsim-trace')")
         ver = _decode(a.get("format_version", -1))
         if ver not in READABLE_FORMAT_VERSIONS:
-            known = " and ".join(str(v) for v in READABLE_FORMAT_VERSIONS)
+            known = ", ".join(str(v) for v in READABLE_FORMAT_VERSIONS[:-1]) + f" and {READABLE_FORMAT_VERSIONS[-1]}"
             raise TraceError(f"{self.path}: trace format_version {ver}, this reader knows versions {known}")
         self._version = int(ver)
         if "runs" not in self._f or not isinstance(self._f["runs"], h5py.Group):
@@ -435,6 +437,11 @@ class Trace:
         if df is not None:
             df["latency_s"] = df["end"] - df["arrival"]
         return df
+
+    def spans(self, variants: Optional[Iterable[str]] = None) -> Optional[pd.DataFrame]:
+        """Spans of the sampled requests (format_version 3; docs/trace-format.md#spans), or None:
+        variant, replication, request, name, component, attempt, start (s), end (s), status."""
+        return self._run_table("spans", variants)
 
     def stations(self, variants: Optional[Iterable[str]] = None) -> Optional[pd.DataFrame]:
         """Per-station statistics of every run (network model), or None."""

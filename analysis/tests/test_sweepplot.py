@@ -49,6 +49,31 @@ def test_read_sweep_matches_the_grid(sweep_h5):
     assert len(sr) == 6 and np.all((sr >= 0) & (sr <= 1))
 
 
+def test_sweep_frame_is_tidy(sweep_h5):
+    s = sweepplot.read_sweep(sweep_h5)
+    df = sweepplot.sweep_frame(sweep_h5)
+    assert len(df) == 6 and list(df.columns[:3]) == ["variant", "workload.rate", "vectordb.memory.limit"]
+    assert set(df["variant"]) == {"default"}
+    np.testing.assert_array_equal(df["success_ratio"].to_numpy(), s["summary"]["mean"]["success_ratio"])
+    np.testing.assert_array_equal(df["success_ratio_hw"].to_numpy(), s["summary"]["hw"]["success_ratio"])
+    assert df.attrs["units"]["workload.rate"] == s["axes"][0]["unit"]
+    assert df.attrs["load_axis"] == "workload.rate"
+    # one row per grid point: pivoting by the two axes leaves no duplicates
+    assert not df.duplicated(["variant", "workload.rate", "vectordb.memory.limit"]).any()
+
+
+def test_sweep_csv_export(sweep_h5):
+    import csv, io
+    r = subprocess.run([BINARY, "export", sweep_h5, "--format", "csv"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    df = sweepplot.sweep_frame(sweep_h5)
+    assert len(rows) == len(df) == 6
+    assert [float(x["success_ratio"]) for x in rows] == df["success_ratio"].tolist()
+    r = subprocess.run([BINARY, "export", sweep_h5, "--format", "openmetrics"], capture_output=True, text=True)
+    assert r.returncode == 2 and "only --format csv" in r.stderr
+
+
 def test_plot_sweep_writes_lines_and_heatmaps(sweep_h5, tmp_path):
     paths = sweepplot.plot_sweep(sweep_h5, str(tmp_path / "fig"))
     names = sorted(os.path.basename(p) for p in paths)

@@ -1,12 +1,14 @@
 """The readers (ragsim_analysis.trace) against traces written by the real binary."""
 
 import shutil
+import subprocess
 
 import h5py
 import numpy as np
 import pytest
 
 import ragsim_analysis as ra
+from conftest import SOURCE
 from ragsim_analysis.report import comparison_text
 
 
@@ -157,11 +159,11 @@ def test_hdf5_but_not_ragsim(tmp_path):
 
 
 def test_other_format_version(compare_trace, tmp_path):
-    p = tmp_path / "v3.h5"
+    p = tmp_path / "v4.h5"
     shutil.copy(compare_trace[0], p)
     with h5py.File(p, "r+") as f:
-        f.attrs["format_version"] = np.int64(3)
-    with pytest.raises(ra.TraceError, match="format_version 3, this reader knows versions 1 and 2"):
+        f.attrs["format_version"] = np.int64(4)
+    with pytest.raises(ra.TraceError, match="format_version 4, this reader knows versions 1, 2 and 3"):
         ra.Trace(p)
 
 
@@ -176,6 +178,8 @@ def _to_format_1(src, dst):
                 ts = f["runs"][v][r]["timeseries"]
                 tab, values = ts["series"][:], ts["values"][:]
                 del ts["series"], ts["values"]
+                if "name" in ts:          # format 3's dimension scale
+                    del ts["name"]
                 for i, row in enumerate(tab):
                     d = ts.create_dataset(bytes(row["name"]).decode(), data=values[i])
                     d.attrs["unit"] = row["unit"]
@@ -207,3 +211,70 @@ def test_truncated_trace(compare_trace, tmp_path):
     with pytest.raises(ra.TraceError):
         with ra.Trace(p) as tr:
             tr.summary()
+
+
+# -- format 3: dimension scales, histograms, spans ---------------------------------------------
+
+def test_xarray_opens_a_run_by_name_and_time(compare_trace, binary, tmp_path):
+    """xarray (h5netcdf engine) opens a run's time series group with `name` and `t` as
+    coordinates, from the HDF5 dimension scales; both ways of writing the series (at the
+    end of a short run, in chunks while a long one goes) carry them."""
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("h5netcdf")
+    long_run = tmp_path / "long.h5"
+    p = subprocess.run([str(binary), "run", SOURCE / "scenarios/demo.yaml", "-o", str(long_run), "--reps", "1",
+                        "--set", "duration=2200s", "--set", "sample_interval=1s", "--set", "warmup=0s", "-q"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    for path, group, variant in ((compare_trace[0], "runs/naive/rep000/timeseries", "naive"),
+                                 (long_run, "runs/default/rep000/timeseries", "default")):
+        with ra.Trace(path) as tr:
+            want = tr.series("success_ratio", variant)
+            names = tr.series_names(variant)
+        ds = xr.open_dataset(path, engine="h5netcdf", group=group)
+        try:
+            assert ds["values"].dims == ("name", "t")
+            assert sorted(str(n) for n in ds["name"].values) == names
+            got = ds["values"].sel(name="success_ratio")
+            np.testing.assert_array_equal(got["t"].values, want.t)
+            np.testing.assert_array_equal(got.values, want.values[0])
+        finally:
+            ds.close()
+    with h5py.File(long_run, "r") as f:
+        assert f["runs/default/rep000/timeseries/values"].chunks is not None   # the streamed layout
+        assert f["runs/default/rep000/timeseries/t"].shape == (2200,)
+
+
+def _to_format_2(src, dst):
+    """The trace as format 2 wrote it: no name scale, no spans, no histogram series."""
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        f.attrs["format_version"] = np.int64(2)
+        for v in f["runs"]:
+            for r in f["runs"][v]:
+                run = f["runs"][v][r]
+                ts = run["timeseries"]
+                tab, values, t = ts["series"][:], ts["values"][:], ts["t"][:]
+                keep = [i for i, n in enumerate(tab["name"]) if b"_bucket{" not in n and not
+                        n.endswith((b"seconds_sum", b"seconds_count")) and b"seconds_sum{" not in n
+                        and b"seconds_count{" not in n]
+                del ts["series"], ts["values"], ts["name"], ts["t"]
+                ts.create_dataset("t", data=t)
+                ts.create_dataset("values", data=values[keep])
+                ts.create_dataset("series", data=tab[keep])
+                if "spans" in run:
+                    del run["spans"]
+
+
+def test_format_2_traces_still_read(compare_trace, tmp_path):
+    old = tmp_path / "v2.h5"
+    _to_format_2(compare_trace[0], old)
+    with ra.Trace(compare_trace[0]) as new, ra.Trace(old) as tr:
+        assert tr.attrs["format_version"] == 2 and new.attrs["format_version"] == 3
+        assert not any("_bucket{" in n for n in tr.series_names())
+        assert any("_bucket{" in n for n in new.series_names())
+        assert tr.spans() is None and new.spans() is not None
+        for name in ("success_ratio", "goroutines"):
+            for v in tr.variants:
+                np.testing.assert_array_equal(tr.series(name, v).values, new.series(name, v).values)
+        assert tr.summary().equals(new.summary())

@@ -81,6 +81,11 @@ struct call {
 
     /* the result, set by the component */
     uint32_t flags;         /* CALL_F_* */
+    /* set by components that know them (0: not reached): the LLM sets
+     * `started` when the sequence is first admitted to a step (the end of
+     * its queueing) and `first_out` when its first output token is sampled
+     * (the end of its prefill); read by the caller's request spans */
+    sim_time_t started, first_out;
 
     /* component bookkeeping (private to the component serving the call) */
     int32_t replica;

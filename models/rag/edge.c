@@ -258,6 +258,7 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
     int target = e->target;
     int slot = (int)c->tag;
     r->calls[slot] = NULL;
+    if (r->flags & RQ_SAMPLED) rag_record_call_spans(rag, r->id, target, r->attempt[slot] - 1, c, st);
     (*rag_inflight(rag, target, r->replica))--;
     retry_end(rag, r, slot);
     pol_ctx_t x = pol_ctx(rag, r, slot);
@@ -329,7 +330,10 @@ static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_statu
     /* latency quantiles cover calls that got an answer or ran out of time;
      * a call refused on the spot (a full queue, an open breaker, a rate
      * limit, no replica) is counted in `failed`, not averaged in at 0 s */
-    if (st != CALL_REJECTED && st != CALL_UNAVAILABLE) sim_hist_add2(&sg->all, &sg->win, lat);
+    if (st != CALL_REJECTED && st != CALL_UNAVAILABLE) {
+        sim_hist_add2(&sg->all, &sg->win, lat);
+        rag_lehist_add(&sg->le, lat);
+    }
     int ss = stage_slot(target);
     r->stage_s[ss] = (r->stage_s[ss] < 0 ? 0 : r->stage_s[ss]) + (float)sim_time_to_s(lat);
     if (st != CALL_OK) sg->failed++;
@@ -414,6 +418,7 @@ static void on_async_done(sim_t *sim, call_t *c, call_status_t st)
     rag_stage_t *sg = &rag->stage[target];
     sg->calls++;
     sim_hist_add2(&sg->all, &sg->win, x.latency);
+    rag_lehist_add(&sg->le, x.latency);
     if (st != CALL_OK) {
         sg->failed++;
         a->failed += c->tag;

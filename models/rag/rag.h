@@ -208,10 +208,33 @@ typedef struct {
     uint64_t items_total, batches, dropped, failed;   /* dropped: items of batches a policy refused */
 } rag_async_t;
 
+/* A latency histogram as Prometheus client libraries keep one: a count per
+ * bucket of fixed upper bounds (rag_le_bounds_ns, `le` inclusive, the last
+ * +Inf), the sum and the count, all since the start of the run (counters:
+ * the warm-up is not reset). The time series `<name>_bucket{le=...}`,
+ * `<name>_sum` and `<name>_count` are written from it at each sample, so
+ * that histogram_quantile() works on an export (docs/observability.md). */
+#define RAG_LE_N 15
+extern const int64_t rag_le_bounds_ns[RAG_LE_N - 1];
+typedef struct {
+    uint64_t count[RAG_LE_N];     /* per bucket, not cumulative */
+    double sum_s;
+    int col;                      /* first of its RAG_LE_N + 2 series, -1: none */
+} rag_lehist_t;
+
+static inline void rag_lehist_add(rag_lehist_t *h, int64_t ns)
+{
+    int i = 0;
+    while (i < RAG_LE_N - 1 && ns > rag_le_bounds_ns[i]) i++;
+    h->count[i]++;
+    h->sum_s += (double)ns * 1e-9;
+}
+
 /* Stage latency statistics (caller side: from issue to result or timeout). */
 typedef struct {
     sim_hist_t all, win;          /* ns */
     uint64_t calls, failed;       /* since warm-up */
+    rag_lehist_t le;              /* since the start */
 } rag_stage_t;
 
 struct rag {
@@ -284,11 +307,13 @@ struct rag {
     double win_prompt_tokens;
     uint64_t win_llm_calls;
     sim_hist_t win_latency;
+    rag_lehist_t latency_le;      /* answered requests, since the start */
     int col_rps[RAG_NOUTCOMES], col_ratio, col_answered, col_inflight, col_p50, col_p95, col_p99;
     int col_empty, col_ungrounded, col_tokens, col_gw_cpu, col_gw_up;
     int *col_stage;
 
     sim_table_t requests;         /* sampled per-request records */
+    sim_table_t spans;            /* their spans (gateway, each call attempt, the LLM's phases) */
     uint64_t sample_threshold;    /* request sampled when hash(id) < threshold */
     rag_edge_t edge[RAG_MAX_COMP];
     rag_async_t async[RAG_MAX_COMP];

@@ -43,6 +43,7 @@ enum {
     RQ_CANCELLED = 1u << 7,    /* its context was cancelled (deadline, with context propagation) */
     RQ_CONTEXT = 1u << 8,      /* a retrieval returned chunks (relevant or not): the prompt carries them */
     RQ_NOCTX = 1u << 9,        /* generated with no retrieval before it (none in the pipeline, or skipped) */
+    RQ_SAMPLED = 1u << 10,     /* its record and spans are traced (trace.request_sample) */
 };
 /* An answer built on no chunks or on unrelated ones: ungrounded, never put
  * in the answer cache. */
@@ -89,6 +90,10 @@ _Static_assert(RAG_MAX_GROUP <= 16, "rag_req_t.retry_live has one bit per slot")
 extern const char *const rag_fault_names[];   /* by rag_fault_kind_t, NULL-terminated (faults.c) */
 
 /* request.c */
+/* metrics.c: one row of the `spans` table (sampled requests only); comp < 0: the gateway */
+void rag_record_span(rag_t *rag, uint64_t id, const char *name, int comp, int64_t attempt, sim_time_t start,
+                     sim_time_t end, const char *status);
+void rag_record_call_spans(rag_t *rag, uint64_t id, int comp, int64_t attempt, const call_t *c, call_status_t st);
 void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason);
 void rag_req_release(rag_t *rag, rag_req_t *r);
 void rag_run_step(rag_t *rag, rag_req_t *r);

@@ -151,6 +151,7 @@ void rag_destroy(rag_t *rag)
     sim_hist_fini(&rag->latency);
     sim_hist_fini(&rag->win_latency);
     sim_table_fini(&rag->requests);
+    sim_table_fini(&rag->spans);
     for (int k = 0; k < RAG_MAX_COMP; k++) pol_insts_fini(rag->pols[k], rag->npols[k], rag->npods);
     free(rag->inflight);
     free(rag->retries_inflight);
@@ -212,6 +213,8 @@ static int m_write(const void *vinst, sim_trace_t *tr, const char *group)
     if (rag->spec->request_sample > 0) {
         snprintf(p, sizeof p, "%s/requests", group);
         rc |= sim_trace_table(tr, p, &rag->requests);
+        snprintf(p, sizeof p, "%s/spans", group);
+        rc |= sim_trace_table(tr, p, &rag->spans);
     }
     return rc;
 }

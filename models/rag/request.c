@@ -71,6 +71,7 @@ void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
         sim_tmean_add(&rag->latency_s, lat);
         sim_hist_add2(&rag->latency, &rag->win_latency, lat);
         if (rag->spec->nclasses) sim_hist_add(&rag->cls[r->cls].latency, lat);
+        rag_lehist_add(&rag->latency_le, lat);
         rag->win_answers++;
         if (r->flags & RQ_UNGROUNDED) {
             rag->ungrounded++;
@@ -83,7 +84,11 @@ void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
 void rag_req_release(rag_t *rag, rag_req_t *r)
 {
     clear_deadline(rag, r);   /* normally done with its outcome; a pooled request must not stay listed */
-    if (sampled(rag, r->id)) rag_record_request(rag, r);
+    if (r->flags & RQ_SAMPLED) {
+        rag_record_request(rag, r);
+        rag_record_span(rag, r->id, "gateway", -1, r->replica, r->arrival, sim_now(rag->sim),
+                        rag_outcome_name((rag_outcome_t)r->outcome));
+    }
     if (r->replica >= 0) {
         if (r->prev) r->prev->next = r->next; else rag->held[r->replica] = r->next;
         if (r->next) r->next->prev = r->prev;
@@ -304,6 +309,7 @@ static void admit_request(rag_t *rag, rag_req_t *r)
     sim_t *sim = rag->sim;
     const rag_spec_t *spec = rag->spec;
     r->id = rag->next_id++;
+    if (sampled(rag, r->id)) r->flags |= RQ_SAMPLED;
     r->deadline = r->arrival + r->patience;
     rag->arrivals++;
     rag->in_flight++;

@@ -22,6 +22,26 @@ static int read_all(hid_t ds, void **buf, size_t *len)
 {
     hid_t type = H5Dget_type(ds), space = H5Dget_space(ds);
     hssize_t n = H5Sget_simple_extent_npoints(space);
+    if (H5Tis_variable_str(type) > 0) {
+        /* variable-length strings: compare what they say, not the pointers */
+        char **s = calloc(n > 0 ? (size_t)n : 1, sizeof *s);
+        int rc = n > 0 ? (int)H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) : 0;
+        size_t tot = 0;
+        for (hssize_t i = 0; i < n; i++) tot += (s[i] ? strlen(s[i]) : 0) + 1;
+        char *out = calloc(tot ? tot : 1, 1), *p = out;
+        for (hssize_t i = 0; i < n; i++) {
+            size_t l = s[i] ? strlen(s[i]) : 0;
+            if (l) memcpy(p, s[i], l);
+            p += l + 1;
+        }
+        if (n > 0) H5Dvlen_reclaim(type, space, H5P_DEFAULT, s);
+        free(s);
+        *buf = out;
+        *len = tot;
+        H5Tclose(type);
+        H5Sclose(space);
+        return rc;
+    }
     size_t sz = H5Tget_size(type);
     *len = (size_t)n * sz;
     *buf = calloc(*len ? *len : 1, 1);

@@ -62,7 +62,7 @@ Test(run, trace_holds_what_the_run_computed, .timeout = 120)
     cr_assert_geq(f, 0);
     char *fmt = attr_str(f, "format");
     cr_assert_str_eq(fmt, "ragsim-trace");
-    cr_assert_eq(attr_i64(f, "format_version"), 2);
+    cr_assert_eq(attr_i64(f, "format_version"), 3);
     cr_assert_eq(attr_i64(f, "master_seed"), 1);
     cr_assert_eq(attr_i64(f, "complete"), 1);
     char *name = attr_str(f, "scenario_name");

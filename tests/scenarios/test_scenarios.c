@@ -95,12 +95,12 @@ Test(scenarios, rag_baseline_is_healthy_and_matches_its_predictions, .timeout = 
     cr_assert_gt(sok / n, 0.999, "success ratio %.5f", sok / n);
     cr_assert_eq(oom.v[oom.n - 1], 0, "no OOM kill");
     cr_assert_lt(maxp95, 0.1, "retrieval p95 stays small: %.3f s", maxp95);
-    /* the run's series: t, values (one row per series) and the series
-     * table, nothing else */
+    /* the run's series: t, values (one row per series), the series
+     * table and the names' dimension scale, nothing else */
     hid_t g = H5Gopen2(f, "/runs/default/rep000/timeseries", H5P_DEFAULT);
     H5G_info_t gi;
     H5Gget_info(g, &gi);
-    cr_assert_eq(gi.nlinks, 3);
+    cr_assert_eq(gi.nlinks, 4);
     hid_t vs = H5Dopen2(g, "values", H5P_DEFAULT);
     hid_t sp = H5Dget_space(vs);
     hsize_t dims[2];

@@ -3,6 +3,7 @@
  * row, the series table, the layout, and the refusals. */
 #include <criterion/criterion.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,8 +133,28 @@ Test(trace_series, series_set_is_three_datasets_row_i_series_i)
     hid_t g = H5Gopen2(f, "/runs/default/rep000/timeseries", H5P_DEFAULT);
     H5G_info_t gi;
     H5Gget_info(g, &gi);
-    cr_assert_eq(gi.nlinks, 3, "t, values, series and nothing else");
+    cr_assert_eq(gi.nlinks, 4, "t, values, series, name and nothing else");
     H5Gclose(g);
+    /* name: the series' names as variable-length UTF-8 strings, the scale of
+     * values' dimension 0 (and t that of dimension 1) */
+    hid_t dn = H5Dopen2(f, "/runs/default/rep000/timeseries/name", H5P_DEFAULT);
+    hid_t dv = H5Dopen2(f, "/runs/default/rep000/timeseries/values", H5P_DEFAULT);
+    hid_t dt = H5Dopen2(f, "/runs/default/rep000/timeseries/t", H5P_DEFAULT);
+    hid_t nt = H5Dget_type(dn);
+    cr_assert(H5Tis_variable_str(nt) > 0 && H5Tget_cset(nt) == H5T_CSET_UTF8);
+    char *names[3] = {0};
+    cr_assert_geq(H5Dread(dn, nt, H5S_ALL, H5S_ALL, H5P_DEFAULT, names), 0);
+    for (size_t k = 0; k < 3; k++) cr_assert_str_eq(names[k], sn_[k]);
+    hid_t sp = H5Dget_space(dn);
+    H5Dvlen_reclaim(nt, sp, H5P_DEFAULT, names);
+    H5Sclose(sp);
+    cr_assert_eq(H5DSis_scale(dn), 1);
+    cr_assert_eq(H5DSis_attached(dv, dn, 0), 1);
+    cr_assert_eq(H5DSis_attached(dv, dt, 1), 1);
+    H5Tclose(nt);
+    H5Dclose(dn);
+    H5Dclose(dv);
+    H5Dclose(dt);
     hid_t dcpl;
     assert_set_(f, "/runs/default/rep000/timeseries", t, c, n, &dcpl);
     cr_assert_eq(H5Pget_layout(dcpl), H5D_CONTIGUOUS, "rows under 16 KiB: contiguous");

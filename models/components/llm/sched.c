@@ -396,6 +396,7 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load
     };
     c->where = LLM_PREFILL;
     c->hidx = x;
+    if (c->started == 0) c->started = sim_now(llm->sim);
     run_append(rp, x);
     rp->pre[rp->npre++] = x;
     *budget -= chunk;
@@ -600,6 +601,7 @@ static void first_token(llm_t *llm, llm_slot_t *s, sim_time_t now)
     if (s->first != 0) return;   /* a preempted sequence had it already */
     s->first = now;
     s->c->v0 = (double)now;
+    s->c->first_out = now;
     int64_t ttft = now - s->t0;
     int k = sim_hist_bucket(ttft);
     sim_hist_add_at_(&llm->ttft, k, ttft);
