@@ -82,7 +82,10 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
     int rc = rs_load(&s, path, sets, nsets, &d);
     fputs(sim_diag_text(&d), err);
     sim_diag_fini(&d);
-    if (rc != 0) return rc == SIM_ENOMEM ? 1 : 2;
+    if (rc != 0) {
+        rs_unload(&s);   /* what a failed load holds */
+        return rc == SIM_ENOMEM ? 1 : 2;
+    }
     int status = 0;
     if (s.model != &rag_model) {
         fprintf(err, CMD ": error: %s is not a RAG scenario (it has no vector DB)\n", path);

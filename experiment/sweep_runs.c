@@ -200,16 +200,16 @@ void sw_exec_job(const sw_def_t *def, const sw_task_t *t, sim_progress_fn hook, 
     if (rc != 0 && rc != SIM_EBUDGET) {
         res->status = rc;
         set_msg(res, "%s", rc == SIM_EHDF5 && tr ? without_path(sim_trace_errmsg(tr), j->dir) : sim_strerror(rc));
+        rs_result_free(&r);   /* first: its series writer belongs to the trace */
         sim_trace_abort(tr);
-        rs_result_free(&r);
         return;
     }
     int wrc = tr ? rs_write_run(tr, s, &r) : 0;
     if (wrc != 0) {
         res->status = wrc;
         set_msg(res, "writing the run failed: %s", without_path(sim_trace_errmsg(tr), j->dir));
+        rs_result_free(&r);   /* first: its series writer belongs to the trace */
         sim_trace_abort(tr);
-        rs_result_free(&r);
         return;
     }
     if (tr && (wrc = sim_trace_commit(tr, eb, sizeof eb)) != 0) {

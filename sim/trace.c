@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -594,6 +595,92 @@ fail:
 
 /* ---- copying ------------------------------------------------------------ */
 
+/* H5Ocopy copies the dimension scales' attributes as they are, and their
+ * object references (DIMENSION_LIST, REFERENCE_LIST: variable-length lists
+ * of references) keep the source file's addresses, which mean nothing in
+ * the destination. After a copy, each copied dataset's scales are attached
+ * again from the source's lists, mapped from src_path to dst_path. */
+typedef struct {
+    hid_t src, dst;
+    const char *src_path, *dst_path;
+    int pass;             /* 0: drop the stale lists; 1: attach again */
+    int failed;
+} rescale_t_;
+
+typedef struct {
+    char path[1024];
+} scale_name_t_;
+
+static herr_t scale_name_(hid_t did, unsigned dim, hid_t dsid, void *op)
+{
+    (void)did;
+    (void)dim;
+    scale_name_t_ *n = op;
+    if (H5Iget_name(dsid, n->path, sizeof n->path) <= 0) return -1;
+    return 1;   /* the first scale of the dimension */
+}
+
+static herr_t rescale_link_(hid_t g, const char *name, const H5L_info_t *info, void *op)
+{
+    (void)g;
+    rescale_t_ *r = op;
+    if (info->type != H5L_TYPE_HARD) return 0;
+    char dst_name[2048];
+    snprintf(dst_name, sizeof dst_name, "%s/%s", r->dst_path, name);
+    H5O_info_t oi;
+    if (H5Oget_info_by_name(r->dst, dst_name, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET) return 0;
+    hid_t d = H5Dopen2(r->dst, dst_name, H5P_DEFAULT);
+    if (d < 0) return 0;
+    if (r->pass == 0) {
+        if (H5Aexists(d, "DIMENSION_LIST") > 0 && H5Adelete(d, "DIMENSION_LIST") < 0) r->failed = 1;
+        if (H5Aexists(d, "REFERENCE_LIST") > 0 && H5Adelete(d, "REFERENCE_LIST") < 0) r->failed = 1;
+        H5Dclose(d);
+        return 0;
+    }
+    char src_name[2048];
+    snprintf(src_name, sizeof src_name, "%s/%s", r->src_path, name);
+    hid_t sd = H5Dopen2(r->src, src_name, H5P_DEFAULT);
+    if (sd >= 0 && H5Aexists(sd, "DIMENSION_LIST") > 0) {
+        hid_t sp = H5Dget_space(sd);
+        int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+        if (sp >= 0) H5Sclose(sp);
+        size_t sl = strlen(r->src_path);
+        for (int dim = 0; dim < rank; dim++) {
+            scale_name_t_ n = {{0}};
+            int idx = 0;
+            if (H5DSget_num_scales(sd, (unsigned)dim) <= 0) continue;
+            if (H5DSiterate_scales(sd, (unsigned)dim, &idx, scale_name_, &n) < 0 || !n.path[0] ||
+                strncmp(n.path, r->src_path, sl) != 0) {
+                r->failed = 1;   /* a scale outside the copied tree: not attached */
+                continue;
+            }
+            char scale[2048];
+            snprintf(scale, sizeof scale, "%s%s", r->dst_path, n.path + sl);
+            hid_t sc = H5Dopen2(r->dst, scale, H5P_DEFAULT);
+            if (sc < 0 || H5DSattach_scale(d, sc, (unsigned)dim) < 0) r->failed = 1;
+            if (sc >= 0) H5Dclose(sc);
+        }
+    }
+    if (sd >= 0) H5Dclose(sd);
+    H5Dclose(d);
+    return 0;
+}
+
+static int rescale_copy_(sim_trace_t *t, hid_t src, const char *src_path, const char *dst_path)
+{
+    H5O_info_t oi;
+    if (H5Oget_info_by_name(src, src_path, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP) return 0;
+    hid_t g = H5Gopen2(src, src_path, H5P_DEFAULT);
+    if (g < 0) return trace_h5_fail_(t, "cannot reopen the source of", dst_path);
+    rescale_t_ r = {src, t->file, src_path, dst_path, 0, 0};
+    herr_t e = H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, rescale_link_, &r);
+    r.pass = 1;
+    if (e >= 0) e = H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, rescale_link_, &r);
+    H5Gclose(g);
+    if (e < 0 || r.failed) return trace_h5_fail_(t, "cannot attach the dimension scales copied into", dst_path);
+    return 0;
+}
+
 int sim_trace_copy(sim_trace_t *t, const char *src_file, const char *src_path, const char *dst_path)
 {
     if (!t || !src_file) return SIM_EINVAL;
@@ -621,6 +708,7 @@ int sim_trace_copy(sim_trace_t *t, const char *src_file, const char *src_path, c
     int rc = 0;
     if (H5Ocopy(src, src_path, t->file, dst_path, H5P_DEFAULT, t->lcpl) < 0)
         rc = trace_h5_fail_(t, "cannot copy into", dst_path);
+    if (rc == 0) rc = rescale_copy_(t, src, src_path, dst_path);
     H5Fclose(src);
     return rc;
 }

@@ -188,12 +188,15 @@ def test_avalanche_signature_alert(binary, avalanche, tmp_path):
         oom = float(ev[ev["kind"] == "oom_kill"]["time"].min())
     assert 5 * 60 < oom < 8 * 60, oom
     healthy_end = int(oom // 60)                      # the last whole minute before the kill
-    fire_by = int(math.ceil((oom + 5 * 60) / 60))
-    fire_by = min(fire_by, 10)
-    p = run_promtool_test(binary, avalanche, tmp_path,
-                          "--expect-quiet", f"RetrievalAvalancheSignature@0m..{healthy_end}m",
-                          "--expect-firing", f"RetrievalAvalancheSignature@{fire_by}m")
+    p = run_promtool_test(binary, avalanche, tmp_path, "--expect-quiet", f"RetrievalAvalancheSignature@0m..{healthy_end}m")
     assert p.returncode == 0 and "SUCCESS" in p.stdout, p.stdout + p.stderr
+    # fires at some minute within 5 minutes of the kill (the 10-minute run's
+    # last full minute at most: the signature may clear as replicas restart)
+    minutes = range(healthy_end + 1, min(int(math.ceil((oom + 5 * 60) / 60)), 9) + 1)
+    fired = [m for m in minutes
+             if "SUCCESS" in run_promtool_test(binary, avalanche, tmp_path,
+                                               "--expect-firing", f"RetrievalAvalancheSignature@{m}m").stdout]
+    assert fired, f"not firing at any of minutes {list(minutes)} (first OOM kill at {oom:.1f} s)"
 
 
 def test_promtool_test_bad_input(binary, incident, tmp_path):
