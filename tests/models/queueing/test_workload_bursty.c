@@ -194,6 +194,7 @@ static void expect_error(const char *yaml, const char *msg)
     cr_assert_neq(wl_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "workload"), &w), 0, "accepted %s", yaml);
     cr_assert(strstr(sim_diag_text(&d), msg), "expected '%s' in:\n%s", msg, sim_diag_text(&d));
     cr_assert(strstr(sim_diag_text(&d), "w.yaml:"), "%s", sim_diag_text(&d));
+    wl_spec_fini(&w);   /* what a failed parse holds, as the scenario loader frees it */
     sim_cfg_destroy(cfg);
     sim_diag_fini(&d);
 }
