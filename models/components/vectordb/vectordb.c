@@ -103,7 +103,7 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
     }
     sim_cfg_node_t *rec = sim_cfg_get(map, "recall");
     if (rec && sim_cfg_expect_seq(d, rec, "recall")) {
-        size_t n = sim_cfg_count(rec);
+        size_t n = rec->n;
         if (n == 0 || n > VDB_RECALL_MAX)
             sim_cfg_error(d, rec, "'vectordb.recall' must have 1 to %d points [knob, recall], got %zu",
                           VDB_RECALL_MAX, n);
@@ -111,10 +111,10 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
             sim_cfg_node_t *pt = rec->vals[i];
             int64_t x;
             double y;
-            if (!sim_cfg_expect_seq(d, pt, "recall point") || sim_cfg_count(pt) != 2) {
+            if (!sim_cfg_expect_seq(d, pt, "recall point") || pt->n != 2) {
                 if (pt->kind == SIM_CFG_SEQ)
                     sim_cfg_error(d, pt, "'vectordb.recall' point: expected [knob, recall] (two numbers), got %zu items",
-                                  sim_cfg_count(pt));
+                                  pt->n);
                 continue;
             }
             if (sim_cfg_int_node(d, pt->vals[0], 0, 1, (int64_t)1 << 24, &x) ||
