@@ -384,6 +384,14 @@ Test(vectordb, config_errors_name_position)
         {"vectordb:\n  memory: {limit: 1GiB}\n", "cannot hold the index", 2, 19},
         {"vectordb:\n  jitter: {dist: exponential, mean: 2}\n", "must have mean 1", 2, 11},
         {"vectordb:\n  thread: 4\n", "did you mean 'threads'", 2, 3},
+        {"vectordb:\n  recall: [[16, 0.9], [8, 1.0]]\n", "knobs must increase", 2, 24},
+        {"vectordb:\n  recall: [[16, 1.5]]\n", "between 0 and 1", 2, 17},
+        {"vectordb:\n  recall: [[16]]\n", "expected [knob, recall]", 2, 12},
+        {"vectordb:\n  recall: []\n", "1 to 32 points", 2, 11},
+        {"vectordb:\n  index: {type: flat}\n  recall: [[1, 1.0]]\n", "a flat index is exact", 3, 11},
+        {"vectordb:\n  degrade: {queue_above: 10, floor: 20}\n", "cannot exceed the index's ef_search (10)", 2, 37},
+        {"vectordb:\n  degrade: {floor: 5}\n", "missing required key 'queue_above'", 2, 12},
+        {"vectordb:\n  degrade: {queue_above: 10, floor: 5, step: 0}\n", "between 1 and", 2, 46},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         sim_diag_t d;
