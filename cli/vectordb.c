@@ -28,6 +28,8 @@ static void usage(FILE *f)
             "coefficients of vectordb.cost), the distance computations or vectors scanned\n"
             "by one search, the index's size in memory as FAISS lays it out, a replica's\n"
             "memory idle and its limit, and the capacity replicas x threads / query time.\n"
+            "With vectordb.recall: recall@k at the index's ef_search or nprobe; with\n"
+            "vectordb.degrade: the query time, capacity and recall at the policy's floor.\n"
             "Put these next to a measurement of the real index (bench/vectordb/measure).\n"
             "\n"
             "  --set KEY=VALUE   override a scenario value (as ragsim run), e.g.\n"
@@ -127,6 +129,17 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
     }
     fprintf(out, "capacity: %" PRId64 " replicas x %" PRId64 " threads / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
             v->rs.replicas, v->rs.servers, q * 1e3, q > 0 ? (double)(v->rs.replicas * v->rs.servers) / q : INFINITY);
+    const char *knob = v->index == VDB_HNSW ? "ef_search" : "nprobe";
+    if (v->nrecall > 0)
+        fprintf(out, "recall@k: %.4g at %s %" PRId64 " (vectordb.recall, linear between its points)\n",
+                vdb_recall(v, vdb_knob(v)), knob, vdb_knob(v));
+    if (v->degrade) {
+        double qf = vdb_query_time_at(v, r->top_k, v->dg_floor);
+        fprintf(out, "degrade: at the floor, %s %" PRId64 ": one-thread query time %.4f ms, capacity %.4g queries/s, "
+                "recall@k %.4g\n",
+                knob, v->dg_floor, qf * 1e3, qf > 0 ? (double)(v->rs.replicas * v->rs.servers) / qf : INFINITY,
+                vdb_recall(v, v->dg_floor));
+    }
 done:
     rs_unload(&s);
     return status;

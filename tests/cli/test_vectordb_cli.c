@@ -53,6 +53,22 @@ Test(vectordb_cli, estimate_prints_the_model_with_units)
     cr_assert(strstr(r.out, "vectors scanned"), "%s", r.out);
     cr_assert_lt(field(r.out, "index size in memory: "), 1024, "MiB, not GiB: %s", r.out);
     tu_run_free(&r);
+
+    /* no recall line without a table; with one, recall at ef 24 interpolated
+     * between (16, 0.9) and (32, 1.0): 0.95; at the degrade floor 8, held
+     * at the first point (0.9), with the query time at ef 8 */
+    r = ragsim("vectordb", "estimate", AVALANCHE);
+    cr_assert_null(strstr(r.out, "recall"), "%s", r.out);
+    tu_run_free(&r);
+    r = ragsim("vectordb", "estimate", AVALANCHE, "--set", "vectordb.index.ef_search=24", "--set",
+               "vectordb.recall=[[16, 0.9], [32, 1.0]]", "--set", "vectordb.degrade={queue_above: 10, floor: 8}");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert(strstr(r.out, "recall@k: 0.95 at ef_search 24"), "%s", r.out);
+    cr_assert(strstr(r.out, "degrade: at the floor, ef_search 8: one-thread query time "), "%s", r.out);
+    cr_assert(strstr(r.out, "recall@k 0.9\n"), "%s", r.out);
+    double q24 = field(r.out, "one-thread query time: "), q8 = field(strstr(r.out, "degrade:"), "query time ");
+    cr_assert(q8 > 10.0 && q8 < q24, "ef 8 (%f ms) must cost less than ef 24 (%f ms)", q8, q24);
+    tu_run_free(&r);
 }
 
 Test(vectordb_cli, bad_usage_exits_2)

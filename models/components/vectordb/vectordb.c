@@ -101,6 +101,52 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
         sim_cfg_size(d, mem, "base", 0, spec->mem_base, &spec->mem_base);
         sim_cfg_size(d, mem, "per_query", 0, spec->mem_per_query, &spec->mem_per_query);
     }
+    sim_cfg_node_t *rec = sim_cfg_get(map, "recall");
+    if (rec && sim_cfg_expect_seq(d, rec, "recall")) {
+        size_t n = rec->n;
+        if (n == 0 || n > VDB_RECALL_MAX)
+            sim_cfg_error(d, rec, "'vectordb.recall' must have 1 to %d points [knob, recall], got %zu",
+                          VDB_RECALL_MAX, n);
+        for (size_t i = 0; i < n && n <= VDB_RECALL_MAX; i++) {
+            sim_cfg_node_t *pt = rec->vals[i];
+            int64_t x;
+            double y;
+            if (!sim_cfg_expect_seq(d, pt, "recall point") || pt->n != 2) {
+                if (pt->kind == SIM_CFG_SEQ)
+                    sim_cfg_error(d, pt, "'vectordb.recall' point: expected [knob, recall] (two numbers), got %zu items",
+                                  pt->n);
+                continue;
+            }
+            if (sim_cfg_int_node(d, pt->vals[0], 0, 1, (int64_t)1 << 24, &x) ||
+                sim_cfg_double_node(d, pt->vals[1], 0, 0, 1, &y))
+                continue;
+            if (spec->nrecall > 0 && (double)x <= spec->recall_x[spec->nrecall - 1]) {
+                sim_cfg_error(d, pt->vals[0], "'vectordb.recall': knobs must increase (%lld after %g)", (long long)x,
+                              spec->recall_x[spec->nrecall - 1]);
+                continue;
+            }
+            spec->recall_x[spec->nrecall] = (double)x;
+            spec->recall_y[spec->nrecall++] = y;
+        }
+        if (d->errors == errs && spec->index == VDB_FLAT)
+            sim_cfg_error(d, rec, "'vectordb.recall' needs a search knob: a flat index is exact (recall 1); "
+                                  "use hnsw (ef_search) or ivf_flat/ivf_pq (nprobe)");
+    }
+    sim_cfg_node_t *dg = sim_cfg_get(map, "degrade");
+    if (dg && sim_cfg_expect_map(d, dg, "degrade")) {
+        spec->degrade = true;
+        sim_cfg_int(d, dg, "queue_above", SIM_CFG_REQUIRED, 0, INT64_MAX - 1, 0, &spec->dg_queue_above);
+        sim_cfg_duration(d, dg, "interval", SIM_CFG_POSITIVE, SIM_SEC, &spec->dg_interval);
+        sim_cfg_int(d, dg, "step", 0, 1, (int64_t)1 << 24, 1, &spec->dg_step);
+        sim_cfg_int(d, dg, "floor", SIM_CFG_REQUIRED, 1, (int64_t)1 << 24, 1, &spec->dg_floor);
+        if (d->errors == errs && spec->index == VDB_FLAT)
+            sim_cfg_error(d, dg, "'vectordb.degrade' lowers ef_search or nprobe: a flat index has neither "
+                                 "(use hnsw or ivf_flat/ivf_pq)");
+        else if (d->errors == errs && spec->dg_floor > vdb_knob(spec))
+            sim_cfg_error(d, sim_cfg_get(dg, "floor"), "'vectordb.degrade.floor' (%lld) cannot exceed the index's %s (%lld)",
+                          (long long)spec->dg_floor, spec->index == VDB_HNSW ? "ef_search" : "nprobe",
+                          (long long)vdb_knob(spec));
+    }
     if (d->errors == errs && fabs(sim_dist_mean(&spec->jitter) - 1.0) > 1e-9)
         sim_cfg_error(d, jit, "'vectordb.jitter' multiplies the service time and must have mean 1, not %g",
                       sim_dist_mean(&spec->jitter));
@@ -119,30 +165,57 @@ void vdb_spec_fini(vdb_spec_t *spec)
     sim_dist_fini(&spec->jitter);
 }
 
-double vdb_search_work(const vdb_spec_t *spec, int64_t top_k)
+int64_t vdb_knob(const vdb_spec_t *spec)
+{
+    return spec->index == VDB_HNSW ? spec->ef_search : spec->index == VDB_FLAT ? 0 : spec->nprobe;
+}
+
+double vdb_recall(const vdb_spec_t *spec, int64_t knob)
+{
+    int n = spec->nrecall;
+    const double *x = spec->recall_x, *y = spec->recall_y, k = (double)knob;
+    if (n == 0) return 1;
+    if (k <= x[0]) return y[0];
+    for (int i = 1; i < n; i++)   /* <= VDB_RECALL_MAX points, and only when the knob changes */
+        if (k <= x[i]) return y[i - 1] + (y[i] - y[i - 1]) * (k - x[i - 1]) / (x[i] - x[i - 1]);
+    return y[n - 1];
+}
+
+static double search_work(const vdb_spec_t *spec, int64_t top_k, int64_t knob);
+static double search_time(const vdb_spec_t *spec, int64_t top_k, int64_t knob);
+
+double vdb_search_work(const vdb_spec_t *spec, int64_t top_k) { return search_work(spec, top_k, vdb_knob(spec)); }
+double vdb_search_time(const vdb_spec_t *spec, int64_t top_k) { return search_time(spec, top_k, vdb_knob(spec)); }
+
+double vdb_query_time_at(const vdb_spec_t *spec, int64_t top_k, int64_t knob)
+{
+    return sim_time_to_s(spec->cost_base) + search_time(spec, top_k, knob) / spec->speed;
+}
+
+static double search_work(const vdb_spec_t *spec, int64_t top_k, int64_t knob)
 {
     const vdb_cost_t *c = &spec->cost;
     double n = (double)spec->vectors;
     switch (spec->index) {
     case VDB_FLAT: return n;
     case VDB_HNSW: {
-        double ef = (double)(spec->ef_search > top_k ? spec->ef_search : top_k);
+        double ef = (double)(knob > top_k ? knob : top_k);
         double D = c->hnsw_a * pow((double)spec->M, c->hnsw_m) * pow(ef, c->hnsw_ef) * pow(n, c->hnsw_n);
         return D < n ? D : n;   /* a walk cannot compute more distances than there are vectors */
     }
     case VDB_IVF_FLAT:
     case VDB_IVF_PQ: {
-        double L = c->imbalance * (double)spec->nprobe * n / (double)spec->nlist;
+        double L = c->imbalance * (double)knob * n / (double)spec->nlist;
         return L < n ? L : n;
     }
     }
     return n;
 }
 
-double vdb_search_time(const vdb_spec_t *spec, int64_t top_k)
+static double search_time(const vdb_spec_t *spec, int64_t top_k, int64_t knob)
 {
     const vdb_cost_t *c = &spec->cost;
-    double d = (double)spec->dim, w = vdb_search_work(spec, top_k);
+    double d = (double)spec->dim, w = search_work(spec, top_k, knob);
     double coarse = (double)spec->nlist * d * c->scan_dim;   /* IVF: the query against every centroid */
     switch (spec->index) {
     case VDB_FLAT: return c->call + w * (d * c->scan_dim + c->scan_vector);
@@ -150,17 +223,14 @@ double vdb_search_time(const vdb_spec_t *spec, int64_t top_k)
     case VDB_IVF_FLAT: return c->call + coarse + w * (d * c->scan_dim + c->scan_vector);
     case VDB_IVF_PQ: {
         double ksub = ldexp(1.0, (int)spec->pq_nbits), m = (double)spec->pq_m;
-        return c->call + coarse + ksub * d * c->scan_dim + (double)spec->nprobe * m * ksub * c->pq_table +
+        return c->call + coarse + ksub * d * c->scan_dim + (double)knob * m * ksub * c->pq_table +
                w * (m * c->pq_code + c->scan_vector);
     }
     }
     return c->call;
 }
 
-double vdb_query_time(const vdb_spec_t *spec, int64_t top_k)
-{
-    return sim_time_to_s(spec->cost_base) + vdb_search_time(spec, top_k) / spec->speed;
-}
+double vdb_query_time(const vdb_spec_t *spec, int64_t top_k) { return vdb_query_time_at(spec, top_k, vdb_knob(spec)); }
 
 int64_t vdb_index_bytes(const vdb_spec_t *spec)
 {
@@ -208,7 +278,18 @@ static call_status_t on_done(void *owner, rset_t *rs, call_t *c, call_status_t s
 static void submit(void *comp, call_t *c)
 {
     vdb_t *v = comp;
-    double t = vdb_query_time(v->spec, c->top_k) * sim_dist_sample(&v->spec->jitter, v->rng_jitter);
+    if (c->top_k != v->cur_k) {   /* O(1): recomputed only when top_k or the knob changes */
+        v->cur_k = c->top_k;
+        v->cur_time = vdb_query_time_at(v->spec, c->top_k, v->knob);
+    }
+    double t = v->cur_time * sim_dist_sample(&v->spec->jitter, v->rng_jitter);
+    /* recall: this query's search misses the relevant chunk (its result
+     * comes back, without it); no draw at recall 1, so scenarios without a
+     * recall table keep their random streams */
+    if (v->cur_recall < 1 && sim_rng_uniform(v->rng_recall) >= v->cur_recall) {
+        c->flags |= CALL_F_IRRELEVANT;
+        v->misses++;
+    }
     int r = rset_submit(&v->rs, c, t);
     if (r < 0) return;
     int64_t mem = vdb_memory(v, r);
@@ -233,6 +314,39 @@ static void cancel(void *comp, call_t *c) { rset_cancel(&((vdb_t *)comp)->rs, c)
 const comp_ops_t vdb_ops = {"vectordb", submit, set_speed, set_error_ratio, kill_replica, replicas_up, cancel, replicas};
 
 void vdb_set_irrelevant_ratio(vdb_t *v, double ratio) { v->irrelevant_ratio = ratio; }
+
+/* Move the knob to k: the query time and recall follow (O(1) per change). */
+static void set_knob(vdb_t *v, int64_t k, const char *why)
+{
+    if (k == v->knob) return;
+    v->knob = k;
+    v->cur_recall = vdb_recall(v->spec, k);
+    v->cur_k = -1;   /* recompute the query time at the next query */
+    v->degrade_steps++;
+    char detail[160];
+    snprintf(detail, sizeof detail, "%s %lld (recall %.4g), %s", v->spec->index == VDB_HNSW ? "ef_search" : "nprobe",
+             (long long)k, v->cur_recall, why);
+    sim_log_event(v->sim, "vectordb_degrade", "vectordb", (double)k, detail);
+}
+
+/* The quality-for-latency policy, every dg_interval: a standing queue lowers
+ * the knob one step (not below the floor); no queue raises it one step back. */
+static void degrade_check(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    vdb_t *v = obj;
+    const vdb_spec_t *s = v->spec;
+    int64_t q = 0;
+    for (int r = 0; r < (int)s->rs.replicas; r++) q += v->rs.st[r].nqueue;   /* replicas, not requests */
+    if (q > s->dg_queue_above) {
+        int64_t k = v->knob - s->dg_step;
+        set_knob(v, k < s->dg_floor ? s->dg_floor : k, "queue standing");
+    } else {
+        int64_t k = v->knob + s->dg_step, nominal = vdb_knob(s);
+        set_knob(v, k > nominal ? nominal : k, "queue cleared");
+    }
+    sim_schedule_in(sim, s->dg_interval, degrade_check, v, 0);
+}
 
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
 {
@@ -260,6 +374,7 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
     sim_series_set(sim, v->col_q, (double)q);
     sim_series_set(sim, v->col_oom, (double)v->oom_kills_total);
     sim_series_set(sim, v->col_up, (double)rset_replicas_up(&v->rs));
+    if (v->col_knob >= 0) sim_series_set(sim, v->col_knob, (double)v->knob);
 }
 
 vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec)
@@ -271,9 +386,17 @@ vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec)
     v->rng_jitter = sim_stream(sim, "vectordb/service");
     v->rng_relevance = sim_stream(sim, "vectordb/relevance");
     v->rng_errors = sim_stream(sim, "vectordb/errors");
+    v->knob = vdb_knob(spec);
+    v->cur_recall = vdb_recall(spec, v->knob);
+    v->cur_k = -1;
+    v->col_knob = -1;
+    /* created only when used: a scenario without recall or degrade keeps its streams and trace */
+    bool use_recall = spec->nrecall > 0 || spec->degrade;
+    if (use_recall) v->rng_recall = sim_stream(sim, "vectordb/recall");
     int n = (int)spec->rs.slots;
     v->col_mem = calloc((size_t)n, sizeof *v->col_mem);
     v->col_cpu_r = calloc((size_t)n, sizeof *v->col_cpu_r);
+    if (use_recall && !v->rng_recall) goto fail;
     if (!v->rng_jitter || !v->rng_relevance || !v->rng_errors || !v->col_mem || !v->col_cpu_r) goto fail;
     if (sim_add_sampler(sim, sampler, v)) goto fail;   /* before the stations' samplers: see sampler() */
     if (rset_init(&v->rs, sim, &spec->rs, on_done, v)) goto fail;
@@ -290,6 +413,12 @@ vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec)
     v->col_oom = sim_series_add(sim, "oom_kills_total{component=vectordb}", "1", "vector DB OOM kills since the start of the run");
     v->col_up = sim_series_add(sim, "replicas_up{component=vectordb}", "1", "vector DB replicas ready");
     if (v->col_mem_max < 0 || v->col_q < 0 || v->col_oom < 0 || v->col_up < 0 || v->col_cpu < 0) goto fail;
+    if (spec->degrade) {
+        v->col_knob = sim_series_add(sim, spec->index == VDB_HNSW ? "vectordb_ef_search" : "vectordb_nprobe", "1",
+                                     "search knob the degrade policy has set (recall follows vectordb.recall)");
+        if (v->col_knob < 0) goto fail;
+        sim_schedule_in(sim, spec->dg_interval, degrade_check, v, 0);
+    }
     return v;
 fail:
     vdb_destroy(v);

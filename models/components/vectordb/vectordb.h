@@ -15,6 +15,19 @@
  *     startup: 10s
  *     cold_start: {factor: 3, period: 60s}
  *     restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
+ *     recall: [[16, 0.91], [32, 0.99], [64, 1.0]]   # [knob, recall@k]; absent: recall 1
+ *     degrade: {queue_above: 200, interval: 1s, step: 2, floor: 5}   # quality for latency
+ *
+ * The search knob is ef_search for hnsw and nprobe for ivf_flat/ivf_pq
+ * (flat has none). `recall` is recall@k as a function of the knob,
+ * interpolated linearly between points and held flat outside them; a
+ * query misses (returns chunks without the relevant one: CALL_F_IRRELEVANT,
+ * drawn from the stream "vectordb/recall" only when recall < 1) with
+ * probability 1 - recall at the knob it was searched with. `degrade` checks
+ * every `interval` the queries waiting on all replicas: above `queue_above`
+ * the knob drops by `step` (not below `floor`), otherwise it rises by `step`
+ * back to its configured value; a query's cost and recall follow the knob
+ * when it arrives.
  *
  * Query service time on one thread (seconds), before jitter, cold start and
  * throttling: base + search / speed, with the search (k = top_k, c_* the
@@ -66,6 +79,8 @@ typedef struct vdb_cost {
 /* The coefficients measured on the CPU of bench/vectordb/measured-*.csv. */
 extern const vdb_cost_t vdb_cost_default;
 
+#define VDB_RECALL_MAX 32
+
 typedef struct vdb_spec {
     rset_spec_t rs;
     vdb_index_t index;
@@ -75,6 +90,11 @@ typedef struct vdb_spec {
     vdb_cost_t cost;
     sim_dist_t jitter;            /* multiplier, mean 1 */
     int64_t mem_limit, mem_base, mem_per_query;
+    int nrecall;                  /* points of the recall table; 0: recall 1 */
+    double recall_x[VDB_RECALL_MAX], recall_y[VDB_RECALL_MAX];
+    bool degrade;                 /* the quality-for-latency policy is on */
+    int64_t dg_queue_above, dg_step, dg_floor;
+    sim_time_t dg_interval;
 } vdb_spec_t;
 
 int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec);
@@ -86,6 +106,12 @@ void vdb_spec_fini(vdb_spec_t *spec);
 double vdb_query_time(const vdb_spec_t *spec, int64_t top_k);
 double vdb_search_time(const vdb_spec_t *spec, int64_t top_k);
 double vdb_search_work(const vdb_spec_t *spec, int64_t top_k);
+/* The same at search knob `knob` (ef_search for hnsw, nprobe for ivf) instead of the spec's. */
+double vdb_query_time_at(const vdb_spec_t *spec, int64_t top_k, int64_t knob);
+/* The spec's search knob (ef_search, nprobe; 0 for flat) and recall@k at `knob`
+ * from the recall table (1 without one). */
+int64_t vdb_knob(const vdb_spec_t *spec);
+double vdb_recall(const vdb_spec_t *spec, int64_t knob);
 extern const char *const vdb_index_names[];
 int64_t vdb_index_bytes(const vdb_spec_t *spec);
 /* Queries a replica can hold (waiting + in service) before the OOM kill. */
@@ -95,7 +121,12 @@ typedef struct vdb {
     sim_t *sim;
     const vdb_spec_t *spec;
     rset_t rs;
-    sim_rng_t *rng_jitter, *rng_relevance, *rng_errors;
+    sim_rng_t *rng_jitter, *rng_relevance, *rng_errors, *rng_recall;
+    int64_t knob;                 /* current ef_search / nprobe (the degrade policy moves it) */
+    double cur_recall, cur_time;  /* recall and query time (s, top_k cur_k) at knob, cached */
+    int64_t cur_k;
+    uint64_t misses, degrade_steps;   /* whole run: recall misses; knob changes */
+    int col_knob;
     double error_ratio;           /* injected */
     double irrelevant_ratio;      /* chunking mismatch fault */
     uint64_t oom_kills;           /* since warm-up */

@@ -384,6 +384,14 @@ Test(vectordb, config_errors_name_position)
         {"vectordb:\n  memory: {limit: 1GiB}\n", "cannot hold the index", 2, 19},
         {"vectordb:\n  jitter: {dist: exponential, mean: 2}\n", "must have mean 1", 2, 11},
         {"vectordb:\n  thread: 4\n", "did you mean 'threads'", 2, 3},
+        {"vectordb:\n  recall: [[16, 0.9], [8, 1.0]]\n", "knobs must increase", 2, 24},
+        {"vectordb:\n  recall: [[16, 1.5]]\n", "between 0 and 1", 2, 17},
+        {"vectordb:\n  recall: [[16]]\n", "expected [knob, recall]", 2, 12},
+        {"vectordb:\n  recall: []\n", "1 to 32 points", 2, 11},
+        {"vectordb:\n  index: {type: flat}\n  recall: [[1, 1.0]]\n", "a flat index is exact", 3, 11},
+        {"vectordb:\n  degrade: {queue_above: 10, floor: 20}\n", "cannot exceed the index's ef_search (10)", 2, 37},
+        {"vectordb:\n  degrade: {floor: 5}\n", "missing required key 'queue_above'", 2, 12},
+        {"vectordb:\n  degrade: {queue_above: 10, floor: 5, step: 0}\n", "between 1 and", 2, 46},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         sim_diag_t d;
@@ -400,4 +408,160 @@ Test(vectordb, config_errors_name_position)
         sim_cfg_destroy(cfg);
         sim_diag_fini(&d);
     }
+}
+
+/* ---- recall and the degrade policy (docs/models/vectordb.md#recall) ---------------- */
+
+/* A query `arg` times now (arg 0: one), counting the misses in done[]. */
+static uint64_t misses;
+static void on_done_recall(sim_t *sim, call_t *c, call_status_t st)
+{
+    on_done(sim, c, st);
+    if (st == CALL_OK && (c->flags & CALL_F_IRRELEVANT)) misses++;
+}
+
+static void query_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    fix_t *f = obj;
+    call_t *c = call_new(&f->pool, f, on_done_recall, 0, sim_now(sim));
+    c->top_k = (int64_t)arg;
+    vdb_ops.submit(f->v, c);
+}
+
+Test(vectordb, recall_table_interpolates_and_misses_at_one_minus_recall)
+{
+    fix_t f;
+    setup(&f,
+          "vectordb:\n"
+          "  threads: 1\n"
+          "  index: {type: hnsw, vectors: 100000, dim: 8, ef_search: 16}\n"
+          "  recall: [[8, 0.5], [24, 1.0], [64, 1.0]]\n",
+          0, 0, WL_POISSON);
+    /* linear between points, held flat outside them */
+    cr_assert_float_eq(vdb_recall(&f.spec, 16), 0.75, 1e-12);
+    cr_assert_float_eq(vdb_recall(&f.spec, 12), 0.625, 1e-12);
+    cr_assert_float_eq(vdb_recall(&f.spec, 4), 0.5, 1e-12);
+    cr_assert_float_eq(vdb_recall(&f.spec, 40), 1.0, 1e-12);
+    cr_assert_float_eq(vdb_recall(&f.spec, 100), 1.0, 1e-12);
+    /* 20 000 queries 10 ms apart at ef 16: misses ~ Binomial(20000, 0.25),
+     * sd 61; 4 sd either side */
+    misses = 0;
+    for (int i = 0; i < 20000; i++) sim_schedule_at(f.sim, i * 10 * SIM_MS, query_event, &f, 5);
+    sim_run(f.sim, 300 * SIM_SEC);
+    cr_assert_eq(f.done[CALL_OK], 20000);
+    cr_assert_eq(f.v->misses, misses);
+    cr_assert(misses > 5000 - 245 && misses < 5000 + 245, "misses %llu, expected 5000 +- 245", (unsigned long long)misses);
+    teardown(&f);
+}
+
+Test(vectordb, query_cost_follows_the_knob)
+{
+    fix_t f;
+    setup(&f, "vectordb:\n  index: {type: hnsw, vectors: 100000, dim: 128, M: 16, ef_search: 64}\n", 0, 0, WL_POISSON);
+    const vdb_cost_t *c = &f.spec.cost;
+    for (int64_t ef = 4; ef <= 256; ef *= 2) {
+        double efk = (double)(ef > 10 ? ef : 10);   /* FAISS searches max(efSearch, k) */
+        double D = c->hnsw_a * pow(16, c->hnsw_m) * pow(efk, c->hnsw_ef) * pow(1e5, c->hnsw_n);
+        double want = 500e-6 + c->call + D * (128 * c->graph_dim + c->graph_distance);
+        cr_assert_float_eq(vdb_query_time_at(&f.spec, 10, ef), want, 1e-12 * want, "ef %lld", (long long)ef);
+    }
+    cr_assert_float_eq(vdb_query_time_at(&f.spec, 10, 64), vdb_query_time(&f.spec, 10), 0);
+    teardown(&f);
+}
+
+/* The knob changes logged by the degrade policy: times and values. */
+static int knob_steps(fix_t *f, sim_time_t *at, double *val, int max)
+{
+    const sim_table_t *ev = sim_log_table(f->sim);
+    int k = sim_table_find_col(ev, "kind"), tns = sim_table_find_col(ev, "time_ns"), v = sim_table_find_col(ev, "value");
+    int n = 0;
+    for (size_t i = 0; i < ev->nrows && n < max; i++)
+        if (!strcmp(sim_table_get_str(ev, i, k), "vectordb_degrade")) {
+            at[n] = sim_table_get_i64(ev, i, tns);
+            val[n++] = sim_table_get_f64(ev, i, v);
+        }
+    return n;
+}
+
+/* By hand: one thread, 10 ms a query (the search is negligible at speed
+ * 1e12); 500 queries arrive every 5 ms from 2.5 ms (the last at 2497.5 ms),
+ * so query j ends at 2.5 + 10 (j + 1) ms and at each check (every 1 s) the
+ * queue holds
+ *   t = 1 s: 200 arrived - 99 done - 1 in service = 100 > 50: ef 20 -> 16
+ *   t = 2 s: 400 - 199 - 1 = 200:                              16 -> 12
+ *   t = 3 s: 500 - 299 - 1 = 200:                              12 -> 8 (floor)
+ *   t = 4 s: 500 - 399 - 1 = 100: at the floor, no change
+ *   t = 5 s: 500 - 499 - 1 = 0: cleared:                        8 -> 12
+ *   t = 6 s, 7 s: 0:                                           12 -> 16 -> 20
+ *   t = 8 s: back at ef_search 20, no change. */
+Test(vectordb, degrade_policy_steps_by_hand)
+{
+    fix_t f;
+    setup(&f,
+          "vectordb:\n"
+          "  threads: 1\n"
+          "  index: {type: hnsw, vectors: 1000, dim: 8, ef_search: 20}\n"
+          "  cost: {base: 10ms, speed: 1e12}\n"
+          "  jitter: {dist: deterministic, value: 1}\n"
+          "  recall: [[8, 0.8], [20, 1.0]]\n"
+          "  degrade: {queue_above: 50, interval: 1s, step: 4, floor: 8}\n",
+          0, 0, WL_POISSON);
+    misses = 0;
+    for (int i = 0; i < 500; i++) sim_schedule_at(f.sim, 2500 * SIM_US + i * 5 * SIM_MS, query_event, &f, 5);
+    sim_run(f.sim, 9500 * SIM_MS);
+    sim_time_t at[16];
+    double val[16];
+    int n = knob_steps(&f, at, val, 16);
+    const double want_t[] = {1, 2, 3, 5, 6, 7}, want_v[] = {16, 12, 8, 12, 16, 20};
+    cr_assert_eq(n, 6, "%d knob changes, expected 6", n);
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(at[i], (sim_time_t)(want_t[i] * SIM_SEC), "change %d at %.9f s, expected %g s", i, sim_time_to_s(at[i]),
+                     want_t[i]);
+        cr_assert_eq(val[i], want_v[i], "change %d to ef %g, expected %g", i, val[i], want_v[i]);
+    }
+    cr_assert_eq(f.v->knob, 20);
+    cr_assert_eq(f.done[CALL_OK], 500);
+    /* queries arriving at ef 16 (1-2 s), 12 (2-2.5 s) and none after: recall
+     * 0.9333 for 200 queries, 0.8667 for 100: 26.7 misses expected, sd 4.4;
+     * none before 1 s (ef 20, recall 1) */
+    cr_assert(misses >= 9 && misses <= 45, "misses %llu, expected 26.7 +- 18", (unsigned long long)misses);
+    teardown(&f);
+}
+
+/* Where the search dominates the query, the policy trades recall for staying
+ * up: load between the capacity at ef 64 and at ef 8 OOM-kills the replica
+ * without it and not with it. */
+Test(vectordb, degrade_policy_prevents_the_oom_when_the_search_dominates)
+{
+    const char *base =
+        "vectordb:\n"
+        "  threads: 1\n"
+        "  index: {type: hnsw, vectors: 100000, dim: 8, ef_search: 64}\n"
+        "  cost: {base: 0ms, speed: 0.001}\n"
+        "  jitter: {dist: deterministic, value: 1}\n"
+        "  memory: {limit: 1GiB, base: 256MiB, per_query: 1MiB}\n"
+        "  startup: 1s\n"
+        "  cold_start: {factor: 1}\n";
+    char yaml[1024];
+    uint64_t kills[2];
+    double rate = 0;
+    for (int with = 0; with < 2; with++) {
+        snprintf(yaml, sizeof yaml, "%s%s", base,
+                 with ? "  degrade: {queue_above: 10, interval: 100ms, step: 8, floor: 8}\n" : "");
+        fix_t f;
+        setup(&f, yaml, 0, 0, WL_POISSON);
+        if (!with) {
+            double t64 = vdb_query_time_at(&f.spec, 5, 64), t8 = vdb_query_time_at(&f.spec, 5, 8);
+            cr_assert_gt(t64, 3 * t8, "the search must dominate: %g s at ef 64, %g s at ef 8", t64, t8);
+            rate = 1 / sqrt(t64 * t8);   /* overloads ef 64, not ef 8 */
+        }
+        wl_spec_constant(&f.wl, WL_POISSON, rate);
+        cr_assert_eq(wl_gen_start(&f.gen, f.sim, &f.wl, "workload/arrivals", arrive, &f), 0);
+        sim_run(f.sim, 120 * SIM_SEC);
+        kills[with] = f.v->oom_kills_total;
+        if (with) cr_assert_gt(f.v->degrade_steps, 0);
+        teardown(&f);
+    }
+    cr_assert_geq(kills[0], 1, "without the policy the queue must pass the limit (%llu kills)", (unsigned long long)kills[0]);
+    cr_assert_eq(kills[1], 0, "with it: %llu OOM kills", (unsigned long long)kills[1]);
 }
