@@ -337,7 +337,7 @@ static void degrade_check(sim_t *sim, void *obj, uint64_t arg)
     vdb_t *v = obj;
     const vdb_spec_t *s = v->spec;
     int64_t q = 0;
-    for (int r = 0; r < (int)s->rs.replicas; r++) q += v->rs.st[r].nqueue;   /* replicas, not requests */
+    for (int r = 0; r < (int)s->rs.slots; r++) q += v->rs.st[r].nqueue;   /* every replica slot (autoscaled ones too) */
     if (q > s->dg_queue_above) {
         int64_t k = v->knob - s->dg_step;
         set_knob(v, k < s->dg_floor ? s->dg_floor : k, "queue standing");
