@@ -20,46 +20,6 @@ static void close_trace(hid_t f, char *path)
     free(path);
 }
 
-/* success / ended over samples [t0, t1) s of a run (10 s samples of the
- * per-outcome rates). */
-static double success_between(hid_t f, const char *run, double t0, double t1)
-{
-    static const char *const outcomes[] = {"success", "degraded", "timeout", "error", "rejected"};
-    double ok = 0, all = 0;
-    for (size_t o = 0; o < 5; o++) {
-        char name[64];
-        snprintf(name, sizeof name, "requests_per_second{outcome=%s}", outcomes[o]);
-        series_t s = series(f, run, name);
-        for (size_t i = 0; i < s.n; i++) {
-            double t = (double)i * 10;
-            if (t < t0 || t >= t1) continue;
-            all += s.v[i];
-            if (o == 0) ok += s.v[i];
-        }
-        free(s.v);
-    }
-    cr_assert_gt(all, 0, "nothing ended in [%g, %g) s", t0, t1);
-    return ok / all;
-}
-
-/* mean of a series over samples [t0, t1) s */
-static double mean_between(hid_t f, const char *run, const char *name, double t0, double t1)
-{
-    series_t s = series(f, run, name);
-    double sum = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < s.n; i++) {
-        double t = (double)i * 10;
-        if (t >= t0 && t < t1) {
-            sum += s.v[i];
-            n++;
-        }
-    }
-    free(s.v);
-    cr_assert_gt(n, 0);
-    return sum / (double)n;
-}
-
 Test(incident, ungoverned_reproduces_the_article_and_governed_holds, .timeout = 1800)
 {
     char *path;

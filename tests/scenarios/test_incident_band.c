@@ -31,44 +31,6 @@
 
 enum { COLLAPSES, RECOVERS };
 
-/* success / ended over samples [t0, t1) s (10-s samples of the per-outcome rates) */
-static double success_between(hid_t f, double t0, double t1)
-{
-    static const char *const outcomes[] = {"success", "degraded", "timeout", "error", "rejected"};
-    double ok = 0, all = 0;
-    for (size_t o = 0; o < 5; o++) {
-        char name[64];
-        snprintf(name, sizeof name, "requests_per_second{outcome=%s}", outcomes[o]);
-        series_t s = series(f, RUN, name);
-        for (size_t i = 0; i < s.n; i++) {
-            double t = (double)i * 10;
-            if (t < t0 || t >= t1) continue;
-            all += s.v[i];
-            if (o == 0) ok += s.v[i];
-        }
-        free(s.v);
-    }
-    cr_assert_gt(all, 0, "nothing ended in [%g, %g) s", t0, t1);
-    return ok / all;
-}
-
-static double mean_between(hid_t f, const char *name, double t0, double t1)
-{
-    series_t s = series(f, RUN, name);
-    double sum = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < s.n; i++) {
-        double t = (double)i * 10;
-        if (t >= t0 && t < t1) {
-            sum += s.v[i];
-            n++;
-        }
-    }
-    free(s.v);
-    cr_assert_gt(n, 0);
-    return sum / (double)n;
-}
-
 /* Run ungoverned with `sets` and check the expected outcome; `what` names
  * the point in messages. */
 static void check_point(const char *what, const char *const *sets, int expect)
@@ -79,19 +41,19 @@ static void check_point(const char *what, const char *const *sets, int expect)
     if (expect == COLLAPSES) {
         cr_expect_gt(below, 20 * 60, "%s: %.0f s below the SLO, want a cascade that outlives the rollback (> 20 min)",
                      what, below);
-        double inv = mean_between(f, "dependency_latency_p95_seconds{dependency=inventory}", 40 * 60, 60 * 60);
-        double risk = mean_between(f, "dependency_latency_p95_seconds{dependency=risk_control}", 40 * 60, 60 * 60);
+        double inv = mean_between(f, RUN, "dependency_latency_p95_seconds{dependency=inventory}", 40 * 60, 60 * 60);
+        double risk = mean_between(f, RUN, "dependency_latency_p95_seconds{dependency=risk_control}", 40 * 60, 60 * 60);
         cr_expect_lt(inv, 0.1, "%s: inventory after the rollback, p95 %.3f s", what, inv);
         cr_expect_gt(risk, 1.0, "%s: risk control still in timeouts after the rollback, p95 %.3f s", what, risk);
-        double mid = success_between(f, 40 * 60, 45 * 60);
+        double mid = success_between(f, RUN, 40 * 60, 45 * 60);
         cr_expect_lt(mid, 0.9, "%s: still collapsed at 40-45 min: success %.4f", what, mid);
     } else {
         cr_expect_leq(below, 12 * 60, "%s: %.0f s below the SLO, want a recovery with the rollback (<= 12 min)", what,
                       below);
-        double after = success_between(f, 45 * 60, 95 * 60);
+        double after = success_between(f, RUN, 45 * 60, 95 * 60);
         cr_expect_geq(after, 0.99, "%s: success at 45-95 min %.5f, want recovered", what, after);
     }
-    double night = success_between(f, 115 * 60, 130 * 60);
+    double night = success_between(f, RUN, 115 * 60, 130 * 60);
     cr_expect_geq(night, 0.999, "%s: night load, success %.5f", what, night);
     H5Fclose(f);
     unlink(path);

@@ -15,6 +15,13 @@ typedef struct {
  * times). Fails the test if missing. */
 series_t series(hid_t f, const char *run, const char *name);
 
+/* The incident scenarios' 10-s samples: full successes / all ended
+ * requests over samples [t0, t1) s of `run` (from the per-outcome rates;
+ * fails the test if nothing ended), and the mean of series `name` over
+ * [t0, t1) s. */
+double success_between(hid_t f, const char *run, double t0, double t1);
+double mean_between(hid_t f, const char *run, const char *name, double t0, double t1);
+
 /* The table `group`/series of a set of time series (group: a run's
  * ".../timeseries"), row by row; *out owned by the caller. */
 typedef struct {
