@@ -132,12 +132,7 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
             o.seed = v;
             break;
         case 'r':
-            if (cli_parse_count(optarg, "--reps", 100000, &v)) goto out;
-            if (v == 0) {
-                fprintf(stderr, "ragsim: error: --reps must be at least 1\n");
-                goto out;
-            }
-            o.reps = (int64_t)v;
+            if (cli_parse_reps(optarg, &o.reps)) goto out;
             break;
         case 's': sets[o.nsets++] = optarg; break;
         case 'm':

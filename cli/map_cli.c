@@ -62,12 +62,7 @@ int map_main(int argc, char **argv)
             }
             break;
         case 'r':
-            if (cli_parse_count(optarg, "--reps", 100000, &v)) goto out;
-            if (v == 0) {
-                fprintf(stderr, "ragsim: error: --reps must be at least 1\n");
-                goto out;
-            }
-            o.reps = (int64_t)v;
+            if (cli_parse_reps(optarg, &o.reps)) goto out;
             break;
         case 'S':
             if (cli_parse_count(optarg, "--seed", INT64_MAX, &v)) goto out;

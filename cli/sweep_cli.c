@@ -30,6 +30,18 @@ bad:
     return -1;
 }
 
+int cli_parse_reps(const char *s, int64_t *out)
+{
+    uint64_t v;
+    if (cli_parse_count(s, "--reps", 100000, &v)) return -1;
+    if (v == 0) {
+        fprintf(stderr, "ragsim: error: --reps must be at least 1\n");
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
 int cli_data_path(const char *rel, char *buf, size_t n)
 {
     char exe[4096];
@@ -110,12 +122,7 @@ int sweep_main(int argc, char **argv)
             o.find_max_load = true;
             break;
         case 'r':
-            if (cli_parse_count(optarg, "--reps", 100000, &v)) goto out;
-            if (v == 0) {
-                fprintf(stderr, "ragsim: error: --reps must be at least 1\n");
-                goto out;
-            }
-            o.reps = (int64_t)v;
+            if (cli_parse_reps(optarg, &o.reps)) goto out;
             break;
         case 'S':
             if (cli_parse_count(optarg, "--seed", INT64_MAX, &v)) goto out;
