@@ -434,6 +434,24 @@ def _open_output(path: Optional[str], force: bool, inputs: Sequence[str]):
     return os.fdopen(fd, "w", encoding="utf-8", newline="\n"), tmp
 
 
+def _commit_output(out, tmp: str, path: str) -> None:
+    """Close the temporary file of _open_output and rename it onto path."""
+    out.close()
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _discard_output(out, tmp: Optional[str]) -> None:
+    """After a failure: close and remove the temporary file, if there is one."""
+    if out is not None:
+        out.close()
+    if tmp is not None:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 def _export_sweep(args) -> int:
     """A `ragsim sweep` output: --format csv writes its summary (sweepplot.sweep_frame)."""
     from .sweepplot import SweepError, sweep_frame
@@ -453,11 +471,8 @@ def _export_sweep(args) -> int:
             sys.stdout.write(text)
         else:
             out.write(text)
-            out.close()
-            out = None
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, args.output)
-            tmp = None
+            _commit_output(out, tmp, args.output)
+            out = tmp = None
             sys.stderr.write(f"export: {args.output} ({len(df)} rows of the sweep summary)\n")
     except (SweepError, ExportError, OutputError) as e:
         sys.stderr.write(f"{PROG}: error: {e}\n")
@@ -466,13 +481,7 @@ def _export_sweep(args) -> int:
         sys.stderr.write(f"{PROG}: error: cannot write the export: {e}\n")
         return 1
     finally:
-        if out is not None:
-            out.close()
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        _discard_output(out, tmp)
     return 0
 
 
@@ -526,11 +535,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 if out is None:
                     stream.detach()
             if out is not None:
-                out.close()
-                out = None
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, args.output)
-                tmp = None
+                _commit_output(out, tmp, args.output)
+                out = tmp = None
                 sys.stderr.write(f"export: {args.output} ({what})\n")
     except (TraceError, ExportError, OutputError) as e:
         sys.stderr.write(f"{PROG}: error: {e}\n")
@@ -541,13 +547,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write(f"{PROG}: error: cannot write the export: {e}\n")
         return 1
     finally:
-        if out is not None:
-            out.close()
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        _discard_output(out, tmp)
     return 0
 
 
