@@ -63,12 +63,12 @@ static void llm_call_released(sim_t *sim, call_t *c)
 
 static pol_ctx_t pol_ctx(rag_t *rag, rag_req_t *r, int slot)
 {
-    int target = r->slot_target[slot];
-    pol_ctx_t x = {.sim = rag->sim, .now = sim_now(rag->sim), .attempt = r->attempt[slot], .key = r->key,
-                   .deadline = r->deadline, .prev_delay = r->prev_delay[slot], .retry_on = rag->retry_on[target],
+    int target = r->slot[slot].target;
+    pol_ctx_t x = {.sim = rag->sim, .now = sim_now(rag->sim), .attempt = r->slot[slot].attempt, .key = r->key,
+                   .deadline = r->deadline, .prev_delay = r->slot[slot].prev_delay, .retry_on = rag->retry_on[target],
                    .inflight = *rag_inflight(rag, target, r->replica),
                    .retries_inflight = *rag_retries_inflight(rag, target, r->replica),
-                   .inflight_at_issue = r->inflight_at_issue[slot], .note = &r->pol_note[slot]};
+                   .inflight_at_issue = r->slot[slot].inflight_at_issue, .note = &r->slot[slot].pol_note};
     return x;
 }
 
@@ -78,7 +78,7 @@ static inline void retry_end(rag_t *rag, rag_req_t *r, int slot)
 {
     if (r->retry_live & (1u << slot)) {
         r->retry_live &= (uint16_t)~(1u << slot);
-        (*rag_retries_inflight(rag, r->slot_target[slot], r->replica))--;
+        (*rag_retries_inflight(rag, r->slot[slot].target, r->replica))--;
     }
 }
 
@@ -123,8 +123,8 @@ static void issue_call(rag_t *rag, rag_req_t *r, int slot, int target)
         break;
     default: break;
     }
-    r->calls[slot] = c;
-    r->inflight_at_issue[slot] = (int32_t)++*rag_inflight(rag, target, r->replica);
+    r->slot[slot].call = c;
+    r->slot[slot].inflight_at_issue = (int32_t)++*rag_inflight(rag, target, r->replica);
     sim_time_t to = rag->spec->edge[target].timeout;
     if (rag->spec->context_propagation) {
         /* the call's context carries the request's deadline, and its own
@@ -178,7 +178,7 @@ static void retry_event(sim_t *sim, void *obj, uint64_t arg)
     int slot = (int)arg;
     /* the request's CPU station belongs to the gateway, whose hooks know the model */
     rag_t *rag = ((gw_t *)r->job.job.st->owner)->hooks.ctx;
-    r->retry_timer[slot] = (sim_timer_t){0, 0};
+    r->slot[slot].retry_timer = (sim_timer_t){0, 0};
     rag_edge_attempt(rag, r, slot);
 }
 
@@ -189,14 +189,14 @@ static void admitted_event(sim_t *sim, void *obj, uint64_t arg)
     rag_req_t *r = obj;
     int slot = (int)arg;
     rag_t *rag = ((gw_t *)r->job.job.st->owner)->hooks.ctx;
-    r->retry_timer[slot] = (sim_timer_t){0, 0};
-    r->attempt[slot]++;
-    issue_call(rag, r, slot, r->slot_target[slot]);
+    r->slot[slot].retry_timer = (sim_timer_t){0, 0};
+    r->slot[slot].attempt++;
+    issue_call(rag, r, slot, r->slot[slot].target);
 }
 
 void rag_edge_attempt(rag_t *rag, rag_req_t *r, int slot)
 {
-    int target = r->slot_target[slot];
+    int target = r->slot[slot].target;
     pol_ctx_t x = pol_ctx(rag, r, slot);
     const pol_inst_t *pols = rag_pols(rag, target, r->replica);
     for (size_t i = 0; i < rag->npols[target]; i++) {
@@ -228,10 +228,10 @@ void rag_edge_attempt(rag_t *rag, rag_req_t *r, int slot)
         }
     }
     if (x.admit_delay > 0) {   /* the decision came from a shared store */
-        r->retry_timer[slot] = sim_schedule_in(rag->sim, x.admit_delay, admitted_event, r, (uint64_t)slot);
+        r->slot[slot].retry_timer = sim_schedule_in(rag->sim, x.admit_delay, admitted_event, r, (uint64_t)slot);
         return;
     }
-    r->attempt[slot]++;
+    r->slot[slot].attempt++;
     issue_call(rag, r, slot, target);
 }
 
@@ -257,12 +257,12 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
     rag_t *rag = e->rag;
     int target = e->target;
     int slot = (int)c->tag;
-    r->calls[slot] = NULL;
-    if (r->flags & RQ_SAMPLED) rag_record_call_spans(rag, r->id, target, r->attempt[slot] - 1, c, st);
+    r->slot[slot].call = NULL;
+    if (r->flags & RQ_SAMPLED) rag_record_call_spans(rag, r->id, target, r->slot[slot].attempt - 1, c, st);
     (*rag_inflight(rag, target, r->replica))--;
     retry_end(rag, r, slot);
     pol_ctx_t x = pol_ctx(rag, r, slot);
-    x.attempt = r->attempt[slot] - 1;
+    x.attempt = r->slot[slot].attempt - 1;
     x.status = st;
     x.latency = sim_now(sim) - c->sent;
     x.flags = c->flags;
@@ -280,10 +280,10 @@ static void on_call_done(sim_t *sim, call_t *c, call_status_t st)
                     break;
                 }
                 rag->retries[target]++;
-                r->prev_delay[slot] = x.retry_delay;
+                r->slot[slot].prev_delay = x.retry_delay;
                 r->retry_live |= (uint16_t)(1u << slot);
                 (*rag_retries_inflight(rag, target, r->replica))++;
-                r->retry_timer[slot] = sim_schedule_in(sim, x.retry_delay, retry_event, r, (uint64_t)slot);
+                r->slot[slot].retry_timer = sim_schedule_in(sim, x.retry_delay, retry_event, r, (uint64_t)slot);
                 return;
             }
         }
@@ -296,13 +296,13 @@ static int stage_slot(int target) { return target >= RAG_FIRST_DEP ? 3 : target;
 /* Stop every call and retry of the request's current step. */
 void rag_abandon_calls(rag_t *rag, rag_req_t *r, bool cancel)
 {
-    for (int i = 0; i < RAG_MAX_GROUP; i++) {
-        sim_cancel(rag->sim, &r->retry_timer[i]);
+    for (int i = 0; i < r->nslots; i++) {
+        sim_cancel(rag->sim, &r->slot[i].retry_timer);
         retry_end(rag, r, i);
-        call_t *c = r->calls[i];
+        call_t *c = r->slot[i].call;
         if (!c) continue;
-        r->calls[i] = NULL;
-        (*rag_inflight(rag, r->slot_target[i], r->replica))--;
+        r->slot[i].call = NULL;
+        (*rag_inflight(rag, r->slot[i].target, r->replica))--;
         call_abandon(rag->sim, c);
         const rag_edge_t *e = c->edge;
         if (cancel && rag->ops[e->target]->cancel) cancel_call(rag, e->target, c);
@@ -324,7 +324,7 @@ static void finish_early(rag_t *rag, rag_req_t *r, int reason)
 static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_status_t st, uint32_t flags)
 {
     const rag_spec_t *spec = rag->spec;
-    sim_time_t lat = sim_now(rag->sim) - r->first_sent[slot];
+    sim_time_t lat = sim_now(rag->sim) - r->slot[slot].first_sent;
     rag_stage_t *sg = &rag->stage[target];
     sg->calls++;
     /* latency quantiles cover calls that got an answer or ran out of time;

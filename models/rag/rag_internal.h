@@ -49,39 +49,51 @@ enum {
  * in the answer cache. */
 #define RQ_UNGROUNDED (RQ_EMPTY | RQ_IRRELEVANT | RQ_NOCTX)
 
+/* One call slot of the request's current step: everything an attempt,
+ * its retry and its completion read, in one cache line (a request lives
+ * for seconds among tens of thousands of others, so each line it touches
+ * per event is usually a miss). Initialised by rag_edge_call when the slot
+ * is first used in a step; slots the request never used are not read. */
+typedef struct {
+    call_t *call;               /* the attempt in flight, or NULL */
+    sim_timer_t retry_timer;    /* a retry waiting for its backoff (or an admission) */
+    sim_time_t first_sent;      /* when the slot's first attempt was made */
+    sim_time_t prev_delay;      /* the slot's last backoff (decorrelated jitter) */
+    int64_t pol_note;           /* pol_ctx_t.note of the slot's call */
+    int32_t inflight_at_issue;  /* the edge's attempts in flight when the slot's call went out */
+    uint16_t attempt;           /* attempts made on the slot (max_attempts <= 1000) */
+    int8_t target;              /* the component the slot now calls (a fallback may change it) */
+} __attribute__((aligned(64))) rag_slot_t;
+
+/* The hot fields first (the gateway's job, the links, the state every
+ * handler reads), then the slots, one line each. */
 struct rag_req {
     gw_job_t job;               /* first: CPU work at the gateway replica */
     rag_req_t *next_free;
     rag_req_t *prev, *next;     /* requests held by the same gateway replica */
-    call_t *calls[RAG_MAX_GROUP];   /* calls of the current step still awaited */
-    sim_timer_t retry_timer[RAG_MAX_GROUP];   /* a retry waiting for its backoff */
-    sim_time_t first_sent[RAG_MAX_GROUP];     /* when the slot's first attempt was made */
-    sim_time_t prev_delay[RAG_MAX_GROUP];     /* the slot's last backoff (decorrelated jitter) */
-    uint16_t attempt[RAG_MAX_GROUP];          /* attempts made on the slot (max_attempts <= 1000) */
-    uint16_t retry_live;                      /* slots whose retry is in flight (one bit per slot, RAG_MAX_GROUP) */
-    int32_t inflight_at_issue[RAG_MAX_GROUP]; /* the edge's attempts in flight when the slot's call went out */
-    int64_t pol_note[RAG_MAX_GROUP];          /* pol_ctx_t.note of the slot's call */
-    int8_t slot_target[RAG_MAX_GROUP];        /* the component the slot now calls (a fallback may change it) */
-    uint32_t gen;               /* the replica's process generation at arrival */
-    sim_time_t patience;        /* the client's deadline, from arrival */
-    uint8_t client_try;         /* 0: first submission; k: the user's k-th resubmission */
-    uint8_t cls;                /* its request class (0 without classes) */
-    uint64_t share_bits;        /* decides which `share` calls it makes */
-    double u_leak;              /* drawn at arrival: does its goroutine leak at the deadline? */
-    uint64_t id;
-    sim_time_t arrival, deadline, ended;
-    sim_timer_t deadline_timer;
-    sim_tl_entry_t deadline_tle;   /* or this entry on rag->deadlines */
-    int32_t replica;
+    uint16_t flags;
     uint16_t step, phase;
     int16_t pending;            /* calls outstanding in the current step */
-    uint16_t flags;
+    int32_t replica;
+    uint32_t gen;               /* the replica's process generation at arrival */
     int32_t reason;             /* failure reason index, -1 none */
+    uint16_t retry_live;        /* slots whose retry is in flight (one bit per slot, RAG_MAX_GROUP) */
+    uint8_t nslots;             /* slots [0, nslots) were used by this request */
     uint8_t outcome;
+    uint8_t client_try;         /* 0: first submission; k: the user's k-th resubmission */
+    uint8_t cls;                /* its request class (0 without classes) */
     uint64_t key;
+    sim_time_t arrival, deadline, ended;
+    sim_time_t patience;        /* the client's deadline, from arrival */
+    sim_timer_t deadline_timer;
+    uint64_t id;
     int32_t qtok, otok;
     int64_t prompt_tokens;
     float stage_s[4];           /* embed, retrieve, generate, dependencies (sum) */
+    sim_tl_entry_t deadline_tle;   /* or this entry on rag->deadlines */
+    uint64_t share_bits;        /* decides which `share` calls it makes */
+    double u_leak;              /* drawn at arrival: does its goroutine leak at the deadline? */
+    rag_slot_t slot[RAG_MAX_GROUP];
 };
 
 #define REQ_SLAB 4096
@@ -137,11 +149,18 @@ void rag_record_request(rag_t *rag, const rag_req_t *r);
 /* Start a slot's edge: its first attempt. */
 static inline void rag_edge_call(rag_t *rag, rag_req_t *r, int slot, int target)
 {
-    r->slot_target[slot] = (int8_t)target;
-    r->attempt[slot] = 0;
-    r->pol_note[slot] = 0;
-    r->prev_delay[slot] = 0;
-    r->first_sent[slot] = sim_now(rag->sim);
+    rag_slot_t *sl = &r->slot[slot];
+    if (slot >= r->nslots) {   /* first use in this request: the slot's memory is not initialised */
+        sl->call = NULL;
+        sl->retry_timer = (sim_timer_t){0, 0};
+        sl->inflight_at_issue = 0;
+        r->nslots = (uint8_t)(slot + 1);
+    }
+    sl->target = (int8_t)target;
+    sl->attempt = 0;
+    sl->pol_note = 0;
+    sl->prev_delay = 0;
+    sl->first_sent = sim_now(rag->sim);
     rag_edge_attempt(rag, r, slot);
 }
 

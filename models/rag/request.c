@@ -22,7 +22,7 @@ static rag_req_t *req_alloc(rag_t *rag)
         void **s = realloc(rag->slabs, (rag->nslabs + 1) * sizeof *s);
         if (!s) return NULL;
         rag->slabs = s;
-        rag_req_t *slab = malloc(REQ_SLAB * sizeof *slab);
+        rag_req_t *slab = aligned_alloc(_Alignof(rag_req_t), REQ_SLAB * sizeof *slab);   /* slots on line boundaries */
         if (!slab) return NULL;
         rag->slabs[rag->nslabs++] = slab;
         for (size_t i = REQ_SLAB; i-- > 0;) {
@@ -195,7 +195,7 @@ static rag_req_t *new_request(rag_t *rag)
         sim_stop(rag->sim);
         return NULL;
     }
-    memset(r, 0, sizeof *r);
+    memset(r, 0, offsetof(rag_req_t, slot));   /* the slots are set up when first used (rag_edge_call) */
     r->reason = -1;
     r->replica = -1;
     for (int i = 0; i < 4; i++) r->stage_s[i] = -1;
