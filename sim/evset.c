@@ -2,6 +2,7 @@
  * (time, seq), chunked buckets, lazy cancellation. Owns its chunks; calls
  * nothing outside the engine. */
 #include "evset.h"
+#include "slab.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,7 @@ static int add_slab(sim_evset_t *es, void *p)
 static int grow_pool(sim_evset_t *es)
 {
     size_t k = es->slab_events;
-    sim_event_t *slab = aligned_alloc(64, k * sizeof *slab);
+    sim_event_t *slab = sim_slab_alloc(k * sizeof *slab);
     if (!slab) return SIM_ENOMEM;
     memset(slab, 0, k * sizeof *slab);
     if (add_slab(es, slab) != 0) {

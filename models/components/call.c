@@ -2,13 +2,14 @@
  * (a timer or a timeout list), abandoning and completing. Calls the engine
  * only. */
 #include "models/components/call.h"
+#include "sim/slab.h"
 
 #include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CALL_SLAB 4096
+#define CALL_SLAB (((size_t)2 << 20) / sizeof(call_t))   /* calls per block: one 2 MiB page (sim/slab.h) */
 
 const char *call_status_name(call_status_t s)
 {
@@ -33,7 +34,7 @@ call_t *call_new(call_pool_t *p, void *owner, call_done_fn done, uint64_t tag, s
         void **s = realloc(p->slabs, (p->nslabs + 1) * sizeof *s);
         if (!s) return NULL;
         p->slabs = s;
-        call_t *slab = malloc(CALL_SLAB * sizeof *slab);
+        call_t *slab = sim_slab_alloc(CALL_SLAB * sizeof *slab);
         if (!slab) return NULL;
         p->slabs[p->nslabs++] = slab;
         for (size_t i = CALL_SLAB; i-- > 0;) {

@@ -96,7 +96,7 @@ struct rag_req {
     rag_slot_t slot[RAG_MAX_GROUP];
 };
 
-#define REQ_SLAB 4096
+#define REQ_SLAB (((size_t)4 << 20) / sizeof(rag_req_t))   /* requests per block: two 2 MiB pages (sim/slab.h) */
 _Static_assert(RAG_MAX_GROUP <= 16, "rag_req_t.retry_live has one bit per slot");
 
 extern const char *const rag_fault_names[];   /* by rag_fault_kind_t, NULL-terminated (faults.c) */

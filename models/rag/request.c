@@ -15,6 +15,7 @@
 
 #include "models/rag/rag_internal.h"
 #include "sim/error.h"
+#include "sim/slab.h"
 
 static rag_req_t *req_alloc(rag_t *rag)
 {
@@ -22,7 +23,7 @@ static rag_req_t *req_alloc(rag_t *rag)
         void **s = realloc(rag->slabs, (rag->nslabs + 1) * sizeof *s);
         if (!s) return NULL;
         rag->slabs = s;
-        rag_req_t *slab = aligned_alloc(_Alignof(rag_req_t), REQ_SLAB * sizeof *slab);   /* slots on line boundaries */
+        rag_req_t *slab = sim_slab_alloc(REQ_SLAB * sizeof *slab);   /* slots on line boundaries */
         if (!slab) return NULL;
         rag->slabs[rag->nslabs++] = slab;
         for (size_t i = REQ_SLAB; i-- > 0;) {
