@@ -57,7 +57,7 @@ SATURATED_UTIL = 0.95
 COLD_DEFAULT = {"vectordb": 60.0}
 DEFAULT_STEPS = ["embed", "retrieve", "generate"]
 # by default at most this many sampled requests per run go into the page (every k-th by id)
-DEFAULT_MAX_REQUESTS = 20000
+DEFAULT_MAX_REQUESTS = 5000
 
 
 class ReplayError(Exception):

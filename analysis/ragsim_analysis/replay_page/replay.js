@@ -424,11 +424,28 @@
     return m ? +m[1] : 0;
   }
   window.addEventListener("hashchange", function () { const t = fromHash(); if (Math.abs(t - now) > 1e-3) seek(t, false); });
+  // #t=T&node=ID (or &node=VARIANT:ID) opens with that node's series shown
+  const nm = /(?:^#|&)node=([^&]+)/.exec(location.hash || "");
+  if (nm) {
+    const want = decodeURIComponent(nm[1]), c = want.indexOf(":");
+    panels.forEach(function (P, pi) {
+      const v = c >= 0 ? want.slice(0, c) : null, id = c >= 0 ? want.slice(c + 1) : want;
+      if (!selected && (v === null || v === P.variant) && P.byId[id]) selected = [pi, id];
+    });
+  }
   // the first frame is drawn at once (a headless browser dumping the DOM sees it)
   seek(fromHash(), false);
   document.body.setAttribute("data-replay", "ready");
   // load time as the browser measures it: navigation start to the first frame drawn, and to the load event
   document.body.setAttribute("data-first-frame-ms", performance.now().toFixed(1));
+  // #t=T&bench=N: draw N frames spread over the run and record the mean time a frame took
+  const bm = /(?:^#|&)bench=([0-9]+)/.exec(location.hash || "");
+  if (bm) {
+    const N = Math.max(1, +bm[1]), t0 = performance.now(), keep = now;
+    for (let i = 0; i < N; i++) render(T_END * (i + 0.5) / N);
+    document.body.setAttribute("data-frame-ms", ((performance.now() - t0) / N).toFixed(3));
+    seek(keep, false);
+  }
   window.addEventListener("load", function () { document.body.setAttribute("data-load-ms", performance.now().toFixed(1)); });
   window.ragsimReplay = {seek: seek, get t() { return now; }, play: function () { setPlaying(true); }};
 })();
