@@ -183,8 +183,14 @@
         if (!groups[N.comp]) {
           groups[N.comp] = true;
           const lx = N.comp === "gateway" ? N.x : N.x - 26;
-          el("svg:text", {class: "grouplabel", x: lx, y: N.y - 30, "text-anchor": N.comp === "gateway" ? "middle" : "start"}, gN,
+          const gl = el("svg:text", {class: "grouplabel", x: lx, y: N.y - 30, "text-anchor": N.comp === "gateway" ? "middle" : "start"}, gN,
              N.replica >= 0 ? N.comp + " (" + P.nodes.filter(function (x) { return x.comp === N.comp; }).length + ")" : N.label);
+          // events on the component as a whole (a change, a breaker, a fault) go beside its name
+          P.groupBadge = P.groupBadge || {};
+          if (N.replica >= 0) {
+            P.groupBadge[N.comp] = el("svg:text", {class: "badge gbadge", "data-component": N.comp, x: lx + (N.comp === "gateway" ? 0 : 7.5 * gl.textContent.length + 10),
+                                                  y: N.comp === "gateway" ? N.y - 44 : N.y - 30, "text-anchor": N.comp === "gateway" ? "middle" : "start"}, gN);
+          }
         }
       }
       g.addEventListener("click", function () { selected = [pi, N.id]; lastDetailKey = ""; render(now); });
@@ -226,6 +232,10 @@
     }
     return s;
   }
+  const SHORT = {overflow_start: "queue full", overflow_end: "queue drained", oom_kill: "OOM kill", replica_killed: "killed",
+                 replica_restarted: "restarted", replica_ready: "ready", breaker_open: "breaker open",
+                 breaker_half_open: "half-open", breaker_closed: "breaker closed", config_push: "config push"};
+  function shortKind(k) { return SHORT[k] || k.replace(/_/g, " "); }
   const EVENT_SHOW = Math.max(20, 2 * panels[0].dt);   // an event stays on its node this long (simulated s)
 
   function render(t) {
@@ -251,7 +261,7 @@
       P.nodes.forEach(function (N) {
         const s = nodeState(P, N, t, k);
         const q = N.v.queue ? N.v.queue[k] : NaN, u = N.v.util ? N.v.util[k] : NaN, m = N.v.mem ? N.v.mem[k] : NaN;
-        const ev = recent[N.id] || recent[N.comp];
+        const ev = recent[N.id] || (N.replica < 0 ? recent[N.comp] : null);
         const key = s + "|" + q + "|" + u + "|" + m + "|" + (ev ? ev[1] + ev[0] : "");
         if (key === N.last) return;
         N.last = key;
@@ -270,11 +280,16 @@
         N.mb.setAttribute("y", (22 - 44 * mf).toFixed(1)); N.mb.setAttribute("height", (44 * mf).toFixed(1));
         N.mb.setAttribute("fill", mf > 0.9 ? "#ff1744" : "#1e88e5");
         N.g.setAttribute("data-event", ev ? ev[1] : "");
-        N.badge.textContent = ev ? ev[1].replace(/_/g, " ") : "";
+        N.badge.textContent = ev ? shortKind(ev[1]) : "";
         const tt = N.g.lastChild;
         tt.textContent = N.label + ": " + s + "; queue " + fmt(q, "1") + (isFinite(u) ? ", utilisation " + fmt(u, "ratio") : "") +
           (isFinite(m) ? ", memory " + fmt(m, N.comp === "llm" ? "ratio" : "bytes") + (lim ? " of " + fmt(lim, N.comp === "llm" ? "ratio" : "bytes") : "") : "");
       });
+      for (const comp in (P.groupBadge || {})) {
+        const ev = recent[comp], b = P.groupBadge[comp];
+        b.textContent = ev ? shortKind(ev[1]) + " " + clock(ev[0]) : "";
+        b.setAttribute("data-event", ev ? ev[1] : "");
+      }
       P.edges.forEach(function (E) {
         const r = E.r ? E.r[k] : NaN, re = E.re ? E.re[k] : NaN, f = E.f ? E.f[k] : NaN;
         const b = inIv(E.iv, t) || "closed";
