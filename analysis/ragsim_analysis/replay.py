@@ -169,7 +169,8 @@ def topology(scn: dict, names: Sequence[str]) -> dict:
                  [("llm_num_requests_running", "running", "1"), ("llm_generation_tokens_per_second", "tokens", "1/s"),
                   ("llm_time_to_first_token_p95_seconds", "TTFT p95", "s"), ("llm_replicas_up", "replicas up", "1")])
         else:
-            reps = max(int(_count(sec.get("replicas"), 1)), nrep.get(comp, 0))
+            configured = int(_count(sec.get("replicas"), 1))
+            reps = max(configured, nrep.get(comp, 0))   # an autoscaled component: up to its maximum
             if comp == "vectordb":
                 servers = _count(sec.get("threads"), 8)
             else:
@@ -190,6 +191,7 @@ def topology(scn: dict, names: Sequence[str]) -> dict:
                      [(f"station_arrivals_per_second{{{lab}}}", "arrivals", "1/s"),
                       (f"station_rejected_per_second{{{lab}}}", "rejected", "1/s"),
                       (f"station_sojourn_p95_seconds{{{lab}}}", "sojourn p95", "s")])
+                nodes[-1]["initial"] = i < configured   # replicas beyond it start absent (autoscaling)
         arrivals = [f"station_arrivals_per_second{{station={comp},replica={i}}}" for i in range(nrep.get(comp, 0))]
         if comp == "embedder":
             rate = "embed_latency_seconds_count"
@@ -275,8 +277,9 @@ def _target_of_edge(src: str, edges: List[dict]) -> Optional[str]:
 
 def state_intervals(events: Sequence[Tuple[float, str, str]], nodes: List[dict], edges: List[dict], scn: dict,
                     t_end: float) -> Tuple[Dict[str, list], Dict[str, list]]:
-    """Per node [[t0, t1, state code], ...] from the events (killed, starting, cold, breaker), and per
-    edge its breaker intervals. Times are exact (the events' float64 seconds)."""
+    """Per node [[t0, t1, state code], ...] from the events (killed, starting, cold, absent), and per
+    edge its breaker intervals [[t0, t1, code, gateway pod], ...]. Times are exact (the events'
+    float64 seconds)."""
     ids = {n["id"] for n in nodes}
     by_node: Dict[str, list] = {n["id"]: [] for n in nodes}
     open_: Dict[str, Tuple[float, int]] = {}
@@ -302,8 +305,26 @@ def state_intervals(events: Sequence[Tuple[float, str, str]], nodes: List[dict],
     edge_iv: Dict[str, list] = {e["id"]: [] for e in edges}
     edge_open: Dict[str, Tuple[float, int]] = {}
     comp_of = {n["id"]: n["comp"] for n in nodes}
+    # autoscaling: replicas beyond the configured count are absent until they are ready; one that
+    # becomes ready from absent was starting since its component's last scale_up (the events do not
+    # say which replica a scale_up starts, its replica_ready does); replica_removed (scaled down,
+    # drained) makes one absent again
+    last_scale: Dict[str, float] = {}
+    for n in nodes:
+        if n["replica"] >= 0 and not n.get("initial", True):
+            open_[n["id"]] = (0.0, ST["absent"])
     for t, kind, src in events:
-        if kind in ("oom_kill", "replica_killed", "replica_restarted", "replica_ready") and src in ids:
+        if kind == "scale_up":
+            last_scale[src] = t
+        elif kind == "replica_removed" and src in ids:
+            close(src, t)
+            open_[src] = (t, ST["absent"])
+        elif kind in ("oom_kill", "replica_killed", "replica_restarted", "replica_ready") and src in ids:
+            if kind == "replica_ready" and src in open_ and open_[src][1] == ST["absent"]:
+                t_up = last_scale.get(comp_of[src], t)
+                if open_[src][0] <= t_up < t:
+                    close(src, t_up)
+                    by_node[src].append([t_up, t, ST["starting"]])
             close(src, t)
             if kind in ("oom_kill", "replica_killed"):
                 open_[src] = (t, ST["killed"])

@@ -73,6 +73,21 @@ def test_state_intervals_by_hand():
     assert by_edge["gateway>embedder"] == []
 
 
+def test_autoscaled_replicas_by_hand():
+    """Replicas beyond the configured count: absent, starting from the scale_up to their
+    replica_ready, cold, absent again once removed (the Kubernetes HPA's events)."""
+    scn = {"vectordb": {"replicas": 2}, "pipeline": {"steps": ["retrieve"]}}
+    topo = replay.topology(scn, [f"station_queue_length{{station=vectordb,replica={i}}}" for i in range(4)])
+    assert [n["id"] for n in topo["nodes"]] == ["gateway/0", "vectordb/0", "vectordb/1", "vectordb/2", "vectordb/3"]
+    ev = [(315.0, "scale_up", "vectordb"), (345.0, "replica_ready", "vectordb/2"), (345.0, "replica_ready", "vectordb/3"),
+          (720.0, "scale_down", "vectordb"), (720.5, "replica_removed", "vectordb/3")]
+    by_node, _ = replay.state_intervals(ev, topo["nodes"], topo["edges"], scn, 1200.0)
+    A, S, C = replay.ST["absent"], replay.ST["starting"], replay.ST["cold"]
+    assert by_node["vectordb/2"] == [[0.0, 315.0, A], [315.0, 345.0, S], [345.0, 405.0, C]]
+    assert by_node["vectordb/3"] == [[0.0, 315.0, A], [315.0, 345.0, S], [345.0, 405.0, C], [720.5, 1200.0, A]]
+    assert by_node["vectordb/0"] == [] and by_node["vectordb/1"] == []
+
+
 def test_topology_of_the_avalanche(compare_trace, tmp_path):
     """Every replica of the avalanche's components is a node; the calls are the edges."""
     with Trace(str(compare_trace[0])) as tr:

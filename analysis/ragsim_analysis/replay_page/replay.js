@@ -10,7 +10,7 @@
   const COLORS = {up: "#43a047", starting: "#fbc02d", cold: "#64b5f6", killed: "#37474f", saturated: "#e53935",
                   "breaker-open": "#8e24aa", "breaker-half-open": "#ce93d8", absent: "#e0e0e0"};
   const STATUS_COLORS = ["#2e7d32", "#c62828", "#ef6c00", "#6a1b9a", "#424242"];   // ok error timeout rejected unavailable
-  const RANK = {killed: 6, starting: 5, "breaker-open": 4, "breaker-half-open": 3, saturated: 2, cold: 1, up: 0};
+  const RANK = {absent: 7, killed: 6, starting: 5, "breaker-open": 4, "breaker-half-open": 3, saturated: 2, cold: 1, up: 0};
   const MAX_DOTS = 400;
 
   // -- decoding the compact arrays -----------------------------------------------------------
@@ -270,7 +270,7 @@
         N.g.setAttribute("data-util", isFinite(u) ? u.toFixed(4) : "");
         N.g.setAttribute("data-mem", isFinite(m) ? String(m) : "");
         N.box.setAttribute("fill", COLORS[s]);
-        N.qt.textContent = isFinite(q) ? "q " + fmt(Math.round(q), "1") : "";
+        N.qt.textContent = isFinite(q) && s !== "absent" ? "q " + fmt(Math.round(q), "1") : "";
         N.qt.setAttribute("fill", s === "killed" ? "#fff" : "#000");
         N.st.textContent = s === "up" ? (isFinite(u) ? fmt(u, "ratio") : "") : s.replace("breaker-", "br ");
         N.st.setAttribute("fill", s === "killed" ? "#fff" : "#000");
