@@ -251,9 +251,9 @@
       // recent events per target
       const recent = {};
       const logLines = [];
-      for (let i = P.events.length - 1; i >= 0; i--) {
+      if (!P.evT) P.evT = Float64Array.from(P.events.map(function (e) { return e[0]; }));
+      for (let i = lowerBound(P.evT, P.evT.length, t + 1e-9) - 1; i >= 0; i--) {   // the events up to t
         const e = P.events[i];
-        if (e[0] > t) continue;
         if (logLines.length < 7) logLines.push(e);
         if (t - e[0] <= EVENT_SHOW && e[3] && !recent[e[3]]) recent[e[3]] = e;
         if (t - e[0] > EVENT_SHOW && logLines.length >= 7) break;
