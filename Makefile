@@ -46,7 +46,7 @@ all: build
 
 help:
 	@echo "make demo   - install what running needs, build, compare the variants of $(SCENARIO),"
-	@echo "              write its HTML report"
+	@echo "              write its HTML report and the replay page beside it (REPLAY=0: no replay)"
 	@echo "make test   - install the test tools too, build (warnings as errors), run the test suite,"
 	@echo "              then the suite again under AddressSanitizer + UBSan"
 	@echo "make run-deps - install the missing Debian packages running needs (apt-get; root or sudo)"
@@ -110,11 +110,19 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # The incident of the RAG stability article (docs/background.md): every
-# variant side by side, then the HTML report.
+# variant side by side, then the HTML report and, beside it, the replay page
+# (docs/replay.md) of the first two variants. REPLAY_SAMPLE: the fraction of
+# requests whose spans the trace keeps for the replay (a hash of the request
+# id picks them: the results do not change); REPLAY=0 skips the replay (a
+# scenario of the network model has none).
+REPLAY        ?= 1
+REPLAY_SAMPLE ?= 0.005
 demo: build
 	@mkdir -p $(OUT)
-	./$(BUILD)/ragsim compare $(SCENARIO) -o $(OUT)/demo.h5 --force
+	./$(BUILD)/ragsim compare $(SCENARIO) -o $(OUT)/demo.h5 --force \
+	  $(if $(filter 1,$(REPLAY)),--set trace.request_sample=$(REPLAY_SAMPLE))
 	./$(BUILD)/ragsim report $(OUT)/demo.h5 -o $(OUT)/demo-report
+	$(if $(filter 1,$(REPLAY)),./$(BUILD)/ragsim replay $(OUT)/demo.h5 -o $(OUT)/demo-report)
 
 # The suite configures the build with warnings as errors (TEST_WERROR=ON).
 test-fast: deps

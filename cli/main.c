@@ -218,7 +218,7 @@ out:
     return status;
 }
 
-/* ragsim report and ragsim export: run `python3 -m ragsim_analysis SUB ...` (analysis/) with
+/* ragsim report, export and replay: run `python3 -m ragsim_analysis SUB ...` (analysis/) with
  * the interpreter found at configure time (RAGSIM_PYTHON, the one with Debian's
  * numpy, h5py and matplotlib), else python3 on PATH. The Python side checks its
  * imports and names the Debian packages that are missing. */
@@ -279,6 +279,7 @@ static int cmd_python(const char *sub, int argc, char **argv)
 
 static int cmd_report(int argc, char **argv) { return cmd_python("report", argc, argv); }
 static int cmd_export(int argc, char **argv) { return cmd_python("export", argc, argv); }
+static int cmd_replay(int argc, char **argv) { return cmd_python("replay", argc, argv); }
 static int cmd_run(int argc, char **argv) { return cmd_run_or_validate(argc, argv, CMD_RUN); }
 static int cmd_compare(int argc, char **argv) { return cmd_run_or_validate(argc, argv, CMD_COMPARE); }
 static int cmd_validate(int argc, char **argv) { return cmd_run_or_validate(argc, argv, CMD_VALIDATE); }
@@ -303,6 +304,7 @@ static const struct command {
     {"map", "where the service stops recovering: load x trigger strength, per variant", map_main},
     {"sensitivity", "one-at-a-time perturbation: which parameter is the knife edge", sensitivity_main},
     {"report", "figures and an HTML page of a trace (Python; docs/analysis.md)", cmd_report},
+    {"replay", "an HTML page that animates a run: topology, states, events, requests (docs/replay.md)", cmd_replay},
     {"export", "a trace as OpenMetrics, promtool tests, CSV or Chrome trace JSON (docs/observability.md)", cmd_export},
     {"llm", "LLM forward-pass time; the load one LLM replica sustains", cmd_llm},
     {"vectordb", "the vector DB's query time and memory for a scenario's index, without a run", cmd_vectordb},

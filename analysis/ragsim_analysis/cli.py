@@ -6,6 +6,7 @@
     python3 -m ragsim_analysis sweep OUT.h5 [-o DIR]    plots of a `ragsim sweep` output (sweepplot)
     python3 -m ragsim_analysis diff A.h5 B.h5           object by object, datasets bit for bit (diff)
     python3 -m ragsim_analysis export OUT.h5 --format F  OpenMetrics, promtool test, CSV, Chrome trace (export)
+    python3 -m ragsim_analysis replay OUT.h5 [-o DIR]   an HTML page that animates the run (replay)
 
 Exit status: 0 success, 1 the output could not be written, 2 bad usage, a
 missing or invalid trace, or an output path that must not be replaced (not
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("export", help="export a trace: OpenMetrics, promtool test rules, CSV, Chrome trace (export)",
                    add_help=False)
+    sub.add_parser("replay", help="one self-contained HTML page that animates a run (replay)", add_help=False)
     sub.add_parser("diff", help="compare two traces object by object, datasets bit for bit (exit 1 if they differ)",
                    add_help=False)
     return p
@@ -89,6 +91,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv and argv[0] == "diff":
         from . import diff
         return diff.main(argv[1:])
+    if argv and argv[0] == "replay":
+        from . import replay
+        return replay.main(argv[1:])
     args = p.parse_args(argv)
     if not args.cmd:
         p.print_usage(sys.stderr)

@@ -2,7 +2,7 @@
 # The installed ragsim works on its own: `cmake --install` to a temporary
 # prefix, the prefix moved elsewhere, then from a directory outside both
 # trees, with no PYTHONPATH or RAGSIM_ANALYSIS_DIR, `ragsim run` of an
-# installed scenario and `ragsim report` of its trace (the analysis package
+# installed scenario, `ragsim report` and `ragsim replay` of its trace (the analysis package
 # is found next to the executable). The programs hold no path of the
 # source or build tree. Usage: install_test.sh BUILD_DIR SOURCE_DIR
 set -eu
@@ -29,4 +29,8 @@ env -u PYTHONPATH -u RAGSIM_ANALYSIS_DIR "$p/bin/ragsim" run "$p/share/ragsim/sc
 env -u PYTHONPATH -u RAGSIM_ANALYSIS_DIR MPLBACKEND=Agg "$p/bin/ragsim" report t.h5 -o rep > report.out
 grep -q "report: rep/report.html" report.out || { echo "FAIL: report printed:"; cat report.out; exit 1; }
 test -s rep/report.html || { echo "FAIL: no rep/report.html"; exit 1; }
+# the replay page: its script and style are installed with the package
+env -u PYTHONPATH -u RAGSIM_ANALYSIS_DIR "$p/bin/ragsim" replay t.h5 -o rep > replay.out
+grep -q "replay: rep/replay.html" replay.out || { echo "FAIL: replay printed:"; cat replay.out; exit 1; }
+grep -q 'id="replay-data"' rep/replay.html || { echo "FAIL: rep/replay.html holds no data"; exit 1; }
 echo "installed ragsim ran and reported from $work/cwd (prefix moved after the install)"
