@@ -48,6 +48,10 @@ uint64_t sw_point_seed(uint64_t master, uint64_t idx)
 
 void sw_point_coords(const sw_def_t *def, uint64_t p, size_t *coord)
 {
+    if (def->design) {
+        coord[0] = (size_t)p;   /* the design's point */
+        return;
+    }
     for (size_t i = def->naxes; i-- > 0;) {
         coord[i] = (size_t)(p % def->axes[i].n);
         p /= def->axes[i].n;
@@ -242,6 +246,13 @@ void sw_def_fini(sw_def_t *def)
     free(def->sets);
     for (size_t i = 0; i < def->nvariants; i++) free(def->variants[i]);
     free(def->variants);
+    for (size_t p = 0; def->design && p < def->npoints; p++) {
+        for (size_t i = 0; i < def->design[p].nsets; i++) free(def->design[p].sets[i]);
+        free(def->design[p].sets);
+    }
+    free(def->design);
+    for (size_t i = 0; i < def->nextra; i++) free(def->extra_metrics[i]);
+    free(def->extra_metrics);
     free(def->scenario_path);
     sim_cfg_destroy(def->cfg);
     memset(def, 0, sizeof *def);
@@ -274,7 +285,8 @@ static uint64_t hash_str(uint64_t h, const char *s, size_t n)
 static int load_axes(const sw_def_t *def, const size_t *coord, unsigned mask, double load, rs_scenario_t *s,
                      sim_diag_t *d)
 {
-    size_t n = def->nsets + def->naxes;
+    const sw_design_point_t *dp = def->design && coord ? &def->design[coord[0]] : NULL;
+    size_t n = def->nsets + def->naxes + (dp ? dp->nsets : 0);
     const char **sets = calloc(n ? n : 1, sizeof *sets);
     char(*buf)[512] = calloc(def->naxes ? def->naxes : 1, sizeof *buf);
     if (!sets || !buf) {
@@ -294,6 +306,7 @@ static int load_axes(const sw_def_t *def, const size_t *coord, unsigned mask, do
         } else snprintf(buf[i], sizeof buf[i], "%s=%s", a->path, a->text[coord[i]]);
         sets[k++] = buf[i];
     }
+    for (size_t i = 0; dp && i < dp->nsets; i++) sets[k++] = dp->sets[i];
     int rc = rs_load(s, def->scenario_path, sets, k, d);
     free(sets);
     free(buf);

@@ -83,6 +83,13 @@ typedef struct sw_req {
 /* A sweep file, parsed. */
 struct sw_job;
 
+/* A point of an explicit design (`ragsim sensitivity`): its overrides,
+ * "PATH=VALUE", applied after the definition's own. */
+typedef struct sw_design_point {
+    char **sets;                    /* owned */
+    size_t nsets;
+} sw_design_point_t;
+
 typedef struct sw_def {
     const struct sw_job *job;       /* not NULL: the replications of `run`/`compare` (sweep_runs.c) */
     sim_cfg_t *cfg;
@@ -105,6 +112,16 @@ typedef struct sw_def {
     sw_req_t req[SW_MAX_REQS];      /* capacity.require */
     size_t nreq;
     uint64_t hash;                  /* of everything that decides the results (checkpoints) */
+    /* An explicit design instead of the axes' grid (naxes 0): point p is
+     * the scenario with `sets` then design[p]'s overrides, and every run of
+     * every point has the master seed `seed` itself (common random numbers
+     * across the points). NULL: the grid. Owned. */
+    sw_design_point_t *design;
+    /* Figures each run reports besides its summary: "ROW:COLUMN" of
+     * another table of the run's report (spaces in COLUMN written as '_'),
+     * carried as metrics of that name. Owned. */
+    char **extra_metrics;
+    size_t nextra;
 } sw_def_t;
 
 /* Parse a sweep file, apply the command line's overrides (sets, reps, seed:
@@ -125,6 +142,10 @@ void sw_def_fini(sw_def_t *def);
  *   sm64(sm64(master) ^ sm64(fnv1a64("sweep/point") + idx))
  * with sm64 and fnv1a64 those of docs/internals/random-streams.md. */
 uint64_t sw_point_seed(uint64_t master, uint64_t idx);
+
+/* A run's figure "ROW:COLUMN" of a table other than the summary (spaces
+ * in COLUMN written as '_'), or NaN. */
+double sw_report_figure(const rs_report_t *rep, const char *name);
 
 /* Coordinates of grid point p: coord[i] is the index in axis i. */
 void sw_point_coords(const sw_def_t *def, uint64_t p, size_t *coord);

@@ -9,7 +9,8 @@
  *   sweep_output.c      the printed tables and the output file
  *   sweep_runs.c        `run` and `compare` through the same master
  *   map.c               `ragsim map`: the map of recovery (map.h)
- * Included only by experiment/sweep*.c and experiment/map.c. */
+ *   sensitivity.c       `ragsim sensitivity`: its configurations as a design (sensitivity.h)
+ * Included only by experiment/sweep*.c, map.c and sensitivity.c. */
 #ifndef EXPERIMENT_SWEEP_INTERNAL_H
 #define EXPERIMENT_SWEEP_INTERNAL_H
 

@@ -119,6 +119,17 @@ static void describe_task(const sw_def_t *def, const sw_task_t *t, char *buf, si
                  t->rep);
         return;
     }
+    if (def->design) {
+        const sw_design_point_t *dp = t->point < def->npoints ? &def->design[t->point] : NULL;
+        int k = snprintf(buf, n, "configuration %llu (", (unsigned long long)t->point);
+        for (size_t i = 0; dp && i < dp->nsets && k > 0 && (size_t)k < n; i++)
+            k += snprintf(buf + k, n - (size_t)k, "%s%s", i ? ", " : "", dp->sets[i]);
+        if (dp && dp->nsets == 0 && k > 0 && (size_t)k < n) k += snprintf(buf + k, n - (size_t)k, "the base");
+        if (k > 0 && (size_t)k < n)
+            snprintf(buf + k, n - (size_t)k, "), variant %s, replication %u",
+                     t->variant < def->nvariants ? def->variants[t->variant] : "?", t->rep);
+        return;
+    }
     size_t coord[SW_MAX_AXES];
     sw_point_coords(def, t->point, coord);
     int k = snprintf(buf, n, "point %llu (", (unsigned long long)t->point);

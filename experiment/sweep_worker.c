@@ -22,6 +22,8 @@
 
 /* ---- tasks ---------------------------------------------------------------------- */
 
+static const rs_entry_t *report_entry(const rs_report_t *rep, const char *name);
+
 void sw_cache_fini(sw_cache_t *c)
 {
     if (c->loaded) rs_unload(&c->s);
@@ -37,7 +39,7 @@ void sw_exec_task(const sw_def_t *def, sw_cache_t *c, const sw_task_t *t, sim_pr
     }
     memset(res, 0, sizeof *res);
     res->task = *t;
-    res->seed = sw_point_seed(def->seed, t->seed_index);
+    res->seed = def->design ? def->seed : sw_point_seed(def->seed, t->seed_index);
     bool same = c->loaded && c->point == t->point &&
                 ((isnan(c->load) && isnan(t->load)) || c->load == t->load);
     if (!same) {
@@ -79,6 +81,13 @@ void sw_exec_task(const sw_def_t *def, sw_cache_t *c, const sw_task_t *t, sim_pr
     rs_report_t rep;
     rs_report_init(&rep);
     rs_report_run(&c->s, &r, &rep);
+    for (size_t i = 0; i < def->nextra && res->nmetrics < SW_MAX_METRICS; i++) {
+        sw_metric_t *m = &res->m[res->nmetrics++];
+        snprintf(m->name, sizeof m->name, "%s", def->extra_metrics[i]);
+        const rs_entry_t *e = report_entry(&rep, def->extra_metrics[i]);
+        m->kind = (int32_t)(e ? e->kind : RS_NUMBER);
+        m->value = e ? e->value : NAN;
+    }
     for (size_t i = 0; i < rep.n && res->nmetrics < SW_MAX_METRICS; i++) {
         if (strcmp(rep.e[i].section, "summary") != 0) continue;
         sw_metric_t *m = &res->m[res->nmetrics++];
@@ -88,6 +97,26 @@ void sw_exec_task(const sw_def_t *def, sw_cache_t *c, const sw_task_t *t, sim_pr
     }
     rs_report_fini(&rep);
     rs_result_free(&r);
+}
+
+static const rs_entry_t *report_entry(const rs_report_t *rep, const char *name)
+{
+    const char *colon = strchr(name, ':');
+    if (!colon) return NULL;
+    for (size_t i = 0; i < rep->n; i++) {
+        const rs_entry_t *e = &rep->e[i];
+        if (strlen(e->row) != (size_t)(colon - name) || strncmp(e->row, name, (size_t)(colon - name))) continue;
+        const char *a = e->col, *b = colon + 1;
+        while (*a && *b && (*a == *b || (*a == ' ' && *b == '_'))) a++, b++;
+        if (!*a && !*b) return e;
+    }
+    return NULL;
+}
+
+double sw_report_figure(const rs_report_t *rep, const char *name)
+{
+    const rs_entry_t *e = report_entry(rep, name);
+    return e ? e->value : NAN;
 }
 
 void sw_test_crash(const sw_task_t *t)
@@ -131,7 +160,7 @@ int sw_worker_serve(const sw_opts_t *o, sw_def_loader_fn load, int (*get)(void *
             }
         }
         sw_test_crash(&t);
-        if (def.cfg) sw_exec_task(&def, &cache, &t, NULL, NULL, res);
+        if (def.cfg || def.design) sw_exec_task(&def, &cache, &t, NULL, NULL, res);
         else {
             memset(res, 0, sizeof *res);
             res->task = t;

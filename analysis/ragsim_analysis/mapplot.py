@@ -21,6 +21,11 @@ Figures (PNG):
   elasticity at +d and -d as bars and the central elasticity with its 95%
   interval, parameters sorted by |central elasticity|; a flipped outcome
   is marked in the parameter's label.
+- ``morris_<metric>.png`` (a sensitivity output of ``--method morris``):
+  per parameter its mu* (x) against its sigma (y), labelled, with the
+  line sigma = mu*: near the x axis a parameter whose effect is the same
+  everywhere (additive), near or above the line one that interacts with
+  the others or is non-linear; near the origin one that does not matter.
 """
 
 import argparse
@@ -87,12 +92,22 @@ def read_map(h5_path):
         }
 
 
-def read_sensitivity(h5_path):
-    """The /sensitivity table as a dict of arrays (strings decoded)."""
+def sensitivity_method(h5_path):
+    """'oat' (one at a time) or 'morris' (elementary effects)."""
     with _open(h5_path, "ragsim-sensitivity") as f:
-        t = f["sensitivity"][:]
+        return _text(f.attrs.get("method", b"oat"))
+
+
+def read_sensitivity(h5_path):
+    """The /sensitivity table (one at a time) or the /morris table (--method
+    morris) as a dict of arrays (strings decoded), with 'variant' and
+    'method'."""
+    with _open(h5_path, "ragsim-sensitivity") as f:
+        method = _text(f.attrs.get("method", b"oat"))
+        t = f["morris" if method == "morris" else "sensitivity"][:]
         out = {k: (np.array([_text(x) for x in t[k]]) if t.dtype[k].kind in "SO" else t[k]) for k in t.dtype.names}
         out["variant"] = _text(f.attrs.get("variant", b""))
+        out["method"] = method
         return out
 
 
@@ -156,12 +171,50 @@ def plot_map(h5_path, out_dir="."):
     return _write(rendered, h5_path)
 
 
-def plot_sensitivity(h5_path, out_dir=".", top=15):
-    """One tornado chart per metric; returns the PNG paths written."""
+def plot_morris(h5_path, out_dir="."):
+    """One mu*-sigma chart per metric of a --method morris output; returns
+    the PNG paths written."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    t = read_sensitivity(h5_path)
+    if t["method"] != "morris":
+        raise MapError(f"{h5_path}: not a --method morris output")
+    check_output_dir(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    rendered = []
+    for metric in dict.fromkeys(t["metric"].tolist()):
+        sel = np.nonzero(t["metric"] == metric)[0]
+        ms, sg = t["mu_star"][sel], t["sigma"][sel]
+        fig, ax = plt.subplots(figsize=(7, 5))
+        ax.scatter(ms, sg, color="#377eb8")
+        for i, x, y in zip(sel, ms, sg):
+            ax.annotate(t["parameter"][i], (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        top = np.nanmax(np.concatenate([ms, sg])) if len(sel) and np.isfinite(np.concatenate([ms, sg])).any() else 1.0
+        ax.plot([0, top * 1.05], [0, top * 1.05], "k--", lw=0.8, label="sigma = mu*")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel(f"mu* of {metric} (mean |elementary effect| over the parameter's range)")
+        ax.set_ylabel("sigma (spread of the effects: interactions, non-linearity)")
+        ax.set_title(f"{metric}: Morris screening ({t['variant']})")
+        ax.legend(fontsize="small", loc="best")
+        ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        rendered.append((os.path.join(out_dir, f"morris_{_safe(metric)}.png"), _png(fig)))
+        plt.close(fig)
+    return _write(rendered, h5_path)
+
+
+def plot_sensitivity(h5_path, out_dir=".", top=15):
+    """One tornado chart per metric (one at a time), or one mu*-sigma chart
+    per metric (--method morris); returns the PNG paths written."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if sensitivity_method(h5_path) == "morris":
+        return plot_morris(h5_path, out_dir)
     t = read_sensitivity(h5_path)
     check_output_dir(out_dir)
     os.makedirs(out_dir, exist_ok=True)

@@ -42,6 +42,18 @@ def sens_h5(tmp_path_factory):
     return str(out)
 
 
+@pytest.fixture(scope="module")
+def morris_h5(tmp_path_factory):
+    _need_binary()
+    out = tmp_path_factory.mktemp("morris") / "mo.h5"
+    r = subprocess.run([BINARY, "sensitivity", f"{SOURCE}/scenarios/validation/tandem.yaml", "--method", "morris",
+                        "--params", "workload.rate,stations.server.service.mean,stations.delay.service.mean",
+                        "--metrics", "latency_mean_s", "--delta", "20%", "--trajectories", "4", "--reps", "2",
+                        "--set", "duration=3m", "-o", str(out), "-q"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return str(out)
+
+
 def is_png(path):
     with open(path, "rb") as f:
         return f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -82,3 +94,18 @@ def test_report_recognises_map_and_sensitivity(map_h5, sens_h5, tmp_path):
     r = subprocess.run([sys.executable, "-m", "ragsim_analysis.mapplot", str(bad)], capture_output=True, text=True,
                        env=env)
     assert r.returncode == 2 and "error" in r.stderr
+
+
+def test_morris_table_and_chart(morris_h5, tmp_path):
+    t = mapplot.read_sensitivity(morris_h5)
+    assert t["method"] == "morris"
+    assert sorted(t["parameter"].tolist()) == ["stations.delay.service.mean", "stations.server.service.mean",
+                                               "workload.rate"]
+    assert np.all(t["n"] == 4)   # one effect per trajectory
+    d = t["parameter"] == "stations.delay.service.mean"
+    # the delay adds: its effect is the same everywhere (sigma ~ 0), the whole range 40..60 ms
+    assert abs(t["mu_star"][d][0] / 0.020 - 1) < 0.05
+    assert t["sigma"][d][0] < 0.01 * t["mu_star"][d][0]
+    paths = mapplot.plot_sensitivity(morris_h5, str(tmp_path / "mo"))
+    assert [os.path.basename(p) for p in paths] == ["morris_latency_mean_s.png"]
+    assert is_png(paths[0]) and os.path.getsize(paths[0]) > 1000

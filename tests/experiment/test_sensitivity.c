@@ -3,7 +3,12 @@
  * respect to the arrival rate, measured with common random numbers from
  * +-2% changes, contains the derivative of Erlang C's mean wait
  * d ln Wq / d ln lambda; a parameter that cannot change (an integer too
- * small) is skipped; bad options exit 2. */
+ * small) is skipped; the output does not depend on -j or MPI ranks; an
+ * interrupted command resumes from its checkpoint to the same output;
+ * Morris screening on two stations in series (scenarios/validation/
+ * tandem.yaml) finds sigma ~ 0 and mu* = the range for the additive delay
+ * and a large sigma for the interacting rate and service time; bad
+ * options exit 2. */
 #include <criterion/criterion.h>
 #include <hdf5.h>
 #include <math.h>
@@ -111,7 +116,210 @@ Test(sensitivity, bad_options_exit_2)
         "did you mean");
     bad((const char *[]){RAGSIM_BINARY, "sensitivity", scen, "--reps", "1", "-o", o, NULL}, "at least 2");
     bad((const char *[]){RAGSIM_BINARY, "sensitivity", scen, "--variant", "nope", "-o", o, NULL}, "no variant 'nope'");
+    bad((const char *[]){RAGSIM_BINARY, "sensitivity", scen, "--method", "sobol", "-o", o, NULL},
+        "--method expects 'oat' (one at a time) or 'morris'");
+    bad((const char *[]){RAGSIM_BINARY, "sensitivity", scen, "--method", "morris", "--levels", "3", "-o", o, NULL},
+        "--levels expects an even number");
+    bad((const char *[]){RAGSIM_BINARY, "sensitivity", scen, "--method", "morris", "--trajectories", "1", "-o", o, NULL},
+        "--trajectories must be at least 2");
+    bad((const char *[]){RAGSIM_BINARY, "sensitivity", scen, "--trajectories", "5", "-o", o, NULL},
+        "--trajectories belongs to --method morris");
+    bad((const char *[]){RAGSIM_BINARY, "sensitivity", scen, "--params", "workload.rate,workload.rate", "-o", o, NULL},
+        "'workload.rate' is listed twice");
+    bad((const char *[]){RAGSIM_BINARY, "sensitivity", scen, "-j", "0", "-o", o, NULL}, "-j must be at least 1");
+    /* a Morris point the scenario rejects: 10 servers -90% is 1, +90% 19, the levels between them are fine;
+     * 1 server -90% rounds to 0 */
+    bad((const char *[]){RAGSIM_BINARY, "sensitivity", tu_src("scenarios/validation/tandem.yaml"), "--method", "morris",
+                         "--params", "stations.server.servers", "--delta", "90%", "-o", o, NULL},
+        "does not load");
     struct stat st;
     cr_expect(stat(o, &st) != 0, "a failed command wrote %s", o);
     free(o);
+}
+
+static void same_output(const char *a, const char *b)
+{
+    tu_run_t r = tu_run((const char *[]){"/usr/bin/h5diff", a, b, NULL});
+    cr_assert_eq(r.status, 0, "h5diff %s %s: exit %d\n%s%s", a, b, r.status, r.out, r.err);
+    tu_run_free(&r);
+}
+
+/* The runs go through the sweep's master: workers (-j 2) and MPI ranks
+ * (3: the master and two workers, which build the configurations
+ * themselves) give the file of -j 1, for both methods. */
+Test(sensitivity, output_independent_of_jobs_and_ranks, .timeout = 600)
+{
+    const char *scen = tu_src("scenarios/validation/mmc.yaml");
+    for (int method = 0; method < 2; method++) {
+        char *o1 = tu_tmp_path("sens-j1", ".h5"), *o2 = tu_tmp_path("sens-j2", ".h5");
+        const char *common[] = {"sensitivity", scen, "--params", "workload.rate,stations.server.service.mean",
+                                "--metrics", "server:mean_wait,success_ratio", "--delta", "5%", "--reps", "3",
+                                "--method", method ? "morris" : "oat", "--trajectories", "3", "-q", "--force",
+                                "--set", "duration=10m", "--set", "warmup=1m", "-o"};
+        size_t nc = sizeof common / sizeof *common;
+        const char *argv[48];
+        for (int j = 1; j <= 2; j++) {
+            size_t k = 0;
+            argv[k++] = RAGSIM_BINARY;
+            for (size_t i = 0; i < nc; i++) {
+                if (!method && !strcmp(common[i], "--trajectories")) {
+                    i++;   /* not an option of oat */
+                    continue;
+                }
+                argv[k++] = common[i];
+            }
+            argv[k++] = j == 1 ? o1 : o2;
+            argv[k++] = "-j";
+            argv[k++] = j == 1 ? "1" : "2";
+            argv[k] = NULL;
+            tu_run_t r = tu_run(argv);
+            cr_assert_eq(r.status, 0, "%s -j %d: exit %d\n%s%s", method ? "morris" : "oat", j, r.status, r.out, r.err);
+            tu_run_free(&r);
+        }
+        same_output(o1, o2);
+#ifdef RAGSIM_MPI_BINARY
+        char *o3 = tu_tmp_path("sens-mpi", ".h5");
+        size_t k = 0;
+        argv[k++] = "/usr/bin/mpirun";
+        argv[k++] = "--oversubscribe";
+        argv[k++] = "--allow-run-as-root";
+        argv[k++] = "-np";
+        argv[k++] = "3";
+        argv[k++] = RAGSIM_MPI_BINARY;
+        for (size_t i = 0; i < nc; i++) {
+            if (!method && !strcmp(common[i], "--trajectories")) {
+                i++;
+                continue;
+            }
+            argv[k++] = common[i];
+        }
+        argv[k++] = o3;
+        argv[k] = NULL;
+        tu_run_t r = tu_run(argv);
+        cr_assert_eq(r.status, 0, "mpirun -np 3: exit %d\n%s%s", r.status, r.out, r.err);
+        tu_run_free(&r);
+        same_output(o1, o3);
+        unlink(o3);
+        free(o3);
+#endif
+        unlink(o1);
+        unlink(o2);
+        free(o1);
+        free(o2);
+    }
+}
+
+/* Stopped by SIGINT as it commits its output (RAGSIM_TEST_COMMIT): exit
+ * 130, nothing written, the runs kept in OUT.h5.ckpt; --resume runs
+ * nothing again and writes the file of an uninterrupted command. */
+Test(sensitivity, interrupted_then_resumed, .timeout = 300)
+{
+    const char *scen = tu_src("scenarios/validation/mmc.yaml");
+    char *o1 = tu_tmp_path("sens-whole", ".h5"), *o2 = tu_tmp_path("sens-resumed", ".h5");
+    char ck[4200];
+    snprintf(ck, sizeof ck, "%s.ckpt", o2);
+#define SENS_ARGS(out, ...)                                                                                            \
+    (const char *[]) { RAGSIM_BINARY, "sensitivity", scen, "--params", "workload.rate", "--metrics", "server:mean_wait", \
+                       "--reps", "3", "--set", "duration=10m", "--set", "warmup=1m", "-o", out, __VA_ARGS__ }
+    tu_run_t r = tu_run(SENS_ARGS(o1, "-q", NULL));
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    setenv("RAGSIM_TEST_COMMIT", "sigint", 1);
+    r = tu_run(SENS_ARGS(o2, "-q", "-j", "2", NULL));
+    unsetenv("RAGSIM_TEST_COMMIT");
+    cr_assert_eq(r.status, 130, "exit %d\n%s", r.status, r.err);
+    cr_expect(strstr(r.err, "run the same command with --resume") != NULL, "%s", r.err);
+    tu_run_free(&r);
+    struct stat st;
+    cr_assert(stat(o2, &st) != 0, "an interrupted command wrote %s", o2);
+    cr_assert(stat(ck, &st) == 0, "no checkpoint %s", ck);
+    r = tu_run(SENS_ARGS(o2, "--resume", NULL));
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    /* 3 configurations x 3 replications, all from the checkpoint */
+    cr_expect(strstr(r.out, "resuming: 9 runs from") != NULL, "%s", r.out);
+    tu_run_free(&r);
+    same_output(o1, o2);
+    cr_expect(stat(ck, &st) != 0, "the checkpoint %s was left", ck);
+#undef SENS_ARGS
+    unlink(o1);
+    unlink(o2);
+    free(o1);
+    free(o2);
+}
+
+typedef struct {
+    char parameter[256], metric[64];
+    int64_t n;
+    double low, high, mu, mu_star, sigma;
+} mrow_t;
+
+/* Morris on two stations in series (scenarios/validation/tandem.yaml): the
+ * mean latency is s / (1 - lambda s) + d. The delay's mean d only adds:
+ * every elementary effect is the whole range's change, 2 x 20% x 50 ms =
+ * 20 ms (the delay's exponential draws, scaled with common random
+ * numbers, average ~1), so mu* = 20 ms and sigma ~ 0. The rate and the
+ * server's service time interact (the effect of one grows with the other)
+ * and the wait is convex in each: sigma is a large part of mu*. */
+Test(sensitivity, morris_separates_additive_from_interacting, .timeout = 300)
+{
+    char *out = tu_tmp_path("sens-morris", ".h5");
+    tu_run_t r = tu_run((const char *[]){RAGSIM_BINARY, "sensitivity", tu_src("scenarios/validation/tandem.yaml"),
+                                         "--method", "morris", "--params",
+                                         "workload.rate,stations.server.service.mean,stations.delay.service.mean",
+                                         "--metrics", "latency_mean_s", "--delta", "20%", "--trajectories", "10",
+                                         "--reps", "2", "-o", out, "--force", NULL});
+    cr_assert_eq(r.status, 0, "exit %d\n%s%s", r.status, r.out, r.err);
+    cr_log_info("%s", r.out);
+    tu_run_free(&r);
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(f >= 0);
+    hid_t d = H5Dopen2(f, "/morris", H5P_DEFAULT);
+    cr_assert(d >= 0, "no /morris");
+    hid_t s256 = H5Tcopy(H5T_C_S1), s64 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s256, 256);
+    H5Tset_size(s64, 64);
+    H5Tset_cset(s256, H5T_CSET_UTF8);
+    H5Tset_cset(s64, H5T_CSET_UTF8);
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(mrow_t));
+    H5Tinsert(t, "parameter", HOFFSET(mrow_t, parameter), s256);
+    H5Tinsert(t, "metric", HOFFSET(mrow_t, metric), s64);
+    H5Tinsert(t, "n", HOFFSET(mrow_t, n), H5T_NATIVE_INT64);
+    H5Tinsert(t, "low", HOFFSET(mrow_t, low), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "high", HOFFSET(mrow_t, high), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "mu", HOFFSET(mrow_t, mu), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "mu_star", HOFFSET(mrow_t, mu_star), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "sigma", HOFFSET(mrow_t, sigma), H5T_NATIVE_DOUBLE);
+    mrow_t rows[3];
+    hid_t sp = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    cr_assert_eq(n, 3, "%llu rows", (unsigned long long)n);
+    cr_assert(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) >= 0);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Tclose(s256);
+    H5Tclose(s64);
+    H5Dclose(d);
+    H5Fclose(f);
+    const mrow_t *delay = NULL, *rate = NULL, *svc = NULL;
+    for (int i = 0; i < 3; i++) {
+        cr_expect_eq(rows[i].n, 10, "%s: %lld effects, one per trajectory", rows[i].parameter, (long long)rows[i].n);
+        if (!strcmp(rows[i].parameter, "stations.delay.service.mean")) delay = &rows[i];
+        if (!strcmp(rows[i].parameter, "workload.rate")) rate = &rows[i];
+        if (!strcmp(rows[i].parameter, "stations.server.service.mean")) svc = &rows[i];
+    }
+    cr_assert(delay && rate && svc);
+    /* the delay's range: 40 ms .. 60 ms, in s */
+    cr_expect_float_eq(delay->low, 0.040, 1e-12);
+    cr_expect_float_eq(delay->high, 0.060, 1e-12);
+    cr_expect(fabs(delay->mu_star / 0.020 - 1) < 0.03, "delay: mu* %.5f s, expected 0.020 s", delay->mu_star);
+    cr_expect_lt(delay->sigma / delay->mu_star, 0.01, "delay: sigma %.3g is not ~0 (mu* %.3g)", delay->sigma,
+                 delay->mu_star);
+    cr_expect_gt(rate->sigma / rate->mu_star, 0.3, "rate: sigma %.3g, mu* %.3g", rate->sigma, rate->mu_star);
+    cr_expect_gt(svc->sigma / svc->mu_star, 0.3, "service: sigma %.3g, mu* %.3g", svc->sigma, svc->mu_star);
+    /* every effect of both is positive: the latency grows with either */
+    cr_expect_float_eq(rate->mu, rate->mu_star, 1e-12);
+    cr_expect_float_eq(svc->mu, svc->mu_star, 1e-12);
+    unlink(out);
+    free(out);
 }
