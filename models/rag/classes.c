@@ -91,6 +91,7 @@ int rag_classes_parse(sim_diag_t *d, sim_cfg_node_t *wl, rag_spec_t *spec)
             sim_cfg_ratio(d, m, "share", SIM_CFG_REQUIRED, 0, &c->share);
             sum += c->share;
         }
+        sim_cfg_int(d, m, "priority", 0, -1000000, 1000000, 0, &c->priority);
         sim_cfg_node_t *n;
         if ((n = sim_cfg_get(m, "query_tokens"))) {
             if ((rc = wl_mix_parse(d, n, &c->query_tokens)) == SIM_ENOMEM) return rc;
@@ -135,6 +136,41 @@ int rag_classes_parse(sim_diag_t *d, sim_cfg_node_t *wl, rag_spec_t *spec)
         w[i] = spec->classes[i].share;
     }
     return sim_dist_empirical(&spec->class_pick, v, w, spec->nclasses, false) == 0 ? 0 : SIM_ENOMEM;
+}
+
+int rag_classes_levels(sim_diag_t *d, sim_cfg_node_t *wl, rag_spec_t *spec)
+{
+    int levels = 0;
+    for (size_t i = 0; i < spec->nclasses; i++) {
+        rag_class_t *c = &spec->classes[i];
+        int rank = 0;   /* distinct priorities below this one */
+        bool first = true;   /* the first class with this priority */
+        for (size_t j = 0; j < spec->nclasses; j++) {
+            int64_t p = spec->classes[j].priority;
+            if (p < c->priority) {
+                bool seen = false;   /* count each distinct value once */
+                for (size_t k = 0; k < j && !seen; k++) seen = spec->classes[k].priority == p;
+                rank += !seen;
+            }
+            if (j < i && p == c->priority) first = false;
+        }
+        c->level = (uint8_t)rank;
+        levels += first;
+    }
+    spec->llm.levels = levels > 1 ? levels : 1;
+    if (levels <= 1 || spec->llm.priority_policy) return 0;
+    sim_cfg_node_t *cn = sim_cfg_get(wl, "classes");
+    for (size_t i = 0; i < spec->nclasses; i++)
+        if (spec->classes[i].priority != 0) {
+            sim_cfg_node_t *m = cn ? sim_cfg_get(cn, spec->classes[i].name) : NULL;
+            sim_cfg_error(d, m ? sim_cfg_get(m, "priority") : cn,
+                          "class '%s' has priority %lld, but the LLM serves in arrival order: vLLM refuses a "
+                          "request priority unless it runs --scheduling-policy priority; add "
+                          "'scheduling_policy: priority' to 'llm'", spec->classes[i].name,
+                          (long long)spec->classes[i].priority);
+            return SIM_ECONFIG;
+        }
+    return 0;
 }
 
 void rag_classes_fini(rag_spec_t *spec)

@@ -573,6 +573,7 @@ int rag_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc
     memset(spec, 0, sizeof *spec);
     if ((rc = parse_workload(d, root, spec)) == SIM_ENOMEM) return rc;
     if ((rc = parse_components(d, root, spec)) == SIM_ENOMEM) return rc;
+    if (d->errors == errs) rag_classes_levels(d, sim_cfg_get(root, "workload"), spec);
     if ((rc = gw_spec_parse(d, root, sc, &spec->gw)) == SIM_ENOMEM) return rc;
     if ((rc = parse_pipeline(d, root, spec)) == SIM_ENOMEM) return rc;
     if ((rc = parse_calls(d, root, spec)) == SIM_ENOMEM) return rc;

@@ -35,7 +35,10 @@ void llm_spec_default(llm_spec_t *spec)
     spec->startup = 60 * SIM_SEC;
     spec->load_balancer = LB_LEAST_OUTSTANDING;
     spec->restart_backoff = BACKOFF_DEFAULTS;
+    spec->levels = 1;
 }
+
+static const char *const sched_policy_names[] = {"fcfs", "priority", NULL};
 
 int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
 {
@@ -66,6 +69,9 @@ int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
         sim_cfg_enum(d, map, "load_balancer", 0, lb_policy_names, lbp, &lbp);
         spec->load_balancer = (lb_policy_t)lbp;
         backoff_spec_parse(d, sim_cfg_get(map, "restart_backoff"), &spec->restart_backoff);
+        int pol = 0;
+        sim_cfg_enum(d, map, "scheduling_policy", 0, sched_policy_names, 0, &pol);
+        spec->priority_policy = pol == 1;
     }
     hpa_spec_parse(d, map ? sim_cfg_get(map, "autoscale") : NULL, spec->replicas,
                    1u << HPA_INFLIGHT | 1u << HPA_QUEUE | 1u << HPA_KV, &spec->autoscale);
