@@ -193,16 +193,39 @@ static void class_arrival(sim_t *sim, void *ctx)
     rag_arrive(st->rag, st->index, wl_gen_row(&st->gen));
 }
 
+/* Per-class series, sampled with the run's: success_ratio{class=X} and
+ * latency_p95_seconds{class=X}, as success_ratio and latency_p95_seconds. */
+static void class_sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    (void)dt;
+    rag_t *rag = ctx;
+    for (size_t i = 0; i < rag->spec->nclasses; i++) {
+        struct rag_class_stats *st = &rag->cls[i];
+        sim_series_set(sim, st->col_ok, st->win_ended ? (double)st->win_ok / (double)st->win_ended : NAN);
+        sim_series_set(sim, st->col_p95, sim_hist_quantile(&st->win_latency, 0.95) * 1e-9);
+        st->win_ended = st->win_ok = 0;
+        sim_hist_reset(&st->win_latency);
+    }
+}
+
 int rag_classes_init(rag_t *rag)
 {
     const rag_spec_t *spec = rag->spec;
     if (!spec->nclasses) return 0;
     if (!(rag->cls = calloc(spec->nclasses, sizeof *rag->cls))) return SIM_ENOMEM;
     for (size_t i = 0; i < spec->nclasses; i++) {
-        rag->cls[i].rag = rag;
-        rag->cls[i].index = (uint8_t)i;
-        if (sim_hist_init(&rag->cls[i].latency)) return SIM_ENOMEM;
+        struct rag_class_stats *st = &rag->cls[i];
+        st->rag = rag;
+        st->index = (uint8_t)i;
+        if (sim_hist_init(&st->latency) || sim_hist_init(&st->win_latency)) return SIM_ENOMEM;
+        char name[160];
+        snprintf(name, sizeof name, "success_ratio{class=%s}", spec->classes[i].name);
+        st->col_ok = sim_series_add(rag->sim, name, "1", "full successes / requests of the class ended in the interval");
+        snprintf(name, sizeof name, "latency_p95_seconds{class=%s}", spec->classes[i].name);
+        st->col_p95 = sim_series_add(rag->sim, name, "s", "p95 latency of the class's requests answered in the interval");
+        if (st->col_ok < 0 || st->col_p95 < 0) return SIM_ENOMEM;
     }
+    if (sim_add_sampler(rag->sim, class_sampler, rag)) return SIM_ENOMEM;
     if (!spec->classes_own && !spec->workload.trace && !(rag->rng_class = sim_stream(rag->sim, "workload/class")))
         return SIM_ENOMEM;
     return 0;
@@ -224,7 +247,10 @@ int rag_classes_start(rag_t *rag)
 void rag_classes_destroy(rag_t *rag)
 {
     if (!rag->cls) return;
-    for (size_t i = 0; i < rag->spec->nclasses; i++) sim_hist_fini(&rag->cls[i].latency);
+    for (size_t i = 0; i < rag->spec->nclasses; i++) {
+        sim_hist_fini(&rag->cls[i].latency);
+        sim_hist_fini(&rag->cls[i].win_latency);
+    }
     free(rag->cls);
     rag->cls = NULL;
 }

@@ -58,3 +58,46 @@ Test(class_priority, the_premium_class_keeps_its_latency_and_the_free_one_takes_
     cr_assert_lt(fabs(c_pok - c_fok), 0.05, "fcfs: both classes alike (%g, %g)", c_pok, c_fok);
     cr_assert_gt(c_p50, 5 * a_p50, "fcfs: premium p50 %g s", c_p50);
 }
+
+/* The per-class series: a class that has every request has the run's own
+ * success ratio and latency p95 at every sample; a class with none has no
+ * value (NaN) at any; and in the overload, the premium class's samples
+ * stay at 100% success while the free class's fall. */
+Test(class_priority, per_class_series_match_the_runs_own, .timeout = 600)
+{
+    char *path;
+    const char *all[] = {"workload.classes.premium.share=100%", "workload.classes.free.share=0%", NULL};
+    hid_t f = run_scenario("scenarios/class-priority.yaml", "priority", &path, all);
+    const char *run = "/runs/priority/rep000";
+    series_t ok = series(f, run, "success_ratio"), p95 = series(f, run, "latency_p95_seconds");
+    series_t cok = series(f, run, "success_ratio{class=premium}"), cp95 = series(f, run, "latency_p95_seconds{class=premium}");
+    series_t fok = series(f, run, "success_ratio{class=free}"), fp95 = series(f, run, "latency_p95_seconds{class=free}");
+    cr_assert_eq(ok.n, 300, "one sample a second for the 5 measured minutes");
+    cr_assert_eq(cok.n, ok.n);
+    size_t valued = 0;
+    for (size_t i = 0; i < ok.n; i++) {
+        cr_assert(isnan(ok.v[i]) ? isnan(cok.v[i]) : ok.v[i] == cok.v[i], "sample %zu: %g, class %g", i, ok.v[i], cok.v[i]);
+        cr_assert(isnan(p95.v[i]) ? isnan(cp95.v[i]) : p95.v[i] == cp95.v[i], "sample %zu: %g, class %g", i, p95.v[i],
+                  cp95.v[i]);
+        cr_assert(isnan(fok.v[i]) && isnan(fp95.v[i]), "sample %zu: the free class has no request", i);
+        valued += !isnan(cok.v[i]);
+    }
+    cr_assert_gt(valued, 290);
+    free(ok.v), free(p95.v), free(cok.v), free(cp95.v), free(fok.v), free(fp95.v);
+    close_run(f, path);
+
+    f = run_scenario("scenarios/class-priority.yaml", "priority", &path, NULL);
+    cok = series(f, run, "success_ratio{class=premium}");
+    fok = series(f, run, "success_ratio{class=free}");
+    size_t low_premium = 0, low_free = 0;
+    for (size_t i = 30; i < cok.n; i++) {   /* past the first deadlines of the measured part */
+        low_premium += cok.v[i] < 0.99;
+        low_free += fok.v[i] < 0.5;
+    }
+    cr_log_info("samples from 30 s on below 99%% success: premium %zu; below 50%%: free %zu (of %zu)", low_premium,
+                low_free, cok.n - 30);
+    cr_assert_eq(low_premium, 0);
+    cr_assert_gt(low_free, (cok.n - 30) * 8 / 10);
+    free(cok.v), free(fok.v);
+    close_run(f, path);
+}
