@@ -191,7 +191,8 @@ def default_specs() -> List[FigureSpec]:
                    [Curve("vector DB ready", "replicas_up{component=vectordb}"),
                     Curve("vector DB wanted (autoscaler)", "vectordb_replicas_desired"),
                     Curve("LLM ready", "llm_replicas_up"), Curve("embedder ready", "embedder_replicas_up"),
-                    Curve("embedder wanted (autoscaler)", "embedder_replicas_desired")],
+                    Curve("embedder wanted (autoscaler)", "embedder_replicas_desired"),
+                    Curve("gateway wanted (autoscaler)", "gateway_replicas_desired")],
                    "Replicas ready (in the load balancer) and, for an autoscaled component, the count its "
                    "autoscaler wants: the gap between them is the start-up of new replicas."),
         FigureSpec("leases", "etcd leases in use", "leases in use", "count",

@@ -76,7 +76,9 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
     int n = 0;
     if (n < max) {
         double cpu = sim_dist_mean(&s->gw.pre) + sim_dist_mean(&s->gw.post);
-        row(&rows[n++], "gateway cpu", "CPU-s/s", (double)(s->gw.replicas * s->gw.cores), rate * cpu);
+        rag_cap_row_t *r = &rows[n++];
+        row(r, "gateway cpu", "CPU-s/s", (double)(s->gw.slots * s->gw.cores), rate * cpu);
+        autoscaled(r, &s->gw.autoscale, s->gw.replicas, s->gw.slots);
     }
     for (int k = 0; k < RAG_FIRST_DEP + (int)s->ndeps && n < max; k++) {
         if (!called[k]) continue;
