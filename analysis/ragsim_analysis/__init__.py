@@ -23,7 +23,7 @@ _EXPORTS = {
     "open_trace": "trace", "parse_series_name": "trace",
     "format_value": "units", "parse_duration": "units", "parse_size": "units", "parse_ratio": "units",
     "mean_ci": "units", "t975": "units",
-    "comparison_figure": "figures", "default_specs": "figures", "latency_cdf_figure": "figures",
+    "class_specs": "figures", "comparison_figure": "figures", "default_specs": "figures", "latency_cdf_figure": "figures",
     "mark_events": "figures", "plot_band": "figures", "save_png": "figures", "show": "figures",
     "timeseries_figure": "figures",
     "comparison_text": "report", "headline_metrics": "report", "write_report": "report",

@@ -49,6 +49,7 @@ EVENT_LABELS = [("oom_kill", "OOM kill (any replication)"), ("config_push", "con
                 ("breaker_open", "breaker opened")]
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 _SECOND = ["#d62728", "#2ca02c", "#9467bd"]
+_CURVES = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]   # per-class figures
 
 
 def variant_color(trace: Trace, variant: str) -> str:
@@ -96,6 +97,7 @@ class FigureSpec:
     caption: str
     limit: Optional[Limit] = None
     requires: Optional[str] = None   # dataset that must exist (derived curves)
+    by_curve: bool = False           # one colour per curve in every panel, no baseline overlay (per-class figures)
 
 
 def _sum_series(names: Sequence[str], label: str):
@@ -188,7 +190,9 @@ def default_specs() -> List[FigureSpec]:
         FigureSpec("replicas", "Replicas ready and wanted", "replicas", "count",
                    [Curve("vector DB ready", "replicas_up{component=vectordb}"),
                     Curve("vector DB wanted (autoscaler)", "vectordb_replicas_desired"),
-                    Curve("LLM ready", "llm_replicas_up"), Curve("embedder ready", "embedder_replicas_up")],
+                    Curve("LLM ready", "llm_replicas_up"), Curve("embedder ready", "embedder_replicas_up"),
+                    Curve("embedder wanted (autoscaler)", "embedder_replicas_desired"),
+                    Curve("gateway wanted (autoscaler)", "gateway_replicas_desired")],
                    "Replicas ready (in the load balancer) and, for an autoscaled component, the count its "
                    "autoscaler wants: the gap between them is the start-up of new replicas."),
         FigureSpec("leases", "etcd leases in use", "leases in use", "count",
@@ -199,6 +203,29 @@ def default_specs() -> List[FigureSpec]:
                    [Curve("reloads per second", derive=_rate_of_total("config_reloads_total", "reloads per second"))],
                    "Reloads completed per second, from the counter config_reloads_total.",
                    requires="config_reloads_total"),
+    ]
+
+
+CLASS_FIGURE_KEYS = ("class_success_ratio", "class_latency_p95")
+
+
+def class_specs(trace: Trace) -> List[FigureSpec]:
+    """The per-class figures of a trace whose scenario has request classes (series
+    success_ratio{class=X} and latency_p95_seconds{class=X}); none without classes."""
+    names = trace.series_names()
+    classes = sorted({n[len("success_ratio{class="):-1] for n in names
+                      if n.startswith("success_ratio{class=") and n.endswith("}")})
+    if not classes:
+        return []
+    return [
+        FigureSpec("class_success_ratio", "Success ratio per request class", "successes / ended", "1",
+                   [Curve(c, f"success_ratio{{class={c}}}") for c in classes],
+                   "Full successes over the requests of each class that ended in each sample interval "
+                   "(workload.classes; gaps: none ended).", by_curve=True),
+        FigureSpec("class_latency_p95", "End-to-end latency p95 per request class", "latency p95", "s",
+                   [Curve(c, f"latency_p95_seconds{{class={c}}}") for c in classes],
+                   "p95 of the end-to-end latency of each class's requests answered in each interval "
+                   "(gaps: none answered).", by_curve=True),
     ]
 
 
@@ -276,7 +303,7 @@ def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequenc
             if s is None or s.values.size == 0:
                 continue
             nreps[v] = len(s.replications)
-            c = color if i == 0 else _SECOND[(i - 1) % len(_SECOND)]
+            c = _CURVES[i % len(_CURVES)] if spec.by_curve else color if i == 0 else _SECOND[(i - 1) % len(_SECOND)]
             med, lo, hi = s.band()
             t = s.t / tdiv
             ax.fill_between(t, lo / ydiv, hi / ydiv, color=c, alpha=0.25, lw=0, step=None)
@@ -285,9 +312,9 @@ def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequenc
                 handles.setdefault("median across replications", Line2D([], [], color="#333333", lw=1.3))
                 handles.setdefault("5-95% across replications", Patch(color="#333333", alpha=0.25))
             if len(spec.curves) > 1:
-                handles.setdefault(curve.label, Line2D([], [], color=c if i else "#333333", lw=1.3))
+                handles.setdefault(curve.label, Line2D([], [], color=c if i or spec.by_curve else "#333333", lw=1.3))
         # the baseline's median behind the other variants, for reference
-        if v != base and base in data and data[base][0] is not None and data[base][0].values.size:
+        if not spec.by_curve and v != base and base in data and data[base][0] is not None and data[base][0].values.size:
             bm, _, _ = data[base][0].band()
             ax.plot(data[base][0].t / tdiv, bm / ydiv, color="#555555", lw=0.8, ls="--", zorder=0.5)
             handles.setdefault(f"baseline '{base}' median", Line2D([], [], color="#555555", lw=0.8, ls="--"))
@@ -553,7 +580,7 @@ def _all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tupl
                                     "Means across replications with 95% confidence intervals; colour and marker give the "
                                     "paired verdict against the baseline (docs/compare.md).", png_bytes(fig)))
         names = trace.series_names()
-        for spec in default_specs():
+        for spec in default_specs() + class_specs(trace):
             wanted = [c.dataset for c in spec.curves if c.dataset] + ([spec.requires] if spec.requires else [])
             if not any(w in names for w in wanted):
                 continue

@@ -386,10 +386,10 @@ def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, L
         write_atomic(p, f.png, inputs)
     write_atomic(index, page.encode("utf-8"), inputs)
     # figures of an earlier report into the same directory that this trace does not have
-    from .figures import default_specs
+    from .figures import CLASS_FIGURE_KEYS, default_specs
     made = {f.key for f in figures}
     tst = os.stat(trace_path)
-    for key in [s.key for s in default_specs()] + ["comparison", "comparison_all", "latency_cdf"]:
+    for key in [s.key for s in default_specs()] + list(CLASS_FIGURE_KEYS) + ["comparison", "comparison_all", "latency_cdf"]:
         stale = os.path.join(out_dir, key + ".png")
         try:
             st = os.lstat(stale)

@@ -256,3 +256,26 @@ def test_llm_collapse_draws_the_llm(binary, tmp_path):
     assert {"llm_queue.png", "llm_ttft.png"} <= names, names
     page = open(index, encoding="utf-8").read()
     assert "LLM sequences running and waiting" in page
+
+
+def test_classes_draw_per_class_figures(binary, run_trace, tmp_path):
+    """A scenario with request classes gets the per-class success and latency figures,
+    one curve per class; a trace without classes gets neither."""
+    from conftest import SOURCE
+    out = tmp_path / "prio.h5"
+    subprocess.run([str(binary), "run", str(SOURCE / "scenarios/class-priority.yaml"), "-o", str(out), "-q",
+                    "--set", "duration=2m"], check=True, timeout=300)
+    with ra.Trace(str(out)) as tr:
+        specs = {s.key: s for s in ra.class_specs(tr)}
+        assert set(specs) == {"class_success_ratio", "class_latency_p95"}
+        assert [c.label for c in specs["class_success_ratio"].curves] == ["free", "premium"]
+        prem = tr.series("success_ratio{class=premium}", "priority").values
+        free = tr.series("success_ratio{class=free}", "priority").values
+        assert np.nanmin(prem) == 1.0 and np.nanmean(free[:, 60:]) < 0.5   # the overload falls on the free class
+    index, pngs = ra.write_report(str(out), str(tmp_path / "r"))
+    names = {os.path.basename(p) for p in pngs}
+    assert {"class_success_ratio.png", "class_latency_p95.png"} <= names, names
+    assert all(_png_is_drawn(open(p, "rb").read()) for p in pngs if "class_" in p)
+    assert "Success ratio per request class" in open(index, encoding="utf-8").read()
+    with ra.Trace(str(run_trace)) as tr:
+        assert ra.class_specs(tr) == []

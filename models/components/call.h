@@ -78,6 +78,8 @@ struct call {
     int64_t prefix_tokens;  /* LLM: tokens of the prompt's shared prefix (system prompt, template) */
     uint64_t prefix_key;    /* LLM: names the rest of the prompt: the same key, the same
                              * prompt (prefix caching); 0 = none */
+    uint8_t level;          /* priority level: 0 is served first (a component whose queue
+                             * orders by priority reads it; see llm.h) */
 
     /* the result, set by the component */
     uint32_t flags;         /* CALL_F_* */

@@ -60,12 +60,12 @@ static void row(rag_cap_row_t *r, const char *name, const char *unit, double cap
 
 /* An autoscaled replica set: its capacity counted at max_replicas, and a
  * note of the capacity at the starting count. */
-static void autoscaled(rag_cap_row_t *r, const rset_spec_t *rs)
+static void autoscaled(rag_cap_row_t *r, const hpa_spec_t *h, int64_t replicas, int64_t slots)
 {
-    if (!rs->hpa.enabled) return;
-    double start = r->capacity * (double)rs->replicas / (double)rs->slots;
+    if (!h->enabled) return;
+    double start = r->capacity * (double)replicas / (double)slots;
     snprintf(r->note, sizeof r->note, " (autoscaled %lld..%lld replicas: %.4g at the starting %lld)",
-             (long long)rs->hpa.min_replicas, (long long)rs->hpa.max_replicas, start, (long long)rs->replicas);
+             (long long)h->min_replicas, (long long)h->max_replicas, start, (long long)replicas);
 }
 
 int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
@@ -76,7 +76,9 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
     int n = 0;
     if (n < max) {
         double cpu = sim_dist_mean(&s->gw.pre) + sim_dist_mean(&s->gw.post);
-        row(&rows[n++], "gateway cpu", "CPU-s/s", (double)(s->gw.replicas * s->gw.cores), rate * cpu);
+        rag_cap_row_t *r = &rows[n++];
+        row(r, "gateway cpu", "CPU-s/s", (double)(s->gw.slots * s->gw.cores), rate * cpu);
+        autoscaled(r, &s->gw.autoscale, s->gw.replicas, s->gw.slots);
     }
     for (int k = 0; k < RAG_FIRST_DEP + (int)s->ndeps && n < max; k++) {
         if (!called[k]) continue;
@@ -85,12 +87,14 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
             const embedder_spec_t *e = &s->emb;
             double B = (double)e->max_batch_size;
             double batch = sim_dist_mean(&e->base) + sim_time_to_s(e->per_token) * B * sim_dist_mean(&s->query_tokens);
-            row(&rows[n++], s->comp_name[k], "calls/s", (double)(e->replicas * e->concurrency) * B / batch, offered);
+            rag_cap_row_t *r = &rows[n++];
+            row(r, s->comp_name[k], "calls/s", (double)(e->slots * e->concurrency) * B / batch, offered);
+            autoscaled(r, &e->autoscale, e->replicas, e->slots);
         } else if (k == RAG_VECTORDB) {
             double t = vdb_query_time(&s->vdb, s->top_k);
             rag_cap_row_t *r = &rows[n++];
             row(r, s->comp_name[k], "queries/s", (double)(s->vdb.rs.slots * s->vdb.rs.servers) / t, offered);
-            autoscaled(r, &s->vdb.rs);
+            autoscaled(r, &s->vdb.rs.hpa, s->vdb.rs.replicas, s->vdb.rs.slots);
         } else if (k == RAG_LLM) {
             const llm_spec_t *sp = &s->llm;
             llm_cap_query_t q = {0};
@@ -114,17 +118,14 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
             r->req_offered = offered;
             r->utilisation = r->req_capacity > 0 ? offered / r->req_capacity : INFINITY;
             r->bound = rc == 0 ? llm_cap_bound_name(c.bound) : NULL;
-            if (sp->autoscale.enabled)
-                snprintf(r->note, sizeof r->note, " (autoscaled %lld..%lld replicas: %.4g at the starting %lld)",
-                         (long long)sp->autoscale.min_replicas, (long long)sp->autoscale.max_replicas,
-                         r->capacity * (double)sp->replicas / R, (long long)sp->replicas);
+            autoscaled(r, &sp->autoscale, sp->replicas, (int64_t)R);
         } else {
             const dep_spec_t *dp = &s->deps[k - RAG_FIRST_DEP];
             double lat = sim_dist_mean(&dp->latency);
             rag_cap_row_t *r = &rows[n++];
             row(r, s->comp_name[k], "calls/s", lat > 0 ? (double)(dp->rs.slots * dp->rs.servers) / lat : INFINITY,
                 offered);
-            autoscaled(r, &dp->rs);
+            autoscaled(r, &dp->rs.hpa, dp->rs.replicas, dp->rs.slots);
         }
     }
     return n;

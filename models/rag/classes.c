@@ -91,6 +91,7 @@ int rag_classes_parse(sim_diag_t *d, sim_cfg_node_t *wl, rag_spec_t *spec)
             sim_cfg_ratio(d, m, "share", SIM_CFG_REQUIRED, 0, &c->share);
             sum += c->share;
         }
+        sim_cfg_int(d, m, "priority", 0, -1000000, 1000000, 0, &c->priority);
         sim_cfg_node_t *n;
         if ((n = sim_cfg_get(m, "query_tokens"))) {
             if ((rc = wl_mix_parse(d, n, &c->query_tokens)) == SIM_ENOMEM) return rc;
@@ -137,6 +138,41 @@ int rag_classes_parse(sim_diag_t *d, sim_cfg_node_t *wl, rag_spec_t *spec)
     return sim_dist_empirical(&spec->class_pick, v, w, spec->nclasses, false) == 0 ? 0 : SIM_ENOMEM;
 }
 
+int rag_classes_levels(sim_diag_t *d, sim_cfg_node_t *wl, rag_spec_t *spec)
+{
+    int levels = 0;
+    for (size_t i = 0; i < spec->nclasses; i++) {
+        rag_class_t *c = &spec->classes[i];
+        int rank = 0;   /* distinct priorities below this one */
+        bool first = true;   /* the first class with this priority */
+        for (size_t j = 0; j < spec->nclasses; j++) {
+            int64_t p = spec->classes[j].priority;
+            if (p < c->priority) {
+                bool seen = false;   /* count each distinct value once */
+                for (size_t k = 0; k < j && !seen; k++) seen = spec->classes[k].priority == p;
+                rank += !seen;
+            }
+            if (j < i && p == c->priority) first = false;
+        }
+        c->level = (uint8_t)rank;
+        levels += first;
+    }
+    spec->llm.levels = levels > 1 ? levels : 1;
+    if (levels <= 1 || spec->llm.priority_policy) return 0;
+    sim_cfg_node_t *cn = sim_cfg_get(wl, "classes");
+    for (size_t i = 0; i < spec->nclasses; i++)
+        if (spec->classes[i].priority != 0) {
+            sim_cfg_node_t *m = cn ? sim_cfg_get(cn, spec->classes[i].name) : NULL;
+            sim_cfg_error(d, m ? sim_cfg_get(m, "priority") : cn,
+                          "class '%s' has priority %lld, but the LLM serves in arrival order: vLLM refuses a "
+                          "request priority unless it runs --scheduling-policy priority; add "
+                          "'scheduling_policy: priority' to 'llm'", spec->classes[i].name,
+                          (long long)spec->classes[i].priority);
+            return SIM_ECONFIG;
+        }
+    return 0;
+}
+
 void rag_classes_fini(rag_spec_t *spec)
 {
     for (size_t i = 0; i < spec->nclasses; i++) {
@@ -157,16 +193,39 @@ static void class_arrival(sim_t *sim, void *ctx)
     rag_arrive(st->rag, st->index, wl_gen_row(&st->gen));
 }
 
+/* Per-class series, sampled with the run's: success_ratio{class=X} and
+ * latency_p95_seconds{class=X}, as success_ratio and latency_p95_seconds. */
+static void class_sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    (void)dt;
+    rag_t *rag = ctx;
+    for (size_t i = 0; i < rag->spec->nclasses; i++) {
+        struct rag_class_stats *st = &rag->cls[i];
+        sim_series_set(sim, st->col_ok, st->win_ended ? (double)st->win_ok / (double)st->win_ended : NAN);
+        sim_series_set(sim, st->col_p95, sim_hist_quantile(&st->win_latency, 0.95) * 1e-9);
+        st->win_ended = st->win_ok = 0;
+        sim_hist_reset(&st->win_latency);
+    }
+}
+
 int rag_classes_init(rag_t *rag)
 {
     const rag_spec_t *spec = rag->spec;
     if (!spec->nclasses) return 0;
     if (!(rag->cls = calloc(spec->nclasses, sizeof *rag->cls))) return SIM_ENOMEM;
     for (size_t i = 0; i < spec->nclasses; i++) {
-        rag->cls[i].rag = rag;
-        rag->cls[i].index = (uint8_t)i;
-        if (sim_hist_init(&rag->cls[i].latency)) return SIM_ENOMEM;
+        struct rag_class_stats *st = &rag->cls[i];
+        st->rag = rag;
+        st->index = (uint8_t)i;
+        if (sim_hist_init(&st->latency) || sim_hist_init(&st->win_latency)) return SIM_ENOMEM;
+        char name[160];
+        snprintf(name, sizeof name, "success_ratio{class=%s}", spec->classes[i].name);
+        st->col_ok = sim_series_add(rag->sim, name, "1", "full successes / requests of the class ended in the interval");
+        snprintf(name, sizeof name, "latency_p95_seconds{class=%s}", spec->classes[i].name);
+        st->col_p95 = sim_series_add(rag->sim, name, "s", "p95 latency of the class's requests answered in the interval");
+        if (st->col_ok < 0 || st->col_p95 < 0) return SIM_ENOMEM;
     }
+    if (sim_add_sampler(rag->sim, class_sampler, rag)) return SIM_ENOMEM;
     if (!spec->classes_own && !spec->workload.trace && !(rag->rng_class = sim_stream(rag->sim, "workload/class")))
         return SIM_ENOMEM;
     return 0;
@@ -188,7 +247,10 @@ int rag_classes_start(rag_t *rag)
 void rag_classes_destroy(rag_t *rag)
 {
     if (!rag->cls) return;
-    for (size_t i = 0; i < rag->spec->nclasses; i++) sim_hist_fini(&rag->cls[i].latency);
+    for (size_t i = 0; i < rag->spec->nclasses; i++) {
+        sim_hist_fini(&rag->cls[i].latency);
+        sim_hist_fini(&rag->cls[i].win_latency);
+    }
     free(rag->cls);
     rag->cls = NULL;
 }

@@ -103,6 +103,7 @@ static void issue_call(rag_t *rag, rag_req_t *r, int slot, int target)
     }
     c->edge = &rag->edge[target];
     c->key = r->key;
+    if (rag->spec->nclasses) c->level = rag->spec->classes[r->cls].level;
     switch (target) {
     case RAG_EMBEDDER: c->tokens_in = r->qtok; break;
     case RAG_VECTORDB: c->top_k = rag->spec->top_k; break;

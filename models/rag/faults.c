@@ -71,7 +71,7 @@ static void apply_fault(rag_t *rag, const rag_fault_t *f, bool start)
     if (f->kind == FAULT_PARTITION && start) etcd_partition(rag->gw.etcd, f->dur);
     if (f->kind == FAULT_KILL && start) {
         if (t == RAG_GATEWAY) {
-            for (int64_t i = 0; i < rag->spec->gw.replicas; i++)
+            for (int64_t i = 0; i < rag->spec->gw.slots; i++)
                 if (f->replica < 0 || f->replica == i) gw_crash(&rag->gw, (int)i, "replica_killed", "killed by a fault");
         } else if (ops->kill) {
             ops->kill(comp, f->replica);

@@ -155,9 +155,9 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
                    rag->win_llm_calls ? rag->win_prompt_tokens / (double)rag->win_llm_calls : NAN);
     sim_time_t now = sim_now(sim);
     double busy = 0;
-    for (int64_t i = 0; i < rag->spec->gw.replicas; i++)
+    for (int64_t i = 0; i < rag->spec->gw.slots; i++)
         busy += sim_tavg_mean(&rag->gw.rep[i].cpu.win_busy, now) / (double)rag->spec->gw.cores;
-    sim_series_set(sim, rag->col_gw_cpu, busy / (double)rag->spec->gw.replicas);
+    sim_series_set(sim, rag->col_gw_cpu, busy / (double)rag->gw.want);   /* over the replicas wanted */
     sim_series_set(sim, rag->col_gw_up, (double)rag->gw.lb.nup);
     lehist_sample(sim, &rag->latency_le);
     for (int k = 0; k < rag->ncomp; k++) {

@@ -139,6 +139,8 @@ typedef struct {
     wl_spec_t arrivals;
     sim_dist_t query_tokens, output_tokens, deadline;
     bool has_qtok, has_otok, has_deadline;   /* else the workload's */
+    int64_t priority;             /* vLLM's request priority: lower is served first (default 0) */
+    uint8_t level;                /* its rank among the classes' distinct priorities (call_t.level) */
 } rag_class_t;
 
 typedef struct rag_spec {

@@ -130,9 +130,16 @@ struct rag_class_stats {
     wl_gen_t gen;                 /* its own arrival process (classes_own) */
     rag_t *rag;
     uint8_t index;
+    /* sample window: series success_ratio{class=X}, latency_p95_seconds{class=X} */
+    uint64_t win_ended, win_ok;
+    sim_hist_t win_latency;       /* ns, answered requests */
+    int col_ok, col_p95;
 };
 int rag_classes_parse(sim_diag_t *d, sim_cfg_node_t *wl, rag_spec_t *spec);
 void rag_classes_fini(rag_spec_t *spec);
+/* After the components: each class's priority level and the LLM's level
+ * count; refuses priorities the LLM does not honour (scheduling_policy fcfs). */
+int rag_classes_levels(sim_diag_t *d, sim_cfg_node_t *wl, rag_spec_t *spec);
 bool rag_classes_own(sim_cfg_node_t *wl);   /* the classes have their own arrival processes */
 int rag_classes_init(rag_t *rag);        /* stats and streams */
 int rag_classes_start(rag_t *rag);       /* the classes' own arrivals */

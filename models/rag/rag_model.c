@@ -56,7 +56,7 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
     if (!rag->rng_retry || !rag->rng_keyword) goto fail;
     if (embc_init(&rag->answers, &spec->answer_cache, 0, NULL, NULL)) goto fail;
     rag->answers_ok = true;
-    rag->npods = (int)spec->gw.replicas;
+    rag->npods = (int)spec->gw.slots;   /* every gateway pod that may exist (autoscaling) */
     rag->inflight = calloc((size_t)rag->ncomp * (size_t)rag->npods, sizeof *rag->inflight);
     rag->retries_inflight = calloc((size_t)rag->ncomp * (size_t)rag->npods, sizeof *rag->retries_inflight);
     if (!rag->inflight || !rag->retries_inflight) goto fail;
@@ -86,7 +86,7 @@ rag_t *rag_create(sim_t *sim, const rag_spec_t *spec)
                                                       : (uint64_t)(spec->request_sample * 18446744073709551615.0);
 
     /* gateway */
-    rag->held = calloc((size_t)spec->gw.replicas, sizeof *rag->held);
+    rag->held = calloc((size_t)spec->gw.slots, sizeof *rag->held);
     if (!rag->held) goto fail;
     rag->gw_ok = gw_init(&rag->gw, sim, &spec->gw, (gw_hooks_t){rag_fail_all, rag_on_request_cpu_done, rag}) == 0;
     if (!rag->gw_ok) goto fail;
@@ -164,7 +164,7 @@ void rag_destroy(rag_t *rag)
 
 void rag_finish(rag_t *rag)
 {
-    for (int64_t i = 0; i < rag->spec->gw.replicas; i++) stn_finish(&rag->gw.rep[i].cpu);
+    for (int64_t i = 0; i < rag->spec->gw.slots; i++) stn_finish(&rag->gw.rep[i].cpu);
     for (size_t i = 0; i < rag->spec->nchanges; i++) roll_finish(&rag->rolls[i]);
 }
 

@@ -61,7 +61,12 @@ void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
     clear_deadline(rag, r);
     rag->outcome[o]++;
     rag->win_outcome[o]++;
-    if (rag->spec->nclasses) rag->cls[r->cls].outcome[o]++;
+    if (rag->spec->nclasses) {
+        struct rag_class_stats *cs = &rag->cls[r->cls];
+        cs->outcome[o]++;
+        cs->win_ended++;
+        cs->win_ok += o == RAG_OK_SUCCESS;
+    }
     if (reason >= 0) rag->reason[reason]++;
     if (!(rag->spec->client_retries > 0 && maybe_client_retry(rag, r, o))) {   /* the user's request ends */
         rag->user_ended++;
@@ -71,7 +76,7 @@ void rag_req_outcome(rag_t *rag, rag_req_t *r, rag_outcome_t o, int reason)
         sim_time_t lat = r->ended - r->arrival;
         sim_tmean_add(&rag->latency_s, lat);
         sim_hist_add2(&rag->latency, &rag->win_latency, lat);
-        if (rag->spec->nclasses) sim_hist_add(&rag->cls[r->cls].latency, lat);
+        if (rag->spec->nclasses) sim_hist_add2(&rag->cls[r->cls].latency, &rag->cls[r->cls].win_latency, lat);
         rag_lehist_add(&rag->latency_le, lat);
         rag->win_answers++;
         if (r->flags & RQ_UNGROUNDED) {

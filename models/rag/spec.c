@@ -467,6 +467,15 @@ static int parse_changes(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario
                           c.target);
             continue;
         }
+        const rset_spec_t *rs = k == RAG_VECTORDB ? &spec->vdb.rs : &spec->deps[k - RAG_FIRST_DEP].rs;
+        if (rs->hpa.enabled) {
+            /* a rollout changes the replicas the scenario starts with (canary: the first k
+             * of them); replicas the autoscaler adds or removes would escape it */
+            sim_cfg_error(d, tn, "'%s' is autoscaled: a change's rollout applies to a fixed set of replicas, not to "
+                                 "those the autoscaler adds or removes; remove '%s%s.autoscale' or the change",
+                          c.target, k == RAG_VECTORDB || k == spec->keyword ? "" : "dependencies.", c.target);
+            continue;
+        }
         for (size_t j = 0; j < spec->nchanges; j++)
             if (spec->changes[j].target_index == k)
                 sim_cfg_error(d, tn, "'%s' already has a change: one change per component", c.target);
@@ -573,6 +582,7 @@ int rag_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc
     memset(spec, 0, sizeof *spec);
     if ((rc = parse_workload(d, root, spec)) == SIM_ENOMEM) return rc;
     if ((rc = parse_components(d, root, spec)) == SIM_ENOMEM) return rc;
+    if (d->errors == errs) rag_classes_levels(d, sim_cfg_get(root, "workload"), spec);
     if ((rc = gw_spec_parse(d, root, sc, &spec->gw)) == SIM_ENOMEM) return rc;
     if ((rc = parse_pipeline(d, root, spec)) == SIM_ENOMEM) return rc;
     if ((rc = parse_calls(d, root, spec)) == SIM_ENOMEM) return rc;

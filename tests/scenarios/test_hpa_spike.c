@@ -142,3 +142,116 @@ Test(hpa_spike, llm_replicas_load_their_weights_before_they_count)
     free(out);
     free(scen);
 }
+
+/* Run a scenario given as text; the trace is opened, *out and *scen
+ * receive the paths (the caller unlinks and frees them). */
+static hid_t run_text(const char *stem, const char *text, char **scen, char **out)
+{
+    *scen = tu_tmp_path(stem, ".yaml");
+    *out = tu_tmp_path(stem, ".h5");
+    cr_assert_eq(tu_write_file(*scen, text), 0);
+    const char *argv[] = {RAGSIM_BINARY, "run", *scen, "-q", "-o", *out, NULL};
+    tu_run_t r = tu_run(argv);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    hid_t f = H5Fopen(*out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    return f;
+}
+
+static void done_text(hid_t f, char *scen, char *out)
+{
+    H5Fclose(f);
+    unlink(out);
+    unlink(scen);
+    free(out);
+    free(scen);
+}
+
+Test(hpa_spike, gateway_hand_trace_up_on_cpu_then_down_after_the_window)
+{
+    /* One gateway replica of 1 core, 20 ms of CPU per request, a request
+     * every 25 ms (40/s) for 60 s, then 2/s; the HPA on cpu, target 40%,
+     * startup 10 s. Requests arrive at 25 ms, 50 ms ...:
+     *   15 s  cpu (599 x 20 ms) / 15 s = 0.799: ceil(1 x 2.0) = 2 -> scale_up 2
+     *   25 s  gateway/1 ready; round robin: 0.4 each
+     *   30 s  gateway/0 (10 s x 0.8 + 5 s x 0.4) / 15 = 0.667, gateway/1 0.4
+     *         over its 5 ready seconds: ratio 1.333, ceil(2.667) = 3 -> scale_up 3
+     *   40 s  gateway/2 ready; 45 s: ratio 0.815, ceil(2.44) = 3, no change
+     *   345 s the recommendations of 3 leave the 300 s window -> 2 (that
+     *         of 60 s), 360 s -> 1; each replica removed is idle: at once */
+    char *scen, *out;
+    hid_t f = run_text("gw-hpa",
+                       "name: gw-hpa\nduration: 6m\nwarmup: 0s\nsample_interval: 5s\n"
+                       "workload:\n  arrivals: deterministic\n  profile:\n    - {for: 60s, rate: 40/s}\n    - {rate: 2/s}\n"
+                       "gateway:\n  replicas: 1\n  cores: 1\n  handling: {pre: 20ms, post: 0s}\n"
+                       "  memory: {request_alloc: 0B}\n  startup: 10s\n"
+                       "  autoscale: {max_replicas: 4, metric: cpu, target: 40%}\n"
+                       "pipeline: {steps: [guardrail]}\n"
+                       "dependencies:\n  guardrail: {replicas: 2, concurrency: 32, latency: 5ms}\n",
+                       &scen, &out);
+    evrow_t *ev;
+    size_t n = events(f, "/runs/default/rep000", &ev);
+    static const struct { const char *kind, *source; double time, value; } want[] = {
+        {"scale_up", "gateway", 15, 2},   {"replica_ready", "gateway/1", 25, 0}, {"scale_up", "gateway", 30, 3},
+        {"replica_ready", "gateway/2", 40, 0}, {"scale_down", "gateway", 345, 2}, {"replica_removed", "gateway/2", 345, 0},
+        {"scale_down", "gateway", 360, 1}, {"replica_removed", "gateway/1", 360, 0},
+    };
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        k = next_event(ev, n, k, want[i].kind);
+        cr_assert_lt(k, n, "no %s after the previous expected event", want[i].kind);
+        cr_assert_str_eq(ev[k].source, want[i].source, "%s", want[i].kind);
+        cr_assert_float_eq(ev[k].time, want[i].time, 1e-9, "%s of %s", want[i].kind, want[i].source);
+        cr_assert_float_eq(ev[k].value, want[i].value, 1e-9, "%s", want[i].kind);
+        k++;
+    }
+    int ups = 0;
+    for (size_t i = 0; i < n; i++) ups += strcmp(ev[i].kind, "scale_up") == 0;
+    cr_assert_eq(ups, 2, "two scale-ups only");
+    series_t d = series(f, "/runs/default/rep000", "gateway_replicas_desired");
+    series_t up = series(f, "/runs/default/rep000", "replicas_up{component=gateway}");
+    cr_assert_eq(d.v[20 / 5 - 1], 2);
+    cr_assert_eq(up.v[20 / 5 - 1], 1, "wanted, starting, not ready");
+    cr_assert_eq(up.v[50 / 5 - 1], 3);
+    cr_assert_eq(d.v[d.n - 1], 1);
+    cr_assert_eq(summary_value(f, 0, "success_ratio"), 1);
+    free(d.v);
+    free(up.v);
+    free(ev);
+    done_text(f, scen, out);
+}
+
+Test(hpa_spike, gateway_scale_down_drains_the_requests_it_holds)
+{
+    /* Two gateway replicas, requests every 100 ms that hold their replica
+     * 3 s (a 3 s dependency call); the HPA on requests in flight, target
+     * 100, no scale-down window: at the first sync (15 s) each holds ~15,
+     * ratio 0.15: down to 1. gateway/1 leaves the load balancer at once and
+     * is removed when its last request ends, 3 s later; no request fails. */
+    char *scen, *out;
+    hid_t f = run_text("gw-drain",
+                       "name: gw-drain\nduration: 40s\nwarmup: 0s\nsample_interval: 1s\n"
+                       "workload:\n  arrivals: deterministic\n  rate: 10/s\n  deadline: 30s\n"
+                       "gateway:\n  replicas: 2\n  handling: {pre: 2ms, post: 1ms}\n"
+                       "  autoscale: {max_replicas: 2, metric: inflight, target: 100, down: {window: 0s}}\n"
+                       "pipeline: {steps: [slow]}\ncalls:\n  slow: {timeout: 10s}\n"
+                       "dependencies:\n  slow: {replicas: 1, concurrency: 1000, latency: 3s}\n",
+                       &scen, &out);
+    evrow_t *ev;
+    size_t n = events(f, "/runs/default/rep000", &ev);
+    size_t k = next_event(ev, n, 0, "scale_down");
+    cr_assert_lt(k, n);
+    cr_assert_float_eq(ev[k].time, 15, 1e-9);
+    cr_assert_eq(ev[k].value, 1);
+    size_t r = next_event(ev, n, k, "replica_removed");
+    cr_assert_lt(r, n);
+    cr_assert_str_eq(ev[r].source, "gateway/1");
+    /* round robin gives it every other request: its last came at 14.8 or
+     * 14.9 s and ends 3 s + 3 ms of CPU later */
+    cr_assert_geq(ev[r].time, 14.8 + 3.003 - 1e-9, "drained: its requests held 3 s");
+    cr_assert_leq(ev[r].time, 14.9 + 3.003 + 1e-9, "removed with its last request");
+    cr_assert_eq(summary_value(f, 0, "success_ratio"), 1, "the scale-down fails no request");
+    free(ev);
+    done_text(f, scen, out);
+}

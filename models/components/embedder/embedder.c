@@ -31,6 +31,7 @@ int embedder_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, embedder_spec_t *spe
     spec->startup = 10 * SIM_SEC;
     spec->load_balancer = LB_ROUND_ROBIN;
     spec->restart_backoff = BACKOFF_DEFAULTS;
+    spec->slots = 1;
     if (map && sim_cfg_is_null(map)) return 0;   /* "embedder:" alone: all defaults */
     if (map && !sim_cfg_expect_map(d, map, "embedder")) return SIM_ECONFIG;
 
@@ -59,6 +60,10 @@ int embedder_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, embedder_spec_t *spe
         spec->load_balancer = (lb_policy_t)lbp;
     sim_cfg_node_t *bo = sim_cfg_get(map, "restart_backoff");
     if (bo && !sim_cfg_is_null(bo)) backoff_spec_parse(d, bo, &spec->restart_backoff);
+    hpa_spec_parse(d, sim_cfg_get(map, "autoscale"), spec->replicas,
+                   1u << HPA_CPU | 1u << HPA_INFLIGHT | 1u << HPA_QUEUE, &spec->autoscale);
+    spec->slots = spec->autoscale.enabled && spec->autoscale.max_replicas > spec->replicas
+                      ? spec->autoscale.max_replicas : spec->replicas;
     return d->errors == errs ? 0 : SIM_ECONFIG;
 }
 
@@ -86,6 +91,12 @@ struct emb_replica {
     embedder_t *e;
     int idx;
     bool up;
+    /* autoscaling (a fixed count: every slot active) */
+    bool active;              /* wanted: up, starting or restarting; false: an empty slot or draining */
+    bool draining;            /* scaled away: out of the load balancer, finishing its calls */
+    sim_time_t ready_at;      /* when it last became ready */
+    sim_tavg_t busy_avg;      /* busy instances (the cpu metric) */
+    hpa_busy_mark_t busy_mark;
     call_t *head, *tail;      /* waiting calls, oldest first */
     int64_t nqueue;
     int64_t busy;             /* instances running a batch */
@@ -123,6 +134,12 @@ struct embedder {
     uint64_t win_batches, win_batched;
     sim_tavg_t win_busy;
     int col[4];
+    /* autoscaling */
+    hpa_t hpa;
+    int64_t want;             /* replicas wanted (active) */
+    int64_t nslots;           /* replicas that may exist: max(replicas, autoscale.max_replicas) */
+    sim_time_t last_sync;
+    int col_desired;          /* embedder_replicas_desired, else -1 */
 };
 
 /* a + b for non-negative times, saturated well below overflow. */
@@ -152,6 +169,7 @@ static void set_busy(embedder_t *e, emb_replica_t *r, int delta)
 {
     sim_time_t now = sim_now(e->sim);
     r->busy += delta;
+    if (e->spec->autoscale.enabled) sim_tavg_add(&r->busy_avg, now, delta);
     sim_tavg_add(&e->busy_avg, now, delta);
     sim_tavg_add(&e->win_busy, now, delta);
 }
@@ -190,7 +208,7 @@ static void dispatch(embedder_t *e, emb_replica_t *r)
 {
     const embedder_spec_t *s = e->spec;
     sim_time_t now = sim_now(e->sim);
-    if (!r->up || !(e->speed > 0)) return;
+    if (!(r->up || r->draining) || !(e->speed > 0)) return;
     while (r->head && r->busy < s->concurrency) {
         sim_time_t deadline = sat_add(r->head->t0, s->max_queue_delay);
         if (r->nqueue < s->max_batch_size && s->max_queue_delay > 0 && now < deadline) {
@@ -227,6 +245,14 @@ static void finish(embedder_t *e, call_t *c, call_status_t st)
     call_complete(e->sim, c, st);
 }
 
+/* A replica scaled away that holds nothing more is gone. */
+static void drained(embedder_t *e, emb_replica_t *r)
+{
+    if (!r->draining || r->nqueue > 0 || r->busy > 0) return;
+    r->draining = false;
+    sim_log_event(e->sim, "replica_removed", r->source, 0, "scaled down: drained, terminated");
+}
+
 static void batch_done_event(sim_t *sim, void *obj, uint64_t arg)
 {
     (void)arg;
@@ -256,6 +282,7 @@ static void batch_done_event(sim_t *sim, void *obj, uint64_t arg)
         finish(e, c, st);
         c = next;
     }
+    drained(e, r);
 }
 
 static void restart_event(sim_t *sim, void *obj, uint64_t arg)
@@ -265,6 +292,7 @@ static void restart_event(sim_t *sim, void *obj, uint64_t arg)
     embedder_t *e = r->e;
     r->restart = (sim_timer_t){0, 0};
     r->up = true;
+    r->ready_at = sim_now(sim);
     lb_set_up(&e->lb, r->idx, true);
     e->nup++;
     e->n.restarts++;
@@ -317,7 +345,7 @@ static void emb_set_speed(void *comp, double factor)
     embedder_t *e = comp;
     e->speed = factor;
     if (factor > 0)
-        for (int64_t i = 0; i < e->spec->replicas; i++) dispatch(e, &e->reps[i]);
+        for (int64_t i = 0; i < e->nslots; i++) dispatch(e, &e->reps[i]);
 }
 
 static void emb_set_error_ratio(void *comp, double ratio)
@@ -330,10 +358,13 @@ static void emb_set_error_ratio(void *comp, double ratio)
 static void kill_one(embedder_t *e, emb_replica_t *r, call_t **head, call_t **tail)
 {
     sim_time_t now = sim_now(e->sim);
-    if (!r->up) return;
-    r->up = false;
-    lb_set_up(&e->lb, r->idx, false);
-    e->nup--;
+    if (!r->up && !r->draining) return;
+    bool draining = r->draining;
+    if (r->up) {
+        lb_set_up(&e->lb, r->idx, false);
+        e->nup--;
+    }
+    r->up = r->draining = false;
     e->n.kills++;
     int64_t lost = r->nqueue;
     for (int64_t i = 0; i < e->spec->concurrency; i++) {
@@ -356,6 +387,10 @@ static void kill_one(embedder_t *e, emb_replica_t *r, call_t **head, call_t **ta
     r->head = r->tail = NULL;
     r->nqueue = 0;
     sim_cancel(e->sim, &r->flush);
+    if (draining) {   /* scaled away already: it is not restarted */
+        sim_log_event(e->sim, "replica_killed", r->source, (double)lost, "killed while draining: gone");
+        return;
+    }
 
     sim_time_t delay = backoff_on_crash(&r->backoff, &e->spec->restart_backoff, now);
     /* the container starts again when the back-off ends; its start-up follows */
@@ -373,8 +408,8 @@ static void emb_kill(void *comp, int replica)
     embedder_t *e = comp;
     call_t *head = NULL, *tail = NULL;
     if (replica < 0) {
-        for (int64_t i = 0; i < e->spec->replicas; i++) kill_one(e, &e->reps[i], &head, &tail);
-    } else if (replica < e->spec->replicas) {
+        for (int64_t i = 0; i < e->nslots; i++) kill_one(e, &e->reps[i], &head, &tail);
+    } else if (replica < e->nslots) {
         kill_one(e, &e->reps[replica], &head, &tail);
     }
     /* Every affected replica is down before any owner hears of it; none of
@@ -414,6 +449,7 @@ static void emb_cancel(void *comp, call_t *c)
     e->n.completed[CALL_TIMEOUT]++;
     e->n.cancelled++;
     call_complete(e->sim, c, CALL_TIMEOUT);
+    drained(e, r);
 }
 
 static int emb_replicas_up(const void *comp) { return ((const embedder_t *)comp)->nup; }
@@ -428,6 +464,88 @@ const comp_ops_t embedder_ops = {
     .cancel = emb_cancel,
 };
 
+/* ---- autoscaling (models/components/replicas/hpa.h) ------------------------ */
+
+static void scaled_ready_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    emb_replica_t *r = obj;
+    embedder_t *e = r->e;
+    r->restart = (sim_timer_t){0, 0};
+    r->up = true;
+    r->ready_at = sim_now(sim);
+    lb_set_up(&e->lb, r->idx, true);
+    e->nup++;
+    sim_log_event(sim, "replica_ready", r->source, 0, "new replica: model loaded, ready");
+    dispatch(e, r);
+}
+
+static int pool_state(void *ctx, int i)
+{
+    const emb_replica_t *r = &((embedder_t *)ctx)->reps[i];
+    if (!r->active) return r->draining ? HPA_SLOT_GONE : HPA_SLOT_EMPTY;
+    return r->up ? HPA_SLOT_READY : HPA_SLOT_STARTING;
+}
+
+static void pool_start(void *ctx, int i)
+{
+    embedder_t *e = ctx;
+    emb_replica_t *r = &e->reps[i];
+    r->active = true;
+    backoff_init(&r->backoff, &e->spec->restart_backoff);
+    r->restart = sim_schedule_in(e->sim, e->spec->startup, scaled_ready_event, r, 0);
+}
+
+static void pool_stop(void *ctx, int i, bool ready)
+{
+    embedder_t *e = ctx;
+    emb_replica_t *r = &e->reps[i];
+    r->active = false;
+    if (!ready) {   /* starting, or down after a kill */
+        sim_cancel(e->sim, &r->restart);
+        sim_log_event(e->sim, "replica_removed", r->source, 0, "scaled down before it was ready");
+        return;
+    }
+    r->up = false;
+    lb_set_up(&e->lb, r->idx, false);
+    e->nup--;
+    r->draining = true;
+    drained(e, r);
+}
+
+/* One sync: the metric over the ready replicas, the decision, the scaling. */
+int64_t embedder_autoscale_sync(embedder_t *e)
+{
+    static const char *const what[] = {"busy instances", "calls in flight", "calls waiting", "KV"};
+    const embedder_spec_t *s = e->spec;
+    sim_time_t now = sim_now(e->sim);
+    int64_t ready = 0;
+    double sum = 0;
+    for (int i = 0; i < e->nslots; i++) {
+        emb_replica_t *r = &e->reps[i];
+        if (!r->active || !r->up) continue;
+        ready++;
+        sum += s->autoscale.metric == HPA_QUEUE      ? (double)r->nqueue
+               : s->autoscale.metric == HPA_INFLIGHT ? (double)e->lb.outstanding[i]   /* waiting + batched */
+                                                     : hpa_busy_ratio(&r->busy_avg, &r->busy_mark,
+                                                                      e->last_sync > r->ready_at ? e->last_sync : r->ready_at,
+                                                                      now, (double)s->concurrency);
+    }
+    for (int i = 0; i < e->nslots; i++) hpa_busy_mark(&e->reps[i].busy_avg, &e->reps[i].busy_mark, now);
+    e->last_sync = now;
+    hpa_pool_t pool = {"embedder", what, (int)e->nslots, pool_state, pool_start, pool_stop, e};
+    e->want = hpa_pool_scale(&e->hpa, &pool, e->sim, e->want, ready, sum);
+    return e->want;
+}
+
+static void sync_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    embedder_t *e = obj;
+    embedder_autoscale_sync(e);
+    sim_schedule_in(sim, e->spec->autoscale.sync, sync_event, e, 0);
+}
+
 /* ---- statistics ---------------------------------------------------------- */
 
 enum { COL_QLEN, COL_BATCH, COL_BUSY, COL_UP };
@@ -440,8 +558,9 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
     sim_series_set(sim, e->col[COL_QLEN], (double)e->nqueue);
     sim_series_set(sim, e->col[COL_BATCH],
                    e->win_batches ? (double)e->win_batched / (double)e->win_batches : NAN);
-    sim_series_set(sim, e->col[COL_BUSY], sim_tavg_mean(&e->win_busy, now) / (double)e->ninst);
+    sim_series_set(sim, e->col[COL_BUSY], sim_tavg_mean(&e->win_busy, now) / (double)(e->want * e->spec->concurrency));
     sim_series_set(sim, e->col[COL_UP], (double)e->nup);
+    if (e->col_desired >= 0) sim_series_set(sim, e->col_desired, (double)e->want);
     e->win_batches = e->win_batched = 0;
     sim_tavg_restart(&e->win_busy, now);
 }
@@ -469,7 +588,7 @@ void embedder_stats(const embedder_t *e, embedder_stats_t *out)
     out->mean_batch_size = e->n.batches ? (double)e->n.batched_calls / (double)e->n.batches : NAN;
     out->mean_wait_s = sim_tmean_s(&e->wait_s);
     out->mean_sojourn_s = sim_tmean_s(&e->sojourn_s);
-    out->busy_ratio = sim_tavg_mean(&e->busy_avg, sim_now(e->sim)) / (double)e->ninst;
+    out->busy_ratio = sim_tavg_mean(&e->busy_avg, sim_now(e->sim)) / (double)(e->want * e->spec->concurrency);
     out->queue_length = e->nqueue;
     out->replicas_up = e->nup;
 }
@@ -483,8 +602,13 @@ embedder_t *embedder_create(sim_t *sim, const embedder_spec_t *spec)
     e->sim = sim;
     e->spec = spec;
     e->speed = 1.0;
-    int nrep = (int)spec->replicas;
-    e->ninst = spec->replicas * spec->concurrency;
+    /* every loop over replicas covers the slots (from the spec's fields, which tests set directly) */
+    e->nslots = spec->autoscale.enabled && spec->autoscale.max_replicas > spec->replicas ? spec->autoscale.max_replicas
+                                                                                         : spec->replicas;
+    int nrep = (int)e->nslots;
+    e->ninst = e->nslots * spec->concurrency;
+    e->want = spec->replicas;
+    e->col_desired = -1;
     if (lb_init(&e->lb, sim, spec->load_balancer, nrep, "lb/embedder")) goto fail;
     e->rng_batch = sim_stream(sim, "embedder/batch_time");
     e->rng_err = sim_stream(sim, "embedder/errors");
@@ -495,18 +619,20 @@ embedder_t *embedder_create(sim_t *sim, const embedder_spec_t *spec)
         emb_replica_t *r = &e->reps[i];
         r->e = e;
         r->idx = i;
-        r->up = true;
+        r->up = r->active = i < spec->replicas;
         r->inst = &e->insts[(int64_t)i * spec->concurrency];
         for (int64_t k = 0; k < spec->concurrency; k++) r->inst[k].rep = r;
         backoff_init(&r->backoff, &spec->restart_backoff);
         snprintf(r->source, sizeof r->source, "embedder/%d", i);
     }
-    e->nup = nrep;
+    e->nup = (int)spec->replicas;
+    for (int i = (int)spec->replicas; i < nrep; i++) lb_set_up(&e->lb, i, false);
     sim_tmean_reset(&e->wait_s);
     sim_tmean_reset(&e->sojourn_s);
     sim_time_t now = sim_now(sim);
     sim_tavg_init(&e->busy_avg, now, 0);
     sim_tavg_init(&e->win_busy, now, 0);
+    for (int i = 0; i < nrep; i++) sim_tavg_init(&e->reps[i].busy_avg, now, 0);
 
     static const struct { const char *name, *unit, *help; } cols[] = {
         {"embedder_queue_length", "1", "calls waiting for a batch, all replicas, at the sample time"},
@@ -516,6 +642,13 @@ embedder_t *embedder_create(sim_t *sim, const embedder_spec_t *spec)
     };
     for (int i = 0; i < 4; i++)
         if ((e->col[i] = sim_series_add(sim, cols[i].name, cols[i].unit, cols[i].help)) < 0) goto fail;
+    if (spec->autoscale.enabled) {
+        hpa_init(&e->hpa, &spec->autoscale);
+        e->col_desired = sim_series_add(sim, "embedder_replicas_desired", "1",
+                                        "replicas the autoscaler wants (ready or starting)");
+        if (e->col_desired < 0) goto fail;
+        sim_schedule_in(sim, spec->autoscale.sync, sync_event, e, 0);
+    }
     if (sim_add_sampler(sim, sampler, e) || sim_add_warmup_hook(sim, warmup, e)) goto fail;
     return e;
 fail:

@@ -15,6 +15,15 @@
  *     startup: 10s                 # from restart to serving
  *     load_balancer: round_robin   # round_robin, random, least_outstanding, power_of_two
  *     restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
+ *     autoscale: {max_replicas: 4, metric: cpu, target: 60%}   # optional: the HPA (hpa.h)
+ *
+ * Autoscaling, as the replica set's (replicas.h): the HPA's sync sets how
+ * many replicas are wanted, on `cpu` (busy model instances / instances over
+ * the sync interval), `inflight` (calls waiting or in a batch) or `queue`
+ * (calls waiting); a new replica is ready `startup` after it is created
+ * and then joins the load balancer; one scaled away leaves the load
+ * balancer at once and drains (its waiting calls are still batched and
+ * served), then is gone. Series embedder_replicas_desired.
  *
  * Dynamic batching, per replica (Triton's dynamic batcher without preferred
  * sizes): calls wait FIFO. Whenever an instance is free and calls wait, a
@@ -50,6 +59,7 @@
 #include <stdint.h>
 
 #include "models/components/replicas/backoff.h"
+#include "models/components/replicas/hpa.h"
 #include "models/components/call.h"
 #include "models/components/replicas/lb.h"
 #include "sim/cfg.h"
@@ -67,6 +77,8 @@ typedef struct embedder_spec {
     sim_time_t startup;           /* restart to serving, after the back-off (default 10 s) */
     lb_policy_t load_balancer;    /* default round_robin */
     backoff_spec_t restart_backoff;
+    hpa_spec_t autoscale;         /* the HPA on cpu, inflight or queue (enabled false: a fixed count) */
+    int64_t slots;                /* replicas that may exist: max(replicas, autoscale.max_replicas) */
 } embedder_spec_t;
 
 /* Parse the `embedder` mapping; `map` may be NULL (or null) for all
@@ -107,6 +119,10 @@ typedef struct {
 } embedder_stats_t;
 
 void embedder_stats(const embedder_t *e, embedder_stats_t *out);
+
+/* One autoscaler sync now (normally run by its own timer every
+ * autoscale.sync; exposed for tests). Returns the replicas wanted. */
+int64_t embedder_autoscale_sync(embedder_t *e);
 
 /* The component table; every function takes the embedder_t* as `comp`.
  *   submit           pick a replica (CALL_UNAVAILABLE if none is up), queue

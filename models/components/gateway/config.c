@@ -458,6 +458,6 @@ size_t gw_held_bytes(const gw_t *g)
 {
     size_t b = g->nreload_slabs * (RELOAD_SLAB * sizeof(gw_reload_t) + sizeof *g->reload_slabs) +
                g->nwatch_slabs * (WATCH_SLAB * sizeof(gw_watch_t) + sizeof *g->watch_slabs);
-    for (int64_t r = 0; g->rep && r < g->spec->replicas; r++) b += embc_held_bytes(&g->rep[r].cache);
+    for (int64_t r = 0; g->rep && r < g->spec->slots; r++) b += embc_held_bytes(&g->rep[r].cache);
     return b + etcd_held_bytes(g->etcd);
 }

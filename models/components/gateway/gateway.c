@@ -127,11 +127,14 @@ int gw_spec_parse(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario_t *sc,
     }
     sim_cfg_duration(d, g, "startup", 0, spec->startup, &spec->startup);
     backoff_spec_parse(d, sim_cfg_get(g, "restart_backoff"), &spec->backoff);
+    hpa_spec_parse(d, sim_cfg_get(g, "autoscale"), spec->replicas, 1u << HPA_CPU | 1u << HPA_INFLIGHT, &spec->autoscale);
     if ((rc = parse_config(d, root, sc, spec)) == SIM_ENOMEM) return rc;
     if (d->errors != errs) return SIM_ECONFIG;
-    spec->stations = calloc((size_t)spec->replicas, sizeof *spec->stations);
+    spec->slots = spec->autoscale.enabled && spec->autoscale.max_replicas > spec->replicas ? spec->autoscale.max_replicas
+                                                                                           : spec->replicas;
+    spec->stations = calloc((size_t)spec->slots, sizeof *spec->stations);
     if (!spec->stations) return SIM_ENOMEM;
-    for (int64_t i = 0; i < spec->replicas; i++) {
+    for (int64_t i = 0; i < spec->slots; i++) {
         stn_spec_t *s = &spec->stations[i];
         s->name = "gateway";
         s->replicated = true;
@@ -204,10 +207,13 @@ void gw_request_begin(gw_t *g, int r)
     gort_retain(&rp->rt, g->spec->req_live);
 }
 
+static void process_stop(gw_t *g, int r, const char *why);
+
 void gw_request_end(gw_t *g, int r, uint32_t gen)
 {
     gw_replica_t *rp = &g->rep[r];
     lb_end(&g->lb, r);
+    if (rp->draining && g->lb.outstanding[r] == 0) process_stop(g, r, "scaled down: drained, terminated");
     if (rp->gen != gen) return;
     gort_release(&rp->rt, g->spec->req_live);
     gort_goroutines(&rp->rt, -1);
@@ -295,6 +301,7 @@ static void ready_event(sim_t *sim, void *obj, uint64_t arg)
     rp->restart = (sim_timer_t){0, 0};
     rp->starting = false;
     rp->up = true;
+    rp->ready_at = sim_now(sim);
     lb_set_up(&g->lb, r, true);
     sim_log_event(sim, "replica_ready", rp->cpu.source, 0, "ready");
 }
@@ -311,6 +318,8 @@ static void restart_event(sim_t *sim, void *obj, uint64_t arg)
     rp->restart = sim_schedule_in(sim, g->spec->startup, ready_event, g, (uint64_t)r);
 }
 
+static void teardown(gw_t *g, int r);
+
 void gw_crash(gw_t *g, int r, const char *kind, const char *detail)
 {
     gw_replica_t *rp = &g->rep[r];
@@ -325,6 +334,18 @@ void gw_crash(gw_t *g, int r, const char *kind, const char *detail)
         g->oom_kills++;
         g->oom_kills_total++;
     }
+    teardown(g, r);
+    g->hooks.fail_all(g->hooks.ctx, r);          /* every request on it fails */
+    rp->restart = sim_schedule_in(sim, delay, restart_event, g, (uint64_t)r);
+}
+
+/* The process of replica r ends: out of the load balancer, its books
+ * closed, its connections and CPU work gone (a crash, or the end of a
+ * replica scaled away). */
+static void teardown(gw_t *g, int r)
+{
+    gw_replica_t *rp = &g->rep[r];
+    sim_t *sim = g->sim;
     sim_cancel(sim, &rp->restart);
     rp->up = rp->starting = false;
     lb_set_up(&g->lb, r, false);
@@ -345,8 +366,13 @@ void gw_crash(gw_t *g, int r, const char *kind, const char *detail)
     rp->batch_events = 0;
     sim_cancel(sim, &rp->batch_timer);
     stn_abort_all(&rp->cpu);                     /* CPU segments die with the process */
-    g->hooks.fail_all(g->hooks.ctx, r);          /* every request on it fails */
-    rp->restart = sim_schedule_in(sim, delay, restart_event, g, (uint64_t)r);
+}
+
+static void process_stop(gw_t *g, int r, const char *why)
+{
+    g->rep[r].draining = false;
+    teardown(g, r);
+    sim_log_event(g->sim, "replica_removed", g->rep[r].cpu.source, 0, why);
 }
 
 /* The kernel's OOM killer acts right after the allocation that crossed the
@@ -372,6 +398,74 @@ static void on_oom(sim_t *sim, void *ctx)
     sim_schedule_in(sim, 0, oom_event, rp, rp->gen);
 }
 
+/* ---- autoscaling (models/components/replicas/hpa.h) ------------------------------------------ */
+
+static int pool_state(void *ctx, int r)
+{
+    const gw_replica_t *rp = &((gw_t *)ctx)->rep[r];
+    if (!rp->active) return rp->draining ? HPA_SLOT_GONE : HPA_SLOT_EMPTY;
+    return rp->up ? HPA_SLOT_READY : HPA_SLOT_STARTING;
+}
+
+static void pool_start(void *ctx, int r)
+{
+    gw_t *g = ctx;
+    gw_replica_t *rp = &g->rep[r];
+    rp->active = rp->starting = true;
+    backoff_init(&rp->backoff, &g->spec->backoff);
+    process_start(g, r);
+    rp->restart = sim_schedule_in(g->sim, g->spec->startup, ready_event, g, (uint64_t)r);
+}
+
+static void pool_stop(void *ctx, int r, bool ready)
+{
+    gw_t *g = ctx;
+    gw_replica_t *rp = &g->rep[r];
+    rp->active = false;
+    if (!ready) {   /* starting, or down after a crash */
+        bool alive = rp->starting;
+        sim_cancel(g->sim, &rp->restart);
+        if (alive) teardown(g, r);
+        sim_log_event(g->sim, "replica_removed", rp->cpu.source, 0, "scaled down before it was ready");
+        return;
+    }
+    rp->up = false;
+    lb_set_up(&g->lb, r, false);
+    rp->draining = true;
+    if (g->lb.outstanding[r] == 0) process_stop(g, r, "scaled down: drained, terminated");
+}
+
+int64_t gw_autoscale_sync(gw_t *g)
+{
+    static const char *const what[] = {"CPU", "requests in flight", "requests waiting", "KV"};
+    const gw_spec_t *sp = g->spec;
+    sim_time_t now = sim_now(g->sim);
+    int64_t ready = 0;
+    double sum = 0;
+    for (int r = 0; r < sp->slots; r++) {
+        gw_replica_t *rp = &g->rep[r];
+        if (!rp->active || !rp->up) continue;
+        ready++;
+        sum += sp->autoscale.metric == HPA_INFLIGHT
+                   ? (double)g->lb.outstanding[r]
+                   : hpa_busy_ratio(&rp->cpu.busy_avg, &rp->busy_mark, g->last_sync > rp->ready_at ? g->last_sync : rp->ready_at,
+                                    now, (double)sp->cores);
+    }
+    for (int r = 0; r < sp->slots; r++) hpa_busy_mark(&g->rep[r].cpu.busy_avg, &g->rep[r].busy_mark, now);
+    g->last_sync = now;
+    hpa_pool_t pool = {"gateway", what, (int)sp->slots, pool_state, pool_start, pool_stop, g};
+    g->want = hpa_pool_scale(&g->hpa, &pool, g->sim, g->want, ready, sum);
+    return g->want;
+}
+
+static void sync_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    gw_t *g = obj;
+    gw_autoscale_sync(g);
+    sim_schedule_in(sim, g->spec->autoscale.sync, sync_event, g, 0);
+}
+
 /* ---- metrics ---------------------------------------------------------------------------- */
 
 enum {
@@ -384,7 +478,7 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
     gw_t *g = ctx;
     int64_t gor = 0, heap = 0, rss = 0, leaked = 0, entries = 0, bytes = 0, pinned = 0;
     double gc = 0;
-    for (int64_t r = 0; r < g->spec->replicas; r++) {
+    for (int64_t r = 0; r < g->spec->slots; r++) {
         gw_replica_t *rp = &g->rep[r];
         bool alive = rp->up || rp->starting;
         if (!alive) continue;
@@ -397,18 +491,19 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
         bytes += embc_bytes(&rp->cache);
         pinned += embc_pinned_bytes(&rp->cache);
     }
-    for (int64_t r = 0; r < g->spec->replicas; r++) gc += gort_win_gc_cpu_seconds(&g->rep[r].rt);
+    for (int64_t r = 0; r < g->spec->slots; r++) gc += gort_win_gc_cpu_seconds(&g->rep[r].rt);
     double secs = sim_time_to_s(dt);
     sim_series_set(sim, g->col[C_GOROUTINES], (double)gor);
     sim_series_set(sim, g->col[C_HEAP], (double)heap);
     sim_series_set(sim, g->col[C_RSS], (double)rss);
-    sim_series_set(sim, g->col[C_GC], gc / (secs * (double)(g->spec->cores * g->spec->replicas)));
+    sim_series_set(sim, g->col[C_GC], gc / (secs * (double)(g->spec->cores * g->want)));
     sim_series_set(sim, g->col[C_LEAKED], (double)leaked);
     sim_series_set(sim, g->col[C_CACHE_N], (double)entries);
     sim_series_set(sim, g->col[C_CACHE_B], (double)bytes);
     sim_series_set(sim, g->col[C_HIT], g->win_lookups ? (double)g->win_hits / (double)g->win_lookups : NAN);
     sim_series_set(sim, g->col[C_RELOADS], (double)g->reloads_started);
-    sim_series_set(sim, g->col[C_RELOAD_CPU], g->win_reload_cpu_s / (secs * (double)(g->spec->cores * g->spec->replicas)));
+    sim_series_set(sim, g->col[C_RELOAD_CPU], g->win_reload_cpu_s / (secs * (double)(g->spec->cores * g->want)));
+    if (g->col_desired >= 0) sim_series_set(sim, g->col_desired, (double)g->want);
     sim_series_set(sim, g->col[C_OOM], (double)g->oom_kills_total);
     sim_series_set(sim, g->col[C_PINNED], (double)pinned);
     if (g->etcd) {
@@ -436,7 +531,9 @@ int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
     g->spec = spec;
     g->hooks = hooks;
     g->speed = 1;
-    int n = (int)spec->replicas;
+    int n = (int)spec->slots;   /* every loop over replicas covers the slots */
+    g->want = spec->replicas;
+    g->col_desired = -1;
     g->rng_cpu = sim_stream(sim, "gateway/handling");
     if (!g->rng_cpu) return SIM_ENOMEM;
     static const struct { const char *name, *unit, *help; } cols[] = {
@@ -474,8 +571,19 @@ int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
         if (gort_init(&rp->rt, sim, &spec->rt, &rp->cpu, label, on_oom, rp)) return SIM_ENOMEM;
         if (embc_init(&rp->cache, &spec->cache, spec->index_bytes, cache_mem, rp)) return SIM_ENOMEM;
         backoff_init(&rp->backoff, &spec->backoff);
-        rp->up = true;
+        if (r >= spec->replicas) {   /* an empty slot (autoscaling) */
+            lb_set_up(&g->lb, r, false);
+            continue;
+        }
+        rp->up = rp->active = true;
         process_start(g, r);
+    }
+    if (spec->autoscale.enabled) {
+        hpa_init(&g->hpa, &spec->autoscale);
+        g->col_desired = sim_series_add(sim, "gateway_replicas_desired", "1",
+                                        "replicas the autoscaler wants (ready or starting)");
+        if (g->col_desired < 0) return SIM_ENOMEM;
+        sim_schedule_in(sim, spec->autoscale.sync, sync_event, g, 0);
     }
     g->push_version_rev = calloc(spec->npushes ? spec->npushes : 1, sizeof *g->push_version_rev);
     if (!g->push_version_rev) return SIM_ENOMEM;
@@ -489,7 +597,7 @@ int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
 void gw_fini(gw_t *g)
 {
     if (g->rep)
-        for (int64_t r = 0; r < g->spec->replicas; r++) {
+        for (int64_t r = 0; r < g->spec->slots; r++) {
             gort_fini(&g->rep[r].rt);
             embc_fini(&g->rep[r].cache);
             stn_fini(&g->rep[r].cpu);

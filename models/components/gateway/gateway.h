@@ -22,6 +22,7 @@
  *     leaks: {blocked_forever: 0, captured_bytes: 1MiB}
  *     startup: 5s
  *     restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
+ *     autoscale: {max_replicas: 8, metric: cpu, target: 60%}   # optional: the HPA (hpa.h)
  *
  * Goroutines: one per request held, one per LLM call in flight (including
  * calls whose request already gave up: no context propagation), one per
@@ -54,7 +55,16 @@
  *
  * When RSS passes the container limit the replica is OOM-killed: every
  * request on it fails, its cache and leaks are gone, and it restarts after
- * the CrashLoopBackOff delay plus `startup`. */
+ * the CrashLoopBackOff delay plus `startup`.
+ *
+ * Autoscaling, as the replica set's (replicas.h): the HPA's sync sets how
+ * many replicas are wanted, on `cpu` (busy cores / cores over the sync
+ * interval) or `inflight` (requests held per replica). A new replica's
+ * process starts (an empty cache, its config watch) and joins the load
+ * balancer `startup` later; one scaled away leaves the load balancer at
+ * once and its process ends when the last request it holds has ended
+ * (while draining it takes no config events and is not sampled). All
+ * loops over replicas cover gw_spec_t.slots. */
 #ifndef MODELS_COMPONENTS_GATEWAY_GATEWAY_H
 #define MODELS_COMPONENTS_GATEWAY_GATEWAY_H
 
@@ -62,6 +72,7 @@
 #include <stdint.h>
 
 #include "models/components/replicas/backoff.h"
+#include "models/components/replicas/hpa.h"
 #include "models/components/gateway/embcache.h"
 #include "models/components/etcd/etcd.h"
 #include "models/components/gateway/goruntime.h"
@@ -90,6 +101,8 @@ typedef struct gw_spec {
     int64_t leak_bytes;
     sim_time_t startup;
     backoff_spec_t backoff;
+    hpa_spec_t autoscale;          /* the HPA on cpu or inflight (enabled false: a fixed count) */
+    int64_t slots;                 /* replicas that may exist: max(replicas, autoscale.max_replicas) */
 
     /* configuration through etcd (`config:` and `etcd:`) */
     bool has_config;
@@ -150,6 +163,11 @@ typedef struct gw_replica {
     int64_t watch_failures;
     int64_t batch_events;          /* config events buffered for the next batch */
     sim_timer_t batch_timer;
+    /* autoscaling (a fixed count: every slot active) */
+    bool active;                   /* wanted: up, starting or restarting; false: an empty slot or draining */
+    bool draining;                 /* scaled away: out of the load balancer, its requests finishing */
+    sim_time_t ready_at;           /* when it last became ready */
+    hpa_busy_mark_t busy_mark;
 } gw_replica_t;
 
 typedef struct gw gw_t;
@@ -184,6 +202,11 @@ struct gw {
     uint64_t events_seen, batches;
     int64_t *push_version_rev;     /* per push: the revision of its `_version` key, -1 none */
     double reload_cpu_s;
+    /* autoscaling */
+    hpa_t hpa;
+    int64_t want;                  /* replicas wanted (active) */
+    sim_time_t last_sync;
+    int col_desired;               /* gateway_replicas_desired, else -1 */
     /* whole run */
     uint64_t oom_kills_total, reloads_total, reloads_started;
     uint64_t watch_breaks, watch_relists, watch_resumes, watch_compacted;   /* broken watches and their fate */
@@ -225,6 +248,9 @@ void gw_deadline(gw_t *g, int r, double u);
 /* The embedding cache of replica r. */
 bool gw_cache_lookup(gw_t *g, int r, uint64_t key);
 void gw_cache_insert(gw_t *g, int r, uint64_t key);
+/* One autoscaler sync now (normally every autoscale.sync). Returns the
+ * replicas wanted. */
+int64_t gw_autoscale_sync(gw_t *g);
 /* Crash replica r ("oom_kill", "replica_killed"). */
 void gw_crash(gw_t *g, int r, const char *kind, const char *detail);
 static inline uint32_t gw_gen(const gw_t *g, int r) { return g->rep[r].gen; }

@@ -35,7 +35,10 @@ void llm_spec_default(llm_spec_t *spec)
     spec->startup = 60 * SIM_SEC;
     spec->load_balancer = LB_LEAST_OUTSTANDING;
     spec->restart_backoff = BACKOFF_DEFAULTS;
+    spec->levels = 1;
 }
+
+static const char *const sched_policy_names[] = {"fcfs", "priority", NULL};
 
 int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
 {
@@ -66,6 +69,9 @@ int llm_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, llm_spec_t *spec)
         sim_cfg_enum(d, map, "load_balancer", 0, lb_policy_names, lbp, &lbp);
         spec->load_balancer = (lb_policy_t)lbp;
         backoff_spec_parse(d, sim_cfg_get(map, "restart_backoff"), &spec->restart_backoff);
+        int pol = 0;
+        sim_cfg_enum(d, map, "scheduling_policy", 0, sched_policy_names, 0, &pol);
+        spec->priority_policy = pol == 1;
     }
     hpa_spec_parse(d, map ? sim_cfg_get(map, "autoscale") : NULL, spec->replicas,
                    1u << HPA_INFLIGHT | 1u << HPA_QUEUE | 1u << HPA_KV, &spec->autoscale);
@@ -194,13 +200,47 @@ static void scaled_ready_event(sim_t *sim, void *obj, uint64_t arg)
     sim_log_event(sim, "replica_ready", rp->source, 0, "new replica: model loaded, ready");
 }
 
+/* The pool the HPA scales (hpa_pool_t). A slot is free once its replica
+ * holds nothing (a replica scaled away finishes its sequences first). */
+static int pool_state(void *ctx, int r)
+{
+    const llm_replica_t *rp = &((llm_t *)ctx)->rep[r];
+    if (rp->active) return rp->up ? HPA_SLOT_READY : HPA_SLOT_STARTING;
+    return rp->up || rp->nrunning || rp->nqueue || rp->npre ? HPA_SLOT_GONE : HPA_SLOT_EMPTY;
+}
+
+static void pool_start(void *ctx, int r)
+{
+    llm_t *llm = ctx;
+    llm_replica_t *rp = &llm->rep[r];
+    rp->active = true;
+    backoff_init(&rp->backoff, &llm->spec.restart_backoff);
+    rp->restart_timer = sim_schedule_in(llm->sim, llm->spec.startup, scaled_ready_event, rp, 0);
+}
+
+static void pool_stop(void *ctx, int r, bool ready)
+{
+    llm_t *llm = ctx;
+    llm_replica_t *rp = &llm->rep[r];
+    rp->active = false;
+    if (!ready) {
+        sim_cancel(llm->sim, &rp->restart_timer);
+        return;
+    }
+    rp->up = false;
+    lb_set_up(&llm->lb, r, false);
+    char d2[96];
+    snprintf(d2, sizeof d2, "scaled down: draining %lld sequences", (long long)(rp->nrunning + rp->nqueue));
+    sim_log_event(llm->sim, "replica_removed", rp->source, (double)(rp->nrunning + rp->nqueue), d2);
+}
+
 /* One sync: the metric over the ready replicas, the decision, the scaling.
  * A new replica loads its weights (`startup`) before it is ready; one scaled
  * away leaves the load balancer and finishes the sequences it holds (its
  * slot is reused only once empty). */
 static void llm_autoscale_sync(llm_t *llm)
 {
-    sim_t *sim = llm->sim;
+    static const char *const what[] = {"CPU", "sequences in flight", "sequences waiting", "KV usage"};
     const hpa_spec_t *hs = &llm->spec.autoscale;
     llm_sync(llm);
     int64_t ready = 0;
@@ -213,40 +253,8 @@ static void llm_autoscale_sync(llm_t *llm)
                : hs->metric == HPA_QUEUE ? (double)rp->nqueue
                                          : (double)(rp->nqueue + rp->nrunning);
     }
-    int64_t cur = llm->want, want = hpa_decide(&llm->hpa, sim_now(sim), cur, ready, sum);
-    if (want == cur) return;
-    static const char *const what[] = {"CPU", "sequences in flight", "sequences waiting", "KV usage"};
-    char detail[160];
-    snprintf(detail, sizeof detail, "%s %.3g per ready replica (target %.3g) over %lld ready: %lld -> %lld replicas",
-             what[hs->metric], ready ? sum / (double)ready : 0.0, hs->target, (long long)ready, (long long)cur,
-             (long long)want);
-    sim_log_event(sim, want > cur ? "scale_up" : "scale_down", "llm", (double)want, detail);
-    int64_t got = cur;
-    for (int r = 0; r < llm->spec.replicas && got < want; r++) {
-        llm_replica_t *rp = &llm->rep[r];
-        if (rp->active || rp->up || rp->nrunning || rp->nqueue || rp->npre) continue;
-        rp->active = true;
-        backoff_init(&rp->backoff, &llm->spec.restart_backoff);
-        rp->restart_timer = sim_schedule_in(sim, llm->spec.startup, scaled_ready_event, rp, 0);
-        got++;
-    }
-    for (int pass = 0; pass < 2 && got > want; pass++)   /* not ready first, then the highest ready */
-        for (int r = llm->spec.replicas - 1; r >= 0 && got > want; r--) {
-            llm_replica_t *rp = &llm->rep[r];
-            if (!rp->active || (pass == 0) == rp->up) continue;
-            rp->active = false;
-            got--;
-            if (!rp->up) {
-                sim_cancel(sim, &rp->restart_timer);
-                continue;
-            }
-            rp->up = false;
-            lb_set_up(&llm->lb, r, false);
-            char d2[96];
-            snprintf(d2, sizeof d2, "scaled down: draining %lld sequences", (long long)(rp->nrunning + rp->nqueue));
-            sim_log_event(sim, "replica_removed", rp->source, (double)(rp->nrunning + rp->nqueue), d2);
-        }
-    llm->want = got;
+    hpa_pool_t pool = {"llm", what, (int)llm->spec.replicas, pool_state, pool_start, pool_stop, llm};
+    llm->want = hpa_pool_scale(&llm->hpa, &pool, llm->sim, llm->want, ready, sum);
 }
 
 static void sync_event(sim_t *sim, void *obj, uint64_t arg)

@@ -19,6 +19,7 @@
  *     startup: 60s
  *     load_balancer: least_outstanding
  *     restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
+ *     scheduling_policy: fcfs      # or priority (vLLM --scheduling-policy)
  *
  * A step holds at most max_num_seqs sequences and max_num_batched_tokens
  * tokens: one token for every running decode, then prefill chunks, first of
@@ -32,6 +33,18 @@
  * scheduler: a sequence stops when it has generated the call's tokens_out
  * (the answer's length, drawn by the caller), at most max_tokens and
  * max_model_len - prompt.
+ *
+ * Priority scheduling (scheduling_policy: priority, vLLM's
+ * PriorityRequestQueue): each call has a level (call_t.level, 0 first); the
+ * waiting queue is served by (level, arrival), FCFS within a level, and a
+ * preempted sequence goes back to the head of its own level. A preemption
+ * takes the most recently admitted running sequence of the worst level
+ * present (vLLM: the running request with the largest (priority,
+ * arrival_time); admission order within a level stands in for arrival
+ * order, which differs only for a sequence re-admitted after a preemption).
+ * As in vLLM, a waiting sequence never preempts a running one: priority
+ * decides who is admitted next and who is preempted when blocks run out.
+ * Cost: O(levels) per queue insertion into an empty level, O(1) otherwise.
  *
  * Cost per step: O(1) for the decodes (a per-replica step counter is their
  * virtual clock: a decode entering at clock v with n tokens to go finishes
@@ -78,6 +91,9 @@ typedef struct llm_spec {
     lb_policy_t load_balancer;
     backoff_spec_t restart_backoff;
     hpa_spec_t autoscale;              /* the HPA on inflight, queue or kv (enabled false: a fixed count) */
+    bool priority_policy;              /* scheduling_policy: priority (vLLM --scheduling-policy) */
+    int levels;                        /* priority levels the calls use (c->level < levels), set by
+                                        * the caller after parsing; 1 (default): every call alike */
 } llm_spec_t;
 
 /* The defaults, as a spec (hardware a100-80gb, Meta-Llama-3-8B, TP 1). */

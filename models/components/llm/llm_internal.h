@@ -45,6 +45,7 @@ typedef struct llm_slot {
     int32_t prev, next; /* running list in admission order (-1 ends); free list through next */
     int32_t hidx;       /* decode: index in the heap */
     uint8_t state;      /* 0 free, LLM_PREFILL, LLM_DECODE */
+    uint8_t level;      /* c->level: its priority level (scheduling_policy: priority) */
 } llm_slot_t;
 _Static_assert(sizeof(llm_slot_t) == 128, "a slot is two cache lines");
 
@@ -97,6 +98,12 @@ struct llm_replica {
     /* the rest: admissions and finishes with prefix caching, spans, rare events */
     llm_pcache_t pc;            /* cached blocks of freed prompts */
     call_t *qtail;
+    /* scheduling_policy priority with more than one level (sched.c): the
+     * waiting queue and the running list stay sorted by (level, order);
+     * these are each level's first and last waiting call and last running
+     * slot (-1: none). NULL / unused with one level. */
+    call_t **lq_head, **lq_tail;
+    int32_t *lrun_tail;
     int64_t fresh;              /* slots [0, fresh) have been used; the rest never */
     int64_t pinned_tokens;
     sim_time_t span_end[LLM_SPAN_MAX];

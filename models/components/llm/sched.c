@@ -77,12 +77,21 @@ int llm_sched_init(llm_replica_t *rp)
     if (sp->enable_prefix_caching && llm_pc_init(&rp->pc, sp->kv_blocks < 64 ? sp->kv_blocks : 64,
                                                  sp->kv_blocks) != 0)
         return SIM_ENOMEM;
+    if (sp->priority_policy && sp->levels > 1) {
+        rp->lq_head = calloc((size_t)sp->levels, sizeof *rp->lq_head);
+        rp->lq_tail = calloc((size_t)sp->levels, sizeof *rp->lq_tail);
+        rp->lrun_tail = malloc((size_t)sp->levels * sizeof *rp->lrun_tail);
+        if (!rp->lq_head || !rp->lq_tail || !rp->lrun_tail) return SIM_ENOMEM;
+    }
     llm_sched_reset(rp);
     return 0;
 }
 
 void llm_sched_fini(llm_replica_t *rp)
 {
+    free(rp->lq_head);
+    free(rp->lq_tail);
+    free(rp->lrun_tail);
     free(rp->slot);
     free(rp->heap);
     free(rp->pre);
@@ -104,6 +113,11 @@ void llm_sched_reset(llm_replica_t *rp)
     rp->used = rp->pinned = rp->pinned_tokens = 0;
     llm_pc_clear(&rp->pc);
     rp->qhead = rp->qtail = NULL;
+    if (rp->lq_head)
+        for (int l = 0; l < sp->levels; l++) {
+            rp->lq_head[l] = rp->lq_tail[l] = NULL;
+            rp->lrun_tail[l] = -1;
+        }
     rp->nqueue = 0;
     rp->stepping = false;
     rp->step_decodes = 0;
@@ -223,9 +237,30 @@ static void release_blocks(llm_replica_t *rp, const llm_slot_t *s, int64_t held,
 
 /* ---- the running list ---------------------------------------------------------- */
 
+/* Priority levels (llm.h): the running list is sorted by (level, admission);
+ * the last running slot of the nearest level above l that has one (-1: none). */
+static int32_t run_before_level(const llm_replica_t *rp, int l)
+{
+    while (--l >= 0)
+        if (rp->lrun_tail[l] >= 0) return rp->lrun_tail[l];
+    return -1;
+}
+
 static void run_append(llm_replica_t *rp, int32_t x)
 {
     llm_slot_t *s = &rp->slot[x];
+    if (rp->lrun_tail) {   /* after the last of its level (or of the levels before it) */
+        int l = s->level;
+        int32_t p = rp->lrun_tail[l] >= 0 ? rp->lrun_tail[l] : run_before_level(rp, l);
+        int32_t n = p >= 0 ? rp->slot[p].next : rp->head;
+        s->prev = p;
+        s->next = n;
+        if (p >= 0) rp->slot[p].next = x; else rp->head = x;
+        if (n >= 0) rp->slot[n].prev = x; else rp->tail = x;
+        rp->lrun_tail[l] = x;
+        rp->nrunning++;
+        return;
+    }
     s->prev = rp->tail;
     s->next = -1;
     if (rp->tail >= 0) rp->slot[rp->tail].next = x; else rp->head = x;
@@ -236,6 +271,8 @@ static void run_append(llm_replica_t *rp, int32_t x)
 static void run_unlink(llm_replica_t *rp, int32_t x)
 {
     llm_slot_t *s = &rp->slot[x];
+    if (rp->lrun_tail && rp->lrun_tail[s->level] == x)
+        rp->lrun_tail[s->level] = s->prev >= 0 && rp->slot[s->prev].level == s->level ? s->prev : -1;
     if (s->prev >= 0) rp->slot[s->prev].next = s->next; else rp->head = s->next;
     if (s->next >= 0) rp->slot[s->next].prev = s->prev; else rp->tail = s->prev;
     rp->nrunning--;
@@ -285,9 +322,36 @@ static call_t *unrun(llm_replica_t *rp, int32_t x)
 
 /* ---- the waiting queue ----------------------------------------------------------- */
 
+/* Priority levels: the waiting queue is sorted by (level, order); a call
+ * goes to the back of its level (a preempted one: to its front). */
+static void queue_push_level(llm_replica_t *rp, call_t *c, bool front)
+{
+    int l = c->level;
+    call_t *prev, *next;
+    if (rp->lq_head[l]) {
+        next = front ? rp->lq_head[l] : rp->lq_tail[l]->link;
+        prev = front ? rp->lq_head[l]->prev : rp->lq_tail[l];
+    } else {
+        prev = NULL;
+        for (int k = l - 1; k >= 0 && !prev; k--) prev = rp->lq_tail[k];
+        next = prev ? prev->link : rp->qhead;
+    }
+    c->prev = prev;
+    c->link = next;
+    if (prev) prev->link = c; else rp->qhead = c;
+    if (next) next->prev = c; else rp->qtail = c;
+    if (front || !rp->lq_head[l]) rp->lq_head[l] = c;
+    if (!front || !rp->lq_tail[l]) rp->lq_tail[l] = c;
+    rp->nqueue++;
+}
+
 static void queue_push(llm_replica_t *rp, call_t *c, bool front)
 {
     c->where = LLM_WAITING;
+    if (rp->lq_head) {
+        queue_push_level(rp, c, front);
+        return;
+    }
     if (front) {
         c->prev = NULL;
         c->link = rp->qhead;
@@ -304,6 +368,11 @@ static void queue_push(llm_replica_t *rp, call_t *c, bool front)
 
 static void queue_unlink(llm_replica_t *rp, call_t *c)
 {
+    if (rp->lq_head) {
+        int l = c->level;
+        if (rp->lq_head[l] == c) rp->lq_head[l] = c->link && c->link->level == l ? c->link : NULL;
+        if (rp->lq_tail[l] == c) rp->lq_tail[l] = c->prev && c->prev->level == l ? c->prev : NULL;
+    }
     if (c->prev) c->prev->link = c->link; else rp->qhead = c->link;
     if (c->link) c->link->prev = c->prev; else rp->qtail = c->prev;
     c->link = c->prev = NULL;
@@ -392,7 +461,7 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load
         .own = (int32_t)(keyed + fresh), .prompt = (int32_t)prompt, .computed = (int32_t)computed,
         .chunk = (int32_t)chunk, .p0 = (int32_t)p0,
         .order = llm->next_order++, .tokens_in = c->tokens_in, .prev = -1, .next = -1, .hidx = -1,
-        .state = LLM_PREFILL,
+        .state = LLM_PREFILL, .level = c->level,
     };
     c->where = LLM_PREFILL;
     c->hidx = x;
@@ -735,6 +804,7 @@ void llm_sched_submit(llm_replica_t *rp, call_t *c)
     c->t0 = sim_now(rp->llm->sim);
     c->u0 = 0;
     c->v0 = 0;
+    if (rp->lq_head && c->level >= rp->llm->spec.levels) c->level = (uint8_t)(rp->llm->spec.levels - 1);
     queue_push(rp, c, false);
     if (!rp->stepping) step_begin(rp);
 }

@@ -1,6 +1,7 @@
 /* The Kubernetes HPA decision (see hpa.h). */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "models/components/replicas/hpa.h"
@@ -171,4 +172,47 @@ int64_t hpa_decide(hpa_t *h, sim_time_t now, int64_t current, int64_t ready, dou
     if (out > current) push(h->up_ev, &h->nup, &h->up_head, now, out - current);
     else if (out < current) push(h->down_ev, &h->ndown, &h->down_head, now, current - out);
     return out;
+}
+
+int64_t hpa_pool_scale(hpa_t *h, const hpa_pool_t *p, sim_t *sim, int64_t current, int64_t ready, double metric_sum)
+{
+    const hpa_spec_t *sp = h->spec;
+    int64_t want = hpa_decide(h, sim_now(sim), current, ready, metric_sum);
+    if (want == current) return current;
+    char detail[160];
+    snprintf(detail, sizeof detail, "%s %.3g per ready replica (target %.3g) over %lld ready: %lld -> %lld replicas",
+             p->what[sp->metric], ready ? metric_sum / (double)ready : 0.0, sp->target, (long long)ready,
+             (long long)current, (long long)want);
+    sim_log_event(sim, want > current ? "scale_up" : "scale_down", p->name, (double)want, detail);
+    int64_t got = current;
+    for (int r = 0; r < p->slots && got < want; r++)
+        if (p->state(p->ctx, r) == HPA_SLOT_EMPTY) {
+            p->start(p->ctx, r);
+            got++;
+        }
+    for (int pass = 0; pass < 2 && got > want; pass++)   /* not ready first, then the highest ready */
+        for (int r = p->slots - 1; r >= 0 && got > want; r--)
+            if (p->state(p->ctx, r) == (pass == 0 ? HPA_SLOT_STARTING : HPA_SLOT_READY)) {
+                p->stop(p->ctx, r, pass == 1);
+                got--;
+            }
+    return got;
+}
+
+double hpa_busy_ratio(const sim_tavg_t *a, const hpa_busy_mark_t *m, sim_time_t from, sim_time_t now, double servers)
+{
+    double area = a->area + a->value * (double)(now - a->last);
+    double prev = m->area;
+    if (a->start != m->start) {   /* the window restarted (warm-up): it holds only what followed */
+        prev = 0;
+        if (a->start > from) from = a->start;
+    }
+    double dt = (double)(now - from);
+    return dt > 0 ? (area - prev) / (dt * servers) : 0;
+}
+
+void hpa_busy_mark(const sim_tavg_t *a, hpa_busy_mark_t *m, sim_time_t now)
+{
+    m->area = a->area + a->value * (double)(now - a->last);
+    m->start = a->start;
 }

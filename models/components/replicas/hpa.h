@@ -40,6 +40,8 @@
 #include <stdint.h>
 
 #include "sim/cfg.h"
+#include "sim/sim.h"
+#include "sim/stats.h"
 #include "sim/time.h"
 
 typedef enum { HPA_CPU, HPA_INFLIGHT, HPA_QUEUE, HPA_KV } hpa_metric_t;
@@ -93,5 +95,47 @@ void hpa_init(hpa_t *h, const hpa_spec_t *spec);
  * Returns the new count (records the recommendation and, if it differs from
  * current, the scale event). */
 int64_t hpa_decide(hpa_t *h, sim_time_t now, int64_t current, int64_t ready, double metric_sum);
+
+/* ---- scaling a pool: what every autoscaled component shares ----------------
+ * A component holds max(replicas, max_replicas) slots; at each sync it sums
+ * the metric over its ready replicas and calls hpa_pool_scale, which
+ * decides (hpa_decide), logs `scale_up` / `scale_down` (source: the
+ * component, value: the new count) and starts or stops replicas through the
+ * component's callbacks: a scale-up starts the lowest empty slots; a
+ * scale-down stops the replicas not yet ready first, then the
+ * highest-numbered ready ones (a ReplicaSet deletes unready and newer pods
+ * first). */
+enum { HPA_SLOT_EMPTY, HPA_SLOT_STARTING, HPA_SLOT_READY, HPA_SLOT_GONE };
+
+typedef struct {
+    const char *name;                   /* the component: the events' source */
+    const char *const *what;            /* per hpa_metric_t: the metric in words, for the event's detail */
+    int slots;
+    /* slot r: HPA_SLOT_EMPTY (free to start), HPA_SLOT_STARTING (wanted, not
+     * ready: starting or restarting), HPA_SLOT_READY (wanted and ready),
+     * HPA_SLOT_GONE (not wanted and not free: draining) */
+    int (*state)(void *ctx, int r);
+    void (*start)(void *ctx, int r);               /* start a replica in an empty slot */
+    void (*stop)(void *ctx, int r, bool ready);    /* scale a wanted replica away (ready: drain it) */
+    void *ctx;
+} hpa_pool_t;
+
+/* One sync's decision and scaling at `now`: `current` replicas wanted,
+ * `ready` of them ready, `metric_sum` over the ready ones. Returns the new
+ * count of wanted replicas. */
+int64_t hpa_pool_scale(hpa_t *h, const hpa_pool_t *p, sim_t *sim, int64_t current, int64_t ready, double metric_sum);
+
+/* The `cpu` metric of one replica: the busy-server integral of `busy` since
+ * the mark (or since `from` if later: a replica ready since then) over
+ * `servers`, as metrics-server's rate of CPU seconds. hpa_busy_mark records
+ * the integral now (call it after reading every replica). A window restarted
+ * since the mark (the warm-up) counts from its start. */
+typedef struct {
+    double area;
+    sim_time_t start;
+} hpa_busy_mark_t;
+double hpa_busy_ratio(const sim_tavg_t *busy, const hpa_busy_mark_t *mark, sim_time_t from, sim_time_t now,
+                      double servers);
+void hpa_busy_mark(const sim_tavg_t *busy, hpa_busy_mark_t *mark, sim_time_t now);
 
 #endif

@@ -314,35 +314,53 @@ static double metric_of(rset_t *rs, int r, sim_time_t now)
     switch (rs->spec->hpa.metric) {
     case HPA_INFLIGHT: return (double)rset_in_system(rs, r);
     case HPA_QUEUE: return (double)st->nqueue;
-    default: {
-        const sim_tavg_t *a = &st->busy_avg;
-        double area = a->area + a->value * (double)(now - a->last);
-        sim_time_t from = rs->last_sync > rp->ready_at ? rs->last_sync : rp->ready_at;
-        double prev = rp->busy_area;
-        if (a->start != rp->busy_start) {   /* the window restarted (warm-up): it holds only what followed */
-            prev = 0;
-            if (a->start > from) from = a->start;
-        }
-        double dt = (double)(now - from);
-        return dt > 0 ? (area - prev) / (dt * (double)st->spec->servers) : 0;
-    }
+    default:
+        return hpa_busy_ratio(&st->busy_avg, &rp->busy_mark, rs->last_sync > rp->ready_at ? rs->last_sync : rp->ready_at,
+                              now, (double)st->spec->servers);
     }
 }
 
-static void remember_busy(rset_t *rs, sim_time_t now)
+/* ---- the pool the HPA scales (hpa_pool_t) ---- */
+
+static int pool_state(void *ctx, int r)
 {
-    for (int i = 0; i < rs->spec->slots; i++) {
-        const sim_tavg_t *a = &rs->st[i].busy_avg;
-        rs->rep[i].busy_area = a->area + a->value * (double)(now - a->last);
-        rs->rep[i].busy_start = a->start;
+    const rset_replica_t *rp = &((rset_t *)ctx)->rep[r];
+    if (!rp->active) return rp->draining ? HPA_SLOT_GONE : HPA_SLOT_EMPTY;
+    return rp->up ? HPA_SLOT_READY : HPA_SLOT_STARTING;
+}
+
+static void pool_start(void *ctx, int r)
+{
+    rset_t *rs = ctx;
+    rset_replica_t *rp = &rs->rep[r];
+    rp->active = rp->starting = rp->scaled = true;
+    rp->crashes = 0;
+    backoff_init(&rp->backoff, &rs->spec->backoff);
+    rp->restart = sim_schedule_in(rs->sim, rs->spec->startup, ready_event, rs, (uint64_t)r);
+}
+
+static void pool_stop(void *ctx, int r, bool ready)
+{
+    rset_t *rs = ctx;
+    rset_replica_t *rp = &rs->rep[r];
+    rp->active = false;
+    if (!ready) {
+        sim_cancel(rs->sim, &rp->restart);
+        rp->starting = false;
+        sim_log_event(rs->sim, "replica_removed", rs->st[r].source, 0, "scaled down before it was ready");
+        return;
     }
+    rp->up = false;
+    lb_set_up(&rs->lb, r, false);
+    if (rset_in_system(rs, r) > 0) rp->draining = true;
+    else drain_done(rs, r);
 }
 
 int64_t rset_autoscale_sync(rset_t *rs)
 {
-    sim_t *sim = rs->sim;
+    static const char *const what[] = {"CPU", "calls in flight", "calls waiting", "KV"};
     const rset_spec_t *sp = rs->spec;
-    sim_time_t now = sim_now(sim);
+    sim_time_t now = sim_now(rs->sim);
     int64_t ready = 0;
     double sum = 0;
     for (int i = 0; i < sp->slots; i++) {
@@ -350,48 +368,9 @@ int64_t rset_autoscale_sync(rset_t *rs)
         ready++;
         sum += metric_of(rs, i, now);
     }
-    remember_busy(rs, now);
+    for (int i = 0; i < sp->slots; i++) hpa_busy_mark(&rs->st[i].busy_avg, &rs->rep[i].busy_mark, now);
     rs->last_sync = now;
-    int64_t cur = rs->want;
-    int64_t want = hpa_decide(&rs->hpa, now, cur, ready, sum);
-    if (want == cur) return cur;
-    char detail[160];
-    static const char *const unit[] = {"CPU", "calls in flight", "calls waiting", "KV"};
-    snprintf(detail, sizeof detail, "%s %.3g per ready replica (target %.3g) over %lld ready: %lld -> %lld replicas",
-             unit[sp->hpa.metric], ready ? sum / (double)ready : 0.0, sp->hpa.target, (long long)ready,
-             (long long)cur, (long long)want);
-    sim_log_event(sim, want > cur ? "scale_up" : "scale_down", sp->name, (double)want, detail);
-    int64_t got = cur;
-    if (want > cur) {
-        for (int i = 0; i < sp->slots && got < want; i++) {
-            rset_replica_t *rp = &rs->rep[i];
-            if (rp->active || rp->draining) continue;
-            rp->active = rp->starting = rp->scaled = true;
-            rp->crashes = 0;
-            backoff_init(&rp->backoff, &sp->backoff);
-            rp->restart = sim_schedule_in(sim, sp->startup, ready_event, rs, (uint64_t)i);
-            got++;
-        }
-    } else {
-        /* not ready first (starting, or down after a crash), then the highest ready */
-        for (int pass = 0; pass < 2 && got > want; pass++)
-            for (int i = sp->slots - 1; i >= 0 && got > want; i--) {
-                rset_replica_t *rp = &rs->rep[i];
-                if (!rp->active || (pass == 0) == rp->up) continue;
-                rp->active = false;
-                got--;
-                if (!rp->up) {
-                    sim_cancel(sim, &rp->restart);
-                    rp->starting = false;
-                    sim_log_event(sim, "replica_removed", rs->st[i].source, 0, "scaled down before it was ready");
-                    continue;
-                }
-                rp->up = false;
-                lb_set_up(&rs->lb, i, false);
-                if (rset_in_system(rs, i) > 0) rp->draining = true;
-                else drain_done(rs, i);
-            }
-    }
-    rs->want = got;
-    return got;
+    hpa_pool_t pool = {sp->name, what, (int)sp->slots, pool_state, pool_start, pool_stop, rs};
+    rs->want = hpa_pool_scale(&rs->hpa, &pool, rs->sim, rs->want, ready, sum);
+    return rs->want;
 }

@@ -99,8 +99,7 @@ typedef struct {
     bool active;                  /* in the Deployment (up, starting or restarting); false: an empty slot */
     bool draining;                /* scaled away: out of the load balancer, finishing its calls */
     bool scaled;                  /* created by a scale-up: cold when it becomes ready */
-    double busy_area;             /* busy-server integral (server-ns) at the last sync */
-    sim_time_t busy_start;        /* the station's busy_avg window start at the last sync */
+    hpa_busy_mark_t busy_mark;    /* the station's busy-server integral at the last sync */
 } rset_replica_t;
 
 struct rset {

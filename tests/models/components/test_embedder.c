@@ -828,3 +828,131 @@ Test(embedder, parse_bare_number_base_is_a_unit_error)
     expect_error("embedder:\n  batch_time:\n    base: 4\n", "emb.yaml:3:11: error:", "unit");
     expect_error("embedder:\n  batch_time:\n    per_token: 10\n", "emb.yaml:3:16: error:", "unit");
 }
+
+/* ---- autoscaling (the HPA of models/components/replicas/hpa.h) ---------------- */
+
+static void paced_arrival(sim_t *sim, void *obj, uint64_t left)
+{
+    fix_t *f = obj;
+    call_t *c = call_new(&f->pool, f, ignore_done, 0, sim_now(sim));
+    cr_assert_not_null(c);
+    embedder_ops.submit(f->e, c);
+    if (left > 1) sim_schedule_in(sim, 25 * MS / 2, paced_arrival, f, left - 1);
+}
+
+Test(embedder, autoscale_hand_trace_up_on_cpu_then_down_after_the_window)
+{
+    /* One call every 12.5 ms (80/s) until 60 s, each a 10 ms batch of one
+     * (batch size 1, no window): 0.8 of an instance. One replica at the
+     * start; the HPA on cpu, target 40%, syncs every 15 s, startup 10 s:
+     *   15 s  cpu 0.8 over [0, 15]: ratio 2, ceil(1 x 2) = 2 -> scale_up 2
+     *   25 s  embedder/1 ready; round robin: 0.4 each from then on
+     *   30 s  replica 0 (10 s at 0.8 + 5 s at 0.4) / 15 = 0.667, replica 1
+     *         0.4 over its 5 ready seconds: ratio 1.0667 / 0.8 = 1.333,
+     *         ceil(2 x 1.333) = 3 -> scale_up 3
+     *   40 s  embedder/2 ready; 0.2667 each
+     *   45 s  (10 x 0.4 + 5 x 0.2667) / 15 = 0.356 twice, 0.2667: ratio
+     *         0.815, ceil(3 x 0.815) = 3: no change
+     *   60 s  0.2667 each: recommendation 2; arrivals stop; then 0: 1
+     *   345 s the recommendations of 3 (30 s, 45 s) leave the 300 s
+     *         window; the highest left is 2 (60 s) -> scale_down 2:
+     *         embedder/2 (the highest ready, idle) is removed at once
+     *   360 s the 2 of 60 s leaves it too -> scale_down 1, embedder/1 */
+    fix_t f = {0};
+    sim_diag_t d;
+    sim_diag_init(&d);
+    sim_cfg_t *cfg = load(&d, "embedder:\n  max_batch_size: 1\n  max_queue_delay: 0s\n"
+                              "  batch_time: {base: 10ms, per_token: 0s}\n"
+                              "  autoscale: {max_replicas: 4, metric: cpu, target: 40%}\n");
+    cr_assert_eq(embedder_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "embedder"), &f.spec), 0, "%s",
+                 sim_diag_text(&d));
+    cr_assert_eq(sim_cfg_check_unused(cfg, &d), 0, "%s", sim_diag_text(&d));
+    sim_cfg_destroy(cfg);
+    sim_diag_fini(&d);
+    cr_assert(f.spec.autoscale.enabled);
+    cr_assert_eq(f.spec.slots, 4);
+    fix_init(&f, &CFG);
+    sim_schedule_at(f.sim, 0, paced_arrival, &f, 60 * 80);
+    sim_run(f.sim, 400 * SIM_SEC);
+    const sim_table_t *t = sim_log_table(f.sim);
+    int cv = sim_table_find_col(t, "value");
+    sim_time_t at;
+    int row = find_log(t, 0, "scale_up", "embedder", &at);
+    cr_assert_geq(row, 0);
+    cr_assert_eq(at, 15 * SIM_SEC);
+    cr_assert_float_eq(sim_table_get_f64(t, (size_t)row, cv), 2, 1e-12);
+    row = find_log(t, (size_t)row + 1, "replica_ready", "embedder/1", &at);
+    cr_assert_geq(row, 0);
+    cr_assert_eq(at, 25 * SIM_SEC, "startup (10 s) after the scale-up");
+    row = find_log(t, (size_t)row + 1, "scale_up", "embedder", &at);
+    cr_assert_geq(row, 0);
+    cr_assert_eq(at, 30 * SIM_SEC);
+    cr_assert_float_eq(sim_table_get_f64(t, (size_t)row, cv), 3, 1e-12);
+    row = find_log(t, (size_t)row + 1, "replica_ready", "embedder/2", &at);
+    cr_assert_geq(row, 0);
+    cr_assert_eq(at, 40 * SIM_SEC);
+    int down = find_log(t, 0, "scale_down", "embedder", &at);
+    cr_assert_geq(down, 0);
+    cr_assert_eq(at, 345 * SIM_SEC, "the 300 s stabilisation window");
+    cr_assert_float_eq(sim_table_get_f64(t, (size_t)down, cv), 2, 1e-12);
+    cr_assert_geq(find_log(t, (size_t)down, "replica_removed", "embedder/2", &at), 0);
+    cr_assert_eq(at, 345 * SIM_SEC, "idle: drained at once");
+    down = find_log(t, (size_t)down + 1, "scale_down", "embedder", &at);
+    cr_assert_geq(down, 0);
+    cr_assert_eq(at, 360 * SIM_SEC);
+    cr_assert_float_eq(sim_table_get_f64(t, (size_t)down, cv), 1, 1e-12);
+    cr_assert_geq(find_log(t, (size_t)down, "replica_removed", "embedder/1", &at), 0);
+    cr_assert_lt(find_log(t, (size_t)down + 1, "scale_down", "embedder", &at), 0, "nothing below min_replicas 1");
+    embedder_stats_t st;
+    embedder_stats(f.e, &st);
+    cr_assert_eq(st.completed[CALL_OK], 60 * 80, "every call served");
+    cr_assert_eq(st.replicas_up, 1);
+    fix_fini(&f);
+}
+
+static void drain_probe(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    fix_t *f = obj;
+    cr_assert_eq(embedder_autoscale_sync(f->e), 1, "no load: down to min_replicas at once (window 0)");
+}
+
+Test(embedder, autoscale_scale_down_drains_the_calls_of_the_replica_removed)
+{
+    /* Two replicas, a 100 ms batch of one, no window; scale-down window 0
+     * (no stabilisation) and a sync far away so that the test drives it.
+     * At 0 four calls arrive: round robin puts 0, 2 on replica 0 and 1, 3
+     * on replica 1 (one running, one waiting each). At 50 ms a sync sees
+     * (queue metric) 1 waiting per replica against a target of 10: down to
+     * 1; replica 1 leaves the load balancer but serves its two calls (done
+     * at 100 and 200 ms), then is removed at 200 ms. */
+    fix_t f = {0};
+    sim_diag_t d;
+    sim_diag_init(&d);
+    sim_cfg_t *cfg = load(&d, "embedder:\n  replicas: 2\n  max_batch_size: 1\n  max_queue_delay: 0s\n"
+                              "  batch_time: {base: 100ms, per_token: 0s}\n"
+                              "  autoscale: {max_replicas: 2, metric: queue, target: 10, sync: 1h, down: {window: 0s}}\n");
+    cr_assert_eq(embedder_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "embedder"), &f.spec), 0, "%s",
+                 sim_diag_text(&d));
+    sim_cfg_destroy(cfg);
+    sim_diag_fini(&d);
+    fix_init(&f, &CFG);
+    for (int i = 0; i < 4; i++) submit_at(&f, 0, (uint64_t)i, 10);
+    sim_schedule_at(f.sim, 50 * MS, drain_probe, &f, 0);
+    submit_at(&f, 150 * MS, 4, 10);   /* after the scale-down: replica 0 only (free at 200 ms) */
+    sim_run(f.sim, 10 * SIM_SEC);
+    for (int i = 0; i < 4; i++) cr_assert_eq(f.status[i], CALL_OK, "call %d", i);
+    cr_assert_eq(f.at[0], 100 * MS);
+    cr_assert_eq(f.at[1], 100 * MS);
+    cr_assert_eq(f.at[2], 200 * MS);
+    cr_assert_eq(f.at[3], 200 * MS, "the draining replica serves its waiting call");
+    cr_assert_eq(f.at[4], 300 * MS, "the new call goes to replica 0, busy until 200 ms");
+    sim_time_t at;
+    const sim_table_t *t = sim_log_table(f.sim);
+    cr_assert_geq(find_log(t, 0, "scale_down", "embedder", &at), 0);
+    cr_assert_eq(at, 50 * MS);
+    cr_assert_geq(find_log(t, 0, "replica_removed", "embedder/1", &at), 0);
+    cr_assert_eq(at, 200 * MS, "removed once drained");
+    fix_fini(&f);
+}

@@ -26,6 +26,7 @@ typedef struct {
     llm_spec_t spec;
     int64_t tin[MAXC], tout[MAXC], prefix[MAXC];
     uint64_t key[MAXC];
+    uint8_t level[MAXC];          /* priority level (scheduling_policy: priority) */
     sim_time_t timeout[MAXC];
     sim_time_t at[MAXC];          /* when the owner was told */
     sim_time_t released[MAXC];    /* when the LLM finished with the call */
@@ -61,6 +62,7 @@ static void submit_event(sim_t *sim, void *obj, uint64_t i)
     c->tokens_out = F.tout[i];
     c->prefix_tokens = F.prefix[i];
     c->prefix_key = F.key[i];
+    c->level = F.level[i];
     c->release = on_release;
     F.sent[i] = sim_now(sim);
     F.live[i] = c;
@@ -253,6 +255,184 @@ Test(llm, a_decode_that_needs_a_block_preempts_the_latest_hand_schedule)
     cr_assert_eq(l->ttft.n, 2, "a preempted sequence keeps its first TTFT");
     cr_assert_float_eq(l->ttft.sum, 1e6 * (18 + 36), 1e-3);
     cr_assert_eq(F.llm->rep[0].used, 0);
+    stop();
+}
+
+/* ---- priority scheduling (vLLM --scheduling-policy priority) ------------------ */
+
+/* One sequence at a time, 10-token prompts and 1-token answers: every call
+ * is one 20 ms step. A (level 1) at 0 starts at once; B (1) at 1 ms,
+ * C (0) at 2 ms, D (1) at 3 ms and E (0) at 4 ms wait. */
+static void five_calls(void)
+{
+    int a = add(0, 10, 1), b = add(MS(1), 10, 1), c = add(MS(2), 10, 1), d = add(MS(3), 10, 1),
+        e = add(MS(4), 10, 1);
+    F.level[a] = F.level[b] = F.level[d] = 1;
+    F.level[c] = F.level[e] = 0;
+}
+
+Test(llm_priority, waiting_calls_are_served_by_level_then_arrival_hand_order)
+{
+    /* priority: A [0, 20], then level 0 in arrival order, C [20, 40] and
+     * E [40, 60], then level 1, B [60, 80] and D [80, 100] */
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 4096B\n"
+                           "  max_model_len: 1024\n"
+                           "  max_num_seqs: 1\n"
+                           "  enable_prefix_caching: false\n"
+                           "  scheduling_policy: priority\n");
+    cr_assert(s.priority_policy);
+    s.levels = 2;
+    start(&s);
+    five_calls();
+    sim_run(F.sim, SIM_TIME_MAX);
+    assert_told(0, MS(20), CALL_OK);
+    assert_told(2, MS(40), CALL_OK);
+    assert_told(4, MS(60), CALL_OK);
+    assert_told(1, MS(80), CALL_OK);
+    assert_told(3, MS(100), CALL_OK);
+    cr_assert_eq(F.llm->rep[0].nqueue, 0);
+    cr_assert_null(F.llm->rep[0].qhead);
+    stop();
+}
+
+Test(llm_priority, fcfs_ignores_the_levels_hand_order)
+{
+    /* the same calls under fcfs (the default): arrival order, 20 ms each */
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 4096B\n"
+                           "  max_model_len: 1024\n"
+                           "  max_num_seqs: 1\n"
+                           "  enable_prefix_caching: false\n");
+    cr_assert(!s.priority_policy);
+    s.levels = 2;
+    start(&s);
+    five_calls();
+    sim_run(F.sim, SIM_TIME_MAX);
+    for (int i = 0; i < 5; i++) assert_told(i, MS(20 * (i + 1)), CALL_OK);
+    stop();
+}
+
+Test(llm_priority, waiting_calls_cancelled_keep_the_levels_linked)
+{
+    /* priority; at 10 ms C (the head of level 0) and D (the tail of level 1)
+     * are cancelled while they wait: E runs next [20, 40], then B [40, 60] */
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 4096B\n"
+                           "  max_model_len: 1024\n"
+                           "  max_num_seqs: 1\n"
+                           "  enable_prefix_caching: false\n"
+                           "  scheduling_policy: priority\n");
+    s.levels = 2;
+    start(&s);
+    five_calls();
+    sim_schedule_at(F.sim, MS(10), cancel_event, NULL, 2);
+    sim_schedule_at(F.sim, MS(10), cancel_event, NULL, 3);
+    sim_run(F.sim, SIM_TIME_MAX);
+    assert_told(0, MS(20), CALL_OK);
+    assert_told(4, MS(40), CALL_OK);
+    assert_told(1, MS(60), CALL_OK);
+    cr_assert_eq(F.ntold[2], 0);
+    cr_assert_eq(F.ntold[3], 0);
+    cr_assert_eq(F.llm->st.cancelled, 2);
+    cr_assert_eq(F.llm->st.steps, 3);
+    stop();
+}
+
+Test(llm_priority, a_preemption_takes_the_worst_level_not_the_latest_hand_schedule)
+{
+    /* The preemption case of a_decode_that_needs_a_block_preempts_the_latest,
+     * with A at level 1 and B at level 0 (6 blocks of 4 tokens):
+     *   1-5 [0, 73]  as there: A has generated 5 tokens, B 4; 6 blocks used
+     *   6 [73, 84]   A's 13th token needs a block: the victim is the latest
+     *                admitted of the worst level, A itself (vLLM: the running
+     *                request with the largest (priority, arrival)); its 3
+     *                blocks are freed; B decodes its 5th token
+     *   7 [84, 95]   B decodes its 6th (13th token: a new block): done; A
+     *                (13 tokens to recompute, 4 blocks) does not fit in 2
+     *   8 [95, 118]  A recomputes 8 + 5 tokens and samples its 6th: done */
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 24B\n"
+                           "  block_size: 4\n"
+                           "  max_model_len: 24\n"
+                           "  max_num_seqs: 4\n"
+                           "  enable_prefix_caching: false\n"
+                           "  scheduling_policy: priority\n");
+    s.levels = 2;
+    start(&s);
+    int a = add(0, 8, 6), b = add(MS(1), 8, 6);
+    F.level[a] = 1;
+    sim_run(F.sim, SIM_TIME_MAX);
+    assert_told(b, MS(95), CALL_OK);
+    assert_told(a, MS(118), CALL_OK);
+    const llm_t *l = F.llm;
+    cr_assert_eq(l->st.preemptions, 1);
+    cr_assert_eq(l->st.steps, 8);
+    cr_assert_eq(l->st.prompt_tokens, 8 + 8 + 13);
+    cr_assert_eq(l->st.output_tokens, 12);
+    cr_assert_eq(F.llm->rep[0].used, 0);
+    assert_blocks_consistent(&F.llm->rep[0]);
+    stop();
+}
+
+static void check_sorted(const llm_replica_t *rp)
+{
+    int last = 0;
+    int64_t n = 0;
+    for (const call_t *c = rp->qhead; c; c = c->link, n++) {
+        cr_assert_geq(c->level, last, "the waiting queue is sorted by level");
+        last = c->level;
+        cr_assert(c->link || rp->qtail == c);
+        cr_assert(!c->link || c->link->prev == c);
+    }
+    cr_assert_eq(n, rp->nqueue);
+    last = 0;
+    for (int32_t x = rp->head; x >= 0; x = rp->slot[x].next) {
+        cr_assert_geq(rp->slot[x].level, last, "the running list is sorted by level");
+        last = rp->slot[x].level;
+    }
+}
+
+static void check_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)obj;
+    (void)arg;
+    check_sorted(&F.llm->rep[0]);
+    assert_blocks_consistent(&F.llm->rep[0]);
+}
+
+Test(llm_priority, many_levels_under_preemption_keep_both_lists_sorted)
+{
+    /* 300 calls of 4 levels, some cancelled, on a small KV pool that
+     * preempts often: both lists stay sorted by level and every call is
+     * answered once */
+    llm_spec_t s = spec_of("llm:\n" HAND
+                           "  kv_cache: 256B\n"
+                           "  block_size: 4\n"
+                           "  max_model_len: 128\n"
+                           "  max_num_seqs: 8\n"
+                           "  max_num_batched_tokens: 64\n"
+                           "  scheduling_policy: priority\n");
+    s.levels = 4;
+    start(&s);
+    for (int i = 0; i < 300; i++) {
+        int k = add(MS(i * 7), 8 + (i * 13) % 40, 1 + (i * 7) % 30);
+        F.level[k] = (uint8_t)((i * 5) % 4);
+        if (i % 11 == 0) sim_schedule_at(F.sim, MS(i * 7 + 30), cancel_event, NULL, (uint64_t)k);
+        sim_schedule_at(F.sim, MS(i * 7) + 1, check_event, NULL, 0);
+    }
+    sim_run(F.sim, SIM_TIME_MAX);
+    int ok = 0;
+    for (int i = 0; i < 300; i++) {
+        cr_assert_eq(F.ntold[i], i % 11 == 0 && F.released[i] == MS(i * 7 + 30) ? 0 : 1, "call %d", i);
+        ok += F.status[i] == CALL_OK;
+    }
+    cr_assert_gt(F.llm->st.cancelled, 0);
+    cr_assert_gt(F.llm->st.preemptions, 0, "the pool is small enough to preempt");
+    cr_assert_gt(ok, 250);
+    cr_assert_eq(F.llm->rep[0].nqueue, 0);
+    cr_assert_eq(llm_running(F.llm, 0), 0);
     stop();
 }
 
