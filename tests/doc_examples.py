@@ -29,14 +29,18 @@ An HTML comment on the line before a block changes that:
   <!-- output -->                    output only
 
 Usage: doc_examples.py RAGSIM_BINARY SOURCE_DIR [PAGE...]
-Prints each block's outcome and the count of blocks executed.
+Pages run side by side on RAGSIM_DOC_JOBS workers (default: the cores);
+the blocks of a page run in order. Prints each block's outcome and time,
+and the count of blocks executed.
 """
+import concurrent.futures
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import yaml
 
@@ -98,6 +102,83 @@ def run(cmd, cwd, env, timeout=600):
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def run_page(page, src, binary, work, env):
+    """Run one page's blocks in order in its own scratch directory; returns
+    (the lines to print, counts, failures)."""
+    out, failures = [], []
+    counts = {"executed": 0, "output": 0, "skipped": 0}
+    scratch = os.path.join(work, page.replace("/", "_"))
+    os.makedirs(scratch)
+    shutil.copytree(os.path.join(src, "scenarios"), os.path.join(scratch, "scenarios"))
+    for d in ("analysis", "notebooks", "bench", "data"):
+        if os.path.exists(os.path.join(src, d)):
+            os.symlink(os.path.join(src, d), os.path.join(scratch, d))
+    os.makedirs(os.path.join(scratch, "build"))
+    os.symlink(binary, os.path.join(scratch, "build", "ragsim"))
+    mpi = os.path.join(os.path.dirname(binary), "ragsim-mpi")
+    if os.path.exists(mpi):
+        os.symlink(mpi, os.path.join(scratch, "build", "ragsim-mpi"))
+    os.makedirs(os.path.join(scratch, "out"))
+    for line, info, text, note in blocks(os.path.join(src, page)):
+        where = f"{page}:{line}"
+        kind, arg = note if note else ("", "")
+        if kind == "output" or info not in ("sh", "bash", "shell", "yaml", "python"):
+            counts["output"] += 1
+            continue
+        if kind == "skip":
+            counts["skipped"] += 1
+            out.append(f"skip  {where}: {arg}")
+            continue
+        t0 = time.monotonic()
+        try:
+            if info in ("sh", "bash", "shell"):
+                script = text
+                if kind == "append":
+                    script = "\n".join(RAGSIM_CMD.sub(lambda m: m.group(1).rstrip() + " " + arg + m.group(2), l)
+                                       for l in text.split("\n"))
+                r = run(["sh", "-ec", script], scratch, env)
+            elif info == "python":
+                r = run(["/usr/bin/python3", "-c", text], scratch, env)
+            else:
+                doc = load(text)
+                snippet = os.path.join(scratch, f"snippet-{line}.yaml")
+                if isinstance(doc, dict) and "scenario" in doc:
+                    # a sweep file: beside the scenarios, as in the repository
+                    snippet = os.path.join(scratch, "scenarios", "sweeps", f"doc-{line}.yaml")
+                    open(snippet, "w").write(text)
+                elif isinstance(doc, dict) and ("name" in doc or "duration" in doc or kind == "run"):
+                    open(snippet, "w").write(text)
+                else:
+                    base = arg.split()[0] if kind == "overlay" else (
+                        "scenarios/demo.yaml" if isinstance(doc, dict) and "stations" in doc
+                        else "scenarios/rag-baseline.yaml")
+                    merged = load(open(os.path.join(src, base)).read())
+                    if arg.endswith(" replace"):   # the fragment's top-level keys replace the base's
+                        merged.update(doc)
+                    else:
+                        merged = merge(merged, doc)
+                    open(snippet, "w").write(yaml.safe_dump(merged, sort_keys=False))
+                if kind == "run":
+                    r = run(["sh", "-ec", arg.replace("{}", snippet)], scratch, env)
+                elif isinstance(doc, dict) and "scenario" in doc:
+                    r = run([binary, "sweep", snippet, "--reps", "1", "--set", "duration=20s", "--set",
+                             "warmup=5s", "-q", "-o", snippet + ".h5"], scratch, env)
+                else:
+                    r = run([binary, "validate", snippet, "-q"], scratch, env)
+        except subprocess.TimeoutExpired:
+            failures.append(f"{where}: timed out")
+            out.append(f"FAIL  {where}: timed out")
+            continue
+        dt = time.monotonic() - t0
+        counts["executed"] += 1
+        if r.returncode != 0:
+            failures.append(f"{where}: exit {r.returncode}\n{r.stdout[-1500:]}{r.stderr[-2500:]}")
+            out.append(f"FAIL  {where} ({info}): exit {r.returncode}, {dt:.1f} s")
+        else:
+            out.append(f"ok    {where} ({info}) {dt:.1f} s")
+    return out, counts, failures
+
+
 def main():
     binary, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     pages = sys.argv[3:] or (["README.md"] + sorted(
@@ -111,77 +192,24 @@ def main():
                PYTHONPATH=os.path.join(src, "analysis"), RAGSIM_ANALYSIS_DIR=os.path.join(src, "analysis"))
     counts = {"executed": 0, "output": 0, "skipped": 0}
     failures = []
-    for page in pages:
-        scratch = os.path.join(work, page.replace("/", "_"))
-        os.makedirs(scratch)
-        shutil.copytree(os.path.join(src, "scenarios"), os.path.join(scratch, "scenarios"))
-        for d in ("analysis", "notebooks", "bench", "data"):
-            if os.path.exists(os.path.join(src, d)):
-                os.symlink(os.path.join(src, d), os.path.join(scratch, d))
-        os.makedirs(os.path.join(scratch, "build"))
-        os.symlink(binary, os.path.join(scratch, "build", "ragsim"))
-        mpi = os.path.join(os.path.dirname(binary), "ragsim-mpi")
-        if os.path.exists(mpi):
-            os.symlink(mpi, os.path.join(scratch, "build", "ragsim-mpi"))
-        os.makedirs(os.path.join(scratch, "out"))
-        for line, info, text, note in blocks(os.path.join(src, page)):
-            where = f"{page}:{line}"
-            kind, arg = note if note else ("", "")
-            if kind == "output" or info not in ("sh", "bash", "shell", "yaml", "python"):
-                counts["output"] += 1
-                continue
-            if kind == "skip":
-                counts["skipped"] += 1
-                print(f"skip  {where}: {arg}")
-                continue
-            try:
-                if info in ("sh", "bash", "shell"):
-                    script = text
-                    if kind == "append":
-                        script = "\n".join(RAGSIM_CMD.sub(lambda m: m.group(1).rstrip() + " " + arg + m.group(2), l)
-                                           for l in text.split("\n"))
-                    r = run(["sh", "-ec", script], scratch, env)
-                elif info == "python":
-                    r = run(["/usr/bin/python3", "-c", text], scratch, env)
-                else:
-                    doc = load(text)
-                    snippet = os.path.join(scratch, f"snippet-{line}.yaml")
-                    if isinstance(doc, dict) and "scenario" in doc:
-                        # a sweep file: beside the scenarios, as in the repository
-                        snippet = os.path.join(scratch, "scenarios", "sweeps", f"doc-{line}.yaml")
-                        open(snippet, "w").write(text)
-                    elif isinstance(doc, dict) and ("name" in doc or "duration" in doc or kind == "run"):
-                        open(snippet, "w").write(text)
-                    else:
-                        base = arg.split()[0] if kind == "overlay" else (
-                            "scenarios/demo.yaml" if isinstance(doc, dict) and "stations" in doc
-                            else "scenarios/rag-baseline.yaml")
-                        merged = load(open(os.path.join(src, base)).read())
-                        if arg.endswith(" replace"):   # the fragment's top-level keys replace the base's
-                            merged.update(doc)
-                        else:
-                            merged = merge(merged, doc)
-                        open(snippet, "w").write(yaml.safe_dump(merged, sort_keys=False))
-                    if kind == "run":
-                        r = run(["sh", "-ec", arg.replace("{}", snippet)], scratch, env)
-                    elif isinstance(doc, dict) and "scenario" in doc:
-                        r = run([binary, "sweep", snippet, "--reps", "1", "--set", "duration=20s", "--set",
-                                 "warmup=5s", "-q", "-o", snippet + ".h5"], scratch, env)
-                    else:
-                        r = run([binary, "validate", snippet, "-q"], scratch, env)
-            except subprocess.TimeoutExpired:
-                failures.append(f"{where}: timed out")
-                print(f"FAIL  {where}: timed out")
-                continue
-            counts["executed"] += 1
-            if r.returncode != 0:
-                failures.append(f"{where}: exit {r.returncode}\n{r.stdout[-1500:]}{r.stderr[-2500:]}")
-                print(f"FAIL  {where} ({info}): exit {r.returncode}")
-            else:
-                print(f"ok    {where} ({info})")
+    # Pages are independent (each has its own scratch directory), so they run
+    # side by side on RAGSIM_DOC_JOBS workers (default: the machine's cores);
+    # each page's lines are printed together, in page order.
+    jobs = int(os.environ.get("RAGSIM_DOC_JOBS", "0")) or os.cpu_count() or 1
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_page, page, src, binary, work, env) for page in pages]
+        for fut in futures:
+            out, c, f = fut.result()
+            for line in out:
+                print(line, flush=True)
+            for k in counts:
+                counts[k] += c[k]
+            failures += f
     shutil.rmtree(work, ignore_errors=True)
     print(f"doc_examples: {counts['executed']} blocks executed ({len(failures)} failed), "
-          f"{counts['skipped']} skipped as annotated, {counts['output']} output-only, in {len(pages)} pages")
+          f"{counts['skipped']} skipped as annotated, {counts['output']} output-only, in {len(pages)} pages, "
+          f"{time.monotonic() - t0:.0f} s on {jobs} workers")
     for f in failures:
         print("\nFAIL: " + f)
     return 1 if failures else 0
