@@ -6,11 +6,9 @@
  * /comparison holds them. Written to a file under a temporary name and
  * renamed when complete (rs_json_save). Calls sim/json, sim/stats,
  * sim/outfile and experiment/compare. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "experiment/compare.h"
 #include "experiment/runner_internal.h"
@@ -137,53 +135,9 @@ int rs_json_summary(FILE *f, const rs_json_in_t *in)
     return sim_json_finish(&j);
 }
 
+static int fill_summary(FILE *f, void *ctx) { return rs_json_summary(f, ctx); }
+
 int rs_json_save(const char *path, bool force, const rs_json_in_t *in, char *why, size_t whylen)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp) {
-        snprintf(why, whylen, "out of memory");
-        return -1;
-    }
-    snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(why, whylen, "cannot write %s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        snprintf(why, whylen, "cannot write %s: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    int rc = rs_json_summary(f, in);
-    int e = errno;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (fclose(f) != 0 && rc == 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (rc == 0 && (force ? sim_replace_regular(tmp, path) : sim_rename_noreplace(tmp, path, SIM_RN_ANY)) != 0) {
-        rc = -1;
-        e = errno;
-        if (e == EEXIST) {
-            snprintf(why, whylen, "%s appeared while the command ran; not replaced (use --force to replace it)", path);
-            unlink(tmp);
-            free(tmp);
-            return -2;
-        }
-    }
-    if (rc != 0) {
-        snprintf(why, whylen, "writing %s failed: %s", path, strerror(e));
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
+    return sim_write_file(path, force, fill_summary, (void *)in, why, whylen);
 }

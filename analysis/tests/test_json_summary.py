@@ -158,3 +158,50 @@ def test_json_output_rules(binary, tmp_path):
     # validate takes none of it
     p = ragsim(binary, "validate", sc, "--json", status=2)
     assert "validate takes only" in p.stderr
+
+
+SWEEP_SCHEMA = json.loads((SOURCE / "docs/schema/ragsim-sweep-summary.schema.json").read_text())
+
+
+def test_sweep_json_against_the_output(binary, tmp_path):
+    sw = tmp_path / "small.yaml"
+    sw.write_text(f"scenario: {SOURCE.resolve()}/scenarios/rag-baseline.yaml\n"
+                  "set: {duration: 30s, warmup: 5s}\n"
+                  "axes:\n"
+                  "  workload.rate: [30/s, 60/s, 90/s]\n"
+                  "  vectordb.memory.limit: [4GiB, 8GiB]\n"
+                  "replications: 2\n")
+    out = tmp_path / "small.h5"
+    p = ragsim(binary, "sweep", sw, "-o", out, "--json")
+    doc = json.loads(p.stdout)
+    jsonschema.validate(doc, SWEEP_SCHEMA)
+    assert doc["load_axis"] == "workload.rate" and doc["load_unit"] == "1/s"
+    assert [a["values"] for a in doc["axes"]] == [[30, 60, 90], [4 * 2**30, 8 * 2**30]]
+    assert len(doc["points"]) == 6 and len(doc["capacity"]) == 2
+    with h5py.File(out, "r") as f:
+        s = f["sweep/summary"]
+        for i, pt in enumerate(doc["points"]):
+            assert pt["n"] == s["n"][i] == 2
+            for path, v in pt["axes"].items():
+                assert v == s["axes"][path][i]
+            for m in pt["metrics"]:
+                assert same(m["mean"], float(s["mean"][m["name"]][i])), m["name"]
+                assert same(m["half_width"], float(s["hw"][m["name"]][i])), m["name"]
+                assert m["unit"] == decoded(s["mean"][m["name"]].attrs["unit"]), m["name"]
+        c = f["sweep/capacity"]
+        for i, cap in enumerate(doc["capacity"]):
+            for k in ("max_load", "max_load_lo", "max_load_hi", "success_ratio", "latency_p95_s", "knee_load"):
+                assert same(cap[k], float(c[k][i])), k
+            assert cap["top_meets"] == bool(c["top_meets"][i])
+            assert cap["axes"]["vectordb.memory.limit"] == c["axes"]["vectordb.memory.limit"][i]
+    # -j 2 into a file: the same document (the output's name aside); the tables stay on stdout
+    js = tmp_path / "s.json"
+    p = ragsim(binary, "sweep", sw, "-o", tmp_path / "j2.h5", "-j", 2, f"--json={js}")
+    assert "capacity" in p.stdout
+    doc2 = json.loads(js.read_text())
+    doc2["output"] = doc["output"]
+    assert doc2 == doc
+    # an existing summary is kept without --force
+    before = js.read_bytes()
+    p = ragsim(binary, "sweep", sw, "-o", tmp_path / "j3.h5", f"--json={js}", status=2)
+    assert "already exists" in p.stderr and js.read_bytes() == before and not (tmp_path / "j3.h5").exists()
