@@ -103,9 +103,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             if mapplot.file_format(args.trace) in ("ragsim-map", "ragsim-sensitivity"):
                 # `ragsim map`: phase diagrams; `ragsim sensitivity`: tornado charts
                 return mapplot.main([args.trace, "-o", args.output or default_output_dir(args.trace)])
+            from . import interactive
             out = args.output or default_output_dir(args.trace)
-            index, pngs = write_report(args.trace, out)
+            have_plotly = interactive.available()
+            index, pngs = write_report(args.trace, out, interactive=have_plotly)
             print(f"report: {index} ({len(pngs)} figures)")
+            if have_plotly:
+                print(f"interactive: {os.path.join(out, interactive.PAGE)} (plotly.js beside it, offline)")
+            else:
+                sys.stderr.write(f"{PROG}: note: {interactive.MISSING}\n")
         elif args.cmd == "table":
             with Trace(args.trace) as tr:
                 if not tr.has_comparison():

@@ -258,13 +258,9 @@ def _constant(series: Sequence[Optional[Series]]) -> bool:
     return vals.size > 0 and float(vals.max()) == float(vals.min())
 
 
-def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequence[str]] = None,
-                      skip_if_zero: bool = True) -> Optional[Figure]:
-    """One panel per variant with the spec's curves (median and 5-95% band across replications).
-
-    None when the trace has none of the curves' data (or, with skip_if_zero,
-    when every value is 0 or NaN, or the same everywhere)."""
-    variants = list(variants) if variants is not None else trace.variants
+def timeseries_data(trace: Trace, spec: FigureSpec, variants: Sequence[str],
+                    skip_if_zero: bool = True) -> Optional[Dict[str, List[Optional[Series]]]]:
+    """The spec's curves per variant, or None when the figure is left out (timeseries_figure)."""
     names = trace.series_names()
     if spec.requires and spec.requires not in names:
         return None
@@ -275,6 +271,19 @@ def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequenc
         return None
     if skip_if_zero and _constant([s for ss in data.values() for s in ss]):
         return None     # one value everywhere (e.g. one lease per replica): a sentence, not a figure
+    return data
+
+
+def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequence[str]] = None,
+                      skip_if_zero: bool = True) -> Optional[Figure]:
+    """One panel per variant with the spec's curves (median and 5-95% band across replications).
+
+    None when the trace has none of the curves' data (or, with skip_if_zero,
+    when every value is 0 or NaN, or the same everywhere)."""
+    variants = list(variants) if variants is not None else trace.variants
+    data = timeseries_data(trace, spec, variants, skip_if_zero)
+    if data is None:
+        return None
 
     tdiv, tunit = units.time_axis(float(trace.attrs.get("duration_s", 0) or 0))
     vmax = max((np.nanmax(np.abs(s.values)) for ss in data.values() for s in ss

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import __version__, units
 from .figures import Rendered, all_figures
-from .outputs import check_output_dir, check_output_files, write_atomic
+from .outputs import OutputError, check_output_dir, check_output_files, write_atomic
 from .trace import Trace, TraceError
 
 # models/rag/rag_model.c (key_metrics): the key metrics `ragsim compare` prints when the scenario
@@ -297,8 +297,8 @@ def _img(fig: Rendered) -> str:
             f"<figcaption><b>{_e(fig.title)}.</b> {_e(fig.caption)}</figcaption></figure>")
 
 
-def render_html(trace: Trace, figures: Sequence[Rendered], notes: Sequence[str]) -> str:
-    """The report page as a string."""
+def render_html(trace: Trace, figures: Sequence[Rendered], notes: Sequence[str], interactive: bool = False) -> str:
+    """The report page as a string (interactive: link to interactive.html beside it)."""
     a = trace.attrs
     name = str(a.get("scenario_name", ""))
     desc = ""
@@ -340,6 +340,9 @@ def render_html(trace: Trace, figures: Sequence[Rendered], notes: Sequence[str])
         h.append(summary_table_html(trace))
 
     h.append("<h2>Figures</h2>")
+    if interactive:
+        h.append('<p>The same figures to zoom and hover: <a href="interactive.html">interactive.html</a> '
+                 "(plotly, offline).</p>")
     if figures:
         h.append("<p class=\"note\">Contents: " + ", ".join(
             f'<a href="#fig-{_e(f.key)}">{_e(f.title)}</a>' for f in figures) + "</p>")
@@ -362,26 +365,40 @@ def default_output_dir(trace_path: str) -> str:
     return stem + "-report"
 
 
-def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, List[str]]:
-    """Write the PNGs and report.html into out_dir (created if needed), each atomically.
+def write_report(trace_path: str, out_dir: Optional[str] = None,
+                 interactive: Optional[bool] = None) -> Tuple[str, List[str]]:
+    """Write the PNGs and report.html into out_dir (created if needed), each atomically; with
+    interactive (default: when plotly is installed) also interactive.html and plotly.js
+    (interactive.py).
 
     Returns (path of report.html, paths of the PNGs). Raises TraceError for a
     missing or invalid trace, OSError when the directory cannot be written."""
+    from . import interactive as ia
+    if interactive is None:
+        interactive = ia.available()
     out_dir = out_dir or default_output_dir(trace_path)
     check_output_dir(out_dir)
+    inputs = [trace_path]
+    extra = [os.path.join(out_dir, ia.PAGE), os.path.join(out_dir, ia.PLOTLY_JS)]
     with Trace(trace_path) as tr:
         os.makedirs(out_dir, exist_ok=True)     # fail before the figures are drawn
         try:
-            figures, notes = all_figures(tr, headline_metrics(tr) if tr.has_comparison() else None)
-            page = render_html(tr, figures, notes)
+            headline = headline_metrics(tr) if tr.has_comparison() else None
+            figures, notes = all_figures(tr, headline)
+            if not interactive:
+                notes = list(notes) + [ia.MISSING[0].upper() + ia.MISSING[1:] + "."]
+            page = render_html(tr, figures, notes, interactive)
+            pngs = [os.path.join(out_dir, f.key + ".png") for f in figures]
+            index = os.path.join(out_dir, "report.html")
+            # every path is checked before anything is written: only regular files, never the trace
+            check_output_files(pngs + [index] + (extra if interactive else []), inputs)
+            if interactive:
+                ia.write_interactive(tr, out_dir, headline, inputs)
         except (OSError, KeyError, ValueError) as e:
+            if isinstance(e, OutputError):
+                raise
             # h5py reports unreadable chunks as OSError, absent members as KeyError
             raise TraceError(f"{trace_path}: damaged or incomplete trace: {e}") from None
-    inputs = [trace_path]
-    pngs = [os.path.join(out_dir, f.key + ".png") for f in figures]
-    index = os.path.join(out_dir, "report.html")
-    # every path is checked before anything is written: only regular files, never the trace
-    check_output_files(pngs + [index], inputs)
     for f, p in zip(figures, pngs):
         write_atomic(p, f.png, inputs)
     write_atomic(index, page.encode("utf-8"), inputs)
@@ -389,12 +406,15 @@ def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, L
     from .figures import default_specs
     made = {f.key for f in figures}
     tst = os.stat(trace_path)
-    for key in [s.key for s in default_specs()] + ["comparison", "comparison_all", "latency_cdf"]:
-        stale = os.path.join(out_dir, key + ".png")
+    stale_files = [os.path.join(out_dir, k + ".png") for k in
+                   [s.key for s in default_specs()] + ["comparison", "comparison_all", "latency_cdf"] if k not in made]
+    if not interactive:
+        stale_files += extra
+    for stale in stale_files:
         try:
             st = os.lstat(stale)
         except FileNotFoundError:
             continue
-        if key not in made and stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) != (tst.st_dev, tst.st_ino):
+        if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) != (tst.st_dev, tst.st_ino):
             os.unlink(stale)
     return index, pngs

@@ -1,4 +1,4 @@
-"""The HTML report rendered by headless Chromium is not blank.
+"""The HTML report rendered by headless Chromium is not blank, and its interactive page runs.
 
     RAGSIM_BINARY=build/ragsim python3 analysis/tests/screenshot.py [WORKDIR]
 
@@ -6,11 +6,16 @@ Makes a small trace with the real binary (`ragsim compare` of the vector-DB
 avalanche, 2 replications of 8 minutes), writes its report, opens
 report.html in `chromium --headless` and checks the screenshot: Chromium
 exits 0 and writes a PNG of the window's size, and a good part of it is
-drawn (not white). Exit status 0: passed; 1: failed; 77: skipped because no
-Chromium is installed (ctest shows the test as skipped).
+drawn (not white). Then the interactive page (interactive.html, plotly.js beside it): Chromium
+runs its scripts offline (--dump-dom after a virtual-time budget) and every plot the page
+lists has been drawn by plotly.js (its div is a js-plotly-plot holding SVG), and the page loads
+nothing from a network. Exit status 0: passed; 1: failed; 77: skipped because no Chromium is
+installed (ctest shows the test as skipped).
 """
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,7 +88,40 @@ def main() -> int:
     if top < 0.01 or bottom < 0.01:
         print(f"FAILED: part of the page is blank (top quarter {top:.1%}, lower half {bottom:.1%} drawn)")
         return 1
+    if check_interactive(chromium, Path(index).parent, work) != 0:
+        return 1
     print("PASSED")
+    return 0
+
+
+def check_interactive(chromium: str, report_dir: Path, work: Path) -> int:
+    from ragsim_analysis import interactive
+    page = report_dir / interactive.PAGE
+    if not interactive.available():
+        print("interactive page: not checked, plotly is not installed (apt-get install python3-plotly)")
+        return 0 if not page.exists() else 1
+    if not page.is_file() or not (report_dir / interactive.PLOTLY_JS).is_file():
+        print(f"FAILED: {page} or {interactive.PLOTLY_JS} beside it was not written")
+        return 1
+    text = page.read_text(encoding="utf-8")
+    if re.search(r"(src|href)=[\"'](https?:)?//", text):
+        print("FAILED: the interactive page loads something from a network")
+        return 1
+    ids = json.loads(re.search(r"window\.ragsimPlots = (\[.*?\]);", text).group(1))
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={work / 'chromium-profile'}",
+           "--virtual-time-budget=30000", "--dump-dom", page.resolve().as_uri()]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    dom = p.stdout
+    if p.returncode != 0 or "</html>" not in dom:
+        print(f"FAILED: chromium could not load {page} ({p.returncode}):\n{p.stderr[-2000:]}")
+        return 1
+    drawn = [i for i in ids if re.search(rf'<div id="{re.escape(i)}" class="[^"]*js-plotly-plot', dom)]
+    svgs = len(re.findall(r'<svg class="main-svg"', dom))
+    print(f"interactive page {page}: {len(drawn)} of {len(ids)} plots drawn by plotly.js in Chromium, "
+          f"{svgs} SVG layers")
+    if len(ids) < 3 or len(drawn) != len(ids) or svgs < len(ids):
+        print(f"FAILED: plots not drawn: {sorted(set(ids) - set(drawn))}")
+        return 1
     return 0
 
 
