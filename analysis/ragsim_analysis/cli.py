@@ -96,13 +96,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         if args.cmd == "report":
-            if _is_sweep(args.trace):   # `ragsim sweep` output: its plots
+            if _is_sweep(args.trace):   # `ragsim sweep` output: its plots and the capacity answers' page
                 from . import sweepplot
-                return sweepplot.main([args.trace, "-o", args.output or default_output_dir(args.trace)])
+                return sweepplot.report_main([args.trace, "-o", args.output or default_output_dir(args.trace)])
             from . import mapplot
             if mapplot.file_format(args.trace) in ("ragsim-map", "ragsim-sensitivity"):
-                # `ragsim map`: phase diagrams; `ragsim sensitivity`: tornado charts
-                return mapplot.main([args.trace, "-o", args.output or default_output_dir(args.trace)])
+                # `ragsim map`: phase diagrams and the boundary; `ragsim sensitivity`: tornado charts
+                return mapplot.report_main([args.trace, "-o", args.output or default_output_dir(args.trace)])
             from . import interactive
             out = args.output or default_output_dir(args.trace)
             have_plotly = interactive.available()

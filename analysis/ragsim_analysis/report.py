@@ -7,7 +7,6 @@ the same figures as PNG files beside it.
 
 from __future__ import annotations
 
-import base64
 import html
 import os
 import stat
@@ -18,6 +17,7 @@ import pandas as pd
 
 from . import __version__, units
 from .figures import Rendered, all_figures
+from .page import CSS, figure_html
 from .outputs import OutputError, check_output_dir, check_output_files, write_atomic
 from .trace import Trace, TraceError
 
@@ -138,29 +138,6 @@ def _nan_notes(cmp: pd.DataFrame, mets: Sequence[str], var: Sequence[str], base:
 
 # -- HTML ----------------------------------------------------------------------------------
 
-CSS = """
-body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 1.5em auto; max-width: 1100px;
-       padding: 0 1em; color: #222; line-height: 1.4; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; margin-top: 1.6em;
-       border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-.sub { color: #555; margin-top: 0; }
-table { border-collapse: collapse; font-size: 0.86em; margin: 0.6em 0; }
-th, td { padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-table.params th { color: #555; font-weight: normal; white-space: nowrap; }
-table.cmp { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.8em; }
-table.cmp th { border-bottom: 1px solid #999; white-space: nowrap; }
-table.cmp td { white-space: nowrap; }
-table.cmp tr.value td { border-top: 1px solid #e4e4e4; }
-table.cmp tr.diff td { color: #444; }
-.better { color: #1a7f37; font-weight: bold; } .worse { color: #c62828; font-weight: bold; }
-.ns { color: #888; } .differs { color: #b35900; font-weight: bold; }
-.scroll { overflow-x: auto; }
-figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 0.86em; color: #444; margin-top: 0.3em; }
-pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
-.note { font-size: 0.86em; color: #555; }
-details summary { cursor: pointer; color: #1f4f99; }
-"""
 
 
 def _e(s) -> str:
@@ -292,9 +269,7 @@ def _variant_list(trace: Trace) -> str:
 
 
 def _img(fig: Rendered) -> str:
-    b64 = base64.b64encode(fig.png).decode("ascii")
-    return (f'<figure id="fig-{_e(fig.key)}"><img alt="{_e(fig.title)}" src="data:image/png;base64,{b64}">'
-            f"<figcaption><b>{_e(fig.title)}.</b> {_e(fig.caption)}</figcaption></figure>")
+    return figure_html(fig.key, fig.title, fig.caption, fig.png)
 
 
 def render_html(trace: Trace, figures: Sequence[Rendered], notes: Sequence[str], interactive: bool = False) -> str:
