@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-import ragsim_analysis as ra
 from conftest import ANALYSIS
 from ragsim_analysis import figures as F
 from ragsim_analysis import interactive
