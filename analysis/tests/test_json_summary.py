@@ -205,3 +205,39 @@ def test_sweep_json_against_the_output(binary, tmp_path):
     before = js.read_bytes()
     p = ragsim(binary, "sweep", sw, "-o", tmp_path / "j3.h5", f"--json={js}", status=2)
     assert "already exists" in p.stderr and js.read_bytes() == before and not (tmp_path / "j3.h5").exists()
+
+
+MAP_SCHEMA = json.loads((SOURCE / "docs/schema/ragsim-map-summary.schema.json").read_text())
+
+
+def test_map_json_against_the_output(binary, tmp_path):
+    out = tmp_path / "m.h5"
+    p = ragsim(binary, "map", SOURCE.resolve() / "scenarios/validation/metastable-retry.yaml",
+               "--load", "workload.rate=[60/s, 140/s]", "--trigger", "faults.0.for=[1s, 20s]",
+               "--variants", "naive,retry_throttling", "--reps", 2, "-o", out, "--json")
+    doc = json.loads(p.stdout)
+    jsonschema.validate(doc, MAP_SCHEMA)
+    classes = ["recovers", "metastable", "overloaded"]
+    status = ["bracketed", "every value recovers", "no value recovers"]
+    with h5py.File(out, "r") as f:
+        names = [decoded(x) for x in f["map/variants"]["name"]]
+        assert doc["variants"] == names and doc["load_unit"] == "1/s" and doc["trigger_unit"] == "s"
+        cells = f["map/cells"][()]
+        assert len(cells) == len(doc["cells"]) == 8
+        for c, row in zip(doc["cells"], cells):
+            assert c["variant"] == names[row["variant"]]
+            for k in ("load", "trigger", "p_not_recovering", "p_lo", "p_hi", "recovery_time_median_s",
+                      "recovery_time_p90_s", "recovery_time_max_s"):
+                assert same(c[k], float(row[k])), k
+            assert (c["n"], c["n_overloaded"], c["n_not_recovered"]) == (row["n"], row["n_overloaded"],
+                                                                         row["n_not_recovered"])
+            assert c["class"] == classes[row["class"]]
+            # the Wilson interval around the probability, inside [0, 1]
+            assert 0 <= c["p_lo"] <= c["p_not_recovering"] <= c["p_hi"] <= 1
+        b = f["map/boundary"][()]
+        assert len(b) == len(doc["boundary"]) > 0
+        for d, row in zip(doc["boundary"], b):
+            assert d["variant"] == names[row["variant"]] and d["along"] == decoded(row["along"])
+            assert d["status"] == status[row["status"]]
+            for k in ("fixed", "recovers_at", "fails_at", "boundary", "p_recovers_at", "p_fails_at"):
+                assert same(d[k], float(row[k])), k
