@@ -130,9 +130,6 @@ def check_interactive(chromium: str, report_dir: Path, work: Path) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 SPANS_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>spans</title></head><body>
 <pre id="result">not run</pre>
@@ -231,3 +228,7 @@ def check_spans(chromium: str, trace: Path, work: Path) -> int:
         print(f"FAILED: {got} (expected {want})")
         return 1
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
