@@ -30,8 +30,8 @@
     "                        directory). Written to a temporary file and renamed when\n" \
     "                        complete. An existing file is not replaced without --force\n" \
     "                        (exit status 2); with --force it is replaced only then.\n" \
-    "      --force           replace an existing trace file (a regular file that is not\n" \
-    "                        the scenario; anything else is refused, exit status 2)\n" \
+    "      --force           replace an existing trace file or --json FILE (a regular file\n" \
+    "                        that is not the scenario; anything else is refused, exit status 2)\n" \
     "  -j, --jobs N          run replications in N worker processes (default: the\n" \
     "                        machine's cores); the output is the same for any N\n" \
     "      --resume          complete an interrupted or failed command from its\n" \
@@ -50,7 +50,11 @@
     "                        (default 4GiB; 0 = no limit). A run stopped by a budget\n" \
     "                        exits with status 1; its trace is written, marked incomplete\n" \
     "      --no-trace        do not write a trace\n" \
-    "  -q, --quiet           no summary and no progress bar\n" \
+    "      --json[=FILE]     the summary (and the comparison) as JSON, schema\n" \
+    "                        docs/schema/ragsim-summary.schema.json (docs/json-summary.md):\n" \
+    "                        on stdout instead of the tables, or into FILE (written like\n" \
+    "                        OUT.h5: temporary, renamed; replaced only with --force)\n" \
+    "  -q, --quiet           no summary and no progress bar (--json is still written)\n" \
     "  -h, --help            this help\n" \
     "\n" \
     "A progress bar (runs done of all, the variant and replication last started, the\n" \
@@ -67,7 +71,8 @@
 static const char run_usage[] =
     "usage: ragsim run SCENARIO.yaml [-o OUT.h5] [--force] [-j N] [--resume] [--seed N]\n"
     "                  [--reps N] [--set KEY=VALUE]... [--variants a,b,...] [--max-events N]\n"
-    "                  [--max-pending N] [--max-inflight N] [--max-memory SIZE] [--no-trace] [-q]\n"
+    "                  [--max-pending N] [--max-inflight N] [--max-memory SIZE] [--no-trace]\n"
+    "                  [--json[=FILE]] [-q]\n"
     "\n"
     "Simulate every replication of every variant of a scenario (or those of --variants),\n"
     "print per variant the figures with 95% confidence intervals (and the queueing-theory\n"
@@ -77,7 +82,8 @@ static const char run_usage[] =
 static const char compare_usage[] =
     "usage: ragsim compare SCENARIO.yaml [-o OUT.h5] [--force] [-j N] [--resume] [--seed N]\n"
     "                      [--reps N] [--set KEY=VALUE]... [--variants a,b,...] [--max-events N]\n"
-    "                      [--max-pending N] [--max-inflight N] [--max-memory SIZE] [--no-trace] [-q]\n"
+    "                      [--max-pending N] [--max-inflight N] [--max-memory SIZE] [--no-trace]\n"
+    "                      [--json[=FILE]] [-q]\n"
     "\n"
     "Run every variant with the same seeds (common random numbers) and print, per\n"
     "variant, the key metrics with 95% confidence intervals and the paired difference\n"
@@ -112,7 +118,7 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
         {"max-events", 1, 0, 'm'}, {"no-trace", 0, 0, 'n'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
         {"variants", 1, 0, 'v'}, {"max-pending", 1, 0, 'P'}, {"max-inflight", 1, 0, 'I'},
         {"max-memory", 1, 0, 'M'}, {"force", 0, 0, 'f'}, {"jobs", 1, 0, 'j'}, {"resume", 0, 0, 'R'},
-        {0, 0, 0, 0}};
+        {"json", 2, 0, 'J'}, {0, 0, 0, 0}};
     int c, status = 2;
     uint64_t v;
     optind = 1;
@@ -166,6 +172,14 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
             have_jobs = true;
             break;
         case 'R': o.resume = true; break;
+        case 'J':
+            if (optarg && !*optarg) {
+                fprintf(stderr, "ragsim: error: --json= needs a file name, e.g. --json=summary.json (or --json: "
+                                "standard output)\n");
+                goto out;
+            }
+            o.json = optarg ? optarg : "-";
+            break;
         case 'n': o.no_trace = true; break;
         case 'v':
             if (!*optarg) {
@@ -190,12 +204,13 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
         goto out;
     }
     if (optind + 1 < argc) {
-        fprintf(stderr, "ragsim: error: unexpected argument '%s' (one scenario per run)\n", argv[optind + 1]);
+        fprintf(stderr, "ragsim: error: unexpected argument '%s' (one scenario per run%s)\n", argv[optind + 1],
+                o.json ? "; a JSON file is given as --json=FILE" : "");
         goto out;
     }
     o.scenario = argv[optind];
     if (cmd == CMD_VALIDATE && (o.out || o.have_seed || o.reps || o.max_events || o.no_trace || o.variants || have_jobs ||
-                                o.resume || o.force || o.budget.max_pending || o.budget.max_inflight || o.budget.max_memory)) {
+                                o.resume || o.force || o.json || o.budget.max_pending || o.budget.max_inflight || o.budget.max_memory)) {
         fprintf(stderr, "ragsim: error: validate takes only --set and -q\n");
         goto out;
     }

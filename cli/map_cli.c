@@ -27,7 +27,7 @@ int map_main(int argc, char **argv)
     static const struct option lo[] = {{"output", 1, 0, 'o'}, {"jobs", 1, 0, 'j'},  {"resume", 0, 0, 'R'},
                                        {"find", 1, 0, 'f'},   {"reps", 1, 0, 'r'},  {"seed", 1, 0, 'S'},
                                        {"set", 1, 0, 's'},    {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-                                       {"force", 0, 0, 'F'},  {"load", 1, 0, 'L'},  {"trigger", 1, 0, 'T'},
+                                       {"force", 0, 0, 'F'},  {"json", 2, 0, 'J'},  {"load", 1, 0, 'L'},  {"trigger", 1, 0, 'T'},
                                        {"within", 1, 0, 'W'}, {"variants", 1, 0, 'v'}, {0, 0, 0, 0}};
     int c, status = 2;
     uint64_t v;
@@ -52,6 +52,14 @@ int map_main(int argc, char **argv)
             break;
         case 'R': o.resume = true; break;
         case 'F': o.force = true; break;
+        case 'J':
+            if (optarg && !*optarg) {
+                fprintf(stderr, "ragsim: error: --json= needs a file name, e.g. --json=map.json (or --json: "
+                                "standard output)\n");
+                goto out;
+            }
+            o.json = optarg ? optarg : "-";
+            break;
         case 'f':
             if (!strcmp(optarg, "trigger")) mo.find = MAP_FIND_TRIGGER;
             else if (!strcmp(optarg, "load")) mo.find = MAP_FIND_LOAD;

@@ -92,7 +92,7 @@ int sweep_main(int argc, char **argv)
     static const struct option lo[] = {{"output", 1, 0, 'o'}, {"jobs", 1, 0, 'j'},  {"resume", 0, 0, 'R'},
                                        {"find", 1, 0, 'f'},   {"reps", 1, 0, 'r'},  {"seed", 1, 0, 'S'},
                                        {"set", 1, 0, 's'},    {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-                                       {"force", 0, 0, 'F'},
+                                       {"force", 0, 0, 'F'},  {"json", 2, 0, 'J'},
                                        {0, 0, 0, 0}};
     int c, status = 2;
     uint64_t v;
@@ -114,6 +114,14 @@ int sweep_main(int argc, char **argv)
             break;
         case 'R': o.resume = true; break;
         case 'F': o.force = true; break;
+        case 'J':
+            if (optarg && !*optarg) {
+                fprintf(stderr, "ragsim: error: --json= needs a file name, e.g. --json=sweep.json (or --json: "
+                                "standard output)\n");
+                goto out;
+            }
+            o.json = optarg ? optarg : "-";
+            break;
         case 'f':
             if (strcmp(optarg, "max-load") != 0) {
                 fprintf(stderr, "ragsim: error: --find knows only 'max-load', got '%s'\n", optarg);
@@ -143,7 +151,8 @@ int sweep_main(int argc, char **argv)
         goto out;
     }
     if (optind + 1 < argc) {
-        fprintf(stderr, "ragsim: error: unexpected argument '%s' (one sweep file)\n", argv[optind + 1]);
+        fprintf(stderr, "ragsim: error: unexpected argument '%s' (one sweep file%s)\n", argv[optind + 1],
+                o.json ? "; a JSON file is given as --json=FILE" : "");
         goto out;
     }
     o.sweep = argv[optind];

@@ -31,7 +31,7 @@ typedef struct {
 
 /* One (variant, metric). CI half-widths are Student-t at `level`; NaN when
  * fewer than two values. */
-typedef struct {
+typedef struct cmp_row {
     char variant[64], metric[64];
     rs_kind_t kind;               /* the baseline's entry kind */
     int direction;                /* +1 higher is better, -1 lower is better, 0 neutral */

@@ -12,6 +12,8 @@
 #include "experiment/incident.h"
 #include "experiment/sweep_internal.h"
 #include "sim/error.h"
+#include "sim/json.h"
+#include "sim/outfile.h"
 #include "sim/table.h"
 #include "sim/trace.h"
 
@@ -19,7 +21,7 @@ const char map_usage[] =
     "usage: ragsim map SCENARIO.yaml --load PATH=VALUES --trigger PATH=VALUES\n"
     "                  [--find trigger|load] [--within DURATION] [--variants a,b,...]\n"
     "                  [-o OUT.h5] [-j N] [--resume] [--reps N] [--seed N]\n"
-    "                  [--set KEY=VALUE]... [--force] [-q]\n"
+    "                  [--set KEY=VALUE]... [--force] [--json[=FILE]] [-q]\n"
     "\n"
     "Map where the service stops recovering: over load x trigger strength, run every\n"
     "cell (every variant, with replications and common random numbers) and classify it:\n"
@@ -50,7 +52,11 @@ const char map_usage[] =
     "      --reps N               replications per cell (default: the scenario's)\n"
     "      --seed N               master seed (default: the scenario's)\n"
     "      --set KEY=VALUE        override a scenario value in every cell\n"
-    "  -q, --quiet                no tables and no progress bar\n"
+    "      --force                replace an existing OUT.h5 or --json FILE\n"
+    "      --json[=FILE]          the cells and the boundary as JSON, schema\n"
+    "                             docs/schema/ragsim-map-summary.schema.json (docs/json-summary.md):\n"
+    "                             on stdout instead of the tables, or into FILE (temporary, renamed)\n"
+    "  -q, --quiet                no tables and no progress bar (--json is still written)\n"
     "\n"
     "Printed: per variant the map (rows: load, columns: trigger; '.' recovers, 'M'\n"
     "metastable, 'X' overloaded, ' ' not run), then per variant and load the boundary\n"
@@ -647,6 +653,94 @@ static int write_map(sim_trace_t *tr, void *ctx)
     return rc ? SIM_EHDF5 : 0;
 }
 
+/* ---- the JSON summary (--json) ------------------------------------------------------------ */
+
+typedef struct map_json {
+    const mapper_t *mp;
+    const char *outpath;
+} map_json_t;
+
+static const char *const CLASS_NAME[] = {"recovers", "metastable", "overloaded"};
+
+/* The document docs/schema/ragsim-map-summary.schema.json checks: the same values as the
+ * output's /map/cells and /map/boundary. */
+static int map_json(FILE *f, void *ctx)
+{
+    const map_json_t *w = ctx;
+    const mapper_t *mp = w->mp;
+    const sw_def_t *def = mp->def;
+    const map_opts_t *mo = mp->mo;
+    int s = mp->along, fx = !mp->along;
+    sim_json_t j;
+    sim_json_init(&j, f, 2);
+    sim_json_begin_obj(&j, NULL);
+    sim_json_str(&j, "format", "ragsim-map-summary");
+    sim_json_int(&j, "format_version", 1);
+    sim_json_str(&j, "command", "map");
+    sim_json_str(&j, "ragsim_version", RAGSIM_VERSION);
+    sim_json_str(&j, "scenario_file", def->scenario_path);
+    sim_json_uint(&j, "master_seed", def->seed);
+    sim_json_int(&j, "replications", def->replications);
+    sim_json_str(&j, "mode", mo->find == MAP_GRID ? "grid" : mo->find == MAP_FIND_TRIGGER ? "find-trigger" : "find-load");
+    sim_json_str(&j, "load_axis", def->axes[0].path);
+    sim_json_str(&j, "load_unit", sw_kind_unit(def->axes[0].kind));
+    sim_json_str(&j, "trigger_axis", def->axes[1].path);
+    sim_json_str(&j, "trigger_unit", sw_kind_unit(def->axes[1].kind));
+    sim_json_num(&j, "within_s", mo->within);
+    sim_json_num(&j, "slo_success_ratio", def->slo_success);
+    sim_json_num(&j, "slo_latency_p95_s", def->slo_p95);
+    sim_json_str(&j, "output", w->outpath);
+    sim_json_begin_arr(&j, "variants");
+    for (size_t i = 0; i < def->nvariants; i++) sim_json_str(&j, NULL, def->variants[i]);
+    sim_json_end(&j);
+    sim_json_begin_arr(&j, "cells");
+    for (size_t i = 0; i < mp->ncells; i++) {
+        const cell_t *c = &mp->cells[i];
+        sim_json_begin_obj(&j, NULL);
+        sim_json_str(&j, "variant", def->variants[c->variant]);
+        sim_json_num(&j, "load", def->axes[0].value[c->li]);
+        sim_json_num(&j, "trigger", def->axes[1].value[c->ti]);
+        sim_json_uint(&j, "n", c->n);
+        sim_json_uint(&j, "n_overloaded", c->n_over);
+        sim_json_uint(&j, "n_not_recovered", c->n_norec);
+        sim_json_num(&j, "p_not_recovering", c->p);
+        sim_json_num(&j, "p_lo", c->p_lo);
+        sim_json_num(&j, "p_hi", c->p_hi);
+        sim_json_str(&j, "class", c->cls >= 0 && c->cls < 3 ? CLASS_NAME[c->cls] : NULL);
+        sim_json_num(&j, "recovery_time_median_s", c->rt_median);
+        sim_json_num(&j, "recovery_time_p90_s", c->rt_p90);
+        sim_json_num(&j, "recovery_time_max_s", c->rt_max);
+        sim_json_end(&j);
+    }
+    sim_json_end(&j);
+    sim_json_begin_arr(&j, "boundary");
+    for (size_t i = 0; i < mp->nbs; i++) {
+        const boundary_t *b = &mp->bs[i];
+        sim_json_begin_obj(&j, NULL);
+        sim_json_str(&j, "variant", def->variants[b->variant]);
+        sim_json_str(&j, "along", s ? "trigger" : "load");
+        sim_json_num(&j, "fixed", def->axes[fx].value[b->fixed]);
+        sim_json_str(&j, "status", b->status == 0 ? "bracketed" : b->status == 1 ? "every value recovers"
+                                                                                  : "no value recovers");
+        double a = NAN, z = NAN, pa = NAN, pz = NAN;
+        if (b->status == 0) {
+            a = def->axes[s].value[b->safe];
+            z = def->axes[s].value[b->unsafe];
+            pa = cell_at(mp, b->variant, b->fixed, b->safe)->p;
+            pz = cell_at(mp, b->variant, b->fixed, b->unsafe)->p;
+        }
+        sim_json_num(&j, "recovers_at", a);
+        sim_json_num(&j, "fails_at", z);
+        sim_json_num(&j, "boundary", (a + z) / 2);
+        sim_json_num(&j, "p_recovers_at", pa);
+        sim_json_num(&j, "p_fails_at", pz);
+        sim_json_end(&j);
+    }
+    sim_json_end(&j);
+    sim_json_end(&j);
+    return sim_json_finish(&j);
+}
+
 /* ---- the command --------------------------------------------------------------------------- */
 
 /* SCENARIO's stem + "-map.h5" in the current directory. */
@@ -715,8 +809,21 @@ int map_cmd(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
         status = 1;
         goto out;
     }
+    bool json_stdout = o->json && strcmp(o->json, "-") == 0;
+    bool quiet = o->quiet || json_stdout;
     {
         const sim_input_t inputs[] = {{o->sweep, "the scenario"}};
+        if (o->json && !json_stdout) {
+            char why[1024];
+            if (strcmp(o->json, outpath) == 0) {
+                fprintf(err, "ragsim: error: --json %s is the output file too; give the summary another name\n", o->json);
+                goto out;
+            }
+            if (sim_output_check(o->json, o->force, inputs, 1, why, sizeof why) != 0) {
+                fprintf(err, "ragsim: error: --json: %s\n", why);
+                goto out;
+            }
+        }
         if ((status = sw_master_start(&m, &def, o, pool, &fork_pool, outpath, inputs, 1,
                                       def.hash ^ 0x6d61702d6d6f6465ull)) != 0)
             goto out;
@@ -724,7 +831,7 @@ int map_cmd(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     }
     status = 1;
     size_t reps = (size_t)def.replications, nv = def.nvariants, bad = 0;
-    if (!o->quiet) {
+    if (!quiet) {
         fprintf(out, "map of %s: %s (%zu values) x %s (%zu values), %zu variants x %zu replications, seed %llu, %s",
                 def.scenario_path, def.axes[0].path, def.axes[0].n, def.axes[1].path, def.axes[1].n, nv, reps,
                 (unsigned long long)def.seed,
@@ -763,12 +870,23 @@ int map_cmd(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
                     def.variants[mp.runs[i].task.variant]);
             goto out;
         }
-    if (!o->quiet) {
+    if (!quiet) {
         print_maps(out, &mp);
         print_boundaries(out, &mp);
     }
     if ((status = sw_master_write(&m, outpath, write_map, &mp)) != 0) goto out;
-    if (!o->quiet) fprintf(out, "\nwrote %s (%zu runs, %.1f s wall)\n", outpath, mp.nruns, sw_master_elapsed(&m));
+    if (o->json) {
+        map_json_t js = {&mp, outpath};
+        char why[1024];
+        int jr = json_stdout ? map_json(out, &js) : sim_write_file(o->json, o->force, map_json, &js, why, sizeof why);
+        if (jr != 0) {
+            if (json_stdout) snprintf(why, sizeof why, "writing the JSON summary to standard output failed");
+            fprintf(err, "ragsim: error: %s\n", why);
+            status = jr == -2 ? 2 : 1;
+            goto out;
+        }
+    }
+    if (!quiet) fprintf(out, "\nwrote %s (%zu runs, %.1f s wall)\n", outpath, mp.nruns, sw_master_elapsed(&m));
     goto out;
 nomem:
     fprintf(err, "ragsim: error: out of memory (%zu runs are kept in %s)\n", m.done_total - m.bad_total,

@@ -186,6 +186,8 @@ typedef struct rs_opts {
     bool force;                 /* replace an existing trace file */
     const char *variants;       /* comma-separated names; NULL: all */
     bool quiet;
+    const char *json;           /* --json: NULL none; "-" on `out` instead of the printed summary;
+                                   else a file (written like the trace: temporary, renamed, --force) */
     bool progress;              /* draw a progress bar on stderr */
     int jobs;                   /* worker processes (0 or 1: in-process) */
     bool resume;                /* continue from OUT.h5.ckpt/ */

@@ -132,7 +132,9 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     int nsel = 0;
     char *ckdir = NULL;
     unsigned char *state = NULL;
+    rs_runmeta_t *meta = NULL;
     bool pool_done = false;
+    bool json_stdout = o->json && strcmp(o->json, "-") == 0;
     int rc = rs_load(&s, o->scenario, o->sets, o->nsets, &d);
     fputs(sim_diag_text(&d), err);
     if (rc != 0 || d.errors) {
@@ -201,6 +203,19 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             goto done;
         }
     }
+    if (o->json && !json_stdout) {
+        char why[1024];
+        if (!o->no_trace && strcmp(o->json, trace_path) == 0) {
+            fprintf(err, "ragsim: error: --json %s is the trace file too; give the summary another name\n", o->json);
+            status = 2;
+            goto done;
+        }
+        if (sim_output_check(o->json, o->force, inputs, 1, why, sizeof why) != 0) {
+            fprintf(err, "ragsim: error: --json: %s\n", why);
+            status = 2;
+            goto done;
+        }
+    }
 
     /* the runs: tasks of the sweep's master (experiment/sweep.h), run in
      * this process or by -j workers / MPI ranks, each kept in the
@@ -209,7 +224,8 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     sw_job_opts_t jo = {.resume = o->resume, .quiet = o->quiet, .progress = o->progress, .jobs = o->jobs};
     ntasks = (size_t)nsel * nreps;
     state = calloc(ntasks ? ntasks : 1, 1);
-    if (!state) {
+    meta = calloc(ntasks ? ntasks : 1, sizeof *meta);
+    if (!state || !meta) {
         fprintf(err, "ragsim: error: out of memory\n");
         status = 1;
         goto done;
@@ -270,6 +286,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
             break;
         }
         nreports_total++;
+        meta[i] = (rs_runmeta_t){info.seed, info.events, info.sim_seconds};
         if (!summ_ready) {
             if (rs_summary_init(&summ, rp) != 0) status = 1;
             summ_ready = true;
@@ -352,7 +369,19 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         if (trace_path && !o->no_trace)
             fprintf(err, "ragsim: the trace %s holds the runs so far, marked incomplete\n", trace_path);
         status = 1;
-    } else if (status == 0 && !o->quiet && nreports_total > 0) {
+    } else if (status == 0 && o->json && nreports_total > 0) {
+        rs_json_in_t in = {.s = &s, .scenario_file = o->scenario, .compare = compare, .sel = sel, .nsel = (size_t)nsel,
+                           .reps = reps, .nrep = nrep, .meta = meta, .nreps = nreps, .seed = seed,
+                           .trace_path = o->no_trace ? NULL : trace_path, .rows = rows, .nrows = nrows};
+        char why[1024];
+        int jr = json_stdout ? rs_json_summary(out, &in) : rs_json_save(o->json, o->force, &in, why, sizeof why);
+        if (jr != 0) {
+            if (json_stdout) snprintf(why, sizeof why, "writing the JSON summary to standard output failed");
+            fprintf(err, "ragsim: error: %s\n", why);
+            status = jr == -2 ? 2 : 1;
+        }
+    }
+    if (status == 0 && !budget_hit && !o->quiet && !json_stdout && nreports_total > 0) {
         if (compare) {
             fprintf(out, "scenario '%s': %zu variants x %zu replication%s of %g s (warm-up %g s), seed %llu, "
                          "common random numbers\n",
@@ -428,6 +457,7 @@ done:
     free(trace_path);
     free(ckdir);
     free(state);
+    free(meta);
     rs_unload(&s);
     sim_diag_fini(&d);
     return status;

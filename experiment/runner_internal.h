@@ -6,6 +6,7 @@
  *   runner_trace.c  the trace: header, one run, /summary rows
  *   runner_print.c  the printed summary, the value format
  *   runner_cmd.c    the commands run, compare and validate
+ *   runner_json.c   the JSON summary of run and compare (--json)
  * Included only by experiment/runner*.c. */
 #ifndef EXPERIMENT_RUNNER_INTERNAL_H
 #define EXPERIMENT_RUNNER_INTERNAL_H
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #include "experiment/runner.h"
+#include "sim/stats.h"
 #include "sim/table.h"
 #include "sim/trace.h"
 
@@ -70,8 +72,47 @@ int rs_summary_add_vals(sim_table_t *t, const char *variant, uint32_t replicatio
 
 /* ---- runner_print.c ---------------------------------------------------------- */
 
+/* Mean and 95% Student-t interval of entry i (matched by position) over the
+ * replications' reports, NaN values left out; half-width NaN with fewer than
+ * two values. */
+sim_ci_t rs_entry_ci(const rs_report_t *reps, size_t nreps, size_t i);
+
 /* The printed summary of one variant's nreps runs. */
 void rs_print_summary(FILE *out, const rs_scenario_t *s, const rs_report_t *reps, size_t nreps,
                       uint64_t seed, const char *trace_path);
+
+/* ---- runner_json.c ----------------------------------------------------------- */
+
+/* What a run's figures file says besides its report. */
+typedef struct rs_runmeta {
+    uint64_t seed, events;
+    double sim_seconds;
+} rs_runmeta_t;
+
+struct cmp_row;
+/* Everything the JSON summary (--json) is made of. */
+typedef struct rs_json_in {
+    const rs_scenario_t *s;
+    const char *scenario_file;
+    bool compare;
+    const size_t *sel;                  /* the variants run, in order */
+    size_t nsel;
+    rs_report_t *const *reps;           /* reps[v][r]: variant v's reports */
+    const size_t *nrep;                 /* nrep[v] */
+    const rs_runmeta_t *meta;           /* meta[vi * nreps + r] for sel[vi] */
+    size_t nreps;
+    uint64_t seed;
+    const char *trace_path;             /* NULL: no trace written */
+    const struct cmp_row *rows;         /* the comparison (compare only) */
+    size_t nrows;
+} rs_json_in_t;
+
+/* The document on f: 0, or -1 (a write failed). */
+int rs_json_summary(FILE *f, const rs_json_in_t *in);
+/* The document into path: under a temporary name in the same directory,
+ * moved onto path when complete (replacing a regular file only with
+ * force). 0; -1 a write failed; -2 path appeared meanwhile (without force);
+ * why says. */
+int rs_json_save(const char *path, bool force, const rs_json_in_t *in, char *why, size_t whylen);
 
 #endif

@@ -71,7 +71,7 @@ static int display_width(const char *s)
 
 /* One run's report per replication: entries are matched by position (every
  * run of a scenario reports the same entries in the same order). */
-static sim_ci_t entry_ci(const rs_report_t *reps, size_t nreps, size_t i)
+sim_ci_t rs_entry_ci(const rs_report_t *reps, size_t nreps, size_t i)
 {
     double x[nreps ? nreps : 1];
     size_t k = 0;
@@ -138,7 +138,7 @@ static void print_section(FILE *out, const rs_report_t *reps, size_t nreps, cons
         while (k < nrows && strcmp(rows[k], e->row)) k++;
         while (c < ncols && strcmp(cols[c], e->col)) c++;
         if (k == nrows || c == ncols) continue;   /* a dropped row or column */
-        sim_ci_t ci = entry_ci(reps, nreps, i);
+        sim_ci_t ci = rs_entry_ci(reps, nreps, i);
         fmt_value(cell[k + 1][c + 1], CELL, e->kind, ci.mean, ci.half_width);
     }
     int width[MAX_COLS + 1] = {0};
@@ -185,7 +185,7 @@ void rs_print_summary(FILE *out, const rs_scenario_t *s, const rs_report_t *reps
         const rs_entry_t *e = &r0->e[i];
         if (strcmp(e->section, "summary") != 0) continue;
         char v[CELL];
-        sim_ci_t ci = entry_ci(reps, nreps, i);
+        sim_ci_t ci = rs_entry_ci(reps, nreps, i);
         fmt_value(v, sizeof v, e->kind, ci.mean, ci.half_width);
         fprintf(out, "  %-*s  %s\n", w, e->col, v);
     }

@@ -236,6 +236,7 @@ typedef struct sw_opts {
     bool force;                     /* replace an existing output file */
     bool find_max_load;             /* bisect on the load axis */
     bool quiet;
+    const char *json;               /* --json: NULL none; "-" on stdout instead of the tables; else a file */
     bool progress;
     const char **sets;
     size_t nsets;

@@ -213,5 +213,9 @@ void sw_print_points(FILE *out, const analysis_t *a);
 void sw_print_capacity(FILE *out, const analysis_t *a, const capacity_t *caps, size_t ncaps, bool find);
 /* The output file's contents (root attributes, /sweep/...). 0, SIM_ENOMEM or SIM_EHDF5. */
 int sw_write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *caps, size_t ncaps, bool find);
+/* The JSON summary (--json; docs/schema/ragsim-sweep-summary.schema.json): the
+ * definition, the points' means and half-widths, the capacity answers. 0, or
+ * -1 when a write failed. outpath: the HDF5 output written. */
+int sw_write_json(FILE *f, const analysis_t *a, const capacity_t *caps, size_t ncaps, bool find, const char *outpath);
 
 #endif

@@ -20,7 +20,7 @@
 
 const char sw_usage[] =
     "usage: ragsim sweep SWEEP.yaml [-o OUT.h5] [-j N] [--resume] [--find max-load]\n"
-    "                    [--reps N] [--seed N] [--set KEY=VALUE]... [--force] [-q]\n"
+    "                    [--reps N] [--seed N] [--set KEY=VALUE]... [--force] [--json[=FILE]] [-q]\n"
     "\n"
     "Run a scenario over a grid of parameter values (capacity planning). The sweep\n"
     "file names the base scenario, the axes (scenario paths with a list of values,\n"
@@ -44,7 +44,12 @@ const char sw_usage[] =
     "      --reps N          replications per point and variant (default: the sweep's)\n"
     "      --seed N          master seed (default: the sweep's, else the scenario's)\n"
     "      --set KEY=VALUE   override a scenario value at every point (after `set`)\n"
-    "  -q, --quiet           no tables and no progress bar\n"
+    "      --force           replace an existing OUT.h5 or --json FILE (a regular file,\n"
+    "                        not an input)\n"
+    "      --json[=FILE]     the points and the capacity answers as JSON, schema\n"
+    "                        docs/schema/ragsim-sweep-summary.schema.json (docs/json-summary.md):\n"
+    "                        on stdout instead of the tables, or into FILE (temporary, renamed)\n"
+    "  -q, --quiet           no tables and no progress bar (--json is still written)\n"
     "\n"
     "Printed: per point and variant the success ratio, p95 latency, the metrics of\n"
     "capacity.require and goodput with 95% confidence intervals, then per variant the\n"
@@ -535,6 +540,20 @@ static int sweep_write(sim_trace_t *tr, void *ctx)
     return sw_write_output(tr, w->an, w->caps, w->ncaps, w->find);
 }
 
+typedef struct sweep_json {
+    const analysis_t *an;
+    const capacity_t *caps;
+    size_t ncaps;
+    bool find;
+    const char *outpath;
+} sweep_json_t;
+
+static int sweep_json(FILE *f, void *ctx)
+{
+    const sweep_json_t *w = ctx;
+    return sw_write_json(f, w->an, w->caps, w->ncaps, w->find, w->outpath);
+}
+
 int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
 {
     sw_def_t def;
@@ -575,8 +594,21 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
         status = 1;
         goto out;
     }
+    bool json_stdout = o->json && strcmp(o->json, "-") == 0;
+    bool quiet = o->quiet || json_stdout;
     {
         const sim_input_t inputs[] = {{o->sweep, "the sweep file"}, {def.scenario_path, "the sweep's base scenario"}};
+        if (o->json && !json_stdout) {
+            char why[1024];
+            if (strcmp(o->json, outpath) == 0) {
+                fprintf(err, "ragsim: error: --json %s is the output file too; give the summary another name\n", o->json);
+                goto out;
+            }
+            if (sim_output_check(o->json, o->force, inputs, 2, why, sizeof why) != 0) {
+                fprintf(err, "ragsim: error: --json: %s\n", why);
+                goto out;
+            }
+        }
         uint64_t hash = def.hash ^ (o->find_max_load ? 0x5bd1e9955bd1e995ull : 0);
         if ((status = sw_master_start(&m, &def, o, pool, &fork_pool, outpath, inputs, 2, hash)) != 0) {
             pool = m.pool;
@@ -586,7 +618,7 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     }
     status = 1;
     size_t reps = (size_t)def.replications, nv = def.nvariants, bad = 0;
-    if (!o->quiet) {
+    if (!quiet) {
         fprintf(out, "sweep '%s' over %s: %zu points x %zu variants x %zu replications, seed %llu", def.name ? def.name : o->sweep,
                 def.scenario_path, o->find_max_load ? def.npoints / def.axes[def.load].n : def.npoints, nv, reps,
                 (unsigned long long)def.seed);
@@ -635,7 +667,7 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
                 if (ng) caps[ncaps++] = cp;
             }
     }
-    if (!o->quiet) {
+    if (!quiet) {
         fputc('\n', out);
         sw_print_points(out, &an);
         if (ncaps) sw_print_capacity(out, &an, caps, ncaps, o->find_max_load);
@@ -643,7 +675,18 @@ int sw_cmd_sweep(const sw_opts_t *o, sw_pool_t *pool, FILE *out, FILE *err)
     }
     sweep_write_t w = {&an, caps, ncaps, o->find_max_load};
     if ((status = sw_master_write(&m, outpath, sweep_write, &w)) != 0) goto out;
-    if (!o->quiet) fprintf(out, "\nwrote %s (%zu runs, %.1f s wall)\n", outpath, nall, wall_now() - m.t0);
+    if (o->json) {
+        sweep_json_t js = {&an, caps, ncaps, o->find_max_load, outpath};
+        char why[1024];
+        int jr = json_stdout ? sweep_json(out, &js) : sim_write_file(o->json, o->force, sweep_json, &js, why, sizeof why);
+        if (jr != 0) {
+            if (json_stdout) snprintf(why, sizeof why, "writing the JSON summary to standard output failed");
+            fprintf(err, "ragsim: error: %s\n", why);
+            status = jr == -2 ? 2 : 1;
+            goto out;
+        }
+    }
+    if (!quiet) fprintf(out, "\nwrote %s (%zu runs, %.1f s wall)\n", outpath, nall, wall_now() - m.t0);
     goto out;
 nomem:
     progress_clear(&m);

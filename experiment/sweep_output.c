@@ -11,6 +11,7 @@
 #include "experiment/sweep.h"
 #include "experiment/sweep_internal.h"
 #include "sim/error.h"
+#include "sim/json.h"
 #include "sim/trace.h"
 
 /* ---- printing -------------------------------------------------------------------------- */
@@ -293,4 +294,114 @@ int sw_write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *caps
     free(iv);
     free(fv);
     return rc ? SIM_EHDF5 : 0;
+}
+
+/* ---- the JSON summary (--json) ----------------------------------------------------------- */
+
+static void json_axes_values(sim_json_t *j, const char *key, const analysis_t *a, size_t point, int skip)
+{
+    const sw_def_t *def = a->def;
+    sim_json_begin_obj(j, key);
+    for (size_t k = 0; k < def->naxes; k++) {
+        if ((int)k == skip) continue;
+        double v = a->pts[point].axis[k];
+        if (def->axes[k].kind == SW_TEXT) sim_json_str(j, def->axes[k].path, def->axes[k].text[(size_t)v]);
+        else sim_json_num(j, def->axes[k].path, v);
+    }
+    sim_json_end(j);
+}
+
+int sw_write_json(FILE *f, const analysis_t *a, const capacity_t *caps, size_t ncaps, bool find, const char *outpath)
+{
+    const sw_def_t *def = a->def;
+    sim_json_t j;
+    sim_json_init(&j, f, 2);
+    sim_json_begin_obj(&j, NULL);
+    sim_json_str(&j, "format", "ragsim-sweep-summary");
+    sim_json_int(&j, "format_version", 1);
+    sim_json_str(&j, "command", "sweep");
+    sim_json_str(&j, "ragsim_version", RAGSIM_VERSION);
+    sim_json_str(&j, "sweep_file", def->path);
+    sim_json_str(&j, "scenario_file", def->scenario_path);
+    sim_json_uint(&j, "master_seed", def->seed);
+    sim_json_int(&j, "replications", def->replications);
+    sim_json_str(&j, "mode", find ? "find-max-load" : "grid");
+    sim_json_str(&j, "load_axis", def->load >= 0 ? def->axes[def->load].path : NULL);
+    sim_json_str(&j, "load_unit", def->load >= 0 ? sw_kind_unit(def->axes[def->load].kind) : NULL);
+    sim_json_num(&j, "slo_success_ratio", def->slo_success);
+    sim_json_num(&j, "slo_latency_p95_s", def->slo_p95);
+    sim_json_begin_arr(&j, "capacity_require");
+    for (size_t i = 0; i < def->nreq; i++) {
+        sim_json_begin_obj(&j, NULL);
+        sim_json_str(&j, "metric", def->req[i].metric);
+        sim_json_str(&j, "op", def->req[i].is_max ? "<=" : ">=");
+        sim_json_num(&j, "bound", def->req[i].bound);
+        sim_json_end(&j);
+    }
+    sim_json_end(&j);
+    sim_json_num(&j, "knee_factor", def->knee_factor);
+    sim_json_str(&j, "output", outpath);
+    sim_json_str(&j, "interval", "student-t");
+    sim_json_num(&j, "confidence_level", 0.95);
+    sim_json_begin_arr(&j, "variants");
+    for (size_t i = 0; i < def->nvariants; i++) sim_json_str(&j, NULL, def->variants[i]);
+    sim_json_end(&j);
+    sim_json_begin_arr(&j, "axes");
+    for (size_t k = 0; k < def->naxes; k++) {
+        const sw_axis_t *ax = &def->axes[k];
+        sim_json_begin_obj(&j, NULL);
+        sim_json_str(&j, "path", ax->path);
+        sim_json_str(&j, "kind", sw_kind_name(ax->kind));
+        sim_json_str(&j, "unit", sw_kind_unit(ax->kind));
+        sim_json_bool(&j, "is_load", (int)k == def->load);
+        sim_json_begin_arr(&j, "values");
+        for (size_t i = 0; i < ax->n; i++) {
+            if (ax->kind == SW_TEXT) sim_json_str(&j, NULL, ax->text[i]);
+            else sim_json_num(&j, NULL, ax->value[i]);
+        }
+        sim_json_end(&j);
+        sim_json_end(&j);
+    }
+    sim_json_end(&j);
+    sim_json_begin_arr(&j, "points");
+    for (size_t g = 0; g < a->ng; g++) {
+        const group_t *G = &a->g[g];
+        sim_json_begin_obj(&j, NULL);
+        sim_json_str(&j, "variant", def->variants[G->variant]);
+        json_axes_values(&j, "axes", a, G->point, -1);
+        sim_json_uint(&j, "n", G->n);
+        sim_json_begin_arr(&j, "metrics");
+        for (size_t k = 0; k < a->nmc; k++) {
+            sim_json_begin_obj(&j, NULL);
+            sim_json_str(&j, "name", a->mc[k].name);
+            sim_json_str(&j, "unit", rs_kind_unit(a->mc[k].kind));
+            sim_json_num(&j, "mean", G->mean[k]);
+            sim_json_num(&j, "half_width", G->hw[k]);
+            sim_json_end(&j);
+        }
+        sim_json_end(&j);
+        sim_json_end(&j);
+    }
+    sim_json_end(&j);
+    sim_json_begin_arr(&j, "capacity");
+    for (size_t i = 0; i < ncaps; i++) {
+        const capacity_t *c = &caps[i];
+        sim_json_begin_obj(&j, NULL);
+        sim_json_str(&j, "variant", def->variants[c->variant]);
+        json_axes_values(&j, "axes", a, c->example_point, def->load);
+        sim_json_uint(&j, "loads_evaluated", c->npoints);
+        sim_json_num(&j, "max_load", c->max_load);
+        sim_json_num(&j, "max_load_lo", c->lo);
+        sim_json_num(&j, "max_load_hi", c->hi);
+        sim_json_bool(&j, "top_meets", c->all_meet);
+        sim_json_num(&j, "success_ratio", c->succ);
+        sim_json_num(&j, "success_ratio_hw", c->succ_hw);
+        sim_json_num(&j, "latency_p95_s", c->p95);
+        sim_json_num(&j, "latency_p95_hw_s", c->p95_hw);
+        sim_json_num(&j, "knee_load", c->knee);
+        sim_json_end(&j);
+    }
+    sim_json_end(&j);
+    sim_json_end(&j);
+    return sim_json_finish(&j);
 }

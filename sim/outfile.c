@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -128,4 +129,55 @@ int sim_replace_regular(const char *from, const char *to)
         return -1;
     }
     return rename(from, to);
+}
+
+int sim_write_file(const char *path, bool force, int (*fill)(FILE *f, void *ctx), void *ctx, char *why,
+                   size_t whylen)
+{
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp) {
+        snprintf(why, whylen, "out of memory writing %s", path);
+        return -1;
+    }
+    snprintf(tmp, n, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot write %s: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        snprintf(why, whylen, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    errno = 0;
+    int rc = fill(f, ctx) != 0 ? -1 : 0;
+    int e = errno ? errno : EIO;
+    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
+        if (rc == 0) e = errno ? errno : EIO;
+        rc = -1;
+    }
+    if (fclose(f) != 0 && rc == 0) {
+        rc = -1;
+        e = errno;
+    }
+    if (rc == 0 && (force ? sim_replace_regular(tmp, path) : sim_rename_noreplace(tmp, path, SIM_RN_ANY)) != 0) {
+        rc = -1;
+        e = errno;
+        if (e == EEXIST) {
+            snprintf(why, whylen, force ? "%s is no longer a regular file; not replaced"
+                                        : "%s appeared while the command ran; not replaced (use --force to replace it)",
+                     path);
+            rc = -2;
+        }
+    }
+    if (rc == -1) snprintf(why, whylen, "writing %s failed: %s", path, strerror(e));
+    if (rc != 0) unlink(tmp);
+    free(tmp);
+    return rc;
 }

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* An input of the command: its path and what it is for messages ("the
  * scenario", "the sweep file", "the sweep's base scenario", "the trace"). */
@@ -59,6 +60,16 @@ int sim_rename_noreplace(const char *from, const char *to, int method);
  * with errno (EEXIST when `to` is something else: a directory, a device, a
  * FIFO, a socket, a symbolic link). */
 int sim_replace_regular(const char *from, const char *to);
+
+/* Write a file the way every command does: fill(f, ctx) writes the
+ * contents into a temporary file beside `path`, which is then synced and
+ * moved onto `path` (sim_rename_noreplace without force,
+ * sim_replace_regular with it). fill returns 0 or nonzero on failure.
+ * Returns 0; -1 a write failed or fill failed; -2 `path` appeared
+ * meanwhile (without force) or is no longer a regular file; why says.
+ * The temporary file never outlives the call. */
+int sim_write_file(const char *path, bool force, int (*fill)(FILE *f, void *ctx), void *ctx, char *why,
+                   size_t whylen);
 
 /* "a regular file", "a directory", "a character device", "a block device",
  * "a FIFO", "a socket", "a symbolic link" for an lstat mode. */

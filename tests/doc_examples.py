@@ -110,7 +110,7 @@ def run_page(page, src, binary, work, env):
     scratch = os.path.join(work, page.replace("/", "_"))
     os.makedirs(scratch)
     shutil.copytree(os.path.join(src, "scenarios"), os.path.join(scratch, "scenarios"))
-    for d in ("analysis", "notebooks", "bench", "data"):
+    for d in ("analysis", "notebooks", "bench", "data", "docs"):
         if os.path.exists(os.path.join(src, d)):
             os.symlink(os.path.join(src, d), os.path.join(scratch, d))
     os.makedirs(os.path.join(scratch, "build"))

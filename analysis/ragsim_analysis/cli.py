@@ -101,16 +101,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         if args.cmd == "report":
-            if _is_sweep(args.trace):   # `ragsim sweep` output: its plots
+            if _is_sweep(args.trace):   # `ragsim sweep` output: its plots and the capacity answers' page
                 from . import sweepplot
-                return sweepplot.main([args.trace, "-o", args.output or default_output_dir(args.trace)])
+                return sweepplot.report_main([args.trace, "-o", args.output or default_output_dir(args.trace)])
             from . import mapplot
             if mapplot.file_format(args.trace) in ("ragsim-map", "ragsim-sensitivity"):
-                # `ragsim map`: phase diagrams; `ragsim sensitivity`: tornado charts
-                return mapplot.main([args.trace, "-o", args.output or default_output_dir(args.trace)])
+                # `ragsim map`: phase diagrams and the boundary; `ragsim sensitivity`: tornado charts
+                return mapplot.report_main([args.trace, "-o", args.output or default_output_dir(args.trace)])
+            from . import interactive
             out = args.output or default_output_dir(args.trace)
-            index, pngs = write_report(args.trace, out)
+            have_plotly = interactive.available()
+            index, pngs = write_report(args.trace, out, interactive=have_plotly)
             print(f"report: {index} ({len(pngs)} figures)")
+            if have_plotly:
+                print(f"interactive: {os.path.join(out, interactive.PAGE)} (plotly.js beside it, offline)")
+            else:
+                sys.stderr.write(f"{PROG}: note: {interactive.MISSING}\n")
         elif args.cmd == "table":
             with Trace(args.trace) as tr:
                 if not tr.has_comparison():

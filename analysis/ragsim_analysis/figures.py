@@ -8,10 +8,16 @@ notebook (`show(fig)` displays one there).
 - timeseries_figure: one panel per variant; the median across replications
   and the 5-95% band; faults shaded, OOM kills, config pushes and changes
   marked from the events table; a limit line where the scenario sets one.
-- comparison_figure: the /comparison means with their 95% intervals,
-  coloured by the paired verdict against the baseline.
-- latency_cdf_figure: the end-to-end latency CDF per variant, from the
-  `requests` table, else the quantiles of /summary.
+- comparison_figure: the variants' means with 95% percentile-bootstrap
+  intervals over the replications (inside the values' range: a ratio's in
+  [0, 1], a count's >= 0), coloured by the paired verdict against the baseline.
+- latency_cdf_figure: the end-to-end latency CDF per variant from the full
+  latency histogram the trace keeps, else the `requests` table, else the
+  quantiles of /summary.
+
+Colours: Okabe-Ito for data lines (colour-blind safe, no two data lines of a
+figure alike), black for limits, grey for the baseline's reference, Paul
+Tol's muted colours for events. Every numeric axis is labelled with its unit.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import dataclasses
 import io
 import math
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -34,28 +41,42 @@ from . import units
 from .outputs import write_atomic
 from .trace import Series, Trace
 
-VERDICT_COLORS = {"baseline": "#4c72b0", "better": "#55a868", "worse": "#c44e52", "n.s.": "#a0a0a0", "differs": "#dd8452"}
+# Colours. Data lines take the Okabe-Ito palette (Okabe & Ito, "Color Universal Design",
+# 2008: told apart with any of the common colour-vision deficiencies), without its black,
+# which is kept for limit lines; the events take Paul Tol's "muted" colours, none of which
+# is an Okabe-Ito one; the baseline's reference median is grey. So no two kinds of line in a
+# figure share a colour, and within a figure no two data lines do (up to 7 variants or curves).
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442"]
+LIMIT_COLOR = "#000000"
+REFERENCE_COLOR = "#777777"
+VERDICT_COLORS = {"baseline": "#0072B2", "better": "#009E73", "worse": "#D55E00", "n.s.": "#BBBBBB",
+                  "differs": "#E69F00"}
 EVENT_STYLE = {
-    "fault": dict(color="#f0a030", alpha=0.18),
-    "oom_kill": dict(color="#d62728", lw=0.9, alpha=0.6, ls="-"),
-    "config_push": dict(color="#9467bd", lw=1.0, alpha=0.8, ls=":"),
-    "change_start": dict(color="#8c564b", lw=1.0, alpha=0.8, ls="-."),
-    "change_rollback": dict(color="#17becf", lw=1.0, alpha=0.8, ls="-."),
-    "breaker_open": dict(color="#e377c2", lw=0.9, alpha=0.7, ls=(0, (1, 1))),
+    "fault": dict(color="#DDCC77", alpha=0.35),
+    "oom_kill": dict(color="#882255", lw=0.9, alpha=0.8, ls="-"),
+    "config_push": dict(color="#332288", lw=1.0, alpha=0.8, ls=":"),
+    "change_start": dict(color="#999933", lw=1.0, alpha=0.9, ls="-."),
+    "change_rollback": dict(color="#44AA99", lw=1.0, alpha=0.9, ls="-."),
+    "breaker_open": dict(color="#AA4499", lw=0.9, alpha=0.8, ls=(0, (1, 1))),
 }
 # event kind -> legend label, in drawing order
 EVENT_LABELS = [("oom_kill", "OOM kill (any replication)"), ("config_push", "config push"),
                 ("change_start", "configuration change"), ("change_rollback", "change rolled back"),
                 ("breaker_open", "breaker opened")]
-_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-_SECOND = ["#d62728", "#2ca02c", "#9467bd"]
-_CURVES = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]   # per-class figures
+# more variants than colours: the colours repeat with another dash pattern
+_DASHES = ["-", "--", ":", "-."]
 
 
 def variant_color(trace: Trace, variant: str) -> str:
-    """A stable colour per variant (its position in the scenario's order)."""
+    """A stable colour per variant (its position in the scenario's order; Okabe-Ito)."""
     vs = trace.variants
-    return _PALETTE[vs.index(variant) % len(_PALETTE)] if variant in vs else "#333333"
+    return OKABE_ITO[vs.index(variant) % len(OKABE_ITO)] if variant in vs else REFERENCE_COLOR
+
+
+def variant_dash(trace: Trace, variant: str) -> str:
+    """Solid for the first 7 variants, then another dash pattern per round of the palette."""
+    vs = trace.variants
+    return _DASHES[(vs.index(variant) // len(OKABE_ITO)) % len(_DASHES)] if variant in vs else "-"
 
 
 # -- the time-series figures ---------------------------------------------------------
@@ -263,13 +284,9 @@ def _constant(series: Sequence[Optional[Series]]) -> bool:
     return vals.size > 0 and float(vals.max()) == float(vals.min())
 
 
-def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequence[str]] = None,
-                      skip_if_zero: bool = True) -> Optional[Figure]:
-    """One panel per variant with the spec's curves (median and 5-95% band across replications).
-
-    None when the trace has none of the curves' data (or, with skip_if_zero,
-    when every value is 0 or NaN, or the same everywhere)."""
-    variants = list(variants) if variants is not None else trace.variants
+def timeseries_data(trace: Trace, spec: FigureSpec, variants: Sequence[str],
+                    skip_if_zero: bool = True) -> Optional[Dict[str, List[Optional[Series]]]]:
+    """The spec's curves per variant, or None when the figure is left out (timeseries_figure)."""
     names = trace.series_names()
     if spec.requires and spec.requires not in names:
         return None
@@ -280,6 +297,19 @@ def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequenc
         return None
     if skip_if_zero and _constant([s for ss in data.values() for s in ss]):
         return None     # one value everywhere (e.g. one lease per replica): a sentence, not a figure
+    return data
+
+
+def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequence[str]] = None,
+                      skip_if_zero: bool = True) -> Optional[Figure]:
+    """One panel per variant with the spec's curves (median and 5-95% band across replications).
+
+    None when the trace has none of the curves' data (or, with skip_if_zero,
+    when every value is 0 or NaN, or the same everywhere)."""
+    variants = list(variants) if variants is not None else trace.variants
+    data = timeseries_data(trace, spec, variants, skip_if_zero)
+    if data is None:
+        return None
 
     tdiv, tunit = units.time_axis(float(trace.attrs.get("duration_s", 0) or 0))
     vmax = max((np.nanmax(np.abs(s.values)) for ss in data.values() for s in ss
@@ -298,30 +328,33 @@ def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequenc
     handles: Dict[str, object] = {}
     nreps = {}
     for ax, v in zip(axes, variants):
-        color = variant_color(trace, v)
+        # one curve: the variant's colour; several: one colour per curve, the same in every panel
+        multi = len(spec.curves) > 1
         for i, (curve, s) in enumerate(zip(spec.curves, data[v])):
             if s is None or s.values.size == 0:
                 continue
             nreps[v] = len(s.replications)
-            c = _CURVES[i % len(_CURVES)] if spec.by_curve else color if i == 0 else _SECOND[(i - 1) % len(_SECOND)]
+            c = OKABE_ITO[i % len(OKABE_ITO)] if multi else variant_color(trace, v)
+            ls = "-" if multi else variant_dash(trace, v)
             med, lo, hi = s.band()
             t = s.t / tdiv
             ax.fill_between(t, lo / ydiv, hi / ydiv, color=c, alpha=0.25, lw=0, step=None)
-            ln, = ax.plot(t, med / ydiv, color=c, lw=1.3)
+            ln, = ax.plot(t, med / ydiv, color=c, lw=1.3, ls=ls, label=curve.label if multi else v)
             if i == 0:
                 handles.setdefault("median across replications", Line2D([], [], color="#333333", lw=1.3))
                 handles.setdefault("5-95% across replications", Patch(color="#333333", alpha=0.25))
-            if len(spec.curves) > 1:
-                handles.setdefault(curve.label, Line2D([], [], color=c if i or spec.by_curve else "#333333", lw=1.3))
+            if multi:
+                handles.setdefault(curve.label, Line2D([], [], color=c, lw=1.3))
         # the baseline's median behind the other variants, for reference
         if not spec.by_curve and v != base and base in data and data[base][0] is not None and data[base][0].values.size:
             bm, _, _ = data[base][0].band()
-            ax.plot(data[base][0].t / tdiv, bm / ydiv, color="#555555", lw=0.8, ls="--", zorder=0.5)
-            handles.setdefault(f"baseline '{base}' median", Line2D([], [], color="#555555", lw=0.8, ls="--"))
+            ax.plot(data[base][0].t / tdiv, bm / ydiv, color=REFERENCE_COLOR, lw=0.8, ls="--", zorder=0.5,
+                    label="_reference")
+            handles.setdefault(f"baseline '{base}' median", Line2D([], [], color=REFERENCE_COLOR, lw=0.8, ls="--"))
         lim = limits.get(v)
         if lim is not None and lim <= 3 * max(vmax, 1e-300):
-            ax.axhline(lim / ydiv, color="#000000", lw=1.0, ls="--")
-            handles.setdefault(spec.limit.label, Line2D([], [], color="#000000", lw=1.0, ls="--"))
+            ax.axhline(lim / ydiv, color=LIMIT_COLOR, lw=1.0, ls="--", label="_limit")
+            handles.setdefault(spec.limit.label, Line2D([], [], color=LIMIT_COLOR, lw=1.0, ls="--"))
         # events of this variant's runs
         evv = ev[ev["variant"] == v]
         for t0, t1 in _fault_spans(evv):
@@ -331,7 +364,7 @@ def timeseries_figure(trace: Trace, spec: FigureSpec, variants: Optional[Sequenc
         for kind, label in EVENT_LABELS:
             times = evv.loc[evv["kind"] == kind, "time"].to_numpy()
             for tk in np.unique(np.round(times, 6)):
-                ax.axvline(tk / tdiv, **EVENT_STYLE[kind])
+                ax.axvline(tk / tdiv, label="_event", **EVENT_STYLE[kind])
             if len(times):
                 handles.setdefault(label, Line2D([], [], **EVENT_STYLE[kind]))
         k = nreps.get(v, 0)
@@ -391,12 +424,68 @@ def _verdict_key(row, base: str) -> str:
     return "better" if row["verdict"] > 0 else "worse" if row["verdict"] < 0 else "differs"
 
 
+BOOTSTRAP_RESAMPLES = 4000
+BOOTSTRAP_SEED = 20240601
+INTERVAL_NOTE = ("95% percentile bootstrap of the mean over the replications (4000 resamples, fixed seed): "
+                 "it never leaves the range of the replications' values, so a ratio's stays in [0, 1] and a "
+                 "count's at or above 0. With few replications it is narrower than the Student-t interval "
+                 "of the printed table and --json (it under-covers); the n under each bar says how many.")
+
+
+def bootstrap_mean_interval(x: Sequence[float], level: float = 0.95,
+                            resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> Tuple[float, float]:
+    """The percentile bootstrap interval of the mean of x (NaN left out): (lo, hi).
+
+    Deterministic (a fixed seed). Each resample's mean lies between min(x) and max(x), so
+    the interval does too: a ratio's stays in [0, 1], a count's at or above 0.
+    (NaN, NaN) without a finite value; (x, x) with one."""
+    v = np.asarray([float(a) for a in x], dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan, math.nan
+    if v.size == 1 or float(v.min()) == float(v.max()):
+        return float(v[0]), float(v[0])
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
+    a = (1 - level) / 2 * 100
+    lo, hi = np.percentile(means, [a, 100 - a])
+    return float(max(lo, v.min())), float(min(hi, v.max()))
+
+
+def comparison_intervals(trace: Trace, metrics: Optional[Sequence[str]] = None):
+    """What comparison_figure draws: per (variant, metric) of /comparison the unit, n, the mean
+    and its bootstrap interval from the replications' /summary values (bootstrap_mean_interval).
+    A pandas DataFrame with columns variant, metric, unit, n, mean, lo, hi, verdict_key."""
+    import pandas as pd
+    cmp = trace.comparison()
+    if cmp is None or cmp.empty:
+        return None
+    summ = trace.summary()
+    base = trace.baseline
+    rows = []
+    for _, r in cmp.iterrows():
+        m = r["metric"]
+        if metrics is not None and m not in metrics:
+            continue
+        if m in summ.columns:
+            x = summ.loc[summ["variant"] == r["variant"], m].to_numpy(float)
+        else:
+            x = np.array([r["mean"]], dtype=float)
+        x = x[np.isfinite(x)]
+        lo, hi = bootstrap_mean_interval(x)
+        key = _verdict_key(r, base)
+        rows.append(dict(variant=r["variant"], metric=m, unit=str(r["unit"]), n=int(x.size),
+                         mean=float(np.mean(x)) if x.size else math.nan, lo=lo, hi=hi, verdict_key=key))
+    return pd.DataFrame(rows, columns=["variant", "metric", "unit", "n", "mean", "lo", "hi", "verdict_key"])
+
+
 def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, ncols: int = 4) -> Optional[Figure]:
-    """Bars of the /comparison means with their 95% intervals, one panel per metric.
+    """Bars of the variants' means with 95% bootstrap intervals, one panel per metric.
 
     Bar colours: the baseline, then the paired verdict of each variant against
     it (better, worse, not significant, a significant change of a neutral
-    metric). None without /comparison."""
+    metric; the verdict is /comparison's paired Student-t test). The
+    intervals are comparison_intervals' (INTERVAL_NOTE). None without /comparison."""
     cmp = trace.comparison()
     if cmp is None or cmp.empty:
         return None
@@ -408,6 +497,7 @@ def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, nco
     metrics = [m for m in metrics if np.isfinite(cmp.loc[cmp["metric"] == m, "mean"]).any()]
     if not metrics:
         return None
+    iv = comparison_intervals(trace, metrics)
     variants = [v for v in trace.variants if v in set(cmp["variant"])]
     ncols = max(1, min(ncols, len(metrics)))
     nrows = math.ceil(len(metrics) / ncols)
@@ -415,10 +505,10 @@ def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, nco
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     sym = {"better": "▲", "worse": "▼", "n.s.": "=", "differs": "≠", "baseline": ""}
     for ax, m in zip(axes, metrics):
-        rows = cmp[cmp["metric"] == m].set_index("variant")
+        rows = iv[iv["metric"] == m].set_index("variant")
         unit = str(rows["unit"].iloc[0])
         vals = rows.reindex(variants)
-        top = np.nanmax(np.abs(np.concatenate([vals["mean"].to_numpy(float), vals["ci_high"].to_numpy(float)])))
+        top = np.nanmax(np.abs(np.concatenate([vals["mean"].to_numpy(float), vals["hi"].to_numpy(float)])))
         div, yunit = units.scale_for(unit, top if np.isfinite(top) else 0.0)
         yunit = {"1": "count or ratio"}.get(yunit, yunit)
         x = np.arange(len(variants))
@@ -427,20 +517,20 @@ def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, nco
                 ax.text(i, 0, "no value", ha="center", va="bottom", fontsize=7, rotation=90)
                 continue
             r = rows.loc[v]
-            r = r.copy()
-            r["variant"] = v
-            key = _verdict_key(r, base)
-            mean, hw = float(r["mean"]), float(r["half_width"])
-            ax.bar(i, mean / div, color=VERDICT_COLORS[key], width=0.7,
-                   yerr=(hw / div if np.isfinite(hw) else None), capsize=3, ecolor="#222222", error_kw=dict(lw=0.9))
+            key = r["verdict_key"]
+            mean, lo, hi = float(r["mean"]), float(r["lo"]), float(r["hi"])
+            yerr = np.array([[mean - lo], [hi - mean]]) / div
+            ax.bar(i, mean / div, color=VERDICT_COLORS[key], width=0.7, yerr=yerr, capsize=3, ecolor="#222222",
+                   error_kw=dict(lw=0.9))
+            ax.annotate(f"n={int(r['n'])}", (i, 0), xytext=(0, 1), textcoords="offset points", ha="center",
+                        va="bottom", fontsize=6, color="#222222")
             if sym[key]:
-                y = (mean + (hw if np.isfinite(hw) else 0)) / div
-                ax.annotate(sym[key], (i, y), xytext=(0, 2), textcoords="offset points", ha="center",
+                ax.annotate(sym[key], (i, hi / div), xytext=(0, 2), textcoords="offset points", ha="center",
                             va="bottom", fontsize=9, color=VERDICT_COLORS[key])
         ax.set_xticks(x)
         ax.set_xticklabels(variants, rotation=30, ha="right", fontsize=7)
         ax.set_title(m, fontsize=9)
-        ax.set_ylabel(f"mean ± 95% CI ({yunit})", fontsize=7)
+        ax.set_ylabel(f"mean, 95% bootstrap CI ({yunit})", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(True, axis="y", alpha=0.3)
         ax.margins(y=0.15)
@@ -450,8 +540,8 @@ def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, nco
     labels = [f"baseline '{base}'", "▲ better (paired)", "▼ worse (paired)", "= not significant", "≠ differs (neutral metric)"]
     fig.legend(handles, labels, loc="upper right", ncol=5, fontsize=7, frameon=False)
     nrep = int((cmp["n"] + cmp["not_recovered"]).max()) if len(cmp) else 0
-    fig.suptitle(f"{trace.name}: variants compared with '{base}' ({nrep} replications, paired by seed)",
-                 fontsize=11, x=0.01, ha="left")
+    fig.suptitle(f"{trace.name}: variants compared with '{base}' ({nrep} replications, paired by seed); "
+                 "error bars: 95% percentile bootstrap", fontsize=10, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     return fig
 
@@ -459,12 +549,56 @@ def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, nco
 # -- the latency CDF -------------------------------------------------------------------
 
 ANSWERED = ("success", "degraded")
+LATENCY_HISTOGRAM = "request_latency_seconds"
+
+
+def _le(name: str) -> Optional[float]:
+    m = re.search(r"[{,]le=([^,}]+)[,}]", name)
+    if not m:
+        return None
+    return math.inf if m.group(1) == "+Inf" else float(m.group(1))
+
+
+def histogram_cdf(trace: Trace, variant: str, base: str = LATENCY_HISTOGRAM):
+    """The CDF of a latency histogram series of the trace (base_bucket{le=B}, cumulative
+    counters since the run's start) over [warmup, end], pooled over the variant's replications.
+
+    Per replication the count at the end (its last sample) less the count at the warm-up (its
+    last sample at or before warmup_s; 0 without a warm-up), summed over replications; then
+    cdf[i] = count(le <= bounds[i]) / count(le = +Inf). Returns (bounds, cdf, n) with the finite
+    bounds in seconds, increasing, and n the requests counted; None without the histogram or
+    without a request in it."""
+    names = [n for n in trace.series_names(variant) if n.startswith(base + "_bucket") and _le(n) is not None]
+    if not names:
+        return None
+    warm = float(trace.attrs.get("warmup_s", 0) or 0)
+    counts = {}
+    for n in names:
+        sr = trace.series(n, variant)
+        tot = 0.0
+        for row in sr.values:
+            ok = np.isfinite(row)
+            if not ok.any():
+                continue
+            end = float(row[ok][-1])
+            before = ok & (sr.t <= warm + 1e-9)
+            start = float(row[before][-1]) if warm > 0 and before.any() else 0.0
+            tot += end - start
+        counts[_le(n)] = tot
+    if math.inf not in counts or not counts[math.inf] > 0:
+        return None
+    bounds = np.array(sorted(b for b in counts if math.isfinite(b)))
+    cum = np.array([counts[b] for b in bounds])
+    return bounds, cum / counts[math.inf], int(round(counts[math.inf]))
 
 
 def latency_cdf_figure(trace: Trace) -> Tuple[Optional[Figure], str]:
     """End-to-end latency CDF per variant, and a sentence saying what it was drawn from.
 
-    With a `requests` table: the empirical CDF of end - arrival of the sampled
+    With the latency histogram (request_latency_seconds_bucket, the RAG model): every answered
+    request after the warm-up, pooled over replications (histogram_cdf), known exactly at the
+    buckets' bounds and drawn joined by straight lines between them (the linear interpolation
+    inside a bucket that Prometheus' histogram_quantile makes). Else, with a `requests` table: the empirical CDF of end - arrival of the sampled
     requests, pooled over replications, counting every sampled request in the
     denominator, so a curve that stops below 1 shows the share never answered
     (timeouts, errors, rejections). Without one: the CDF is known only at the
@@ -472,9 +606,26 @@ def latency_cdf_figure(trace: Trace) -> Tuple[Optional[Figure], str]:
     drawn as points per replication joined through their medians."""
     fig = Figure(figsize=(10, 5), dpi=100)
     ax = fig.subplots()
+    hists = {v: histogram_cdf(trace, v) for v in trace.variants}
     req = trace.requests() if trace.has_requests() else None
     drawn = False
-    if req is not None and len(req):
+    if any(h is not None for h in hists.values()):
+        source = ("the end-to-end latency histogram of the trace (request_latency_seconds_bucket): every request "
+                  "answered after the warm-up, pooled over replications; exact at the bucket bounds (markers), "
+                  "linear in latency between them (the interpolation of Prometheus' histogram_quantile)")
+        for v, h in hists.items():
+            if h is None:
+                continue
+            bounds, cdf, n = h
+            # linear in latency inside each bucket (a curve on the log axis), markers at the bounds
+            xs = [bounds[:1]] + [np.linspace(a, b, 24)[1:] for a, b in zip(bounds[:-1], bounds[1:])]
+            xs = np.concatenate(xs)
+            marks = [int(i) for i in np.searchsorted(xs, bounds)]
+            ax.plot(xs, np.interp(xs, bounds, cdf), color=variant_color(trace, v), ls=variant_dash(trace, v),
+                    lw=1.4, marker="o", ms=3.5, markevery=marks, label=f"{v}: {n} answered requests")
+            drawn = True
+        ax.set_ylabel("fraction of answered requests with latency ≤ x (1)")
+    elif req is not None and len(req):
         source = ("the sampled per-request records (`requests`), pooled over replications; "
                   "latency = end - arrival of answered (success, degraded) requests, over all sampled requests")
         for v in trace.variants:
@@ -486,7 +637,7 @@ def latency_cdf_figure(trace: Trace) -> Tuple[Optional[Figure], str]:
             if not len(ok):
                 continue
             y = np.arange(1, len(ok) + 1) / len(r)
-            ax.step(ok, y, where="post", color=variant_color(trace, v), lw=1.4,
+            ax.step(ok, y, where="post", color=variant_color(trace, v), ls=variant_dash(trace, v), lw=1.4,
                     label=f"{v}: {len(r)} requests, {len(ok) / len(r):.1%} answered")
             drawn = True
         ax.set_ylabel("fraction of sampled requests answered within x (1)")
@@ -577,8 +728,8 @@ def _all_figures(trace: Trace, headline: Optional[Sequence[str]] = None) -> Tupl
             fig = comparison_figure(trace, headline)
             if fig is not None:
                 out.append(Rendered("comparison", "Comparison: headline metrics",
-                                    "Means across replications with 95% confidence intervals; colour and marker give the "
-                                    "paired verdict against the baseline (docs/compare.md).", png_bytes(fig)))
+                                    "Means across replications; error bars: " + INTERVAL_NOTE + " Colour and marker give "
+                                    "the paired verdict against the baseline (docs/compare.md).", png_bytes(fig)))
         names = trace.series_names()
         for spec in default_specs() + class_specs(trace):
             wanted = [c.dataset for c in spec.curves if c.dataset] + ([spec.requires] if spec.requires else [])

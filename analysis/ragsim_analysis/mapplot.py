@@ -29,26 +29,23 @@ Figures (PNG):
 """
 
 import argparse
-import io
 import os
-import re
 import sys
 
 import h5py
 import numpy as np
 
-from .outputs import OutputError, check_output_dir, check_output_files, write_atomic
+from .outputs import OutputError, check_output_dir
 
 CLASS_NAMES = ("recovers", "metastable", "overloaded")
-CLASS_COLOURS = ("#4daf4a", "#e41a1c", "#984ea3")
+CLASS_COLOURS = ("#009E73", "#D55E00", "#CC79A7")   # Okabe-Ito: bluish green, vermillion, reddish purple
 
 
 class MapError(Exception):
     """The file is not a ragsim map or sensitivity output."""
 
 
-def _text(x):
-    return x.decode() if isinstance(x, bytes) else str(x)
+from .page import figure_html, page_html, safe as _safe, table_html, text as _text, write_files, write_page
 
 
 def _open(h5_path, fmt):
@@ -112,21 +109,20 @@ def read_sensitivity(h5_path):
 
 
 def _png(fig):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
-
-
-def _safe(name):
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    from .page import png
+    return png(fig, dpi=110)
 
 
 def _label(path, unit):
-    return f"{path} ({unit})" if unit and unit != "1" else path
+    return f"{path} ({unit or '1'})"
 
 
 def plot_map(h5_path, out_dir="."):
     """One phase diagram per variant; returns the PNG paths written."""
+    return _write([(p, d) for p, d, _ in _render_map(h5_path, out_dir)], h5_path)
+
+
+def _render_map(h5_path, out_dir):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -166,14 +162,20 @@ def plot_map(h5_path, out_dir="."):
         ax.set_title(f"{vname}: where the service recovers (P(not recovering) in each cell)")
         ax.grid(True, alpha=0.3)
         fig.tight_layout()
-        rendered.append((os.path.join(out_dir, f"phase_{_safe(vname)}.png"), _png(fig)))
+        rendered.append((os.path.join(out_dir, f"phase_{_safe(vname)}.png"), _png(fig),
+                         (f"Phase diagram of {vname}", "Cells coloured by class (recovers, metastable, overloaded "
+                          "before the trigger) with P(not recovering); black: the boundary's bracket.")))
         plt.close(fig)
-    return _write(rendered, h5_path)
+    return rendered
 
 
 def plot_morris(h5_path, out_dir="."):
     """One mu*-sigma chart per metric of a --method morris output; returns
     the PNG paths written."""
+    return _write([(p, d) for p, d, _ in _render_morris(h5_path, out_dir)], h5_path)
+
+
+def _render_morris(h5_path, out_dir):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -188,7 +190,7 @@ def plot_morris(h5_path, out_dir="."):
         sel = np.nonzero(t["metric"] == metric)[0]
         ms, sg = t["mu_star"][sel], t["sigma"][sel]
         fig, ax = plt.subplots(figsize=(7, 5))
-        ax.scatter(ms, sg, color="#377eb8")
+        ax.scatter(ms, sg, color="#0072B2")
         for i, x, y in zip(sel, ms, sg):
             ax.annotate(t["parameter"][i], (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
         top = np.nanmax(np.concatenate([ms, sg])) if len(sel) and np.isfinite(np.concatenate([ms, sg])).any() else 1.0
@@ -201,20 +203,27 @@ def plot_morris(h5_path, out_dir="."):
         ax.legend(fontsize="small", loc="best")
         ax.grid(True, alpha=0.3)
         fig.tight_layout()
-        rendered.append((os.path.join(out_dir, f"morris_{_safe(metric)}.png"), _png(fig)))
+        rendered.append((os.path.join(out_dir, f"morris_{_safe(metric)}.png"), _png(fig),
+                         (f"Morris screening of {metric}", "mu* (mean absolute elementary effect) against sigma "
+                          "(their spread: interactions and non-linearity) per parameter; above the dashed "
+                          "line the parameter's effect depends on the others.")))
         plt.close(fig)
-    return _write(rendered, h5_path)
+    return rendered
 
 
 def plot_sensitivity(h5_path, out_dir=".", top=15):
     """One tornado chart per metric (one at a time), or one mu*-sigma chart
     per metric (--method morris); returns the PNG paths written."""
+    return _write([(p, d) for p, d, _ in _render_sensitivity(h5_path, out_dir, top)], h5_path)
+
+
+def _render_sensitivity(h5_path, out_dir, top=15):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     if sensitivity_method(h5_path) == "morris":
-        return plot_morris(h5_path, out_dir)
+        return _render_morris(h5_path, out_dir)
     t = read_sensitivity(h5_path)
     check_output_dir(out_dir)
     os.makedirs(out_dir, exist_ok=True)
@@ -239,8 +248,8 @@ def plot_sensitivity(h5_path, out_dir=".", top=15):
             dn = side & (t["delta"] < 0)
             eu = t["elasticity"][up][0] if up.any() else np.nan
             ed = t["elasticity"][dn][0] if dn.any() else np.nan
-            ax.barh(yi + 0.17, eu, height=0.3, color="#377eb8", label="+d" if yi == y[0] else None)
-            ax.barh(yi - 0.17, ed, height=0.3, color="#ff7f00", label="-d" if yi == y[0] else None)
+            ax.barh(yi + 0.17, eu, height=0.3, color="#0072B2", label="+d" if yi == y[0] else None)
+            ax.barh(yi - 0.17, ed, height=0.3, color="#E69F00", label="-d" if yi == y[0] else None)
             e, lo, hi = t["elasticity"][i], t["elasticity_lo"][i], t["elasticity_hi"][i]
             ax.errorbar(e, yi, xerr=[[e - lo], [hi - e]], fmt="kD", markersize=4, capsize=3,
                         label="central, 95% CI" if yi == y[0] else None)
@@ -248,23 +257,99 @@ def plot_sensitivity(h5_path, out_dir=".", top=15):
             labels.append(f"{p} = {t['value'][i]}" + ("  [FLIP]" if flip else ""))
         ax.set_yticks(y, labels, fontsize=8)
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_xlabel(f"elasticity of {metric} (% change per % change of the parameter)")
+        ax.set_xlabel(f"elasticity of {metric} (1: % change per % change of the parameter)")
         ax.set_title(f"{metric}: sensitivity ({t['variant']})")
         ax.legend(fontsize="small", loc="best")
         ax.grid(True, axis="x", alpha=0.3)
         fig.tight_layout()
-        rendered.append((os.path.join(out_dir, f"tornado_{_safe(metric)}.png"), _png(fig)))
+        rendered.append((os.path.join(out_dir, f"tornado_{_safe(metric)}.png"), _png(fig),
+                         (f"Sensitivity of {metric}", "Elasticity at +d and -d per parameter and the central "
+                          "elasticity with its 95% interval, parameters by |central elasticity|.")))
         plt.close(fig)
-    return _write(rendered, h5_path)
+    return rendered
 
 
 def _write(rendered, h5_path):
-    check_output_files([p for p, _ in rendered], [h5_path])
-    written = []
-    for path, data in rendered:
-        write_atomic(path, data, [h5_path])
-        written.append(path)
-    return written
+    return write_files(rendered, [h5_path])
+
+
+BOUNDARY_STATUS = ("bracketed", "every value recovers", "no value recovers")
+
+
+def _fails_as(m, vi, along, fixed, at):
+    """The class of the cell at the boundary's failing end: how the service fails there."""
+    c = m["cells"]
+    if along == "trigger":
+        sel = (c["variant"] == vi) & (c["load"] == fixed) & (c["trigger"] == at)
+    else:
+        sel = (c["variant"] == vi) & (c["trigger"] == fixed) & (c["load"] == at)
+    if not sel.any():
+        return "-"
+    k = int(c["class"][sel][0])
+    return CLASS_NAMES[k] if 0 <= k < len(CLASS_NAMES) else str(k)
+
+
+def write_map_report(h5_path, out_dir):
+    """A map's or a sensitivity analysis's report: its figures and DIR/report.html (the shared
+    page frame, page.py). For a map the page holds the boundary per variant (the answer: the
+    bracket between the last value that recovers and the first that does not) and what binds
+    there: the failing cell's class (metastable: overloaded only by the trigger; overloaded:
+    misses the SLO before it). Returns (report.html path, PNG paths)."""
+    check_output_dir(out_dir)
+    fmt = file_format(h5_path)
+    with h5py.File(h5_path, "r") as f:
+        a = {k: _text(v) if isinstance(v, (bytes, str)) else v for k, v in f.attrs.items()
+             if not k.endswith("_source")}
+    body = ["<h2>Parameters</h2>", table_html(["", ""], [(k, v) for k, v in sorted(a.items())])]
+    if fmt == "ragsim-sensitivity":
+        rendered = _render_sensitivity(h5_path, out_dir)
+        title = f"ragsim sensitivity report: {os.path.basename(h5_path)}"
+    else:
+        m = read_map(h5_path)
+        rendered = _render_map(h5_path, out_dir)
+        b = m["boundary"]
+        rows = []
+        for i in range(len(b["variant"])):
+            vi = int(b["variant"][i])
+            st = int(b["status"][i])
+            along = str(b["along"][i])
+            unit = m["trigger_unit"] if along == "trigger" else m["load_unit"]
+            funit = m["load_unit"] if along == "trigger" else m["trigger_unit"]
+            rows.append([m["variants"][vi], along, f"{b['fixed'][i]:g} {funit}",
+                         BOUNDARY_STATUS[st] if 0 <= st < 3 else st,
+                         f"{b['recovers_at'][i]:g} {unit}" if st == 0 else "-",
+                         f"{b['fails_at'][i]:g} {unit}" if st == 0 else "-",
+                         f"{b['boundary'][i]:g} {unit}" if st == 0 else "-",
+                         _fails_as(m, vi, along, b["fixed"][i], b["fails_at"][i]) if st == 0 else "-"])
+        body.append("<h2>Boundary</h2><p>Per variant and value of the other axis: the last value that recovers, "
+                    "the first that does not, their midpoint, and how the service fails at the first "
+                    "(docs/map.md).</p>")
+        body.append(table_html(["variant", "searched along", "at", "status", "recovers at", "fails at",
+                                "boundary", "fails as"], rows, cls="cmp"))
+        title = f"ragsim map report: {os.path.basename(h5_path)}"
+    figs = [(os.path.splitext(os.path.basename(p))[0], cap[0], cap[1], d) for p, d, cap in rendered]
+    body.append("<h2>Figures</h2>")
+    body += [figure_html(*f) for f in figs]
+    page = page_html(title, a.get("scenario_file", ""), body, "The figures are also in this directory as PNG files.")
+    return write_page(out_dir, figs, page, [h5_path])
+
+
+def report_main(argv=None):
+    """`ragsim report MAP.h5 -o DIR` (or a sensitivity output): write_map_report."""
+    p = argparse.ArgumentParser(prog="ragsim report")
+    p.add_argument("h5")
+    p.add_argument("-o", "--out-dir", default=".")
+    args = p.parse_args(argv)
+    try:
+        index, pngs = write_map_report(args.h5, args.out_dir)
+    except (MapError, OutputError) as e:
+        print(f"ragsim report: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"ragsim report: error: cannot write the report: {e}", file=sys.stderr)
+        return 1
+    print(f"report: {index} ({len(pngs)} figures)")
+    return 0
 
 
 def main(argv=None):

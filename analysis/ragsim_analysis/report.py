@@ -7,7 +7,6 @@ the same figures as PNG files beside it.
 
 from __future__ import annotations
 
-import base64
 import html
 import os
 import stat
@@ -18,7 +17,8 @@ import pandas as pd
 
 from . import __version__, units
 from .figures import Rendered, all_figures
-from .outputs import check_output_dir, check_output_files, write_atomic
+from .page import CSS, figure_html
+from .outputs import OutputError, check_output_dir, check_output_files, write_atomic
 from .trace import Trace, TraceError
 
 # models/rag/rag_model.c (key_metrics): the key metrics `ragsim compare` prints when the scenario
@@ -138,29 +138,6 @@ def _nan_notes(cmp: pd.DataFrame, mets: Sequence[str], var: Sequence[str], base:
 
 # -- HTML ----------------------------------------------------------------------------------
 
-CSS = """
-body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 1.5em auto; max-width: 1100px;
-       padding: 0 1em; color: #222; line-height: 1.4; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; margin-top: 1.6em;
-       border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-.sub { color: #555; margin-top: 0; }
-table { border-collapse: collapse; font-size: 0.86em; margin: 0.6em 0; }
-th, td { padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-table.params th { color: #555; font-weight: normal; white-space: nowrap; }
-table.cmp { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.8em; }
-table.cmp th { border-bottom: 1px solid #999; white-space: nowrap; }
-table.cmp td { white-space: nowrap; }
-table.cmp tr.value td { border-top: 1px solid #e4e4e4; }
-table.cmp tr.diff td { color: #444; }
-.better { color: #1a7f37; font-weight: bold; } .worse { color: #c62828; font-weight: bold; }
-.ns { color: #888; } .differs { color: #b35900; font-weight: bold; }
-.scroll { overflow-x: auto; }
-figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 0.86em; color: #444; margin-top: 0.3em; }
-pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
-.note { font-size: 0.86em; color: #555; }
-details summary { cursor: pointer; color: #1f4f99; }
-"""
 
 
 def _e(s) -> str:
@@ -292,13 +269,11 @@ def _variant_list(trace: Trace) -> str:
 
 
 def _img(fig: Rendered) -> str:
-    b64 = base64.b64encode(fig.png).decode("ascii")
-    return (f'<figure id="fig-{_e(fig.key)}"><img alt="{_e(fig.title)}" src="data:image/png;base64,{b64}">'
-            f"<figcaption><b>{_e(fig.title)}.</b> {_e(fig.caption)}</figcaption></figure>")
+    return figure_html(fig.key, fig.title, fig.caption, fig.png)
 
 
-def render_html(trace: Trace, figures: Sequence[Rendered], notes: Sequence[str]) -> str:
-    """The report page as a string."""
+def render_html(trace: Trace, figures: Sequence[Rendered], notes: Sequence[str], interactive: bool = False) -> str:
+    """The report page as a string (interactive: link to interactive.html beside it)."""
     a = trace.attrs
     name = str(a.get("scenario_name", ""))
     desc = ""
@@ -340,6 +315,9 @@ def render_html(trace: Trace, figures: Sequence[Rendered], notes: Sequence[str])
         h.append(summary_table_html(trace))
 
     h.append("<h2>Figures</h2>")
+    if interactive:
+        h.append('<p>The same figures to zoom and hover: <a href="interactive.html">interactive.html</a> '
+                 "(plotly, offline).</p>")
     if figures:
         h.append("<p class=\"note\">Contents: " + ", ".join(
             f'<a href="#fig-{_e(f.key)}">{_e(f.title)}</a>' for f in figures) + "</p>")
@@ -362,26 +340,40 @@ def default_output_dir(trace_path: str) -> str:
     return stem + "-report"
 
 
-def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, List[str]]:
-    """Write the PNGs and report.html into out_dir (created if needed), each atomically.
+def write_report(trace_path: str, out_dir: Optional[str] = None,
+                 interactive: Optional[bool] = None) -> Tuple[str, List[str]]:
+    """Write the PNGs and report.html into out_dir (created if needed), each atomically; with
+    interactive (default: when plotly is installed) also interactive.html and plotly.js
+    (interactive.py).
 
     Returns (path of report.html, paths of the PNGs). Raises TraceError for a
     missing or invalid trace, OSError when the directory cannot be written."""
+    from . import interactive as ia
+    if interactive is None:
+        interactive = ia.available()
     out_dir = out_dir or default_output_dir(trace_path)
     check_output_dir(out_dir)
+    inputs = [trace_path]
+    extra = [os.path.join(out_dir, ia.PAGE), os.path.join(out_dir, ia.PLOTLY_JS)]
     with Trace(trace_path) as tr:
         os.makedirs(out_dir, exist_ok=True)     # fail before the figures are drawn
         try:
-            figures, notes = all_figures(tr, headline_metrics(tr) if tr.has_comparison() else None)
-            page = render_html(tr, figures, notes)
+            headline = headline_metrics(tr) if tr.has_comparison() else None
+            figures, notes = all_figures(tr, headline)
+            if not interactive:
+                notes = list(notes) + [ia.MISSING[0].upper() + ia.MISSING[1:] + "."]
+            page = render_html(tr, figures, notes, interactive)
+            pngs = [os.path.join(out_dir, f.key + ".png") for f in figures]
+            index = os.path.join(out_dir, "report.html")
+            # every path is checked before anything is written: only regular files, never the trace
+            check_output_files(pngs + [index] + (extra if interactive else []), inputs)
+            if interactive:
+                ia.write_interactive(tr, out_dir, headline, inputs)
         except (OSError, KeyError, ValueError) as e:
+            if isinstance(e, OutputError):
+                raise
             # h5py reports unreadable chunks as OSError, absent members as KeyError
             raise TraceError(f"{trace_path}: damaged or incomplete trace: {e}") from None
-    inputs = [trace_path]
-    pngs = [os.path.join(out_dir, f.key + ".png") for f in figures]
-    index = os.path.join(out_dir, "report.html")
-    # every path is checked before anything is written: only regular files, never the trace
-    check_output_files(pngs + [index], inputs)
     for f, p in zip(figures, pngs):
         write_atomic(p, f.png, inputs)
     write_atomic(index, page.encode("utf-8"), inputs)
@@ -389,12 +381,16 @@ def write_report(trace_path: str, out_dir: Optional[str] = None) -> Tuple[str, L
     from .figures import CLASS_FIGURE_KEYS, default_specs
     made = {f.key for f in figures}
     tst = os.stat(trace_path)
-    for key in [s.key for s in default_specs()] + list(CLASS_FIGURE_KEYS) + ["comparison", "comparison_all", "latency_cdf"]:
-        stale = os.path.join(out_dir, key + ".png")
+    stale_files = [os.path.join(out_dir, k + ".png") for k in
+                   [s.key for s in default_specs()] + list(CLASS_FIGURE_KEYS) + ["comparison", "comparison_all", "latency_cdf"]
+                   if k not in made]
+    if not interactive:
+        stale_files += extra
+    for stale in stale_files:
         try:
             st = os.lstat(stale)
         except FileNotFoundError:
             continue
-        if key not in made and stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) != (tst.st_dev, tst.st_ino):
+        if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) != (tst.st_dev, tst.st_ino):
             os.unlink(stale)
     return index, pngs

@@ -10,6 +10,9 @@ call attempt), and inside `generate` the LLM's `llm_queue`, `prefill` and
 `decode` (phases of zero length are left out). Calls a request makes in parallel overlap instead of nesting; a
 span that would overlap a sibling goes to an extra track of the same
 request ("request <id> (parallel k)"), so that every track nests properly.
+A request still in flight when the run ended has no `gateway` span (it was
+never released), only its finished calls: its track is "request <id> in
+flight at the end of the run".
 """
 
 from __future__ import annotations
@@ -81,13 +84,16 @@ def chrome_events(tr: Trace, runs: List[Tuple[str, int]]) -> List[dict]:
         # nest them in the next phase, which starts at the same time
         rows = [s for s in g.to_dict("records") if not (s["name"] in _PHASES and s["end"] <= s["start"])]
         rows.sort(key=lambda s: (s["start"], _RANK.get(s["name"], 1), -(s["end"] - s["start"])))
-        outcome = next((s["status"] for s in rows if s["name"] == "gateway"), "")
+        # a request still in flight when the run ended has no gateway span (it was not released),
+        # only the spans of the calls it finished: its track says so
+        outcome = next((s["status"] for s in rows if s["name"] == "gateway"), None)
         for s, lane in zip(rows, _lanes(rows)):
             key = (pid, int(req), lane)
             if key not in tid_of:
                 tid = int(req) * 8 + lane if lane < 8 else int(req) * 8 + 7
                 tid_of[key] = tid
-                label = f"request {int(req)} {outcome}" if lane == 0 else f"request {int(req)} (parallel {lane})"
+                label = (f"request {int(req)} (parallel {lane})" if lane else f"request {int(req)} {outcome}"
+                         if outcome is not None else f"request {int(req)} in flight at the end of the run")
                 events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": label}})
                 events.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
                                "args": {"sort_index": tid}})

@@ -11,24 +11,28 @@ Figures (PNG):
 
 - ``<metric>_vs_<axis>.png``: the metric's mean against the load axis (or
   the first axis with more than one value), one line per variant and per
-  combination of the other axes' values, with the 95% confidence
-  half-widths as error bars; the SLO's threshold as a dashed line for
+  combination of the other axes' values, with 95% percentile-bootstrap
+  intervals over the replications as error bars (inside the runs' range: a
+  ratio's in [0, 1]); the SLO's threshold as a dashed line for
   ``success_ratio`` and ``latency_p95_s``.
+- ``capacity_<variant>.png`` (write_sweep_report, `ragsim report`): per
+  constraint (the SLO, capacity.require) its metric against the load, the
+  bound, each cell's capacity answer with its interval, and the binding
+  constraint marked; report.html holds them with the capacity table.
 - ``heatmap_<metric>_<variant>.png`` when two or more axes vary: the
   metric's mean over the first two varying axes (any further axis at its
   first value, named in the title).
 """
 
 import argparse
-import io
+import math
 import os
-import re
 import sys
 
 import h5py
 import numpy as np
 
-from .outputs import OutputError, check_output_dir, check_output_files, write_atomic
+from .outputs import OutputError, check_output_dir
 
 DEFAULT_METRICS = ("success_ratio", "latency_p95_s", "goodput_per_s", "throughput_per_s")
 
@@ -37,8 +41,9 @@ class SweepError(Exception):
     """The file is not a ragsim sweep output."""
 
 
-def _text(x):
-    return x.decode() if isinstance(x, bytes) else str(x)
+from .page import figure_html, page_html, png as _png, safe as _safe, table_html, text as _text
+from .page import write_files, write_page
+from .figures import OKABE_ITO
 
 
 def sweep_frame(h5_path):
@@ -110,9 +115,32 @@ def read_sweep(h5_path):
         }
 
 
+def sweep_intervals(h5_path, metrics):
+    """Per metric, the 95% percentile-bootstrap interval of the mean over the replications of each
+    (point, variant) of /sweep/summary (figures.bootstrap_mean_interval on /sweep/runs): {metric:
+    (lo, hi)} arrays aligned with the summary's rows. Inside the range of the runs' values, so a
+    ratio's interval stays in [0, 1] and a count's at or above 0."""
+    from .figures import bootstrap_mean_interval
+    out = {}
+    with h5py.File(h5_path, "r") as f:
+        sp, sv = f["sweep/summary/point"][()], f["sweep/summary/variant"][()]
+        rp, rv = f["sweep/runs/point"][()], f["sweep/runs/variant"][()]
+        groups = [np.nonzero((rp == p) & (rv == v))[0] for p, v in zip(sp, sv)]
+        for m in metrics:
+            vals = f["sweep/runs/metrics"][m][()]
+            iv = [bootstrap_mean_interval(vals[g]) for g in groups]
+            out[m] = (np.array([a for a, _ in iv]), np.array([b for _, b in iv]))
+    return out
+
+
+def _yerr(mean, lo, hi):
+    """Asymmetric error bars from an interval (0 where there is none)."""
+    return np.vstack([np.nan_to_num(mean - lo, nan=0.0), np.nan_to_num(hi - mean, nan=0.0)])
+
+
 def _axis_label(axis):
     unit = axis["unit"]
-    return f"{axis['path']} ({unit})" if unit and unit != "1" else axis["path"]
+    return f"{axis['path']} ({unit or 'text'})"
 
 
 def _value_text(axis, v):
@@ -131,29 +159,26 @@ def _value_text(axis, v):
     return f"{v:g}"
 
 
-def _png(fig):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
-
-
-def _safe(name):
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-
-
 def _slo_line(ax, sweep, metric):
+    from .figures import LIMIT_COLOR
     y = None
     if metric == "success_ratio":
         y = sweep["slo_success_ratio"]
     elif metric == "latency_p95_s":
         y = sweep["slo_latency_p95_s"]
     if y is not None and np.isfinite(y):
-        ax.axhline(y, color="grey", linestyle="--", linewidth=1, label="SLO")
+        ax.axhline(y, color=LIMIT_COLOR, linestyle="--", linewidth=1, label="SLO")
 
 
 def plot_sweep(h5_path, out_dir, metrics=None):
     """Write the sweep's figures into out_dir (created if missing) and
     return the list of PNG paths written."""
+    rendered = _render_sweep(h5_path, out_dir, metrics)
+    return write_files([(p, d) for p, d, _ in rendered], [h5_path])
+
+
+def _render_sweep(h5_path, out_dir, metrics=None):
+    """The figures of plot_sweep as (path, PNG bytes, title), nothing written."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -168,12 +193,12 @@ def plot_sweep(h5_path, out_dir, metrics=None):
         raise SweepError(f"{h5_path}: no metric {', '.join(missing)} (it has {', '.join(sorted(summ['mean']))})")
     check_output_dir(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    rendered = []   # (path, PNG bytes): every path is checked before anything is written
+    rendered = []   # (path, PNG bytes, title): every path is checked before anything is written
     varying = [a for a in axes if len(np.unique(summ["axes"][a["path"]])) > 1] or axes[:1]
     xaxis = next((a for a in varying if a["is_load"]), varying[0])
     others = [a for a in varying if a is not xaxis]
     x = summ["axes"][xaxis["path"]]
-    written = []
+    ivs = sweep_intervals(h5_path, metrics)
 
     # metric vs axis: one line per variant and combination of the other axes
     combos = sorted({tuple(summ["axes"][a["path"]][i] for a in others) for i in range(len(x))})
@@ -188,23 +213,24 @@ def plot_sweep(h5_path, out_dir, metrics=None):
                     continue
                 order = np.argsort(x[sel])
                 xs, ys = x[sel][order], summ["mean"][metric][sel][order]
-                hw = np.nan_to_num(summ["hw"][metric][sel][order], nan=0.0)
+                err = _yerr(ys, ivs[metric][0][sel][order], ivs[metric][1][sel][order])
                 label = vname
                 if combo:
                     label += ", " + ", ".join(f"{a['path']}={_value_text(a, v)}" for a, v in zip(others, combo))
-                ax.errorbar(xs, ys, yerr=hw, marker="o", markersize=3, capsize=3, label=label)
+                ax.errorbar(xs, ys, yerr=err, marker="o", markersize=3, capsize=3, label=label,
+                            color=OKABE_ITO[len(ax.lines) % len(OKABE_ITO)])
         _slo_line(ax, sweep, metric)
         unit = summ["units"].get(metric, "")
         ax.set_xlabel(_axis_label(xaxis))
-        ax.set_ylabel(f"{metric} ({unit})" if unit and unit != "1" else metric)
+        ax.set_ylabel(f"{metric} ({unit or '1'})")
         if xaxis["kind"] == "text":
             ax.set_xticks(range(len(xaxis["labels"])), xaxis["labels"])
-        ax.set_title(f"{metric} vs {xaxis['path']} (mean, 95% CI)")
+        ax.set_title(f"{metric} vs {xaxis['path']} (mean, 95% bootstrap interval)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
         fig.tight_layout()
         path = os.path.join(out_dir, f"{_safe(metric)}_vs_{_safe(xaxis['path'])}.png")
-        rendered.append((path, _png(fig)))
+        rendered.append((path, _png(fig), f"{metric} against {xaxis['path']}"))
         plt.close(fig)
 
     # heatmaps over the first two varying axes
@@ -243,16 +269,211 @@ def plot_sweep(h5_path, out_dir, metrics=None):
                     title += " (" + ", ".join(fixed) + ")"
                 ax.set_title(title)
                 unit = summ["units"].get(metric, "")
-                fig.colorbar(im, ax=ax, label=f"{metric} ({unit})" if unit and unit != "1" else metric)
+                fig.colorbar(im, ax=ax, label=f"{metric} ({unit or '1'})")
                 fig.tight_layout()
                 path = os.path.join(out_dir, f"heatmap_{_safe(metric)}_{_safe(vname)}.png")
-                rendered.append((path, _png(fig)))
+                rendered.append((path, _png(fig), title))
                 plt.close(fig)
-    check_output_files([p for p, _ in rendered], [h5_path])
-    for path, data in rendered:
-        write_atomic(path, data, [h5_path])
-        written.append(path)
-    return written
+    return rendered
+
+
+# -- the capacity answer and its binding constraint ---------------------------------------
+
+
+def _requirements(f):
+    """The sweep's constraints on a load, as sweep_capacity.c checks them on the means:
+    (label, metric, op, bound) with op '>=' or '<='."""
+    out = []
+    slo_s = float(f.attrs.get("slo_success_ratio", np.nan))
+    if np.isfinite(slo_s):
+        out.append((f"success_ratio >= {slo_s:g} (slo.success_ratio)", "success_ratio", ">=", slo_s))
+    slo_p = float(f.attrs.get("slo_latency_p95_s", np.nan))
+    if np.isfinite(slo_p):
+        out.append((f"latency_p95_s <= {slo_p:g} s (slo.latency_p95)", "latency_p95_s", "<=", slo_p))
+    for line in _text(f.attrs.get("capacity_require", b"")).splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            out.append((f"{parts[0]} {parts[1]} {float(parts[2]):g} (capacity.require)", parts[0], parts[1],
+                        float(parts[2])))
+    return out
+
+
+def _violated(req, mean):
+    _, _, op, bound = req
+    if not np.isfinite(mean):
+        return True
+    return mean < bound if op == ">=" else mean > bound
+
+
+def capacity_answers(h5_path):
+    """Per variant and cell (the values of the axes other than the load): the capacity answer of
+    /sweep/capacity and the constraint that binds it. A pandas DataFrame with columns variant, one
+    per other axis, max_load, max_load_lo, max_load_hi, top_meets, next_load (the first load
+    evaluated above max_load, NaN: none), binding (the constraints the means miss at next_load,
+    or at the lowest load when none meets; 'none in the range' when the highest load meets),
+    binding_value (the first binding metric's mean there) and load_unit."""
+    import pandas as pd
+    sweep = read_sweep(h5_path)
+    summ = sweep["summary"]
+    with h5py.File(h5_path, "r") as f:
+        if "sweep/capacity" not in f:
+            return None
+        reqs = _requirements(f)
+        c = f["sweep/capacity"]
+        cap = {k: c[k][()] for k in ("variant", "max_load", "max_load_lo", "max_load_hi", "top_meets")}
+        cap_axes = {k: c["axes"][k][()] for k in (c["axes"].keys() if "axes" in c else [])}
+    load = next(a for a in sweep["axes"] if a["is_load"])
+    x = summ["axes"][load["path"]]
+    rows = []
+    for i in range(len(cap["variant"])):
+        vi = int(cap["variant"][i])
+        sel = summ["variant"] == vi
+        for k, vals in cap_axes.items():
+            sel &= summ["axes"][k] == vals[i]
+        loads = np.sort(x[sel])
+        ml, top = float(cap["max_load"][i]), bool(cap["top_meets"][i])
+        row = {"variant": sweep["variants"][vi]}
+        row.update({k: float(v[i]) for k, v in cap_axes.items()})
+        row.update(max_load=ml, max_load_lo=float(cap["max_load_lo"][i]), max_load_hi=float(cap["max_load_hi"][i]),
+                   top_meets=top, load_unit=load["unit"])
+        if top:
+            nxt, binding, bval = math.nan, "none in the range: the highest load evaluated meets every constraint", math.nan
+        else:
+            above = loads[loads > ml] if np.isfinite(ml) else loads
+            nxt = float(above[0]) if len(above) else math.nan
+            at = sel & (x == nxt)
+            missed = [r for r in reqs if r[1] in summ["mean"] and at.any() and _violated(r, float(summ["mean"][r[1]][at][0]))]
+            missed += [r for r in reqs if r[1] not in summ["mean"]]
+            binding = "; ".join(r[0] for r in missed) or "-"
+            bval = float(summ["mean"][missed[0][1]][at][0]) if missed and missed[0][1] in summ["mean"] and at.any() else math.nan
+        row.update(next_load=nxt, binding=binding, binding_value=bval)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _capacity_figures(h5_path, out_dir, caps):
+    """Per variant: one panel per constraint, the metric's mean +- 95% half-width against the load
+    per cell, its bound (dashed), each cell's capacity answer (vertical line, its interval shaded);
+    the binding constraint's panel titled so. [(path, PNG, title, caption)]."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from .figures import OKABE_ITO, LIMIT_COLOR
+    sweep = read_sweep(h5_path)
+    summ = sweep["summary"]
+    with h5py.File(h5_path, "r") as f:
+        reqs = [r for r in _requirements(f) if r[1] in summ["mean"]]
+    if not reqs or caps is None or not len(caps):
+        return []
+    load = next(a for a in sweep["axes"] if a["is_load"])
+    others = [a for a in sweep["axes"] if not a["is_load"] and a["path"] in caps.columns]
+    x = summ["axes"][load["path"]]
+    div, lunit = (1.0, load["unit"])
+    ivs = sweep_intervals(h5_path, [r[1] for r in reqs])
+    out = []
+    for vi, vname in enumerate(sweep["variants"]):
+        cv = caps[caps["variant"] == vname].reset_index(drop=True)
+        if not len(cv):
+            continue
+        fig, axs = plt.subplots(1, len(reqs), figsize=(5.2 * len(reqs), 4.2), squeeze=False)
+        for ax, req in zip(axs[0], reqs):
+            label, metric, op, bound = req
+            unit = summ["units"].get(metric, "")
+            binds = False
+            for ci, cell in cv.iterrows():
+                sel = summ["variant"] == vi
+                for a in others:
+                    sel &= summ["axes"][a["path"]] == cell[a["path"]]
+                order = np.argsort(x[sel])
+                col = OKABE_ITO[ci % len(OKABE_ITO)]
+                name = ", ".join(f"{a['path']}={_value_text(a, cell[a['path']])}" for a in others) or vname
+                ys = summ["mean"][metric][sel][order]
+                ax.errorbar(x[sel][order] / div, ys, yerr=_yerr(ys, ivs[metric][0][sel][order], ivs[metric][1][sel][order]),
+                            color=col, marker="o", ms=3, capsize=3, label=name)
+                if np.isfinite(cell["max_load"]):
+                    ax.axvline(cell["max_load"] / div, color=col, lw=1.2, ls=":")
+                    if np.isfinite(cell["max_load_lo"]) and np.isfinite(cell["max_load_hi"]):
+                        ax.axvspan(cell["max_load_lo"] / div, cell["max_load_hi"] / div, color=col, alpha=0.12, lw=0)
+                binds |= label in str(cell["binding"])
+            ax.axhline(bound, color=LIMIT_COLOR, ls="--", lw=1.0, label=f"bound: {op} {bound:g}")
+            ax.set_xlabel(f"{load['path']} ({lunit}): the load")
+            ax.set_ylabel(f"{metric} ({unit if unit else '1'})")
+            ax.set_title(("BINDING: " if binds else "") + label, fontsize=9,
+                         color="#D55E00" if binds else "#222222", loc="left")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.suptitle(f"{vname}: capacity and the constraint that binds it", fontsize=10, x=0.01, ha="left")
+        fig.tight_layout(rect=(0, 0, 1, 0.93))
+        stem = f"capacity_{_safe(vname)}"
+        out.append((os.path.join(out_dir, stem + ".png"), _png(fig), f"Capacity of {vname}",
+                    "Each constraint's metric (mean and 95% percentile-bootstrap interval over the replications) "
+                    "against the load, "
+                    "one line per cell of the other axes; dashed: the constraint's bound; dotted: the cell's "
+                    "capacity answer with its interval shaded. The panel titled BINDING is the constraint the "
+                    "means miss at the first load above the answer."))
+        plt.close(fig)
+    return out
+
+
+def write_sweep_report(h5_path, out_dir, metrics=None):
+    """The sweep's report: its figures, the capacity figures and DIR/report.html with the
+    capacity answers and their binding constraints. Returns (report.html path, PNG paths)."""
+    check_output_dir(out_dir)
+    sweep = read_sweep(h5_path)
+    caps = capacity_answers(h5_path)
+    figs = [(os.path.splitext(os.path.basename(p))[0], t, "", d) for p, d, t in _render_sweep(h5_path, out_dir, metrics)]
+    cfigs = [(os.path.splitext(os.path.basename(p))[0], t, c, d) for p, d, t, c in _capacity_figures(h5_path, out_dir, caps)]
+    with h5py.File(h5_path, "r") as f:
+        a = {k: _text(v) if isinstance(v, (bytes, str)) else v for k, v in f.attrs.items() if k != "sweep_source"}
+    body = ["<h2>Sweep</h2>", table_html(["", ""], [
+        ("sweep file", a.get("sweep_file", "")), ("scenario", a.get("scenario_file", "")),
+        ("mode", a.get("mode", "")), ("replications", a.get("replications", "")),
+        ("master seed", a.get("master_seed", "")), ("variants", ", ".join(sweep["variants"])),
+        ("axes", "; ".join(f"{x['path']} ({x['unit'] or 'text'}){' [load]' if x['is_load'] else ''}"
+                           for x in sweep["axes"]))])]
+    body.append("<h2>Capacity</h2>")
+    if caps is None or not len(caps):
+        body.append("<p>No load axis: no capacity answer.</p>")
+    else:
+        others = [x["path"] for x in sweep["axes"] if not x["is_load"] and x["path"] in caps.columns]
+        load = next(x for x in sweep["axes"] if x["is_load"])
+        rows = []
+        for _, r in caps.iterrows():
+            ans = ("none meets" if not np.isfinite(r["max_load"]) else
+                   f"{'≥ ' if r['top_meets'] else ''}{_value_text(load, r['max_load'])}")
+            iv = (f"[{_value_text(load, r['max_load_lo'])}, {_value_text(load, r['max_load_hi'])}]"
+                  if np.isfinite(r["max_load_lo"]) and np.isfinite(r["max_load_hi"]) else "-")
+            nxt = _value_text(load, r["next_load"]) if np.isfinite(r["next_load"]) else "-"
+            cell = [_value_text(next(x for x in sweep["axes"] if x["path"] == o), r[o]) for o in others]
+            rows.append([r["variant"], *cell, ans, iv, nxt, r["binding"]])
+        body.append("<p>The largest load whose means meet the SLO and capacity.require (docs/sweeps.md), "
+                    "its 95% interval, and the binding constraint: the one the means miss at the next "
+                    "load evaluated.</p>")
+        body.append(table_html(["variant", *others, f"capacity ({load['path']})", "95% interval",
+                                "next load", "binding constraint there"], rows, cls="cmp"))
+    body.append("<h2>Figures</h2>")
+    body += [figure_html(k, t, c, d) for k, t, c, d in cfigs + figs]
+    page = page_html(f"ragsim sweep report: {os.path.basename(h5_path)}", a.get("sweep_file", ""), body,
+                     "The figures are also in this directory as PNG files.")
+    return write_page(out_dir, cfigs + figs, page, [h5_path])
+
+
+def report_main(argv=None):
+    """`ragsim report SWEEP.h5 -o DIR`: write_sweep_report; prints the page's path."""
+    p = argparse.ArgumentParser(prog="ragsim report")
+    p.add_argument("h5")
+    p.add_argument("-o", "--out-dir", default=".")
+    args = p.parse_args(argv)
+    try:
+        index, pngs = write_sweep_report(args.h5, args.out_dir)
+    except (SweepError, OutputError) as e:
+        print(f"ragsim report: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"ragsim report: error: cannot write the report: {e}", file=sys.stderr)
+        return 1
+    print(f"report: {index} ({len(pngs)} figures)")
+    return 0
 
 
 def main(argv=None):

@@ -109,3 +109,18 @@ def test_morris_table_and_chart(morris_h5, tmp_path):
     paths = mapplot.plot_sensitivity(morris_h5, str(tmp_path / "mo"))
     assert [os.path.basename(p) for p in paths] == ["morris_latency_mean_s.png"]
     assert is_png(paths[0]) and os.path.getsize(paths[0]) > 1000
+def test_map_report_page(map_h5, sens_h5, tmp_path):
+    """The map's page (the shared frame, page.py): the boundary table from /map/boundary with how the
+    service fails at the bracket's failing end, and the phase diagrams embedded."""
+    index, pngs = mapplot.write_map_report(map_h5, str(tmp_path / "m"))
+    page = open(index, encoding="utf-8").read()
+    m = mapplot.read_map(map_h5)
+    b = m["boundary"]
+    assert page.count("<tr>") >= len(b["variant"]) + 1
+    for i in np.nonzero(b["status"] == 0)[0]:
+        assert f"{b['boundary'][i]:g}" in page
+        cls = mapplot._fails_as(m, int(b["variant"][i]), str(b["along"][i]), b["fixed"][i], b["fails_at"][i])
+        assert cls in ("metastable", "overloaded"), cls   # the failing end does not recover, by definition
+    assert page.count("data:image/png;base64,") == len(pngs) == len(m["variants"])
+    index, pngs = mapplot.write_map_report(sens_h5, str(tmp_path / "s"))
+    assert any(os.path.basename(p) == "tornado_latency_p95_s.png" for p in pngs)

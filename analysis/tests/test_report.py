@@ -15,6 +15,7 @@ from matplotlib import image as mpimg
 
 import ragsim_analysis as ra
 from conftest import ANALYSIS
+from ragsim_analysis import interactive as ra_interactive
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -51,7 +52,9 @@ def test_compare_report_figures(compare_report):
         data = open(p, "rb").read()
         assert len(data) > 5000, p
         assert _png_is_drawn(data), p
-    assert sorted(os.listdir(out)) == sorted(names | {"report.html"})   # no temporary files left
+    # no temporary files left; the interactive page and plotly.js beside it when plotly is installed
+    extra = {"interactive.html", "plotly.js"} if ra_interactive.available() else set()
+    assert sorted(os.listdir(out)) == sorted(names | {"report.html"} | extra)
 
 
 def test_html_is_self_contained(compare_report):
@@ -100,7 +103,9 @@ def test_network_trace_report(network_trace, run_trace, tmp_path):
     assert (tmp_path / "n" / "goroutines.png").is_file()
     (tmp_path / "n" / "notes.txt").write_text("mine")
     index, pngs = ra.write_report(str(network_trace), str(tmp_path / "n"))
-    assert sorted(os.listdir(tmp_path / "n")) == sorted([os.path.basename(p) for p in pngs] + ["report.html", "notes.txt"])
+    extra = ["interactive.html", "plotly.js"] if ra_interactive.available() else []
+    assert sorted(os.listdir(tmp_path / "n")) == sorted([os.path.basename(p) for p in pngs] + ["report.html", "notes.txt"]
+                                                         + extra)
     names = {os.path.basename(p) for p in pngs}
     assert "success_ratio.png" in names and "goroutines.png" not in names and "vectordb_memory.png" not in names
 
