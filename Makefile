@@ -15,20 +15,21 @@ SCENARIO   ?= scenarios/incident-2023q4.yaml
 OUT        ?= out
 
 # What building and running needs (Debian 12 package names): the compiler,
-# CMake, GSL, libyaml, HDF5, and the Python of `ragsim report`.
+# CMake, GSL, libyaml, HDF5, and the Python of `ragsim report` (plotly draws
+# its interactive page; the report works without it, leaving that page out).
 RUN_DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev \
-        python3 python3-h5py python3-numpy python3-pandas python3-matplotlib
+        python3 python3-h5py python3-numpy python3-pandas python3-matplotlib python3-plotly
 # What the test suite needs on top: Criterion, HDF5's tools, MPI (ragsim-mpi
 # and its tests), pytest and the notebook runner, Chromium (the report's
 # screenshot), clang (the fuzz targets), valgrind; promtool (Debian's
 # prometheus package) checks `ragsim export`'s OpenMetrics and promtool test
-# files; xarray with h5netcdf opens traces as netCDF-4 groups; plotly draws the report's
-# interactive page (the report works without it, leaving that page out).
+# files; xarray with h5netcdf opens traces as netCDF-4 groups; jsonschema checks
+# the --json outputs against their schemas.
 TEST_DEBS := libcriterion-dev hdf5-tools openmpi-bin libopenmpi-dev \
         python3-yaml python3-pytest python3-nbclient \
         python3-nbformat python3-ipykernel jupyter-nbconvert chromium \
         clang libclang-rt-14-dev valgrind python3-pip python3-setuptools \
-        prometheus python3-xarray python3-h5netcdf python3-plotly python3-jsonschema
+        prometheus python3-xarray python3-h5netcdf python3-jsonschema
 DEBS := $(RUN_DEBS) $(TEST_DEBS)
 # User builds do not treat warnings as errors (a newer compiler may warn
 # where ours does not); `make test` and CI (.ci/run) do.
