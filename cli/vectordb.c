@@ -131,8 +131,10 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
         size_text(l, sizeof l, (double)v->mem_limit);
         fprintf(out, "; limit %s: OOM kill past %" PRId64 " queries held\n", l, vdb_max_queries(v));
     }
-    fprintf(out, "capacity: %" PRId64 " replicas%s x %" PRId64 " threads / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
-            v->rs.replicas, v->shards > 1 ? " per shard" : "", v->rs.servers, q * 1e3, q > 0 ? (double)(v->rs.replicas * v->rs.servers) / q : INFINITY);
+    int64_t par = vdb_parallelism(v);
+    fprintf(out, "capacity: %" PRId64 " replicas%s x %" PRId64 " %s / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
+            v->rs.replicas, v->shards > 1 ? " per shard" : "", par, par < v->rs.servers ? "cores" : "threads", q * 1e3,
+            q > 0 ? (double)(v->rs.replicas * par) / q : INFINITY);
     const char *knob = v->index == VDB_HNSW ? "ef_search" : "nprobe";
     if (v->nrecall > 0)
         fprintf(out, "recall@k: %.4g at %s %" PRId64 " (vectordb.recall, linear between its points)\n",
@@ -141,7 +143,7 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
         double qf = vdb_query_time_at(v, r->top_k, v->dg_floor);
         fprintf(out, "degrade: at the floor, %s %" PRId64 ": one-thread query time %.4f ms, capacity %.4g queries/s, "
                 "recall@k %.4g\n",
-                knob, v->dg_floor, qf * 1e3, qf > 0 ? (double)(v->rs.replicas * v->rs.servers) / qf : INFINITY,
+                knob, v->dg_floor, qf * 1e3, qf > 0 ? (double)(v->rs.replicas * par) / qf : INFINITY,
                 vdb_recall(v, v->dg_floor));
     }
 done:

@@ -78,6 +78,11 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
     sim_cfg_int(d, map, "shards", 0, 1, VDB_SHARDS_MAX, spec->shards, &spec->shards);
     int rc = rset_spec_parse(d, map, "vectordb", "threads", &spec->rs);
     if (rc == SIM_ENOMEM) return rc;
+    /* the replica's cores: threads beyond them share them (processor sharing at the station) */
+    sim_cfg_int(d, map, "cores", 0, 1, 1000000, spec->rs.servers, &spec->cores);
+    if (rc == 0 && spec->rs.stations)
+        for (int64_t i = 0; i < spec->rs.slots; i++)
+            spec->rs.stations[i].cores = spec->cores < spec->rs.servers ? spec->cores : 0;
 
     sim_cfg_node_t *idx = sim_cfg_get(map, "index");
     if (idx && sim_cfg_expect_map(d, idx, "index")) {
@@ -291,6 +296,8 @@ int64_t vdb_index_bytes(const vdb_spec_t *spec)
     }
     return (int64_t)llround(b);
 }
+
+int64_t vdb_parallelism(const vdb_spec_t *spec) { return spec->cores < spec->rs.servers ? spec->cores : spec->rs.servers; }
 
 int64_t vdb_max_queries(const vdb_spec_t *spec)
 {

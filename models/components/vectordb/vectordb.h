@@ -5,7 +5,9 @@
  *   vectordb:
  *     replicas: 2                   # per shard
  *     shards: 1                     # S: ceil(N/S) vectors per shard, each with its own replicas
- *     threads: 8                    # worker threads per replica
+ *     threads: 8                    # worker threads per replica (queries searched at once)
+ *     cores: 8                      # CPU cores per replica (default: threads); threads beyond
+ *                                   # them share them: n > cores searches each at cores/n speed
  *     queue_limit: unbounded        # naive: no admission limit
  *     index: {type: hnsw, vectors: 1000000, dim: 768, M: 16, ef_search: 10}
  *            # flat | hnsw (M, ef_search) | ivf_flat (nlist, nprobe) | ivf_pq (nlist, nprobe, pq_m, pq_nbits)
@@ -93,6 +95,7 @@ extern const vdb_cost_t vdb_cost_default;
 
 typedef struct vdb_spec {
     rset_spec_t rs;               /* the replicas of shard 0 (of the collection when shards is 1) */
+    int64_t cores;                /* per replica; threads beyond the cores share them */
     int64_t shards;               /* S: the collection split into S shards of ceil(N/S) vectors */
     rset_spec_t *shard_rs;        /* shards > 1: the replicas of shards 1 .. S-1 (rs is shard 0's) */
     char (*shard_name)[32];       /* shards > 1: "vectordb_shard<s>", the names of their replica sets */
@@ -130,6 +133,8 @@ extern const char *const vdb_index_names[];
 int64_t vdb_index_bytes(const vdb_spec_t *spec);
 /* Vectors in one shard: ceil(vectors / shards). */
 int64_t vdb_shard_vectors(const vdb_spec_t *spec);
+/* Queries a replica searches at full speed at once: min(threads, cores). */
+int64_t vdb_parallelism(const vdb_spec_t *spec);
 /* Queries a replica can hold (waiting + in service) before the OOM kill. */
 int64_t vdb_max_queries(const vdb_spec_t *spec);
 

@@ -1,12 +1,14 @@
-/* The sharded vector DB against known answers: scatter-gather's mean
+/* The vector DB at scale against known answers: scatter-gather's mean
  * response at low load (the maximum of S exponential shard times has mean
- * H_S / mu), the index and memory of a shard, and by-hand traces of a
- * failing shard and of a cancelled query. */
+ * H_S / mu), the index and memory of a shard, by-hand traces of a failing
+ * shard and of a cancelled query; threads sharing fewer cores (by hand,
+ * and M/M/c's mean response for processor sharing of exponential work). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
 #include "models/components/vectordb/vectordb.h"
+#include "models/queueing/theory.h"
 #include "models/queueing/workload.h"
 #include "sim/stats.h"
 
@@ -292,4 +294,95 @@ Test(vectordb_shards, config_errors_name_position)
     vdb_spec_fini(&spec);
     sim_cfg_destroy(cfg);
     sim_diag_fini(&d);
+}
+
+/* ---- threads and cores ------------------------------------------------------------- */
+
+/* Threads beyond the cores share them: 4 threads on 2 cores, 100 ms
+ * queries (work on a core of their own).
+ *   q1, q2 at 0: 2 busy threads, 2 cores: full speed;
+ *   q3 at 50 ms: 3 share 2 cores, each at 2/3: q1 and q2 have 50 ms of
+ *      work left, done 75 ms later, at 125 ms; q3 did 50 ms of its work
+ *      by then and, alone, ends at 175 ms;
+ *   q4 .. q7 at 300 ms: 4 at 1/2 speed: all end at 500 ms. */
+Test(vectordb_cores, threads_beyond_cores_share_them_by_hand)
+{
+    static const char *yaml =
+        "vectordb:\n"
+        "  threads: 4\n"
+        "  cores: 2\n"
+        "  index: {type: flat, vectors: 1, dim: 1}\n"
+        "  cost: {base: 100ms, speed: 1e12}\n"
+        "  jitter: {dist: deterministic, value: 1}\n"
+        "  memory: {limit: unbounded}\n";
+    fix_t f;
+    setup(&f, yaml, 0, 0);
+    cr_assert_eq(vdb_parallelism(&f.spec), 2);
+    sim_schedule_at(f.sim, 0, tagged_event, &f, 1);
+    sim_schedule_at(f.sim, 0, tagged_event, &f, 2);
+    sim_schedule_at(f.sim, 50 * SIM_MS, tagged_event, &f, 3);
+    for (uint64_t k = 4; k <= 7; k++) sim_schedule_at(f.sim, 300 * SIM_MS, tagged_event, &f, k);
+    sim_run(f.sim, SIM_SEC);
+    cr_assert_eq(f.done[CALL_OK], 7);
+    static const sim_time_t want[8] = {0, 125 * SIM_MS, 125 * SIM_MS, 175 * SIM_MS, 500 * SIM_MS, 500 * SIM_MS,
+                                       500 * SIM_MS, 500 * SIM_MS};
+    for (int k = 1; k <= 7; k++)
+        cr_expect_eq(f.ended[k], want[k], "q%d ends at %.9f s, by hand %.9f s", k, sim_time_to_s(f.ended[k]),
+                     sim_time_to_s(want[k]));
+    teardown(&f);
+}
+
+/* Without `cores` (cores = threads) every thread runs at full speed: the
+ * same four queries at 300 ms end at 400 ms. */
+Test(vectordb_cores, cores_default_to_threads)
+{
+    static const char *yaml =
+        "vectordb:\n"
+        "  threads: 4\n"
+        "  index: {type: flat, vectors: 1, dim: 1}\n"
+        "  cost: {base: 100ms, speed: 1e12}\n"
+        "  jitter: {dist: deterministic, value: 1}\n"
+        "  memory: {limit: unbounded}\n";
+    fix_t f;
+    setup(&f, yaml, 0, 0);
+    cr_assert_eq(f.spec.cores, 4);
+    cr_assert_eq(f.spec.rs.stations[0].cores, 0, "no sharing");
+    for (uint64_t k = 4; k <= 7; k++) sim_schedule_at(f.sim, 300 * SIM_MS, tagged_event, &f, k);
+    sim_run(f.sim, SIM_SEC);
+    for (int k = 4; k <= 7; k++) cr_expect_eq(f.ended[k], 400 * SIM_MS);
+    teardown(&f);
+}
+
+/* Processor sharing of c cores by many threads with exponential work: the
+ * number of queries in service is the birth-death chain of M/M/c (total
+ * speed min(n, c) mu), so the mean response is M/M/c's, Wq (Erlang C) +
+ * 1/mu, whatever the order of service. 64 threads on 4 cores, 100 ms,
+ * Poisson 32/s: rho 0.8, W = 0.1 + 0.0746 s. */
+Test(vectordb_cores, shared_cores_mean_response_is_mmc, .timeout = 300)
+{
+    static const char *yaml =
+        "vectordb:\n"
+        "  threads: 64\n"
+        "  cores: 4\n"
+        "  index: {type: flat, vectors: 1, dim: 1}\n"
+        "  cost: {base: 100ms, speed: 1e12}\n"
+        "  jitter: {dist: exponential, mean: 1}\n"
+        "  memory: {limit: unbounded}\n";
+    double w[16];
+    for (int r = 0; r < 16; r++) {
+        fix_t f;
+        setup(&f, yaml, (uint32_t)r, 32);
+        sim_run(f.sim, 2 * SIM_HOUR);
+        cr_assert_eq(sim_tmean_s(&f.v->rs.st[0].wait_s), 0, "no query waits for a thread");
+        w[r] = sim_tmean_s(&f.latency_s);
+        teardown(&f);
+    }
+    double want = theory_mmc_wq(32, 10, 4) + 0.1;
+    sim_ci_t ci = sim_ci_student(w, 16, 0.99);
+    cr_log_info("64 threads on 4 cores: W %.5f +- %.5f s, M/M/4 %.5f s", ci.mean, ci.half_width, want);
+    cr_assert(sim_ci_lo(ci) <= want && want <= sim_ci_hi(ci), "M/M/4 W %.5f outside [%.5f, %.5f]", want,
+              sim_ci_lo(ci), sim_ci_hi(ci));
+    cr_assert_lt(ci.half_width / want, 0.02);
+    /* and not the answer of 64 cores (no sharing: W = 0.1 s) */
+    cr_assert_gt(sim_ci_lo(ci), 0.15);
 }
