@@ -131,6 +131,13 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
         size_text(l, sizeof l, (double)v->mem_limit);
         fprintf(out, "; limit %s: OOM kill past %" PRId64 " queries held\n", l, vdb_max_queries(v));
     }
+    if (v->disk_throughput > 0) {
+        size_text(a, sizeof a, (double)index);
+        size_text(b, sizeof b, v->disk_throughput);
+        fprintf(out, "start-up: %.4g s (startup) + index %s / %s/s (disk_throughput) = %.4g s before a (re)started "
+                     "replica is ready\n",
+                sim_time_to_s(v->startup_process), a, b, sim_time_to_s(v->rs.startup));
+    }
     int64_t par = vdb_parallelism(v);
     fprintf(out, "capacity: %" PRId64 " replicas%s x %" PRId64 " %s / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
             v->rs.replicas, v->shards > 1 ? " per shard" : "", par, par < v->rs.servers ? "cores" : "threads", q * 1e3,

@@ -191,7 +191,11 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
                       "'vectordb.memory.limit' (%lld bytes) cannot hold the index (%lld bytes) plus one query: "
                       "every replica would be OOM-killed at its first query",
                       (long long)spec->mem_limit, (long long)(spec->mem_base + vdb_index_bytes(spec)));
+    /* start-up: the process (`startup`), then the replica's index read from disk */
+    sim_cfg_bandwidth(d, map, "disk_throughput", SIM_CFG_POSITIVE, 0, &spec->disk_throughput);
     if (d->errors != errs) return SIM_ECONFIG;
+    spec->startup_process = spec->rs.startup;
+    spec->rs.startup = spec->startup_process + vdb_index_load(spec);
     return spec->shards > 1 ? shard_specs(spec) : 0;
 }
 
@@ -295,6 +299,12 @@ int64_t vdb_index_bytes(const vdb_spec_t *spec)
     }
     }
     return (int64_t)llround(b);
+}
+
+sim_time_t vdb_index_load(const vdb_spec_t *spec)
+{
+    if (spec->disk_throughput <= 0) return 0;
+    return sim_time_from_s((double)vdb_index_bytes(spec) / spec->disk_throughput);
 }
 
 int64_t vdb_parallelism(const vdb_spec_t *spec) { return spec->cores < spec->rs.servers ? spec->cores : spec->rs.servers; }

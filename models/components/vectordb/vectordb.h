@@ -15,7 +15,9 @@
  *           # + the CPU coefficients below (bench/vectordb/calibrate prints them) and speed
  *     jitter: {dist: lognormal, mean: 1, cv: 0.3}   # multiplies the service time
  *     memory: {limit: 8GiB, base: 256MiB, per_query: 4MiB}
- *     startup: 10s
+ *     startup: 10s                  # the process, before it reads its index
+ *     disk_throughput: 125MiB/s     # optional: the index is read at this rate after `startup`
+ *                                   # (a restart, an OOM kill's, costs index bytes / throughput more)
  *     cold_start: {factor: 3, period: 60s}
  *     restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
  *     recall: [[16, 0.91], [32, 0.99], [64, 1.0]]   # [knob, recall@k]; absent: recall 1
@@ -96,6 +98,8 @@ extern const vdb_cost_t vdb_cost_default;
 typedef struct vdb_spec {
     rset_spec_t rs;               /* the replicas of shard 0 (of the collection when shards is 1) */
     int64_t cores;                /* per replica; threads beyond the cores share them */
+    double disk_throughput;       /* bytes/s the index is read from disk at start-up; 0: not read */
+    sim_time_t startup_process;   /* `startup`: the process before its index (rs.startup adds the index load) */
     int64_t shards;               /* S: the collection split into S shards of ceil(N/S) vectors */
     rset_spec_t *shard_rs;        /* shards > 1: the replicas of shards 1 .. S-1 (rs is shard 0's) */
     char (*shard_name)[32];       /* shards > 1: "vectordb_shard<s>", the names of their replica sets */
@@ -133,6 +137,10 @@ extern const char *const vdb_index_names[];
 int64_t vdb_index_bytes(const vdb_spec_t *spec);
 /* Vectors in one shard: ceil(vectors / shards). */
 int64_t vdb_shard_vectors(const vdb_spec_t *spec);
+/* Time to read the replica's index from disk at start-up: index bytes /
+ * disk_throughput (0 without disk_throughput). A replica (re)starting is
+ * ready after startup + this. */
+sim_time_t vdb_index_load(const vdb_spec_t *spec);
 /* Queries a replica searches at full speed at once: min(threads, cores). */
 int64_t vdb_parallelism(const vdb_spec_t *spec);
 /* Queries a replica can hold (waiting + in service) before the OOM kill. */

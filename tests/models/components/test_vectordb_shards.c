@@ -386,3 +386,61 @@ Test(vectordb_cores, shared_cores_mean_response_is_mmc, .timeout = 300)
     /* and not the answer of 64 cores (no sharing: W = 0.1 s) */
     cr_assert_gt(sim_ci_lo(ci), 0.15);
 }
+
+/* ---- start-up: the index read from disk ---------------------------------------------- */
+
+/* First time of an event of `kind` at or after `from` (-1: none). */
+static sim_time_t event_at(sim_t *sim, const char *kind, const char *source, sim_time_t from)
+{
+    const sim_table_t *ev = sim_log_table(sim);
+    int k = sim_table_find_col(ev, "kind"), src = sim_table_find_col(ev, "source"), t = sim_table_find_col(ev, "time_ns");
+    for (size_t i = 0; i < ev->nrows; i++)
+        if (!strcmp(sim_table_get_str(ev, i, k), kind) && !strcmp(sim_table_get_str(ev, i, src), source) &&
+            sim_table_get_i64(ev, i, t) >= from)
+            return sim_table_get_i64(ev, i, t);
+    return -1;
+}
+
+/* An OOM kill costs the index read: a flat index of 1,000,000 x 128
+ * floats is 512,000,000 bytes; at 256 MB/s (256e6 bytes/s) it takes 2 s
+ * to read after the 1 s process start-up. One thread serving 2 ms queries
+ * arriving every 1 ms with room for 100 queries: the OOM kill comes at
+ * 200 ms (test_vectordb.c); a first crash restarts at once, so the replica
+ * is ready again 1 s + 512e6 / 256e6 s = 3 s later, exactly. In 2 shards a
+ * replica holds half the index: ready 1 s + 1 s after its kill. */
+Test(vectordb_startup, restart_reads_the_index_at_disk_throughput)
+{
+    static const int shards[] = {1, 2};
+    for (int i = 0; i < 2; i++) {
+        int S = shards[i];
+        int64_t base = 256LL << 20, index = 512000000LL / S, pq = 1 << 20;
+        char yaml[640];
+        snprintf(yaml, sizeof yaml,
+                 "vectordb:\n"
+                 "  shards: %d\n"
+                 "  threads: 1\n"
+                 "  index: {type: flat, vectors: 1000000, dim: 128}\n"
+                 "  cost: {base: 2ms, speed: 1e12}\n"
+                 "  jitter: {dist: deterministic, value: 1}\n"
+                 "  memory: {limit: %lldB, base: 256MiB, per_query: 1MiB}\n"
+                 "  startup: 1s\n"
+                 "  disk_throughput: 256MB/s\n"
+                 "  cold_start: {factor: 1}\n",
+                 S, (long long)(base + index + 100 * pq));
+        fix_t f;
+        setup(&f, yaml, 0, 0);
+        cr_assert_eq(vdb_index_bytes(&f.spec), index);
+        cr_assert_eq(vdb_index_load(&f.spec), 2 * SIM_SEC / S);
+        cr_assert_eq(f.spec.rs.startup, SIM_SEC + 2 * SIM_SEC / S);
+        wl_spec_constant(&f.wl, WL_DETERMINISTIC, 1000);
+        cr_assert_eq(wl_gen_start(&f.gen, f.sim, &f.wl, "workload/arrivals", arrive, &f), 0);
+        sim_run(f.sim, 5 * SIM_SEC);
+        const char *src = S == 1 ? "vectordb/0" : "vectordb_shard0/0";
+        sim_time_t kill = event_at(f.sim, "oom_kill", src, 0), ready = event_at(f.sim, "replica_ready", src, 0);
+        cr_assert(kill > 0 && ready > 0, "S=%d: kill at %lld, ready at %lld", S, (long long)kill, (long long)ready);
+        cr_assert_lt(llabs(kill - 200 * SIM_MS), SIM_US, "S=%d: OOM kill at %.6f s", S, sim_time_to_s(kill));
+        cr_assert_eq(ready - kill, SIM_SEC + 2 * SIM_SEC / S, "S=%d: ready %.9f s after the kill", S,
+                     sim_time_to_s(ready - kill));
+        teardown(&f);
+    }
+}
