@@ -108,6 +108,10 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
         break;
     }
     fprintf(out, "; top_k %" PRId64 "\n", r->top_k);
+    if (v->shards > 1)
+        fprintf(out, "shards: %" PRId64 " of %" PRId64 " vectors, %" PRId64 " replicas each; a query searches every "
+                     "shard and waits for the slowest (the figures below are one shard's)\n",
+                v->shards, vdb_shard_vectors(v), v->rs.replicas);
     double search = vdb_search_time(v, r->top_k) / v->speed, base = sim_time_to_s(v->cost_base);
     double q = vdb_query_time(v, r->top_k), work = vdb_search_work(v, r->top_k);
     fprintf(out, "one-thread query time: %.4f ms = search %.4f ms (speed %g) + server %.4f ms (cost.base)\n",
@@ -127,8 +131,17 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
         size_text(l, sizeof l, (double)v->mem_limit);
         fprintf(out, "; limit %s: OOM kill past %" PRId64 " queries held\n", l, vdb_max_queries(v));
     }
-    fprintf(out, "capacity: %" PRId64 " replicas x %" PRId64 " threads / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
-            v->rs.replicas, v->rs.servers, q * 1e3, q > 0 ? (double)(v->rs.replicas * v->rs.servers) / q : INFINITY);
+    if (v->disk_throughput > 0) {
+        size_text(a, sizeof a, (double)index);
+        size_text(b, sizeof b, v->disk_throughput);
+        fprintf(out, "start-up: %.4g s (startup) + index %s / %s/s (disk_throughput) = %.4g s before a (re)started "
+                     "replica is ready\n",
+                sim_time_to_s(v->startup_process), a, b, sim_time_to_s(v->rs.startup));
+    }
+    int64_t par = vdb_parallelism(v);
+    fprintf(out, "capacity: %" PRId64 " replicas%s x %" PRId64 " %s / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
+            v->rs.replicas, v->shards > 1 ? " per shard" : "", par, par < v->rs.servers ? "cores" : "threads", q * 1e3,
+            q > 0 ? (double)(v->rs.replicas * par) / q : INFINITY);
     const char *knob = v->index == VDB_HNSW ? "ef_search" : "nprobe";
     if (v->nrecall > 0)
         fprintf(out, "recall@k: %.4g at %s %" PRId64 " (vectordb.recall, linear between its points)\n",
@@ -137,7 +150,7 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
         double qf = vdb_query_time_at(v, r->top_k, v->dg_floor);
         fprintf(out, "degrade: at the floor, %s %" PRId64 ": one-thread query time %.4f ms, capacity %.4g queries/s, "
                 "recall@k %.4g\n",
-                knob, v->dg_floor, qf * 1e3, qf > 0 ? (double)(v->rs.replicas * v->rs.servers) / qf : INFINITY,
+                knob, v->dg_floor, qf * 1e3, qf > 0 ? (double)(v->rs.replicas * par) / qf : INFINITY,
                 vdb_recall(v, v->dg_floor));
     }
 done:

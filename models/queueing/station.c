@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim/error.h"
@@ -144,10 +145,105 @@ void stn_fini(station_t *st)
 {
     sim_hist_fini(&st->sojourn);
     sim_hist_fini(&st->win_sojourn);
+    free(st->heap);
+    st->heap = NULL;
 }
 
 static void complete_event(sim_t *sim, void *obj, uint64_t arg);
 static void timeout_event(sim_t *sim, void *obj, uint64_t arg);
+
+/* ---- shared cores: processor sharing of spec.cores among the jobs in service ---- */
+
+static inline bool shared(const station_t *st) { return st->spec->cores > 0 && st->spec->cores < st->servers; }
+
+/* the speed of each job in service (share of a core) with n in service */
+static inline double ps_rate(const station_t *st, int64_t n)
+{
+    double c = (double)st->spec->cores;
+    return (double)n <= c ? 1.0 : c / (double)n;
+}
+
+/* bring the virtual time to now, at the speed of the current number in service */
+static inline void ps_advance(station_t *st, sim_time_t now)
+{
+    if (now > st->vt_at) st->vt += (double)(now - st->vt_at) * ps_rate(st, st->nheap);
+    st->vt_at = now;
+}
+
+static inline bool ps_less(const stn_job_t *a, const stn_job_t *b)
+{
+    return a->vfinish < b->vfinish || (a->vfinish == b->vfinish && a->vseq < b->vseq);
+}
+
+static void ps_swap(station_t *st, int64_t i, int64_t j)
+{
+    stn_job_t *t = st->heap[i];
+    st->heap[i] = st->heap[j];
+    st->heap[j] = t;
+    st->heap[i]->hpos = i;
+    st->heap[j]->hpos = j;
+}
+
+static void ps_fix(station_t *st, int64_t i)
+{
+    while (i > 0 && ps_less(st->heap[i], st->heap[(i - 1) / 2])) {
+        ps_swap(st, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        int64_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < st->nheap && ps_less(st->heap[l], st->heap[m])) m = l;
+        if (r < st->nheap && ps_less(st->heap[r], st->heap[m])) m = r;
+        if (m == i) return;
+        ps_swap(st, i, m);
+        i = m;
+    }
+}
+
+static void ps_remove(station_t *st, stn_job_t *job)
+{
+    int64_t i = job->hpos;
+    st->nheap--;
+    if (i != st->nheap) {
+        st->heap[i] = st->heap[st->nheap];
+        st->heap[i]->hpos = i;
+        ps_fix(st, i);
+    }
+    job->hpos = -1;
+}
+
+static void ps_event(sim_t *sim, void *obj, uint64_t arg);
+
+/* one pending event: the end of the job that ends first at the current speed */
+static void ps_schedule(station_t *st, sim_time_t now)
+{
+    sim_cancel(st->sim, &st->ps_timer);
+    if (st->nheap == 0) return;
+    double left = (st->heap[0]->vfinish - st->vt) / ps_rate(st, st->nheap);
+    sim_time_t d = left > 0 ? (sim_time_t)ceil(left - 1e-6) : 0;
+    st->ps_timer = sim_schedule_at(st->sim, now + (d > 0 ? d : 0), ps_event, st, 0);
+}
+
+/* a job of work s (ns on a core of its own) starts sharing the cores now;
+ * false if the heap cannot grow (the job then runs unshared) */
+static bool ps_start(station_t *st, stn_job_t *job, sim_time_t s, sim_time_t now)
+{
+    if (st->nheap == st->heap_cap) {
+        int64_t cap = st->heap_cap ? 2 * st->heap_cap : (st->servers < 16 ? 16 : st->servers);
+        stn_job_t **h = realloc(st->heap, (size_t)cap * sizeof *h);
+        if (!h) return false;
+        st->heap = h;
+        st->heap_cap = cap;
+    }
+    ps_advance(st, now);
+    job->vfinish = st->vt + (double)s;
+    job->vseq = st->vseq++;
+    job->hpos = st->nheap;
+    st->heap[st->nheap++] = job;
+    ps_fix(st, job->hpos);
+    ps_schedule(st, now);
+    return true;
+}
 
 static inline void serving_link(station_t *st, stn_job_t *job)
 {
@@ -176,6 +272,11 @@ static void start_service(station_t *st, stn_job_t *job, sim_time_t now)
     sim_time_t s = job->demand >= 0 ? job->demand
                                     : sim_time_from_s(sim_dist_sample(&st->spec->service, st->rng));
     if (st->on_start) s = st->on_start(st->owner, st, job, s);   /* speed factors now, at the start */
+    job->hpos = -1;
+    if (shared(st) && ps_start(st, job, s, now)) {
+        job->timer = (sim_timer_t){0, 0};
+        return;
+    }
     job->timer = sim_schedule_at(st->sim, now + s, complete_event, job, 0);
 }
 
@@ -253,13 +354,32 @@ static void start_waiting(station_t *st, sim_time_t now)
     }
 }
 
+static void finish(sim_t *sim, station_t *st, stn_job_t *job, sim_time_t now);
+
 static void complete_event(sim_t *sim, void *obj, uint64_t arg)
 {
     (void)arg;
     stn_job_t *job = obj;
-    station_t *st = job->st;
-    sim_time_t now = sim_now(sim);
     job->timer = (sim_timer_t){0, 0};
+    finish(sim, job->st, job, sim_now(sim));
+}
+
+static void ps_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    station_t *st = obj;
+    sim_time_t now = sim_now(sim);
+    st->ps_timer = (sim_timer_t){0, 0};
+    ps_advance(st, now);
+    stn_job_t *job = st->heap[0];
+    if (st->vt < job->vfinish) st->vt = job->vfinish;   /* the event time was rounded up to the ns */
+    ps_remove(st, job);
+    finish(sim, st, job, now);
+    ps_schedule(st, now);
+}
+
+static void finish(sim_t *sim, station_t *st, stn_job_t *job, sim_time_t now)
+{
     serving_unlink(st, job);
     st->busy--;
     sim_tavg_add(&st->busy_avg, now, -1);
@@ -307,6 +427,11 @@ void stn_abort_all(station_t *st)
         stn_job_t *job = st->serving;
         serving_unlink(st, job);
         sim_cancel(st->sim, &job->timer);
+        if (job->hpos >= 0) {
+            ps_advance(st, now);
+            ps_remove(st, job);
+            ps_schedule(st, now);
+        }
         st->busy--;
         sim_tavg_add(&st->busy_avg, now, -1);
         if (st->windowed) sim_tavg_add(&st->win_busy, now, -1);

@@ -34,6 +34,14 @@
  * *starts* service, so a job queued during a slowdown that starts after it
  * runs at the speed of its start, not of its arrival.
  *
+ * Shared cores (spec.cores = C, 0 < C < servers: threads beyond the
+ * cores): a job's service time is its work on a core of its own; with n
+ * jobs in service each progresses at min(1, C/n) of a core (the cores
+ * shared equally among the busy threads, as the Linux scheduler shares
+ * them), so n > C jobs each take n/C times longer. Kept exactly with a
+ * virtual time (work done per job in service) and a heap of the jobs' end
+ * in it: one pending event per station, O(log servers) per start or end.
+ *
  * Statistics after the warm-up: arrivals, completions, rejections,
  * timeouts; waiting time and sojourn time (moments and histogram);
  * time-averaged busy servers and queue length. Per sample interval:
@@ -63,6 +71,10 @@ typedef struct stn_job {
     sim_time_t start;             /* service start; -1 while waiting */
     sim_time_t demand;            /* service time in ns if >= 0; -1: draw from the distribution */
     station_t *st;
+    /* shared cores (stn_spec_t.cores): when it ends in the station's virtual time, its heap place */
+    double vfinish;
+    uint64_t vseq;
+    int64_t hpos;
 } stn_job_t;
 
 typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t outcome);
@@ -77,6 +89,8 @@ typedef struct stn_spec {
     bool replicated;              /* one replica of a replicated component: */
     int replica;                  /*   its index, a label in metric names */
     int64_t servers;
+    int64_t cores;                /* 0: every server runs at full speed; 0 < cores < servers: the
+                                   * jobs in service share `cores` (processor sharing, below) */
     int64_t queue_limit;          /* INT64_MAX = unbounded */
     sim_dist_t service;           /* seconds */
     sim_time_t queue_timeout;     /* 0 = none */
@@ -113,6 +127,13 @@ struct station {
     stn_job_t *serving;           /* in service (unordered list) */
     stn_exit_fn on_exit;
     stn_start_fn on_start;        /* NULL: the nominal time */
+    /* shared cores: virtual time (ns of work per job in service) at vt_at, jobs in service by end */
+    double vt;
+    sim_time_t vt_at;
+    stn_job_t **heap;
+    int64_t nheap, heap_cap;
+    uint64_t vseq;
+    sim_timer_t ps_timer;
     void *owner;
     bool codel_on;                /* the CoDel machine runs (shedding or adaptive LIFO) */
     codel_t codel;

@@ -93,7 +93,7 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
         } else if (k == RAG_VECTORDB) {
             double t = vdb_query_time(&s->vdb, s->top_k);
             rag_cap_row_t *r = &rows[n++];
-            row(r, s->comp_name[k], "queries/s", (double)(s->vdb.rs.slots * s->vdb.rs.servers) / t, offered);
+            row(r, s->comp_name[k], "queries/s", (double)(s->vdb.rs.slots * vdb_parallelism(&s->vdb)) / t, offered);
             autoscaled(r, &s->vdb.rs.hpa, s->vdb.rs.replicas, s->vdb.rs.slots);
         } else if (k == RAG_LLM) {
             const llm_spec_t *sp = &s->llm;

@@ -190,10 +190,11 @@ static void m_describe(const void *vspec, FILE *out)
             (long long)s->gw.cores, embc_mode_names[s->gw.cache.mode]);
     if (s->uses[RAG_VECTORDB]) {
         double t = vdb_query_time(&s->vdb, s->top_k);
-        double cap = (double)s->vdb.rs.replicas * (double)s->vdb.rs.servers / t;
-        fprintf(out, "  vectordb: %lld replicas x %lld threads, mean query %.3g ms -> capacity %.4g queries/s; "
+        double cap = (double)s->vdb.rs.replicas * (double)vdb_parallelism(&s->vdb) / t;
+        fprintf(out, "  vectordb: %lld replicas%s x %lld threads, mean query %.3g ms -> capacity %.4g queries/s; "
                      "index %.3g GiB, OOM above %lld queries per replica\n",
-                (long long)s->vdb.rs.replicas, (long long)s->vdb.rs.servers, t * 1e3, cap,
+                (long long)s->vdb.rs.replicas, s->vdb.shards > 1 ? " of each shard" : "", (long long)s->vdb.rs.servers,
+                t * 1e3, cap,
                 (double)vdb_index_bytes(&s->vdb) / (1 << 30), (long long)vdb_max_queries(&s->vdb));
     }
     fprintf(out, "  peak arrival rate %g/s, %zu fault%s\n", wl_max_rate(&s->workload), s->nfaults,

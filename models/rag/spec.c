@@ -476,6 +476,12 @@ static int parse_changes(sim_diag_t *d, sim_cfg_node_t *root, const sim_scenario
                           c.target, k == RAG_VECTORDB || k == spec->keyword ? "" : "dependencies.", c.target);
             continue;
         }
+        if (k == RAG_VECTORDB && spec->vdb.shards > 1) {
+            sim_cfg_error(d, tn, "a change of a sharded vector DB (vectordb.shards %lld) is not modelled: "
+                                 "changes roll over the replicas of one replica set; use shards: 1",
+                          (long long)spec->vdb.shards);
+            continue;
+        }
         for (size_t j = 0; j < spec->nchanges; j++)
             if (spec->changes[j].target_index == k)
                 sim_cfg_error(d, tn, "'%s' already has a change: one change per component", c.target);

@@ -207,6 +207,39 @@ Test(determinism, incident_replay_is_bit_identical, .timeout = 600)
     same_seed_same_datasets();
 }
 
+static void run_set(const char *out, const char *set)
+{
+    const char *argv[] = {RAGSIM_BINARY, "run", tu_src("scenarios/trap-vectordb-avalanche.yaml"), "-q", "--reps", "1",
+                          "--variants", "naive", "--set", "duration=7m", "--set", set, "-o", out, NULL};
+    tu_run_t r = tu_run(argv);
+    cr_assert_eq(r.status, 0, "ragsim failed: %s", r.err);
+    tu_run_free(&r);
+}
+
+/* A vector DB of one shard is the unsharded model: the avalanche (queues,
+ * OOM kills, restarts) writes the same datasets with `shards: 1` as
+ * without the key; two shards change them. */
+Test(determinism, one_vectordb_shard_is_the_unsharded_model, .timeout = 300)
+{
+    char *a = tu_tmp_path("shard-none", ".h5"), *b = tu_tmp_path("shard-1", ".h5"), *c = tu_tmp_path("shard-2", ".h5");
+    run_set(a, "seed=1");
+    run_set(b, "vectordb.shards=1");
+    run_set(c, "vectordb.shards=2");
+    cmp_t same = compare(a, b);
+    cr_assert_gt(same.compared, 5, "only %d datasets compared", same.compared);
+    cr_assert_eq(same.missing, 0);
+    cr_assert_eq(same.differing, 0, "%d datasets differ, first: %s", same.differing, same.first_diff);
+    cmp_t other = compare(a, c);
+    cr_assert_gt(other.differing, 3, "two shards must change the run (%d of %d datasets differ)", other.differing,
+                 other.compared);
+    unlink(a);
+    unlink(b);
+    unlink(c);
+    free(a);
+    free(b);
+    free(c);
+}
+
 /* ---- run and compare with -j and MPI ranks ----------------------------------------- */
 
 static tu_run_t compare_cmd(const char *out, const char *jobs, const char *extra)

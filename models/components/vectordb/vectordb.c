@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,30 @@ static const struct { const char *key; size_t off; } cost_keys[] = {
     {"pq_table_ns", offsetof(vdb_cost_t, pq_table)},
 };
 
+/* Shards > 1: every shard gets its own replica set, named vectordb_shard<s>
+ * (its stations, load balancer stream, events and series): shard 0 renames
+ * the parsed one, shards 1 .. S-1 copy it. */
+static int shard_specs(vdb_spec_t *spec)
+{
+    int64_t S = spec->shards, n = spec->rs.slots;
+    spec->shard_name = calloc((size_t)S, sizeof *spec->shard_name);
+    spec->shard_rs = calloc((size_t)(S - 1), sizeof *spec->shard_rs);
+    if (!spec->shard_name || !spec->shard_rs) return SIM_ENOMEM;
+    for (int64_t s = 0; s < S; s++) {
+        snprintf(spec->shard_name[s], sizeof spec->shard_name[s], "vectordb_shard%d", (int)s);
+        rset_spec_t *r = s == 0 ? &spec->rs : &spec->shard_rs[s - 1];
+        if (s > 0) {
+            *r = spec->rs;
+            r->stations = calloc((size_t)n, sizeof *r->stations);
+            if (!r->stations) return SIM_ENOMEM;
+            memcpy(r->stations, spec->rs.stations, (size_t)n * sizeof *r->stations);
+        }
+        r->name = spec->shard_name[s];
+        for (int64_t i = 0; i < n; i++) r->stations[i].name = spec->shard_name[s];
+    }
+    return 0;
+}
+
 int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
 {
     int errs = d->errors;
@@ -49,8 +74,15 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
     spec->mem_base = 256LL << 20;
     spec->mem_per_query = 4LL << 20;
     if (map && !sim_cfg_expect_map(d, map, "vectordb")) return SIM_ECONFIG;
+    spec->shards = 1;
+    sim_cfg_int(d, map, "shards", 0, 1, VDB_SHARDS_MAX, spec->shards, &spec->shards);
     int rc = rset_spec_parse(d, map, "vectordb", "threads", &spec->rs);
     if (rc == SIM_ENOMEM) return rc;
+    /* the replica's cores: threads beyond them share them (processor sharing at the station) */
+    sim_cfg_int(d, map, "cores", 0, 1, 1000000, spec->rs.servers, &spec->cores);
+    if (rc == 0 && spec->rs.stations)
+        for (int64_t i = 0; i < spec->rs.slots; i++)
+            spec->rs.stations[i].cores = spec->cores < spec->rs.servers ? spec->cores : 0;
 
     sim_cfg_node_t *idx = sim_cfg_get(map, "index");
     if (idx && sim_cfg_expect_map(d, idx, "index")) {
@@ -147,6 +179,9 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
                           (long long)spec->dg_floor, spec->index == VDB_HNSW ? "ef_search" : "nprobe",
                           (long long)vdb_knob(spec));
     }
+    if (d->errors == errs && spec->shards > spec->vectors)
+        sim_cfg_error(d, sim_cfg_get(map, "shards"), "'vectordb.shards' (%lld) cannot exceed the index's vectors (%lld)",
+                      (long long)spec->shards, (long long)spec->vectors);
     if (d->errors == errs && fabs(sim_dist_mean(&spec->jitter) - 1.0) > 1e-9)
         sim_cfg_error(d, jit, "'vectordb.jitter' multiplies the service time and must have mean 1, not %g",
                       sim_dist_mean(&spec->jitter));
@@ -156,12 +191,23 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
                       "'vectordb.memory.limit' (%lld bytes) cannot hold the index (%lld bytes) plus one query: "
                       "every replica would be OOM-killed at its first query",
                       (long long)spec->mem_limit, (long long)(spec->mem_base + vdb_index_bytes(spec)));
-    return d->errors == errs ? 0 : SIM_ECONFIG;
+    /* start-up: the process (`startup`), then the replica's index read from disk */
+    sim_cfg_bandwidth(d, map, "disk_throughput", SIM_CFG_POSITIVE, 0, &spec->disk_throughput);
+    if (d->errors != errs) return SIM_ECONFIG;
+    spec->startup_process = spec->rs.startup;
+    spec->rs.startup = spec->startup_process + vdb_index_load(spec);
+    return spec->shards > 1 ? shard_specs(spec) : 0;
 }
 
 void vdb_spec_fini(vdb_spec_t *spec)
 {
     rset_spec_fini(&spec->rs);
+    if (spec->shard_rs)
+        for (int64_t s = 1; s < spec->shards; s++) rset_spec_fini(&spec->shard_rs[s - 1]);
+    free(spec->shard_rs);
+    free(spec->shard_name);
+    spec->shard_rs = NULL;
+    spec->shard_name = NULL;
     sim_dist_fini(&spec->jitter);
 }
 
@@ -192,10 +238,16 @@ double vdb_query_time_at(const vdb_spec_t *spec, int64_t top_k, int64_t knob)
     return sim_time_to_s(spec->cost_base) + search_time(spec, top_k, knob) / spec->speed;
 }
 
+int64_t vdb_shard_vectors(const vdb_spec_t *spec)
+{
+    int64_t S = spec->shards > 1 ? spec->shards : 1;
+    return (spec->vectors + S - 1) / S;
+}
+
 static double search_work(const vdb_spec_t *spec, int64_t top_k, int64_t knob)
 {
     const vdb_cost_t *c = &spec->cost;
-    double n = (double)spec->vectors;
+    double n = (double)vdb_shard_vectors(spec);
     switch (spec->index) {
     case VDB_FLAT: return n;
     case VDB_HNSW: {
@@ -234,7 +286,7 @@ double vdb_query_time(const vdb_spec_t *spec, int64_t top_k) { return vdb_query_
 
 int64_t vdb_index_bytes(const vdb_spec_t *spec)
 {
-    double n = (double)spec->vectors, d = (double)spec->dim, M = (double)spec->M;
+    double n = (double)vdb_shard_vectors(spec), d = (double)spec->dim, M = (double)spec->M;
     double b = 0;
     switch (spec->index) {
     case VDB_FLAT: b = 4 * n * d; break;
@@ -249,30 +301,162 @@ int64_t vdb_index_bytes(const vdb_spec_t *spec)
     return (int64_t)llround(b);
 }
 
+sim_time_t vdb_index_load(const vdb_spec_t *spec)
+{
+    if (spec->disk_throughput <= 0) return 0;
+    return sim_time_from_s((double)vdb_index_bytes(spec) / spec->disk_throughput);
+}
+
+int64_t vdb_parallelism(const vdb_spec_t *spec) { return spec->cores < spec->rs.servers ? spec->cores : spec->rs.servers; }
+
 int64_t vdb_max_queries(const vdb_spec_t *spec)
 {
     if (spec->mem_limit == INT64_MAX || spec->mem_per_query == 0) return INT64_MAX;
     return (spec->mem_limit - spec->mem_base - vdb_index_bytes(spec)) / spec->mem_per_query;
 }
 
-int64_t vdb_memory(const vdb_t *v, int r)
+rset_t *vdb_shard(vdb_t *v, int s) { return s == 0 ? &v->rs : &v->more[s - 1]; }
+static const rset_t *shard_c(const vdb_t *v, int s) { return s == 0 ? &v->rs : &v->more[s - 1]; }
+
+static int64_t rs_memory(const vdb_spec_t *s, const rset_t *rs, int r)
 {
-    const vdb_spec_t *s = v->spec;
-    if (!v->rs.rep[r].up && !v->rs.rep[r].starting && !v->rs.rep[r].draining) return 0;   /* killed or not created: no process */
-    if (v->rs.rep[r].starting) return s->mem_base;               /* loading: the index grows in */
-    return s->mem_base + vdb_index_bytes(s) + rset_in_system(&v->rs, r) * s->mem_per_query;
+    if (!rs->rep[r].up && !rs->rep[r].starting && !rs->rep[r].draining) return 0;   /* killed or not created: no process */
+    if (rs->rep[r].starting) return s->mem_base;               /* loading: the index grows in */
+    return s->mem_base + vdb_index_bytes(s) + rset_in_system(rs, r) * s->mem_per_query;
 }
 
-static call_status_t on_done(void *owner, rset_t *rs, call_t *c, call_status_t st)
+int64_t vdb_memory(const vdb_t *v, int r) { return rs_memory(v->spec, &v->rs, r); }
+int64_t vdb_shard_memory(const vdb_t *v, int s, int r) { return rs_memory(v->spec, shard_c(v, s), r); }
+
+/* A served query's injected error and chunking mismatch (one draw each per query). */
+static call_status_t answer(vdb_t *v, call_t *c, call_status_t st)
 {
-    (void)rs;
-    vdb_t *v = owner;
     if (st == CALL_OK) {
         if (v->error_ratio > 0 && sim_rng_uniform(v->rng_errors) < v->error_ratio) return CALL_ERROR;
         if (v->irrelevant_ratio > 0 && sim_rng_uniform(v->rng_relevance) < v->irrelevant_ratio)
             c->flags |= CALL_F_IRRELEVANT;
     }
     return st;
+}
+
+static call_status_t on_done(void *owner, rset_t *rs, call_t *c, call_status_t st)
+{
+    (void)rs;
+    return answer(owner, c, st);
+}
+
+/* shards > 1: a shard's call; the query's answer is drawn once it is gathered */
+static call_status_t on_done_shard(void *owner, rset_t *rs, call_t *c, call_status_t st)
+{
+    (void)owner;
+    (void)rs;
+    (void)c;
+    return st;
+}
+
+/* OOM kill of replica r of `rs` (shard s) when its memory passed the limit. */
+static void oom_check(vdb_t *v, rset_t *rs, int r)
+{
+    int64_t mem = rs_memory(v->spec, rs, r);
+    if (mem <= v->spec->mem_limit) return;
+    char detail[160];
+    snprintf(detail, sizeof detail, "memory %.3g GiB > limit %.3g GiB with %lld queries on the replica",
+             (double)mem / (1 << 30), (double)v->spec->mem_limit / (1 << 30), (long long)rset_in_system(rs, r));
+    v->oom_kills++;
+    v->oom_kills_total++;
+    rset_crash(rs, r, "oom_kill", (double)mem, detail);
+}
+
+/* ---- scatter-gather (shards > 1) ----------------------------------------------------
+ * A query q is sent as one call per shard (from the vector DB's own pool):
+ * shard call c has c->owner = the vector DB, c->edge = q, c->tag = its
+ * shard, c->caller_u = the next pending shard call of q; q->link is the
+ * first, q->u0 counts them, q->where is 1 once q was cancelled. q completes
+ * when its last shard call is released (the slowest shard), or at once
+ * with the first shard that fails (as a Go errgroup's Wait: Milvus's proxy),
+ * its other shard calls then detached and cancelled (waiting ones leave
+ * their queue; searches in progress run to their end). O(S) per query. */
+
+static void unlink_shard_call(call_t *q, call_t *c)
+{
+    for (call_t **pp = &q->link; *pp; pp = (call_t **)(void *)&(*pp)->caller_u)
+        if (*pp == c) {
+            *pp = (call_t *)(uintptr_t)c->caller_u;
+            q->u0--;
+            break;
+        }
+    c->edge = NULL;
+}
+
+static void query_end(vdb_t *v, call_t *q, call_status_t st)
+{
+    call_t *c = q->link;
+    q->link = NULL;
+    q->u0 = 0;
+    while (c) {
+        call_t *next = (call_t *)(uintptr_t)c->caller_u;
+        c->edge = NULL;
+        call_abandon(v->sim, c);
+        rset_cancel(vdb_shard(v, (int)c->tag), c);
+        c = next;
+    }
+    if (v->scatter_parent == q) v->scatter_ended = true;
+    call_complete(v->sim, q, st);
+}
+
+static void shard_done(sim_t *sim, call_t *c, call_status_t st)
+{
+    (void)sim;
+    call_t *q = c->edge;
+    if (!q || st == CALL_OK) return;
+    unlink_shard_call(q, c);
+    query_end(c->owner, q, st);
+}
+
+static void gathered(vdb_t *v, call_t *q)
+{
+    query_end(v, q, q->where ? CALL_TIMEOUT : answer(v, q, CALL_OK));
+}
+
+static void shard_release(sim_t *sim, call_t *c)
+{
+    (void)sim;
+    call_t *q = c->edge;
+    if (!q) return;
+    vdb_t *v = c->owner;
+    unlink_shard_call(q, c);
+    if (q->u0 == 0 && v->scatter_parent != q) gathered(v, q);
+}
+
+static void scatter(vdb_t *v, call_t *q, double t)
+{
+    int S = (int)v->spec->shards;
+    sim_time_t now = sim_now(v->sim);
+    q->link = NULL;
+    q->u0 = 0;
+    q->where = 0;
+    v->scatter_parent = q;
+    v->scatter_ended = false;
+    for (int s = 0; s < S && !v->scatter_ended; s++) {
+        call_t *c = call_new(&v->pool, v, shard_done, (uint64_t)s, now);
+        if (!c) {   /* out of memory: the query fails as a crashed shard would */
+            query_end(v, q, CALL_ERROR);
+            break;
+        }
+        c->top_k = q->top_k;
+        c->edge = q;
+        c->release = shard_release;
+        rset_t *rs = vdb_shard(v, s);
+        double ts = t * sim_dist_sample(&v->spec->jitter, v->rng_jitter);
+        int r = rset_submit(rs, c, ts);   /* refused: shard_done has ended q */
+        if (r < 0) break;
+        c->caller_u = (uint64_t)(uintptr_t)q->link;
+        q->link = c;
+        q->u0++;
+        oom_check(v, rs, r);
+    }
+    v->scatter_parent = NULL;
+    if (!v->scatter_ended && q->u0 == 0) gathered(v, q);
 }
 
 static void submit(void *comp, call_t *c)
@@ -282,7 +466,8 @@ static void submit(void *comp, call_t *c)
         v->cur_k = c->top_k;
         v->cur_time = vdb_query_time_at(v->spec, c->top_k, v->knob);
     }
-    double t = v->cur_time * sim_dist_sample(&v->spec->jitter, v->rng_jitter);
+    double t = v->cur_time;
+    if (v->spec->shards == 1) t *= sim_dist_sample(&v->spec->jitter, v->rng_jitter);
     /* recall: this query's search misses the relevant chunk (its result
      * comes back, without it); no draw at recall 1, so scenarios without a
      * recall table keep their random streams */
@@ -290,26 +475,65 @@ static void submit(void *comp, call_t *c)
         c->flags |= CALL_F_IRRELEVANT;
         v->misses++;
     }
+    if (v->spec->shards > 1) {
+        scatter(v, c, t);
+        return;
+    }
     int r = rset_submit(&v->rs, c, t);
     if (r < 0) return;
-    int64_t mem = vdb_memory(v, r);
-    if (mem > v->spec->mem_limit) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "memory %.3g GiB > limit %.3g GiB with %lld queries on the replica",
-                 (double)mem / (1 << 30), (double)v->spec->mem_limit / (1 << 30),
-                 (long long)rset_in_system(&v->rs, r));
-        v->oom_kills++;
-        v->oom_kills_total++;
-        rset_crash(&v->rs, r, "oom_kill", (double)mem, detail);
-    }
+    oom_check(v, &v->rs, r);
 }
 
 static struct rset *replicas(void *comp) { return &((vdb_t *)comp)->rs; }
-static void set_speed(void *comp, double f) { ((vdb_t *)comp)->rs.speed = f > 0 ? f : 1e-9; }
+
+static void set_speed(void *comp, double f)
+{
+    vdb_t *v = comp;
+    for (int s = 0; s < (int)v->spec->shards; s++) vdb_shard(v, s)->speed = f > 0 ? f : 1e-9;
+}
+
 static void set_error_ratio(void *comp, double p) { ((vdb_t *)comp)->error_ratio = p; }
-static void kill_replica(void *comp, int r) { rset_crash(&((vdb_t *)comp)->rs, r, "replica_killed", 0, "killed by a fault"); }
-static int replicas_up(const void *comp) { return rset_replicas_up(&((const vdb_t *)comp)->rs); }
-static void cancel(void *comp, call_t *c) { rset_cancel(&((vdb_t *)comp)->rs, c); }
+
+/* replica r of every shard (r < 0: every replica) */
+static void kill_replica(void *comp, int r)
+{
+    vdb_t *v = comp;
+    for (int s = 0; s < (int)v->spec->shards; s++) rset_crash(vdb_shard(v, s), r, "replica_killed", 0, "killed by a fault");
+}
+
+/* the collection answers only with a replica of every shard: the fewest ready of any shard */
+static int replicas_up(const void *comp)
+{
+    const vdb_t *v = comp;
+    int up = rset_replicas_up(&v->rs);
+    for (int s = 1; s < (int)v->spec->shards; s++) {
+        int u = rset_replicas_up(shard_c(v, s));
+        if (u < up) up = u;
+    }
+    return up;
+}
+
+static void cancel(void *comp, call_t *c)
+{
+    vdb_t *v = comp;
+    if (v->spec->shards == 1) {
+        rset_cancel(&v->rs, c);
+        return;
+    }
+    /* the shard calls still waiting leave their queues; searches in progress run on */
+    c->where = 1;
+    call_t *sc = c->link;
+    while (sc) {
+        call_t *next = (call_t *)(uintptr_t)sc->caller_u;
+        if (sc->job.start < 0) {
+            unlink_shard_call(c, sc);
+            call_abandon(v->sim, sc);
+            rset_cancel(vdb_shard(v, (int)sc->tag), sc);
+        }
+        sc = next;
+    }
+    if (c->u0 == 0) gathered(v, c);
+}
 
 const comp_ops_t vdb_ops = {"vectordb", submit, set_speed, set_error_ratio, kill_replica, replicas_up, cancel, replicas};
 
@@ -329,6 +553,20 @@ static void set_knob(vdb_t *v, int64_t k, const char *why)
     sim_log_event(v->sim, "vectordb_degrade", "vectordb", (double)k, detail);
 }
 
+/* Queries waiting at the most loaded shard, over all its replica slots
+ * (autoscaled ones too); with one shard, every query waiting. */
+static int64_t waiting(const vdb_t *v)
+{
+    int64_t most = 0;
+    for (int s = 0; s < (int)v->spec->shards; s++) {
+        const rset_t *rs = shard_c(v, s);
+        int64_t q = 0;
+        for (int r = 0; r < (int)v->spec->rs.slots; r++) q += rs->st[r].nqueue;
+        if (q > most) most = q;
+    }
+    return most;
+}
+
 /* The quality-for-latency policy, every dg_interval: a standing queue lowers
  * the knob one step (not below the floor); no queue raises it one step back. */
 static void degrade_check(sim_t *sim, void *obj, uint64_t arg)
@@ -336,9 +574,7 @@ static void degrade_check(sim_t *sim, void *obj, uint64_t arg)
     (void)arg;
     vdb_t *v = obj;
     const vdb_spec_t *s = v->spec;
-    int64_t q = 0;
-    for (int r = 0; r < (int)s->rs.slots; r++) q += v->rs.st[r].nqueue;   /* every replica slot (autoscaled ones too) */
-    if (q > s->dg_queue_above) {
+    if (waiting(v) > s->dg_queue_above) {
         int64_t k = v->knob - s->dg_step;
         set_knob(v, k < s->dg_floor ? s->dg_floor : k, "queue standing");
     } else {
@@ -353,27 +589,30 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
     (void)dt;
     vdb_t *v = ctx;
     sim_time_t now = sim_now(sim);
-    int64_t maxmem = 0, q = 0;
+    int64_t maxmem = 0;
     double cpu = 0;
-    int n = (int)v->spec->rs.slots, alive = 0;
-    for (int r = 0; r < n; r++) alive += v->rs.rep[r].active || v->rs.rep[r].draining;
-    for (int r = 0; r < n; r++) {
-        station_t *st = &v->rs.st[r];
-        int64_t m = vdb_memory(v, r);
-        if (m > maxmem) maxmem = m;
-        q += st->nqueue;
-        /* read before the station's own sampler restarts its window: this
-         * sampler is registered before the stations are created */
-        double u = sim_tavg_mean(&st->win_busy, now) / (double)v->spec->rs.servers;
-        if (v->rs.rep[r].active || v->rs.rep[r].draining) cpu += u / (alive ? alive : 1);
-        sim_series_set(sim, v->col_mem[r], (double)m);
-        sim_series_set(sim, v->col_cpu_r[r], u);
+    int n = (int)v->spec->rs.slots, S = (int)v->spec->shards, alive = 0;
+    for (int s = 0; s < S; s++)
+        for (int r = 0; r < n; r++) alive += shard_c(v, s)->rep[r].active || shard_c(v, s)->rep[r].draining;
+    for (int s = 0; s < S; s++) {
+        const rset_t *rs = shard_c(v, s);
+        for (int r = 0; r < n; r++) {
+            const station_t *st = &rs->st[r];
+            int64_t m = rs_memory(v->spec, rs, r);
+            if (m > maxmem) maxmem = m;
+            /* read before the station's own sampler restarts its window: this
+             * sampler is registered before the stations are created */
+            double u = sim_tavg_mean(&st->win_busy, now) / (double)v->spec->rs.servers;
+            if (rs->rep[r].active || rs->rep[r].draining) cpu += u / (alive ? alive : 1);
+            sim_series_set(sim, v->col_mem[s * n + r], (double)m);
+            sim_series_set(sim, v->col_cpu_r[s * n + r], u);
+        }
     }
     sim_series_set(sim, v->col_cpu, cpu);
     sim_series_set(sim, v->col_mem_max, (double)maxmem);
-    sim_series_set(sim, v->col_q, (double)q);
+    sim_series_set(sim, v->col_q, (double)waiting(v));
     sim_series_set(sim, v->col_oom, (double)v->oom_kills_total);
-    sim_series_set(sim, v->col_up, (double)rset_replicas_up(&v->rs));
+    sim_series_set(sim, v->col_up, (double)replicas_up(v));
     if (v->col_knob >= 0) sim_series_set(sim, v->col_knob, (double)v->knob);
 }
 
@@ -383,6 +622,7 @@ vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec)
     if (!v) return NULL;
     v->sim = sim;
     v->spec = spec;
+    call_pool_init(&v->pool);
     v->rng_jitter = sim_stream(sim, "vectordb/service");
     v->rng_relevance = sim_stream(sim, "vectordb/relevance");
     v->rng_errors = sim_stream(sim, "vectordb/errors");
@@ -393,25 +633,38 @@ vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec)
     /* created only when used: a scenario without recall or degrade keeps its streams and trace */
     bool use_recall = spec->nrecall > 0 || spec->degrade;
     if (use_recall) v->rng_recall = sim_stream(sim, "vectordb/recall");
-    int n = (int)spec->rs.slots;
-    v->col_mem = calloc((size_t)n, sizeof *v->col_mem);
-    v->col_cpu_r = calloc((size_t)n, sizeof *v->col_cpu_r);
+    int n = (int)spec->rs.slots, S = (int)spec->shards;
+    v->col_mem = calloc((size_t)(n * S), sizeof *v->col_mem);
+    v->col_cpu_r = calloc((size_t)(n * S), sizeof *v->col_cpu_r);
     if (use_recall && !v->rng_recall) goto fail;
     if (!v->rng_jitter || !v->rng_relevance || !v->rng_errors || !v->col_mem || !v->col_cpu_r) goto fail;
     if (sim_add_sampler(sim, sampler, v)) goto fail;   /* before the stations' samplers: see sampler() */
-    if (rset_init(&v->rs, sim, &spec->rs, on_done, v)) goto fail;
-    char name[128];
-    for (int r = 0; r < n; r++) {
-        snprintf(name, sizeof name, "vectordb_memory_bytes{replica=%d}", r);
-        if ((v->col_mem[r] = sim_series_add(sim, name, "bytes", "memory of the replica: base + index + queries x per_query (0 while down)")) < 0) goto fail;
-        snprintf(name, sizeof name, "vectordb_cpu_utilization_ratio{replica=%d}", r);
-        if ((v->col_cpu_r[r] = sim_series_add(sim, name, "1", "busy threads / threads, time-averaged over the interval")) < 0) goto fail;
+    if (S == 1) {
+        if (rset_init(&v->rs, sim, &spec->rs, on_done, v)) goto fail;
+    } else {
+        if (!(v->more = calloc((size_t)(S - 1), sizeof *v->more))) goto fail;
+        if (rset_init(&v->rs, sim, &spec->rs, on_done_shard, v)) goto fail;
+        for (int s = 1; s < S; s++)
+            if (rset_init(&v->more[s - 1], sim, &spec->shard_rs[s - 1], on_done_shard, v)) goto fail;
     }
+    char name[128];
+    for (int s = 0; s < S; s++)
+        for (int r = 0; r < n; r++) {
+            int i = s * n + r;
+            if (S == 1) snprintf(name, sizeof name, "vectordb_memory_bytes{replica=%d}", r);
+            else snprintf(name, sizeof name, "vectordb_memory_bytes{shard=%d,replica=%d}", s, r);
+            if ((v->col_mem[i] = sim_series_add(sim, name, "bytes", "memory of the replica: base + index + queries x per_query (0 while down)")) < 0) goto fail;
+            if (S == 1) snprintf(name, sizeof name, "vectordb_cpu_utilization_ratio{replica=%d}", r);
+            else snprintf(name, sizeof name, "vectordb_cpu_utilization_ratio{shard=%d,replica=%d}", s, r);
+            if ((v->col_cpu_r[i] = sim_series_add(sim, name, "1", "busy threads / threads, time-averaged over the interval")) < 0) goto fail;
+        }
     v->col_cpu = sim_series_add(sim, "vectordb_cpu_utilization_ratio", "1", "mean over replicas of busy threads / threads over the interval");
     v->col_mem_max = sim_series_add(sim, "vectordb_memory_bytes_max", "bytes", "largest replica memory at the sample time");
-    v->col_q = sim_series_add(sim, "vectordb_queue_length", "1", "queries waiting, all replicas");
+    v->col_q = sim_series_add(sim, "vectordb_queue_length", "1",
+                              S == 1 ? "queries waiting, all replicas" : "queries waiting at the most loaded shard, all its replicas");
     v->col_oom = sim_series_add(sim, "oom_kills_total{component=vectordb}", "1", "vector DB OOM kills since the start of the run");
-    v->col_up = sim_series_add(sim, "replicas_up{component=vectordb}", "1", "vector DB replicas ready");
+    v->col_up = sim_series_add(sim, "replicas_up{component=vectordb}", "1",
+                               S == 1 ? "vector DB replicas ready" : "vector DB replicas ready, fewest of any shard");
     if (v->col_mem_max < 0 || v->col_q < 0 || v->col_oom < 0 || v->col_up < 0 || v->col_cpu < 0) goto fail;
     if (spec->degrade) {
         v->col_knob = sim_series_add(sim, spec->index == VDB_HNSW ? "vectordb_ef_search" : "vectordb_nprobe", "1",
@@ -429,6 +682,11 @@ void vdb_destroy(vdb_t *v)
 {
     if (!v) return;
     if (v->rs.st) rset_fini(&v->rs);
+    if (v->more)
+        for (int s = 1; s < (int)v->spec->shards; s++)
+            if (v->more[s - 1].st) rset_fini(&v->more[s - 1]);
+    free(v->more);
+    call_pool_fini(&v->pool);
     free(v->col_mem);
     free(v->col_cpu_r);
     free(v);

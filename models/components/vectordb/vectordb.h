@@ -3,8 +3,11 @@
  * footprint that OOM-kills a replica when it passes the container limit.
  *
  *   vectordb:
- *     replicas: 2
- *     threads: 8                    # worker threads per replica
+ *     replicas: 2                   # per shard
+ *     shards: 1                     # S: ceil(N/S) vectors per shard, each with its own replicas
+ *     threads: 8                    # worker threads per replica (queries searched at once)
+ *     cores: 8                      # CPU cores per replica (default: threads); threads beyond
+ *                                   # them share them: n > cores searches each at cores/n speed
  *     queue_limit: unbounded        # naive: no admission limit
  *     index: {type: hnsw, vectors: 1000000, dim: 768, M: 16, ef_search: 10}
  *            # flat | hnsw (M, ef_search) | ivf_flat (nlist, nprobe) | ivf_pq (nlist, nprobe, pq_m, pq_nbits)
@@ -12,7 +15,9 @@
  *           # + the CPU coefficients below (bench/vectordb/calibrate prints them) and speed
  *     jitter: {dist: lognormal, mean: 1, cv: 0.3}   # multiplies the service time
  *     memory: {limit: 8GiB, base: 256MiB, per_query: 4MiB}
- *     startup: 10s
+ *     startup: 10s                  # the process, before it reads its index
+ *     disk_throughput: 125MiB/s     # optional: the index is read at this rate after `startup`
+ *                                   # (a restart, an OOM kill's, costs index bytes / throughput more)
  *     cold_start: {factor: 3, period: 60s}
  *     restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
  *     recall: [[16, 0.91], [32, 0.99], [64, 1.0]]   # [knob, recall@k]; absent: recall 1
@@ -45,6 +50,13 @@
  *   ivf_flat: 4 nlist d + N (4 d + 8)                   (centroids, vectors + ids)
  *   ivf_pq:   4 nlist d + 4 d 2^nbits + N (m + 8) + 4 nlist m 2^nbits   (+ precomputed table)
  * Memory of a replica: base + index + (queries waiting or in service) x per_query.
+ * Shards (S > 1): a replica holds and searches an index of ceil(N/S) vectors
+ * (N above is that); a query goes to one replica of every shard (each
+ * shard's load balancer) and is answered when the slowest answers
+ * (scatter-gather); the first failing shard fails it at once and its other
+ * shard calls are cancelled (waiting ones leave their queues). Recall,
+ * injected errors and chunking mismatch are drawn once per query, jitter
+ * once per shard. S = 1 is the unsharded model, draw for draw.
  * When a query arrives and memory passes `limit`, the replica is OOM-killed
  * (every query on it fails) and restarts per CrashLoopBackOff.
  * Cancellation (vdb_ops.cancel, rset_cancel): a query still waiting leaves
@@ -81,8 +93,16 @@ extern const vdb_cost_t vdb_cost_default;
 
 #define VDB_RECALL_MAX 32
 
+#define VDB_SHARDS_MAX 256
+
 typedef struct vdb_spec {
-    rset_spec_t rs;
+    rset_spec_t rs;               /* the replicas of shard 0 (of the collection when shards is 1) */
+    int64_t cores;                /* per replica; threads beyond the cores share them */
+    double disk_throughput;       /* bytes/s the index is read from disk at start-up; 0: not read */
+    sim_time_t startup_process;   /* `startup`: the process before its index (rs.startup adds the index load) */
+    int64_t shards;               /* S: the collection split into S shards of ceil(N/S) vectors */
+    rset_spec_t *shard_rs;        /* shards > 1: the replicas of shards 1 .. S-1 (rs is shard 0's) */
+    char (*shard_name)[32];       /* shards > 1: "vectordb_shard<s>", the names of their replica sets */
     vdb_index_t index;
     int64_t vectors, dim, M, ef_search, nlist, nprobe, pq_m, pq_nbits;
     sim_time_t cost_base;         /* ns: server work per query outside the index */
@@ -113,14 +133,27 @@ double vdb_query_time_at(const vdb_spec_t *spec, int64_t top_k, int64_t knob);
 int64_t vdb_knob(const vdb_spec_t *spec);
 double vdb_recall(const vdb_spec_t *spec, int64_t knob);
 extern const char *const vdb_index_names[];
+/* Bytes of the index one replica holds: its shard's (the whole index when shards is 1). */
 int64_t vdb_index_bytes(const vdb_spec_t *spec);
+/* Vectors in one shard: ceil(vectors / shards). */
+int64_t vdb_shard_vectors(const vdb_spec_t *spec);
+/* Time to read the replica's index from disk at start-up: index bytes /
+ * disk_throughput (0 without disk_throughput). A replica (re)starting is
+ * ready after startup + this. */
+sim_time_t vdb_index_load(const vdb_spec_t *spec);
+/* Queries a replica searches at full speed at once: min(threads, cores). */
+int64_t vdb_parallelism(const vdb_spec_t *spec);
 /* Queries a replica can hold (waiting + in service) before the OOM kill. */
 int64_t vdb_max_queries(const vdb_spec_t *spec);
 
 typedef struct vdb {
     sim_t *sim;
     const vdb_spec_t *spec;
-    rset_t rs;
+    rset_t rs;                    /* shard 0's replicas (the collection's when shards is 1) */
+    rset_t *more;                 /* shards > 1: shards 1 .. S-1 */
+    call_pool_t pool;             /* shards > 1: the per-shard calls of a query */
+    call_t *scatter_parent;       /* the query being scattered (submit), NULL otherwise */
+    bool scatter_ended;           /* it was completed while being scattered */
     sim_rng_t *rng_jitter, *rng_relevance, *rng_errors, *rng_recall;
     int64_t knob;                 /* current ef_search / nprobe (the degrade policy moves it) */
     double cur_recall, cur_time;  /* recall and query time (s, top_k cur_k) at knob, cached */
@@ -137,8 +170,11 @@ typedef struct vdb {
 
 vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec);
 void vdb_destroy(vdb_t *v);
-/* Memory of replica r now (bytes). */
+/* Memory of replica r (of shard 0) now (bytes). */
 int64_t vdb_memory(const vdb_t *v, int r);
+/* Replica set of shard s (0 <= s < shards) and memory of its replica r. */
+rset_t *vdb_shard(vdb_t *v, int s);
+int64_t vdb_shard_memory(const vdb_t *v, int s, int r);
 
 extern const comp_ops_t vdb_ops;
 
