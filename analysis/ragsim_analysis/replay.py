@@ -182,17 +182,27 @@ def topology(scn: dict, names: Sequence[str]) -> dict:
                     memlimit = units.parse_size(_get(sec, "memory", "limit", default="8GiB"))
                 except ValueError:
                     memlimit = None
-            for i in range(reps):
-                lab = f"station={comp},replica={i}"
-                ser = {"queue": f"station_queue_length{{{lab}}}", "util": f"station_utilization_ratio{{{lab}}}"}
-                if comp == "vectordb":
-                    ser["mem"] = f"vectordb_memory_bytes{{replica={i}}}"
-                node(f"{comp}/{i}", comp, i, f"{comp} {i}", servers, qlimit, memlimit, ser,
-                     [(f"station_arrivals_per_second{{{lab}}}", "arrivals", "1/s"),
-                      (f"station_rejected_per_second{{{lab}}}", "rejected", "1/s"),
-                      (f"station_sojourn_p95_seconds{{{lab}}}", "sojourn p95", "s")])
-                nodes[-1]["initial"] = i < configured   # replicas beyond it start absent (autoscaling)
-        arrivals = [f"station_arrivals_per_second{{station={comp},replica={i}}}" for i in range(nrep.get(comp, 0))]
+            # a sharded vector DB (vectordb.shards S > 1): a replica set per shard, named
+            # vectordb_shard<s>, its replicas' series and events under that name
+            shards = int(_count(sec.get("shards"), 1)) if comp == "vectordb" else 1
+            sets = [(comp, "")] if shards <= 1 else [(f"{comp}_shard{s}", f"shard={s},") for s in range(shards)]
+            arrivals = []
+            for station, shard_lab in sets:
+                for i in range(reps):
+                    lab = f"station={station},replica={i}"
+                    ser = {"queue": f"station_queue_length{{{lab}}}", "util": f"station_utilization_ratio{{{lab}}}"}
+                    if comp == "vectordb":
+                        ser["mem"] = f"vectordb_memory_bytes{{{shard_lab}replica={i}}}"
+                    name = f"{comp} {i}" if not shard_lab else f"shard {station.rsplit('shard', 1)[1]} r{i}"
+                    node(f"{station}/{i}", comp, i, name, servers, qlimit, memlimit, ser,
+                         [(f"station_arrivals_per_second{{{lab}}}", "arrivals", "1/s"),
+                          (f"station_rejected_per_second{{{lab}}}", "rejected", "1/s"),
+                          (f"station_sojourn_p95_seconds{{{lab}}}", "sojourn p95", "s")])
+                    nodes[-1]["initial"] = i < configured   # replicas beyond it start absent (autoscaling)
+                    if shard_lab:
+                        arrivals.append(f"station_arrivals_per_second{{{lab}}}")
+        if comp in ("embedder", "llm") or not arrivals:
+            arrivals = [f"station_arrivals_per_second{{station={comp},replica={i}}}" for i in range(nrep.get(comp, 0))]
         if comp == "embedder":
             rate = "embed_latency_seconds_count"
         elif comp == "vectordb":

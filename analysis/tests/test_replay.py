@@ -88,6 +88,28 @@ def test_autoscaled_replicas_by_hand():
     assert by_node["vectordb/0"] == [] and by_node["vectordb/1"] == []
 
 
+def test_sharded_vector_db_by_hand():
+    """vectordb.shards S > 1: one node per shard and replica, named after the shard's replica set
+    (vectordb_shard<s>), its queue, utilisation and memory series labelled by shard, and a kill
+    event of a shard's replica on that node only."""
+    scn = {"vectordb": {"replicas": 2, "shards": 2, "memory": {"limit": "4GiB"}}, "pipeline": {"steps": ["retrieve"]}}
+    names = [f"station_queue_length{{station=vectordb_shard{s},replica={i}}}" for s in range(2) for i in range(2)]
+    topo = replay.topology(scn, names)
+    ids = [n["id"] for n in topo["nodes"]]
+    assert ids == ["gateway/0", "vectordb_shard0/0", "vectordb_shard0/1", "vectordb_shard1/0", "vectordb_shard1/1"]
+    n = next(n for n in topo["nodes"] if n["id"] == "vectordb_shard1/0")
+    assert n["series"] == {"queue": "station_queue_length{station=vectordb_shard1,replica=0}",
+                           "util": "station_utilization_ratio{station=vectordb_shard1,replica=0}",
+                           "mem": "vectordb_memory_bytes{shard=1,replica=0}"}
+    assert n["comp"] == "vectordb" and n["label"] == "shard 1 r0"
+    edge = next(e for e in topo["edges"] if e["to"] == "vectordb")
+    assert edge["arrivals"] == []   # none of the shards' arrival series is in this trace
+    ev = [(398.5, "oom_kill", "vectordb_shard1/0"), (408.5, "replica_restarted", "vectordb_shard1/0")]
+    by_node, _ = replay.state_intervals(ev, topo["nodes"], topo["edges"], scn, 600.0)
+    assert by_node["vectordb_shard1/0"][0] == [398.5, 408.5, replay.ST["killed"]]
+    assert by_node["vectordb_shard0/0"] == [] and by_node["vectordb_shard1/1"] == []
+
+
 def test_topology_of_the_avalanche(compare_trace, tmp_path):
     """Every replica of the avalanche's components is a node; the calls are the edges."""
     with Trace(str(compare_trace[0])) as tr:
