@@ -163,12 +163,7 @@ static int cmd_run_or_validate(int argc, char **argv, int cmd)
         }
         case 'f': o.force = true; break;
         case 'j':
-            if (cli_parse_count(optarg, "-j", 1024, &v)) goto out;
-            if (v == 0) {
-                fprintf(stderr, "ragsim: error: -j must be at least 1\n");
-                goto out;
-            }
-            o.jobs = (int)v;
+            if (cli_parse_jobs(optarg, &o.jobs)) goto out;
             have_jobs = true;
             break;
         case 'R': o.resume = true; break;

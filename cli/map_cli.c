@@ -43,12 +43,7 @@ int map_main(int argc, char **argv)
             o.out = optarg;
             break;
         case 'j':
-            if (cli_parse_count(optarg, "-j", 1024, &v)) goto out;
-            if (v == 0) {
-                fprintf(stderr, "ragsim: error: -j must be at least 1\n");
-                goto out;
-            }
-            o.jobs = (int)v;
+            if (cli_parse_jobs(optarg, &o.jobs)) goto out;
             break;
         case 'R': o.resume = true; break;
         case 'F': o.force = true; break;

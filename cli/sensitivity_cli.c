@@ -89,12 +89,7 @@ int sensitivity_main(int argc, char **argv)
             have_levels = true;
             break;
         case 'j':
-            if (cli_parse_count(optarg, "-j", 1024, &v)) goto out;
-            if (v == 0) {
-                fprintf(stderr, "ragsim: error: -j must be at least 1\n");
-                goto out;
-            }
-            o.jobs = (int)v;
+            if (cli_parse_jobs(optarg, &o.jobs)) goto out;
             break;
         case 'R': o.resume = true; break;
         case 'r':

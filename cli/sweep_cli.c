@@ -42,6 +42,18 @@ int cli_parse_reps(const char *s, int64_t *out)
     return 0;
 }
 
+int cli_parse_jobs(const char *s, int *out)
+{
+    uint64_t v;
+    if (cli_parse_count(s, "-j", 1024, &v)) return -1;
+    if (v == 0) {
+        fprintf(stderr, "ragsim: error: -j must be at least 1\n");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 int cli_data_path(const char *rel, char *buf, size_t n)
 {
     char exe[4096];
@@ -105,12 +117,7 @@ int sweep_main(int argc, char **argv)
             o.out = optarg;
             break;
         case 'j':
-            if (cli_parse_count(optarg, "-j", 1024, &v)) goto out;
-            if (v == 0) {
-                fprintf(stderr, "ragsim: error: -j must be at least 1\n");
-                goto out;
-            }
-            o.jobs = (int)v;
+            if (cli_parse_jobs(optarg, &o.jobs)) goto out;
             break;
         case 'R': o.resume = true; break;
         case 'F': o.force = true; break;

@@ -23,5 +23,7 @@ int cli_data_path(const char *rel, char *buf, size_t n);
 int cli_parse_count(const char *s, const char *opt, uint64_t max, uint64_t *out);
 /* --reps N: a count in [1, 100000] into *out; 0 or -1 (message printed). */
 int cli_parse_reps(const char *s, int64_t *out);
+/* -j N: worker processes in [1, 1024] into *out; 0 or -1 (message printed). */
+int cli_parse_jobs(const char *s, int *out);
 
 #endif
