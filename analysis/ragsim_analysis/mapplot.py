@@ -45,7 +45,7 @@ class MapError(Exception):
     """The file is not a ragsim map or sensitivity output."""
 
 
-from .page import figure_html, page_html, safe as _safe, table_html, text as _text, write_files, write_page
+from .page import report_cli, figure_html, page_html, safe as _safe, table_html, text as _text, write_files, write_page
 
 
 def _open(h5_path, fmt):
@@ -336,20 +336,7 @@ def write_map_report(h5_path, out_dir):
 
 def report_main(argv=None):
     """`ragsim report MAP.h5 -o DIR` (or a sensitivity output): write_map_report."""
-    p = argparse.ArgumentParser(prog="ragsim report")
-    p.add_argument("h5")
-    p.add_argument("-o", "--out-dir", default=".")
-    args = p.parse_args(argv)
-    try:
-        index, pngs = write_map_report(args.h5, args.out_dir)
-    except (MapError, OutputError) as e:
-        print(f"ragsim report: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"ragsim report: error: cannot write the report: {e}", file=sys.stderr)
-        return 1
-    print(f"report: {index} ({len(pngs)} figures)")
-    return 0
+    return report_cli(argv, write_map_report, MapError)
 
 
 def main(argv=None):

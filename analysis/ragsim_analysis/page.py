@@ -7,14 +7,16 @@ analysis) build their pages with it.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import html
 import io
 import os
 import re
+import sys
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from .outputs import check_output_files, write_atomic
+from .outputs import OutputError, check_output_files, write_atomic
 
 CSS = """
 body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 1.5em auto; max-width: 1100px;
@@ -111,3 +113,23 @@ def write_page(out_dir: str, figures: Sequence[Figure], page: str, inputs: Seque
     idx = os.path.join(out_dir, index)
     write_files(pngs + [(idx, page.encode("utf-8"))], inputs)
     return idx, [p for p, _ in pngs]
+
+
+def report_cli(argv, write, errors) -> int:
+    """`ragsim report FILE -o DIR` for an output whose page `write(h5, out_dir)` writes and
+    returns as (report.html path, PNG paths): exit 2 on the output's own `errors` (bad input)
+    and OutputError, 1 when the files cannot be written; prints the page's path."""
+    p = argparse.ArgumentParser(prog="ragsim report")
+    p.add_argument("h5")
+    p.add_argument("-o", "--out-dir", default=".")
+    args = p.parse_args(argv)
+    try:
+        index, pngs = write(args.h5, args.out_dir)
+    except (errors, OutputError) as e:
+        print(f"ragsim report: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"ragsim report: error: cannot write the report: {e}", file=sys.stderr)
+        return 1
+    print(f"report: {index} ({len(pngs)} figures)")
+    return 0

@@ -41,7 +41,7 @@ class SweepError(Exception):
     """The file is not a ragsim sweep output."""
 
 
-from .page import figure_html, page_html, png as _png, safe as _safe, table_html, text as _text
+from .page import report_cli, figure_html, page_html, png as _png, safe as _safe, table_html, text as _text
 from .page import write_files, write_page
 from .figures import OKABE_ITO
 
@@ -460,20 +460,7 @@ def write_sweep_report(h5_path, out_dir, metrics=None):
 
 def report_main(argv=None):
     """`ragsim report SWEEP.h5 -o DIR`: write_sweep_report; prints the page's path."""
-    p = argparse.ArgumentParser(prog="ragsim report")
-    p.add_argument("h5")
-    p.add_argument("-o", "--out-dir", default=".")
-    args = p.parse_args(argv)
-    try:
-        index, pngs = write_sweep_report(args.h5, args.out_dir)
-    except (SweepError, OutputError) as e:
-        print(f"ragsim report: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"ragsim report: error: cannot write the report: {e}", file=sys.stderr)
-        return 1
-    print(f"report: {index} ({len(pngs)} figures)")
-    return 0
+    return report_cli(argv, write_sweep_report, SweepError)
 
 
 def main(argv=None):
