@@ -15,10 +15,12 @@ SCENARIO   ?= scenarios/incident-2023q4.yaml
 OUT        ?= out
 
 # What building and running needs (Debian 12 package names): the compiler,
-# CMake, GSL, libyaml, HDF5, and the Python of `ragsim report` (plotly draws
-# its interactive page; the report works without it, leaving that page out).
+# CMake, GSL, libyaml, HDF5, and the Python of `ragsim report` and `replay`
+# (PyYAML reads the run's scenario: the replay's topology, the report's
+# limits; plotly draws the report's interactive page, which the report
+# leaves out without it).
 RUN_DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev \
-        python3 python3-h5py python3-numpy python3-pandas python3-matplotlib python3-plotly
+        python3 python3-h5py python3-numpy python3-pandas python3-matplotlib python3-plotly python3-yaml
 # What the test suite needs on top: Criterion, HDF5's tools, MPI (ragsim-mpi
 # and its tests), pytest and the notebook runner, Chromium (the report's
 # screenshot), clang (the fuzz targets), valgrind; promtool (Debian's
@@ -26,7 +28,7 @@ RUN_DEBS := build-essential cmake pkg-config libgsl-dev libyaml-dev libhdf5-dev 
 # files; xarray with h5netcdf opens traces as netCDF-4 groups; jsonschema checks
 # the --json outputs against their schemas.
 TEST_DEBS := libcriterion-dev hdf5-tools openmpi-bin libopenmpi-dev \
-        python3-yaml python3-pytest python3-nbclient \
+        python3-pytest python3-nbclient \
         python3-nbformat python3-ipykernel jupyter-nbconvert chromium \
         clang libclang-rt-14-dev valgrind python3-pip python3-setuptools \
         prometheus python3-xarray python3-h5netcdf python3-jsonschema

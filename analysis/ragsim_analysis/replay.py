@@ -387,7 +387,9 @@ def panel_data(tr: Trace, variant: str, rep: int, max_requests: int) -> dict:
     ts.load()
     t = np.asarray(ts.t, dtype=np.float64)
     dt = float(t[1] - t[0]) if len(t) > 1 else (float(t[0]) if len(t) else 1.0)
-    scn = tr.scenario(variant) or {}
+    scn = tr.scenario(variant)
+    if scn is None:   # PyYAML is there (main checks it): the stored scenario is not a mapping
+        raise ReplayError(f"{tr.path}: the scenario stored with run {variant} cannot be read as YAML")
     topo = topology(scn, ts.names)
     nodes, edges = topo["nodes"], topo["edges"]
     out_nodes = []
@@ -556,7 +558,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                "simulated time.",
         epilog="A `ragsim compare` trace plays two variants side by side (default: the first two, the baseline "
                "first). Sampled requests need trace.request_sample > 0 in the run. Exit status: 0 success, 1 the "
-               "page could not be written, 2 bad usage, a missing or invalid trace, or an output that must not be "
+               "page could not be written (or PyYAML is missing), 2 bad usage, a missing or invalid trace, or an output that must not be "
                "replaced. docs/replay.md.")
     p.add_argument("trace", metavar="TRACE.h5", help="a trace written by ragsim run or ragsim compare")
     p.add_argument("-o", "--output", metavar="DIR", help="output directory (created if missing; default: the trace's "
@@ -573,6 +575,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         p.error("--variants takes one or two variant names")
     if a.rep < 0 or a.max_requests < 0:
         p.error("--rep and --max-requests take a count >= 0")
+    try:
+        import yaml  # noqa: F401  (the run's scenario gives the topology; without it the page would be empty)
+    except ImportError:
+        sys.stderr.write(f"{PROG}: error: PyYAML is needed to read the run's scenario "
+                         f"(Debian: apt-get install python3-yaml; make run-deps installs it)\n")
+        return 1
     try:
         path, data = write_replay(a.trace, a.output or default_output_dir(a.trace), vs, a.rep, a.max_requests)
     except (TraceError, OutputError, ReplayError) as e:
