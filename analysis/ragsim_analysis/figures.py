@@ -44,20 +44,23 @@ from .trace import Series, Trace
 # Colours. Data lines take the Okabe-Ito palette (Okabe & Ito, "Color Universal Design",
 # 2008: told apart with any of the common colour-vision deficiencies), without its black,
 # which is kept for limit lines; the events take Paul Tol's "muted" colours, none of which
-# is an Okabe-Ito one; the baseline's reference median is grey. So no two kinds of line in a
+# is an Okabe-Ito one (breaker openings, which come by the dozen, a light grey: Tol's purple
+# next to Okabe-Ito's reddish purple hid the breaker variant's curve); the baseline's reference median is grey. So no two kinds of line in a
 # figure share a colour, and within a figure no two data lines do (up to 7 variants or curves).
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442"]
 LIMIT_COLOR = "#000000"
 REFERENCE_COLOR = "#777777"
 VERDICT_COLORS = {"baseline": "#0072B2", "better": "#009E73", "worse": "#D55E00", "n.s.": "#BBBBBB",
                   "differs": "#E69F00"}
+# Event lines sit under the data lines (zorder 1.5 < the lines' 2): a run whose breaker
+# opens every few seconds draws dozens of them, which must not hide the variant's curve.
 EVENT_STYLE = {
-    "fault": dict(color="#DDCC77", alpha=0.35),
-    "oom_kill": dict(color="#882255", lw=0.9, alpha=0.8, ls="-"),
-    "config_push": dict(color="#332288", lw=1.0, alpha=0.8, ls=":"),
-    "change_start": dict(color="#999933", lw=1.0, alpha=0.9, ls="-."),
-    "change_rollback": dict(color="#44AA99", lw=1.0, alpha=0.9, ls="-."),
-    "breaker_open": dict(color="#AA4499", lw=0.9, alpha=0.8, ls=(0, (1, 1))),
+    "fault": dict(color="#DDCC77", alpha=0.35, zorder=0.5),
+    "oom_kill": dict(color="#882255", lw=0.9, alpha=0.8, ls="-", zorder=1.5),
+    "config_push": dict(color="#332288", lw=1.0, alpha=0.8, ls=":", zorder=1.5),
+    "change_start": dict(color="#999933", lw=1.0, alpha=0.9, ls="-.", zorder=1.5),
+    "change_rollback": dict(color="#661100", lw=1.0, alpha=0.9, ls="-.", zorder=1.5),
+    "breaker_open": dict(color="#BBBBBB", lw=0.8, alpha=0.9, ls=(0, (1, 1)), zorder=1.5),
 }
 # event kind -> legend label, in drawing order
 EVENT_LABELS = [("oom_kill", "OOM kill (any replication)"), ("config_push", "config push"),

@@ -192,3 +192,44 @@ def test_verdict_colours_are_colour_blind_safe():
     # better and worse are not told apart by red against green: bluish green against vermillion
     assert F.VERDICT_COLORS["better"] == "#009E73" and F.VERDICT_COLORS["worse"] == "#D55E00"
     assert len(set(F.VERDICT_COLORS.values())) == len(F.VERDICT_COLORS)
+
+
+def _lab(hex_colour):
+    """sRGB (D65) to CIE L*a*b*."""
+    h = hex_colour.lstrip("#")
+    rgb = [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
+
+    def f(t):
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+
+def _delta_e(a, b):
+    return sum((p - q) ** 2 for p, q in zip(_lab(a), _lab(b))) ** 0.5
+
+
+def test_event_and_limit_colours_are_far_from_every_data_colour():
+    # Not only different codes: a breaker that opens every few seconds draws dozens of
+    # event lines over its variant's curve, and Tol's purple (#AA4499) next to Okabe-Ito's
+    # reddish purple (#CC79A7, delta E 26) hid that curve. Every event, limit and reference
+    # colour is at least 28 (CIE76 delta E) from every data colour, and the events at least
+    # 20 from each other.
+    marks = {k: v["color"] for k, v in F.EVENT_STYLE.items()}
+    marks.update(limit=F.LIMIT_COLOR, reference=F.REFERENCE_COLOR)
+    for k, c in marks.items():
+        for d in F.OKABE_ITO:
+            assert _delta_e(c, d) >= 28, (k, c, d, _delta_e(c, d))
+    ks = sorted(marks)
+    for i, a in enumerate(ks):
+        for b in ks[i + 1:]:
+            assert _delta_e(marks[a], marks[b]) >= 20, (a, b)
+    assert _delta_e("#AA4499", "#CC79A7") < 28   # the check catches the old breaker colour
+
+
+def test_event_lines_are_drawn_under_the_data_lines():
+    for k, style in F.EVENT_STYLE.items():
+        assert style["zorder"] < 2, k   # matplotlib draws lines at zorder 2
