@@ -19,7 +19,7 @@
 int map_main(int argc, char **argv)
 {
     map_opts_t mo = {.within = INFINITY, .find = MAP_GRID};
-    sw_opts_t o = {.jobs = 1, .what = "map", .cmd = &mo};
+    sw_opts_t o = {.jobs = 1, .what = "map", .command = "map", .cmd = &mo};
     const char **sets = calloc((size_t)argc, sizeof *sets);
     if (!sets) return 1;
     o.sets = sets;

@@ -17,7 +17,7 @@
 int sensitivity_main(int argc, char **argv)
 {
     se_opts_t so = {.delta = {0.10}, .ndelta = 1, .method = SE_OAT, .trajectories = 10, .levels = 4};
-    sw_opts_t o = {.jobs = 1, .what = "scenario", .cmd = &so};
+    sw_opts_t o = {.jobs = 1, .what = "scenario", .command = "sensitivity", .cmd = &so};
     const char **sets = calloc((size_t)argc, sizeof *sets);
     if (!sets) return 1;
     o.sets = sets;

@@ -244,6 +244,7 @@ typedef struct sw_opts {
     bool have_seed;
     uint64_t seed;
     const char *what;               /* the input, in messages: "sweep file" (NULL: it) or "map" */
+    const char *command;            /* the command, in messages: "sweep" (NULL: it), "map", "sensitivity" */
     void *cmd;                      /* the command's own options (`ragsim map`'s), or NULL */
 } sw_opts_t;
 

@@ -58,13 +58,17 @@ static void ck_header(uint64_t hash, unsigned char *h)
     memcpy(h + 16, &sum, 8);
 }
 
+/* The command whose checkpoint this is, in messages. */
+static const char *ck_command(const master_t *m) { return m->o && m->o->command ? m->o->command : "sweep"; }
+
 /* Read the checkpoint into m->ck: 0, or 1 / 2 after printing why. */
 static int ck_read(master_t *m, FILE *f, uint64_t hash)
 {
     unsigned char h[CK_HEADER];
     size_t got = fread(h, 1, CK_HEADER, f);
     if (got < 8 || memcmp(h, ck_magic, 7) != 0) {
-        fprintf(m->err, "ragsim: error: %s is not a sweep checkpoint; remove it or run without --resume\n", m->ckpath);
+        fprintf(m->err, "ragsim: error: %s is not a %s checkpoint; remove it or run without --resume\n", m->ckpath,
+                ck_command(m));
         return 2;
     }
     if (h[7] != (unsigned char)ck_magic[7]) {
@@ -77,14 +81,15 @@ static int ck_read(master_t *m, FILE *f, uint64_t hash)
     memcpy(&fsum, h + 16, 8);
     if (got < CK_HEADER || fsum != ck_sum(0, h, 16)) {
         fprintf(m->err, "ragsim: error: %s is corrupted (its header fails its checksum); remove it to start the "
-                        "sweep again\n", m->ckpath);
+                        "%s again\n", m->ckpath, ck_command(m));
         return 2;
     }
     if (fhash != hash) {
+        const char *cmd = ck_command(m);
         fprintf(m->err,
-                "ragsim: error: %s belongs to a different sweep (the sweep file, its base scenario, the "
-                "overrides, seed, replications, variants or --find differ); remove it or run without --resume\n",
-                m->ckpath);
+                "ragsim: error: %s belongs to a different %s (the %s, the overrides, seed, replications, "
+                "variants or options differ); remove it or run without --resume\n",
+                m->ckpath, cmd, m->o && m->o->what ? m->o->what : "sweep file, its base scenario");
         return 2;
     }
     size_t cap = 0, entry = 0;

@@ -300,7 +300,8 @@ int sw_job_run(const sw_job_t *job, const sw_job_opts_t *o, sw_pool_t *pool, con
     size_t n = nsel * (size_t)reps;
     sw_task_t *tasks = calloc(JOB_BATCH, sizeof *tasks);
     sw_result_t *res = calloc(JOB_BATCH, sizeof *res);
-    sw_opts_t so = {.resume = o->resume, .quiet = o->quiet, .progress = o->progress, .jobs = o->jobs};
+    sw_opts_t so = {.resume = o->resume, .quiet = o->quiet, .progress = o->progress, .jobs = o->jobs,
+                    .what = "scenario", .command = "set of runs"};
     master_t m = {.o = &so, .err = err};
     sw_pool_t fork_pool;
     int status = 1;
