@@ -93,6 +93,15 @@ Test(vectordb_cli, estimate_prints_what_an_ingest_adds)
     cr_assert_float_eq(field(r.out, "each segment's index build "), build, build * 1e-3, "%s", r.out);
     cr_assert_float_eq(field(r.out, "replica memory grows "), 5000.0 * 3088 / (1 << 20), 1e-3, "%s", r.out);
     tu_run_free(&r);
+    /* validate's capacity table notes it on the vector DB's row: the builds'
+     * cores on average (a build every 8.345 s) and the full segment's scan */
+    r = ragsim("validate", AVALANCHE, "--set", "vectordb.ingest={rate: 5000/s}");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    char want[96];
+    snprintf(want, sizeof want, "(ingest: builds %.3g of 2 cores, +%.3g ms at seal)", build / (41725 / 5000.0),
+             41725 * 768 * 0.734959e-6);
+    cr_assert(strstr(r.out, want) || strstr(r.err, want), "no '%s' in:\n%s%s", want, r.out, r.err);
+    tu_run_free(&r);
 }
 
 Test(vectordb_cli, bad_usage_exits_2)

@@ -47,7 +47,7 @@ Test(scenarios, vectordb_ingest_trickle_stays_healthy_bulk_load_degrades, .timeo
     for (size_t i = 0; i < bf.n; i++)
         if (bf.v[i] > peak) peak = bf.v[i];
     cr_expect_gt(peak, 200000, "unindexed backlog peaks at %.0f vectors", peak);
-    cr_expect_lt(bf.v[bf.n - 1], 41726, "backlog at the end: %.0f vectors", bf.v[bf.n - 1]);
+    cr_expect_leq(bf.v[bf.n - 1], 41725, "backlog at the end: %.0f vectors (one growing segment at most)", bf.v[bf.n - 1]);
     free(bf.v);
     H5Fclose(f);
     unlink(path);
