@@ -30,6 +30,9 @@ static void usage(FILE *f)
             "memory idle and its limit, and the capacity replicas x threads / query time.\n"
             "With vectordb.recall: recall@k at the index's ef_search or nprobe; with\n"
             "vectordb.degrade: the query time, capacity and recall at the policy's floor.\n"
+            "With vectordb.ingest: what the insert stream adds (the growing segment's\n"
+            "brute-force scan per query at its seal size, the CPU of inserts and of each\n"
+            "sealed segment's index build, the memory growth).\n"
             "Put these next to a measurement of the real index (bench/vectordb/measure).\n"
             "\n"
             "  --set KEY=VALUE   override a scenario value (as ragsim run), e.g.\n"
@@ -152,6 +155,28 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
                 "recall@k %.4g\n",
                 knob, v->dg_floor, qf * 1e3, qf > 0 ? (double)(v->rs.replicas * par) / qf : INFINITY,
                 vdb_recall(v, v->dg_floor));
+    }
+    if (v->ingest) {
+        double per_shard = v->ing_rate / (double)v->shards, every = (double)vdb_seal_rows(v) / per_shard;
+        int64_t seg = vdb_seal_rows(v), batch = (v->ing_batch + v->shards - 1) / v->shards;
+        double scan = vdb_scan_time(v, seg) / v->speed, build = vdb_build_time(v, seg);
+        double ins = vdb_insert_time(v, batch) * per_shard / (double)batch;   /* CPU s per s */
+        size_text(a, sizeof a, (double)v->seg_max_size);
+        fprintf(out, "ingest: %.4g vectors/s (%.4g per shard) in requests of %" PRId64 "; a growing segment is sealed at "
+                     "%" PRId64 " rows (max_size %s x seal_proportion %g / %" PRId64 " bytes a row), every %.4g s\n",
+                v->ing_rate, per_shard, v->ing_batch, seg, a, v->seal_proportion, vdb_row_bytes(v), every);
+        fprintf(out, "ingest: brute-force scan of the growing segment: up to %.4f ms a query at seal size (%.4f ms on "
+                     "average over a segment's life): one-thread query time %.4f to %.4f ms\n",
+                scan * 1e3, scan * 0.5e3, q * 1e3, (q + scan) * 1e3);
+        fprintf(out, "ingest: CPU per replica: inserts %.3g cores; each segment's index build %.4g s of CPU (%.4g s on "
+                     "%" PRId64 " build threads alone), %.3g cores on average; of %" PRId64 " cores\n",
+                ins, build, build / (double)v->build_threads, v->build_threads, build / every, v->cores);
+        int64_t grow = (int64_t)(per_shard * (double)vdb_row_bytes(v));
+        int64_t idx1 = vdb_index_bytes_n(v, vdb_shard_vectors(v) + seg) - index;
+        size_text(a, sizeof a, (double)grow);
+        size_text(b, sizeof b, (double)(seg * vdb_row_bytes(v)));
+        size_text(l, sizeof l, (double)idx1);
+        fprintf(out, "ingest: replica memory grows %s a second (a full segment %s raw, %s once in the index)\n", a, b, l);
     }
 done:
     rs_unload(&s);

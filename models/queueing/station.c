@@ -154,7 +154,10 @@ static void timeout_event(sim_t *sim, void *obj, uint64_t arg);
 
 /* ---- shared cores: processor sharing of spec.cores among the jobs in service ---- */
 
-static inline bool shared(const station_t *st) { return st->spec->cores > 0 && st->spec->cores < st->servers; }
+static inline bool shared(const station_t *st)
+{
+    return st->spec->cores > 0 && (st->spec->cores < st->servers || st->spec->background);
+}
 
 /* the speed of each job in service (share of a core) with n in service */
 static inline double ps_rate(const station_t *st, int64_t n)
@@ -163,10 +166,13 @@ static inline double ps_rate(const station_t *st, int64_t n)
     return (double)n <= c ? 1.0 : c / (double)n;
 }
 
+/* threads wanting a core: the jobs in service and the background jobs' threads */
+static inline int64_t ps_runnable(const station_t *st) { return st->nheap - st->nbackground + st->bg_threads; }
+
 /* bring the virtual time to now, at the speed of the current number in service */
 static inline void ps_advance(station_t *st, sim_time_t now)
 {
-    if (now > st->vt_at) st->vt += (double)(now - st->vt_at) * ps_rate(st, st->nheap);
+    if (now > st->vt_at) st->vt += (double)(now - st->vt_at) * ps_rate(st, ps_runnable(st));
     st->vt_at = now;
 }
 
@@ -219,7 +225,7 @@ static void ps_schedule(station_t *st, sim_time_t now)
 {
     sim_cancel(st->sim, &st->ps_timer);
     if (st->nheap == 0) return;
-    double left = (st->heap[0]->vfinish - st->vt) / ps_rate(st, st->nheap);
+    double left = (st->heap[0]->vfinish - st->vt) / ps_rate(st, ps_runnable(st));
     sim_time_t d = left > 0 ? (sim_time_t)ceil(left - 1e-6) : 0;
     st->ps_timer = sim_schedule_at(st->sim, now + (d > 0 ? d : 0), ps_event, st, 0);
 }
@@ -374,8 +380,53 @@ static void ps_event(sim_t *sim, void *obj, uint64_t arg)
     stn_job_t *job = st->heap[0];
     if (st->vt < job->vfinish) st->vt = job->vfinish;   /* the event time was rounded up to the ns */
     ps_remove(st, job);
+    if (job->start == STN_BACKGROUND) {
+        st->nbackground--;
+        st->bg_threads -= job->threads;
+        job->st = NULL;
+        ps_schedule(st, now);
+        if (st->on_background) st->on_background(st->owner, st, job);
+        return;
+    }
     finish(sim, st, job, now);
     ps_schedule(st, now);
+}
+
+bool stn_background(station_t *st, stn_job_t *job, sim_time_t work, int64_t threads)
+{
+    assert(st->spec->background && st->spec->cores > 0 && "stn_background: the station has no shared cores");
+    sim_time_t now = sim_now(st->sim);
+    if (threads < 1) threads = 1;
+    job->st = st;
+    job->start = STN_BACKGROUND;
+    job->prev = job->next = NULL;
+    job->timer = (sim_timer_t){0, 0};
+    job->threads = threads;
+    /* its threads join the runnable ones from now: the virtual time up to now ran at the old count */
+    ps_advance(st, now);
+    st->nbackground++;
+    st->bg_threads += threads;
+    /* each thread does work / threads, at the per-thread speed the virtual time counts */
+    if (!ps_start(st, job, work > 0 ? (sim_time_t)ceil((double)work / (double)threads) : 0, now)) {
+        st->nbackground--;
+        st->bg_threads -= threads;
+        job->st = NULL;
+        return false;
+    }
+    return true;
+}
+
+bool stn_background_cancel(station_t *st, stn_job_t *job)
+{
+    if (job->st != st || job->start != STN_BACKGROUND || job->hpos < 0) return false;
+    sim_time_t now = sim_now(st->sim);
+    ps_advance(st, now);
+    ps_remove(st, job);
+    st->nbackground--;
+    st->bg_threads -= job->threads;
+    job->st = NULL;
+    ps_schedule(st, now);
+    return true;
 }
 
 static void finish(sim_t *sim, station_t *st, stn_job_t *job, sim_time_t now)
@@ -444,6 +495,19 @@ void stn_abort_all(station_t *st)
         sim_cancel(st->sim, &job->timer);
         st->n.aborted++;
         st->on_exit(st->sim, st->owner, job, STN_ABORTED);
+    }
+    /* the process died: its background work is lost (what is left in the heap) */
+    if (st->nbackground > 0) {
+        ps_advance(st, now);
+        while (st->nheap > 0) {
+            stn_job_t *job = st->heap[st->nheap - 1];
+            assert(job->start == STN_BACKGROUND);
+            ps_remove(st, job);
+            job->st = NULL;
+        }
+        st->nbackground = 0;
+        st->bg_threads = 0;
+        ps_schedule(st, now);
     }
 }
 

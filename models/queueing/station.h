@@ -42,6 +42,16 @@
  * virtual time (work done per job in service) and a heap of the jobs' end
  * in it: one pending event per station, O(log servers) per start or end.
  *
+ * Background work (spec.background, with spec.cores = C > 0): work that
+ * needs a core but holds no server and no queue place (a vector DB's
+ * inserts and index builds beside its searches) runs as background jobs
+ * (stn_background) sharing the C cores with the jobs in service: with n
+ * jobs in service and background jobs on b threads in all, each thread
+ * progresses at min(1, C/(n+b)) of a core, whatever C is next to the
+ * servers (a job on k threads does its work k times as fast as on one).
+ * The owner is told when one ends (stn_set_background_hook); a crash
+ * (stn_abort_all) drops them without telling.
+ *
  * Statistics after the warm-up: arrivals, completions, rejections,
  * timeouts; waiting time and sojourn time (moments and histogram);
  * time-averaged busy servers and queue length. Per sample interval:
@@ -64,6 +74,8 @@ typedef struct station station_t;
 
 typedef enum { STN_DONE, STN_TIMED_OUT, STN_ABORTED, STN_SHED } stn_outcome_t;
 
+#define STN_BACKGROUND (-2)       /* stn_job_t.start of a background job (stn_background) */
+
 typedef struct stn_job {
     struct stn_job *prev, *next;  /* links in the queue, then in the in-service list */
     sim_timer_t timer;            /* service completion, or queue timeout while waiting */
@@ -75,6 +87,7 @@ typedef struct stn_job {
     double vfinish;
     uint64_t vseq;
     int64_t hpos;
+    int64_t threads;              /* a background job: the threads it runs on (its work split among them) */
 } stn_job_t;
 
 typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t outcome);
@@ -83,6 +96,8 @@ typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
  * stn_scale(s, factor) with the owner's speed factors now. O(1), no
  * allocation: it runs once per job. */
 typedef sim_time_t (*stn_start_fn)(void *owner, station_t *st, stn_job_t *job, sim_time_t s);
+/* Called when background job `job` has done its work (its owner argument is the station's owner). */
+typedef void (*stn_background_fn)(void *owner, station_t *st, stn_job_t *job);
 
 typedef struct stn_spec {
     const char *name;
@@ -91,6 +106,8 @@ typedef struct stn_spec {
     int64_t servers;
     int64_t cores;                /* 0: every server runs at full speed; 0 < cores < servers: the
                                    * jobs in service share `cores` (processor sharing, below) */
+    bool background;              /* with cores > 0: background jobs share the cores too, so the
+                                   * sharing holds whatever cores is next to servers */
     int64_t queue_limit;          /* INT64_MAX = unbounded */
     sim_dist_t service;           /* seconds */
     sim_time_t queue_timeout;     /* 0 = none */
@@ -127,6 +144,9 @@ struct station {
     stn_job_t *serving;           /* in service (unordered list) */
     stn_exit_fn on_exit;
     stn_start_fn on_start;        /* NULL: the nominal time */
+    stn_background_fn on_background;   /* a background job ended */
+    int64_t nbackground;          /* background jobs sharing the cores now */
+    int64_t bg_threads;           /* their threads */
     /* shared cores: virtual time (ns of work per job in service) at vt_at, jobs in service by end */
     double vt;
     sim_time_t vt_at;
@@ -161,6 +181,18 @@ void stn_fini(station_t *st);
 
 /* Install the start hook (NULL: none); its owner argument is the station's owner. */
 static inline void stn_set_start_hook(station_t *st, stn_start_fn fn) { st->on_start = fn; }
+
+/* Install the hook told when a background job ends. */
+static inline void stn_set_background_hook(station_t *st, stn_background_fn fn) { st->on_background = fn; }
+
+/* Start background work: `work` ns of CPU split evenly over `threads`
+ * threads (>= 1), sharing the cores with the jobs in service
+ * (spec.background and spec.cores > 0 required). The job must not be at
+ * the station already. Returns false if the heap cannot grow (out of
+ * memory: the work is not started). O(log jobs). */
+bool stn_background(station_t *st, stn_job_t *job, sim_time_t work, int64_t threads);
+/* Drop a background job before its end (no hook call); false if it was not running. */
+bool stn_background_cancel(station_t *st, stn_job_t *job);
 
 /* s x factor, rounded to the ns (s itself when factor is 1), saturated as
  * sim_time_from_s saturates. */

@@ -95,6 +95,14 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
             rag_cap_row_t *r = &rows[n++];
             row(r, s->comp_name[k], "queries/s", (double)(s->vdb.rs.slots * vdb_parallelism(&s->vdb)) / t, offered);
             autoscaled(r, &s->vdb.rs.hpa, s->vdb.rs.replicas, s->vdb.rs.slots);
+            if (s->vdb.ingest) {   /* what the insert stream takes: the builds' cores, the growing segment's scan */
+                const vdb_spec_t *v = &s->vdb;
+                int64_t seg = vdb_seal_rows(v);
+                double every = (double)seg / (v->ing_rate / (double)v->shards);
+                size_t len = strlen(r->note);
+                snprintf(r->note + len, sizeof r->note - len, " (ingest: builds %.3g of %lld cores, +%.3g ms at seal)",
+                         vdb_build_time(v, seg) / every, (long long)v->cores, vdb_scan_time(v, seg) / v->speed * 1e3);
+            }
         } else if (k == RAG_LLM) {
             const llm_spec_t *sp = &s->llm;
             llm_cap_query_t q = {0};

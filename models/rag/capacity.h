@@ -36,7 +36,8 @@ typedef struct {
     double req_capacity;    /* llm: requests/s (others: = capacity) */
     double req_offered;     /* llm: requests/s at the peak */
     const char *bound;      /* llm: what limits a replica (llm_cap_bound_name), else NULL */
-    char note[96];          /* autoscaled: the capacity at the starting count ("" otherwise) */
+    char note[96];          /* autoscaled: the capacity at the starting count; the vector DB's
+                             * ingest: the builds' cores and the growing segment's scan ("" otherwise) */
 } rag_cap_row_t;
 
 /* The peak of the workload's rate profile: its rate (per second) and the

@@ -71,6 +71,39 @@ Test(vectordb_cli, estimate_prints_the_model_with_units)
     tu_run_free(&r);
 }
 
+/* With an ingest: the seal size (1 GiB x 0.12 / (4 x 768 + 16) bytes =
+ * 41 725 rows), the seal interval (41 725 / 5000 s), the brute-force scan
+ * of a full growing segment (41 725 x 768 x scan_dim), the build of a
+ * segment (the inserts' walks: a M^m efC^e n^(b+1) / (b+1) distances at
+ * 768 graph_dim + graph_distance) and the memory growth (5000 x 3088
+ * bytes a second); nothing about ingest without it. */
+Test(vectordb_cli, estimate_prints_what_an_ingest_adds)
+{
+    tu_run_t r = ragsim("vectordb", "estimate", AVALANCHE);
+    cr_assert_null(strstr(r.out, "ingest"), "%s", r.out);
+    tu_run_free(&r);
+    r = ragsim("vectordb", "estimate", AVALANCHE, "--set", "vectordb.ingest={rate: 5000/s}");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert(strstr(r.out, "a growing segment is sealed at 41725 rows"), "%s", r.out);
+    cr_assert_float_eq(field(r.out, "bytes a row), every "), 41725 / 5000.0, 1e-3, "%s", r.out);
+    cr_assert_float_eq(field(r.out, "brute-force scan of the growing segment: up to "), 41725 * 768 * 0.734959e-6, 1e-3,
+                       "%s", r.out);
+    double dist = 0.346925 * pow(16, 0.418627) * pow(40, 0.921365) * pow(41725, 1.232383) / 1.232383;
+    double build = dist * (768 * 2.90603e-9 + 1.37832e-7);
+    cr_assert_float_eq(field(r.out, "each segment's index build "), build, build * 1e-3, "%s", r.out);
+    cr_assert_float_eq(field(r.out, "replica memory grows "), 5000.0 * 3088 / (1 << 20), 1e-3, "%s", r.out);
+    tu_run_free(&r);
+    /* validate's capacity table notes it on the vector DB's row: the builds'
+     * cores on average (a build every 8.345 s) and the full segment's scan */
+    r = ragsim("validate", AVALANCHE, "--set", "vectordb.ingest={rate: 5000/s}");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    char want[96];
+    snprintf(want, sizeof want, "(ingest: builds %.3g of 2 cores, +%.3g ms at seal)", build / (41725 / 5000.0),
+             41725 * 768 * 0.734959e-6);
+    cr_assert(strstr(r.out, want) || strstr(r.err, want), "no '%s' in:\n%s%s", want, r.out, r.err);
+    tu_run_free(&r);
+}
+
 Test(vectordb_cli, bad_usage_exits_2)
 {
     static const struct {

@@ -185,11 +185,19 @@ static sim_time_t on_start(void *owner, station_t *st, stn_job_t *job, sim_time_
 
 int rset_submit(rset_t *rs, call_t *c, double demand_s)
 {
+    int r = rset_pick(rs, c);
+    return r < 0 ? -1 : rset_submit_to(rs, c, r, demand_s);
+}
+
+int rset_pick(rset_t *rs, call_t *c)
+{
     int r = lb_pick(&rs->lb);
-    if (r < 0) {
-        call_complete(rs->sim, c, CALL_UNAVAILABLE);
-        return -1;
-    }
+    if (r < 0) call_complete(rs->sim, c, CALL_UNAVAILABLE);
+    return r;
+}
+
+int rset_submit_to(rset_t *rs, call_t *c, int r, double demand_s)
+{
     c->replica = r;
     c->job.demand = sim_time_from_s(demand_s);   /* nominal: the factors apply when it starts */
     lb_begin(&rs->lb, r);
@@ -240,11 +248,11 @@ static void restart_event(sim_t *sim, void *obj, uint64_t arg)
     rset_replica_t *rp = &rs->rep[r];
     backoff_on_restart(&rp->backoff, sim_now(sim));
     rp->starting = true;
+    sim_time_t startup = rs->on_restart ? rs->on_restart(rs->owner, rs, r) : rs->spec->startup;
     char detail[96];
-    snprintf(detail, sizeof detail, "container restarted; ready after %.3g s of start-up",
-             sim_time_to_s(rs->spec->startup));
+    snprintf(detail, sizeof detail, "container restarted; ready after %.3g s of start-up", sim_time_to_s(startup));
     sim_log_event(sim, "replica_restarted", rs->st[r].source, (double)rp->crashes, detail);
-    rp->restart = sim_schedule_in(sim, rs->spec->startup, ready_event, rs, (uint64_t)r);
+    rp->restart = sim_schedule_in(sim, startup, ready_event, rs, (uint64_t)r);
 }
 
 static void crash_one(rset_t *rs, int r, const char *kind, double value, const char *detail)
@@ -336,7 +344,8 @@ static void pool_start(void *ctx, int r)
     rp->active = rp->starting = rp->scaled = true;
     rp->crashes = 0;
     backoff_init(&rp->backoff, &rs->spec->backoff);
-    rp->restart = sim_schedule_in(rs->sim, rs->spec->startup, ready_event, rs, (uint64_t)r);
+    sim_time_t startup = rs->on_restart ? rs->on_restart(rs->owner, rs, r) : rs->spec->startup;
+    rp->restart = sim_schedule_in(rs->sim, startup, ready_event, rs, (uint64_t)r);
 }
 
 static void pool_stop(void *ctx, int r, bool ready)

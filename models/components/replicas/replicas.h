@@ -84,6 +84,12 @@ typedef call_status_t (*rset_done_fn)(void *owner, rset_t *rs, call_t *c, call_s
  * figures a canary analysis reads. */
 typedef void (*rset_observe_fn)(void *ctx, int replica, call_status_t status, sim_time_t latency);
 
+/* Told when replica r (re)starts (after a crash's back-off, or created by a
+ * scale-up), `starting` already set: returns how long it takes to become
+ * ready (the component's start-up, e.g. the process plus its index read
+ * from disk). Without a hook the spec's `startup`. */
+typedef sim_time_t (*rset_restart_fn)(void *owner, rset_t *rs, int r);
+
 typedef struct {
     bool up;                      /* ready and in the load balancer */
     bool starting;                /* restarted, loading */
@@ -113,6 +119,7 @@ struct rset {
     void *owner;
     uint64_t crashes;             /* since warm-up */
     rset_observe_fn observe;      /* optional (rset_set_observer) */
+    rset_restart_fn on_restart;   /* optional (rset_set_restart_hook) */
     void *observe_ctx;
     sim_rng_t *rng_change;        /* "<name>/change_errors", created on first use */
     hpa_t hpa;                    /* autoscaling: the decision's state */
@@ -130,6 +137,12 @@ void rset_fini(rset_t *rs);
  * ready: CALL_UNAVAILABLE; queue full: CALL_REJECTED (both completed at
  * once). Returns the replica, or -1. */
 int rset_submit(rset_t *rs, call_t *c, double demand_s);
+/* The same in two steps, for a component whose demand depends on the
+ * replica: rset_pick chooses it (none ready: the call is completed with
+ * CALL_UNAVAILABLE and -1 returned), rset_submit_to sends the call there
+ * (queue full: CALL_REJECTED, -1). */
+int rset_pick(rset_t *rs, call_t *c);
+int rset_submit_to(rset_t *rs, call_t *c, int r, double demand_s);
 
 /* Cancel a call the caller has detached (comp_ops_t.cancel): if it waits
  * in its replica's queue it leaves it (the station counts it `cancelled`,
@@ -154,6 +167,8 @@ int rset_set_change(rset_t *rs, int r, double errors, double slowdown, bool cras
 
 /* Watch every call that leaves a replica (one observer; NULL to stop). */
 void rset_set_observer(rset_t *rs, rset_observe_fn fn, void *ctx);
+/* Ask the owner how long each (re)start takes (NULL: the spec's `startup`). */
+static inline void rset_set_restart_hook(rset_t *rs, rset_restart_fn fn) { rs->on_restart = fn; }
 
 /* One autoscaler sync now (normally run by its own timer every
  * autoscale.sync; exposed for tests): reads the metric over the ready

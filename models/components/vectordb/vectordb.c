@@ -52,6 +52,34 @@ static int shard_specs(vdb_spec_t *spec)
     return 0;
 }
 
+/* `ingest`: the insert stream, Milvus's growing and sealed segments (off when absent). */
+static void ingest_parse(sim_diag_t *d, sim_cfg_node_t *ing, vdb_spec_t *spec)
+{
+    spec->seg_max_size = 1024LL << 20;   /* dataCoord.segment.maxSize: 1024 (MB) */
+    spec->seal_proportion = 0.12;        /* dataCoord.segment.sealProportion */
+    if (!ing || !sim_cfg_expect_map(d, ing, "ingest")) return;
+    int errs = d->errors;
+    spec->ingest = true;
+    sim_cfg_rate(d, ing, "rate", SIM_CFG_REQUIRED | SIM_CFG_POSITIVE, 0, &spec->ing_rate);
+    sim_cfg_int(d, ing, "batch", 0, 1, (int64_t)1 << 30, 1000, &spec->ing_batch);
+    sim_cfg_duration(d, ing, "start", 0, 0, &spec->ing_start);
+    sim_cfg_int(d, ing, "build_threads", 0, 1, 1000000, spec->cores, &spec->build_threads);
+    sim_time_t dur = SIM_TIME_MAX;
+    sim_cfg_duration(d, ing, "duration", SIM_CFG_POSITIVE | SIM_CFG_UNBOUNDED, SIM_TIME_MAX, &dur);
+    spec->ing_end = dur >= SIM_TIME_MAX - spec->ing_start ? SIM_TIME_MAX : spec->ing_start + dur;
+    sim_cfg_node_t *seg = sim_cfg_get(ing, "segment");
+    if (seg && sim_cfg_expect_map(d, seg, "segment")) {
+        sim_cfg_size(d, seg, "max_size", SIM_CFG_POSITIVE, spec->seg_max_size, &spec->seg_max_size);
+        sim_cfg_double(d, seg, "seal_proportion", SIM_CFG_POSITIVE, 1e-9, 1, spec->seal_proportion,
+                       &spec->seal_proportion);
+    }
+    if (d->errors == errs && spec->ing_rate > 0 && (double)spec->ing_batch / spec->ing_rate < 1e-6)
+        sim_cfg_error(d, sim_cfg_get(ing, "batch"),
+                      "'vectordb.ingest.batch' (%lld) at rate %g/s sends more than a million requests a second: "
+                      "raise the batch",
+                      (long long)spec->ing_batch, spec->ing_rate);
+}
+
 int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
 {
     int errs = d->errors;
@@ -67,6 +95,7 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
     spec->nprobe = 16;
     spec->pq_m = 64;
     spec->pq_nbits = 8;
+    spec->ef_construction = 40;
     spec->cost_base = 500 * SIM_US;
     spec->speed = 1;
     spec->cost = vdb_cost_default;
@@ -97,6 +126,7 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
         sim_cfg_int(d, idx, "nprobe", 0, 1, (int64_t)1 << 24, spec->nprobe, &spec->nprobe);
         sim_cfg_int(d, idx, "pq_m", 0, 1, 65536, spec->pq_m, &spec->pq_m);
         sim_cfg_int(d, idx, "pq_nbits", 0, 1, 16, spec->pq_nbits, &spec->pq_nbits);
+        sim_cfg_int(d, idx, "ef_construction", 0, 1, 1000000, spec->ef_construction, &spec->ef_construction);
         if (d->errors == errs && spec->index >= VDB_IVF_FLAT && spec->nprobe > spec->nlist)
             sim_cfg_error(d, sim_cfg_get(idx, "nprobe"), "'vectordb.index.nprobe' (%lld) cannot exceed 'nlist' (%lld)",
                           (long long)spec->nprobe, (long long)spec->nlist);
@@ -185,15 +215,32 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
     if (d->errors == errs && fabs(sim_dist_mean(&spec->jitter) - 1.0) > 1e-9)
         sim_cfg_error(d, jit, "'vectordb.jitter' multiplies the service time and must have mean 1, not %g",
                       sim_dist_mean(&spec->jitter));
-    if (d->errors == errs && spec->mem_limit != INT64_MAX &&
-        spec->mem_base + vdb_index_bytes(spec) + spec->mem_per_query > spec->mem_limit)
-        sim_cfg_error(d, sim_cfg_get(mem, "limit"),
-                      "'vectordb.memory.limit' (%lld bytes) cannot hold the index (%lld bytes) plus one query: "
-                      "every replica would be OOM-killed at its first query",
-                      (long long)spec->mem_limit, (long long)(spec->mem_base + vdb_index_bytes(spec)));
     /* start-up: the process (`startup`), then the replica's index read from disk */
     sim_cfg_bandwidth(d, map, "disk_throughput", SIM_CFG_POSITIVE, 0, &spec->disk_throughput);
+    if (d->errors == errs && spec->mem_limit != INT64_MAX &&
+        spec->mem_base + vdb_index_bytes(spec) + spec->mem_per_query > spec->mem_limit) {
+        /* with the read modelled this is a crash loop to see (killed while reading the
+         * index, again at every restart); without it, nothing but the first query's kill */
+        if (spec->disk_throughput > 0)
+            sim_cfg_warn(d, sim_cfg_get(mem, "limit"),
+                         "'vectordb.memory.limit' (%lld bytes) cannot hold memory.base + the index (%lld bytes) "
+                         "plus one query: every replica is OOM-killed at its first query, then while it reads its "
+                         "index at every restart (CrashLoopBackOff)",
+                         (long long)spec->mem_limit, (long long)(spec->mem_base + vdb_index_bytes(spec)));
+        else
+            sim_cfg_error(d, sim_cfg_get(mem, "limit"),
+                          "'vectordb.memory.limit' (%lld bytes) cannot hold the index (%lld bytes) plus one query: "
+                          "every replica would be OOM-killed at its first query",
+                          (long long)spec->mem_limit, (long long)(spec->mem_base + vdb_index_bytes(spec)));
+    }
+    ingest_parse(d, sim_cfg_get(map, "ingest"), spec);
     if (d->errors != errs) return SIM_ECONFIG;
+    /* inserts and builds share the cores with the searches, whatever cores is next to threads */
+    if (spec->ingest && spec->rs.stations)
+        for (int64_t i = 0; i < spec->rs.slots; i++) {
+            spec->rs.stations[i].cores = spec->cores;
+            spec->rs.stations[i].background = true;
+        }
     spec->startup_process = spec->rs.startup;
     spec->rs.startup = spec->startup_process + vdb_index_load(spec);
     return spec->shards > 1 ? shard_specs(spec) : 0;
@@ -227,15 +274,25 @@ double vdb_recall(const vdb_spec_t *spec, int64_t knob)
     return y[n - 1];
 }
 
-static double search_work(const vdb_spec_t *spec, int64_t top_k, int64_t knob);
-static double search_time(const vdb_spec_t *spec, int64_t top_k, int64_t knob);
+static double search_work(const vdb_spec_t *spec, int64_t top_k, int64_t knob, int64_t nvec);
+static double search_time(const vdb_spec_t *spec, int64_t top_k, int64_t knob, int64_t nvec);
 
-double vdb_search_work(const vdb_spec_t *spec, int64_t top_k) { return search_work(spec, top_k, vdb_knob(spec)); }
-double vdb_search_time(const vdb_spec_t *spec, int64_t top_k) { return search_time(spec, top_k, vdb_knob(spec)); }
+double vdb_search_work(const vdb_spec_t *spec, int64_t top_k)
+{
+    return search_work(spec, top_k, vdb_knob(spec), vdb_shard_vectors(spec));
+}
+double vdb_search_time(const vdb_spec_t *spec, int64_t top_k)
+{
+    return search_time(spec, top_k, vdb_knob(spec), vdb_shard_vectors(spec));
+}
+double vdb_search_time_n(const vdb_spec_t *spec, int64_t top_k, int64_t knob, int64_t n)
+{
+    return search_time(spec, top_k, knob, n);
+}
 
 double vdb_query_time_at(const vdb_spec_t *spec, int64_t top_k, int64_t knob)
 {
-    return sim_time_to_s(spec->cost_base) + search_time(spec, top_k, knob) / spec->speed;
+    return sim_time_to_s(spec->cost_base) + search_time(spec, top_k, knob, vdb_shard_vectors(spec)) / spec->speed;
 }
 
 int64_t vdb_shard_vectors(const vdb_spec_t *spec)
@@ -244,10 +301,10 @@ int64_t vdb_shard_vectors(const vdb_spec_t *spec)
     return (spec->vectors + S - 1) / S;
 }
 
-static double search_work(const vdb_spec_t *spec, int64_t top_k, int64_t knob)
+static double search_work(const vdb_spec_t *spec, int64_t top_k, int64_t knob, int64_t nvec)
 {
     const vdb_cost_t *c = &spec->cost;
-    double n = (double)vdb_shard_vectors(spec);
+    double n = (double)nvec;
     switch (spec->index) {
     case VDB_FLAT: return n;
     case VDB_HNSW: {
@@ -264,10 +321,10 @@ static double search_work(const vdb_spec_t *spec, int64_t top_k, int64_t knob)
     return n;
 }
 
-static double search_time(const vdb_spec_t *spec, int64_t top_k, int64_t knob)
+static double search_time(const vdb_spec_t *spec, int64_t top_k, int64_t knob, int64_t nvec)
 {
     const vdb_cost_t *c = &spec->cost;
-    double d = (double)spec->dim, w = search_work(spec, top_k, knob);
+    double d = (double)spec->dim, w = search_work(spec, top_k, knob, nvec);
     double coarse = (double)spec->nlist * d * c->scan_dim;   /* IVF: the query against every centroid */
     switch (spec->index) {
     case VDB_FLAT: return c->call + w * (d * c->scan_dim + c->scan_vector);
@@ -284,9 +341,11 @@ static double search_time(const vdb_spec_t *spec, int64_t top_k, int64_t knob)
 
 double vdb_query_time(const vdb_spec_t *spec, int64_t top_k) { return vdb_query_time_at(spec, top_k, vdb_knob(spec)); }
 
-int64_t vdb_index_bytes(const vdb_spec_t *spec)
+int64_t vdb_index_bytes(const vdb_spec_t *spec) { return vdb_index_bytes_n(spec, vdb_shard_vectors(spec)); }
+
+int64_t vdb_index_bytes_n(const vdb_spec_t *spec, int64_t nvec)
 {
-    double n = (double)vdb_shard_vectors(spec), d = (double)spec->dim, M = (double)spec->M;
+    double n = (double)nvec, d = (double)spec->dim, M = (double)spec->M;
     double b = 0;
     switch (spec->index) {
     case VDB_FLAT: b = 4 * n * d; break;
@@ -307,6 +366,56 @@ sim_time_t vdb_index_load(const vdb_spec_t *spec)
     return sim_time_from_s((double)vdb_index_bytes(spec) / spec->disk_throughput);
 }
 
+/* ---- ingest: costs ------------------------------------------------------------------ */
+
+int64_t vdb_row_bytes(const vdb_spec_t *spec) { return 4 * spec->dim + 16; }
+
+int64_t vdb_seal_rows(const vdb_spec_t *spec)
+{
+    double rows = floor((double)spec->seg_max_size * spec->seal_proportion / (double)vdb_row_bytes(spec));
+    return rows >= 1 ? (int64_t)rows : 1;
+}
+
+/* the growing segment's brute-force scan: a flat search's per-vector work, in the same search call */
+double vdb_scan_time(const vdb_spec_t *spec, int64_t n)
+{
+    return (double)n * ((double)spec->dim * spec->cost.scan_dim + spec->cost.scan_vector);
+}
+
+/* an insert request: the server's work per request (cost.base) and one pass over each vector */
+double vdb_insert_time(const vdb_spec_t *spec, int64_t n)
+{
+    return sim_time_to_s(spec->cost_base) + (double)n * (double)spec->dim * spec->cost.scan_dim / spec->speed;
+}
+
+/* The index build of a sealed segment of n vectors, on one core. HNSW: the
+ * i-th insert walks the graph of i vectors with efConstruction candidates,
+ * as a search at ef = efConstruction does: D(i) = a M^m efC^e i^b distances
+ * (the search's law), at the graph's per-distance cost, no per-call work;
+ * summed over the segment, a M^m efC^e n^(b+1) / (b+1) (linking the M
+ * neighbours adds little: bench/vectordb/measure_build finds the insert
+ * 0.6-1.0 x a search at efConstruction). IVF: each vector against the nlist
+ * centroids (+ IVF-PQ: against the 2^nbits centroids of each
+ * sub-quantizer, d multiply-adds in all); flat: nothing to build. */
+double vdb_build_time(const vdb_spec_t *spec, int64_t n)
+{
+    const vdb_cost_t *c = &spec->cost;
+    double d = (double)spec->dim, nv = (double)n, t = 0;
+    switch (spec->index) {
+    case VDB_FLAT: t = 0; break;
+    case VDB_HNSW: {
+        double b = c->hnsw_n;
+        double dist = c->hnsw_a * pow((double)spec->M, c->hnsw_m) * pow((double)spec->ef_construction, c->hnsw_ef) *
+                      pow(nv, b + 1) / (b + 1);
+        t = dist * (d * c->graph_dim + c->graph_distance);
+        break;
+    }
+    case VDB_IVF_FLAT: t = nv * (double)spec->nlist * d * c->scan_dim; break;
+    case VDB_IVF_PQ: t = nv * ((double)spec->nlist + ldexp(1.0, (int)spec->pq_nbits)) * d * c->scan_dim; break;
+    }
+    return t / spec->speed;
+}
+
 int64_t vdb_parallelism(const vdb_spec_t *spec) { return spec->cores < spec->rs.servers ? spec->cores : spec->rs.servers; }
 
 int64_t vdb_max_queries(const vdb_spec_t *spec)
@@ -318,15 +427,34 @@ int64_t vdb_max_queries(const vdb_spec_t *spec)
 rset_t *vdb_shard(vdb_t *v, int s) { return s == 0 ? &v->rs : &v->more[s - 1]; }
 static const rset_t *shard_c(const vdb_t *v, int s) { return s == 0 ? &v->rs : &v->more[s - 1]; }
 
-static int64_t rs_memory(const vdb_spec_t *s, const rset_t *rs, int r)
+static int shard_of(const vdb_t *v, const rset_t *rs) { return rs == &v->rs ? 0 : (int)(rs - v->more) + 1; }
+static vdb_rep_t *rep_of(const vdb_t *v, int s, int r) { return &v->rep[(size_t)s * (size_t)v->spec->rs.slots + (size_t)r]; }
+const vdb_rep_t *vdb_replica_state(const vdb_t *v, int s, int r) { return rep_of(v, s, r); }
+
+static bool running(const rset_t *rs, int r) { return rs->rep[r].up || rs->rep[r].starting || rs->rep[r].draining; }
+
+/* Memory of replica r of shard s: a starting one holds memory.base and, with
+ * disk_throughput, the part of its index read so far (linear in time);
+ * then base + index + growing and unindexed rows + queries x per_query. */
+static int64_t rs_memory(const vdb_t *v, int s, const rset_t *rs, int r)
 {
-    if (!rs->rep[r].up && !rs->rep[r].starting && !rs->rep[r].draining) return 0;   /* killed or not created: no process */
-    if (rs->rep[r].starting) return s->mem_base;               /* loading: the index grows in */
-    return s->mem_base + vdb_index_bytes(s) + rset_in_system(rs, r) * s->mem_per_query;
+    const vdb_spec_t *sp = v->spec;
+    if (!running(rs, r)) return 0;   /* killed or not created: no process */
+    if (rs->rep[r].starting) {
+        const vdb_rep_t *p = rep_of(v, s, r);
+        sim_time_t now = sim_now(v->sim);
+        if (sp->disk_throughput <= 0 || now <= p->load_at) return sp->mem_base;
+        if (now >= p->load_at + p->load_for) return sp->mem_base + p->load_bytes;
+        return sp->mem_base + (int64_t)((double)p->load_bytes * (double)(now - p->load_at) / (double)p->load_for);
+    }
+    int64_t q = rset_in_system(rs, r) * sp->mem_per_query;
+    if (!sp->ingest) return sp->mem_base + vdb_index_bytes(sp) + q;
+    const vdb_rep_t *p = rep_of(v, s, r);
+    return sp->mem_base + vdb_index_bytes_n(sp, p->indexed) + (v->growing[s] + p->sealed) * vdb_row_bytes(sp) + q;
 }
 
-int64_t vdb_memory(const vdb_t *v, int r) { return rs_memory(v->spec, &v->rs, r); }
-int64_t vdb_shard_memory(const vdb_t *v, int s, int r) { return rs_memory(v->spec, shard_c(v, s), r); }
+int64_t vdb_memory(const vdb_t *v, int r) { return rs_memory(v, 0, &v->rs, r); }
+int64_t vdb_shard_memory(const vdb_t *v, int s, int r) { return rs_memory(v, s, shard_c(v, s), r); }
 
 /* A served query's injected error and chunking mismatch (one draw each per query). */
 static call_status_t answer(vdb_t *v, call_t *c, call_status_t st)
@@ -357,7 +485,7 @@ static call_status_t on_done_shard(void *owner, rset_t *rs, call_t *c, call_stat
 /* OOM kill of replica r of `rs` (shard s) when its memory passed the limit. */
 static void oom_check(vdb_t *v, rset_t *rs, int r)
 {
-    int64_t mem = rs_memory(v->spec, rs, r);
+    int64_t mem = rs_memory(v, shard_of(v, rs), rs, r);
     if (mem <= v->spec->mem_limit) return;
     char detail[160];
     snprintf(detail, sizeof detail, "memory %.3g GiB > limit %.3g GiB with %lld queries on the replica",
@@ -365,6 +493,179 @@ static void oom_check(vdb_t *v, rset_t *rs, int r)
     v->oom_kills++;
     v->oom_kills_total++;
     rset_crash(rs, r, "oom_kill", (double)mem, detail);
+}
+
+/* ---- start-up: the index read from disk ----------------------------------------------
+ * A (re)starting replica runs its process (`startup`), then reads its index
+ * at disk_throughput, its memory growing from base to base + index as
+ * faiss.read_index allocates what it reads. If base + index passes the
+ * limit, the kernel kills it at the moment the read crosses it. */
+
+static void load_oom_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    vdb_t *v = obj;
+    int n = (int)v->spec->rs.slots, s = (int)(arg / (uint64_t)n), r = (int)(arg % (uint64_t)n);
+    rset_t *rs = vdb_shard(v, s);
+    vdb_rep_t *p = rep_of(v, s, r);
+    p->load_oom = (sim_timer_t){0, 0};
+    if (!rs->rep[r].starting) return;
+    int64_t read = v->spec->mem_limit - v->spec->mem_base;
+    char detail[160];
+    snprintf(detail, sizeof detail, "memory past the limit %.3g GiB while reading its index (%.3g of %.3g GiB read)",
+             (double)v->spec->mem_limit / (1 << 30), (double)read / (1 << 30), (double)p->load_bytes / (1 << 30));
+    v->oom_kills++;
+    v->oom_kills_total++;
+    rset_crash(rs, r, "oom_kill", (double)v->spec->mem_limit, detail);
+}
+
+static void ingest_restart(vdb_t *v, int s, rset_t *rs, int r);
+
+/* rset's restart hook: the replica's start-up is its process and its index's read. */
+static sim_time_t on_restart(void *owner, rset_t *rs, int r)
+{
+    vdb_t *v = owner;
+    const vdb_spec_t *sp = v->spec;
+    int s = shard_of(v, rs);
+    vdb_rep_t *p = rep_of(v, s, r);
+    sim_time_t now = sim_now(v->sim);
+    sim_cancel(v->sim, &p->load_oom);
+    if (sp->ingest) ingest_restart(v, s, rs, r);
+    p->load_bytes = sp->ingest ? vdb_index_bytes_n(sp, p->indexed) : vdb_index_bytes(sp);
+    p->load_for = sp->ingest ? (sp->disk_throughput > 0 ? sim_time_from_s((double)p->load_bytes / sp->disk_throughput) : 0)
+                             : vdb_index_load(sp);
+    p->load_at = now + sp->startup_process;
+    if (sp->disk_throughput > 0 && sp->mem_limit != INT64_MAX && sp->mem_base + p->load_bytes > sp->mem_limit) {
+        /* base + bytes (t - load_at) / load_for passes the limit just after this */
+        double f = (double)(sp->mem_limit - sp->mem_base) / (double)p->load_bytes;
+        sim_time_t at = p->load_at + (f > 0 ? (sim_time_t)floor(f * (double)p->load_for) + 1 : 0);
+        p->load_oom = sim_schedule_at(v->sim, at, load_oom_event, v, (uint64_t)s * (uint64_t)sp->rs.slots + (uint64_t)r);
+    }
+    return sp->ingest ? sp->startup_process + p->load_for : sp->rs.startup;
+}
+
+/* ---- ingest ---------------------------------------------------------------------------
+ * The collection-wide stream: every batch/rate seconds a batch, split over
+ * the shards (the remainder rotating), goes into each shard's growing
+ * segment (v->growing[s], the same on every replica: each consumes the
+ * shard's stream). Each live replica pays the insert's CPU and, at each
+ * seal, the segment's build, as background work sharing its cores with
+ * the searches (stn_background), one insert and one build at a time (the
+ * rest wait their turn). O(replicas) per batch, O(1) per query. */
+
+/* `seconds` of CPU on `threads` threads of replica r, at its capacity factor (CPU throttling) now */
+static void bg_start(rset_t *rs, int r, stn_job_t *job, double seconds, int64_t threads)
+{
+    stn_background(&rs->st[r], job, sim_time_from_s(seconds / (rs->speed > 0 ? rs->speed : 1e-9)), threads);
+}
+
+static void build_next(vdb_t *v, rset_t *rs, int r, vdb_rep_t *p)
+{
+    if (p->builds > 0 && !p->build_job.st)
+        bg_start(rs, r, &p->build_job, vdb_build_time(v->spec, vdb_seal_rows(v->spec)), v->spec->build_threads);
+}
+
+/* a background job of replica r ended: an insert (the next waiting one starts) or a build */
+static void bg_done(void *owner, station_t *st, stn_job_t *job)
+{
+    rset_t *rs = owner;
+    vdb_t *v = rs->owner;
+    int r = (int)(st - rs->st), s = shard_of(v, rs);
+    vdb_rep_t *p = rep_of(v, s, r);
+    if (job == &p->insert_job) {
+        if (p->insert_due > 0) {
+            double due = p->insert_due;
+            p->insert_due = 0;
+            bg_start(rs, r, &p->insert_job, due, 1);
+        }
+        return;
+    }
+    int64_t seg = vdb_seal_rows(v->spec);
+    p->indexed += seg;
+    p->sealed -= seg;
+    p->builds--;
+    v->builds_done++;
+    build_next(v, rs, r, p);
+    oom_check(v, rs, r);   /* the index is bigger than the raw rows it replaces */
+}
+
+/* A replica (re)starting loads the index as the collection has it (every
+ * segment sealed so far, built: persisted as Milvus persists its segment
+ * indexes) and replays the growing segment; its work in flight is gone. */
+static void ingest_restart(vdb_t *v, int s, rset_t *rs, int r)
+{
+    vdb_rep_t *p = rep_of(v, s, r);
+    stn_background_cancel(&rs->st[r], &p->insert_job);
+    stn_background_cancel(&rs->st[r], &p->build_job);
+    p->insert_job.st = p->build_job.st = NULL;
+    p->indexed = vdb_shard_vectors(v->spec) + v->sealed_total[s];
+    p->sealed = p->builds = 0;
+    p->insert_due = 0;
+}
+
+static void ingest_shard(vdb_t *v, int s, int64_t n)
+{
+    const vdb_spec_t *sp = v->spec;
+    rset_t *rs = vdb_shard(v, s);
+    int slots = (int)sp->rs.slots;
+    int64_t seg = vdb_seal_rows(sp);
+    double ins = vdb_insert_time(sp, n);
+    v->growing[s] += n;
+    for (int r = 0; r < slots; r++) {
+        if (!running(rs, r)) continue;
+        vdb_rep_t *p = rep_of(v, s, r);
+        if (p->insert_job.st) p->insert_due += ins;
+        else bg_start(rs, r, &p->insert_job, ins, 1);
+    }
+    while (v->growing[s] >= seg) {
+        v->growing[s] -= seg;
+        v->sealed_total[s] += seg;
+        v->seals++;
+        char detail[128];
+        snprintf(detail, sizeof detail, "growing segment sealed at %lld rows; index build queued on each replica",
+                 (long long)seg);
+        sim_log_event(v->sim, "vectordb_segment_sealed", rs->spec->name, (double)v->sealed_total[s], detail);
+        for (int r = 0; r < slots; r++) {
+            if (!running(rs, r)) continue;
+            vdb_rep_t *p = rep_of(v, s, r);
+            p->sealed += seg;
+            p->builds++;
+            build_next(v, rs, r, p);
+        }
+    }
+    for (int r = 0; r < slots; r++)
+        if (running(rs, r)) oom_check(v, rs, r);
+}
+
+static void ingest_batch(sim_t *sim, void *obj, uint64_t i)
+{
+    vdb_t *v = obj;
+    const vdb_spec_t *sp = v->spec;
+    int64_t S = sp->shards, B = sp->ing_batch, extra = B % S;
+    for (int64_t s = 0; s < S; s++) {
+        int64_t n = B / S + ((s - v->ing_rot + S) % S < extra);
+        if (n > 0) ingest_shard(v, (int)s, n);
+    }
+    v->ing_rot = (v->ing_rot + extra) % S;
+    /* the i+1-th batch at start + (i+1) batch / rate, from the start: no drift */
+    sim_time_t next = sp->ing_start + sim_time_from_s((double)(i + 1) * (double)B / sp->ing_rate);
+    if (next < sp->ing_end) sim_schedule_at(sim, next > sim_now(sim) ? next : sim_now(sim), ingest_batch, v, i + 1);
+}
+
+/* A query's time on replica r of shard s: its index's search (cached while
+ * its N, the knob and k stay) and the brute-force scan of the growing and
+ * unindexed sealed rows. */
+static double ingest_query_time(vdb_t *v, int s, int r, int64_t k)
+{
+    const vdb_spec_t *sp = v->spec;
+    vdb_rep_t *p = rep_of(v, s, r);
+    if (p->search_n != p->indexed || p->search_knob != v->knob || p->search_k != k) {
+        p->search_s = vdb_search_time_n(sp, k, v->knob, p->indexed);
+        p->search_n = p->indexed;
+        p->search_knob = v->knob;
+        p->search_k = k;
+    }
+    return sim_time_to_s(sp->cost_base) + (p->search_s + vdb_scan_time(sp, v->growing[s] + p->sealed)) / sp->speed;
 }
 
 /* ---- scatter-gather (shards > 1) ----------------------------------------------------
@@ -447,8 +748,9 @@ static void scatter(vdb_t *v, call_t *q, double t)
         c->edge = q;
         c->release = shard_release;
         rset_t *rs = vdb_shard(v, s);
-        double ts = t * sim_dist_sample(&v->spec->jitter, v->rng_jitter);
-        int r = rset_submit(rs, c, ts);   /* refused: shard_done has ended q */
+        double j = sim_dist_sample(&v->spec->jitter, v->rng_jitter);
+        int r = rset_pick(rs, c);   /* refused: shard_done has ended q */
+        if (r >= 0) r = rset_submit_to(rs, c, r, (v->spec->ingest ? ingest_query_time(v, s, r, q->top_k) : t) * j);
         if (r < 0) break;
         c->caller_u = (uint64_t)(uintptr_t)q->link;
         q->link = c;
@@ -466,8 +768,11 @@ static void submit(void *comp, call_t *c)
         v->cur_k = c->top_k;
         v->cur_time = vdb_query_time_at(v->spec, c->top_k, v->knob);
     }
-    double t = v->cur_time;
-    if (v->spec->shards == 1) t *= sim_dist_sample(&v->spec->jitter, v->rng_jitter);
+    double t = v->cur_time, j = 1;
+    if (v->spec->shards == 1) {
+        j = sim_dist_sample(&v->spec->jitter, v->rng_jitter);
+        t *= j;
+    }
     /* recall: this query's search misses the relevant chunk (its result
      * comes back, without it); no draw at recall 1, so scenarios without a
      * recall table keep their random streams */
@@ -479,7 +784,8 @@ static void submit(void *comp, call_t *c)
         scatter(v, c, t);
         return;
     }
-    int r = rset_submit(&v->rs, c, t);
+    int r = rset_pick(&v->rs, c);
+    if (r >= 0) r = rset_submit_to(&v->rs, c, r, v->spec->ingest ? ingest_query_time(v, 0, r, c->top_k) * j : t);
     if (r < 0) return;
     oom_check(v, &v->rs, r);
 }
@@ -598,7 +904,7 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
         const rset_t *rs = shard_c(v, s);
         for (int r = 0; r < n; r++) {
             const station_t *st = &rs->st[r];
-            int64_t m = rs_memory(v->spec, rs, r);
+            int64_t m = rs_memory(v, s, rs, r);
             if (m > maxmem) maxmem = m;
             /* read before the station's own sampler restarts its window: this
              * sampler is registered before the stations are created */
@@ -614,6 +920,21 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
     sim_series_set(sim, v->col_oom, (double)v->oom_kills_total);
     sim_series_set(sim, v->col_up, (double)replicas_up(v));
     if (v->col_knob >= 0) sim_series_set(sim, v->col_knob, (double)v->knob);
+    if (v->spec->ingest) {
+        int64_t grow = 0, bf = 0, builds = 0;
+        for (int s = 0; s < S; s++) {
+            if (v->growing[s] > grow) grow = v->growing[s];
+            for (int r = 0; r < n; r++) {
+                const vdb_rep_t *p = rep_of(v, s, r);
+                if (!running(shard_c(v, s), r)) continue;
+                if (v->growing[s] + p->sealed > bf) bf = v->growing[s] + p->sealed;
+                if (p->builds > builds) builds = p->builds;
+            }
+        }
+        sim_series_set(sim, v->col_growing, (double)grow);
+        sim_series_set(sim, v->col_unindexed, (double)bf);
+        sim_series_set(sim, v->col_builds, (double)builds);
+    }
 }
 
 vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec)
@@ -646,6 +967,33 @@ vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec)
         if (rset_init(&v->rs, sim, &spec->rs, on_done_shard, v)) goto fail;
         for (int s = 1; s < S; s++)
             if (rset_init(&v->more[s - 1], sim, &spec->shard_rs[s - 1], on_done_shard, v)) goto fail;
+    }
+    /* per replica: the start-up read, the ingest state */
+    v->rep = calloc((size_t)(n * S), sizeof *v->rep);
+    v->growing = calloc((size_t)(unsigned)S, sizeof *v->growing);
+    v->sealed_total = calloc((size_t)(unsigned)S, sizeof *v->sealed_total);
+    if (!v->rep || !v->growing || !v->sealed_total) goto fail;
+    for (int s = 0; s < S; s++) {
+        rset_t *rs = vdb_shard(v, s);
+        rset_set_restart_hook(rs, on_restart);
+        for (int r = 0; r < n; r++) {
+            vdb_rep_t *p = rep_of(v, s, r);
+            p->indexed = vdb_shard_vectors(spec);
+            p->search_n = -1;
+            if (spec->ingest) stn_set_background_hook(&rs->st[r], bg_done);
+        }
+    }
+    v->col_growing = v->col_unindexed = v->col_builds = -1;
+    if (spec->ingest) {
+        v->col_growing = sim_series_add(sim, "vectordb_growing_segment_vectors", "1",
+                                        "vectors in the growing segment (the fullest shard's)");
+        v->col_unindexed = sim_series_add(sim, "vectordb_brute_force_vectors", "1",
+                                          "vectors a query scans by brute force: growing + sealed not yet indexed "
+                                          "(the most of any live replica)");
+        v->col_builds = sim_series_add(sim, "vectordb_index_builds_pending", "1",
+                                       "sealed segments waiting for or in their index build (the most of any live replica)");
+        if (v->col_growing < 0 || v->col_unindexed < 0 || v->col_builds < 0) goto fail;
+        if (spec->ing_start < spec->ing_end) sim_schedule_at(sim, spec->ing_start, ingest_batch, v, 0);
     }
     char name[128];
     for (int s = 0; s < S; s++)
@@ -689,5 +1037,8 @@ void vdb_destroy(vdb_t *v)
     call_pool_fini(&v->pool);
     free(v->col_mem);
     free(v->col_cpu_r);
+    free(v->rep);
+    free(v->growing);
+    free(v->sealed_total);
     free(v);
 }

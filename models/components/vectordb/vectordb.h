@@ -21,6 +21,13 @@
  *     cold_start: {factor: 3, period: 60s}
  *     restart_backoff: {initial: 10s, cap: 300s, reset: 10m}
  *     recall: [[16, 0.91], [32, 0.99], [64, 1.0]]   # [knob, recall@k]; absent: recall 1
+ *     ingest:                       # optional: an insert stream (off by default)
+ *       rate: 2000/s                # vectors/s into the collection
+ *       batch: 1000                 # vectors per insert request
+ *       start: 0s                   # when the stream starts
+ *       duration: unbounded         # how long it runs
+ *       segment: {max_size: 1024MiB, seal_proportion: 0.12}   # Milvus dataCoord.segment.*
+ *       build_threads: 8            # threads of an index build (default: cores)
  *     degrade: {queue_above: 200, interval: 1s, step: 2, floor: 5}   # quality for latency
  *
  * The search knob is ef_search for hnsw and nprobe for ivf_flat/ivf_pq
@@ -59,6 +66,23 @@
  * once per shard. S = 1 is the unsharded model, draw for draw.
  * When a query arrives and memory passes `limit`, the replica is OOM-killed
  * (every query on it fails) and restarts per CrashLoopBackOff.
+ * Ingest (`ingest`, docs/models/vectordb.md#ingest): every `batch / rate`
+ * seconds a batch of vectors is split over the shards and goes into each
+ * shard's growing segment, searched by brute force by every query
+ * (+ n (d scan_dim + scan_vector) per query, n the segment's vectors); each
+ * replica of the shard pays the insert (cost.base + n d scan_dim) as
+ * background CPU sharing its cores with the searches. At
+ * max_size x seal_proportion / (4 d + 16) rows the segment is sealed and
+ * every replica builds its index (HNSW: each insert a walk at
+ * ef = efConstruction, the search's distance law) as background CPU on build_threads threads, one build at a time; until its build ends the
+ * segment is still scanned by brute force, after it the replica's index
+ * has its vectors (its N, query cost and memory grow). Memory: base +
+ * index(N) + (growing + sealed unindexed) (4 d + 16) + queries x per_query.
+ * A replica (re)starting reads the index as it is then (all sealed
+ * segments) and replays the growing segment.
+ * Start-up with disk_throughput: the memory grows linearly from base to
+ * base + index while the index is read; past the limit the replica is
+ * OOM-killed during the read.
  * Cancellation (vdb_ops.cancel, rset_cancel): a query still waiting leaves
  * the queue at once (CALL_TIMEOUT), which also frees its per_query memory;
  * a search in progress cannot be stopped and runs to its end.
@@ -105,6 +129,7 @@ typedef struct vdb_spec {
     char (*shard_name)[32];       /* shards > 1: "vectordb_shard<s>", the names of their replica sets */
     vdb_index_t index;
     int64_t vectors, dim, M, ef_search, nlist, nprobe, pq_m, pq_nbits;
+    int64_t ef_construction;      /* HNSW efConstruction: the candidate list of a build's inserts */
     sim_time_t cost_base;         /* ns: server work per query outside the index */
     double speed;                 /* the CPU's speed relative to the coefficients' */
     vdb_cost_t cost;
@@ -115,6 +140,14 @@ typedef struct vdb_spec {
     bool degrade;                 /* the quality-for-latency policy is on */
     int64_t dg_queue_above, dg_step, dg_floor;
     sim_time_t dg_interval;
+    /* ingest (`ingest`; off without it) */
+    bool ingest;
+    double ing_rate;              /* vectors/s into the collection */
+    int64_t ing_batch;            /* vectors per insert request */
+    int64_t build_threads;        /* threads of an index build (default: cores, as FAISS's OpenMP) */
+    sim_time_t ing_start, ing_end;/* the stream runs in [start, end) */
+    int64_t seg_max_size;         /* bytes: Milvus dataCoord.segment.maxSize */
+    double seal_proportion;       /* Milvus dataCoord.segment.sealProportion */
 } vdb_spec_t;
 
 int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec);
@@ -141,10 +174,38 @@ int64_t vdb_shard_vectors(const vdb_spec_t *spec);
  * disk_throughput (0 without disk_throughput). A replica (re)starting is
  * ready after startup + this. */
 sim_time_t vdb_index_load(const vdb_spec_t *spec);
+/* The same for an index of n vectors (one shard's): its bytes, and the
+ * search alone (seconds at speed 1) at `knob`. */
+int64_t vdb_index_bytes_n(const vdb_spec_t *spec, int64_t n);
+double vdb_search_time_n(const vdb_spec_t *spec, int64_t top_k, int64_t knob, int64_t n);
+/* Ingest. Bytes of one row of a growing segment (the vector, a 64-bit
+ * primary key and a 64-bit timestamp: 4 d + 16); rows at which a growing
+ * segment is sealed (max_size x seal_proportion / row bytes); the brute-force
+ * scan of n vectors (seconds at speed 1, added to each query); the CPU
+ * seconds of one insert request of n vectors and of building the index of
+ * a sealed segment of n vectors (at the spec's speed, on one core). */
+int64_t vdb_row_bytes(const vdb_spec_t *spec);
+int64_t vdb_seal_rows(const vdb_spec_t *spec);
+double vdb_scan_time(const vdb_spec_t *spec, int64_t n);
+double vdb_insert_time(const vdb_spec_t *spec, int64_t n);
+double vdb_build_time(const vdb_spec_t *spec, int64_t n);
 /* Queries a replica searches at full speed at once: min(threads, cores). */
 int64_t vdb_parallelism(const vdb_spec_t *spec);
 /* Queries a replica can hold (waiting + in service) before the OOM kill. */
 int64_t vdb_max_queries(const vdb_spec_t *spec);
+
+/* One replica's start-up read and ingest state (vdb.c). */
+typedef struct vdb_rep {
+    sim_time_t load_at, load_for; /* its index read from disk: began at, takes */
+    int64_t load_bytes;           /* the index it reads */
+    sim_timer_t load_oom;         /* its OOM kill during the read (base + index > limit) */
+    int64_t indexed;              /* ingest: vectors in its index */
+    int64_t sealed, builds;       /* ingest: sealed vectors not yet in its index; their builds */
+    double insert_due;            /* ingest: CPU seconds of inserts waiting behind the one running */
+    stn_job_t insert_job, build_job;
+    double search_s;              /* the search time cached for (search_n, search_knob, search_k) */
+    int64_t search_n, search_knob, search_k;
+} vdb_rep_t;
 
 typedef struct vdb {
     sim_t *sim;
@@ -166,6 +227,13 @@ typedef struct vdb {
     uint64_t oom_kills_total;     /* whole run */
     int col_mem_max, col_cpu, col_q, col_oom, col_up;
     int *col_mem, *col_cpu_r;
+    vdb_rep_t *rep;               /* replica r of shard s: rep[s * slots + r] */
+    /* ingest, per shard */
+    int64_t *growing;             /* vectors in the growing segment */
+    int64_t *sealed_total;        /* vectors sealed since the start */
+    int64_t ing_rot;              /* the shard that gets a batch's first extra vector */
+    uint64_t seals, builds_done;  /* whole run: segments sealed (all shards), builds ended (all replicas) */
+    int col_growing, col_unindexed, col_builds;
 } vdb_t;
 
 vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec);
@@ -175,6 +243,8 @@ int64_t vdb_memory(const vdb_t *v, int r);
 /* Replica set of shard s (0 <= s < shards) and memory of its replica r. */
 rset_t *vdb_shard(vdb_t *v, int s);
 int64_t vdb_shard_memory(const vdb_t *v, int s, int r);
+/* Ingest state of replica r of shard s (NULL-free: always allocated). */
+const vdb_rep_t *vdb_replica_state(const vdb_t *v, int s, int r);
 
 extern const comp_ops_t vdb_ops;
 
