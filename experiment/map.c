@@ -516,7 +516,7 @@ static int write_map(sim_trace_t *tr, void *ctx)
     const map_opts_t *mo = mp->mo;
     int rc = 0;
     rc |= sim_trace_attr_str(tr, "/", "format", "ragsim-map");
-    rc |= sim_trace_attr_i64(tr, "/", "format_version", 1);
+    rc |= sim_trace_attr_i64(tr, "/", "format_version", 2);
     rc |= sim_trace_attr_str(tr, "/", "ragsim_version", RAGSIM_VERSION);
     rc |= sim_trace_attr_str(tr, "/", "scenario_file", def->scenario_path);
     rc |= sim_trace_attr_i64(tr, "/", "master_seed", (int64_t)def->seed);

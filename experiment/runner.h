@@ -36,6 +36,12 @@
 #include "sim/scenario.h"
 #include "sim/sim.h"
 
+/* The trace's layout, its root attribute format_version
+ * (docs/trace-format.md#format-versions). Also part of the key of a run's
+ * or compare's checkpoint: its runs' trace files are copied into the trace
+ * as they are, so a checkpoint written in another layout is not resumed. */
+#define RS_TRACE_FORMAT_VERSION 4
+
 /* The longest variant name: letters, digits, '_', '-', '.' (not "." or
  * ".."), at most this many bytes (docs/scenario-format.md). */
 #define RS_VARIANT_NAME_MAX 63

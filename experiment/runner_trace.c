@@ -135,7 +135,7 @@ int rs_write_header(sim_trace_t *tr, const rs_scenario_t *s, uint64_t seed)
     const char *src = sim_cfg_source(s->cfg, &srclen);
     int rc = 0;
     rc |= sim_trace_attr_str(tr, "/", "format", "ragsim-trace");
-    rc |= sim_trace_attr_i64(tr, "/", "format_version", 3);
+    rc |= sim_trace_attr_i64(tr, "/", "format_version", RS_TRACE_FORMAT_VERSION);
     rc |= sim_trace_attr_str(tr, "/", "ragsim_version", RAGSIM_VERSION);
     rc |= sim_trace_attr_str(tr, "/", "model", s->model->name);
     rc |= sim_trace_attr_str(tr, "/", "scenario_name", s->sc.name);

@@ -859,7 +859,7 @@ static int write_out(sim_trace_t *tr, void *ctx)
     const se_opts_t *so = c->o->cmd;
     int w = 0;
     w |= sim_trace_attr_str(tr, "/", "format", "ragsim-sensitivity");
-    w |= sim_trace_attr_i64(tr, "/", "format_version", 1);
+    w |= sim_trace_attr_i64(tr, "/", "format_version", 2);
     w |= sim_trace_attr_str(tr, "/", "ragsim_version", RAGSIM_VERSION);
     w |= sim_trace_attr_str(tr, "/", "scenario_file", c->o->sweep);
     w |= sim_trace_attr_str(tr, "/", "variant", pl->s.variants[pl->vi].name);

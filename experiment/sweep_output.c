@@ -156,7 +156,7 @@ int sw_write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *caps
     size_t srclen = 0;
     const char *src = sim_cfg_source(def->cfg, &srclen);
     rc |= sim_trace_attr_str(tr, "/", "format", "ragsim-sweep");
-    rc |= sim_trace_attr_i64(tr, "/", "format_version", 1);
+    rc |= sim_trace_attr_i64(tr, "/", "format_version", 2);
     rc |= sim_trace_attr_str(tr, "/", "ragsim_version", RAGSIM_VERSION);
     rc |= sim_trace_attr_str(tr, "/", "sweep_file", def->path);
     rc |= sim_trace_attr_str(tr, "/", "sweep_source", src ? src : "");

@@ -68,6 +68,8 @@ uint64_t sw_job_hash(const rs_scenario_t *s, uint64_t seed, int64_t reps, const 
     uint64_t h = 0xCBF29CE484222325ull;
     h = hash_str(h, "ragsim run/compare");
     h = hash_str(h, RAGSIM_VERSION);
+    int64_t layout = RS_TRACE_FORMAT_VERSION;   /* the runs' trace files in the checkpoint */
+    h = hash_bytes(h, &layout, sizeof layout);
     h = hash_str(h, s->model->name);
     h = hash_str(h, s->yaml);
     for (size_t i = 0; i < s->nvariants; i++) {

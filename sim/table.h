@@ -14,7 +14,7 @@
 typedef enum {
     SIM_COL_I64,        /* int64_t */
     SIM_COL_F64,        /* double */
-    SIM_COL_STR,        /* fixed-length, NUL-padded char[width] */
+    SIM_COL_STR,        /* fixed-length, NUL-padded char[width] (a trace stores it as a variable-length string) */
 } sim_col_type_t;
 
 #define SIM_TABLE_MAX_COLS 64

@@ -243,12 +243,15 @@ int trace_put_attr_(sim_trace_t *t, hid_t oid, const char *obj, const char *name
     return rc;
 }
 
-/* Fixed-length, NUL-terminated UTF-8 string type of `size` bytes. */
-hid_t trace_str_type_(size_t size)
+/* Variable-length, NUL-terminated UTF-8 string type: in memory a
+ * `const char *`, in the file a reference to the string in the global
+ * heap. h5py returns such attributes as str and such datasets as str
+ * through .asstr(); fixed-length strings come back as bytes. */
+hid_t trace_str_type_(void)
 {
     hid_t ty = H5Tcopy(H5T_C_S1);
     if (ty < 0) return -1;
-    if (H5Tset_size(ty, size) < 0 || H5Tset_strpad(ty, H5T_STR_NULLTERM) < 0 ||
+    if (H5Tset_size(ty, H5T_VARIABLE) < 0 || H5Tset_strpad(ty, H5T_STR_NULLTERM) < 0 ||
         H5Tset_cset(ty, H5T_CSET_UTF8) < 0) {
         H5Tclose(ty);
         return -1;
@@ -259,11 +262,11 @@ hid_t trace_str_type_(size_t size)
 int trace_attr_str_on_(sim_trace_t *t, hid_t oid, const char *obj, const char *name,
                        const char *value, bool fresh)
 {
-    hid_t ty = trace_str_type_(strlen(value) + 1);
+    hid_t ty = trace_str_type_();
     if (ty < 0) return trace_h5_fail_(t, "cannot make string type for", obj);
     hid_t sp = H5Screate(H5S_SCALAR);
     int rc = sp < 0 ? trace_h5_fail_(t, "cannot make dataspace for", obj)
-                    : trace_put_attr_(t, oid, obj, name, ty, ty, sp, value, fresh);
+                    : trace_put_attr_(t, oid, obj, name, ty, ty, sp, &value, fresh);
     if (sp >= 0) H5Sclose(sp);
     H5Tclose(ty);
     return rc;

@@ -14,6 +14,9 @@
  * a zlib stream cost more than they save there); empty ones are chunked
  * and extendible.
  *
+ * Every string written (attributes, the series' names, the string columns
+ * of tables) is variable-length, NUL-terminated UTF-8.
+ *
  * Paths are absolute HDF5 paths ("/runs/default/rep000/events");
  * missing intermediate groups are created. */
 #ifndef SIM_TRACE_H
@@ -83,9 +86,9 @@ int sim_trace_series_append(sim_trace_series_out_t *o, const double *times, cons
 int sim_trace_series_close(sim_trace_series_out_t *o);
 
 /* Compound dataset from a table: one member per column (int64, float64, or
- * fixed-length string), an attribute "units" (string array in column
- * order), and "dropped_rows" (rows not stored because of the table's limit).
- * An empty table writes an empty dataset. */
+ * variable-length UTF-8 string), an attribute "units" (string array in
+ * column order), and "dropped_rows" (rows not stored because of the table's
+ * limit). An empty table writes an empty dataset. */
 int sim_trace_table(sim_trace_t *t, const char *path, const sim_table_t *tab);
 
 /* Copy the object (group with everything under it, or dataset) at

@@ -3,7 +3,8 @@
  * Owns the creation of every dataset (trace_make_dataset_: contiguous when
  * small, chunked and compressed when large, extendible when empty), the
  * 1-D float64 and int64 datasets with their "unit" and "description"
- * attributes, and compound datasets from sim_table_t tables.
+ * attributes, and compound datasets from sim_table_t tables (string columns
+ * as variable-length UTF-8).
  * May call: the file's groups, attributes and messages (trace.c), HDF5. */
 #include <hdf5.h>
 #include <stdbool.h>
@@ -17,16 +18,16 @@
 
 /* ---- datasets ----------------------------------------------------------- */
 
-/* Create the dataset `path` (parents created) of rank 1 or 2 with `dims`
- * and write it from `data` (row-major): chunked by `chunk` with shuffle +
- * deflate when one row (the whole of a 1-D dataset, one row of a 2-D one)
- * holds at least TRACE_COMPRESS_MIN_BYTES_ (and `may_compress`); contiguous otherwise; chunked
- * and extendible in every dimension when empty (so that a 0-length dataset
- * is an ordinary empty one). Returns the open dataset (caller closes) or a
- * negative code; on failure no link is left behind. */
-hid_t trace_make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t mtype,
-                          const void *data, int rank, const hsize_t *dims, const hsize_t *chunk,
-                          bool may_compress, int *err)
+/* Create the dataset `path` (parents created) of rank 1 or 2 with `dims`,
+ * without writing it: chunked by `chunk` with shuffle + deflate when one
+ * row (the whole of a 1-D dataset, one row of a 2-D one) holds at least
+ * TRACE_COMPRESS_MIN_BYTES_ in the file (`elem_bytes` per element; 0: the
+ * size of `ftype`) and `may_compress`; contiguous otherwise; chunked and
+ * extendible in every dimension when empty (so that a 0-length dataset is
+ * an ordinary empty one). Returns the open dataset (caller closes) or a
+ * negative code in *err. */
+static hid_t create_dataset_(sim_trace_t *t, const char *path, hid_t ftype, size_t elem_bytes, int rank,
+                             const hsize_t *dims, const hsize_t *chunk, bool may_compress, int *err)
 {
     *err = 0;
     if (!trace_path_ok_(path) || path[1] == '\0') {
@@ -35,10 +36,6 @@ hid_t trace_make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t m
     }
     hsize_t total = 1;
     for (int i = 0; i < rank; i++) total *= dims[i];
-    if (total > 0 && !data) {
-        *err = trace_inval_(t, path, "NULL data");
-        return -1;
-    }
     /* Parent groups: everything before the last '/'. */
     const char *slash = strrchr(path, '/');
     size_t plen = (size_t)(slash - path);
@@ -61,7 +58,8 @@ hid_t trace_make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t m
      * format) that costs more to create than the data. Empty ones stay
      * chunked and extendible (HDF5 cannot allocate an empty contiguous
      * dataset's storage, and readers expect an ordinary 0-length array). */
-    bool compress = may_compress && (double)dims[rank - 1] * (double)H5Tget_size(ftype) >= TRACE_COMPRESS_MIN_BYTES_;
+    if (elem_bytes == 0) elem_bytes = H5Tget_size(ftype);
+    bool compress = may_compress && (double)dims[rank - 1] * (double)elem_bytes >= TRACE_COMPRESS_MIN_BYTES_;
     bool contiguous = total > 0 && !compress;
     hsize_t maxdims[2] = {H5S_UNLIMITED, H5S_UNLIMITED};
     hid_t sp = H5Screate_simple(rank, dims, contiguous ? NULL : maxdims);
@@ -77,13 +75,31 @@ hid_t trace_make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t m
          * before every creation walks the group's link index once more) */
         *err = trace_h5_fail_(t, "cannot create dataset", path);
         if (H5Lexists(pg, name, H5P_DEFAULT) > 0) *err = trace_inval_(t, path, "already exists");
-    } else if (total > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    }
+    if (sp >= 0) H5Sclose(sp);
+    return d;
+}
+
+/* Create the dataset `path` as create_dataset_ does and write it whole from
+ * `data` (row-major). Returns the open dataset (caller closes) or a negative
+ * code; on failure no link is left behind. */
+hid_t trace_make_dataset_(sim_trace_t *t, const char *path, hid_t ftype, hid_t mtype,
+                          const void *data, int rank, const hsize_t *dims, const hsize_t *chunk,
+                          bool may_compress, int *err)
+{
+    hsize_t total = 1;
+    for (int i = 0; i < rank; i++) total *= dims[i];
+    if (total > 0 && !data) {
+        *err = trace_inval_(t, path, "NULL data");
+        return -1;
+    }
+    hid_t d = create_dataset_(t, path, ftype, 0, rank, dims, chunk, may_compress, err);
+    if (d >= 0 && total > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         *err = trace_h5_fail_(t, "cannot write dataset", path);
         H5Dclose(d);
         d = -1;
         H5Ldelete(t->file, path, H5P_DEFAULT);
     }
-    if (sp >= 0) H5Sclose(sp);
     return d;
 }
 
@@ -124,15 +140,37 @@ int sim_trace_i64(sim_trace_t *t, const char *path, const int64_t *data, size_t 
 
 /* ---- tables ------------------------------------------------------------- */
 
-/* Memory type: members at the table's offsets with its row stride. File
- * type: the same members packed, little-endian, so padding never reaches
- * the file. */
+/* A string column in the file is a variable-length string: a reference to
+ * the string in the file's global heap (its length, 4 bytes; the heap
+ * collection's address, 8; the index in it, 4). */
+#define TRACE_VLEN_FILE_BYTES_ 16u
+/* Rows of a table with string columns staged per write (see table_write_). */
+#define TRACE_TABLE_STAGE_ROWS_ 4096u
+/* A staged cell: an int64, a double, or a pointer to a string cell. */
+#define TRACE_CELL_ 8u
+_Static_assert(sizeof(const char *) <= TRACE_CELL_, "a string pointer fits a staged cell");
+
+static bool has_strings_(const sim_table_t *tab)
+{
+    for (size_t i = 0; i < tab->ncols; i++)
+        if (tab->cols[i].type == SIM_COL_STR) return true;
+    return false;
+}
+
+/* File type: one member per column, packed, little-endian, strings
+ * variable-length UTF-8, so padding never reaches the file (HDF5 lays the
+ * members out again at their sizes in the file). *fsize: a row's size in
+ * the file. Memory type: without string columns, the table's own rows
+ * (members at their offsets, its row stride); with them, staged rows
+ * (table_write_): one TRACE_CELL_ per column in column order. */
 static int table_types_(const sim_table_t *tab, hid_t *mtype, hid_t *ftype, size_t *fsize)
 {
+    bool staged = has_strings_(tab);
     size_t packed = 0;
-    for (size_t i = 0; i < tab->ncols; i++) packed += tab->cols[i].width;
+    for (size_t i = 0; i < tab->ncols; i++)
+        packed += tab->cols[i].type == SIM_COL_STR ? TRACE_VLEN_FILE_BYTES_ : 8;
     *fsize = packed;
-    *mtype = H5Tcreate(H5T_COMPOUND, tab->row_size);
+    *mtype = H5Tcreate(H5T_COMPOUND, staged ? tab->ncols * TRACE_CELL_ : tab->row_size);
     *ftype = H5Tcreate(H5T_COMPOUND, packed);
     if (*mtype < 0 || *ftype < 0) return -1;
     size_t off = 0;
@@ -144,42 +182,82 @@ static int table_types_(const sim_table_t *tab, hid_t *mtype, hid_t *ftype, size
         case SIM_COL_F64: mt = H5T_NATIVE_DOUBLE; ft = H5T_IEEE_F64LE; break;
         case SIM_COL_STR:
         default:
-            owned = mt = ft = trace_str_type_(c->width);
+            owned = mt = ft = trace_str_type_();
             if (owned < 0) return -1;
             break;
         }
-        int bad = H5Tinsert(*mtype, c->name, c->offset, mt) < 0 ||
+        int bad = H5Tinsert(*mtype, c->name, staged ? i * TRACE_CELL_ : c->offset, mt) < 0 ||
                   H5Tinsert(*ftype, c->name, off, ft) < 0;
+        off += H5Tget_size(ft);
         if (owned >= 0) H5Tclose(owned);
         if (bad) return -1;
-        off += c->width;
     }
+    /* the in-memory size of a variable-length string is a pointer's */
+    if (off != packed && H5Tset_size(*ftype, off) < 0) return -1;
     return 0;
 }
 
-/* "units": one fixed-length string per column, as wide as the longest. */
-static int table_units_(sim_trace_t *t, hid_t d, const char *path, const sim_table_t *tab)
+/* Write the table's rows into `d` (created for them). HDF5 reads a
+ * variable-length string through a pointer, and the table holds its
+ * strings in its rows (fixed-width cells, so that recording a row costs no
+ * allocation): a table with string columns is written TRACE_TABLE_STAGE_ROWS_
+ * rows at a time from staged rows of numbers and pointers to the strings
+ * in the table. Nothing is copied per event: this runs once per table, when
+ * the trace is written. */
+static int table_write_(sim_trace_t *t, hid_t d, const char *path, const sim_table_t *tab, hid_t mtype)
 {
-    size_t w = 1;
-    for (size_t i = 0; i < tab->ncols; i++) {
-        size_t l = strlen(tab->cols[i].unit ? tab->cols[i].unit : "") + 1;
-        if (l > w) w = l;
-    }
-    char *buf = calloc(tab->ncols, w);
+    if (tab->nrows == 0) return 0;
+    if (!has_strings_(tab))
+        return H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, tab->rows) < 0
+                   ? trace_h5_fail_(t, "cannot write dataset", path) : 0;
+    size_t stride = tab->ncols * TRACE_CELL_;
+    size_t block = tab->nrows < TRACE_TABLE_STAGE_ROWS_ ? tab->nrows : TRACE_TABLE_STAGE_ROWS_;
+    unsigned char *buf = malloc(block * stride);
     if (!buf) {
         trace_fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
         return SIM_ENOMEM;
     }
-    for (size_t i = 0; i < tab->ncols; i++)
-        if (tab->cols[i].unit) memcpy(buf + i * w, tab->cols[i].unit, strlen(tab->cols[i].unit));
+    hid_t fs = H5Dget_space(d);
+    int rc = fs < 0 ? trace_h5_fail_(t, "cannot write dataset", path) : 0;
+    for (size_t r0 = 0; r0 < tab->nrows && rc == 0; r0 += block) {
+        size_t k = tab->nrows - r0 < block ? tab->nrows - r0 : block;
+        for (size_t i = 0; i < k; i++) {
+            const unsigned char *row = sim_table_row(tab, r0 + i);
+            unsigned char *out = buf + i * stride;
+            for (size_t c = 0; c < tab->ncols; c++) {
+                const sim_col_t *col = &tab->cols[c];
+                if (col->type == SIM_COL_STR) {
+                    const char *str = (const char *)(row + col->offset);   /* NUL-terminated (sim_row_str) */
+                    memcpy(out + c * TRACE_CELL_, &str, sizeof str);
+                } else {
+                    memcpy(out + c * TRACE_CELL_, row + col->offset, TRACE_CELL_);
+                }
+            }
+        }
+        hsize_t start[1] = {r0}, count[1] = {k};
+        hid_t ms = H5Screate_simple(1, count, NULL);
+        if (ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dwrite(d, mtype, ms, fs, H5P_DEFAULT, buf) < 0)
+            rc = trace_h5_fail_(t, "cannot write dataset", path);
+        if (ms >= 0) H5Sclose(ms);
+    }
+    if (fs >= 0) H5Sclose(fs);
+    free(buf);
+    return rc;
+}
+
+/* "units": one variable-length string per column. */
+static int table_units_(sim_trace_t *t, hid_t d, const char *path, const sim_table_t *tab)
+{
+    const char *units[SIM_TABLE_MAX_COLS];
+    for (size_t i = 0; i < tab->ncols; i++) units[i] = tab->cols[i].unit ? tab->cols[i].unit : "";
     hsize_t dims[1] = {tab->ncols};
-    hid_t ty = trace_str_type_(w);
+    hid_t ty = trace_str_type_();
     hid_t sp = H5Screate_simple(1, dims, NULL);
     int rc = (ty < 0 || sp < 0) ? trace_h5_fail_(t, "cannot make units attribute for", path)
-                                : trace_put_attr_(t, d, path, "units", ty, ty, sp, buf, true);
+                                : trace_put_attr_(t, d, path, "units", ty, ty, sp, units, true);
     if (sp >= 0) H5Sclose(sp);
     if (ty >= 0) H5Tclose(ty);
-    free(buf);
     return rc;
 }
 
@@ -202,12 +280,13 @@ int trace_table_(sim_trace_t *t, const char *path, const sim_table_t *tab, bool 
         goto done;
     }
     hsize_t dims[1] = {tab->nrows}, chunk[1] = {chunk_len_(tab->nrows, fsize, TRACE_TABLE_CHUNK_BYTES_)};
-    d = trace_make_dataset_(t, path, ftype, mtype, tab->rows, 1, dims, chunk, may_compress, &err);
+    d = create_dataset_(t, path, ftype, fsize, 1, dims, chunk, may_compress, &err);
     if (d < 0) {
         rc = err;
         goto done;
     }
-    rc = table_units_(t, d, path, tab);
+    rc = table_write_(t, d, path, tab, mtype);
+    if (rc == 0) rc = table_units_(t, d, path, tab);
     int64_t dropped = (int64_t)tab->dropped;
     if (rc == 0)
         rc = trace_attr_scalar_on_(t, d, path, "dropped_rows", H5T_STD_I64LE, H5T_NATIVE_INT64, &dropped,

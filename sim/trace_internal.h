@@ -62,8 +62,9 @@ int trace_path_ok_(const char *p);
  * t for the next datasets. Returns its id (owned by t) or a negative code
  * in *err. */
 hid_t trace_parent_group_(sim_trace_t *t, const char *parent, int *err);
-/* Fixed-length, NUL-terminated UTF-8 string type of `size` bytes (caller closes). */
-hid_t trace_str_type_(size_t size);
+/* Variable-length, NUL-terminated UTF-8 string type (caller closes); in
+ * memory a `const char *`. */
+hid_t trace_str_type_(void);
 /* Replace attribute `name` on `oid`; `fresh`: `oid` was just created and has none. */
 int trace_put_attr_(sim_trace_t *t, hid_t oid, const char *obj, const char *name,
                     hid_t ftype, hid_t mtype, hid_t space, const void *buf, bool fresh);

@@ -74,9 +74,9 @@ static int series_table_(sim_trace_t *t, const char *group, size_t count, const 
     }
     char *p = rc ? NULL : join_(t, group, "series");
     if (rc == 0 && !p) rc = SIM_ENOMEM;
-    /* never compressed: written once per run and mostly padding, it would
-     * cost deflate about 4 M instructions per RAG run (a third of the
-     * trace's CPU time) to save ~10 KB */
+    /* never compressed: written once per run, a few kilobytes of references
+     * to its strings (the strings themselves are in the global heap, which
+     * HDF5 never compresses); deflate would cost more than it saves */
     if (rc == 0) rc = trace_table_(t, p, &tab, false);
     free(p);
     sim_table_fini(&tab);
@@ -96,9 +96,8 @@ static int series_scales_(sim_trace_t *t, const char *group, size_t count, const
     if (rc) trace_fmt_(t->msg, sizeof t->msg, "%s: out of memory", t->tmp);
     hid_t st = -1, dn = -1, ds = -1;
     if (rc == 0) {
-        st = H5Tcopy(H5T_C_S1);
-        if (st < 0 || H5Tset_size(st, H5T_VARIABLE) < 0 || H5Tset_cset(st, H5T_CSET_UTF8) < 0)
-            rc = trace_h5_fail_(t, "cannot make a string type for", pn);
+        st = trace_str_type_();
+        if (st < 0) rc = trace_h5_fail_(t, "cannot make a string type for", pn);
     }
     if (rc == 0) {
         hsize_t dims[1] = {count}, chunk[1] = {count ? count : 1};

@@ -40,9 +40,35 @@ def _objects(f: h5py.File) -> Dict[str, h5py.HLObject]:
     return out
 
 
+def _has_objects(dt: np.dtype) -> bool:
+    """Whether values of this dtype hold Python objects (variable-length strings: a dataset of
+    them, or fields of a compound), whose bytes in memory are pointers, not the values."""
+    return dt.hasobject
+
+
+def _bits(c: np.ndarray) -> list:
+    """Each element of an array without objects as its bytes (so NaN equals NaN)."""
+    c = np.ascontiguousarray(c)
+    return c.view(f"V{c.dtype.itemsize}").tolist() if c.dtype.itemsize else [b""] * c.size
+
+
+def _cells(v: np.ndarray) -> list:
+    """The values of an array holding objects, element by element, comparable with ==: the
+    objects (strings) by value, every other field by its bytes."""
+    flat = v.ravel()
+    if v.dtype.names is None:
+        return flat.tolist()
+    cols = [flat[n].tolist() if flat[n].dtype.hasobject else _bits(flat[n]) for n in v.dtype.names]
+    return list(zip(*cols))
+
+
 def _same_value(a, b) -> bool:
     a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if _has_objects(a.dtype):
+        return _cells(a) == _cells(b)
+    return a.tobytes() == b.tobytes()
 
 
 def _series_label(f: h5py.File, path: str, at: Tuple[int, ...]) -> str:
@@ -55,7 +81,9 @@ def _series_label(f: h5py.File, path: str, at: Tuple[int, ...]) -> str:
         name = f[tab][at[0]]["name"]
     except (KeyError, IndexError, ValueError):
         return ""
-    return f" (series {bytes(name).decode('utf-8', 'replace')}, sample {at[1]})"
+    if isinstance(name, (bytes, np.bytes_)):
+        name = bytes(name).decode("utf-8", "replace")
+    return f" (series {name}, sample {at[1]})"
 
 
 def compare(path_a: str, path_b: str, ignore_attrs: Iterable[str] = DEFAULT_IGNORED) -> Tuple[List[str], int]:
@@ -81,10 +109,11 @@ def compare(path_a: str, path_b: str, ignore_attrs: Iterable[str] = DEFAULT_IGNO
                     diffs.append(f"{p}: dtype {a.dtype} vs {b.dtype}")
                 elif a.shape != b.shape:
                     diffs.append(f"{p}: shape {a.shape} vs {b.shape}")
-                elif a.dtype.kind == "O":     # variable-length strings: by what they say
+                elif _has_objects(a.dtype):   # variable-length strings, alone or in a table: by what they say
                     va, vb = a[()], b[()]
-                    if va.tolist() != vb.tolist():
-                        ne = [i for i, (x, y) in enumerate(zip(va.ravel(), vb.ravel())) if x != y]
+                    ca, cb = _cells(va), _cells(vb)
+                    if ca != cb:
+                        ne = [i for i, (x, y) in enumerate(zip(ca, cb)) if x != y]
                         diffs.append(f"{p}: {len(ne)} of {va.size} values differ, first at [{ne[0]}]: "
                                      f"{va.ravel()[ne[0]]!r} vs {vb.ravel()[ne[0]]!r}")
                 elif a[()].tobytes() != b[()].tobytes():

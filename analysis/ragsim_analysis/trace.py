@@ -1,7 +1,7 @@
-"""Readers for ragsim traces (HDF5, docs/trace-format.md, format_version 3, and 2 and 1).
+"""Readers for ragsim traces (HDF5, docs/trace-format.md, format_version 4, and 3, 2 and 1).
 
 Everything is read on demand from one open file; every table comes back as a
-pandas DataFrame (strings decoded, one row per record, `variant` and
+pandas DataFrame (strings as str, one row per record, `variant` and
 `replication` columns where the record belongs to a run), and every time
 series also as numpy arrays (`Trace.series`), replications stacked, which is
 what the figures use.
@@ -29,13 +29,16 @@ import h5py
 import numpy as np
 import pandas as pd
 
-SUPPORTED_FORMAT_VERSION = 3
-# Versions this reader reads: 3 adds the dimension scales of the time series
+SUPPORTED_FORMAT_VERSION = 4
+# Versions this reader reads: 4 stores every string as variable-length UTF-8
+# (h5py gives attributes as str, but a string field of a compound table as
+# bytes: decoded here); 3 adds the dimension scales of the time series
 # (timeseries/name), the latency histogram series and the spans table; 2 keeps
 # a run's time series as one matrix (timeseries/values, rows named by
-# timeseries/series); 1 kept one dataset per series. Everything else is the
-# same in all three.
-READABLE_FORMAT_VERSIONS = (1, 2, 3)
+# timeseries/series); 1 kept one dataset per series. Versions 1 to 3 store
+# fixed-length strings (bytes in h5py: decoded here). Everything else is the
+# same in all four.
+READABLE_FORMAT_VERSIONS = (1, 2, 3, 4)
 
 # Defaults of the model (docs/models/vectordb.md, docs/models/etcd.md) for limits a scenario may
 # leave out; used to draw a limit line when the YAML does not name it. etcd
@@ -151,13 +154,21 @@ def parse_series_name(name: str) -> Tuple[str, Dict[str, str]]:
     return m.group(1), labels
 
 
+def _str(x) -> str:
+    """An HDF5 string as str: bytes (a fixed-length string, or a variable-length one in a
+    compound table) decoded as UTF-8, str (a variable-length attribute) as it is."""
+    if isinstance(x, (bytes, np.bytes_)):
+        return bytes(x).decode("utf-8", errors="replace")
+    return str(x)
+
+
 def _decode(v):
-    """HDF5 attribute or cell value -> plain Python value."""
-    if isinstance(v, (bytes, np.bytes_)):
-        return bytes(v).decode("utf-8", errors="replace")
+    """HDF5 attribute or cell value -> plain Python value (strings as str)."""
+    if isinstance(v, (bytes, np.bytes_, np.str_)):
+        return _str(v)
     if isinstance(v, np.ndarray):
-        if v.dtype.kind == "S":
-            return [bytes(x).decode("utf-8", errors="replace") for x in v.ravel()]
+        if v.dtype.kind in "SU" or (v.dtype.kind == "O" and all(isinstance(x, (bytes, str)) for x in v.ravel())):
+            return [_str(x) for x in v.ravel()]
         return v.tolist()
     if isinstance(v, np.integer):
         return int(v)
@@ -167,12 +178,14 @@ def _decode(v):
 
 
 def table_to_frame(data: np.ndarray) -> pd.DataFrame:
-    """A compound (structured) numpy array -> DataFrame, byte strings decoded."""
+    """A compound (structured) numpy array -> DataFrame; string columns (fixed-length: numpy
+    bytes; variable-length: objects, bytes as h5py reads them from a compound) as columns of
+    dtype object holding str."""
     cols = {}
     for name in data.dtype.names or ():
         col = data[name]
-        if col.dtype.kind == "S":
-            cols[name] = [bytes(x).decode("utf-8", errors="replace") for x in col]
+        if col.dtype.kind in "SO":
+            cols[name] = pd.Series([_str(x) for x in col], dtype=object)
         else:
             cols[name] = col
     return pd.DataFrame(cols, columns=list(data.dtype.names or ()))

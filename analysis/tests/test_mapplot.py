@@ -72,6 +72,26 @@ def test_read_map(map_h5):
     assert c["class"][hi & (c["variant"] == 1)][0] == 0
 
 
+def test_map_and_sensitivity_strings_are_variable_length_and_read_as_str(map_h5, sens_h5):
+    """format_version 2: strings are variable-length UTF-8 (h5py: attributes as str, a
+    table's cells as bytes); the readers give str."""
+    import h5py
+    for path, table in ((map_h5, "map/boundary"), (sens_h5, "sensitivity")):
+        with h5py.File(path, "r") as f:
+            assert f.attrs["format_version"] == 2
+            assert type(f.attrs["format"]) is str and type(f.attrs["scenario_file"]) is str
+            dt = f[table].dtype
+            strings = [c for c in dt.names if h5py.check_string_dtype(dt[c]) is not None]
+            assert strings, table
+            assert all(h5py.check_string_dtype(dt[c]).length is None for c in strings)
+    m = mapplot.read_map(map_h5)
+    assert all(type(v) is str for v in m["variants"])
+    assert all(isinstance(x, str) for x in m["boundary"]["along"])   # a numpy array of str
+    assert type(m["load_unit"]) is str and type(m["mode"]) is str
+    t = mapplot.read_sensitivity(sens_h5)
+    assert all(isinstance(x, str) for x in t["parameter"]) and all(isinstance(x, str) for x in t["metric"])
+
+
 def test_phase_diagrams_and_tornado(map_h5, sens_h5, tmp_path):
     paths = mapplot.plot_map(map_h5, str(tmp_path / "m"))
     assert sorted(os.path.basename(p) for p in paths) == ["phase_naive.png", "phase_retry_throttling.png"]

@@ -60,6 +60,13 @@ def test_sweep_frame_is_tidy(sweep_h5):
     assert df.attrs["load_axis"] == "workload.rate"
     # one row per grid point: pivoting by the two axes leaves no duplicates
     assert not df.duplicated(["variant", "workload.rate", "vectordb.memory.limit"]).any()
+    # strings as str (format_version 2: variable-length UTF-8 in the file)
+    assert df["variant"].dtype == object and all(type(v) is str for v in df["variant"])
+    assert all(type(a[k]) is str for a in s["axes"] for k in ("path", "kind", "unit"))
+    import h5py
+    with h5py.File(sweep_h5, "r") as f:
+        assert f.attrs["format_version"] == 2 and type(f.attrs["sweep_source"]) is str
+        assert h5py.check_string_dtype(f["sweep/axes"].dtype["path"]).length is None
 
 
 def test_sweep_csv_export(sweep_h5):

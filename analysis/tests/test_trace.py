@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -159,11 +160,11 @@ def test_hdf5_but_not_ragsim(tmp_path):
 
 
 def test_other_format_version(compare_trace, tmp_path):
-    p = tmp_path / "v4.h5"
+    p = tmp_path / "v5.h5"
     shutil.copy(compare_trace[0], p)
     with h5py.File(p, "r+") as f:
-        f.attrs["format_version"] = np.int64(4)
-    with pytest.raises(ra.TraceError, match="format_version 4, this reader knows versions 1, 2 and 3"):
+        f.attrs["format_version"] = np.int64(5)
+    with pytest.raises(ra.TraceError, match="format_version 5, this reader knows versions 1, 2, 3 and 4"):
         ra.Trace(p)
 
 
@@ -270,7 +271,7 @@ def test_format_2_traces_still_read(compare_trace, tmp_path):
     old = tmp_path / "v2.h5"
     _to_format_2(compare_trace[0], old)
     with ra.Trace(compare_trace[0]) as new, ra.Trace(old) as tr:
-        assert tr.attrs["format_version"] == 2 and new.attrs["format_version"] == 3
+        assert tr.attrs["format_version"] == 2 and new.attrs["format_version"] == 4
         assert not any("_bucket{" in n for n in tr.series_names())
         assert any("_bucket{" in n for n in new.series_names())
         assert tr.spans() is None and new.spans() is not None
@@ -278,3 +279,175 @@ def test_format_2_traces_still_read(compare_trace, tmp_path):
             for v in tr.variants:
                 np.testing.assert_array_equal(tr.series(name, v).values, new.series(name, v).values)
         assert tr.summary().equals(new.summary())
+
+
+# -- format 4: variable-length UTF-8 strings, read as str -------------------------------------
+
+# A trace written by format 3 (fixed-length strings), committed: made by ragsim 0.1.0 built
+# from the last commit that wrote format 3, with
+#   ragsim compare scenarios/trap-vectordb-avalanche.yaml --reps 1 --variants rate_limit \
+#       --set duration=20s -q -o analysis/tests/trace-format3.h5
+FORMAT3 = Path(__file__).resolve().parent / "trace-format3.h5"
+
+# The string columns of each table (docs/trace-format.md)
+_STRING_COLUMNS = {
+    "summary": ("variant",),
+    "comparison": ("variant", "metric", "unit"),
+    "events": ("variant", "kind", "source", "detail"),
+    "requests": ("variant", "outcome", "reason"),
+    "spans": ("variant", "name", "component", "status"),
+}
+
+
+def _frames(tr):
+    return {"summary": tr.summary(), "comparison": tr.comparison(), "events": tr.events(),
+            "requests": tr.requests(), "spans": tr.spans()}
+
+
+def _assert_strings_are_str(tr):
+    """Every string the analysis package returns is a str: in the frames (dtype object), the
+    attributes, the units and the series' names and descriptions."""
+    for table, frame in _frames(tr).items():
+        assert frame is not None and len(frame) > 0, table
+        for col in _STRING_COLUMNS[table]:
+            assert frame[col].dtype == object, (table, col, frame[col].dtype)
+            bad = [x for x in frame[col] if type(x) is not str]
+            assert not bad, (table, col, bad[:3])
+        for col in frame.columns:   # and no other column holds bytes
+            if frame[col].dtype == object:
+                assert all(type(x) is str for x in frame[col]), (table, col)
+        assert all(type(k) is str and type(u) is str for k, u in tr.units(table).items()), table
+    for k in ("format", "model", "scenario_name", "scenario_yaml", "scenario_source", "baseline", "ragsim_version"):
+        assert type(tr.attrs[k]) is str, k
+    v = tr.variants[0]
+    assert type(tr.variant_attrs(v)["description"]) is str and type(tr.variant_attrs(v)["scenario_yaml"]) is str
+    names = tr.series_names()
+    assert names and all(type(n) is str for n in names)
+    unit, desc = tr.series_info("success_ratio")
+    assert (unit, type(desc)) == ("1", str) and desc
+
+
+def _string_attrs(f):
+    """(object path, attribute name, h5py type id) of every string attribute in the file."""
+    out = []
+    objs = [("/", f)]
+    f.visititems(lambda name, o: objs.append(("/" + name, o)))
+    for path, o in objs:
+        for name in o.attrs:
+            tid = o.attrs.get_id(name).get_type()
+            if isinstance(tid, h5py.h5t.TypeStringID):
+                out.append((path, name, tid))
+    return out
+
+
+def test_format_4_writes_every_string_as_variable_length_utf8(compare_trace):
+    """Attributes, the name scale and the string columns of every table: H5T_VARIABLE,
+    UTF-8, NUL-terminated; h5py reads the attributes as str. Only the dimension scales'
+    CLASS and NAME (written by the HDF5 library, as its specification says) are not."""
+    with h5py.File(compare_trace[0], "r") as f:
+        assert f.attrs["format_version"] == 4
+        attrs = _string_attrs(f)
+        assert len(attrs) > 50
+        for path, name, tid in attrs:
+            if name in ("CLASS", "NAME"):
+                continue
+            assert tid.is_variable_str() and tid.get_cset() == h5py.h5t.CSET_UTF8, (path, name)
+            assert tid.get_strpad() == h5py.h5t.STR_NULLTERM, (path, name)
+            value = f[path].attrs[name]
+            if isinstance(value, np.ndarray):    # units: one per column
+                assert value.dtype == object and all(type(x) is str for x in value), (path, name)
+            else:
+                assert type(value) is str, (path, name, type(value))
+        assert type(f.attrs["scenario_yaml"]) is str and "vectordb" in f.attrs["scenario_yaml"]
+        tables, columns = [], 0
+        f.visititems(lambda name, o: tables.append(name) if isinstance(o, h5py.Dataset) and o.dtype.names else None)
+        assert {"summary", "comparison"} <= set(tables) and any(t.endswith("/spans") for t in tables)
+        for t in tables:
+            dt = f[t].dtype
+            for col in dt.names:
+                info = h5py.check_string_dtype(dt[col])
+                if info is None:
+                    assert dt[col].kind in "if", (t, col, dt[col])
+                    continue
+                assert info.encoding == "utf-8" and info.length is None, (t, col, info)
+                columns += 1
+                # h5py 3.7 gives a variable-length string inside a compound as bytes
+                cell = f[t][0][col] if f[t].shape[0] else b""
+                assert isinstance(cell, (bytes, str)), (t, col, type(cell))
+        assert columns >= 10
+        ts = f["runs/naive/rep000/timeseries"]
+        names = ts["name"].asstr()[:]
+        assert all(type(n) is str for n in names)
+        assert list(names) == [bytes(x).decode() for x in ts["series"]["name"]]
+
+
+def test_format_4_frames_and_attributes_hold_str(compare_trace):
+    with ra.Trace(compare_trace[0]) as tr, h5py.File(compare_trace[0], "r") as f:
+        _assert_strings_are_str(tr)
+        ev = tr.events(["naive"])
+        raw = f["runs/naive/rep000/events"][:]
+        assert list(ev.loc[ev["replication"] == 0, "kind"]) == [bytes(x).decode() for x in raw["kind"]]
+        assert "oom_kill" in set(ev["kind"])
+
+
+def test_xarray_gets_str_for_names_and_attributes(compare_trace):
+    """xarray through h5netcdf: the name coordinate and the attributes are str; the series
+    table's fields come back as bytes (h5py's reading of a compound), the same names."""
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("h5netcdf")
+    ds = xr.open_dataset(compare_trace[0], engine="h5netcdf", group="runs/naive/rep000/timeseries")
+    try:
+        names = list(ds["name"].values)
+        assert names and all(type(n) is str for n in names)
+        assert ds["t"].attrs["unit"] == "s" and type(ds["t"].attrs["description"]) is str
+        units = ds["series"].attrs["units"]
+        assert list(units) == ["", "", ""] and all(type(u) is str for u in units)
+        tab = ds["series"].values
+        assert [bytes(x).decode() for x in tab["name"]] == names
+        assert ds["values"].sel(name="success_ratio").dims == ("t",)
+    finally:
+        ds.close()
+
+
+def test_format_3_file_still_reads_with_str(tmp_path):
+    """The committed format 3 trace (fixed-length strings: bytes in h5py) reads with every
+    string as a str, and its tables as h5py holds them."""
+    with h5py.File(FORMAT3, "r") as f:
+        assert f.attrs["format_version"] == 3
+        assert isinstance(f.attrs["format"], bytes)                    # fixed-length
+        assert h5py.check_string_dtype(f["summary"].dtype["variant"]).length == 64
+        raw_summary, raw_events = f["summary"][:], f["runs/rate_limit/rep000/events"][:]
+        ts = f["runs/rate_limit/rep000/timeseries"]
+        raw_names = [bytes(x).decode() for x in ts["series"]["name"]]
+        raw_values = ts["values"][raw_names.index("success_ratio")]
+    with ra.Trace(FORMAT3) as tr:
+        assert tr.attrs["format_version"] == 3 and tr.model == "rag"
+        assert tr.variants == ["naive", "rate_limit"] and tr.baseline == "naive"
+        _assert_strings_are_str(tr)
+        s = tr.summary()
+        assert list(s["variant"]) == [bytes(x).decode() for x in raw_summary["variant"]]
+        np.testing.assert_array_equal(s["success_ratio"].to_numpy(), raw_summary["success_ratio"])
+        ev = tr.events(["rate_limit"])
+        assert list(ev["kind"]) == [bytes(x).decode() for x in raw_events["kind"]]
+        assert ev["kind"].iloc[0] == "run_start"
+        assert tr.series_names("rate_limit") == sorted(raw_names)
+        np.testing.assert_array_equal(tr.series("success_ratio", "rate_limit").values[0], raw_values)
+        assert set(tr.spans()["name"]) >= {"gateway", "retrieve", "generate"}
+
+
+def test_format_2_from_the_format_3_file_reads_the_same(tmp_path):
+    """The committed format 3 trace rewritten as format 2 wrote it (fixed-length strings, no
+    name scale, spans or histogram series) reads the same, strings as str."""
+    old = tmp_path / "v2.h5"
+    _to_format_2(FORMAT3, old)
+    with ra.Trace(FORMAT3) as v3, ra.Trace(old) as v2:
+        assert v2.attrs["format_version"] == 2
+        assert v2.spans() is None
+        assert v2.summary().equals(v3.summary())
+        assert v2.events().equals(v3.events())
+        assert v2.comparison().equals(v3.comparison())
+        assert all(type(x) is str for x in v2.summary()["variant"])
+        assert type(v2.attrs["scenario_yaml"]) is str
+        for v in v2.variants:
+            np.testing.assert_array_equal(v2.series("success_ratio", v).values, v3.series("success_ratio", v).values)
+            assert v2.series_info("success_ratio") == v3.series_info("success_ratio")

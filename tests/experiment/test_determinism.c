@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "h5values.h"
 #include "testutil.h"
 
 typedef struct {
@@ -18,37 +19,13 @@ typedef struct {
     char first_diff[512];
 } cmp_t;
 
+/* The dataset's values; variable-length strings (datasets of them, and the
+ * string columns of tables) by what they say, not the pointers they are
+ * read into (h5values.h). */
 static int read_all(hid_t ds, void **buf, size_t *len)
 {
-    hid_t type = H5Dget_type(ds), space = H5Dget_space(ds);
-    hssize_t n = H5Sget_simple_extent_npoints(space);
-    if (H5Tis_variable_str(type) > 0) {
-        /* variable-length strings: compare what they say, not the pointers */
-        char **s = calloc(n > 0 ? (size_t)n : 1, sizeof *s);
-        int rc = n > 0 ? (int)H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) : 0;
-        size_t tot = 0;
-        for (hssize_t i = 0; i < n; i++) tot += (s[i] ? strlen(s[i]) : 0) + 1;
-        char *out = calloc(tot ? tot : 1, 1), *p = out;
-        for (hssize_t i = 0; i < n; i++) {
-            size_t l = s[i] ? strlen(s[i]) : 0;
-            if (l) memcpy(p, s[i], l);
-            p += l + 1;
-        }
-        if (n > 0) H5Dvlen_reclaim(type, space, H5P_DEFAULT, s);
-        free(s);
-        *buf = out;
-        *len = tot;
-        H5Tclose(type);
-        H5Sclose(space);
-        return rc;
-    }
-    size_t sz = H5Tget_size(type);
-    *len = (size_t)n * sz;
-    *buf = calloc(*len ? *len : 1, 1);
-    int rc = *len ? (int)H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *buf) : 0;
-    H5Tclose(type);
-    H5Sclose(space);
-    return rc;
+    *buf = h5_values(ds, len);
+    return *buf ? 0 : -1;
 }
 
 static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *op)
@@ -64,8 +41,8 @@ static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *o
     }
     void *ba, *bb;
     size_t la, lb;
-    read_all(a, &ba, &la);
-    read_all(b, &bb, &lb);
+    cr_assert_eq(read_all(a, &ba, &la), 0, "%s unreadable", name);
+    cr_assert_eq(read_all(b, &bb, &lb), 0, "%s unreadable in the other file", name);
     /* a matrix (the time series: one row per series) counts row by row */
     hid_t sp = H5Dget_space(a);
     hsize_t dims[2] = {1, 0};

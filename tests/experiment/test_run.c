@@ -13,14 +13,19 @@
 #include "experiment/runner.h"
 #include "testutil.h"
 
+/* A string attribute: variable-length UTF-8 (format 4). Caller frees. */
 static char *attr_str(hid_t obj, const char *name)
 {
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     cr_assert_geq(a, 0, "attribute %s missing", name);
-    hid_t t = H5Aget_type(a);
-    size_t n = H5Tget_size(t);
-    char *s = calloc(n + 1, 1);
-    cr_assert_geq(H5Aread(a, t, s), 0);
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+    cr_assert(H5Tis_variable_str(t) > 0 && H5Tget_cset(t) == H5T_CSET_UTF8, "%s: a variable-length UTF-8 string",
+              name);
+    char *v = NULL;
+    cr_assert_geq(H5Aread(a, t, &v), 0);
+    char *s = strdup(v ? v : "");
+    H5Dvlen_reclaim(t, sp, H5P_DEFAULT, &v);
+    H5Sclose(sp);
     H5Tclose(t);
     H5Aclose(a);
     return s;
@@ -37,7 +42,7 @@ static int64_t attr_i64(hid_t obj, const char *name)
 }
 
 typedef struct {
-    char name[64];
+    char *name;   /* variable-length: allocated by HDF5, H5Dvlen_reclaim frees it */
     int64_t arrivals, completions;
     double util, wait;
 } strow_t;
@@ -62,7 +67,7 @@ Test(run, trace_holds_what_the_run_computed, .timeout = 120)
     cr_assert_geq(f, 0);
     char *fmt = attr_str(f, "format");
     cr_assert_str_eq(fmt, "ragsim-trace");
-    cr_assert_eq(attr_i64(f, "format_version"), 3);
+    cr_assert_eq(attr_i64(f, "format_version"), 4);
     cr_assert_eq(attr_i64(f, "master_seed"), 1);
     cr_assert_eq(attr_i64(f, "complete"), 1);
     char *name = attr_str(f, "scenario_name");
@@ -94,8 +99,8 @@ Test(run, trace_holds_what_the_run_computed, .timeout = 120)
         hid_t ds = H5Dopen2(g, "stations", H5P_DEFAULT);
         hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(strow_t));
         hid_t st = H5Tcopy(H5T_C_S1);
-        H5Tset_size(st, 64);
-        H5Tset_cset(st, H5T_CSET_UTF8);   /* the trace stores UTF-8 strings */
+        H5Tset_size(st, H5T_VARIABLE);     /* the trace stores variable-length UTF-8 strings */
+        H5Tset_cset(st, H5T_CSET_UTF8);
         H5Tinsert(mt, "name", offsetof(strow_t, name), st);
         H5Tinsert(mt, "arrivals", offsetof(strow_t, arrivals), H5T_NATIVE_INT64);
         H5Tinsert(mt, "completions", offsetof(strow_t, completions), H5T_NATIVE_INT64);
@@ -109,6 +114,9 @@ Test(run, trace_holds_what_the_run_computed, .timeout = 120)
         cr_assert_eq(row.completions, (int64_t)stn->n.completions);
         cr_assert_eq(row.util, stn_utilization(stn));
         cr_assert_eq(row.wait, sim_tmean_s(&stn->wait_s));
+        hid_t one = H5Screate(H5S_SCALAR);
+        H5Dvlen_reclaim(mt, one, H5P_DEFAULT, &row);
+        H5Sclose(one);
         H5Tclose(st);
         H5Tclose(mt);
         H5Dclose(ds);

@@ -26,6 +26,20 @@ typedef struct {
     double delta, elasticity, elasticity_lo, elasticity_hi;
 } srow_t;
 
+/* The string columns, read as what they are in the file: variable-length
+ * strings (allocated by HDF5: H5Dvlen_reclaim frees them). */
+typedef struct {
+    char *parameter, *metric;
+} strs_t;
+
+static hid_t vstr(void)
+{
+    hid_t s = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s, H5T_VARIABLE);
+    H5Tset_cset(s, H5T_CSET_UTF8);
+    return s;
+}
+
 static size_t read_rows(const char *file, srow_t **out)
 {
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -35,23 +49,27 @@ static size_t read_rows(const char *file, srow_t **out)
     hid_t s = H5Dget_space(d);
     hsize_t n = 0;
     H5Sget_simple_extent_dims(s, &n, NULL);
-    hid_t s256 = H5Tcopy(H5T_C_S1), s64 = H5Tcopy(H5T_C_S1);
-    H5Tset_size(s256, 256);
-    H5Tset_cset(s256, H5T_CSET_UTF8);
-    H5Tset_cset(s64, H5T_CSET_UTF8);
-    H5Tset_size(s64, 64);
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(srow_t));
-    H5Tinsert(t, "parameter", HOFFSET(srow_t, parameter), s256);
-    H5Tinsert(t, "metric", HOFFSET(srow_t, metric), s64);
+    hid_t sv = vstr();
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(srow_t)), st = H5Tcreate(H5T_COMPOUND, sizeof(strs_t));
     H5Tinsert(t, "delta", HOFFSET(srow_t, delta), H5T_NATIVE_DOUBLE);
     H5Tinsert(t, "elasticity", HOFFSET(srow_t, elasticity), H5T_NATIVE_DOUBLE);
     H5Tinsert(t, "elasticity_lo", HOFFSET(srow_t, elasticity_lo), H5T_NATIVE_DOUBLE);
     H5Tinsert(t, "elasticity_hi", HOFFSET(srow_t, elasticity_hi), H5T_NATIVE_DOUBLE);
+    H5Tinsert(st, "parameter", HOFFSET(strs_t, parameter), sv);
+    H5Tinsert(st, "metric", HOFFSET(strs_t, metric), sv);
     *out = calloc(n + 1, sizeof **out);
+    strs_t *str = calloc(n + 1, sizeof *str);
     cr_assert(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0);
+    cr_assert(H5Dread(d, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, str) >= 0);
+    for (hsize_t i = 0; i < n; i++) {
+        snprintf((*out)[i].parameter, sizeof (*out)[i].parameter, "%s", str[i].parameter);
+        snprintf((*out)[i].metric, sizeof (*out)[i].metric, "%s", str[i].metric);
+    }
+    if (n) H5Dvlen_reclaim(st, s, H5P_DEFAULT, str);
+    free(str);
+    H5Tclose(st);
     H5Tclose(t);
-    H5Tclose(s256);
-    H5Tclose(s64);
+    H5Tclose(sv);
     H5Sclose(s);
     H5Dclose(d);
     H5Fclose(f);
@@ -283,14 +301,10 @@ Test(sensitivity, morris_separates_additive_from_interacting, .timeout = 300)
     cr_assert(f >= 0);
     hid_t d = H5Dopen2(f, "/morris", H5P_DEFAULT);
     cr_assert(d >= 0, "no /morris");
-    hid_t s256 = H5Tcopy(H5T_C_S1), s64 = H5Tcopy(H5T_C_S1);
-    H5Tset_size(s256, 256);
-    H5Tset_size(s64, 64);
-    H5Tset_cset(s256, H5T_CSET_UTF8);
-    H5Tset_cset(s64, H5T_CSET_UTF8);
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(mrow_t));
-    H5Tinsert(t, "parameter", HOFFSET(mrow_t, parameter), s256);
-    H5Tinsert(t, "metric", HOFFSET(mrow_t, metric), s64);
+    hid_t sv = vstr();
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(mrow_t)), st = H5Tcreate(H5T_COMPOUND, sizeof(strs_t));
+    H5Tinsert(st, "parameter", HOFFSET(strs_t, parameter), sv);
+    H5Tinsert(st, "metric", HOFFSET(strs_t, metric), sv);
     H5Tinsert(t, "n", HOFFSET(mrow_t, n), H5T_NATIVE_INT64);
     H5Tinsert(t, "low", HOFFSET(mrow_t, low), H5T_NATIVE_DOUBLE);
     H5Tinsert(t, "high", HOFFSET(mrow_t, high), H5T_NATIVE_DOUBLE);
@@ -303,10 +317,17 @@ Test(sensitivity, morris_separates_additive_from_interacting, .timeout = 300)
     H5Sget_simple_extent_dims(sp, &n, NULL);
     cr_assert_eq(n, 3, "%llu rows", (unsigned long long)n);
     cr_assert(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) >= 0);
+    strs_t str[3];
+    cr_assert(H5Dread(d, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, str) >= 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(rows[i].parameter, sizeof rows[i].parameter, "%s", str[i].parameter);
+        snprintf(rows[i].metric, sizeof rows[i].metric, "%s", str[i].metric);
+    }
+    H5Dvlen_reclaim(st, sp, H5P_DEFAULT, str);
     H5Sclose(sp);
+    H5Tclose(st);
     H5Tclose(t);
-    H5Tclose(s256);
-    H5Tclose(s64);
+    H5Tclose(sv);
     H5Dclose(d);
     H5Fclose(f);
     const mrow_t *delay = NULL, *rate = NULL, *svc = NULL;

@@ -7,6 +7,16 @@
 
 #include "testutil.h"
 
+/* The trace's strings are variable-length: read into pointers, copied into
+ * the callers' fixed-size fields, and the pointers reclaimed. */
+static hid_t vstr_(void)
+{
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, H5T_VARIABLE);
+    H5Tset_cset(st, H5T_CSET_UTF8);
+    return st;
+}
+
 size_t series_table(hid_t f, const char *group, series_info_t **out)
 {
     char p[512];
@@ -15,20 +25,23 @@ size_t series_table(hid_t f, const char *group, series_info_t **out)
     cr_assert_geq(ds, 0, "dataset %s missing", p);
     hid_t sp = H5Dget_space(ds);
     size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
-    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(series_info_t));
-    const struct { const char *name; size_t off, size; } m[] = {
-        {"name", offsetof(series_info_t, name), sizeof((*out)->name)},
-        {"unit", offsetof(series_info_t, unit), sizeof((*out)->unit)},
-        {"description", offsetof(series_info_t, description), sizeof((*out)->description)}};
-    for (size_t i = 0; i < 3; i++) {
-        hid_t st = H5Tcopy(H5T_C_S1);
-        H5Tset_size(st, m[i].size);
-        H5Tset_cset(st, H5T_CSET_UTF8);
-        H5Tinsert(mt, m[i].name, m[i].off, st);
-        H5Tclose(st);
-    }
+    typedef struct { char *name, *unit, *description; } raw_t;
+    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(raw_t)), st = vstr_();
+    H5Tinsert(mt, "name", offsetof(raw_t, name), st);
+    H5Tinsert(mt, "unit", offsetof(raw_t, unit), st);
+    H5Tinsert(mt, "description", offsetof(raw_t, description), st);
+    raw_t *raw = calloc(n ? n : 1, sizeof *raw);
+    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw), 0, "%s unreadable", p);
     *out = calloc(n ? n : 1, sizeof **out);
-    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out), 0, "%s unreadable", p);
+    for (size_t i = 0; i < n; i++) {
+        snprintf((*out)[i].name, sizeof (*out)[i].name, "%s", raw[i].name ? raw[i].name : "");
+        snprintf((*out)[i].unit, sizeof (*out)[i].unit, "%s", raw[i].unit ? raw[i].unit : "");
+        snprintf((*out)[i].description, sizeof (*out)[i].description, "%s",
+                 raw[i].description ? raw[i].description : "");
+    }
+    if (n) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
+    free(raw);
+    H5Tclose(st);
     H5Tclose(mt);
     H5Sclose(sp);
     H5Dclose(ds);
@@ -88,22 +101,27 @@ size_t events(hid_t f, const char *run, evrow_t **out)
     char p[512];
     snprintf(p, sizeof p, "%s/events", run);
     hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
+    cr_assert_geq(ds, 0, "dataset %s missing", p);
     hid_t sp = H5Dget_space(ds);
     size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
-    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(evrow_t));
-    hid_t s32 = H5Tcopy(H5T_C_S1), s48 = H5Tcopy(H5T_C_S1);
-    H5Tset_size(s32, 32);
-    H5Tset_size(s48, 48);
-    H5Tset_cset(s32, H5T_CSET_UTF8);
-    H5Tset_cset(s48, H5T_CSET_UTF8);
-    H5Tinsert(mt, "time", offsetof(evrow_t, time), H5T_NATIVE_DOUBLE);
-    H5Tinsert(mt, "kind", offsetof(evrow_t, kind), s32);
-    H5Tinsert(mt, "source", offsetof(evrow_t, source), s48);
-    H5Tinsert(mt, "value", offsetof(evrow_t, value), H5T_NATIVE_DOUBLE);
+    typedef struct { double time, value; char *kind, *source; } raw_t;
+    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(raw_t)), st = vstr_();
+    H5Tinsert(mt, "time", offsetof(raw_t, time), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "kind", offsetof(raw_t, kind), st);
+    H5Tinsert(mt, "source", offsetof(raw_t, source), st);
+    H5Tinsert(mt, "value", offsetof(raw_t, value), H5T_NATIVE_DOUBLE);
+    raw_t *raw = calloc(n ? n : 1, sizeof *raw);
+    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw), 0, "%s unreadable", p);
     *out = calloc(n ? n : 1, sizeof **out);
-    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out), 0);
-    H5Tclose(s32);
-    H5Tclose(s48);
+    for (size_t i = 0; i < n; i++) {
+        (*out)[i].time = raw[i].time;
+        (*out)[i].value = raw[i].value;
+        snprintf((*out)[i].kind, sizeof (*out)[i].kind, "%s", raw[i].kind ? raw[i].kind : "");
+        snprintf((*out)[i].source, sizeof (*out)[i].source, "%s", raw[i].source ? raw[i].source : "");
+    }
+    if (n) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
+    free(raw);
+    H5Tclose(st);
     H5Tclose(mt);
     H5Sclose(sp);
     H5Dclose(ds);
@@ -167,31 +185,37 @@ cmprow_t comparison_row(hid_t f, const char *variant, const char *metric)
     cr_assert_geq(ds, 0, "/comparison missing");
     hid_t sp = H5Dget_space(ds);
     size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
-    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(cmprow_t));
-    hid_t s64 = H5Tcopy(H5T_C_S1);
-    H5Tset_size(s64, 64);
-    H5Tset_cset(s64, H5T_CSET_UTF8);
-    H5Tinsert(mt, "variant", offsetof(cmprow_t, variant), s64);
-    H5Tinsert(mt, "metric", offsetof(cmprow_t, metric), s64);
-    H5Tinsert(mt, "mean", offsetof(cmprow_t, mean), H5T_NATIVE_DOUBLE);
-    H5Tinsert(mt, "diff", offsetof(cmprow_t, diff), H5T_NATIVE_DOUBLE);
-    H5Tinsert(mt, "diff_ci_low", offsetof(cmprow_t, diff_lo), H5T_NATIVE_DOUBLE);
-    H5Tinsert(mt, "diff_ci_high", offsetof(cmprow_t, diff_hi), H5T_NATIVE_DOUBLE);
-    H5Tinsert(mt, "n_paired", offsetof(cmprow_t, n_paired), H5T_NATIVE_LLONG);
-    H5Tinsert(mt, "significant", offsetof(cmprow_t, significant), H5T_NATIVE_LLONG);
-    H5Tinsert(mt, "verdict", offsetof(cmprow_t, verdict), H5T_NATIVE_LLONG);
-    cmprow_t *rows = calloc(n ? n : 1, sizeof *rows);
+    typedef struct {
+        char *variant, *metric;
+        double mean, diff, diff_lo, diff_hi;
+        long long n_paired, significant, verdict;
+    } raw_t;
+    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(raw_t)), st = vstr_();
+    H5Tinsert(mt, "variant", offsetof(raw_t, variant), st);
+    H5Tinsert(mt, "metric", offsetof(raw_t, metric), st);
+    H5Tinsert(mt, "mean", offsetof(raw_t, mean), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "diff", offsetof(raw_t, diff), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "diff_ci_low", offsetof(raw_t, diff_lo), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "diff_ci_high", offsetof(raw_t, diff_hi), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "n_paired", offsetof(raw_t, n_paired), H5T_NATIVE_LLONG);
+    H5Tinsert(mt, "significant", offsetof(raw_t, significant), H5T_NATIVE_LLONG);
+    H5Tinsert(mt, "verdict", offsetof(raw_t, verdict), H5T_NATIVE_LLONG);
+    raw_t *rows = calloc(n ? n : 1, sizeof *rows);
     cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), 0);
-    H5Tclose(s64);
-    H5Tclose(mt);
-    H5Sclose(sp);
-    H5Dclose(ds);
-    cmprow_t out;
     size_t i = 0;
     while (i < n && (strcmp(rows[i].variant, variant) || strcmp(rows[i].metric, metric))) i++;
     cr_assert_lt(i, n, "/comparison has no row (%s, %s)", variant, metric);
-    out = rows[i];
+    cmprow_t out = {.mean = rows[i].mean, .diff = rows[i].diff, .diff_lo = rows[i].diff_lo,
+                    .diff_hi = rows[i].diff_hi, .n_paired = rows[i].n_paired,
+                    .significant = rows[i].significant, .verdict = rows[i].verdict};
+    snprintf(out.variant, sizeof out.variant, "%s", rows[i].variant);
+    snprintf(out.metric, sizeof out.metric, "%s", rows[i].metric);
+    if (n) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, rows);
     free(rows);
+    H5Tclose(st);
+    H5Tclose(mt);
+    H5Sclose(sp);
+    H5Dclose(ds);
     return out;
 }
 
