@@ -42,6 +42,21 @@
  * virtual time (work done per job in service) and a heap of the jobs' end
  * in it: one pending event per station, O(log servers) per start or end.
  *
+ * Batching (spec.batch, set by a component: the vector DB's `batch`):
+ * Triton's dynamic batcher over the servers. Jobs wait FIFO; whenever a
+ * server is free and jobs wait, a batch of the min(waiting, batch_max)
+ * oldest starts at once if batch_max wait, or the oldest has waited
+ * batch_wait, or batch_wait is 0; otherwise one timer is set for the
+ * oldest's arrival + batch_wait. A batch occupies one server; its time is
+ * the batch hook's (default: the sum of its jobs'), run on `width` cores
+ * with processor sharing of spec.cores by width (a batch of width w alone
+ * progresses on w cores; together, each at w x min(1, cores / the widths'
+ * sum)); all its jobs end together, in FIFO order. A job arriving while a
+ * server is free is accepted whatever the queue limit (it waits at most
+ * batch_wait); otherwise the limit counts every waiting job. A job in a
+ * running batch cannot be cancelled. Without `batch` a job is a batch of
+ * one of width 1, and the station is exactly the one above.
+ *
  * Statistics after the warm-up: arrivals, completions, rejections,
  * timeouts; waiting time and sojourn time (moments and histogram);
  * time-averaged busy servers and queue length. Per sample interval:
@@ -75,6 +90,12 @@ typedef struct stn_job {
     double vfinish;
     uint64_t vseq;
     int64_t hpos;
+    /* batching (stn_spec_t.batch): the batch's first job carries its size and
+     * its cores (width), the others follow it through batch_next; an
+     * unbatched job is a batch of one of width 1 */
+    struct stn_job *batch_next;
+    int32_t batch_n;
+    int32_t width;
 } stn_job_t;
 
 typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t outcome);
@@ -83,6 +104,12 @@ typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
  * stn_scale(s, factor) with the owner's speed factors now. O(1), no
  * allocation: it runs once per job. */
 typedef sim_time_t (*stn_start_fn)(void *owner, station_t *st, stn_job_t *job, sim_time_t s);
+/* Batching: the nominal time of a batch of n jobs (its first job `first`,
+ * the others through batch_next) whose own times sum to `sum` (ns), as the
+ * work of one server on `*width` cores (set it: >= 1, <= n); called before
+ * the start hook, which then gets the batch's time. O(1), no allocation. */
+typedef sim_time_t (*stn_batch_fn)(void *owner, station_t *st, stn_job_t *first, int64_t n, sim_time_t sum,
+                                   int32_t *width);
 
 typedef struct stn_spec {
     const char *name;
@@ -97,6 +124,12 @@ typedef struct stn_spec {
     bool codel_shed;              /* CoDel shedding on */
     bool adaptive_lifo;           /* newest first while CoDel judges the queue overloaded */
     codel_spec_t codel;
+    /* dynamic batching (Triton's dynamic batcher): a free server takes up to
+     * batch_max waiting jobs as one batch once batch_max wait or the oldest
+     * has waited batch_wait; the jobs share the batch's end */
+    bool batch;
+    int64_t batch_max;            /* >= 1 */
+    sim_time_t batch_wait;        /* >= 0 */
 } stn_spec_t;
 
 extern const char *const stn_discipline_names[];   /* "fifo", "adaptive_lifo" */
@@ -121,14 +154,19 @@ struct station {
     sim_t *sim;
     sim_rng_t *rng;
     int64_t servers;              /* current capacity (faults may change it) */
-    int64_t busy;
+    int64_t busy;                 /* servers busy (batches in service when batching) */
+    int64_t inservice;            /* jobs in service (= busy without batching) */
     int64_t nqueue;
     stn_job_t *head, *tail;       /* waiting, FIFO */
     stn_job_t *serving;           /* in service (unordered list) */
     stn_exit_fn on_exit;
     stn_start_fn on_start;        /* NULL: the nominal time */
-    /* shared cores: virtual time (ns of work per job in service) at vt_at, jobs in service by end */
+    stn_batch_fn on_batch;        /* NULL: a batch's time is the sum of its jobs' */
+    sim_timer_t batch_timer;      /* batching: the oldest waiting job's window ends */
+    sim_time_t batch_at;          /*   at this time (while the timer is pending) */
+    /* shared cores: virtual time (ns of work per core of a job in service) at vt_at, jobs in service by end */
     double vt;
+    int64_t ps_width;             /* cores the jobs in service would use (the sum of their widths) */
     sim_time_t vt_at;
     stn_job_t **heap;
     int64_t nheap, heap_cap;
@@ -161,6 +199,8 @@ void stn_fini(station_t *st);
 
 /* Install the start hook (NULL: none); its owner argument is the station's owner. */
 static inline void stn_set_start_hook(station_t *st, stn_start_fn fn) { st->on_start = fn; }
+/* Install the batch hook (NULL: none); its owner argument is the station's owner. */
+static inline void stn_set_batch_hook(station_t *st, stn_batch_fn fn) { st->on_batch = fn; }
 
 /* s x factor, rounded to the ns (s itself when factor is 1), saturated as
  * sim_time_from_s saturates. */

@@ -91,9 +91,9 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
             row(r, s->comp_name[k], "calls/s", (double)(e->slots * e->concurrency) * B / batch, offered);
             autoscaled(r, &e->autoscale, e->replicas, e->slots);
         } else if (k == RAG_VECTORDB) {
-            double t = vdb_query_time(&s->vdb, s->top_k);
             rag_cap_row_t *r = &rows[n++];
-            row(r, s->comp_name[k], "queries/s", (double)(s->vdb.rs.slots * vdb_parallelism(&s->vdb)) / t, offered);
+            row(r, s->comp_name[k], "queries/s", (double)s->vdb.rs.slots * vdb_replica_capacity(&s->vdb, s->top_k),
+                offered);
             autoscaled(r, &s->vdb.rs.hpa, s->vdb.rs.replicas, s->vdb.rs.slots);
         } else if (k == RAG_LLM) {
             const llm_spec_t *sp = &s->llm;

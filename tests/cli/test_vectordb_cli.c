@@ -71,6 +71,29 @@ Test(vectordb_cli, estimate_prints_the_model_with_units)
     tu_run_free(&r);
 }
 
+/* Batched search: the full batch's CPU, per query and per batch alone on
+ * its cores, and the capacity of full batches: 2 threads x min(32, 2)
+ * cores wanted, 2 cores there, per replica 2 / (CPU per query). */
+Test(vectordb_cli, estimate_prints_the_batched_capacity)
+{
+    tu_run_t r = ragsim("vectordb", "estimate", AVALANCHE, "--set", "vectordb.batch={max_batch_size: 32}");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    const char *b = strstr(r.out, "batched search: a full batch of 32 queries (max_batch_size) takes ");
+    cr_assert_not_null(b, "%s", r.out);
+    double q = field(r.out, "one-thread query time: ");
+    double cpu = field(b, "takes "), search = field(b, "= search "), server = field(b, "+ server ");
+    cr_assert_float_eq(cpu, search + server, 2e-4, "%s", r.out);
+    cr_assert_float_eq(server, 32 * 10.0, 1e-9, "cost.base is paid per query");
+    double per = field(b, "ms: "), alone = field(b, "cores (");
+    cr_assert_float_eq(per, cpu / 32, 1e-4, "%s", r.out);
+    cr_assert(per < q, "a batch saves the call's work: %f ms per query, %f alone", per, q);
+    cr_assert_float_eq(alone, cpu / 2, 1e-3, "%s", r.out);
+    double rep = field(strstr(r.out, "capacity:"), "replicas x ");
+    cr_assert_float_eq(rep, 2 / (per * 1e-3), rep * 1e-3, "%s", r.out);
+    cr_assert_float_eq(field(strstr(r.out, "capacity:"), "cores) = "), 2 * rep, rep * 1e-3, "%s", r.out);
+    tu_run_free(&r);
+}
+
 Test(vectordb_cli, bad_usage_exits_2)
 {
     static const struct {
