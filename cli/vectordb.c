@@ -153,9 +153,10 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
                 B, bt * 1e3, bs * 1e3, (double)B * base * 1e3, bt / (double)B * 1e3, bt / ((double)B * q), w,
                 w > 1 ? "s" : "", bt / (double)w * 1e3);
         fprintf(out, "capacity: %" PRId64 " replicas%s x %.4g queries/s (full batches on %" PRId64
-                     " threads, %" PRId64 " cores) = %.4g queries/s (nominal speed, warm)\n",
+                     " thread%s, %" PRId64 " core%s) = %.4g queries/s (nominal speed, warm)\n",
                 v->rs.replicas, v->shards > 1 ? " per shard" : "", vdb_replica_capacity(v, r->top_k), v->rs.servers,
-                v->cores, (double)v->rs.replicas * vdb_replica_capacity(v, r->top_k));
+                v->rs.servers > 1 ? "s" : "", v->cores, v->cores > 1 ? "s" : "",
+                (double)v->rs.replicas * vdb_replica_capacity(v, r->top_k));
     }
     const char *knob = v->index == VDB_HNSW ? "ef_search" : "nprobe";
     if (v->nrecall > 0)
