@@ -21,8 +21,9 @@ import numpy as np
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/gort-vs-go"
 GRID = sys.argv[2] if len(sys.argv) > 2 else "bench/goruntime/grid.csv"
 # name, start value (bytes/CPU-s, CPU-s or bytes)
-PARAMS = [("base", 0.00063), ("fault_rate", 492e6), ("release_rate", 698e6),
-          ("noscan_mark_rate", 42e9), ("mark_rate", 7.73e8), ("cycle_cpu", 0.003)]
+PARAMS = [("base", 0.000355), ("fault_rate", 1.62e9), ("release_rate", 1.69e9),
+          ("noscan_mark_rate", 2.21e11), ("mark_rate", 1.114e9), ("cycle_cpu", 0.000344),
+          ("overhead", 13.71e6), ("sweep_rate", 77.2e9)]
 
 
 def error(x):
@@ -34,7 +35,7 @@ def error(x):
     return float(m.group(1)) if m else float("inf")
 
 
-def nelder_mead(f, x0, step=0.5, iters=120):
+def nelder_mead(f, x0, step=0.5, iters=300):
     n = len(x0)
     pts = [np.array(x0, float)] + [np.array(x0, float) + step * np.eye(n)[i] for i in range(n)]
     vals = [f(p) for p in pts]

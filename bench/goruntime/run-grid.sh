@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run the Go runtime benchmark over its grid and write grid.csv (one row a
 # point, the machine's description in '#' lines at the top) and the leak
-# runs' time series under series/. About 7 minutes on 2 cores; run it on an
+# runs' time series under series/. About 8 minutes on 2 cores; run it on an
 # otherwise idle machine if you can (the CSV records the load average and the
 # time the process waited for a CPU; the model is compared per process
 # CPU-second, which a busy machine disturbs much less than wall-clock rates).
@@ -28,7 +28,7 @@ first=-header
 run() {   # label, then flags
   l=$1; shift
   echo "goruntime-bench $l: $*" >&2
-  "$bin" $first -label "$l" -duration 6s "$@" >> "$tmp"
+  "$bin" $first -label "$l" -duration 10s "$@" >> "$tmp"
   first=
 }
 # pointer-free cache ([]byte, 1 KiB entries), 2 workers on GOMAXPROCS 2

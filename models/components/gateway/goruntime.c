@@ -200,8 +200,8 @@ static void update_goal(gort_t *g)
     g->trigger = goal;
     if (goal != INT64_MAX && goal > g->marked) {
         double runway = (double)(goal - g->marked);
-        double mark_s = mark_work_now(g, g->marked, g->marked_noscan, g->marked_stacks) / s->mark_rate /
-                        (double)g->workers;
+        double mark_s = mark_work_now(g, g->live, g->live_noscan, g->marked_stacks) / s->mark_rate /
+                        g->mark_cpus;
         double t = (double)goal - g->alloc_rate * mark_s;
         double lo = (double)g->marked + 0.70 * runway, hi = (double)g->marked + 0.95 * runway;
         if (t < lo) t = lo;
@@ -235,8 +235,9 @@ static void account_mark(gort_t *g)
 {
     sim_time_t now = sim_now(g->sim);
     win_roll(g);
-    double w = (double)g->workers;
+    double w = g->mark_cpus;
     g->gc_cpu_s += w * sim_time_to_s(now - g->mark_start);
+    g->mark_time_s += sim_time_to_s(now - g->mark_start);
     sim_time_t from = g->mark_start > g->win_start ? g->mark_start : g->win_start;
     if (now > from) g->win_gc_cpu_s += w * sim_time_to_s(now - from);
 }
@@ -244,7 +245,7 @@ static void account_mark(gort_t *g)
 double gort_gc_cpu_seconds(const gort_t *g)
 {
     double v = g->gc_cpu_s;
-    if (g->marking) v += (double)g->workers * sim_time_to_s(sim_now(g->sim) - g->mark_start);
+    if (g->marking) v += g->mark_cpus * sim_time_to_s(sim_now(g->sim) - g->mark_start);
     return v;
 }
 
@@ -254,7 +255,7 @@ double gort_win_gc_cpu_seconds(const gort_t *g)
     double v = g->win_start == ws ? g->win_gc_cpu_s : 0.0;
     if (g->marking) {
         sim_time_t from = g->mark_start > ws ? g->mark_start : ws;
-        if (now > from) v += (double)g->workers * sim_time_to_s(now - from);
+        if (now > from) v += g->mark_cpus * sim_time_to_s(now - from);
     }
     return v;
 }
@@ -278,7 +279,7 @@ static double lim_fill_at(const gort_t *g, sim_time_t now)
 {
     double dt = sim_time_to_s(now - g->lim_last);
     double c = (double)g->cores;
-    double rate = g->marking ? 2.0 * (double)g->workers - c : -c;   /* CPU-s per s */
+    double rate = g->marking ? 2.0 * g->mark_cpus - c : -c;   /* CPU-s per s */
     double f = g->lim_fill + rate * dt;
     return f < 0 ? 0 : f > g->lim_cap ? g->lim_cap : f;
 }
@@ -334,9 +335,10 @@ static void start_cycle(gort_t *g, bool forced)
     g->mark_work = mark_work_now(g, g->live, g->live_noscan, stacks(g)) + g->sweep_debt * g->spec.mark_rate;
     g->sweep_debt = 0;
     g->assisted = 0;
+    g->floating = 0;
     double work = g->mark_work / g->spec.mark_rate;                          /* CPU-seconds */
-    g->mark_dur = sim_time_from_s(work / (double)g->workers);
-    if (g->cpu) stn_set_servers(g->cpu, g->cores - g->workers);
+    g->mark_dur = sim_time_from_s(work / g->mark_cpus);
+    if (g->cpu && g->workers > 0) stn_set_servers(g->cpu, g->cores - g->workers);
     g->mark_timer = sim_schedule_at(sim, now + g->mark_dur, mark_end_event, g, 0);
 }
 
@@ -362,13 +364,17 @@ static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
     lim_update(g);
     g->marking = false;
     g->gc_cycles++;
-    /* Everything unreachable at mark end is freed; the sweeping itself is
-     * charged to the next cycle's allocations (Go's proportional sweep). */
+    /* Everything unreachable at mark end is freed, except what was allocated
+     * during the mark: Go allocates black while marking, so that garbage
+     * survives this cycle (floating garbage), counts in the marked heap the
+     * next goal grows from, and is freed at the next mark end. The sweeping
+     * itself is charged to the next cycle's allocations (Go's proportional
+     * sweep). */
     int64_t swept = g->heap;
-    g->marked = g->live;
+    g->marked = sat_add(g->live, g->floating);
     g->marked_noscan = g->live_noscan;
     g->marked_stacks = stacks(g);
-    g->heap = g->live;
+    g->heap = g->marked;
     if (now > g->last_gc_end) g->alloc_rate = (double)g->alloc_since_gc / sim_time_to_s(now - g->last_gc_end);
     g->last_gc_end = now;
     g->alloc_since_gc = 0;
@@ -424,7 +430,7 @@ static double assist_bytes(const gort_t *g, int64_t b, double *dropped)
     *dropped = 0;
     if (g->dead || !g->marking || b <= 0) return 0.0;
     double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
-    double done = (double)g->workers * g->spec.mark_rate * elapsed + g->assisted;
+    double done = g->mark_cpus * g->spec.mark_rate * elapsed + g->assisted;
     double remaining = g->mark_work - done;
     if (remaining <= 0) return 0.0;
     /* Go's gcControllerState.revise: heapRemaining = goal - heapLive, or,
@@ -480,6 +486,14 @@ static alloc_cost_t alloc_cost(const gort_t *g, int64_t b)
     return c;
 }
 
+double gort_cpu_factor(const gort_t *g)
+{
+    double frac = g->mark_cpus - (double)g->workers;
+    if (g->dead || !g->marking || frac <= 0) return 1.0;
+    double rest = (double)(g->cores - g->workers);
+    return rest / (rest - frac);
+}
+
 double gort_alloc_seconds(const gort_t *g, int64_t alloc_bytes)
 {
     alloc_cost_t c = alloc_cost(g, alloc_bytes);
@@ -515,9 +529,9 @@ static void allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
         g->assisted += ab;
         lim_charge(g, a);
         double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
-        double left = g->mark_work - (double)g->workers * g->spec.mark_rate * elapsed - g->assisted;
+        double left = g->mark_work - g->mark_cpus * g->spec.mark_rate * elapsed - g->assisted;
         sim_cancel(g->sim, &g->mark_timer);
-        g->mark_timer = sim_schedule_in(g->sim, sim_time_from_s(left / ((double)g->workers * g->spec.mark_rate)),
+        g->mark_timer = sim_schedule_in(g->sim, sim_time_from_s(left / (g->mark_cpus * g->spec.mark_rate)),
                                         mark_end_event, g, 0);
     }
     g->sweep_debt -= c.sweep_s;
@@ -530,6 +544,7 @@ static void allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
     g->resident = c.resident;
     g->heap = sat_add(g->heap, bytes);
     if (reachable) g->live = sat_add(g->live, bytes);
+    else if (g->marking) g->floating = sat_add(g->floating, bytes);
     if (reachable && noscan) g->live_noscan = sat_add(g->live_noscan, bytes);
     g->alloc_total = sat_add(g->alloc_total, bytes);
     g->alloc_since_gc = sat_add(g->alloc_since_gc, bytes);
@@ -595,7 +610,7 @@ void gort_restart(gort_t *g)
     g->goroutines = 0;
     g->marked = g->marked_stacks = g->marked_noscan = 0;
     g->sweep_debt = g->sweep_per_byte = 0;
-    g->alloc_since_gc = 0;
+    g->alloc_since_gc = g->floating = 0;
     g->alloc_rate = 0;
     g->last_gc_end = sim_now(g->sim);
     g->oom_fired = false;
@@ -636,8 +651,15 @@ int gort_init(gort_t *g, sim_t *sim, const gort_spec_t *spec, station_t *cpu, co
     g->spec = *spec;
     g->cpu = cpu;
     g->cores = cpu && cpu->servers > 0 ? cpu->servers : 1;
-    g->workers = llround(0.25 * (double)g->cores);
-    if (g->workers < 1) g->workers = 1;
+    /* Go's gcControllerState.startCycle: a background utilisation of 25% of
+     * GOMAXPROCS, as dedicated workers rounded to the nearest whole number,
+     * unless that is more than 30% off (GOMAXPROCS <= 3 and 6), where a
+     * fractional worker makes up the rest. */
+    double goal = 0.25 * (double)g->cores;
+    g->workers = (int64_t)(goal + 0.5);
+    double err = (double)g->workers / goal - 1;
+    if ((err < -0.3 || err > 0.3) && (double)g->workers > goal) g->workers--;
+    g->mark_cpus = err < -0.3 || err > 0.3 ? goal : (double)g->workers;
     g->lim_cap = (double)g->cores;   /* 1 s of GOMAXPROCS */
     g->on_oom = on_oom;
     g->ctx = ctx;

@@ -25,12 +25,14 @@
  *  - A cycle starts when heap >= goal (and something was allocated since the
  *    last cycle: Go starts cycles from the allocator), or when none ended for
  *    forced_gc. The mark takes (scan + stacks) / mark_rate + noscan / noscan_mark_rate
- *    + cycle_cpu CPU-seconds spread
- *    over `workers` = max(1, round(cores / 4)) dedicated workers, which are
- *    borrowed from the replica's CPU station for the mark (its servers drop
- *    by `workers`), so requests on the replica slow down. At mark end the
- *    garbage is freed at once (heap = live); its sweeping is CPU charged
- *    to the next cycle's allocations.
+ *    + cycle_cpu CPU-seconds done at 25% of GOMAXPROCS, as Go's pacer does:
+ *    `workers` dedicated workers (round(cores / 4), unless that is more than
+ *    30% off) borrowed from the replica's CPU station for the mark (its
+ *    servers drop by `workers`), and for GOMAXPROCS <= 3 and 6 a fractional
+ *    worker for the rest, which time-slices with the requests
+ *    (gort_cpu_factor). At mark end the garbage is freed, except what was
+ *    allocated during the mark (allocated black: heap = live + floating
+ *    garbage); its sweeping is CPU charged to the next cycle's allocations.
  *  - goal = max(marked + (marked + stacks) x GOGC/100, min_heap x GOGC/100),
  *    capped by GOMEMLIMIT - (stacks + runtime_overhead), never below the
  *    marked live heap (a live heap above the GOMEMLIMIT goal collects back
@@ -72,11 +74,11 @@
 /* Constants calibrated against Go 1.19.8 (bench/goruntime/calibrate.py on
  * bench/goruntime/grid.csv; docs/models/goruntime.md#checked-against-go
  * says how and how sensitive). Not the defaults: set them in `runtime:`. */
-#define GORT_CAL_NOSCAN_MARK_RATE 42.0e9   /* pointer-free bytes marked per CPU-s (1 KiB objects) */
-#define GORT_CAL_CYCLE_CPU 0.0030          /* CPU-s per cycle */
-#define GORT_CAL_FAULT_RATE 492e6          /* bytes faulted in per CPU-s (4 KiB pages, a VM) */
-#define GORT_CAL_RELEASE_RATE 698e6        /* bytes released (madvise) per CPU-s */
-#define GORT_SWEEP_RATE 68.7e9             /* heap swept per CPU-s (64 GiB/s, from a CPU profile) */
+#define GORT_CAL_NOSCAN_MARK_RATE 221e9    /* pointer-free bytes marked per CPU-s (1 KiB objects: ~4.6 ns each) */
+#define GORT_CAL_CYCLE_CPU 0.000344        /* CPU-s per cycle */
+#define GORT_CAL_FAULT_RATE 1.62e9         /* bytes faulted in per CPU-s (4 KiB pages, a VM: ~2.5 us each) */
+#define GORT_CAL_RELEASE_RATE 1.69e9       /* bytes released (madvise) per CPU-s */
+#define GORT_SWEEP_RATE 77.2e9             /* heap swept per CPU-s (72 GiB/s) */
 
 typedef struct gort_spec {
     int64_t gogc;             /* GOGC percent (default 100); -1 = off: no heap-driven and no forced GC */
@@ -138,11 +140,14 @@ typedef struct gort {
     gort_spec_t spec;         /* a copy */
     station_t *cpu;           /* NULL: no CPU to borrow from (cores = 1, nothing borrowed) */
     int64_t cores;            /* the station's servers at init (GOMAXPROCS) */
-    int64_t workers;          /* dedicated mark workers */
-    int64_t marked;           /* live heap at the last mark end (Go's heapMarked) */
+    int64_t workers;          /* dedicated mark workers: whole cores taken from the station while marking */
+    double mark_cpus;         /* the mark's CPUs: dedicated workers + the fractional worker's share */
+    double mark_time_s;       /* time spent marking, finished marks */
+    int64_t marked;           /* heap at the last mark end: live + floating garbage (Go's heapMarked) */
     int64_t marked_stacks;    /* goroutine stacks at the last mark end */
     int64_t marked_noscan;    /* pointer-free part of `marked` */
     int64_t alloc_since_gc;   /* bytes allocated since the last mark ended */
+    int64_t floating;         /* garbage allocated while marking: allocated black, it survives the cycle */
     double alloc_rate;        /* bytes/s allocated over the last cycle (pacer estimate); 0 unknown */
     sim_time_t last_gc_end;   /* when the last mark ended (or the process started) */
     bool goal_is_limit;       /* the goal is the GOMEMLIMIT goal */
@@ -215,6 +220,11 @@ double gort_assist_seconds(const gort_t *g, int64_t alloc_bytes);
  * allocation path. Call it just before gort_alloc/gort_retain of the same
  * bytes: they book exactly this. */
 double gort_alloc_seconds(const gort_t *g, int64_t alloc_bytes);
+
+/* Factor on the CPU demand of work that starts now on the replica's cores:
+ * > 1 while a fractional mark worker (GOMAXPROCS <= 3 or 6) shares the
+ * cores that are not given to dedicated workers, 1 otherwise. */
+double gort_cpu_factor(const gort_t *g);
 
 /* The GC CPU limiter is on now: its bucket is full, allocations do not assist. */
 bool gort_limiting(const gort_t *g);
