@@ -140,9 +140,9 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
     }
     int64_t par = vdb_parallelism(v);
     if (!v->batch) {
-        fprintf(out, "capacity: %" PRId64 " replicas%s x %" PRId64 " %s / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
-                v->rs.replicas, v->shards > 1 ? " per shard" : "", par, par < v->rs.servers ? "cores" : "threads",
-                q * 1e3, q > 0 ? (double)(v->rs.replicas * par) / q : INFINITY);
+        fprintf(out, "capacity: %" PRId64 " replicas%s x %" PRId64 " %s%s / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
+                v->rs.replicas, v->shards > 1 ? " per shard" : "", par, par < v->rs.servers ? "core" : "thread",
+                par > 1 ? "s" : "", q * 1e3, q > 0 ? (double)(v->rs.replicas * par) / q : INFINITY);
     } else {
         int64_t B = v->batch_max, w = vdb_batch_width(v, B);
         double bs = vdb_batch_search_time(v, r->top_k, vdb_knob(v), B) / v->speed;
