@@ -116,9 +116,12 @@ Test(fixes, goroutine_pileup_context_propagation_bounds_goroutines, .timeout = 9
      * end with their requests, so goroutines stay near the in-flight level
      * and the gateway survives the slowdown. The slowdown itself remains:
      * success only improves (the LLM is still 3x slower), which is why the
-     * test does not ask for the SLO. */
+     * test does not ask for the SLO. Three replications: the naive
+     * variant's kill count varies between them (6 to 8: when the heap
+     * reaches the limit depends on the marks' floating garbage), and a
+     * paired t interval over two has one degree of freedom. */
     char *path;
-    hid_t f = run_compare("scenarios/trap-goroutine-pileup.yaml", 2, &path, NULL);
+    hid_t f = run_compare("scenarios/trap-goroutine-pileup.yaml", 3, &path, NULL);
     cmprow_t g0 = comparison_row(f, "naive", "peak_goroutines");
     cmprow_t oom0 = comparison_row(f, "naive", "gateway_oom_kills");
     cr_expect_geq(oom0.mean, 2, "naive: the pile-up OOM-kills the gateway (got %g)", oom0.mean);

@@ -179,13 +179,16 @@ Test(hpa_spike, gateway_hand_trace_up_on_cpu_then_down_after_the_window)
      *         over its 5 ready seconds: ratio 1.333, ceil(2.667) = 3 -> scale_up 3
      *   40 s  gateway/2 ready; 45 s: ratio 0.815, ceil(2.44) = 3, no change
      *   345 s the recommendations of 3 leave the 300 s window -> 2 (that
-     *         of 60 s), 360 s -> 1; each replica removed is idle: at once */
+     *         of 60 s), 360 s -> 1; each replica removed is idle: at once
+     * Requests allocate nothing, so the Go runtime never marks anything: on
+     * 1 core its fractional mark worker would take a quarter of the core
+     * during marks, CPU the HPA sees (a real container's usage includes it). */
     char *scen, *out;
     hid_t f = run_text("gw-hpa",
                        "name: gw-hpa\nduration: 6m\nwarmup: 0s\nsample_interval: 5s\n"
                        "workload:\n  arrivals: deterministic\n  profile:\n    - {for: 60s, rate: 40/s}\n    - {rate: 2/s}\n"
                        "gateway:\n  replicas: 1\n  cores: 1\n  handling: {pre: 20ms, post: 0s}\n"
-                       "  memory: {request_alloc: 0B}\n  startup: 10s\n"
+                       "  memory: {request_alloc: 0B, request_live: 0B}\n  startup: 10s\n"
                        "  autoscale: {max_replicas: 4, metric: cpu, target: 40%}\n"
                        "pipeline: {steps: [guardrail]}\n"
                        "dependencies:\n  guardrail: {replicas: 2, concurrency: 32, latency: 5ms}\n",
