@@ -142,9 +142,25 @@ static int estimate(int argc, char **argv, FILE *out, FILE *err)
                 sim_time_to_s(v->startup_process), a, b, sim_time_to_s(v->rs.startup));
     }
     int64_t par = vdb_parallelism(v);
-    fprintf(out, "capacity: %" PRId64 " replicas%s x %" PRId64 " %s / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
-            v->rs.replicas, v->shards > 1 ? " per shard" : "", par, par < v->rs.servers ? "cores" : "threads", q * 1e3,
-            q > 0 ? (double)(v->rs.replicas * par) / q : INFINITY);
+    if (!v->batch) {
+        fprintf(out, "capacity: %" PRId64 " replicas%s x %" PRId64 " %s%s / %.4f ms = %.4g queries/s (nominal speed, warm)\n",
+                v->rs.replicas, v->shards > 1 ? " per shard" : "", par, par < v->rs.servers ? "core" : "thread",
+                par > 1 ? "s" : "", q * 1e3, q > 0 ? (double)(v->rs.replicas * par) / q : INFINITY);
+    } else {
+        int64_t B = v->batch_max, w = vdb_batch_width(v, B);
+        double bs = vdb_batch_search_time(v, r->top_k, vdb_knob(v), B) / v->speed;
+        double bt = (double)B * base + bs;
+        fprintf(out, "batched search: a full batch of %" PRId64 " queries (max_batch_size) takes %.4f ms of CPU = "
+                     "search %.4f ms + server %.4f ms: %.4f ms per query (%.3g of a lone query's), on %" PRId64
+                     " core%s (%.4f ms alone)\n",
+                B, bt * 1e3, bs * 1e3, (double)B * base * 1e3, bt / (double)B * 1e3, bt / ((double)B * q), w,
+                w > 1 ? "s" : "", bt / (double)w * 1e3);
+        fprintf(out, "capacity: %" PRId64 " replicas%s x %.4g queries/s (full batches on %" PRId64
+                     " thread%s, %" PRId64 " core%s) = %.4g queries/s (nominal speed, warm)\n",
+                v->rs.replicas, v->shards > 1 ? " per shard" : "", vdb_replica_capacity(v, r->top_k), v->rs.servers,
+                v->rs.servers > 1 ? "s" : "", v->cores, v->cores > 1 ? "s" : "",
+                (double)v->rs.replicas * vdb_replica_capacity(v, r->top_k));
+    }
     const char *knob = v->index == VDB_HNSW ? "ef_search" : "nprobe";
     if (v->nrecall > 0)
         fprintf(out, "recall@k: %.4g at %s %" PRId64 " (vectordb.recall, linear between its points)\n",

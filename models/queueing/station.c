@@ -152,27 +152,30 @@ void stn_fini(station_t *st)
 static void complete_event(sim_t *sim, void *obj, uint64_t arg);
 static void timeout_event(sim_t *sim, void *obj, uint64_t arg);
 
-/* ---- shared cores: processor sharing of spec.cores among the jobs in service ---- */
+/* ---- shared cores: processor sharing of spec.cores among the jobs in service ----
+ * Each job (a batch when batching) in service has a width w (cores it can
+ * use: 1 for a lone job); the virtual time is the work done per core of
+ * each, advancing at min(1, cores / the widths' sum); a job of time s (on
+ * its w cores) ends when the virtual time has advanced by s. */
 
 static inline bool shared(const station_t *st)
 {
-    return st->spec->cores > 0 && (st->spec->cores < st->servers || st->spec->background);
+    return st->spec->cores > 0 && (st->spec->cores < st->servers || st->spec->batch || st->spec->background);
 }
 
-/* the speed of each job in service (share of a core) with n in service */
-static inline double ps_rate(const station_t *st, int64_t n)
+/* the speed of each core's worth of work in service (share of a core): the
+ * widths count every job in service (a batch its cores, a background job its
+ * threads) */
+static inline double ps_rate(const station_t *st)
 {
     double c = (double)st->spec->cores;
-    return (double)n <= c ? 1.0 : c / (double)n;
+    return (double)st->ps_width <= c ? 1.0 : c / (double)st->ps_width;
 }
 
-/* threads wanting a core: the jobs in service and the background jobs' threads */
-static inline int64_t ps_runnable(const station_t *st) { return st->nheap - st->nbackground + st->bg_threads; }
-
-/* bring the virtual time to now, at the speed of the current number in service */
+/* bring the virtual time to now, at the speed of the current widths in service */
 static inline void ps_advance(station_t *st, sim_time_t now)
 {
-    if (now > st->vt_at) st->vt += (double)(now - st->vt_at) * ps_rate(st, ps_runnable(st));
+    if (now > st->vt_at) st->vt += (double)(now - st->vt_at) * ps_rate(st);
     st->vt_at = now;
 }
 
@@ -210,6 +213,7 @@ static void ps_remove(station_t *st, stn_job_t *job)
 {
     int64_t i = job->hpos;
     st->nheap--;
+    st->ps_width -= job->width;
     if (i != st->nheap) {
         st->heap[i] = st->heap[st->nheap];
         st->heap[i]->hpos = i;
@@ -225,13 +229,13 @@ static void ps_schedule(station_t *st, sim_time_t now)
 {
     sim_cancel(st->sim, &st->ps_timer);
     if (st->nheap == 0) return;
-    double left = (st->heap[0]->vfinish - st->vt) / ps_rate(st, ps_runnable(st));
+    double left = (st->heap[0]->vfinish - st->vt) / ps_rate(st);
     sim_time_t d = left > 0 ? (sim_time_t)ceil(left - 1e-6) : 0;
     st->ps_timer = sim_schedule_at(st->sim, now + (d > 0 ? d : 0), ps_event, st, 0);
 }
 
-/* a job of work s (ns on a core of its own) starts sharing the cores now;
- * false if the heap cannot grow (the job then runs unshared) */
+/* a job of time s (ns on `width` cores of its own) starts sharing the cores
+ * now; false if the heap cannot grow (the job then runs unshared) */
 static bool ps_start(station_t *st, stn_job_t *job, sim_time_t s, sim_time_t now)
 {
     if (st->nheap == st->heap_cap) {
@@ -244,6 +248,7 @@ static bool ps_start(station_t *st, stn_job_t *job, sim_time_t s, sim_time_t now
     ps_advance(st, now);
     job->vfinish = st->vt + (double)s;
     job->vseq = st->vseq++;
+    st->ps_width += job->width;
     job->hpos = st->nheap;
     st->heap[st->nheap++] = job;
     ps_fix(st, job->hpos);
@@ -266,24 +271,42 @@ static inline void serving_unlink(station_t *st, stn_job_t *job)
     job->prev = job->next = NULL;
 }
 
-static void start_service(station_t *st, stn_job_t *job, sim_time_t now)
+/* a job enters service, alone or in a batch: it is in service, not yet on a server */
+static void enter_service(station_t *st, stn_job_t *job, sim_time_t now)
 {
     serving_link(st, job);
-    st->busy++;
-    sim_tavg_add(&st->busy_avg, now, 1);
-    if (st->windowed) sim_tavg_add(&st->win_busy, now, 1);
+    st->inservice++;
     job->start = now;
     st->n.started++;
     sim_tmean_add(&st->wait_s, now - job->enter);
-    sim_time_t s = job->demand >= 0 ? job->demand
-                                    : sim_time_from_s(sim_dist_sample(&st->spec->service, st->rng));
-    if (st->on_start) s = st->on_start(st->owner, st, job, s);   /* speed factors now, at the start */
     job->hpos = -1;
-    if (shared(st) && ps_start(st, job, s, now)) {
-        job->timer = (sim_timer_t){0, 0};
-        return;
-    }
-    job->timer = sim_schedule_at(st->sim, now + s, complete_event, job, 0);
+    job->timer = (sim_timer_t){0, 0};
+    job->batch_next = NULL;
+    job->batch_n = 0;
+    job->width = 1;
+}
+
+static inline sim_time_t job_time(station_t *st, const stn_job_t *job)
+{
+    return job->demand >= 0 ? job->demand : sim_time_from_s(sim_dist_sample(&st->spec->service, st->rng));
+}
+
+/* a lone job or a batch (its first job) takes a server for nominal time s */
+static void run(station_t *st, stn_job_t *first, sim_time_t s, sim_time_t now)
+{
+    st->busy++;
+    sim_tavg_add(&st->busy_avg, now, 1);
+    if (st->windowed) sim_tavg_add(&st->win_busy, now, 1);
+    if (st->on_start) s = st->on_start(st->owner, st, first, s);   /* speed factors now, at the start */
+    if (shared(st) && ps_start(st, first, s, now)) return;
+    first->timer = sim_schedule_at(st->sim, now + s, complete_event, first, 0);
+}
+
+static void start_service(station_t *st, stn_job_t *job, sim_time_t now)
+{
+    enter_service(st, job, now);
+    job->batch_n = 1;
+    run(st, job, job_time(st, job), now);
 }
 
 static inline void unlink_job(station_t *st, stn_job_t *job)
@@ -295,6 +318,97 @@ static inline void unlink_job(station_t *st, stn_job_t *job)
     sim_tavg_add(&st->queue_avg, st->sim->now, -1);
 }
 
+/* ---- batching (spec.batch): Triton's dynamic batcher over the servers ---- */
+
+static void start_waiting(station_t *st, sim_time_t now);
+
+static void batch_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    station_t *st = obj;
+    st->batch_timer = (sim_timer_t){0, 0};
+    start_waiting(st, sim_now(sim));
+}
+
+/* a batch may start: batch_max wait, or no window, or the oldest waited it out */
+static inline bool batch_ready(const station_t *st, sim_time_t now)
+{
+    return st->nqueue >= st->spec->batch_max || st->spec->batch_wait == 0 ||
+           now - st->head->enter >= st->spec->batch_wait;
+}
+
+/* one pending timer: the end of the oldest waiting job's window */
+static void batch_arm(station_t *st)
+{
+    sim_time_t at = st->head->enter + st->spec->batch_wait;
+    if (sim_timer_pending(&st->batch_timer) && st->batch_at == at) return;
+    sim_cancel(st->sim, &st->batch_timer);
+    st->batch_at = at;
+    st->batch_timer = sim_schedule_at(st->sim, at, batch_event, st, 0);
+}
+
+/* While a server is free and a batch may start: take up to batch_max
+ * waiting jobs (oldest first; newest first under adaptive LIFO's verdict;
+ * CoDel sheds as it does job by job) and run them as one batch. */
+static void start_batches(station_t *st, sim_time_t now, stn_job_t **shed)
+{
+    while (st->head && st->busy < st->servers) {
+        if (!batch_ready(st, now)) {
+            batch_arm(st);
+            return;
+        }
+        stn_job_t *first = NULL, *last = NULL;
+        int64_t n = 0;
+        sim_time_t sum = 0;
+        while (st->head && n < st->spec->batch_max) {
+            stn_job_t *next = st->spec->adaptive_lifo && codel_overloaded(&st->codel) ? st->tail : st->head;
+            unlink_job(st, next);
+            sim_cancel(st->sim, &next->timer);
+            if (st->codel_on && codel_should_drop(&st->codel, now, now - next->enter) && st->spec->codel_shed) {
+                st->n.shed++;
+                st->win.shed++;
+                next->next = *shed;
+                *shed = next;
+                continue;
+            }
+            enter_service(st, next, now);
+            sum += job_time(st, next);
+            if (last) last->batch_next = next;
+            else first = next;
+            last = next;
+            n++;
+        }
+        if (!first) continue;
+        first->batch_n = (int32_t)n;
+        int32_t width = 1;
+        sim_time_t s = st->on_batch ? st->on_batch(st->owner, st, first, n, sum, &width) : sum;
+        first->width = width < 1 ? 1 : width > n ? (int32_t)n : width;
+        run(st, first, s, now);
+    }
+}
+
+/* Accepted while a server is free (it waits at most batch_wait for its
+ * batch), else if fewer than queue_limit wait. */
+static bool batch_submit(station_t *st, stn_job_t *job, sim_time_t now)
+{
+    if (st->busy >= st->servers && st->nqueue >= st->spec->queue_limit) {
+        st->n.rejected++;
+        st->win.rejected++;
+        return false;
+    }
+    job->prev = st->tail;
+    if (st->tail) st->tail->next = job; else st->head = job;
+    st->tail = job;
+    st->nqueue++;
+    sim_tavg_add(&st->queue_avg, now, 1);
+    if (st->spec->queue_timeout > 0)
+        job->timer = sim_schedule_at(st->sim, now + st->spec->queue_timeout, timeout_event, job, 0);
+    else
+        job->timer = (sim_timer_t){0, 0};
+    if (st->busy < st->servers) start_waiting(st, now);
+    return true;
+}
+
 bool stn_submit(station_t *st, stn_job_t *job)
 {
     sim_time_t now = sim_now(st->sim);
@@ -304,6 +418,7 @@ bool stn_submit(station_t *st, stn_job_t *job)
     job->enter = now;
     job->start = -1;
     job->prev = job->next = NULL;
+    if (st->spec->batch) return batch_submit(st, job, now);
     if (st->busy < st->servers) {
         /* it waited 0: CoDel sees it (never sheds it), the minimum wait drops to 0 */
         if (st->codel_on) codel_should_drop(&st->codel, now, 0);
@@ -327,10 +442,13 @@ bool stn_submit(station_t *st, stn_job_t *job)
     return true;
 }
 
+static void start_batches(station_t *st, sim_time_t now, stn_job_t **shed);
+
 static void start_waiting(station_t *st, sim_time_t now)
 {
     stn_job_t *shed = NULL;   /* told after the loop: an owner reacting cannot jump the queue */
-    while (st->head && st->busy < st->servers) {
+    if (st->spec->batch) start_batches(st, now, &shed);
+    while (!st->spec->batch && st->head && st->busy < st->servers) {
         /* adaptive LIFO: the newest first while the queue stands */
         stn_job_t *next = st->spec->adaptive_lifo && codel_overloaded(&st->codel) ? st->tail : st->head;
         unlink_job(st, next);
@@ -382,7 +500,6 @@ static void ps_event(sim_t *sim, void *obj, uint64_t arg)
     ps_remove(st, job);
     if (job->start == STN_BACKGROUND) {
         st->nbackground--;
-        st->bg_threads -= job->threads;
         job->st = NULL;
         ps_schedule(st, now);
         if (st->on_background) st->on_background(st->owner, st, job);
@@ -401,15 +518,15 @@ bool stn_background(station_t *st, stn_job_t *job, sim_time_t work, int64_t thre
     job->start = STN_BACKGROUND;
     job->prev = job->next = NULL;
     job->timer = (sim_timer_t){0, 0};
-    job->threads = threads;
+    job->width = (int32_t)(threads > INT32_MAX ? INT32_MAX : threads);   /* its cores, as a batch's */
+    job->batch_next = NULL;
+    job->batch_n = 0;
     /* its threads join the runnable ones from now: the virtual time up to now ran at the old count */
     ps_advance(st, now);
     st->nbackground++;
-    st->bg_threads += threads;
     /* each thread does work / threads, at the per-thread speed the virtual time counts */
     if (!ps_start(st, job, work > 0 ? (sim_time_t)ceil((double)work / (double)threads) : 0, now)) {
         st->nbackground--;
-        st->bg_threads -= threads;
         job->st = NULL;
         return false;
     }
@@ -423,29 +540,35 @@ bool stn_background_cancel(station_t *st, stn_job_t *job)
     ps_advance(st, now);
     ps_remove(st, job);
     st->nbackground--;
-    st->bg_threads -= job->threads;
     job->st = NULL;
     ps_schedule(st, now);
     return true;
 }
 
+/* a lone job or a batch (its first job) ends: the server first takes the
+ * next batch, then the jobs leave in FIFO order */
 static void finish(sim_t *sim, station_t *st, stn_job_t *job, sim_time_t now)
 {
-    serving_unlink(st, job);
     st->busy--;
     sim_tavg_add(&st->busy_avg, now, -1);
-    st->n.completions++;
-    st->win.completions++;
-    sim_time_t soj = now - job->enter;
-    sim_tmean_add(&st->sojourn_s, soj);
-    if (st->windowed) {
-        sim_tavg_add(&st->win_busy, now, -1);
-        sim_hist_add2(&st->sojourn, &st->win_sojourn, soj);
-    } else {
-        sim_hist_add(&st->sojourn, soj);
+    if (st->windowed) sim_tavg_add(&st->win_busy, now, -1);
+    for (stn_job_t *j = job; j; j = j->batch_next) {
+        serving_unlink(st, j);
+        st->inservice--;
+        st->n.completions++;
+        st->win.completions++;
+        sim_time_t soj = now - j->enter;
+        sim_tmean_add(&st->sojourn_s, soj);
+        if (st->windowed) sim_hist_add2(&st->sojourn, &st->win_sojourn, soj);
+        else sim_hist_add(&st->sojourn, soj);
     }
     start_waiting(st, now);
-    st->on_exit(sim, st->owner, job, STN_DONE);
+    while (job) {
+        stn_job_t *next = job->batch_next;   /* read first: the exit may free the job */
+        job->batch_next = NULL;
+        st->on_exit(sim, st->owner, job, STN_DONE);
+        job = next;
+    }
 }
 
 static void timeout_event(sim_t *sim, void *obj, uint64_t arg)
@@ -483,9 +606,13 @@ void stn_abort_all(station_t *st)
             ps_remove(st, job);
             ps_schedule(st, now);
         }
-        st->busy--;
-        sim_tavg_add(&st->busy_avg, now, -1);
-        if (st->windowed) sim_tavg_add(&st->win_busy, now, -1);
+        if (job->batch_n > 0) {   /* a lone job, or the first of a batch: its server */
+            st->busy--;
+            sim_tavg_add(&st->busy_avg, now, -1);
+            if (st->windowed) sim_tavg_add(&st->win_busy, now, -1);
+        }
+        st->inservice--;
+        job->batch_next = NULL;
         st->n.aborted++;
         st->on_exit(st->sim, st->owner, job, STN_ABORTED);
     }
@@ -506,9 +633,9 @@ void stn_abort_all(station_t *st)
             job->st = NULL;
         }
         st->nbackground = 0;
-        st->bg_threads = 0;
         ps_schedule(st, now);
     }
+    sim_cancel(st->sim, &st->batch_timer);
 }
 
 void stn_set_servers(station_t *st, int64_t servers)

@@ -47,10 +47,26 @@
  * inserts and index builds beside its searches) runs as background jobs
  * (stn_background) sharing the C cores with the jobs in service: with n
  * jobs in service and background jobs on b threads in all, each thread
- * progresses at min(1, C/(n+b)) of a core, whatever C is next to the
+ * progresses at min(1, C/(n+b)) of a core (a background job on k threads
+ * counts as a batch of width k below), whatever C is next to the
  * servers (a job on k threads does its work k times as fast as on one).
  * The owner is told when one ends (stn_set_background_hook); a crash
  * (stn_abort_all) drops them without telling.
+ *
+ * Batching (spec.batch, set by a component: the vector DB's `batch`):
+ * Triton's dynamic batcher over the servers. Jobs wait FIFO; whenever a
+ * server is free and jobs wait, a batch of the min(waiting, batch_max)
+ * oldest starts at once if batch_max wait, or the oldest has waited
+ * batch_wait, or batch_wait is 0; otherwise one timer is set for the
+ * oldest's arrival + batch_wait. A batch occupies one server; its time is
+ * the batch hook's (default: the sum of its jobs'), run on `width` cores
+ * with processor sharing of spec.cores by width (a batch of width w alone
+ * progresses on w cores; together, each at w x min(1, cores / the widths'
+ * sum)); all its jobs end together, in FIFO order. A job arriving while a
+ * server is free is accepted whatever the queue limit (it waits at most
+ * batch_wait); otherwise the limit counts every waiting job. A job in a
+ * running batch cannot be cancelled. Without `batch` a job is a batch of
+ * one of width 1, and the station is exactly the one above.
  *
  * Statistics after the warm-up: arrivals, completions, rejections,
  * timeouts; waiting time and sojourn time (moments and histogram);
@@ -87,7 +103,12 @@ typedef struct stn_job {
     double vfinish;
     uint64_t vseq;
     int64_t hpos;
-    int64_t threads;              /* a background job: the threads it runs on (its work split among them) */
+    /* batching (stn_spec_t.batch): the batch's first job carries its size and
+     * its cores (width), the others follow it through batch_next; an
+     * unbatched job is a batch of one of width 1 */
+    struct stn_job *batch_next;
+    int32_t batch_n;
+    int32_t width;
 } stn_job_t;
 
 typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t outcome);
@@ -98,6 +119,12 @@ typedef void (*stn_exit_fn)(sim_t *sim, void *owner, stn_job_t *job, stn_outcome
 typedef sim_time_t (*stn_start_fn)(void *owner, station_t *st, stn_job_t *job, sim_time_t s);
 /* Called when background job `job` has done its work (its owner argument is the station's owner). */
 typedef void (*stn_background_fn)(void *owner, station_t *st, stn_job_t *job);
+/* Batching: the nominal time of a batch of n jobs (its first job `first`,
+ * the others through batch_next) whose own times sum to `sum` (ns), as the
+ * work of one server on `*width` cores (set it: >= 1, <= n); called before
+ * the start hook, which then gets the batch's time. O(1), no allocation. */
+typedef sim_time_t (*stn_batch_fn)(void *owner, station_t *st, stn_job_t *first, int64_t n, sim_time_t sum,
+                                   int32_t *width);
 
 typedef struct stn_spec {
     const char *name;
@@ -114,6 +141,12 @@ typedef struct stn_spec {
     bool codel_shed;              /* CoDel shedding on */
     bool adaptive_lifo;           /* newest first while CoDel judges the queue overloaded */
     codel_spec_t codel;
+    /* dynamic batching (Triton's dynamic batcher): a free server takes up to
+     * batch_max waiting jobs as one batch once batch_max wait or the oldest
+     * has waited batch_wait; the jobs share the batch's end */
+    bool batch;
+    int64_t batch_max;            /* >= 1 */
+    sim_time_t batch_wait;        /* >= 0 */
 } stn_spec_t;
 
 extern const char *const stn_discipline_names[];   /* "fifo", "adaptive_lifo" */
@@ -138,7 +171,8 @@ struct station {
     sim_t *sim;
     sim_rng_t *rng;
     int64_t servers;              /* current capacity (faults may change it) */
-    int64_t busy;
+    int64_t busy;                 /* servers busy (batches in service when batching) */
+    int64_t inservice;            /* jobs in service (= busy without batching) */
     int64_t nqueue;
     stn_job_t *head, *tail;       /* waiting, FIFO */
     stn_job_t *serving;           /* in service (unordered list) */
@@ -146,9 +180,12 @@ struct station {
     stn_start_fn on_start;        /* NULL: the nominal time */
     stn_background_fn on_background;   /* a background job ended */
     int64_t nbackground;          /* background jobs sharing the cores now */
-    int64_t bg_threads;           /* their threads */
-    /* shared cores: virtual time (ns of work per job in service) at vt_at, jobs in service by end */
+    stn_batch_fn on_batch;        /* NULL: a batch's time is the sum of its jobs' */
+    sim_timer_t batch_timer;      /* batching: the oldest waiting job's window ends */
+    sim_time_t batch_at;          /*   at this time (while the timer is pending) */
+    /* shared cores: virtual time (ns of work per core of a job in service) at vt_at, jobs in service by end */
     double vt;
+    int64_t ps_width;             /* cores the jobs in service would use (the sum of their widths) */
     sim_time_t vt_at;
     stn_job_t **heap;
     int64_t nheap, heap_cap;
@@ -181,6 +218,8 @@ void stn_fini(station_t *st);
 
 /* Install the start hook (NULL: none); its owner argument is the station's owner. */
 static inline void stn_set_start_hook(station_t *st, stn_start_fn fn) { st->on_start = fn; }
+/* Install the batch hook (NULL: none); its owner argument is the station's owner. */
+static inline void stn_set_batch_hook(station_t *st, stn_batch_fn fn) { st->on_batch = fn; }
 
 /* Install the hook told when a background job ends. */
 static inline void stn_set_background_hook(station_t *st, stn_background_fn fn) { st->on_background = fn; }

@@ -91,17 +91,18 @@ int rag_capacity_rows(const rag_spec_t *s, rag_cap_row_t *rows, int max)
             row(r, s->comp_name[k], "calls/s", (double)(e->slots * e->concurrency) * B / batch, offered);
             autoscaled(r, &e->autoscale, e->replicas, e->slots);
         } else if (k == RAG_VECTORDB) {
-            double t = vdb_query_time(&s->vdb, s->top_k);
             rag_cap_row_t *r = &rows[n++];
-            row(r, s->comp_name[k], "queries/s", (double)(s->vdb.rs.slots * vdb_parallelism(&s->vdb)) / t, offered);
+            row(r, s->comp_name[k], "queries/s", (double)s->vdb.rs.slots * vdb_replica_capacity(&s->vdb, s->top_k),
+                offered);
             autoscaled(r, &s->vdb.rs.hpa, s->vdb.rs.replicas, s->vdb.rs.slots);
             if (s->vdb.ingest) {   /* what the insert stream takes: the builds' cores, the growing segment's scan */
                 const vdb_spec_t *v = &s->vdb;
                 int64_t seg = vdb_seal_rows(v);
                 double every = (double)seg / (v->ing_rate / (double)v->shards);
                 size_t len = strlen(r->note);
-                snprintf(r->note + len, sizeof r->note - len, " (ingest: builds %.3g of %lld cores, +%.3g ms at seal)",
-                         vdb_build_time(v, seg) / every, (long long)v->cores, vdb_scan_time(v, seg) / v->speed * 1e3);
+                snprintf(r->note + len, sizeof r->note - len, " (ingest: builds %.3g of %lld core%s, +%.3g ms at seal)",
+                         vdb_build_time(v, seg) / every, (long long)v->cores, v->cores == 1 ? "" : "s",
+                         vdb_scan_time(v, seg) / v->speed * 1e3);
             }
         } else if (k == RAG_LLM) {
             const llm_spec_t *sp = &s->llm;

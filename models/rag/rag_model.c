@@ -190,7 +190,7 @@ static void m_describe(const void *vspec, FILE *out)
             (long long)s->gw.cores, embc_mode_names[s->gw.cache.mode]);
     if (s->uses[RAG_VECTORDB]) {
         double t = vdb_query_time(&s->vdb, s->top_k);
-        double cap = (double)s->vdb.rs.replicas * (double)vdb_parallelism(&s->vdb) / t;
+        double cap = (double)s->vdb.rs.replicas * vdb_replica_capacity(&s->vdb, s->top_k);
         fprintf(out, "  vectordb: %lld replicas%s x %lld threads, mean query %.3g ms -> capacity %.4g queries/s; "
                      "index %.3g GiB, OOM above %lld queries per replica\n",
                 (long long)s->vdb.rs.replicas, s->vdb.shards > 1 ? " of each shard" : "", (long long)s->vdb.rs.servers,

@@ -24,20 +24,20 @@ Test(vectordb_cli, estimate_prints_the_model_with_units)
 {
     tu_run_t r = ragsim("vectordb", "estimate", AVALANCHE);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-    cr_assert(strstr(r.out, "index: hnsw, 1000000 vectors x 768 dimensions, M 16, ef_search 10; top_k 5"), "%s", r.out);
+    cr_assert(strstr(r.out, "index: hnsw, 1000000 vectors x 768 dimensions, M 16, ef_search 100; top_k 5"), "%s", r.out);
     double q = field(r.out, "one-thread query time: "), search = field(r.out, "= search ");
     double server = field(r.out, "(speed 1) + server ");
     cr_assert_float_eq(q, search + server, 2e-4, "%s", r.out);
-    cr_assert_float_eq(server, 10.0, 1e-9, "cost.base 10ms");
-    cr_assert(search > 0.05 && search < 20, "HNSW search of 1M x 768 at ef 10: %f ms", search);
+    cr_assert_float_eq(server, 0.5, 1e-9, "cost.base: the default 500us");
+    cr_assert(search > 0.5 && search < 50, "HNSW search of 1M x 768 at ef 100: %f ms", search);
     /* 1e6 (4 x 768 + 4 (32 + 16/15) + 12) bytes */
     double bytes = field(r.out, "GiB (");
     cr_assert_float_eq(bytes, llround(1e6 * (4 * 768 + 4 * (32 + 16.0 / 15) + 12)), 0.5);
     cr_assert(strstr(r.out, "limit 4.000 GiB: OOM kill past "), "%s", r.out);
-    double cap = field(r.out, "threads / ");
+    double cap = field(r.out, "x 1 core / ");   /* 2 threads sharing the pod's one core */
     cr_assert_float_eq(cap, q, 1e-3);
     double qps = field(strstr(r.out, "capacity:"), "ms = ");
-    cr_assert_float_eq(qps, 4 / (q * 1e-3), qps * 1e-3);
+    cr_assert_float_eq(qps, 2 / (q * 1e-3), qps * 1e-3);
     tu_run_free(&r);
 
     /* ef_search 256 costs more; IVF-PQ is smaller than the raw vectors */
@@ -67,7 +67,31 @@ Test(vectordb_cli, estimate_prints_the_model_with_units)
     cr_assert(strstr(r.out, "degrade: at the floor, ef_search 8: one-thread query time "), "%s", r.out);
     cr_assert(strstr(r.out, "recall@k 0.9\n"), "%s", r.out);
     double q24 = field(r.out, "one-thread query time: "), q8 = field(strstr(r.out, "degrade:"), "query time ");
-    cr_assert(q8 > 10.0 && q8 < q24, "ef 8 (%f ms) must cost less than ef 24 (%f ms)", q8, q24);
+    cr_assert(q8 > 0.5 && q8 < q24, "ef 8 (%f ms) must cost less than ef 24 (%f ms)", q8, q24);
+    tu_run_free(&r);
+}
+
+/* Batched search: the full batch's CPU, per query and per batch alone on
+ * its cores, and the capacity of full batches: 2 threads x min(32, 2)
+ * cores wanted, 2 cores there, per replica 2 / (CPU per query). */
+Test(vectordb_cli, estimate_prints_the_batched_capacity)
+{
+    tu_run_t r = ragsim("vectordb", "estimate", AVALANCHE, "--set", "vectordb.batch={max_batch_size: 32}", "--set",
+                        "vectordb.cores=2");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    const char *b = strstr(r.out, "batched search: a full batch of 32 queries (max_batch_size) takes ");
+    cr_assert_not_null(b, "%s", r.out);
+    double q = field(r.out, "one-thread query time: ");
+    double cpu = field(b, "takes "), search = field(b, "= search "), server = field(b, "+ server ");
+    cr_assert_float_eq(cpu, search + server, 2e-4, "%s", r.out);
+    cr_assert_float_eq(server, 32 * 0.5, 1e-9, "cost.base is paid per query");
+    double per = field(b, "ms: "), alone = field(b, "cores (");
+    cr_assert_float_eq(per, cpu / 32, 1e-4, "%s", r.out);
+    cr_assert(per < q, "a batch saves the call's work: %f ms per query, %f alone", per, q);
+    cr_assert_float_eq(alone, cpu / 2, 1e-3, "%s", r.out);
+    double rep = field(strstr(r.out, "capacity:"), "replicas x ");
+    cr_assert_float_eq(rep, 2 / (per * 1e-3), rep * 1e-3, "%s", r.out);
+    cr_assert_float_eq(field(strstr(r.out, "capacity:"), "cores) = "), 2 * rep, rep * 1e-3, "%s", r.out);
     tu_run_free(&r);
 }
 
@@ -94,11 +118,12 @@ Test(vectordb_cli, estimate_prints_what_an_ingest_adds)
     cr_assert_float_eq(field(r.out, "replica memory grows "), 5000.0 * 3088 / (1 << 20), 1e-3, "%s", r.out);
     tu_run_free(&r);
     /* validate's capacity table notes it on the vector DB's row: the builds'
-     * cores on average (a build every 8.345 s) and the full segment's scan */
+     * cores on average (a build every 8.345 s; the avalanche's replicas have
+     * 1 core) and the full segment's scan */
     r = ragsim("validate", AVALANCHE, "--set", "vectordb.ingest={rate: 5000/s}");
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     char want[96];
-    snprintf(want, sizeof want, "(ingest: builds %.3g of 2 cores, +%.3g ms at seal)", build / (41725 / 5000.0),
+    snprintf(want, sizeof want, "(ingest: builds %.3g of 1 core, +%.3g ms at seal)", build / (41725 / 5000.0),
              41725 * 768 * 0.734959e-6);
     cr_assert(strstr(r.out, want) || strstr(r.err, want), "no '%s' in:\n%s%s", want, r.out, r.err);
     tu_run_free(&r);

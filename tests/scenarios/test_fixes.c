@@ -72,14 +72,14 @@ Test(fixes, vectordb_avalanche_every_policy_prevents_the_oom_and_keeps_answers_g
         cr_expect_geq(a.mean, 0.998, "%s: answered ratio %g", fixes[i], a.mean);
     }
     cr_expect_geq(comparison_row(f, "cache", "success_ratio").mean, 0.999);
-    /* degrade (ef_search 10 -> 5 while the queue stands) cannot save this
-     * vector DB: the HNSW search is 0.56 ms of its 10.56-ms query (10 ms of
-     * server work, cost.base), so at ef 5 it still takes 10.30 ms: 2 x 2 /
-     * 10.30 ms = 388 queries/s against 450/s offered. It collapses like
-     * naive, and its recall (0.91) adds misses to the ungrounded answers. */
-    cmprow_t dg = comparison_row(f, "degrade", "vectordb_oom_kills");
-    cr_expect_geq(dg.mean, 2, "degrade: %g OOM kills; ef 5 cannot carry 450/s here", dg.mean);
-    cr_expect_geq(comparison_row(f, "degrade", "ungrounded_ratio").mean, ung.mean - 0.05);
+    /* degrade (ef_search 100 down by 1 a second while the queue stands)
+     * saves this vector DB: the HNSW search is 4.54 ms of its 5.04-ms query
+     * (0.5 ms of server work, cost.base), so at ef 85 two cores hold 453
+     * queries/s against the 450/s offered; the knob stops well above 64,
+     * where the measured recall table is still 1.0, so no answer is lost. */
+    cmprow_t dg = better(f, "degrade", "vectordb_oom_kills");
+    cr_expect_eq(dg.mean, 0, "degrade: %g OOM kills", dg.mean);
+    cr_expect_leq(better(f, "degrade", "ungrounded_ratio").mean, 0.05);
     close_trace(f, path);
 }
 

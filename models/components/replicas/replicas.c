@@ -310,6 +310,20 @@ void rset_set_observer(rset_t *rs, rset_observe_fn fn, void *ctx)
     rs->observe_ctx = ctx;
 }
 
+/* the stations' batch hook: the component's batch time */
+static sim_time_t on_batch(void *owner, station_t *st, stn_job_t *first, int64_t n, sim_time_t sum, int32_t *width)
+{
+    (void)st;
+    rset_t *rs = owner;
+    return rs->batch_time((void *)rs->owner, rs, (call_t *)first, n, sum, width);
+}
+
+void rset_set_batch_time(rset_t *rs, rset_batch_fn fn)
+{
+    rs->batch_time = fn;
+    for (int64_t i = 0; i < rs->spec->slots; i++) stn_set_batch_hook(&rs->st[i], fn ? on_batch : NULL);
+}
+
 /* ---- autoscaling ------------------------------------------------------------------- */
 
 /* The metric of ready replica r over the last sync interval: cpu from the

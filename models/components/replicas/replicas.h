@@ -89,6 +89,12 @@ typedef void (*rset_observe_fn)(void *ctx, int replica, call_status_t status, si
  * ready (the component's start-up, e.g. the process plus its index read
  * from disk). Without a hook the spec's `startup`. */
 typedef sim_time_t (*rset_restart_fn)(void *owner, rset_t *rs, int r);
+/* Batching (the stations' spec.batch, set by the component): the nominal
+ * time of a batch of n calls (`first`, the others through job.batch_next)
+ * whose demands sum to `sum`, alone on the `*width` cores it uses (the
+ * station's stn_batch_fn, asked of the component). */
+typedef sim_time_t (*rset_batch_fn)(void *owner, rset_t *rs, call_t *first, int64_t n, sim_time_t sum,
+                                    int32_t *width);
 
 typedef struct {
     bool up;                      /* ready and in the load balancer */
@@ -120,6 +126,7 @@ struct rset {
     uint64_t crashes;             /* since warm-up */
     rset_observe_fn observe;      /* optional (rset_set_observer) */
     rset_restart_fn on_restart;   /* optional (rset_set_restart_hook) */
+    rset_batch_fn batch_time;     /* optional (rset_set_batch_time) */
     void *observe_ctx;
     sim_rng_t *rng_change;        /* "<name>/change_errors", created on first use */
     hpa_t hpa;                    /* autoscaling: the decision's state */
@@ -170,13 +177,18 @@ void rset_set_observer(rset_t *rs, rset_observe_fn fn, void *ctx);
 /* Ask the owner how long each (re)start takes (NULL: the spec's `startup`). */
 static inline void rset_set_restart_hook(rset_t *rs, rset_restart_fn fn) { rs->on_restart = fn; }
 
+/* The component's batch time (stations with spec.batch; NULL: a batch
+ * takes the sum of its calls' demands on one core). The replica's factor
+ * (cold start, slowdown, capacity) then applies to the batch's time. */
+void rset_set_batch_time(rset_t *rs, rset_batch_fn fn);
+
 /* One autoscaler sync now (normally run by its own timer every
  * autoscale.sync; exposed for tests): reads the metric over the ready
  * replicas, decides (hpa_decide) and scales. Returns the new count. */
 int64_t rset_autoscale_sync(rset_t *rs);
 
-/* Calls on replica r (waiting + in service). */
-static inline int64_t rset_in_system(const rset_t *rs, int r) { return rs->st[r].busy + rs->st[r].nqueue; }
+/* Calls on replica r (waiting + in service, batched or not). */
+static inline int64_t rset_in_system(const rset_t *rs, int r) { return rs->st[r].inservice + rs->st[r].nqueue; }
 int rset_replicas_up(const rset_t *rs);
 
 #endif

@@ -16,6 +16,8 @@ const char *const vdb_index_names[] = {"flat", "hnsw", "ivf_flat", "ivf_pq", NUL
 /* Fitted by bench/vectordb/fit on bench/vectordb/measured-amd-epyc-family-26-model-2.csv
  * (FAISS 1.7.3, one thread); docs/models/vectordb.md has the held-out check. */
 #include "models/components/vectordb/cost_default.h"
+/* bench/vectordb/fit-batch on bench/vectordb/batch-measured-*.csv */
+#include "models/components/vectordb/cost_batch_default.h"
 
 /* the CPU coefficients, in nanoseconds in a scenario (cost.<name>_ns) */
 static const struct { const char *key; size_t off; } cost_keys[] = {
@@ -26,6 +28,9 @@ static const struct { const char *key; size_t off; } cost_keys[] = {
     {"graph_distance_ns", offsetof(vdb_cost_t, graph_distance)},
     {"pq_code_ns", offsetof(vdb_cost_t, pq_code)},
     {"pq_table_ns", offsetof(vdb_cost_t, pq_table)},
+    {"batch_query_ns", offsetof(vdb_cost_t, batch_query)},
+    {"blas_dim_ns", offsetof(vdb_cost_t, blas_dim)},
+    {"blas_vector_ns", offsetof(vdb_cost_t, blas_vector)},
 };
 
 /* Shards > 1: every shard gets its own replica set, named vectordb_shard<s>
@@ -99,6 +104,9 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
     spec->cost_base = 500 * SIM_US;
     spec->speed = 1;
     spec->cost = vdb_cost_default;
+    spec->cost.batch_query = vdb_batch_cost_default.batch_query;
+    spec->cost.blas_dim = vdb_batch_cost_default.blas_dim;
+    spec->cost.blas_vector = vdb_batch_cost_default.blas_vector;
     spec->mem_limit = 8LL << 30;
     spec->mem_base = 256LL << 20;
     spec->mem_per_query = 4LL << 20;
@@ -215,6 +223,21 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
     if (d->errors == errs && fabs(sim_dist_mean(&spec->jitter) - 1.0) > 1e-9)
         sim_cfg_error(d, jit, "'vectordb.jitter' multiplies the service time and must have mean 1, not %g",
                       sim_dist_mean(&spec->jitter));
+    /* batched search: the replicas' stations batch (station.h), on their cores */
+    sim_cfg_node_t *bt = sim_cfg_get(map, "batch");
+    if (bt && sim_cfg_expect_map(d, bt, "batch")) {
+        spec->batch = true;
+        sim_cfg_int(d, bt, "max_batch_size", 0, 1, 65536, 32, &spec->batch_max);
+        sim_cfg_duration(d, bt, "max_queue_delay", 0, 2 * SIM_MS, &spec->batch_wait);
+        if (d->errors == errs && spec->rs.stations)
+            for (int64_t i = 0; i < spec->rs.slots; i++) {
+                stn_spec_t *st = &spec->rs.stations[i];
+                st->batch = true;
+                st->batch_max = spec->batch_max;
+                st->batch_wait = spec->batch_wait;
+                st->cores = spec->cores;   /* batches of several cores share them */
+            }
+    }
     /* start-up: the process (`startup`), then the replica's index read from disk */
     sim_cfg_bandwidth(d, map, "disk_throughput", SIM_CFG_POSITIVE, 0, &spec->disk_throughput);
     if (d->errors == errs && spec->mem_limit != INT64_MAX &&
@@ -417,6 +440,70 @@ double vdb_build_time(const vdb_spec_t *spec, int64_t n)
 }
 
 int64_t vdb_parallelism(const vdb_spec_t *spec) { return spec->cores < spec->rs.servers ? spec->cores : spec->rs.servers; }
+
+/* ---- batched search ------------------------------------------------------------------
+ * One FAISS search call of n queries (FAISS 1.7.3): the call's fixed work
+ * once and batch_query for each further query; HNSW and IVF do each
+ * query's own work (OpenMP parallel over the queries); Flat and IVF's
+ * coarse quantizer (an IndexFlatL2 over the centroids) compute their
+ * distances with BLAS sgemm from VDB_BLAS_THRESHOLD queries: n N d
+ * multiply-adds at blas_dim and n N pairs at blas_vector, plus the
+ * database's norms once per call (N d at scan_dim: 1.7.3's IndexFlatL2
+ * does not keep them). */
+double vdb_batch_search_time(const vdb_spec_t *spec, int64_t top_k, int64_t knob, int64_t n)
+{
+    /* the index at its configured size (one shard's): with an ingest, the
+     * batch's ratio to lone queries (vdb_batch_ratio) is applied to each
+     * query's own work, the grown index and growing segment included */
+    int64_t N = vdb_shard_vectors(spec);
+    double solo = search_time(spec, top_k, knob, N);
+    if (n <= 1) return solo;
+    const vdb_cost_t *c = &spec->cost;
+    double d = (double)spec->dim, nq = (double)n, w = search_work(spec, top_k, knob, N);
+    double fixed = c->call + (nq - 1) * c->batch_query;
+    bool blas = n >= VDB_BLAS_THRESHOLD;
+    switch (spec->index) {
+    case VDB_FLAT:
+        if (!blas) return fixed + nq * (solo - c->call);
+        return fixed + w * d * c->scan_dim + nq * w * (d * c->blas_dim + c->blas_vector);
+    case VDB_HNSW: return fixed + nq * (solo - c->call);
+    case VDB_IVF_FLAT:
+    case VDB_IVF_PQ: {
+        double nlist = (double)spec->nlist, coarse = nlist * d * c->scan_dim;
+        if (!blas) return fixed + nq * (solo - c->call);
+        return fixed + coarse + nq * (solo - c->call - coarse + nlist * (d * c->blas_dim + c->blas_vector));
+    }
+    }
+    return solo;
+}
+
+double vdb_batch_ratio(const vdb_spec_t *spec, int64_t top_k, int64_t knob, int64_t n)
+{
+    if (n <= 1) return 1;
+    double base = sim_time_to_s(spec->cost_base), nq = (double)n;
+    double lone = nq * (base + search_time(spec, top_k, knob, vdb_shard_vectors(spec)) / spec->speed);
+    double batch = nq * base + vdb_batch_search_time(spec, top_k, knob, n) / spec->speed;
+    return lone > 0 ? batch / lone : 1;
+}
+
+/* OpenMP over the queries, one core each at most; a Flat BLAS batch runs
+ * the (reference, single-threaded) sgemm on one core */
+int64_t vdb_batch_width(const vdb_spec_t *spec, int64_t n)
+{
+    if (spec->index == VDB_FLAT && n >= VDB_BLAS_THRESHOLD) return 1;
+    return n < spec->cores ? n : spec->cores;
+}
+
+double vdb_replica_capacity(const vdb_spec_t *spec, int64_t top_k)
+{
+    double t = vdb_query_time(spec, top_k);
+    if (!spec->batch) return (double)vdb_parallelism(spec) / t;
+    /* saturated: every thread runs full batches; the cores they can use run them */
+    int64_t B = spec->batch_max, w = vdb_batch_width(spec, B);
+    double busy = (double)spec->rs.servers * (double)w;   /* cores the running batches would use */
+    double cores = busy < (double)spec->cores ? busy : (double)spec->cores;
+    return cores / (t * vdb_batch_ratio(spec, top_k, vdb_knob(spec), B));
+}
 
 int64_t vdb_max_queries(const vdb_spec_t *spec)
 {
@@ -792,6 +879,25 @@ static void submit(void *comp, call_t *c)
 
 static struct rset *replicas(void *comp) { return &((vdb_t *)comp)->rs; }
 
+/* A batch of n queries (the replica set's batch hook): the sum of their
+ * times (jitter included) x the batch ratio at the knob and top_k of the
+ * first (the knob now: a batch is one call), on the cores it can use. */
+static sim_time_t batch_time(void *owner, rset_t *rs, call_t *first, int64_t n, sim_time_t sum, int32_t *width)
+{
+    (void)rs;
+    vdb_t *v = owner;
+    int64_t w = vdb_batch_width(v->spec, n);
+    *width = (int32_t)w;
+    if (n <= 1) return sum;
+    if (n != v->batch_n || first->top_k != v->batch_k || v->knob != v->batch_knob) {   /* O(1) */
+        v->batch_n = n;
+        v->batch_k = first->top_k;
+        v->batch_knob = v->knob;
+        v->batch_r = vdb_batch_ratio(v->spec, first->top_k, v->knob, n) / (double)w;
+    }
+    return stn_scale(sum, v->batch_r);
+}
+
 static void set_speed(void *comp, double f)
 {
     vdb_t *v = comp;
@@ -962,11 +1068,14 @@ vdb_t *vdb_create(sim_t *sim, const vdb_spec_t *spec)
     if (sim_add_sampler(sim, sampler, v)) goto fail;   /* before the stations' samplers: see sampler() */
     if (S == 1) {
         if (rset_init(&v->rs, sim, &spec->rs, on_done, v)) goto fail;
+        if (spec->batch) rset_set_batch_time(&v->rs, batch_time);
     } else {
         if (!(v->more = calloc((size_t)(S - 1), sizeof *v->more))) goto fail;
         if (rset_init(&v->rs, sim, &spec->rs, on_done_shard, v)) goto fail;
         for (int s = 1; s < S; s++)
             if (rset_init(&v->more[s - 1], sim, &spec->shard_rs[s - 1], on_done_shard, v)) goto fail;
+        if (spec->batch)
+            for (int s = 0; s < S; s++) rset_set_batch_time(vdb_shard(v, s), batch_time);
     }
     /* per replica: the start-up read, the ingest state */
     v->rep = calloc((size_t)(n * S), sizeof *v->rep);

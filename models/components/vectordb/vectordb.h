@@ -29,6 +29,20 @@
  *       segment: {max_size: 1024MiB, seal_proportion: 0.12}   # Milvus dataCoord.segment.*
  *       build_threads: 8            # threads of an index build (default: cores)
  *     degrade: {queue_above: 200, interval: 1s, step: 2, floor: 5}   # quality for latency
+ *     batch: {max_batch_size: 32, max_queue_delay: 2ms}   # batched search (Triton's dynamic batcher)
+ *
+ * Batched search (`batch`, off by default): each of a replica's threads
+ * takes the waiting queries as one FAISS search call of nq queries (up to
+ * max_batch_size, once that many wait or the oldest has waited
+ * max_queue_delay: the station's batching, station.h). The call's time is
+ * what FAISS does with nq queries (vdb_batch_search_time): one `call`,
+ * batch_query per further query, the same per-query work for HNSW and IVF
+ * (OpenMP over the queries: the batch uses min(nq, cores) cores), BLAS
+ * sgemm for Flat (and IVF's coarse quantizer) from nq >= 20, FAISS's
+ * distance_compute_blas_threshold (one core: the sgemm of the reference
+ * BLAS the coefficients were measured with). Every query of a batch ends
+ * with it. Jitter stays per query: a batch's work is the sum of its
+ * queries' times x vdb_batch_ratio.
  *
  * The search knob is ef_search for hnsw and nprobe for ivf_flat/ivf_pq
  * (flat has none). `recall` is recall@k as a function of the knob,
@@ -110,10 +124,18 @@ typedef struct vdb_cost {
     /* the HNSW distance law D = a M^m max(ef,k)^ef N^n (structure, not CPU) */
     double hnsw_a, hnsw_m, hnsw_ef, hnsw_n;
     double imbalance;       /* IVF: vectors scanned / (nprobe N / nlist) */
+    /* batched search (bench/vectordb/fit-batch; defaults in cost_batch_default.h) */
+    double batch_query;     /* per query of a batch besides the first: the part of `call` paid per query */
+    double blas_dim;        /* per dimension of a (query, vector) pair in BLAS sgemm (Flat, IVF's coarse) */
+    double blas_vector;     /* per (query, vector) pair besides its dimensions: norms, heap */
 } vdb_cost_t;
 
-/* The coefficients measured on the CPU of bench/vectordb/measured-*.csv. */
+/* The coefficients measured on the CPU of bench/vectordb/measured-*.csv
+ * (the batch ones on that of batch-measured-*.csv: vdb_spec_parse sets them). */
 extern const vdb_cost_t vdb_cost_default;
+/* FAISS's distance_compute_blas_threshold: a Flat search of this many
+ * queries or more in one call computes its distances with BLAS sgemm. */
+#define VDB_BLAS_THRESHOLD 20
 
 #define VDB_RECALL_MAX 32
 
@@ -148,6 +170,9 @@ typedef struct vdb_spec {
     sim_time_t ing_start, ing_end;/* the stream runs in [start, end) */
     int64_t seg_max_size;         /* bytes: Milvus dataCoord.segment.maxSize */
     double seal_proportion;       /* Milvus dataCoord.segment.sealProportion */
+    bool batch;                   /* batched search (`batch`): several queries per FAISS call */
+    int64_t batch_max;            /* batch.max_batch_size */
+    sim_time_t batch_wait;        /* batch.max_queue_delay */
 } vdb_spec_t;
 
 int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec);
@@ -191,6 +216,18 @@ double vdb_insert_time(const vdb_spec_t *spec, int64_t n);
 double vdb_build_time(const vdb_spec_t *spec, int64_t n);
 /* Queries a replica searches at full speed at once: min(threads, cores). */
 int64_t vdb_parallelism(const vdb_spec_t *spec);
+/* Batched search: the search time (seconds at speed 1, CPU time on one
+ * core) of one FAISS call of n queries at `knob` (n 1: vdb_search_time's);
+ * the work of a batch of n queries relative to n lone queries
+ * (server work included: n base + batch search / speed over n query
+ * times; 1 at n 1); and the cores a batch of n uses. */
+double vdb_batch_search_time(const vdb_spec_t *spec, int64_t top_k, int64_t knob, int64_t n);
+double vdb_batch_ratio(const vdb_spec_t *spec, int64_t top_k, int64_t knob, int64_t n);
+int64_t vdb_batch_width(const vdb_spec_t *spec, int64_t n);
+/* Queries per second one replica answers at saturation: min(threads,
+ * cores) / query time; batched, full batches of max_batch_size on the
+ * cores they can use. */
+double vdb_replica_capacity(const vdb_spec_t *spec, int64_t top_k);
 /* Queries a replica can hold (waiting + in service) before the OOM kill. */
 int64_t vdb_max_queries(const vdb_spec_t *spec);
 
@@ -221,6 +258,8 @@ typedef struct vdb {
     int64_t cur_k;
     uint64_t misses, degrade_steps;   /* whole run: recall misses; knob changes */
     int col_knob;
+    int64_t batch_n, batch_k, batch_knob;   /* batched search: the last batch's size, top_k, knob ... */
+    double batch_r;               /* ... and its time per second of its queries' summed times */
     double error_ratio;           /* injected */
     double irrelevant_ratio;      /* chunking mismatch fault */
     uint64_t oom_kills;           /* since warm-up */

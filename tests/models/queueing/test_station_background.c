@@ -81,7 +81,7 @@ Test(station_background, one_core_shared_by_a_job_and_background_work)
     cr_expect_eq(f.bg_at[0], 2 * SIM_SEC);
     cr_expect_eq(f.nbg, 1);
     cr_expect_eq(f.st.nbackground, 0);
-    cr_expect_eq(f.st.bg_threads, 0);
+    cr_expect_eq(f.st.ps_width, 0);   /* the cores wanted: none left */
     teardown(&f, sim, &spec);
 }
 
