@@ -714,7 +714,7 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
         s->gen = s->target;
         call_t *c = s->c;
         if (s->target > 1) {
-            int64_t tpot = (int64_t)llround(((double)now - (double)s->first) / (double)(s->target - 1));
+            int64_t tpot = sim_llround(((double)now - (double)s->first) / (double)(s->target - 1));
             sim_hist_add(&llm->tpot, tpot);
         }
         llm->st.output_tokens += (uint64_t)s->target;

@@ -298,7 +298,7 @@ int64_t vdb_index_bytes(const vdb_spec_t *spec)
         break;
     }
     }
-    return (int64_t)llround(b);
+    return b < 0x1p62 ? sim_llround(b) : (int64_t)llround(b);
 }
 
 sim_time_t vdb_index_load(const vdb_spec_t *spec)
