@@ -40,4 +40,16 @@ static inline sim_time_t sim_time_from_s(double s)
     return i + (sim_time_t)(ns - (double)i >= 0.5);   /* no branch: the fraction is random */
 }
 
+/* llround(x) for finite |x| < 2^62, inline (libm's is a call of ~30
+ * instructions, and the hot path rounds a few values per request): truncate,
+ * then round half away from zero on the exact fraction (x - trunc(x) is
+ * exact for every double; 0 above 2^53, where every double is an integer).
+ * The same value as llround for every such x. */
+static inline int64_t sim_llround(double x)
+{
+    int64_t i = (int64_t)x;
+    double f = x - (double)i;
+    return i + (int64_t)(f >= 0.5) - (int64_t)(f <= -0.5);   /* no branch: the fraction is random */
+}
+
 #endif

@@ -211,7 +211,7 @@ static rag_req_t *new_request(rag_t *rag)
 /* A drawn token count: at least 1, at most a million. */
 static inline int32_t rag_tokens(double x)
 {
-    return x < 1 ? 1 : x > 1e6 ? 1000000 : (int32_t)llround(x);
+    return x < 1 ? 1 : x > 1e6 ? 1000000 : (int32_t)sim_llround(x);
 }
 
 /* A query key: a Zipf draw over the recurring questions, or, for a share
@@ -375,7 +375,7 @@ void rag_run_step(rag_t *rag, rag_req_t *r)
             if (!(r->flags & (RQ_CONTEXT | RQ_EMPTY))) r->flags |= RQ_NOCTX;
             int64_t chunks = (r->flags & RQ_CONTEXT) && !(r->flags & RQ_EMPTY) ? spec->top_k * spec->chunk_tokens : 0;
             r->prompt_tokens = spec->system_prompt_tokens +
-                               (int64_t)llround((double)(r->qtok + chunks) * rag->pollution);
+                               sim_llround((double)(r->qtok + chunks) * rag->pollution);
             rag->llm_calls++;
             rag->win_llm_calls++;
             rag->prompt_tokens_sum += (double)r->prompt_tokens;

@@ -628,3 +628,32 @@ Test(time, from_s_matches_llround)
     cr_assert_eq(sim_time_from_s(-1.0), 0);
     cr_assert_eq(sim_time_from_s(NAN), 0);
 }
+
+/* sim_llround is llround inline: the same value for every finite |x| <
+ * 2^62, negative values and exact halves included (a mutation to round
+ * half up, or half to even, fails the halves; one without the negative
+ * term fails below zero). */
+Test(time, sim_llround_matches_llround)
+{
+    const double edge[] = {0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
+                           0.5000000000000001, -0.5000000000000001, 1.0, -1.0, 0x1p52, 0x1p52 + 0.5, -0x1p52 - 0.5,
+                           0x1p53, -0x1p53, 0x1p61, -0x1p61, 1e6, 999999.5, 149.49999999999997, 3.0000000005};
+    for (size_t i = 0; i < sizeof edge / sizeof *edge; i++)
+        cr_assert_eq(sim_llround(edge[i]), (int64_t)llround(edge[i]), "x = %.17g", edge[i]);
+    for (int k = -1000; k < 1000; k++) {
+        double h = (double)k + 0.5;
+        cr_assert_eq(sim_llround(h), (int64_t)llround(h), "x = %.17g", h);
+        double up = nextafter(h, INFINITY), down = nextafter(h, -INFINITY);
+        cr_assert_eq(sim_llround(up), (int64_t)llround(up), "x = %.17g", up);
+        cr_assert_eq(sim_llround(down), (int64_t)llround(down), "x = %.17g", down);
+    }
+    uint64_t x = 88172645463325252ull;   /* xorshift64: random signs, mantissas and exponents */
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v = ldexp((double)(x >> 11) * 0x1p-53, (int)(x % 80) - 20);   /* ~1e-6 .. 2^60 */
+        if (x & 1) v = -v;
+        cr_assert_eq(sim_llround(v), (int64_t)llround(v), "x = %.17g", v);
+    }
+}

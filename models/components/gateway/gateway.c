@@ -188,10 +188,10 @@ void gw_request_cpu(gw_t *g, int r, stn_job_t *job, bool pre)
     gw_replica_t *rp = &g->rep[r];
     const sim_dist_t *d = pre ? &g->spec->pre : &g->spec->post;
     int64_t alloc = pre ? g->spec->req_alloc / 2 : g->spec->req_alloc - g->spec->req_alloc / 2;
-    double s = sim_dist_sample(d, g->rng_cpu) * gort_cpu_factor(&rp->rt) + gort_alloc_seconds(&rp->rt, alloc);
+    double s = sim_dist_sample(d, g->rng_cpu) * gort_cpu_factor(&rp->rt);   /* before the allocation starts a mark */
+    s += gort_alloc_charged(&rp->rt, alloc);   /* the allocation's costs, and the allocation */
     ((gw_job_t *)job)->kind = GW_JOB_REQUEST;
     job->demand = sim_time_from_s(s);   /* nominal: the CPU's speed applies when it starts */
-    gort_alloc(&rp->rt, alloc);
     stn_submit(&rp->cpu, job);    /* unbounded queue: always accepted */
 }
 

@@ -513,13 +513,16 @@ static void lim_charge(gort_t *g, double a)
     }
 }
 
-static void allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
+/* Book an allocation; returns its costs in seconds: gort_alloc_seconds's
+ * value before it (the same terms, summed in the same order). */
+static double allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
 {
     assert(bytes >= 0 && "gort: negative allocation");
-    if (g->dead || bytes <= 0) return;
+    if (g->dead || bytes <= 0) return 0.0;
     double dropped;
     double ab = assist_bytes(g, bytes, &dropped);
     alloc_cost_t c = alloc_cost(g, bytes);
+    double cost = ab / g->spec.mark_rate + c.sweep_s + c.fault_s + c.release_s;
     if (dropped > 0) g->assist_dropped_s += dropped / g->spec.mark_rate;
     if (ab > 0) {
         /* the assist's scanning brings the end of the mark closer */
@@ -548,11 +551,13 @@ static void allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
     if (reachable && noscan) g->live_noscan = sat_add(g->live_noscan, bytes);
     g->alloc_total = sat_add(g->alloc_total, bytes);
     g->alloc_since_gc = sat_add(g->alloc_since_gc, bytes);
-    if (check_oom(g)) return;
+    if (check_oom(g)) return cost;
     maybe_start(g);
+    return cost;
 }
 
 void gort_alloc(gort_t *g, int64_t bytes) { allocate(g, bytes, false, false); }
+double gort_alloc_charged(gort_t *g, int64_t bytes) { return allocate(g, bytes, false, false); }
 void gort_retain(gort_t *g, int64_t bytes) { allocate(g, bytes, true, false); }
 void gort_retain_noscan(gort_t *g, int64_t bytes) { allocate(g, bytes, true, true); }
 

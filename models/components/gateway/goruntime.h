@@ -226,6 +226,10 @@ double gort_alloc_seconds(const gort_t *g, int64_t alloc_bytes);
  * cores that are not given to dedicated workers, 1 otherwise. */
 double gort_cpu_factor(const gort_t *g);
 
+/* gort_alloc_seconds(g, bytes), then gort_alloc(g, bytes): the seconds
+ * returned, the allocation booked, its costs computed once. */
+double gort_alloc_charged(gort_t *g, int64_t bytes);
+
 /* The GC CPU limiter is on now: its bucket is full, allocations do not assist. */
 bool gort_limiting(const gort_t *g);
 

@@ -542,7 +542,9 @@ void llm_sched_cut(llm_replica_t *rp, sim_time_t now)
  * fraction, which is random). */
 static sim_time_t to_ns(const llm_t *llm, double secs)
 {
-    double x = secs * 1e9 / llm->speed - 1e-3;
+    double x = secs * 1e9;
+    if (llm->speed != 1.0) x /= llm->speed;   /* at nominal speed the quotient is x itself: no division */
+    x -= 1e-3;
     if (!(x > 0)) return 1;
     if (x > (double)(SIM_TIME_MAX / 4)) return SIM_TIME_MAX / 4;
     sim_time_t i = (sim_time_t)x;
@@ -560,13 +562,13 @@ static sim_time_t plan_span(llm_replica_t *rp, llm_step_work_t *load, sim_time_t
     int64_t bs = llm->spec.block_size;
     int64_t k = rp->next_finish - rp->V;   /* steps until the first finish */
     if (k > rp->span_hint) k = rp->span_hint;
-    double s0 = llm_step_time(&llm->hw, load, NULL), slope = 0;
+    double s0 = llm_step_time_fast(&llm->hw, load), slope = 0;
     sim_time_t e = now + to_ns(llm, s0);
     rp->span_end[0] = e;
     int32_t n = 1;
     if (k > 1) {
         load->decode_context += rp->ndec;
-        slope = llm_step_time(&llm->hw, load, NULL) - s0;
+        slope = llm_step_time_fast(&llm->hw, load) - s0;
     }
     int64_t avail = blocks_free(rp);
     for (int64_t j = 1; j < k; j++) {
@@ -646,7 +648,7 @@ static void step_begin(llm_replica_t *rp)
             rp->step_decodes = rp->ndec;
             sim_time_t end = load.prefill_tokens == 0 && !rp->qhead && rp->npre == 0 && !preempted
                                  ? plan_span(rp, &load, now)
-                                 : now + to_ns(llm, llm_step_time(&llm->hw, &load, NULL));
+                                 : now + to_ns(llm, llm_step_time_fast(&llm->hw, &load));
             rp->step_timer = sim_schedule_at(llm->sim, end, step_end, rp, 0);
             return;
         }
@@ -714,7 +716,7 @@ static void step_end(sim_t *sim, void *obj, uint64_t arg)
         s->gen = s->target;
         call_t *c = s->c;
         if (s->target > 1) {
-            int64_t tpot = (int64_t)llround(((double)now - (double)s->first) / (double)(s->target - 1));
+            int64_t tpot = sim_llround(((double)now - (double)s->first) / (double)(s->target - 1));
             sim_hist_add(&llm->tpot, tpot);
         }
         llm->st.output_tokens += (uint64_t)s->target;

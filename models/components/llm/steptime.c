@@ -523,23 +523,12 @@ static double llm_roof(const llm_steptime_t *st, double flops, double bytes)
     return pow(pow(c, llm_roofline_p) + pow(m, llm_roofline_p), 1.0 / llm_roofline_p);
 }
 
-/* llm_roof from the shape table: max(c, m) x h(min / max), h(r) = (1 +
- * r^p)^(1/p) interpolated linearly between 1025 points. h is steep only near
- * r = 0 (h'(r) ~ r^(p-1)), where the error stays below 3e-5 of the term;
- * elsewhere below 1e-7. For the attention of prefill chunks, whose compute
- * and memory parts do not scale together, once per step. */
-static double llm_roof_fast(const llm_steptime_t *st, double flops, double bytes)
-{
-    double c = flops * st->inv_pc, m = bytes * st->inv_wm;
-    if (!(c > 0)) return m;
-    if (!(m > 0)) return c;
-    double hi = c > m ? c : m, r = (c > m ? m : c) / hi;
-    double x = r * LLM_ROOF_TABLE;
-    int i = (int)x;
-    if (i >= LLM_ROOF_TABLE) return hi * st->roof_h[LLM_ROOF_TABLE];
-    double f = x - (double)i;
-    return hi * (st->roof_h[i] + f * (st->roof_h[i + 1] - st->roof_h[i]));
-}
+/* llm_roof_fast (steptime.h): llm_roof from the shape table: max(c, m) x
+ * h(min / max), h(r) = (1 + r^p)^(1/p) interpolated linearly between 1025
+ * points. h is steep only near r = 0 (h'(r) ~ r^(p-1)), where the error
+ * stays below 3e-5 of the term; elsewhere below 1e-7. For the attention of
+ * prefill chunks, whose compute and memory parts do not scale together,
+ * once per step. */
 
 /* lm_head over n sampled tokens, computed. */
 static double llm_lm_head_direct(const llm_steptime_t *st, double n)
@@ -681,14 +670,6 @@ double llm_step_linear(const llm_steptime_t *st, int64_t tokens)
     double v = st->linear[tokens];
     if (v < 0) st->linear[tokens] = v = llm_linear_direct(st, tokens);   /* a pure function's cache */
     return v;
-}
-
-double llm_chunk_pairs(int64_t prefix, int64_t chunk)
-{
-    if (chunk <= 0) return 0.0;
-    if (prefix < 0) prefix = 0;
-    double c = (double)chunk;
-    return c * (double)prefix + c * (c + 1.0) / 2.0;
 }
 
 double llm_step_time(const llm_steptime_t *st, const llm_step_work_t *w, llm_step_parts_t *parts)

@@ -48,7 +48,7 @@
  * size the KV cache. Everything here is bf16 (2 bytes per value).
  *
  * Nothing here is on the hot path except llm_step_time (O(1), no
- * allocation); presets and parsing run once. */
+ * allocation; inline as llm_step_time_fast); presets and parsing run once. */
 #ifndef MODELS_COMPONENTS_LLM_STEPTIME_H
 #define MODELS_COMPONENTS_LLM_STEPTIME_H
 
@@ -228,6 +228,54 @@ double llm_step_time(const llm_steptime_t *st, const llm_step_work_t *w, llm_ste
 double llm_step_linear(const llm_steptime_t *st, int64_t tokens);
 /* Context pairs of a chunk of `chunk` tokens after `prefix` cached tokens
  * (causal): chunk x prefix + chunk (chunk + 1) / 2. */
-double llm_chunk_pairs(int64_t prefix, int64_t chunk);
+static inline double llm_chunk_pairs(int64_t prefix, int64_t chunk)
+{
+    if (chunk <= 0) return 0.0;
+    if (prefix < 0) prefix = 0;
+    double c = (double)chunk;
+    return c * (double)prefix + c * (c + 1.0) / 2.0;
+}
+
+/* The roofline of the prefill chunks' attention from the shape table
+ * (steptime.c explains it). */
+static inline double llm_roof_fast(const llm_steptime_t *st, double flops, double bytes)
+{
+    double c = flops * st->inv_pc, m = bytes * st->inv_wm;
+    if (!(c > 0)) return m;
+    if (!(m > 0)) return c;
+    double hi = c > m ? c : m, r = (c > m ? m : c) / hi;
+    double x = r * LLM_ROOF_TABLE;
+    int i = (int)x;
+    if (i >= LLM_ROOF_TABLE) return hi * st->roof_h[LLM_ROOF_TABLE];
+    double f = x - (double)i;
+    return hi * (st->roof_h[i] + f * (st->roof_h[i + 1] - st->roof_h[i]));
+}
+
+/* llm_step_time(st, w, NULL), inline for the step loop (a step evaluates it
+ * once, a span twice): the roofline with tp 1 and the step's linear and
+ * lm_head terms already tabulated; anything else is llm_step_time's. The
+ * same terms summed in the same order: the same value, bit for bit. */
+static inline double llm_step_time_fast(const llm_steptime_t *st, const llm_step_work_t *w)
+{
+    int64_t pre = w->prefill_tokens, dec = w->decode_seqs, n = w->sampled;
+    int64_t tokens = pre + dec;
+    if (st->hw.mode != LLM_HW_ROOFLINE || st->hw.tp != 1 || pre < 0 || dec < 0 || n < 0 || tokens <= 0 ||
+        tokens > st->max_tokens || n > st->max_tokens)
+        return llm_step_time(st, w, NULL);
+    double linear = st->linear[tokens], lm_head = n > 0 ? st->lm_head[n] : 0.0;
+    if (linear < 0 || lm_head < 0) return llm_step_time(st, w, NULL);   /* not tabulated yet */
+    double attention = 0.0, kv_read = 0.0;
+    if (pre > 0) {
+        double pairs = w->prefill_pairs > 0 ? w->prefill_pairs : 0.0;
+        double prefix = w->prefill_prefix > 0 ? (double)w->prefill_prefix : 0.0;
+        attention = llm_roof_fast(st, st->attn_flops * pairs, st->kv_bytes * prefix) + st->layers * llm_roofline_t0;
+    }
+    if (dec > 0) {
+        double ctx = w->decode_context > 0 ? (double)w->decode_context : 0.0;
+        kv_read = ctx * st->kv_per_token + st->layers * llm_roofline_t0;
+    }
+    double allreduce = 0.0, overhead = (double)st->hw.step_overhead * 1e-9;
+    return linear + attention + kv_read + lm_head + allreduce + overhead;
+}
 
 #endif

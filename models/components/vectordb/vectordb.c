@@ -380,7 +380,7 @@ int64_t vdb_index_bytes_n(const vdb_spec_t *spec, int64_t nvec)
         break;
     }
     }
-    return (int64_t)llround(b);
+    return b < 0x1p62 ? sim_llround(b) : (int64_t)llround(b);
 }
 
 sim_time_t vdb_index_load(const vdb_spec_t *spec)

@@ -867,6 +867,91 @@ Test(goruntime, without_the_limit_the_same_heap_is_collected_rarely)
 
 /* ---- series -------------------------------------------------------------------------- */
 
+/* gort_alloc_charged is gort_alloc_seconds then gort_alloc in one call: two
+ * runtimes given the same allocations at the same times, one through each
+ * path, return the same seconds bit for bit and end in the same state,
+ * with every cost of the allocation path at work (assists, the sweep,
+ * page faults, scavenging above GOMEMLIMIT). */
+typedef struct {
+    fix_t *f;
+    bool charged;
+    uint64_t x;
+    int n;
+    double secs[3000];
+} cdrv_t;
+
+static void cdrv_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)arg;
+    cdrv_t *d = obj;
+    d->x ^= d->x << 13;
+    d->x ^= d->x >> 7;
+    d->x ^= d->x << 17;
+    int64_t bytes = 64 * KiB + (int64_t)(d->x % (uint64_t)(4 * MiB));
+    gort_t *g = &d->f->g;
+    double s;
+    if (d->charged) {
+        s = gort_alloc_charged(g, bytes);
+    } else {
+        s = gort_alloc_seconds(g, bytes);
+        gort_alloc(g, bytes);
+    }
+    d->secs[d->n++] = s;
+    if (d->n < 3000) sim_schedule_in(sim, 1300 * SIM_US, cdrv_event, d, 0);
+}
+
+static void charged_run(fix_t *f, cdrv_t *d, bool charged)
+{
+    fix_setup(f, 4);
+    f->spec.cycle_cpu = GORT_CAL_CYCLE_CPU;
+    f->spec.sweep_rate = GORT_SWEEP_RATE;
+    f->spec.fault_rate = GORT_CAL_FAULT_RATE;
+    f->spec.release_rate = GORT_CAL_RELEASE_RATE;
+    f->spec.gomemlimit = 300 * MiB;
+    fix_start(f);
+    static act_t r[2];
+    r[charged] = (act_t){f, A_RETAIN, 200 * MiB};
+    at(f, 0, &r[charged]);
+    memset(d, 0, sizeof *d);
+    d->f = f;
+    d->charged = charged;
+    d->x = 88172645463325252ull;
+    sim_schedule_at(f->sim, 500 * SIM_US, cdrv_event, d, 0);
+    run(f, 5 * SEC);
+}
+
+Test(goruntime, alloc_charged_is_alloc_seconds_then_alloc)
+{
+    static fix_t a, b;
+    static cdrv_t da, db;
+    charged_run(&a, &da, false);
+    charged_run(&b, &db, true);
+    cr_assert_eq(da.n, 3000);
+    cr_assert_eq(db.n, 3000);
+    for (int i = 0; i < da.n; i++)
+        cr_assert(memcmp(&da.secs[i], &db.secs[i], sizeof(double)) == 0, "allocation %d: %.17g s against %.17g s", i,
+                  da.secs[i], db.secs[i]);
+    /* every part of the allocation path was at work */
+    cr_expect_gt(a.g.assist_cpu_s, 0);
+    cr_expect_gt(a.g.sweep_cpu_s, 0);
+    cr_expect_gt(a.g.fault_cpu_s, 0);
+    cr_expect_gt(a.g.release_cpu_s, 0);
+    cr_expect_gt(a.g.gc_cycles, 2);
+    cr_expect_eq(a.g.heap, b.g.heap);
+    cr_expect_eq(a.g.live, b.g.live);
+    cr_expect_eq(a.g.resident, b.g.resident);
+    cr_expect_eq(a.g.alloc_total, b.g.alloc_total);
+    cr_expect_eq(a.g.gc_cycles, b.g.gc_cycles);
+    cr_expect(memcmp(&a.g.gc_cpu_s, &b.g.gc_cpu_s, sizeof(double)) == 0);
+    cr_expect(memcmp(&a.g.assist_cpu_s, &b.g.assist_cpu_s, sizeof(double)) == 0);
+    cr_expect(memcmp(&a.g.sweep_cpu_s, &b.g.sweep_cpu_s, sizeof(double)) == 0);
+    cr_expect(memcmp(&a.g.fault_cpu_s, &b.g.fault_cpu_s, sizeof(double)) == 0);
+    cr_expect(memcmp(&a.g.release_cpu_s, &b.g.release_cpu_s, sizeof(double)) == 0);
+    cr_expect_eq(a.g.mark_start, b.g.mark_start);
+    fix_fini(&a);
+    fix_fini(&b);
+}
+
 Test(goruntime, series_names_carry_the_label)
 {
     fix_t f;

@@ -613,3 +613,47 @@ Test(llm_hw_parse, step_time_errors)
     bad("hardware:\n  step_time:\n    base: 5ms\n    per_tokn: 30us\n",
         "s.yaml:4:5: error: unknown key 'per_tokn' in 'hardware.step_time' (did you mean 'per_token'?)");
 }
+
+/* llm_step_time_fast is llm_step_time(st, w, NULL) inline: the same double,
+ * bit for bit, for random steps (decodes only, prefills only, mixed; sizes
+ * beyond the tables; terms not yet tabulated), at tp 1 and tp 2, and for
+ * the measured-table mode (which takes the out-of-line path). */
+static void fast_matches_slow(const llm_steptime_t *st, int64_t max_tokens)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ull;   /* xorshift64 */
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int kind = (int)(x % 3);
+        int64_t pre = kind == 0 ? 0 : (int64_t)((x >> 8) % (uint64_t)(max_tokens + 64));
+        int64_t dec = kind == 1 ? 0 : (int64_t)((x >> 24) % 300);
+        int64_t cached = (int64_t)((x >> 34) % 4096);
+        llm_step_work_t w = {
+            .prefill_tokens = pre, .prefill_pairs = llm_chunk_pairs(cached, pre), .prefill_prefix = pre ? cached : 0,
+            .decode_seqs = dec, .decode_context = dec * (int64_t)((x >> 44) % 3000),
+            .sampled = dec + (pre > 0 && (x & 1)),
+        };
+        double fast = llm_step_time_fast(st, &w), slow = llm_step_time(st, &w, NULL);
+        cr_assert(memcmp(&fast, &slow, sizeof fast) == 0, "step %d: fast %.17g, llm_step_time %.17g", i, fast, slow);
+    }
+}
+
+Test(llm_steptime_answers, the_inline_step_time_is_the_step_time)
+{
+    st_preset("h100-sxm", "Meta-Llama-3-8B", 1, 2048);
+    fast_matches_slow(&ST, 2048);
+    fast_matches_slow(&ST, 2048);   /* again, every term now tabulated */
+    llm_steptime_fini(&ST);
+    st_preset("a100-80gb", "Meta-Llama-3-8B", 2, 1024);
+    fast_matches_slow(&ST, 1024);
+    llm_hw_spec_t hw;
+    cr_assert_eq(parse("hardware: {step_time: {table: [[1, 9.8ms], [512, 40ms], [2048, 140ms]], kv_read_per_token: 60ns}}\n",
+                       &hw),
+                 0, "%s", DIAG);
+    cfg_fini();
+    llm_steptime_t tab;
+    cr_assert_eq(llm_steptime_init(&tab, &hw, 512), 0);
+    fast_matches_slow(&tab, 512);
+    llm_steptime_fini(&tab);
+}
