@@ -96,17 +96,24 @@ static void run(const char *out, const char *seed)
     tu_run_free(&r);
 }
 
+/* In the sanitizer build the second run of the same seed is left out:
+ * being the same run, it goes through the same code as the first and the
+ * sanitizers would see nothing new in it; the release suite compares the
+ * two. The other seed's run stays (other draws, other branches taken). */
 static void same_seed_same_datasets(void)
 {
     char *a = tu_tmp_path("det-a", ".h5"), *b = tu_tmp_path("det-b", ".h5"), *c = tu_tmp_path("det-c", ".h5");
     run(a, "7");
-    run(b, "7");
+    if (!TU_SANITIZED) {
+        run(b, "7");
+        cmp_t same = compare(a, b);
+        cr_assert_gt(same.compared, 20, "only %d datasets compared", same.compared);
+        cr_assert_eq(same.missing, 0);
+        cr_assert_eq(same.differing, 0, "%d datasets differ, first: %s", same.differing, same.first_diff);
+    }
     run(c, "8");
-    cmp_t same = compare(a, b);
-    cr_assert_gt(same.compared, 20, "only %d datasets compared", same.compared);
-    cr_assert_eq(same.missing, 0);
-    cr_assert_eq(same.differing, 0, "%d datasets differ, first: %s", same.differing, same.first_diff);
     cmp_t other = compare(a, c);
+    cr_assert_gt(other.compared, 20, "only %d datasets compared", other.compared);
     cr_assert_eq(other.missing, 0);
     cr_assert_gt(other.differing, 5, "another seed must change the results (%d of %d datasets differ)",
                  other.differing, other.compared);

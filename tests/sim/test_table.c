@@ -127,12 +127,12 @@ Test(table, columns_are_refused_when_invalid_or_after_the_first_row)
 {
     sim_table_t t;
     sim_table_init(&t, "x");
-    char names[SIM_TABLE_MAX_COLS + 1][8];
+    char names[SIM_TABLE_MAX_COLS + 1][16];
     for (int i = 0; i < SIM_TABLE_MAX_COLS; i++) {
         snprintf(names[i], sizeof names[i], "c%d", i);
         cr_assert_eq(sim_table_col_f64(&t, names[i], "1"), i);
     }
-    snprintf(names[SIM_TABLE_MAX_COLS], 8, "extra");
+    snprintf(names[SIM_TABLE_MAX_COLS], sizeof names[SIM_TABLE_MAX_COLS], "extra");
     cr_assert_eq(sim_table_col_f64(&t, names[SIM_TABLE_MAX_COLS], "1"), -1, "too many");
     sim_table_fini(&t);
 

@@ -54,4 +54,21 @@ const char *tu_src(const char *rel);
 struct sim;
 struct sim *tu_sim(uint64_t seed);
 
+/* Whether the test program is built with AddressSanitizer (the sanitizer
+ * build, RAGSIM_SANITIZE=ON, compiles the tests with the same flags). The
+ * suites of a figure over many long runs (the incident's band, determinism
+ * of every scenario) run fewer of those runs there: the sanitizers need the
+ * code paths, which the fewer runs go through, not the figure, which the
+ * release suite checks in full (docs/internals/testing.md). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_SANITIZED 1
+#endif
+#endif
+#ifndef TU_SANITIZED
+#define TU_SANITIZED 0
+#endif
+
 #endif
