@@ -535,7 +535,10 @@ static int write_map(sim_trace_t *tr, void *ctx)
     sim_table_col_str(&vt, "name", 64);
     for (size_t i = 0; i < def->nvariants; i++) {
         unsigned char *row = sim_table_append(&vt);
-        if (!row) return SIM_ENOMEM;
+        if (!row) {
+            sim_table_fini(&vt);
+            return SIM_ENOMEM;
+        }
         sim_row_str(&vt, row, 0, def->variants[i]);
     }
     rc |= sim_trace_table(tr, "/map/variants", &vt);
@@ -563,7 +566,10 @@ static int write_map(sim_trace_t *tr, void *ctx)
         size_t coord[SW_MAX_AXES];
         sw_point_coords(def, r->task.point, coord);
         unsigned char *row = sim_table_append(&rt);
-        if (!row) return SIM_ENOMEM;
+        if (!row) {
+            sim_table_fini(&rt);
+            return SIM_ENOMEM;
+        }
         sim_row_i64(&rt, row, 0, r->task.variant);
         sim_row_f64(&rt, row, 1, def->axes[0].value[coord[0]]);
         sim_row_f64(&rt, row, 2, def->axes[1].value[coord[1]]);
@@ -597,7 +603,10 @@ static int write_map(sim_trace_t *tr, void *ctx)
     for (size_t i = 0; i < mp->ncells; i++) {
         const cell_t *c = &mp->cells[i];
         unsigned char *row = sim_table_append(&ct);
-        if (!row) return SIM_ENOMEM;
+        if (!row) {
+            sim_table_fini(&ct);
+            return SIM_ENOMEM;
+        }
         sim_row_i64(&ct, row, 0, c->variant);
         sim_row_f64(&ct, row, 1, def->axes[0].value[c->li]);
         sim_row_f64(&ct, row, 2, def->axes[1].value[c->ti]);
@@ -630,7 +639,10 @@ static int write_map(sim_trace_t *tr, void *ctx)
     for (size_t i = 0; i < mp->nbs; i++) {
         const boundary_t *b = &mp->bs[i];
         unsigned char *row = sim_table_append(&bt);
-        if (!row) return SIM_ENOMEM;
+        if (!row) {
+            sim_table_fini(&bt);
+            return SIM_ENOMEM;
+        }
         sim_row_i64(&bt, row, 0, b->variant);
         sim_row_str(&bt, row, 1, s ? "trigger" : "load");
         sim_row_f64(&bt, row, 2, def->axes[f].value[b->fixed]);

@@ -181,7 +181,10 @@ int sw_write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *caps
     sim_table_col_str(&vt, "name", 64);
     for (size_t i = 0; i < def->nvariants; i++) {
         unsigned char *row = sim_table_append(&vt);
-        if (!row) return SIM_ENOMEM;
+        if (!row) {
+            sim_table_fini(&vt);
+            return SIM_ENOMEM;
+        }
         sim_row_str(&vt, row, 0, def->variants[i]);
     }
     rc |= sim_trace_table(tr, "/sweep/variants", &vt);
@@ -196,7 +199,10 @@ int sw_write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *caps
     for (size_t i = 0; i < def->naxes; i++) {
         const sw_axis_t *ax = &def->axes[i];
         unsigned char *row = sim_table_append(&at);
-        if (!row) return SIM_ENOMEM;
+        if (!row) {
+            sim_table_fini(&at);
+            return SIM_ENOMEM;
+        }
         sim_row_str(&at, row, 0, ax->path);
         sim_row_str(&at, row, 1, sw_kind_name(ax->kind));
         sim_row_str(&at, row, 2, sw_kind_unit(ax->kind));
@@ -208,7 +214,10 @@ int sw_write_output(sim_trace_t *tr, const analysis_t *a, const capacity_t *caps
         size_t len = 1;
         for (size_t k = 0; k < ax->n; k++) len += strlen(ax->text[k]) + 1;
         char *labels = calloc(len, 1);
-        if (!labels) return SIM_ENOMEM;
+        if (!labels) {
+            sim_table_fini(&at);
+            return SIM_ENOMEM;
+        }
         for (size_t k = 0; k < ax->n; k++) {
             strcat(labels, ax->text[k]);
             if (k + 1 < ax->n) strcat(labels, "\n");
