@@ -541,11 +541,14 @@ def comparison_figure(trace: Trace, metrics: Optional[Sequence[str]] = None, nco
         ax.set_visible(False)
     handles = [Patch(color=VERDICT_COLORS[k]) for k in ("baseline", "better", "worse", "n.s.", "differs")]
     labels = [f"baseline '{base}'", "▲ better (paired)", "▼ worse (paired)", "= not significant", "≠ differs (neutral metric)"]
-    fig.legend(handles, labels, loc="upper right", ncol=5, fontsize=7, frameon=False)
+    # the legend on a line of its own under the title: a long scenario name's title would run into it
+    h = fig.get_figheight()
+    fig.legend(handles, labels, loc="upper right", ncol=5, fontsize=7, frameon=False,
+               bbox_to_anchor=(0.995, 1 - 0.32 / h))
     nrep = int((cmp["n"] + cmp["not_recovered"]).max()) if len(cmp) else 0
     fig.suptitle(f"{trace.name}: variants compared with '{base}' ({nrep} replications, paired by seed); "
-                 "error bars: 95% percentile bootstrap", fontsize=10, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+                 "error bars: 95% percentile bootstrap", fontsize=10, x=0.01, y=1 - 0.08 / h, ha="left", va="top")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / h))
     return fig
 
 
