@@ -10,113 +10,36 @@
  * index, IVF nprobe 16): median relative error <= 25%, and the batch
  * saving's direction (a ratio below 1 where FAISS's is) on every row. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "csvfx.h"
 #include "models/components/vectordb/vectordb.h"
 
-#define MAXCOL 32
-#define MAXROW 1024
-
-typedef struct {
-    int ncol;
-    char names[MAXCOL][32];
-    int nrow;
-    char *cell[MAXROW][MAXCOL];
-} table_t;
-
-static int col(const table_t *t, const char *name)
-{
-    for (int i = 0; i < t->ncol; i++)
-        if (!strcmp(t->names[i], name)) return i;
-    cr_assert_fail("the measured CSV has no column '%s'", name);
-    return -1;
-}
-
-static double num(const table_t *t, int r, const char *name)
-{
-    const char *s = t->cell[r][col(t, name)];
-    return *s ? strtod(s, NULL) : 0;
-}
-
-static const char *str(const table_t *t, int r, const char *name) { return t->cell[r][col(t, name)]; }
-
-static void load(table_t *t)
-{
-    char dir[3000], path[4400];
-    snprintf(dir, sizeof dir, "%s/bench/vectordb", RAGSIM_SOURCE_DIR);
-    DIR *dp = opendir(dir);
-    cr_assert_not_null(dp, "no %s", dir);
-    struct dirent *e;
-    path[0] = '\0';
-    while ((e = readdir(dp)))
-        if (!strncmp(e->d_name, "batch-measured-", 15) && strstr(e->d_name, ".csv") &&
-            !strcmp(strstr(e->d_name, ".csv"), ".csv"))
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    closedir(dp);
-    cr_assert(path[0], "no batch-measured-*.csv in %s", dir);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    static char line[4096];
-    memset(t, 0, sizeof *t);
-    int first = 1;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        int c = 0;
-        char *p = line;
-        for (;;) {
-            char *q = strchr(p, ',');
-            if (q) *q = '\0';
-            cr_assert_lt(c, MAXCOL);
-            if (first) {
-                cr_assert_lt(strlen(p), sizeof t->names[c], "column name '%s' too long", p);
-                memcpy(t->names[c], p, strlen(p) + 1);
-            }
-            else t->cell[t->nrow][c] = strdup(p);
-            c++;
-            if (!q) break;
-            p = q + 1;
-        }
-        if (first) t->ncol = c, first = 0;
-        else {
-            cr_assert_eq(c, t->ncol, "row %d has %d cells, the header %d", t->nrow + 2, c, t->ncol);
-            cr_assert_lt(++t->nrow, MAXROW);
-        }
-    }
-    fclose(f);
-    cr_log_info("%s: %d rows", path, t->nrow);
-}
-
-static void unload(table_t *t)
-{
-    for (int r = 0; r < t->nrow; r++)
-        for (int c = 0; c < t->ncol; c++) free(t->cell[r][c]);
-}
 
 
 /* bench/vectordb/fit-batch's held_out() */
-static int held_out(const table_t *t, int r)
+static int held_out(const csv_table_t *t, int r)
 {
-    const char *ix = str(t, r, "index");
-    return strcmp(str(t, r, "threads"), "1") != 0 || (!strcmp(ix, "hnsw") && (long)num(t, r, "d") == 128) ||
-           (!strcmp(ix, "ivf_flat") && (long)num(t, r, "nprobe") == 16);
+    const char *ix = csv_str(t, r, "index");
+    return strcmp(csv_str(t, r, "threads"), "1") != 0 || (!strcmp(ix, "hnsw") && (long)csv_num(t, r, "d") == 128) ||
+           (!strcmp(ix, "ivf_flat") && (long)csv_num(t, r, "nprobe") == 16);
 }
 
 /* the row's index as a scenario would give it: every default (the batch
  * coefficients included) through the parser, the server's work 0 */
-static void spec_of(const table_t *t, int r, vdb_spec_t *s)
+static void spec_of(const csv_table_t *t, int r, vdb_spec_t *s)
 {
     char yaml[512];
-    const char *ix = str(t, r, "index");
+    const char *ix = csv_str(t, r, "index");
     int n = snprintf(yaml, sizeof yaml, "vectordb:\n  cost: {base: 0s}\n  index: {type: %s, vectors: %s, dim: %s", ix,
-                     str(t, r, "N"), str(t, r, "d"));
-    if (!strcmp(ix, "hnsw")) n += snprintf(yaml + n, sizeof yaml - (size_t)n, ", M: %s, ef_search: %s", str(t, r, "M"),
-                                           str(t, r, "ef_search"));
+                     csv_str(t, r, "N"), csv_str(t, r, "d"));
+    if (!strcmp(ix, "hnsw")) n += snprintf(yaml + n, sizeof yaml - (size_t)n, ", M: %s, ef_search: %s", csv_str(t, r, "M"),
+                                           csv_str(t, r, "ef_search"));
     if (!strncmp(ix, "ivf", 3)) n += snprintf(yaml + n, sizeof yaml - (size_t)n, ", nlist: %s, nprobe: %s",
-                                              str(t, r, "nlist"), str(t, r, "nprobe"));
+                                              csv_str(t, r, "nlist"), csv_str(t, r, "nprobe"));
     snprintf(yaml + n, sizeof yaml - (size_t)n, "}\n");
     sim_diag_t d;
     sim_diag_init(&d);
@@ -128,15 +51,15 @@ static void spec_of(const table_t *t, int r, vdb_spec_t *s)
 }
 
 /* the CPU time of the row's index, threads, nq 1 (per call) */
-static double solo_cpu(const table_t *t, int r)
+static double solo_cpu(const csv_table_t *t, int r)
 {
     for (int i = 0; i < t->nrow; i++)
-        if (num(t, i, "nq") == 1 && !strcmp(str(t, i, "index"), str(t, r, "index")) &&
-            !strcmp(str(t, i, "N"), str(t, r, "N")) && !strcmp(str(t, i, "d"), str(t, r, "d")) &&
-            !strcmp(str(t, i, "M"), str(t, r, "M")) && !strcmp(str(t, i, "ef_search"), str(t, r, "ef_search")) &&
-            !strcmp(str(t, i, "nlist"), str(t, r, "nlist")) && !strcmp(str(t, i, "nprobe"), str(t, r, "nprobe")) &&
-            !strcmp(str(t, i, "threads"), str(t, r, "threads")))
-            return num(t, i, "call_cpu_s");
+        if (csv_num(t, i, "nq") == 1 && !strcmp(csv_str(t, i, "index"), csv_str(t, r, "index")) &&
+            !strcmp(csv_str(t, i, "N"), csv_str(t, r, "N")) && !strcmp(csv_str(t, i, "d"), csv_str(t, r, "d")) &&
+            !strcmp(csv_str(t, i, "M"), csv_str(t, r, "M")) && !strcmp(csv_str(t, i, "ef_search"), csv_str(t, r, "ef_search")) &&
+            !strcmp(csv_str(t, i, "nlist"), csv_str(t, r, "nlist")) && !strcmp(csv_str(t, i, "nprobe"), csv_str(t, r, "nprobe")) &&
+            !strcmp(csv_str(t, i, "threads"), csv_str(t, r, "threads")))
+            return csv_num(t, i, "call_cpu_s");
     cr_assert_fail("no nq 1 row for row %d", r + 2);
     return NAN;
 }
@@ -149,23 +72,23 @@ static int cmp(const void *a, const void *b)
 
 Test(vectordb_batch_faiss, held_out_batch_ratio_within_25_percent)
 {
-    static table_t t;
-    load(&t);
-    static double err[MAXROW];
+    static csv_table_t t;
+    csv_load(&t, "bench/vectordb", "batch-measured-");
+    static double err[CSV_MAXROW];
     int n = 0, blas = 0, two = 0;
     for (int r = 0; r < t.nrow; r++) {
-        int64_t nq = (int64_t)num(&t, r, "nq");
+        int64_t nq = (int64_t)csv_num(&t, r, "nq");
         if (nq <= 1 || !held_out(&t, r)) continue;
         vdb_spec_t s;
         spec_of(&t, r, &s);
-        double want = num(&t, r, "call_cpu_s") / ((double)nq * solo_cpu(&t, r));
-        double got = vdb_batch_ratio(&s, (int64_t)num(&t, r, "k"), vdb_knob(&s), nq);
+        double want = csv_num(&t, r, "call_cpu_s") / ((double)nq * solo_cpu(&t, r));
+        double got = vdb_batch_ratio(&s, (int64_t)csv_num(&t, r, "k"), vdb_knob(&s), nq);
         err[n++] = fabs(got - want) / want;
-        blas += !strcmp(str(&t, r, "index"), "flat") && nq >= VDB_BLAS_THRESHOLD;
-        two += strcmp(str(&t, r, "threads"), "1") != 0;
+        blas += !strcmp(csv_str(&t, r, "index"), "flat") && nq >= VDB_BLAS_THRESHOLD;
+        two += strcmp(csv_str(&t, r, "threads"), "1") != 0;
         cr_log_info("%-8s N=%-6s d=%-3s ef=%-3s nprobe=%-2s threads %s nq %3lld: FAISS %.3f, model %.3f (%+.0f%%)",
-                    str(&t, r, "index"), str(&t, r, "N"), str(&t, r, "d"), str(&t, r, "ef_search"),
-                    str(&t, r, "nprobe"), str(&t, r, "threads"), (long long)nq, want, got, 100 * (got - want) / want);
+                    csv_str(&t, r, "index"), csv_str(&t, r, "N"), csv_str(&t, r, "d"), csv_str(&t, r, "ef_search"),
+                    csv_str(&t, r, "nprobe"), csv_str(&t, r, "threads"), (long long)nq, want, got, 100 * (got - want) / want);
         if (want < 0.9) cr_expect_lt(got, 1, "row %d: FAISS saves %.0f%% by batching, the model nothing", r + 2,
                                      100 * (1 - want));
         vdb_spec_fini(&s);
@@ -177,5 +100,5 @@ Test(vectordb_batch_faiss, held_out_batch_ratio_within_25_percent)
     double m = n % 2 ? err[n / 2] : (err[n / 2 - 1] + err[n / 2]) / 2;
     cr_log_info("batch ratio: median relative error %.1f%% over %d held-out points", 100 * m, n);
     cr_assert_leq(m, 0.25, "median relative error %.1f%% > 25%%", 100 * m);
-    unload(&t);
+    csv_unload(&t);
 }

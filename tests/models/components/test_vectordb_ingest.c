@@ -7,12 +7,12 @@
  * CrashLoopBackOff; and the build cost against FAISS measured
  * (bench/vectordb/build-cost-*.csv). */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "csvfx.h"
 #include "models/components/vectordb/vectordb.h"
 #include "sim/table.h"
 
@@ -383,49 +383,22 @@ typedef struct {
 
 static int load_builds(build_row_t *rows, int max)
 {
-    char dir[3000], path[4400] = "";
-    snprintf(dir, sizeof dir, "%s/bench/vectordb", RAGSIM_SOURCE_DIR);
-    DIR *dp = opendir(dir);
-    cr_assert_not_null(dp, "no %s", dir);
-    struct dirent *e;
-    while ((e = readdir(dp)))
-        if (!strncmp(e->d_name, "build-cost-", 11) && strstr(e->d_name, ".csv"))
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    closedir(dp);
-    cr_assert(path[0], "no build-cost-*.csv in %s (bench/vectordb/measure_build)", dir);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    char line[1024];
+    static csv_table_t t;
+    csv_load(&t, "bench/vectordb", "build-cost-");   /* bench/vectordb/measure_build */
     int n = 0;
-    cr_assert_not_null(fgets(line, sizeof line, f));
-    cr_assert(strstr(line, "index,N,d,M,ef_construction,nlist,pq_m,add_cpu_s,per_vector_us,search_at_efc_us"),
-              "unexpected header: %s", line);
-    while (n < max && fgets(line, sizeof line, f)) {
-        char *cell[16];
-        int c = 0;
-        for (char *p = line; c < 16;) {
-            cell[c++] = p;
-            char *q = strpbrk(p, ",\r\n");
-            if (!q || *q != ',') {
-                if (q) *q = '\0';
-                break;
-            }
-            *q = '\0';
-            p = q + 1;
-        }
-        cr_assert_eq(c, 11, "row %d: %d cells", n + 2, c);
-        build_row_t *r = &rows[n++];
-        snprintf(r->index, sizeof r->index, "%s", cell[1]);
-        r->N = atof(cell[2]);
-        r->d = atof(cell[3]);
-        r->M = atof(cell[4]);
-        r->efc = atof(cell[5]);
-        r->nlist = atof(cell[6]);
-        r->pq_m = atof(cell[7]);
-        r->add_s = atof(cell[8]);
-        r->search_us = atof(cell[10]);
+    for (; n < t.nrow && n < max; n++) {
+        build_row_t *r = &rows[n];
+        snprintf(r->index, sizeof r->index, "%s", csv_str(&t, n, "index"));
+        r->N = csv_num(&t, n, "N");
+        r->d = csv_num(&t, n, "d");
+        r->M = csv_num(&t, n, "M");
+        r->efc = csv_num(&t, n, "ef_construction");
+        r->nlist = csv_num(&t, n, "nlist");
+        r->pq_m = csv_num(&t, n, "pq_m");
+        r->add_s = csv_num(&t, n, "add_cpu_s");
+        r->search_us = csv_num(&t, n, "search_at_efc_us");
     }
-    fclose(f);
+    csv_unload(&t);
     return n;
 }
 
