@@ -7,6 +7,7 @@
 
 #include "models/queueing/theory.h"
 #include "models/components/vectordb/vectordb.h"
+#include "vdbfx.h"
 #include "models/queueing/workload.h"
 #include "sim/stats.h"
 
@@ -41,19 +42,8 @@ static void arrive(sim_t *sim, void *ctx)
 static void setup(fix_t *f, const char *yaml, uint32_t rep, double rate, wl_process_t proc)
 {
     memset(f, 0, sizeof *f);
-    sim_diag_t d;
-    sim_diag_init(&d);
-    sim_cfg_t *cfg = sim_cfg_load_string("v.yaml", yaml, strlen(yaml), &d);
-    cr_assert_not_null(cfg, "%s", sim_diag_text(&d));
-    cr_assert_eq(vdb_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "vectordb"), &f->spec), 0, "%s", sim_diag_text(&d));
-    cr_assert_eq(sim_cfg_check_unused(cfg, &d), 0, "%s", sim_diag_text(&d));
-    sim_cfg_destroy(cfg);
-    sim_diag_fini(&d);
-    sim_config_t sc = {.master_seed = 5, .replication = rep, .sample_interval = SIM_SEC};
-    f->sim = sim_create(&sc);
-    call_pool_init(&f->pool);
-    f->v = vdb_create(f->sim, &f->spec);
-    cr_assert_not_null(f->v);
+    vdbfx_parse(yaml, &f->spec);
+    vdbfx_create(&f->sim, &f->pool, &f->v, &f->spec, 5, rep);
     if (rate > 0) {
         wl_spec_constant(&f->wl, proc, rate);
         cr_assert_eq(wl_gen_start(&f->gen, f->sim, &f->wl, "workload/arrivals", arrive, f), 0);
@@ -62,11 +52,7 @@ static void setup(fix_t *f, const char *yaml, uint32_t rep, double rate, wl_proc
 
 static void teardown(fix_t *f)
 {
-    vdb_destroy(f->v);
-    sim_destroy(f->sim);
-    call_pool_fini(&f->pool);
-    vdb_spec_fini(&f->spec);
-    if (f->wl.segs) wl_spec_fini(&f->wl);
+    vdbfx_destroy(f->sim, &f->pool, f->v, &f->spec, &f->wl);
 }
 
 Test(vectordb, exponential_service_is_mmc_erlang_c, .timeout = 120)
@@ -396,16 +382,13 @@ Test(vectordb, config_errors_name_position)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         sim_diag_t d;
         sim_diag_init(&d);
-        sim_cfg_t *cfg = sim_cfg_load_string("v.yaml", cases[i].yaml, strlen(cases[i].yaml), &d);
         vdb_spec_t sp;
-        vdb_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "vectordb"), &sp);
-        sim_cfg_check_unused(cfg, &d);
+        vdbfx_parse_status(cases[i].yaml, &sp, &d);
         char pos[64];
         snprintf(pos, sizeof pos, "v.yaml:%d:%d: error:", cases[i].line, cases[i].col);
         cr_expect(strstr(sim_diag_text(&d), pos) && strstr(sim_diag_text(&d), cases[i].msg),
                   "case %zu: want '%s' and '%s' in: %s", i, pos, cases[i].msg, sim_diag_text(&d));
         vdb_spec_fini(&sp);
-        sim_cfg_destroy(cfg);
         sim_diag_fini(&d);
     }
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "models/components/vectordb/vectordb.h"
+#include "vdbfx.h"
 #include "models/queueing/workload.h"
 
 #define NTAG 4096
@@ -48,28 +49,11 @@ static void tagged_event(sim_t *sim, void *obj, uint64_t arg)
     vdb_ops.submit(f->v, c);
 }
 
-static int parse(const char *yaml, vdb_spec_t *spec, sim_diag_t *d)
-{
-    sim_cfg_t *cfg = sim_cfg_load_string("v.yaml", yaml, strlen(yaml), d);
-    cr_assert_not_null(cfg, "%s", sim_diag_text(d));
-    int rc = vdb_spec_parse(d, sim_cfg_get(sim_cfg_root(cfg), "vectordb"), spec);
-    if (rc == 0) rc = sim_cfg_check_unused(cfg, d);
-    sim_cfg_destroy(cfg);
-    return rc;
-}
-
 static void setup(fix_t *f, const char *yaml, uint32_t rep, double rate)
 {
     memset(f, 0, sizeof *f);
-    sim_diag_t d;
-    sim_diag_init(&d);
-    cr_assert_eq(parse(yaml, &f->spec, &d), 0, "%s", sim_diag_text(&d));
-    sim_diag_fini(&d);
-    sim_config_t sc = {.master_seed = 7, .replication = rep, .sample_interval = SIM_SEC};
-    f->sim = sim_create(&sc);
-    call_pool_init(&f->pool);
-    f->v = vdb_create(f->sim, &f->spec);
-    cr_assert_not_null(f->v);
+    vdbfx_parse(yaml, &f->spec);
+    vdbfx_create(&f->sim, &f->pool, &f->v, &f->spec, 7, rep);
     if (rate > 0) {
         wl_spec_constant(&f->wl, WL_POISSON, rate);
         cr_assert_eq(wl_gen_start(&f->gen, f->sim, &f->wl, "workload/arrivals", arrive, f), 0);
@@ -78,11 +62,7 @@ static void setup(fix_t *f, const char *yaml, uint32_t rep, double rate)
 
 static void teardown(fix_t *f)
 {
-    vdb_destroy(f->v);
-    sim_destroy(f->sim);
-    call_pool_fini(&f->pool);
-    vdb_spec_fini(&f->spec);
-    if (f->wl.segs) wl_spec_fini(&f->wl);
+    vdbfx_destroy(f->sim, &f->pool, f->v, &f->spec, &f->wl);
 }
 
 static int64_t mem_at_30ms;
@@ -226,7 +206,7 @@ Test(vectordb_batch, batch_cost_by_hand)
     vdb_spec_t s;
     sim_diag_t d;
     sim_diag_init(&d);
-    cr_assert_eq(parse(yaml, &s, &d), 0, "%s", sim_diag_text(&d));
+    cr_assert_eq(vdbfx_parse_status(yaml, &s, &d), 0, "%s", sim_diag_text(&d));
     double solo = 20e-6 + 10000 * (100 * 1e-9 + 10e-9);   /* 1.12 ms */
     cr_assert_float_eq(vdb_batch_search_time(&s, 10, 0, 1), solo, 1e-15);
     cr_assert_float_eq(vdb_batch_search_time(&s, 10, 0, 19), 20e-6 + 18 * 3e-6 + 19 * (solo - 20e-6), 1e-15);
@@ -249,7 +229,7 @@ Test(vectordb_batch, batch_cost_by_hand)
         "  threads: 2\n"
         "  cores: 4\n"
         "  batch: {max_batch_size: 16}\n";
-    cr_assert_eq(parse(hnsw, &s, &d), 0, "%s", sim_diag_text(&d));
+    cr_assert_eq(vdbfx_parse_status(hnsw, &s, &d), 0, "%s", sim_diag_text(&d));
     double one = vdb_search_time(&s, 10), call = s.cost.call;
     cr_assert_float_eq(vdb_batch_search_time(&s, 10, 32, 16), call + 15 * 3e-6 + 16 * (one - call), 1e-15);
     /* 2 threads x batches of 16 on min(16, 4) cores: 8 wanted, 4 there */
@@ -273,7 +253,7 @@ Test(vectordb_batch, bad_batch_keys)
         vdb_spec_t s;
         sim_diag_t d;
         sim_diag_init(&d);
-        cr_expect_neq(parse(bad[i], &s, &d), 0, "accepted: %s", bad[i]);
+        cr_expect_neq(vdbfx_parse_status(bad[i], &s, &d), 0, "accepted: %s", bad[i]);
         cr_expect(strstr(sim_diag_text(&d), want[i]) != NULL, "%s: %s", bad[i], sim_diag_text(&d));
         cr_expect(strstr(sim_diag_text(&d), "v.yaml:1:") != NULL, "no file:line:col: %s", sim_diag_text(&d));
         vdb_spec_fini(&s);

@@ -14,6 +14,7 @@
 
 #include "csvfx.h"
 #include "models/components/vectordb/vectordb.h"
+#include "vdbfx.h"
 #include "sim/table.h"
 
 typedef struct {
@@ -54,27 +55,13 @@ static void probe_memory(sim_t *sim, void *obj, uint64_t arg)
 static void setup(fix_t *f, const char *yaml)
 {
     memset(f, 0, sizeof *f);
-    sim_diag_t d;
-    sim_diag_init(&d);
-    sim_cfg_t *cfg = sim_cfg_load_string("v.yaml", yaml, strlen(yaml), &d);
-    cr_assert_not_null(cfg, "%s", sim_diag_text(&d));
-    cr_assert_eq(vdb_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "vectordb"), &f->spec), 0, "%s", sim_diag_text(&d));
-    cr_assert_eq(sim_cfg_check_unused(cfg, &d), 0, "%s", sim_diag_text(&d));
-    sim_cfg_destroy(cfg);
-    sim_diag_fini(&d);
-    sim_config_t sc = {.master_seed = 3, .sample_interval = SIM_SEC};
-    f->sim = sim_create(&sc);
-    call_pool_init(&f->pool);
-    f->v = vdb_create(f->sim, &f->spec);
-    cr_assert_not_null(f->v);
+    vdbfx_parse(yaml, &f->spec);
+    vdbfx_create(&f->sim, &f->pool, &f->v, &f->spec, 3, 0);
 }
 
 static void teardown(fix_t *f)
 {
-    vdb_destroy(f->v);
-    sim_destroy(f->sim);
-    call_pool_fini(&f->pool);
-    vdb_spec_fini(&f->spec);
+    vdbfx_destroy(f->sim, &f->pool, f->v, &f->spec, NULL);
 }
 
 /* The time of the n-th event `kind` from `source` (n from 0), or -1. */
@@ -360,16 +347,13 @@ Test(vectordb_ingest, config_errors_name_position)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         sim_diag_t d;
         sim_diag_init(&d);
-        sim_cfg_t *cfg = sim_cfg_load_string("v.yaml", cases[i].yaml, strlen(cases[i].yaml), &d);
         vdb_spec_t sp;
-        int rc = vdb_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "vectordb"), &sp);
-        sim_cfg_check_unused(cfg, &d);
+        int rc = vdbfx_parse_status(cases[i].yaml, &sp, &d);
         char pos[64];
         snprintf(pos, sizeof pos, "v.yaml:%d:%d: error:", cases[i].line, cases[i].col);
         cr_expect(strstr(sim_diag_text(&d), pos) && strstr(sim_diag_text(&d), cases[i].msg),
                   "case %zu (rc %d): want '%s' and '%s' in: %s", i, rc, pos, cases[i].msg, sim_diag_text(&d));
         vdb_spec_fini(&sp);
-        sim_cfg_destroy(cfg);
         sim_diag_fini(&d);
     }
 }

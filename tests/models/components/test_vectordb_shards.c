@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "models/components/vectordb/vectordb.h"
+#include "vdbfx.h"
 #include "models/queueing/theory.h"
 #include "models/queueing/workload.h"
 #include "sim/stats.h"
@@ -56,19 +57,8 @@ static void setup(fix_t *f, const char *yaml, uint32_t rep, double rate)
 {
     memset(f, 0, sizeof *f);
     cur = f;
-    sim_diag_t d;
-    sim_diag_init(&d);
-    sim_cfg_t *cfg = sim_cfg_load_string("v.yaml", yaml, strlen(yaml), &d);
-    cr_assert_not_null(cfg, "%s", sim_diag_text(&d));
-    cr_assert_eq(vdb_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "vectordb"), &f->spec), 0, "%s", sim_diag_text(&d));
-    cr_assert_eq(sim_cfg_check_unused(cfg, &d), 0, "%s", sim_diag_text(&d));
-    sim_cfg_destroy(cfg);
-    sim_diag_fini(&d);
-    sim_config_t sc = {.master_seed = 11, .replication = rep, .sample_interval = SIM_SEC};
-    f->sim = sim_create(&sc);
-    call_pool_init(&f->pool);
-    f->v = vdb_create(f->sim, &f->spec);
-    cr_assert_not_null(f->v);
+    vdbfx_parse(yaml, &f->spec);
+    vdbfx_create(&f->sim, &f->pool, &f->v, &f->spec, 11, rep);
     if (rate > 0) {
         wl_spec_constant(&f->wl, WL_POISSON, rate);
         cr_assert_eq(wl_gen_start(&f->gen, f->sim, &f->wl, "workload/arrivals", arrive, f), 0);
@@ -77,11 +67,7 @@ static void setup(fix_t *f, const char *yaml, uint32_t rep, double rate)
 
 static void teardown(fix_t *f)
 {
-    vdb_destroy(f->v);
-    sim_destroy(f->sim);
-    call_pool_fini(&f->pool);
-    vdb_spec_fini(&f->spec);
-    if (f->wl.segs) wl_spec_fini(&f->wl);
+    vdbfx_destroy(f->sim, &f->pool, f->v, &f->spec, &f->wl);
 }
 
 /* A query tagged `arg` now. */
