@@ -387,15 +387,9 @@ static void start_batches(station_t *st, sim_time_t now, stn_job_t **shed)
     }
 }
 
-/* Accepted while a server is free (it waits at most batch_wait for its
- * batch), else if fewer than queue_limit wait. */
-static bool batch_submit(station_t *st, stn_job_t *job, sim_time_t now)
+/* A job joins the tail of the queue (with its queue timeout, if any). */
+static void enqueue(station_t *st, stn_job_t *job, sim_time_t now)
 {
-    if (st->busy >= st->servers && st->nqueue >= st->spec->queue_limit) {
-        st->n.rejected++;
-        st->win.rejected++;
-        return false;
-    }
     job->prev = st->tail;
     if (st->tail) st->tail->next = job; else st->head = job;
     st->tail = job;
@@ -405,6 +399,18 @@ static bool batch_submit(station_t *st, stn_job_t *job, sim_time_t now)
         job->timer = sim_schedule_at(st->sim, now + st->spec->queue_timeout, timeout_event, job, 0);
     else
         job->timer = (sim_timer_t){0, 0};
+}
+
+/* Accepted while a server is free (it waits at most batch_wait for its
+ * batch), else if fewer than queue_limit wait. */
+static bool batch_submit(station_t *st, stn_job_t *job, sim_time_t now)
+{
+    if (st->busy >= st->servers && st->nqueue >= st->spec->queue_limit) {
+        st->n.rejected++;
+        st->win.rejected++;
+        return false;
+    }
+    enqueue(st, job, now);
     if (st->busy < st->servers) start_waiting(st, now);
     return true;
 }
@@ -430,15 +436,7 @@ bool stn_submit(station_t *st, stn_job_t *job)
         st->win.rejected++;
         return false;
     }
-    job->prev = st->tail;
-    if (st->tail) st->tail->next = job; else st->head = job;
-    st->tail = job;
-    st->nqueue++;
-    sim_tavg_add(&st->queue_avg, now, 1);
-    if (st->spec->queue_timeout > 0)
-        job->timer = sim_schedule_at(st->sim, now + st->spec->queue_timeout, timeout_event, job, 0);
-    else
-        job->timer = (sim_timer_t){0, 0};
+    enqueue(st, job, now);
     return true;
 }
 
