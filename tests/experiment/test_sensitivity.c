@@ -252,9 +252,7 @@ Test(sensitivity, interrupted_then_resumed, .timeout = 300)
     cr_assert(stat(o2, &st) != 0, "an interrupted command wrote %s", o2);
     cr_assert(stat(ck, &st) == 0, "no checkpoint %s", ck);
     /* other inputs: the checkpoint is refused, named as this command's, and kept */
-    r = tu_run((const char *[]){RAGSIM_BINARY, "sensitivity", scen, "--params", "workload.rate", "--metrics",
-                                "server:mean_wait", "--reps", "3", "--set", "duration=10m", "--set", "warmup=1m",
-                                "--seed", "7", "-o", o2, "--resume", NULL});
+    r = tu_run(SENS_ARGS(o2, "--seed", "7", "--resume", NULL));
     cr_assert_eq(r.status, 2, "exit %d\n%s", r.status, r.err);
     cr_expect(strstr(r.err, "belongs to a different sensitivity (the scenario,") != NULL, "%s", r.err);
     tu_run_free(&r);
