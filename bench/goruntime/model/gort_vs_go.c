@@ -190,10 +190,11 @@ typedef struct {
     int64_t leak_acc;    /* leaked bytes not yet a whole entry */
 } pt_t;
 
-/* Time the model has spent marking so far. */
+/* Time the model has spent marking so far: its GC CPU without the
+ * assists is the mark's CPUs times that time. */
 static double marking_s(const gort_t *g)
 {
-    return g->mark_time_s + (g->marking ? sim_time_to_s(sim_now(g->sim) - g->mark_start) : 0.0);
+    return (gort_gc_cpu_seconds(g) - g->assist_cpu_s) / g->mark_cpus;
 }
 
 /* The process's CPU: the requests' (with their assists, and the time slices

@@ -237,7 +237,6 @@ static void account_mark(gort_t *g)
     win_roll(g);
     double w = g->mark_cpus;
     g->gc_cpu_s += w * sim_time_to_s(now - g->mark_start);
-    g->mark_time_s += sim_time_to_s(now - g->mark_start);
     sim_time_t from = g->mark_start > g->win_start ? g->mark_start : g->win_start;
     if (now > from) g->win_gc_cpu_s += w * sim_time_to_s(now - from);
 }

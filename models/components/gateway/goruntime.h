@@ -142,7 +142,6 @@ typedef struct gort {
     int64_t cores;            /* the station's servers at init (GOMAXPROCS) */
     int64_t workers;          /* dedicated mark workers: whole cores taken from the station while marking */
     double mark_cpus;         /* the mark's CPUs: dedicated workers + the fractional worker's share */
-    double mark_time_s;       /* time spent marking, finished marks */
     int64_t marked;           /* heap at the last mark end: live + floating garbage (Go's heapMarked) */
     int64_t marked_stacks;    /* goroutine stacks at the last mark end */
     int64_t marked_noscan;    /* pointer-free part of `marked` */
