@@ -179,3 +179,73 @@ Test(outfile, replace_regular_refuses_anything_else)
     free(from);
     free(to);
 }
+
+static char *lock_dir(const char *stem)
+{
+    char *dir = tu_tmp_path(stem, "");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    return dir;
+}
+
+Test(outfile, a_held_lock_is_refused_with_its_holder)
+{
+    char *dir = lock_dir("lock");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/out.h5.ckpt.lock", dir);
+    long holder = -1;
+    int fd = sim_lock_take(path, &holder);
+    cr_assert_geq(fd, 0, "%s", strerror(errno));
+    cr_assert_eq(holder, 0);
+    /* the file names its holder */
+    char buf[64] = {0};
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    cr_assert_eq(strtol(buf, NULL, 10), (long)getpid());
+    /* a second taker (flock locks belong to the open file, so this process
+     * can stand for another one) is refused and told who holds it */
+    errno = 0;
+    cr_assert_eq(sim_lock_take(path, &holder), -1);
+    cr_assert_eq(errno, EWOULDBLOCK);
+    cr_assert_eq(holder, (long)getpid());
+    /* dropped: the file is gone and the lock can be taken again */
+    sim_lock_drop(fd, path);
+    cr_assert_neq(access(path, F_OK), 0);
+    fd = sim_lock_take(path, &holder);
+    cr_assert_geq(fd, 0);
+    sim_lock_drop(fd, path);
+}
+
+Test(outfile, a_lock_left_by_a_dead_holder_is_taken_over)
+{
+    char *dir = lock_dir("stale");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/out.h5.ckpt.lock", dir);
+    /* a file from a command killed with SIGKILL: no process holds it */
+    cr_assert_eq(tu_write_file(path, "99999\n"), 0);
+    long holder = -1;
+    int fd = sim_lock_take(path, &holder);
+    cr_assert_geq(fd, 0, "%s", strerror(errno));
+    sim_lock_drop(fd, path);
+    cr_assert_neq(access(path, F_OK), 0);
+}
+
+Test(outfile, a_lock_path_that_is_not_a_regular_file_is_refused)
+{
+    char *dir = lock_dir("lockdir");
+    char path[1024], link[1100];
+    snprintf(path, sizeof path, "%s/out.h5.ckpt.lock", dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    long holder;
+    errno = 0;
+    cr_assert_eq(sim_lock_take(path, &holder), -1);
+    cr_assert(errno == EEXIST || errno == EISDIR, "%s", strerror(errno));
+    rmdir(path);
+    snprintf(link, sizeof link, "%s/elsewhere", dir);
+    cr_assert_eq(symlink(link, path), 0);
+    errno = 0;
+    cr_assert_eq(sim_lock_take(path, &holder), -1);
+    cr_assert_eq(errno, EEXIST);
+    cr_assert_neq(access(link, F_OK), 0, "the link's target was created");
+}
