@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -200,8 +199,9 @@ int sim_lock_take(const char *path, long *holder)
             errno = EEXIST;
             return -1;
         }
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            int e = errno;
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};   /* the whole file */
+        if (fcntl(fd, F_SETLK, &fl) != 0) {
+            int e = errno == EACCES ? EWOULDBLOCK : errno;
             char buf[32] = {0};
             if (e == EWOULDBLOCK && pread(fd, buf, sizeof buf - 1, 0) > 0) *holder = strtol(buf, NULL, 10);
             close(fd);

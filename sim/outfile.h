@@ -81,8 +81,11 @@ int sim_write_file(const char *path, bool force, int (*fill)(FILE *f, void *ctx)
  * a regular file, or what open() said. The kernel drops the lock when its
  * holder dies, however it dies: a lock file left by a killed command is
  * taken over. sim_lock_drop removes the file and releases the lock (fd < 0:
- * nothing). Forked children inherit the lock; it is released when every
- * copy of the descriptor is closed. */
+ * nothing). The lock is a POSIX record lock (fcntl F_SETLK): it belongs to
+ * the process that took it, and forked children (-j workers) do not
+ * inherit it, so a worker outliving a killed command holds nothing. The
+ * process must not open and close `path` elsewhere (closing any descriptor
+ * of the file would release the lock). */
 int sim_lock_take(const char *path, long *holder);
 void sim_lock_drop(int fd, const char *path);
 

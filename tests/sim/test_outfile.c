@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sim/error.h"
@@ -196,19 +197,24 @@ Test(outfile, a_held_lock_is_refused_with_its_holder)
     int fd = sim_lock_take(path, &holder);
     cr_assert_geq(fd, 0, "%s", strerror(errno));
     cr_assert_eq(holder, 0);
-    /* the file names its holder */
-    char buf[64] = {0};
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    cr_assert_not_null(fgets(buf, sizeof buf, f));
-    fclose(f);
-    cr_assert_eq(strtol(buf, NULL, 10), (long)getpid());
-    /* a second taker (flock locks belong to the open file, so this process
-     * can stand for another one) is refused and told who holds it */
-    errno = 0;
-    cr_assert_eq(sim_lock_take(path, &holder), -1);
-    cr_assert_eq(errno, EWOULDBLOCK);
-    cr_assert_eq(holder, (long)getpid());
+    /* another process is refused and told who holds it (the file names
+     * its holder; this process must not open it: closing any descriptor of
+     * the file would release its lock); a forked child
+     * does not inherit the lock (it would otherwise hold it as the -j
+     * workers of a killed command) */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        long h = 0;
+        errno = 0;
+        int cfd = sim_lock_take(path, &h);
+        _exit(cfd >= 0 ? 1 : errno != EWOULDBLOCK ? 2 : h != (long)getppid() ? 3 : 0);
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the child was not refused with the holder's pid (%d: 1 it took the lock, 2 another error, 3 another pid)",
+              WEXITSTATUS(st));
     /* dropped: the file is gone and the lock can be taken again */
     sim_lock_drop(fd, path);
     cr_assert_neq(access(path, F_OK), 0);
