@@ -199,14 +199,16 @@ static double marking_s(const gort_t *g)
 
 /* The process's CPU: the requests' (with their assists, and the time slices
  * a fractional mark worker takes while it shares their cores, which are in
- * their demand: `tax`) and the dedicated workers'. */
+ * their demand: `tax`), the dedicated workers' and the idle mark workers'
+ * (cores that had no request to run while marking). */
 static double process_cpu(const pt_t *p)
 {
-    return p->mut_cpu + (double)p->g.workers * marking_s(&p->g);
+    return p->mut_cpu + (double)p->g.workers * marking_s(&p->g) + gort_idle_mark_cpu_seconds(&p->g);
 }
 
 /* GC CPU as Go's GCCPUFraction counts it: the workers (dedicated and
- * fractional) and the assists. */
+ * fractional) and the assists; not the idle mark workers (gcMarkTermination
+ * leaves idleMarkTime out). */
 static double gc_cpu(const pt_t *p)
 {
     return (double)p->g.workers * marking_s(&p->g) + p->tax + p->g.assist_cpu_s;

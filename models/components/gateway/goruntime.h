@@ -30,7 +30,10 @@
  *    30% off) borrowed from the replica's CPU station for the mark (its
  *    servers drop by `workers`), and for GOMAXPROCS <= 3 and 6 a fractional
  *    worker for the rest, which time-slices with the requests
- *    (gort_cpu_factor). At mark end the garbage is freed, except what was
+ *    (gort_cpu_factor). Every other core with nothing to run marks too
+ *    (Go's idle mark workers): the mark goes faster while the replica's
+ *    CPU has idle servers (followed through the station's busy hook), and
+ *    that CPU is the process's but not GC CPU (idle_mark_cpu_s). At mark end the garbage is freed, except what was
  *    allocated during the mark (allocated black: heap = live + floating
  *    garbage); its sweeping is CPU charged to the next cycle's allocations.
  *  - goal = max(marked + (marked + stacks) x GOGC/100, min_heap x GOGC/100),
@@ -127,6 +130,9 @@ typedef struct gort {
                                  ended (or were cut by a kill) plus assists. With the
                                  running mark: gort_gc_cpu_seconds() */
     double assist_cpu_s;      /* of which assists */
+    double idle_mark_cpu_s;   /* idle mark workers' CPU-seconds since the start of the run, marks
+                                 that ended (not in gc_cpu_s: GCCPUFraction leaves it out).
+                                 With the running mark: gort_idle_mark_cpu_seconds() */
     double assist_dropped_s;  /* assist CPU-seconds the limiter switched off (not done,
                                  not counted in gc_cpu_s), since the start of the run */
     double sweep_cpu_s;       /* sweeping charged to allocations, whole run (not in gc_cpu_s) */
@@ -152,6 +158,10 @@ typedef struct gort {
     bool goal_is_limit;       /* the goal is the GOMEMLIMIT goal */
     bool oom_fired;           /* on_oom already called in this life */
     sim_time_t mark_start, mark_dur;
+    bool mark_forced;         /* the running mark was started by the forced-GC period */
+    double idle_p;            /* idle mark workers' CPUs now (idle Ps x their non-fractional share) */
+    double mark_idle_s;       /*   their CPU-seconds in the running mark up to idle_at */
+    sim_time_t idle_at;
     double mark_work;         /* mark work of the running cycle, in bytes scanned at mark_rate */
     double sweep_debt;        /* sweeping left from the last cycle, CPU-seconds */
     double sweep_per_byte;    /*   charged per allocated byte until paid */
@@ -244,6 +254,10 @@ void gort_kill(gort_t *g);
  * now, OOM armed again. Run totals (cycles, CPU, bytes) carry on. Calls
  * on_oom if runtime_overhead alone exceeds memory_limit. */
 void gort_restart(gort_t *g);
+
+/* Idle mark workers' CPU-seconds since the start of the run, the running
+ * mark included: process CPU that Go's GCCPUFraction (and gc_cpu_s) leave out. */
+double gort_idle_mark_cpu_seconds(const gort_t *g);
 
 /* GC CPU-seconds since the start of the run, the running mark included. */
 double gort_gc_cpu_seconds(const gort_t *g);

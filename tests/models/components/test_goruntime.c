@@ -25,6 +25,7 @@ typedef struct fix {
     bool kill_on_oom;
     sim_time_t job_done[16];
     int njobs;
+    stn_job_t hog[16];        /* fix_busy's endless jobs */
 } fix_t;
 
 static void on_job_exit(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t oc)
@@ -65,6 +66,20 @@ static void fix_setup(fix_t *f, int64_t cores)
 static void fix_start(fix_t *f)
 {
     cr_assert_eq(gort_init(&f->g, f->sim, &f->spec, &f->cpu, "component=gateway,replica=0", on_oom, f), 0);
+}
+
+/* Every core runs the program (an endless job on each server, started
+ * before the runtime): no P is ever idle, so no idle mark worker runs and
+ * a mark goes at the workers' 25% of GOMAXPROCS, as in the closed forms of
+ * the tests that call this. */
+static void fix_busy(fix_t *f)
+{
+    cr_assert_leq(f->sspec.servers, 16);
+    for (int64_t i = 0; i < f->sspec.servers; i++) {
+        f->hog[i].demand = 100000 * SIM_SEC;
+        cr_assert(stn_submit(&f->cpu, &f->hog[i]));
+    }
+    cr_assert_eq(f->cpu.busy, f->sspec.servers);
 }
 
 static void fix_fini(fix_t *f)
@@ -455,6 +470,98 @@ Test(goruntime, a_fractional_worker_slows_the_requests_while_it_marks)
         cr_expect_float_eq(gort_gc_cpu_seconds(&f.g), 1.0, 1e-6, "%lld cores", (long long)cores[i]);
         fix_fini(&f);
     }
+}
+
+/* ---- idle mark workers ----------------------------------------------------- */
+
+/* Retain 100 MB at 0 with a mark rate of 100 MB/s: a mark of 1 CPU-s. */
+typedef struct {
+    sim_time_t end;               /* when the mark ended */
+    double gc_s, idle_s;          /* GC CPU (GCCPUFraction's) and idle mark CPU */
+} idle_run_t;
+
+/* Run a 1 CPU-s mark on `cores` with `busy` one-minute jobs started at 0
+ * (before the retain); the mark is forced (forced_gc 10 s, 1 MiB retained
+ * at a 1 MiB/s mark rate) if `forced`. Returns when it ended after its
+ * start, to the 1 us (the run advances in 1 us steps while marking). */
+static idle_run_t idle_mark_run(int64_t cores, int busy, bool forced)
+{
+    fix_t f;
+    fix_setup(&f, cores);
+    f.spec.mark_rate = forced ? (double)MiB : 1e8;
+    f.spec.forced_gc = 10 * SEC;
+    for (int i = 0; i < busy; i++) {
+        f.hog[i].demand = 60 * SEC;
+        cr_assert(stn_submit(&f.cpu, &f.hog[i]));
+    }
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, forced ? MiB : 100000000};
+    at(&f, 0, &r);
+    sim_time_t t0 = forced ? 10 * SEC : 0;
+    run(&f, t0 + 1);
+    cr_assert(f.g.marking, "%lld cores: marking at %lld ns", (long long)cores, (long long)t0 + 1);
+    cr_assert_eq(f.g.forced_cycles, forced ? 1u : 0u);
+    sim_time_t t = t0;
+    while (f.g.marking && t < t0 + 5 * SEC) run(&f, t += SIM_US);
+    idle_run_t out = {t - t0, gort_gc_cpu_seconds(&f.g), gort_idle_mark_cpu_seconds(&f.g)};
+    cr_expect_eq(f.g.gc_cycles, 1);
+    fix_fini(&f);
+    return out;
+}
+
+Test(goruntime, idle_mark_workers_take_the_idle_cores)
+{
+    /* Go 1.19's findRunnable: a P with nothing to run during a mark runs an
+     * idle mark worker, up to GOMAXPROCS - the dedicated workers. 4 cores,
+     * 1 dedicated worker, nothing else running: 3 idle workers, the mark's
+     * 1 CPU-s done at 4 CPUs in 0.25 s (not 1 s); the dedicated worker's
+     * 0.25 CPU-s are GC CPU (GCCPUFraction), the idle workers' 0.75 not. */
+    idle_run_t a = idle_mark_run(4, 0, false);
+    cr_expect_eq(a.end, 250 * MS, "ended at %lld ns", (long long)a.end);
+    cr_expect_float_eq(a.gc_s, 0.25, 1e-9);
+    cr_expect_float_eq(a.idle_s, 0.75, 1e-9);
+    /* two cores run requests: 1 idle worker, 2 CPUs, 0.5 s */
+    idle_run_t b = idle_mark_run(4, 2, false);
+    cr_expect_eq(b.end, 500 * MS, "ended at %lld ns", (long long)b.end);
+    cr_expect_float_eq(b.gc_s, 0.5, 1e-9);
+    cr_expect_float_eq(b.idle_s, 0.5, 1e-9);
+    /* every core runs requests: the dedicated worker alone, 1 s */
+    idle_run_t c = idle_mark_run(4, 4, false);
+    cr_expect_eq(c.end, 1 * SEC, "ended at %lld ns", (long long)c.end);
+    cr_expect_float_eq(c.idle_s, 0.0, 1e-12);
+}
+
+Test(goruntime, an_idle_p_runs_its_fractional_share_first)
+{
+    /* 2 cores: no dedicated worker, a fractional goal of 0.25 per P
+     * (0.5 CPU). findRunnableGCWorker runs the fractional worker first on
+     * a P behind its share, so an idle P adds 0.75 as idle worker. One
+     * request on one core: 0.5 + 0.75 = 1.25 CPUs, the 1 CPU-s mark in
+     * 0.8 s; GC CPU 0.5 x 0.8 = 0.4, idle 0.75 x 0.8 = 0.6. Both cores
+     * idle: 0.5 + 1.5 = 2 CPUs, 0.5 s. Both busy: 0.5 CPU, 2 s. */
+    idle_run_t a = idle_mark_run(2, 1, false);
+    cr_expect_eq(a.end, 800 * MS, "ended at %lld ns", (long long)a.end);
+    cr_expect_float_eq(a.gc_s, 0.4, 1e-9);
+    cr_expect_float_eq(a.idle_s, 0.6, 1e-9);
+    idle_run_t b = idle_mark_run(2, 0, false);
+    cr_expect_eq(b.end, 500 * MS, "ended at %lld ns", (long long)b.end);
+    idle_run_t c = idle_mark_run(2, 2, false);
+    cr_expect_eq(c.end, 2 * SEC, "ended at %lld ns", (long long)c.end);
+}
+
+Test(goruntime, a_forced_cycle_has_at_most_one_idle_worker_and_none_beside_a_dedicated_one)
+{
+    /* gcControllerState.startCycle for a periodic (sysmon) cycle:
+     * maxIdleMarkWorkers 0 with a dedicated worker, 1 without. 4 idle
+     * cores: the dedicated worker alone, 1 s. 2 idle cores: one idle
+     * worker (0.75 beside its fractional share) and the fractional 0.5:
+     * 1.25 CPUs, 0.8 s. */
+    idle_run_t a = idle_mark_run(4, 0, true);
+    cr_expect_eq(a.end, 1 * SEC, "ended at %lld ns", (long long)a.end);
+    cr_expect_float_eq(a.idle_s, 0.0, 1e-12);
+    idle_run_t b = idle_mark_run(2, 0, true);
+    cr_expect_eq(b.end, 800 * MS, "ended at %lld ns", (long long)b.end);
+    cr_expect_float_eq(b.idle_s, 0.6, 1e-9);
 }
 
 /* ---- assists ---------------------------------------------------------------- */
