@@ -393,6 +393,8 @@ static void cancel_timers(gort_t *g)
 {
     sim_cancel(g->sim, &g->mark_timer);
     sim_cancel(g->sim, &g->forced_timer);
+    sim_cancel(g->sim, &g->start_timer);
+    g->start_pending = false;
 }
 
 /* sysmon forces a cycle when none ended for forcegcperiod; never with GOGC off. */
@@ -408,6 +410,8 @@ static void start_cycle(gort_t *g, bool forced)
     sim_t *sim = g->sim;
     sim_time_t now = sim_now(sim);
     sim_cancel(sim, &g->forced_timer);
+    sim_cancel(sim, &g->start_timer);
+    g->start_pending = false;
     lim_update(g);
     if (g->cpu && g->workers > 0) stn_set_servers(g->cpu, g->cores - g->workers);
     g->marking = true;
@@ -431,8 +435,27 @@ static void start_cycle(gort_t *g, bool forced)
  * assists off. */
 static void maybe_start(gort_t *g)
 {
-    if (g->dead || g->marking || g->goal == INT64_MAX) return;
+    if (g->dead || g->marking || g->start_pending || g->goal == INT64_MAX) return;
     if (g->heap < g->trigger || g->alloc_since_gc <= 0) return;
+    start_cycle(g, false);
+}
+
+/* An allocation of b bytes now takes the heap to the trigger: it will start
+ * a cycle (maybe_start's test, before the allocation is booked). */
+static bool triggers(const gort_t *g, int64_t b)
+{
+    return !g->dead && !g->marking && !g->start_pending && g->goal != INT64_MAX && b > 0 &&
+           sat_add(g->heap, b) >= g->trigger;
+}
+
+static void start_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    gort_t *g = obj;
+    g->start_timer = (sim_timer_t){0, 0};
+    g->start_pending = false;
+    if (g->dead || g->marking) return;
     start_cycle(g, false);
 }
 
@@ -463,8 +486,11 @@ static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
     g->alloc_since_gc = 0;
     update_goal(g);
     g->sweep_debt = (double)swept / g->spec.sweep_rate;
-    double dist = g->trigger != INT64_MAX && g->trigger > g->heap ? (double)(g->trigger - g->heap) : 0.0;
-    g->sweep_per_byte = dist > (double)MiB ? g->sweep_debt / dist : g->sweep_debt / (double)MiB;
+    /* Go's gcPaceSweeper: the sweep is paced to finish 1 MiB before the
+     * heap reaches the trigger, over at least one page (8 KiB) */
+    double dist = g->trigger != INT64_MAX ? (double)g->trigger - (double)g->heap - (double)MiB : 0.0;
+    if (dist < 8192.0) dist = 8192.0;
+    g->sweep_per_byte = g->sweep_debt / dist;
     /* Go 1.19's background scavenger (retained <= 95% of GOMEMLIMIT) runs
      * at ~1% of one CPU: it releases little between cycles, and the
      * measurements show no more page faults under a limit until RSS passes
@@ -547,7 +573,10 @@ static alloc_cost_t alloc_cost(const gort_t *g, int64_t b)
     alloc_cost_t c = {0, 0, 0, g->resident};
     if (g->dead || b <= 0) return c;
     c.sweep_s = (double)b * g->sweep_per_byte;
-    if (c.sweep_s > g->sweep_debt) c.sweep_s = g->sweep_debt;
+    /* Go's gcStart: the goroutine whose allocation triggers a cycle first
+     * finishes the last cycle's sweep ("for trigger.test() && sweepone() !=
+     * ^uintptr(0)"), then starts the cycle */
+    if (c.sweep_s > g->sweep_debt || triggers(g, b)) c.sweep_s = g->sweep_debt;
     int64_t heap = sat_add(g->heap, b);
     if (heap > c.resident) {
         c.fault_s = (double)(heap - c.resident) / s->fault_rate;
@@ -600,6 +629,7 @@ static double allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
 {
     assert(bytes >= 0 && "gort: negative allocation");
     if (g->dead || bytes <= 0) return 0.0;
+    bool trig = triggers(g, bytes);
     double dropped;
     double ab = assist_bytes(g, bytes, &dropped);
     alloc_cost_t c = alloc_cost(g, bytes);
@@ -629,6 +659,12 @@ static double allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
     g->alloc_total = sat_add(g->alloc_total, bytes);
     g->alloc_since_gc = sat_add(g->alloc_since_gc, bytes);
     if (check_oom(g)) return cost;
+    if (trig && c.sweep_s > 0) {
+        /* the cycle starts once this goroutine has finished the sweep */
+        g->start_pending = true;
+        g->start_timer = sim_schedule_in(g->sim, sim_time_from_s(c.sweep_s), start_event, g, 0);
+        return cost;
+    }
     maybe_start(g);
     return cost;
 }

@@ -172,6 +172,9 @@ typedef struct gort {
     sim_time_t lim_on_until;  /*   an assist filled it: no assist before this (Go's 10 ms update) */
     sim_time_t win_start;     /* sample window that win_gc_cpu_s belongs to (its start) */
     sim_timer_t mark_timer, forced_timer;
+    sim_timer_t start_timer;  /* a heap-triggered cycle waits for its allocating goroutine to
+                                 finish the last cycle's sweep (Go's gcStart) */
+    bool start_pending;       /*   start_timer is set */
     gort_oom_fn on_oom;
     void *ctx;
     int64_t prev_alloc;       /* alloc_total at the previous sample */
