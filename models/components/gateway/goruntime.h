@@ -77,11 +77,11 @@
 /* Constants calibrated against Go 1.19.8 (bench/goruntime/calibrate.py on
  * bench/goruntime/grid.csv; docs/models/goruntime.md#checked-against-go
  * says how and how sensitive). Not the defaults: set them in `runtime:`. */
-#define GORT_CAL_NOSCAN_MARK_RATE 221e9    /* pointer-free bytes marked per CPU-s (1 KiB objects: ~4.6 ns each) */
-#define GORT_CAL_CYCLE_CPU 0.000344        /* CPU-s per cycle */
-#define GORT_CAL_FAULT_RATE 1.62e9         /* bytes faulted in per CPU-s (4 KiB pages, a VM: ~2.5 us each) */
-#define GORT_CAL_RELEASE_RATE 1.69e9       /* bytes released (madvise) per CPU-s */
-#define GORT_SWEEP_RATE 77.2e9             /* heap swept per CPU-s (72 GiB/s) */
+#define GORT_CAL_NOSCAN_MARK_RATE 142.5e9    /* pointer-free bytes marked per CPU-s (1 KiB objects: ~7.2 ns each) */
+#define GORT_CAL_CYCLE_CPU 0.0004518        /* CPU-s per cycle */
+#define GORT_CAL_FAULT_RATE 2.071e9         /* bytes faulted in per CPU-s (4 KiB pages, a VM: ~2.0 us each) */
+#define GORT_CAL_RELEASE_RATE 1.254e9       /* bytes released (madvise) per CPU-s */
+#define GORT_SWEEP_RATE 29.18e9             /* heap swept per CPU-s (27 GiB/s) */
 
 typedef struct gort_spec {
     int64_t gogc;             /* GOGC percent (default 100); -1 = off: no heap-driven and no forced GC */

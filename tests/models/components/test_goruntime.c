@@ -269,6 +269,7 @@ static uint64_t cycles_in_10_min(int64_t live, double mark_rate, double *alloc_r
 {
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = mark_rate;
     fix_start(&f);
     act_t r = {&f, A_RETAIN, live};
@@ -349,6 +350,7 @@ Test(goruntime, mark_borrows_workers_and_gc_cpu_ratio_is_exact)
      * 0.125; (1,2] 2 x 0.25 / 8 = 0.0625; (2,3] 2 x 0.75 / 8 = 0.1875. */
     fix_t f;
     fix_setup(&f, 8);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = 2e8;
     early_t e = {.f = &f};
     cr_assert_eq(sim_add_sampler(f.sim, early_sampler, &e), 0);
@@ -405,9 +407,14 @@ static void submit_jobs(sim_t *sim, void *obj, uint64_t arg)
 
 Test(goruntime, requests_wait_for_the_borrowed_cores)
 {
-    /* Mark [0.25, 0.75] s leaves 6 of 8 cores: of 7 one-second jobs arriving
-     * at 0.3 s, six finish at 1.3 s and the seventh starts when the workers
-     * return (0.75 s) and finishes at 1.75 s instead of 1.3 s. */
+    /* 8 cores, 2 dedicated workers, a mark of 1 CPU-s from 0.25 s: 6 cores
+     * left, all idle, so 6 idle mark workers: 8 CPUs mark 0.4 CPU-s by 0.3 s.
+     * Then 7 one-second jobs arrive: six take the six cores (the idle
+     * workers give them up), the seventh waits; the 0.6 CPU-s left take the
+     * 2 dedicated workers 0.3 s: the mark ends at 0.6 s, the workers return
+     * and the seventh job runs [0.6, 1.6] s instead of finishing at 1.3 s.
+     * GC CPU (the dedicated workers) 2 x 0.35 = 0.7 CPU-s, idle workers 6 x
+     * 0.05 = 0.3. */
     fix_t f;
     fix_setup(&f, 8);
     f.spec.mark_rate = 2e8;
@@ -418,7 +425,9 @@ Test(goruntime, requests_wait_for_the_borrowed_cores)
     run(&f, 3 * SEC);
     cr_assert_eq(f.njobs, 7);
     for (int i = 0; i < 6; i++) cr_expect_eq(f.job_done[i], 1300 * MS);
-    cr_expect_eq(f.job_done[6], 1750 * MS);
+    cr_expect_eq(f.job_done[6], 1600 * MS);
+    cr_expect_float_eq(gort_gc_cpu_seconds(&f.g), 0.7, 1e-9);
+    cr_expect_float_eq(gort_idle_mark_cpu_seconds(&f.g), 0.3, 1e-9);
     fix_fini(&f);
 }
 
@@ -454,6 +463,7 @@ Test(goruntime, a_fractional_worker_slows_the_requests_while_it_marks)
     for (int i = 0; i < 3; i++) {
         fix_t f;
         fix_setup(&f, cores[i]);
+        fix_busy(&f);   /* no idle P: the workers' 25% */
         f.spec.mark_rate = 1e8;
         fix_start(&f);
         act_t r = {&f, A_RETAIN, 100000000};
@@ -564,6 +574,51 @@ Test(goruntime, a_forced_cycle_has_at_most_one_idle_worker_and_none_beside_a_ded
     cr_expect_float_eq(b.idle_s, 0.6, 1e-9);
 }
 
+/* ---- sweep ------------------------------------------------------------------- */
+
+Test(goruntime, a_cycle_waits_for_its_allocating_goroutine_to_finish_the_sweep)
+{
+    /* 4 busy cores (1 worker, no idle worker), mark and sweep at 1 GB/s.
+     * Retain 100 MB at 0: cycle 1 [0, 0.1] s. At its end the 100 MB heap
+     * leaves 0.1 s of sweeping; goal 200 MB; the allocation rate 1 GB/s
+     * and the 0.1 s mark put the trigger at the 70% bound, 170 MB. Go's
+     * gcPaceSweeper spreads the sweep over the distance to the trigger
+     * less 1 MiB: 0.1 s / 68,951,424 B per byte, so 1 MB pays 1.4503 ms.
+     * An allocation of 80 MB at 1 s reaches the trigger: as in Go's
+     * gcStart, its goroutine first finishes the sweep (the whole 0.1 s is
+     * its cost), and the cycle starts then, at 1.1 s; its mark (100 MB of
+     * live heap: 0.1 s) ends at 1.2 s. */
+    fix_t f;
+    fix_setup(&f, 4);
+    fix_busy(&f);
+    f.spec.mark_rate = 1e9;
+    f.spec.sweep_rate = 1e9;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100000000};
+    at(&f, 0, &r);
+    run(&f, 500 * MS);
+    cr_assert_eq(f.g.gc_cycles, 1);
+    cr_expect_eq(f.g.trigger, 170000000);
+    cr_expect_float_eq(gort_alloc_seconds(&f.g, 1000000), 0.1 * 1e6 / 68951424.0, 1e-12);
+    run(&f, 1 * SEC);
+    double cost = gort_alloc_charged(&f.g, 80000000);
+    cr_expect_float_eq(cost, 0.1, 1e-12, "the triggering allocation finishes the sweep: %g s", cost);
+    cr_expect(!f.g.marking, "the cycle waits for the sweep");
+    probe_t wait, mark;
+    probe_at(&f, 1099 * MS, &wait);
+    probe_at(&f, 1101 * MS, &mark);
+    run(&f, 1150 * MS);
+    cr_expect(!wait.marking);
+    cr_expect(mark.marking);
+    run(&f, 1200 * MS - 1);
+    cr_expect(f.g.marking);
+    run(&f, 1200 * MS + 1);
+    cr_expect(!f.g.marking);
+    cr_expect_eq(f.g.gc_cycles, 2);
+    cr_expect_float_eq(f.g.sweep_cpu_s, 0.1, 1e-12);
+    fix_fini(&f);
+}
+
 /* ---- assists ---------------------------------------------------------------- */
 
 Test(goruntime, assists_pay_for_the_mark_in_proportion_to_the_runway)
@@ -581,6 +636,7 @@ Test(goruntime, assists_pay_for_the_mark_in_proportion_to_the_runway)
      * mark (floating garbage, freed at the next mark end). */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = 1e8;
     f.spec.forced_gc = 10 * SEC;
     fix_start(&f);
@@ -727,6 +783,7 @@ Test(goruntime, kill_freezes_and_restart_resets)
      * > 512 MiB: OOM (the owner kills); restart at 7 s, OOM again at 8 s. */
     fix_t f;
     fix_setup(&f, 8);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = 2e8;
     f.spec.memory_limit = 512 * MiB;
     f.kill_on_oom = true;
@@ -791,6 +848,7 @@ Test(goruntime, gomemlimit_below_the_live_heap_collects_back_to_back)
      * 50%, which never turns on. */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.gomemlimit = 50000000;
     f.spec.runtime_overhead = 0;
     f.spec.mark_rate = 1e9;
@@ -840,6 +898,7 @@ Test(goruntime, the_limiter_cuts_an_assist_at_the_full_bucket)
      * over [0, 8] s: (8 + 2) / 32. */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = 1e9;
     f.spec.runtime_overhead = 0;
     fix_start(&f);
@@ -929,6 +988,7 @@ Test(goruntime, the_spiral_needs_allocation)
      * allocator, so none follows until the forced GC (2 min after 0.6 s). */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.gomemlimit = 50000000;
     f.spec.runtime_overhead = 0;
     f.spec.mark_rate = 1e9;
@@ -957,6 +1017,7 @@ Test(goruntime, without_the_limit_the_same_heap_is_collected_rarely)
      * goal is 2 x (live + 1 kB). */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = 1e9;
     f.spec.runtime_overhead = 0;
     fix_start(&f);
