@@ -324,6 +324,23 @@ static void account_mark(gort_t *g)
     if (now > from) g->win_gc_cpu_s += w * sim_time_to_s(now - from);
 }
 
+/* The heap's high-water mark of the sample window: call before the heap grows. */
+static void heap_peak_roll(gort_t *g)
+{
+    sim_time_t ws = g->sim->last_sample;
+    if (g->win_heap_start != ws) {
+        g->win_heap_start = ws;
+        g->win_heap_max = g->heap;
+    }
+}
+
+int64_t gort_win_heap_peak(const gort_t *g)
+{
+    if (g->dead) return 0;
+    if (g->win_heap_start != g->sim->last_sample) return g->heap;
+    return g->win_heap_max > g->heap ? g->win_heap_max : g->heap;
+}
+
 double gort_gc_cpu_seconds(const gort_t *g)
 {
     double v = g->gc_cpu_s;
@@ -652,7 +669,9 @@ static double allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
         lim_charge(g, c.release_s);   /* Go 1.19 counts it as assist time for the limiter */
     }
     g->resident = c.resident;
+    heap_peak_roll(g);
     g->heap = sat_add(g->heap, bytes);
+    if (g->heap > g->win_heap_max) g->win_heap_max = g->heap;
     if (reachable) g->live = sat_add(g->live, bytes);
     else if (g->marking) g->floating = sat_add(g->floating, bytes);
     if (reachable && noscan) g->live_noscan = sat_add(g->live_noscan, bytes);
@@ -781,7 +800,7 @@ int gort_init(gort_t *g, sim_t *sim, const gort_spec_t *spec, station_t *cpu, co
     g->lim_cap = (double)g->cores;   /* 1 s of GOMAXPROCS */
     g->on_oom = on_oom;
     g->ctx = ctx;
-    g->win_start = sim->last_sample;
+    g->win_start = g->win_heap_start = sim->last_sample;
     snprintf(g->label, sizeof g->label, "%s", label ? label : "");
 
     static const struct { const char *name, *unit, *help; } cols[NCOL] = {

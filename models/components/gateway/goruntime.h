@@ -139,6 +139,7 @@ typedef struct gort {
     double fault_cpu_s;       /* page faults charged to allocations, whole run (not in gc_cpu_s) */
     double release_cpu_s;     /* allocation-path scavenging (madvise), whole run (not in gc_cpu_s) */
     double win_gc_cpu_s;      /* internal part of gort_win_gc_cpu_seconds(): read that */
+    int64_t win_heap_max;     /* internal part of gort_win_heap_peak(): read that */
     int64_t alloc_total;      /* bytes allocated (alloc + retain) since the start of the run */
 
     /* ---- internal ------------------------------------------------------ */
@@ -171,6 +172,7 @@ typedef struct gort {
     sim_time_t lim_last;
     sim_time_t lim_on_until;  /*   an assist filled it: no assist before this (Go's 10 ms update) */
     sim_time_t win_start;     /* sample window that win_gc_cpu_s belongs to (its start) */
+    sim_time_t win_heap_start;   /* sample window that win_heap_max belongs to */
     sim_timer_t mark_timer, forced_timer;
     sim_timer_t start_timer;  /* a heap-triggered cycle waits for its allocating goroutine to
                                  finish the last cycle's sweep (Go's gcStart) */
@@ -264,6 +266,12 @@ double gort_idle_mark_cpu_seconds(const gort_t *g);
 
 /* GC CPU-seconds since the start of the run, the running mark included. */
 double gort_gc_cpu_seconds(const gort_t *g);
+/* The largest heap (heap_inuse) in the current sample window (since the
+ * previous sample), the heap at its start included; 0 while dead. A heap
+ * that a fast collection brings back down between two samples still shows
+ * here. Exact from any sampler, whichever order they run in. O(1). */
+int64_t gort_win_heap_peak(const gort_t *g);
+
 /* GC CPU-seconds in the current sample window (since the previous sample,
  * the engine's last_sample), the running mark included. Exact from any
  * sampler, whichever order the samplers run in (nothing is reset by a

@@ -619,6 +619,54 @@ Test(goruntime, a_cycle_waits_for_its_allocating_goroutine_to_finish_the_sweep)
     fix_fini(&f);
 }
 
+/* ---- the heap's peak between samples ---------------------------------------- */
+
+typedef struct {
+    fix_t *f;
+    int64_t peak[4], heap[4];
+    int n;
+} peak_sampler_t;
+
+static void peak_sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    (void)sim;
+    (void)dt;
+    peak_sampler_t *p = ctx;
+    if (p->n < 4) {
+        p->peak[p->n] = gort_win_heap_peak(&p->f->g);
+        p->heap[p->n++] = p->f->g.heap;
+    }
+}
+
+Test(goruntime, the_heap_peak_of_a_window_sees_a_burst_collected_before_the_sample)
+{
+    /* Samples every 1 s. Retain 100 MB at 0.25 s (a cycle: goal 200 MB).
+     * At 0.5 s 300 MB of garbage: heap 400 MB, past the trigger: a cycle
+     * whose mark (100 MB on the busy cores' one worker at 512 MiB/s: 0.19 s)
+     * ends before the 1 s sample with the heap back at 100 MB (the 300 MB
+     * were allocated before the mark: nothing floats). The sample sees a
+     * 100 MB heap, the window's peak 400 MB; the next window's peak is the
+     * heap it started with, 100 MB. Killed at 2.5 s: 0. */
+    fix_t f;
+    fix_setup(&f, 4);
+    fix_busy(&f);
+    peak_sampler_t p = {.f = &f};
+    cr_assert_eq(sim_add_sampler(f.sim, peak_sampler, &p), 0);
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100000000}, a = {&f, A_ALLOC, 300000000}, k = {&f, A_KILL, 0};
+    at(&f, 250 * MS, &r);
+    at(&f, 500 * MS, &a);
+    at(&f, 2500 * MS, &k);
+    run(&f, 3 * SEC + 1);
+    cr_assert_eq(p.n, 3);
+    cr_expect_eq(f.g.gc_cycles, 2);
+    cr_expect_eq(p.heap[0], 100000000);
+    cr_expect_eq(p.peak[0], 400000000);
+    cr_expect_eq(p.peak[1], 100000000);
+    cr_expect_eq(p.peak[2], 0, "dead: %lld", (long long)p.peak[2]);
+    fix_fini(&f);
+}
+
 /* ---- assists ---------------------------------------------------------------- */
 
 Test(goruntime, assists_pay_for_the_mark_in_proportion_to_the_runway)
