@@ -40,6 +40,9 @@
  *    capped by GOMEMLIMIT - (stacks + runtime_overhead), never below the
  *    marked live heap (a live heap above the GOMEMLIMIT goal collects back
  *    to back).
+ *  - Sweep: paced over the allocations up to the trigger (gcPaceSweeper);
+ *    the allocation that reaches the trigger finishes what is left and the
+ *    cycle starts once it has (gcStart).
  *  - Assists: while marking, an allocation pays mark work in proportion
  *    to the work left over the room left before the goal (1.1 x goal once
  *    past it). Sweeping is charged to the next cycle's allocations; pages
@@ -62,8 +65,10 @@
  * heap_inuse_bytes, heap_live_bytes, heap_goal_bytes,
  * heap_alloc_bytes_per_second, rss_bytes, gc_cycles_total, gc_cpu_ratio.
  *
- * Cost: O(1) per call, no allocation after gort_init; at most two pending
- * events per replica (mark end, forced GC). */
+ * Cost: O(1) per call, no allocation after gort_init; at most three
+ * pending events per replica (mark end, forced GC, a cycle waiting for its
+ * allocating goroutine's sweep); while marking, O(1) per job start and end
+ * on the CPU station (its busy hook: the idle mark workers). */
 #ifndef MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 #define MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 
