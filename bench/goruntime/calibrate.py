@@ -21,9 +21,9 @@ import numpy as np
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/gort-vs-go"
 GRID = sys.argv[2] if len(sys.argv) > 2 else "bench/goruntime/grid.csv"
 # name, start value (bytes/CPU-s, CPU-s or bytes)
-PARAMS = [("base", 0.000355), ("fault_rate", 1.62e9), ("release_rate", 1.69e9),
-          ("noscan_mark_rate", 2.21e11), ("mark_rate", 1.114e9), ("cycle_cpu", 0.000344),
-          ("overhead", 13.71e6), ("sweep_rate", 77.2e9)]
+PARAMS = [("base", 0.0003181), ("fault_rate", 2.071e9), ("release_rate", 1.254e9),
+          ("noscan_mark_rate", 1.425e11), ("mark_rate", 1.826e9), ("cycle_cpu", 0.0004518),
+          ("overhead", 27.45e6), ("sweep_rate", 29.18e9)]
 
 
 def error(x):

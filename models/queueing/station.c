@@ -297,6 +297,7 @@ static void run(station_t *st, stn_job_t *first, sim_time_t s, sim_time_t now)
     st->busy++;
     sim_tavg_add(&st->busy_avg, now, 1);
     if (st->windowed) sim_tavg_add(&st->win_busy, now, 1);
+    if (st->on_busy) st->on_busy(st->busy_ctx, st);
     if (st->on_start) s = st->on_start(st->owner, st, first, s);   /* speed factors now, at the start */
     if (shared(st) && ps_start(st, first, s, now)) return;
     first->timer = sim_schedule_at(st->sim, now + s, complete_event, first, 0);
@@ -561,6 +562,7 @@ static void finish(sim_t *sim, station_t *st, stn_job_t *job, sim_time_t now)
         else sim_hist_add(&st->sojourn, soj);
     }
     start_waiting(st, now);
+    if (st->on_busy) st->on_busy(st->busy_ctx, st);   /* once the server took the next job, if any */
     while (job) {
         stn_job_t *next = job->batch_next;   /* read first: the exit may free the job */
         job->batch_next = NULL;
@@ -608,6 +610,7 @@ void stn_abort_all(station_t *st)
             st->busy--;
             sim_tavg_add(&st->busy_avg, now, -1);
             if (st->windowed) sim_tavg_add(&st->win_busy, now, -1);
+            if (st->on_busy) st->on_busy(st->busy_ctx, st);
         }
         st->inservice--;
         job->batch_next = NULL;
@@ -641,6 +644,7 @@ void stn_set_servers(station_t *st, int64_t servers)
     if (servers < 0) servers = 0;
     st->servers = servers;
     start_waiting(st, sim_now(st->sim));
+    if (st->on_busy) st->on_busy(st->busy_ctx, st);   /* the idle servers changed */
 }
 
 void stn_finish(station_t *st)

@@ -125,6 +125,13 @@ typedef void (*stn_background_fn)(void *owner, station_t *st, stn_job_t *job);
  * the start hook, which then gets the batch's time. O(1), no allocation. */
 typedef sim_time_t (*stn_batch_fn)(void *owner, station_t *st, stn_job_t *first, int64_t n, sim_time_t sum,
                                    int32_t *width);
+/* Called after the idle servers (servers - busy) may have changed: a job or
+ * batch started, ended (once the freed server took the next one, before the
+ * exit callback) or was aborted, or stn_set_servers; with the context given
+ * to stn_set_busy_hook. A model that uses the idle servers (the Go
+ * runtime's idle mark workers) follows them without scanning. O(1), no
+ * allocation; it must not submit or end jobs. */
+typedef void (*stn_busy_fn)(void *ctx, station_t *st);
 
 typedef struct stn_spec {
     const char *name;
@@ -181,6 +188,8 @@ struct station {
     stn_background_fn on_background;   /* a background job ended */
     int64_t nbackground;          /* background jobs sharing the cores now */
     stn_batch_fn on_batch;        /* NULL: a batch's time is the sum of its jobs' */
+    stn_busy_fn on_busy;          /* NULL: none */
+    void *busy_ctx;
     sim_timer_t batch_timer;      /* batching: the oldest waiting job's window ends */
     sim_time_t batch_at;          /*   at this time (while the timer is pending) */
     /* shared cores: virtual time (ns of work per core of a job in service) at vt_at, jobs in service by end */
@@ -220,6 +229,13 @@ void stn_fini(station_t *st);
 static inline void stn_set_start_hook(station_t *st, stn_start_fn fn) { st->on_start = fn; }
 /* Install the batch hook (NULL: none); its owner argument is the station's owner. */
 static inline void stn_set_batch_hook(station_t *st, stn_batch_fn fn) { st->on_batch = fn; }
+
+/* Install the hook told when `busy` changes (NULL: none), with its own context. */
+static inline void stn_set_busy_hook(station_t *st, stn_busy_fn fn, void *ctx)
+{
+    st->on_busy = fn;
+    st->busy_ctx = ctx;
+}
 
 /* Install the hook told when a background job ends. */
 static inline void stn_set_background_hook(station_t *st, stn_background_fn fn) { st->on_background = fn; }

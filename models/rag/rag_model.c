@@ -480,7 +480,7 @@ static const model_direction_t directions[] = {
 /* Summary metrics the runner takes from the series: the traps' peaks. */
 static const model_peak_t peaks[] = {
     {"goroutines", "peak_goroutines", RS_COUNT},
-    {"heap_inuse_bytes", "peak_heap_bytes", RS_BYTES},
+    {"heap_peak_bytes", "peak_heap_bytes", RS_BYTES},   /* the heap between samples too */
     {"etcd_leases_in_use", "peak_leases", RS_COUNT},
     {"config_reloads_total", "config_reloads", RS_COUNT},
     {"oom_kills_total{component=gateway}", "gateway_oom_kills", RS_COUNT},

@@ -308,7 +308,7 @@ Test(run, where_the_series_go_changes_no_figure, .timeout = 300)
                   "%s: %.17g vs %.17g", ra.e[i].col, ra.e[i].value, rb.e[i].value);
     }
     /* the peaks against the engine's whole columns */
-    const char *pk[][2] = {{"goroutines", "peak_goroutines"}, {"heap_inuse_bytes", "peak_heap_bytes"},
+    const char *pk[][2] = {{"goroutines", "peak_goroutines"}, {"heap_peak_bytes", "peak_heap_bytes"},
                            {"etcd_leases_in_use", "peak_leases"}};
     for (size_t k = 0; k < 3; k++) {
         int c = -1;

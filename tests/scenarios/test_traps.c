@@ -171,14 +171,17 @@ Test(traps, memory_leak_under_gomemlimit_gc_cpu_climbs_before_the_oom, .timeout 
     series_t gor = series(f, RUN, name);
     double top = 0;
     for (size_t i = ioom - 3; i <= ioom; i++) top = gk.v[i] > top ? gk.v[i] : top;
-    /* The cache holds vectors (pointer-free: marked, not scanned), so the
-     * mark is cheap and GC CPU climbs with the back-to-back cycles to
-     * ~0.4, not to the limiter's 0.5 cap (as Go 1.19 measured in
-     * bench/goruntime: a pointer-free heap squeezed under GOMEMLIMIT costs
-     * the requests page faults and scavenging, which GC CPU does not count). */
+    /* The cache holds vectors (pointer-free: marked, not scanned), but the
+     * requests in flight hold pointer-bearing memory (request_live,
+     * llm_call) scanned at the default 512 MiB/s: near the limit the
+     * runway is a few MB, assists do most of each back-to-back mark and GC
+     * CPU climbs to ~0.4-0.45 of the cores (its 10 s samples), up to, not
+     * past, the limiter's steady cap of 0.5. The rest of the cost near the
+     * limit is page faults and scavenging charged to the requests, which GC
+     * CPU does not count (as Go 1.19 measured in bench/goruntime). */
     cr_log_info("GC CPU of the killed replica before the kill: %.3f", top);
     cr_assert_geq(top, 0.3, "GC CPU climbed before the kill: %.3f", top);
-    cr_assert_lt(top, 0.45, "with a pointer-free cache GC CPU stays below the limiter's cap: %.3f", top);
+    cr_assert_lt(top, 0.5, "GC CPU stays below the limiter's steady cap: %.3f", top);
     double stacks = gor.v[ioom] * 2048, overhead = 48 * mib, gomemlimit = 900 * mib;
     double heap = ev[k].value - stacks - overhead;   /* the event's value is the RSS */
     double hard = 1.1 * (gomemlimit - stacks - overhead);

@@ -470,13 +470,14 @@ static void sync_event(sim_t *sim, void *obj, uint64_t arg)
 
 enum {
     C_GOROUTINES, C_HEAP, C_RSS, C_GC, C_LEAKED, C_CACHE_N, C_CACHE_B, C_HIT, C_RELOADS, C_RELOAD_CPU, C_OOM, C_PINNED,
+    C_HEAP_PEAK,
     C_BREAKS, C_RELISTS, C_RESUMES, C_COMPACTED,   /* with `config` only */
 };
 
 static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
 {
     gw_t *g = ctx;
-    int64_t gor = 0, heap = 0, rss = 0, leaked = 0, entries = 0, bytes = 0, pinned = 0;
+    int64_t gor = 0, heap = 0, heap_peak = 0, rss = 0, leaked = 0, entries = 0, bytes = 0, pinned = 0;
     double gc = 0;
     for (int64_t r = 0; r < g->spec->slots; r++) {
         gw_replica_t *rp = &g->rep[r];
@@ -484,6 +485,7 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
         if (!alive) continue;
         gor += rp->rt.goroutines;
         heap += rp->rt.heap;
+        heap_peak += gort_win_heap_peak(&rp->rt);
         int64_t x = gort_rss(&rp->rt);
         rss = x > rss ? x : rss;
         leaked += rp->leaked;
@@ -495,6 +497,7 @@ static void sampler(sim_t *sim, void *ctx, sim_time_t dt)
     double secs = sim_time_to_s(dt);
     sim_series_set(sim, g->col[C_GOROUTINES], (double)gor);
     sim_series_set(sim, g->col[C_HEAP], (double)heap);
+    sim_series_set(sim, g->col[C_HEAP_PEAK], (double)heap_peak);
     sim_series_set(sim, g->col[C_RSS], (double)rss);
     sim_series_set(sim, g->col[C_GC], gc / (secs * (double)(g->spec->cores * g->want)));
     sim_series_set(sim, g->col[C_LEAKED], (double)leaked);
@@ -549,12 +552,13 @@ int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks)
         {"config_reload_cpu_ratio", "1", "CPU of reloads started in the interval / all gateway cores"},
         {"oom_kills_total{component=gateway}", "1", "gateway OOM kills since the start of the run"},
         {"index_pinned_bytes", "bytes", "old in-process index versions kept resident by cache entries"},
+        {"heap_peak_bytes", "bytes", "largest Go heap of each gateway replica in the interval, summed over replicas"},
         {"config_watch_breaks_total", "1", "config watches broken by an etcd partition since the start of the run"},
         {"config_watch_relists_total", "1", "re-lists (Range + one full reload + watch from its revision + 1) since the start of the run"},
         {"config_watch_resumes_total", "1", "broken watches resumed from lastRev+1 (no re-list) since the start of the run"},
         {"config_watch_compacted_total", "1", "resumes refused with ErrCompacted (then re-listed) since the start of the run"},
     };
-    int ncols = spec->has_config ? C_COMPACTED + 1 : C_PINNED + 1;
+    int ncols = spec->has_config ? C_COMPACTED + 1 : C_HEAP_PEAK + 1;
     for (int i = 0; i < ncols; i++)
         if ((g->col[i] = sim_series_add(sim, cols[i].name, cols[i].unit, cols[i].help)) < 0) return SIM_ENOMEM;
     if (sim_add_sampler(sim, sampler, g) || sim_add_warmup_hook(sim, warmup, g)) return SIM_ENOMEM;

@@ -216,7 +216,7 @@ struct gw {
     /* sample window */
     uint64_t win_reloads, win_hits, win_lookups;
     double win_reload_cpu_s;
-    int col[16];
+    int col[17];
 };
 
 int gw_init(gw_t *g, sim_t *sim, const gw_spec_t *spec, gw_hooks_t hooks);

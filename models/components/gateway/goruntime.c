@@ -230,15 +230,115 @@ static void add_gc_cpu(gort_t *g, double s)
     g->win_gc_cpu_s += s;
 }
 
+/* ---- idle mark workers -------------------------------------------------------------- */
+
+/* Go 1.19's idle mark workers: a P with nothing to run during a mark runs
+ * a mark worker instead of going idle (proc.go findRunnable: "If we're in
+ * the GC mark phase, can safely scan and blacken objects, and have work to
+ * do, run idle-time marking rather than give up the P",
+ * gcController.addIdleMarkWorker), up to maxIdleMarkWorkers: GOMAXPROCS -
+ * the dedicated workers, or, for a cycle forced by sysmon, none when there
+ * is a dedicated worker and one otherwise (gcControllerState.startCycle).
+ * An idle P still runs its fractional worker first when it is behind its
+ * share (findRunnableGCWorker), so each idle P adds 1 - that share to the
+ * mark's CPUs. Their time goes to gcController.idleMarkTime, which
+ * GCCPUFraction leaves out ("it's free", gcMarkTermination): it is the
+ * process's CPU, not GC CPU. The idle Ps are the CPU station's idle
+ * servers, followed through its busy hook (on_cpu_busy). */
+static double idle_workers(const gort_t *g)
+{
+    if (!g->cpu) return 0.0;
+    int64_t n = g->cpu->servers - g->cpu->busy;
+    int64_t max = g->mark_forced ? (g->workers > 0 ? 0 : 1) : g->cores - g->workers;
+    if (n > max) n = max;
+    if (n <= 0) return 0.0;
+    double rest = (double)(g->cores - g->workers);
+    double frac_share = (g->mark_cpus - (double)g->workers) / rest;   /* the fractional worker's, per P */
+    return (double)n * (1.0 - frac_share);
+}
+
+/* Bring the idle workers' CPU of the running mark up to now. */
+static void idle_advance(gort_t *g, sim_time_t now)
+{
+    if (now > g->idle_at) g->mark_idle_s += g->idle_p * sim_time_to_s(now - g->idle_at);
+    g->idle_at = now;
+}
+
+/* Mark work done so far in the running mark, bytes at mark_rate: the
+ * dedicated and fractional workers, the idle workers, the assists. */
+static double mark_done(const gort_t *g, sim_time_t now)
+{
+    double idle = g->mark_idle_s + (now > g->idle_at ? g->idle_p * sim_time_to_s(now - g->idle_at) : 0.0);
+    return g->spec.mark_rate * (g->mark_cpus * sim_time_to_s(now - g->mark_start) + idle) + g->assisted;
+}
+
+static void mark_end_event(sim_t *sim, void *obj, uint64_t arg);
+
+/* (Re)schedule the running mark's end at the workers' pace now. */
+static void resched_mark(gort_t *g)
+{
+    sim_time_t now = sim_now(g->sim);
+    double left = g->mark_work - mark_done(g, now);
+    if (left < 0) left = 0;
+    sim_cancel(g->sim, &g->mark_timer);
+    g->mark_timer = sim_schedule_in(g->sim, sim_time_from_s(left / (g->spec.mark_rate * (g->mark_cpus + g->idle_p))),
+                                    mark_end_event, g, 0);
+}
+
+/* The CPU station's idle servers may have changed: while marking, the idle
+ * workers follow them and the mark's end moves. */
+static void on_cpu_busy(void *ctx, station_t *st)
+{
+    (void)st;
+    gort_t *g = ctx;
+    if (g->dead || !g->marking) return;
+    double p = idle_workers(g);
+    if (p == g->idle_p) return;
+    idle_advance(g, sim_now(g->sim));
+    g->idle_p = p;
+    resched_mark(g);
+}
+
+double gort_idle_mark_cpu_seconds(const gort_t *g)
+{
+    double v = g->idle_mark_cpu_s;
+    if (g->marking) {
+        sim_time_t now = sim_now(g->sim);
+        v += g->mark_idle_s + (now > g->idle_at ? g->idle_p * sim_time_to_s(now - g->idle_at) : 0.0);
+    }
+    return v;
+}
+
 /* Close the running mark's books up to now (end or kill). */
 static void account_mark(gort_t *g)
 {
     sim_time_t now = sim_now(g->sim);
+    idle_advance(g, now);
+    g->idle_mark_cpu_s += g->mark_idle_s;
+    g->mark_idle_s = 0;
+    g->idle_p = 0;
     win_roll(g);
     double w = g->mark_cpus;
     g->gc_cpu_s += w * sim_time_to_s(now - g->mark_start);
     sim_time_t from = g->mark_start > g->win_start ? g->mark_start : g->win_start;
     if (now > from) g->win_gc_cpu_s += w * sim_time_to_s(now - from);
+}
+
+/* The heap's high-water mark of the sample window: call before the heap grows. */
+static void heap_peak_roll(gort_t *g)
+{
+    sim_time_t ws = g->sim->last_sample;
+    if (g->win_heap_start != ws) {
+        g->win_heap_start = ws;
+        g->win_heap_max = g->heap;
+    }
+}
+
+int64_t gort_win_heap_peak(const gort_t *g)
+{
+    if (g->dead) return 0;
+    if (g->win_heap_start != g->sim->last_sample) return g->heap;
+    return g->win_heap_max > g->heap ? g->win_heap_max : g->heap;
 }
 
 double gort_gc_cpu_seconds(const gort_t *g)
@@ -304,13 +404,14 @@ bool gort_limiting(const gort_t *g) { return !g->dead && lim_headroom(g) == 0.0;
 
 /* ---- the collector ----------------------------------------------------------------- */
 
-static void mark_end_event(sim_t *sim, void *obj, uint64_t arg);
 static void forced_event(sim_t *sim, void *obj, uint64_t arg);
 
 static void cancel_timers(gort_t *g)
 {
     sim_cancel(g->sim, &g->mark_timer);
     sim_cancel(g->sim, &g->forced_timer);
+    sim_cancel(g->sim, &g->start_timer);
+    g->start_pending = false;
 }
 
 /* sysmon forces a cycle when none ended for forcegcperiod; never with GOGC off. */
@@ -326,8 +427,12 @@ static void start_cycle(gort_t *g, bool forced)
     sim_t *sim = g->sim;
     sim_time_t now = sim_now(sim);
     sim_cancel(sim, &g->forced_timer);
+    sim_cancel(sim, &g->start_timer);
+    g->start_pending = false;
     lim_update(g);
+    if (g->cpu && g->workers > 0) stn_set_servers(g->cpu, g->cores - g->workers);
     g->marking = true;
+    g->mark_forced = forced;
     if (forced) g->forced_cycles++;
     g->mark_start = now;
     /* bytes to scan, and sweeping the allocations left undone (Go finishes it at sweep termination) */
@@ -335,10 +440,10 @@ static void start_cycle(gort_t *g, bool forced)
     g->sweep_debt = 0;
     g->assisted = 0;
     g->floating = 0;
-    double work = g->mark_work / g->spec.mark_rate;                          /* CPU-seconds */
-    g->mark_dur = sim_time_from_s(work / g->mark_cpus);
-    if (g->cpu && g->workers > 0) stn_set_servers(g->cpu, g->cores - g->workers);
-    g->mark_timer = sim_schedule_at(sim, now + g->mark_dur, mark_end_event, g, 0);
+    g->mark_idle_s = 0;
+    g->idle_at = now;
+    g->idle_p = idle_workers(g);
+    resched_mark(g);
 }
 
 /* Heap trigger: Go starts a cycle from the allocator, so only once something
@@ -347,8 +452,27 @@ static void start_cycle(gort_t *g, bool forced)
  * assists off. */
 static void maybe_start(gort_t *g)
 {
-    if (g->dead || g->marking || g->goal == INT64_MAX) return;
+    if (g->dead || g->marking || g->start_pending || g->goal == INT64_MAX) return;
     if (g->heap < g->trigger || g->alloc_since_gc <= 0) return;
+    start_cycle(g, false);
+}
+
+/* An allocation of b bytes now takes the heap to the trigger: it will start
+ * a cycle (maybe_start's test, before the allocation is booked). */
+static bool triggers(const gort_t *g, int64_t b)
+{
+    return !g->dead && !g->marking && !g->start_pending && g->goal != INT64_MAX && b > 0 &&
+           sat_add(g->heap, b) >= g->trigger;
+}
+
+static void start_event(sim_t *sim, void *obj, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    gort_t *g = obj;
+    g->start_timer = (sim_timer_t){0, 0};
+    g->start_pending = false;
+    if (g->dead || g->marking) return;
     start_cycle(g, false);
 }
 
@@ -379,8 +503,11 @@ static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
     g->alloc_since_gc = 0;
     update_goal(g);
     g->sweep_debt = (double)swept / g->spec.sweep_rate;
-    double dist = g->trigger != INT64_MAX && g->trigger > g->heap ? (double)(g->trigger - g->heap) : 0.0;
-    g->sweep_per_byte = dist > (double)MiB ? g->sweep_debt / dist : g->sweep_debt / (double)MiB;
+    /* Go's gcPaceSweeper: the sweep is paced to finish 1 MiB before the
+     * heap reaches the trigger, over at least one page (8 KiB) */
+    double dist = g->trigger != INT64_MAX ? (double)g->trigger - (double)g->heap - (double)MiB : 0.0;
+    if (dist < 8192.0) dist = 8192.0;
+    g->sweep_per_byte = g->sweep_debt / dist;
     /* Go 1.19's background scavenger (retained <= 95% of GOMEMLIMIT) runs
      * at ~1% of one CPU: it releases little between cycles, and the
      * measurements show no more page faults under a limit until RSS passes
@@ -428,9 +555,7 @@ static double assist_bytes(const gort_t *g, int64_t b, double *dropped)
 {
     *dropped = 0;
     if (g->dead || !g->marking || b <= 0) return 0.0;
-    double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
-    double done = g->mark_cpus * g->spec.mark_rate * elapsed + g->assisted;
-    double remaining = g->mark_work - done;
+    double remaining = g->mark_work - mark_done(g, sim_now(g->sim));
     if (remaining <= 0) return 0.0;
     /* Go's gcControllerState.revise: heapRemaining = goal - heapLive, or,
      * once the heap is past the goal, 1.1 x goal - heapLive */
@@ -465,7 +590,10 @@ static alloc_cost_t alloc_cost(const gort_t *g, int64_t b)
     alloc_cost_t c = {0, 0, 0, g->resident};
     if (g->dead || b <= 0) return c;
     c.sweep_s = (double)b * g->sweep_per_byte;
-    if (c.sweep_s > g->sweep_debt) c.sweep_s = g->sweep_debt;
+    /* Go's gcStart: the goroutine whose allocation triggers a cycle first
+     * finishes the last cycle's sweep ("for trigger.test() && sweepone() !=
+     * ^uintptr(0)"), then starts the cycle */
+    if (c.sweep_s > g->sweep_debt || triggers(g, b)) c.sweep_s = g->sweep_debt;
     int64_t heap = sat_add(g->heap, b);
     if (heap > c.resident) {
         c.fault_s = (double)(heap - c.resident) / s->fault_rate;
@@ -518,6 +646,7 @@ static double allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
 {
     assert(bytes >= 0 && "gort: negative allocation");
     if (g->dead || bytes <= 0) return 0.0;
+    bool trig = triggers(g, bytes);
     double dropped;
     double ab = assist_bytes(g, bytes, &dropped);
     alloc_cost_t c = alloc_cost(g, bytes);
@@ -530,11 +659,7 @@ static double allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
         g->assist_cpu_s += a;
         g->assisted += ab;
         lim_charge(g, a);
-        double elapsed = sim_time_to_s(sim_now(g->sim) - g->mark_start);
-        double left = g->mark_work - g->mark_cpus * g->spec.mark_rate * elapsed - g->assisted;
-        sim_cancel(g->sim, &g->mark_timer);
-        g->mark_timer = sim_schedule_in(g->sim, sim_time_from_s(left / (g->mark_cpus * g->spec.mark_rate)),
-                                        mark_end_event, g, 0);
+        resched_mark(g);
     }
     g->sweep_debt -= c.sweep_s;
     g->sweep_cpu_s += c.sweep_s;
@@ -544,13 +669,21 @@ static double allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
         lim_charge(g, c.release_s);   /* Go 1.19 counts it as assist time for the limiter */
     }
     g->resident = c.resident;
+    heap_peak_roll(g);
     g->heap = sat_add(g->heap, bytes);
+    if (g->heap > g->win_heap_max) g->win_heap_max = g->heap;
     if (reachable) g->live = sat_add(g->live, bytes);
     else if (g->marking) g->floating = sat_add(g->floating, bytes);
     if (reachable && noscan) g->live_noscan = sat_add(g->live_noscan, bytes);
     g->alloc_total = sat_add(g->alloc_total, bytes);
     g->alloc_since_gc = sat_add(g->alloc_since_gc, bytes);
     if (check_oom(g)) return cost;
+    if (trig && c.sweep_s > 0) {
+        /* the cycle starts once this goroutine has finished the sweep */
+        g->start_pending = true;
+        g->start_timer = sim_schedule_in(g->sim, sim_time_from_s(c.sweep_s), start_event, g, 0);
+        return cost;
+    }
     maybe_start(g);
     return cost;
 }
@@ -667,7 +800,7 @@ int gort_init(gort_t *g, sim_t *sim, const gort_spec_t *spec, station_t *cpu, co
     g->lim_cap = (double)g->cores;   /* 1 s of GOMAXPROCS */
     g->on_oom = on_oom;
     g->ctx = ctx;
-    g->win_start = sim->last_sample;
+    g->win_start = g->win_heap_start = sim->last_sample;
     snprintf(g->label, sizeof g->label, "%s", label ? label : "");
 
     static const struct { const char *name, *unit, *help; } cols[NCOL] = {
@@ -687,6 +820,7 @@ int gort_init(gort_t *g, sim_t *sim, const gort_spec_t *spec, station_t *cpu, co
         if ((g->col[i] = sim_series_add(sim, name, cols[i].unit, cols[i].help)) < 0) return SIM_ENOMEM;
     }
     if (sim_add_sampler(sim, sampler, g)) return SIM_ENOMEM;
+    if (cpu) stn_set_busy_hook(cpu, on_cpu_busy, g);
     g->dead = true;   /* so that the first life starts like every other */
     gort_restart(g);
     return sim_error(sim) ? SIM_ENOMEM : 0;
@@ -695,4 +829,5 @@ int gort_init(gort_t *g, sim_t *sim, const gort_spec_t *spec, station_t *cpu, co
 void gort_fini(gort_t *g)
 {
     if (g->sim) cancel_timers(g);
+    if (g->cpu) stn_set_busy_hook(g->cpu, NULL, NULL);
 }

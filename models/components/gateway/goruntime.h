@@ -30,13 +30,19 @@
  *    30% off) borrowed from the replica's CPU station for the mark (its
  *    servers drop by `workers`), and for GOMAXPROCS <= 3 and 6 a fractional
  *    worker for the rest, which time-slices with the requests
- *    (gort_cpu_factor). At mark end the garbage is freed, except what was
+ *    (gort_cpu_factor). Every other core with nothing to run marks too
+ *    (Go's idle mark workers): the mark goes faster while the replica's
+ *    CPU has idle servers (followed through the station's busy hook), and
+ *    that CPU is the process's but not GC CPU (idle_mark_cpu_s). At mark end the garbage is freed, except what was
  *    allocated during the mark (allocated black: heap = live + floating
  *    garbage); its sweeping is CPU charged to the next cycle's allocations.
  *  - goal = max(marked + (marked + stacks) x GOGC/100, min_heap x GOGC/100),
  *    capped by GOMEMLIMIT - (stacks + runtime_overhead), never below the
  *    marked live heap (a live heap above the GOMEMLIMIT goal collects back
  *    to back).
+ *  - Sweep: paced over the allocations up to the trigger (gcPaceSweeper);
+ *    the allocation that reaches the trigger finishes what is left and the
+ *    cycle starts once it has (gcStart).
  *  - Assists: while marking, an allocation pays mark work in proportion
  *    to the work left over the room left before the goal (1.1 x goal once
  *    past it). Sweeping is charged to the next cycle's allocations; pages
@@ -59,8 +65,10 @@
  * heap_inuse_bytes, heap_live_bytes, heap_goal_bytes,
  * heap_alloc_bytes_per_second, rss_bytes, gc_cycles_total, gc_cpu_ratio.
  *
- * Cost: O(1) per call, no allocation after gort_init; at most two pending
- * events per replica (mark end, forced GC). */
+ * Cost: O(1) per call, no allocation after gort_init; at most three
+ * pending events per replica (mark end, forced GC, a cycle waiting for its
+ * allocating goroutine's sweep); while marking, O(1) per job start and end
+ * on the CPU station (its busy hook: the idle mark workers). */
 #ifndef MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 #define MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 
@@ -74,11 +82,11 @@
 /* Constants calibrated against Go 1.19.8 (bench/goruntime/calibrate.py on
  * bench/goruntime/grid.csv; docs/models/goruntime.md#checked-against-go
  * says how and how sensitive). Not the defaults: set them in `runtime:`. */
-#define GORT_CAL_NOSCAN_MARK_RATE 221e9    /* pointer-free bytes marked per CPU-s (1 KiB objects: ~4.6 ns each) */
-#define GORT_CAL_CYCLE_CPU 0.000344        /* CPU-s per cycle */
-#define GORT_CAL_FAULT_RATE 1.62e9         /* bytes faulted in per CPU-s (4 KiB pages, a VM: ~2.5 us each) */
-#define GORT_CAL_RELEASE_RATE 1.69e9       /* bytes released (madvise) per CPU-s */
-#define GORT_SWEEP_RATE 77.2e9             /* heap swept per CPU-s (72 GiB/s) */
+#define GORT_CAL_NOSCAN_MARK_RATE 142.5e9    /* pointer-free bytes marked per CPU-s (1 KiB objects: ~7.2 ns each) */
+#define GORT_CAL_CYCLE_CPU 0.0004518        /* CPU-s per cycle */
+#define GORT_CAL_FAULT_RATE 2.071e9         /* bytes faulted in per CPU-s (4 KiB pages, a VM: ~2.0 us each) */
+#define GORT_CAL_RELEASE_RATE 1.254e9       /* bytes released (madvise) per CPU-s */
+#define GORT_SWEEP_RATE 29.18e9             /* heap swept per CPU-s (27 GiB/s) */
 
 typedef struct gort_spec {
     int64_t gogc;             /* GOGC percent (default 100); -1 = off: no heap-driven and no forced GC */
@@ -127,12 +135,16 @@ typedef struct gort {
                                  ended (or were cut by a kill) plus assists. With the
                                  running mark: gort_gc_cpu_seconds() */
     double assist_cpu_s;      /* of which assists */
+    double idle_mark_cpu_s;   /* idle mark workers' CPU-seconds since the start of the run, marks
+                                 that ended (not in gc_cpu_s: GCCPUFraction leaves it out).
+                                 With the running mark: gort_idle_mark_cpu_seconds() */
     double assist_dropped_s;  /* assist CPU-seconds the limiter switched off (not done,
                                  not counted in gc_cpu_s), since the start of the run */
     double sweep_cpu_s;       /* sweeping charged to allocations, whole run (not in gc_cpu_s) */
     double fault_cpu_s;       /* page faults charged to allocations, whole run (not in gc_cpu_s) */
     double release_cpu_s;     /* allocation-path scavenging (madvise), whole run (not in gc_cpu_s) */
     double win_gc_cpu_s;      /* internal part of gort_win_gc_cpu_seconds(): read that */
+    int64_t win_heap_max;     /* internal part of gort_win_heap_peak(): read that */
     int64_t alloc_total;      /* bytes allocated (alloc + retain) since the start of the run */
 
     /* ---- internal ------------------------------------------------------ */
@@ -152,6 +164,10 @@ typedef struct gort {
     bool goal_is_limit;       /* the goal is the GOMEMLIMIT goal */
     bool oom_fired;           /* on_oom already called in this life */
     sim_time_t mark_start, mark_dur;
+    bool mark_forced;         /* the running mark was started by the forced-GC period */
+    double idle_p;            /* idle mark workers' CPUs now (idle Ps x their non-fractional share) */
+    double mark_idle_s;       /*   their CPU-seconds in the running mark up to idle_at */
+    sim_time_t idle_at;
     double mark_work;         /* mark work of the running cycle, in bytes scanned at mark_rate */
     double sweep_debt;        /* sweeping left from the last cycle, CPU-seconds */
     double sweep_per_byte;    /*   charged per allocated byte until paid */
@@ -161,7 +177,11 @@ typedef struct gort {
     sim_time_t lim_last;
     sim_time_t lim_on_until;  /*   an assist filled it: no assist before this (Go's 10 ms update) */
     sim_time_t win_start;     /* sample window that win_gc_cpu_s belongs to (its start) */
+    sim_time_t win_heap_start;   /* sample window that win_heap_max belongs to */
     sim_timer_t mark_timer, forced_timer;
+    sim_timer_t start_timer;  /* a heap-triggered cycle waits for its allocating goroutine to
+                                 finish the last cycle's sweep (Go's gcStart) */
+    bool start_pending;       /*   start_timer is set */
     gort_oom_fn on_oom;
     void *ctx;
     int64_t prev_alloc;       /* alloc_total at the previous sample */
@@ -245,8 +265,18 @@ void gort_kill(gort_t *g);
  * on_oom if runtime_overhead alone exceeds memory_limit. */
 void gort_restart(gort_t *g);
 
+/* Idle mark workers' CPU-seconds since the start of the run, the running
+ * mark included: process CPU that Go's GCCPUFraction (and gc_cpu_s) leave out. */
+double gort_idle_mark_cpu_seconds(const gort_t *g);
+
 /* GC CPU-seconds since the start of the run, the running mark included. */
 double gort_gc_cpu_seconds(const gort_t *g);
+/* The largest heap (heap_inuse) in the current sample window (since the
+ * previous sample), the heap at its start included; 0 while dead. A heap
+ * that a fast collection brings back down between two samples still shows
+ * here. Exact from any sampler, whichever order they run in. O(1). */
+int64_t gort_win_heap_peak(const gort_t *g);
+
 /* GC CPU-seconds in the current sample window (since the previous sample,
  * the engine's last_sample), the running mark included. Exact from any
  * sampler, whichever order the samplers run in (nothing is reset by a

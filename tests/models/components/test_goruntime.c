@@ -25,6 +25,7 @@ typedef struct fix {
     bool kill_on_oom;
     sim_time_t job_done[16];
     int njobs;
+    stn_job_t hog[16];        /* fix_busy's endless jobs */
 } fix_t;
 
 static void on_job_exit(sim_t *sim, void *owner, stn_job_t *job, stn_outcome_t oc)
@@ -65,6 +66,20 @@ static void fix_setup(fix_t *f, int64_t cores)
 static void fix_start(fix_t *f)
 {
     cr_assert_eq(gort_init(&f->g, f->sim, &f->spec, &f->cpu, "component=gateway,replica=0", on_oom, f), 0);
+}
+
+/* Every core runs the program (an endless job on each server, started
+ * before the runtime): no P is ever idle, so no idle mark worker runs and
+ * a mark goes at the workers' 25% of GOMAXPROCS, as in the closed forms of
+ * the tests that call this. */
+static void fix_busy(fix_t *f)
+{
+    cr_assert_leq(f->sspec.servers, 16);
+    for (int64_t i = 0; i < f->sspec.servers; i++) {
+        f->hog[i].demand = 100000 * SIM_SEC;
+        cr_assert(stn_submit(&f->cpu, &f->hog[i]));
+    }
+    cr_assert_eq(f->cpu.busy, f->sspec.servers);
 }
 
 static void fix_fini(fix_t *f)
@@ -254,6 +269,7 @@ static uint64_t cycles_in_10_min(int64_t live, double mark_rate, double *alloc_r
 {
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = mark_rate;
     fix_start(&f);
     act_t r = {&f, A_RETAIN, live};
@@ -334,6 +350,7 @@ Test(goruntime, mark_borrows_workers_and_gc_cpu_ratio_is_exact)
      * 0.125; (1,2] 2 x 0.25 / 8 = 0.0625; (2,3] 2 x 0.75 / 8 = 0.1875. */
     fix_t f;
     fix_setup(&f, 8);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = 2e8;
     early_t e = {.f = &f};
     cr_assert_eq(sim_add_sampler(f.sim, early_sampler, &e), 0);
@@ -390,9 +407,14 @@ static void submit_jobs(sim_t *sim, void *obj, uint64_t arg)
 
 Test(goruntime, requests_wait_for_the_borrowed_cores)
 {
-    /* Mark [0.25, 0.75] s leaves 6 of 8 cores: of 7 one-second jobs arriving
-     * at 0.3 s, six finish at 1.3 s and the seventh starts when the workers
-     * return (0.75 s) and finishes at 1.75 s instead of 1.3 s. */
+    /* 8 cores, 2 dedicated workers, a mark of 1 CPU-s from 0.25 s: 6 cores
+     * left, all idle, so 6 idle mark workers: 8 CPUs mark 0.4 CPU-s by 0.3 s.
+     * Then 7 one-second jobs arrive: six take the six cores (the idle
+     * workers give them up), the seventh waits; the 0.6 CPU-s left take the
+     * 2 dedicated workers 0.3 s: the mark ends at 0.6 s, the workers return
+     * and the seventh job runs [0.6, 1.6] s instead of finishing at 1.3 s.
+     * GC CPU (the dedicated workers) 2 x 0.35 = 0.7 CPU-s, idle workers 6 x
+     * 0.05 = 0.3. */
     fix_t f;
     fix_setup(&f, 8);
     f.spec.mark_rate = 2e8;
@@ -403,7 +425,9 @@ Test(goruntime, requests_wait_for_the_borrowed_cores)
     run(&f, 3 * SEC);
     cr_assert_eq(f.njobs, 7);
     for (int i = 0; i < 6; i++) cr_expect_eq(f.job_done[i], 1300 * MS);
-    cr_expect_eq(f.job_done[6], 1750 * MS);
+    cr_expect_eq(f.job_done[6], 1600 * MS);
+    cr_expect_float_eq(gort_gc_cpu_seconds(&f.g), 0.7, 1e-9);
+    cr_expect_float_eq(gort_idle_mark_cpu_seconds(&f.g), 0.3, 1e-9);
     fix_fini(&f);
 }
 
@@ -439,6 +463,7 @@ Test(goruntime, a_fractional_worker_slows_the_requests_while_it_marks)
     for (int i = 0; i < 3; i++) {
         fix_t f;
         fix_setup(&f, cores[i]);
+        fix_busy(&f);   /* no idle P: the workers' 25% */
         f.spec.mark_rate = 1e8;
         fix_start(&f);
         act_t r = {&f, A_RETAIN, 100000000};
@@ -455,6 +480,191 @@ Test(goruntime, a_fractional_worker_slows_the_requests_while_it_marks)
         cr_expect_float_eq(gort_gc_cpu_seconds(&f.g), 1.0, 1e-6, "%lld cores", (long long)cores[i]);
         fix_fini(&f);
     }
+}
+
+/* ---- idle mark workers ----------------------------------------------------- */
+
+/* Retain 100 MB at 0 with a mark rate of 100 MB/s: a mark of 1 CPU-s. */
+typedef struct {
+    sim_time_t end;               /* when the mark ended */
+    double gc_s, idle_s;          /* GC CPU (GCCPUFraction's) and idle mark CPU */
+} idle_run_t;
+
+/* Run a 1 CPU-s mark on `cores` with `busy` one-minute jobs started at 0
+ * (before the retain); the mark is forced (forced_gc 10 s, 1 MiB retained
+ * at a 1 MiB/s mark rate) if `forced`. Returns when it ended after its
+ * start, to the 1 us (the run advances in 1 us steps while marking). */
+static idle_run_t idle_mark_run(int64_t cores, int busy, bool forced)
+{
+    fix_t f;
+    fix_setup(&f, cores);
+    f.spec.mark_rate = forced ? (double)MiB : 1e8;
+    f.spec.forced_gc = 10 * SEC;
+    for (int i = 0; i < busy; i++) {
+        f.hog[i].demand = 60 * SEC;
+        cr_assert(stn_submit(&f.cpu, &f.hog[i]));
+    }
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, forced ? MiB : 100000000};
+    at(&f, 0, &r);
+    sim_time_t t0 = forced ? 10 * SEC : 0;
+    run(&f, t0 + 1);
+    cr_assert(f.g.marking, "%lld cores: marking at %lld ns", (long long)cores, (long long)t0 + 1);
+    cr_assert_eq(f.g.forced_cycles, forced ? 1u : 0u);
+    sim_time_t t = t0;
+    while (f.g.marking && t < t0 + 5 * SEC) run(&f, t += SIM_US);
+    idle_run_t out = {t - t0, gort_gc_cpu_seconds(&f.g), gort_idle_mark_cpu_seconds(&f.g)};
+    cr_expect_eq(f.g.gc_cycles, 1);
+    fix_fini(&f);
+    return out;
+}
+
+Test(goruntime, idle_mark_workers_take_the_idle_cores)
+{
+    /* Go 1.19's findRunnable: a P with nothing to run during a mark runs an
+     * idle mark worker, up to GOMAXPROCS - the dedicated workers. 4 cores,
+     * 1 dedicated worker, nothing else running: 3 idle workers, the mark's
+     * 1 CPU-s done at 4 CPUs in 0.25 s (not 1 s); the dedicated worker's
+     * 0.25 CPU-s are GC CPU (GCCPUFraction), the idle workers' 0.75 not. */
+    idle_run_t a = idle_mark_run(4, 0, false);
+    cr_expect_eq(a.end, 250 * MS, "ended at %lld ns", (long long)a.end);
+    cr_expect_float_eq(a.gc_s, 0.25, 1e-9);
+    cr_expect_float_eq(a.idle_s, 0.75, 1e-9);
+    /* two cores run requests: 1 idle worker, 2 CPUs, 0.5 s */
+    idle_run_t b = idle_mark_run(4, 2, false);
+    cr_expect_eq(b.end, 500 * MS, "ended at %lld ns", (long long)b.end);
+    cr_expect_float_eq(b.gc_s, 0.5, 1e-9);
+    cr_expect_float_eq(b.idle_s, 0.5, 1e-9);
+    /* every core runs requests: the dedicated worker alone, 1 s */
+    idle_run_t c = idle_mark_run(4, 4, false);
+    cr_expect_eq(c.end, 1 * SEC, "ended at %lld ns", (long long)c.end);
+    cr_expect_float_eq(c.idle_s, 0.0, 1e-12);
+}
+
+Test(goruntime, an_idle_p_runs_its_fractional_share_first)
+{
+    /* 2 cores: no dedicated worker, a fractional goal of 0.25 per P
+     * (0.5 CPU). findRunnableGCWorker runs the fractional worker first on
+     * a P behind its share, so an idle P adds 0.75 as idle worker. One
+     * request on one core: 0.5 + 0.75 = 1.25 CPUs, the 1 CPU-s mark in
+     * 0.8 s; GC CPU 0.5 x 0.8 = 0.4, idle 0.75 x 0.8 = 0.6. Both cores
+     * idle: 0.5 + 1.5 = 2 CPUs, 0.5 s. Both busy: 0.5 CPU, 2 s. */
+    idle_run_t a = idle_mark_run(2, 1, false);
+    cr_expect_eq(a.end, 800 * MS, "ended at %lld ns", (long long)a.end);
+    cr_expect_float_eq(a.gc_s, 0.4, 1e-9);
+    cr_expect_float_eq(a.idle_s, 0.6, 1e-9);
+    idle_run_t b = idle_mark_run(2, 0, false);
+    cr_expect_eq(b.end, 500 * MS, "ended at %lld ns", (long long)b.end);
+    idle_run_t c = idle_mark_run(2, 2, false);
+    cr_expect_eq(c.end, 2 * SEC, "ended at %lld ns", (long long)c.end);
+}
+
+Test(goruntime, a_forced_cycle_has_at_most_one_idle_worker_and_none_beside_a_dedicated_one)
+{
+    /* gcControllerState.startCycle for a periodic (sysmon) cycle:
+     * maxIdleMarkWorkers 0 with a dedicated worker, 1 without. 4 idle
+     * cores: the dedicated worker alone, 1 s. 2 idle cores: one idle
+     * worker (0.75 beside its fractional share) and the fractional 0.5:
+     * 1.25 CPUs, 0.8 s. */
+    idle_run_t a = idle_mark_run(4, 0, true);
+    cr_expect_eq(a.end, 1 * SEC, "ended at %lld ns", (long long)a.end);
+    cr_expect_float_eq(a.idle_s, 0.0, 1e-12);
+    idle_run_t b = idle_mark_run(2, 0, true);
+    cr_expect_eq(b.end, 800 * MS, "ended at %lld ns", (long long)b.end);
+    cr_expect_float_eq(b.idle_s, 0.6, 1e-9);
+}
+
+/* ---- sweep ------------------------------------------------------------------- */
+
+Test(goruntime, a_cycle_waits_for_its_allocating_goroutine_to_finish_the_sweep)
+{
+    /* 4 busy cores (1 worker, no idle worker), mark and sweep at 1 GB/s.
+     * Retain 100 MB at 0: cycle 1 [0, 0.1] s. At its end the 100 MB heap
+     * leaves 0.1 s of sweeping; goal 200 MB; the allocation rate 1 GB/s
+     * and the 0.1 s mark put the trigger at the 70% bound, 170 MB. Go's
+     * gcPaceSweeper spreads the sweep over the distance to the trigger
+     * less 1 MiB: 0.1 s / 68,951,424 B per byte, so 1 MB pays 1.4503 ms.
+     * An allocation of 80 MB at 1 s reaches the trigger: as in Go's
+     * gcStart, its goroutine first finishes the sweep (the whole 0.1 s is
+     * its cost), and the cycle starts then, at 1.1 s; its mark (100 MB of
+     * live heap: 0.1 s) ends at 1.2 s. */
+    fix_t f;
+    fix_setup(&f, 4);
+    fix_busy(&f);
+    f.spec.mark_rate = 1e9;
+    f.spec.sweep_rate = 1e9;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100000000};
+    at(&f, 0, &r);
+    run(&f, 500 * MS);
+    cr_assert_eq(f.g.gc_cycles, 1);
+    cr_expect_eq(f.g.trigger, 170000000);
+    cr_expect_float_eq(gort_alloc_seconds(&f.g, 1000000), 0.1 * 1e6 / 68951424.0, 1e-12);
+    run(&f, 1 * SEC);
+    double cost = gort_alloc_charged(&f.g, 80000000);
+    cr_expect_float_eq(cost, 0.1, 1e-12, "the triggering allocation finishes the sweep: %g s", cost);
+    cr_expect(!f.g.marking, "the cycle waits for the sweep");
+    probe_t wait, mark;
+    probe_at(&f, 1099 * MS, &wait);
+    probe_at(&f, 1101 * MS, &mark);
+    run(&f, 1150 * MS);
+    cr_expect(!wait.marking);
+    cr_expect(mark.marking);
+    run(&f, 1200 * MS - 1);
+    cr_expect(f.g.marking);
+    run(&f, 1200 * MS + 1);
+    cr_expect(!f.g.marking);
+    cr_expect_eq(f.g.gc_cycles, 2);
+    cr_expect_float_eq(f.g.sweep_cpu_s, 0.1, 1e-12);
+    fix_fini(&f);
+}
+
+/* ---- the heap's peak between samples ---------------------------------------- */
+
+typedef struct {
+    fix_t *f;
+    int64_t peak[4], heap[4];
+    int n;
+} peak_sampler_t;
+
+static void peak_sampler(sim_t *sim, void *ctx, sim_time_t dt)
+{
+    (void)sim;
+    (void)dt;
+    peak_sampler_t *p = ctx;
+    if (p->n < 4) {
+        p->peak[p->n] = gort_win_heap_peak(&p->f->g);
+        p->heap[p->n++] = p->f->g.heap;
+    }
+}
+
+Test(goruntime, the_heap_peak_of_a_window_sees_a_burst_collected_before_the_sample)
+{
+    /* Samples every 1 s. Retain 100 MB at 0.25 s (a cycle: goal 200 MB).
+     * At 0.5 s 300 MB of garbage: heap 400 MB, past the trigger: a cycle
+     * whose mark (100 MB on the busy cores' one worker at 512 MiB/s: 0.19 s)
+     * ends before the 1 s sample with the heap back at 100 MB (the 300 MB
+     * were allocated before the mark: nothing floats). The sample sees a
+     * 100 MB heap, the window's peak 400 MB; the next window's peak is the
+     * heap it started with, 100 MB. Killed at 2.5 s: 0. */
+    fix_t f;
+    fix_setup(&f, 4);
+    fix_busy(&f);
+    peak_sampler_t p = {.f = &f};
+    cr_assert_eq(sim_add_sampler(f.sim, peak_sampler, &p), 0);
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100000000}, a = {&f, A_ALLOC, 300000000}, k = {&f, A_KILL, 0};
+    at(&f, 250 * MS, &r);
+    at(&f, 500 * MS, &a);
+    at(&f, 2500 * MS, &k);
+    run(&f, 3 * SEC + 1);
+    cr_assert_eq(p.n, 3);
+    cr_expect_eq(f.g.gc_cycles, 2);
+    cr_expect_eq(p.heap[0], 100000000);
+    cr_expect_eq(p.peak[0], 400000000);
+    cr_expect_eq(p.peak[1], 100000000);
+    cr_expect_eq(p.peak[2], 0, "dead: %lld", (long long)p.peak[2]);
+    fix_fini(&f);
 }
 
 /* ---- assists ---------------------------------------------------------------- */
@@ -474,6 +684,7 @@ Test(goruntime, assists_pay_for_the_mark_in_proportion_to_the_runway)
      * mark (floating garbage, freed at the next mark end). */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = 1e8;
     f.spec.forced_gc = 10 * SEC;
     fix_start(&f);
@@ -620,6 +831,7 @@ Test(goruntime, kill_freezes_and_restart_resets)
      * > 512 MiB: OOM (the owner kills); restart at 7 s, OOM again at 8 s. */
     fix_t f;
     fix_setup(&f, 8);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = 2e8;
     f.spec.memory_limit = 512 * MiB;
     f.kill_on_oom = true;
@@ -684,6 +896,7 @@ Test(goruntime, gomemlimit_below_the_live_heap_collects_back_to_back)
      * 50%, which never turns on. */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.gomemlimit = 50000000;
     f.spec.runtime_overhead = 0;
     f.spec.mark_rate = 1e9;
@@ -733,6 +946,7 @@ Test(goruntime, the_limiter_cuts_an_assist_at_the_full_bucket)
      * over [0, 8] s: (8 + 2) / 32. */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = 1e9;
     f.spec.runtime_overhead = 0;
     fix_start(&f);
@@ -822,6 +1036,7 @@ Test(goruntime, the_spiral_needs_allocation)
      * allocator, so none follows until the forced GC (2 min after 0.6 s). */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.gomemlimit = 50000000;
     f.spec.runtime_overhead = 0;
     f.spec.mark_rate = 1e9;
@@ -850,6 +1065,7 @@ Test(goruntime, without_the_limit_the_same_heap_is_collected_rarely)
      * goal is 2 x (live + 1 kB). */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
     f.spec.mark_rate = 1e9;
     f.spec.runtime_overhead = 0;
     fix_start(&f);

@@ -171,6 +171,53 @@ Test(station, adding_servers_starts_waiting_jobs)
     sim_destroy(sim);
 }
 
+/* The busy hook: every call, its time and the busy servers then. */
+typedef struct {
+    sim_time_t at[32];
+    int64_t busy[32], servers[32];
+    int n;
+} busy_log_t;
+
+static void log_busy(void *ctx, station_t *st)
+{
+    busy_log_t *l = ctx;
+    if (l->n < 32) {
+        l->at[l->n] = sim_now(st->sim);
+        l->busy[l->n] = st->busy;
+        l->servers[l->n++] = st->servers;
+    }
+}
+
+Test(station, busy_hook_follows_the_idle_servers)
+{
+    /* 2 servers, 4 s of service. Jobs 0, 1 at 0 s start at once (busy 1,
+     * 2); job 2 at 0 s waits. At 4 s job 0 ends and job 2 takes its server
+     * (the hook sees busy 2 once the server took it: the start, then the
+     * end) and job 1 ends (busy 1). At 5 s the servers drop to 1 (busy 1 of
+     * 1). At 8 s job 2 ends (busy 0). */
+    fix_t f;
+    stn_spec_t spec = {.name = "s", .servers = 2, .queue_limit = INT64_MAX};
+    sim_dist_deterministic(&spec.service, 4.0);
+    sim_t *sim = setup(&f, &spec);
+    busy_log_t l = {0};
+    stn_set_busy_hook(&f.st, log_busy, &l);
+    for (int i = 0; i < 3; i++) sim_schedule_at(sim, 0, arrive, &f, (uint64_t)i);
+    sim_run(sim, 5 * SIM_SEC);
+    stn_set_servers(&f.st, 1);
+    sim_run(sim, SIM_TIME_MAX);
+    const sim_time_t at[] = {0, 0, 4 * SIM_SEC, 4 * SIM_SEC, 4 * SIM_SEC, 5 * SIM_SEC, 8 * SIM_SEC};
+    const int64_t busy[] = {1, 2, 2, 2, 1, 1, 0};
+    const int64_t servers[] = {2, 2, 2, 2, 2, 1, 1};
+    cr_assert_eq(l.n, 7, "%d calls", l.n);
+    for (int i = 0; i < 7; i++) {
+        cr_expect_eq(l.at[i], at[i], "call %d at %lld", i, (long long)l.at[i]);
+        cr_expect_eq(l.busy[i], busy[i], "call %d: busy %lld", i, (long long)l.busy[i]);
+        cr_expect_eq(l.servers[i], servers[i], "call %d: servers %lld", i, (long long)l.servers[i]);
+    }
+    stn_fini(&f.st);
+    sim_destroy(sim);
+}
+
 static void all_at_zero(fix_t *f, sim_t *sim, int n)
 {
     for (int i = 0; i < n; i++) sim_schedule_at(sim, 0, arrive, f, (uint64_t)i);
