@@ -131,6 +131,8 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     size_t nreps = 0, ntasks = 0, ndone = 0;
     int nsel = 0;
     char *ckdir = NULL;
+    char *lockpath = NULL;
+    int lockfd = -1;
     unsigned char *state = NULL;
     rs_runmeta_t *meta = NULL;
     bool pool_done = false;
@@ -192,6 +194,8 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
         goto done;
     }
     sprintf(ckdir, "%s.ckpt", trace_path);
+    /* one command at a time per output: a second one would share the checkpoint */
+    if ((status = sw_output_lock(trace_path, &lockfd, &lockpath, err)) != 0) goto done;
     const sim_input_t inputs[] = {{o->scenario, "the scenario"}};
     if (!o->no_trace) {
         /* an existing file only with --force, and only a regular file that
@@ -423,6 +427,7 @@ static int execute(const rs_opts_t *o, bool compare, FILE *out, FILE *err)
     }
     free(rows);
 done:
+    sw_output_unlock(&lockfd, &lockpath);
     if (o->pool && !pool_done) {
         /* MPI ranks waiting for runs that will not come */
         sw_pool_t *pool = o->pool;

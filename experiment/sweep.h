@@ -302,6 +302,14 @@ void sw_job_path(const sw_job_t *job, size_t variant, uint32_t rep, const char *
 int sw_job_read(const sw_job_t *job, size_t variant, uint32_t rep, rs_report_t *rep_out, sw_runinfo_t *info,
                 char *why, size_t whylen);
 
+/* One command at a time per output: take the lock OUT.ckpt.lock
+ * (sim_lock_take) before the checkpoint OUT.ckpt is touched. 0 with *fd and
+ * *lockpath set (sw_output_unlock releases them), or the exit status with
+ * the message printed: 2 when another command is writing the same output,
+ * 1 when the lock cannot be made. */
+int sw_output_lock(const char *out, int *fd, char **lockpath, FILE *err);
+void sw_output_unlock(int *fd, char **lockpath);
+
 typedef struct sw_job_opts {
     bool resume, quiet, progress;
     int jobs;                       /* local worker processes (1: in-process) */

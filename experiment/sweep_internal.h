@@ -53,6 +53,8 @@ typedef struct master {
     char *ckpath;
     bool ck_failed;
     uint64_t ck_hash;               /* the sweep's hash: the records' checksums start from it */
+    int lockfd;                     /* OUT.ckpt.lock (sw_output_lock) when lockpath is set */
+    char *lockpath;
     /* the current batch */
     const sw_task_t *tasks;
     sw_result_t *res;

@@ -5,6 +5,7 @@
  * (sweep_find.c). Then the capacity answers (sweep_capacity.c), the printed
  * tables and the output file (sweep_output.c). Calls sweep.h, the sweep's
  * internals (sweep_internal.h), the runner's API and sim/. */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -385,6 +386,42 @@ int sw_append_runs(sw_result_t **all, size_t *n, size_t *cap, const sw_result_t 
 
 /* ---- the master's life: start, output, end (sweep_internal.h) ---------------------------- */
 
+int sw_output_lock(const char *out, int *fd, char **lockpath, FILE *err)
+{
+    *fd = -1;
+    *lockpath = malloc(strlen(out) + 11);
+    if (!*lockpath) {
+        fprintf(err, "ragsim: error: out of memory\n");
+        return 1;
+    }
+    sprintf(*lockpath, "%s.ckpt.lock", out);
+    long holder = 0;
+    *fd = sim_lock_take(*lockpath, &holder);
+    if (*fd >= 0) return 0;
+    int e = errno;
+    if (e == EWOULDBLOCK) {
+        char pid[48] = "";
+        if (holder > 0) snprintf(pid, sizeof pid, " (pid %ld)", holder);
+        fprintf(err, "ragsim: error: another ragsim command%s is writing %s and its checkpoint %s.ckpt (it holds "
+                     "%s); wait for it to end, or give this one another output (-o FILE)\n",
+                pid, out, out, *lockpath);
+    } else {
+        fprintf(err, "ragsim: error: cannot take the lock %s: %s\n", *lockpath,
+                e == EEXIST ? "it exists and is not a regular file: move it away" : strerror(e));
+    }
+    free(*lockpath);
+    *lockpath = NULL;
+    return e == EWOULDBLOCK || e == EEXIST ? 2 : 1;
+}
+
+void sw_output_unlock(int *fd, char **lockpath)
+{
+    if (*lockpath && *fd >= 0) sim_lock_drop(*fd, *lockpath);   /* a master never started has neither */
+    *fd = -1;
+    free(*lockpath);
+    *lockpath = NULL;
+}
+
 int sw_master_start(master_t *m, const sw_def_t *def, const sw_opts_t *o, sw_pool_t *pool, sw_pool_t *fork_storage,
                     const char *outpath, const sim_input_t *inputs, size_t ninputs, uint64_t hash)
 {
@@ -396,6 +433,8 @@ int sw_master_start(master_t *m, const sw_def_t *def, const sw_opts_t *o, sw_poo
         return 1;
     }
     sprintf(m->ckpath, "%s.ckpt", outpath);
+    int lrc = sw_output_lock(outpath, &m->lockfd, &m->lockpath, m->err);
+    if (lrc) return lrc;
     /* the output: an existing file only with --force, and only a regular
      * file that is not an input; the checkpoint is the command's own file,
      * replaced freely, but under the same two conditions */
@@ -511,6 +550,7 @@ int sw_master_end(master_t *m, int status, const char *outpath)
     }
     if (m->pool) m->pool->shutdown(m->pool->ctx, status != 0);
     if (m->ckf) fclose(m->ckf);
+    sw_output_unlock(&m->lockfd, &m->lockpath);
     if (m->signals_set) {
         sigaction(SIGINT, &m->old_int, NULL);
         sigaction(SIGTERM, &m->old_term, NULL);

@@ -181,3 +181,53 @@ int sim_write_file(const char *path, bool force, int (*fill)(FILE *f, void *ctx)
     free(tmp);
     return rc;
 }
+
+/* ---- one command per output ------------------------------------------------------- */
+
+int sim_lock_take(const char *path, long *holder)
+{
+    *holder = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+        if (fd < 0) {
+            if (errno == ELOOP) errno = EEXIST;   /* a symbolic link */
+            return -1;
+        }
+        struct stat fs, ps;
+        if (fstat(fd, &fs) != 0 || !S_ISREG(fs.st_mode)) {
+            close(fd);
+            errno = EEXIST;
+            return -1;
+        }
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};   /* the whole file */
+        if (fcntl(fd, F_SETLK, &fl) != 0) {
+            int e = errno == EACCES ? EWOULDBLOCK : errno;
+            char buf[32] = {0};
+            if (e == EWOULDBLOCK && pread(fd, buf, sizeof buf - 1, 0) > 0) *holder = strtol(buf, NULL, 10);
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        /* the holder before us may have removed the file between our open
+         * and our lock: then the lock is on a file nobody else will find */
+        if (stat(path, &ps) != 0 || ps.st_dev != fs.st_dev || ps.st_ino != fs.st_ino) {
+            close(fd);
+            continue;
+        }
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+            /* the lock holds without the pid: only the message loses it */
+        }
+        return fd;
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+void sim_lock_drop(int fd, const char *path)
+{
+    if (fd < 0) return;
+    unlink(path);   /* while locked: a command waiting on this file retries on a new one */
+    close(fd);
+}

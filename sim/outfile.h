@@ -71,6 +71,24 @@ int sim_replace_regular(const char *from, const char *to);
 int sim_write_file(const char *path, bool force, int (*fill)(FILE *f, void *ctx), void *ctx, char *why,
                    size_t whylen);
 
+/* One command at a time per output. A command that keeps a checkpoint
+ * beside its output (OUT.h5.ckpt) first takes an exclusive lock on
+ * `path` (OUT.h5.ckpt.lock: created, holding the holder's pid) and keeps
+ * it until it ends; a second command with the same output would otherwise
+ * share the checkpoint and spoil both. sim_lock_take: the lock's file
+ * descriptor (>= 0), or -1 with errno: EWOULDBLOCK when another process
+ * holds it (its pid in *holder, 0 if unknown), EEXIST when `path` is not
+ * a regular file, or what open() said. The kernel drops the lock when its
+ * holder dies, however it dies: a lock file left by a killed command is
+ * taken over. sim_lock_drop removes the file and releases the lock (fd < 0:
+ * nothing). The lock is a POSIX record lock (fcntl F_SETLK): it belongs to
+ * the process that took it, and forked children (-j workers) do not
+ * inherit it, so a worker outliving a killed command holds nothing. The
+ * process must not open and close `path` elsewhere (closing any descriptor
+ * of the file would release the lock). */
+int sim_lock_take(const char *path, long *holder);
+void sim_lock_drop(int fd, const char *path);
+
 /* "a regular file", "a directory", "a character device", "a block device",
  * "a FIFO", "a socket", "a symbolic link" for an lstat mode. */
 const char *sim_file_kind(unsigned mode);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "h5util.h"
+#include "sim/outfile.h"
 #include "testutil.h"
 
 #define ragsim(...) tu_run((const char *[]){RAGSIM_BINARY, __VA_ARGS__, NULL})
@@ -760,6 +761,9 @@ Test(signals, sigkill_never_leaves_a_partial_trace, .timeout = 600)
     cr_log_info("SIGKILL trials: %d: killed while running %d times (previous file kept %d, complete new trace %d), "
                 "finished before the signal %d times", trials, kept + replaced, kept, replaced, finished);
     cr_assert_eq(kept + replaced + finished, trials);
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s.ckpt.lock", out);
+    unlink(lock);   /* left by the last trial if it was killed (it holds no lock) */
     unlink(out);
     unlink(errf);
     unlink(scen);
@@ -901,4 +905,53 @@ Test(memory, out_of_memory_is_reported, .timeout = 300)
     free(scen);
     free(out);
 #endif
+}
+
+/* Two commands writing the same output would share its checkpoint: each
+ * removed the other's runs, and both failed or wrote a mixture. The second
+ * one now stops at once, writing nothing. The test holds the lock itself
+ * (as a running command would) rather than racing two commands. */
+Test(output, one_command_at_a_time_per_output, .timeout = 120)
+{
+    char *dir = make_dir("locked");
+    char scen[1024], out[1024], sw[1024], lock[1100], ck[1100];
+    snprintf(scen, sizeof scen, "%s/s.yaml", dir);
+    snprintf(out, sizeof out, "%s/out.h5", dir);
+    snprintf(sw, sizeof sw, "%s/sw.yaml", dir);
+    snprintf(lock, sizeof lock, "%s.ckpt.lock", out);
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    cr_assert_eq(tu_write_file(scen, small), 0);
+    cr_assert_eq(tu_write_file(sw, "scenario: s.yaml\nset: {duration: 10s}\naxes:\n  workload.rate: [1/s, 2/s]\n"), 0);
+
+    long holder;
+    int fd = sim_lock_take(lock, &holder);
+    cr_assert_geq(fd, 0);
+    const char *cmds[][6] = {{"run", scen, "-q", "-o", out, NULL},
+                             {"run", scen, "-q", "--no-trace", "-o", out},
+                             {"sweep", sw, "-q", "-o", out, NULL}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        tu_run_t r = ragsim(cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3], cmds[i][4], cmds[i][5]);
+        cr_assert_eq(r.status, 2, "%s: exit %d: %s", cmds[i][0], r.status, r.err);
+        char want[64];
+        snprintf(want, sizeof want, "another ragsim command (pid %ld) is writing", (long)getpid());
+        cr_assert(strstr(r.err, want) && strstr(r.err, out), "%s", r.err);
+        tu_run_free(&r);
+        cr_assert_neq(access(out, F_OK), 0, "%s wrote its output", cmds[i][0]);
+        cr_assert_neq(access(ck, F_OK), 0, "%s touched the checkpoint", cmds[i][0]);
+        cr_assert_eq(access(lock, F_OK), 0, "%s removed the holder's lock", cmds[i][0]);
+    }
+    /* released: the command runs, and leaves no lock behind */
+    sim_lock_drop(fd, lock);
+    tu_run_t r = ragsim("run", scen, "-q", "-o", out);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(access(out, F_OK), 0);
+    cr_assert_neq(access(lock, F_OK), 0);
+    /* a lock file left by a killed command is taken over */
+    cr_assert_eq(tu_write_file(lock, "99999\n"), 0);
+    r = ragsim("sweep", sw, "-q", "-o", out, "--force");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_neq(access(lock, F_OK), 0);
+    remove_tree(dir);
 }

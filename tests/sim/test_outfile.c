@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sim/error.h"
@@ -178,4 +179,79 @@ Test(outfile, replace_regular_refuses_anything_else)
     unlink(from);
     free(from);
     free(to);
+}
+
+static char *lock_dir(const char *stem)
+{
+    char *dir = tu_tmp_path(stem, "");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    return dir;
+}
+
+Test(outfile, a_held_lock_is_refused_with_its_holder)
+{
+    char *dir = lock_dir("lock");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/out.h5.ckpt.lock", dir);
+    long holder = -1;
+    int fd = sim_lock_take(path, &holder);
+    cr_assert_geq(fd, 0, "%s", strerror(errno));
+    cr_assert_eq(holder, 0);
+    /* another process is refused and told who holds it (the file names
+     * its holder; this process must not open it: closing any descriptor of
+     * the file would release its lock); a forked child
+     * does not inherit the lock (it would otherwise hold it as the -j
+     * workers of a killed command) */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        long h = 0;
+        errno = 0;
+        int cfd = sim_lock_take(path, &h);
+        _exit(cfd >= 0 ? 1 : errno != EWOULDBLOCK ? 2 : h != (long)getppid() ? 3 : 0);
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the child was not refused with the holder's pid (%d: 1 it took the lock, 2 another error, 3 another pid)",
+              WEXITSTATUS(st));
+    /* dropped: the file is gone and the lock can be taken again */
+    sim_lock_drop(fd, path);
+    cr_assert_neq(access(path, F_OK), 0);
+    fd = sim_lock_take(path, &holder);
+    cr_assert_geq(fd, 0);
+    sim_lock_drop(fd, path);
+}
+
+Test(outfile, a_lock_left_by_a_dead_holder_is_taken_over)
+{
+    char *dir = lock_dir("stale");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/out.h5.ckpt.lock", dir);
+    /* a file from a command killed with SIGKILL: no process holds it */
+    cr_assert_eq(tu_write_file(path, "99999\n"), 0);
+    long holder = -1;
+    int fd = sim_lock_take(path, &holder);
+    cr_assert_geq(fd, 0, "%s", strerror(errno));
+    sim_lock_drop(fd, path);
+    cr_assert_neq(access(path, F_OK), 0);
+}
+
+Test(outfile, a_lock_path_that_is_not_a_regular_file_is_refused)
+{
+    char *dir = lock_dir("lockdir");
+    char path[1024], link[1100];
+    snprintf(path, sizeof path, "%s/out.h5.ckpt.lock", dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    long holder;
+    errno = 0;
+    cr_assert_eq(sim_lock_take(path, &holder), -1);
+    cr_assert(errno == EEXIST || errno == EISDIR, "%s", strerror(errno));
+    rmdir(path);
+    snprintf(link, sizeof link, "%s/elsewhere", dir);
+    cr_assert_eq(symlink(link, path), 0);
+    errno = 0;
+    cr_assert_eq(sim_lock_take(path, &holder), -1);
+    cr_assert_eq(errno, EEXIST);
+    cr_assert_neq(access(link, F_OK), 0, "the link's target was created");
 }
