@@ -95,7 +95,7 @@ int vdb_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, vdb_spec_t *spec)
     spec->vectors = 1000000;
     spec->dim = 768;
     spec->M = 16;
-    spec->ef_search = 10;
+    spec->ef_search = 100;   /* Chroma 1.0 (and Qdrant, Weaviate): 100; before 1.0 Chroma used 10 */
     spec->nlist = 4096;
     spec->nprobe = 16;
     spec->pq_m = 64;

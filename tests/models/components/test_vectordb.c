@@ -375,7 +375,7 @@ Test(vectordb, config_errors_name_position)
         {"vectordb:\n  recall: [[16]]\n", "expected [knob, recall]", 2, 12},
         {"vectordb:\n  recall: []\n", "1 to 32 points", 2, 11},
         {"vectordb:\n  index: {type: flat}\n  recall: [[1, 1.0]]\n", "a flat index is exact", 3, 11},
-        {"vectordb:\n  degrade: {queue_above: 10, floor: 20}\n", "cannot exceed the index's ef_search (10)", 2, 37},
+        {"vectordb:\n  degrade: {queue_above: 10, floor: 200}\n", "cannot exceed the index's ef_search (100)", 2, 37},
         {"vectordb:\n  degrade: {floor: 5}\n", "missing required key 'queue_above'", 2, 12},
         {"vectordb:\n  degrade: {queue_above: 10, floor: 5, step: 0}\n", "between 1 and", 2, 46},
     };
