@@ -954,4 +954,5 @@ Test(output, one_command_at_a_time_per_output, .timeout = 120)
     tu_run_free(&r);
     cr_assert_neq(access(lock, F_OK), 0);
     remove_tree(dir);
+    free(dir);
 }

@@ -221,6 +221,7 @@ Test(outfile, a_held_lock_is_refused_with_its_holder)
     fd = sim_lock_take(path, &holder);
     cr_assert_geq(fd, 0);
     sim_lock_drop(fd, path);
+    free(dir);
 }
 
 Test(outfile, a_lock_left_by_a_dead_holder_is_taken_over)
@@ -235,6 +236,7 @@ Test(outfile, a_lock_left_by_a_dead_holder_is_taken_over)
     cr_assert_geq(fd, 0, "%s", strerror(errno));
     sim_lock_drop(fd, path);
     cr_assert_neq(access(path, F_OK), 0);
+    free(dir);
 }
 
 Test(outfile, a_lock_path_that_is_not_a_regular_file_is_refused)
@@ -254,4 +256,6 @@ Test(outfile, a_lock_path_that_is_not_a_regular_file_is_refused)
     cr_assert_eq(sim_lock_take(path, &holder), -1);
     cr_assert_eq(errno, EEXIST);
     cr_assert_neq(access(link, F_OK), 0, "the link's target was created");
+    unlink(path);
+    free(dir);
 }
