@@ -489,8 +489,14 @@ static bool admit_head(llm_replica_t *rp, int64_t *budget, llm_step_work_t *load
  * of the last; their bookkeeping (the clock, blocks, statistics) is done
  * when someone looks (llm_sched_sync) or at that event. Anything that
  * changes the steps to come (an arrival, a cancellation, a kill, a speed
- * change) first cuts the span after the step in progress. The steps, their
- * times and the results are those of one event per step. */
+ * change) first cuts the span after the step in progress. The steps and
+ * their times are those of one event per step; the results too, except
+ * where another event falls on the same nanosecond as a step's end: events
+ * at one time run in schedule order, and a span's end is scheduled when
+ * the span is planned, earlier than a step's own event would be. Both
+ * orders are deterministic; they differ where two components read shared
+ * state at that instant (docs/internals/performance.md, "Tried and
+ * dropped: the admission step planned with the span after it"). */
 
 /* The decode-only step span_i ended at span_end[span_i]: account it and
  * begin the next (its blocks were found free when the span was planned). */
