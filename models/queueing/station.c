@@ -348,6 +348,24 @@ static void batch_arm(station_t *st)
     st->batch_timer = sim_schedule_at(st->sim, at, batch_event, st, 0);
 }
 
+/* The next waiting job to serve, out of the queue (oldest first; newest
+ * first under adaptive LIFO's verdict), or NULL when CoDel sheds it: it is
+ * then pushed on *shed (told later, in order, by start_waiting). */
+static stn_job_t *take_next(station_t *st, sim_time_t now, stn_job_t **shed)
+{
+    stn_job_t *next = st->spec->adaptive_lifo && codel_overloaded(&st->codel) ? st->tail : st->head;
+    unlink_job(st, next);
+    sim_cancel(st->sim, &next->timer);
+    if (st->codel_on && codel_should_drop(&st->codel, now, now - next->enter) && st->spec->codel_shed) {
+        st->n.shed++;
+        st->win.shed++;
+        next->next = *shed;
+        *shed = next;
+        return NULL;
+    }
+    return next;
+}
+
 /* While a server is free and a batch may start: take up to batch_max
  * waiting jobs (oldest first; newest first under adaptive LIFO's verdict;
  * CoDel sheds as it does job by job) and run them as one batch. */
@@ -362,16 +380,8 @@ static void start_batches(station_t *st, sim_time_t now, stn_job_t **shed)
         int64_t n = 0;
         sim_time_t sum = 0;
         while (st->head && n < st->spec->batch_max) {
-            stn_job_t *next = st->spec->adaptive_lifo && codel_overloaded(&st->codel) ? st->tail : st->head;
-            unlink_job(st, next);
-            sim_cancel(st->sim, &next->timer);
-            if (st->codel_on && codel_should_drop(&st->codel, now, now - next->enter) && st->spec->codel_shed) {
-                st->n.shed++;
-                st->win.shed++;
-                next->next = *shed;
-                *shed = next;
-                continue;
-            }
+            stn_job_t *next = take_next(st, now, shed);
+            if (!next) continue;
             enter_service(st, next, now);
             sum += job_time(st, next);
             if (last) last->batch_next = next;
@@ -448,17 +458,8 @@ static void start_waiting(station_t *st, sim_time_t now)
     stn_job_t *shed = NULL;   /* told after the loop: an owner reacting cannot jump the queue */
     if (st->spec->batch) start_batches(st, now, &shed);
     while (!st->spec->batch && st->head && st->busy < st->servers) {
-        /* adaptive LIFO: the newest first while the queue stands */
-        stn_job_t *next = st->spec->adaptive_lifo && codel_overloaded(&st->codel) ? st->tail : st->head;
-        unlink_job(st, next);
-        sim_cancel(st->sim, &next->timer);
-        if (st->codel_on && codel_should_drop(&st->codel, now, now - next->enter) && st->spec->codel_shed) {
-            st->n.shed++;
-            st->win.shed++;
-            next->next = shed;
-            shed = next;
-            continue;
-        }
+        stn_job_t *next = take_next(st, now, &shed);
+        if (!next) continue;
         start_service(st, next, now);
     }
     /* in the order they were shed */

@@ -210,8 +210,8 @@ static void remove_tree(const char *path)
 
 static char *make_dir(const char *stem)
 {
-    char *dir = tu_tmp_path(stem, "");
-    cr_assert_eq(mkdir(dir, 0755), 0);
+    char *dir = tu_tmp_dir(stem);
+    cr_assert_not_null(dir);
     return dir;
 }
 

@@ -414,8 +414,8 @@ static const char ck_base[] = "name: base\nduration: 20s\nworkload: {arrivals: p
 
 static void ckfx_make(ckfx_t *f)
 {
-    f->dir = tu_tmp_path("ckpt", "");
-    cr_assert_eq(mkdir(f->dir, 0755), 0);
+    f->dir = tu_tmp_dir("ckpt");
+    cr_assert_not_null(f->dir);
     snprintf(f->base, sizeof f->base, "%s/base.yaml", f->dir);
     snprintf(f->sw, sizeof f->sw, "%s/sw.yaml", f->dir);
     snprintf(f->out, sizeof f->out, "%s/out.h5", f->dir);

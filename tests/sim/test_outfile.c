@@ -76,8 +76,8 @@ Test(outfile, an_input_is_never_replaced)
 /* As root, `-o /dev/null --force` replaced /dev/null with an HDF5 file. */
 Test(outfile, only_regular_files_are_replaced)
 {
-    char *dir = tu_tmp_path("kinds", "");
-    cr_assert_eq(mkdir(dir, 0755), 0);
+    char *dir = tu_tmp_dir("kinds");
+    cr_assert_not_null(dir);
     char fifo[4200], sym[4200], sub[4200], sock[4200], target[4200];
     snprintf(fifo, sizeof fifo, "%s/fifo", dir);
     snprintf(sym, sizeof sym, "%s/link", dir);
@@ -181,16 +181,10 @@ Test(outfile, replace_regular_refuses_anything_else)
     free(to);
 }
 
-static char *lock_dir(const char *stem)
-{
-    char *dir = tu_tmp_path(stem, "");
-    cr_assert_eq(mkdir(dir, 0755), 0);
-    return dir;
-}
-
 Test(outfile, a_held_lock_is_refused_with_its_holder)
 {
-    char *dir = lock_dir("lock");
+    char *dir = tu_tmp_dir("lock");
+    cr_assert_not_null(dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/out.h5.ckpt.lock", dir);
     long holder = -1;
@@ -226,7 +220,8 @@ Test(outfile, a_held_lock_is_refused_with_its_holder)
 
 Test(outfile, a_lock_left_by_a_dead_holder_is_taken_over)
 {
-    char *dir = lock_dir("stale");
+    char *dir = tu_tmp_dir("stale");
+    cr_assert_not_null(dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/out.h5.ckpt.lock", dir);
     /* a file from a command killed with SIGKILL: no process holds it */
@@ -241,7 +236,8 @@ Test(outfile, a_lock_left_by_a_dead_holder_is_taken_over)
 
 Test(outfile, a_lock_path_that_is_not_a_regular_file_is_refused)
 {
-    char *dir = lock_dir("lockdir");
+    char *dir = tu_tmp_dir("lockdir");
+    cr_assert_not_null(dir);
     char path[1024], link[1100];
     snprintf(path, sizeof path, "%s/out.h5.ckpt.lock", dir);
     cr_assert_eq(mkdir(path, 0755), 0);

@@ -146,6 +146,16 @@ char *tu_tmp_path(const char *stem, const char *ext)
     return strdup(buf);
 }
 
+char *tu_tmp_dir(const char *stem)
+{
+    char *dir = tu_tmp_path(stem, "");
+    if (dir && mkdir(dir, 0755) != 0) {
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
 int tu_write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "wb");

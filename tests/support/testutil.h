@@ -40,6 +40,10 @@ int tu_wait_rss(pid_t pid, long *maxrss_kib);
 /* Path of a fresh file name in the test temp directory (not created). Static buffer per call site is not kept: caller owns the returned string (free). */
 char *tu_tmp_path(const char *stem, const char *ext);
 
+/* A fresh directory (mode 0755) in the test temp directory: its path
+ * (caller frees), or NULL if it cannot be made. */
+char *tu_tmp_dir(const char *stem);
+
 /* Write a string to a file (whole file); returns 0 on success. */
 int tu_write_file(const char *path, const char *text);
 

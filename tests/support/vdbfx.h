@@ -6,6 +6,7 @@
 #define RAGSIM_VDBFX_H
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "models/components/vectordb/vectordb.h"
@@ -31,6 +32,29 @@ static inline void vdbfx_parse(const char *yaml, vdb_spec_t *spec)
     sim_diag_init(&d);
     cr_assert_eq(vdbfx_parse_status(yaml, spec, &d), 0, "%s", sim_diag_text(&d));
     sim_diag_fini(&d);
+}
+
+/* A configuration error: the YAML, where it is reported and what it says. */
+typedef struct {
+    const char *yaml, *msg;
+    int line, col;
+} vdbfx_err_t;
+
+/* Expect each case's error at "v.yaml:LINE:COL: error:" with its message. */
+static inline void vdbfx_expect_errors(const vdbfx_err_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sim_diag_t d;
+        sim_diag_init(&d);
+        vdb_spec_t sp;
+        int rc = vdbfx_parse_status(cases[i].yaml, &sp, &d);
+        char pos[64];
+        snprintf(pos, sizeof pos, "v.yaml:%d:%d: error:", cases[i].line, cases[i].col);
+        cr_expect(strstr(sim_diag_text(&d), pos) && strstr(sim_diag_text(&d), cases[i].msg),
+                  "case %zu (rc %d): want '%s' and '%s' in: %s", i, rc, pos, cases[i].msg, sim_diag_text(&d));
+        vdb_spec_fini(&sp);
+        sim_diag_fini(&d);
+    }
 }
 
 /* A simulation (seed, replication, 1 s samples) with the vector DB of spec on it. */

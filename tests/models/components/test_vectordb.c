@@ -364,7 +364,7 @@ Test(vectordb, cold_start_slows_queries_then_fades)
 
 Test(vectordb, config_errors_name_position)
 {
-    static const struct { const char *yaml, *msg; int line, col; } cases[] = {
+    static const vdbfx_err_t cases[] = {
         {"vectordb:\n  threads: 0\n", "between 1 and", 2, 12},
         {"vectordb:\n  index: {type: ivf}\n", "expected one of flat, hnsw", 2, 17},
         {"vectordb:\n  memory: {limit: 1GiB}\n", "cannot hold the index", 2, 19},
@@ -379,18 +379,7 @@ Test(vectordb, config_errors_name_position)
         {"vectordb:\n  degrade: {floor: 5}\n", "missing required key 'queue_above'", 2, 12},
         {"vectordb:\n  degrade: {queue_above: 10, floor: 5, step: 0}\n", "between 1 and", 2, 46},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        sim_diag_t d;
-        sim_diag_init(&d);
-        vdb_spec_t sp;
-        vdbfx_parse_status(cases[i].yaml, &sp, &d);
-        char pos[64];
-        snprintf(pos, sizeof pos, "v.yaml:%d:%d: error:", cases[i].line, cases[i].col);
-        cr_expect(strstr(sim_diag_text(&d), pos) && strstr(sim_diag_text(&d), cases[i].msg),
-                  "case %zu: want '%s' and '%s' in: %s", i, pos, cases[i].msg, sim_diag_text(&d));
-        vdb_spec_fini(&sp);
-        sim_diag_fini(&d);
-    }
+    vdbfx_expect_errors(cases, sizeof cases / sizeof *cases);
 }
 
 /* ---- recall and the degrade policy (docs/models/vectordb.md#recall) ---------------- */

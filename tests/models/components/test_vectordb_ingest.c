@@ -336,7 +336,7 @@ Test(vectordb_startup, memory_grows_linearly_while_the_index_is_read)
 
 Test(vectordb_ingest, config_errors_name_position)
 {
-    static const struct { const char *yaml, *msg; int line, col; } cases[] = {
+    static const vdbfx_err_t cases[] = {
         {"vectordb:\n  ingest: {batch: 10}\n", "missing required key 'rate'", 2, 11},
         {"vectordb:\n  ingest: {rate: 0/s}\n", "rate", 2, 18},
         {"vectordb:\n  ingest: {rate: 10/s, segment: {seal_proportion: 1.5}}\n", "seal_proportion", 2, 51},
@@ -344,18 +344,7 @@ Test(vectordb_ingest, config_errors_name_position)
         {"vectordb:\n  ingest: {rate: 10/s, build_threads: 0}\n", "between 1 and", 2, 39},
         {"vectordb:\n  ingest: 5\n", "expected a mapping", 2, 11},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        sim_diag_t d;
-        sim_diag_init(&d);
-        vdb_spec_t sp;
-        int rc = vdbfx_parse_status(cases[i].yaml, &sp, &d);
-        char pos[64];
-        snprintf(pos, sizeof pos, "v.yaml:%d:%d: error:", cases[i].line, cases[i].col);
-        cr_expect(strstr(sim_diag_text(&d), pos) && strstr(sim_diag_text(&d), cases[i].msg),
-                  "case %zu (rc %d): want '%s' and '%s' in: %s", i, rc, pos, cases[i].msg, sim_diag_text(&d));
-        vdb_spec_fini(&sp);
-        sim_diag_fini(&d);
-    }
+    vdbfx_expect_errors(cases, sizeof cases / sizeof *cases);
 }
 
 /* ---- the build's cost against FAISS (bench/vectordb/measure_build) ------------------ */
