@@ -17,21 +17,50 @@ static hid_t vstr_(void)
     return st;
 }
 
+/* A table of compound rows read whole with the memory type mt (which
+ * rows_free closes, with the string type st it uses): its rows in raw,
+ * their strings reclaimed by rows_free. */
+typedef struct {
+    hid_t ds, sp, mt, st;
+    size_t n;
+    void *raw;
+} rows_t;
+
+static void rows_read(rows_t *r, hid_t f, const char *path, hid_t mt, hid_t st, size_t size)
+{
+    r->ds = H5Dopen2(f, path, H5P_DEFAULT);
+    cr_assert_geq(r->ds, 0, "dataset %s missing", path);
+    r->sp = H5Dget_space(r->ds);
+    r->n = (size_t)H5Sget_simple_extent_npoints(r->sp);
+    r->mt = mt;
+    r->st = st;
+    r->raw = calloc(r->n ? r->n : 1, size);
+    cr_assert_geq(H5Dread(r->ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->raw), 0, "%s unreadable", path);
+}
+
+static void rows_free(rows_t *r)
+{
+    if (r->n) H5Dvlen_reclaim(r->mt, r->sp, H5P_DEFAULT, r->raw);
+    free(r->raw);
+    H5Tclose(r->st);
+    H5Tclose(r->mt);
+    H5Sclose(r->sp);
+    H5Dclose(r->ds);
+}
+
 size_t series_table(hid_t f, const char *group, series_info_t **out)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/series", group);
-    hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
-    cr_assert_geq(ds, 0, "dataset %s missing", p);
-    hid_t sp = H5Dget_space(ds);
-    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
     typedef struct { char *name, *unit, *description; } raw_t;
     hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(raw_t)), st = vstr_();
     H5Tinsert(mt, "name", offsetof(raw_t, name), st);
     H5Tinsert(mt, "unit", offsetof(raw_t, unit), st);
     H5Tinsert(mt, "description", offsetof(raw_t, description), st);
-    raw_t *raw = calloc(n ? n : 1, sizeof *raw);
-    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw), 0, "%s unreadable", p);
+    rows_t r;
+    rows_read(&r, f, p, mt, st, sizeof(raw_t));
+    const raw_t *raw = r.raw;
+    size_t n = r.n;
     *out = calloc(n ? n : 1, sizeof **out);
     for (size_t i = 0; i < n; i++) {
         snprintf((*out)[i].name, sizeof (*out)[i].name, "%s", raw[i].name ? raw[i].name : "");
@@ -39,12 +68,7 @@ size_t series_table(hid_t f, const char *group, series_info_t **out)
         snprintf((*out)[i].description, sizeof (*out)[i].description, "%s",
                  raw[i].description ? raw[i].description : "");
     }
-    if (n) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
-    free(raw);
-    H5Tclose(st);
-    H5Tclose(mt);
-    H5Sclose(sp);
-    H5Dclose(ds);
+    rows_free(&r);
     return n;
 }
 
@@ -100,18 +124,16 @@ size_t events(hid_t f, const char *run, evrow_t **out)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/events", run);
-    hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
-    cr_assert_geq(ds, 0, "dataset %s missing", p);
-    hid_t sp = H5Dget_space(ds);
-    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
     typedef struct { double time, value; char *kind, *source; } raw_t;
     hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(raw_t)), st = vstr_();
     H5Tinsert(mt, "time", offsetof(raw_t, time), H5T_NATIVE_DOUBLE);
     H5Tinsert(mt, "kind", offsetof(raw_t, kind), st);
     H5Tinsert(mt, "source", offsetof(raw_t, source), st);
     H5Tinsert(mt, "value", offsetof(raw_t, value), H5T_NATIVE_DOUBLE);
-    raw_t *raw = calloc(n ? n : 1, sizeof *raw);
-    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw), 0, "%s unreadable", p);
+    rows_t r;
+    rows_read(&r, f, p, mt, st, sizeof(raw_t));
+    const raw_t *raw = r.raw;
+    size_t n = r.n;
     *out = calloc(n ? n : 1, sizeof **out);
     for (size_t i = 0; i < n; i++) {
         (*out)[i].time = raw[i].time;
@@ -119,12 +141,7 @@ size_t events(hid_t f, const char *run, evrow_t **out)
         snprintf((*out)[i].kind, sizeof (*out)[i].kind, "%s", raw[i].kind ? raw[i].kind : "");
         snprintf((*out)[i].source, sizeof (*out)[i].source, "%s", raw[i].source ? raw[i].source : "");
     }
-    if (n) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
-    free(raw);
-    H5Tclose(st);
-    H5Tclose(mt);
-    H5Sclose(sp);
-    H5Dclose(ds);
+    rows_free(&r);
     return n;
 }
 
@@ -181,10 +198,6 @@ hid_t run_compare_variants(const char *scen, int reps, const char *variants, cha
 
 cmprow_t comparison_row(hid_t f, const char *variant, const char *metric)
 {
-    hid_t ds = H5Dopen2(f, "/comparison", H5P_DEFAULT);
-    cr_assert_geq(ds, 0, "/comparison missing");
-    hid_t sp = H5Dget_space(ds);
-    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
     typedef struct {
         char *variant, *metric;
         double mean, diff, diff_lo, diff_hi;
@@ -200,9 +213,10 @@ cmprow_t comparison_row(hid_t f, const char *variant, const char *metric)
     H5Tinsert(mt, "n_paired", offsetof(raw_t, n_paired), H5T_NATIVE_LLONG);
     H5Tinsert(mt, "significant", offsetof(raw_t, significant), H5T_NATIVE_LLONG);
     H5Tinsert(mt, "verdict", offsetof(raw_t, verdict), H5T_NATIVE_LLONG);
-    raw_t *rows = calloc(n ? n : 1, sizeof *rows);
-    cr_assert_geq(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), 0);
-    size_t i = 0;
+    rows_t r;
+    rows_read(&r, f, "/comparison", mt, st, sizeof(raw_t));
+    const raw_t *rows = r.raw;
+    size_t n = r.n, i = 0;
     while (i < n && (strcmp(rows[i].variant, variant) || strcmp(rows[i].metric, metric))) i++;
     cr_assert_lt(i, n, "/comparison has no row (%s, %s)", variant, metric);
     cmprow_t out = {.mean = rows[i].mean, .diff = rows[i].diff, .diff_lo = rows[i].diff_lo,
@@ -210,12 +224,7 @@ cmprow_t comparison_row(hid_t f, const char *variant, const char *metric)
                     .significant = rows[i].significant, .verdict = rows[i].verdict};
     snprintf(out.variant, sizeof out.variant, "%s", rows[i].variant);
     snprintf(out.metric, sizeof out.metric, "%s", rows[i].metric);
-    if (n) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, rows);
-    free(rows);
-    H5Tclose(st);
-    H5Tclose(mt);
-    H5Sclose(sp);
-    H5Dclose(ds);
+    rows_free(&r);
     return out;
 }
 
