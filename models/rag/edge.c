@@ -365,7 +365,7 @@ static void slot_done(rag_t *rag, rag_req_t *r, int slot, int target, call_statu
     if (fb == FB_CALL && target == spec->steps[r->step].target[slot]) {
         /* call the alternative in the same slot; its own failure is final
          * (a fallback's fallback is not followed: no chains, no loops) */
-        r->flags |= RQ_DEGRADED;
+        if (!spec->edge[target].fallback_full) r->flags |= RQ_DEGRADED;
         rag_edge_call(rag, r, slot, spec->edge[target].fallback_target);
         return;
     }

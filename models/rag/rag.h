@@ -121,6 +121,7 @@ typedef struct {
     size_t npols;
     rag_fallback_t fallback;
     int fallback_target;      /* FB_CALL: the component called instead */
+    bool fallback_full;       /* FB_CALL with degraded: false: the target's answer is the one asked for */
     double share;             /* the fraction of requests that make this call (1: all) */
     bool async;               /* fire and forget: the request does not wait (a dependency) */
     sim_time_t batch_window;  /* async: items wait at most this long for a batch (0: no batching) */

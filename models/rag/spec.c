@@ -437,8 +437,19 @@ static int parse_calls(sim_diag_t *d, sim_cfg_node_t *root, rag_spec_t *spec)
                         spec->uses[t] = true;
                     }
                 }
+                /* degraded (default): the backup's answer is a lesser one
+                 * (a backup index, a cheaper model); false: the same answer
+                 * from elsewhere (a read replica, a backup provider) */
+                bool degraded = true;
+                sim_cfg_bool(d, fb, "degraded", 0, true, &degraded);
+                es->fallback_full = !degraded;
             } else if (tn) {
                 sim_cfg_error(d, tn, "'target' is for fallback 'call' only");
+            }
+            sim_cfg_node_t *dn = sim_cfg_get(fb, "degraded");
+            if (dn && es->fallback != FB_CALL) {
+                dn->used = true;
+                sim_cfg_error(d, dn, "'degraded' is for fallback 'call' only (the other fallbacks always answer with less)");
             }
         }
     }
