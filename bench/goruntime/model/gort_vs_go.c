@@ -202,13 +202,11 @@ static double marking_s(const gort_t *g)
 
 /* The process's CPU: the requests' (with their assists, and the time slices
  * a fractional mark worker takes while it shares their cores, which are in
- * their demand: `tax`), the dedicated workers', the idle mark workers'
- * (cores that had no request to run while marking) and the background
- * sweeper's (on cores that had none between marks). */
+ * their demand: `tax`), the dedicated workers' and the idle mark workers'
+ * (cores that had no request to run while marking). */
 static double process_cpu(const pt_t *p)
 {
-    return p->mut_cpu + (double)p->g.workers * marking_s(&p->g) + gort_idle_mark_cpu_seconds(&p->g) +
-           gort_bg_sweep_cpu_seconds(&p->g);
+    return p->mut_cpu + (double)p->g.workers * marking_s(&p->g) + gort_idle_mark_cpu_seconds(&p->g);
 }
 
 /* GC CPU as Go's GCCPUFraction counts it: the workers (dedicated and
@@ -284,8 +282,7 @@ static void on_oom(sim_t *sim, void *ctx)
 
 typedef struct {
     double rpc, cpc, kill_cpu, gc_frac;   /* requests and cycles per CPU-s; CPU at the kill (NaN: none) */
-    double fault_s, release_s, sweep_s, bg_sweep_s, assist_s, cpu_s;   /* the model's breakdown */
-    double wall_s;      /* the model's seconds of measurement */
+    double fault_s, release_s, sweep_s, assist_s, cpu_s;   /* the model's breakdown */
     bool killed;
 } pred_t;
 
@@ -326,7 +323,6 @@ static int run_point(const row_t *r, const gort_spec_t *base_spec, const bench_c
     p->g.fault_cpu_s = 0;
 
     /* the measured CPU; a point that was killed: until the model's kill (or 5x) */
-    sim_time_t t0 = sim_now(p->sim);
     double target = (r->v[F_USER] + r->v[F_SYS]) * (r->v[F_KILLED] > 0 ? 5 : 1);
     int w = (int)r->v[F_WORKERS];
     for (int i = 0; i < w && i < 8; i++) submit(p, &p->jobs[i]);
@@ -344,8 +340,6 @@ static int run_point(const row_t *r, const gort_spec_t *base_spec, const bench_c
     out->sweep_s = p->g.sweep_cpu_s;
     out->assist_s = p->g.assist_cpu_s;
     out->cpu_s = cpu;
-    out->bg_sweep_s = gort_bg_sweep_cpu_seconds(&p->g);
-    out->wall_s = sim_time_to_s(sim_now(p->sim) - t0);
     out->kill_cpu = p->killed ? cpu : NAN;
     gort_fini(&p->g);
     stn_fini(&p->cpu);
@@ -496,9 +490,9 @@ int main(int argc, char **argv)
                r->label, !steady ? "tran" : ho ? "held" : "cal", mrpc, pr.rpc, 100 * e1, mcpc, pr.cpc, 100 * e2, mgc, pr.gc_frac,
                killcpu, pr.kill_cpu, 100 * e3, ho && steady && !ok ? (known ? "  <- outside (known)" : "  <- outside") : "");
         if (verbose)
-            printf("            model CPU %.3f s in %.3f s: faults %.3f, scavenging %.3f, sweep %.3f "
-                   "(background %.3f), assists %.3f, GC workers %.3f\n", pr.cpu_s, pr.wall_s, pr.fault_s,
-                   pr.release_s, pr.sweep_s, pr.bg_sweep_s, pr.assist_s, pr.gc_frac * pr.cpu_s);
+            printf("            model CPU %.3f s: faults %.3f, scavenging %.3f, sweep %.3f, assists %.3f, "
+                   "GC workers %.3f\n", pr.cpu_s, pr.fault_s, pr.release_s, pr.sweep_s, pr.assist_s,
+                   pr.gc_frac * pr.cpu_s);
         if (out)
             fprintf(out, "%s,%d,%d,%.3f,%.3f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f\n", r->label, ho, steady, mrpc, pr.rpc, mcpc, pr.cpc,
                     mgc, pr.gc_frac, killcpu, pr.kill_cpu);

@@ -230,59 +230,6 @@ static void add_gc_cpu(gort_t *g, double s)
     g->win_gc_cpu_s += s;
 }
 
-/* ---- the background sweeper --------------------------------------------------------- */
-
-/* Go's background sweeper (mgcsweep.go, bgsweep): one goroutine, readied
- * at the end of every mark (gcSweep), that sweeps one span and calls
- * Gosched until nothing is left unswept. Gosched puts it at the tail of
- * the global run queue, which a P takes it from when it has nothing else
- * to run (proc.go findRunnable): it sweeps on an idle core at sweep_rate,
- * and, behind the program's runnable goroutines in that queue (a goroutine
- * preempted after its 10 ms goes there too), one span per round while
- * every core is busy: next to nothing. One goroutine: one core at most.
- * Its CPU is the process's, neither GC CPU (GCCPUFraction) nor the
- * requests'. What it sweeps, the allocations do not have to (the
- * proportional sweep counts every swept page, deductSweepCredit), and it
- * sweeps beside the goroutine that waits in gcStart. */
-static double bg_sweepers(const gort_t *g)
-{
-    if (!g->cpu || g->dead || g->marking || g->sweep_debt <= 0) return 0.0;
-    return g->cpu->servers > g->cpu->busy ? 1.0 : 0.0;
-}
-
-/* Sweeping left at `now` (>= bg_at), the background sweeper's share taken off. */
-static double sweep_left_at(const gort_t *g, sim_time_t now)
-{
-    double left = g->sweep_debt;
-    if (g->bg_p > 0 && now > g->bg_at) {
-        left -= g->bg_p * sim_time_to_s(now - g->bg_at);
-        if (left < 0) left = 0;
-    }
-    return left;
-}
-
-/* Bring the background sweep up to now. */
-static void bg_settle(gort_t *g)
-{
-    sim_time_t now = sim_now(g->sim);
-    double left = sweep_left_at(g, now);
-    g->bg_sweep_cpu_s += g->sweep_debt - left;
-    g->sweep_debt = left;
-    g->bg_at = now;
-}
-
-/* Up to now, then follow the idle cores from now on. */
-static void bg_follow(gort_t *g)
-{
-    bg_settle(g);
-    g->bg_p = bg_sweepers(g);
-}
-
-double gort_bg_sweep_cpu_seconds(const gort_t *g)
-{
-    return g->bg_sweep_cpu_s + (g->sweep_debt - sweep_left_at(g, sim_now(g->sim)));
-}
-
 /* ---- idle mark workers -------------------------------------------------------------- */
 
 /* Go 1.19's idle mark workers: a P with nothing to run during a mark runs
@@ -339,17 +286,12 @@ static void resched_mark(gort_t *g)
 }
 
 /* The CPU station's idle servers may have changed: while marking, the idle
- * workers follow them and the mark's end moves; while a sweep is left, the
- * background sweeper does. */
+ * workers follow them and the mark's end moves. */
 static void on_cpu_busy(void *ctx, station_t *st)
 {
     (void)st;
     gort_t *g = ctx;
-    if (g->dead) return;
-    if (!g->marking) {
-        if (g->bg_p > 0 || g->sweep_debt > 0) bg_follow(g);
-        return;
-    }
+    if (g->dead || !g->marking) return;
     double p = idle_workers(g);
     if (p == g->idle_p) return;
     idle_advance(g, sim_now(g->sim));
@@ -488,7 +430,6 @@ static void start_cycle(gort_t *g, bool forced)
     sim_cancel(sim, &g->start_timer);
     g->start_pending = false;
     lim_update(g);
-    bg_settle(g);
     if (g->cpu && g->workers > 0) stn_set_servers(g->cpu, g->cores - g->workers);
     g->marking = true;
     g->mark_forced = forced;
@@ -497,7 +438,6 @@ static void start_cycle(gort_t *g, bool forced)
     /* bytes to scan, and sweeping the allocations left undone (Go finishes it at sweep termination) */
     g->mark_work = mark_work_now(g, g->live, g->live_noscan, stacks(g)) + g->sweep_debt * g->spec.mark_rate;
     g->sweep_debt = 0;
-    g->bg_p = 0;
     g->assisted = 0;
     g->floating = 0;
     g->mark_idle_s = 0;
@@ -562,9 +502,7 @@ static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
     g->last_gc_end = now;
     g->alloc_since_gc = 0;
     update_goal(g);
-    g->sweep_debt = g->sweep_total = (double)swept / g->spec.sweep_rate;
-    g->bg_at = now;
-    g->bg_p = 0;
+    g->sweep_debt = (double)swept / g->spec.sweep_rate;
     /* Go's gcPaceSweeper: the sweep is paced to finish 1 MiB before the
      * heap reaches the trigger, over at least one page (8 KiB) */
     double dist = g->trigger != INT64_MAX ? (double)g->trigger - (double)g->heap - (double)MiB : 0.0;
@@ -575,7 +513,6 @@ static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
      * measurements show no more page faults under a limit until RSS passes
      * it. Not modelled: free pages stay resident. */
     if (g->cpu) stn_set_servers(g->cpu, g->cores);
-    bg_follow(g);   /* gcSweep readies the background sweeper */
     arm_forced(g);
 }
 
@@ -652,17 +589,11 @@ static alloc_cost_t alloc_cost(const gort_t *g, int64_t b)
     const gort_spec_t *s = &g->spec;
     alloc_cost_t c = {0, 0, 0, g->resident};
     if (g->dead || b <= 0) return c;
-    /* Go's deductSweepCredit: the pages owed for the bytes allocated since
-     * the mark end, less the pages swept by anyone (the background sweeper
-     * included) since then */
-    double left = sweep_left_at(g, sim_now(g->sim));
-    c.sweep_s = g->sweep_per_byte * (double)sat_add(g->alloc_since_gc, b) - (g->sweep_total - left);
-    if (c.sweep_s < 0) c.sweep_s = 0;
-    if (c.sweep_s > left) c.sweep_s = left;
+    c.sweep_s = (double)b * g->sweep_per_byte;
     /* Go's gcStart: the goroutine whose allocation triggers a cycle first
      * finishes the last cycle's sweep ("for trigger.test() && sweepone() !=
      * ^uintptr(0)"), then starts the cycle */
-    if (triggers(g, b)) c.sweep_s = left;
+    if (c.sweep_s > g->sweep_debt || triggers(g, b)) c.sweep_s = g->sweep_debt;
     int64_t heap = sat_add(g->heap, b);
     if (heap > c.resident) {
         c.fault_s = (double)(heap - c.resident) / s->fault_rate;
@@ -715,7 +646,6 @@ static double allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
 {
     assert(bytes >= 0 && "gort: negative allocation");
     if (g->dead || bytes <= 0) return 0.0;
-    if (g->bg_p > 0) bg_settle(g);
     bool trig = triggers(g, bytes);
     double dropped;
     double ab = assist_bytes(g, bytes, &dropped);
@@ -798,8 +728,6 @@ void gort_goroutines(gort_t *g, int64_t delta)
 void gort_kill(gort_t *g)
 {
     if (g->dead) return;
-    bg_settle(g);
-    g->bg_p = 0;
     if (g->marking) {
         account_mark(g);
         lim_update(g);
@@ -818,9 +746,7 @@ void gort_restart(gort_t *g)
     g->live = g->heap = g->live_noscan = g->resident = 0;
     g->goroutines = 0;
     g->marked = g->marked_stacks = g->marked_noscan = 0;
-    g->sweep_debt = g->sweep_total = g->sweep_per_byte = 0;
-    g->bg_p = 0;
-    g->bg_at = sim_now(g->sim);
+    g->sweep_debt = g->sweep_per_byte = 0;
     g->alloc_since_gc = g->floating = 0;
     g->alloc_rate = 0;
     g->last_gc_end = sim_now(g->sim);

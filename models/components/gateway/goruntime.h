@@ -40,11 +40,9 @@
  *    capped by GOMEMLIMIT - (stacks + runtime_overhead), never below the
  *    marked live heap (a live heap above the GOMEMLIMIT goal collects back
  *    to back).
- *  - Sweep: paced over the allocations up to the trigger (gcPaceSweeper),
- *    less what the background sweeper (bgsweep: one goroutine, on an idle
- *    core) has swept; the allocation that reaches the trigger finishes what
- *    is left, with the background sweeper if a core is idle, and the cycle
- *    starts once it has (gcStart).
+ *  - Sweep: paced over the allocations up to the trigger (gcPaceSweeper);
+ *    the allocation that reaches the trigger finishes what is left and the
+ *    cycle starts once it has (gcStart).
  *  - Assists: while marking, an allocation pays mark work in proportion
  *    to the work left over the room left before the goal (1.1 x goal once
  *    past it). Sweeping is charged to the next cycle's allocations; pages
@@ -70,8 +68,7 @@
  * Cost: O(1) per call, no allocation after gort_init; at most three
  * pending events per replica (mark end, forced GC, a cycle waiting for its
  * allocating goroutine's sweep); while marking, O(1) per job start and end
- * on the CPU station (its busy hook: the idle mark workers), and between a
- * mark's end and the end of its sweep (the background sweeper). */
+ * on the CPU station (its busy hook: the idle mark workers). */
 #ifndef MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 #define MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 
@@ -144,9 +141,6 @@ typedef struct gort {
     double assist_dropped_s;  /* assist CPU-seconds the limiter switched off (not done,
                                  not counted in gc_cpu_s), since the start of the run */
     double sweep_cpu_s;       /* sweeping charged to allocations, whole run (not in gc_cpu_s) */
-    double bg_sweep_cpu_s;    /* the background sweeper's CPU on idle cores, whole run, up to
-                                 bg_at (not in gc_cpu_s). With the running sweep:
-                                 gort_bg_sweep_cpu_seconds() */
     double fault_cpu_s;       /* page faults charged to allocations, whole run (not in gc_cpu_s) */
     double release_cpu_s;     /* allocation-path scavenging (madvise), whole run (not in gc_cpu_s) */
     double win_gc_cpu_s;      /* internal part of gort_win_gc_cpu_seconds(): read that */
@@ -175,11 +169,8 @@ typedef struct gort {
     double mark_idle_s;       /*   their CPU-seconds in the running mark up to idle_at */
     sim_time_t idle_at;
     double mark_work;         /* mark work of the running cycle, in bytes scanned at mark_rate */
-    double sweep_debt;        /* sweeping left from the last cycle at bg_at, CPU-seconds */
-    double sweep_total;       /*   the last cycle's whole sweep, CPU-seconds */
-    double sweep_per_byte;    /*   owed per byte allocated since the mark end, less what is swept */
-    double bg_p;              /* CPUs the background sweeper sweeps with now (0 or 1: an idle core) */
-    sim_time_t bg_at;         /*   sweep_debt and bg_sweep_cpu_s are as of this time */
+    double sweep_debt;        /* sweeping left from the last cycle, CPU-seconds */
+    double sweep_per_byte;    /*   charged per allocated byte until paid */
     double assisted;          /* of which scanned by assists */
     double lim_fill;          /* GC CPU limiter: the bucket at lim_last, CPU-seconds */
     double lim_cap;           /*   its capacity: cores x 1 s */
@@ -277,10 +268,6 @@ void gort_restart(gort_t *g);
 /* Idle mark workers' CPU-seconds since the start of the run, the running
  * mark included: process CPU that Go's GCCPUFraction (and gc_cpu_s) leave out. */
 double gort_idle_mark_cpu_seconds(const gort_t *g);
-
-/* The background sweeper's CPU-seconds since the start of the run (on
- * idle cores; process CPU that neither GCCPUFraction nor gc_cpu_s count). */
-double gort_bg_sweep_cpu_seconds(const gort_t *g);
 
 /* GC CPU-seconds since the start of the run, the running mark included. */
 double gort_gc_cpu_seconds(const gort_t *g);
