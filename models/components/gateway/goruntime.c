@@ -508,10 +508,15 @@ static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
     double dist = g->trigger != INT64_MAX ? (double)g->trigger - (double)g->heap - (double)MiB : 0.0;
     if (dist < 8192.0) dist = 8192.0;
     g->sweep_per_byte = g->sweep_debt / dist;
-    /* Go 1.19's background scavenger (retained <= 95% of GOMEMLIMIT) runs
-     * at ~1% of one CPU: it releases little between cycles, and the
-     * measurements show no more page faults under a limit until RSS passes
-     * it. Not modelled: free pages stay resident. */
+    /* Go 1.19's background scavenger (bgscavenge, paced by gcPaceScavenger)
+     * is not modelled: free pages stay resident. Its GOMEMLIMIT goal is
+     * `memoryLimit * (100.0 - reduceExtraPercent)`, 95 times the limit
+     * rather than 95% of it, so under a limit it never runs for it; its
+     * other goal keeps retained memory under 1.1 x the heap in use scaled
+     * by the goal's growth, at 1% of the CPU (scavengePercent), which a heap
+     * cycling between its marked size and its goal does not exceed. Under a
+     * limit, the allocation path's scavenging (alloc_cost) is what returns
+     * pages. */
     if (g->cpu) stn_set_servers(g->cpu, g->cores);
     arm_forced(g);
 }
