@@ -688,6 +688,17 @@ static double allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
     return cost;
 }
 
+/* Go's fractional mark worker (gcControllerState.findRunnableGCWorker,
+ * pollFractionalWorkerExit) takes its share of a P whatever the goroutine
+ * there does: the mutator's own CPU and its allocation's costs (assist,
+ * sweep, pages) alike. The factor is the one before the allocation, which
+ * may start a mark. */
+double gort_work_charged(gort_t *g, double cpu_s, int64_t alloc_bytes)
+{
+    double f = gort_cpu_factor(g);
+    return (cpu_s + allocate(g, alloc_bytes, false, false)) * f;
+}
+
 void gort_alloc(gort_t *g, int64_t bytes) { allocate(g, bytes, false, false); }
 double gort_alloc_charged(gort_t *g, int64_t bytes) { return allocate(g, bytes, false, false); }
 void gort_retain(gort_t *g, int64_t bytes) { allocate(g, bytes, true, false); }

@@ -482,6 +482,46 @@ Test(goruntime, a_fractional_worker_slows_the_requests_while_it_marks)
     }
 }
 
+Test(goruntime, a_fractional_worker_slows_the_allocation_costs_too)
+{
+    /* Go's fractional worker takes its share of a P whatever runs there:
+     * an assist is slowed like the request's own CPU. 2 cores, mark rate
+     * 100 MB/s, forced GC every 10 s. Retain 100 MB at 0: cycle [0, 2] s
+     * (1 CPU-s at 0.5 CPU), goal 200 MB. At 5 s, outside a mark, a request
+     * of 10 ms CPU allocating 1 MB takes 10 ms. Forced cycle from 12 s; at
+     * 12.5 s the fractional worker has marked 0.5 x 0.5 s x 100 MB/s = 25
+     * MB, 75 MB remain, the heap (101 MB) is 99 MB below the goal: 1 MB
+     * allocated assists 75 / 99 MB, 7.576 ms. The same request takes (10 +
+     * 7.576) ms x 4/3 = 23.43 ms (with only its own CPU slowed: 20.91 ms). */
+    fix_t f;
+    fix_setup(&f, 2);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
+    f.spec.mark_rate = 1e8;
+    f.spec.forced_gc = 10 * SEC;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100000000};
+    at(&f, 0, &r);
+    run(&f, 5 * SEC);
+    cr_assert(!f.g.marking);
+    cr_expect_eq(f.g.gc_cycles, 1);
+    cr_expect_eq(f.g.goal, 200000000);
+    double s5 = gort_work_charged(&f.g, 0.010, 1000000);
+    cr_expect_float_eq(s5, 0.010, 1e-15, "%.9f s", s5);
+    cr_expect_eq(f.g.heap, 101000000);
+    run(&f, 12500 * MS);
+    cr_assert(f.g.marking);
+    cr_expect_eq(f.g.forced_cycles, 1);
+    cr_expect_float_eq(gort_cpu_factor(&f.g), 4.0 / 3.0, 1e-12);
+    const double assist = 0.75 / 99;
+    double a = gort_alloc_seconds(&f.g, 1000000);
+    cr_expect_float_eq(a, assist, 1e-12, "%.9f s", a);
+    double s = gort_work_charged(&f.g, 0.010, 1000000);
+    cr_expect_float_eq(s, (0.010 + assist) * 4.0 / 3.0, 1e-12, "%.9f s", s);
+    cr_expect_float_eq(f.g.assist_cpu_s, assist, 1e-12);
+    cr_expect_eq(f.g.heap, 102000000);
+    fix_fini(&f);
+}
+
 /* ---- idle mark workers ----------------------------------------------------- */
 
 /* Retain 100 MB at 0 with a mark rate of 100 MB/s: a mark of 1 CPU-s. */
