@@ -50,7 +50,7 @@
  *    path returns free pages to the OS (gort_alloc_seconds).
  *  - GC CPU limiter (Go 1.19+'s gcCPULimiter): a leaky bucket of capacity
  *    cores x 1 s that fills with GC CPU (workers and assists) and drains
- *    with mutator time. While it is full, allocations do not assist: GC
+ *    with mutator time (idle Ps count as neither, as in Go 1.19.8). While it is full, allocations do not assist: GC
  *    CPU stays at about half of GOMAXPROCS over a second or so, the mark
  *    takes longer and the heap grows past its goal -- past GOMEMLIMIT --
  *    until the container's limit kills the process.
@@ -67,8 +67,9 @@
  *
  * Cost: O(1) per call, no allocation after gort_init; at most three
  * pending events per replica (mark end, forced GC, a cycle waiting for its
- * allocating goroutine's sweep); while marking, O(1) per job start and end
- * on the CPU station (its busy hook: the idle mark workers). */
+ * allocating goroutine's sweep); O(1) per job start and end on the CPU
+ * station (its busy hook: the limiter's idle time, and while marking the
+ * idle mark workers). */
 #ifndef MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 #define MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 
@@ -175,6 +176,7 @@ typedef struct gort {
     double lim_fill;          /* GC CPU limiter: the bucket at lim_last, CPU-seconds */
     double lim_cap;           /*   its capacity: cores x 1 s */
     sim_time_t lim_last;
+    double lim_idle;          /*   idle Ps now (the CPU's idle servers): time the limiter leaves out */
     sim_time_t lim_on_until;  /*   an assist filled it: no assist before this (Go's 10 ms update) */
     sim_time_t win_start;     /* sample window that win_gc_cpu_s belongs to (its start) */
     sim_time_t win_heap_start;   /* sample window that win_heap_max belongs to */
