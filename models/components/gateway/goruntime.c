@@ -285,8 +285,6 @@ static void resched_mark(gort_t *g)
                                     mark_end_event, g, 0);
 }
 
-/* The CPU station's idle servers may have changed: while marking, the idle
- * workers follow them and the mark's end moves. */
 static void lim_update(gort_t *g);
 
 /* Idle time for the limiter, in Ps: the CPU's idle servers; while marking,
@@ -303,6 +301,9 @@ static double lim_idle_now(const gort_t *g)
     return (double)n * (1.0 - (g->mark_cpus - (double)g->workers) / rest);
 }
 
+/* The CPU station's idle servers may have changed: the limiter's idle
+ * time follows them, and while marking the idle workers do and the mark's
+ * end moves. */
 static void on_cpu_busy(void *ctx, station_t *st)
 {
     (void)st;

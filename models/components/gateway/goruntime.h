@@ -50,8 +50,9 @@
  *    path returns free pages to the OS (gort_alloc_seconds).
  *  - GC CPU limiter (Go 1.19+'s gcCPULimiter): a leaky bucket of capacity
  *    cores x 1 s that fills with GC CPU (workers and assists) and drains
- *    with mutator time (idle Ps count as neither, as in Go 1.19.8). While it is full, allocations do not assist: GC
- *    CPU stays at about half of GOMAXPROCS over a second or so, the mark
+ *    with mutator time (idle Ps count as neither, as in Go 1.19.8).
+ *    While it is full, allocations do not assist: GC CPU stays at about
+ *    half of the busy Ps over a second or so, the mark
  *    takes longer and the heap grows past its goal -- past GOMEMLIMIT --
  *    until the container's limit kills the process.
  *  - RSS = resident heap + goroutines x stack_bytes + runtime_overhead; when it first
