@@ -21,9 +21,9 @@ import numpy as np
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/gort-vs-go"
 GRID = sys.argv[2] if len(sys.argv) > 2 else "bench/goruntime/grid.csv"
 # name, start value (bytes/CPU-s, CPU-s or bytes)
-PARAMS = [("base", 0.0003181), ("fault_rate", 2.071e9), ("release_rate", 1.254e9),
-          ("noscan_mark_rate", 1.425e11), ("mark_rate", 1.826e9), ("cycle_cpu", 0.0004518),
-          ("overhead", 27.45e6), ("sweep_rate", 29.18e9)]
+PARAMS = [("base", 0.0003072), ("fault_rate", 2.638e9), ("release_rate", 1.552e9),
+          ("noscan_mark_rate", 1.324e11), ("mark_rate", 2.082e9), ("cycle_cpu", 0.0004217),
+          ("overhead", 28.14e6), ("sweep_rate", 28.71e9)]
 
 
 def error(x):

@@ -188,8 +188,8 @@ void gw_request_cpu(gw_t *g, int r, stn_job_t *job, bool pre)
     gw_replica_t *rp = &g->rep[r];
     const sim_dist_t *d = pre ? &g->spec->pre : &g->spec->post;
     int64_t alloc = pre ? g->spec->req_alloc / 2 : g->spec->req_alloc - g->spec->req_alloc / 2;
-    double s = sim_dist_sample(d, g->rng_cpu) * gort_cpu_factor(&rp->rt);   /* before the allocation starts a mark */
-    s += gort_alloc_charged(&rp->rt, alloc);   /* the allocation's costs, and the allocation */
+    /* the CPU and the allocation's costs, slowed by a fractional mark worker; books the allocation */
+    double s = gort_work_charged(&rp->rt, sim_dist_sample(d, g->rng_cpu), alloc);
     ((gw_job_t *)job)->kind = GW_JOB_REQUEST;
     job->demand = sim_time_from_s(s);   /* nominal: the CPU's speed applies when it starts */
     stn_submit(&rp->cpu, job);    /* unbounded queue: always accepted */

@@ -285,13 +285,33 @@ static void resched_mark(gort_t *g)
                                     mark_end_event, g, 0);
 }
 
-/* The CPU station's idle servers may have changed: while marking, the idle
- * workers follow them and the mark's end moves. */
+static void lim_update(gort_t *g);
+
+/* Idle time for the limiter, in Ps: the CPU's idle servers; while marking,
+ * less the fractional worker's share that an idle P runs first (GC time,
+ * findRunnableGCWorker). What is left is idle, or idle marking, which Go
+ * 1.19.8's limiter counts as idle (limiterEventIdleMarkWork). */
+static double lim_idle_now(const gort_t *g)
+{
+    if (!g->cpu) return 0.0;
+    int64_t n = g->cpu->servers - g->cpu->busy;
+    if (n <= 0) return 0.0;
+    if (!g->marking) return (double)n;
+    double rest = (double)(g->cores - g->workers);
+    return (double)n * (1.0 - (g->mark_cpus - (double)g->workers) / rest);
+}
+
+/* The CPU station's idle servers may have changed: the limiter's idle
+ * time follows them, and while marking the idle workers do and the mark's
+ * end moves. */
 static void on_cpu_busy(void *ctx, station_t *st)
 {
     (void)st;
     gort_t *g = ctx;
-    if (g->dead || !g->marking) return;
+    if (g->dead) return;
+    lim_update(g);   /* the bucket up to now at the old idle time, then the new */
+    g->lim_idle = lim_idle_now(g);
+    if (!g->marking) return;
     double p = idle_workers(g);
     if (p == g->idle_p) return;
     idle_advance(g, sim_now(g->sim));
@@ -363,11 +383,13 @@ double gort_win_gc_cpu_seconds(const gort_t *g)
 
 /* Go's gcCPULimiter (runtime/mgclimit.go, Go 1.19+): a leaky bucket of
  * capacity GOMAXPROCS x 1 s that fills with GC CPU time and drains with
- * mutator time: over an interval, fill += GC - mutator = 2 x GC - cores x
- * interval, clamped to [0, capacity]. While it is full the limiter is on
- * and allocating goroutines do not assist. GC CPU is the mark workers
+ * mutator time: over an interval, fill += GC - mutator = 2 x GC - (cores -
+ * idle) x interval, clamped to [0, capacity]. While it is full the limiter
+ * is on and allocating goroutines do not assist. GC CPU is the mark workers
  * (workers x time while marking) and the assists; mutator time is the rest
- * of GOMAXPROCS x time (idle time included, as in Go 1.19). Go turns the
+ * of GOMAXPROCS x time less the idle time (Go 1.19.8's updateLocked:
+ * "windowTotalTime -= idleTime", idle marking counted as idle, lim_idle),
+ * so a worker alone fills the bucket of a mostly idle process. Go turns the
  * limiter off at its next update (at most gcCPULimiterUpdatePeriod, 10 ms,
  * later) once the bucket has drained: an assist that fills the bucket
  * switches assists off for LIM_PERIOD. */
@@ -378,7 +400,8 @@ static double lim_fill_at(const gort_t *g, sim_time_t now)
 {
     double dt = sim_time_to_s(now - g->lim_last);
     double c = (double)g->cores;
-    double rate = g->marking ? 2.0 * g->mark_cpus - c : -c;   /* CPU-s per s */
+    /* GC - mutator per s, mutator = total - idle - GC (Go 1.19.8's updateLocked) */
+    double rate = (g->marking ? 2.0 * g->mark_cpus - c : -c) + g->lim_idle;
     double f = g->lim_fill + rate * dt;
     return f < 0 ? 0 : f > g->lim_cap ? g->lim_cap : f;
 }
@@ -432,6 +455,7 @@ static void start_cycle(gort_t *g, bool forced)
     lim_update(g);
     if (g->cpu && g->workers > 0) stn_set_servers(g->cpu, g->cores - g->workers);
     g->marking = true;
+    g->lim_idle = lim_idle_now(g);
     g->mark_forced = forced;
     if (forced) g->forced_cycles++;
     g->mark_start = now;
@@ -486,6 +510,7 @@ static void mark_end_event(sim_t *sim, void *obj, uint64_t arg)
     g->mark_dur = now - g->mark_start;   /* assists may have shortened it */
     lim_update(g);
     g->marking = false;
+    g->lim_idle = lim_idle_now(g);
     g->gc_cycles++;
     /* Everything unreachable at mark end is freed, except what was allocated
      * during the mark: Go allocates black while marking, so that garbage
@@ -693,6 +718,17 @@ static double allocate(gort_t *g, int64_t bytes, bool reachable, bool noscan)
     return cost;
 }
 
+/* Go's fractional mark worker (gcControllerState.findRunnableGCWorker,
+ * pollFractionalWorkerExit) takes its share of a P whatever the goroutine
+ * there does: the mutator's own CPU and its allocation's costs (assist,
+ * sweep, pages) alike. The factor is the one before the allocation, which
+ * may start a mark. */
+double gort_work_charged(gort_t *g, double cpu_s, int64_t alloc_bytes)
+{
+    double f = gort_cpu_factor(g);
+    return (cpu_s + allocate(g, alloc_bytes, false, false)) * f;
+}
+
 void gort_alloc(gort_t *g, int64_t bytes) { allocate(g, bytes, false, false); }
 double gort_alloc_charged(gort_t *g, int64_t bytes) { return allocate(g, bytes, false, false); }
 void gort_retain(gort_t *g, int64_t bytes) { allocate(g, bytes, true, false); }
@@ -737,6 +773,7 @@ void gort_kill(gort_t *g)
         account_mark(g);
         lim_update(g);
         g->marking = false;
+        g->lim_idle = lim_idle_now(g);
         if (g->cpu) stn_set_servers(g->cpu, g->cores);
     }
     cancel_timers(g);
@@ -758,6 +795,7 @@ void gort_restart(gort_t *g)
     g->oom_fired = false;
     g->lim_fill = 0;   /* a new process: an empty bucket */
     g->lim_last = g->lim_on_until = sim_now(g->sim);
+    g->lim_idle = lim_idle_now(g);
     update_goal(g);
     arm_forced(g);   /* Go counts from the last GC; a fresh process counts from its start */
     check_oom(g);

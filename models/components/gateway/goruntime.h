@@ -50,8 +50,9 @@
  *    path returns free pages to the OS (gort_alloc_seconds).
  *  - GC CPU limiter (Go 1.19+'s gcCPULimiter): a leaky bucket of capacity
  *    cores x 1 s that fills with GC CPU (workers and assists) and drains
- *    with mutator time. While it is full, allocations do not assist: GC
- *    CPU stays at about half of GOMAXPROCS over a second or so, the mark
+ *    with mutator time (idle Ps count as neither, as in Go 1.19.8).
+ *    While it is full, allocations do not assist: GC CPU stays at about
+ *    half of the busy Ps over a second or so, the mark
  *    takes longer and the heap grows past its goal -- past GOMEMLIMIT --
  *    until the container's limit kills the process.
  *  - RSS = resident heap + goroutines x stack_bytes + runtime_overhead; when it first
@@ -67,8 +68,9 @@
  *
  * Cost: O(1) per call, no allocation after gort_init; at most three
  * pending events per replica (mark end, forced GC, a cycle waiting for its
- * allocating goroutine's sweep); while marking, O(1) per job start and end
- * on the CPU station (its busy hook: the idle mark workers). */
+ * allocating goroutine's sweep); O(1) per job start and end on the CPU
+ * station (its busy hook: the limiter's idle time, and while marking the
+ * idle mark workers). */
 #ifndef MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 #define MODELS_COMPONENTS_GATEWAY_GORUNTIME_H
 
@@ -82,11 +84,11 @@
 /* Constants calibrated against Go 1.19.8 (bench/goruntime/calibrate.py on
  * bench/goruntime/grid.csv; docs/models/goruntime.md#checked-against-go
  * says how and how sensitive). Not the defaults: set them in `runtime:`. */
-#define GORT_CAL_NOSCAN_MARK_RATE 142.5e9    /* pointer-free bytes marked per CPU-s (1 KiB objects: ~7.2 ns each) */
-#define GORT_CAL_CYCLE_CPU 0.0004518        /* CPU-s per cycle */
-#define GORT_CAL_FAULT_RATE 2.071e9         /* bytes faulted in per CPU-s (4 KiB pages, a VM: ~2.0 us each) */
-#define GORT_CAL_RELEASE_RATE 1.254e9       /* bytes released (madvise) per CPU-s */
-#define GORT_SWEEP_RATE 29.18e9             /* heap swept per CPU-s (27 GiB/s) */
+#define GORT_CAL_NOSCAN_MARK_RATE 132.4e9    /* pointer-free bytes marked per CPU-s (1 KiB objects: ~7.7 ns each) */
+#define GORT_CAL_CYCLE_CPU 0.0004217        /* CPU-s per cycle */
+#define GORT_CAL_FAULT_RATE 2.638e9         /* bytes faulted in per CPU-s (4 KiB pages, a VM: ~1.6 us each) */
+#define GORT_CAL_RELEASE_RATE 1.552e9       /* bytes released (madvise) per CPU-s */
+#define GORT_SWEEP_RATE 28.71e9             /* heap swept per CPU-s (26.7 GiB/s) */
 
 typedef struct gort_spec {
     int64_t gogc;             /* GOGC percent (default 100); -1 = off: no heap-driven and no forced GC */
@@ -175,6 +177,7 @@ typedef struct gort {
     double lim_fill;          /* GC CPU limiter: the bucket at lim_last, CPU-seconds */
     double lim_cap;           /*   its capacity: cores x 1 s */
     sim_time_t lim_last;
+    double lim_idle;          /*   idle Ps now (the CPU's idle servers): time the limiter leaves out */
     sim_time_t lim_on_until;  /*   an assist filled it: no assist before this (Go's 10 ms update) */
     sim_time_t win_start;     /* sample window that win_gc_cpu_s belongs to (its start) */
     sim_time_t win_heap_start;   /* sample window that win_heap_max belongs to */
@@ -248,6 +251,13 @@ double gort_cpu_factor(const gort_t *g);
 /* gort_alloc_seconds(g, bytes), then gort_alloc(g, bytes): the seconds
  * returned, the allocation booked, its costs computed once. */
 double gort_alloc_charged(gort_t *g, int64_t bytes);
+
+/* CPU work of `cpu_s` CPU-seconds that starts now and allocates
+ * `alloc_bytes` dropped at once (a request): returns (cpu_s + the
+ * allocation's costs) x gort_cpu_factor, the factor taken before the
+ * allocation (which may start a mark), and books the allocation as
+ * gort_alloc_charged. A fractional mark worker time-slices with all of it. */
+double gort_work_charged(gort_t *g, double cpu_s, int64_t alloc_bytes);
 
 /* The GC CPU limiter is on now: its bucket is full, allocations do not assist. */
 bool gort_limiting(const gort_t *g);

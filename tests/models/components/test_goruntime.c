@@ -482,6 +482,46 @@ Test(goruntime, a_fractional_worker_slows_the_requests_while_it_marks)
     }
 }
 
+Test(goruntime, a_fractional_worker_slows_the_allocation_costs_too)
+{
+    /* Go's fractional worker takes its share of a P whatever runs there:
+     * an assist is slowed like the request's own CPU. 2 cores, mark rate
+     * 100 MB/s, forced GC every 10 s. Retain 100 MB at 0: cycle [0, 2] s
+     * (1 CPU-s at 0.5 CPU), goal 200 MB. At 5 s, outside a mark, a request
+     * of 10 ms CPU allocating 1 MB takes 10 ms. Forced cycle from 12 s; at
+     * 12.5 s the fractional worker has marked 0.5 x 0.5 s x 100 MB/s = 25
+     * MB, 75 MB remain, the heap (101 MB) is 99 MB below the goal: 1 MB
+     * allocated assists 75 / 99 MB, 7.576 ms. The same request takes (10 +
+     * 7.576) ms x 4/3 = 23.43 ms (with only its own CPU slowed: 20.91 ms). */
+    fix_t f;
+    fix_setup(&f, 2);
+    fix_busy(&f);   /* no idle P: the workers' 25% */
+    f.spec.mark_rate = 1e8;
+    f.spec.forced_gc = 10 * SEC;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 100000000};
+    at(&f, 0, &r);
+    run(&f, 5 * SEC);
+    cr_assert(!f.g.marking);
+    cr_expect_eq(f.g.gc_cycles, 1);
+    cr_expect_eq(f.g.goal, 200000000);
+    double s5 = gort_work_charged(&f.g, 0.010, 1000000);
+    cr_expect_float_eq(s5, 0.010, 1e-15, "%.9f s", s5);
+    cr_expect_eq(f.g.heap, 101000000);
+    run(&f, 12500 * MS);
+    cr_assert(f.g.marking);
+    cr_expect_eq(f.g.forced_cycles, 1);
+    cr_expect_float_eq(gort_cpu_factor(&f.g), 4.0 / 3.0, 1e-12);
+    const double assist = 0.75 / 99;
+    double a = gort_alloc_seconds(&f.g, 1000000);
+    cr_expect_float_eq(a, assist, 1e-12, "%.9f s", a);
+    double s = gort_work_charged(&f.g, 0.010, 1000000);
+    cr_expect_float_eq(s, (0.010 + assist) * 4.0 / 3.0, 1e-12, "%.9f s", s);
+    cr_expect_float_eq(f.g.assist_cpu_s, assist, 1e-12);
+    cr_expect_eq(f.g.heap, 102000000);
+    fix_fini(&f);
+}
+
 /* ---- idle mark workers ----------------------------------------------------- */
 
 /* Retain 100 MB at 0 with a mark rate of 100 MB/s: a mark of 1 CPU-s. */
@@ -989,9 +1029,11 @@ Test(goruntime, under_allocation_pressure_the_limiter_holds_gc_cpu_at_half_and_t
      * 10 s the bucket equation bounds it: GC <= (4 x 10 + 4) / 2 = 22 CPU-s.
      * With the assists switched off the mark runs at the worker's pace and
      * the heap grows past the hard goal, past GOMEMLIMIT, by up to ~4 MB per
-     * ms of mark. */
+     * ms of mark. Every core runs the program (no idle time, which the
+     * limiter leaves out: next test). */
     fix_t f;
     fix_setup(&f, 4);
+    fix_busy(&f);
     f.spec.gomemlimit = 150000000;
     f.spec.runtime_overhead = 0;
     f.spec.mark_rate = 1e9;
@@ -1024,6 +1066,51 @@ Test(goruntime, under_allocation_pressure_the_limiter_holds_gc_cpu_at_half_and_t
     cr_expect_geq(limited, 30, "the limiter is on most of the time: %d of 40", limited);
     cr_expect_gt(max_heap, 165000000, "the heap passes the hard goal: %lld", (long long)max_heap);
     cr_expect_gt(max_heap, f.spec.gomemlimit, "and GOMEMLIMIT");
+    fix_fini(&f);
+}
+
+Test(goruntime, the_limiter_leaves_idle_time_out)
+{
+    /* Go 1.19.8's gcCPULimiterState.updateLocked: mutator time = total -
+     * idle - GC, idle marking counted as idle. 4 cores with nothing to
+     * run, 1 worker, mark rate 1 GB/s; the 3 idle Ps run idle mark
+     * workers: the mark goes at 4 GB/s. Retain 10 GB at 0: 10 GB to mark.
+     * While marking the bucket fills at GC - mutator = 1 - (4 - 3 - 1) = 1
+     * CPU-s per s (counting idle as mutator time, as before: drains at 2).
+     * At 0.5 s 2 GB are marked and the heap is far past the hard goal: 1
+     * MB would assist the 8 GB left; the bucket holds 0.5 of 4 CPU-s, so
+     * it admits 3.5 / 2 = 1.75 CPU-s, and is full. The mark has 8 - 1.75 =
+     * 6.25 GB left: it ends at 0.5 + 6.25 / 4 = 2.0625 s. At 1 s the
+     * bucket is still full (it fills while the workers mark on an idle
+     * process): no assist (before: 1 s drained, 0.5 CPU-s admitted). After
+     * the mark an idle process has no mutator time: the bucket stays full
+     * (Go turns the limiter off at an update with GC < mutator time). */
+    fix_t f;
+    fix_setup(&f, 4);
+    f.spec.mark_rate = 1e9;
+    f.spec.runtime_overhead = 0;
+    fix_start(&f);
+    act_t r = {&f, A_RETAIN, 10000000000LL}, a = {&f, A_ALLOC, 1000000};
+    probe_t before, after, later, idle;
+    at(&f, 0, &r);
+    probe_at(&f, 500 * MS, &before);
+    at(&f, 500 * MS, &a);
+    probe_at(&f, 500 * MS, &after);
+    probe_at(&f, 1 * SEC, &later);
+    probe_at(&f, 3 * SEC, &idle);
+    run(&f, 4 * SEC);
+    cr_expect(before.marking);
+    cr_expect(!before.limiting);
+    cr_expect_float_eq(before.assist, 1.75, 1e-9, "the bucket admits 1.75 CPU-s: %g", before.assist);
+    cr_expect(after.limiting, "the assist filled the bucket");
+    cr_expect(later.marking);
+    cr_expect(later.limiting, "the worker alone keeps an idle process's bucket full");
+    cr_expect_eq(later.assist, 0.0);
+    cr_expect_float_eq(f.g.assist_cpu_s, 1.75, 1e-9);
+    cr_expect_eq(f.g.gc_cycles, 1);
+    cr_expect_float_eq(sim_time_to_s(f.g.mark_dur), 2.0625, 1e-6);
+    cr_expect(!idle.marking);
+    cr_expect(idle.limiting, "no mutator time: the bucket does not drain");
     fix_fini(&f);
 }
 
