@@ -389,7 +389,7 @@ int main(int argc, char **argv)
     spec.cycle_cpu = GORT_CAL_CYCLE_CPU;
     spec.fault_rate = GORT_CAL_FAULT_RATE;
     spec.release_rate = GORT_CAL_RELEASE_RATE;
-    spec.sweep_rate = GORT_SWEEP_RATE;
+    spec.sweep_rate = GORT_CAL_SWEEP_RATE;
     /* The benchmark's own constants (not the runtime's): a request's spin and
      * malloc path, and the process's non-heap RSS. Fitted with the runtime's. */
     bench_consts_t k = {.base = 0.0003181, .overhead = 27450000};   /* fitted by calibrate.py */
