@@ -387,12 +387,7 @@ static double rel(double model, double meas) { return meas != 0 ? (model - meas)
 int main(int argc, char **argv)
 {
     gort_spec_t spec;
-    gort_spec_default(&spec);
-    spec.noscan_mark_rate = GORT_CAL_NOSCAN_MARK_RATE;
-    spec.cycle_cpu = GORT_CAL_CYCLE_CPU;
-    spec.fault_rate = GORT_CAL_FAULT_RATE;
-    spec.release_rate = GORT_CAL_RELEASE_RATE;
-    spec.sweep_rate = GORT_SWEEP_RATE;
+    gort_spec_default(&spec);   /* the runtime's costs: the calibrated GORT_CAL_* */
     /* The benchmark's own constants (not the runtime's): a request's spin and
      * malloc path, and the process's non-heap RSS. Fitted with the runtime's. */
     bench_consts_t k = {.base = 0.0003072, .overhead = 28140000};   /* fitted by calibrate.py */

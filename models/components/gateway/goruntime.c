@@ -19,14 +19,14 @@ void gort_spec_default(gort_spec_t *s)
     s->min_heap = 4 * MiB;
     s->forced_gc = 2 * SIM_MIN;
     s->mark_rate = 512.0 * (double)MiB;
-    /* Off by default (the pacer alone, as before these were measured): the
-     * values calibrated against Go 1.19.8 are GORT_CAL_* (goruntime.h);
-     * a scenario sets them in `runtime:` (the memory-leak trap does). */
-    s->noscan_mark_rate = s->mark_rate;
-    s->cycle_cpu = 0;
-    s->fault_rate = INFINITY;
-    s->release_rate = INFINITY;
-    s->sweep_rate = INFINITY;
+    /* The runtime's own costs, as measured on Go 1.19.8 (GORT_CAL_*,
+     * goruntime.h): a real Go pays them, so the model does unless a
+     * scenario turns one off (`unbounded`: free) or sets its own. */
+    s->noscan_mark_rate = GORT_CAL_NOSCAN_MARK_RATE;
+    s->cycle_cpu = GORT_CAL_CYCLE_CPU;
+    s->fault_rate = GORT_CAL_FAULT_RATE;
+    s->release_rate = GORT_CAL_RELEASE_RATE;
+    s->sweep_rate = GORT_CAL_SWEEP_RATE;
     s->stack_bytes = 2048;
     s->runtime_overhead = 32 * MiB;
     s->memory_limit = INT64_MAX;
@@ -74,14 +74,21 @@ static int parse_gogc(sim_diag_t *d, sim_cfg_node_t *map, int64_t *out)
     return bad(d, n, "expected a percent (an integer >= 0, such as 100) or 'off'", ok);
 }
 
-/* A rate: a size per CPU-second, "512MiB/s"; the "/s" may be left out. */
-static int parse_rate(sim_diag_t *d, sim_cfg_node_t *map, const char *key, const char *what, double *out)
+/* A rate: a size per CPU-second, "512MiB/s"; the "/s" may be left out.
+ * With `free`, `unbounded` (the work costs nothing) is accepted too. */
+static int parse_rate(sim_diag_t *d, sim_cfg_node_t *map, const char *key, const char *what, bool free,
+                      double *out)
 {
-    char expect[160];
-    snprintf(expect, sizeof expect, "expected bytes %s per CPU-second, a size > 0 such as 512MiB/s", what);
+    char expect[200];
+    snprintf(expect, sizeof expect, "expected bytes %s per CPU-second, a size > 0 such as 512MiB/s%s", what,
+             free ? ", or 'unbounded' (free)" : "");
     sim_cfg_node_t *n = sim_cfg_get(map, key);
     if (!n) return 0;
     n->used = true;
+    if (free && is_word(n, "unbounded")) {
+        *out = INFINITY;
+        return 0;
+    }
     if (n->kind != SIM_CFG_SCALAR || sim_cfg_is_null(n)) return bad(d, n, expect, false);
     char buf[64];
     size_t len = n->len;
@@ -111,11 +118,11 @@ int gort_spec_parse(sim_diag_t *d, sim_cfg_node_t *map, gort_spec_t *spec)
     sim_cfg_size(d, map, "min_heap", 0, spec->min_heap, &spec->min_heap);
     sim_cfg_duration(d, map, "forced_gc", SIM_CFG_POSITIVE | SIM_CFG_UNBOUNDED, spec->forced_gc,
                      &spec->forced_gc);
-    parse_rate(d, map, "mark_rate", "scanned", &spec->mark_rate);
-    parse_rate(d, map, "noscan_mark_rate", "marked", &spec->noscan_mark_rate);
-    parse_rate(d, map, "sweep_rate", "swept", &spec->sweep_rate);
-    parse_rate(d, map, "fault_rate", "faulted in", &spec->fault_rate);
-    parse_rate(d, map, "release_rate", "released", &spec->release_rate);
+    parse_rate(d, map, "mark_rate", "scanned", false, &spec->mark_rate);
+    parse_rate(d, map, "noscan_mark_rate", "marked", true, &spec->noscan_mark_rate);
+    parse_rate(d, map, "sweep_rate", "swept", true, &spec->sweep_rate);
+    parse_rate(d, map, "fault_rate", "faulted in", true, &spec->fault_rate);
+    parse_rate(d, map, "release_rate", "released", true, &spec->release_rate);
     sim_time_t cc = sim_time_from_s(spec->cycle_cpu);
     sim_cfg_duration(d, map, "cycle_cpu", 0, cc, &cc);
     spec->cycle_cpu = sim_time_to_s(cc);

@@ -83,12 +83,12 @@
 
 /* Constants calibrated against Go 1.19.8 (bench/goruntime/calibrate.py on
  * bench/goruntime/grid.csv; docs/models/goruntime.md#checked-against-go
- * says how and how sensitive). Not the defaults: set them in `runtime:`. */
+ * says how and how sensitive): the defaults of `runtime:`. */
 #define GORT_CAL_NOSCAN_MARK_RATE 132.4e9    /* pointer-free bytes marked per CPU-s (1 KiB objects: ~7.7 ns each) */
 #define GORT_CAL_CYCLE_CPU 0.0004217        /* CPU-s per cycle */
 #define GORT_CAL_FAULT_RATE 2.638e9         /* bytes faulted in per CPU-s (4 KiB pages, a VM: ~1.6 us each) */
 #define GORT_CAL_RELEASE_RATE 1.552e9       /* bytes released (madvise) per CPU-s */
-#define GORT_SWEEP_RATE 28.71e9             /* heap swept per CPU-s (26.7 GiB/s) */
+#define GORT_CAL_SWEEP_RATE 28.71e9         /* heap swept per CPU-s (26.7 GiB/s) */
 
 typedef struct gort_spec {
     int64_t gogc;             /* GOGC percent (default 100); -1 = off: no heap-driven and no forced GC */
@@ -96,11 +96,11 @@ typedef struct gort_spec {
     int64_t min_heap;         /* heap goal floor at GOGC 100, bytes (default 4 MiB; scaled by GOGC/100) */
     sim_time_t forced_gc;     /* a GC when none ended for this long (default 2 min); SIM_TIME_MAX = never */
     double mark_rate;         /* pointer-bearing bytes scanned per CPU-second (default 512 MiB/s) */
-    double noscan_mark_rate;  /* pointer-free bytes marked per CPU-second (calibrated default) */
-    double cycle_cpu;         /* fixed CPU-seconds per cycle: STW, roots, setup (calibrated) */
-    double sweep_rate;        /* heap bytes swept per CPU-second (default 64 GiB/s) */
-    double fault_rate;        /* bytes faulted in per CPU-second (calibrated default) */
-    double release_rate;      /* bytes released to the OS per CPU-second (calibrated default) */
+    double noscan_mark_rate;  /* pointer-free bytes marked per CPU-second (default calibrated); INFINITY = free */
+    double cycle_cpu;         /* fixed CPU-seconds per cycle: STW, roots, setup (default calibrated) */
+    double sweep_rate;        /* heap bytes swept per CPU-second (default calibrated); INFINITY = free */
+    double fault_rate;        /* bytes faulted in per CPU-second (default calibrated); INFINITY = free */
+    double release_rate;      /* bytes released to the OS per CPU-second (default calibrated); INFINITY = free */
     int64_t stack_bytes;      /* stack per goroutine, bytes (default 2 KiB) */
     int64_t runtime_overhead; /* non-heap RSS, bytes (default 32 MiB) */
     int64_t memory_limit;     /* container limit, bytes; INT64_MAX = none (default) */

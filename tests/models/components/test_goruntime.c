@@ -59,6 +59,7 @@ static void fix_setup(fix_t *f, int64_t cores)
     gort_spec_default(&f->spec);
     /* The pacer's closed forms below hold without the calibrated costs of a
      * cycle and of the allocation path (tested on their own further down). */
+    f->spec.noscan_mark_rate = f->spec.mark_rate;
     f->spec.cycle_cpu = 0;
     f->spec.sweep_rate = f->spec.fault_rate = f->spec.release_rate = INFINITY;
 }
@@ -1207,7 +1208,7 @@ static void charged_run(fix_t *f, cdrv_t *d, bool charged)
 {
     fix_setup(f, 4);
     f->spec.cycle_cpu = GORT_CAL_CYCLE_CPU;
-    f->spec.sweep_rate = GORT_SWEEP_RATE;
+    f->spec.sweep_rate = GORT_CAL_SWEEP_RATE;
     f->spec.fault_rate = GORT_CAL_FAULT_RATE;
     f->spec.release_rate = GORT_CAL_RELEASE_RATE;
     f->spec.gomemlimit = 300 * MiB;
@@ -1298,6 +1299,13 @@ Test(goruntime, parse_defaults)
         cr_expect_eq(s.min_heap, 4 * MiB);
         cr_expect_eq(s.forced_gc, 120 * SEC);
         cr_expect_eq(s.mark_rate, 512.0 * MiB);
+        /* the runtime's own costs default to what Go 1.19.8 was measured to pay */
+        cr_expect_eq(s.noscan_mark_rate, GORT_CAL_NOSCAN_MARK_RATE);
+        cr_expect_eq(s.cycle_cpu, GORT_CAL_CYCLE_CPU);
+        cr_expect_eq(s.sweep_rate, GORT_CAL_SWEEP_RATE);
+        cr_expect_eq(s.fault_rate, GORT_CAL_FAULT_RATE);
+        cr_expect_eq(s.release_rate, GORT_CAL_RELEASE_RATE);
+        cr_expect(isfinite(s.sweep_rate) && isfinite(s.fault_rate) && isfinite(s.release_rate) && s.cycle_cpu > 0);
         cr_expect_eq(s.stack_bytes, 2 * KiB);
         cr_expect_eq(s.runtime_overhead, 32 * MiB);
         cr_expect_eq(s.memory_limit, INT64_MAX);
@@ -1353,6 +1361,31 @@ Test(goruntime, parse_alternative_forms)
     sim_diag_fini(&d);
 }
 
+/* The runtime's costs one by one: a rate, or `unbounded` (free), and a
+ * cycle's CPU of 0; what the model was before they were measured. */
+Test(goruntime, parse_the_runtime_costs_and_turns_them_off)
+{
+    sim_diag_t d;
+    sim_diag_init(&d);
+    sim_cfg_t *cfg = load(&d, "runtime: {noscan_mark_rate: 100GB/s, cycle_cpu: 1ms, sweep_rate: 20GB/s,\n"
+                              "          fault_rate: 2GB/s, release_rate: 1GB/s}\n"
+                              "off: {noscan_mark_rate: unbounded, cycle_cpu: 0s, sweep_rate: unbounded,\n"
+                              "      fault_rate: unbounded, release_rate: unbounded}\n");
+    gort_spec_t s;
+    cr_assert_eq(gort_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "runtime"), &s), 0, "%s", sim_diag_text(&d));
+    cr_expect_eq(s.noscan_mark_rate, 100e9);
+    cr_expect_float_eq(s.cycle_cpu, 0.001, 1e-12);
+    cr_expect_eq(s.sweep_rate, 20e9);
+    cr_expect_eq(s.fault_rate, 2e9);
+    cr_expect_eq(s.release_rate, 1e9);
+    cr_assert_eq(gort_spec_parse(&d, sim_cfg_get(sim_cfg_root(cfg), "off"), &s), 0, "%s", sim_diag_text(&d));
+    cr_expect(isinf(s.noscan_mark_rate) && isinf(s.sweep_rate) && isinf(s.fault_rate) && isinf(s.release_rate));
+    cr_expect_eq(s.cycle_cpu, 0);
+    cr_expect_eq(sim_cfg_check_unused(cfg, &d), 0, "%s", sim_diag_text(&d));
+    sim_cfg_destroy(cfg);
+    sim_diag_fini(&d);
+}
+
 static void expect_error(const char *text, const char *needle1, const char *needle2)
 {
     sim_diag_t d;
@@ -1379,6 +1412,9 @@ Test(goruntime, parse_bad_values_report_file_line_col)
     expect_error("runtime:\n  mark_rate: 512MiB/h\n", "rt.yaml:2:14: error:", "such as 512MiB/s");
     expect_error("runtime:\n  mark_rate: 0/s\n", "rt.yaml:2:14: error:", "a size > 0");
     expect_error("runtime:\n  mark_rate: 500\n", "rt.yaml:2:14: error:", "'runtime.mark_rate'");
+    /* pointer scanning is the program's own heap: never free */
+    expect_error("runtime:\n  mark_rate: unbounded\n", "rt.yaml:2:14: error:", "such as 512MiB/s, got");
+    expect_error("runtime:\n  sweep_rate: fast\n", "rt.yaml:2:15: error:", "or 'unbounded' (free)");
     expect_error("runtime:\n  memory_limit: 0B\n", "rt.yaml:2:17: error:", "expected a size > 0");
     expect_error("runtime:\n  forced_gc: 0s\n", "rt.yaml:2:14: error:", "expected a duration > 0");
     expect_error("runtime:\n  stack_bytes: 2\n", "rt.yaml:2:16: error:", "unit");
