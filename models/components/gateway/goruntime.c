@@ -180,7 +180,9 @@ static double mark_work_now(const gort_t *g, int64_t live, int64_t live_noscan, 
 
 /* Go 1.18+ pacer: gcPercentHeapGoal = heapMarked + (heapMarked + stacks) x GOGC/100,
  * at least heapMinimum = min_heap x GOGC/100; memoryLimitHeapGoal = GOMEMLIMIT -
- * non-heap memory; the goal is the smaller, never below the marked heap. */
+ * non-heap memory - 1 MiB (Go 1.19's memoryLimitHeapGoalHeadroom, kept for
+ * the pacer's inaccuracies; the goal is 1 MiB at least); the goal is the
+ * smaller, never below the marked heap. */
 static void update_goal(gort_t *g)
 {
     const gort_spec_t *s = &g->spec;
@@ -193,6 +195,7 @@ static void update_goal(gort_t *g)
     g->goal_is_limit = false;
     if (s->gomemlimit != INT64_MAX) {
         int64_t lg = s->gomemlimit - sat_add(stacks(g), s->runtime_overhead);
+        lg = lg < 2 * MiB ? MiB : lg - MiB;   /* memoryLimitHeapGoal's headroom */
         if (lg < goal) {
             goal = lg;
             g->goal_is_limit = true;

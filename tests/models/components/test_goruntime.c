@@ -226,11 +226,12 @@ Test(goruntime, tiny_heap_goal_is_min_heap_scaled_by_gogc)
 
 Test(goruntime, gomemlimit_caps_goal_after_stacks_and_overhead)
 {
-    /* limit 180 MiB - (32 MiB overhead + 1000 x 2 KiB) = 148 MiB - 2000 KiB < 200 MiB + 2000 KiB */
-    cr_expect_eq(goal_after(100, 180 * MiB, 1000, 100 * MiB), 148 * MiB - 2000 * KiB);
+    /* limit 180 MiB - (32 MiB overhead + 1000 x 2 KiB) - 1 MiB of headroom
+     * (Go 1.19's memoryLimitHeapGoalHeadroom) = 147 MiB - 2000 KiB < 200 MiB + 2000 KiB */
+    cr_expect_eq(goal_after(100, 180 * MiB, 1000, 100 * MiB), 147 * MiB - 2000 * KiB);
     /* GOGC off: the limit alone sets the goal; 100 MiB is under it and
      * GOGC off also stops the forced GC: no cycle at all */
-    cr_expect_eq(goal_after(-1, 180 * MiB, 0, 100 * MiB), 148 * MiB);
+    cr_expect_eq(goal_after(-1, 180 * MiB, 0, 100 * MiB), 147 * MiB);
     cr_expect_eq(last_cycles, 0);
     /* the limit below the live heap: goal = live, never below; without
      * allocation no cycle follows (only the forced one) */
@@ -238,6 +239,9 @@ Test(goruntime, gomemlimit_caps_goal_after_stacks_and_overhead)
     cr_expect_eq(last_cycles, 2);
     /* a generous limit changes nothing */
     cr_expect_eq(goal_after(100, 1024 * MiB, 0, 100 * MiB), 200 * MiB);
+    /* a limit that leaves under 2 MiB after the non-heap memory: Go keeps a
+     * 1 MiB goal, and the goal is never below the marked heap (none here) */
+    cr_expect_eq(goal_after(-1, 33 * MiB + 512 * KiB, 0, 0), 1 * MiB);
 }
 
 Test(goruntime, goal_follows_goroutines_under_gomemlimit)
@@ -255,9 +259,9 @@ Test(goruntime, goal_follows_goroutines_under_gomemlimit)
     at(&f, 4 * SEC, &down);
     probe_at(&f, 5 * SEC, &p2);
     run(&f, 6 * SEC);
-    cr_expect_eq(p0.goal, 148 * MiB);
-    cr_expect_eq(p1.goal, 140 * MiB);   /* 4096 stacks of 2 KiB = 8 MiB less room */
-    cr_expect_eq(p2.goal, 148 * MiB);
+    cr_expect_eq(p0.goal, 147 * MiB);   /* 180 - 32 - the 1 MiB of headroom */
+    cr_expect_eq(p1.goal, 139 * MiB);   /* 4096 stacks of 2 KiB = 8 MiB less room */
+    cr_expect_eq(p2.goal, 147 * MiB);
     cr_expect_eq(f.g.gc_cycles, 1);
     fix_fini(&f);
 }
