@@ -205,7 +205,9 @@ Test(replay, a_chain_of_calls_pays_its_round_trips, .timeout = 120)
     char *scen = tu_tmp_path("net", "yaml");
     cr_assert_eq(tu_write_file(scen,
                                "name: net\nduration: 100s\nworkload: {arrivals: deterministic, rate: 1/s, deadline: 10s}\n"
-                               "gateway: {replicas: 1, handling: {pre: 2ms, post: 1ms}}\n"
+                               "gateway: {replicas: 1, handling: {pre: 2ms, post: 1ms},\n"
+                               "          runtime: {noscan_mark_rate: unbounded, cycle_cpu: 0s, sweep_rate: unbounded,\n"
+                               "                    fault_rate: unbounded, release_rate: unbounded}}\n"
                                "pipeline: {steps: [a, b, c]}\n"
                                "dependencies:\n  a: {latency: 10ms}\n  b: {latency: 20ms}\n  c: {latency: 5ms}\n"), 0);
     double base = mean_latency(scen, NULL);

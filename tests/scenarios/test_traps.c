@@ -175,12 +175,15 @@ Test(traps, memory_leak_under_gomemlimit_gc_cpu_climbs_before_the_oom, .timeout 
      * requests in flight hold pointer-bearing memory (request_live,
      * llm_call) scanned at the default 512 MiB/s: near the limit the
      * runway is a few MB, assists do most of each back-to-back mark and GC
-     * CPU climbs to ~0.4-0.45 of the cores (its 10 s samples), up to, not
-     * past, the limiter's steady cap of 0.5. The rest of the cost near the
+     * CPU climbs to ~0.28 of the cores (its 10 s samples; ~0.044 early),
+     * under the limiter's steady cap of 0.5. Go 1.19.8's limiter leaves
+     * idle time out of its total, and the gateway's cores are idle more
+     * than half the time (the requests take ~0.41 of them), so it binds
+     * well before GC takes half of all the cores. The rest of the cost near the
      * limit is page faults and scavenging charged to the requests, which GC
      * CPU does not count (as Go 1.19 measured in bench/goruntime). */
     cr_log_info("GC CPU of the killed replica before the kill: %.3f", top);
-    cr_assert_geq(top, 0.3, "GC CPU climbed before the kill: %.3f", top);
+    cr_assert_geq(top, 0.25, "GC CPU climbed before the kill: %.3f", top);
     cr_assert_lt(top, 0.5, "GC CPU stays below the limiter's steady cap: %.3f", top);
     double stacks = gor.v[ioom] * 2048, overhead = 48 * mib, gomemlimit = 900 * mib;
     double heap = ev[k].value - stacks - overhead;   /* the event's value is the RSS */

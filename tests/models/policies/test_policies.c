@@ -25,7 +25,7 @@ typedef ragfx_t fx_t;
     "  queries: {distinct: %s, zipf_s: 1.0, unique: %s}\n"                                                             \
     "  query_tokens: {dist: deterministic, value: 40}\n  output_tokens: {dist: deterministic, value: 50}\n" \
     "  deadline: %s\n"                                                                                      \
-    "gateway: {replicas: 1, cores: 4, handling: {pre: 2ms, post: 1ms}}\n"                                   \
+    "gateway: {replicas: 1, cores: 4, handling: {pre: 2ms, post: 1ms}, " RAGFX_GO_FREE "}\n"                                   \
     "embedder: {max_queue_delay: 0s, batch_time: {base: 4ms, per_token: 0s}}\n"                             \
     "vectordb:\n  threads: 4\n  index: {type: flat, vectors: 1, dim: 1}\n"                                  \
     "  cost: {base: %s, speed: 1e12}\n  jitter: {dist: deterministic, value: 1}\n"                 \

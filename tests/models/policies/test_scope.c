@@ -20,7 +20,7 @@ static void run(ragfx_t *f, const char *vdb, const char *retrieve)
              "workload:\n  arrivals: deterministic\n  profile: [{for: 1s, rate: 100/s}, {rate: 0/s}]\n"
              "  query_tokens: {dist: deterministic, value: 40}\n  output_tokens: {dist: deterministic, value: 2}\n"
              "  deadline: 60s\n"
-             "gateway: {replicas: 2, cores: 4, load_balancer: round_robin, handling: {pre: 2ms, post: 1ms}}\n"
+             "gateway: {replicas: 2, cores: 4, load_balancer: round_robin, handling: {pre: 2ms, post: 1ms}, " RAGFX_GO_FREE "}\n"
              "embedder: {max_queue_delay: 0s, batch_time: {base: 4ms, per_token: 0s}}\n"
              "vectordb:\n  threads: 1000\n  index: {type: flat, vectors: 1, dim: 1}\n"
              "  cost: {base: %s, speed: 1e12}\n  jitter: {dist: deterministic, value: 1}\n"

@@ -19,7 +19,7 @@
     "workload:\n  arrivals: deterministic\n  profile: [{for: 1500ms, rate: 1/s}, {rate: 0/s}]\n" \
     "  query_tokens: {dist: deterministic, value: 40}\n"                                  \
     "  output_tokens: {dist: deterministic, value: 50}\n  deadline: 10s\n"               \
-    "gateway: {replicas: 1, cores: 1, handling: {pre: 2ms, post: 1ms}}\n"                 \
+    "gateway: {replicas: 1, cores: 1, handling: {pre: 2ms, post: 1ms}, " RAGFX_GO_FREE "}\n"                 \
     "embedder: {max_queue_delay: 0s, batch_time: {base: 4ms, per_token: 0s}}\n"           \
     "vectordb:\n  threads: 1\n  index: {type: flat, vectors: 1, dim: 1}\n"               \
     "  cost: {base: 10ms, speed: 1e12}\n  jitter: {dist: deterministic, value: 1}\n" \

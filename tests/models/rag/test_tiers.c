@@ -24,7 +24,7 @@ typedef ragfx_t fx_t;
     "workload:\n  arrivals: deterministic\n  profile: [{for: 20s, rate: 100/s}, {rate: 0/s}]\n"              \
     "  query_tokens: {dist: deterministic, value: 40}\n  output_tokens: {dist: deterministic, value: 50}\n" \
     "  deadline: 60s\n"                                                                                      \
-    "gateway: {replicas: 1, cores: 64, handling: {pre: 1ms, post: 1ms}}\n"                                   \
+    "gateway: {replicas: 1, cores: 64, handling: {pre: 1ms, post: 1ms}, " RAGFX_GO_FREE "}\n"                                   \
     "dependencies:\n  dep: {replicas: 1, concurrency: 1000, latency: %s, error_ratio: %g}\n"                 \
     "  after: {replicas: 1, concurrency: 1000, latency: 1ms}\n"                                              \
     "pipeline: {steps: [dep, after]}\n"                                                                      \
