@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The model against the Go measurements: docs/img/goruntime-vs-go.png.
 
-    build/gort-vs-go bench/goruntime/grid.csv --csv bench/goruntime/model-vs-go.csv
+    build/gort-vs-go bench/goruntime/grid.csv --repeats bench/goruntime/leaks-repeat.csv --csv bench/goruntime/model-vs-go.csv
     /usr/bin/python3 bench/goruntime/plot.py [bench/goruntime/model-vs-go.csv] [docs/img/goruntime-vs-go.png]
 """
 import sys
@@ -45,7 +45,8 @@ for a, (mx, my, title) in zip(ax, panels):
     a.set_ylabel(f"model, {title}")
     a.set_title(title)
 ax[0].legend(fontsize=7, loc="upper left")
-fig.suptitle("ragsim's Go runtime model vs the Go benchmark grid (bench/goruntime/grid.csv)")
+fig.suptitle("ragsim's Go runtime model vs the Go benchmark grid (bench/goruntime/grid.csv; "
+             "the held-out leaks: the median of 5 runs, leaks-repeat.csv)")
 fig.tight_layout()
 fig.savefig(dst, dpi=110)
 print("wrote", dst)
