@@ -37,7 +37,7 @@
  *    allocated during the mark (allocated black: heap = live + floating
  *    garbage); its sweeping is CPU charged to the next cycle's allocations.
  *  - goal = max(marked + (marked + stacks) x GOGC/100, min_heap x GOGC/100),
- *    capped by GOMEMLIMIT - (stacks + runtime_overhead), never below the
+ *    capped by GOMEMLIMIT - (stacks + runtime_overhead) - 1 MiB, never below the
  *    marked live heap (a live heap above the GOMEMLIMIT goal collects back
  *    to back).
  *  - Sweep: paced over the allocations up to the trigger (gcPaceSweeper);
